@@ -1,0 +1,67 @@
+import type { Redacted } from "effect"
+
+export type InstanceKind = "standard_tool" | "mcp_server"
+
+export type McpTransport = "stdio" | "sse" | "websocket" | "streamable_http"
+
+/** Docker's own state strings, as callers of the legacy API read them. */
+export type ContainerState = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead"
+
+export type PullPolicy = "if_not_present" | "always" | "never"
+
+export interface EnvVar {
+  readonly name: string
+  /** Environment values may be secrets: only the runtime adapter unwraps them. */
+  readonly value: Redacted.Redacted<string>
+}
+
+export interface PortRequest {
+  readonly containerPort: number
+  readonly protocol: "tcp" | "udp"
+  readonly hostIp: string
+  /** `null` lets the runtime choose a free port. */
+  readonly hostPort: number | null
+}
+
+export interface PublishedPort {
+  readonly containerPort: number
+  readonly protocol: "tcp" | "udp"
+  readonly hostIp: string
+  readonly hostPort: number | null
+}
+
+export interface McpSettings {
+  readonly transport: McpTransport
+  readonly endpointPath: string | null
+  readonly port: number | null
+}
+
+/** Everything needed to create the container of an instance. */
+export interface InstanceSpec {
+  readonly name: string
+  readonly containerName: string
+  readonly accountToolInstanceId: string | null
+  readonly image: string
+  readonly kind: InstanceKind
+  readonly env: ReadonlyArray<EnvVar>
+  readonly ports: ReadonlyArray<PortRequest>
+  readonly pullPolicy: PullPolicy
+  readonly mcp: McpSettings | null
+}
+
+/** A container the DTMA manages, as the runtime reports it. */
+export interface ManagedContainer {
+  readonly containerId: string
+  readonly containerName: string
+  readonly name: string
+  readonly accountToolInstanceId: string | null
+  readonly kind: InstanceKind
+  readonly image: string
+  readonly state: ContainerState
+  /** Unix seconds. */
+  readonly createdAt: number
+  readonly startedAt: string | null
+  readonly exitCode: number | null
+  readonly ports: ReadonlyArray<PublishedPort>
+  readonly mcp: McpSettings | null
+}

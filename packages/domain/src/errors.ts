@@ -1,0 +1,130 @@
+import { Data } from "effect"
+
+/** A request names an instance or asks for a spec the domain refuses. */
+export class InvalidInstanceSpec extends Data.TaggedError("InvalidInstanceSpec")<{
+  readonly field: string
+  readonly problem: string
+}> {
+  override get message(): string {
+    return `Invalid ${this.field}: ${this.problem}`
+  }
+}
+
+export class InstanceAlreadyExists extends Data.TaggedError("InstanceAlreadyExists")<{
+  readonly name: string
+}> {
+  override get message(): string {
+    return `Instance with name '${this.name}' already exists.`
+  }
+}
+
+export class InstanceNotFound extends Data.TaggedError("InstanceNotFound")<{
+  readonly name: string
+}> {
+  override get message(): string {
+    return `Tool instance '${this.name}' not found or not managed by this DTMA.`
+  }
+}
+
+/** Who holds a host port that a deploy asked for. */
+export type PortHolder = "managed_instance" | "dtma" | "host"
+
+export class PortConflict extends Data.TaggedError("PortConflict")<{
+  readonly hostPort: number
+  readonly heldBy: PortHolder
+}> {
+  override get message(): string {
+    switch (this.heldBy) {
+      case "managed_instance":
+        return `Port conflict: Requested HostPort ${this.hostPort} is already in use by a managed instance.`
+      case "dtma":
+        return `Port conflict: Requested HostPort ${this.hostPort} is the DTMA's own port.`
+      case "host":
+        return `Port conflict: Requested HostPort ${this.hostPort} is already in use on the host.`
+    }
+  }
+}
+
+export class NameTakenByUnmanagedContainer extends Data.TaggedError("NameTakenByUnmanagedContainer")<{
+  readonly name: string
+  readonly containerName: string
+}> {
+  override get message(): string {
+    return `Instance name '${this.name}' maps to container name '${this.containerName}', which a container not managed by this DTMA already uses.`
+  }
+}
+
+// ---- errors a container runtime reports (closed union, see ContainerRuntime) ----
+
+export class ContainerNameConflict extends Data.TaggedError("ContainerNameConflict")<{
+  readonly containerName: string
+}> {
+  override get message(): string {
+    return `A container named '${this.containerName}' already exists.`
+  }
+}
+
+export class HostPortUnavailable extends Data.TaggedError("HostPortUnavailable")<{
+  readonly hostPort: number
+}> {
+  override get message(): string {
+    return `Host port ${this.hostPort} is already allocated.`
+  }
+}
+
+export class ContainerNotFound extends Data.TaggedError("ContainerNotFound")<{
+  readonly containerId: string
+}> {
+  override get message(): string {
+    return `Container '${this.containerId}' does not exist.`
+  }
+}
+
+export type ImageProblem = "not_found" | "pull_failed" | "pull_timeout"
+
+export class ImageUnavailable extends Data.TaggedError("ImageUnavailable")<{
+  readonly image: string
+  readonly reason: ImageProblem
+  readonly detail: string
+}> {
+  override get message(): string {
+    const why = { not_found: "it is not present locally and pulling is disabled", pull_failed: "pulling it failed", pull_timeout: "pulling it timed out" }[this.reason]
+    return `Image '${this.image}' is not available: ${why}${this.detail ? ` (${this.detail})` : ""}.`
+  }
+}
+
+export class RuntimeUnavailable extends Data.TaggedError("RuntimeUnavailable")<{
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `The container runtime is unreachable: ${this.detail}`
+  }
+}
+
+export type RuntimeOperation = "create" | "start" | "stop" | "remove" | "list" | "inspect" | "pull"
+
+export class RuntimeOperationFailed extends Data.TaggedError("RuntimeOperationFailed")<{
+  readonly operation: RuntimeOperation
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `The container runtime could not ${this.operation}: ${this.detail}`
+  }
+}
+
+export class ControlPlaneUnavailable extends Data.TaggedError("ControlPlaneUnavailable")<{
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `The Agentopia backend is unreachable: ${this.detail}`
+  }
+}
+
+export class ControlPlaneRejected extends Data.TaggedError("ControlPlaneRejected")<{
+  readonly status: number
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `The Agentopia backend answered ${this.status}: ${this.detail}`
+  }
+}

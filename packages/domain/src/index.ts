@@ -1,0 +1,45 @@
+export {
+  ContainerNameConflict,
+  ContainerNotFound,
+  ControlPlaneRejected,
+  ControlPlaneUnavailable,
+  HostPortUnavailable,
+  ImageUnavailable,
+  InstanceAlreadyExists,
+  InstanceNotFound,
+  InvalidInstanceSpec,
+  NameTakenByUnmanagedContainer,
+  PortConflict,
+  RuntimeOperationFailed,
+  RuntimeUnavailable,
+} from "./errors.ts"
+export type { ImageProblem, PortHolder, RuntimeOperation } from "./errors.ts"
+export type {
+  ContainerState,
+  EnvVar,
+  InstanceKind,
+  InstanceSpec,
+  ManagedContainer,
+  McpSettings,
+  McpTransport,
+  PortRequest,
+  PublishedPort,
+  PullPolicy,
+} from "./ManagedInstance.ts"
+export { containerNameFor, validateInstanceName } from "./instanceName.ts"
+export { IllegalTransition, lifecycleOf, toolboxStatusOf, transition } from "./lifecycle.ts"
+export type { LifecycleEvent, LifecycleEventTag, LifecycleState, ToolboxStatus } from "./lifecycle.ts"
+export { makeKeyedLock } from "./keyedLock.ts"
+export type { KeyedLock } from "./keyedLock.ts"
+export { ContainerRuntime } from "./ports/ContainerRuntime.ts"
+export type { RuntimeFailure } from "./ports/ContainerRuntime.ts"
+export { ControlPlane } from "./ports/ControlPlane.ts"
+export type { HeartbeatReport, ToolStatusReport } from "./ports/ControlPlane.ts"
+export { HostMetrics } from "./ports/HostMetrics.ts"
+export type { HostMetricsSample } from "./ports/HostMetrics.ts"
+export { buildInstanceSpec } from "./usecases/deployRequest.ts"
+export type { DeployRequest } from "./usecases/deployRequest.ts"
+export { makeInstances } from "./usecases/Instances.ts"
+export type { DeployError, Instances, InstancesSettings, ManageError, ReconcileReport, StartOutcome } from "./usecases/Instances.ts"
+export { makeHeartbeat, toolStatusOf } from "./usecases/Heartbeat.ts"
+export type { Heartbeat, HeartbeatSettings } from "./usecases/Heartbeat.ts"

@@ -1,0 +1,43 @@
+import type { Effect } from "effect"
+import type {
+  ContainerNameConflict,
+  ContainerNotFound,
+  HostPortUnavailable,
+  ImageUnavailable,
+  RuntimeOperationFailed,
+  RuntimeUnavailable,
+} from "../errors.ts"
+import type { InstanceSpec, ManagedContainer, PullPolicy } from "../ManagedInstance.ts"
+
+export type RuntimeFailure = RuntimeUnavailable | RuntimeOperationFailed
+
+/**
+ * Runs containers for managed instances. Everything it returns is a container it created (marked
+ * as managed); containers it did not create are invisible to it.
+ */
+export interface ContainerRuntime {
+  /**
+   * Makes the image available under the policy: `if_not_present` pulls only when absent, `always`
+   * pulls every time, `never` only checks. A failed pull of an absent image is `ImageUnavailable`
+   * within a bounded time, never a hang.
+   */
+  ensureImage(image: string, policy: PullPolicy): Effect.Effect<void, ImageUnavailable | RuntimeFailure>
+  /**
+   * Creates (does not start) the container of the spec, marked as managed and carrying everything
+   * `list` needs to rebuild the instance (secrets excluded). Fails `ContainerNameConflict` when any
+   * container, managed or not, already has `spec.containerName`.
+   */
+  create(spec: InstanceSpec): Effect.Effect<ManagedContainer, ContainerNameConflict | RuntimeFailure>
+  /** Starts the container; idempotent on a running one. */
+  start(containerId: string): Effect.Effect<ManagedContainer, ContainerNotFound | HostPortUnavailable | RuntimeFailure>
+  /** Stops the container within the grace period, then kills it; idempotent on a stopped one. */
+  stop(containerId: string, graceSeconds: number): Effect.Effect<ManagedContainer, ContainerNotFound | RuntimeFailure>
+  /** Removes the container, running or not; idempotent: removing an absent container succeeds. */
+  remove(containerId: string): Effect.Effect<void, RuntimeFailure>
+  /** One managed container, fresh. */
+  get(containerId: string): Effect.Effect<ManagedContainer, ContainerNotFound | RuntimeFailure>
+  /** Every managed container, whatever its state; only managed ones. */
+  list(): Effect.Effect<ReadonlyArray<ManagedContainer>, RuntimeFailure>
+}
+
+export const ContainerRuntime = Symbol.for("dtma/ContainerRuntime")

@@ -1,0 +1,32 @@
+import type { Effect } from "effect"
+import type { ControlPlaneRejected, ControlPlaneUnavailable } from "../errors.ts"
+import type { HostMetricsSample } from "./HostMetrics.ts"
+import type { ToolboxStatus } from "../lifecycle.ts"
+
+export interface ToolStatusReport {
+  readonly accountToolInstanceId: string
+  readonly statusOnToolbox: ToolboxStatus
+  readonly containerId: string
+  readonly image: string
+  readonly startedAt: string | null
+  readonly state: string
+  readonly instanceName: string
+  readonly kind: string
+}
+
+export interface HeartbeatReport {
+  readonly dtmaVersion: string
+  readonly system: HostMetricsSample
+  readonly tools: ReadonlyArray<ToolStatusReport>
+}
+
+/** The Agentopia backend, as the DTMA reports to it. */
+export interface ControlPlane {
+  /**
+   * Delivers one heartbeat, once, within a bounded time. `ControlPlaneUnavailable` (network,
+   * timeout, 5xx) is worth retrying; `ControlPlaneRejected` (4xx) is not.
+   */
+  reportHeartbeat(report: HeartbeatReport): Effect.Effect<void, ControlPlaneUnavailable | ControlPlaneRejected>
+}
+
+export const ControlPlane = Symbol.for("dtma/ControlPlane")
