@@ -1,0 +1,178 @@
+import { Effect, Redacted } from "effect"
+import { describe, expect, it } from "vitest"
+import { makeInstances, type DeployRequest } from "../src/index.ts"
+import { failureOf, InMemoryContainerRuntime, run } from "@dtma/testing"
+
+const IMAGE = "dtma/example-http:1"
+
+const setup = () => {
+  const runtime = new InMemoryContainerRuntime({ images: [IMAGE], registry: ["dtma/pullable:1"] })
+  const instances = makeInstances({ runtime, settings: { reservedHostPorts: [30000], stopGraceSeconds: 5 } })
+  return { runtime, instances }
+}
+
+const request = (overrides: Partial<DeployRequest> = {}): DeployRequest => ({
+  name: "tool-a",
+  accountToolInstanceId: "ati-1",
+  image: IMAGE,
+  env: [{ name: "API_KEY", value: Redacted.make("k-123") }],
+  ports: [],
+  ...overrides,
+})
+
+const port = (hostPort: number | null, containerPort = 8080) => ({ containerPort, protocol: "tcp" as const, hostIp: "0.0.0.0", hostPort })
+
+describe("deploying an instance", () => {
+  it("creates and starts a container carrying the instance's name and account tool instance id", async () => {
+    const { instances } = setup()
+    const deployed = await run(instances.deploy(request()))
+    expect(deployed).toMatchObject({ name: "tool-a", accountToolInstanceId: "ati-1", state: "running", kind: "standard_tool" })
+    expect(await run(instances.list())).toEqual([deployed])
+  })
+
+  it("marks an instance with MCP settings as an MCP server", async () => {
+    const { instances } = setup()
+    const deployed = await run(instances.deploy(request({ mcp: { transport: "sse", endpointPath: "/sse", port: 8080 } })))
+    expect(deployed.kind).toBe("mcp_server")
+  })
+
+  it("maps a name with spaces to a valid container name and keeps the given name", async () => {
+    const { instances } = setup()
+    const deployed = await run(instances.deploy(request({ name: "Context7 MCP Server-1750278276605" })))
+    expect(deployed.name).toBe("Context7 MCP Server-1750278276605")
+    expect(deployed.containerName).toMatch(/^Context7-MCP-Server-1750278276605-[0-9a-f]{8}$/)
+  })
+
+  it("refuses a name that is already managed", async () => {
+    const { instances } = setup()
+    await run(instances.deploy(request()))
+    expect(await failureOf(instances.deploy(request({ accountToolInstanceId: "ati-2" })))).toMatchObject({ _tag: "InstanceAlreadyExists", name: "tool-a" })
+  })
+
+  it("refuses a host port held by a managed instance, even a stopped one", async () => {
+    const { instances } = setup()
+    await run(instances.deploy(request({ ports: [port(30001)] })))
+    await run(instances.stop("tool-a"))
+    const error = await failureOf(instances.deploy(request({ name: "tool-b", ports: [port(30001)] })))
+    expect(error).toMatchObject({ _tag: "PortConflict", hostPort: 30001, heldBy: "managed_instance" })
+  })
+
+  it("refuses the DTMA's own port", async () => {
+    const { instances, runtime } = setup()
+    expect(await failureOf(instances.deploy(request({ ports: [port(30000)] })))).toMatchObject({ _tag: "PortConflict", heldBy: "dtma" })
+    expect(runtime.containerCount()).toBe(0)
+  })
+
+  it("answers a port held by something else on the host as a conflict and leaves no container behind", async () => {
+    const { instances, runtime } = setup()
+    runtime.busyHostPorts.add(30005)
+    expect(await failureOf(instances.deploy(request({ ports: [port(30005)] })))).toMatchObject({ _tag: "PortConflict", hostPort: 30005, heldBy: "host" })
+    expect(runtime.containerCount()).toBe(0)
+  })
+
+  it("removes the container when it fails to start, so a retry does not hit a name conflict", async () => {
+    const { instances, runtime } = setup()
+    runtime.failNextStart("exec: \"/app\": no such file or directory")
+    expect(await failureOf(instances.deploy(request()))).toMatchObject({ _tag: "RuntimeOperationFailed", operation: "start" })
+    expect(runtime.containerCount()).toBe(0)
+    expect((await run(instances.deploy(request()))).state).toBe("running")
+  })
+
+  it("answers a name held by an unmanaged container as a conflict", async () => {
+    const { instances, runtime } = setup()
+    runtime.unmanagedNames.add("tool-a")
+    expect(await failureOf(instances.deploy(request()))).toMatchObject({ _tag: "NameTakenByUnmanagedContainer", containerName: "tool-a" })
+  })
+
+  it("pulls an absent image once and refuses an image that cannot be had", async () => {
+    const { instances, runtime } = setup()
+    await run(instances.deploy(request({ image: "dtma/pullable:1" })))
+    await run(instances.deploy(request({ name: "tool-b", image: "dtma/pullable:1" })))
+    expect(runtime.pulls).toBe(1)
+    expect(await failureOf(instances.deploy(request({ name: "tool-c", image: "nowhere/absent:1" })))).toMatchObject({ _tag: "ImageUnavailable", reason: "pull_failed" })
+  })
+
+  it("refuses invalid names, images and env names before touching the runtime", async () => {
+    const { instances, runtime } = setup()
+    runtime.daemonDown = true
+    for (const bad of [request({ name: "a/b" }), request({ image: "UPPER/Case" }), request({ env: [{ name: "1BAD", value: Redacted.make("x") }] }), request({ ports: [port(70000)] })]) {
+      expect(await failureOf(instances.deploy(bad))).toMatchObject({ _tag: "InvalidInstanceSpec" })
+    }
+  })
+
+  it("reports an unreachable runtime as unavailable", async () => {
+    const { instances, runtime } = setup()
+    runtime.daemonDown = true
+    expect(await failureOf(instances.deploy(request()))).toMatchObject({ _tag: "RuntimeUnavailable" })
+  })
+
+  it("lets exactly one of 50 concurrent deploys of one name succeed", async () => {
+    const { instances, runtime } = setup()
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => Effect.runPromiseExit(instances.deploy(request({ accountToolInstanceId: `ati-${i}` })))))
+    expect(results.filter((r) => r._tag === "Success")).toHaveLength(1)
+    expect(runtime.containerCount()).toBe(1)
+  })
+})
+
+describe("managing an instance", () => {
+  it("starts a stopped instance and says when it was already running", async () => {
+    const { instances } = setup()
+    await run(instances.deploy(request()))
+    expect((await run(instances.start("tool-a"))).outcome).toBe("already_running")
+    await run(instances.stop("tool-a"))
+    const started = await run(instances.start("tool-a"))
+    expect(started).toMatchObject({ outcome: "started", container: { state: "running" } })
+  })
+
+  it("stops idempotently", async () => {
+    const { instances } = setup()
+    await run(instances.deploy(request()))
+    expect((await run(instances.stop("tool-a"))).state).toBe("exited")
+    expect((await run(instances.stop("tool-a"))).state).toBe("exited")
+  })
+
+  it("answers start, stop and remove of an unknown name as not found", async () => {
+    const { instances } = setup()
+    for (const op of [instances.start("nope"), instances.stop("nope"), instances.remove("nope")]) {
+      expect(await failureOf(op as Effect.Effect<unknown, unknown>)).toMatchObject({ _tag: "InstanceNotFound", name: "nope" })
+    }
+  })
+
+  it("removes the instance and forgets it", async () => {
+    const { instances, runtime } = setup()
+    await run(instances.deploy(request()))
+    await run(instances.remove("tool-a"))
+    expect(await run(instances.list())).toEqual([])
+    expect(runtime.containerCount()).toBe(0)
+  })
+})
+
+describe("reconciling after a restart", () => {
+  it("adopts every managed container a previous DTMA left", async () => {
+    const { runtime, instances } = setup()
+    await run(instances.deploy(request()))
+    await run(instances.deploy(request({ name: "tool-b" })))
+    await run(instances.stop("tool-b"))
+    const restarted = makeInstances({ runtime, settings: { reservedHostPorts: [30000], stopGraceSeconds: 5 } })
+    expect(await run(restarted.reconcile())).toEqual({ adopted: ["tool-a", "tool-b"], removed: [] })
+    expect((await run(restarted.start("tool-b"))).outcome).toBe("started")
+  })
+
+  it("removes a container whose deploy never started it, and duplicates of one name", async () => {
+    const { runtime, instances } = setup()
+    const spec = { name: "half", containerName: "half", accountToolInstanceId: "x", image: IMAGE, kind: "standard_tool" as const, env: [], ports: [], pullPolicy: "never" as const, mcp: null }
+    const half = await run(runtime.create(spec))
+    const first = await run(runtime.create({ ...spec, name: "dup", containerName: "dup-1" }))
+    await run(runtime.start(first.containerId))
+    const second = await run(runtime.create({ ...spec, name: "dup", containerName: "dup-2" }))
+    const report = await run(instances.reconcile())
+    expect(report.adopted).toEqual(["dup"])
+    expect(report.removed).toEqual(
+      expect.arrayContaining([
+        { containerId: half.containerId, name: "half", reason: "never_started" },
+        { containerId: second.containerId, name: "dup", reason: "duplicate" },
+      ]),
+    )
+    expect((await run(instances.list())).map((c) => c.containerId)).toEqual([first.containerId])
+  })
+})

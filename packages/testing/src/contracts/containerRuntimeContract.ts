@@ -1,0 +1,143 @@
+import { Redacted } from "effect"
+import { failureOf, run } from "../effects.ts"
+import { afterAll, describe, expect, it } from "vitest"
+import type { ContainerRuntime, InstanceSpec } from "@dtma/domain"
+
+export interface ContainerRuntimeSubject {
+  readonly runtime: ContainerRuntime
+  /** An image present locally whose container keeps running once started. */
+  readonly image: string
+  /** Removes whatever the run left behind. */
+  readonly cleanup?: () => Promise<void>
+}
+
+const suffix = () => Math.random().toString(36).slice(2, 10)
+// Host ports for conflict tests: high, random, bound on loopback only.
+const randomHostPort = () => 40000 + Math.floor(Math.random() * 9000)
+
+/** Behaviour every ContainerRuntime must have; run on the fake always and on Docker in the Docker suite. */
+export const containerRuntimeContract = (label: string, setup: () => Promise<ContainerRuntimeSubject>): void => {
+  describe(`ContainerRuntime contract: ${label}`, () => {
+    let subject: ContainerRuntimeSubject | undefined
+    const get = async () => (subject ??= await setup())
+    afterAll(async () => {
+      if (subject === undefined) return
+      const mine = (await run(subject.runtime.list())).filter((c) => c.name.startsWith("contract-"))
+      for (const c of mine) await run(subject.runtime.remove(c.containerId))
+      await subject.cleanup?.()
+    })
+
+    const specFor = (image: string, overrides: Partial<InstanceSpec> = {}): InstanceSpec => {
+      const name = `contract-${suffix()}`
+      return {
+        name,
+        containerName: name,
+        accountToolInstanceId: `ati-${suffix()}`,
+        image,
+        kind: "standard_tool",
+        env: [{ name: "TOOL_SECRET", value: Redacted.make("s3cr3t-value") }],
+        ports: [],
+        pullPolicy: "if_not_present",
+        mcp: null,
+        ...overrides,
+      }
+    }
+
+    it("creates a managed container that list reports with everything the spec named", async () => {
+      const { runtime, image } = await get()
+      const spec = specFor(image, { kind: "mcp_server", mcp: { transport: "sse", endpointPath: "/sse", port: 8080 } })
+      const created = await run(runtime.create(spec))
+      expect(created.state).toBe("created")
+      const listed = (await run(runtime.list())).find((c) => c.containerId === created.containerId)
+      expect(listed).toMatchObject({
+        name: spec.name,
+        containerName: spec.containerName,
+        accountToolInstanceId: spec.accountToolInstanceId,
+        kind: "mcp_server",
+        image,
+        mcp: spec.mcp,
+        startedAt: null,
+      })
+      expect(JSON.stringify(listed)).not.toContain("s3cr3t-value")
+    })
+
+    it("refuses a second container with the same container name", async () => {
+      const { runtime, image } = await get()
+      const spec = specFor(image)
+      await run(runtime.create(spec))
+      const error = await failureOf(runtime.create({ ...spec, name: `${spec.name}-other` }))
+      expect(error).toMatchObject({ _tag: "ContainerNameConflict", containerName: spec.containerName })
+    })
+
+    it("starts, stops and starts again, idempotently", async () => {
+      const { runtime, image } = await get()
+      const { containerId } = await run(runtime.create(specFor(image)))
+      expect((await run(runtime.start(containerId))).state).toBe("running")
+      expect((await run(runtime.start(containerId))).state).toBe("running")
+      const stopped = await run(runtime.stop(containerId, 5))
+      expect(stopped.state).toBe("exited")
+      expect((await run(runtime.stop(containerId, 5))).state).toBe("exited")
+      const again = await run(runtime.start(containerId))
+      expect(again.state).toBe("running")
+      expect(again.startedAt).not.toBeNull()
+    })
+
+    it("removes a running container, and removing it again succeeds", async () => {
+      const { runtime, image } = await get()
+      const { containerId } = await run(runtime.create(specFor(image)))
+      await run(runtime.start(containerId))
+      await run(runtime.remove(containerId))
+      await run(runtime.remove(containerId))
+      expect((await run(runtime.list())).some((c) => c.containerId === containerId)).toBe(false)
+      expect(await failureOf(runtime.get(containerId))).toMatchObject({ _tag: "ContainerNotFound" })
+    })
+
+    it("reports an unknown container as not found on start and stop", async () => {
+      const { runtime } = await get()
+      expect(await failureOf(runtime.start("0123456789ab0123456789ab"))).toMatchObject({ _tag: "ContainerNotFound" })
+      expect(await failureOf(runtime.stop("0123456789ab0123456789ab", 1))).toMatchObject({ _tag: "ContainerNotFound" })
+    })
+
+    it("publishes a requested host port and a random one when none is given", async () => {
+      const { runtime, image } = await get()
+      const hostPort = randomHostPort()
+      const spec = specFor(image, {
+        ports: [
+          { containerPort: 8080, protocol: "tcp", hostIp: "127.0.0.1", hostPort },
+          { containerPort: 9090, protocol: "tcp", hostIp: "127.0.0.1", hostPort: null },
+        ],
+      })
+      const { containerId } = await run(runtime.create(spec))
+      const running = await run(runtime.start(containerId))
+      const byContainerPort = new Map(running.ports.map((p) => [p.containerPort, p.hostPort]))
+      expect(byContainerPort.get(8080)).toBe(hostPort)
+      expect(byContainerPort.get(9090)).toEqual(expect.any(Number))
+    })
+
+    it("fails a start whose host port another container holds", async () => {
+      const { runtime, image } = await get()
+      const hostPort = randomHostPort()
+      const ports = [{ containerPort: 8080, protocol: "tcp" as const, hostIp: "127.0.0.1", hostPort }]
+      const first = await run(runtime.create(specFor(image, { ports })))
+      await run(runtime.start(first.containerId))
+      const second = await run(runtime.create(specFor(image, { ports })))
+      expect(await failureOf(runtime.start(second.containerId))).toMatchObject({ _tag: "HostPortUnavailable", hostPort })
+      expect((await run(runtime.get(second.containerId))).state).not.toBe("running")
+    })
+
+    it("keeps a local image under if_not_present and never", async () => {
+      const { runtime, image } = await get()
+      await run(runtime.ensureImage(image, "if_not_present"))
+      await run(runtime.ensureImage(image, "never"))
+    })
+
+    it("reports an absent image that cannot be pulled as unavailable", async () => {
+      const { runtime } = await get()
+      const absent = `dtma-contract/absent-${suffix()}:1`
+      expect(await failureOf(runtime.ensureImage(absent, "never"))).toMatchObject({ _tag: "ImageUnavailable", reason: "not_found" })
+      const pulled = await failureOf(runtime.ensureImage(absent, "if_not_present"))
+      expect(pulled).toMatchObject({ _tag: "ImageUnavailable", image: absent })
+      expect(["pull_failed", "pull_timeout"]).toContain((pulled as { reason: string }).reason)
+    })
+  })
+}

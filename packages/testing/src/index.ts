@@ -1,0 +1,8 @@
+export { InMemoryContainerRuntime } from "./fakes/InMemoryContainerRuntime.ts"
+export type { InMemoryContainerRuntimeOptions } from "./fakes/InMemoryContainerRuntime.ts"
+export { RecordingControlPlane } from "./fakes/RecordingControlPlane.ts"
+export { FixedHostMetrics, fixedSample } from "./fakes/FixedHostMetrics.ts"
+export { containerRuntimeContract } from "./contracts/containerRuntimeContract.ts"
+export type { ContainerRuntimeSubject } from "./contracts/containerRuntimeContract.ts"
+export { arbDeployRequest, arbInstanceName, arbLifecycleEvent, arbLifecycleState, lifecycleStates } from "./arbitraries.ts"
+export { failureOf, run } from "./effects.ts"
