@@ -4,6 +4,7 @@ import { InvalidInstanceSpec } from "./errors.ts"
 const MAX_NAME_LENGTH = 200
 const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
 // Control characters and the path separators that would break `/tools/:name` routes.
+// oxlint-disable-next-line no-control-regex
 const FORBIDDEN = /[\u0000-\u001f\u007f/\\]/
 
 /** Accepts a caller's instance name or says what is wrong with it. */

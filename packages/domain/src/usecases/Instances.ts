@@ -59,6 +59,10 @@ export interface Instances {
 const byPreference = (a: ManagedContainer, b: ManagedContainer): number =>
   Number(b.state === "running") - Number(a.state === "running") || b.createdAt - a.createdAt
 
+// A container removed behind the DTMA's back between the lookup and the operation.
+const vanished = (operation: "start" | "stop") => (e: { readonly containerId: string }) =>
+  Effect.fail(new RuntimeOperationFailed({ operation, detail: `container ${e.containerId} disappeared` }))
+
 const wasNeverStarted = (c: ManagedContainer): boolean => c.state === "created" && c.startedAt === null
 
 export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readonly settings: InstancesSettings }): Instances => {
@@ -72,9 +76,6 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
     matching(name).pipe(
       Effect.flatMap(([first]) => (first === undefined ? Effect.fail(new InstanceNotFound({ name })) : Effect.succeed(first))),
     )
-
-  const vanished = (operation: "start" | "stop") => (e: { readonly containerId: string }) =>
-    Effect.fail(new RuntimeOperationFailed({ operation, detail: `container ${e.containerId} disappeared` }))
 
   const deploy = (request: DeployRequest): Effect.Effect<ManagedContainer, DeployError> =>
     Effect.gen(function* () {

@@ -15,6 +15,22 @@ const suffix = () => Math.random().toString(36).slice(2, 10)
 // Host ports for conflict tests: high, random, bound on loopback only.
 const randomHostPort = () => 40000 + Math.floor(Math.random() * 9000)
 
+const specFor = (image: string, overrides: Partial<InstanceSpec> = {}): InstanceSpec => {
+  const name = `contract-${suffix()}`
+  return {
+    name,
+    containerName: name,
+    accountToolInstanceId: `ati-${suffix()}`,
+    image,
+    kind: "standard_tool",
+    env: [{ name: "TOOL_SECRET", value: Redacted.make("s3cr3t-value") }],
+    ports: [],
+    pullPolicy: "if_not_present",
+    mcp: null,
+    ...overrides,
+  }
+}
+
 /** Behaviour every ContainerRuntime must have; run on the fake always and on Docker in the Docker suite. */
 export const containerRuntimeContract = (label: string, setup: () => Promise<ContainerRuntimeSubject>): void => {
   describe(`ContainerRuntime contract: ${label}`, () => {
@@ -26,22 +42,6 @@ export const containerRuntimeContract = (label: string, setup: () => Promise<Con
       for (const c of mine) await run(subject.runtime.remove(c.containerId))
       await subject.cleanup?.()
     })
-
-    const specFor = (image: string, overrides: Partial<InstanceSpec> = {}): InstanceSpec => {
-      const name = `contract-${suffix()}`
-      return {
-        name,
-        containerName: name,
-        accountToolInstanceId: `ati-${suffix()}`,
-        image,
-        kind: "standard_tool",
-        env: [{ name: "TOOL_SECRET", value: Redacted.make("s3cr3t-value") }],
-        ports: [],
-        pullPolicy: "if_not_present",
-        mcp: null,
-        ...overrides,
-      }
-    }
 
     it("creates a managed container that list reports with everything the spec named", async () => {
       const { runtime, image } = await get()
@@ -127,8 +127,8 @@ export const containerRuntimeContract = (label: string, setup: () => Promise<Con
 
     it("keeps a local image under if_not_present and never", async () => {
       const { runtime, image } = await get()
-      await run(runtime.ensureImage(image, "if_not_present"))
-      await run(runtime.ensureImage(image, "never"))
+      await expect(run(runtime.ensureImage(image, "if_not_present"))).resolves.toBeUndefined()
+      await expect(run(runtime.ensureImage(image, "never"))).resolves.toBeUndefined()
     })
 
     it("reports an absent image that cannot be pulled as unavailable", async () => {

@@ -1,0 +1,44 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+// @ts-expect-error: a plain .mjs script without types
+import { findViolations } from "../../../scripts/check-boundaries.mjs"
+
+const tree = (files: Record<string, string>): string => {
+  const root = mkdtempSync(join(tmpdir(), "boundaries-"))
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(root, path, ".."), { recursive: true })
+    writeFileSync(join(root, path), text)
+  }
+  return root
+}
+
+describe("package boundaries", () => {
+  it("hold in this repository", () => {
+    expect(findViolations(join(import.meta.dirname, "..", "..", ".."))).toEqual([])
+  })
+
+  it("catch a domain file importing anything but effect", () => {
+    const root = tree({
+      "packages/domain/src/a.ts": 'import { Effect } from "effect"\nimport Docker from "dockerode"\nimport { x } from "./b.ts"\n',
+      "packages/domain/src/c.ts": 'import { readFileSync } from "node:fs"\n',
+    })
+    expect(findViolations(root)).toEqual([
+      "packages/domain/src/a.ts: the domain package may import only effect, not 'dockerode'",
+      "packages/domain/src/c.ts: the domain package may import only effect, not 'node:fs'",
+      "packages/domain/src/c.ts: the domain does no I/O ('node:fs')",
+    ])
+  })
+
+  it("catch an adapter importing the http package and an index exporting everything", () => {
+    const root = tree({
+      "packages/adapters/src/x.ts": 'export { app } from "@dtma/http"\n',
+      "packages/adapters/src/index.ts": 'export * from "./x.ts"\n',
+    })
+    expect(findViolations(root)).toEqual([
+      "packages/adapters/src/index.ts: export by name, not 'export *'",
+      "packages/adapters/src/x.ts: the adapters package must not import '@dtma/http'",
+    ])
+  })
+})

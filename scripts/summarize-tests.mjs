@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Prints one "<project>: N passed, N failed" line per vitest JSON report and a total line;
+// exits non-zero when a report is missing, a test failed, or a project ran no test.
+import { existsSync, readFileSync } from "node:fs"
+import { basename } from "node:path"
+
+let passed = 0
+let failed = 0
+let broken = false
+for (const file of process.argv.slice(2)) {
+  const project = basename(file, ".json")
+  if (!existsSync(file)) {
+    console.log(`${project}: no report (the run did not finish)`)
+    broken = true
+    continue
+  }
+  const report = JSON.parse(readFileSync(file, "utf8"))
+  const p = report.numPassedTests ?? 0
+  const f = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0)
+  const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0)
+  console.log(`${project}: ${p} passed, ${f} failed${skipped ? `, ${skipped} skipped` : ""}`)
+  if (p === 0) broken = true
+  passed += p
+  failed += f
+}
+console.log(`${passed} passed, ${failed} failed`)
+process.exit(failed > 0 || broken ? 1 : 0)
