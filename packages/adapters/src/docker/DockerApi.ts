@@ -1,0 +1,92 @@
+import type Dockerode from "dockerode"
+
+export interface PortBindingJson {
+  readonly HostIp?: string
+  readonly HostPort?: string
+}
+
+/** `{"8080/tcp": [{HostIp, HostPort}]}`; Docker reports `null` for exposed but unpublished ports. */
+export type PortMapJson = Readonly<Record<string, ReadonlyArray<PortBindingJson> | null | undefined>>
+
+/** The part of `GET /containers/{id}/json` the adapter reads. */
+export interface ContainerJson {
+  readonly Id: string
+  readonly Name: string
+  readonly Created: string
+  readonly State: { readonly Status: string; readonly StartedAt: string; readonly ExitCode: number }
+  readonly Config: { readonly Labels?: Readonly<Record<string, string>> | null }
+  readonly HostConfig: { readonly PortBindings?: PortMapJson | null }
+  readonly NetworkSettings: { readonly Ports?: PortMapJson | null }
+}
+
+/** The body of `POST /containers/create` the adapter sends. */
+export interface CreateContainerBody {
+  name: string
+  Image: string
+  Env: Array<string>
+  Labels: Record<string, string>
+  ExposedPorts: Record<string, Record<string, never>>
+  OpenStdin?: boolean
+  StdinOnce?: boolean
+  Tty?: boolean
+  HostConfig: {
+    PortBindings: Record<string, Array<{ HostIp: string; HostPort: string }>>
+    RestartPolicy: { Name: "unless-stopped" }
+    Init: boolean
+  }
+}
+
+/**
+ * The slice of the Docker Engine API the adapter uses. Calls reject the way dockerode does: an
+ * HTTP answer as an Error with `statusCode` (and `json.message`, Docker's own text); a socket
+ * problem as a Node system error with `code` (ECONNREFUSED, ENOENT, ...). `signal` aborts the request.
+ */
+export interface DockerApi {
+  /** Rejects with statusCode 404 when the image is not present locally. */
+  inspectImage(image: string): Promise<unknown>
+  /** Pulls and follows the progress stream to its end; rejects on an error line in the stream. */
+  pullImage(image: string, signal: AbortSignal): Promise<void>
+  /** Resolves to the new container's id. */
+  createContainer(body: CreateContainerBody, signal: AbortSignal): Promise<string>
+  startContainer(id: string, signal: AbortSignal): Promise<void>
+  stopContainer(id: string, graceSeconds: number, signal: AbortSignal): Promise<void>
+  /** Forced removal (kills a running container). */
+  removeContainer(id: string, signal: AbortSignal): Promise<void>
+  inspectContainer(id: string, signal: AbortSignal): Promise<ContainerJson>
+  /** Ids of every container, running or not, carrying the label (`key=value`). */
+  listContainerIds(label: string, signal: AbortSignal): Promise<ReadonlyArray<string>>
+}
+
+interface ProgressLine {
+  readonly error?: string
+  readonly errorDetail?: { readonly message?: string }
+}
+
+class PullFailed extends Error {}
+
+const followProgress = (docker: Dockerode, stream: NodeJS.ReadableStream): Promise<ReadonlyArray<ProgressLine>> =>
+  new Promise((resolve, reject) => {
+    docker.modem.followProgress(stream, (error: Error | null, output: ReadonlyArray<ProgressLine>) =>
+      error ? reject(error) : resolve(output),
+    )
+  })
+
+/** The slice over a real dockerode client. */
+export const dockerApiOf = (docker: Dockerode): DockerApi => ({
+  inspectImage: (image) => docker.getImage(image).inspect(),
+  pullImage: async (image, signal) => {
+    const stream: NodeJS.ReadableStream = await docker.pull(image, { abortSignal: signal })
+    // An aborted progress stream just ends: without this check an abort would look like success.
+    const output = await followProgress(docker, stream)
+    signal.throwIfAborted()
+    const failed = output.find((line) => line.error !== undefined || line.errorDetail !== undefined)
+    if (failed !== undefined) throw new PullFailed(failed.errorDetail?.message ?? failed.error ?? "pull failed")
+  },
+  createContainer: async (body, signal) => (await docker.createContainer({ ...body, abortSignal: signal })).id,
+  startContainer: (id, signal) => docker.getContainer(id).start({ abortSignal: signal }),
+  stopContainer: (id, graceSeconds, signal) => docker.getContainer(id).stop({ t: graceSeconds, abortSignal: signal }),
+  removeContainer: (id, signal) => docker.getContainer(id).remove({ force: true, abortSignal: signal }),
+  inspectContainer: (id, signal) => docker.getContainer(id).inspect({ abortSignal: signal }),
+  listContainerIds: async (label, signal) =>
+    (await docker.listContainers({ all: true, filters: { label: [label] }, abortSignal: signal })).map((c) => c.Id),
+})

@@ -1,0 +1,141 @@
+import Dockerode from "dockerode"
+import { Duration, Effect } from "effect"
+import {
+  ContainerNotFound,
+  ImageUnavailable,
+  RuntimeOperationFailed,
+  RuntimeUnavailable,
+  type ContainerRuntime,
+  type ManagedContainer,
+  type RuntimeFailure,
+  type RuntimeOperation,
+} from "@dtma/domain"
+import { envValuesOf, toCreateBody } from "./containerSpec.ts"
+import { dockerApiOf, type DockerApi } from "./DockerApi.ts"
+import { createFailure, dockerMessageOf, notFoundOr, pullFailure, runtimeFailure, startFailure, statusCodeOf } from "./dockerErrors.ts"
+import { MANAGED_FILTER } from "./labels.ts"
+import { toManagedContainer } from "./status.ts"
+
+export interface DockerContainerRuntimeOptions {
+  /** How long a pull may run before `ensureImage` fails with `pull_timeout`; default 120 s. */
+  readonly pullTimeoutMs?: number
+  /** How long any other Docker call may take (a stop gets its grace period on top); default 60 s. */
+  readonly requestTimeoutMs?: number
+}
+
+const LIST_CONCURRENCY = 8
+
+/** Resolves instead of rejecting when Docker answers with one of the statuses that mean "already so". */
+const tolerating =
+  (accept: (error: unknown) => boolean) =>
+  <A>(promise: Promise<A>): Promise<A | undefined> =>
+    promise.catch((error: unknown) => (accept(error) ? undefined : Promise.reject(error)))
+
+const hasStatus = (...statuses: ReadonlyArray<number>) => (error: unknown) => statuses.includes(statusCodeOf(error) ?? -1)
+
+// 404: already gone; 409 "removal ... is already in progress": going.
+const isRemoved = (error: unknown) =>
+  hasStatus(404)(error) || (hasStatus(409)(error) && dockerMessageOf(error).includes("already in progress"))
+
+/** The `ContainerRuntime` over the Docker Engine API. */
+export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContainerRuntimeOptions = {}): ContainerRuntime => {
+  const pullTimeoutMs = options.pullTimeoutMs ?? 120_000
+  const requestTimeoutMs = options.requestTimeoutMs ?? 60_000
+
+  /** One Docker call: its request is aborted when interrupted, and it never outlives `timeoutMs`. */
+  const call = <A, E>(
+    operation: RuntimeOperation,
+    request: (signal: AbortSignal) => Promise<A>,
+    onError: (error: unknown) => E,
+    timeoutMs: number = requestTimeoutMs,
+  ): Effect.Effect<A, E | RuntimeUnavailable> =>
+    Effect.tryPromise({ try: (signal: AbortSignal) => request(signal), catch: onError }).pipe(
+      Effect.timeoutOrElse({
+        duration: Duration.millis(timeoutMs),
+        orElse: () => Effect.fail(new RuntimeUnavailable({ detail: `Docker did not answer a ${operation} request within ${timeoutMs} ms` })),
+      }),
+    )
+
+  /** A managed container, fresh; containers not ours are reported as absent. */
+  const get = (containerId: string): Effect.Effect<ManagedContainer, ContainerNotFound | RuntimeFailure> =>
+    call("inspect", (signal) => api.inspectContainer(containerId, signal), notFoundOr("inspect", containerId)).pipe(
+      Effect.flatMap((json) => {
+        const container = toManagedContainer(json)
+        return container === null ? Effect.fail(new ContainerNotFound({ containerId })) : Effect.succeed(container)
+      }),
+    )
+
+  const isPresent = (image: string): Effect.Effect<boolean, RuntimeFailure> =>
+    call(
+      "inspect",
+      () => api.inspectImage(image).then(() => true, (error: unknown) => (hasStatus(404)(error) ? false : Promise.reject(error))),
+      (error) => runtimeFailure("inspect", error),
+    )
+
+  const pull = (image: string): Effect.Effect<void, ImageUnavailable | RuntimeUnavailable> =>
+    Effect.tryPromise({ try: (signal: AbortSignal) => api.pullImage(image, signal), catch: pullFailure(image) }).pipe(
+      Effect.timeoutOrElse({
+        duration: Duration.millis(pullTimeoutMs),
+        orElse: () => Effect.fail(new ImageUnavailable({ image, reason: "pull_timeout", detail: `no result within ${pullTimeoutMs} ms` })),
+      }),
+    )
+
+  const ensureImage: ContainerRuntime["ensureImage"] = (image, policy) =>
+    policy === "always"
+      ? pull(image)
+      : isPresent(image).pipe(
+          Effect.flatMap((present) => {
+            if (present) return Effect.void
+            return policy === "never" ? Effect.fail(new ImageUnavailable({ image, reason: "not_found", detail: "" })) : pull(image)
+          }),
+        )
+
+  const create: ContainerRuntime["create"] = (spec) =>
+    call("create", (signal) => api.createContainer(toCreateBody(spec), signal), createFailure(spec.containerName, envValuesOf(spec))).pipe(
+      Effect.flatMap((id) => get(id)),
+      Effect.catchTag("ContainerNotFound", (e) =>
+        Effect.fail(new RuntimeOperationFailed({ operation: "create", detail: `container ${e.containerId} vanished right after its creation` })),
+      ),
+    )
+
+  const start: ContainerRuntime["start"] = (containerId) =>
+    get(containerId).pipe(
+      Effect.andThen(call("start", (signal) => tolerating(hasStatus(304))(api.startContainer(containerId, signal)), startFailure(containerId))),
+      Effect.andThen(get(containerId)),
+    )
+
+  const stop: ContainerRuntime["stop"] = (containerId, graceSeconds) =>
+    get(containerId).pipe(
+      Effect.andThen(
+        call(
+          "stop",
+          (signal) => tolerating(hasStatus(304))(api.stopContainer(containerId, graceSeconds, signal)),
+          notFoundOr("stop", containerId),
+          requestTimeoutMs + graceSeconds * 1000,
+        ),
+      ),
+      Effect.andThen(get(containerId)),
+    )
+
+  const remove: ContainerRuntime["remove"] = (containerId) =>
+    get(containerId).pipe(
+      Effect.andThen(call("remove", (signal) => tolerating(isRemoved)(api.removeContainer(containerId, signal)), (e) => runtimeFailure("remove", e))),
+      // Absent, or not ours and so invisible: nothing to remove.
+      Effect.catchTag("ContainerNotFound", () => Effect.void),
+      Effect.asVoid,
+    )
+
+  const list: ContainerRuntime["list"] = () =>
+    call("list", (signal) => api.listContainerIds(MANAGED_FILTER, signal), (e) => runtimeFailure("list", e)).pipe(
+      Effect.flatMap((ids) =>
+        Effect.forEach(ids, (id) => get(id).pipe(Effect.catchTag("ContainerNotFound", () => Effect.succeed(null))), { concurrency: LIST_CONCURRENCY }),
+      ),
+      Effect.map((found) => found.filter((c): c is ManagedContainer => c !== null)),
+    )
+
+  return { ensureImage, create, start, stop, remove, get, list }
+}
+
+/** The runtime over the Docker daemon dockerode finds by default (`DOCKER_HOST`, else the local socket). */
+export const dockerContainerRuntimeFromEnv = (options: DockerContainerRuntimeOptions = {}): ContainerRuntime =>
+  makeDockerContainerRuntime(dockerApiOf(new Dockerode()), options)

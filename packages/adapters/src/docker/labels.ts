@@ -1,0 +1,82 @@
+import type { InstanceKind, McpSettings, McpTransport } from "@dtma/domain"
+
+/** What a managed container carries in its labels: everything `list` rebuilds, no secret values. */
+export interface InstanceLabels {
+  readonly name: string
+  readonly accountToolInstanceId: string | null
+  readonly kind: InstanceKind
+  readonly image: string
+  readonly mcp: McpSettings | null
+  /** Names of the environment variables the container was given; never their values. */
+  readonly envNames: ReadonlyArray<string>
+}
+
+export const LABEL = {
+  managed: "dtma.managed",
+  name: "dtma.name",
+  /** Empty for none: the domain refuses blank ids. */
+  accountToolInstanceId: "dtma.account-tool-instance-id",
+  kind: "dtma.kind",
+  image: "dtma.image",
+  envNames: "dtma.env-names",
+  /** JSON of the MCP settings, `null` for a standard tool. */
+  mcp: "dtma.mcp",
+} as const
+
+/** The `label` filter that selects managed containers in a Docker list call. */
+export const MANAGED_FILTER = `${LABEL.managed}=true`
+
+const KINDS: ReadonlyArray<string> = ["standard_tool", "mcp_server"] satisfies ReadonlyArray<InstanceKind>
+const TRANSPORTS: ReadonlyArray<string> = ["stdio", "sse", "websocket", "streamable_http"] satisfies ReadonlyArray<McpTransport>
+const isKind = (s: string | undefined): s is InstanceKind => s !== undefined && KINDS.includes(s)
+const isTransport = (s: unknown): s is McpTransport => typeof s === "string" && TRANSPORTS.includes(s)
+
+// Docker merges the image's labels into the container's, the container's winning: every key is
+// always written so that an image labelled `dtma.*` cannot add to or change what a container says.
+export const encodeLabels = (labels: InstanceLabels): Record<string, string> => ({
+  [LABEL.managed]: "true",
+  [LABEL.name]: labels.name,
+  [LABEL.accountToolInstanceId]: labels.accountToolInstanceId ?? "",
+  [LABEL.kind]: labels.kind,
+  [LABEL.image]: labels.image,
+  [LABEL.envNames]: JSON.stringify(labels.envNames),
+  [LABEL.mcp]: JSON.stringify(labels.mcp),
+})
+
+const parseJson = (text: string | undefined): unknown => {
+  if (text === undefined) return undefined
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+const isStringArray = (value: unknown): value is ReadonlyArray<string> => Array.isArray(value) && value.every((n) => typeof n === "string")
+
+/** The MCP settings in a label value: `null` for none, `undefined` when malformed. */
+const decodeMcp = (value: unknown): McpSettings | null | undefined => {
+  if (value === null) return null
+  if (typeof value !== "object" || Array.isArray(value)) return undefined
+  const transport: unknown = Reflect.get(value, "transport")
+  const endpointPath: unknown = Reflect.get(value, "endpointPath")
+  const port: unknown = Reflect.get(value, "port")
+  const path = endpointPath === null ? null : typeof endpointPath === "string" ? endpointPath : undefined
+  const number = port === null ? null : typeof port === "number" && Number.isInteger(port) ? port : undefined
+  if (!isTransport(transport) || path === undefined || number === undefined) return undefined
+  return { transport, endpointPath: path, port: number }
+}
+
+/** The instance a label set describes, or `null` when the labels are not (wholly) ours. */
+export const decodeLabels = (labels: Readonly<Record<string, string>> | null | undefined): InstanceLabels | null => {
+  if (labels == null || labels[LABEL.managed] !== "true") return null
+  const name = labels[LABEL.name]
+  const accountToolInstanceId = labels[LABEL.accountToolInstanceId]
+  const kind = labels[LABEL.kind]
+  const image = labels[LABEL.image]
+  const envNames = parseJson(labels[LABEL.envNames])
+  const mcp = decodeMcp(parseJson(labels[LABEL.mcp]))
+  if (name === undefined || accountToolInstanceId === undefined || image === undefined || !isKind(kind)) return null
+  if (!isStringArray(envNames) || mcp === undefined) return null
+  return { name, accountToolInstanceId: accountToolInstanceId === "" ? null : accountToolInstanceId, kind, image, mcp, envNames }
+}

@@ -1,0 +1,7 @@
+export { makeAgentopiaControlPlane, standaloneControlPlane } from "./agentopia/AgentopiaControlPlane.ts"
+export type { AgentopiaControlPlaneOptions } from "./agentopia/AgentopiaControlPlane.ts"
+export { dockerApiOf } from "./docker/DockerApi.ts"
+export type { DockerApi } from "./docker/DockerApi.ts"
+export { dockerContainerRuntimeFromEnv, makeDockerContainerRuntime } from "./docker/DockerContainerRuntime.ts"
+export type { DockerContainerRuntimeOptions } from "./docker/DockerContainerRuntime.ts"
+export { makeOsHostMetrics } from "./host/OsHostMetrics.ts"

@@ -1,0 +1,168 @@
+import type { ContainerJson, CreateContainerBody, DockerApi } from "../../src/docker/DockerApi.ts"
+
+type Binding = { HostIp: string; HostPort: string }
+
+interface FakeContainer {
+  readonly id: string
+  readonly body: CreateContainerBody
+  readonly created: string
+  status: "created" | "running" | "exited"
+  startedAt: string
+  exitCode: number
+  bound: Record<string, Array<Binding>>
+}
+
+const ZERO_TIME = "0001-01-01T00:00:00Z"
+
+/** An HTTP answer the way dockerode rejects with it (messages as Docker 20.10 words them). */
+export const httpError = (statusCode: number, reason: string, message: string): Error =>
+  Object.assign(new Error(`(HTTP code ${statusCode}) ${reason} - ${message} `), { statusCode, reason, json: { message } })
+
+/** A socket failure the way Node reports it. */
+export const socketError = (code: string): Error =>
+  Object.assign(new Error(`connect ${code} /var/run/docker.sock`), { code, syscall: "connect", address: "/var/run/docker.sock" })
+
+const notFound = (id: string) => httpError(404, "no such container", `No such container: ${id}`)
+
+/** A stateful stand-in for the Docker Engine behind `DockerApi`, with injectable faults. */
+export class FakeDockerApi implements DockerApi {
+  readonly images = new Set<string>()
+  /** Images a pull can fetch. */
+  readonly registry = new Set<string>()
+  /** Host ports held by other processes. */
+  readonly busyHostPorts = new Set<number>()
+  /** Ids a list reports although their containers are gone (removed between list and inspect). */
+  readonly ghostIds: Array<string> = []
+  daemon: "up" | "down" | "silent" = "up"
+  pull: "registry" | "silent" = "registry"
+  pulls = 0
+  abortedRequests = 0
+  /** The next create is refused with this error. */
+  refuseNextCreate: Error | null = null
+  private readonly containers = new Map<string, FakeContainer>()
+  private nextId = 1
+  private nextRandomPort = 32768
+
+  /** A container the DTMA did not create. */
+  addForeign(name: string, labels: Record<string, string> = {}): string {
+    return this.store({ name, Image: "other", Env: [], Labels: labels, ExposedPorts: {}, HostConfig: { PortBindings: {}, RestartPolicy: { Name: "unless-stopped" }, Init: false } })
+  }
+
+  has(id: string): boolean {
+    return this.containers.has(id)
+  }
+
+  envOf(id: string): ReadonlyArray<string> {
+    return this.containers.get(id)?.body.Env ?? []
+  }
+
+  private store(body: CreateContainerBody): string {
+    const id = (this.nextId++).toString(16).padStart(64, "c")
+    this.containers.set(id, { id, body, created: "2026-11-24T03:07:56.834204908Z", status: "created", startedAt: ZERO_TIME, exitCode: 0, bound: {} })
+    return id
+  }
+
+  private answer<A>(signal: AbortSignal, body: () => A, silent = this.daemon === "silent"): Promise<A> {
+    if (this.daemon === "down") return Promise.reject(socketError("ECONNREFUSED"))
+    if (!silent) return new Promise((resolve) => resolve(body()))
+    return new Promise((_, reject) =>
+      signal.addEventListener("abort", () => {
+        this.abortedRequests += 1
+        reject(signal.reason)
+      }),
+    )
+  }
+
+  private container(id: string): FakeContainer {
+    const c = this.containers.get(id)
+    if (c === undefined) throw notFound(id)
+    return c
+  }
+
+  inspectImage(image: string) {
+    return this.answer(new AbortController().signal, () => {
+      if (!this.images.has(image)) throw httpError(404, "no such image", `no such image: ${image}: No such image: ${image}`)
+      return { Id: `sha256:${image}` }
+    })
+  }
+
+  pullImage(image: string, signal: AbortSignal) {
+    return this.answer(signal, () => {
+      this.pulls += 1
+      if (!this.registry.has(image)) throw httpError(500, "server error", `pull access denied for ${image}, repository does not exist or may require 'docker login'`)
+      this.images.add(image)
+    }, this.daemon === "silent" || this.pull === "silent")
+  }
+
+  createContainer(body: CreateContainerBody, signal: AbortSignal) {
+    return this.answer(signal, () => {
+      const refusal = this.refuseNextCreate
+      this.refuseNextCreate = null
+      if (refusal !== null) throw refusal
+      const holder = [...this.containers.values()].find((c) => c.body.name === body.name)
+      if (holder !== undefined) {
+        throw httpError(409, "unexpected", `Conflict. The container name "/${body.name}" is already in use by container "${holder.id}".`)
+      }
+      if (!this.images.has(body.Image)) throw httpError(404, "no such container", `No such image: ${body.Image}`)
+      return this.store(structuredClone(body))
+    })
+  }
+
+  private portsInUse(): Set<string> {
+    const used = new Set([...this.busyHostPorts].map(String))
+    for (const c of this.containers.values()) for (const b of Object.values(c.bound).flat()) used.add(b.HostPort)
+    return used
+  }
+
+  startContainer(id: string, signal: AbortSignal) {
+    return this.answer(signal, () => {
+      const c = this.container(id)
+      if (c.status === "running") throw httpError(304, "container already started", "")
+      const used = this.portsInUse()
+      const requested = Object.entries(c.body.HostConfig.PortBindings)
+      for (const b of requested.flatMap(([, bs]) => bs)) {
+        if (b.HostPort !== "" && used.has(b.HostPort)) {
+          const message = `driver failed programming external connectivity on endpoint ${c.body.name} (${"e".repeat(64)}): Bind for ${b.HostIp}:${b.HostPort} failed: port is already allocated`
+          throw httpError(500, "server error", message)
+        }
+      }
+      c.bound = Object.fromEntries(requested.map(([key, bs]) => [key, bs.map((b) => ({ HostIp: b.HostIp, HostPort: b.HostPort || String(this.nextRandomPort++) }))]))
+      Object.assign(c, { status: "running", startedAt: new Date().toISOString(), exitCode: 0 })
+    })
+  }
+
+  stopContainer(id: string, _graceSeconds: number, signal: AbortSignal) {
+    return this.answer(signal, () => {
+      const c = this.container(id)
+      if (c.status !== "running") throw httpError(304, "container already stopped", "")
+      Object.assign(c, { status: "exited", exitCode: 143, bound: {} })
+    })
+  }
+
+  removeContainer(id: string, signal: AbortSignal) {
+    return this.answer(signal, () => void this.containers.delete(this.container(id).id))
+  }
+
+  inspectContainer(id: string, signal: AbortSignal) {
+    return this.answer(signal, (): ContainerJson => {
+      const c = this.container(id)
+      return {
+        Id: c.id,
+        Name: `/${c.body.name}`,
+        Created: c.created,
+        State: { Status: c.status, StartedAt: c.startedAt, ExitCode: c.exitCode },
+        Config: { Labels: c.body.Labels },
+        HostConfig: { PortBindings: c.body.HostConfig.PortBindings },
+        NetworkSettings: { Ports: c.bound },
+      }
+    })
+  }
+
+  listContainerIds(label: string, signal: AbortSignal) {
+    return this.answer(signal, () => {
+      const [key = "", value] = label.split("=")
+      const ids = [...this.containers.values()].filter((c) => c.body.Labels[key] === value).map((c) => c.id)
+      return [...ids, ...this.ghostIds]
+    })
+  }
+}

@@ -1,0 +1,100 @@
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { decodeLabels, encodeLabels, LABEL, type InstanceLabels } from "../../src/docker/labels.ts"
+
+const arbMcp = fc.record({
+  transport: fc.constantFrom("stdio" as const, "sse" as const, "websocket" as const, "streamable_http" as const),
+  endpointPath: fc.option(fc.string(), { nil: null }),
+  port: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: null }),
+})
+
+const arbInstanceLabels: fc.Arbitrary<InstanceLabels> = fc.record({
+  name: fc.string({ unit: "grapheme", minLength: 1 }),
+  // Blank ids are refused by the domain; the empty label value stands for none.
+  accountToolInstanceId: fc.option(fc.string({ minLength: 1 }), { nil: null }),
+  kind: fc.constantFrom("standard_tool" as const, "mcp_server" as const),
+  image: fc.string({ minLength: 1 }),
+  mcp: fc.option(arbMcp, { nil: null }),
+  envNames: fc.array(fc.string()),
+})
+
+const valid = encodeLabels({
+  name: "my tool",
+  accountToolInstanceId: null,
+  kind: "mcp_server",
+  image: "dtma/example-http:1",
+  mcp: { transport: "sse", endpointPath: "/sse", port: 8080 },
+  envNames: ["API_KEY"],
+})
+
+describe("instance labels", () => {
+  it("decode what they encode, for any instance", () => {
+    fc.assert(fc.property(arbInstanceLabels, (labels) => {
+      expect(decodeLabels(encodeLabels(labels))).toEqual(labels)
+    }))
+  })
+
+  it("all carry the dtma. prefix", () => {
+    fc.assert(fc.property(arbInstanceLabels, (labels) => Object.keys(encodeLabels(labels)).every((k) => k.startsWith("dtma."))))
+  })
+
+  it("decode to null for any label set without the managed marker", () => {
+    const arbForeign = fc.dictionary(fc.string().filter((k) => k !== LABEL.managed), fc.string())
+    fc.assert(fc.property(arbForeign, (labels) => decodeLabels(labels) === null))
+    fc.assert(fc.property(arbInstanceLabels, fc.constantFrom(undefined, "false", "1", ""), (labels, marker) => {
+      const { [LABEL.managed]: _, ...rest } = encodeLabels(labels)
+      return decodeLabels(marker === undefined ? rest : { ...rest, [LABEL.managed]: marker }) === null
+    }))
+  })
+
+  it("decode to null when a container is absent or has no labels", () => {
+    expect(decodeLabels(null)).toBeNull()
+    expect(decodeLabels(undefined)).toBeNull()
+    expect(decodeLabels({})).toBeNull()
+  })
+
+  it.each([
+    ["the name is missing", { [LABEL.name]: undefined }],
+    ["the image is missing", { [LABEL.image]: undefined }],
+    ["the account tool instance id is missing", { [LABEL.accountToolInstanceId]: undefined }],
+    ["the kind is unknown", { [LABEL.kind]: "daemon" }],
+    ["the env names are not a JSON array of strings", { [LABEL.envNames]: "API_KEY,TOKEN" }],
+    ["the env names hold a non-string", { [LABEL.envNames]: "[1]" }],
+    ["the env names are missing", { [LABEL.envNames]: undefined }],
+    ["the MCP settings are missing", { [LABEL.mcp]: undefined }],
+    ["the MCP settings are not JSON", { [LABEL.mcp]: "sse" }],
+    ["the MCP settings are an array", { [LABEL.mcp]: "[]" }],
+    ["the MCP transport is unknown", { [LABEL.mcp]: '{"transport":"carrier-pigeon","endpointPath":null,"port":null}' }],
+    ["the MCP port is not an integer", { [LABEL.mcp]: '{"transport":"sse","endpointPath":null,"port":"80"}' }],
+    ["the MCP endpoint path is absent", { [LABEL.mcp]: '{"transport":"sse","port":80}' }],
+  ])("decode to null when %s", (_, change) => {
+    const labels: Record<string, string> = { ...valid }
+    for (const [k, v] of Object.entries(change)) {
+      if (v === undefined) delete labels[k]
+      else labels[k] = v
+    }
+    expect(decodeLabels(labels)).toBeNull()
+  })
+
+  it("cannot be changed by dtma.* labels the image brings (Docker merges them under the container's)", () => {
+    const arbImageLabels = fc.dictionary(fc.constantFrom(...Object.values(LABEL), "dtma.image-hash", "dtma.mcp.transport"), fc.string())
+    fc.assert(
+      fc.property(arbInstanceLabels, arbImageLabels, (labels, fromImage) => {
+        expect(decodeLabels({ ...fromImage, ...encodeLabels(labels) })).toEqual(labels)
+      }),
+    )
+  })
+
+  it("write every key, an absent id as empty and absent MCP settings as null", () => {
+    const labels = encodeLabels({ name: "n", accountToolInstanceId: null, kind: "standard_tool", image: "i", mcp: null, envNames: [] })
+    expect(labels).toEqual({
+      "dtma.managed": "true",
+      "dtma.name": "n",
+      "dtma.account-tool-instance-id": "",
+      "dtma.kind": "standard_tool",
+      "dtma.image": "i",
+      "dtma.env-names": "[]",
+      "dtma.mcp": "null",
+    })
+  })
+})
