@@ -176,3 +176,13 @@ describe("reconciling after a restart", () => {
     expect((await run(instances.list())).map((c) => c.containerId)).toEqual([first.containerId])
   })
 })
+
+describe("starting an instance whose host port was taken meanwhile", () => {
+  it("answers a port conflict held by the host", async () => {
+    const { instances, runtime } = setup()
+    await run(instances.deploy(request({ ports: [port(30007)] })))
+    await run(instances.stop("tool-a"))
+    runtime.busyHostPorts.add(30007)
+    expect(await failureOf(instances.start("tool-a"))).toMatchObject({ _tag: "PortConflict", hostPort: 30007, heldBy: "host" })
+  })
+})

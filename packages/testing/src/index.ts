@@ -6,3 +6,5 @@ export { containerRuntimeContract } from "./contracts/containerRuntimeContract.t
 export type { ContainerRuntimeSubject } from "./contracts/containerRuntimeContract.ts"
 export { arbDeployRequest, arbInstanceName, arbLifecycleEvent, arbLifecycleState, lifecycleStates } from "./arbitraries.ts"
 export { failureOf, run } from "./effects.ts"
+export { fakesModule } from "./fakesModule.ts"
+export type { Fakes } from "./fakesModule.ts"

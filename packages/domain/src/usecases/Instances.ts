@@ -32,6 +32,7 @@ export type DeployError =
   | RuntimeOperationFailed
 
 export type ManageError = InstanceNotFound | RuntimeFailure
+export type StartError = ManageError | PortConflict
 
 export interface StartOutcome {
   readonly outcome: "started" | "already_running"
@@ -46,7 +47,7 @@ export interface ReconcileReport {
 /** Deploy, start, stop, remove, list and reconcile managed instances over a container runtime. */
 export interface Instances {
   deploy(request: DeployRequest): Effect.Effect<ManagedContainer, DeployError>
-  start(name: string): Effect.Effect<StartOutcome, ManageError>
+  start(name: string): Effect.Effect<StartOutcome, StartError>
   stop(name: string): Effect.Effect<ManagedContainer, ManageError>
   remove(name: string): Effect.Effect<void, ManageError>
   /** Every managed instance, sorted by name. */
@@ -106,7 +107,7 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
       )
     })
 
-  const start = (name: string): Effect.Effect<StartOutcome, ManageError> =>
+  const start = (name: string): Effect.Effect<StartOutcome, StartError> =>
     withName(
       name,
       Effect.gen(function* () {
@@ -115,8 +116,7 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
         if (Result.isSuccess(next) && next.success === "running") return { outcome: "already_running" as const, container: current }
         const container = yield* runtime.start(current.containerId).pipe(
           Effect.catchTags({
-            HostPortUnavailable: (e) =>
-              Effect.fail(new RuntimeOperationFailed({ operation: "start", detail: `host port ${e.hostPort} is already allocated` })),
+            HostPortUnavailable: (e) => Effect.fail(new PortConflict({ hostPort: e.hostPort, heldBy: "host" })),
             ContainerNotFound: vanished("start"),
           }),
         )

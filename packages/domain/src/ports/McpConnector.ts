@@ -1,0 +1,38 @@
+import type { Effect } from "effect"
+import type { McpConnectFailed } from "../mcp/mcpErrors.ts"
+import type { JsonRpcMessage } from "../mcp/jsonrpc.ts"
+import type { McpTransport } from "../ManagedInstance.ts"
+
+/** Where an MCP server listens, as seen from the DTMA. */
+export interface McpTarget {
+  readonly transport: McpTransport
+  readonly containerId: string
+  /** For network transports: e.g. `http://127.0.0.1:32771/mcp`; null for stdio. */
+  readonly url: string | null
+}
+
+/**
+ * One raw JSON-RPC connection to a server. Messages pass unchanged, in order; the connector does
+ * no MCP handshake of its own.
+ */
+export interface McpChannel {
+  /** Sends one message; fails `McpConnectFailed` with reason `closed` once the channel is closed. */
+  send(message: JsonRpcMessage): Effect.Effect<void, McpConnectFailed>
+  /** The one receiver of every message from the server; set before the first `send`. */
+  onMessage(handler: (message: JsonRpcMessage) => void): void
+  /** Called once when the channel closes for any reason (server exit, network, `close`). */
+  onClose(handler: (reason: string) => void): void
+  /** Closes the channel; idempotent. For stdio it ends the attach stream, not the container's stdin. */
+  close(): Effect.Effect<void>
+}
+
+/** Opens raw JSON-RPC channels to MCP servers in containers, over their own transport. */
+export interface McpConnector {
+  /**
+   * Connects within `timeoutMs`, waiting for a network server to accept connections first.
+   * Fails `McpConnectFailed` (reason `unreachable` or `timeout`) instead of hanging.
+   */
+  connect(target: McpTarget, options: { readonly timeoutMs: number }): Effect.Effect<McpChannel, McpConnectFailed>
+}
+
+export const McpConnector = Symbol.for("dtma/McpConnector")

@@ -1,0 +1,65 @@
+import {
+  ContainerRuntime,
+  ControlPlane,
+  HostMetrics,
+  makeHeartbeat,
+  makeInstances,
+  type Heartbeat,
+  type HeartbeatSettings,
+  type Instances,
+  type InstancesSettings,
+} from "@dtma/domain"
+import { Container, ContainerModule } from "inversify"
+import type { Config } from "./config.ts"
+import type { Logger } from "./logger.ts"
+import { Tokens } from "./tokens.ts"
+import { DTMA_VERSION } from "./version.ts"
+
+/** Whether the DTMA reports to a backend: it needs both the URL and a token to present. */
+export const heartbeatEnabled = (config: Config): boolean => config.apiBaseUrl !== null && config.outboundToken !== null
+
+/** The configuration and the logger, as constants. */
+export const configModule = (config: Config, logger: Logger): ContainerModule =>
+  new ContainerModule(({ bind }) => {
+    bind<Config>(Tokens.Config).toConstantValue(config)
+    bind<Logger>(Tokens.Logger).toConstantValue(logger)
+  })
+
+export interface UseCaseSettings {
+  readonly instances: InstancesSettings
+  readonly heartbeat: HeartbeatSettings
+}
+
+export const useCaseSettingsOf = (config: Config): UseCaseSettings => ({
+  instances: { reservedHostPorts: [config.port], stopGraceSeconds: 10 },
+  heartbeat: { dtmaVersion: DTMA_VERSION, retries: 4, retryBase: "2 seconds" },
+})
+
+/** The use cases, built by their factories from whatever ports are bound. */
+export const useCasesModule = (settings: UseCaseSettings): ContainerModule =>
+  new ContainerModule(({ bind }) => {
+    bind<Instances>(Tokens.Instances)
+      .toResolvedValue((runtime: ContainerRuntime) => makeInstances({ runtime, settings: settings.instances }), [ContainerRuntime])
+      .inSingletonScope()
+    bind<Heartbeat>(Tokens.Heartbeat)
+      .toResolvedValue(
+        (runtime: ContainerRuntime, controlPlane: ControlPlane, metrics: HostMetrics) =>
+          makeHeartbeat({ runtime, controlPlane, metrics, settings: settings.heartbeat }),
+        [ContainerRuntime, ControlPlane, HostMetrics],
+      )
+      .inSingletonScope()
+  })
+
+/**
+ * The composition root: configuration, the ports from `infrastructure` (the real adapters, or the
+ * fakes in tests) and the use cases over them.
+ */
+export const buildContainer = (options: {
+  readonly config: Config
+  readonly logger: Logger
+  readonly infrastructure: ContainerModule
+}): Container => {
+  const container = new Container({ defaultScope: "Singleton" })
+  container.load(configModule(options.config, options.logger), options.infrastructure, useCasesModule(useCaseSettingsOf(options.config)))
+  return container
+}

@@ -1,0 +1,58 @@
+import { Router, type RouterMiddleware } from "@koa/router"
+import { HostMetrics, type Instances } from "@dtma/domain"
+import type { Container } from "inversify"
+import Koa from "koa"
+import { bearerAuth } from "./auth.ts"
+import type { Config } from "./config.ts"
+import { errorBoundary } from "./errorBoundary.ts"
+import { jsonBody } from "./jsonBody.ts"
+import type { Logger } from "./logger.ts"
+import { makeHttpMetrics } from "./metrics.ts"
+import { observeRequests } from "./observeRequests.ts"
+import { openApiHandler } from "./openapi.ts"
+import { fallback } from "./routes/fallback.ts"
+import type { HandlerDeps } from "./routes/HandlerDeps.ts"
+import { isPublicRequest, ROUTES, type RouteId } from "./routes/routeTable.ts"
+import { statusHandler } from "./routes/statusHandler.ts"
+import { toolHandlers } from "./routes/toolHandlers.ts"
+import { Tokens } from "./tokens.ts"
+
+/** The Koa application over the use cases bound in `container`. */
+export const createApp = (container: Container, options: { readonly now?: () => Date } = {}): Koa => {
+  const deps: HandlerDeps = {
+    instances: container.get<Instances>(Tokens.Instances),
+    hostMetrics: container.get<HostMetrics>(HostMetrics),
+    config: container.get<Config>(Tokens.Config),
+    logger: container.get<Logger>(Tokens.Logger),
+    now: options.now ?? (() => new Date()),
+  }
+  const metrics = makeHttpMetrics({ instances: deps.instances })
+  const status = statusHandler(deps)
+  const handlers: Record<RouteId, RouterMiddleware> = {
+    health: (ctx) => {
+      ctx.type = "text/plain"
+      ctx.body = "OK"
+    },
+    status,
+    toolsStatus: status,
+    openapi: openApiHandler(),
+    metrics: metrics.handler,
+    ...toolHandlers(deps),
+  }
+  const router = new Router()
+  for (const route of ROUTES) router.register(route.path, [route.method], handlers[route.id], { name: route.id })
+
+  const routeOf = (method: string, path: string): string =>
+    String(router.match(path, method).pathAndMethod.find((layer) => layer.methods.length > 0)?.path ?? "unmatched")
+
+  const app = new Koa()
+  app.proxy = false
+  app.on("error", (error: unknown) => deps.logger.error({ error: String(error) }, "koa error"))
+  app.use(observeRequests({ logger: deps.logger, metrics, routeOf }))
+  app.use(errorBoundary(deps.logger))
+  app.use(bearerAuth({ tokens: deps.config.inboundTokens, isPublic: isPublicRequest }))
+  app.use(jsonBody())
+  app.use(router.routes())
+  app.use(fallback)
+  return app
+}

@@ -1,0 +1,82 @@
+// oxlint-disable-next-line import/no-unassigned-import -- inversify wants the polyfill loaded first
+import "reflect-metadata"
+import { once } from "node:events"
+import type { Server } from "node:http"
+import { Cause, Effect, Exit } from "effect"
+import type { Heartbeat, Instances } from "@dtma/domain"
+import { ConfigError, type Config } from "./config.ts"
+import { adaptersModule } from "./adaptersModule.ts"
+import { buildContainer, heartbeatEnabled } from "./container.ts"
+import { createApp } from "./createApp.ts"
+import { startHeartbeatLoop, type HeartbeatLoop } from "./heartbeatLoop.ts"
+import { loadConfig } from "./loadConfig.ts"
+import { createLogger, type Logger } from "./logger.ts"
+import { Tokens } from "./tokens.ts"
+
+/** How long open connections get to finish after a shutdown signal. */
+const SHUTDOWN_GRACE_MS = 10_000
+
+const loadConfigOrExit = (): Config => {
+  try {
+    return loadConfig()
+  } catch (error) {
+    const message = error instanceof ConfigError ? error.message : `Configuration error: ${String(error)}`
+    process.stderr.write(`${JSON.stringify({ level: "fatal", service: "dtma", msg: message })}\n`)
+    process.exit(1)
+  }
+}
+
+const reconcile = async (instances: Instances, logger: Logger): Promise<void> => {
+  const exit = await Effect.runPromiseExit(instances.reconcile())
+  if (Exit.isSuccess(exit)) logger.info({ adopted: exit.value.adopted, removed: exit.value.removed }, "reconciled managed instances")
+  else logger.error({ cause: Cause.pretty(exit.cause) }, "could not reconcile managed instances at start-up; serving anyway")
+}
+
+/** Stops taking connections, lets open ones finish (bounded), stops the heartbeat. Containers keep running. */
+const shutdown = async (server: Server, loop: HeartbeatLoop | null, logger: Logger, signal: string): Promise<void> => {
+  logger.info({ signal }, "shutting down; managed containers keep running")
+  const closed = once(server, "close")
+  server.close()
+  server.closeIdleConnections()
+  const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS)
+  force.unref()
+  await Promise.all([closed, loop?.stop()])
+  clearTimeout(force)
+  logger.info("stopped")
+}
+
+const main = async (): Promise<void> => {
+  const config = loadConfigOrExit()
+  const logger = createLogger({ level: config.logLevel })
+  for (const warning of config.warnings) logger.warn(warning)
+  if (config.generatedTokenFile !== null) {
+    logger.warn({ path: config.generatedTokenFile }, "no inbound token configured: generated one; callers must present the token kept in this file")
+  }
+  const container = buildContainer({ config, logger, infrastructure: adaptersModule(config) })
+  await reconcile(container.get<Instances>(Tokens.Instances), logger)
+
+  const server = createApp(container).listen(config.port, config.host)
+  await once(server, "listening")
+  logger.info({ host: config.host, port: config.port }, "DTMA listening")
+
+  let loop: HeartbeatLoop | null = null
+  if (heartbeatEnabled(config)) loop = startHeartbeatLoop({ heartbeat: container.get<Heartbeat>(Tokens.Heartbeat), logger })
+  else logger.info("no AGENTOPIA_API_BASE_URL or outbound token: heartbeat is off")
+
+  let stopping = false
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return
+    stopping = true
+    shutdown(server, loop, logger, signal).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ error: String(error) }, "shutdown failed")
+        process.exit(1)
+      },
+    )
+  }
+  process.on("SIGTERM", onSignal)
+  process.on("SIGINT", onSignal)
+}
+
+await main()

@@ -1,0 +1,94 @@
+import type { z } from "zod"
+import { deployToolBody } from "../schemas.ts"
+
+export type RouteId = "health" | "status" | "openapi" | "metrics" | "toolsStatus" | "deployTool" | "removeTool" | "startTool" | "stopTool"
+
+export interface RouteSpec {
+  readonly id: RouteId
+  readonly method: "GET" | "POST" | "DELETE"
+  /** Koa form: `/tools/:name`. */
+  readonly path: string
+  readonly summary: string
+  /** Public routes need no bearer token. */
+  readonly public: boolean
+  /** The schema the handler validates its JSON body with. */
+  readonly body?: z.ZodType
+  readonly responses: Readonly<Record<number, string>>
+}
+
+const manage = (verb: string, done: string): Readonly<Record<number, string>> => ({
+  200: done,
+  401: "Missing or malformed Authorization header",
+  403: "Unknown token",
+  404: "Tool instance not found or not managed by this DTMA",
+  502: `The container runtime could not ${verb} the container`,
+  503: "The container runtime is unreachable",
+})
+
+/** Every route of the API: the router, the auth rule and the OpenAPI document are built from it. */
+export const ROUTES: ReadonlyArray<RouteSpec> = [
+  { id: "health", method: "GET", path: "/health", summary: "Liveness: text OK", public: true, responses: { 200: "OK" } },
+  {
+    id: "status",
+    method: "GET",
+    path: "/status",
+    summary: "Managed tool instances and host metrics (legacy union shape)",
+    public: true,
+    responses: { 200: "Status", 503: "The container runtime is unreachable" },
+  },
+  { id: "openapi", method: "GET", path: "/openapi.json", summary: "This document", public: true, responses: { 200: "OpenAPI 3.1 document" } },
+  {
+    id: "metrics",
+    method: "GET",
+    path: "/metrics",
+    summary: "Prometheus metrics",
+    public: false,
+    responses: { 200: "Prometheus text format", 401: "Missing or malformed Authorization header", 403: "Unknown token" },
+  },
+  {
+    id: "toolsStatus",
+    method: "GET",
+    path: "/tools/status",
+    summary: "Same body as GET /status, behind auth",
+    public: false,
+    responses: { 200: "Status", 401: "Missing or malformed Authorization header", 403: "Unknown token", 503: "The container runtime is unreachable" },
+  },
+  {
+    id: "deployTool",
+    method: "POST",
+    path: "/tools",
+    summary: "Deploy a tool instance",
+    public: false,
+    body: deployToolBody,
+    responses: {
+      201: "Deployed",
+      400: "Missing required fields or an invalid request",
+      401: "Missing or malformed Authorization header",
+      403: "Unknown token",
+      409: "Name already managed, name used by an unmanaged container, or a host port conflict",
+      413: "Body over 1 MB",
+      415: "Body is not JSON",
+      422: "Image not available",
+      502: "The container runtime failed",
+      503: "The container runtime is unreachable",
+    },
+  },
+  { id: "removeTool", method: "DELETE", path: "/tools/:name", summary: "Remove a tool instance", public: false, responses: manage("remove", "Removed") },
+  {
+    id: "startTool",
+    method: "POST",
+    path: "/tools/:name/start",
+    summary: "Start a tool instance",
+    public: false,
+    responses: manage("start", "Started or already running"),
+  },
+  { id: "stopTool", method: "POST", path: "/tools/:name/stop", summary: "Stop a tool instance", public: false, responses: manage("stop", "Stopped") },
+]
+
+const trimSlash = (path: string): string => (path.length > 1 ? path.replace(/\/+$/, "") : path)
+
+/** Whether a request may pass without a bearer token (HEAD counts as GET). */
+export const isPublicRequest = (method: string, path: string): boolean => {
+  const asked = method === "HEAD" ? "GET" : method
+  return ROUTES.some((r) => r.public && r.method === asked && r.path === trimSlash(path))
+}

@@ -1,0 +1,55 @@
+import { Effect } from "effect"
+import { ContainerRuntime, ControlPlane, HostMetrics, type Heartbeat, type Instances } from "@dtma/domain"
+import { standaloneControlPlane } from "@dtma/adapters"
+import { fakesModule, InMemoryContainerRuntime, RecordingControlPlane } from "@dtma/testing"
+import { Container } from "inversify"
+import { describe, expect, it } from "vitest"
+import { adaptersModule } from "../src/adaptersModule.ts"
+import { buildContainer, heartbeatEnabled, useCaseSettingsOf } from "../src/container.ts"
+import { Tokens } from "../src/tokens.ts"
+import { capturingLogger, IMAGE, testConfig } from "./support.ts"
+
+describe("the composition root", () => {
+  it("binds the use cases once each, over the ports it is given", async () => {
+    const runtime = new InMemoryContainerRuntime({ images: [IMAGE] })
+    const controlPlane = new RecordingControlPlane()
+    const container = buildContainer({ config: testConfig(), logger: capturingLogger().logger, infrastructure: fakesModule({ runtime, controlPlane }) })
+    const instances = container.get<Instances>(Tokens.Instances)
+    expect(container.get<Instances>(Tokens.Instances)).toBe(instances)
+    expect(container.get<ContainerRuntime>(ContainerRuntime)).toBe(runtime)
+    await Effect.runPromise(instances.deploy({ name: "tool-a", accountToolInstanceId: "ati-1", image: IMAGE, env: [], ports: [] }))
+    await Effect.runPromise(container.get<Heartbeat>(Tokens.Heartbeat).send())
+    expect(controlPlane.received[0]?.tools.map((t) => t.accountToolInstanceId)).toEqual(["ati-1"])
+  })
+
+  it("reserves the DTMA's own port and uses the agreed retry and stop settings", () => {
+    expect(useCaseSettingsOf(testConfig({ port: 31000 }))).toEqual({
+      instances: { reservedHostPorts: [31000], stopGraceSeconds: 10 },
+      heartbeat: { dtmaVersion: "0.1.0", retries: 4, retryBase: "2 seconds" },
+    })
+  })
+
+  it("turns the heartbeat on only with both a backend URL and a token to present", () => {
+    expect(heartbeatEnabled(testConfig())).toBe(true)
+    expect(heartbeatEnabled(testConfig({ apiBaseUrl: null }))).toBe(false)
+    expect(heartbeatEnabled(testConfig({ outboundToken: null }))).toBe(false)
+  })
+})
+
+const loadAdapters = (config = testConfig()) => {
+  const container = new Container({ defaultScope: "Singleton" })
+  container.load(adaptersModule(config))
+  return container
+}
+
+describe("the real adapters module", () => {
+  it("binds every port without touching Docker or the backend", () => {
+    const container = loadAdapters()
+    for (const token of [ContainerRuntime, ControlPlane, HostMetrics]) expect(container.get(token)).toBeDefined()
+    expect(container.get(ControlPlane)).not.toBe(standaloneControlPlane)
+  })
+
+  it("binds a control plane that reports nowhere when no backend URL is set", () => {
+    expect(loadAdapters(testConfig({ apiBaseUrl: null })).get(ControlPlane)).toBe(standaloneControlPlane)
+  })
+})

@@ -1,0 +1,82 @@
+import { spawn, type ChildProcess } from "node:child_process"
+import { mkdtempSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
+const MAIN = join(import.meta.dirname, "..", "src", "main.ts")
+
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))))
+    })
+  })
+
+/** A real DTMA process (the `dtma` entry point) on a loopback port, with its own state directory. */
+export interface DtmaProcess {
+  readonly url: string
+  readonly token: string
+  readonly output: () => string
+  // JSON bodies are read freely in assertions.
+  // oxlint-disable-next-line typescript/no-explicit-any
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>
+  kill(signal: NodeJS.Signals): Promise<void>
+}
+
+export const startDtma = async (options: { port?: number; stateDir?: string; env?: Record<string, string> } = {}): Promise<DtmaProcess> => {
+  const port = options.port ?? (await freePort())
+  const token = "e2e-inbound-token"
+  const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "dtma-state-"))
+  let output = ""
+  const child: ChildProcess = spawn(process.execPath, [MAIN], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      PORT: String(port),
+      DTMA_HOST: "127.0.0.1",
+      BACKEND_TO_DTMA_API_KEY: token,
+      DTMA_STATE_DIR: stateDir,
+      DTMA_CONFIG_FILE: join(stateDir, "absent.conf"),
+      LOG_LEVEL: "info",
+      ...options.env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  })
+  child.stdout?.on("data", (c: Buffer) => (output += c.toString()))
+  child.stderr?.on("data", (c: Buffer) => (output += c.toString()))
+  const url = `http://127.0.0.1:${port}`
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`the DTMA exited at start:\n${output}`)
+    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) break
+    if (i > 150) throw new Error(`the DTMA did not answer /health:\n${output}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return {
+    url,
+    token,
+    output: () => output,
+    async call(method, path, body) {
+      const response = await fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      })
+      const text = await response.text()
+      let parsed: unknown = text
+      try {
+        parsed = JSON.parse(text)
+      } catch {
+        // a text body (/health)
+      }
+      return { status: response.status, body: parsed }
+    },
+    async kill(signal) {
+      child.kill(signal)
+      await exited
+    },
+  }
+}
