@@ -1,0 +1,19 @@
+import type { Effect } from "effect"
+import type { ContainerNotFound } from "../errors.ts"
+import type { RuntimeFailure } from "./ContainerRuntime.ts"
+
+export interface LogLine {
+  readonly stream: "stdout" | "stderr"
+  readonly text: string
+}
+
+/** What a container wrote, as its runtime kept it. */
+export interface ContainerLogs {
+  /**
+   * The last `lines` lines, oldest first, of the chosen streams. For a stdio MCP server stdout is
+   * the protocol, so callers ask for `stderr` only.
+   */
+  tail(containerId: string, options: { readonly lines: number; readonly streams: "stderr" | "all" }): Effect.Effect<ReadonlyArray<LogLine>, ContainerNotFound | RuntimeFailure>
+}
+
+export const ContainerLogs = Symbol.for("dtma/ContainerLogs")
