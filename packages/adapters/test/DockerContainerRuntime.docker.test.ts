@@ -24,6 +24,7 @@ const spec = (suffix: string, overrides: Partial<InstanceSpec> = {}): InstanceSp
   ports: [{ containerPort: 8080, protocol: "tcp", hostIp: "127.0.0.1", hostPort: null }],
   pullPolicy: "never",
   mcp: null,
+  command: null,
   ...overrides,
 })
 

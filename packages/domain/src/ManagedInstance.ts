@@ -47,6 +47,8 @@ export interface InstanceSpec {
   readonly ports: ReadonlyArray<PortRequest>
   readonly pullPolicy: PullPolicy
   readonly mcp: McpSettings | null
+  /** Arguments replacing the image's default command (Docker `Cmd`); null keeps the image's. */
+  readonly command: ReadonlyArray<string> | null
 }
 
 /** A container the DTMA manages, as the runtime reports it. */

@@ -23,6 +23,7 @@ const spec = (name: string, overrides: Partial<InstanceSpec> = {}): InstanceSpec
   ports: [],
   pullPolicy: "if_not_present",
   mcp: null,
+  command: null,
   ...overrides,
 })
 

@@ -16,6 +16,7 @@ const spec = (overrides: Partial<InstanceSpec> = {}): InstanceSpec => ({
   ports: [],
   pullPolicy: "if_not_present",
   mcp: null,
+  command: null,
   ...overrides,
 })
 

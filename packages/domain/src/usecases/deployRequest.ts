@@ -13,6 +13,8 @@ export interface DeployRequest {
   readonly pullPolicy?: PullPolicy | undefined
   /** Present for an MCP server; it makes the instance's kind `mcp_server`. */
   readonly mcp?: McpSettings | null | undefined
+  /** Replaces the image's default command. */
+  readonly command?: ReadonlyArray<string> | null | undefined
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
@@ -63,5 +65,6 @@ export const buildInstanceSpec = (
       ports: request.ports,
       pullPolicy: request.pullPolicy ?? "if_not_present",
       mcp,
+      command: request.command ?? null,
     }
   })

@@ -27,6 +27,7 @@ const specFor = (image: string, overrides: Partial<InstanceSpec> = {}): Instance
     ports: [],
     pullPolicy: "if_not_present",
     mcp: null,
+    command: null,
     ...overrides,
   }
 }
