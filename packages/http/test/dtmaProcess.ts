@@ -19,7 +19,8 @@ export const freePort = (): Promise<number> =>
 /** A real DTMA process (the `dtma` entry point) on a loopback port, with its own state directory. */
 export interface DtmaProcess {
   readonly url: string
-  readonly token: string
+  readonly token: string | null
+  readonly stateDir: string
   readonly output: () => string
   // JSON bodies are read freely in assertions.
   // oxlint-disable-next-line typescript/no-explicit-any
@@ -27,9 +28,17 @@ export interface DtmaProcess {
   kill(signal: NodeJS.Signals): Promise<void>
 }
 
-export const startDtma = async (options: { port?: number; stateDir?: string; env?: Record<string, string> } = {}): Promise<DtmaProcess> => {
+export interface StartOptions {
+  readonly port?: number
+  readonly stateDir?: string
+  /** The inbound token to configure; `null` configures none, so the DTMA generates one. */
+  readonly token?: string | null
+  readonly env?: Record<string, string>
+}
+
+export const startDtma = async (options: StartOptions = {}): Promise<DtmaProcess> => {
   const port = options.port ?? (await freePort())
-  const token = "e2e-inbound-token"
+  const token = options.token === undefined ? "e2e-inbound-token" : options.token
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "dtma-state-"))
   let output = ""
   const child: ChildProcess = spawn(process.execPath, [MAIN], {
@@ -37,7 +46,7 @@ export const startDtma = async (options: { port?: number; stateDir?: string; env
       PATH: process.env.PATH ?? "",
       PORT: String(port),
       DTMA_HOST: "127.0.0.1",
-      BACKEND_TO_DTMA_API_KEY: token,
+      ...(token === null ? {} : { BACKEND_TO_DTMA_API_KEY: token }),
       DTMA_STATE_DIR: stateDir,
       DTMA_CONFIG_FILE: join(stateDir, "absent.conf"),
       LOG_LEVEL: "info",
@@ -58,11 +67,12 @@ export const startDtma = async (options: { port?: number; stateDir?: string; env
   return {
     url,
     token,
+    stateDir,
     output: () => output,
     async call(method, path, body) {
       const response = await fetch(`${url}${path}`, {
         method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { "content-type": "application/json" }) },
         body: body === undefined ? undefined : JSON.stringify(body),
       })
       const text = await response.text()
