@@ -1,0 +1,91 @@
+import type { JsonRpcId, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse } from "./jsonrpc.ts"
+
+export type ProgressToken = string | number
+
+/** Who is waiting for an upstream answer, and where its progress goes. */
+export interface Waiter {
+  readonly onResponse: (response: JsonRpcResponse) => void
+  readonly onProgress?: ((notification: JsonRpcNotification) => void) | undefined
+}
+
+interface Pending {
+  readonly sessionId: string
+  readonly clientId: JsonRpcId
+  readonly clientToken: ProgressToken | null
+  readonly waiter: Waiter
+}
+
+const progressTokenOf = (params: JsonRpcRequest["params"]): ProgressToken | null => {
+  const meta = params?.["_meta"]
+  if (typeof meta !== "object" || meta === null) return null
+  const token = (meta as Record<string, unknown>)["progressToken"]
+  return typeof token === "string" || typeof token === "number" ? token : null
+}
+
+/**
+ * Many client sessions share one upstream connection: every outgoing request gets a fresh upstream
+ * id (and progress token), and answers and progress are routed back to the session and id that
+ * asked. No I/O; the caller sends what it returns.
+ */
+export class RequestRouter {
+  private nextId = 1
+  private readonly pending = new Map<number, Pending>()
+  private readonly byToken = new Map<string, number>()
+
+  get size(): number {
+    return this.pending.size
+  }
+
+  /** The request to send upstream for `request` from `sessionId`, with ids rewritten. */
+  outbound(sessionId: string, request: JsonRpcRequest, waiter: Waiter): JsonRpcRequest {
+    const id = this.nextId++
+    const clientToken = progressTokenOf(request.params)
+    this.pending.set(id, { sessionId, clientId: request.id, clientToken, waiter })
+    if (clientToken === null) return { ...request, id }
+    const upstreamToken = `dtma-${id}`
+    this.byToken.set(upstreamToken, id)
+    const meta = { ...(request.params?.["_meta"] as Record<string, unknown>), progressToken: upstreamToken }
+    return { ...request, id, params: { ...request.params, _meta: meta } }
+  }
+
+  /** Delivers an upstream answer to its waiter under the client's own id; false if nobody waits. */
+  inbound(response: JsonRpcResponse): boolean {
+    const id = typeof response.id === "number" ? response.id : Number.NaN
+    const entry = this.pending.get(id)
+    if (entry === undefined) return false
+    this.forget(id, entry)
+    entry.waiter.onResponse({ ...response, id: entry.clientId })
+    return true
+  }
+
+  /** Routes a `notifications/progress` to the request it belongs to, under the client's token. */
+  progress(notification: JsonRpcNotification): boolean {
+    const token = notification.params?.["progressToken"]
+    const id = typeof token === "string" ? this.byToken.get(token) : undefined
+    const entry = id === undefined ? undefined : this.pending.get(id)
+    if (entry === undefined || entry.clientToken === null) return false
+    entry.waiter.onProgress?.({ ...notification, params: { ...notification.params, progressToken: entry.clientToken } })
+    return true
+  }
+
+  /** Stops waiting for upstream request `id`; returns the cancellation to send upstream, if it was pending. */
+  abandon(id: number, reason: string): JsonRpcNotification | null {
+    const entry = this.pending.get(id)
+    if (entry === undefined) return null
+    this.forget(id, entry)
+    return { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason } }
+  }
+
+  /** Fails every pending request (the connection closed). */
+  failAll(error: { readonly code: number; readonly message: string }): void {
+    const entries = [...this.pending]
+    this.pending.clear()
+    this.byToken.clear()
+    for (const [, entry] of entries) entry.waiter.onResponse({ jsonrpc: "2.0", id: entry.clientId, error })
+  }
+
+  private forget(id: number, entry: Pending): void {
+    this.pending.delete(id)
+    if (entry.clientToken !== null) this.byToken.delete(`dtma-${id}`)
+  }
+}

@@ -1,0 +1,187 @@
+import { Effect } from "effect"
+import type { McpChannel } from "../ports/McpConnector.ts"
+import { ErrorCodes, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "./jsonrpc.ts"
+import { McpConnectFailed, McpRequestFailed, McpServerBusy } from "./mcpErrors.ts"
+import { RequestRouter } from "./RequestRouter.ts"
+
+/** What the server said about itself in `initialize`. */
+export interface ServerHello {
+  readonly protocolVersion: string
+  readonly capabilities: Readonly<Record<string, unknown>>
+  readonly serverInfo: { readonly name: string; readonly version: string; readonly title?: string }
+  readonly instructions: string | null
+  /** The whole `initialize` result, as clients of the proxy get it. */
+  readonly result: Readonly<Record<string, unknown>>
+}
+
+export interface UpstreamOptions {
+  readonly name: string
+  readonly clientInfo: { readonly name: string; readonly version: string }
+  readonly protocolVersion: string
+  readonly supportedProtocolVersions: ReadonlyArray<string>
+  readonly initializeTimeoutMs: number
+  /** Requests sent upstream at once; more wait. */
+  readonly maxInFlight: number
+  /** Requests allowed to wait for a slot; past that, callers get `McpServerBusy` at once. */
+  readonly maxQueued: number
+}
+
+export interface RequestOptions {
+  readonly timeoutMs: number
+  readonly onProgress?: ((notification: JsonRpcNotification) => void) | undefined
+}
+
+/** One initialized MCP connection that many client sessions share. */
+export interface UpstreamSession {
+  readonly hello: ServerHello
+  /**
+   * Sends `request` for `sessionId` and answers under the client's own id. A timeout answers a
+   * JSON-RPC RequestTimeout error and cancels upstream; interrupting the effect cancels upstream.
+   */
+  forward(sessionId: string, request: JsonRpcRequest, options: RequestOptions): Effect.Effect<JsonRpcResponse, McpServerBusy | McpConnectFailed>
+  /** The DTMA's own request; a JSON-RPC error becomes `McpRequestFailed`. */
+  call(method: string, params: Readonly<Record<string, unknown>>, timeoutMs: number): Effect.Effect<Readonly<Record<string, unknown>>, McpRequestFailed | McpServerBusy | McpConnectFailed>
+  /** Forwards a client notification (not a cancellation: interrupt the `forward` instead). */
+  notify(notification: JsonRpcNotification): Effect.Effect<void, McpConnectFailed>
+  /** Server notifications that belong to no request (list_changed, resources/updated, logging). */
+  subscribe(listener: (notification: JsonRpcNotification) => void): () => void
+  /** Requests being answered or waiting for a slot. */
+  readonly load: () => number
+  readonly isOpen: () => boolean
+  /** Called once when the connection closes. */
+  onClose(handler: (reason: string) => void): void
+  close(): Effect.Effect<void>
+}
+
+const errorResponse = (request: JsonRpcRequest, code: number, message: string): JsonRpcResponse => ({ jsonrpc: "2.0", id: request.id, error: { code, message } })
+
+/** Performs the MCP handshake over `channel` and returns the shared session. */
+export const openUpstreamSession = (channel: McpChannel, options: UpstreamOptions): Effect.Effect<UpstreamSession, McpConnectFailed> =>
+  Effect.suspend(() => {
+    const router = new RequestRouter()
+    const listeners = new Set<(n: JsonRpcNotification) => void>()
+    const closeHandlers: Array<(reason: string) => void> = []
+    let open = true
+    let active = 0
+    let queued = 0
+    const waiting: Array<() => void> = []
+
+    const send = (message: JsonRpcMessage) => channel.send(message)
+    const sendDetached = (message: JsonRpcMessage) => void Effect.runFork(send(message).pipe(Effect.ignore))
+
+    channel.onMessage((message) => {
+      if (isResponse(message)) router.inbound(message)
+      else if (isRequest(message)) {
+        // The DTMA declares no client capabilities, so a server may only ping it.
+        sendDetached(message.method === "ping" ? { jsonrpc: "2.0", id: message.id, result: {} } : errorResponse(message, ErrorCodes.MethodNotFound, `the DTMA does not serve ${message.method}`))
+      } else if (isNotification(message)) {
+        if (message.method === "notifications/progress" && router.progress(message)) return
+        for (const listener of listeners) listener(message)
+      }
+    })
+    channel.onClose((reason) => {
+      if (!open) return
+      open = false
+      router.failAll({ code: ErrorCodes.ConnectionClosed, message: `Connection closed: ${reason}` })
+      for (const handler of closeHandlers) handler(reason)
+    })
+
+    const acquire = Effect.callback<void, McpServerBusy>((resume) => {
+      if (active < options.maxInFlight) {
+        active++
+        return resume(Effect.void)
+      }
+      if (queued >= options.maxQueued) return resume(Effect.fail(new McpServerBusy({ name: options.name, inFlight: active + queued })))
+      queued++
+      let granted = false
+      const grant = () => {
+        granted = true
+        queued--
+        active++
+        resume(Effect.void)
+      }
+      waiting.push(grant)
+      return Effect.sync(() => {
+        if (granted) return
+        queued--
+        waiting.splice(waiting.indexOf(grant), 1)
+      })
+    })
+    const release = Effect.sync(() => {
+      active--
+      waiting.shift()?.()
+    })
+
+    const exchange = (sessionId: string, request: JsonRpcRequest, onProgress: RequestOptions["onProgress"]) =>
+      Effect.callback<JsonRpcResponse, McpConnectFailed>((resume) => {
+        if (!open) return resume(Effect.fail(new McpConnectFailed({ reason: "closed", detail: `${options.name} is disconnected` })))
+        const upstream = router.outbound(sessionId, request, { onResponse: (r) => resume(Effect.succeed(r)), onProgress })
+        Effect.runFork(send(upstream).pipe(Effect.catch((e) => Effect.sync(() => {
+          router.abandon(upstream.id as number, "send failed")
+          resume(Effect.fail(e))
+        }))))
+        return Effect.sync(() => {
+          const cancel = router.abandon(upstream.id as number, "The client cancelled the request or it timed out")
+          if (cancel !== null) sendDetached(cancel)
+        })
+      })
+
+    const forward: UpstreamSession["forward"] = (sessionId, request, { timeoutMs, onProgress }) =>
+      Effect.acquireUseRelease(acquire, () =>
+        exchange(sessionId, request, onProgress).pipe(
+          Effect.timeoutOrElse({
+            duration: timeoutMs,
+            orElse: () => Effect.succeed(errorResponse(request, ErrorCodes.RequestTimeout, `Request timed out after ${timeoutMs} ms`)),
+          }),
+        ), () => release)
+
+    let ownId = 0
+    const call: UpstreamSession["call"] = (method, params, timeoutMs) =>
+      forward("dtma", { jsonrpc: "2.0", id: `dtma-${++ownId}`, method, params }, { timeoutMs }).pipe(
+        Effect.flatMap((response) => ("error" in response ? Effect.fail(new McpRequestFailed({ method, error: response.error })) : Effect.succeed(response.result))),
+      )
+
+    const session: Omit<UpstreamSession, "hello"> = {
+      forward,
+      call,
+      notify: (notification) => send(notification),
+      subscribe: (listener) => {
+        listeners.add(listener)
+        return () => void listeners.delete(listener)
+      },
+      load: () => active + queued,
+      isOpen: () => open,
+      onClose: (handler) => void closeHandlers.push(handler),
+      close: () => channel.close(),
+    }
+
+    const handshake = call(
+      "initialize",
+      { protocolVersion: options.protocolVersion, capabilities: {}, clientInfo: options.clientInfo },
+      options.initializeTimeoutMs,
+    ).pipe(
+      Effect.catchTags({
+        McpRequestFailed: (e) => Effect.fail(new McpConnectFailed({ reason: "protocol", detail: e.message })),
+        McpServerBusy: (e) => Effect.fail(new McpConnectFailed({ reason: "protocol", detail: e.message })),
+      }),
+      Effect.flatMap((result) => {
+        const version = String(result["protocolVersion"] ?? "")
+        if (!options.supportedProtocolVersions.includes(version)) {
+          return Effect.fail(new McpConnectFailed({ reason: "protocol", detail: `the server answered protocol version '${version}', which the DTMA does not support` }))
+        }
+        const info = (result["serverInfo"] ?? {}) as ServerHello["serverInfo"]
+        const hello: ServerHello = {
+          protocolVersion: version,
+          capabilities: (result["capabilities"] ?? {}) as ServerHello["capabilities"],
+          serverInfo: { ...info, name: String(info.name ?? "unknown"), version: String(info.version ?? "unknown") },
+          instructions: typeof result["instructions"] === "string" ? result["instructions"] : null,
+          result,
+        }
+        return send({ jsonrpc: "2.0", method: "notifications/initialized" }).pipe(Effect.as({ ...session, hello }))
+      }),
+    )
+    return handshake.pipe(
+      Effect.flatMap((s) => (open ? Effect.succeed(s) : Effect.fail(new McpConnectFailed({ reason: "closed", detail: `${options.name} closed right after initialize` })))),
+      Effect.onError(() => channel.close()),
+    )
+  })

@@ -1,0 +1,48 @@
+import { Effect } from "effect"
+import { McpConnectFailed, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type McpChannel } from "../../src/index.ts"
+
+export type Reply = Readonly<Record<string, unknown>> | { readonly error: { code: number; message: string } } | "never"
+
+export interface ScriptedChannel extends McpChannel {
+  /** Everything the DTMA sent, in order. */
+  readonly received: Array<JsonRpcMessage>
+  /** The server sends `message` (asynchronously, as a real connection would). */
+  emit(message: JsonRpcMessage): void
+  /** The connection drops. */
+  drop(reason: string): void
+}
+
+/** A server played by a script: each request's reply is computed (or withheld) by `answer`. */
+export const scriptedChannel = (answer: (request: JsonRpcRequest, channel: ScriptedChannel) => Reply): ScriptedChannel => {
+  let onMessage: (m: JsonRpcMessage) => void = () => undefined
+  let onClose: (reason: string) => void = () => undefined
+  let closed = false
+  const received: Array<JsonRpcMessage> = []
+  const channel: ScriptedChannel = {
+    received,
+    emit: (m: JsonRpcMessage) => queueMicrotask(() => onMessage(m)),
+    drop: (reason: string) => {
+      if (closed) return
+      closed = true
+      onClose(reason)
+    },
+    send: (message: JsonRpcMessage) =>
+      Effect.suspend(() => {
+        if (closed) return Effect.fail(new McpConnectFailed({ reason: "closed", detail: "closed" }))
+        received.push(message)
+        if ("method" in message && "id" in message) {
+          const reply = answer(message as JsonRpcRequest, channel)
+          if (reply !== "never") channel.emit("error" in reply ? { jsonrpc: "2.0", id: message.id, error: reply.error as { code: number; message: string } } : { jsonrpc: "2.0", id: message.id, result: reply })
+        }
+        return Effect.void
+      }),
+    onMessage: (h: (m: JsonRpcMessage) => void) => void (onMessage = h),
+    onClose: (h: (r: string) => void) => void (onClose = h),
+    close: () => Effect.sync(() => channel.drop("closed by the DTMA")),
+  }
+  return channel
+}
+
+export const initializeResult = { protocolVersion: "2025-11-25", capabilities: { tools: { listChanged: true } }, serverInfo: { name: "scripted", version: "1.0.0" } }
+
+export const notification = (method: string, params: Record<string, unknown> = {}): JsonRpcNotification => ({ jsonrpc: "2.0", method, params })
