@@ -25,9 +25,10 @@ export type LifecycleEvent =
 
 export type LifecycleEventTag = LifecycleEvent["_tag"]
 
+/** An event that cannot happen in a state, in any of the domain's state machines. */
 export class IllegalTransition extends Data.TaggedError("IllegalTransition")<{
-  readonly from: LifecycleState
-  readonly event: LifecycleEventTag
+  readonly from: string
+  readonly event: string
 }> {
   override get message(): string {
     return `Cannot apply ${this.event} to an instance that is ${this.from}.`
