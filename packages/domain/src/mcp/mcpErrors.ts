@@ -30,3 +30,27 @@ export class McpServerBusy extends Data.TaggedError("McpServerBusy")<{
     return `MCP server '${this.name}' is saturated (${this.inFlight} requests in flight); retry later.`
   }
 }
+
+/** A server that did not become ready; it was rolled back. */
+export class McpServerNotReady extends Data.TaggedError("McpServerNotReady")<{
+  readonly name: string
+  readonly detail: string
+  /** The last lines the server wrote to stderr (secrets already masked by the caller). */
+  readonly stderrTail: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    const tail = this.stderrTail.length === 0 ? "" : ` Last stderr lines: ${this.stderrTail.join(" | ")}`
+    return `MCP server '${this.name}' did not become ready and was rolled back: ${this.detail}.${tail}`
+  }
+}
+
+/** The server exists but cannot take calls now (stopped, restarting, crash-looping). */
+export class McpServerUnavailable extends Data.TaggedError("McpServerUnavailable")<{
+  readonly name: string
+  readonly health: string
+  readonly detail: string | null
+}> {
+  override get message(): string {
+    return `MCP server '${this.name}' is ${this.health} and cannot take calls now${this.detail ? `: ${this.detail}` : ""}.`
+  }
+}

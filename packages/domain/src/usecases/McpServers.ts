@@ -1,0 +1,380 @@
+import { Clock, Effect, Fiber, Random } from "effect"
+import { InstanceNotFound, InvalidInstanceSpec } from "../errors.ts"
+import { makeKeyedLock } from "../keyedLock.ts"
+import type { ManagedContainer } from "../ManagedInstance.ts"
+import { discover, listsChangedBy } from "../mcp/discovery.ts"
+import type { JsonRpcNotification } from "../mcp/jsonrpc.ts"
+import { McpServerNotReady, McpServerUnavailable, type McpConnectFailed } from "../mcp/mcpErrors.ts"
+import { decideRestart, nextPingDelay, type RestartPolicy } from "../mcp/restartPolicy.ts"
+import { applyHealth, supervise, targetUrlOf, viewOf, type McpServerView, type SupervisedServer } from "../mcp/SupervisedServer.ts"
+import { openUpstreamSession, type UpstreamSession } from "../mcp/UpstreamSession.ts"
+import type { ContainerEvent, ContainerEvents } from "../ports/ContainerEvents.ts"
+import type { ContainerLogs, LogLine } from "../ports/ContainerLogs.ts"
+import type { ContainerRuntime, RuntimeFailure } from "../ports/ContainerRuntime.ts"
+import type { McpConnector } from "../ports/McpConnector.ts"
+import type { DeployRequest } from "./deployRequest.ts"
+import type { DeployError, Instances, ManageError, StartError } from "./Instances.ts"
+
+export interface McpServersSettings {
+  readonly clientInfo: { readonly name: string; readonly version: string }
+  readonly protocolVersion: string
+  readonly supportedProtocolVersions: ReadonlyArray<string>
+  /** Deploy and restart: from container start to initialized and listed. */
+  readonly startTimeoutMs: number
+  readonly requestTimeoutMs: number
+  readonly pingTimeoutMs: number
+  readonly pingBaseMs: number
+  readonly pingMaxMs: number
+  readonly discoveryIntervalMs: number
+  readonly restartPolicy: RestartPolicy
+  readonly maxInFlight: number
+  readonly maxQueued: number
+  /** How long removal waits for in-flight calls to finish. */
+  readonly drainTimeoutMs: number
+}
+
+export interface McpServers {
+  /** Deploys and answers once the server is initialized and its capabilities listed, or rolls back. */
+  deploy(request: DeployRequest): Effect.Effect<McpServerView, DeployError | McpServerNotReady>
+  /** Takes over every MCP server container found at start-up (after `Instances.reconcile`). */
+  adopt(): Effect.Effect<ReadonlyArray<string>, RuntimeFailure>
+  start(name: string): Effect.Effect<McpServerView, StartError | McpServerNotReady>
+  stop(name: string): Effect.Effect<McpServerView, ManageError>
+  restart(name: string): Effect.Effect<McpServerView, StartError | McpServerNotReady>
+  /** Drains in-flight calls (bounded), removes the container and forgets the server. */
+  remove(name: string): Effect.Effect<void, ManageError>
+  isMcpServer(name: string): boolean
+  list(): ReadonlyArray<McpServerView>
+  get(name: string): Effect.Effect<McpServerView, InstanceNotFound>
+  /** The live session for proxied calls. */
+  session(name: string): Effect.Effect<UpstreamSession, InstanceNotFound | McpServerUnavailable>
+  /** Server notifications for `name`, across reconnections, until the returned function is called. */
+  subscribe(name: string, listener: (notification: JsonRpcNotification) => void): () => void
+  logs(name: string, lines: number): Effect.Effect<ReadonlyArray<LogLine>, InstanceNotFound | RuntimeFailure>
+  /** Stops supervising (containers keep running, for the next DTMA to adopt). */
+  shutdown(): Effect.Effect<void>
+}
+
+export interface McpServersDeps {
+  readonly instances: Instances
+  readonly runtime: ContainerRuntime
+  readonly connector: McpConnector
+  readonly logs: ContainerLogs
+  readonly events: ContainerEvents
+  readonly settings: McpServersSettings
+}
+
+const nowIso = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms).toISOString()))
+
+export const makeMcpServers = (deps: McpServersDeps): McpServers => {
+  const { instances, runtime, connector, logs, events, settings } = deps
+  const servers = new Map<string, SupervisedServer>()
+  const loops = new Map<string, Fiber.Fiber<unknown, unknown>>()
+  const listeners = new Map<string, Set<(n: JsonRpcNotification) => void>>()
+  const withName = makeKeyedLock()
+
+  const health = (s: SupervisedServer, event: Parameters<typeof applyHealth>[1], detail: string | null = null) =>
+    nowIso.pipe(Effect.map((at) => applyHealth(s, event, at, detail)))
+
+  const stderrTail = (containerId: string, transport: string) =>
+    logs.tail(containerId, { lines: 20, streams: transport === "stdio" ? "stderr" : "all" }).pipe(
+      Effect.map((lines) => lines.map((l) => l.text)),
+      Effect.orElseSucceed(() => [] as ReadonlyArray<string>),
+    )
+
+  /** Connects, initializes and lists; on success the server is healthy with a fresh session. */
+  const connect = (s: SupervisedServer): Effect.Effect<void, McpConnectFailed | McpServerNotReady> =>
+    Effect.gen(function* () {
+      const generation = ++s.generation
+      const old = s.session
+      s.session = null
+      if (old !== null) yield* old.close()
+      const container = yield* runtime.get(s.container.containerId).pipe(
+        Effect.mapError((e) => new McpServerNotReady({ name: s.name, detail: e.message, stderrTail: [] })),
+      )
+      s.container = container
+      const transport = container.mcp?.transport ?? "stdio"
+      const url = targetUrlOf(container)
+      if (transport !== "stdio" && url === null) {
+        return yield* new McpServerNotReady({ name: s.name, detail: `container port ${container.mcp?.port ?? 8080} is not published`, stderrTail: [] })
+      }
+      const channel = yield* connector.connect({ transport, containerId: container.containerId, url }, { timeoutMs: settings.startTimeoutMs })
+      const session = yield* openUpstreamSession(channel, {
+        name: s.name,
+        clientInfo: settings.clientInfo,
+        protocolVersion: settings.protocolVersion,
+        supportedProtocolVersions: settings.supportedProtocolVersions,
+        initializeTimeoutMs: settings.startTimeoutMs,
+        maxInFlight: settings.maxInFlight,
+        maxQueued: settings.maxQueued,
+      })
+      const snapshot = yield* discover(session, { timeoutMs: settings.requestTimeoutMs, now: yield* nowIso }).pipe(
+        Effect.mapError((e) => new McpServerNotReady({ name: s.name, detail: `listing capabilities failed: ${e.message}`, stderrTail: [] })),
+        Effect.onError(() => session.close()),
+      )
+      if (generation !== s.generation) return yield* session.close()
+      s.session = session
+      s.snapshot = snapshot
+      s.consecutiveFailed = 0
+      session.subscribe((n) => onNotification(s, session, n))
+      session.onClose((reason) => onDisconnect(s, generation, reason))
+      yield* health(s, { _tag: "Ready" })
+    }).pipe(Effect.timeoutOrElse({ duration: settings.startTimeoutMs * 2, orElse: () => Effect.fail(new McpServerNotReady({ name: s.name, detail: "start timed out", stderrTail: [] })) }))
+
+  const onNotification = (s: SupervisedServer, session: UpstreamSession, n: JsonRpcNotification) => {
+    for (const listener of listeners.get(s.name) ?? []) listener(n)
+    const only = listsChangedBy(n.method)
+    if (only.length === 0) return
+    Effect.runFork(
+      Effect.gen(function* () {
+        const snapshot = yield* discover(session, { timeoutMs: settings.requestTimeoutMs, now: yield* nowIso, previous: s.snapshot ?? undefined, only })
+        if (s.session === session) s.snapshot = snapshot
+      }).pipe(Effect.ignore),
+    )
+  }
+
+  const onDisconnect = (s: SupervisedServer, generation: number, reason: string) => {
+    if (generation !== s.generation || s.stopRequested) return
+    Effect.runFork(
+      withName(s.name, Effect.gen(function* () {
+        if (generation !== s.generation || s.stopRequested) return
+        yield* health(s, { _tag: "Disconnected" }, reason)
+        s.lastError = `connection lost: ${reason}`
+        const container = yield* runtime.get(s.container.containerId)
+        // A running container lost only its connection (an attach stream broke): connect again.
+        if (container.state === "running") yield* recover(s)
+      })).pipe(Effect.ignore),
+    )
+  }
+
+  const recover = (s: SupervisedServer) =>
+    health(s, { _tag: "Restarting" }).pipe(
+      Effect.andThen(connect(s)),
+      Effect.tapError((e) => Effect.sync(() => (s.lastError = e.message))),
+    )
+
+  const onEvent = (event: ContainerEvent) => {
+    const s = servers.get(event.name)
+    if (s === undefined || s.container.containerId !== event.containerId) return
+    if (event.kind === "die" || event.kind === "oom") Effect.runFork(onCrash(s, event).pipe(Effect.ignore))
+    if (event.kind === "destroy" && !s.stopRequested) forget(s.name)
+  }
+
+  const onCrash = (s: SupervisedServer, event: ContainerEvent) =>
+    withName(s.name, Effect.gen(function* () {
+      s.generation++
+      s.session = null
+      if (s.stopRequested) return
+      const why = event.kind === "oom" ? "ran out of memory" : `exited with code ${event.exitCode ?? "unknown"}`
+      s.lastError = `container ${why}`
+      s.crashes.push(event.at)
+      yield* health(s, { _tag: "ContainerDied" }, s.lastError)
+      const decision = decideRestart(s.crashes, event.at, settings.restartPolicy)
+      if (decision._tag === "GiveUp") {
+        s.lastError = `${s.lastError}; ${decision.reason}`
+        return yield* health(s, { _tag: "GaveUp" }, decision.reason)
+      }
+      const crashGeneration = s.generation
+      Effect.runFork(
+        Effect.sleep(decision.delayMs).pipe(
+          Effect.andThen(withName(s.name, Effect.gen(function* () {
+            if (s.stopRequested || crashGeneration !== s.generation) return
+            s.restartCount++
+            yield* health(s, { _tag: "Restarting" }, `restart ${s.restartCount} after ${decision.delayMs} ms`)
+            s.container = yield* runtime.start(s.container.containerId)
+            yield* connect(s)
+          }))),
+          Effect.tapError((e) => Effect.sync(() => (s.lastError = (e as { message: string }).message))),
+          Effect.ignore,
+        ),
+      )
+    }))
+
+  /** Pings on a jittered, stability-dependent pace; reconnects a server that stops answering. */
+  const superviseLoop = (s: SupervisedServer): Effect.Effect<never> =>
+    Effect.gen(function* () {
+      let lastDiscovery = yield* Clock.currentTimeMillis
+      while (true) {
+        yield* Effect.sleep(nextPingDelay({ consecutiveOk: s.consecutiveOk, baseMs: settings.pingBaseMs, maxMs: settings.pingMaxMs, random: yield* Random.next }))
+        const session = s.session
+        if (session === null || s.stopRequested) continue
+        const started = yield* Clock.currentTimeMillis
+        const ok = yield* session.call("ping", {}, settings.pingTimeoutMs).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
+        const ended = yield* Clock.currentTimeMillis
+        if (s.session !== session) continue
+        s.lastHealthCheck = new Date(ended).toISOString()
+        if (ok) {
+          s.pingLatencyMs = ended - started
+          s.consecutiveOk++
+          s.consecutiveFailed = 0
+          yield* health(s, { _tag: "PingSucceeded" })
+        } else {
+          s.consecutiveOk = 0
+          s.consecutiveFailed++
+          yield* health(s, { _tag: "PingFailed", consecutive: s.consecutiveFailed }, `no answer to ping within ${settings.pingTimeoutMs} ms`)
+          if (s.health === "unhealthy") yield* withName(s.name, recover(s)).pipe(Effect.ignore)
+        }
+        if (ended - lastDiscovery >= settings.discoveryIntervalMs && s.session !== null) {
+          lastDiscovery = ended
+          const current = s.session
+          const snapshot = yield* discover(current, { timeoutMs: settings.requestTimeoutMs, now: s.lastHealthCheck }).pipe(Effect.option)
+          if (snapshot._tag === "Some" && s.session === current) s.snapshot = snapshot.value
+        }
+      }
+    })
+
+  const register = (container: ManagedContainer, status: "starting" | "stopped"): SupervisedServer => {
+    const s = supervise(container, status)
+    servers.set(container.name, s)
+    loops.set(container.name, Effect.runFork(superviseLoop(s)))
+    return s
+  }
+
+  const forget = (name: string) => {
+    const s = servers.get(name)
+    servers.delete(name)
+    const loop = loops.get(name)
+    loops.delete(name)
+    if (loop !== undefined) Effect.runFork(Fiber.interrupt(loop))
+    if (s?.session) Effect.runFork(s.session.close())
+  }
+
+  const find = (name: string): Effect.Effect<SupervisedServer, InstanceNotFound> => {
+    const s = servers.get(name)
+    return s === undefined ? Effect.fail(new InstanceNotFound({ name })) : Effect.succeed(s)
+  }
+
+  const readyOrRollBack = (s: SupervisedServer) =>
+    connect(s).pipe(
+      Effect.catch((e) =>
+        Effect.gen(function* () {
+          const tail = yield* stderrTail(s.container.containerId, s.container.mcp?.transport ?? "stdio")
+          forget(s.name)
+          yield* instances.remove(s.name).pipe(Effect.ignore)
+          return yield* new McpServerNotReady({ name: s.name, detail: e._tag === "McpServerNotReady" ? e.detail : e.message, stderrTail: tail })
+        }),
+      ),
+    )
+
+  const deploy: McpServers["deploy"] = (request) =>
+    request.mcp == null
+      ? Effect.fail(new InvalidInstanceSpec({ field: "mcpTransportType", problem: "is required for an MCP server" }))
+      : instances.deploy(request).pipe(
+          Effect.flatMap((container) => withName(container.name, readyOrRollBack(register(container, "starting")).pipe(Effect.map(() => viewOf(servers.get(container.name)!))))),
+        )
+
+  // Connect failures on start are not rolled back: the container stays, stopped, for inspection.
+  const start: McpServers["start"] = (name) =>
+    Effect.gen(function* () {
+      const s = yield* find(name)
+      return yield* withName(name, Effect.gen(function* () {
+        s.stopRequested = false
+        s.crashes = []
+        s.container = (yield* instances.start(name)).container
+        yield* health(s, { _tag: "Restarting" })
+        yield* connect(s).pipe(
+          Effect.catch((e) => stderrTail(s.container.containerId, s.container.mcp?.transport ?? "stdio").pipe(
+            Effect.flatMap((tail) => Effect.fail(new McpServerNotReady({ name, detail: e.message, stderrTail: tail }))),
+          )),
+        )
+        return viewOf(s)
+      }))
+    })
+
+  const stop: McpServers["stop"] = (name) =>
+    Effect.gen(function* () {
+      const s = yield* find(name)
+      return yield* withName(name, Effect.gen(function* () {
+        s.stopRequested = true
+        s.generation++
+        yield* health(s, { _tag: "StopRequested" })
+        const session = s.session
+        s.session = null
+        if (session !== null) yield* session.close()
+        s.container = yield* instances.stop(name)
+        yield* health(s, { _tag: "Stopped" })
+        return viewOf(s)
+      }))
+    })
+
+  const remove: McpServers["remove"] = (name) =>
+    Effect.gen(function* () {
+      const s = servers.get(name)
+      if (s !== undefined) {
+        s.stopRequested = true
+        const session = s.session
+        // Drain: wait (bounded) for calls in flight to finish before the container goes.
+        if (session !== null) {
+          yield* Effect.gen(function* () {
+            while (session.load() > 0) yield* Effect.sleep(20)
+          }).pipe(Effect.timeoutOption(settings.drainTimeoutMs))
+        }
+        forget(name)
+      }
+      yield* instances.remove(name)
+    })
+
+  const adopt: McpServers["adopt"] = () =>
+    Effect.gen(function* () {
+      const found = (yield* instances.list()).filter((c) => c.kind === "mcp_server" && !servers.has(c.name))
+      yield* Effect.forEach(found, (c) => {
+        const running = c.state === "running"
+        const s = register(c, running ? "starting" : "stopped")
+        if (!running) s.stopRequested = true
+        return running ? withName(c.name, recover(s)).pipe(Effect.ignore) : Effect.void
+      }, { concurrency: 4, discard: true })
+      return found.map((c) => c.name)
+    })
+
+  const eventSubscription = Effect.runFork(
+    events.subscribe({
+      onEvent,
+      // The event feed broke: a crash may have gone unseen, so ask the runtime.
+      onGap: () => {
+        for (const s of servers.values()) {
+          Effect.runFork(runtime.get(s.container.containerId).pipe(
+            Effect.flatMap((c) => (c.state !== "running" && !s.stopRequested && s.health !== "unhealthy"
+              ? Effect.sync(() => onEvent({ kind: "die", containerId: c.containerId, name: c.name, exitCode: c.exitCode, at: Date.now() }))
+              : Effect.void)),
+            Effect.ignore,
+          ))
+        }
+      },
+    }),
+  )
+
+  return {
+    deploy,
+    adopt,
+    start,
+    stop,
+    restart: (name) => stop(name).pipe(Effect.andThen(start(name)), Effect.tap(() => Effect.sync(() => {
+      const s = servers.get(name)
+      if (s !== undefined) s.restartCount++
+    })), Effect.map(() => viewOf(servers.get(name)!))),
+    remove,
+    isMcpServer: (name) => servers.has(name),
+    list: () => [...servers.values()].map(viewOf).sort((a, b) => a.instanceName.localeCompare(b.instanceName)),
+    get: (name) => find(name).pipe(Effect.map(viewOf)),
+    session: (name) =>
+      find(name).pipe(
+        Effect.flatMap((s) => (s.session !== null && s.session.isOpen() ? Effect.succeed(s.session) : Effect.fail(new McpServerUnavailable({ name, health: s.health, detail: s.lastError })))),
+      ),
+    subscribe: (name, listener) => {
+      const set = listeners.get(name) ?? new Set()
+      listeners.set(name, set)
+      set.add(listener)
+      return () => void set.delete(listener)
+    },
+    logs: (name, lines) =>
+      find(name).pipe(Effect.flatMap((s) => logs.tail(s.container.containerId, { lines, streams: s.container.mcp?.transport === "stdio" ? "stderr" : "all" }).pipe(
+        Effect.catchTag("ContainerNotFound", () => Effect.fail(new InstanceNotFound({ name }))),
+      ))),
+    shutdown: () =>
+      Effect.gen(function* () {
+        const sub = yield* Fiber.join(eventSubscription)
+        yield* sub.unsubscribe
+        for (const name of [...servers.keys()]) forget(name)
+      }),
+  }
+}
