@@ -18,6 +18,9 @@ export const validateInstanceName = (name: string): Effect.Effect<string, Invali
   if (FORBIDDEN.test(name)) {
     return Effect.fail(new InvalidInstanceSpec({ field: "instanceNameOnToolbox", problem: "must not contain control characters, '/' or '\\'" }))
   }
+  if (name === "." || name === "..") {
+    return Effect.fail(new InvalidInstanceSpec({ field: "instanceNameOnToolbox", problem: "must not be '.' or '..' (URLs cannot address them)" }))
+  }
   if (name !== name.trim()) {
     return Effect.fail(new InvalidInstanceSpec({ field: "instanceNameOnToolbox", problem: "must not start or end with white space" }))
   }

@@ -186,3 +186,28 @@ describe("starting an instance whose host port was taken meanwhile", () => {
     expect(await failureOf(instances.start("tool-a"))).toMatchObject({ _tag: "PortConflict", hostPort: 30007, heldBy: "host" })
   })
 })
+
+describe("deploy requests the runtime would mishandle", () => {
+  it("refuses an env value with a NUL character without echoing the value", async () => {
+    const { instances, runtime } = setup()
+    const error = await failureOf(instances.deploy(request({ env: [{ name: "TOOL_TOKEN", value: Redacted.make("nul-secret\u0000tail") }] })))
+    expect(error).toMatchObject({ _tag: "InvalidInstanceSpec", field: "Env" })
+    expect(error.message).not.toContain("nul-secret")
+    expect(runtime.containerCount()).toBe(0)
+  })
+
+  it.each(["not-an-ip", "256.1.1.1", "127.0.0.1 ", ""])("refuses HostIp %j, which Docker would publish on every interface", async (hostIp) => {
+    const { instances } = setup()
+    expect(await failureOf(instances.deploy(request({ ports: [{ containerPort: 8080, protocol: "tcp", hostIp, hostPort: 30001 }] })))).toMatchObject({ _tag: "InvalidInstanceSpec", field: "PortBindings" })
+  })
+
+  it.each(["0.0.0.0", "127.0.0.1", "::", "::1", "fe80::1"])("accepts HostIp %s", async (hostIp) => {
+    const { instances } = setup()
+    expect((await run(instances.deploy(request({ ports: [{ containerPort: 8080, protocol: "tcp", hostIp, hostPort: null }] })))).state).toBe("running")
+  })
+
+  it.each([".", ".."])("refuses the name %j, which URLs cannot address", async (name) => {
+    const { instances } = setup()
+    expect(await failureOf(instances.deploy(request({ name })))).toMatchObject({ _tag: "InvalidInstanceSpec", field: "instanceNameOnToolbox" })
+  })
+})
