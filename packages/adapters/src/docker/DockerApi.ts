@@ -1,3 +1,4 @@
+import type { Duplex } from "node:stream"
 import type Dockerode from "dockerode"
 
 export interface PortBindingJson {
@@ -29,11 +30,35 @@ export interface CreateContainerBody {
   OpenStdin?: boolean
   StdinOnce?: boolean
   Tty?: boolean
+  Cmd?: Array<string>
   HostConfig: {
     PortBindings: Record<string, Array<{ HostIp: string; HostPort: string }>>
-    RestartPolicy: { Name: "unless-stopped" }
+    RestartPolicy: { Name: "unless-stopped" | "no" }
     Init: boolean
+    CapDrop?: Array<string>
+    SecurityOpt?: Array<string>
+    ReadonlyRootfs?: boolean
+    Tmpfs?: Record<string, string>
+    Memory?: number
+    NanoCpus?: number
+    PidsLimit?: number
+    NetworkMode?: string
   }
+}
+
+/** What `containerLogs` asks for. */
+export interface LogsRequest {
+  readonly stdout: boolean
+  readonly stderr: boolean
+  /** The last `tail` lines. */
+  readonly tail: number
+}
+
+/** What `containerEvents` asks for. */
+export interface EventsRequest {
+  /** Replay from this time (Unix seconds, fractional) or, when null, from now. */
+  readonly since: number | null
+  readonly filters: Readonly<Record<string, ReadonlyArray<string>>>
 }
 
 /**
@@ -55,6 +80,16 @@ export interface DockerApi {
   inspectContainer(id: string, signal: AbortSignal): Promise<ContainerJson>
   /** Ids of every container, running or not, carrying the label (`key=value`). */
   listContainerIds(label: string, signal: AbortSignal): Promise<ReadonlyArray<string>>
+  /**
+   * A hijacked attach stream (stdin, stdout, stderr): the container's output multiplexed (8-byte
+   * headers, `Tty: false`), and what is written goes to its stdin unframed. Ending it does not
+   * close the container's stdin unless the container was created with `StdinOnce`.
+   */
+  attachContainer(id: string, signal: AbortSignal): Promise<Duplex>
+  /** The container's kept log, multiplexed like an attach stream; not followed. */
+  containerLogs(id: string, request: LogsRequest, signal: AbortSignal): Promise<Buffer>
+  /** The daemon's event feed, newline-delimited JSON, until the daemon or `signal` ends it. */
+  containerEvents(request: EventsRequest, signal: AbortSignal): Promise<NodeJS.ReadableStream>
 }
 
 interface ProgressLine {
@@ -89,4 +124,19 @@ export const dockerApiOf = (docker: Dockerode): DockerApi => ({
   inspectContainer: (id, signal) => docker.getContainer(id).inspect({ abortSignal: signal }),
   listContainerIds: async (label, signal) =>
     (await docker.listContainers({ all: true, filters: { label: [label] }, abortSignal: signal })).map((c) => c.Id),
+  attachContainer: async (id, signal) => {
+    const options = { stream: true, stdin: true, stdout: true, stderr: true, hijack: true, abortSignal: signal }
+    // With `hijack` dockerode resolves to the raw socket; its types only say ReadWriteStream.
+    const stream: unknown = await docker.getContainer(id).attach(options)
+    return stream as Duplex
+  },
+  containerLogs: async (id, request, signal) => {
+    const options = { ...request, follow: false as const, abortSignal: signal }
+    const data: unknown = await docker.getContainer(id).logs(options)
+    return Buffer.isBuffer(data) ? data : Buffer.from(String(data ?? ""), "utf8")
+  },
+  containerEvents: (request, signal) => {
+    const options = { filters: JSON.stringify(request.filters), abortSignal: signal }
+    return docker.getEvents(request.since === null ? options : { ...options, since: request.since })
+  },
 })

@@ -1,13 +1,59 @@
 import { Redacted } from "effect"
-import type { InstanceSpec } from "@dtma/domain"
+import type { InstanceKind, InstanceSpec, PortRequest } from "@dtma/domain"
 import type { CreateContainerBody } from "./DockerApi.ts"
 import { encodeLabels } from "./labels.ts"
+
+/** Limits every MCP server runs under (standard tools keep Docker's defaults). */
+export const MCP_SERVER_LIMITS = {
+  memoryBytes: 512 * 1024 * 1024,
+  nanoCpus: 1_000_000_000,
+  pids: 256,
+  /** The only writable place: the root filesystem is read-only. */
+  tmpfs: { "/tmp": "rw,noexec,nosuid,size=64m" },
+} as const
+
+/**
+ * Docker's restart policy by kind. Standard tools keep the legacy `unless-stopped`; MCP servers get
+ * none, because the DTMA restarts them itself (with backoff and a circuit breaker) and a restart
+ * Docker does on its own would race it.
+ */
+export const restartPolicyFor = (kind: InstanceKind): "unless-stopped" | "no" => (kind === "mcp_server" ? "no" : "unless-stopped")
+
+const LOOPBACK = "127.0.0.1"
+
+/**
+ * The ports to publish. A stdio MCP server has no network at all; a network MCP server is reachable
+ * on loopback only, its own MCP port always included (on a free host port unless a request covers it).
+ */
+export const portsToPublish = (spec: InstanceSpec): ReadonlyArray<PortRequest> => {
+  if (spec.kind !== "mcp_server") return spec.ports
+  if (spec.mcp?.transport === "stdio") return []
+  const ports = spec.ports.map((p) => ({ ...p, hostIp: LOOPBACK }))
+  const mcpPort = spec.mcp?.port ?? null
+  const covered = ports.some((p) => p.containerPort === mcpPort && p.protocol === "tcp")
+  if (mcpPort === null || covered) return ports
+  return [...ports, { containerPort: mcpPort, protocol: "tcp", hostIp: LOOPBACK, hostPort: null }]
+}
+
+const hardeningFor = (spec: InstanceSpec): Partial<CreateContainerBody["HostConfig"]> => {
+  if (spec.kind !== "mcp_server") return {}
+  return {
+    CapDrop: ["ALL"],
+    SecurityOpt: ["no-new-privileges"],
+    ReadonlyRootfs: true,
+    Tmpfs: { ...MCP_SERVER_LIMITS.tmpfs },
+    Memory: MCP_SERVER_LIMITS.memoryBytes,
+    NanoCpus: MCP_SERVER_LIMITS.nanoCpus,
+    PidsLimit: MCP_SERVER_LIMITS.pids,
+    ...(spec.mcp?.transport === "stdio" ? { NetworkMode: "none" } : {}),
+  }
+}
 
 /** The Docker create body for an instance: the only place environment values are unwrapped. */
 export const toCreateBody = (spec: InstanceSpec): CreateContainerBody => {
   const exposed: Record<string, Record<string, never>> = {}
   const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {}
-  for (const p of spec.ports) {
+  for (const p of portsToPublish(spec)) {
     const key = `${p.containerPort}/${p.protocol}`
     exposed[key] = {}
     // An empty HostPort asks Docker for a free port.
@@ -29,12 +75,14 @@ export const toCreateBody = (spec: InstanceSpec): CreateContainerBody => {
       envNames: spec.env.map((e) => e.name),
     }),
     ExposedPorts: exposed,
+    ...(spec.command === null ? {} : { Cmd: [...spec.command] }),
     ...stdio,
     HostConfig: {
       PortBindings: bindings,
-      RestartPolicy: { Name: "unless-stopped" },
+      RestartPolicy: { Name: restartPolicyFor(spec.kind) },
       // An init as PID 1 forwards SIGTERM, so a stop does not wait out the grace period.
       Init: true,
+      ...hardeningFor(spec),
     },
   }
 }

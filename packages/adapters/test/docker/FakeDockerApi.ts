@@ -1,4 +1,7 @@
-import type { ContainerJson, CreateContainerBody, DockerApi } from "../../src/docker/DockerApi.ts"
+import { duplexPair, type Duplex } from "node:stream"
+import type { ContainerJson, CreateContainerBody, DockerApi, EventsRequest, LogsRequest } from "../../src/docker/DockerApi.ts"
+import { encodeFrame } from "../../src/docker/multiplexedStream.ts"
+import { FakeEventFeed } from "./FakeEventFeed.ts"
 
 type Binding = { HostIp: string; HostPort: string }
 
@@ -10,6 +13,7 @@ interface FakeContainer {
   startedAt: string
   exitCode: number
   bound: Record<string, Array<Binding>>
+  readonly log: Array<{ readonly stream: "stdout" | "stderr"; readonly text: string }>
 }
 
 const ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -39,6 +43,11 @@ export class FakeDockerApi implements DockerApi {
   abortedRequests = 0
   /** The next create is refused with this error. */
   refuseNextCreate: Error | null = null
+  readonly events = new FakeEventFeed()
+  /** The container's side of every attach stream, by container id: read its stdin, write framed output. */
+  readonly attached = new Map<string, Array<Duplex>>()
+  /** Plays the container's side of each new attachment (e.g. an in-process stdio MCP server). */
+  onAttach: ((id: string, container: Duplex) => void) | null = null
   private readonly containers = new Map<string, FakeContainer>()
   private nextId = 1
   private nextRandomPort = 32768
@@ -58,8 +67,13 @@ export class FakeDockerApi implements DockerApi {
 
   private store(body: CreateContainerBody): string {
     const id = (this.nextId++).toString(16).padStart(64, "c")
-    this.containers.set(id, { id, body, created: "2026-11-24T03:07:56.834204908Z", status: "created", startedAt: ZERO_TIME, exitCode: 0, bound: {} })
+    this.containers.set(id, { id, body, created: "2026-11-24T03:07:56.834204908Z", status: "created", startedAt: ZERO_TIME, exitCode: 0, bound: {}, log: [] })
     return id
+  }
+
+  /** A line the container wrote, kept in its log. */
+  writeLog(id: string, stream: "stdout" | "stderr", text: string): void {
+    this.container(id).log.push({ stream, text })
   }
 
   private answer<A>(signal: AbortSignal, body: () => A, silent = this.daemon === "silent"): Promise<A> {
@@ -164,5 +178,27 @@ export class FakeDockerApi implements DockerApi {
       const ids = [...this.containers.values()].filter((c) => c.body.Labels[key] === value).map((c) => c.id)
       return [...ids, ...this.ghostIds]
     })
+  }
+
+  attachContainer(id: string, signal: AbortSignal) {
+    return this.answer(signal, () => {
+      const c = this.container(id)
+      if (c.status !== "running") throw httpError(409, "unexpected", "You cannot attach to a stopped container, start it first")
+      const [ours, theirs] = duplexPair()
+      this.attached.set(id, [...(this.attached.get(id) ?? []), theirs])
+      this.onAttach?.(id, theirs)
+      return ours
+    })
+  }
+
+  containerLogs(id: string, request: LogsRequest, signal: AbortSignal) {
+    return this.answer(signal, () => {
+      const wanted = this.container(id).log.filter((l) => (l.stream === "stdout" ? request.stdout : request.stderr))
+      return Buffer.concat(wanted.slice(Math.max(0, wanted.length - request.tail)).map((l) => encodeFrame(l.stream, `${l.text}\n`)))
+    })
+  }
+
+  containerEvents(request: EventsRequest, signal: AbortSignal) {
+    return this.answer(signal, () => this.events.connect(request, signal))
   }
 }

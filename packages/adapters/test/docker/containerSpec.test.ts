@@ -3,7 +3,7 @@ import { Redacted } from "effect"
 import { describe, expect, it } from "vitest"
 import type { InstanceSpec } from "@dtma/domain"
 import { arbInstanceName } from "@dtma/testing"
-import { envValuesOf, toCreateBody } from "../../src/docker/containerSpec.ts"
+import { envValuesOf, MCP_SERVER_LIMITS, restartPolicyFor, toCreateBody } from "../../src/docker/containerSpec.ts"
 import { decodeLabels } from "../../src/docker/labels.ts"
 
 const spec = (overrides: Partial<InstanceSpec> = {}): InstanceSpec => ({
@@ -28,6 +28,59 @@ describe("the container create body", () => {
 
   it("restarts unless stopped and runs an init so that a stop is quick", () => {
     expect(toCreateBody(spec()).HostConfig).toMatchObject({ RestartPolicy: { Name: "unless-stopped" }, Init: true })
+  })
+
+  it.each([
+    ["standard_tool", "unless-stopped"],
+    // The DTMA restarts MCP servers itself, with backoff and a circuit breaker: Docker must not race it.
+    ["mcp_server", "no"],
+  ] as const)("leaves restarting a %s to %s", (kind, policy) => {
+    expect(restartPolicyFor(kind)).toBe(policy)
+  })
+
+  const stdioServer = spec({ kind: "mcp_server", mcp: { transport: "stdio", endpointPath: null, port: null } })
+  const httpServer = (ports: InstanceSpec["ports"] = []) =>
+    spec({ kind: "mcp_server", ports, mcp: { transport: "streamable_http", endpointPath: "/mcp", port: 3001 } })
+
+  it("locks an MCP server down: no capabilities, no new privileges, read-only root with a small tmpfs, limits, no restart", () => {
+    for (const server of [stdioServer, httpServer()]) {
+      expect(toCreateBody(server).HostConfig).toMatchObject({
+        CapDrop: ["ALL"],
+        SecurityOpt: ["no-new-privileges"],
+        ReadonlyRootfs: true,
+        Tmpfs: { "/tmp": "rw,noexec,nosuid,size=64m" },
+        Memory: 512 * 1024 * 1024,
+        NanoCpus: 1e9,
+        PidsLimit: 256,
+        Init: true,
+        RestartPolicy: { Name: "no" },
+      })
+    }
+    expect(MCP_SERVER_LIMITS.memoryBytes).toBe(536_870_912)
+  })
+
+  it("gives a stdio MCP server no network and publishes nothing for it", () => {
+    const body = toCreateBody({ ...stdioServer, ports: [{ containerPort: 8080, protocol: "tcp", hostIp: "0.0.0.0", hostPort: 18080 }] })
+    expect(body.HostConfig.NetworkMode).toBe("none")
+    expect(body.HostConfig.PortBindings).toEqual({})
+    expect(body.ExposedPorts).toEqual({})
+  })
+
+  it("publishes a network MCP server's port on loopback, on a random host port unless a request covers it", () => {
+    expect(toCreateBody(httpServer()).HostConfig.PortBindings).toEqual({ "3001/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] })
+    const covered = toCreateBody(httpServer([{ containerPort: 3001, protocol: "tcp", hostIp: "0.0.0.0", hostPort: 13001 }]))
+    expect(covered.HostConfig.PortBindings).toEqual({ "3001/tcp": [{ HostIp: "127.0.0.1", HostPort: "13001" }] })
+    expect(covered.HostConfig.NetworkMode).toBeUndefined()
+  })
+
+  it("leaves a standard tool as it was: no hardening, ports on the address asked for", () => {
+    const body = toCreateBody(spec({ ports: [{ containerPort: 8080, protocol: "tcp", hostIp: "0.0.0.0", hostPort: null }] }))
+    expect(body.HostConfig).toEqual({ PortBindings: { "8080/tcp": [{ HostIp: "0.0.0.0", HostPort: "" }] }, RestartPolicy: { Name: "unless-stopped" }, Init: true })
+  })
+
+  it("replaces the image's command only when the spec has one", () => {
+    expect(toCreateBody(spec()).Cmd).toBeUndefined()
+    expect(toCreateBody(spec({ command: ["sse", "--verbose"] })).Cmd).toEqual(["sse", "--verbose"])
   })
 
   it("exposes and binds every requested port, an absent host port as an empty one (Docker picks)", () => {

@@ -30,6 +30,10 @@ export interface SupervisedServer {
   consecutiveFailed: number
   /** Set while the operator wants it down: crashes then are not restarted. */
   stopRequested: boolean
+  /** A crash was seen and its restart is scheduled. */
+  restartPending: boolean
+  /** The restart policy gave up; only an operator's start closes the circuit again. */
+  circuitOpen: boolean
   /** Bumped by every (re)connection, so late work for an old one is dropped. */
   generation: number
 }
@@ -49,6 +53,8 @@ export const supervise = (container: ManagedContainer, health: HealthStatus): Su
   consecutiveOk: 0,
   consecutiveFailed: 0,
   stopRequested: false,
+  restartPending: false,
+  circuitOpen: false,
   generation: 0,
 })
 

@@ -5,6 +5,7 @@ import { IllegalTransition } from "../lifecycle.ts"
 export type HealthStatus = "starting" | "healthy" | "degraded" | "unhealthy" | "stopping" | "stopped"
 
 export type HealthEvent =
+  | { readonly _tag: "StartRequested" }
   | { readonly _tag: "Ready" }
   | { readonly _tag: "PingSucceeded" }
   | { readonly _tag: "PingFailed"; readonly consecutive: number }
@@ -24,6 +25,8 @@ const next = (from: HealthStatus, event: HealthEvent): HealthStatus | undefined 
       return from === "stopped" ? "stopped" : "stopping"
     case "Stopped":
       return "stopped"
+    case "StartRequested":
+      return "starting"
     case "Restarting":
       return from === "stopping" || from === "stopped" ? undefined : "starting"
     case "Ready":

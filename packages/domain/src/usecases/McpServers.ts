@@ -164,20 +164,23 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
     withName(s.name, Effect.gen(function* () {
       s.generation++
       s.session = null
-      if (s.stopRequested) return
+      if (s.stopRequested || s.circuitOpen) return
       const why = event.kind === "oom" ? "ran out of memory" : `exited with code ${event.exitCode ?? "unknown"}`
       s.lastError = `container ${why}`
       s.crashes.push(event.at)
       yield* health(s, { _tag: "ContainerDied" }, s.lastError)
       const decision = decideRestart(s.crashes, event.at, settings.restartPolicy)
       if (decision._tag === "GiveUp") {
+        s.circuitOpen = true
         s.lastError = `${s.lastError}; ${decision.reason}`
         return yield* health(s, { _tag: "GaveUp" }, decision.reason)
       }
       const crashGeneration = s.generation
+      s.restartPending = true
       Effect.runFork(
         Effect.sleep(decision.delayMs).pipe(
           Effect.andThen(withName(s.name, Effect.gen(function* () {
+            s.restartPending = false
             if (s.stopRequested || crashGeneration !== s.generation) return
             s.restartCount++
             yield* health(s, { _tag: "Restarting" }, `restart ${s.restartCount} after ${decision.delayMs} ms`)
@@ -269,9 +272,10 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
       const s = yield* find(name)
       return yield* withName(name, Effect.gen(function* () {
         s.stopRequested = false
+        s.circuitOpen = false
         s.crashes = []
+        yield* health(s, { _tag: "StartRequested" })
         s.container = (yield* instances.start(name)).container
-        yield* health(s, { _tag: "Restarting" })
         yield* connect(s).pipe(
           Effect.catch((e) => stderrTail(s.container.containerId, s.container.mcp?.transport ?? "stdio").pipe(
             Effect.flatMap((tail) => Effect.fail(new McpServerNotReady({ name, detail: e.message, stderrTail: tail }))),
@@ -333,7 +337,7 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
       onGap: () => {
         for (const s of servers.values()) {
           Effect.runFork(runtime.get(s.container.containerId).pipe(
-            Effect.flatMap((c) => (c.state !== "running" && !s.stopRequested && s.health !== "unhealthy"
+            Effect.flatMap((c) => (c.state !== "running" && !s.stopRequested && !s.restartPending && !s.circuitOpen
               ? Effect.sync(() => onEvent({ kind: "die", containerId: c.containerId, name: c.name, exitCode: c.exitCode, at: Date.now() }))
               : Effect.void)),
             Effect.ignore,

@@ -1,0 +1,111 @@
+import type { Duplex } from "node:stream"
+import { serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js"
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
+import { makeLineSplitter } from "../docker/lineSplitter.ts"
+import { makeDemuxer } from "../docker/multiplexedStream.ts"
+import { parseMessageLine } from "./jsonRpcMessages.ts"
+
+/** Tuning of the stdio transport. */
+export interface AttachStdioTransportOptions {
+  /** The longest line kept; a longer one is dropped and reported. Default 10 MiB, as the SDK's stdio. */
+  readonly maxLineBytes?: number
+  /** How long `close` lets queued writes drain before it drops the connection; default 1 s. */
+  readonly closeGraceMs?: number
+}
+
+/** What the server wrote that was not a message: a bad or oversized line. */
+export class StdioFramingError extends Error {
+  override readonly name = "StdioFramingError"
+}
+
+/**
+ * An MCP SDK `Transport` over a Docker attach stream of a `Tty: false` container: stdout is
+ * demultiplexed and read as newline-delimited JSON-RPC, stderr is ignored (the runtime's log keeps
+ * it), and messages are written to stdin. `close` ends only this attachment: the container's stdin
+ * stays open (it was created without `StdinOnce`), so the server sees no EOF and a new attach works.
+ */
+export class AttachStdioTransport implements Transport {
+  onclose?: (() => void) | undefined
+  onerror?: ((error: Error) => void) | undefined
+  onmessage?: ((message: JSONRPCMessage) => void) | undefined
+
+  readonly #stream: Duplex
+  readonly #closeGraceMs: number
+  readonly #demuxer = makeDemuxer()
+  readonly #lines
+  #started = false
+  #closed = false
+
+  constructor(stream: Duplex, options: AttachStdioTransportOptions = {}) {
+    this.#stream = stream
+    this.#closeGraceMs = options.closeGraceMs ?? 1_000
+    this.#lines = makeLineSplitter({ maxLineBytes: options.maxLineBytes ?? 10 * 1024 * 1024 })
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) throw new Error("AttachStdioTransport already started")
+    this.#started = true
+    const stream = this.#stream
+    stream.on("data", (chunk: Buffer) => this.#read(chunk))
+    stream.on("error", (error: Error) => {
+      this.onerror?.(error)
+      this.#finish()
+    })
+    // The container exited or Docker dropped the attachment: nothing more will come.
+    stream.on("end", () => void this.close())
+    stream.on("close", () => this.#finish())
+    if (stream.destroyed || stream.readableEnded) void this.close()
+  }
+
+  send(message: JSONRPCMessage): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("the attach stream is closed"))
+    return new Promise((resolve, reject) => {
+      this.#stream.write(serializeMessage(message), (error) => (error ? reject(error) : resolve()))
+    })
+  }
+
+  async close(): Promise<void> {
+    const stream = this.#stream
+    this.#finish()
+    if (stream.destroyed || stream.writableEnded) return
+    // Let queued writes reach the container, then drop the connection: ending only the write side
+    // would leave Docker holding the attachment open.
+    const timer = setTimeout(() => stream.destroy(), this.#closeGraceMs).unref()
+    stream.end(() => {
+      clearTimeout(timer)
+      stream.destroy()
+    })
+  }
+
+  #read(chunk: Buffer): void {
+    for (const piece of this.#demuxer.push(chunk)) {
+      if (piece.stream !== "stdout") continue
+      for (const event of this.#lines.push(piece.payload)) {
+        if (event._tag === "Oversized") {
+          this.onerror?.(new StdioFramingError(`dropped a stdout line longer than ${event.maxLineBytes} bytes`))
+        } else if (event.text.trim() !== "") {
+          this.#deliver(event.text)
+        }
+      }
+    }
+  }
+
+  #deliver(line: string): void {
+    let message: JSONRPCMessage
+    try {
+      message = parseMessageLine(line)
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error)
+      this.onerror?.(new StdioFramingError(`skipped a stdout line that is not a JSON-RPC message (${why.slice(0, 200)}): ${line.slice(0, 200)}`))
+      return
+    }
+    this.onmessage?.(message)
+  }
+
+  #finish(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.onclose?.()
+  }
+}

@@ -1,0 +1,98 @@
+import Dockerode from "dockerode"
+import { Effect } from "effect"
+import { SSEClientTransport, SseError } from "@modelcontextprotocol/sdk/client/sse.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js"
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
+import { McpConnectFailed, type McpChannel, type McpConnector, type McpTarget } from "@dtma/domain"
+import { dockerApiOf, type DockerApi } from "../docker/DockerApi.ts"
+import { AttachStdioTransport } from "./AttachStdioTransport.ts"
+import { awaitHttpReady } from "./awaitHttpReady.ts"
+import { attachFailure, httpSendFailure, withDeadline } from "./connectFailures.ts"
+import { channelOf, type TransportChannelOptions } from "./transportChannel.ts"
+
+/** What the connector needs: a way to attach to containers, and tuning. */
+export interface SdkMcpConnectorOptions {
+  /** Attaches to stdio servers. */
+  readonly docker: Pick<DockerApi, "attachContainer">
+  /** Pause between readiness probes of a network server; default 100 ms. */
+  readonly probeIntervalMs?: number
+  /** The longest stdout line a stdio server may write; default 10 MiB. */
+  readonly maxLineBytes?: number
+  /** Out-of-band transport errors (a bad stdout line, a failed background stream), for the log. */
+  readonly onTransportError?: (target: McpTarget, error: Error) => void
+  /** How long `close` may spend ending a Streamable HTTP session; default 1 s. */
+  readonly closeTimeoutMs?: number
+}
+
+const failed = (reason: McpConnectFailed["reason"], detail: string) => new McpConnectFailed({ reason, detail })
+
+/**
+ * The `McpConnector` over the MCP SDK's client transports: a Docker attach stream for stdio, and
+ * SSE, Streamable HTTP or WebSocket for network servers once they answer HTTP. It does no handshake.
+ */
+export const makeSdkMcpConnector = (options: SdkMcpConnectorOptions): McpConnector => {
+  const closeTimeoutMs = options.closeTimeoutMs ?? 1_000
+
+  const networkTransport = (target: McpTarget, url: URL): { transport: Transport; channel: TransportChannelOptions } => {
+    switch (target.transport) {
+      case "sse":
+        // The event stream reconnects by itself into a new, uninitialised session: treat a broken stream as the end.
+        return { transport: new SSEClientTransport(url), channel: { isFatal: (e) => e instanceof SseError, sendFailure: httpSendFailure } }
+      case "websocket":
+        return { transport: new WebSocketClientTransport(url), channel: {} }
+      default: {
+        const transport = new StreamableHTTPClientTransport(url)
+        const beforeClose = () => withDeadline(transport.terminateSession(), Date.now() + closeTimeoutMs).then(() => undefined)
+        return { transport, channel: { beforeClose, sendFailure: httpSendFailure } }
+      }
+    }
+  }
+
+  const open = async (target: McpTarget, timeoutMs: number, signal: AbortSignal): Promise<McpChannel> => {
+    const deadline = Date.now() + timeoutMs
+    const onError = (error: Error) => options.onTransportError?.(target, error)
+    let transport: Transport
+    let channel: McpChannel
+    if (target.transport === "stdio") {
+      const attach = new AbortController()
+      const attaching = options.docker.attachContainer(target.containerId, attach.signal)
+      const stream = await withDeadline(attaching, deadline, signal).catch((error: unknown) => {
+        attach.abort()
+        // An attachment that completes after all is dropped, not leaked.
+        attaching.then((late) => late.destroy(), () => undefined)
+        throw attachFailure(target.containerId, error)
+      })
+      transport = new AttachStdioTransport(stream, options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes })
+      channel = channelOf(transport, { onError })
+    } else {
+      if (target.url === null) throw failed("unreachable", `a ${target.transport} server needs a URL`)
+      const url = URL.parse(target.url)
+      if (url === null) throw failed("unreachable", `'${target.url}' is not a URL`)
+      const notReady = await awaitHttpReady(url, { deadline, signal, intervalMs: options.probeIntervalMs ?? 100 })
+      if (notReady !== null) throw failed(notReady.reason, notReady.detail)
+      const network = networkTransport(target, url)
+      transport = network.transport
+      channel = channelOf(transport, { ...network.channel, onError })
+    }
+    try {
+      await withDeadline(transport.start(), deadline, signal)
+    } catch (error) {
+      await Effect.runPromise(channel.close())
+      throw error instanceof McpConnectFailed ? error : failed("unreachable", `the ${target.transport} connection failed: ${String(error)}`)
+    }
+    return channel
+  }
+
+  return {
+    connect: (target, { timeoutMs }) =>
+      Effect.tryPromise({
+        try: (signal) => open(target, timeoutMs, signal),
+        catch: (error) => (error instanceof McpConnectFailed ? error : failed("unreachable", String(error))),
+      }),
+  }
+}
+
+/** Attaching through the Docker daemon dockerode finds by default (`DOCKER_HOST`, else the local socket). */
+export const sdkMcpConnectorFromEnv = (options: Omit<SdkMcpConnectorOptions, "docker"> = {}): McpConnector =>
+  makeSdkMcpConnector({ ...options, docker: dockerApiOf(new Dockerode()) })

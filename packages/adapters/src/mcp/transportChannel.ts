@@ -1,0 +1,105 @@
+/* oxlint-disable unicorn/prefer-add-event-listener -- the SDK's Transport has callback properties, not events */
+import { Effect } from "effect"
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
+import { McpConnectFailed, isRequest, isResponse, type ConnectProblem, type JsonRpcId, type JsonRpcMessage, type McpChannel } from "@dtma/domain"
+import { toDomainMessage, toSdkMessage } from "./jsonRpcMessages.ts"
+
+/** How a failed `send` is reported, and whether the channel is done for. */
+export interface SendFailure {
+  readonly reason: ConnectProblem
+  readonly detail: string
+  /** The connection cannot carry more messages: the channel closes. */
+  readonly fatal: boolean
+}
+
+/** What differs between transports: which errors are fatal, and how to end a session. */
+export interface TransportChannelOptions {
+  /** Errors the transport reports out of band (bad lines, failed background streams). */
+  readonly onError?: (error: Error) => void
+  /** Which reported errors end the connection; default none. */
+  readonly isFatal?: (error: Error) => boolean
+  /** Classifies a failed send; default: fatal and `unreachable`. */
+  readonly sendFailure?: (error: unknown) => SendFailure
+  /** Runs before the transport closes on `close()` (e.g. ending a server session); bounded by the caller. */
+  readonly beforeClose?: () => Promise<void>
+}
+
+const detailOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
+/**
+ * An `McpChannel` over an SDK transport, wired before the transport starts. Messages that arrive
+ * before `onMessage` are kept for it; `onClose` runs exactly once, even when set after the close.
+ * The channel watches `initialize` pass through and hands the negotiated protocol version to the
+ * transport (HTTP transports must send it as a header on every later request).
+ */
+export const channelOf = (transport: Transport, options: TransportChannelOptions = {}): McpChannel => {
+  let receiver: ((message: JsonRpcMessage) => void) | null = null
+  const early: Array<JsonRpcMessage> = []
+  let closeHandler: ((reason: string) => void) | null = null
+  let closedBecause: string | null = null
+  let closing: string | null = null
+  const initializeIds = new Set<JsonRpcId>()
+
+  const finish = (reason: string): void => {
+    if (closedBecause !== null) return
+    closedBecause = closing ?? reason
+    closeHandler?.(closedBecause)
+  }
+
+  let shuttingDown: Promise<void> | null = null
+  const shutDown = (reason: string): Promise<void> => {
+    if (shuttingDown !== null) return shuttingDown
+    if (closedBecause !== null) return Promise.resolve()
+    closing = reason
+    shuttingDown = (async () => {
+      await options.beforeClose?.().catch(() => undefined)
+      await transport.close().catch((error: unknown) => options.onError?.(error instanceof Error ? error : new Error(String(error))))
+      finish(reason)
+    })()
+    return shuttingDown
+  }
+
+  transport.onmessage = (sdkMessage) => {
+    const message = toDomainMessage(sdkMessage)
+    if (isResponse(message) && initializeIds.delete(message.id ?? "")) {
+      const version = "result" in message ? message.result["protocolVersion"] : undefined
+      if (typeof version === "string") transport.setProtocolVersion?.(version)
+    }
+    if (receiver === null) early.push(message)
+    else receiver(message)
+  }
+  transport.onclose = () => finish("the connection to the server closed")
+  transport.onerror = (error) => {
+    options.onError?.(error)
+    if (options.isFatal?.(error) === true) void shutDown(`the connection failed: ${error.message}`)
+  }
+
+  const classify = options.sendFailure ?? ((error: unknown): SendFailure => ({ reason: "unreachable", detail: detailOf(error), fatal: true }))
+
+  return {
+    send: (message) =>
+      Effect.suspend(() => {
+        if (closedBecause !== null || closing !== null) {
+          return Effect.fail(new McpConnectFailed({ reason: "closed", detail: closedBecause ?? closing ?? "" }))
+        }
+        if (isRequest(message) && message.method === "initialize") initializeIds.add(message.id)
+        return Effect.tryPromise({
+          try: () => transport.send(toSdkMessage(message)),
+          catch: (error) => {
+            const failure = classify(error)
+            if (failure.fatal) void shutDown(`sending failed: ${failure.detail}`)
+            return new McpConnectFailed({ reason: failure.reason, detail: failure.detail })
+          },
+        })
+      }),
+    onMessage: (handler) => {
+      receiver = handler
+      for (const message of early.splice(0)) handler(message)
+    },
+    onClose: (handler) => {
+      closeHandler = handler
+      if (closedBecause !== null) handler(closedBecause)
+    },
+    close: () => Effect.promise(() => shutDown("closed by the DTMA")),
+  }
+}

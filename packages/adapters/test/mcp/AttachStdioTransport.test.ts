@@ -1,0 +1,85 @@
+/* oxlint-disable unicorn/prefer-add-event-listener -- the SDK's Transport has callback properties, not events */
+import { duplexPair, type Duplex } from "node:stream"
+import { afterEach, describe, expect, it } from "vitest"
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
+import { encodeFrame } from "../../src/docker/multiplexedStream.ts"
+import { AttachStdioTransport } from "../../src/mcp/AttachStdioTransport.ts"
+
+/** A transport over one end of a pipe; the other end plays the container. */
+const attached = async (maxLineBytes = 1024) => {
+  const [ours, container] = duplexPair()
+  const transport = new AttachStdioTransport(ours, { maxLineBytes })
+  const messages: Array<JSONRPCMessage> = []
+  const errors: Array<Error> = []
+  let closes = 0
+  transport.onmessage = (m) => messages.push(m)
+  transport.onerror = (e) => errors.push(e)
+  transport.onclose = () => (closes += 1)
+  await transport.start()
+  opened.push(container)
+  const stdin: Array<string> = []
+  container.on("data", (chunk: Buffer) => stdin.push(chunk.toString("utf8")))
+  return { transport, container, ours, messages, errors, stdin, closes: () => closes }
+}
+const opened: Array<Duplex> = []
+const ping = { jsonrpc: "2.0", id: 1, method: "ping" } as const
+
+describe("the stdio transport over a Docker attach stream", () => {
+  afterEach(() => {
+    for (const s of opened.splice(0)) s.destroy()
+  })
+
+  it("reads messages from stdout frames, however they are cut, and ignores stderr", async () => {
+    const { container, messages } = await attached()
+    const line = `${JSON.stringify({ jsonrpc: "2.0", id: 7, result: { ok: true } })}\n`
+    container.write(encodeFrame("stderr", "Starting server...\n{\"jsonrpc\":\"2.0\",\"id\":99,\"result\":{}}\n"))
+    const frame = encodeFrame("stdout", line + line)
+    container.write(frame.subarray(0, 5))
+    container.write(frame.subarray(5, 40))
+    container.write(frame.subarray(40))
+    await expect.poll(() => messages).toEqual([
+      { jsonrpc: "2.0", id: 7, result: { ok: true } },
+      { jsonrpc: "2.0", id: 7, result: { ok: true } },
+    ])
+  })
+
+  it("writes each message to stdin as one unframed line", async () => {
+    const { transport, stdin } = await attached()
+    await transport.send(ping)
+    await expect.poll(() => stdin.join("")).toBe(`${JSON.stringify(ping)}\n`)
+  })
+
+  it("reports a bad line and a line over the bound, skips them, and keeps reading", async () => {
+    const { container, messages, errors } = await attached(64)
+    container.write(encodeFrame("stdout", `not json\n${"x".repeat(100)}\n{"jsonrpc":"2.0","method":"x","bogus":1}\n\n${JSON.stringify(ping)}\n`))
+    await expect.poll(() => messages).toEqual([ping])
+    expect(errors.map((e) => e.name)).toEqual(["StdioFramingError", "StdioFramingError", "StdioFramingError"])
+    expect(errors[1]?.message).toContain("longer than 64 bytes")
+  })
+
+  it("accepts an error answer with a null id, as JSON-RPC sends for a request it could not parse", async () => {
+    const { container, messages } = await attached()
+    container.write(encodeFrame("stdout", '{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}\n'))
+    await expect.poll(() => messages).toEqual([{ jsonrpc: "2.0", error: { code: -32700, message: "Parse error" } }])
+  })
+
+  it("on close ends its side and drops the connection, calling onclose once", async () => {
+    const { transport, container, ours, closes } = await attached()
+    let ended = false
+    container.on("end", () => (ended = true))
+    await transport.close()
+    await transport.close()
+    await expect.poll(() => ended && ours.destroyed).toBe(true)
+    expect(closes()).toBe(1)
+    await expect(transport.send(ping)).rejects.toThrow("closed")
+  })
+
+  it("closes once when the container's side ends (the container exited)", async () => {
+    const { container, closes } = await attached()
+    container.end()
+    await expect.poll(() => closes()).toBe(1)
+    container.destroy()
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(closes()).toBe(1)
+  })
+})

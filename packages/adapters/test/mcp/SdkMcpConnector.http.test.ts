@@ -1,0 +1,49 @@
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
+import type { JsonRpcMessage } from "@dtma/domain"
+import { echoMcpServer, run } from "@dtma/testing"
+import { makeSdkMcpConnector } from "../../src/mcp/SdkMcpConnector.ts"
+import { FakeDockerApi } from "../docker/FakeDockerApi.ts"
+
+describe("SdkMcpConnector over Streamable HTTP to an in-process server", () => {
+  const seen: Array<{ method: string; headers: IncomingHttpHeaders }> = []
+  let server: Server
+  let url = ""
+  beforeAll(async () => {
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => "session-1", enableJsonResponse: true })
+    await echoMcpServer().connect(transport)
+    server = createServer((req, res) => {
+      seen.push({ method: req.method ?? "", headers: req.headers })
+      void transport.handleRequest(req, res)
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const address = server.address()
+    url = `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}/mcp`
+  })
+  afterAll(async () => {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+
+  it("sends the session id and the negotiated protocol version on every request after initialize", async () => {
+    const channel = await run(makeSdkMcpConnector({ docker: new FakeDockerApi() }).connect({ transport: "streamable_http", containerId: "c", url }, { timeoutMs: 2_000 }))
+    const answers: Array<JsonRpcMessage> = []
+    channel.onMessage((m) => answers.push(m))
+    const params = { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } }
+    await run(channel.send({ jsonrpc: "2.0", id: 1, method: "initialize", params }))
+    await expect.poll(() => answers.length).toBe(1)
+    await run(channel.send({ jsonrpc: "2.0", method: "notifications/initialized" }))
+    await run(channel.send({ jsonrpc: "2.0", id: 2, method: "tools/list" }))
+    await expect.poll(() => answers.length).toBe(2)
+    const posts = seen.filter((s) => s.method === "POST")
+    expect(posts[0]?.headers["mcp-protocol-version"]).toBeUndefined()
+    expect(posts.slice(1).map((p) => [p.headers["mcp-session-id"], p.headers["mcp-protocol-version"]])).toEqual([
+      ["session-1", "2025-06-18"],
+      ["session-1", "2025-06-18"],
+    ])
+    await run(channel.close())
+    // Closing ends the server's session.
+    expect(seen.at(-1)).toMatchObject({ method: "DELETE", headers: { "mcp-session-id": "session-1" } })
+  })
+})

@@ -1,0 +1,212 @@
+import { Effect, Redacted } from "effect"
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
+import { afterEach, describe, expect, it, vi } from "vitest"
+import { makeInstances, makeMcpServers, type DeployRequest, type McpServers, type McpServersSettings } from "../src/index.ts"
+import {
+  echoMcpServer, failureOf, InMemoryContainerEvents, InMemoryContainerLogs, InMemoryContainerRuntime, InMemoryMcpConnector, run, type McpServerFactory,
+} from "@dtma/testing"
+
+const settings: McpServersSettings = {
+  clientInfo: { name: "dtma", version: "0.1.0" },
+  protocolVersion: "2025-11-25",
+  supportedProtocolVersions: ["2025-11-25", "2025-06-18", "2025-03-26"],
+  startTimeoutMs: 300,
+  requestTimeoutMs: 500,
+  pingTimeoutMs: 100,
+  pingBaseMs: 20,
+  pingMaxMs: 40,
+  discoveryIntervalMs: 60_000,
+  restartPolicy: { baseDelayMs: 10, maxDelayMs: 40, maxCrashes: 3, windowMs: 60_000 },
+  maxInFlight: 8,
+  maxQueued: 16,
+  drainTimeoutMs: 200,
+}
+
+/**
+ * The fakes wired as a droplet behaves: each image serves its MCP server once its container runs,
+ * and a crash is what Docker shows — the process gone, its connections closed, a `die` event.
+ */
+const droplet = (servers: Record<string, McpServerFactory> = { "mcp/echo:1": echoMcpServer }) => {
+  const runtime = new InMemoryContainerRuntime({ images: [...Object.keys(servers), "mcp/silent:1"] })
+  const connector = new InMemoryMcpConnector()
+  const logs = new InMemoryContainerLogs()
+  const events = new InMemoryContainerEvents()
+  const serving: typeof connector = Object.assign(Object.create(connector) as InMemoryMcpConnector, {
+    connect: (target: Parameters<InMemoryMcpConnector["connect"]>[0], options: { timeoutMs: number }) =>
+      runtime.get(target.containerId).pipe(
+        Effect.tap((c) => Effect.sync(() => {
+          const factory = servers[c.image]
+          if (factory !== undefined && c.state === "running") connector.register(c.containerId, factory)
+          else connector.makeUnreachable(c.containerId)
+        })),
+        Effect.ignore,
+        Effect.andThen(connector.connect(target, options)),
+      ),
+  })
+  const instances = makeInstances({ runtime, settings: { reservedHostPorts: [30000], stopGraceSeconds: 1 } })
+  const make = () => makeMcpServers({ instances, runtime, connector: serving, logs, events, settings })
+  const crash = async (mcp: McpServers, name: string, exitCode = 1) => {
+    const { containerId } = await run(mcp.get(name))
+    runtime.crash(containerId, exitCode)
+    await connector.crash(containerId, "the process exited")
+    events.emit({ kind: "die", containerId, name, exitCode, at: Date.now() })
+  }
+  return { runtime, connector, logs, events, instances, make, crash }
+}
+
+const request = (overrides: Partial<DeployRequest> = {}): DeployRequest => ({
+  name: "echo-server",
+  accountToolInstanceId: "ati-1",
+  image: "mcp/echo:1",
+  env: [{ name: "TOKEN", value: Redacted.make("t") }],
+  ports: [],
+  mcp: { transport: "stdio", endpointPath: null, port: null },
+  ...overrides,
+})
+
+const callEcho = (mcp: McpServers, name: string, text: string) =>
+  mcp.session(name).pipe(Effect.flatMap((s) => s.forward("client-1", { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text } } }, { timeoutMs: 500 })))
+
+let live: Array<McpServers> = []
+afterEach(async () => {
+  for (const mcp of live) await run(mcp.shutdown())
+  live = []
+})
+const started = (d: ReturnType<typeof droplet>) => {
+  const mcp = d.make()
+  live.push(mcp)
+  return mcp
+}
+
+describe("deploying an MCP server", () => {
+  it("answers once it is initialized and listed, healthy, with its tools discovered", async () => {
+    const d = droplet()
+    const mcp = started(d)
+    const view = await run(mcp.deploy(request()))
+    expect(view).toMatchObject({ instanceName: "echo-server", healthStatus: "healthy", transportType: "stdio", restartCount: 0 })
+    expect(view.capabilities?.tools.map((t) => t["name"])).toEqual(["echo"])
+    expect(view.capabilities?.serverInfo).toMatchObject({ name: "dtma-echo" })
+    expect(await run(callEcho(mcp, "echo-server", "hi"))).toEqual({ jsonrpc: "2.0", id: 1, result: { content: [{ type: "text", text: "hi" }] } })
+  })
+
+  it("rolls back a server that never answers, saying why with its stderr tail, and leaves no container", async () => {
+    const d = droplet()
+    const mcp = started(d)
+    const appendLogs = d.runtime.create.bind(d.runtime)
+    d.runtime.create = (spec) => appendLogs(spec).pipe(Effect.tap((c) => Effect.sync(() => {
+      d.logs.addContainer(c.containerId)
+      d.logs.append(c.containerId, "stderr", "Error: missing API key")
+    })))
+    const error = await failureOf(mcp.deploy(request({ image: "mcp/silent:1" })))
+    expect(error).toMatchObject({ _tag: "McpServerNotReady", name: "echo-server", stderrTail: ["Error: missing API key"] })
+    expect(error.message).toContain("Error: missing API key")
+    expect(d.runtime.containerCount()).toBe(0)
+    expect(mcp.list()).toEqual([])
+  })
+
+  it("refuses a deploy without MCP settings", async () => {
+    const mcp = started(droplet())
+    expect(await failureOf(mcp.deploy(request({ mcp: null })))).toMatchObject({ _tag: "InvalidInstanceSpec", field: "mcpTransportType" })
+  })
+})
+
+describe("supervising an MCP server", () => {
+  it("notices a crash, restarts the container with backoff and is healthy again", async () => {
+    const d = droplet()
+    const mcp = started(d)
+    await run(mcp.deploy(request()))
+    await d.crash(mcp, "echo-server")
+    await vi.waitFor(async () => expect(await run(mcp.get("echo-server"))).toMatchObject({ healthStatus: "healthy", restartCount: 1, lastError: "container exited with code 1" }))
+    expect((await run(mcp.get("echo-server"))).healthHistory.map((h) => h.status)).toEqual(expect.arrayContaining(["unhealthy", "starting", "healthy"]))
+    expect(await run(callEcho(mcp, "echo-server", "again"))).toMatchObject({ result: { content: [{ text: "again" }] } })
+  })
+
+  it("stops restarting a crash-looping server and says why", async () => {
+    const d = droplet()
+    const mcp = started(d)
+    await run(mcp.deploy(request()))
+    for (let i = 1; i <= 3; i++) {
+      await vi.waitFor(async () => expect((await run(mcp.get("echo-server"))).healthStatus).toBe("healthy"))
+      await d.crash(mcp, "echo-server")
+    }
+    await vi.waitFor(async () => expect((await run(mcp.get("echo-server"))).lastError).toContain("crashed 3 times"))
+    const view = await run(mcp.get("echo-server"))
+    expect(view).toMatchObject({ healthStatus: "unhealthy", restartCount: 2 })
+    await new Promise((r) => setTimeout(r, 100))
+    expect((await run(mcp.get("echo-server"))).restartCount).toBe(2)
+    expect(await failureOf(mcp.session("echo-server"))).toMatchObject({ _tag: "McpServerUnavailable", health: "unhealthy" })
+  })
+
+  it("reconnects when only the connection is lost, without restarting the container", async () => {
+    const d = droplet()
+    const mcp = started(d)
+    const { containerId } = await run(mcp.deploy(request()))
+    await d.connector.crash(containerId, "attach stream broke")
+    await vi.waitFor(async () => expect(await run(callEcho(mcp, "echo-server", "back"))).toMatchObject({ result: { content: [{ text: "back" }] } }))
+    expect(await run(mcp.get("echo-server"))).toMatchObject({ healthStatus: "healthy", restartCount: 0, containerId })
+  })
+
+  it("re-reads the runtime when the event feed had a gap, so a crash it missed is still handled", async () => {
+    const d = droplet()
+    const mcp = started(d)
+    const { containerId } = await run(mcp.deploy(request()))
+    d.events.breakFeed()
+    d.runtime.crash(containerId, 137)
+    await d.connector.crash(containerId)
+    d.events.restoreFeed()
+    await vi.waitFor(async () => expect(await run(mcp.get("echo-server"))).toMatchObject({ healthStatus: "healthy", restartCount: 1 }))
+  })
+
+  it("refreshes discovery when the server says its tool list changed", async () => {
+    let server: McpServer | undefined
+    const d = droplet({
+      "mcp/echo:1": () => {
+        server = echoMcpServer()
+        return server
+      },
+    })
+    const mcp = started(d)
+    await run(mcp.deploy(request()))
+    server?.registerTool("added", { description: "new" }, () => ({ content: [] }))
+    await vi.waitFor(async () => expect((await run(mcp.get("echo-server"))).capabilities?.tools.map((t) => t["name"])).toEqual(["echo", "added"]))
+  })
+})
+
+describe("managing an MCP server", () => {
+  it("stops it without restarting it, and starts it healthy again", async () => {
+    const d = droplet()
+    const mcp = started(d)
+    await run(mcp.deploy(request()))
+    expect(await run(mcp.stop("echo-server"))).toMatchObject({ healthStatus: "stopped", containerState: "exited" })
+    expect(await failureOf(mcp.session("echo-server"))).toMatchObject({ _tag: "McpServerUnavailable", health: "stopped" })
+    await new Promise((r) => setTimeout(r, 60))
+    expect((await run(mcp.get("echo-server"))).restartCount).toBe(0)
+    expect(await run(mcp.start("echo-server"))).toMatchObject({ healthStatus: "healthy", containerState: "running" })
+  })
+
+  it("removes it and its container", async () => {
+    const d = droplet()
+    const mcp = started(d)
+    await run(mcp.deploy(request()))
+    await run(mcp.remove("echo-server"))
+    expect(mcp.list()).toEqual([])
+    expect(d.runtime.containerCount()).toBe(0)
+    expect(await failureOf(mcp.get("echo-server"))).toMatchObject({ _tag: "InstanceNotFound" })
+  })
+
+  it("is adopted, healthy and callable by the next DTMA after a restart", async () => {
+    const d = droplet()
+    const first = d.make()
+    await run(first.deploy(request()))
+    await run(first.deploy(request({ name: "stopped-one" })))
+    await run(first.stop("stopped-one"))
+    await run(first.shutdown())
+    const next = started(d)
+    await run(d.instances.reconcile())
+    expect(await run(next.adopt())).toEqual(["echo-server", "stopped-one"])
+    expect(await run(next.get("echo-server"))).toMatchObject({ healthStatus: "healthy" })
+    expect(await run(next.get("stopped-one"))).toMatchObject({ healthStatus: "stopped" })
+    expect(await run(callEcho(next, "echo-server", "adopted"))).toMatchObject({ result: { content: [{ text: "adopted" }] } })
+    expect(d.runtime.containerCount()).toBe(2)
+  })
+})

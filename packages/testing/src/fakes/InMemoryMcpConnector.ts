@@ -1,0 +1,126 @@
+/* oxlint-disable unicorn/prefer-add-event-listener -- the SDK's Transport has callback properties, not events */
+import { Effect } from "effect"
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
+import { z } from "zod"
+import { McpConnectFailed, type JsonRpcMessage, type McpChannel, type McpConnector, type McpTarget } from "@dtma/domain"
+
+/** Makes a fresh server for one connection (an `McpServer` serves one transport at a time). */
+export type McpServerFactory = () => McpServer
+
+/** A small real MCP server: one tool, `echo`, that answers its `text`. */
+export const echoMcpServer: McpServerFactory = () => {
+  const server = new McpServer({ name: "dtma-echo", version: "1.0.0" })
+  server.registerTool("echo", { description: "Answers its text.", inputSchema: { text: z.string() } }, ({ text }) => ({ content: [{ type: "text", text }] }))
+  return server
+}
+
+// Messages cross as JSON, as on a real wire: no object is shared between the two ends.
+const wire = <A>(message: unknown): A => JSON.parse(JSON.stringify(message)) as A
+
+/**
+ * A stateful stand-in for `SdkMcpConnector`: targets are looked up by container id in a registry
+ * of in-process MCP servers (linked by the SDK's `InMemoryTransport`), with the real adapter's
+ * observable behaviour: no handshake, `onClose` once, `closed` sends, and `unreachable`/`timeout`
+ * failures within the time allowed. Each connection gets a fresh server from the factory.
+ */
+export class InMemoryMcpConnector implements McpConnector {
+  readonly #servers = new Map<string, McpServerFactory>()
+  readonly #unreachable = new Set<string>()
+  readonly #delays = new Map<string, number>()
+  readonly #live = new Map<string, Set<(reason: string) => Promise<void>>>()
+  /** Every connect call, in order. */
+  readonly connects: Array<McpTarget> = []
+
+  /** Serves the container's MCP server with servers from `factory`. */
+  register(containerId: string, factory: McpServerFactory = echoMcpServer): void {
+    this.#servers.set(containerId, factory)
+    this.#unreachable.delete(containerId)
+  }
+
+  /** Connecting fails `unreachable` (as when nothing listens) until `register` is called again. */
+  makeUnreachable(containerId: string): void {
+    this.#unreachable.add(containerId)
+  }
+
+  /** The server takes `delayMs` to accept a connection (0 to undo); a connect allowed less time fails `timeout`. */
+  makeSlow(containerId: string, delayMs: number): void {
+    this.#delays.set(containerId, delayMs)
+  }
+
+  /** The server goes away: every open channel to it closes with `reason`. */
+  async crash(containerId: string, reason = "the server exited"): Promise<void> {
+    await Promise.all([...(this.#live.get(containerId) ?? [])].map((end) => end(reason)))
+  }
+
+  /** How many channels to the container are open. */
+  openChannels(containerId: string): number {
+    return this.#live.get(containerId)?.size ?? 0
+  }
+
+  connect(target: McpTarget, options: { readonly timeoutMs: number }): Effect.Effect<McpChannel, McpConnectFailed> {
+    return Effect.suspend(() => {
+      this.connects.push(target)
+      const delay = this.#delays.get(target.containerId) ?? 0
+      if (delay < options.timeoutMs) return Effect.sleep(delay).pipe(Effect.andThen(() => this.#reach(target.containerId)))
+      const late = new McpConnectFailed({ reason: "timeout", detail: `${target.containerId} did not accept a connection in time` })
+      return Effect.sleep(options.timeoutMs).pipe(Effect.andThen(Effect.fail(late)))
+    })
+  }
+
+  #reach(containerId: string): Effect.Effect<McpChannel, McpConnectFailed> {
+    const factory = this.#servers.get(containerId)
+    if (factory === undefined || this.#unreachable.has(containerId)) {
+      return Effect.fail(new McpConnectFailed({ reason: "unreachable", detail: `nothing serves MCP for ${containerId}` }))
+    }
+    return Effect.promise(() => this.#open(containerId, factory))
+  }
+
+  async #open(containerId: string, factory: McpServerFactory): Promise<McpChannel> {
+    const [client, serverSide] = InMemoryTransport.createLinkedPair()
+    const server = factory()
+    await server.connect(serverSide)
+    let receiver: ((m: JsonRpcMessage) => void) | null = null
+    const early: Array<JsonRpcMessage> = []
+    let closeHandler: ((reason: string) => void) | null = null
+    let closedBecause: string | null = null
+    let ending: string | null = null
+    const live = this.#live.get(containerId) ?? new Set()
+    this.#live.set(containerId, live)
+
+    const end = async (reason: string): Promise<void> => {
+      if (closedBecause !== null || ending !== null) return
+      ending = reason
+      await server.close()
+    }
+    live.add(end)
+    client.onmessage = (message) => {
+      const m = wire<JsonRpcMessage>(message)
+      if (receiver === null) early.push(m)
+      else receiver(m)
+    }
+    client.onclose = () => {
+      if (closedBecause !== null) return
+      live.delete(end)
+      closedBecause = ending ?? "the connection to the server closed"
+      closeHandler?.(closedBecause)
+    }
+    await client.start()
+    return {
+      send: (message) =>
+        closedBecause !== null || ending !== null
+          ? Effect.fail(new McpConnectFailed({ reason: "closed", detail: closedBecause ?? ending ?? "" }))
+          : Effect.promise(() => client.send(wire<JSONRPCMessage>(message))),
+      onMessage: (handler) => {
+        receiver = handler
+        for (const m of early.splice(0)) handler(m)
+      },
+      onClose: (handler) => {
+        closeHandler = handler
+        if (closedBecause !== null) handler(closedBecause)
+      },
+      close: () => Effect.promise(() => end("closed by the DTMA")),
+    }
+  }
+}
