@@ -1,13 +1,19 @@
-import { ContainerRuntime, ControlPlane, HostMetrics } from "@dtma/domain"
+import { ContainerEvents, ContainerLogs, ContainerRuntime, ControlPlane, HostMetrics, McpConnector } from "@dtma/domain"
 import { ContainerModule } from "inversify"
 import { FixedHostMetrics } from "./fakes/FixedHostMetrics.ts"
+import { InMemoryContainerEvents } from "./fakes/InMemoryContainerEvents.ts"
+import { InMemoryContainerLogs } from "./fakes/InMemoryContainerLogs.ts"
 import { InMemoryContainerRuntime } from "./fakes/InMemoryContainerRuntime.ts"
+import { InMemoryMcpConnector } from "./fakes/InMemoryMcpConnector.ts"
 import { RecordingControlPlane } from "./fakes/RecordingControlPlane.ts"
 
 export interface Fakes {
   readonly runtime: InMemoryContainerRuntime
   readonly controlPlane: RecordingControlPlane
   readonly metrics: FixedHostMetrics
+  readonly connector: InMemoryMcpConnector
+  readonly logs: InMemoryContainerLogs
+  readonly events: InMemoryContainerEvents
 }
 
 /**
@@ -18,9 +24,15 @@ export const fakesModule = (fakes: Partial<Fakes> = {}): ContainerModule => {
   const runtime = fakes.runtime ?? new InMemoryContainerRuntime()
   const controlPlane = fakes.controlPlane ?? new RecordingControlPlane()
   const metrics = fakes.metrics ?? new FixedHostMetrics()
+  const connector = fakes.connector ?? new InMemoryMcpConnector()
+  const logs = fakes.logs ?? new InMemoryContainerLogs()
+  const events = fakes.events ?? new InMemoryContainerEvents()
   return new ContainerModule(({ bind }) => {
     bind<ContainerRuntime>(ContainerRuntime).toConstantValue(runtime)
     bind<ControlPlane>(ControlPlane).toConstantValue(controlPlane)
     bind<HostMetrics>(HostMetrics).toConstantValue(metrics)
+    bind<McpConnector>(McpConnector).toConstantValue(connector)
+    bind<ContainerLogs>(ContainerLogs).toConstantValue(logs)
+    bind<ContainerEvents>(ContainerEvents).toConstantValue(events)
   })
 }
