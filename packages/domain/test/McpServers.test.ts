@@ -210,3 +210,52 @@ describe("managing an MCP server", () => {
     expect(d.runtime.containerCount()).toBe(2)
   })
 })
+
+describe("redeploying an MCP server", () => {
+  const v2: McpServerFactory = () => {
+    const server = new McpServer({ name: "dtma-echo", version: "2.0.0" })
+    server.registerTool("echo", { description: "Answers its text, louder." }, () => ({ content: [{ type: "text", text: "v2" }] }))
+    return server
+  }
+
+  it("moves traffic to the new image with no failed call, then removes the old container", async () => {
+    const d = droplet({ "mcp/echo:1": echoMcpServer, "mcp/echo:2": v2 })
+    const mcp = started(d)
+    const before = await run(mcp.deploy(request()))
+    let calling = true
+    const answers: Array<unknown> = []
+    const caller = (async () => {
+      for (let i = 0; calling; i++) {
+        answers.push(await Effect.runPromise(Effect.result(callEcho(mcp, "echo-server", `call-${i}`))))
+        // In-memory calls settle on microtasks alone: let timers run between them.
+        await new Promise((r) => setImmediate(r))
+      }
+    })()
+    await new Promise((r) => setTimeout(r, 20))
+    const after = await run(mcp.redeploy(request({ image: "mcp/echo:2" })))
+    await new Promise((r) => setTimeout(r, 20))
+    calling = false
+    await caller
+    expect(after).toMatchObject({ image: "mcp/echo:2", healthStatus: "healthy", capabilities: { serverInfo: { version: "2.0.0" } } })
+    expect(after.containerId).not.toBe(before.containerId)
+    expect(answers.length).toBeGreaterThan(5)
+    expect(answers.filter((a) => (a as { _tag: string })._tag !== "Success" || "error" in (a as { success: object }).success)).toEqual([])
+    expect(JSON.stringify(answers.at(-1))).toContain("v2")
+    expect((await run(d.runtime.list())).map((c) => c.containerId)).toEqual([after.containerId])
+  })
+
+  it("keeps the old container serving when the replacement never becomes ready", async () => {
+    const d = droplet()
+    const mcp = started(d)
+    const before = await run(mcp.deploy(request()))
+    expect(await failureOf(mcp.redeploy(request({ image: "mcp/silent:1" })))).toMatchObject({ _tag: "McpServerNotReady" })
+    expect(await run(mcp.get("echo-server"))).toMatchObject({ containerId: before.containerId, healthStatus: "healthy", image: "mcp/echo:1" })
+    expect(d.runtime.containerCount()).toBe(1)
+    expect(await run(callEcho(mcp, "echo-server", "still"))).toMatchObject({ result: { content: [{ text: "still" }] } })
+  })
+
+  it("refuses to redeploy a server that does not exist", async () => {
+    const mcp = started(droplet())
+    expect(await failureOf(mcp.redeploy(request()))).toMatchObject({ _tag: "InstanceNotFound" })
+  })
+})

@@ -1,4 +1,4 @@
-import { Effect, Exit, Result } from "effect"
+import { Clock, Effect, Exit, Result } from "effect"
 import {
   InstanceAlreadyExists,
   InstanceNotFound,
@@ -11,7 +11,7 @@ import {
 } from "../errors.ts"
 import { makeKeyedLock } from "../keyedLock.ts"
 import { lifecycleOf, transition } from "../lifecycle.ts"
-import type { ManagedContainer } from "../ManagedInstance.ts"
+import type { InstanceSpec, ManagedContainer } from "../ManagedInstance.ts"
 import type { ContainerRuntime, RuntimeFailure } from "../ports/ContainerRuntime.ts"
 import { buildInstanceSpec, type DeployRequest } from "./deployRequest.ts"
 
@@ -47,6 +47,11 @@ export interface ReconcileReport {
 /** Deploy, start, stop, remove, list and reconcile managed instances over a container runtime. */
 export interface Instances {
   deploy(request: DeployRequest): Effect.Effect<ManagedContainer, DeployError>
+  /**
+   * Starts a second container for an existing instance (a new image, say), beside the current one,
+   * for a zero-downtime switch; the caller removes the old container once traffic has moved.
+   */
+  deployReplacement(request: DeployRequest): Effect.Effect<ManagedContainer, DeployError | InstanceNotFound>
   start(name: string): Effect.Effect<StartOutcome, StartError>
   stop(name: string): Effect.Effect<ManagedContainer, ManageError>
   remove(name: string): Effect.Effect<void, ManageError>
@@ -57,8 +62,11 @@ export interface Instances {
   reconcile(): Effect.Effect<ReconcileReport, RuntimeFailure>
 }
 
+// Running first, then the newest (a replacement started beside its predecessor wins).
 const byPreference = (a: ManagedContainer, b: ManagedContainer): number =>
-  Number(b.state === "running") - Number(a.state === "running") || b.createdAt - a.createdAt
+  Number(b.state === "running") - Number(a.state === "running") ||
+  b.createdAt - a.createdAt ||
+  (b.startedAt ?? "").localeCompare(a.startedAt ?? "")
 
 // A container removed behind the DTMA's back between the lookup and the operation.
 const vanished = (operation: "start" | "stop") => (e: { readonly containerId: string }) =>
@@ -78,6 +86,28 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
       Effect.flatMap(([first]) => (first === undefined ? Effect.fail(new InstanceNotFound({ name })) : Effect.succeed(first))),
     )
 
+  /** Checks host ports against every managed container, then creates and starts; no half-created container survives. */
+  const createAndStart = (spec: InstanceSpec, all: ReadonlyArray<ManagedContainer>): Effect.Effect<ManagedContainer, DeployError> =>
+    Effect.gen(function* () {
+      const held = new Set(all.flatMap((c) => c.ports.map((p) => p.hostPort)))
+      const taken = spec.ports.find((p) => p.hostPort !== null && held.has(p.hostPort))
+      if (taken?.hostPort != null) return yield* new PortConflict({ hostPort: taken.hostPort, heldBy: "managed_instance" })
+      yield* runtime.ensureImage(spec.image, spec.pullPolicy)
+      const created = yield* runtime.create(spec).pipe(
+        Effect.catchTag("ContainerNameConflict", (e) =>
+          Effect.fail(new NameTakenByUnmanagedContainer({ name: spec.name, containerName: e.containerName })),
+        ),
+      )
+      // Whatever stops the start (an error or an interruption), the container goes with it.
+      return yield* runtime.start(created.containerId).pipe(
+        Effect.catchTags({
+          HostPortUnavailable: (e) => Effect.fail(new PortConflict({ hostPort: e.hostPort, heldBy: "host" })),
+          ContainerNotFound: vanished("start"),
+        }),
+        Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : runtime.remove(created.containerId).pipe(Effect.ignore))),
+      )
+    })
+
   const deploy = (request: DeployRequest): Effect.Effect<ManagedContainer, DeployError> =>
     Effect.gen(function* () {
       const spec = yield* buildInstanceSpec(request, settings.reservedHostPorts)
@@ -86,23 +116,22 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
         Effect.gen(function* () {
           const all = yield* runtime.list()
           if (all.some((c) => c.name === spec.name)) return yield* new InstanceAlreadyExists({ name: spec.name })
-          const held = new Set(all.flatMap((c) => c.ports.map((p) => p.hostPort)))
-          const taken = spec.ports.find((p) => p.hostPort !== null && held.has(p.hostPort))
-          if (taken?.hostPort != null) return yield* new PortConflict({ hostPort: taken.hostPort, heldBy: "managed_instance" })
-          yield* runtime.ensureImage(spec.image, spec.pullPolicy)
-          const created = yield* runtime.create(spec).pipe(
-            Effect.catchTag("ContainerNameConflict", (e) =>
-              Effect.fail(new NameTakenByUnmanagedContainer({ name: spec.name, containerName: e.containerName })),
-            ),
-          )
-          // Whatever stops the start (an error or an interruption), the container goes with it.
-          return yield* runtime.start(created.containerId).pipe(
-            Effect.catchTags({
-              HostPortUnavailable: (e) => Effect.fail(new PortConflict({ hostPort: e.hostPort, heldBy: "host" })),
-              ContainerNotFound: vanished("start"),
-            }),
-            Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : runtime.remove(created.containerId).pipe(Effect.ignore))),
-          )
+          return yield* createAndStart(spec, all)
+        }),
+      )
+    })
+
+  const deployReplacement = (request: DeployRequest): Effect.Effect<ManagedContainer, DeployError | InstanceNotFound> =>
+    Effect.gen(function* () {
+      const spec = yield* buildInstanceSpec(request, settings.reservedHostPorts)
+      return yield* withName(
+        spec.name,
+        Effect.gen(function* () {
+          const all = yield* runtime.list()
+          if (!all.some((c) => c.name === spec.name)) return yield* new InstanceNotFound({ name: spec.name })
+          // A second container for the name needs its own container name while both run.
+          const stamp = (yield* Clock.currentTimeMillis).toString(36)
+          return yield* createAndStart({ ...spec, containerName: `${spec.containerName.slice(0, 110)}-${stamp}` }, all)
         }),
       )
     })
@@ -170,5 +199,5 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
       return { adopted: adopted.sort(), removed }
     })
 
-  return { deploy, start, stop, remove, list, find, reconcile }
+  return { deploy, deployReplacement, start, stop, remove, list, find, reconcile }
 }

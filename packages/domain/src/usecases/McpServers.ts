@@ -38,6 +38,8 @@ export interface McpServers {
   deploy(request: DeployRequest): Effect.Effect<McpServerView, DeployError | McpServerNotReady>
   /** Takes over every MCP server container found at start-up (after `Instances.reconcile`). */
   adopt(): Effect.Effect<ReadonlyArray<string>, RuntimeFailure>
+  /** Replaces a server's container (a new image, say) with zero downtime. */
+  redeploy(request: DeployRequest): Effect.Effect<McpServerView, DeployError | InstanceNotFound | McpServerNotReady>
   start(name: string): Effect.Effect<McpServerView, StartError | McpServerNotReady>
   stop(name: string): Effect.Effect<McpServerView, ManageError>
   restart(name: string): Effect.Effect<McpServerView, StartError | McpServerNotReady>
@@ -82,25 +84,18 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
       Effect.orElseSucceed(() => [] as ReadonlyArray<string>),
     )
 
-  /** Connects, initializes and lists; on success the server is healthy with a fresh session. */
-  const connect = (s: SupervisedServer): Effect.Effect<void, McpConnectFailed | McpServerNotReady> =>
+  /** Connects to `containerId`, initializes and lists, touching no state; the caller attaches the result. */
+  const openConnection = (name: string, containerId: string) =>
     Effect.gen(function* () {
-      const generation = ++s.generation
-      const old = s.session
-      s.session = null
-      if (old !== null) yield* old.close()
-      const container = yield* runtime.get(s.container.containerId).pipe(
-        Effect.mapError((e) => new McpServerNotReady({ name: s.name, detail: e.message, stderrTail: [] })),
-      )
-      s.container = container
+      const container = yield* runtime.get(containerId).pipe(Effect.mapError((e) => new McpServerNotReady({ name, detail: e.message, stderrTail: [] })))
       const transport = container.mcp?.transport ?? "stdio"
       const url = targetUrlOf(container)
       if (transport !== "stdio" && url === null) {
-        return yield* new McpServerNotReady({ name: s.name, detail: `container port ${container.mcp?.port ?? 8080} is not published`, stderrTail: [] })
+        return yield* new McpServerNotReady({ name, detail: `container port ${container.mcp?.port ?? 8080} is not published`, stderrTail: [] })
       }
-      const channel = yield* connector.connect({ transport, containerId: container.containerId, url }, { timeoutMs: settings.startTimeoutMs })
+      const channel = yield* connector.connect({ transport, containerId, url }, { timeoutMs: settings.startTimeoutMs })
       const session = yield* openUpstreamSession(channel, {
-        name: s.name,
+        name,
         clientInfo: settings.clientInfo,
         protocolVersion: settings.protocolVersion,
         supportedProtocolVersions: settings.supportedProtocolVersions,
@@ -109,17 +104,38 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
         maxQueued: settings.maxQueued,
       })
       const snapshot = yield* discover(session, { timeoutMs: settings.requestTimeoutMs, now: yield* nowIso }).pipe(
-        Effect.mapError((e) => new McpServerNotReady({ name: s.name, detail: `listing capabilities failed: ${e.message}`, stderrTail: [] })),
+        Effect.mapError((e) => new McpServerNotReady({ name, detail: `listing capabilities failed: ${e.message}`, stderrTail: [] })),
         Effect.onError(() => session.close()),
       )
-      if (generation !== s.generation) return yield* session.close()
+      return { container, session, snapshot }
+    }).pipe(Effect.timeoutOrElse({ duration: settings.startTimeoutMs * 2, orElse: () => Effect.fail(new McpServerNotReady({ name, detail: "start timed out", stderrTail: [] })) }))
+
+  type Connection = Effect.Success<ReturnType<typeof openConnection>>
+
+  /** Makes `connection` the server's live one; the previous session is closed (or drained by the caller). */
+  const attach = (s: SupervisedServer, { container, session, snapshot }: Connection) =>
+    Effect.gen(function* () {
+      const generation = ++s.generation
+      s.container = container
       s.session = session
       s.snapshot = snapshot
       s.consecutiveFailed = 0
       session.subscribe((n) => onNotification(s, session, n))
       session.onClose((reason) => onDisconnect(s, generation, reason))
       yield* health(s, { _tag: "Ready" })
-    }).pipe(Effect.timeoutOrElse({ duration: settings.startTimeoutMs * 2, orElse: () => Effect.fail(new McpServerNotReady({ name: s.name, detail: "start timed out", stderrTail: [] })) }))
+    })
+
+  /** (Re)connects to the server's current container; on success it is healthy with a fresh session. */
+  const connect = (s: SupervisedServer): Effect.Effect<void, McpConnectFailed | McpServerNotReady> =>
+    Effect.gen(function* () {
+      const generation = ++s.generation
+      const old = s.session
+      s.session = null
+      if (old !== null) yield* old.close()
+      const connection = yield* openConnection(s.name, s.container.containerId)
+      if (generation !== s.generation) return yield* connection.session.close()
+      yield* attach(s, connection)
+    })
 
   const onNotification = (s: SupervisedServer, session: UpstreamSession, n: JsonRpcNotification) => {
     for (const listener of listeners.get(s.name) ?? []) listener(n)
@@ -266,6 +282,40 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
           Effect.flatMap((container) => withName(container.name, readyOrRollBack(register(container, "starting")).pipe(Effect.map(() => viewOf(servers.get(container.name)!))))),
         )
 
+  const drain = (session: UpstreamSession) =>
+    Effect.gen(function* () {
+      while (session.load() > 0) yield* Effect.sleep(20)
+    }).pipe(Effect.timeoutOption(settings.drainTimeoutMs), Effect.andThen(session.close()))
+
+  /**
+   * Zero downtime: the new container starts beside the old one and is made ready; only then does
+   * traffic move to it, the old session drains (bounded) and the old container goes. A replacement
+   * that does not become ready is removed and the old one keeps serving.
+   */
+  const redeploy: McpServers["redeploy"] = (request) =>
+    Effect.gen(function* () {
+      const s = yield* find(request.name)
+      const fresh = yield* instances.deployReplacement(request)
+      const connection = yield* openConnection(s.name, fresh.containerId).pipe(
+        Effect.catch((e) =>
+          stderrTail(fresh.containerId, fresh.mcp?.transport ?? "stdio").pipe(
+            Effect.tap(() => runtime.remove(fresh.containerId).pipe(Effect.ignore)),
+            Effect.flatMap((tail) => Effect.fail(new McpServerNotReady({ name: s.name, detail: e._tag === "McpServerNotReady" ? e.detail : e.message, stderrTail: tail }))),
+          ),
+        ),
+      )
+      return yield* withName(s.name, Effect.gen(function* () {
+        const old = { container: s.container, session: s.session }
+        s.stopRequested = false
+        s.circuitOpen = false
+        s.crashes = []
+        yield* attach(s, connection)
+        if (old.session !== null) yield* drain(old.session)
+        if (old.container.containerId !== fresh.containerId) yield* runtime.remove(old.container.containerId).pipe(Effect.ignore)
+        return viewOf(s)
+      }))
+    })
+
   // Connect failures on start are not rolled back: the container stays, stopped, for inspection.
   const start: McpServers["start"] = (name) =>
     Effect.gen(function* () {
@@ -306,13 +356,8 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
       const s = servers.get(name)
       if (s !== undefined) {
         s.stopRequested = true
-        const session = s.session
-        // Drain: wait (bounded) for calls in flight to finish before the container goes.
-        if (session !== null) {
-          yield* Effect.gen(function* () {
-            while (session.load() > 0) yield* Effect.sleep(20)
-          }).pipe(Effect.timeoutOption(settings.drainTimeoutMs))
-        }
+        // Drain: calls in flight finish (bounded) before the container goes.
+        if (s.session !== null) yield* drain(s.session)
         forget(name)
       }
       yield* instances.remove(name)
@@ -349,6 +394,7 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
 
   return {
     deploy,
+    redeploy,
     adopt,
     start,
     stop,
