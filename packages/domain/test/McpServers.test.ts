@@ -222,10 +222,10 @@ describe("redeploying an MCP server", () => {
     const d = droplet({ "mcp/echo:1": echoMcpServer, "mcp/echo:2": v2 })
     const mcp = started(d)
     const before = await run(mcp.deploy(request()))
-    let calling = true
+    const traffic = { calling: true }
     const answers: Array<unknown> = []
     const caller = (async () => {
-      for (let i = 0; calling; i++) {
+      for (let i = 0; traffic.calling; i++) {
         answers.push(await Effect.runPromise(Effect.result(callEcho(mcp, "echo-server", `call-${i}`))))
         // In-memory calls settle on microtasks alone: let timers run between them.
         await new Promise((r) => setImmediate(r))
@@ -234,7 +234,7 @@ describe("redeploying an MCP server", () => {
     await new Promise((r) => setTimeout(r, 20))
     const after = await run(mcp.redeploy(request({ image: "mcp/echo:2" })))
     await new Promise((r) => setTimeout(r, 20))
-    calling = false
+    traffic.calling = false
     await caller
     expect(after).toMatchObject({ image: "mcp/echo:2", healthStatus: "healthy", capabilities: { serverInfo: { version: "2.0.0" } } })
     expect(after.containerId).not.toBe(before.containerId)

@@ -2,13 +2,15 @@ import { Data } from "effect"
 import { REQUIRED_DEPLOY_FIELDS } from "./schemas.ts"
 
 /**
- * A deploy body without one of its required fields. The legacy answer lists all three whichever is
- * missing, so callers matching on the text keep working; `fields` says which really are.
+ * A deploy body without one of its required fields. The answer lists every required field whichever
+ * is missing (`required`, the legacy three by default), so callers matching on the text keep
+ * working; `fields` says which really are missing.
  */
 export class MissingRequiredFields extends Data.TaggedError("MissingRequiredFields")<{
   readonly fields: ReadonlyArray<string>
+  readonly required?: ReadonlyArray<string>
 }> {
   override get message(): string {
-    return `Missing required fields: ${REQUIRED_DEPLOY_FIELDS.join(", ")}`
+    return `Missing required fields: ${(this.required ?? REQUIRED_DEPLOY_FIELDS).join(", ")}`
   }
 }

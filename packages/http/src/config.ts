@@ -1,4 +1,5 @@
 import { Data, Redacted } from "effect"
+import { mcpConfigOf, type McpConfig } from "./mcpConfig.ts"
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
@@ -22,6 +23,8 @@ export interface Config {
   readonly generatedTokenFile: string | null
   /** Problems worth a warning that did not stop the start (never values). */
   readonly warnings: ReadonlyArray<string>
+  /** How MCP servers are supervised (`DTMA_MCP_*`). */
+  readonly mcp: McpConfig
 }
 
 /** A setting the DTMA cannot start with. The message names the setting, never its value. */
@@ -97,6 +100,9 @@ export const resolveSettings = (
     outboundToken: outbound === undefined ? null : Redacted.make(outbound),
     has: { apiKey: apiKey !== undefined, bearerToken: bearer !== undefined, fileToken: fileToken !== undefined },
     warnings: file.badLines.map((n) => `config file line ${n} is not KEY=value; ignored`),
+    mcp: mcpConfigOf(get, (problem) => {
+      throw new ConfigError({ problem })
+    }),
   }
 }
 

@@ -1,13 +1,20 @@
 import {
+  ContainerEvents,
+  ContainerLogs,
   ContainerRuntime,
   ControlPlane,
+  defaultRestartPolicy,
   HostMetrics,
   makeHeartbeat,
   makeInstances,
+  makeMcpServers,
+  McpConnector,
   type Heartbeat,
   type HeartbeatSettings,
   type Instances,
   type InstancesSettings,
+  type McpServers,
+  type McpServersSettings,
 } from "@dtma/domain"
 import { Container, ContainerModule } from "inversify"
 import type { Config } from "./config.ts"
@@ -28,11 +35,22 @@ export const configModule = (config: Config, logger: Logger): ContainerModule =>
 export interface UseCaseSettings {
   readonly instances: InstancesSettings
   readonly heartbeat: HeartbeatSettings
+  readonly mcpServers: McpServersSettings
 }
+
+/** The MCP protocol versions this DTMA speaks to servers, newest (the one it asks for) first. */
+export const MCP_PROTOCOL_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"] as const
 
 export const useCaseSettingsOf = (config: Config): UseCaseSettings => ({
   instances: { reservedHostPorts: [config.port], stopGraceSeconds: 10 },
   heartbeat: { dtmaVersion: DTMA_VERSION, retries: 4, retryBase: "2 seconds" },
+  mcpServers: {
+    clientInfo: { name: "dtma", version: DTMA_VERSION },
+    protocolVersion: MCP_PROTOCOL_VERSIONS[0],
+    supportedProtocolVersions: MCP_PROTOCOL_VERSIONS,
+    restartPolicy: defaultRestartPolicy,
+    ...config.mcp,
+  },
 })
 
 /** The use cases, built by their factories from whatever ports are bound. */
@@ -46,6 +64,14 @@ export const useCasesModule = (settings: UseCaseSettings): ContainerModule =>
         (runtime: ContainerRuntime, controlPlane: ControlPlane, metrics: HostMetrics) =>
           makeHeartbeat({ runtime, controlPlane, metrics, settings: settings.heartbeat }),
         [ContainerRuntime, ControlPlane, HostMetrics],
+      )
+      .inSingletonScope()
+    // Building it subscribes to container events: it is made once, on first use.
+    bind<McpServers>(Tokens.McpServers)
+      .toResolvedValue(
+        (instances: Instances, runtime: ContainerRuntime, connector: McpConnector, logs: ContainerLogs, events: ContainerEvents) =>
+          makeMcpServers({ instances, runtime, connector, logs, events, settings: settings.mcpServers }),
+        [Tokens.Instances, ContainerRuntime, McpConnector, ContainerLogs, ContainerEvents],
       )
       .inSingletonScope()
   })

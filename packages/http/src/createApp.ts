@@ -1,5 +1,5 @@
 import { Router, type RouterMiddleware } from "@koa/router"
-import { HostMetrics, type Instances } from "@dtma/domain"
+import { HostMetrics, type Instances, type McpServers } from "@dtma/domain"
 import type { Container } from "inversify"
 import Koa from "koa"
 import { bearerAuth } from "./auth.ts"
@@ -7,12 +7,17 @@ import type { Config } from "./config.ts"
 import { errorBoundary } from "./errorBoundary.ts"
 import { jsonBody } from "./jsonBody.ts"
 import type { Logger } from "./logger.ts"
+import { mountMcpProxy } from "./mcpProxy/mountMcpProxy.ts"
 import { makeHttpMetrics } from "./metrics.ts"
 import { observeRequests } from "./observeRequests.ts"
 import { openApiHandler } from "./openapi.ts"
 import { fallback } from "./routes/fallback.ts"
 import type { HandlerDeps } from "./routes/HandlerDeps.ts"
 import { isPublicRequest, ROUTES, type RouteId } from "./routes/routeTable.ts"
+import { makeMcpGroups } from "./mcpGroups.ts"
+import { discoveryHandler } from "./routes/discoveryHandler.ts"
+import { mcpGroupHandlers } from "./routes/mcpGroupHandlers.ts"
+import { mcpServerHandlers } from "./routes/mcpServerHandlers.ts"
 import { statusHandler } from "./routes/statusHandler.ts"
 import { toolHandlers } from "./routes/toolHandlers.ts"
 import { Tokens } from "./tokens.ts"
@@ -21,6 +26,7 @@ import { Tokens } from "./tokens.ts"
 export const createApp = (container: Container, options: { readonly now?: () => Date } = {}): Koa => {
   const deps: HandlerDeps = {
     instances: container.get<Instances>(Tokens.Instances),
+    mcpServers: container.get<McpServers>(Tokens.McpServers),
     hostMetrics: container.get<HostMetrics>(HostMetrics),
     config: container.get<Config>(Tokens.Config),
     logger: container.get<Logger>(Tokens.Logger),
@@ -38,9 +44,13 @@ export const createApp = (container: Container, options: { readonly now?: () => 
     openapi: openApiHandler(),
     metrics: metrics.handler,
     ...toolHandlers(deps),
+    ...mcpServerHandlers(deps),
+    mcpDiscovery: discoveryHandler(deps),
+    ...mcpGroupHandlers(deps, makeMcpGroups(deps.mcpServers)),
   }
   const router = new Router()
   for (const route of ROUTES) router.register(route.path, [route.method], handlers[route.id], { name: route.id })
+  mountMcpProxy(router, { mcpServers: deps.mcpServers, logger: deps.logger, settings: { requestTimeoutMs: deps.config.mcp.requestTimeoutMs } })
 
   const routeOf = (method: string, path: string): string =>
     String(router.match(path, method).pathAndMethod.find((layer) => layer.methods.length > 0)?.path ?? "unmatched")

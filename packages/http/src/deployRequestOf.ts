@@ -1,12 +1,13 @@
 import { Redacted, Result } from "effect"
 import { InvalidInstanceSpec, type DeployRequest, type McpSettings, type PortRequest } from "@dtma/domain"
 import type { z } from "zod"
+import { mcpSettingsFor, withMcpPort } from "./mcpTarget.ts"
 import { MissingRequiredFields } from "./MissingRequiredFields.ts"
 import { deployToolBody, REQUIRED_DEPLOY_FIELDS, type DeployToolBody } from "./schemas.ts"
 
 type Override = NonNullable<DeployToolBody["baseConfigOverrideJson"]>
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
+export const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
 
 /** `["a", "Env", 0]` → `a.Env[0]` */
@@ -16,7 +17,7 @@ export const fieldOf = (path: ReadonlyArray<PropertyKey>): string =>
 const invalid = (field: string, problem: string) => Result.fail(new InvalidInstanceSpec({ field, problem }))
 
 // Messages name the entry, never its value: environment values are secrets.
-const envOf = (override: Override): Result.Result<Map<string, string>, InvalidInstanceSpec> => {
+export const envOf = (override: Pick<Override, "Env" | "environmentVariables">): Result.Result<Map<string, string>, InvalidInstanceSpec> => {
   const env = new Map<string, string>()
   for (const [index, entry] of (override.Env ?? []).entries()) {
     const eq = entry.indexOf("=")
@@ -27,12 +28,14 @@ const envOf = (override: Override): Result.Result<Map<string, string>, InvalidIn
   return Result.succeed(env)
 }
 
+export const envVarsOf = (env: ReadonlyMap<string, string>) => [...env].map(([name, value]) => ({ name, value: Redacted.make(value) }))
+
 const PORT_KEY = /^(\d+)(?:\/(tcp|udp))?$/i
 
 const hostPortOf = (value: string | number | null | undefined): number | null =>
   value === undefined || value === null || value === "" ? null : Number(value)
 
-const portsOf = (override: Override): Result.Result<ReadonlyArray<PortRequest>, InvalidInstanceSpec> => {
+export const portsOf = (override: Pick<Override, "HostConfig" | "portMappings">): Result.Result<ReadonlyArray<PortRequest>, InvalidInstanceSpec> => {
   const ports = new Map<string, PortRequest>()
   const add = (p: PortRequest) => ports.set(`${p.containerPort}/${p.protocol}/${p.hostIp}/${p.hostPort}`, p)
   for (const [key, bindings] of Object.entries(override.HostConfig?.PortBindings ?? {})) {
@@ -51,11 +54,9 @@ const portsOf = (override: Override): Result.Result<ReadonlyArray<PortRequest>, 
 }
 
 const mcpOf = (override: Override): McpSettings | null =>
-  override.mcpTransport == null
-    ? null
-    : { transport: override.mcpTransport, endpointPath: override.mcpEndpoint ?? null, port: hostPortOf(override.mcpPort) }
+  override.mcpTransport == null ? null : mcpSettingsFor(override.mcpTransport, override.mcpEndpoint, hostPortOf(override.mcpPort))
 
-const firstIssue = (error: z.ZodError) => {
+export const firstIssue = (error: z.ZodError) => {
   const issue = error.issues[0]
   return new InvalidInstanceSpec({ field: fieldOf(issue?.path ?? []), problem: issue?.message ?? "is invalid" })
 }
@@ -64,7 +65,8 @@ const firstIssue = (error: z.ZodError) => {
  * The domain request a `POST /tools` body asks for. `dockerImageUrl` is the image (an override's
  * `dockerImage` never replaces it); `Env` and `environmentVariables` are merged, the latter winning;
  * `HostConfig.PortBindings` and `portMappings` both become port requests; an `mcpTransport` makes
- * the instance an MCP server.
+ * the instance an MCP server (port 8080 and the transport's path by default, its port published on
+ * loopback for the DTMA).
  */
 export const deployRequestOf = (raw: unknown): Result.Result<DeployRequest, MissingRequiredFields | InvalidInstanceSpec> => {
   const body = isRecord(raw) ? raw : {}
@@ -74,15 +76,16 @@ export const deployRequestOf = (raw: unknown): Result.Result<DeployRequest, Miss
   if (!parsed.success) return Result.fail(firstIssue(parsed.error))
   const { data } = parsed
   const override: Override = data.baseConfigOverrideJson ?? {}
+  const mcp = mcpOf(override)
   return Result.all({ env: envOf(override), ports: portsOf(override) }).pipe(
     Result.map(({ env, ports }) => ({
       name: data.instanceNameOnToolbox,
       accountToolInstanceId: data.accountToolInstanceId,
       image: data.dockerImageUrl,
-      env: [...env].map(([name, value]) => ({ name, value: Redacted.make(value) })),
-      ports,
+      env: envVarsOf(env),
+      ports: withMcpPort(ports, mcp),
       pullPolicy: data.imagePullPolicy ?? undefined,
-      mcp: mcpOf(override),
+      mcp,
     })),
   )
 }

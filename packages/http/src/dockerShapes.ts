@@ -1,4 +1,4 @@
-import type { ManagedContainer, PublishedPort } from "@dtma/domain"
+import type { ContainerState, PublishedPort } from "@dtma/domain"
 
 /** Docker's port map: `{"8080/tcp":[{"HostIp":"0.0.0.0","HostPort":"30001"}]}`. */
 export const dockerPortMap = (ports: ReadonlyArray<PublishedPort>): Record<string, Array<{ HostIp: string; HostPort: string }>> => {
@@ -11,7 +11,7 @@ export const dockerPortMap = (ports: ReadonlyArray<PublishedPort>): Record<strin
 }
 
 /** The slice of Docker's `State` object legacy callers read. */
-export const dockerStateOf = (c: ManagedContainer): { Status: string; Running: boolean } => ({
+export const dockerStateOf = (c: { readonly state: ContainerState }): { Status: string; Running: boolean } => ({
   Status: c.state,
   Running: c.state === "running",
 })

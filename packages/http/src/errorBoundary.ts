@@ -8,6 +8,11 @@ const statusOf = (error: unknown): number | undefined => {
   return typeof status === "number" ? status : undefined
 }
 
+// zlib's errors carry codes like Z_DATA_ERROR and no HTTP status: a caller's corrupt body, not a bug.
+const isDecompressionError = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" &&
+  (error.code.startsWith("Z_") || error.code.startsWith("ERR__ERROR_FORMAT") || error.code === "ERR_BROTLI_DECOMPRESSION_FAILED" || /decompress/i.test(String((error as { message?: unknown }).message)))
+
 // JSON.parse messages quote the input, which may hold secrets: keep only the position.
 const malformedJson = (error: SyntaxError): string => {
   if (error.message.includes("only supports object and array")) return "Malformed JSON body: the body must be a JSON object"
@@ -33,6 +38,9 @@ export const errorBoundary = (logger: Logger): Middleware => async (ctx, next) =
     } else if (status === 415) {
       ctx.status = 415
       ctx.body = { success: false, error: "Unsupported Media Type: unsupported body encoding", code: "unsupported_media_type" }
+    } else if (isDecompressionError(error)) {
+      ctx.status = 400
+      ctx.body = { success: false, error: "Malformed body: it does not decompress as its Content-Encoding says", code: "bad_encoding" }
     } else if (status !== undefined && status >= 400 && status < 500) {
       ctx.status = status
       ctx.body = { success: false, error: "Bad request: the request body could not be read", code: "bad_request" }

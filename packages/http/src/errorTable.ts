@@ -1,5 +1,7 @@
-import type { DeployError, ManageError } from "@dtma/domain"
+import type { DeployError, ManageError, McpConnectFailed, McpRequestFailed, McpServerBusy, McpServerNotReady, McpServerUnavailable } from "@dtma/domain"
+import type { McpGroupExists, McpGroupNotFound } from "./McpGroupErrors.ts"
 import type { MissingRequiredFields } from "./MissingRequiredFields.ts"
+import type { NotImplemented } from "./NotImplemented.ts"
 
 /** A status and a JSON body. */
 export interface Reply {
@@ -7,42 +9,63 @@ export interface Reply {
   readonly body: unknown
 }
 
+/** What an operation acts on: the legacy tool routes speak of tools, the MCP routes of MCP servers (or groups of them). */
+export type Subject = "tool" | "mcp_server" | "mcp_group"
+
 /** What the caller asked for, so a failure can say what failed. */
 export type Operation =
-  | { readonly verb: "deploy"; readonly name: string }
-  | { readonly verb: "remove" | "start" | "stop"; readonly name: string }
-  | { readonly verb: "list" }
+  | { readonly verb: "deploy" | "remove" | "start" | "stop" | "restart" | "get" | "logs"; readonly name: string; readonly subject?: Subject }
+  | { readonly verb: "list"; readonly subject?: Subject }
 
 /** Every expected failure an HTTP handler can meet. */
-export type HttpFailure = DeployError | ManageError | MissingRequiredFields
+export type HttpFailure =
+  | DeployError
+  | ManageError
+  | MissingRequiredFields
+  | NotImplemented
+  | McpServerNotReady
+  | McpServerUnavailable
+  | McpServerBusy
+  | McpConnectFailed
+  | McpRequestFailed
+  | McpGroupExists
+  | McpGroupNotFound
 
 type Tag = HttpFailure["_tag"]
 type Row<T extends Tag> = (error: Extract<HttpFailure, { readonly _tag: T }>, operation: Operation) => Reply
 
-const failedTo = (operation: Operation): string => {
-  switch (operation.verb) {
-    case "deploy":
-      return `Failed to deploy tool '${operation.name}'.`
-    case "list":
-      return "Failed to list tool instances."
-    default:
-      return `Failed to ${operation.verb} tool instance '${operation.name}'.`
-  }
+const VERB_PHRASES: Readonly<Record<Exclude<Operation["verb"], "list">, string>> = {
+  deploy: "deploy",
+  remove: "remove",
+  start: "start",
+  stop: "stop",
+  restart: "restart",
+  get: "read",
+  logs: "read the logs of",
 }
 
-// The legacy "any other failure" shape: what was attempted, and why it failed.
+const SUBJECT_NAMES: Readonly<Record<Subject, string>> = { tool: "tool instance", mcp_server: "MCP server", mcp_group: "MCP server group" }
+
+const failedTo = (operation: Operation): string => {
+  const subject = operation.subject ?? "tool"
+  if (operation.verb === "list") return subject === "tool" ? "Failed to list tool instances." : "Failed to list MCP servers."
+  const what = subject === "tool" && operation.verb === "deploy" ? "tool" : SUBJECT_NAMES[subject]
+  return `Failed to ${VERB_PHRASES[operation.verb]} ${what} '${operation.name}'.`
+}
+
+// The legacy "any other failure" shape: what was attempted, and why it failed (plus a code for the new kinds).
 const otherFailure =
-  (status: number) =>
+  (status: number, code?: string) =>
   (error: { readonly message: string }, operation: Operation): Reply => ({
     status,
-    body: { success: false, message: failedTo(operation), error: error.message },
+    body: { success: false, message: failedTo(operation), error: error.message, ...(code === undefined ? {} : { code }) },
   })
 
 const conflict = (error: { readonly message: string }): Reply => ({ status: 409, body: { success: false, error: error.message } })
 
 /**
  * The one mapping from failure to HTTP answer. Bodies carry the domain's messages, which are built
- * from names, ports and images, never from environment values or tokens.
+ * from names, ports, images and what servers wrote to stderr, never from environment values or tokens.
  */
 export const ERROR_TABLE: { readonly [T in Tag]: Row<T> } = {
   MissingRequiredFields: (e) => ({ status: 400, body: { success: false, error: e.message } }),
@@ -50,17 +73,28 @@ export const ERROR_TABLE: { readonly [T in Tag]: Row<T> } = {
   InstanceAlreadyExists: (e) => ({ status: 409, body: { success: false, error: `Instance with name '${e.name}' already exists.` } }),
   PortConflict: conflict,
   NameTakenByUnmanagedContainer: conflict,
-  InstanceNotFound: (e) => ({
-    status: 404,
-    body: { success: false, error: `Tool instance '${e.name}' not found or not managed by this DTMA.` },
-  }),
+  InstanceNotFound: (e, operation) =>
+    (operation.subject ?? "tool") !== "tool"
+      ? { status: 404, body: { success: false, error: `MCP server '${e.name}' not found or not managed by this DTMA.`, code: "not_found" } }
+      : { status: 404, body: { success: false, error: `Tool instance '${e.name}' not found or not managed by this DTMA.` } },
   ImageUnavailable: otherFailure(422),
   RuntimeUnavailable: otherFailure(503),
   RuntimeOperationFailed: otherFailure(502),
+  NotImplemented: (e) => ({ status: 501, body: { success: false, error: e.message, code: "not_implemented" } }),
+  McpServerNotReady: otherFailure(502, "mcp_server_not_ready"),
+  McpServerUnavailable: otherFailure(503, "mcp_server_unavailable"),
+  McpServerBusy: otherFailure(429, "mcp_server_busy"),
+  McpConnectFailed: otherFailure(502, "mcp_connect_failed"),
+  McpRequestFailed: otherFailure(502, "mcp_request_failed"),
+  McpGroupExists: (e) => ({ status: 409, body: { success: false, error: e.message } }),
+  McpGroupNotFound: (e) => ({ status: 404, body: { success: false, error: e.message, code: "not_found" } }),
 }
 
-/** A defect: a bug, never an expected outcome. */
-export const INTERNAL_ERROR: Reply = { status: 500, body: { success: false, error: "Internal error" } }
+/** A defect: a bug, never an expected outcome. Legacy callers read `message` and `error` on a 500. */
+export const INTERNAL_ERROR: Reply = { status: 500, body: { success: false, message: "Failed to handle the request.", error: "Internal error" } }
+
+/** A defect in a known operation: the legacy "any other failure" body, saying what failed. */
+export const defectReply = (operation: Operation): Reply => ({ status: 500, body: { success: false, message: failedTo(operation), error: "Internal error" } })
 
 export const replyForFailure = (error: HttpFailure, operation: Operation): Reply =>
   (ERROR_TABLE[error._tag] as (error: HttpFailure, operation: Operation) => Reply)(error, operation)

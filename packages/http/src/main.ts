@@ -3,7 +3,7 @@ import "reflect-metadata"
 import { once } from "node:events"
 import type { Server } from "node:http"
 import { Cause, Effect, Exit } from "effect"
-import type { Heartbeat, Instances } from "@dtma/domain"
+import type { Heartbeat, Instances, McpServers } from "@dtma/domain"
 import { ConfigError, type Config } from "./config.ts"
 import { adaptersModule } from "./adaptersModule.ts"
 import { buildContainer, heartbeatEnabled } from "./container.ts"
@@ -32,8 +32,19 @@ const reconcile = async (instances: Instances, logger: Logger): Promise<void> =>
   else logger.error({ cause: Cause.pretty(exit.cause) }, "could not reconcile managed instances at start-up; serving anyway")
 }
 
-/** Stops taking connections, lets open ones finish (bounded), stops the heartbeat. Containers keep running. */
-const shutdown = async (server: Server, loop: HeartbeatLoop | null, logger: Logger, signal: string): Promise<void> => {
+// After reconcile: it adopts the MCP server containers that survived it.
+const adopt = async (mcpServers: McpServers, logger: Logger): Promise<void> => {
+  const exit = await Effect.runPromiseExit(mcpServers.adopt())
+  if (Exit.isSuccess(exit)) logger.info({ adopted: exit.value }, "supervising MCP servers found at start-up")
+  else logger.error({ cause: Cause.pretty(exit.cause) }, "could not adopt MCP servers at start-up; serving anyway")
+}
+
+/**
+ * Stops taking connections, lets open ones finish (bounded), stops the heartbeat and MCP
+ * supervision. Containers keep running, for the next DTMA to adopt.
+ */
+const shutdown = async (options: { server: Server; loop: HeartbeatLoop | null; mcpServers: McpServers; logger: Logger; signal: string }): Promise<void> => {
+  const { server, loop, mcpServers, logger, signal } = options
   logger.info({ signal }, "shutting down; managed containers keep running")
   const closed = once(server, "close")
   server.close()
@@ -42,6 +53,7 @@ const shutdown = async (server: Server, loop: HeartbeatLoop | null, logger: Logg
   force.unref()
   await Promise.all([closed, loop?.stop()])
   clearTimeout(force)
+  await Effect.runPromise(mcpServers.shutdown())
   logger.info("stopped")
 }
 
@@ -54,6 +66,8 @@ const main = async (): Promise<void> => {
   }
   const container = buildContainer({ config, logger, infrastructure: adaptersModule(config) })
   await reconcile(container.get<Instances>(Tokens.Instances), logger)
+  const mcpServers = container.get<McpServers>(Tokens.McpServers)
+  await adopt(mcpServers, logger)
 
   const server = createApp(container).listen(config.port, config.host)
   await once(server, "listening")
@@ -67,7 +81,7 @@ const main = async (): Promise<void> => {
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) return
     stopping = true
-    shutdown(server, loop, logger, signal).then(
+    shutdown({ server, loop, mcpServers, logger, signal }).then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error({ error: String(error) }, "shutdown failed")

@@ -8,16 +8,18 @@ import { DTMA_VERSION } from "./version.ts"
 const openApiPath = (path: string): string => path.replace(/:([A-Za-z0-9_]+)/g, "{$1}")
 
 const operationOf = (route: RouteSpec) => {
-  const params = [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => ({
+  const params: Array<Record<string, unknown>> = [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => ({
     name: m[1],
     in: "path",
     required: true,
-    description: "The instance name, URL-encoded once",
+    description: m[1] === "name" ? "The instance name, URL-encoded once" : "The group id, URL-encoded once",
     schema: { type: "string" },
   }))
+  for (const q of route.query ?? []) params.push({ name: q.name, in: "query", required: false, description: q.description, schema: q.schema })
   return {
     operationId: route.id,
     summary: route.summary,
+    ...(route.description === undefined ? {} : { description: route.description }),
     security: route.public ? [] : [{ bearer: [] }],
     ...(params.length > 0 ? { parameters: params } : {}),
     ...(route.body === undefined

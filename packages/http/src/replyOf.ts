@@ -1,5 +1,5 @@
 import { Cause, Effect, Exit, Option } from "effect"
-import { INTERNAL_ERROR, replyForFailure, type HttpFailure, type Operation, type Reply } from "./errorTable.ts"
+import { defectReply, replyForFailure, type HttpFailure, type Operation, type Reply } from "./errorTable.ts"
 import type { Logger } from "./logger.ts"
 
 /**
@@ -21,5 +21,5 @@ export const replyOf = async <A, E extends HttpFailure>(
     return reply
   }
   options.logger.error({ operation: options.operation, cause: Cause.pretty(exit.cause) }, "defect while handling a request (a bug)")
-  return INTERNAL_ERROR
+  return defectReply(options.operation)
 }

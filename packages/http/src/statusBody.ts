@@ -1,6 +1,7 @@
-import type { HostMetricsSample, ManagedContainer } from "@dtma/domain"
+import type { HostMetricsSample, ManagedContainer, McpServerView } from "@dtma/domain"
 import type { Config } from "./config.ts"
 import { listedPort } from "./dockerShapes.ts"
+import { mcpSummaryOf } from "./mcpServerShapes.ts"
 import { DTMA_VERSION } from "./version.ts"
 
 /** One managed instance in the legacy `tool_instances` shape. */
@@ -18,11 +19,16 @@ export const toolInstanceEntry = (c: ManagedContainer) => ({
   kind: c.kind,
 })
 
-const mcpServerEntry = (c: ManagedContainer) => ({
+// `health_status` is null for a container the DTMA does not supervise (its adoption failed).
+const mcpServerEntry = (c: ManagedContainer, view: McpServerView | undefined) => ({
   ...toolInstanceEntry(c),
   mcp_transport: c.mcp?.transport ?? null,
   mcp_endpoint: c.mcp?.endpointPath ?? null,
   mcp_port: c.mcp?.port ?? null,
+  transport_type: c.mcp?.transport ?? null,
+  health_status: view?.healthStatus ?? null,
+  last_health_check: view?.lastHealthCheck ?? null,
+  restart_count: view?.restartCount ?? 0,
 })
 
 export const systemMetricsOf = (s: HostMetricsSample) => ({
@@ -37,11 +43,14 @@ export const systemMetricsOf = (s: HostMetricsSample) => ({
  */
 export const statusBody = (options: {
   readonly instances: ReadonlyArray<ManagedContainer>
+  /** The supervised MCP servers. */
+  readonly mcpServers: ReadonlyArray<McpServerView>
   readonly system: HostMetricsSample
   readonly config: Config
   readonly now: Date
 }) => {
   const { instances, config } = options
+  const views = new Map(options.mcpServers.map((v) => [v.instanceName, v]))
   return {
     status: "healthy",
     timestamp: options.now.toISOString(),
@@ -56,7 +65,8 @@ export const statusBody = (options: {
     },
     tool_instances: instances.map(toolInstanceEntry),
     standard_tools: instances.filter((c) => c.kind === "standard_tool").map(toolInstanceEntry),
-    mcp_servers: instances.filter((c) => c.kind === "mcp_server").map(mcpServerEntry),
+    mcp_servers: instances.filter((c) => c.kind === "mcp_server").map((c) => mcpServerEntry(c, views.get(c.name))),
+    mcp_summary: mcpSummaryOf(options.mcpServers),
     system_metrics: systemMetricsOf(options.system),
   }
 }

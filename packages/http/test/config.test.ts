@@ -5,6 +5,7 @@ import { Redacted } from "effect"
 import { describe, expect, it } from "vitest"
 import { ConfigError, parseConfigFile, resolveSettings } from "../src/config.ts"
 import { ensureApiToken, loadConfig } from "../src/loadConfig.ts"
+import { DEFAULT_MCP_CONFIG } from "../src/mcpConfig.ts"
 
 const EMPTY_FILE = { values: {}, badLines: [] }
 const tokensOf = (tokens: ReadonlyArray<Redacted.Redacted<string>>) => tokens.map((t) => Redacted.value(t))
@@ -51,6 +52,17 @@ describe("resolving settings", () => {
     expect(both.has).toEqual({ apiKey: true, bearerToken: true, fileToken: true })
     const fileOnly = resolveSettings({ BACKEND_TO_DTMA_API_KEY: "api-key" }, file)
     expect(Redacted.value(fileOnly.outboundToken!)).toBe("file-token")
+  })
+
+  it("takes MCP timings and limits from DTMA_MCP_* settings, defaults for the rest", () => {
+    const s = resolveSettings({ DTMA_MCP_START_TIMEOUT_MS: "5000", DTMA_MCP_MAX_IN_FLIGHT: "4" }, parseConfigFile("DTMA_MCP_PING_INTERVAL_MS=1000"))
+    expect(s.mcp).toEqual({ ...DEFAULT_MCP_CONFIG, startTimeoutMs: 5000, maxInFlight: 4, pingBaseMs: 1000 })
+  })
+
+  it("refuses an MCP setting out of range, naming the setting", () => {
+    expect(() => resolveSettings({ DTMA_MCP_MAX_IN_FLIGHT: "0" }, EMPTY_FILE)).toThrow(/DTMA_MCP_MAX_IN_FLIGHT must be a whole number/)
+    expect(() => resolveSettings({ DTMA_MCP_START_TIMEOUT_MS: "soon" }, EMPTY_FILE)).toThrow(/DTMA_MCP_START_TIMEOUT_MS/)
+    expect(() => resolveSettings({ DTMA_MCP_PING_MAX_INTERVAL_MS: "1000" }, EMPTY_FILE)).toThrow(/must not be below DTMA_MCP_PING_INTERVAL_MS/)
   })
 
   it("holds secrets as redacted values", () => {

@@ -1,11 +1,11 @@
 import { Effect } from "effect"
-import { ContainerRuntime, ControlPlane, HostMetrics, type Heartbeat, type Instances } from "@dtma/domain"
+import { ContainerEvents, ContainerLogs, ContainerRuntime, ControlPlane, defaultRestartPolicy, HostMetrics, McpConnector, type Heartbeat, type Instances, type McpServers } from "@dtma/domain"
 import { standaloneControlPlane } from "@dtma/adapters"
 import { fakesModule, InMemoryContainerRuntime, RecordingControlPlane } from "@dtma/testing"
 import { Container } from "inversify"
 import { describe, expect, it } from "vitest"
 import { adaptersModule } from "../src/adaptersModule.ts"
-import { buildContainer, heartbeatEnabled, useCaseSettingsOf } from "../src/container.ts"
+import { buildContainer, configModule, heartbeatEnabled, useCaseSettingsOf } from "../src/container.ts"
 import { Tokens } from "../src/tokens.ts"
 import { capturingLogger, IMAGE, testConfig } from "./support.ts"
 
@@ -20,12 +20,31 @@ describe("the composition root", () => {
     await Effect.runPromise(instances.deploy({ name: "tool-a", accountToolInstanceId: "ati-1", image: IMAGE, env: [], ports: [] }))
     await Effect.runPromise(container.get<Heartbeat>(Tokens.Heartbeat).send())
     expect(controlPlane.received[0]?.tools.map((t) => t.accountToolInstanceId)).toEqual(["ati-1"])
+    const mcpServers = container.get<McpServers>(Tokens.McpServers)
+    expect(container.get<McpServers>(Tokens.McpServers)).toBe(mcpServers)
+    expect(mcpServers.list()).toEqual([])
+    await Effect.runPromise(mcpServers.shutdown())
   })
 
-  it("reserves the DTMA's own port and uses the agreed retry and stop settings", () => {
+  it("reserves the DTMA's own port and uses the agreed retry, stop and MCP supervision settings", () => {
     expect(useCaseSettingsOf(testConfig({ port: 31000 }))).toEqual({
       instances: { reservedHostPorts: [31000], stopGraceSeconds: 10 },
       heartbeat: { dtmaVersion: "0.1.0", retries: 4, retryBase: "2 seconds" },
+      mcpServers: {
+        clientInfo: { name: "dtma", version: "0.1.0" },
+        protocolVersion: "2025-11-25",
+        supportedProtocolVersions: ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"],
+        startTimeoutMs: 30_000,
+        requestTimeoutMs: 60_000,
+        pingTimeoutMs: 5_000,
+        pingBaseMs: 5_000,
+        pingMaxMs: 60_000,
+        discoveryIntervalMs: 300_000,
+        restartPolicy: defaultRestartPolicy,
+        maxInFlight: 32,
+        maxQueued: 256,
+        drainTimeoutMs: 10_000,
+      },
     })
   })
 
@@ -38,14 +57,14 @@ describe("the composition root", () => {
 
 const loadAdapters = (config = testConfig()) => {
   const container = new Container({ defaultScope: "Singleton" })
-  container.load(adaptersModule(config))
+  container.load(configModule(config, capturingLogger().logger), adaptersModule(config))
   return container
 }
 
 describe("the real adapters module", () => {
   it("binds every port without touching Docker or the backend", () => {
     const container = loadAdapters()
-    for (const token of [ContainerRuntime, ControlPlane, HostMetrics]) expect(container.get(token)).toBeDefined()
+    for (const token of [ContainerRuntime, ControlPlane, HostMetrics, McpConnector, ContainerLogs, ContainerEvents]) expect(container.get(token)).toBeDefined()
     expect(container.get(ControlPlane)).not.toBe(standaloneControlPlane)
   })
 

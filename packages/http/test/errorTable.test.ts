@@ -4,6 +4,11 @@ import {
   InstanceAlreadyExists,
   InstanceNotFound,
   InvalidInstanceSpec,
+  McpConnectFailed,
+  McpRequestFailed,
+  McpServerBusy,
+  McpServerNotReady,
+  McpServerUnavailable,
   NameTakenByUnmanagedContainer,
   PortConflict,
   RuntimeOperationFailed,
@@ -11,11 +16,14 @@ import {
 } from "@dtma/domain"
 import { describe, expect, it } from "vitest"
 import { ERROR_TABLE, replyForFailure, type HttpFailure, type Operation } from "../src/errorTable.ts"
+import { McpGroupExists, McpGroupNotFound } from "../src/McpGroupErrors.ts"
 import { MissingRequiredFields } from "../src/MissingRequiredFields.ts"
+import { NotImplemented } from "../src/NotImplemented.ts"
 import { replyOf } from "../src/replyOf.ts"
 import { capturingLogger } from "./support.ts"
 
 const deploy: Operation = { verb: "deploy", name: "tool-a" }
+const deployMcp: Operation = { verb: "deploy", name: "mcp-a", subject: "mcp_server" }
 
 // The whole table, pinned: a change here is a change to the API.
 const PINNED: ReadonlyArray<readonly [HttpFailure, Operation, number, unknown]> = [
@@ -74,6 +82,105 @@ const PINNED: ReadonlyArray<readonly [HttpFailure, Operation, number, unknown]> 
     503,
     { success: false, message: "Failed to list tool instances.", error: "The container runtime is unreachable: socket closed" },
   ],
+  [
+    new MissingRequiredFields({ fields: ["mcpTransportType"], required: ["dockerImageUrl", "mcpTransportType"] }),
+    deployMcp,
+    400,
+    { success: false, error: "Missing required fields: dockerImageUrl, mcpTransportType" },
+  ],
+  [
+    new InstanceNotFound({ name: "ghost" }),
+    { verb: "get", name: "ghost", subject: "mcp_server" },
+    404,
+    { success: false, error: "MCP server 'ghost' not found or not managed by this DTMA.", code: "not_found" },
+  ],
+  [
+    new NotImplemented({ feature: "OAuth credential injection" }),
+    deployMcp,
+    501,
+    { success: false, error: "OAuth credential injection is not available in this version", code: "not_implemented" },
+  ],
+  [
+    new McpServerNotReady({ name: "mcp-a", detail: "MCP connection failed (unreachable): connection refused", stderrTail: ["Error: bad flag", "usage: x"] }),
+    deployMcp,
+    502,
+    {
+      success: false,
+      message: "Failed to deploy MCP server 'mcp-a'.",
+      error:
+        "MCP server 'mcp-a' did not become ready and was rolled back: MCP connection failed (unreachable): connection refused. Last stderr lines: Error: bad flag | usage: x",
+      code: "mcp_server_not_ready",
+    },
+  ],
+  [
+    new McpServerNotReady({ name: "tool-a", detail: "start timed out", stderrTail: [] }),
+    deploy,
+    502,
+    {
+      success: false,
+      message: "Failed to deploy tool 'tool-a'.",
+      error: "MCP server 'tool-a' did not become ready and was rolled back: start timed out.",
+      code: "mcp_server_not_ready",
+    },
+  ],
+  [
+    new McpServerUnavailable({ name: "mcp-a", health: "stopped", detail: null }),
+    { verb: "restart", name: "mcp-a", subject: "mcp_server" },
+    503,
+    { success: false, message: "Failed to restart MCP server 'mcp-a'.", error: "MCP server 'mcp-a' is stopped and cannot take calls now.", code: "mcp_server_unavailable" },
+  ],
+  [
+    new McpServerBusy({ name: "mcp-a", inFlight: 32 }),
+    { verb: "get", name: "mcp-a", subject: "mcp_server" },
+    429,
+    {
+      success: false,
+      message: "Failed to read MCP server 'mcp-a'.",
+      error: "MCP server 'mcp-a' is saturated (32 requests in flight); retry later.",
+      code: "mcp_server_busy",
+    },
+  ],
+  [
+    new McpConnectFailed({ reason: "timeout", detail: "no answer in 30000 ms" }),
+    { verb: "start", name: "mcp-a", subject: "mcp_server" },
+    502,
+    { success: false, message: "Failed to start MCP server 'mcp-a'.", error: "MCP connection failed (timeout): no answer in 30000 ms", code: "mcp_connect_failed" },
+  ],
+  [
+    new McpRequestFailed({ method: "tools/list", error: { code: -32603, message: "boom" } }),
+    { verb: "logs", name: "mcp-a", subject: "mcp_server" },
+    502,
+    { success: false, message: "Failed to read the logs of MCP server 'mcp-a'.", error: "tools/list failed: boom (-32603)", code: "mcp_request_failed" },
+  ],
+  [new McpGroupExists({ groupId: "agent-1-mcp" }), { verb: "deploy", name: "agent-1-mcp", subject: "mcp_group" }, 409, { success: false, error: "MCP server group 'agent-1-mcp' already exists." }],
+  [
+    new McpGroupNotFound({ groupId: "agent-1-mcp" }),
+    { verb: "remove", name: "agent-1-mcp", subject: "mcp_group" },
+    404,
+    {
+      success: false,
+      error:
+        "MCP server group 'agent-1-mcp' not found; groups deployed before the DTMA last started are not kept, remove their servers through DELETE /mcp-servers/:name.",
+      code: "not_found",
+    },
+  ],
+  [
+    new McpServerNotReady({ name: "mcp-a", detail: "start timed out", stderrTail: [] }),
+    { verb: "deploy", name: "agent-1-mcp", subject: "mcp_group" },
+    502,
+    {
+      success: false,
+      message: "Failed to deploy MCP server group 'agent-1-mcp'.",
+      error: "MCP server 'mcp-a' did not become ready and was rolled back: start timed out.",
+      code: "mcp_server_not_ready",
+    },
+  ],
+  [
+    new RuntimeUnavailable({ detail: "socket closed" }),
+    { verb: "list", subject: "mcp_server" },
+    503,
+    { success: false, message: "Failed to list MCP servers.", error: "The container runtime is unreachable: socket closed" },
+  ],
 ]
 
 describe("the error table", () => {
@@ -102,10 +209,11 @@ describe("running a use case at the edge", () => {
     expect(reply.status).toBe(404)
   })
 
-  it("answers a defect with a bare 500 and logs it as a bug", async () => {
+  it("answers a defect with the legacy 500 body, saying what failed, and logs it as a bug", async () => {
     const { logger, lines } = capturingLogger()
     const reply = await replyOf(Effect.die(new Error("invariant broken")), { operation: deploy, logger, onSuccess: ok })
-    expect(reply).toEqual({ status: 500, body: { success: false, error: "Internal error" } })
+    expect(reply).toEqual({ status: 500, body: { success: false, message: expect.stringMatching(/^Failed to deploy tool '.+'\.$/), error: "Internal error" } })
+    expect(JSON.stringify(reply.body)).not.toContain("invariant broken")
     expect(lines.join("\n")).toMatch(/invariant broken/)
     expect(JSON.parse(lines.at(-1)!)).toMatchObject({ level: "error", msg: "defect while handling a request (a bug)" })
   })

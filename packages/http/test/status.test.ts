@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { deployBody, statusJson, IMAGE, NOW, OTHER_TOKEN, OUTBOUND_TOKEN, startTestApp, TOKEN, type TestApp } from "./support.ts"
+import { deployBody, statusJson, IMAGE, MCP_IMAGE, NOW, OTHER_TOKEN, OUTBOUND_TOKEN, startTestApp, TOKEN, type TestApp } from "./support.ts"
 
 let app: TestApp
 beforeEach(async () => {
@@ -58,6 +58,12 @@ describe("GET /status", () => {
       tool_instances: [entry],
       standard_tools: [entry],
       mcp_servers: [],
+      mcp_summary: {
+        total: 0,
+        byHealth: { starting: 0, healthy: 0, degraded: 0, unhealthy: 0, stopping: 0, stopped: 0 },
+        byTransport: { stdio: 0, sse: 0, websocket: 0, streamable_http: 0 },
+        oauth: { valid: 0, expiring: 0, failed: 0 },
+      },
       system_metrics: {
         cpu_load_percent: 3.2,
         memory: { total_bytes: 8000, active_bytes: 3000, free_bytes: 5000, used_bytes: 3000 },
@@ -75,15 +81,39 @@ describe("GET /status", () => {
     expect(body.tool_instances.map((t) => t.instance_name_on_toolbox)).toEqual(["tool-a"])
   })
 
-  it("splits standard tools from MCP servers", async () => {
+  it("splits standard tools from MCP servers, and gives each MCP server its health and transport", async () => {
     await app.json("POST", "/tools", withPort("tool-a", "30001"))
-    await app.json("POST", "/tools", withPort("mcp-b", "30002", { mcpTransport: "sse", mcpEndpoint: "/sse", mcpPort: 8080 }))
+    const mcp = await app.json("POST", "/tools", { ...withPort("mcp-b", "30002", { mcpTransport: "sse", mcpEndpoint: "/sse", mcpPort: 8080 }), dockerImageUrl: MCP_IMAGE })
+    expect(mcp.status).toBe(201)
     const body = await statusJson(await fetch(`${app.base}/status`))
     expect(body.tool_instances).toHaveLength(2)
     expect(body.standard_tools.map((t) => t.instance_name_on_toolbox)).toEqual(["tool-a"])
     expect(body.mcp_servers).toEqual([
-      expect.objectContaining({ instance_name_on_toolbox: "mcp-b", kind: "mcp_server", mcp_transport: "sse", mcp_endpoint: "/sse", mcp_port: 8080 }),
+      expect.objectContaining({
+        instance_name_on_toolbox: "mcp-b",
+        kind: "mcp_server",
+        mcp_transport: "sse",
+        mcp_endpoint: "/sse",
+        mcp_port: 8080,
+        transport_type: "sse",
+        health_status: "healthy",
+        restart_count: 0,
+      }),
     ])
+  })
+
+  it("sums MCP servers up by health and transport", async () => {
+    for (const [name, mcpTransport] of [["m-1", "stdio"], ["m-2", "stdio"], ["m-3", "streamable_http"]] as const) {
+      expect((await app.json("POST", "/tools", { ...deployBody({ instanceNameOnToolbox: name, dockerImageUrl: MCP_IMAGE }), baseConfigOverrideJson: { mcpTransport } })).status).toBe(201)
+    }
+    await app.api("/tools/m-2/stop", { method: "POST" })
+    const body = (await (await fetch(`${app.base}/status`)).json()) as { mcp_summary: unknown }
+    expect(body.mcp_summary).toEqual({
+      total: 3,
+      byHealth: { starting: 0, healthy: 2, degraded: 0, unhealthy: 0, stopping: 0, stopped: 1 },
+      byTransport: { stdio: 2, sse: 0, websocket: 0, streamable_http: 1 },
+      oauth: { valid: 0, expiring: 0, failed: 0 },
+    })
   })
 
   it("never contains environment values or tokens", async () => {

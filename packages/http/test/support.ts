@@ -1,13 +1,31 @@
 import { once } from "node:events"
 import type { AddressInfo } from "node:net"
-import { Redacted } from "effect"
-import { fakesModule, InMemoryContainerRuntime, RecordingControlPlane } from "@dtma/testing"
+import { Effect, Redacted } from "effect"
+import type { InstanceSpec, McpServers } from "@dtma/domain"
+import {
+  echoMcpServer,
+  fakesModule,
+  InMemoryContainerEvents,
+  InMemoryContainerLogs,
+  InMemoryContainerRuntime,
+  InMemoryMcpConnector,
+  RecordingControlPlane,
+  type InMemoryContainerRuntimeOptions,
+  type McpServerFactory,
+} from "@dtma/testing"
 import type { Config } from "../src/config.ts"
 import { buildContainer } from "../src/container.ts"
 import { createApp } from "../src/createApp.ts"
 import { createLogger, type Logger } from "../src/logger.ts"
+import { DEFAULT_MCP_CONFIG } from "../src/mcpConfig.ts"
+import { Tokens } from "../src/tokens.ts"
 
 export const IMAGE = "dtma/example-http:1"
+/** An image whose containers serve the fake echo MCP server. */
+export const MCP_IMAGE = "dtma/mcp-echo:1"
+/** An image whose containers never serve MCP: they write to stderr and exit. */
+export const BROKEN_MCP_IMAGE = "dtma/mcp-broken:1"
+export const BROKEN_STDERR = "Error: unknown transport 'bogus'\nusage: server [stdio|sse|streamableHttp]"
 export const TOKEN = "inbound-token-for-tests"
 export const OTHER_TOKEN = "second-inbound-token"
 export const OUTBOUND_TOKEN = "outbound-token-never-shown"
@@ -24,6 +42,7 @@ export const testConfig = (overrides: Partial<Config> = {}): Config => ({
   has: { apiKey: true, bearerToken: true, fileToken: false },
   generatedTokenFile: null,
   warnings: [],
+  mcp: DEFAULT_MCP_CONFIG,
   ...overrides,
 })
 
@@ -33,9 +52,42 @@ export const capturingLogger = (): { readonly logger: Logger; readonly lines: Ar
   return { logger: createLogger({ level: "debug", destination: { write: (line: string) => void lines.push(line) } }), lines }
 }
 
+/**
+ * Joins the fakes the way a real engine and real images are joined: a container of an MCP image
+ * serves MCP (in the connector fake) once created, and every container has a log (in the logs fake).
+ */
+export class McpServingRuntime extends InMemoryContainerRuntime {
+  readonly connector = new InMemoryMcpConnector()
+  readonly logs = new InMemoryContainerLogs()
+  readonly servers = new Map<string, McpServerFactory>([[MCP_IMAGE, echoMcpServer]])
+  readonly stderr = new Map<string, string>([[BROKEN_MCP_IMAGE, BROKEN_STDERR]])
+
+  constructor(options: InMemoryContainerRuntimeOptions = {}) {
+    super(options)
+  }
+
+  override create(spec: InstanceSpec) {
+    return super.create(spec).pipe(
+      Effect.tap((c) =>
+        Effect.sync(() => {
+          this.logs.addContainer(c.containerId)
+          const factory = this.servers.get(spec.image)
+          if (factory !== undefined) this.connector.register(c.containerId, factory)
+          const stderr = this.stderr.get(spec.image)
+          if (stderr !== undefined) this.logs.append(c.containerId, "stderr", stderr)
+        }),
+      ),
+    )
+  }
+}
+
 export interface TestApp {
   readonly base: string
   readonly runtime: InMemoryContainerRuntime
+  readonly connector: InMemoryMcpConnector
+  readonly containerLogs: InMemoryContainerLogs
+  readonly events: InMemoryContainerEvents
+  readonly mcpServers: McpServers
   readonly controlPlane: RecordingControlPlane
   readonly logs: Array<string>
   /** fetch with the bearer token unless `headers.authorization` says otherwise. */
@@ -47,10 +99,16 @@ export interface TestApp {
 
 /** The app over the fakes, listening on 127.0.0.1 on a free port. */
 export const startTestApp = async (options: { readonly config?: Partial<Config>; readonly runtime?: InMemoryContainerRuntime } = {}): Promise<TestApp> => {
-  const runtime = options.runtime ?? new InMemoryContainerRuntime({ images: [IMAGE], registry: ["dtma/pullable:1"], now: () => NOW.getTime() })
+  const runtime =
+    options.runtime ?? new McpServingRuntime({ images: [IMAGE, MCP_IMAGE, BROKEN_MCP_IMAGE], registry: ["dtma/pullable:1"], now: () => NOW.getTime() })
   const controlPlane = new RecordingControlPlane()
+  const events = new InMemoryContainerEvents()
   const { logger, lines } = capturingLogger()
-  const container = buildContainer({ config: testConfig(options.config), logger, infrastructure: fakesModule({ runtime, controlPlane }) })
+  const connector = runtime instanceof McpServingRuntime ? runtime.connector : new InMemoryMcpConnector()
+  const containerLogs = runtime instanceof McpServingRuntime ? runtime.logs : new InMemoryContainerLogs()
+  const infrastructure = fakesModule({ runtime, controlPlane, connector, logs: containerLogs, events })
+  const container = buildContainer({ config: testConfig(options.config), logger, infrastructure })
+  const mcpServers = container.get<McpServers>(Tokens.McpServers)
   const server = createApp(container, { now: () => NOW }).listen(0, "127.0.0.1")
   await once(server, "listening")
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
@@ -59,12 +117,17 @@ export const startTestApp = async (options: { readonly config?: Partial<Config>;
   return {
     base,
     runtime,
+    connector,
+    containerLogs,
+    events,
+    mcpServers,
     controlPlane,
     logs: lines,
     api,
     json: (method, path, body) =>
       api(path, { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }) }),
     close: async () => {
+      await Effect.runPromise(mcpServers.shutdown())
       server.closeAllConnections()
       server.close()
       await once(server, "close")
@@ -76,6 +139,15 @@ export const deployBody = (overrides: Record<string, unknown> = {}) => ({
   dockerImageUrl: IMAGE,
   instanceNameOnToolbox: "tool-a",
   accountToolInstanceId: "ati-1",
+  ...overrides,
+})
+
+/** A `POST /mcp-servers` body for a stdio server of `MCP_IMAGE`. */
+export const mcpBody = (overrides: Record<string, unknown> = {}) => ({
+  dockerImageUrl: MCP_IMAGE,
+  instanceNameOnToolbox: "mcp-a",
+  accountToolInstanceId: "ati-mcp-a",
+  mcpTransportType: "stdio",
   ...overrides,
 })
 

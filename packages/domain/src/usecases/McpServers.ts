@@ -424,7 +424,8 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
       Effect.gen(function* () {
         const sub = yield* Fiber.join(eventSubscription)
         yield* sub.unsubscribe
-        for (const name of [...servers.keys()]) forget(name)
+        // Deleting the entry being visited is safe for a Map iterator.
+        for (const name of servers.keys()) forget(name)
       }),
   }
 }

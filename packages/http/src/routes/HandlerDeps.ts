@@ -1,4 +1,4 @@
-import type { HostMetrics, Instances } from "@dtma/domain"
+import type { HostMetrics, Instances, McpServers } from "@dtma/domain"
 import type { Context } from "koa"
 import type { Config } from "../config.ts"
 import type { Reply } from "../errorTable.ts"
@@ -7,6 +7,7 @@ import type { Logger } from "../logger.ts"
 /** What the route handlers use. */
 export interface HandlerDeps {
   readonly instances: Instances
+  readonly mcpServers: McpServers
   readonly hostMetrics: HostMetrics
   readonly config: Config
   readonly logger: Logger
@@ -16,4 +17,15 @@ export interface HandlerDeps {
 export const send = (ctx: Context, reply: Reply): void => {
   ctx.status = reply.status
   ctx.body = reply.body
+}
+
+const HOST = /^[A-Za-z0-9.:[\]-]{1,255}$/
+
+/**
+ * `http://<host>` as the caller reached the DTMA (its Host header), for URLs in answers; the
+ * configured address when the header is missing or not a plain host.
+ */
+export const originOf = (ctx: Context, config: Config): string => {
+  const host = ctx.get("host")
+  return `http://${HOST.test(host) ? host : `${config.host}:${config.port}`}`
 }

@@ -1,7 +1,35 @@
 import type { z } from "zod"
 import { deployToolBody } from "../schemas.ts"
+import { MCP_ROUTES } from "./mcpRoutes.ts"
 
-export type RouteId = "health" | "status" | "openapi" | "metrics" | "toolsStatus" | "deployTool" | "removeTool" | "startTool" | "stopTool"
+export type RouteId =
+  | "health"
+  | "status"
+  | "openapi"
+  | "metrics"
+  | "toolsStatus"
+  | "deployTool"
+  | "removeTool"
+  | "startTool"
+  | "stopTool"
+  | "deployMcpServer"
+  | "listMcpServers"
+  | "mcpDiscovery"
+  | "getMcpServer"
+  | "startMcpServer"
+  | "stopMcpServer"
+  | "restartMcpServer"
+  | "removeMcpServer"
+  | "mcpServerLogs"
+  | "deployMcpGroup"
+  | "removeMcpGroup"
+
+export interface QueryParam {
+  readonly name: string
+  readonly description: string
+  /** JSON Schema of the value. */
+  readonly schema: Readonly<Record<string, unknown>>
+}
 
 export interface RouteSpec {
   readonly id: RouteId
@@ -9,6 +37,8 @@ export interface RouteSpec {
   /** Koa form: `/tools/:name`. */
   readonly path: string
   readonly summary: string
+  readonly description?: string
+  readonly query?: ReadonlyArray<QueryParam>
   /** Public routes need no bearer token. */
   readonly public: boolean
   /** The schema the handler validates its JSON body with. */
@@ -83,6 +113,7 @@ export const ROUTES: ReadonlyArray<RouteSpec> = [
     responses: manage("start", "Started or already running"),
   },
   { id: "stopTool", method: "POST", path: "/tools/:name/stop", summary: "Stop a tool instance", public: false, responses: manage("stop", "Stopped") },
+  ...MCP_ROUTES,
 ]
 
 const trimSlash = (path: string): string => (path.length > 1 ? path.replace(/\/+$/, "") : path)

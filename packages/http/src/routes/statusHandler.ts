@@ -4,15 +4,22 @@ import { replyOf } from "../replyOf.ts"
 import { statusBody } from "../statusBody.ts"
 import { send, type HandlerDeps } from "./HandlerDeps.ts"
 
-/** `GET /status` and `GET /tools/status`: managed instances and the host's metrics. */
+/** `GET /status` and `GET /tools/status`: managed instances, MCP server health and the host's metrics. */
 export const statusHandler = (deps: HandlerDeps): Middleware => async (ctx) => {
-  const snapshot = Effect.all({ instances: deps.instances.list(), system: deps.hostMetrics.sample() })
+  const snapshot = Effect.all({
+    instances: deps.instances.list(),
+    system: deps.hostMetrics.sample(),
+    mcpServers: Effect.sync(() => deps.mcpServers.list()),
+  })
   send(
     ctx,
     await replyOf(snapshot, {
       operation: { verb: "list" },
       logger: deps.logger,
-      onSuccess: ({ instances, system }) => ({ status: 200, body: statusBody({ instances, system, config: deps.config, now: deps.now() }) }),
+      onSuccess: ({ instances, system, mcpServers }) => ({
+        status: 200,
+        body: statusBody({ instances, system, mcpServers, config: deps.config, now: deps.now() }),
+      }),
     }),
   )
 }

@@ -5,6 +5,7 @@ import { deployRequestOf } from "../deployRequestOf.ts"
 import { dockerPortMap, dockerStateOf } from "../dockerShapes.ts"
 import { replyOf } from "../replyOf.ts"
 import { send, type HandlerDeps } from "./HandlerDeps.ts"
+import { toolOperations } from "./toolOperations.ts"
 
 const deployed = (c: ManagedContainer) => ({
   success: true,
@@ -25,22 +26,23 @@ const nameIn = (body: unknown): string => {
 }
 
 // The router has already decoded the name once; it must not be decoded again.
-const nameParam = (params: Record<string, string | undefined>): string => params.name ?? ""
+export const nameParam = (params: Record<string, string | undefined>): string => params.name ?? ""
 
-/** The tool routes: parse, call one use case, render. */
+/** The tool routes: parse, call one use case, render. MCP servers among the tools go through `McpServers`. */
 export const toolHandlers = (deps: HandlerDeps): Record<"deployTool" | "removeTool" | "startTool" | "stopTool", RouterMiddleware> => {
-  const { instances, logger } = deps
+  const { logger } = deps
+  const tools = toolOperations(deps.instances, deps.mcpServers)
   return {
     deployTool: async (ctx) => {
       const body: unknown = ctx.request.body
-      const deploy = Effect.fromResult(deployRequestOf(body)).pipe(Effect.flatMap((request) => instances.deploy(request)))
+      const deploy = Effect.fromResult(deployRequestOf(body)).pipe(Effect.flatMap(tools.deploy))
       send(ctx, await replyOf(deploy, { operation: { verb: "deploy", name: nameIn(body) }, logger, onSuccess: (c) => ({ status: 201, body: deployed(c) }) }))
     },
     removeTool: async (ctx) => {
       const name = nameParam(ctx.params)
       send(
         ctx,
-        await replyOf(instances.remove(name), {
+        await replyOf(tools.remove(name), {
           operation: { verb: "remove", name },
           logger,
           onSuccess: () => ({ status: 200, body: { success: true, message: `Tool instance '${name}' removed successfully.` } }),
@@ -51,15 +53,15 @@ export const toolHandlers = (deps: HandlerDeps): Record<"deployTool" | "removeTo
       const name = nameParam(ctx.params)
       send(
         ctx,
-        await replyOf(instances.start(name), {
+        await replyOf(tools.start(name), {
           operation: { verb: "start", name },
           logger,
-          onSuccess: ({ outcome, container }) => ({
+          onSuccess: ({ outcome, state }) => ({
             status: 200,
             body: {
               success: true,
               message: outcome === "already_running" ? `Tool instance '${name}' is already running.` : `Tool instance '${name}' started successfully.`,
-              data: { state: dockerStateOf(container) },
+              data: { state: dockerStateOf({ state }) },
             },
           }),
         }),
@@ -69,12 +71,12 @@ export const toolHandlers = (deps: HandlerDeps): Record<"deployTool" | "removeTo
       const name = nameParam(ctx.params)
       send(
         ctx,
-        await replyOf(instances.stop(name), {
+        await replyOf(tools.stop(name), {
           operation: { verb: "stop", name },
           logger,
-          onSuccess: (container) => ({
+          onSuccess: (state) => ({
             status: 200,
-            body: { success: true, message: `Tool instance '${name}' stopped successfully.`, data: { state: dockerStateOf(container) } },
+            body: { success: true, message: `Tool instance '${name}' stopped successfully.`, data: { state: dockerStateOf({ state }) } },
           }),
         }),
       )

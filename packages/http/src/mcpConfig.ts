@@ -1,0 +1,61 @@
+/** The MCP supervision settings an operator may tune through the environment. */
+export interface McpConfig {
+  /** Deploy and restart: from container start to initialized and listed. */
+  readonly startTimeoutMs: number
+  readonly requestTimeoutMs: number
+  readonly pingTimeoutMs: number
+  /** Health ping pace while a server is new or shaky; it grows to `pingMaxMs` once stable. */
+  readonly pingBaseMs: number
+  readonly pingMaxMs: number
+  readonly discoveryIntervalMs: number
+  /** Requests one server may have in flight; beyond, up to `maxQueued` wait, the rest are refused. */
+  readonly maxInFlight: number
+  readonly maxQueued: number
+  /** How long removal waits for in-flight calls to finish. */
+  readonly drainTimeoutMs: number
+}
+
+export const DEFAULT_MCP_CONFIG: McpConfig = {
+  startTimeoutMs: 30_000,
+  requestTimeoutMs: 60_000,
+  pingTimeoutMs: 5_000,
+  pingBaseMs: 5_000,
+  pingMaxMs: 60_000,
+  discoveryIntervalMs: 300_000,
+  maxInFlight: 32,
+  maxQueued: 256,
+  drainTimeoutMs: 10_000,
+}
+
+/** The environment variable for each setting, and the smallest value it takes. */
+export const MCP_ENV: { readonly [K in keyof McpConfig]: { readonly name: string; readonly min: number } } = {
+  startTimeoutMs: { name: "DTMA_MCP_START_TIMEOUT_MS", min: 100 },
+  requestTimeoutMs: { name: "DTMA_MCP_REQUEST_TIMEOUT_MS", min: 100 },
+  pingTimeoutMs: { name: "DTMA_MCP_PING_TIMEOUT_MS", min: 100 },
+  pingBaseMs: { name: "DTMA_MCP_PING_INTERVAL_MS", min: 100 },
+  pingMaxMs: { name: "DTMA_MCP_PING_MAX_INTERVAL_MS", min: 100 },
+  discoveryIntervalMs: { name: "DTMA_MCP_DISCOVERY_INTERVAL_MS", min: 1_000 },
+  maxInFlight: { name: "DTMA_MCP_MAX_IN_FLIGHT", min: 1 },
+  maxQueued: { name: "DTMA_MCP_MAX_QUEUED", min: 0 },
+  drainTimeoutMs: { name: "DTMA_MCP_DRAIN_TIMEOUT_MS", min: 0 },
+}
+
+const MAX = 86_400_000
+
+/**
+ * The MCP settings from `get` (environment, then config file), defaults for what is unset. A value
+ * that is not a whole number in range goes to `fail`, which names the setting.
+ */
+export const mcpConfigOf = (get: (key: string) => string | undefined, fail: (problem: string) => never): McpConfig => {
+  const config: Record<string, number> = { ...DEFAULT_MCP_CONFIG }
+  for (const [key, { name, min }] of Object.entries(MCP_ENV)) {
+    const text = get(name)
+    if (text === undefined) continue
+    const value = Number(text)
+    if (!/^\d+$/.test(text) || value < min || value > MAX) fail(`${name} must be a whole number between ${min} and ${MAX}`)
+    config[key] = value
+  }
+  const result = config as unknown as McpConfig
+  if (result.pingMaxMs < result.pingBaseMs) fail(`${MCP_ENV.pingMaxMs.name} must not be below ${MCP_ENV.pingBaseMs.name}`)
+  return result
+}

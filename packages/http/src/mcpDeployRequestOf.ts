@@ -1,0 +1,54 @@
+import { Result } from "effect"
+import { InvalidInstanceSpec, type DeployRequest } from "@dtma/domain"
+import { envOf, envVarsOf, firstIssue, isRecord, portsOf } from "./deployRequestOf.ts"
+import { deployMcpServerBody, REQUIRED_MCP_DEPLOY_FIELDS } from "./mcpSchemas.ts"
+import { mcpSettingsFor, withMcpPort } from "./mcpTarget.ts"
+import { MissingRequiredFields } from "./MissingRequiredFields.ts"
+import { NotImplemented } from "./NotImplemented.ts"
+import { unsupportedKeyOf, wideningKeyOf } from "./overrideKeys.ts"
+
+const DISCOVERY = "discovery"
+
+export type McpDeployProblem = MissingRequiredFields | InvalidInstanceSpec | NotImplemented
+
+/**
+ * The domain request a `POST /mcp-servers` body asks for. Checked in this order: required fields,
+ * the schema, the reserved name `discovery`, keys that widen privileges (400), keys this version cannot apply (501), OAuth
+ * connections (501), then environment and ports. `Cmd` replaces the image's command; a network
+ * server's port is published on loopback for the DTMA.
+ */
+export const mcpDeployRequestOf = (raw: unknown): Result.Result<DeployRequest, McpDeployProblem> => {
+  const body = isRecord(raw) ? raw : {}
+  const missing = REQUIRED_MCP_DEPLOY_FIELDS.filter((key) => body[key] === undefined || body[key] === null || body[key] === "")
+  if (missing.length > 0) return Result.fail(new MissingRequiredFields({ fields: missing, required: REQUIRED_MCP_DEPLOY_FIELDS }))
+  const parsed = deployMcpServerBody.safeParse(body)
+  if (!parsed.success) return Result.fail(firstIssue(parsed.error))
+  const { data } = parsed
+  if (data.instanceNameOnToolbox === DISCOVERY) {
+    return Result.fail(new InvalidInstanceSpec({ field: "instanceNameOnToolbox", problem: `'${DISCOVERY}' is reserved: GET /mcp-servers/${DISCOVERY} is the discovery document` }))
+  }
+  const widening = wideningKeyOf(body["baseConfigOverrideJson"])
+  if (widening !== null) {
+    return Result.fail(new InvalidInstanceSpec({ field: widening, problem: "widens the container's privileges, which MCP servers are never given" }))
+  }
+  const unsupported = unsupportedKeyOf(body["baseConfigOverrideJson"])
+  if (unsupported !== null) return Result.fail(new NotImplemented({ feature: `Setting ${unsupported}` }))
+  if ((data.oauthConnectionIds ?? []).length > 0) return Result.fail(new NotImplemented({ feature: "OAuth credential injection" }))
+  if (data.refreshStrategy === "periodic" && data.refreshIntervalSeconds == null) {
+    return Result.fail(new InvalidInstanceSpec({ field: "refreshIntervalSeconds", problem: "is required with refreshStrategy periodic" }))
+  }
+  const override = data.baseConfigOverrideJson ?? {}
+  const mcp = mcpSettingsFor(data.mcpTransportType, data.mcpEndpointPath, data.mcpPort == null ? null : Number(data.mcpPort))
+  return Result.all({ env: envOf(override), ports: portsOf(override) }).pipe(
+    Result.map(({ env, ports }) => ({
+      name: data.instanceNameOnToolbox,
+      accountToolInstanceId: data.accountToolInstanceId,
+      image: data.dockerImageUrl,
+      env: envVarsOf(env),
+      ports: withMcpPort(ports, mcp),
+      pullPolicy: data.imagePullPolicy ?? undefined,
+      mcp,
+      command: override.Cmd ?? null,
+    })),
+  )
+}

@@ -1,0 +1,158 @@
+/* oxlint-disable unicorn/prefer-add-event-listener -- the SDK's Transport has callback properties, not events */
+import { randomUUID } from "node:crypto"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import { Effect, Exit } from "effect"
+import { isNotification, isRequest, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest } from "@dtma/domain"
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
+import type { Logger } from "../logger.ts"
+import { jsonRpcError, PROXY_ERROR_TABLE, type ProxyFailure } from "./proxyErrorTable.ts"
+import { PendingAnswer } from "./PendingAnswer.ts"
+import { answerRequest } from "./answerRequest.ts"
+import type { ServerHub } from "./ServerHub.ts"
+import type { McpProxySettings } from "./settings.ts"
+
+export interface ClientSessionDeps {
+  readonly hub: ServerHub
+  readonly settings: McpProxySettings
+  readonly logger: Logger
+  /** The transport gave the session its id (the client's `initialize` was accepted). */
+  readonly onOpen: (session: ClientSession) => void
+  /** Called once when the session ends. */
+  readonly onEnd: (session: ClientSession, reason: string) => void
+}
+
+export type StartOutcome = { readonly refused: ProxyFailure } | { readonly started: ReadonlyArray<PendingAnswer> }
+
+/**
+ * One client of the proxied endpoint: an SDK Streamable HTTP transport whose messages the DTMA
+ * answers itself (initialize, ping) or forwards to the shared upstream session of the server.
+ */
+export class ClientSession {
+  readonly id = randomUUID()
+  readonly name: string
+  readonly #deps: ClientSessionDeps
+  readonly #transport: StreamableHTTPServerTransport
+  readonly #answers = new Map<JsonRpcId, PendingAnswer>()
+  #exchanges = 0
+  #open = false
+  #ended = false
+  #idle: NodeJS.Timeout | undefined
+
+  constructor(deps: ClientSessionDeps) {
+    this.name = deps.hub.name
+    this.#deps = deps
+    this.#transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => this.id,
+      onsessioninitialized: () => {
+        this.#open = true
+        deps.hub.join(this)
+        deps.onOpen(this)
+      },
+    })
+    this.#transport.onmessage = (message) => this.#receive(message as JsonRpcMessage)
+    this.#transport.onclose = () => this.end("closed by the client")
+    this.#transport.onerror = (error) => deps.logger.debug({ server: this.name, error: error.message }, "MCP proxy transport refused a request")
+  }
+
+  /** Starts answering the requests of a POST before the transport sees it; refuses all or none. */
+  start(requests: ReadonlyArray<JsonRpcRequest>): StartOutcome {
+    const started: Array<PendingAnswer> = []
+    for (const request of requests) {
+      const outcome = this.#start(request)
+      if ("refused" in outcome) {
+        for (const answer of started) answer.cancel()
+        return outcome
+      }
+      started.push(outcome.answer)
+    }
+    return { started }
+  }
+
+  /** Serves one HTTP exchange (POST, GET or DELETE) through the SDK transport. */
+  async serve(req: IncomingMessage, res: ServerResponse, body: unknown, started: ReadonlyArray<PendingAnswer>): Promise<void> {
+    this.#exchanges++
+    clearTimeout(this.#idle)
+    res.once("close", () => {
+      this.#exchanges--
+      this.#armIdle()
+    })
+    try {
+      await this.#transport.handleRequest(req, res, body)
+    } finally {
+      // The transport refused the POST: answers started for it will never be delivered.
+      for (const answer of started) if (!answer.claimed) answer.cancel()
+    }
+  }
+
+  /** The client was heard from without an exchange reaching the transport (a refused POST). */
+  touch(): void {
+    this.#armIdle()
+  }
+
+  notify(notification: JsonRpcNotification): void {
+    this.#transport.send(notification as JSONRPCMessage).catch(() => undefined)
+  }
+
+  /** Ends the session: pending requests are cancelled upstream, its subscriptions dropped. */
+  end(reason: string): void {
+    if (this.#ended) return
+    this.#ended = true
+    clearTimeout(this.#idle)
+    for (const answer of this.#answers.values()) answer.cancel()
+    if (this.#open) this.#deps.hub.leave(this)
+    void this.#transport.close()
+    this.#deps.onEnd(this, reason)
+  }
+
+  #start(request: JsonRpcRequest): { readonly refused: ProxyFailure } | { readonly answer: PendingAnswer } {
+    const answer = new PendingAnswer(request.id, () => {
+      if (this.#answers.get(request.id) === answer) this.#answers.delete(request.id)
+      this.#armIdle()
+    })
+    this.#answers.get(request.id)?.cancel()
+    this.#answers.set(request.id, answer)
+    const refused = answerRequest({ sessionId: this.id, request, answer, hub: this.#deps.hub, settings: this.#deps.settings })
+    if (refused === null) return { answer }
+    this.#answers.delete(request.id)
+    return { refused }
+  }
+
+  #receive(message: JsonRpcMessage): void {
+    if (isRequest(message)) {
+      let answer = this.#answers.get(message.id)
+      if (answer === undefined || answer.claimed) {
+        const outcome = this.#start(message)
+        if ("refused" in outcome) {
+          const row = PROXY_ERROR_TABLE[outcome.refused._tag]
+          return this.#send(jsonRpcError(message.id, row.code, outcome.refused.message), message.id)
+        }
+        answer = outcome.answer
+      }
+      answer.claim((m) => this.#send(m, message.id))
+    } else if (isNotification(message)) {
+      if (message.method === "notifications/initialized") return
+      if (message.method === "notifications/cancelled") {
+        const id = message.params?.["requestId"]
+        if (typeof id === "string" || typeof id === "number") this.#answers.get(id)?.cancel()
+        return
+      }
+      const upstream = this.#deps.hub.upstream()
+      if (Exit.isSuccess(upstream)) Effect.runFork(upstream.value.notify(message).pipe(Effect.ignore))
+    }
+    // Responses: the proxy sends clients no requests, so there is nothing to match them to.
+  }
+
+  #send(message: JsonRpcMessage | ReturnType<typeof jsonRpcError>, relatedRequestId: JsonRpcId): void {
+    this.#transport.send(message as JSONRPCMessage, { relatedRequestId }).catch((error: unknown) => {
+      this.#deps.logger.debug({ server: this.name, error: String(error) }, "MCP proxy could not deliver a message: the client's stream is gone")
+    })
+  }
+
+  #armIdle(): void {
+    if (!this.#open || this.#ended || this.#exchanges > 0 || this.#answers.size > 0) return
+    clearTimeout(this.#idle)
+    this.#idle = setTimeout(() => this.end("idle"), this.#deps.settings.idleTimeoutMs)
+    this.#idle.unref()
+  }
+}

@@ -1,0 +1,41 @@
+import { ErrorCodes, type InstanceNotFound, type JsonRpcId, type McpServerBusy, type McpServerUnavailable } from "@dtma/domain"
+
+/** Why the proxy refuses a request before any of it reaches the server. */
+export type ProxyFailure = InstanceNotFound | McpServerUnavailable | McpServerBusy
+
+interface Row {
+  readonly status: number
+  readonly code: number
+}
+
+/** The one mapping from a refusal to its HTTP status and JSON-RPC error code; a test pins it. */
+export const PROXY_ERROR_TABLE: { readonly [T in ProxyFailure["_tag"]]: Row } = {
+  InstanceNotFound: { status: 404, code: ErrorCodes.InvalidRequest },
+  McpServerUnavailable: { status: 503, code: ErrorCodes.ConnectionClosed },
+  McpServerBusy: { status: 429, code: ErrorCodes.ServerBusy },
+}
+
+const messageOf = (failure: ProxyFailure): string =>
+  failure._tag === "InstanceNotFound" ? `No MCP server named '${failure.name}' is managed by this DTMA.` : failure.message
+
+export interface ProxyReply {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: unknown
+}
+
+export const jsonRpcError = (id: JsonRpcId | null, code: number, message: string) => ({ jsonrpc: "2.0", id, error: { code, message } }) as const
+
+/**
+ * The HTTP answer to a refused POST: one JSON-RPC error per request it carried (a single object for
+ * a single request, `id: null` when it carried none).
+ */
+export const replyForFailure = (failure: ProxyFailure, ids: ReadonlyArray<JsonRpcId>, batch = false): ProxyReply => {
+  const row = PROXY_ERROR_TABLE[failure._tag]
+  const errors = (ids.length === 0 ? [null] : ids).map((id) => jsonRpcError(id, row.code, messageOf(failure)))
+  return {
+    status: row.status,
+    headers: row.status === 429 || row.status === 503 ? { "retry-after": "1" } : {},
+    body: batch ? errors : errors[0],
+  }
+}

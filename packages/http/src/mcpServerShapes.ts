@@ -1,0 +1,92 @@
+import { contentHash, type CapabilitySnapshot, type HealthStatus, type McpServerView, type McpTransport } from "@dtma/domain"
+
+/** The proxied endpoint of a server, as a caller reaching the DTMA at `origin` sees it. */
+export const endpointUrlOf = (origin: string, name: string): string => `${origin}/mcp-servers/${encodeURIComponent(name)}/mcp`
+
+const countsOf = (s: CapabilitySnapshot | null) => ({ tools: s?.tools.length ?? 0, resources: s?.resources.length ?? 0, prompts: s?.prompts.length ?? 0 })
+
+/** `data` of a deploy's 201. */
+export const deployedData = (v: McpServerView, origin: string) => ({
+  instanceName: v.instanceName,
+  accountToolInstanceId: v.accountToolInstanceId,
+  containerId: v.containerId,
+  transportType: v.transportType,
+  endpointUrl: endpointUrlOf(origin, v.instanceName),
+  healthStatus: v.healthStatus,
+  capabilities: countsOf(v.capabilities),
+})
+
+/** One entry of `GET /mcp-servers`. */
+export const summaryOf = (v: McpServerView, origin: string) => ({
+  ...deployedData(v, origin),
+  image: v.image,
+  containerState: v.containerState,
+  lastHealthCheck: v.lastHealthCheck,
+  restartCount: v.restartCount,
+})
+
+/** `GET /mcp-servers/:name`: everything the DTMA tracks about one server, never a secret. */
+export const detailOf = (v: McpServerView, origin: string) => ({
+  instanceName: v.instanceName,
+  accountToolInstanceId: v.accountToolInstanceId,
+  endpointUrl: endpointUrlOf(origin, v.instanceName),
+  transport: { type: v.transportType, endpointPath: v.endpointPath, port: v.port },
+  container: { id: v.containerId, image: v.image, state: v.containerState },
+  healthStatus: v.healthStatus,
+  lastHealthCheck: v.lastHealthCheck,
+  pingLatencyMs: v.pingLatencyMs,
+  healthHistory: v.healthHistory,
+  restartCount: v.restartCount,
+  lastError: v.lastError,
+  capabilities:
+    v.capabilities === null
+      ? null
+      : {
+          protocolVersion: v.capabilities.protocolVersion,
+          serverInfo: v.capabilities.serverInfo,
+          counts: { ...countsOf(v.capabilities), resourceTemplates: v.capabilities.resourceTemplates.length },
+          hash: v.capabilities.hash,
+          fetchedAt: v.capabilities.fetchedAt,
+        },
+  oauth: [],
+})
+
+/** One server of `GET /mcp-servers/discovery`: the full capability snapshot, as last fetched. */
+export const discoveryEntryOf = (v: McpServerView, origin: string) => ({
+  instanceId: v.accountToolInstanceId,
+  instanceName: v.instanceName,
+  endpointUrl: endpointUrlOf(origin, v.instanceName),
+  transportType: v.transportType,
+  healthStatus: v.healthStatus,
+  lastHealthCheck: v.lastHealthCheck,
+  capabilities: v.capabilities,
+  oauth: [],
+})
+
+/**
+ * A weak entity tag for a discovery answer: it changes when a server comes or goes, changes health
+ * or offers something else (or the caller reaches the DTMA under another address); timestamps alone
+ * do not change it.
+ */
+export const discoveryTagOf = (views: ReadonlyArray<McpServerView>, origin: string): string =>
+  `W/"${contentHash({ origin, servers: views.map((v) => [v.instanceName, v.accountToolInstanceId, v.transportType, v.healthStatus, v.capabilities?.hash ?? null]) })}"`
+
+/** Whether an `If-None-Match` header names `tag` (weak comparison, `*` included). */
+export const ifNoneMatchHits = (header: string, tag: string): boolean => {
+  const opaque = (t: string) => t.trim().replace(/^W\//, "")
+  return header.split(",").some((candidate) => candidate.trim() === "*" || opaque(candidate) === opaque(tag))
+}
+
+const HEALTHS: ReadonlyArray<HealthStatus> = ["starting", "healthy", "degraded", "unhealthy", "stopping", "stopped"]
+const TRANSPORTS: ReadonlyArray<McpTransport> = ["stdio", "sse", "websocket", "streamable_http"]
+
+const tally = <K extends string>(keys: ReadonlyArray<K>, values: ReadonlyArray<K>): Record<K, number> =>
+  Object.fromEntries(keys.map((k) => [k, values.filter((v) => v === k).length])) as Record<K, number>
+
+/** `mcp_summary` of `/status`. OAuth is not available yet, so its counts are zero. */
+export const mcpSummaryOf = (views: ReadonlyArray<McpServerView>) => ({
+  total: views.length,
+  byHealth: tally(HEALTHS, views.map((v) => v.healthStatus)),
+  byTransport: tally(TRANSPORTS, views.map((v) => v.transportType)),
+  oauth: { valid: 0, expiring: 0, failed: 0 },
+})

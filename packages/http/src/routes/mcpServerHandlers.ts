@@ -1,0 +1,83 @@
+import { Effect, Result } from "effect"
+import { InvalidInstanceSpec, type McpServerView } from "@dtma/domain"
+import type { RouterMiddleware } from "@koa/router"
+import type { Context } from "koa"
+import { fieldOf } from "../deployRequestOf.ts"
+import type { HttpFailure, Operation, Reply } from "../errorTable.ts"
+import { mcpDeployRequestOf } from "../mcpDeployRequestOf.ts"
+import { logsQuery } from "../mcpSchemas.ts"
+import { deployedData, detailOf, summaryOf } from "../mcpServerShapes.ts"
+import { replyOf } from "../replyOf.ts"
+import { originOf, send, type HandlerDeps } from "./HandlerDeps.ts"
+import { nameParam } from "./toolHandlers.ts"
+import { startMcpServer } from "./toolOperations.ts"
+
+export type McpServerRouteId =
+  | "deployMcpServer"
+  | "listMcpServers"
+  | "getMcpServer"
+  | "startMcpServer"
+  | "stopMcpServer"
+  | "restartMcpServer"
+  | "removeMcpServer"
+  | "mcpServerLogs"
+
+const DEFAULT_TAIL = 200
+
+/** `?tail=`: 1 to 5000 lines, 200 when absent. */
+export const tailOf = (query: Readonly<Record<string, unknown>>): Result.Result<number, InvalidInstanceSpec> => {
+  const parsed = logsQuery.safeParse(query)
+  if (parsed.success) return Result.succeed(parsed.data.tail ?? DEFAULT_TAIL)
+  const issue = parsed.error.issues[0]
+  return Result.fail(new InvalidInstanceSpec({ field: fieldOf(issue?.path ?? ["tail"]), problem: issue?.message ?? "is invalid" }))
+}
+
+const ok = (data: unknown, message?: string): Reply => ({ status: 200, body: { success: true, ...(message === undefined ? {} : { message }), data } })
+
+/** The `/mcp-servers` routes: parse, call one use case, render. */
+export const mcpServerHandlers = (deps: HandlerDeps): Record<McpServerRouteId, RouterMiddleware> => {
+  const { mcpServers, logger } = deps
+  const run = async <A>(ctx: Context, effect: Effect.Effect<A, HttpFailure>, operation: Operation, onSuccess: (value: A) => Reply) =>
+    send(ctx, await replyOf(effect, { operation: { ...operation, subject: "mcp_server" }, logger, onSuccess }))
+  const viewRoute =
+    (verb: "get" | "stop" | "restart", act: (name: string) => Effect.Effect<McpServerView, HttpFailure>, message?: (name: string) => string): RouterMiddleware =>
+    async (ctx) => {
+      const name = nameParam(ctx.params)
+      await run(ctx, act(name), { verb, name }, (v) => ok(detailOf(v, originOf(ctx, deps.config)), message?.(name)))
+    }
+
+  return {
+    deployMcpServer: async (ctx) => {
+      const body: unknown = ctx.request.body
+      const name = typeof (body as Record<string, unknown> | null)?.["instanceNameOnToolbox"] === "string" ? String((body as Record<string, unknown>)["instanceNameOnToolbox"]) : ""
+      const deploy = Effect.fromResult(mcpDeployRequestOf(body)).pipe(Effect.flatMap((request) => mcpServers.deploy(request)))
+      await run(ctx, deploy, { verb: "deploy", name }, (v) => ({
+        status: 201,
+        body: { success: true, message: `MCP server '${v.instanceName}' deployed.`, data: deployedData(v, originOf(ctx, deps.config)) },
+      }))
+    },
+    listMcpServers: async (ctx) => {
+      const origin = originOf(ctx, deps.config)
+      await run(ctx, Effect.sync(() => mcpServers.list()), { verb: "list" }, (views) => ok({ servers: views.map((v) => summaryOf(v, origin)) }))
+    },
+    getMcpServer: viewRoute("get", (name) => mcpServers.get(name)),
+    stopMcpServer: viewRoute("stop", (name) => mcpServers.stop(name), (name) => `MCP server '${name}' stopped.`),
+    restartMcpServer: viewRoute("restart", (name) => mcpServers.restart(name), (name) => `MCP server '${name}' restarted.`),
+    startMcpServer: async (ctx) => {
+      const name = nameParam(ctx.params)
+      await run(ctx, startMcpServer(mcpServers, name), { verb: "start", name }, ({ outcome, value }) =>
+        ok(detailOf(value, originOf(ctx, deps.config)), outcome === "already_running" ? `MCP server '${name}' is already running.` : `MCP server '${name}' started.`),
+      )
+    },
+    removeMcpServer: async (ctx) => {
+      const name = nameParam(ctx.params)
+      const remove = mcpServers.get(name).pipe(Effect.andThen(mcpServers.remove(name)))
+      await run(ctx, remove, { verb: "remove", name }, () => ({ status: 200, body: { success: true, message: `MCP server '${name}' removed.` } }))
+    },
+    mcpServerLogs: async (ctx) => {
+      const name = nameParam(ctx.params)
+      const logs = Effect.fromResult(tailOf(ctx.query)).pipe(Effect.flatMap((tail) => mcpServers.logs(name, tail)))
+      await run(ctx, logs, { verb: "logs", name }, (lines) => ok({ instanceName: name, lines: lines.map((l) => ({ stream: l.stream, text: l.text })) }))
+    },
+  }
+}

@@ -1,0 +1,45 @@
+import { Effect } from "effect"
+import type { DeployRequest, Instances, McpServers, McpServerView } from "@dtma/domain"
+
+/** How a start went: it did something, or the instance was already up. */
+export interface Started<A> {
+  readonly outcome: "started" | "already_running"
+  readonly value: A
+}
+
+/**
+ * Starts an MCP server unless it is already running and answering: starting one that is would
+ * reconnect it and cut off every session using it.
+ */
+export const startMcpServer = (mcpServers: McpServers, name: string) =>
+  mcpServers.get(name).pipe(
+    Effect.flatMap((v) =>
+      v.containerState === "running" && (v.healthStatus === "healthy" || v.healthStatus === "degraded")
+        ? Effect.succeed<Started<McpServerView>>({ outcome: "already_running", value: v })
+        : mcpServers.start(name).pipe(Effect.map((view): Started<McpServerView> => ({ outcome: "started", value: view }))),
+    ),
+  )
+
+/**
+ * The legacy tool routes' operations. MCP servers share the tools' namespace; for them these go
+ * through `McpServers`, so that supervision follows what the caller did (a stop is not a crash, a
+ * removal forgets the server, a deploy answers once the server is ready).
+ */
+export const toolOperations = (instances: Instances, mcpServers: McpServers) => {
+  const isMcp = (name: string) => mcpServers.isMcpServer(name)
+  return {
+    deploy: (request: DeployRequest) =>
+      request.mcp == null ? instances.deploy(request) : mcpServers.deploy(request).pipe(Effect.flatMap((v) => instances.find(v.instanceName))),
+    remove: (name: string) => Effect.suspend(() => (isMcp(name) ? mcpServers.remove(name) : instances.remove(name))),
+    start: (name: string) =>
+      Effect.suspend(() =>
+        isMcp(name)
+          ? startMcpServer(mcpServers, name).pipe(Effect.map(({ outcome, value }) => ({ outcome, state: value.containerState })))
+          : instances.start(name).pipe(Effect.map(({ outcome, container }) => ({ outcome, state: container.state }))),
+      ),
+    stop: (name: string) =>
+      Effect.suspend(() =>
+        isMcp(name) ? mcpServers.stop(name).pipe(Effect.map((v) => v.containerState)) : instances.stop(name).pipe(Effect.map((c) => c.state)),
+      ),
+  }
+}

@@ -1,0 +1,115 @@
+import { Redacted, Result } from "effect"
+import { describe, expect, it } from "vitest"
+import { mcpDeployRequestOf } from "../src/mcpDeployRequestOf.ts"
+
+const base = { dockerImageUrl: "dtma/mcp-everything:1", instanceNameOnToolbox: "mcp-a", accountToolInstanceId: "ati-1" }
+
+const requestOf = (body: unknown) => {
+  const result = mcpDeployRequestOf(body)
+  if (Result.isFailure(result)) throw new Error(`expected a request, got ${result.failure.message}`)
+  return result.success
+}
+
+const failureOf = (body: unknown) => {
+  const result = mcpDeployRequestOf(body)
+  if (Result.isSuccess(result)) throw new Error("expected a failure")
+  return result.failure
+}
+
+describe("reading a POST /mcp-servers body", () => {
+  it("gives a stdio server neither path nor port, and publishes nothing for it", () => {
+    expect(requestOf({ ...base, mcpTransportType: "stdio" })).toEqual({
+      name: "mcp-a",
+      accountToolInstanceId: "ati-1",
+      image: "dtma/mcp-everything:1",
+      env: [],
+      ports: [],
+      pullPolicy: undefined,
+      mcp: { transport: "stdio", endpointPath: null, port: null },
+      command: null,
+    })
+  })
+
+  it("defaults a network server's path by transport and its port to 8080, published on loopback", () => {
+    for (const [transport, path] of [["sse", "/sse"], ["websocket", "/"], ["streamable_http", "/mcp"]] as const) {
+      const request = requestOf({ ...base, mcpTransportType: transport })
+      expect(request.mcp).toEqual({ transport, endpointPath: path, port: 8080 })
+      expect(request.ports).toEqual([{ containerPort: 8080, protocol: "tcp", hostIp: "127.0.0.1", hostPort: null }])
+    }
+  })
+
+  it("takes Cmd as the command, Env as the environment, and a port binding that covers the server's port as is", () => {
+    const request = requestOf({
+      ...base,
+      mcpTransportType: "streamable_http",
+      mcpPort: 3001,
+      mcpEndpointPath: "/mcp",
+      baseConfigOverrideJson: { Cmd: ["streamableHttp"], Env: ["PORT=3001"], HostConfig: { PortBindings: { "3001/tcp": [{ HostPort: "" }] } } },
+    })
+    expect(request.command).toEqual(["streamableHttp"])
+    expect(request.env.map((e) => [e.name, Redacted.value(e.value)])).toEqual([["PORT", "3001"]])
+    expect(request.ports).toEqual([{ containerPort: 3001, protocol: "tcp", hostIp: "0.0.0.0", hostPort: null }])
+    expect(request.mcp).toEqual({ transport: "streamable_http", endpointPath: "/mcp", port: 3001 })
+  })
+
+  it("names every required field when one is missing, the transport included", () => {
+    expect(failureOf({ ...base }).message).toBe("Missing required fields: dockerImageUrl, instanceNameOnToolbox, accountToolInstanceId, mcpTransportType")
+  })
+
+  it("refuses a transport it does not know, a path without a leading slash and a port out of range, naming the field", () => {
+    expect(failureOf({ ...base, mcpTransportType: "carrier-pigeon" }).message).toMatch(/^Invalid mcpTransportType: /)
+    expect(failureOf({ ...base, mcpTransportType: "sse", mcpEndpointPath: "sse" }).message).toBe('Invalid mcpEndpointPath: must be a path starting with "/"')
+    expect(failureOf({ ...base, mcpTransportType: "sse", mcpPort: 70000 }).message).toBe("Invalid mcpPort: must be a port number between 1 and 65535")
+    expect(failureOf({ ...base, mcpTransportType: "sse", credentialInjectionMethod: "carrier-pigeon" }).message).toMatch(/^Invalid credentialInjectionMethod: /)
+  })
+
+  it("keeps the name discovery for the discovery document", () => {
+    expect(failureOf({ ...base, instanceNameOnToolbox: "discovery", mcpTransportType: "stdio" }).message).toMatch(/^Invalid instanceNameOnToolbox: 'discovery' is reserved/)
+  })
+
+  const widening: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
+    [{ Privileged: true }, "baseConfigOverrideJson.Privileged"],
+    [{ HostConfig: { Privileged: true } }, "baseConfigOverrideJson.HostConfig.Privileged"],
+    [{ HostConfig: { CapAdd: ["SYS_ADMIN"] } }, "baseConfigOverrideJson.HostConfig.CapAdd"],
+    [{ HostConfig: { Binds: ["/:/host"] } }, "baseConfigOverrideJson.HostConfig.Binds"],
+    [{ HostConfig: { Mounts: [{ Type: "bind", Source: "/", Target: "/host" }] } }, "baseConfigOverrideJson.HostConfig.Mounts"],
+    [{ HostConfig: { Devices: [{ PathOnHost: "/dev/kmsg" }] } }, "baseConfigOverrideJson.HostConfig.Devices"],
+    [{ HostConfig: { NetworkMode: "host" } }, "baseConfigOverrideJson.HostConfig.NetworkMode"],
+    [{ HostConfig: { PidMode: "host" } }, "baseConfigOverrideJson.HostConfig.PidMode"],
+    [{ HostConfig: { IpcMode: "container:other" } }, "baseConfigOverrideJson.HostConfig.IpcMode"],
+    [{ HostConfig: { SecurityOpt: ["no-new-privileges", "seccomp=unconfined"] } }, "baseConfigOverrideJson.HostConfig.SecurityOpt"],
+  ]
+  for (const [override, key] of widening) {
+    it(`refuses ${key} ${JSON.stringify(override).slice(0, 60)} as widening privileges, naming the key`, () => {
+      const failure = failureOf({ ...base, mcpTransportType: "stdio", baseConfigOverrideJson: override })
+      expect(failure._tag).toBe("InvalidInstanceSpec")
+      expect(failure.message).toBe(`Invalid ${key}: widens the container's privileges, which MCP servers are never given`)
+    })
+  }
+
+  it("lets through what does not widen privileges: no-new-privileges, CapAdd empty, Privileged false, bridge networking", () => {
+    const override = { Privileged: false, HostConfig: { SecurityOpt: ["no-new-privileges:true"], CapAdd: [], NetworkMode: "bridge" } }
+    expect(requestOf({ ...base, mcpTransportType: "stdio", baseConfigOverrideJson: override }).name).toBe("mcp-a")
+  })
+
+  it("answers keys it cannot apply yet as not implemented rather than ignoring them", () => {
+    for (const [override, key] of [
+      [{ User: "1000" }, "baseConfigOverrideJson.User"],
+      [{ HostConfig: { Memory: 1024 } }, "baseConfigOverrideJson.HostConfig.Memory"],
+    ] as const) {
+      const failure = failureOf({ ...base, mcpTransportType: "stdio", baseConfigOverrideJson: override })
+      expect([failure._tag, failure.message]).toEqual(["NotImplemented", `Setting ${key} is not available in this version`])
+    }
+  })
+
+  it("answers OAuth connections as not implemented, and accepts the OAuth fields without any", () => {
+    const failure = failureOf({ ...base, mcpTransportType: "stdio", agentId: "agent-1", oauthConnectionIds: ["conn-1"] })
+    expect([failure._tag, failure.message]).toEqual(["NotImplemented", "OAuth credential injection is not available in this version"])
+    const fields = { agentId: "agent-1", oauthConnectionIds: [], requiredScopes: ["repo"], credentialInjectionMethod: "runtime_api", refreshStrategy: "on_demand" }
+    expect(requestOf({ ...base, mcpTransportType: "stdio", mcpServerType: "mcp_server", ...fields }).name).toBe("mcp-a")
+  })
+
+  it("needs an interval with the periodic refresh strategy", () => {
+    expect(failureOf({ ...base, mcpTransportType: "stdio", refreshStrategy: "periodic" }).message).toBe("Invalid refreshIntervalSeconds: is required with refreshStrategy periodic")
+  })
+})
