@@ -14,7 +14,7 @@ export type Subject = "tool" | "mcp_server" | "mcp_group"
 
 /** What the caller asked for, so a failure can say what failed. */
 export type Operation =
-  | { readonly verb: "deploy" | "remove" | "start" | "stop" | "restart" | "get" | "logs"; readonly name: string; readonly subject?: Subject }
+  | { readonly verb: "deploy" | "redeploy" | "remove" | "start" | "stop" | "restart" | "get" | "logs"; readonly name: string; readonly subject?: Subject }
   | { readonly verb: "list"; readonly subject?: Subject }
 
 /** Every expected failure an HTTP handler can meet. */
@@ -40,6 +40,7 @@ const VERB_PHRASES: Readonly<Record<Exclude<Operation["verb"], "list">, string>>
   start: "start",
   stop: "stop",
   restart: "restart",
+  redeploy: "redeploy",
   get: "read",
   logs: "read the logs of",
 }

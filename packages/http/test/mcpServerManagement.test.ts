@@ -1,6 +1,7 @@
 import { request } from "node:http"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { deployBody, mcpBody, startTestApp, TOKEN, type TestApp } from "./support.ts"
+import { echoMcpServer } from "@dtma/testing"
+import { deployBody, mcpBody, McpServingRuntime, startTestApp, TOKEN, type TestApp } from "./support.ts"
 
 let app: TestApp
 let containerId: string
@@ -170,5 +171,28 @@ describe("GET /mcp-servers/:name/logs", () => {
       expect(await jsonOf(res)).toMatchObject({ success: false, error: expect.stringMatching(/^Invalid tail: /), code: "invalid_request" })
     }
     expect((await app.api("/mcp-servers/mcp-a/logs?tail=5000")).status).toBe(200)
+  })
+})
+
+describe("POST /mcp-servers/:name/redeploy", () => {
+  it("replaces the container with a new one, ready, and removes the old one", async () => {
+    const runtime = app.runtime
+    if (!(runtime instanceof McpServingRuntime)) throw new Error("the test app serves MCP from its runtime")
+    runtime.images.add("dtma/mcp-echo:2")
+    runtime.servers.set("dtma/mcp-echo:2", echoMcpServer)
+    const { instanceNameOnToolbox: _name, ...body } = mcpBody({ dockerImageUrl: "dtma/mcp-echo:2" }) as Record<string, unknown>
+    const res = await app.json("POST", "/mcp-servers/mcp-a/redeploy", body)
+    expect(res.status).toBe(200)
+    const data = (await jsonOf(res)).data
+    expect(data).toMatchObject({ instanceName: "mcp-a", container: { image: "dtma/mcp-echo:2", state: "running" }, healthStatus: "healthy" })
+    expect(data.container.id).not.toBe(containerId)
+    expect((await jsonOf(await app.api("/tools/status"))).tool_instances.map((t: { container_id: string }) => t.container_id)).toEqual([data.container.id])
+  })
+
+  it("refuses a body naming another server, and an unknown server", async () => {
+    expect((await app.json("POST", "/mcp-servers/mcp-a/redeploy", mcpBody({ instanceNameOnToolbox: "other" }))).status).toBe(400)
+    const { instanceNameOnToolbox: _name, ...body } = mcpBody() as Record<string, unknown>
+    const unknown = await app.json("POST", "/mcp-servers/nope/redeploy", body)
+    expect(unknown.status).toBe(404)
   })
 })

@@ -60,6 +60,26 @@ export const MCP_ROUTES: ReadonlyArray<RouteSpec> = [
   lifecycle("stopMcpServer", "stop", "Stopped"),
   lifecycle("restartMcpServer", "restart", "Restarted and ready"),
   {
+    id: "redeployMcpServer",
+    method: "POST",
+    path: "/mcp-servers/:name/redeploy",
+    summary: "Replace an MCP server's container (a new image, say) with zero downtime",
+    description:
+      "The body is a deploy body; instanceNameOnToolbox may be left out. The new container starts beside the old one and is made ready; then traffic moves to it, the old one drains and is removed. If the new one never becomes ready it is removed and the old one keeps serving.",
+    public: false,
+    body: deployMcpServerBody,
+    responses: {
+      200: "Redeployed and ready",
+      400: "An invalid request, or a key that widens privileges",
+      ...AUTH,
+      404: "No such MCP server",
+      409: "A host port conflict",
+      422: "Image not available",
+      501: "OAuth connections, or an override key this version cannot apply yet",
+      ...RUNTIME,
+    },
+  },
+  {
     id: "removeMcpServer",
     method: "DELETE",
     path: "/mcp-servers/:name",

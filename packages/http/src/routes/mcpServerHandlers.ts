@@ -21,6 +21,7 @@ export type McpServerRouteId =
   | "restartMcpServer"
   | "removeMcpServer"
   | "mcpServerLogs"
+  | "redeployMcpServer"
 
 const DEFAULT_TAIL = 200
 
@@ -73,6 +74,16 @@ export const mcpServerHandlers = (deps: HandlerDeps): Record<McpServerRouteId, R
       const name = nameParam(ctx.params)
       const remove = mcpServers.get(name).pipe(Effect.andThen(mcpServers.remove(name)))
       await run(ctx, remove, { verb: "remove", name }, () => ({ status: 200, body: { success: true, message: `MCP server '${name}' removed.` } }))
+    },
+    redeployMcpServer: async (ctx) => {
+      const name = nameParam(ctx.params)
+      const body = ctx.request.body as Record<string, unknown> | null
+      const given = body?.["instanceNameOnToolbox"]
+      const redeploy =
+        given !== undefined && given !== name
+          ? Effect.fail(new InvalidInstanceSpec({ field: "instanceNameOnToolbox", problem: "must be absent or equal to the name in the path" }))
+          : Effect.fromResult(mcpDeployRequestOf({ ...body, instanceNameOnToolbox: name })).pipe(Effect.flatMap((request) => mcpServers.redeploy(request)))
+      await run(ctx, redeploy, { verb: "redeploy", name }, (v) => ok(detailOf(v, originOf(ctx, deps.config)), `MCP server '${name}' redeployed.`))
     },
     mcpServerLogs: async (ctx) => {
       const name = nameParam(ctx.params)

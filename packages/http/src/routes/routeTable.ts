@@ -21,6 +21,7 @@ export type RouteId =
   | "restartMcpServer"
   | "removeMcpServer"
   | "mcpServerLogs"
+  | "redeployMcpServer"
   | "deployMcpGroup"
   | "removeMcpGroup"
 
