@@ -43,3 +43,18 @@ describe("heartbeat", () => {
     expect(controlPlane.attempts).toBe(1)
   })
 })
+
+describe("heartbeat of MCP servers", () => {
+  it.each([
+    ["healthy", "running"],
+    ["unhealthy", "error"],
+    ["starting", "deploying"],
+  ] as const)("reports a running MCP server that is %s as %s, with its transport and health", async (health, expected) => {
+    const runtime = new InMemoryContainerRuntime({ images: ["img:1"] })
+    const instances = makeInstances({ runtime, settings: { reservedHostPorts: [], stopGraceSeconds: 1 } })
+    const c = await run(instances.deploy({ name: "mcp", accountToolInstanceId: "ati-m", image: "img:1", env: [], ports: [], mcp: { transport: "sse", endpointPath: "/sse", port: 8080 } }))
+    const mcpServers = { list: () => [{ instanceName: "mcp", containerId: c.containerId, transportType: "sse" as const, healthStatus: health }] }
+    const heartbeat = makeHeartbeat({ runtime, controlPlane: new RecordingControlPlane(), metrics: new FixedHostMetrics(), mcpServers, settings: { dtmaVersion: "0.1.0", retries: 0, retryBase: "1 millis" } })
+    expect((await run(heartbeat.report())).tools).toEqual([expect.objectContaining({ statusOnToolbox: expected, mcp: { transport: "sse", health } })])
+  })
+})

@@ -61,9 +61,9 @@ export const useCasesModule = (settings: UseCaseSettings): ContainerModule =>
       .inSingletonScope()
     bind<Heartbeat>(Tokens.Heartbeat)
       .toResolvedValue(
-        (runtime: ContainerRuntime, controlPlane: ControlPlane, metrics: HostMetrics) =>
-          makeHeartbeat({ runtime, controlPlane, metrics, settings: settings.heartbeat }),
-        [ContainerRuntime, ControlPlane, HostMetrics],
+        (runtime: ContainerRuntime, controlPlane: ControlPlane, metrics: HostMetrics, mcpServers: McpServers) =>
+          makeHeartbeat({ runtime, controlPlane, metrics, mcpServers, settings: settings.heartbeat }),
+        [ContainerRuntime, ControlPlane, HostMetrics, Tokens.McpServers],
       )
       .inSingletonScope()
     // Building it subscribes to container events: it is made once, on first use.

@@ -19,6 +19,7 @@ export const heartbeatBody = (report: HeartbeatReport) => ({
       image: t.image,
       started_at: t.startedAt,
       state_details: { state: t.state, instance_name: t.instanceName, kind: t.kind },
+      ...(t.mcp === null ? {} : { transport: t.mcp.transport, health_status: t.mcp.health }),
     },
   })),
 })

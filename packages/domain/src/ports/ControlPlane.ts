@@ -12,6 +12,8 @@ export interface ToolStatusReport {
   readonly state: string
   readonly instanceName: string
   readonly kind: string
+  /** For an MCP server: how it is reached and how healthy it is. */
+  readonly mcp: { readonly transport: string; readonly health: string } | null
 }
 
 export interface HeartbeatReport {

@@ -1,7 +1,9 @@
 import { type Duration, Effect, Schedule } from "effect"
 import type { ControlPlaneRejected, ControlPlaneUnavailable } from "../errors.ts"
-import { toolboxStatusOf } from "../lifecycle.ts"
+import { toolboxStatusOf, type ToolboxStatus } from "../lifecycle.ts"
 import type { ManagedContainer } from "../ManagedInstance.ts"
+import type { HealthStatus } from "../mcp/health.ts"
+import type { McpServerView } from "../mcp/SupervisedServer.ts"
 import type { ContainerRuntime, RuntimeFailure } from "../ports/ContainerRuntime.ts"
 import type { ControlPlane, HeartbeatReport, ToolStatusReport } from "../ports/ControlPlane.ts"
 import type { HostMetrics } from "../ports/HostMetrics.ts"
@@ -13,19 +15,35 @@ export interface HeartbeatSettings {
   readonly retryBase: Duration.Input
 }
 
-export const toolStatusOf = (c: ManagedContainer): ToolStatusReport | null =>
-  c.accountToolInstanceId === null
-    ? null
-    : {
-        accountToolInstanceId: c.accountToolInstanceId,
-        statusOnToolbox: toolboxStatusOf(c.state, c.exitCode),
-        containerId: c.containerId,
-        image: c.image,
-        startedAt: c.startedAt,
-        state: c.state,
-        instanceName: c.name,
-        kind: c.kind,
-      }
+/** What the heartbeat needs of an MCP server's supervision. */
+export interface McpHealthSource {
+  list(): ReadonlyArray<Pick<McpServerView, "instanceName" | "containerId" | "transportType" | "healthStatus">>
+}
+
+// A running container whose MCP server does not answer is not "running" for the backend.
+const mcpStatus = (docker: ToolboxStatus, health: HealthStatus): ToolboxStatus => {
+  if (docker !== "running") return docker
+  if (health === "unhealthy") return "error"
+  if (health === "starting") return "deploying"
+  if (health === "stopping" || health === "stopped") return "stopped"
+  return "running"
+}
+
+export const toolStatusOf = (c: ManagedContainer, mcp?: { readonly transport: string; readonly health: HealthStatus }): ToolStatusReport | null => {
+  if (c.accountToolInstanceId === null) return null
+  const docker = toolboxStatusOf(c.state, c.exitCode)
+  return {
+    accountToolInstanceId: c.accountToolInstanceId,
+    statusOnToolbox: mcp === undefined ? docker : mcpStatus(docker, mcp.health),
+    containerId: c.containerId,
+    image: c.image,
+    startedAt: c.startedAt,
+    state: c.state,
+    instanceName: c.name,
+    kind: c.kind,
+    mcp: mcp ?? null,
+  }
+}
 
 export interface Heartbeat {
   /** What a heartbeat would say now. Instances without an account tool instance id are left out. */
@@ -39,6 +57,8 @@ export const makeHeartbeat = (deps: {
   readonly controlPlane: ControlPlane
   readonly metrics: HostMetrics
   readonly settings: HeartbeatSettings
+  /** MCP servers' health and transport, when the DTMA supervises any. */
+  readonly mcpServers?: McpHealthSource | undefined
 }): Heartbeat => {
   const { runtime, controlPlane, metrics, settings } = deps
   const report = () =>
@@ -46,7 +66,10 @@ export const makeHeartbeat = (deps: {
       Effect.map(({ containers, system }) => ({
         dtmaVersion: settings.dtmaVersion,
         system,
-        tools: containers.flatMap((c) => toolStatusOf(c) ?? []),
+        tools: containers.flatMap((c) => {
+          const server = deps.mcpServers?.list().find((v) => v.containerId === c.containerId)
+          return toolStatusOf(c, server === undefined ? undefined : { transport: server.transportType, health: server.healthStatus }) ?? []
+        }),
       })),
     )
   const send = () =>
