@@ -259,3 +259,22 @@ describe("redeploying an MCP server", () => {
     expect(await failureOf(mcp.redeploy(request()))).toMatchObject({ _tag: "InstanceNotFound" })
   })
 })
+
+describe("what an MCP server prints", () => {
+  it("is shown with the values it was given masked, in its logs and in a rollback's error", async () => {
+    const d = droplet()
+    const mcp = started(d)
+    const create = d.runtime.create.bind(d.runtime)
+    d.runtime.create = (spec) => create(spec).pipe(Effect.tap((c) => Effect.sync(() => {
+      d.logs.addContainer(c.containerId)
+      d.logs.append(c.containerId, "stderr", `using key sk-live-0123456789 for ${spec.name}`)
+    })))
+    const secretEnv = [{ name: "API_KEY", value: Redacted.make("sk-live-0123456789") }]
+    await run(mcp.deploy(request({ env: secretEnv })))
+    const lines = await run(mcp.logs("echo-server", 10))
+    expect(lines).toEqual([{ stream: "stderr", text: "using key ******** for echo-server" }])
+    const error = await failureOf(mcp.deploy(request({ name: "silent", image: "mcp/silent:1", env: secretEnv })))
+    expect(error.message).toContain("using key ******** for silent")
+    expect(error.message).not.toContain("sk-live")
+  })
+})

@@ -15,7 +15,7 @@ export interface ContainerJson {
   readonly Name: string
   readonly Created: string
   readonly State: { readonly Status: string; readonly StartedAt: string; readonly ExitCode: number }
-  readonly Config: { readonly Labels?: Readonly<Record<string, string>> | null }
+  readonly Config: { readonly Labels?: Readonly<Record<string, string>> | null; readonly Env?: ReadonlyArray<string> | null }
   readonly HostConfig: { readonly PortBindings?: PortMapJson | null }
   readonly NetworkSettings: { readonly Ports?: PortMapJson | null }
 }

@@ -1,11 +1,12 @@
 import Dockerode from "dockerode"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Redacted } from "effect"
 import {
   ContainerNotFound,
   ImageUnavailable,
   RuntimeOperationFailed,
   RuntimeUnavailable,
   type ContainerRuntime,
+  type EnvVar,
   type ManagedContainer,
   type RuntimeFailure,
   type RuntimeOperation,
@@ -13,7 +14,7 @@ import {
 import { envValuesOf, toCreateBody } from "./containerSpec.ts"
 import { dockerApiOf, type DockerApi } from "./DockerApi.ts"
 import { createFailure, dockerMessageOf, notFoundOr, pullFailure, runtimeFailure, startFailure, statusCodeOf } from "./dockerErrors.ts"
-import { MANAGED_FILTER } from "./labels.ts"
+import { decodeLabels, MANAGED_FILTER } from "./labels.ts"
 import { toManagedContainer } from "./status.ts"
 
 export interface DockerContainerRuntimeOptions {
@@ -24,6 +25,14 @@ export interface DockerContainerRuntimeOptions {
 }
 
 const LIST_CONCURRENCY = 8
+
+/** The `K=V` entries of the variables the DTMA set (their names are in the labels), values redacted. */
+const environmentFrom = (entries: ReadonlyArray<string>, names: ReadonlyArray<string>): ReadonlyArray<EnvVar> =>
+  entries.flatMap((entry) => {
+    const eq = entry.indexOf("=")
+    const name = entry.slice(0, eq)
+    return eq > 0 && names.includes(name) ? [{ name, value: Redacted.make(entry.slice(eq + 1)) }] : []
+  })
 
 /** Resolves instead of rejecting when Docker answers with one of the statuses that mean "already so". */
 const tolerating =
@@ -125,6 +134,15 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
       Effect.asVoid,
     )
 
+  const environmentOf: ContainerRuntime["environmentOf"] = (containerId) =>
+    call("inspect", (signal) => api.inspectContainer(containerId, signal), notFoundOr("inspect", containerId)).pipe(
+      Effect.flatMap((json) => {
+        const labels = decodeLabels(json.Config.Labels)
+        if (labels === null) return Effect.fail(new ContainerNotFound({ containerId }))
+        return Effect.succeed(environmentFrom(json.Config.Env ?? [], labels.envNames))
+      }),
+    )
+
   const list: ContainerRuntime["list"] = () =>
     call("list", (signal) => api.listContainerIds(MANAGED_FILTER, signal), (e) => runtimeFailure("list", e)).pipe(
       Effect.flatMap((ids) =>
@@ -133,7 +151,7 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
       Effect.map((found) => found.filter((c): c is ManagedContainer => c !== null)),
     )
 
-  return { ensureImage, create, start, stop, remove, get, list }
+  return { ensureImage, create, start, stop, remove, get, environmentOf, list }
 }
 
 /** The runtime over the Docker daemon dockerode finds by default (`DOCKER_HOST`, else the local socket). */

@@ -165,7 +165,7 @@ export class FakeDockerApi implements DockerApi {
         Name: `/${c.body.name}`,
         Created: c.created,
         State: { Status: c.status, StartedAt: c.startedAt, ExitCode: c.exitCode },
-        Config: { Labels: c.body.Labels },
+        Config: { Labels: c.body.Labels, Env: c.body.Env },
         HostConfig: { PortBindings: c.body.HostConfig.PortBindings },
         NetworkSettings: { Ports: c.bound },
       }

@@ -7,7 +7,7 @@ import type {
   RuntimeOperationFailed,
   RuntimeUnavailable,
 } from "../errors.ts"
-import type { InstanceSpec, ManagedContainer, PullPolicy } from "../ManagedInstance.ts"
+import type { EnvVar, InstanceSpec, ManagedContainer, PullPolicy } from "../ManagedInstance.ts"
 
 export type RuntimeFailure = RuntimeUnavailable | RuntimeOperationFailed
 
@@ -36,6 +36,11 @@ export interface ContainerRuntime {
   remove(containerId: string): Effect.Effect<void, RuntimeFailure>
   /** One managed container, fresh. */
   get(containerId: string): Effect.Effect<ManagedContainer, ContainerNotFound | RuntimeFailure>
+  /**
+   * The environment the DTMA gave a managed container (values `Redacted`): what a secret may look
+   * like, so what the container prints can be masked. Variables the image set itself are left out.
+   */
+  environmentOf(containerId: string): Effect.Effect<ReadonlyArray<EnvVar>, ContainerNotFound | RuntimeFailure>
   /** Every managed container, whatever its state; only managed ones. */
   list(): Effect.Effect<ReadonlyArray<ManagedContainer>, RuntimeFailure>
 }

@@ -1,6 +1,7 @@
 import { Clock, Effect, Fiber, Random } from "effect"
 import { InstanceNotFound, InvalidInstanceSpec } from "../errors.ts"
 import { makeKeyedLock } from "../keyedLock.ts"
+import { maskSecrets, secretValuesOf } from "../redaction.ts"
 import type { ManagedContainer } from "../ManagedInstance.ts"
 import { discover, listsChangedBy } from "../mcp/discovery.ts"
 import type { JsonRpcNotification } from "../mcp/jsonrpc.ts"
@@ -78,8 +79,15 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
   const health = (s: SupervisedServer, event: Parameters<typeof applyHealth>[1], detail: string | null = null) =>
     nowIso.pipe(Effect.map((at) => applyHealth(s, event, at, detail)))
 
+  /** What the container wrote, with every value it was given as a possible secret masked. */
+  const maskedLogs = (containerId: string, lines: number, transport: string) =>
+    Effect.all([
+      logs.tail(containerId, { lines, streams: transport === "stdio" ? "stderr" : "all" }),
+      runtime.environmentOf(containerId).pipe(Effect.map(secretValuesOf), Effect.orElseSucceed(() => [] as ReadonlyArray<string>)),
+    ]).pipe(Effect.map(([found, secrets]) => found.map((l) => ({ stream: l.stream, text: maskSecrets(l.text, secrets) }))))
+
   const stderrTail = (containerId: string, transport: string) =>
-    logs.tail(containerId, { lines: 20, streams: transport === "stdio" ? "stderr" : "all" }).pipe(
+    maskedLogs(containerId, 20, transport).pipe(
       Effect.map((lines) => lines.map((l) => l.text)),
       Effect.orElseSucceed(() => [] as ReadonlyArray<string>),
     )
@@ -417,7 +425,7 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
       return () => void set.delete(listener)
     },
     logs: (name, lines) =>
-      find(name).pipe(Effect.flatMap((s) => logs.tail(s.container.containerId, { lines, streams: s.container.mcp?.transport === "stdio" ? "stderr" : "all" }).pipe(
+      find(name).pipe(Effect.flatMap((s) => maskedLogs(s.container.containerId, lines, s.container.mcp?.transport ?? "stdio").pipe(
         Effect.catchTag("ContainerNotFound", () => Effect.fail(new InstanceNotFound({ name }))),
       ))),
     shutdown: () =>

@@ -62,6 +62,14 @@ export const containerRuntimeContract = (label: string, setup: () => Promise<Con
       expect(JSON.stringify(listed)).not.toContain("s3cr3t-value")
     })
 
+    it("gives back the environment it was given, values still redacted", async () => {
+      const { runtime, image } = await get()
+      const { containerId } = await run(runtime.create(specFor(image)))
+      const env = await run(runtime.environmentOf(containerId))
+      expect(env.map((e) => [e.name, Redacted.value(e.value)])).toEqual([["TOOL_SECRET", "s3cr3t-value"]])
+      expect(JSON.stringify(env)).not.toContain("s3cr3t-value")
+    })
+
     it("refuses a second container with the same container name", async () => {
       const { runtime, image } = await get()
       const spec = specFor(image)

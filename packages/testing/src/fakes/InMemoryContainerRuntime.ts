@@ -178,6 +178,10 @@ export class InMemoryContainerRuntime implements ContainerRuntime {
     return this.guarded(() => this.lookup(containerId).pipe(Effect.map((c) => this.view(c))))
   }
 
+  environmentOf(containerId: string) {
+    return this.guarded(() => this.lookup(containerId).pipe(Effect.map((c) => c.spec.env)))
+  }
+
   list() {
     return this.guarded(() => Effect.sync(() => [...this.containers.values()].map((c) => this.view(c))))
   }
