@@ -36,6 +36,20 @@ export interface McpSettings {
   readonly port: number | null
 }
 
+/** What a caller may set beyond image, command, env and ports, within the operator's bounds. */
+export interface ContainerOverrides {
+  readonly entrypoint: ReadonlyArray<string> | null
+  readonly workingDir: string | null
+  readonly user: string | null
+  /** The caller's own labels; `dtma.*` is reserved. */
+  readonly labels: Readonly<Record<string, string>>
+  readonly memoryBytes: number | null
+  readonly nanoCpus: number | null
+  readonly pidsLimit: number | null
+  /** Extra tmpfs mounts: path → mount options. */
+  readonly tmpfs: Readonly<Record<string, string>>
+}
+
 /** Everything needed to create the container of an instance. */
 export interface InstanceSpec {
   readonly name: string
@@ -49,6 +63,8 @@ export interface InstanceSpec {
   readonly mcp: McpSettings | null
   /** Arguments replacing the image's default command (Docker `Cmd`); null keeps the image's. */
   readonly command: ReadonlyArray<string> | null
+  /** Absent: the runtime's defaults for the kind. */
+  readonly overrides?: ContainerOverrides | undefined
 }
 
 /** A container the DTMA manages, as the runtime reports it. */

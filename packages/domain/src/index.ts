@@ -15,6 +15,7 @@ export {
 } from "./errors.ts"
 export type { ImageProblem, PortHolder, RuntimeOperation } from "./errors.ts"
 export type {
+  ContainerOverrides,
   ContainerState,
   EnvVar,
   InstanceKind,
@@ -37,8 +38,8 @@ export { ControlPlane } from "./ports/ControlPlane.ts"
 export type { HeartbeatReport, ToolStatusReport } from "./ports/ControlPlane.ts"
 export { HostMetrics } from "./ports/HostMetrics.ts"
 export type { HostMetricsSample } from "./ports/HostMetrics.ts"
-export { buildInstanceSpec } from "./usecases/deployRequest.ts"
-export type { DeployRequest } from "./usecases/deployRequest.ts"
+export { buildInstanceSpec, checkOverrides, DEFAULT_RESOURCE_BOUNDS } from "./usecases/deployRequest.ts"
+export type { DeployRequest, ResourceBounds } from "./usecases/deployRequest.ts"
 export { makeInstances } from "./usecases/Instances.ts"
 export type { DeployError, Instances, InstancesSettings, ManageError, ReconcileReport, StartError, StartOutcome } from "./usecases/Instances.ts"
 export { makeHeartbeat, toolStatusOf } from "./usecases/Heartbeat.ts"

@@ -211,3 +211,30 @@ describe("deploy requests the runtime would mishandle", () => {
     expect(await failureOf(instances.deploy(request({ name })))).toMatchObject({ _tag: "InvalidInstanceSpec", field: "instanceNameOnToolbox" })
   })
 })
+
+describe("container overrides", () => {
+  const mcp = { transport: "stdio" as const, endpointPath: null, port: null }
+
+  it("accepts limits within the operator's bounds and refuses them past it, naming the field", async () => {
+    const { instances } = setup()
+    const ok = await run(instances.deploy(request({ overrides: { memoryBytes: 64 * 1024 * 1024, nanoCpus: 500_000_000, pidsLimit: 32 } })))
+    expect(ok.state).toBe("running")
+    for (const [overrides, field] of [
+      [{ memoryBytes: 5 * 1024 ** 3 }, "HostConfig.Memory"],
+      [{ memoryBytes: 1024 }, "HostConfig.Memory"],
+      [{ nanoCpus: 3_000_000_000 }, "HostConfig.NanoCpus"],
+      [{ pidsLimit: 0 }, "HostConfig.PidsLimit"],
+    ] as const) {
+      expect(await failureOf(instances.deploy(request({ name: "over", overrides })))).toMatchObject({ _tag: "InvalidInstanceSpec", field })
+    }
+  })
+
+  it("refuses reserved labels, root for an MCP server, and tmpfs mounts that would allow exec", async () => {
+    const { instances } = setup()
+    expect(await failureOf(instances.deploy(request({ overrides: { labels: { "dtma.managed": "false" } } })))).toMatchObject({ field: "Labels" })
+    expect(await failureOf(instances.deploy(request({ mcp, overrides: { user: "0:0" } })))).toMatchObject({ field: "User" })
+    expect(await failureOf(instances.deploy(request({ overrides: { tmpfs: { "/x": "rw,exec" } } })))).toMatchObject({ field: "HostConfig.Tmpfs" })
+    expect(await failureOf(instances.deploy(request({ overrides: { tmpfs: { "relative": "rw" } } })))).toMatchObject({ field: "HostConfig.Tmpfs" })
+    expect((await run(instances.deploy(request({ overrides: { user: "root" } })))).state).toBe("running")
+  })
+})

@@ -41,17 +41,25 @@ export interface UseCaseSettings {
 /** The MCP protocol versions this DTMA speaks to servers, newest (the one it asks for) first. */
 export const MCP_PROTOCOL_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"] as const
 
-export const useCaseSettingsOf = (config: Config): UseCaseSettings => ({
-  instances: { reservedHostPorts: [config.port], stopGraceSeconds: 10 },
-  heartbeat: { dtmaVersion: DTMA_VERSION, retries: 4, retryBase: "2 seconds" },
-  mcpServers: {
-    clientInfo: { name: "dtma", version: DTMA_VERSION },
-    protocolVersion: MCP_PROTOCOL_VERSIONS[0],
-    supportedProtocolVersions: MCP_PROTOCOL_VERSIONS,
-    restartPolicy: defaultRestartPolicy,
-    ...config.mcp,
-  },
-})
+export const useCaseSettingsOf = (config: Config): UseCaseSettings => {
+  // The resource bounds limit what a deploy may ask for; the rest tunes supervision.
+  const { maxMemoryBytes, maxNanoCpus, maxPids, ...supervision } = config.mcp
+  return {
+    instances: {
+      reservedHostPorts: [config.port],
+      stopGraceSeconds: 10,
+      bounds: { maxMemoryBytes, maxNanoCpus, maxPidsLimit: maxPids },
+    },
+    heartbeat: { dtmaVersion: DTMA_VERSION, retries: 4, retryBase: "2 seconds" },
+    mcpServers: {
+      clientInfo: { name: "dtma", version: DTMA_VERSION },
+      protocolVersion: MCP_PROTOCOL_VERSIONS[0],
+      supportedProtocolVersions: MCP_PROTOCOL_VERSIONS,
+      restartPolicy: defaultRestartPolicy,
+      ...supervision,
+    },
+  }
+}
 
 /** The use cases, built by their factories from whatever ports are bound. */
 export const useCasesModule = (settings: UseCaseSettings): ContainerModule =>

@@ -13,6 +13,10 @@ export interface McpConfig {
   readonly maxQueued: number
   /** How long removal waits for in-flight calls to finish. */
   readonly drainTimeoutMs: number
+  /** The most memory, CPU and processes one instance may ask for in its overrides. */
+  readonly maxMemoryBytes: number
+  readonly maxNanoCpus: number
+  readonly maxPids: number
 }
 
 export const DEFAULT_MCP_CONFIG: McpConfig = {
@@ -25,10 +29,13 @@ export const DEFAULT_MCP_CONFIG: McpConfig = {
   maxInFlight: 32,
   maxQueued: 256,
   drainTimeoutMs: 10_000,
+  maxMemoryBytes: 4 * 1024 ** 3,
+  maxNanoCpus: 2_000_000_000,
+  maxPids: 4096,
 }
 
 /** The environment variable for each setting, and the smallest value it takes. */
-export const MCP_ENV: { readonly [K in keyof McpConfig]: { readonly name: string; readonly min: number } } = {
+export const MCP_ENV: { readonly [K in keyof McpConfig]: { readonly name: string; readonly min: number; readonly max?: number } } = {
   startTimeoutMs: { name: "DTMA_MCP_START_TIMEOUT_MS", min: 100 },
   requestTimeoutMs: { name: "DTMA_MCP_REQUEST_TIMEOUT_MS", min: 100 },
   pingTimeoutMs: { name: "DTMA_MCP_PING_TIMEOUT_MS", min: 100 },
@@ -38,6 +45,9 @@ export const MCP_ENV: { readonly [K in keyof McpConfig]: { readonly name: string
   maxInFlight: { name: "DTMA_MCP_MAX_IN_FLIGHT", min: 1 },
   maxQueued: { name: "DTMA_MCP_MAX_QUEUED", min: 0 },
   drainTimeoutMs: { name: "DTMA_MCP_DRAIN_TIMEOUT_MS", min: 0 },
+  maxMemoryBytes: { name: "DTMA_MAX_MEMORY_BYTES", min: 6 * 1024 * 1024, max: 2 ** 50 },
+  maxNanoCpus: { name: "DTMA_MAX_NANO_CPUS", min: 10_000_000, max: 1024 * 1_000_000_000 },
+  maxPids: { name: "DTMA_MAX_PIDS", min: 1, max: 4_194_304 },
 }
 
 const MAX = 86_400_000
@@ -48,11 +58,11 @@ const MAX = 86_400_000
  */
 export const mcpConfigOf = (get: (key: string) => string | undefined, fail: (problem: string) => never): McpConfig => {
   const config: Record<string, number> = { ...DEFAULT_MCP_CONFIG }
-  for (const [key, { name, min }] of Object.entries(MCP_ENV)) {
+  for (const [key, { name, min, max = MAX }] of Object.entries(MCP_ENV)) {
     const text = get(name)
     if (text === undefined) continue
     const value = Number(text)
-    if (!/^\d+$/.test(text) || value < min || value > MAX) fail(`${name} must be a whole number between ${min} and ${MAX}`)
+    if (!/^\d+$/.test(text) || value < min || value > max) fail(`${name} must be a whole number between ${min} and ${max}`)
     config[key] = value
   }
   const result = config as unknown as McpConfig

@@ -1,19 +1,36 @@
 import { Result } from "effect"
-import { InvalidInstanceSpec, type DeployRequest } from "@dtma/domain"
+import { InvalidInstanceSpec, type ContainerOverrides, type DeployRequest } from "@dtma/domain"
 import { envOf, envVarsOf, firstIssue, isRecord, portsOf } from "./deployRequestOf.ts"
-import { deployMcpServerBody, REQUIRED_MCP_DEPLOY_FIELDS } from "./mcpSchemas.ts"
+import { deployMcpServerBody, REQUIRED_MCP_DEPLOY_FIELDS, type DeployMcpServerBody } from "./mcpSchemas.ts"
 import { mcpSettingsFor, withMcpPort } from "./mcpTarget.ts"
 import { MissingRequiredFields } from "./MissingRequiredFields.ts"
 import { NotImplemented } from "./NotImplemented.ts"
-import { unsupportedKeyOf, wideningKeyOf } from "./overrideKeys.ts"
+import { wideningKeyOf } from "./overrideKeys.ts"
 
 const DISCOVERY = "discovery"
+
+/** Entrypoint, WorkingDir, User, Labels and the HostConfig limits; the domain checks them against the operator's bounds. */
+const overridesOf = (o: DeployMcpServerBody["baseConfigOverrideJson"] & object): Partial<ContainerOverrides> | undefined => {
+  const h = o.HostConfig ?? {}
+  const entrypoint = o.Entrypoint == null ? undefined : typeof o.Entrypoint === "string" ? [o.Entrypoint] : o.Entrypoint
+  const overrides: Partial<ContainerOverrides> = {
+    ...(entrypoint === undefined ? {} : { entrypoint }),
+    ...(o.WorkingDir == null ? {} : { workingDir: o.WorkingDir }),
+    ...(o.User == null ? {} : { user: o.User }),
+    ...(o.Labels == null ? {} : { labels: o.Labels }),
+    ...(h.Memory == null ? {} : { memoryBytes: h.Memory }),
+    ...(h.NanoCpus == null ? {} : { nanoCpus: h.NanoCpus }),
+    ...(h.PidsLimit == null ? {} : { pidsLimit: h.PidsLimit }),
+    ...(h.Tmpfs == null ? {} : { tmpfs: h.Tmpfs }),
+  }
+  return Object.keys(overrides).length === 0 ? undefined : overrides
+}
 
 export type McpDeployProblem = MissingRequiredFields | InvalidInstanceSpec | NotImplemented
 
 /**
  * The domain request a `POST /mcp-servers` body asks for. Checked in this order: required fields,
- * the schema, the reserved name `discovery`, keys that widen privileges (400), keys this version cannot apply (501), OAuth
+ * the schema, the reserved name `discovery`, keys that widen privileges (400), OAuth
  * connections (501), then environment and ports. `Cmd` replaces the image's command; a network
  * server's port is published on loopback for the DTMA.
  */
@@ -31,14 +48,13 @@ export const mcpDeployRequestOf = (raw: unknown): Result.Result<DeployRequest, M
   if (widening !== null) {
     return Result.fail(new InvalidInstanceSpec({ field: widening, problem: "widens the container's privileges, which MCP servers are never given" }))
   }
-  const unsupported = unsupportedKeyOf(body["baseConfigOverrideJson"])
-  if (unsupported !== null) return Result.fail(new NotImplemented({ feature: `Setting ${unsupported}` }))
   if ((data.oauthConnectionIds ?? []).length > 0) return Result.fail(new NotImplemented({ feature: "OAuth credential injection" }))
   if (data.refreshStrategy === "periodic" && data.refreshIntervalSeconds == null) {
     return Result.fail(new InvalidInstanceSpec({ field: "refreshIntervalSeconds", problem: "is required with refreshStrategy periodic" }))
   }
   const override = data.baseConfigOverrideJson ?? {}
   const mcp = mcpSettingsFor(data.mcpTransportType, data.mcpEndpointPath, data.mcpPort == null ? null : Number(data.mcpPort))
+  const overrides = overridesOf(override)
   return Result.all({ env: envOf(override), ports: portsOf(override) }).pipe(
     Result.map(({ env, ports }) => ({
       name: data.instanceNameOnToolbox,
@@ -49,6 +65,7 @@ export const mcpDeployRequestOf = (raw: unknown): Result.Result<DeployRequest, M
       pullPolicy: data.imagePullPolicy ?? undefined,
       mcp,
       command: override.Cmd ?? null,
+      ...(overrides === undefined ? {} : { overrides }),
     })),
   )
 }

@@ -11,8 +11,9 @@ const mcpPortNumber = z.union(
 
 const WIDENING_NOTE =
   "Keys that widen privileges (Privileged, CapAdd, Binds, bind Mounts, Devices, host or container network/PID/IPC/UTS modes, " +
-  "SecurityOpt other than no-new-privileges, VolumesFrom) are refused with 400. Entrypoint, WorkingDir, User, Labels and " +
-  "HostConfig.Memory/NanoCpus/PidsLimit/Tmpfs are answered 501 in this version (MCP servers run under the DTMA's own limits)."
+  "SecurityOpt other than no-new-privileges, VolumesFrom) are refused with 400. Entrypoint, WorkingDir, User (not root), Labels " +
+  "(not dtma.*) and HostConfig.Memory/NanoCpus/PidsLimit/Tmpfs (no exec, no suid) are applied within the operator's bounds " +
+  "(DTMA_MAX_MEMORY_BYTES, DTMA_MAX_NANO_CPUS, DTMA_MAX_PIDS); past them the answer is 400 naming the key."
 
 /** `baseConfigOverrideJson` of `POST /mcp-servers`: the part of Docker's create body a caller may set. */
 export const mcpServerOverride = z

@@ -45,23 +45,3 @@ export const wideningKeyOf = (override: unknown): string | null => {
   }
   return null
 }
-
-const NOT_YET: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
-  [PREFIX, ["Entrypoint", "WorkingDir", "User", "Labels"]],
-  [`${PREFIX}.HostConfig`, ["Memory", "NanoCpus", "PidsLimit", "Tmpfs"]],
-]
-
-/**
- * The first key the API documents but this version cannot apply yet (the domain's instance spec
- * does not carry it), as a path, or null. Such a request is refused, not half-honoured.
- */
-export const unsupportedKeyOf = (override: unknown): string | null => {
-  if (!isRecord(override)) return null
-  for (const [path, keys] of NOT_YET) {
-    const place = path === PREFIX ? override : override["HostConfig"]
-    if (!isRecord(place)) continue
-    const key = keys.find((k) => nonEmpty(place[k]))
-    if (key !== undefined) return `${path}.${key}`
-  }
-  return null
-}

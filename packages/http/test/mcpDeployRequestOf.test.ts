@@ -92,14 +92,18 @@ describe("reading a POST /mcp-servers body", () => {
     expect(requestOf({ ...base, mcpTransportType: "stdio", baseConfigOverrideJson: override }).name).toBe("mcp-a")
   })
 
-  it("answers keys it cannot apply yet as not implemented rather than ignoring them", () => {
-    for (const [override, key] of [
-      [{ User: "1000" }, "baseConfigOverrideJson.User"],
-      [{ HostConfig: { Memory: 1024 } }, "baseConfigOverrideJson.HostConfig.Memory"],
-    ] as const) {
-      const failure = failureOf({ ...base, mcpTransportType: "stdio", baseConfigOverrideJson: override })
-      expect([failure._tag, failure.message]).toEqual(["NotImplemented", `Setting ${key} is not available in this version`])
+  it("carries Entrypoint, WorkingDir, User, Labels and the HostConfig limits to the domain, which checks their bounds", () => {
+    const override = {
+      Entrypoint: "node",
+      WorkingDir: "/app",
+      User: "1000",
+      Labels: { team: "search" },
+      HostConfig: { Memory: 67108864, NanoCpus: 500000000, PidsLimit: 32, Tmpfs: { "/cache": "rw,size=8m" } },
     }
+    expect(requestOf({ ...base, mcpTransportType: "stdio", baseConfigOverrideJson: override }).overrides).toEqual({
+      entrypoint: ["node"], workingDir: "/app", user: "1000", labels: { team: "search" },
+      memoryBytes: 67108864, nanoCpus: 500000000, pidsLimit: 32, tmpfs: { "/cache": "rw,size=8m" },
+    })
   })
 
   it("answers OAuth connections as not implemented, and accepts the OAuth fields without any", () => {

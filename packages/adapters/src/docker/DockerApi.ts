@@ -31,6 +31,9 @@ export interface CreateContainerBody {
   StdinOnce?: boolean
   Tty?: boolean
   Cmd?: Array<string>
+  Entrypoint?: Array<string>
+  WorkingDir?: string
+  User?: string
   HostConfig: {
     PortBindings: Record<string, Array<{ HostIp: string; HostPort: string }>>
     RestartPolicy: { Name: "unless-stopped" | "no" }

@@ -49,6 +49,26 @@ const hardeningFor = (spec: InstanceSpec): Partial<CreateContainerBody["HostConf
   }
 }
 
+/** The caller's overrides, over the kind's defaults: limits replace the hardened ones, tmpfs mounts add to /tmp. */
+const overridesFor = (spec: InstanceSpec, hardened: Partial<CreateContainerBody["HostConfig"]>) => {
+  const o = spec.overrides
+  if (o === undefined) return { top: {}, host: {} }
+  const tmpfs = { ...hardened.Tmpfs, ...o.tmpfs }
+  return {
+    top: {
+      ...(o.entrypoint === null ? {} : { Entrypoint: [...o.entrypoint] }),
+      ...(o.workingDir === null ? {} : { WorkingDir: o.workingDir }),
+      ...(o.user === null ? {} : { User: o.user }),
+    },
+    host: {
+      ...(o.memoryBytes === null ? {} : { Memory: o.memoryBytes }),
+      ...(o.nanoCpus === null ? {} : { NanoCpus: o.nanoCpus }),
+      ...(o.pidsLimit === null ? {} : { PidsLimit: o.pidsLimit }),
+      ...(Object.keys(tmpfs).length === 0 ? {} : { Tmpfs: tmpfs }),
+    },
+  }
+}
+
 /** The Docker create body for an instance: the only place environment values are unwrapped. */
 export const toCreateBody = (spec: InstanceSpec): CreateContainerBody => {
   const exposed: Record<string, Record<string, never>> = {}
@@ -62,27 +82,32 @@ export const toCreateBody = (spec: InstanceSpec): CreateContainerBody => {
   }
   // A stdio MCP server reads requests from stdin: keep it open across attaches or it exits at once.
   const stdio = spec.mcp?.transport === "stdio" ? { OpenStdin: true, StdinOnce: false, Tty: false } : {}
+  const hardened = hardeningFor(spec)
+  const overrides = overridesFor(spec, hardened)
   return {
     name: spec.containerName,
     Image: spec.image,
     Env: spec.env.map((e) => `${e.name}=${Redacted.value(e.value)}`),
-    Labels: encodeLabels({
+    // The DTMA's own labels come last: a caller's label can never change what marks a container as ours.
+    Labels: { ...spec.overrides?.labels, ...encodeLabels({
       name: spec.name,
       accountToolInstanceId: spec.accountToolInstanceId,
       kind: spec.kind,
       image: spec.image,
       mcp: spec.mcp,
       envNames: spec.env.map((e) => e.name),
-    }),
+    }) },
     ExposedPorts: exposed,
     ...(spec.command === null ? {} : { Cmd: [...spec.command] }),
+    ...overrides.top,
     ...stdio,
     HostConfig: {
       PortBindings: bindings,
       RestartPolicy: { Name: restartPolicyFor(spec.kind) },
       // An init as PID 1 forwards SIGTERM, so a stop does not wait out the grace period.
       Init: true,
-      ...hardeningFor(spec),
+      ...hardened,
+      ...overrides.host,
     },
   }
 }

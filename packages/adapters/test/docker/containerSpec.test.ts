@@ -140,3 +140,42 @@ describe("the container create body", () => {
     )
   })
 })
+
+describe("a caller's overrides in the create body", () => {
+  const overrides = {
+    entrypoint: ["node"],
+    workingDir: "/app",
+    user: "1000:1000",
+    labels: { team: "search", "dtma.managed": "false" },
+    memoryBytes: 256 * 1024 * 1024,
+    nanoCpus: 500_000_000,
+    pidsLimit: 64,
+    tmpfs: { "/cache": "rw,noexec,nosuid,size=16m" },
+  }
+
+  it("replaces the hardened limits of an MCP server and adds tmpfs mounts to its /tmp, keeping the rest locked down", () => {
+    const body = toCreateBody(spec({ kind: "mcp_server", mcp: { transport: "stdio", endpointPath: null, port: null }, overrides }))
+    expect(body).toMatchObject({ Entrypoint: ["node"], WorkingDir: "/app", User: "1000:1000" })
+    expect(body.HostConfig).toMatchObject({
+      Memory: 256 * 1024 * 1024,
+      NanoCpus: 500_000_000,
+      PidsLimit: 64,
+      Tmpfs: { "/tmp": "rw,noexec,nosuid,size=64m", "/cache": "rw,noexec,nosuid,size=16m" },
+      CapDrop: ["ALL"],
+      ReadonlyRootfs: true,
+      NetworkMode: "none",
+    })
+  })
+
+  it("never lets a caller's label change what marks the container as the DTMA's", () => {
+    const body = toCreateBody(spec({ overrides }))
+    expect(body.Labels["team"]).toBe("search")
+    expect(decodeLabels(body.Labels)).toMatchObject({ name: "my tool", accountToolInstanceId: "ati-1" })
+  })
+
+  it("leaves the defaults alone where the caller set nothing", () => {
+    const none = { entrypoint: null, workingDir: null, user: null, labels: {}, memoryBytes: null, nanoCpus: null, pidsLimit: null, tmpfs: {} }
+    const body = toCreateBody(spec({ kind: "mcp_server", mcp: { transport: "stdio", endpointPath: null, port: null }, overrides: none }))
+    expect(body).toEqual(toCreateBody(spec({ kind: "mcp_server", mcp: { transport: "stdio", endpointPath: null, port: null } })))
+  })
+})

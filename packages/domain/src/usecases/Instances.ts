@@ -13,13 +13,15 @@ import { makeKeyedLock } from "../keyedLock.ts"
 import { lifecycleOf, transition } from "../lifecycle.ts"
 import type { InstanceSpec, ManagedContainer } from "../ManagedInstance.ts"
 import type { ContainerRuntime, RuntimeFailure } from "../ports/ContainerRuntime.ts"
-import { buildInstanceSpec, type DeployRequest } from "./deployRequest.ts"
+import { buildInstanceSpec, type DeployRequest, type ResourceBounds } from "./deployRequest.ts"
 
 export interface InstancesSettings {
   /** Host ports no instance may take (the DTMA's own port). */
   readonly reservedHostPorts: ReadonlyArray<number>
   /** How long a stop waits before killing. */
   readonly stopGraceSeconds: number
+  /** The most one instance may ask for; the domain's defaults when absent. */
+  readonly bounds?: ResourceBounds | undefined
 }
 
 export type DeployError =
@@ -110,7 +112,7 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
 
   const deploy = (request: DeployRequest): Effect.Effect<ManagedContainer, DeployError> =>
     Effect.gen(function* () {
-      const spec = yield* buildInstanceSpec(request, settings.reservedHostPorts)
+      const spec = yield* buildInstanceSpec(request, settings.reservedHostPorts, settings.bounds)
       return yield* withName(
         spec.name,
         Effect.gen(function* () {
@@ -123,7 +125,7 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
 
   const deployReplacement = (request: DeployRequest): Effect.Effect<ManagedContainer, DeployError | InstanceNotFound> =>
     Effect.gen(function* () {
-      const spec = yield* buildInstanceSpec(request, settings.reservedHostPorts)
+      const spec = yield* buildInstanceSpec(request, settings.reservedHostPorts, settings.bounds)
       return yield* withName(
         spec.name,
         Effect.gen(function* () {

@@ -1,7 +1,7 @@
 import { Effect, Redacted } from "effect"
 import { InvalidInstanceSpec, PortConflict } from "../errors.ts"
 import { containerNameFor, validateInstanceName } from "../instanceName.ts"
-import type { EnvVar, InstanceKind, InstanceSpec, McpSettings, PortRequest, PullPolicy } from "../ManagedInstance.ts"
+import type { ContainerOverrides, EnvVar, InstanceKind, InstanceSpec, McpSettings, PortRequest, PullPolicy } from "../ManagedInstance.ts"
 
 /** What a caller asks for when deploying; `buildInstanceSpec` checks it and derives the rest. */
 export interface DeployRequest {
@@ -15,7 +15,58 @@ export interface DeployRequest {
   readonly mcp?: McpSettings | null | undefined
   /** Replaces the image's default command. */
   readonly command?: ReadonlyArray<string> | null | undefined
+  readonly overrides?: Partial<ContainerOverrides> | undefined
 }
+
+/** The most an operator lets one instance ask for. */
+export interface ResourceBounds {
+  readonly maxMemoryBytes: number
+  readonly maxNanoCpus: number
+  readonly maxPidsLimit: number
+}
+
+export const DEFAULT_RESOURCE_BOUNDS: ResourceBounds = { maxMemoryBytes: 4 * 1024 ** 3, maxNanoCpus: 2_000_000_000, maxPidsLimit: 4096 }
+
+const MIN_MEMORY = 6 * 1024 * 1024
+const ROOT_USER = /^(root|0)(:.*)?$/
+const TMPFS_OPTIONS = /^[a-z0-9=,]*$/
+
+const boundedNumber = (field: string, value: number | null | undefined, min: number, max: number, unit: string) => {
+  if (value == null) return Effect.succeed(null)
+  if (!Number.isInteger(value) || value < min || value > max) return invalid(field, `${value} is outside ${min}..${max} ${unit} (the operator's bounds)`)
+  return Effect.succeed(value)
+}
+
+/** Checks the overrides against the kind and the operator's bounds. */
+export const checkOverrides = (
+  requested: Partial<ContainerOverrides> | undefined,
+  kind: InstanceKind,
+  bounds: ResourceBounds,
+): Effect.Effect<ContainerOverrides | undefined, InvalidInstanceSpec> =>
+  Effect.gen(function* () {
+    if (requested === undefined) return undefined
+    const labels = requested.labels ?? {}
+    const reserved = Object.keys(labels).find((k) => k.startsWith("dtma."))
+    if (reserved !== undefined) return yield* invalid("Labels", `'${reserved}' is reserved: labels starting with 'dtma.' are the DTMA's own`)
+    const user = requested.user ?? null
+    if (kind === "mcp_server" && user !== null && ROOT_USER.test(user)) return yield* invalid("User", "root widens the container's privileges, which MCP servers are never given")
+    const tmpfs = requested.tmpfs ?? {}
+    for (const [path, options] of Object.entries(tmpfs)) {
+      if (!path.startsWith("/") || path === "/" || path.includes("..")) return yield* invalid("HostConfig.Tmpfs", `'${path.slice(0, 60)}' is not an absolute path below /`)
+      const parts = options.split(",")
+      if (!TMPFS_OPTIONS.test(options) || parts.includes("exec") || parts.includes("suid")) return yield* invalid("HostConfig.Tmpfs", `options '${options.slice(0, 60)}' are not allowed (no exec, no suid)`)
+    }
+    return {
+      entrypoint: requested.entrypoint ?? null,
+      workingDir: requested.workingDir ?? null,
+      user,
+      labels,
+      memoryBytes: yield* boundedNumber("HostConfig.Memory", requested.memoryBytes, MIN_MEMORY, bounds.maxMemoryBytes, "bytes"),
+      nanoCpus: yield* boundedNumber("HostConfig.NanoCpus", requested.nanoCpus, 10_000_000, bounds.maxNanoCpus, "nano-CPUs"),
+      pidsLimit: yield* boundedNumber("HostConfig.PidsLimit", requested.pidsLimit, 1, bounds.maxPidsLimit, "processes"),
+      tmpfs,
+    }
+  })
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 // A Docker reference: [registry[:port]/]path[:tag][@digest], lower-case path components.
@@ -33,6 +84,7 @@ const isPort = (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 655
 export const buildInstanceSpec = (
   request: DeployRequest,
   reservedHostPorts: ReadonlyArray<number>,
+  bounds: ResourceBounds = DEFAULT_RESOURCE_BOUNDS,
 ): Effect.Effect<InstanceSpec, InvalidInstanceSpec | PortConflict> =>
   Effect.gen(function* () {
     const name = yield* validateInstanceName(request.name)
@@ -64,6 +116,7 @@ export const buildInstanceSpec = (
     const mcp = request.mcp ?? null
     if (mcp?.port != null && !isPort(mcp.port)) return yield* invalid("mcpPort", `${mcp.port} is not between 1 and 65535`)
     const kind: InstanceKind = mcp === null ? "standard_tool" : "mcp_server"
+    const overrides = yield* checkOverrides(request.overrides, kind, bounds)
     return {
       name,
       containerName: containerNameFor(name),
@@ -75,5 +128,6 @@ export const buildInstanceSpec = (
       pullPolicy: request.pullPolicy ?? "if_not_present",
       mcp,
       command: request.command ?? null,
+      ...(overrides === undefined ? {} : { overrides }),
     }
   })
