@@ -1,0 +1,97 @@
+import { execFile } from "node:child_process"
+import { promisify } from "node:util"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+
+const execFileAsync = promisify(execFile)
+
+/** Runs the docker CLI without blocking the event loop (calls in flight keep going); its stdout, trimmed. */
+export const docker = async (...args: ReadonlyArray<string>): Promise<string> => (await execFileAsync("docker", [...args], { encoding: "utf8" })).stdout.trim()
+
+/** Every container (running or not) whose `dtma.name` label is `name`: `{ id, state }`. */
+export const containersNamed = async (name: string): Promise<ReadonlyArray<{ id: string; state: string }>> =>
+  (await docker("ps", "-a", "--no-trunc", "--filter", `label=dtma.name=${name}`, "--format", "{{.ID}} {{.State}}"))
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => ({ id: line.slice(0, line.indexOf(" ")), state: line.slice(line.indexOf(" ") + 1) }))
+
+/** `docker rm -f` every container labelled with one of `names`. */
+export const removeContainersNamed = async (names: Iterable<string>): Promise<void> => {
+  for (const name of names) {
+    const ids = (await containersNamed(name)).map((c) => c.id)
+    if (ids.length > 0) await docker("rm", "-f", ...ids).catch(() => undefined)
+  }
+}
+
+/** An official SDK client of a DTMA's proxied endpoint, authenticated with the bearer token. */
+export const mcpClient = async (endpoint: string, token: string): Promise<Client> => {
+  const client = new Client({ name: "dtma-fault-test", version: "1.0.0" })
+  await client.connect(new StreamableHTTPClientTransport(new URL(endpoint), { requestInit: { headers: { authorization: `Bearer ${token}` } } }))
+  return client
+}
+
+/** The text of a tool result's first content item. */
+export const textOf = (result: unknown): string => (result as { content?: Array<{ text?: string }> }).content?.[0]?.text ?? ""
+
+/** Calls `echo` once and checks the answer is its own message. */
+export const echo = async (client: Client, message: string): Promise<void> => {
+  const text = textOf(await client.callTool({ name: "echo", arguments: { message } }))
+  if (text !== `Echo: ${message}`) throw new Error(`echo of '${message}' answered '${text}'`)
+}
+
+/** What a loop of calls saw: calls answered correctly, calls that failed (with the first few reasons). */
+export interface CallTally {
+  ok: number
+  failed: number
+  readonly errors: Array<string>
+  /** Unix ms of each failure, to place it in a phase. */
+  readonly failedAt: Array<number>
+}
+
+export interface CallLoop {
+  readonly tally: CallTally
+  /** Stops after the call in flight and resolves with the tally. */
+  stop(): Promise<CallTally>
+}
+
+/**
+ * Calls `echo` on `client` back to back, each with a distinct message (`<tag> <n>`), until stopped;
+ * a call that throws or answers wrongly counts as failed and the loop goes on.
+ */
+export const echoLoop = (client: Client, tag: string): CallLoop => {
+  const tally: CallTally = { ok: 0, failed: 0, errors: [], failedAt: [] }
+  const state = { stopped: false }
+  const done = (async () => {
+    for (let n = 0; !state.stopped; n++) {
+      try {
+        await echo(client, `${tag} ${n}`)
+        tally.ok++
+      } catch (error) {
+        tally.failed++
+        tally.failedAt.push(Date.now())
+        if (tally.errors.length < 5) tally.errors.push(String(error))
+      }
+    }
+  })()
+  return {
+    tally,
+    stop: async () => {
+      state.stopped = true
+      await done
+      return tally
+    },
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Polls `probe` every `everyMs` until it returns a value other than undefined; throws `what` after `timeoutMs`. */
+export const waitFor = async <A>(what: string, probe: () => Promise<A | undefined>, timeoutMs: number, everyMs = 20): Promise<A> => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await sleep(everyMs)
+  }
+}
