@@ -16,7 +16,9 @@ for (const file of process.argv.slice(2)) {
   }
   const report = JSON.parse(readFileSync(file, "utf8"))
   const p = report.numPassedTests ?? 0
-  const f = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0)
+  // A file that failed without a failed test did not run (an import or hook error): count it too.
+  const brokenFiles = (report.testResults ?? []).filter((r) => r.status === "failed" && !(r.assertionResults ?? []).some((a) => a.status === "failed")).length
+  const f = (report.numFailedTests ?? 0) + brokenFiles
   const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0)
   console.log(`${project}: ${p} passed, ${f} failed${skipped ? `, ${skipped} skipped` : ""}`)
   if (p === 0) broken = true

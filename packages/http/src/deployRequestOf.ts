@@ -1,5 +1,5 @@
 import { Redacted, Result } from "effect"
-import { InvalidInstanceSpec, type DeployRequest, type McpSettings, type PortRequest } from "@dtma/domain"
+import { InvalidInstanceSpec, type DeployRequest, type McpSettings, type PortRequest, type PullPolicy } from "@dtma/domain"
 import type { z } from "zod"
 import { mcpSettingsFor, withMcpPort } from "./mcpTarget.ts"
 import { MissingRequiredFields } from "./MissingRequiredFields.ts"
@@ -77,15 +77,26 @@ export const deployRequestOf = (raw: unknown): Result.Result<DeployRequest, Miss
   const { data } = parsed
   const override: Override = data.baseConfigOverrideJson ?? {}
   const mcp = mcpOf(override)
-  return Result.all({ env: envOf(override), ports: portsOf(override) }).pipe(
+  return requestFrom(data, override, { mcp })
+}
+
+/**
+ * The domain request from a parsed deploy body: the fields both deploy APIs share, its override's
+ * environment and ports (a network MCP server's port published for the DTMA), and `extra`.
+ */
+export const requestFrom = (
+  data: { readonly instanceNameOnToolbox: string; readonly accountToolInstanceId: string; readonly dockerImageUrl: string; readonly imagePullPolicy?: PullPolicy | null | undefined },
+  override: Override,
+  extra: Partial<DeployRequest> & { readonly mcp: McpSettings | null },
+): Result.Result<DeployRequest, InvalidInstanceSpec> =>
+  Result.all({ env: envOf(override), ports: portsOf(override) }).pipe(
     Result.map(({ env, ports }) => ({
       name: data.instanceNameOnToolbox,
       accountToolInstanceId: data.accountToolInstanceId,
       image: data.dockerImageUrl,
       env: envVarsOf(env),
-      ports: withMcpPort(ports, mcp),
+      ports: withMcpPort(ports, extra.mcp),
       pullPolicy: data.imagePullPolicy ?? undefined,
-      mcp,
+      ...extra,
     })),
   )
-}

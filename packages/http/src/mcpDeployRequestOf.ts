@@ -1,8 +1,8 @@
 import { Result } from "effect"
 import { InvalidInstanceSpec, type ContainerOverrides, type DeployRequest } from "@dtma/domain"
-import { envOf, envVarsOf, firstIssue, isRecord, portsOf } from "./deployRequestOf.ts"
+import { firstIssue, isRecord, requestFrom } from "./deployRequestOf.ts"
 import { deployMcpServerBody, REQUIRED_MCP_DEPLOY_FIELDS, type DeployMcpServerBody } from "./mcpSchemas.ts"
-import { mcpSettingsFor, withMcpPort } from "./mcpTarget.ts"
+import { mcpSettingsFor } from "./mcpTarget.ts"
 import { MissingRequiredFields } from "./MissingRequiredFields.ts"
 import { NotImplemented } from "./NotImplemented.ts"
 import { wideningKeyOf } from "./overrideKeys.ts"
@@ -55,17 +55,5 @@ export const mcpDeployRequestOf = (raw: unknown): Result.Result<DeployRequest, M
   const override = data.baseConfigOverrideJson ?? {}
   const mcp = mcpSettingsFor(data.mcpTransportType, data.mcpEndpointPath, data.mcpPort == null ? null : Number(data.mcpPort))
   const overrides = overridesOf(override)
-  return Result.all({ env: envOf(override), ports: portsOf(override) }).pipe(
-    Result.map(({ env, ports }) => ({
-      name: data.instanceNameOnToolbox,
-      accountToolInstanceId: data.accountToolInstanceId,
-      image: data.dockerImageUrl,
-      env: envVarsOf(env),
-      ports: withMcpPort(ports, mcp),
-      pullPolicy: data.imagePullPolicy ?? undefined,
-      mcp,
-      command: override.Cmd ?? null,
-      ...(overrides === undefined ? {} : { overrides }),
-    })),
-  )
+  return requestFrom(data, override, { mcp, command: override.Cmd ?? null, ...(overrides === undefined ? {} : { overrides }) })
 }

@@ -17,8 +17,8 @@ const concrete = (path: string) => path.replace(":name", "tool-a")
 const authenticated = ROUTES.filter((r) => !r.public)
 
 describe("bearer authentication", () => {
-  it("guards every route but /health, /status and /openapi.json", () => {
-    expect(ROUTES.filter((r) => r.public).map((r) => `${r.method} ${r.path}`)).toEqual(["GET /health", "GET /status", "GET /openapi.json"])
+  it("guards every route but /health and /status, as the legacy contract says", () => {
+    expect(ROUTES.filter((r) => r.public).map((r) => `${r.method} ${r.path}`)).toEqual(["GET /health", "GET /status"])
   })
 
   for (const route of authenticated) {

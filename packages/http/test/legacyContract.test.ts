@@ -695,7 +695,8 @@ describe("the heartbeat (legacy contract)", () => {
   })
 })
 
-describe("the dtma process (legacy contract)", () => {
+// Real processes start in seconds on a loaded machine: give them room.
+describe("the dtma process (legacy contract)", { timeout: 60_000 }, () => {
   // No Docker needed: these start the real entry point against a Docker socket that does not exist.
   const noDocker = { DOCKER_HOST: "unix:///nonexistent/dtma-test/docker.sock" }
 

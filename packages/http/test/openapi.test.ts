@@ -23,10 +23,11 @@ describe("the OpenAPI document", () => {
     }
   })
 
-  it("is OpenAPI 3.1 and is served without a token", async () => {
+  it("is OpenAPI 3.1, served to authenticated callers only", async () => {
     const app = await startTestApp()
     try {
-      const res = await fetch(`${app.base}/openapi.json`)
+      expect((await fetch(`${app.base}/openapi.json`)).status).toBe(401)
+      const res = await app.api("/openapi.json")
       expect(res.status).toBe(200)
       expect(await res.json()).toEqual(JSON.parse(JSON.stringify(doc)))
       expect(doc.openapi).toBe("3.1.0")

@@ -6,10 +6,10 @@ import { freePort, startDtma, type DtmaProcess } from "./dtmaProcess.ts"
 
 const README = readFileSync(join(import.meta.dirname, "..", "..", "..", "README.md"), "utf8")
 
-/** The README's curl walk-through, exactly as a newcomer copies it. */
-const walkthrough = (): string => {
-  const section = /<!-- walkthrough:start -->\n```bash\n([\s\S]*?)```\n<!-- walkthrough:end -->/.exec(README)?.[1]
-  if (section === undefined) throw new Error("README has no walk-through block")
+/** A curl walk-through of the README, exactly as a newcomer copies it. */
+const walkthrough = (marker = "walkthrough"): string => {
+  const section = new RegExp(`<!-- ${marker}:start -->\\n\`\`\`bash\\n([\\s\\S]*?)\`\`\`\\n<!-- ${marker}:end -->`).exec(README)?.[1]
+  if (section === undefined) throw new Error(`README has no ${marker} block`)
   return section
 }
 
@@ -41,4 +41,20 @@ describe("the README walk-through", () => {
     expect(output).toContain(`"message":"Tool instance '${name}' removed successfully."`)
     expect(execFileSync("docker", ["ps", "-aq", "--filter", `name=^${name}$`], { encoding: "utf8" }).trim()).toBe("")
   })
+
+  it("deploys an MCP server, shows what it offers and removes it", async () => {
+    dtma ??= await startDtma({ token: null })
+    const mcpName = `everything-${Date.now().toString(36)}`
+    const script = walkthrough("mcp-walkthrough")
+      .replaceAll("http://127.0.0.1:30000", dtma.url)
+      .replaceAll("/var/lib/dtma", dtma.stateDir)
+      .replaceAll("everything\"", `${mcpName}"`)
+      .replaceAll("/mcp-servers/everything", `/mcp-servers/${mcpName}`)
+    const output = execFileSync("bash", ["-euo", "pipefail", "-c", script], { encoding: "utf8", timeout: 90_000 })
+    expect(output).toContain(`"message":"MCP server '${mcpName}' deployed."`)
+    expect(output).toContain('"healthStatus":"healthy"')
+    expect(output).toContain('"name":"echo"')
+    expect(output).toContain(`"message":"MCP server '${mcpName}' removed."`)
+    expect(execFileSync("docker", ["ps", "-aq", "--filter", `label=dtma.name=${mcpName}`], { encoding: "utf8" }).trim()).toBe("")
+  }, 120_000)
 })

@@ -1,6 +1,7 @@
 import type { z } from "zod"
 import { deployToolBody } from "../schemas.ts"
 import { MCP_ROUTES } from "./mcpRoutes.ts"
+import type { McpServerRouteId } from "./mcpServerHandlers.ts"
 
 export type RouteId =
   | "health"
@@ -12,16 +13,8 @@ export type RouteId =
   | "removeTool"
   | "startTool"
   | "stopTool"
-  | "deployMcpServer"
-  | "listMcpServers"
+  | McpServerRouteId
   | "mcpDiscovery"
-  | "getMcpServer"
-  | "startMcpServer"
-  | "stopMcpServer"
-  | "restartMcpServer"
-  | "removeMcpServer"
-  | "mcpServerLogs"
-  | "redeployMcpServer"
   | "deployMcpGroup"
   | "removeMcpGroup"
 
@@ -67,7 +60,7 @@ export const ROUTES: ReadonlyArray<RouteSpec> = [
     public: true,
     responses: { 200: "Status", 503: "The container runtime is unreachable" },
   },
-  { id: "openapi", method: "GET", path: "/openapi.json", summary: "This document", public: true, responses: { 200: "OpenAPI 3.1 document" } },
+  { id: "openapi", method: "GET", path: "/openapi.json", summary: "This document", public: false, responses: { 200: "OpenAPI 3.1 document", 401: "Missing or malformed Authorization header", 403: "Unknown token" } },
   {
     id: "metrics",
     method: "GET",

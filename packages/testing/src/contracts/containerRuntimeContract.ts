@@ -1,3 +1,4 @@
+import { createServer } from "node:net"
 import { Redacted } from "effect"
 import { failureOf, run } from "../effects.ts"
 import { afterAll, describe, expect, it } from "vitest"
@@ -12,8 +13,21 @@ export interface ContainerRuntimeSubject {
 }
 
 const suffix = () => Math.random().toString(36).slice(2, 10)
-// Host ports for conflict tests: high, random, bound on loopback only.
-const randomHostPort = () => 40000 + Math.floor(Math.random() * 9000)
+/**
+ * A host port for conflict tests that nothing holds now, below the ephemeral range (32768+) where
+ * Docker picks random host ports, so another test's random port cannot take it meanwhile.
+ */
+const randomHostPort = async (): Promise<number> => {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 9000)
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer()
+      probe.once("error", () => resolve(false))
+      probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)))
+    })
+    if (free) return port
+  }
+}
 
 const specFor = (image: string, overrides: Partial<InstanceSpec> = {}): InstanceSpec => {
   const name = `contract-${suffix()}`
@@ -109,7 +123,7 @@ export const containerRuntimeContract = (label: string, setup: () => Promise<Con
 
     it("publishes a requested host port and a random one when none is given", async () => {
       const { runtime, image } = await get()
-      const hostPort = randomHostPort()
+      const hostPort = await randomHostPort()
       const spec = specFor(image, {
         ports: [
           { containerPort: 8080, protocol: "tcp", hostIp: "127.0.0.1", hostPort },
@@ -125,7 +139,7 @@ export const containerRuntimeContract = (label: string, setup: () => Promise<Con
 
     it("fails a start whose host port another container holds", async () => {
       const { runtime, image } = await get()
-      const hostPort = randomHostPort()
+      const hostPort = await randomHostPort()
       const ports = [{ containerPort: 8080, protocol: "tcp" as const, hostIp: "127.0.0.1", hostPort }]
       const first = await run(runtime.create(specFor(image, { ports })))
       await run(runtime.start(first.containerId))
