@@ -1,20 +1,19 @@
-import { Clock, Effect, Fiber, Random } from "effect"
+import { Effect, Fiber } from "effect"
 import { InstanceNotFound, InvalidInstanceSpec } from "../errors.ts"
 import { makeKeyedLock } from "../keyedLock.ts"
-import { maskSecrets, secretValuesOf } from "../redaction.ts"
 import type { ManagedContainer } from "../ManagedInstance.ts"
-import { discover, listsChangedBy } from "../mcp/discovery.ts"
 import type { JsonRpcNotification } from "../mcp/jsonrpc.ts"
-import { McpServerNotReady, McpServerUnavailable, type McpConnectFailed } from "../mcp/mcpErrors.ts"
-import { decideRestart, nextPingDelay, type RestartPolicy } from "../mcp/restartPolicy.ts"
-import { applyHealth, supervise, targetUrlOf, viewOf, type McpServerView, type SupervisedServer } from "../mcp/SupervisedServer.ts"
-import { openUpstreamSession, type UpstreamSession } from "../mcp/UpstreamSession.ts"
-import type { ContainerEvent, ContainerEvents } from "../ports/ContainerEvents.ts"
+import { McpServerNotReady, McpServerUnavailable } from "../mcp/mcpErrors.ts"
+import type { RestartPolicy } from "../mcp/restartPolicy.ts"
+import { supervise, viewOf, type McpServerView, type SupervisedServer } from "../mcp/SupervisedServer.ts"
+import type { UpstreamSession } from "../mcp/UpstreamSession.ts"
+import type { ContainerEvents } from "../ports/ContainerEvents.ts"
 import type { ContainerLogs, LogLine } from "../ports/ContainerLogs.ts"
 import type { ContainerRuntime, RuntimeFailure } from "../ports/ContainerRuntime.ts"
 import type { McpConnector } from "../ports/McpConnector.ts"
 import type { DeployRequest } from "./deployRequest.ts"
 import type { DeployError, Instances, ManageError, StartError } from "./Instances.ts"
+import { makeSupervisor } from "./mcpSupervisor.ts"
 
 export interface McpServersSettings {
   readonly clientInfo: { readonly name: string; readonly version: string }
@@ -67,196 +66,12 @@ export interface McpServersDeps {
   readonly settings: McpServersSettings
 }
 
-const nowIso = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms).toISOString()))
-
 export const makeMcpServers = (deps: McpServersDeps): McpServers => {
   const { instances, runtime, connector, logs, events, settings } = deps
   const servers = new Map<string, SupervisedServer>()
   const loops = new Map<string, Fiber.Fiber<unknown, unknown>>()
   const listeners = new Map<string, Set<(n: JsonRpcNotification) => void>>()
   const withName = makeKeyedLock()
-
-  const health = (s: SupervisedServer, event: Parameters<typeof applyHealth>[1], detail: string | null = null) =>
-    nowIso.pipe(Effect.map((at) => applyHealth(s, event, at, detail)))
-
-  /** What the container wrote, with every value it was given as a possible secret masked. */
-  const maskedLogs = (containerId: string, lines: number, transport: string) =>
-    Effect.all([
-      logs.tail(containerId, { lines, streams: transport === "stdio" ? "stderr" : "all" }),
-      runtime.environmentOf(containerId).pipe(Effect.map(secretValuesOf), Effect.orElseSucceed(() => [] as ReadonlyArray<string>)),
-    ]).pipe(Effect.map(([found, secrets]) => found.map((l) => ({ stream: l.stream, text: maskSecrets(l.text, secrets) }))))
-
-  const stderrTail = (containerId: string, transport: string) =>
-    maskedLogs(containerId, 20, transport).pipe(
-      Effect.map((lines) => lines.map((l) => l.text)),
-      Effect.orElseSucceed(() => [] as ReadonlyArray<string>),
-    )
-
-  /** Connects to `containerId`, initializes and lists, touching no state; the caller attaches the result. */
-  const openConnection = (name: string, containerId: string) =>
-    Effect.gen(function* () {
-      const container = yield* runtime.get(containerId).pipe(Effect.mapError((e) => new McpServerNotReady({ name, detail: e.message, stderrTail: [] })))
-      const transport = container.mcp?.transport ?? "stdio"
-      const url = targetUrlOf(container)
-      if (transport !== "stdio" && url === null) {
-        return yield* new McpServerNotReady({ name, detail: `container port ${container.mcp?.port ?? 8080} is not published`, stderrTail: [] })
-      }
-      const channel = yield* connector.connect({ transport, containerId, url }, { timeoutMs: settings.startTimeoutMs })
-      const session = yield* openUpstreamSession(channel, {
-        name,
-        clientInfo: settings.clientInfo,
-        protocolVersion: settings.protocolVersion,
-        supportedProtocolVersions: settings.supportedProtocolVersions,
-        initializeTimeoutMs: settings.startTimeoutMs,
-        maxInFlight: settings.maxInFlight,
-        maxQueued: settings.maxQueued,
-      })
-      const snapshot = yield* discover(session, { timeoutMs: settings.requestTimeoutMs, now: yield* nowIso }).pipe(
-        Effect.mapError((e) => new McpServerNotReady({ name, detail: `listing capabilities failed: ${e.message}`, stderrTail: [] })),
-        Effect.onError(() => session.close()),
-      )
-      return { container, session, snapshot }
-    }).pipe(Effect.timeoutOrElse({ duration: settings.startTimeoutMs * 2, orElse: () => Effect.fail(new McpServerNotReady({ name, detail: "start timed out", stderrTail: [] })) }))
-
-  type Connection = Effect.Success<ReturnType<typeof openConnection>>
-
-  /** Makes `connection` the server's live one; the previous session is closed (or drained by the caller). */
-  const attach = (s: SupervisedServer, { container, session, snapshot }: Connection) =>
-    Effect.gen(function* () {
-      const generation = ++s.generation
-      s.container = container
-      s.session = session
-      s.snapshot = snapshot
-      s.consecutiveFailed = 0
-      session.subscribe((n) => onNotification(s, session, n))
-      session.onClose((reason) => onDisconnect(s, generation, reason))
-      yield* health(s, { _tag: "Ready" })
-    })
-
-  /** (Re)connects to the server's current container; on success it is healthy with a fresh session. */
-  const connect = (s: SupervisedServer): Effect.Effect<void, McpConnectFailed | McpServerNotReady> =>
-    Effect.gen(function* () {
-      const generation = ++s.generation
-      const old = s.session
-      s.session = null
-      if (old !== null) yield* old.close()
-      const connection = yield* openConnection(s.name, s.container.containerId)
-      if (generation !== s.generation) return yield* connection.session.close()
-      yield* attach(s, connection)
-    })
-
-  const onNotification = (s: SupervisedServer, session: UpstreamSession, n: JsonRpcNotification) => {
-    for (const listener of listeners.get(s.name) ?? []) listener(n)
-    const only = listsChangedBy(n.method)
-    if (only.length === 0) return
-    Effect.runFork(
-      Effect.gen(function* () {
-        const snapshot = yield* discover(session, { timeoutMs: settings.requestTimeoutMs, now: yield* nowIso, previous: s.snapshot ?? undefined, only })
-        if (s.session === session) s.snapshot = snapshot
-      }).pipe(Effect.ignore),
-    )
-  }
-
-  const onDisconnect = (s: SupervisedServer, generation: number, reason: string) => {
-    if (generation !== s.generation || s.stopRequested) return
-    Effect.runFork(
-      withName(s.name, Effect.gen(function* () {
-        if (generation !== s.generation || s.stopRequested) return
-        yield* health(s, { _tag: "Disconnected" }, reason)
-        s.lastError = `connection lost: ${reason}`
-        const container = yield* runtime.get(s.container.containerId)
-        // A running container lost only its connection (an attach stream broke): connect again.
-        if (container.state === "running") yield* recover(s)
-      })).pipe(Effect.ignore),
-    )
-  }
-
-  const recover = (s: SupervisedServer) =>
-    health(s, { _tag: "Restarting" }).pipe(
-      Effect.andThen(connect(s)),
-      Effect.tapError((e) => Effect.sync(() => (s.lastError = e.message))),
-    )
-
-  const onEvent = (event: ContainerEvent) => {
-    const s = servers.get(event.name)
-    if (s === undefined || s.container.containerId !== event.containerId) return
-    if (event.kind === "die" || event.kind === "oom") Effect.runFork(onCrash(s, event).pipe(Effect.ignore))
-    if (event.kind === "destroy" && !s.stopRequested) forget(s.name)
-  }
-
-  const onCrash = (s: SupervisedServer, event: ContainerEvent) =>
-    withName(s.name, Effect.gen(function* () {
-      s.generation++
-      s.session = null
-      if (s.stopRequested || s.circuitOpen) return
-      const why = event.kind === "oom" ? "ran out of memory" : `exited with code ${event.exitCode ?? "unknown"}`
-      s.lastError = `container ${why}`
-      s.crashes.push(event.at)
-      yield* health(s, { _tag: "ContainerDied" }, s.lastError)
-      const decision = decideRestart(s.crashes, event.at, settings.restartPolicy)
-      if (decision._tag === "GiveUp") {
-        s.circuitOpen = true
-        s.lastError = `${s.lastError}; ${decision.reason}`
-        return yield* health(s, { _tag: "GaveUp" }, decision.reason)
-      }
-      const crashGeneration = s.generation
-      s.restartPending = true
-      Effect.runFork(
-        Effect.sleep(decision.delayMs).pipe(
-          Effect.andThen(withName(s.name, Effect.gen(function* () {
-            s.restartPending = false
-            if (s.stopRequested || crashGeneration !== s.generation) return
-            s.restartCount++
-            yield* health(s, { _tag: "Restarting" }, `restart ${s.restartCount} after ${decision.delayMs} ms`)
-            s.container = yield* runtime.start(s.container.containerId)
-            yield* connect(s)
-          }))),
-          Effect.tapError((e) => Effect.sync(() => (s.lastError = (e as { message: string }).message))),
-          Effect.ignore,
-        ),
-      )
-    }))
-
-  /** Pings on a jittered, stability-dependent pace; reconnects a server that stops answering. */
-  const superviseLoop = (s: SupervisedServer): Effect.Effect<never> =>
-    Effect.gen(function* () {
-      let lastDiscovery = yield* Clock.currentTimeMillis
-      while (true) {
-        yield* Effect.sleep(nextPingDelay({ consecutiveOk: s.consecutiveOk, baseMs: settings.pingBaseMs, maxMs: settings.pingMaxMs, random: yield* Random.next }))
-        const session = s.session
-        if (session === null || s.stopRequested) continue
-        const started = yield* Clock.currentTimeMillis
-        const ok = yield* session.call("ping", {}, settings.pingTimeoutMs).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
-        const ended = yield* Clock.currentTimeMillis
-        if (s.session !== session) continue
-        s.lastHealthCheck = new Date(ended).toISOString()
-        if (ok) {
-          s.pingLatencyMs = ended - started
-          s.consecutiveOk++
-          s.consecutiveFailed = 0
-          yield* health(s, { _tag: "PingSucceeded" })
-        } else {
-          s.consecutiveOk = 0
-          s.consecutiveFailed++
-          yield* health(s, { _tag: "PingFailed", consecutive: s.consecutiveFailed }, `no answer to ping within ${settings.pingTimeoutMs} ms`)
-          if (s.health === "unhealthy") yield* withName(s.name, recover(s)).pipe(Effect.ignore)
-        }
-        if (ended - lastDiscovery >= settings.discoveryIntervalMs && s.session !== null) {
-          lastDiscovery = ended
-          const current = s.session
-          const snapshot = yield* discover(current, { timeoutMs: settings.requestTimeoutMs, now: s.lastHealthCheck }).pipe(Effect.option)
-          if (snapshot._tag === "Some" && s.session === current) s.snapshot = snapshot.value
-        }
-      }
-    })
-
-  const register = (container: ManagedContainer, status: "starting" | "stopped"): SupervisedServer => {
-    const s = supervise(container, status)
-    servers.set(container.name, s)
-    loops.set(container.name, Effect.runFork(superviseLoop(s)))
-    return s
-  }
-
   const forget = (name: string) => {
     const s = servers.get(name)
     servers.delete(name)
@@ -264,6 +79,15 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
     loops.delete(name)
     if (loop !== undefined) Effect.runFork(Fiber.interrupt(loop))
     if (s?.session) Effect.runFork(s.session.close())
+  }
+  const supervisor = makeSupervisor({ runtime, connector, logs, settings, servers, listeners, withName, forget })
+  const { health, maskedLogs, stderrTail, openConnection, attach, connect, recover, onEvent, onGap, superviseLoop } = supervisor
+
+  const register = (container: ManagedContainer, status: "starting" | "stopped"): SupervisedServer => {
+    const s = supervise(container, status)
+    servers.set(container.name, s)
+    loops.set(container.name, Effect.runFork(superviseLoop(s)))
+    return s
   }
 
   const find = (name: string): Effect.Effect<SupervisedServer, InstanceNotFound> => {
@@ -387,16 +211,7 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
     events.subscribe({
       onEvent,
       // The event feed broke: a crash may have gone unseen, so ask the runtime.
-      onGap: () => {
-        for (const s of servers.values()) {
-          Effect.runFork(runtime.get(s.container.containerId).pipe(
-            Effect.flatMap((c) => (c.state !== "running" && !s.stopRequested && !s.restartPending && !s.circuitOpen
-              ? Effect.sync(() => onEvent({ kind: "die", containerId: c.containerId, name: c.name, exitCode: c.exitCode, at: Date.now() }))
-              : Effect.void)),
-            Effect.ignore,
-          ))
-        }
-      },
+      onGap,
     }),
   )
 
