@@ -6,6 +6,7 @@ import { Cause, Effect, Exit } from "effect"
 import type { Heartbeat, Instances, McpServers } from "@dtma/domain"
 import { ConfigError, type Config } from "./config.ts"
 import { adaptersModule } from "./adaptersModule.ts"
+import { answerClientErrors } from "./answerClientErrors.ts"
 import { buildContainer, heartbeatEnabled } from "./container.ts"
 import { createApp } from "./createApp.ts"
 import { startHeartbeatLoop, type HeartbeatLoop } from "./heartbeatLoop.ts"
@@ -70,6 +71,7 @@ const main = async (): Promise<void> => {
   await adopt(mcpServers, logger)
 
   const server = createApp(container).listen(config.port, config.host)
+  answerClientErrors(server)
   await once(server, "listening")
   logger.info({ host: config.host, port: config.port }, "DTMA listening")
 

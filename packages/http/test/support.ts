@@ -17,6 +17,7 @@ import type { Config } from "../src/config.ts"
 import { buildContainer } from "../src/container.ts"
 import { createApp } from "../src/createApp.ts"
 import { createLogger, type Logger } from "../src/logger.ts"
+import { answerClientErrors } from "../src/answerClientErrors.ts"
 import { DEFAULT_MCP_CONFIG } from "../src/mcpConfig.ts"
 import { Tokens } from "../src/tokens.ts"
 
@@ -110,6 +111,7 @@ export const startTestApp = async (options: { readonly config?: Partial<Config>;
   const container = buildContainer({ config: testConfig(options.config), logger, infrastructure })
   const mcpServers = container.get<McpServers>(Tokens.McpServers)
   const server = createApp(container, { now: () => NOW }).listen(0, "127.0.0.1")
+  answerClientErrors(server)
   await once(server, "listening")
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   const api = (path: string, init: RequestInit = {}) =>
