@@ -14,3 +14,7 @@ export { InMemoryMcpConnector, echoMcpServer } from "./fakes/InMemoryMcpConnecto
 export type { McpServerFactory } from "./fakes/InMemoryMcpConnector.ts"
 export { mcpConnectorContract } from "./contracts/mcpConnectorContract.ts"
 export type { McpConnectorSubject } from "./contracts/mcpConnectorContract.ts"
+export { InMemoryCredentialSource } from "./fakes/InMemoryCredentialSource.ts"
+export type { InMemoryCredentialSourceOptions } from "./fakes/InMemoryCredentialSource.ts"
+export { credentialSourceContract } from "./contracts/credentialSourceContract.ts"
+export type { CredentialSourceSubject } from "./contracts/credentialSourceContract.ts"
