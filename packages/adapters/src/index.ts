@@ -13,3 +13,5 @@ export { makeSdkMcpConnector, sdkMcpConnectorFromEnv } from "./mcp/SdkMcpConnect
 export type { SdkMcpConnectorOptions } from "./mcp/SdkMcpConnector.ts"
 export { AttachStdioTransport } from "./mcp/AttachStdioTransport.ts"
 export type { AttachStdioTransportOptions } from "./mcp/AttachStdioTransport.ts"
+export { makeAgentopiaCredentialSource } from "./agentopia/AgentopiaCredentialSource.ts"
+export type { AgentopiaCredentialSourceOptions } from "./agentopia/AgentopiaCredentialSource.ts"
