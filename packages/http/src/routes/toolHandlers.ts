@@ -3,6 +3,7 @@ import type { ManagedContainer } from "@dtma/domain"
 import type { RouterMiddleware } from "@koa/router"
 import { deployRequestOf } from "../deployRequestOf.ts"
 import { dockerPortMap, dockerStateOf } from "../dockerShapes.ts"
+import type { HttpFailure, Reply } from "../errorTable.ts"
 import { replyOf } from "../replyOf.ts"
 import { send, type HandlerDeps } from "./HandlerDeps.ts"
 import { toolOperations } from "./toolOperations.ts"
@@ -28,58 +29,32 @@ const nameIn = (body: unknown): string => {
 // The router has already decoded the name once; it must not be decoded again.
 export const nameParam = (params: Record<string, string | undefined>): string => params.name ?? ""
 
+const ok = (message: string, state?: Parameters<typeof dockerStateOf>[0]["state"]): Reply => ({
+  status: 200,
+  body: { success: true, message, ...(state === undefined ? {} : { data: { state: dockerStateOf({ state }) } }) },
+})
+
 /** The tool routes: parse, call one use case, render. MCP servers among the tools go through `McpServers`. */
 export const toolHandlers = (deps: HandlerDeps): Record<"deployTool" | "removeTool" | "startTool" | "stopTool", RouterMiddleware> => {
   const { logger } = deps
   const tools = toolOperations(deps.instances, deps.mcpServers)
+  /** A route on `/tools/:name`: one operation on the named instance, rendered by `render`. */
+  const byName =
+    <A>(verb: "remove" | "start" | "stop", act: (name: string) => Effect.Effect<A, HttpFailure>, render: (name: string, value: A) => Reply): RouterMiddleware =>
+    async (ctx) => {
+      const name = nameParam(ctx.params)
+      send(ctx, await replyOf(act(name), { operation: { verb, name }, logger, onSuccess: (value) => render(name, value) }))
+    }
   return {
     deployTool: async (ctx) => {
       const body: unknown = ctx.request.body
       const deploy = Effect.fromResult(deployRequestOf(body)).pipe(Effect.flatMap(tools.deploy))
       send(ctx, await replyOf(deploy, { operation: { verb: "deploy", name: nameIn(body) }, logger, onSuccess: (c) => ({ status: 201, body: deployed(c) }) }))
     },
-    removeTool: async (ctx) => {
-      const name = nameParam(ctx.params)
-      send(
-        ctx,
-        await replyOf(tools.remove(name), {
-          operation: { verb: "remove", name },
-          logger,
-          onSuccess: () => ({ status: 200, body: { success: true, message: `Tool instance '${name}' removed successfully.` } }),
-        }),
-      )
-    },
-    startTool: async (ctx) => {
-      const name = nameParam(ctx.params)
-      send(
-        ctx,
-        await replyOf(tools.start(name), {
-          operation: { verb: "start", name },
-          logger,
-          onSuccess: ({ outcome, state }) => ({
-            status: 200,
-            body: {
-              success: true,
-              message: outcome === "already_running" ? `Tool instance '${name}' is already running.` : `Tool instance '${name}' started successfully.`,
-              data: { state: dockerStateOf({ state }) },
-            },
-          }),
-        }),
-      )
-    },
-    stopTool: async (ctx) => {
-      const name = nameParam(ctx.params)
-      send(
-        ctx,
-        await replyOf(tools.stop(name), {
-          operation: { verb: "stop", name },
-          logger,
-          onSuccess: (state) => ({
-            status: 200,
-            body: { success: true, message: `Tool instance '${name}' stopped successfully.`, data: { state: dockerStateOf({ state }) } },
-          }),
-        }),
-      )
-    },
+    removeTool: byName("remove", (name) => tools.remove(name), (name) => ok(`Tool instance '${name}' removed successfully.`)),
+    startTool: byName("start", (name) => tools.start(name), (name, { outcome, state }) =>
+      ok(outcome === "already_running" ? `Tool instance '${name}' is already running.` : `Tool instance '${name}' started successfully.`, state),
+    ),
+    stopTool: byName("stop", (name) => tools.stop(name), (name, state) => ok(`Tool instance '${name}' stopped successfully.`, state)),
   }
 }
