@@ -1,19 +1,13 @@
-/** The MCP supervision settings an operator may tune through the environment. */
-export interface McpConfig {
-  /** Deploy and restart: from container start to initialized and listed. */
-  readonly startTimeoutMs: number
-  readonly requestTimeoutMs: number
-  readonly pingTimeoutMs: number
-  /** Health ping pace while a server is new or shaky; it grows to `pingMaxMs` once stable. */
-  readonly pingBaseMs: number
-  readonly pingMaxMs: number
-  readonly discoveryIntervalMs: number
-  /** Requests one server may have in flight; beyond, up to `maxQueued` wait, the rest are refused. */
-  readonly maxInFlight: number
-  readonly maxQueued: number
-  /** How long removal waits for in-flight calls to finish. */
-  readonly drainTimeoutMs: number
-  /** The most memory, CPU and processes one instance may ask for in its overrides. */
+import type { McpServersSettings } from "@dtma/domain"
+
+/** The supervision settings an operator may tune through the environment (documented on the domain's type). */
+export type McpSupervisionConfig = Pick<
+  McpServersSettings,
+  "startTimeoutMs" | "requestTimeoutMs" | "pingTimeoutMs" | "pingBaseMs" | "pingMaxMs" | "discoveryIntervalMs" | "maxInFlight" | "maxQueued" | "drainTimeoutMs"
+>
+
+/** MCP supervision settings, and the most memory, CPU and processes one instance may ask for in its overrides. */
+export interface McpConfig extends McpSupervisionConfig {
   readonly maxMemoryBytes: number
   readonly maxNanoCpus: number
   readonly maxPids: number

@@ -110,33 +110,26 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
       )
     })
 
+  /** Checks the request, then runs `body` under the name's lock with every managed container listed. */
+  const underName = <A, E>(request: DeployRequest, body: (spec: InstanceSpec, all: ReadonlyArray<ManagedContainer>) => Effect.Effect<A, E>) =>
+    buildInstanceSpec(request, settings.reservedHostPorts, settings.bounds).pipe(
+      Effect.flatMap((spec) => withName(spec.name, runtime.list().pipe(Effect.flatMap((all) => body(spec, all))))),
+    )
+
   const deploy = (request: DeployRequest): Effect.Effect<ManagedContainer, DeployError> =>
-    Effect.gen(function* () {
-      const spec = yield* buildInstanceSpec(request, settings.reservedHostPorts, settings.bounds)
-      return yield* withName(
-        spec.name,
-        Effect.gen(function* () {
-          const all = yield* runtime.list()
-          if (all.some((c) => c.name === spec.name)) return yield* new InstanceAlreadyExists({ name: spec.name })
-          return yield* createAndStart(spec, all)
-        }),
-      )
-    })
+    underName(request, (spec, all) =>
+      all.some((c) => c.name === spec.name) ? Effect.fail(new InstanceAlreadyExists({ name: spec.name })) : createAndStart(spec, all),
+    )
 
   const deployReplacement = (request: DeployRequest): Effect.Effect<ManagedContainer, DeployError | InstanceNotFound> =>
-    Effect.gen(function* () {
-      const spec = yield* buildInstanceSpec(request, settings.reservedHostPorts, settings.bounds)
-      return yield* withName(
-        spec.name,
-        Effect.gen(function* () {
-          const all = yield* runtime.list()
-          if (!all.some((c) => c.name === spec.name)) return yield* new InstanceNotFound({ name: spec.name })
-          // A second container for the name needs its own container name while both run.
-          const stamp = (yield* Clock.currentTimeMillis).toString(36)
-          return yield* createAndStart({ ...spec, containerName: `${spec.containerName.slice(0, 110)}-${stamp}` }, all)
-        }),
-      )
-    })
+    underName(request, (spec, all) =>
+      Effect.gen(function* () {
+        if (!all.some((c) => c.name === spec.name)) return yield* new InstanceNotFound({ name: spec.name })
+        // A second container for the name needs its own container name while both run.
+        const stamp = (yield* Clock.currentTimeMillis).toString(36)
+        return yield* createAndStart({ ...spec, containerName: `${spec.containerName.slice(0, 110)}-${stamp}` }, all)
+      }),
+    )
 
   const start = (name: string): Effect.Effect<StartOutcome, StartError> =>
     withName(

@@ -23,10 +23,12 @@ export interface McpServersSettings {
   readonly startTimeoutMs: number
   readonly requestTimeoutMs: number
   readonly pingTimeoutMs: number
+  /** Health ping pace while a server is new or shaky; it grows to `pingMaxMs` once stable. */
   readonly pingBaseMs: number
   readonly pingMaxMs: number
   readonly discoveryIntervalMs: number
   readonly restartPolicy: RestartPolicy
+  /** Requests one server may have in flight; beyond, up to `maxQueued` wait, the rest are refused. */
   readonly maxInFlight: number
   readonly maxQueued: number
   /** How long removal waits for in-flight calls to finish. */
