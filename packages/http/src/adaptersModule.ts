@@ -26,7 +26,7 @@ const described = (error: unknown) => (error instanceof Error ? { name: error.na
  */
 export const adaptersModule = (config: Config): ContainerModule =>
   new ContainerModule(({ bind }) => {
-    bind<ContainerRuntime>(ContainerRuntime).toDynamicValue(() => dockerContainerRuntimeFromEnv()).inSingletonScope()
+    bind<ContainerRuntime>(ContainerRuntime).toDynamicValue(() => dockerContainerRuntimeFromEnv({ scope: config.scope })).inSingletonScope()
     bind<ControlPlane>(ControlPlane)
       .toDynamicValue(() =>
         config.apiBaseUrl !== null && config.outboundToken !== null
@@ -47,7 +47,7 @@ export const adaptersModule = (config: Config): ContainerModule =>
     bind<ContainerLogs>(ContainerLogs).toDynamicValue(() => dockerContainerLogsFromEnv()).inSingletonScope()
     bind<ContainerEvents>(ContainerEvents)
       .toResolvedValue(
-        (logger: Logger) => dockerContainerEventsFromEnv({ onError: (error) => logger.warn({ error: described(error) }, "container event feed problem") }),
+        (logger: Logger) => dockerContainerEventsFromEnv({ scope: config.scope, onError: (error) => logger.warn({ error: described(error) }, "container event feed problem") }),
         [Tokens.Logger],
       )
       .inSingletonScope()

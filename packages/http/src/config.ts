@@ -23,6 +23,8 @@ export interface Config {
   readonly generatedTokenFile: string | null
   /** Problems worth a warning that did not stop the start (never values). */
   readonly warnings: ReadonlyArray<string>
+  /** Which Docker containers are this DTMA's (`DTMA_SCOPE`, label `dtma.managed=<scope>`); default `true`. */
+  readonly scope: string
   /** How MCP servers are supervised (`DTMA_MCP_*`). */
   readonly mcp: McpConfig
 }
@@ -90,6 +92,8 @@ export const resolveSettings = (
   const fileToken = get("DTMA_AUTH_TOKEN")
   const inbound = [...new Set([apiKey, bearer, fileToken].filter((t) => t !== undefined))]
   const outbound = bearer ?? fileToken
+  const scope = get("DTMA_SCOPE") ?? "true"
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(scope)) throw new ConfigError({ problem: "DTMA_SCOPE must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit" })
   return {
     port,
     host: get("DTMA_HOST") ?? "0.0.0.0",
@@ -99,6 +103,7 @@ export const resolveSettings = (
     inboundTokens: inbound.map((t) => Redacted.make(t)),
     outboundToken: outbound === undefined ? null : Redacted.make(outbound),
     has: { apiKey: apiKey !== undefined, bearerToken: bearer !== undefined, fileToken: fileToken !== undefined },
+    scope,
     warnings: file.badLines.map((n) => `config file line ${n} is not KEY=value; ignored`),
     mcp: mcpConfigOf(get, (problem) => {
       throw new ConfigError({ problem })

@@ -29,6 +29,12 @@ describe("parsing the config file", () => {
 })
 
 describe("resolving settings", () => {
+  it("manages the default scope's containers unless DTMA_SCOPE names another, and refuses a scope Docker cannot filter on", () => {
+    expect(resolveSettings({}, EMPTY_FILE).scope).toBe("true")
+    expect(resolveSettings({ DTMA_SCOPE: "ci-42" }, EMPTY_FILE).scope).toBe("ci-42")
+    expect(() => resolveSettings({ DTMA_SCOPE: "a=b" }, EMPTY_FILE)).toThrow(/DTMA_SCOPE must be/)
+  })
+
   it("uses the defaults when nothing is set", () => {
     const s = resolveSettings({}, EMPTY_FILE)
     expect(s).toMatchObject({ port: 30000, host: "0.0.0.0", stateDir: "/var/lib/dtma", logLevel: "info", apiBaseUrl: null, outboundToken: null })

@@ -21,6 +21,8 @@ export interface DtmaProcess {
   readonly url: string
   readonly token: string | null
   readonly stateDir: string
+  /** Its `DTMA_SCOPE`: the containers it manages carry `dtma.managed=<scope>`. */
+  readonly scope: string
   readonly output: () => string
   // JSON bodies are read freely in assertions.
   // oxlint-disable-next-line typescript/no-explicit-any
@@ -31,6 +33,11 @@ export interface DtmaProcess {
 export interface StartOptions {
   readonly port?: number
   readonly stateDir?: string
+  /**
+   * Its `DTMA_SCOPE`; a fresh one by default, so that DTMAs of concurrent test runs on one engine
+   * never adopt each other's containers. Pass the previous one to restart "the same" DTMA.
+   */
+  readonly scope?: string
   /** The inbound token to configure; `null` configures none, so the DTMA generates one. */
   readonly token?: string | null
   readonly env?: Record<string, string>
@@ -40,6 +47,7 @@ export const startDtma = async (options: StartOptions = {}): Promise<DtmaProcess
   const port = options.port ?? (await freePort())
   const token = options.token === undefined ? "e2e-inbound-token" : options.token
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "dtma-state-"))
+  const scope = options.scope ?? `test-${process.pid}-${Math.random().toString(36).slice(2, 10)}`
   let output = ""
   const child: ChildProcess = spawn(process.execPath, [MAIN], {
     env: {
@@ -48,6 +56,7 @@ export const startDtma = async (options: StartOptions = {}): Promise<DtmaProcess
       DTMA_HOST: "127.0.0.1",
       ...(token === null ? {} : { BACKEND_TO_DTMA_API_KEY: token }),
       DTMA_STATE_DIR: stateDir,
+      DTMA_SCOPE: scope,
       DTMA_CONFIG_FILE: join(stateDir, "absent.conf"),
       LOG_LEVEL: "info",
       ...options.env,
@@ -68,6 +77,7 @@ export const startDtma = async (options: StartOptions = {}): Promise<DtmaProcess
     url,
     token,
     stateDir,
+    scope,
     output: () => output,
     async call(method, path, body) {
       const response = await fetch(`${url}${path}`, {

@@ -17,7 +17,7 @@ const docker = (...args: Array<string>): string => execFileSync("docker", args, 
 /** Every container of this run, managed or not: by container name, or by the instance name label. */
 const containersOfRun = (): Array<string> => {
   const byName = docker("ps", "-aq", "--filter", `name=${RUN}`).split("\n")
-  const byLabel = docker("ps", "-a", "--filter", "label=dtma.managed=true", "--format", '{{.ID}} {{.Label "dtma.name"}}')
+  const byLabel = docker("ps", "-a", "--filter", "label=dtma.managed", "--format", '{{.ID}} {{.Label "dtma.name"}}')
     .split("\n")
     .filter((line) => line.includes(RUN))
     .map((line) => line.split(" ")[0] ?? "")
@@ -26,7 +26,7 @@ const containersOfRun = (): Array<string> => {
 
 /** Managed containers whose instance name is `name`. */
 const managedNamed = (name: string): Array<string> =>
-  docker("ps", "-a", "--filter", "label=dtma.managed=true", "--format", '{{.ID}}\t{{.Label "dtma.name"}}')
+  docker("ps", "-a", "--filter", "label=dtma.managed", "--format", '{{.ID}}\t{{.Label "dtma.name"}}')
     .split("\n")
     .map((line) => line.split("\t"))
     .filter(([, label]) => label === name)
@@ -62,7 +62,8 @@ describe("the legacy contract against a real Docker engine", () => {
   let dtma: DtmaProcess | undefined
   const started: Array<DtmaProcess> = []
   const start = async (options: Parameters<typeof startDtma>[0] = {}) => {
-    const child = await startDtma(options)
+    // One scope for the file: a later DTMA adopts what an earlier one deployed.
+    const child = await startDtma({ scope: RUN, ...options })
     started.push(child)
     return child
   }

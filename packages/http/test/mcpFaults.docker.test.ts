@@ -239,7 +239,7 @@ describe("MCP server faults on a real engine", () => {
     const port = Number(new URL(dtma.url).port)
     await dtma.kill("SIGKILL")
     const restartedAt = Date.now()
-    dtma = await startDtma({ port, stateDir: dtma.stateDir })
+    dtma = await startDtma({ port, stateDir: dtma.stateDir, scope: dtma.scope })
     console.log(`new DTMA answering /health ${Date.now() - restartedAt} ms after the SIGKILL`)
 
     const after = await discovery()
@@ -260,7 +260,7 @@ describe("MCP server faults on a real engine", () => {
     const graph = JSON.parse(textOf(await mem.callTool({ name: "read_graph", arguments: {} }))) as { entities: ReadonlyArray<unknown> }
     expect(graph.entities).toContainEqual(expect.objectContaining(entity))
 
-    const managed = (await docker("ps", "-a", "--no-trunc", "--filter", "label=dtma.managed=true", "--format", '{{.ID}} {{.Label "dtma.name"}}'))
+    const managed = (await docker("ps", "-a", "--no-trunc", "--filter", "label=dtma.managed", "--format", '{{.ID}} {{.Label "dtma.name"}}'))
       .split("\n")
       .map((line) => line.split(" "))
       .filter(([, name]) => name !== undefined && ids.has(name))

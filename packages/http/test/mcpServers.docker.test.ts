@@ -30,7 +30,7 @@ const EVERYTHING_TOOLS = [
 const MEMORY_TOOLS = ["add_observations", "create_entities", "create_relations", "delete_entities", "delete_observations", "delete_relations", "open_nodes", "read_graph", "search_nodes"]
 
 const containersOfRun = (): ReadonlyArray<string> =>
-  execFileSync("docker", ["ps", "-a", "--filter", "label=dtma.managed=true", "--format", '{{.ID}} {{.Label "dtma.name"}}'], { encoding: "utf8" })
+  execFileSync("docker", ["ps", "-a", "--filter", "label=dtma.managed", "--format", '{{.ID}} {{.Label "dtma.name"}}'], { encoding: "utf8" })
     .split("\n")
     .filter((line) => line.includes(run))
     .map((line) => line.slice(0, line.indexOf(" ")))
@@ -147,7 +147,7 @@ describe("MCP servers on a real engine", () => {
     expect(await deploy("adopted", { mcpTransportType: "stdio" })).toMatchObject({ status: 201 })
     const port = Number(new URL(dtma.url).port)
     await dtma.kill("SIGTERM")
-    dtma = await startDtma({ port, stateDir: dtma.stateDir })
+    dtma = await startDtma({ port, stateDir: dtma.stateDir, scope: dtma.scope })
     const view = await dtma.call("GET", `/mcp-servers/${run}-adopted`)
     expect(view).toMatchObject({ status: 200, body: { data: { healthStatus: "healthy", container: { state: "running" } } } })
     expect(toolNames(await discovered("adopted"))).toEqual(EVERYTHING_TOOLS)

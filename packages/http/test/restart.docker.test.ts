@@ -7,7 +7,7 @@ const run = `e2e${Date.now().toString(36)}`
 const names = [`${run}-a`, `${run} with spaces`, `${run}-stopped`]
 
 const managedContainers = (): Array<{ id: string; name: string }> =>
-  execFileSync("docker", ["ps", "-a", "--filter", "label=dtma.managed=true", "--format", "{{.ID}} {{.Label \"dtma.name\"}}"], { encoding: "utf8" })
+  execFileSync("docker", ["ps", "-a", "--filter", "label=dtma.managed", "--format", "{{.ID}} {{.Label \"dtma.name\"}}"], { encoding: "utf8" })
     .split("\n")
     .filter((line) => line.includes(run))
     .map((line) => ({ id: line.slice(0, line.indexOf(" ")), name: line.slice(line.indexOf(" ") + 1) }))
@@ -31,7 +31,7 @@ describe("a DTMA killed with SIGKILL and started again", () => {
     const port = new URL(dtma.url).port
     await dtma.kill("SIGKILL")
 
-    dtma = await startDtma({ port: Number(port) })
+    dtma = await startDtma({ port: Number(port), scope: dtma.scope })
     const status = await dtma.call("GET", "/tools/status")
     const mine = status.body.tool_instances.filter((t: { instance_name_on_toolbox: string }) => t.instance_name_on_toolbox.startsWith(run))
     expect(new Map(mine.map((t: { instance_name_on_toolbox: string; container_id: string }) => [t.instance_name_on_toolbox, t.container_id]))).toEqual(ids)

@@ -43,6 +43,7 @@ export const testConfig = (overrides: Partial<Config> = {}): Config => ({
   has: { apiKey: true, bearerToken: true, fileToken: false },
   generatedTokenFile: null,
   warnings: [],
+  scope: "true",
   mcp: DEFAULT_MCP_CONFIG,
   ...overrides,
 })

@@ -1,7 +1,7 @@
 import Dockerode from "dockerode"
 import { Effect } from "effect"
 import type { ContainerEvents } from "@dtma/domain"
-import { EVENT_FILTERS, containerEventOf, eventTimeNano } from "./containerEvent.ts"
+import { containerEventOf, eventFilters, eventTimeNano } from "./containerEvent.ts"
 import { dockerApiOf, type DockerApi } from "./DockerApi.ts"
 import { makeLineSplitter } from "./lineSplitter.ts"
 
@@ -14,6 +14,8 @@ export interface DockerContainerEventsOptions {
   /** Lines of the feed that are not events, and failed connections, for the log. */
   readonly onError?: (error: unknown) => void
   readonly now?: () => number
+  /** Whose containers to follow (`dtma.managed=<scope>`); default every default-scoped DTMA's. */
+  readonly scope?: string
 }
 
 /** Unix seconds with nanoseconds, as Docker's `since` takes them. */
@@ -44,7 +46,7 @@ export const makeDockerContainerEvents = (api: DockerApi, options: DockerContain
 
       const pass = (json: unknown) => {
         const time = eventTimeNano(json)
-        const event = containerEventOf(json)
+        const event = containerEventOf(json, options.scope)
         if (time === null || event === null) return
         const key = `${event.containerId}/${event.kind}`
         if (cursor !== null && (time < cursor || (time === cursor && seenAtCursor.has(key)))) return
@@ -98,7 +100,7 @@ export const makeDockerContainerEvents = (api: DockerApi, options: DockerContain
         const mine = new AbortController()
         controller = mine
         const since = missed ? secondsOf(cursor ?? subscribedAt) : null
-        api.containerEvents({ since, filters: EVENT_FILTERS }, mine.signal).then(
+        api.containerEvents({ since, filters: eventFilters(options.scope) }, mine.signal).then(
           (stream) => {
             if (stopped) return void mine.abort()
             read(stream, mine)

@@ -14,7 +14,7 @@ import {
 import { envValuesOf, toCreateBody } from "./containerSpec.ts"
 import { dockerApiOf, type DockerApi } from "./DockerApi.ts"
 import { createFailure, dockerMessageOf, notFoundOr, pullFailure, runtimeFailure, startFailure, statusCodeOf } from "./dockerErrors.ts"
-import { decodeLabels, MANAGED_FILTER } from "./labels.ts"
+import { decodeLabels, DEFAULT_SCOPE, managedFilter } from "./labels.ts"
 import { toManagedContainer } from "./status.ts"
 
 export interface DockerContainerRuntimeOptions {
@@ -22,6 +22,8 @@ export interface DockerContainerRuntimeOptions {
   readonly pullTimeoutMs?: number
   /** How long any other Docker call may take (a stop gets its grace period on top); default 60 s. */
   readonly requestTimeoutMs?: number
+  /** Which containers are this DTMA's (`dtma.managed=<scope>`); default `true`, every existing one. */
+  readonly scope?: string
 }
 
 const LIST_CONCURRENCY = 8
@@ -50,6 +52,7 @@ const isRemoved = (error: unknown) =>
 export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContainerRuntimeOptions = {}): ContainerRuntime => {
   const pullTimeoutMs = options.pullTimeoutMs ?? 120_000
   const requestTimeoutMs = options.requestTimeoutMs ?? 60_000
+  const scope = options.scope ?? DEFAULT_SCOPE
 
   /** One Docker call: its request is aborted when interrupted, and it never outlives `timeoutMs`. */
   const call = <A, E>(
@@ -69,7 +72,7 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
   const get = (containerId: string): Effect.Effect<ManagedContainer, ContainerNotFound | RuntimeFailure> =>
     call("inspect", (signal) => api.inspectContainer(containerId, signal), notFoundOr("inspect", containerId)).pipe(
       Effect.flatMap((json) => {
-        const container = toManagedContainer(json)
+        const container = toManagedContainer(json, scope)
         return container === null ? Effect.fail(new ContainerNotFound({ containerId })) : Effect.succeed(container)
       }),
     )
@@ -100,7 +103,7 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
         )
 
   const create: ContainerRuntime["create"] = (spec) =>
-    call("create", (signal) => api.createContainer(toCreateBody(spec), signal), createFailure(spec.containerName, envValuesOf(spec))).pipe(
+    call("create", (signal) => api.createContainer(toCreateBody(spec, scope), signal), createFailure(spec.containerName, envValuesOf(spec))).pipe(
       Effect.flatMap((id) => get(id)),
       Effect.catchTag("ContainerNotFound", (e) =>
         Effect.fail(new RuntimeOperationFailed({ operation: "create", detail: `container ${e.containerId} vanished right after its creation` })),
@@ -137,14 +140,14 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
   const environmentOf: ContainerRuntime["environmentOf"] = (containerId) =>
     call("inspect", (signal) => api.inspectContainer(containerId, signal), notFoundOr("inspect", containerId)).pipe(
       Effect.flatMap((json) => {
-        const labels = decodeLabels(json.Config.Labels)
+        const labels = decodeLabels(json.Config.Labels, scope)
         if (labels === null) return Effect.fail(new ContainerNotFound({ containerId }))
         return Effect.succeed(environmentFrom(json.Config.Env ?? [], labels.envNames))
       }),
     )
 
   const list: ContainerRuntime["list"] = () =>
-    call("list", (signal) => api.listContainerIds(MANAGED_FILTER, signal), (e) => runtimeFailure("list", e)).pipe(
+    call("list", (signal) => api.listContainerIds(managedFilter(scope), signal), (e) => runtimeFailure("list", e)).pipe(
       Effect.flatMap((ids) =>
         Effect.forEach(ids, (id) => get(id).pipe(Effect.catchTag("ContainerNotFound", () => Effect.succeed(null))), { concurrency: LIST_CONCURRENCY }),
       ),

@@ -1,7 +1,7 @@
 import { Redacted } from "effect"
 import type { InstanceKind, InstanceSpec, PortRequest } from "@dtma/domain"
 import type { CreateContainerBody } from "./DockerApi.ts"
-import { encodeLabels } from "./labels.ts"
+import { DEFAULT_SCOPE, encodeLabels } from "./labels.ts"
 
 /** Limits every MCP server runs under (standard tools keep Docker's defaults). */
 export const MCP_SERVER_LIMITS = {
@@ -70,7 +70,7 @@ const overridesFor = (spec: InstanceSpec, hardened: Partial<CreateContainerBody[
 }
 
 /** The Docker create body for an instance: the only place environment values are unwrapped. */
-export const toCreateBody = (spec: InstanceSpec): CreateContainerBody => {
+export const toCreateBody = (spec: InstanceSpec, scope: string = DEFAULT_SCOPE): CreateContainerBody => {
   const exposed: Record<string, Record<string, never>> = {}
   const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {}
   for (const p of portsToPublish(spec)) {
@@ -96,7 +96,7 @@ export const toCreateBody = (spec: InstanceSpec): CreateContainerBody => {
       image: spec.image,
       mcp: spec.mcp,
       envNames: spec.env.map((e) => e.name),
-    }) },
+    }, scope) },
     ExposedPorts: exposed,
     ...(spec.command === null ? {} : { Cmd: [...spec.command] }),
     ...overrides.top,

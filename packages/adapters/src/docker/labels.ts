@@ -23,8 +23,14 @@ export const LABEL = {
   mcp: "dtma.mcp",
 } as const
 
-/** The `label` filter that selects managed containers in a Docker list call. */
-export const MANAGED_FILTER = `${LABEL.managed}=true`
+/**
+ * The value of `dtma.managed` on the containers of a DTMA. `true` is every DTMA's by default; a
+ * DTMA given another scope (`DTMA_SCOPE`) sees only its own, so several can share one engine.
+ */
+export const DEFAULT_SCOPE = "true"
+
+/** The `label` filter that selects a scope's managed containers in a Docker list call. */
+export const managedFilter = (scope: string = DEFAULT_SCOPE): string => `${LABEL.managed}=${scope}`
 
 const KINDS: ReadonlyArray<string> = ["standard_tool", "mcp_server"] satisfies ReadonlyArray<InstanceKind>
 const TRANSPORTS: ReadonlyArray<string> = ["stdio", "sse", "websocket", "streamable_http"] satisfies ReadonlyArray<McpTransport>
@@ -33,8 +39,8 @@ const isTransport = (s: unknown): s is McpTransport => typeof s === "string" && 
 
 // Docker merges the image's labels into the container's, the container's winning: every key is
 // always written so that an image labelled `dtma.*` cannot add to or change what a container says.
-export const encodeLabels = (labels: InstanceLabels): Record<string, string> => ({
-  [LABEL.managed]: "true",
+export const encodeLabels = (labels: InstanceLabels, scope: string = DEFAULT_SCOPE): Record<string, string> => ({
+  [LABEL.managed]: scope,
   [LABEL.name]: labels.name,
   [LABEL.accountToolInstanceId]: labels.accountToolInstanceId ?? "",
   [LABEL.kind]: labels.kind,
@@ -67,9 +73,9 @@ const decodeMcp = (value: unknown): McpSettings | null | undefined => {
   return { transport, endpointPath: path, port: number }
 }
 
-/** The instance a label set describes, or `null` when the labels are not (wholly) ours. */
-export const decodeLabels = (labels: Readonly<Record<string, string>> | null | undefined): InstanceLabels | null => {
-  if (labels == null || labels[LABEL.managed] !== "true") return null
+/** The instance a label set describes, or `null` when the labels are not (wholly) the scope's. */
+export const decodeLabels = (labels: Readonly<Record<string, string>> | null | undefined, scope: string = DEFAULT_SCOPE): InstanceLabels | null => {
+  if (labels == null || labels[LABEL.managed] !== scope) return null
   const name = labels[LABEL.name]
   const accountToolInstanceId = labels[LABEL.accountToolInstanceId]
   const kind = labels[LABEL.kind]

@@ -1,6 +1,6 @@
 import type { ContainerState, ManagedContainer, PublishedPort } from "@dtma/domain"
 import type { ContainerJson, PortBindingJson, PortMapJson } from "./DockerApi.ts"
-import { decodeLabels } from "./labels.ts"
+import { decodeLabels, DEFAULT_SCOPE } from "./labels.ts"
 
 const STATES: ReadonlyArray<string> = ["created", "running", "paused", "restarting", "removing", "exited", "dead"] satisfies ReadonlyArray<ContainerState>
 const isState = (s: string): s is ContainerState => STATES.includes(s)
@@ -43,8 +43,8 @@ export const publishedPortsOf = (actual: PortMapJson | null | undefined, request
 }
 
 /** A managed container from Docker's inspect JSON, or `null` when the container is not ours. */
-export const toManagedContainer = (json: ContainerJson): ManagedContainer | null => {
-  const labels = decodeLabels(json.Config.Labels)
+export const toManagedContainer = (json: ContainerJson, scope: string = DEFAULT_SCOPE): ManagedContainer | null => {
+  const labels = decodeLabels(json.Config.Labels, scope)
   if (labels === null) return null
   // The seven states are all Docker has; anything else would be a newer engine's, so call it dead.
   const state = isState(json.State.Status) ? json.State.Status : "dead"

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { containerEventOf, EVENT_FILTERS } from "../../src/docker/containerEvent.ts"
+import { containerEventOf, eventFilters } from "../../src/docker/containerEvent.ts"
 
 const ID = "f".repeat(64)
 // As Docker 20.10 sends them (labels are among the attributes).
@@ -44,6 +44,12 @@ describe("a Docker event as the domain's", () => {
   })
 
   it("asks Docker only for managed containers' lifecycle events", () => {
-    expect(EVENT_FILTERS).toEqual({ type: ["container"], label: ["dtma.managed=true"], event: ["start", "die", "destroy", "oom", "pause", "unpause"] })
+    expect(eventFilters()).toEqual({ type: ["container"], label: ["dtma.managed=true"], event: ["start", "die", "destroy", "oom", "pause", "unpause"] })
+    expect(eventFilters("ci-7").label).toEqual(["dtma.managed=ci-7"])
+  })
+
+  it("ignores another scope's containers", () => {
+    expect(containerEventOf(event("start"), "ci-7")).toBeNull()
+    expect(containerEventOf(event("start", { "dtma.managed": "ci-7" }), "ci-7")?.kind).toBe("start")
   })
 })

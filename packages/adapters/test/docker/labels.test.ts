@@ -85,6 +85,16 @@ describe("instance labels", () => {
     )
   })
 
+  it("belong to one scope: another scope's labels decode as not ours", () => {
+    fc.assert(
+      fc.property(arbInstanceLabels, (labels) => {
+        expect(decodeLabels(encodeLabels(labels, "ci-7"), "ci-7")).toEqual(labels)
+        expect(decodeLabels(encodeLabels(labels, "ci-7"))).toBeNull()
+        expect(decodeLabels(encodeLabels(labels), "ci-7")).toBeNull()
+      }),
+    )
+  })
+
   it("write every key, an absent id as empty and absent MCP settings as null", () => {
     const labels = encodeLabels({ name: "n", accountToolInstanceId: null, kind: "standard_tool", image: "i", mcp: null, envNames: [] })
     expect(labels).toEqual({
