@@ -78,3 +78,6 @@ export { defaultRenewalPolicy, defaultRetryPolicy, EXPIRING_WITHIN_MS, nextRefre
 export type { RenewalPolicy, RetryPolicy } from "./credentials/renewalPolicy.ts"
 export { makeCredentialCache } from "./credentials/CredentialCache.ts"
 export type { CredentialCache, RenewalListener } from "./credentials/CredentialCache.ts"
+export { CredentialDelivery, CredentialDeliveryFailed } from "./ports/CredentialDelivery.ts"
+export type { ContainerOwner, DeliveryMount, DeliveryProblem, InjectionMethod, LiveInjectionMethod } from "./ports/CredentialDelivery.ts"
+export { CONVENTIONAL_ENV_NAMES, envPrefixOf, isSafeSegment, SECRETS_DIR, secretFilesOf, SOCKET_DIR, SOCKET_PATH, socketDocumentOf, socketEnv, tokenDocumentOf, tokenEnvOf, tokenFileEnvOf } from "./credentials/layout.ts"
