@@ -12,7 +12,7 @@ const IMAGE = "dtma/example-http:1"
 const RUN = `dtma-test-${Math.random().toString(36).slice(2, 8)}`
 const docker = new Dockerode()
 
-containerRuntimeContract("DockerContainerRuntime on the local Docker engine", async () => ({ runtime: dockerContainerRuntimeFromEnv(), image: IMAGE }))
+containerRuntimeContract("DockerContainerRuntime on the local Docker engine", async () => ({ runtime: dockerContainerRuntimeFromEnv(), image: IMAGE, imageUser: "1000:1000" }))
 
 const spec = (suffix: string, overrides: Partial<InstanceSpec> = {}): InstanceSpec => ({
   name: `${RUN} ${suffix}`,

@@ -1,4 +1,19 @@
 import type { Redacted } from "effect"
+import type { DeliveryMount, InjectionMethod } from "./ports/CredentialDelivery.ts"
+
+/** When the DTMA asks the backend for a server's tokens again (`refreshStrategy`). */
+export type RefreshStrategy = "on_expiry" | "periodic" | "on_demand"
+
+/** Which OAuth connections a server gets and how: everything but the tokens themselves. */
+export interface OAuthBinding {
+  readonly agentId: string
+  readonly connectionIds: ReadonlyArray<string>
+  readonly requiredScopes: ReadonlyArray<string>
+  readonly method: InjectionMethod
+  readonly refreshStrategy: RefreshStrategy
+  /** With `periodic`: seconds between refreshes. */
+  readonly refreshIntervalSeconds: number | null
+}
 
 export type InstanceKind = "standard_tool" | "mcp_server"
 
@@ -65,6 +80,10 @@ export interface InstanceSpec {
   readonly command: ReadonlyArray<string> | null
   /** Absent: the runtime's defaults for the kind. */
   readonly overrides?: ContainerOverrides | undefined
+  /** The server's OAuth connections (no token: it is kept in the container's records). */
+  readonly oauth?: OAuthBinding | null | undefined
+  /** Host directories the DTMA delivers credentials in, bind-mounted read-only. */
+  readonly mounts?: ReadonlyArray<DeliveryMount> | undefined
 }
 
 /** A container the DTMA manages, as the runtime reports it. */
@@ -82,4 +101,6 @@ export interface ManagedContainer {
   readonly exitCode: number | null
   readonly ports: ReadonlyArray<PublishedPort>
   readonly mcp: McpSettings | null
+  /** The server's OAuth connections and how they are delivered; absent or null for none. */
+  readonly oauth?: OAuthBinding | null | undefined
 }

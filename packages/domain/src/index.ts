@@ -23,9 +23,11 @@ export type {
   ManagedContainer,
   McpSettings,
   McpTransport,
+  OAuthBinding,
   PortRequest,
   PublishedPort,
   PullPolicy,
+  RefreshStrategy,
 } from "./ManagedInstance.ts"
 export { containerNameFor, validateInstanceName } from "./instanceName.ts"
 export { IllegalTransition, lifecycleOf, toolboxStatusOf, transition } from "./lifecycle.ts"

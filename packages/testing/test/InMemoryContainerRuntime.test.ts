@@ -3,4 +3,5 @@ import { containerRuntimeContract, InMemoryContainerRuntime } from "../src/index
 containerRuntimeContract("InMemoryContainerRuntime", async () => ({
   runtime: new InMemoryContainerRuntime({ images: ["dtma/example-http:1"] }),
   image: "dtma/example-http:1",
+  imageUser: "1000:1000",
 }))

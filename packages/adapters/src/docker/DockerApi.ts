@@ -46,6 +46,8 @@ export interface CreateContainerBody {
     NanoCpus?: number
     PidsLimit?: number
     NetworkMode?: string
+    /** Only the DTMA's own credential directories, read-only; callers can never add one. */
+    Mounts?: Array<{ Type: "bind"; Source: string; Target: string; ReadOnly: true }>
   }
 }
 

@@ -102,6 +102,18 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
           }),
         )
 
+  const imageUser: ContainerRuntime["imageUser"] = (image) =>
+    call(
+      "inspect",
+      () => api.inspectImage(image),
+      (error) => (hasStatus(404)(error) ? new ImageUnavailable({ image, reason: "not_found", detail: "" }) : runtimeFailure("inspect", error)),
+    ).pipe(
+      Effect.map((json) => {
+        const user: unknown = Reflect.get(Reflect.get(Object(json), "Config") ?? {}, "User")
+        return typeof user === "string" && user !== "" ? user : null
+      }),
+    )
+
   const create: ContainerRuntime["create"] = (spec) =>
     call("create", (signal) => api.createContainer(toCreateBody(spec, scope), signal), createFailure(spec.containerName, envValuesOf(spec))).pipe(
       Effect.flatMap((id) => get(id)),
@@ -154,7 +166,7 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
       Effect.map((found) => found.filter((c): c is ManagedContainer => c !== null)),
     )
 
-  return { ensureImage, create, start, stop, remove, get, environmentOf, list }
+  return { ensureImage, imageUser, create, start, stop, remove, get, environmentOf, list }
 }
 
 /** The runtime over the Docker daemon dockerode finds by default (`DOCKER_HOST`, else the local socket). */

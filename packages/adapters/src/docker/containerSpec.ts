@@ -96,6 +96,7 @@ export const toCreateBody = (spec: InstanceSpec, scope: string = DEFAULT_SCOPE):
       image: spec.image,
       mcp: spec.mcp,
       envNames: spec.env.map((e) => e.name),
+      oauth: spec.oauth ?? null,
     }, scope) },
     ExposedPorts: exposed,
     ...(spec.command === null ? {} : { Cmd: [...spec.command] }),
@@ -108,6 +109,9 @@ export const toCreateBody = (spec: InstanceSpec, scope: string = DEFAULT_SCOPE):
       Init: true,
       ...hardened,
       ...overrides.host,
+      ...(spec.mounts === undefined || spec.mounts.length === 0
+        ? {}
+        : { Mounts: spec.mounts.map((m) => ({ Type: "bind" as const, Source: m.hostPath, Target: m.containerPath, ReadOnly: true as const })) }),
     },
   }
 }

@@ -1,4 +1,4 @@
-import type { InstanceKind, McpSettings, McpTransport } from "@dtma/domain"
+import type { InstanceKind, McpSettings, McpTransport, OAuthBinding } from "@dtma/domain"
 
 /** What a managed container carries in its labels: everything `list` rebuilds, no secret values. */
 export interface InstanceLabels {
@@ -9,6 +9,8 @@ export interface InstanceLabels {
   readonly mcp: McpSettings | null
   /** Names of the environment variables the container was given; never their values. */
   readonly envNames: ReadonlyArray<string>
+  /** The server's OAuth connections and delivery (never a token); null for none. */
+  readonly oauth: OAuthBinding | null
 }
 
 export const LABEL = {
@@ -21,6 +23,8 @@ export const LABEL = {
   envNames: "dtma.env-names",
   /** JSON of the MCP settings, `null` for a standard tool. */
   mcp: "dtma.mcp",
+  /** JSON of the OAuth binding, `null` for none; absent on containers of earlier versions. */
+  oauth: "dtma.oauth",
 } as const
 
 /**
@@ -47,6 +51,7 @@ export const encodeLabels = (labels: InstanceLabels, scope: string = DEFAULT_SCO
   [LABEL.image]: labels.image,
   [LABEL.envNames]: JSON.stringify(labels.envNames),
   [LABEL.mcp]: JSON.stringify(labels.mcp),
+  [LABEL.oauth]: JSON.stringify(labels.oauth),
 })
 
 const parseJson = (text: string | undefined): unknown => {
@@ -73,6 +78,26 @@ const decodeMcp = (value: unknown): McpSettings | null | undefined => {
   return { transport, endpointPath: path, port: number }
 }
 
+const METHODS: ReadonlyArray<unknown> = ["mounted_secrets", "runtime_api", "env_vars"]
+const STRATEGIES: ReadonlyArray<unknown> = ["on_expiry", "periodic", "on_demand"]
+
+/** The OAuth binding in a label value: `null` for none (or an earlier version's container), `undefined` when malformed. */
+const decodeOAuth = (value: unknown): OAuthBinding | null | undefined => {
+  if (value === null || value === undefined) return null
+  if (typeof value !== "object" || Array.isArray(value)) return undefined
+  const field = (key: string): unknown => Reflect.get(value, key)
+  const agentId = field("agentId")
+  const connectionIds = field("connectionIds")
+  const requiredScopes = field("requiredScopes")
+  const method = field("method")
+  const refreshStrategy = field("refreshStrategy")
+  const interval = field("refreshIntervalSeconds")
+  if (typeof agentId !== "string" || !isStringArray(connectionIds) || !isStringArray(requiredScopes)) return undefined
+  if (!METHODS.includes(method) || !STRATEGIES.includes(refreshStrategy)) return undefined
+  if (interval !== null && !(typeof interval === "number" && Number.isInteger(interval) && interval > 0)) return undefined
+  return { agentId, connectionIds, requiredScopes, method: method as OAuthBinding["method"], refreshStrategy: refreshStrategy as OAuthBinding["refreshStrategy"], refreshIntervalSeconds: interval }
+}
+
 /** The instance a label set describes, or `null` when the labels are not (wholly) the scope's. */
 export const decodeLabels = (labels: Readonly<Record<string, string>> | null | undefined, scope: string = DEFAULT_SCOPE): InstanceLabels | null => {
   if (labels == null || labels[LABEL.managed] !== scope) return null
@@ -82,7 +107,8 @@ export const decodeLabels = (labels: Readonly<Record<string, string>> | null | u
   const image = labels[LABEL.image]
   const envNames = parseJson(labels[LABEL.envNames])
   const mcp = decodeMcp(parseJson(labels[LABEL.mcp]))
+  const oauth = decodeOAuth(parseJson(labels[LABEL.oauth]))
   if (name === undefined || accountToolInstanceId === undefined || image === undefined || !isKind(kind)) return null
-  if (!isStringArray(envNames) || mcp === undefined) return null
-  return { name, accountToolInstanceId: accountToolInstanceId === "" ? null : accountToolInstanceId, kind, image, mcp, envNames }
+  if (!isStringArray(envNames) || mcp === undefined || oauth === undefined) return null
+  return { name, accountToolInstanceId: accountToolInstanceId === "" ? null : accountToolInstanceId, kind, image, mcp, envNames, oauth }
 }

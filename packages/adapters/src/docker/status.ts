@@ -62,5 +62,6 @@ export const toManagedContainer = (json: ContainerJson, scope: string = DEFAULT_
     exitCode: state === "exited" || state === "dead" ? json.State.ExitCode : null,
     ports: publishedPortsOf(json.NetworkSettings.Ports, json.HostConfig.PortBindings),
     mcp: labels.mcp,
+    oauth: labels.oauth,
   }
 }

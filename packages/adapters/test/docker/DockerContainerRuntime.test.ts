@@ -10,7 +10,7 @@ const IMAGE = "dtma/example-http:1"
 containerRuntimeContract("DockerContainerRuntime over a fake Docker API", async () => {
   const docker = new FakeDockerApi()
   docker.images.add(IMAGE)
-  return { runtime: makeDockerContainerRuntime(docker), image: IMAGE }
+  return { runtime: makeDockerContainerRuntime(docker), image: IMAGE, imageUser: "1000:1000" }
 })
 
 const spec = (name: string, overrides: Partial<InstanceSpec> = {}): InstanceSpec => ({

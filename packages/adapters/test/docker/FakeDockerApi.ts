@@ -96,7 +96,7 @@ export class FakeDockerApi implements DockerApi {
   inspectImage(image: string) {
     return this.answer(new AbortController().signal, () => {
       if (!this.images.has(image)) throw httpError(404, "no such image", `no such image: ${image}: No such image: ${image}`)
-      return { Id: `sha256:${image}` }
+      return { Id: `sha256:${image}`, Config: { User: "1000:1000" } }
     })
   }
 

@@ -135,6 +135,7 @@ describe("the container create body", () => {
           image: s.image,
           mcp: s.mcp,
           envNames: s.env.map((e) => e.name),
+          oauth: null,
         })
       }),
     )
@@ -171,6 +172,14 @@ describe("a caller's overrides in the create body", () => {
     const body = toCreateBody(spec({ overrides }))
     expect(body.Labels["team"]).toBe("search")
     expect(decodeLabels(body.Labels)).toMatchObject({ name: "my tool", accountToolInstanceId: "ati-1" })
+  })
+
+  it("mounts only the DTMA's credential directories, read-only, and labels the OAuth binding without a token", () => {
+    const oauth = { agentId: "agent-1", connectionIds: ["c-1"], requiredScopes: ["repo"], method: "mounted_secrets" as const, refreshStrategy: "on_expiry" as const, refreshIntervalSeconds: null }
+    const body = toCreateBody(spec({ kind: "mcp_server", mcp: { transport: "stdio", endpointPath: null, port: null }, oauth, mounts: [{ hostPath: "/run/dtma/secrets/x", containerPath: "/run/secrets/dtma" }] }))
+    expect(body.HostConfig.Mounts).toEqual([{ Type: "bind", Source: "/run/dtma/secrets/x", Target: "/run/secrets/dtma", ReadOnly: true }])
+    expect(decodeLabels(body.Labels)?.oauth).toEqual(oauth)
+    expect(toCreateBody(spec({})).HostConfig.Mounts).toBeUndefined()
   })
 
   it("leaves the defaults alone where the caller set nothing", () => {

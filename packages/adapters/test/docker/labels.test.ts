@@ -8,6 +8,15 @@ const arbMcp = fc.record({
   port: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: null }),
 })
 
+const arbOAuth = fc.record({
+  agentId: fc.string(),
+  connectionIds: fc.array(fc.string()),
+  requiredScopes: fc.array(fc.string()),
+  method: fc.constantFrom("mounted_secrets" as const, "runtime_api" as const, "env_vars" as const),
+  refreshStrategy: fc.constantFrom("on_expiry" as const, "periodic" as const, "on_demand" as const),
+  refreshIntervalSeconds: fc.option(fc.integer({ min: 1, max: 86_400 }), { nil: null }),
+})
+
 const arbInstanceLabels: fc.Arbitrary<InstanceLabels> = fc.record({
   name: fc.string({ unit: "grapheme", minLength: 1 }),
   // Blank ids are refused by the domain; the empty label value stands for none.
@@ -16,6 +25,7 @@ const arbInstanceLabels: fc.Arbitrary<InstanceLabels> = fc.record({
   image: fc.string({ minLength: 1 }),
   mcp: fc.option(arbMcp, { nil: null }),
   envNames: fc.array(fc.string()),
+  oauth: fc.option(arbOAuth, { nil: null }),
 })
 
 const valid = encodeLabels({
@@ -25,6 +35,7 @@ const valid = encodeLabels({
   image: "dtma/example-http:1",
   mcp: { transport: "sse", endpointPath: "/sse", port: 8080 },
   envNames: ["API_KEY"],
+  oauth: null,
 })
 
 describe("instance labels", () => {
@@ -96,7 +107,7 @@ describe("instance labels", () => {
   })
 
   it("write every key, an absent id as empty and absent MCP settings as null", () => {
-    const labels = encodeLabels({ name: "n", accountToolInstanceId: null, kind: "standard_tool", image: "i", mcp: null, envNames: [] })
+    const labels = encodeLabels({ name: "n", accountToolInstanceId: null, kind: "standard_tool", image: "i", mcp: null, envNames: [], oauth: null })
     expect(labels).toEqual({
       "dtma.managed": "true",
       "dtma.name": "n",
@@ -105,6 +116,12 @@ describe("instance labels", () => {
       "dtma.image": "i",
       "dtma.env-names": "[]",
       "dtma.mcp": "null",
+      "dtma.oauth": "null",
     })
+  })
+
+  it("read a container of an earlier version, which has no OAuth label, as having no OAuth connections", () => {
+    const { [LABEL.oauth]: _, ...earlier } = valid
+    expect(decodeLabels(earlier)?.oauth).toBeNull()
   })
 })

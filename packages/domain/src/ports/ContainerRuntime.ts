@@ -23,6 +23,11 @@ export interface ContainerRuntime {
    */
   ensureImage(image: string, policy: PullPolicy): Effect.Effect<void, ImageUnavailable | RuntimeFailure>
   /**
+   * The user an image's containers run as when none is given (`USER`), as written there
+   * (`1000`, `1000:1000`, `node`); null when unset (root). The image must be present.
+   */
+  imageUser(image: string): Effect.Effect<string | null, ImageUnavailable | RuntimeFailure>
+  /**
    * Creates (does not start) the container of the spec, marked as managed and carrying everything
    * `list` needs to rebuild the instance (secrets excluded). Fails `ContainerNameConflict` when any
    * container, managed or not, already has `spec.containerName`.

@@ -8,6 +8,8 @@ export interface ContainerRuntimeSubject {
   readonly runtime: ContainerRuntime
   /** An image present locally whose container keeps running once started. */
   readonly image: string
+  /** The user `image` declares (`USER`), as `imageUser` should report it. */
+  readonly imageUser: string | null
   /** Removes whatever the run left behind. */
   readonly cleanup?: () => Promise<void>
 }
@@ -152,6 +154,12 @@ export const containerRuntimeContract = (label: string, setup: () => Promise<Con
       const { runtime, image } = await get()
       await expect(run(runtime.ensureImage(image, "if_not_present"))).resolves.toBeUndefined()
       await expect(run(runtime.ensureImage(image, "never"))).resolves.toBeUndefined()
+    })
+
+    it("reports the user an image's containers run as, and an absent image as unavailable", async () => {
+      const { runtime, image, imageUser } = await get()
+      expect(await run(runtime.imageUser(image))).toBe(imageUser)
+      expect(await failureOf(runtime.imageUser(`dtma-contract/absent-${suffix()}:1`))).toMatchObject({ _tag: "ImageUnavailable", reason: "not_found" })
     })
 
     it("reports an absent image that cannot be pulled as unavailable", async () => {

@@ -29,6 +29,8 @@ export interface InMemoryContainerRuntimeOptions {
   readonly images?: Iterable<string>
   /** Images a pull can fetch. */
   readonly registry?: Iterable<string>
+  /** The `USER` of images; `1000:1000` (as the project's images have) when not listed. */
+  readonly imageUsers?: Readonly<Record<string, string | null>>
   readonly now?: () => number
 }
 
@@ -47,6 +49,7 @@ export class InMemoryContainerRuntime implements ContainerRuntime {
   private readonly startFailures: Array<string> = []
   private readonly containers = new Map<string, Stored>()
   private readonly now: () => number
+  private readonly imageUsers: Readonly<Record<string, string | null>>
   private nextId = 1
   private nextRandomPort = 32768
   pulls = 0
@@ -55,6 +58,7 @@ export class InMemoryContainerRuntime implements ContainerRuntime {
     this.images = new Set(options.images ?? [])
     this.registry = new Set(options.registry ?? [])
     this.now = options.now ?? Date.now
+    this.imageUsers = options.imageUsers ?? {}
   }
 
   /** The next `start` fails as if the container's process could not run. */
@@ -97,6 +101,7 @@ export class InMemoryContainerRuntime implements ContainerRuntime {
       exitCode: c.exitCode,
       ports,
       mcp: c.spec.mcp,
+      oauth: c.spec.oauth ?? null,
     }
   }
 
@@ -117,6 +122,14 @@ export class InMemoryContainerRuntime implements ContainerRuntime {
       }
       this.images.add(image)
       return Effect.void
+    })
+  }
+
+  imageUser(image: string) {
+    return this.guarded((): Effect.Effect<string | null, ImageUnavailable> => {
+      if (!this.images.has(image)) return Effect.fail(new ImageUnavailable({ image, reason: "not_found", detail: "" }))
+      const user = this.imageUsers[image]
+      return Effect.succeed(user === undefined ? "1000:1000" : user)
     })
   }
 
