@@ -19,7 +19,12 @@ export interface DeliveryMount {
   readonly containerPath: string
 }
 
-export type DeliveryProblem = "not_memory_backed" | "io_failed" | "unsafe_name"
+/**
+ * `not_memory_backed`: the host directory is on a disk; `io_failed`: the filesystem or socket failed;
+ * `unsafe_name`: a provider or connection id cannot name a path; `not_provisioned`: publishing to an
+ * instance that was never provisioned, or was wiped.
+ */
+export type DeliveryProblem = "not_memory_backed" | "io_failed" | "unsafe_name" | "not_provisioned"
 
 /** The DTMA could not place credentials where the server finds them. Never carries a token. */
 export class CredentialDeliveryFailed extends Data.TaggedError("CredentialDeliveryFailed")<{
@@ -53,7 +58,7 @@ export interface CredentialDelivery {
   /**
    * Makes `credentials` the instance's from now on: files are replaced atomically (a reader sees the
    * old or the new token, never a torn one); the socket answers the new ones on the next read.
-   * Fails when the instance is not provisioned.
+   * Fails `not_provisioned` when the instance is not provisioned (or was wiped).
    */
   publish(name: string, credentials: ReadonlyArray<OAuthCredential>): Effect.Effect<void, CredentialDeliveryFailed>
   /** Removes the instance's directory and socket. Idempotent: wiping an unknown instance succeeds. */
