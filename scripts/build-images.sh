@@ -36,6 +36,7 @@ IMAGES=(
   "mcp-memory dtma/mcp-memory:2026.8.31"
   "mcp-filesystem dtma/mcp-filesystem:2026.8.31"
   "mcp-websocket dtma/mcp-websocket:4.0.0"
+  "mcp-misbehaving dtma/mcp-misbehaving:1"
 )
 
 log() { tc_log "$@"; }
