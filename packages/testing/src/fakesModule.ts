@@ -1,9 +1,10 @@
-import { ContainerEvents, ContainerLogs, ContainerRuntime, ControlPlane, HostMetrics, McpConnector } from "@dtma/domain"
+import { ContainerEvents, ContainerLogs, ContainerRuntime, ControlPlane, CredentialDelivery, HostMetrics, McpConnector } from "@dtma/domain"
 import { ContainerModule } from "inversify"
 import { FixedHostMetrics } from "./fakes/FixedHostMetrics.ts"
 import { InMemoryContainerEvents } from "./fakes/InMemoryContainerEvents.ts"
 import { InMemoryContainerLogs } from "./fakes/InMemoryContainerLogs.ts"
 import { InMemoryContainerRuntime } from "./fakes/InMemoryContainerRuntime.ts"
+import { InMemoryCredentialDelivery } from "./fakes/InMemoryCredentialDelivery.ts"
 import { InMemoryMcpConnector } from "./fakes/InMemoryMcpConnector.ts"
 import { RecordingControlPlane } from "./fakes/RecordingControlPlane.ts"
 
@@ -14,6 +15,7 @@ export interface Fakes {
   readonly connector: InMemoryMcpConnector
   readonly logs: InMemoryContainerLogs
   readonly events: InMemoryContainerEvents
+  readonly credentialDelivery: InMemoryCredentialDelivery
 }
 
 /**
@@ -27,6 +29,7 @@ export const fakesModule = (fakes: Partial<Fakes> = {}): ContainerModule => {
   const connector = fakes.connector ?? new InMemoryMcpConnector()
   const logs = fakes.logs ?? new InMemoryContainerLogs()
   const events = fakes.events ?? new InMemoryContainerEvents()
+  const credentialDelivery = fakes.credentialDelivery ?? new InMemoryCredentialDelivery()
   return new ContainerModule(({ bind }) => {
     bind<ContainerRuntime>(ContainerRuntime).toConstantValue(runtime)
     bind<ControlPlane>(ControlPlane).toConstantValue(controlPlane)
@@ -34,5 +37,6 @@ export const fakesModule = (fakes: Partial<Fakes> = {}): ContainerModule => {
     bind<McpConnector>(McpConnector).toConstantValue(connector)
     bind<ContainerLogs>(ContainerLogs).toConstantValue(logs)
     bind<ContainerEvents>(ContainerEvents).toConstantValue(events)
+    bind<CredentialDelivery>(CredentialDelivery).toConstantValue(credentialDelivery)
   })
 }
