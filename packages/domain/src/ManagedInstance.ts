@@ -13,6 +13,8 @@ export interface OAuthBinding {
   readonly refreshStrategy: RefreshStrategy
   /** With `periodic`: seconds between refreshes. */
   readonly refreshIntervalSeconds: number | null
+  /** The container's user, resolved at deploy: whom delivered files belong to after a DTMA restart. */
+  readonly containerUser?: string | null | undefined
 }
 
 export type InstanceKind = "standard_tool" | "mcp_server"

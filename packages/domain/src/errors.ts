@@ -128,3 +128,12 @@ export class ControlPlaneRejected extends Data.TaggedError("ControlPlaneRejected
     return `The Agentopia backend answered ${this.status}: ${this.detail}`
   }
 }
+
+/** An OAuth operation on a server that has no OAuth connections. */
+export class NoOAuthConnections extends Data.TaggedError("NoOAuthConnections")<{
+  readonly name: string
+}> {
+  override get message(): string {
+    return `MCP server '${this.name}' has no OAuth connections.`
+  }
+}

@@ -9,6 +9,7 @@ export {
   InstanceNotFound,
   InvalidInstanceSpec,
   NameTakenByUnmanagedContainer,
+  NoOAuthConnections,
   PortConflict,
   RuntimeOperationFailed,
   RuntimeUnavailable,
@@ -83,3 +84,8 @@ export type { CredentialCache, RenewalListener } from "./credentials/CredentialC
 export { CredentialDelivery, CredentialDeliveryFailed } from "./ports/CredentialDelivery.ts"
 export type { ContainerOwner, DeliveryMount, DeliveryProblem, InjectionMethod, LiveInjectionMethod } from "./ports/CredentialDelivery.ts"
 export { CONVENTIONAL_ENV_NAMES, envPrefixOf, isSafeSegment, SECRETS_DIR, secretFilesOf, SOCKET_DIR, SOCKET_PATH, socketDocumentOf, socketEnv, tokenDocumentOf, tokenEnvOf, tokenFileEnvOf } from "./credentials/layout.ts"
+export { makeServerCredentials, viewOfLease } from "./usecases/ServerCredentials.ts"
+export type { CredentialHolder, EnvRenewal, OAuthConnectionView, PreparedCredentials, ServerCredentials, ServerCredentialsDeps, ServerCredentialsSettings } from "./usecases/ServerCredentials.ts"
+export type { CredentialError } from "./usecases/mcpCredentials.ts"
+export { checkOAuthBinding, MIN_REFRESH_INTERVAL_SECONDS } from "./usecases/deployRequest.ts"
+export { ownerOf } from "./usecases/containerOwner.ts"

@@ -1,4 +1,4 @@
-import type { DeployError, ManageError, McpConnectFailed, McpRequestFailed, McpServerBusy, McpServerNotReady, McpServerUnavailable } from "@dtma/domain"
+import type { CredentialError, DeployError, ManageError, NoOAuthConnections, McpConnectFailed, McpRequestFailed, McpServerBusy, McpServerNotReady, McpServerUnavailable } from "@dtma/domain"
 import type { McpGroupExists, McpGroupNotFound } from "./McpGroupErrors.ts"
 import type { MissingRequiredFields } from "./MissingRequiredFields.ts"
 import type { NotImplemented } from "./NotImplemented.ts"
@@ -14,7 +14,7 @@ export type Subject = "tool" | "mcp_server" | "mcp_group"
 
 /** What the caller asked for, so a failure can say what failed. */
 export type Operation =
-  | { readonly verb: "deploy" | "redeploy" | "remove" | "start" | "stop" | "restart" | "get" | "logs"; readonly name: string; readonly subject?: Subject }
+  | { readonly verb: "deploy" | "redeploy" | "remove" | "start" | "stop" | "restart" | "get" | "logs" | "refresh_oauth"; readonly name: string; readonly subject?: Subject }
   | { readonly verb: "list"; readonly subject?: Subject }
 
 /** Every expected failure an HTTP handler can meet. */
@@ -30,6 +30,8 @@ export type HttpFailure =
   | McpRequestFailed
   | McpGroupExists
   | McpGroupNotFound
+  | CredentialError
+  | NoOAuthConnections
 
 type Tag = HttpFailure["_tag"]
 type Row<T extends Tag> = (error: Extract<HttpFailure, { readonly _tag: T }>, operation: Operation) => Reply
@@ -43,6 +45,7 @@ const VERB_PHRASES: Readonly<Record<Exclude<Operation["verb"], "list">, string>>
   redeploy: "redeploy",
   get: "read",
   logs: "read the logs of",
+  refresh_oauth: "refresh the OAuth credentials of",
 }
 
 const SUBJECT_NAMES: Readonly<Record<Subject, string>> = { tool: "tool instance", mcp_server: "MCP server", mcp_group: "MCP server group" }
@@ -89,6 +92,10 @@ export const ERROR_TABLE: { readonly [T in Tag]: Row<T> } = {
   McpRequestFailed: otherFailure(502, "mcp_request_failed"),
   McpGroupExists: (e) => ({ status: 409, body: { success: false, error: e.message } }),
   McpGroupNotFound: (e) => ({ status: 404, body: { success: false, error: e.message, code: "not_found" } }),
+  // The backend failed or refused: the message names the connection and the backend's reason.
+  CredentialFetchFailed: (e, operation) => otherFailure(502, `oauth_${e.reason}`)(e, operation),
+  CredentialDeliveryFailed: (e, operation) => otherFailure(e.reason === "unsafe_name" ? 502 : 503, "credential_delivery_failed")(e, operation),
+  NoOAuthConnections: (e) => ({ status: 409, body: { success: false, error: e.message, code: "no_oauth_connections" } }),
 }
 
 /** A defect: a bug, never an expected outcome. Legacy callers read `message` and `error` on a 500. */

@@ -1,11 +1,11 @@
 import { Effect, Result } from "effect"
-import type { DeployError, DeployRequest, ManageError, McpServerNotReady, McpServers, McpServerView } from "@dtma/domain"
+import type { CredentialError, DeployError, DeployRequest, ManageError, McpServerNotReady, McpServers, McpServerView } from "@dtma/domain"
 import { McpGroupExists, McpGroupNotFound } from "./McpGroupErrors.ts"
 
 /** The legacy `/mcp/groups` alias: named sets of MCP servers deployed and removed together. */
 export interface McpGroups {
   /** Deploys every server (at most `concurrency` at once); all or none: a failure removes the others. */
-  deploy(groupId: string, requests: ReadonlyArray<DeployRequest>, concurrency: number): Effect.Effect<ReadonlyArray<McpServerView>, McpGroupExists | DeployError | McpServerNotReady>
+  deploy(groupId: string, requests: ReadonlyArray<DeployRequest>, concurrency: number): Effect.Effect<ReadonlyArray<McpServerView>, McpGroupExists | DeployError | McpServerNotReady | CredentialError>
   /** Removes the group's servers that are still there; the names removed. */
   remove(groupId: string): Effect.Effect<ReadonlyArray<string>, McpGroupNotFound | ManageError>
 }

@@ -92,10 +92,12 @@ const decodeOAuth = (value: unknown): OAuthBinding | null | undefined => {
   const method = field("method")
   const refreshStrategy = field("refreshStrategy")
   const interval = field("refreshIntervalSeconds")
+  const containerUser = field("containerUser") ?? null
+  if (containerUser !== null && typeof containerUser !== "string") return undefined
   if (typeof agentId !== "string" || !isStringArray(connectionIds) || !isStringArray(requiredScopes)) return undefined
   if (!METHODS.includes(method) || !STRATEGIES.includes(refreshStrategy)) return undefined
   if (interval !== null && !(typeof interval === "number" && Number.isInteger(interval) && interval > 0)) return undefined
-  return { agentId, connectionIds, requiredScopes, method: method as OAuthBinding["method"], refreshStrategy: refreshStrategy as OAuthBinding["refreshStrategy"], refreshIntervalSeconds: interval }
+  return { agentId, connectionIds, requiredScopes, method: method as OAuthBinding["method"], refreshStrategy: refreshStrategy as OAuthBinding["refreshStrategy"], refreshIntervalSeconds: interval, ...(containerUser === null ? {} : { containerUser }) }
 }
 
 /** The instance a label set describes, or `null` when the labels are not (wholly) the scope's. */

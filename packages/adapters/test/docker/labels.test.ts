@@ -15,7 +15,8 @@ const arbOAuth = fc.record({
   method: fc.constantFrom("mounted_secrets" as const, "runtime_api" as const, "env_vars" as const),
   refreshStrategy: fc.constantFrom("on_expiry" as const, "periodic" as const, "on_demand" as const),
   refreshIntervalSeconds: fc.option(fc.integer({ min: 1, max: 86_400 }), { nil: null }),
-})
+  containerUser: fc.option(fc.string(), { nil: undefined }),
+}, { requiredKeys: ["agentId", "connectionIds", "requiredScopes", "method", "refreshStrategy", "refreshIntervalSeconds"] })
 
 const arbInstanceLabels: fc.Arbitrary<InstanceLabels> = fc.record({
   name: fc.string({ unit: "grapheme", minLength: 1 }),

@@ -25,6 +25,27 @@ export const EXPIRING_WITHIN_MS = 5 * 60_000
 const NOT_SCHEDULED: ReadonlyArray<LeaseState> = ["reauthorization_required", "missing", "refreshing"]
 
 /**
+ * The earlier of the lifetime share and the margin before expiry, but never before half the
+ * lifetime share (a token shorter-lived than the margin would otherwise be refreshed at once, again
+ * and again), and no later than `minimumBeforeExpiryMs` before expiry when the lifetime allows.
+ */
+export const onExpiryBase = (start: number, expiresAt: number, policy: Extract<RenewalPolicy, { _tag: "on_expiry" }>): number => {
+  const lifetime = expiresAt - start
+  const floor = start + (policy.lifetimeShare / 2) * lifetime
+  const base = Math.max(floor, Math.min(start + policy.lifetimeShare * lifetime, expiresAt - policy.marginMs))
+  const deadline = expiresAt - policy.minimumBeforeExpiryMs
+  return deadline > start ? Math.min(base, deadline) : base
+}
+
+const onExpiryAt = (start: number, expiresAt: number, policy: Extract<RenewalPolicy, { _tag: "on_expiry" }>, random: number): number => {
+  const base = onExpiryBase(start, expiresAt, policy)
+  const deadline = expiresAt - policy.minimumBeforeExpiryMs
+  const jittered = base + (random * 2 - 1) * policy.jitterShare * (base - start)
+  const latest = deadline > start ? Math.max(base, deadline) : base
+  return Math.floor(Math.min(latest, Math.max(start, jittered)))
+}
+
+/**
  * When to refresh the lease next (unix ms), or null for never: on_demand, a token that never
  * expires under on_expiry, and connections needing a sign-in or gone. `random` is in [0, 1).
  */
@@ -37,11 +58,7 @@ export const nextRefreshAt = (lease: CredentialLease, policy: RenewalPolicy, ran
       return (lease.refreshedAt ?? lease.obtainedAt) + policy.intervalMs
     case "on_expiry": {
       if (lease.expiresAt === null) return null
-      const start = lease.obtainedAt
-      const base = Math.max(start, Math.min(start + policy.lifetimeShare * (lease.expiresAt - start), lease.expiresAt - policy.marginMs))
-      const jittered = base + (random * 2 - 1) * policy.jitterShare * (base - start)
-      const latest = Math.max(start, lease.expiresAt - policy.minimumBeforeExpiryMs)
-      return Math.floor(Math.min(latest, Math.max(start, jittered)))
+      return onExpiryAt(lease.obtainedAt, lease.expiresAt, policy, random)
     }
   }
 }

@@ -1,5 +1,5 @@
-import { Effect, Fiber } from "effect"
-import { InstanceNotFound, InvalidInstanceSpec } from "../errors.ts"
+import { Effect, Exit, Fiber } from "effect"
+import { InstanceNotFound, InvalidInstanceSpec, NoOAuthConnections } from "../errors.ts"
 import { makeKeyedLock } from "../keyedLock.ts"
 import type { ManagedContainer } from "../ManagedInstance.ts"
 import type { JsonRpcNotification } from "../mcp/jsonrpc.ts"
@@ -13,7 +13,9 @@ import type { ContainerRuntime, RuntimeFailure } from "../ports/ContainerRuntime
 import type { McpConnector } from "../ports/McpConnector.ts"
 import type { DeployRequest } from "./deployRequest.ts"
 import type { DeployError, Instances, ManageError, StartError } from "./Instances.ts"
+import { holderOf, makeMcpCredentialFlow, type CredentialError } from "./mcpCredentials.ts"
 import { makeSupervisor } from "./mcpSupervisor.ts"
+import type { EnvRenewal, OAuthConnectionView, ServerCredentials } from "./ServerCredentials.ts"
 
 export interface McpServersSettings {
   readonly clientInfo: { readonly name: string; readonly version: string }
@@ -37,11 +39,11 @@ export interface McpServersSettings {
 
 export interface McpServers {
   /** Deploys and answers once the server is initialized and its capabilities listed, or rolls back. */
-  deploy(request: DeployRequest): Effect.Effect<McpServerView, DeployError | McpServerNotReady>
+  deploy(request: DeployRequest): Effect.Effect<McpServerView, DeployError | McpServerNotReady | CredentialError>
   /** Takes over every MCP server container found at start-up (after `Instances.reconcile`). */
   adopt(): Effect.Effect<ReadonlyArray<string>, RuntimeFailure>
   /** Replaces a server's container (a new image, say) with zero downtime. */
-  redeploy(request: DeployRequest): Effect.Effect<McpServerView, DeployError | InstanceNotFound | McpServerNotReady>
+  redeploy(request: DeployRequest): Effect.Effect<McpServerView, DeployError | InstanceNotFound | McpServerNotReady | CredentialError>
   start(name: string): Effect.Effect<McpServerView, StartError | McpServerNotReady>
   stop(name: string): Effect.Effect<McpServerView, ManageError>
   restart(name: string): Effect.Effect<McpServerView, StartError | McpServerNotReady>
@@ -55,6 +57,10 @@ export interface McpServers {
   /** Server notifications for `name`, across reconnections, until the returned function is called. */
   subscribe(name: string, listener: (notification: JsonRpcNotification) => void): () => void
   logs(name: string, lines: number): Effect.Effect<ReadonlyArray<LogLine>, InstanceNotFound | RuntimeFailure>
+  /** The server's OAuth connections: states and expiry, never a token. */
+  oauth(name: string): Effect.Effect<ReadonlyArray<OAuthConnectionView>, InstanceNotFound>
+  /** Fetches the server's tokens now and delivers them before answering. */
+  refreshCredentials(name: string): Effect.Effect<ReadonlyArray<OAuthConnectionView>, InstanceNotFound | NoOAuthConnections | CredentialError>
   /** Stops supervising (containers keep running, for the next DTMA to adopt). */
   shutdown(): Effect.Effect<void>
 }
@@ -66,10 +72,22 @@ export interface McpServersDeps {
   readonly logs: ContainerLogs
   readonly events: ContainerEvents
   readonly settings: McpServersSettings
+  /**
+   * Builds the credentials use case, given how an `env_vars` server's container is replaced when its
+   * tokens change. Absent: servers asking for OAuth connections are refused (no credential source).
+   */
+  readonly credentials?: ((onEnvRenewal: EnvRenewal) => ServerCredentials) | undefined
 }
 
 export const makeMcpServers = (deps: McpServersDeps): McpServers => {
   const { instances, runtime, connector, logs, events, settings } = deps
+  // An env_vars server's new tokens reach it only in a new container: the zero-downtime redeploy.
+  const renewEnv: EnvRenewal = (name) => Effect.suspend(() => replayRequest(name)).pipe(Effect.flatMap((request) => redeploy(request)))
+  const credentials = deps.credentials?.(renewEnv)
+  const flow = makeMcpCredentialFlow({ instances, runtime, credentials })
+  /** The last request each server was deployed with (its own env, without credentials): what a token renewal replays. */
+  const requests = new Map<string, DeployRequest>()
+  const releaseCredentials = (name: string) => (credentials === undefined ? Effect.void : credentials.release(name))
   const servers = new Map<string, SupervisedServer>()
   const loops = new Map<string, Fiber.Fiber<unknown, unknown>>()
   const listeners = new Map<string, Set<(n: JsonRpcNotification) => void>>()
@@ -104,17 +122,30 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
           const tail = yield* stderrTail(s.container.containerId, s.container.mcp?.transport ?? "stdio")
           forget(s.name)
           yield* instances.remove(s.name).pipe(Effect.ignore)
+          yield* releaseCredentials(s.name)
           return yield* new McpServerNotReady({ name: s.name, detail: e._tag === "McpServerNotReady" ? e.detail : e.message, stderrTail: tail })
         }),
       ),
     )
 
+  const track = (container: ManagedContainer) => {
+    const holder = holderOf(container)
+    return holder === null || credentials === undefined ? Effect.void : credentials.track(holder)
+  }
+
+  // Credentials are readied for a name only while holding it, so a losing concurrent deploy never wipes the winner's.
   const deploy: McpServers["deploy"] = (request) =>
     request.mcp == null
       ? Effect.fail(new InvalidInstanceSpec({ field: "mcpTransportType", problem: "is required for an MCP server" }))
-      : instances.deploy(request).pipe(
-          Effect.flatMap((container) => withName(container.name, readyOrRollBack(register(container, "starting")).pipe(Effect.map(() => viewOf(servers.get(container.name)!))))),
-        )
+      : withName(request.name, Effect.gen(function* () {
+          if (request.oauth != null) yield* flow.ensureAbsent(request.name)
+          const readied = yield* flow.readied(request)
+          const container = yield* instances.deploy(readied).pipe(Effect.tapError(() => (request.oauth == null ? Effect.void : releaseCredentials(request.name))))
+          yield* readyOrRollBack(register(container, "starting"))
+          requests.set(container.name, request)
+          yield* track(container)
+          return viewOf(servers.get(container.name)!)
+        }))
 
   const drain = (session: UpstreamSession) =>
     Effect.gen(function* () {
@@ -124,12 +155,13 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
   /**
    * Zero downtime: the new container starts beside the old one and is made ready; only then does
    * traffic move to it, the old session drains (bounded) and the old container goes. A replacement
-   * that does not become ready is removed and the old one keeps serving.
+   * that does not become ready is removed and the old one keeps serving. The name's lock is held
+   * throughout (calls keep flowing): a stop or start meanwhile would pick either container by name.
    */
   const redeploy: McpServers["redeploy"] = (request) =>
-    Effect.gen(function* () {
+    withName(request.name, Effect.gen(function* () {
       const s = yield* find(request.name)
-      const fresh = yield* instances.deployReplacement(request)
+      const fresh = yield* instances.deployReplacement(yield* flow.readied(request))
       const connection = yield* openConnection(s.name, fresh.containerId).pipe(
         Effect.catch((e) =>
           stderrTail(fresh.containerId, fresh.mcp?.transport ?? "stdio").pipe(
@@ -138,23 +170,27 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
           ),
         ),
       )
-      return yield* withName(s.name, Effect.gen(function* () {
+      return yield* Effect.gen(function* () {
         const old = { container: s.container, session: s.session }
+        yield* health(s, { _tag: "StartRequested" })
         s.stopRequested = false
         s.circuitOpen = false
         s.crashes = []
         yield* attach(s, connection)
         if (old.session !== null) yield* drain(old.session)
         if (old.container.containerId !== fresh.containerId) yield* runtime.remove(old.container.containerId).pipe(Effect.ignore)
+        requests.set(s.name, request)
+        if (request.oauth == null && old.container.oauth != null) yield* releaseCredentials(s.name)
+        yield* track(s.container)
         return viewOf(s)
-      }))
-    })
+      })
+    }))
 
   // Connect failures on start are not rolled back: the container stays, stopped, for inspection.
   const start: McpServers["start"] = (name) =>
-    Effect.gen(function* () {
+    withName(name, Effect.gen(function* () {
       const s = yield* find(name)
-      return yield* withName(name, Effect.gen(function* () {
+      return yield* Effect.gen(function* () {
         s.stopRequested = false
         s.circuitOpen = false
         s.crashes = []
@@ -166,13 +202,13 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
           )),
         )
         return viewOf(s)
-      }))
-    })
+      })
+    }))
 
   const stop: McpServers["stop"] = (name) =>
-    Effect.gen(function* () {
+    withName(name, Effect.gen(function* () {
       const s = yield* find(name)
-      return yield* withName(name, Effect.gen(function* () {
+      return yield* Effect.gen(function* () {
         s.stopRequested = true
         s.generation++
         yield* health(s, { _tag: "StopRequested" })
@@ -182,11 +218,11 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
         s.container = yield* instances.stop(name)
         yield* health(s, { _tag: "Stopped" })
         return viewOf(s)
-      }))
-    })
+      })
+    }))
 
   const remove: McpServers["remove"] = (name) =>
-    Effect.gen(function* () {
+    withName(name, Effect.gen(function* () {
       const s = servers.get(name)
       if (s !== undefined) {
         s.stopRequested = true
@@ -195,6 +231,47 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
         forget(name)
       }
       yield* instances.remove(name)
+      requests.delete(name)
+      yield* releaseCredentials(name)
+    }))
+
+  /**
+   * A restarted DTMA holds no token (none was ever stored): it fetches the adopted server's again and
+   * restores their delivery, retrying with backoff while the backend cannot answer.
+   */
+  const restoreCredentials = (c: ManagedContainer) => {
+    const holder = holderOf(c)
+    if (holder === null || credentials === undefined) return Effect.void
+    const restore = credentials.prepare(holder, holder.binding.containerUser ?? null).pipe(Effect.andThen(credentials.track(holder)))
+    const untilRestored = Effect.gen(function* () {
+      for (let delay = 1_000; servers.has(c.name); delay = Math.min(delay * 2, 60_000)) {
+        if (Exit.isSuccess(yield* Effect.exit(restore))) return
+        yield* Effect.sleep(delay)
+      }
+    })
+    return Effect.forkDetach(untilRestored).pipe(Effect.asVoid)
+  }
+
+  /**
+   * The request a server was last deployed with; for one adopted after a restart, rebuilt from its
+   * container (image, the DTMA-set environment, transport, OAuth binding; command and overrides are
+   * not recorded, so the image's defaults apply).
+   */
+  const replayRequest = (name: string) =>
+    Effect.gen(function* () {
+      const known = requests.get(name)
+      if (known !== undefined) return known
+      const s = yield* find(name)
+      const env = yield* runtime.environmentOf(s.container.containerId)
+      return {
+        name,
+        accountToolInstanceId: s.container.accountToolInstanceId,
+        image: s.container.image,
+        env,
+        ports: [],
+        mcp: s.container.mcp,
+        oauth: s.container.oauth ?? null,
+      } satisfies DeployRequest
     })
 
   const adopt: McpServers["adopt"] = () =>
@@ -204,6 +281,7 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
         const running = c.state === "running"
         const s = register(c, running ? "starting" : "stopped")
         if (!running) s.stopRequested = true
+        Effect.runFork(restoreCredentials(c))
         return running ? withName(c.name, recover(s)).pipe(Effect.ignore) : Effect.void
       }, { concurrency: 4, discard: true })
       return found.map((c) => c.name)
@@ -245,12 +323,20 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
       find(name).pipe(Effect.flatMap((s) => maskedLogs(s.container.containerId, lines, s.container.mcp?.transport ?? "stdio").pipe(
         Effect.catchTag("ContainerNotFound", () => Effect.fail(new InstanceNotFound({ name }))),
       ))),
+    oauth: (name) => find(name).pipe(Effect.flatMap(() => (credentials === undefined ? Effect.succeed([]) : credentials.connections(name)))),
+    refreshCredentials: (name) =>
+      Effect.gen(function* () {
+        const s = yield* find(name)
+        if (s.container.oauth == null || credentials === undefined) return yield* new NoOAuthConnections({ name })
+        return yield* credentials.refresh(name)
+      }),
     shutdown: () =>
       Effect.gen(function* () {
         const sub = yield* Fiber.join(eventSubscription)
         yield* sub.unsubscribe
         // Deleting the entry being visited is safe for a Map iterator.
         for (const name of servers.keys()) forget(name)
+        if (credentials !== undefined) yield* credentials.shutdown()
       }),
   }
 }

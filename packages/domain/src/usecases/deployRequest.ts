@@ -1,7 +1,9 @@
 import { Effect, Redacted } from "effect"
 import { InvalidInstanceSpec, PortConflict } from "../errors.ts"
 import { containerNameFor, validateInstanceName } from "../instanceName.ts"
-import type { ContainerOverrides, EnvVar, InstanceKind, InstanceSpec, McpSettings, PortRequest, PullPolicy } from "../ManagedInstance.ts"
+import { isSafeSegment } from "../credentials/layout.ts"
+import type { ContainerOverrides, EnvVar, InstanceKind, InstanceSpec, McpSettings, OAuthBinding, PortRequest, PullPolicy } from "../ManagedInstance.ts"
+import type { DeliveryMount } from "../ports/CredentialDelivery.ts"
 
 /** What a caller asks for when deploying; `buildInstanceSpec` checks it and derives the rest. */
 export interface DeployRequest {
@@ -16,7 +18,33 @@ export interface DeployRequest {
   /** Replaces the image's default command. */
   readonly command?: ReadonlyArray<string> | null | undefined
   readonly overrides?: Partial<ContainerOverrides> | undefined
+  /** OAuth connections to deliver to an MCP server. */
+  readonly oauth?: OAuthBinding | null | undefined
+  /** The DTMA's own credential directories (never a caller's). */
+  readonly mounts?: ReadonlyArray<DeliveryMount> | undefined
 }
+
+/** The fewest seconds between `periodic` refreshes: more often would only load the backend. */
+export const MIN_REFRESH_INTERVAL_SECONDS = 10
+const MAX_CONNECTIONS = 20
+
+/** Checks an OAuth binding: a named agent, distinct connection ids usable as directory names, a sane schedule. */
+export const checkOAuthBinding = (binding: OAuthBinding): Effect.Effect<OAuthBinding, InvalidInstanceSpec> =>
+  Effect.gen(function* () {
+    if (binding.agentId.trim() === "") return yield* invalid("agentId", "is required when oauthConnectionIds are given")
+    const ids = binding.connectionIds
+    if (ids.length === 0 || ids.length > MAX_CONNECTIONS) return yield* invalid("oauthConnectionIds", `must name 1 to ${MAX_CONNECTIONS} connections`)
+    const bad = ids.find((id) => !isSafeSegment(id))
+    if (bad !== undefined) return yield* invalid("oauthConnectionIds", `'${bad.slice(0, 60)}' is not a connection id (letters, digits, '.', '_', '-'; at most 128)`)
+    if (new Set(ids).size !== ids.length) return yield* invalid("oauthConnectionIds", "names a connection more than once")
+    const interval = binding.refreshIntervalSeconds
+    if (binding.refreshStrategy === "periodic" && interval === null) return yield* invalid("refreshIntervalSeconds", "is required with refreshStrategy 'periodic'")
+    if (binding.refreshStrategy !== "periodic" && interval !== null) return yield* invalid("refreshIntervalSeconds", "is only used with refreshStrategy 'periodic'")
+    if (interval !== null && (!Number.isInteger(interval) || interval < MIN_REFRESH_INTERVAL_SECONDS || interval > 86_400)) {
+      return yield* invalid("refreshIntervalSeconds", `${interval} is outside ${MIN_REFRESH_INTERVAL_SECONDS}..86400 seconds`)
+    }
+    return binding
+  })
 
 /** The most an operator lets one instance ask for. */
 export interface ResourceBounds {
@@ -117,6 +145,8 @@ export const buildInstanceSpec = (
     if (mcp?.port != null && !isPort(mcp.port)) return yield* invalid("mcpPort", `${mcp.port} is not between 1 and 65535`)
     const kind: InstanceKind = mcp === null ? "standard_tool" : "mcp_server"
     const overrides = yield* checkOverrides(request.overrides, kind, bounds)
+    const oauth = request.oauth == null ? null : yield* checkOAuthBinding(request.oauth)
+    if (oauth !== null && kind !== "mcp_server") return yield* invalid("oauthConnectionIds", "are delivered to MCP servers only")
     return {
       name,
       containerName: containerNameFor(name),
@@ -129,5 +159,7 @@ export const buildInstanceSpec = (
       mcp,
       command: request.command ?? null,
       ...(overrides === undefined ? {} : { overrides }),
+      oauth,
+      ...(request.mounts === undefined ? {} : { mounts: request.mounts }),
     }
   })

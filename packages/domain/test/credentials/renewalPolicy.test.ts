@@ -2,7 +2,7 @@ import fc from "fast-check"
 import { Redacted, Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { leaseOf, leaseTransition, type CredentialLease, type LeaseState } from "../../src/credentials/lease.ts"
-import { nextRefreshAt, retryDelay, stateAt, type RenewalPolicy } from "../../src/credentials/renewalPolicy.ts"
+import { nextRefreshAt, onExpiryBase, retryDelay, stateAt, type RenewalPolicy } from "../../src/credentials/renewalPolicy.ts"
 
 const arbLease = (expires: boolean): fc.Arbitrary<CredentialLease> =>
   fc.record({ obtainedAt: fc.integer({ min: 0, max: 2 ** 40 }), lifetime: fc.integer({ min: 1, max: 30 * 86_400_000 }) }).map(({ obtainedAt, lifetime }) =>
@@ -32,9 +32,11 @@ describe("on_expiry renewal", () => {
     fc.assert(
       fc.property(arbLease(true), arbOnExpiry, arbRandom, (lease, policy, random) => {
         const lifetime = lease.expiresAt! - lease.obtainedAt
-        const base = Math.max(lease.obtainedAt, Math.min(lease.obtainedAt + policy.lifetimeShare * lifetime, lease.expiresAt! - policy.marginMs))
+        const base = onExpiryBase(lease.obtainedAt, lease.expiresAt!, policy)
         const spread = policy.jitterShare * (base - lease.obtainedAt)
-        const latest = Math.max(lease.obtainedAt, lease.expiresAt! - policy.minimumBeforeExpiryMs)
+        const deadline = lease.expiresAt! - policy.minimumBeforeExpiryMs
+        const latest = deadline > lease.obtainedAt ? Math.max(base, deadline) : base
+        expect(base).toBeGreaterThanOrEqual(lease.obtainedAt + Math.min((policy.lifetimeShare / 2) * lifetime, Math.max(0, deadline - lease.obtainedAt)) - 1e-6)
         const at = nextRefreshAt(lease, policy, random)!
         expect(at).toBeLessThanOrEqual(base + spread)
         expect(at).toBeGreaterThanOrEqual(Math.min(latest, Math.floor(base - spread)))
@@ -47,6 +49,16 @@ describe("on_expiry renewal", () => {
     const policy = { _tag: "on_expiry", lifetimeShare: 0.8, marginMs: 300_000, jitterShare: 0, minimumBeforeExpiryMs: 0 } as const
     expect(nextRefreshAt(lease, policy, 0.5)).toBe(2_880_000)
     expect(nextRefreshAt(lease, { ...policy, marginMs: 1_200_000 }, 0.5)).toBe(2_400_000)
+  })
+
+  it("never refreshes a token shorter-lived than the margin before half its lifetime share", () => {
+    const lease = leaseOf({ connectionId: "c", provider: "p", scopes: [], accessToken: Redacted.make("t"), tokenType: "Bearer", expiresAt: 20_000 }, 0)
+    const policy = { _tag: "on_expiry", lifetimeShare: 0.8, marginMs: 300_000, jitterShare: 0.1, minimumBeforeExpiryMs: 30_000 } as const
+    for (const random of [0, 0.5, 0.999]) {
+      const at = nextRefreshAt(lease, policy, random)!
+      expect(at).toBeGreaterThanOrEqual(8_000 - 800)
+      expect(at).toBeLessThanOrEqual(8_000)
+    }
   })
 
   it("never schedules a token that does not expire", () => {

@@ -18,6 +18,7 @@ export class InMemoryCredentialSource implements CredentialSource {
   readonly #reauthorize = new Set<string>()
   readonly #toolSecrets = new Map<string, Readonly<Record<string, string | null>>>()
   readonly #failures: Array<CredentialProblem> = []
+  #random: { readonly rate: number; readonly next: () => number } | null = null
   #minted = 0
   #lifetimeMs: number | null
   readonly #latencyMs: number
@@ -48,6 +49,11 @@ export class InMemoryCredentialSource implements CredentialSource {
   /** The next fetches fail with these reasons, one each, before the backend answers again. */
   failNext(...reasons: ReadonlyArray<CredentialProblem>): void {
     this.#failures.push(...reasons)
+  }
+
+  /** From now on each fetch fails `unavailable` with probability `rate` (a backend erroring at random). */
+  failRandomly(rate: number, next: () => number = Math.random): void {
+    this.#random = rate <= 0 ? null : { rate, next }
   }
 
   /** Tokens minted from now on live this long. */
@@ -81,7 +87,7 @@ export class InMemoryCredentialSource implements CredentialSource {
   }
 
   #answer(request: CredentialRequest, now: number): Effect.Effect<ReadonlyArray<OAuthCredential>, CredentialFetchFailed> {
-    const injected = this.#failures.shift()
+    const injected = this.#failures.shift() ?? (this.#random !== null && this.#random.next() < this.#random.rate ? "unavailable" : undefined)
     if (injected !== undefined) return Effect.fail(new CredentialFetchFailed({ reason: injected, connectionId: null, detail: "injected failure" }))
     for (const id of request.connectionIds) {
       if (!this.#connections.has(id)) return Effect.fail(new CredentialFetchFailed({ reason: "not_found", connectionId: id, detail: "no such connection" }))

@@ -1,0 +1,151 @@
+import { Clock, Effect, Redacted } from "effect"
+import { TestClock } from "effect/testing"
+import { describe, expect, it } from "vitest"
+import { failureOf, InMemoryCredentialDelivery, InMemoryCredentialSource, run } from "@dtma/testing"
+import { makeCredentialCache } from "../../src/credentials/CredentialCache.ts"
+import { defaultRenewalPolicy, defaultRetryPolicy } from "../../src/credentials/renewalPolicy.ts"
+import type { OAuthBinding } from "../../src/ManagedInstance.ts"
+import { makeServerCredentials, type CredentialHolder } from "../../src/usecases/ServerCredentials.ts"
+
+const binding = (connectionIds: ReadonlyArray<string>, overrides: Partial<OAuthBinding> = {}): OAuthBinding => ({
+  agentId: "agent-1",
+  connectionIds,
+  requiredScopes: [],
+  method: "mounted_secrets",
+  refreshStrategy: "on_expiry",
+  refreshIntervalSeconds: null,
+  ...overrides,
+})
+const holder = (name: string, b: OAuthBinding): CredentialHolder => ({ name, accountToolInstanceId: `ati-${name}`, binding: b })
+
+const setup = (options: { readonly lifetimeMs?: number } = {}) => {
+  const source = new InMemoryCredentialSource({ lifetimeMs: options.lifetimeMs ?? 600_000 })
+  for (const [id, provider] of [["gh", "github"], ["slack", "slack"], ["google", "google"]] as const) source.connect(id, { provider, scopes: [] })
+  const delivery = new InMemoryCredentialDelivery()
+  const envRenewals: Array<string> = []
+  const credentials = makeServerCredentials({
+    cache: makeCredentialCache({ source }),
+    delivery,
+    settings: { onExpiry: defaultRenewalPolicy, retry: defaultRetryPolicy, idleRecheckMs: 60_000 },
+    random: () => 0.5,
+    onEnvRenewal: (name) => Effect.sync(() => void envRenewals.push(name)),
+  })
+  return { source, delivery, credentials, envRenewals }
+}
+
+const withTestClock = <A, E>(effect: Effect.Effect<A, E>) => run(effect.pipe(Effect.provide(TestClock.layer())))
+const settle = Effect.gen(function* () {
+  for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+})
+const tokensOf = (delivery: InMemoryCredentialDelivery, name: string) => (delivery.deliveredTo(name)?.credentials ?? []).map((c) => Redacted.value(c.accessToken))
+
+describe("ServerCredentials", () => {
+  it("delivers each renewed token to every server sharing the connection, with one backend call per refresh", async () => {
+    const { source, delivery, credentials } = setup({ lifetimeMs: 600_000 })
+    await withTestClock(
+      Effect.gen(function* () {
+        for (const name of ["a", "b", "c"]) {
+          yield* credentials.prepare(holder(name, binding(["gh"])), "1000")
+          yield* credentials.track(holder(name, binding(["gh"])))
+        }
+        expect(source.calls).toHaveLength(1)
+        yield* TestClock.adjust(310_000)
+        yield* settle
+      }),
+    )
+    expect(source.calls).toHaveLength(2)
+    for (const name of ["a", "b", "c"]) expect(tokensOf(delivery, name)).toEqual(["token-gh-2"])
+  })
+
+  it("keeps 10 servers on 3 connections unexpired over 1,000 refreshes while the backend fails 20% of calls at random", async () => {
+    const { source, delivery, credentials } = setup({ lifetimeMs: 600_000 })
+    // A seeded uniform generator (fast-check's samples lean towards edge values on purpose).
+    let seed = 42
+    source.failRandomly(0.2, () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31)
+    const servers = Array.from({ length: 10 }, (_, n) => holder(`server-${n}`, binding([["gh"], ["slack"], ["google"], ["gh", "slack"]][n % 4]!)))
+    const outcome = await withTestClock(
+      Effect.gen(function* () {
+        for (const s of servers) {
+          yield* credentials.prepare(s, "1000").pipe(Effect.retry({ times: 10 }))
+          yield* credentials.track(s)
+        }
+        let expiredSeen = 0
+        while (source.minted < 1_000 + 3) {
+          yield* TestClock.adjust(5_000)
+          yield* settle
+          const now = yield* Clock.currentTimeMillis
+          for (const s of servers) {
+            const held = delivery.deliveredTo(s.name)?.credentials ?? []
+            if (held.length !== s.binding.connectionIds.length || held.some((c) => c.expiresAt !== null && c.expiresAt <= now)) expiredSeen++
+          }
+        }
+        return { expiredSeen, now: yield* Clock.currentTimeMillis }
+      }),
+    )
+    const calls = source.calls.length
+    const renewals = source.minted
+    console.info(`1,000-refresh run: ${calls} backend calls, ${renewals} tokens minted, ${calls - renewals} failed calls, ${outcome.expiredSeen} expired sightings, ${(outcome.now / 3_600_000).toFixed(1)} h simulated`)
+    // Every call names one connection: servers sharing it never cause a call each.
+    expect(source.calls.every((c) => c.connectionIds.length === 1 || c.connectionIds.length === 2)).toBe(true)
+    expect(outcome.expiredSeen).toBe(0)
+    expect(renewals).toBeGreaterThanOrEqual(1_000)
+    // About a fifth of the calls failed, and each failure cost one extra call, never one per server.
+    expect((calls - renewals) / calls).toBeGreaterThan(0.1)
+    expect((calls - renewals) / calls).toBeLessThan(0.3)
+  }, 60_000)
+
+  it("refuses a server whose connection needs a new sign-in, delivering nothing", async () => {
+    const { source, delivery, credentials } = setup()
+    source.requireReauthorization("gh")
+    const failure = await failureOf(credentials.prepare(holder("a", binding(["gh"])), "1000"))
+    expect(failure).toMatchObject({ _tag: "CredentialFetchFailed", reason: "reauthorization_required", connectionId: "gh" })
+    expect(delivery.deliveredTo("a")).toBeUndefined()
+  })
+
+  it("refuses a container user given by name, saying how to fix it", async () => {
+    const { delivery, credentials } = setup()
+    const failure = await failureOf(credentials.prepare(holder("a", binding(["gh"])), "node"))
+    expect(failure).toMatchObject({ _tag: "InvalidInstanceSpec", field: "User" })
+    expect(delivery.deliveredTo("a")).toBeUndefined()
+  })
+
+  it("gives env_vars servers their tokens as environment and replaces their container on renewal", async () => {
+    const { delivery, credentials, envRenewals } = setup()
+    const h = holder("env", binding(["gh"], { method: "env_vars" }))
+    const prepared = await run(credentials.prepare(h, "1000"))
+    expect(prepared.mounts).toEqual([])
+    expect(prepared.env.map((e) => e.name)).toEqual(expect.arrayContaining(["OAUTH_GITHUB_ACCESS_TOKEN", "GITHUB_TOKEN", "GH_TOKEN", "GITHUB_PERSONAL_ACCESS_TOKEN"]))
+    await run(credentials.track(h))
+    await run(credentials.refresh("env"))
+    expect(envRenewals).toEqual(["env"])
+    expect(delivery.deliveredTo("env")).toBeUndefined()
+  })
+
+  it("answers a refresh only once the new token is delivered", async () => {
+    const { delivery, credentials } = setup()
+    const h = holder("a", binding(["gh", "slack"], { method: "runtime_api" }))
+    await run(credentials.prepare(h, "1000:1000"))
+    await run(credentials.track(h))
+    const views = await run(credentials.refresh("a"))
+    expect(views.map((v) => [v.connectionId, v.provider, v.status])).toEqual([["gh", "github", "valid"], ["slack", "slack", "valid"]])
+    expect(tokensOf(delivery, "a")).toEqual(["token-gh-3", "token-slack-4"])
+    expect(JSON.stringify(views)).not.toContain("token-")
+  })
+
+  it("wipes a released server and forgets connections no other server uses", async () => {
+    const { source, delivery, credentials } = setup()
+    for (const [name, ids] of [["a", ["gh"]], ["b", ["gh", "slack"]]] as const) {
+      await run(credentials.prepare(holder(name, binding(ids)), "1000"))
+      await run(credentials.track(holder(name, binding(ids))))
+    }
+    await run(credentials.release("b"))
+    expect(delivery.deliveredTo("b")).toBeUndefined()
+    expect(await run(credentials.connections("b"))).toEqual([])
+    const calls = source.calls.length
+    // gh is still a's: served from memory, no call. slack was forgotten: fetched again.
+    await run(credentials.prepare(holder("c", binding(["gh"])), "1000"))
+    expect(source.calls.length).toBe(calls)
+    await run(credentials.prepare(holder("d", binding(["slack"])), "1000"))
+    expect(source.calls.length).toBe(calls + 1)
+  })
+})
