@@ -37,6 +37,7 @@ IMAGES=(
   "mcp-filesystem dtma/mcp-filesystem:2026.8.31"
   "mcp-websocket dtma/mcp-websocket:4.0.0"
   "mcp-misbehaving dtma/mcp-misbehaving:1"
+  "mcp-credentials dtma/mcp-credentials:1"
 )
 
 log() { tc_log "$@"; }

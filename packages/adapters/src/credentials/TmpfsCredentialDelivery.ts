@@ -6,7 +6,10 @@ import { listIndex } from "./instanceIndex.ts"
 import { unsafeNameIn } from "./unsafeNameIn.ts"
 
 export interface TmpfsCredentialDeliveryOptions {
-  /** Host directory holding every instance's deliveries, e.g. `/run/dtma`; see `ensureMemoryBacked`. */
+  /**
+   * Host directory holding every instance's deliveries, e.g. `/run/dtma`; see `ensureMemoryBacked`.
+   * At most 44 bytes: a socket path (`<root>/sockets/<37>/credentials.sock`) may not exceed 107.
+   */
   readonly root: string
   /** Deliver even when `root` is disk-backed (`DTMA_CREDENTIALS_ALLOW_DISK`). Default false. */
   readonly allowDisk?: boolean

@@ -8,7 +8,7 @@ describe("instanceDirOf", () => {
     fc.assert(fc.property(fc.string({ maxLength: 300, unit: "grapheme" }), (name) => {
       const dir = instanceDirOf(name)
       expect(isSafeSegment(dir)).toBe(true)
-      expect(dir.length).toBeLessThanOrEqual(49)
+      expect(dir.length).toBeLessThanOrEqual(37)
     }))
   })
 

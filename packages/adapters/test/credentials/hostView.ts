@@ -6,7 +6,7 @@ import type { DeliveredView, SocketReply } from "@dtma/testing"
 import { deliveryPathsOf } from "../../src/credentials/deliveryPaths.ts"
 
 /** A fresh delivery root on /dev/shm (tmpfs here), so tests need no mount. */
-export const shmRoot = (): Promise<string> => mkdtemp("/dev/shm/dtma-delivery-test-")
+export const shmRoot = (): Promise<string> => mkdtemp("/dev/shm/dtma-cd-")
 
 export const removeRoot = (root: string): Promise<void> => rm(root, { recursive: true, force: true })
 
