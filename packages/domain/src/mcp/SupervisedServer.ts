@@ -1,5 +1,5 @@
 import { Result } from "effect"
-import type { ManagedContainer, McpTransport } from "../ManagedInstance.ts"
+import type { ManagedContainer, McpTransport, OAuthBinding } from "../ManagedInstance.ts"
 import type { CapabilitySnapshot } from "./discovery.ts"
 import { healthTransition, type HealthEvent, type HealthStatus } from "./health.ts"
 import type { UpstreamSession } from "./UpstreamSession.ts"
@@ -28,6 +28,8 @@ export interface SupervisedServer {
   pingLatencyMs: number | null
   consecutiveOk: number
   consecutiveFailed: number
+  /** Reconnections that failed since the server was last ready; paces the next attempt. */
+  reconnectFailures: number
   /** Set while the operator wants it down: crashes then are not restarted. */
   stopRequested: boolean
   /** A crash was seen and its restart is scheduled. */
@@ -52,6 +54,7 @@ export const supervise = (container: ManagedContainer, health: HealthStatus): Su
   pingLatencyMs: null,
   consecutiveOk: 0,
   consecutiveFailed: 0,
+  reconnectFailures: 0,
   stopRequested: false,
   restartPending: false,
   circuitOpen: false,
@@ -86,6 +89,8 @@ export interface McpServerView {
   readonly lastError: string | null
   readonly healthHistory: ReadonlyArray<HealthRecord>
   readonly capabilities: CapabilitySnapshot | null
+  /** Which OAuth connections it has and how they are delivered (states come from the credentials use case). */
+  readonly oauth: OAuthBinding | null
 }
 
 export const viewOf = (s: SupervisedServer): McpServerView => ({
@@ -104,6 +109,7 @@ export const viewOf = (s: SupervisedServer): McpServerView => ({
   lastError: s.lastError,
   healthHistory: s.history,
   capabilities: s.snapshot,
+  oauth: s.container.oauth ?? null,
 })
 
 const DEFAULT_PATHS: Readonly<Record<McpTransport, string>> = { sse: "/sse", websocket: "/", streamable_http: "/mcp", stdio: "" }

@@ -40,3 +40,12 @@ export const nextPingDelay = (options: { readonly consecutiveOk: number; readonl
   const stable = Math.min(options.maxMs, options.baseMs * 2 ** Math.floor(options.consecutiveOk / 5))
   return Math.round(stable * (0.8 + 0.4 * options.random))
 }
+
+/**
+ * How long until a server that could not be reconnected is tried again: `baseMs` after the first
+ * failure, doubling with each further one up to `maxMs`, with the same ±20% jitter as pings.
+ */
+export const nextReconnectDelay = (options: { readonly failures: number; readonly baseMs: number; readonly maxMs: number; readonly random: number }): number => {
+  const backoff = Math.min(options.maxMs, options.baseMs * 2 ** Math.min(30, Math.max(0, options.failures - 1)))
+  return Math.round(backoff * (0.8 + 0.4 * options.random))
+}

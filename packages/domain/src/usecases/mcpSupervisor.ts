@@ -3,7 +3,7 @@ import type { KeyedLock } from "../keyedLock.ts"
 import { discover, listsChangedBy } from "../mcp/discovery.ts"
 import type { JsonRpcNotification } from "../mcp/jsonrpc.ts"
 import { McpServerNotReady, type McpConnectFailed } from "../mcp/mcpErrors.ts"
-import { decideRestart, nextPingDelay } from "../mcp/restartPolicy.ts"
+import { decideRestart, nextPingDelay, nextReconnectDelay } from "../mcp/restartPolicy.ts"
 import { applyHealth, targetUrlOf, type SupervisedServer } from "../mcp/SupervisedServer.ts"
 import { openUpstreamSession, type UpstreamSession } from "../mcp/UpstreamSession.ts"
 import type { ContainerEvent } from "../ports/ContainerEvents.ts"
@@ -87,6 +87,7 @@ export const makeSupervisor = (ctx: SupervisorContext) => {
       s.session = session
       s.snapshot = snapshot
       s.consecutiveFailed = 0
+      s.reconnectFailures = 0
       session.subscribe((n) => onNotification(s, session, n))
       session.onClose((reason) => onDisconnect(s, generation, reason))
       yield* health(s, { _tag: "Ready" })
@@ -130,10 +131,49 @@ export const makeSupervisor = (ctx: SupervisorContext) => {
     )
   }
 
+  /** A (re)connection failed: the server is unhealthy with the reason, and the supervise loop tries again. */
+  const markDown = (s: SupervisedServer, why: string) =>
+    Effect.gen(function* () {
+      s.reconnectFailures++
+      if (s.health === "unhealthy" && s.lastError === why) return
+      s.lastError = why
+      yield* health(s, { _tag: "Disconnected" }, why)
+    })
+
+  /** Ends the live session (its calls in flight fail at once); late news of it is ignored. */
+  const dropSession = (s: SupervisedServer) =>
+    Effect.suspend(() => {
+      s.generation++
+      const old = s.session
+      s.session = null
+      return old === null ? Effect.void : old.close()
+    })
+
   const recover = (s: SupervisedServer) =>
     health(s, { _tag: "Restarting" }).pipe(
       Effect.andThen(connect(s)),
-      Effect.tapError((e) => Effect.sync(() => (s.lastError = e.message))),
+      Effect.tapError((e) => markDown(s, e.message)),
+    )
+
+  /** Down but meant to run, with no restart on its way: its last (re)connection failed. */
+  const isDown = (s: SupervisedServer) => s.session === null && s.health === "unhealthy" && !s.stopRequested && !s.restartPending && !s.circuitOpen
+
+  /**
+   * Brings back a server that stopped answering or could not be reconnected, by what its container
+   * is doing: a running one is connected to again; a paused one is left alone (its session dropped,
+   * so calls fail at once) until it runs; one that exited unseen is handled as a crash. Failures
+   * leave it unhealthy with the reason, for the supervise loop to try again. Runs under the name's lock.
+   */
+  const reconnect = (s: SupervisedServer) =>
+    runtime.get(s.container.containerId).pipe(
+      Effect.matchEffect({
+        onFailure: (e) => dropSession(s).pipe(Effect.andThen(markDown(s, `cannot reach the container: ${e.message}`))),
+        onSuccess: (c) => {
+          if (c.state === "running") return recover(s).pipe(Effect.ignore)
+          if (c.state === "paused") return dropSession(s).pipe(Effect.andThen(markDown(s, "the container is paused")))
+          return dropSession(s).pipe(Effect.andThen(Effect.sync(() => onEvent({ kind: "die", containerId: c.containerId, name: c.name, exitCode: c.exitCode, at: Date.now() }))))
+        },
+      }),
     )
 
   const onEvent = (event: ContainerEvent) => {
@@ -145,6 +185,10 @@ export const makeSupervisor = (ctx: SupervisorContext) => {
 
   const onCrash = (s: SupervisedServer, event: ContainerEvent) =>
     withName(s.name, Effect.gen(function* () {
+      // Already handled (a die event and a re-read after a gap can report the same exit).
+      if (s.restartPending) return
+      // A redeploy that held the name meanwhile replaced the container that died.
+      if (s.container.containerId !== event.containerId) return
       s.generation++
       s.session = null
       if (s.stopRequested || s.circuitOpen) return
@@ -170,7 +214,7 @@ export const makeSupervisor = (ctx: SupervisorContext) => {
             s.container = yield* runtime.start(s.container.containerId)
             yield* connect(s)
           }))),
-          Effect.tapError((e) => Effect.sync(() => (s.lastError = (e as { message: string }).message))),
+          Effect.tapError((e) => markDown(s, (e as { message: string }).message)),
           Effect.ignore,
         ),
       )
@@ -181,7 +225,12 @@ export const makeSupervisor = (ctx: SupervisorContext) => {
     Effect.gen(function* () {
       let lastDiscovery = yield* Clock.currentTimeMillis
       while (true) {
-        yield* Effect.sleep(nextPingDelay({ consecutiveOk: s.consecutiveOk, baseMs: settings.pingBaseMs, maxMs: settings.pingMaxMs, random: yield* Random.next }))
+        const pace = { baseMs: settings.pingBaseMs, maxMs: settings.pingMaxMs, random: yield* Random.next }
+        yield* Effect.sleep(isDown(s) ? nextReconnectDelay({ failures: s.reconnectFailures, ...pace }) : nextPingDelay({ consecutiveOk: s.consecutiveOk, ...pace }))
+        if (isDown(s)) {
+          yield* withName(s.name, Effect.suspend(() => (isDown(s) ? reconnect(s) : Effect.void))).pipe(Effect.ignore)
+          continue
+        }
         const session = s.session
         if (session === null || s.stopRequested) continue
         const started = yield* Clock.currentTimeMillis
@@ -198,7 +247,7 @@ export const makeSupervisor = (ctx: SupervisorContext) => {
           s.consecutiveOk = 0
           s.consecutiveFailed++
           yield* health(s, { _tag: "PingFailed", consecutive: s.consecutiveFailed }, `no answer to ping within ${settings.pingTimeoutMs} ms`)
-          if (s.health === "unhealthy") yield* withName(s.name, recover(s)).pipe(Effect.ignore)
+          if (s.health === "unhealthy") yield* withName(s.name, Effect.suspend(() => (s.session === session ? reconnect(s) : Effect.void))).pipe(Effect.ignore)
         }
         if (ended - lastDiscovery >= settings.discoveryIntervalMs && s.session !== null) {
           lastDiscovery = ended

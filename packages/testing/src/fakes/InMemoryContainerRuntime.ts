@@ -77,6 +77,18 @@ export class InMemoryContainerRuntime implements ContainerRuntime {
     if (c?.state === "running") Object.assign(c, { state: "exited", exitCode })
   }
 
+  /** Simulates `docker pause`: the processes freeze and the container reports `paused`. */
+  pause(containerId: string): void {
+    const c = this.containers.get(containerId)
+    if (c?.state === "running") Object.assign(c, { state: "paused" })
+  }
+
+  /** Simulates `docker unpause`. */
+  unpause(containerId: string): void {
+    const c = this.containers.get(containerId)
+    if (c?.state === "paused") Object.assign(c, { state: "running" })
+  }
+
   private guarded<A, E>(body: () => Effect.Effect<A, E>): Effect.Effect<A, E | RuntimeUnavailable> {
     return Effect.suspend((): Effect.Effect<A, E | RuntimeUnavailable> => (this.daemonDown ? Effect.fail(new RuntimeUnavailable({ detail: "connect ECONNREFUSED /var/run/docker.sock" })) : body()))
   }
@@ -176,7 +188,8 @@ export class InMemoryContainerRuntime implements ContainerRuntime {
     return this.guarded(() =>
       this.lookup(containerId).pipe(
         Effect.map((c) => {
-          if (c.state === "running") Object.assign(c, { state: "exited", exitCode: 143 })
+          // Docker stops a paused container too.
+          if (c.state === "running" || c.state === "paused") Object.assign(c, { state: "exited", exitCode: 143 })
           return this.view(c)
         }),
       ),

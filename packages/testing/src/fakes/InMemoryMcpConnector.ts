@@ -30,6 +30,7 @@ export class InMemoryMcpConnector implements McpConnector {
   readonly #unreachable = new Set<string>()
   readonly #delays = new Map<string, number>()
   readonly #live = new Map<string, Set<(reason: string) => Promise<void>>>()
+  readonly #hung = new Map<string, Array<() => Promise<void>>>()
   /** Every connect call, in order. */
   readonly connects: Array<McpTarget> = []
 
@@ -52,6 +53,18 @@ export class InMemoryMcpConnector implements McpConnector {
   /** The server goes away: every open channel to it closes with `reason`. */
   async crash(containerId: string, reason = "the server exited"): Promise<void> {
     await Promise.all([...(this.#live.get(containerId) ?? [])].map((end) => end(reason)))
+  }
+
+  /** The server stops reading (its process froze): what is sent to it waits, unanswered, until `resume`. */
+  hang(containerId: string): void {
+    if (!this.#hung.has(containerId)) this.#hung.set(containerId, [])
+  }
+
+  /** The server reads again, starting with what was held (sends on channels closed meanwhile are lost). */
+  async resume(containerId: string): Promise<void> {
+    const held = this.#hung.get(containerId) ?? []
+    this.#hung.delete(containerId)
+    for (const deliver of held) await deliver().catch(() => undefined)
   }
 
   /** How many channels to the container are open. */
@@ -111,7 +124,13 @@ export class InMemoryMcpConnector implements McpConnector {
       send: (message) =>
         closedBecause !== null || ending !== null
           ? Effect.fail(new McpConnectFailed({ reason: "closed", detail: closedBecause ?? ending ?? "" }))
-          : Effect.promise(() => client.send(wire<JSONRPCMessage>(message))),
+          : Effect.promise(() => {
+              const deliver = () => client.send(wire<JSONRPCMessage>(message))
+              const held = this.#hung.get(containerId)
+              if (held === undefined) return deliver()
+              held.push(deliver)
+              return Promise.resolve()
+            }),
       onMessage: (handler) => {
         receiver = handler
         for (const m of early.splice(0)) handler(m)
