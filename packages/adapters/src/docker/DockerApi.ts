@@ -46,6 +46,8 @@ export interface CreateContainerBody {
     NanoCpus?: number
     PidsLimit?: number
     NetworkMode?: string
+    /** Where the engine keeps what the container writes, and how much of it. */
+    LogConfig?: { Type: string; Config: Record<string, string> }
     /** Only the DTMA's own credential directories, read-only; callers can never add one. */
     Mounts?: Array<{ Type: "bind"; Source: string; Target: string; ReadOnly: true }>
   }
@@ -86,8 +88,9 @@ export interface DockerApi {
   /** Ids of every container, running or not, carrying the label (`key=value`). */
   listContainerIds(label: string, signal: AbortSignal): Promise<ReadonlyArray<string>>
   /**
-   * A hijacked attach stream (stdin, stdout, stderr): the container's output multiplexed (8-byte
-   * headers, `Tty: false`), and what is written goes to its stdin unframed. Ending it does not
+   * A hijacked attach stream (stdin and stdout; not stderr, which only the log keeps, so a server
+   * flooding stderr costs the DTMA nothing): the container's output multiplexed (8-byte headers,
+   * `Tty: false`), and what is written goes to its stdin unframed. Ending it does not
    * close the container's stdin unless the container was created with `StdinOnce`.
    */
   attachContainer(id: string, signal: AbortSignal): Promise<Duplex>
@@ -130,7 +133,7 @@ export const dockerApiOf = (docker: Dockerode): DockerApi => ({
   listContainerIds: async (label, signal) =>
     (await docker.listContainers({ all: true, filters: { label: [label] }, abortSignal: signal })).map((c) => c.Id),
   attachContainer: async (id, signal) => {
-    const options = { stream: true, stdin: true, stdout: true, stderr: true, hijack: true, abortSignal: signal }
+    const options = { stream: true, stdin: true, stdout: true, stderr: false, hijack: true, abortSignal: signal }
     // With `hijack` dockerode resolves to the raw socket; its types only say ReadWriteStream.
     const stream: unknown = await docker.getContainer(id).attach(options)
     return stream as Duplex

@@ -10,6 +10,11 @@ export const MCP_SERVER_LIMITS = {
   pids: 256,
   /** The only writable place: the root filesystem is read-only. */
   tmpfs: { "/tmp": "rw,noexec,nosuid,size=64m" },
+  /**
+   * What the engine keeps of a server's output (what `GET /mcp-servers/:name/logs` reads): at most
+   * three 10 MB files, so a server writing megabytes per second cannot fill the disk.
+   */
+  log: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
 } as const
 
 /**
@@ -45,6 +50,7 @@ const hardeningFor = (spec: InstanceSpec): Partial<CreateContainerBody["HostConf
     Memory: MCP_SERVER_LIMITS.memoryBytes,
     NanoCpus: MCP_SERVER_LIMITS.nanoCpus,
     PidsLimit: MCP_SERVER_LIMITS.pids,
+    LogConfig: { Type: MCP_SERVER_LIMITS.log.Type, Config: { ...MCP_SERVER_LIMITS.log.Config } },
     ...(spec.mcp?.transport === "stdio" ? { NetworkMode: "none" } : {}),
   }
 }

@@ -14,15 +14,25 @@ export interface AttachStdioTransportOptions {
   readonly closeGraceMs?: number
 }
 
-/** What the server wrote that was not a message: a bad or oversized line. */
+/**
+ * What the server wrote that was not a message: a bad line (skipped), or a line over the bound. An
+ * oversized line is `lost`: it was most likely an answer, which will never be delivered, so the
+ * connection should end rather than leave its caller waiting.
+ */
 export class StdioFramingError extends Error {
   override readonly name = "StdioFramingError"
+  readonly lost: boolean
+
+  constructor(message: string, options: { readonly lost?: boolean } = {}) {
+    super(message)
+    this.lost = options.lost ?? false
+  }
 }
 
 /**
  * An MCP SDK `Transport` over a Docker attach stream of a `Tty: false` container: stdout is
- * demultiplexed and read as newline-delimited JSON-RPC, stderr is ignored (the runtime's log keeps
- * it), and messages are written to stdin. `close` ends only this attachment: the container's stdin
+ * demultiplexed and read as newline-delimited JSON-RPC, holding at most `maxLineBytes` of a line;
+ * stderr is ignored (the runtime's log keeps it; the attach does not even ask for it), and messages are written to stdin. `close` ends only this attachment: the container's stdin
  * stays open (it was created without `StdinOnce`), so the server sees no EOF and a new attach works.
  */
 export class AttachStdioTransport implements Transport {
@@ -83,7 +93,7 @@ export class AttachStdioTransport implements Transport {
       if (piece.stream !== "stdout") continue
       for (const event of this.#lines.push(piece.payload)) {
         if (event._tag === "Oversized") {
-          this.onerror?.(new StdioFramingError(`dropped a stdout line longer than ${event.maxLineBytes} bytes`))
+          this.onerror?.(new StdioFramingError(`the server wrote a stdout line longer than ${event.maxLineBytes} bytes; it was dropped`, { lost: true }))
         } else if (event.text.trim() !== "") {
           this.#deliver(event.text)
         }

@@ -6,7 +6,7 @@ import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/webso
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import { McpConnectFailed, type McpChannel, type McpConnector, type McpTarget } from "@dtma/domain"
 import { dockerApiOf, type DockerApi } from "../docker/DockerApi.ts"
-import { AttachStdioTransport } from "./AttachStdioTransport.ts"
+import { AttachStdioTransport, StdioFramingError } from "./AttachStdioTransport.ts"
 import { awaitHttpReady } from "./awaitHttpReady.ts"
 import { attachFailure, httpSendFailure, withDeadline } from "./connectFailures.ts"
 import { channelOf, type TransportChannelOptions } from "./transportChannel.ts"
@@ -64,7 +64,8 @@ export const makeSdkMcpConnector = (options: SdkMcpConnectorOptions): McpConnect
         throw attachFailure(target.containerId, error)
       })
       transport = new AttachStdioTransport(stream, options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes })
-      channel = channelOf(transport, { onError })
+      // A dropped oversized line was most likely an answer: end the connection, so its caller hears at once.
+      channel = channelOf(transport, { onError, isFatal: (e) => e instanceof StdioFramingError && e.lost })
     } else {
       if (target.url === null) throw failed("unreachable", `a ${target.transport} server needs a URL`)
       const url = URL.parse(target.url)

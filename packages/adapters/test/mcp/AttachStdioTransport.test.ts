@@ -3,7 +3,7 @@ import { duplexPair, type Duplex } from "node:stream"
 import { afterEach, describe, expect, it } from "vitest"
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
 import { encodeFrame } from "../../src/docker/multiplexedStream.ts"
-import { AttachStdioTransport } from "../../src/mcp/AttachStdioTransport.ts"
+import { AttachStdioTransport, type StdioFramingError } from "../../src/mcp/AttachStdioTransport.ts"
 
 /** A transport over one end of a pipe; the other end plays the container. */
 const attached = async (maxLineBytes = 1024) => {
@@ -55,6 +55,8 @@ describe("the stdio transport over a Docker attach stream", () => {
     await expect.poll(() => messages).toEqual([ping])
     expect(errors.map((e) => e.name)).toEqual(["StdioFramingError", "StdioFramingError", "StdioFramingError"])
     expect(errors[1]?.message).toContain("longer than 64 bytes")
+    // Only the oversized line counts as a lost message.
+    expect(errors.map((e) => (e as StdioFramingError).lost)).toEqual([false, true, false])
   })
 
   it("accepts an error answer with a null id, as JSON-RPC sends for a request it could not parse", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { failureOf, mcpConnectorContract } from "@dtma/testing"
+import { failureOf, mcpConnectorContract, run } from "@dtma/testing"
+import { encodeFrame } from "../../src/docker/multiplexedStream.ts"
 import { makeSdkMcpConnector } from "../../src/mcp/SdkMcpConnector.ts"
 import { FakeDockerApi } from "../docker/FakeDockerApi.ts"
 import { stdioServerIn } from "./stdioServerIn.ts"
@@ -25,6 +26,17 @@ mcpConnectorContract("SdkMcpConnector over a fake attach stream", async () => {
     unreachable: { transport: "stdio", containerId: "absent", url: null },
     timeoutMs: 2_000,
   }
+})
+
+describe("SdkMcpConnector over stdio, when the server writes too long a line", () => {
+  it("ends the connection at once, saying why, instead of leaving the answer's caller waiting", async () => {
+    const { docker, id } = await daemonWithServer()
+    docker.onAttach = (_id, container) => void container.write(encodeFrame("stdout", "x".repeat(300)))
+    const channel = await run(makeSdkMcpConnector({ docker, maxLineBytes: 256 }).connect({ transport: "stdio", containerId: id, url: null }, { timeoutMs: 2_000 }))
+    const reasons: Array<string> = []
+    channel.onClose((reason) => reasons.push(reason))
+    await expect.poll(() => reasons).toEqual(["the connection failed: the server wrote a stdout line longer than 256 bytes; it was dropped"])
+  })
 })
 
 describe("SdkMcpConnector, failing to connect", () => {
