@@ -23,6 +23,8 @@ export interface DtmaProcess {
   readonly stateDir: string
   /** Its `DTMA_SCOPE`: the containers it manages carry `dtma.managed=<scope>`. */
   readonly scope: string
+  /** The process id, to watch its memory or signal it. */
+  readonly pid: number
   readonly output: () => string
   // JSON bodies are read freely in assertions.
   // oxlint-disable-next-line typescript/no-explicit-any
@@ -78,6 +80,7 @@ export const startDtma = async (options: StartOptions = {}): Promise<DtmaProcess
     token,
     stateDir,
     scope,
+    pid: child.pid ?? -1,
     output: () => output,
     async call(method, path, body) {
       const response = await fetch(`${url}${path}`, {
