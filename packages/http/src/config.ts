@@ -1,5 +1,6 @@
 import { Data, Redacted } from "effect"
 import { mcpConfigOf, type McpConfig } from "./mcpConfig.ts"
+import { tlsSettingsOf, type TlsSettings } from "./tlsSettings.ts"
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
@@ -27,6 +28,8 @@ export interface Config {
   readonly scope: string
   /** How MCP servers are supervised (`DTMA_MCP_*`). */
   readonly mcp: McpConfig
+  /** The DTMA's own certificate and key (`DTMA_TLS_CERT_FILE`, `DTMA_TLS_KEY_FILE`): HTTPS when set; absent or null: plain HTTP. */
+  readonly tls?: TlsSettings | null | undefined
 }
 
 /** A setting the DTMA cannot start with. The message names the setting, never its value. */
@@ -106,6 +109,9 @@ export const resolveSettings = (
     scope,
     warnings: file.badLines.map((n) => `config file line ${n} is not KEY=value; ignored`),
     mcp: mcpConfigOf(get, (problem) => {
+      throw new ConfigError({ problem })
+    }),
+    tls: tlsSettingsOf(get, (problem) => {
       throw new ConfigError({ problem })
     }),
   }

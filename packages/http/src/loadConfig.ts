@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "nod
 import { join } from "node:path"
 import { Redacted } from "effect"
 import { ConfigError, DEFAULT_CONFIG_FILE, parseConfigFile, resolveSettings, type Config, type ParsedConfigFile } from "./config.ts"
+import { readTlsMaterial } from "./tlsSettings.ts"
 
 const codeOf = (error: unknown): string | undefined =>
   typeof error === "object" && error !== null && "code" in error ? String(error.code) : undefined
@@ -56,10 +57,16 @@ const readExisting = (path: string): string | null => {
   }
 }
 
+const failConfig = (problem: string): never => {
+  throw new ConfigError({ problem })
+}
+
 /** Loads the configuration: environment first, then the config file (`DTMA_CONFIG_FILE`, default `/etc/dtma.conf`). */
 export const loadConfig = (env: Readonly<Record<string, string | undefined>> = process.env): Config => {
   const file = readConfigFile(env.DTMA_CONFIG_FILE?.trim() || DEFAULT_CONFIG_FILE)
   const settings = resolveSettings(env, file)
+  // Unreadable or unusable TLS files stop the start here, with the setting named, not at listen.
+  if (settings.tls != null) readTlsMaterial(settings.tls, failConfig)
   if (settings.inboundTokens.length > 0) return { ...settings, generatedTokenFile: null }
   const generated = ensureApiToken(settings.stateDir)
   return { ...settings, inboundTokens: [generated.token], generatedTokenFile: generated.path }

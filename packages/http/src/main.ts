@@ -10,9 +10,11 @@ import { answerClientErrors } from "./answerClientErrors.ts"
 import { buildContainer, heartbeatEnabled } from "./container.ts"
 import { createApp } from "./createApp.ts"
 import { startHeartbeatLoop, type HeartbeatLoop } from "./heartbeatLoop.ts"
+import { listen } from "./listen.ts"
 import { loadConfig } from "./loadConfig.ts"
 import { createLogger, type Logger } from "./logger.ts"
 import { Tokens } from "./tokens.ts"
+import { readTlsMaterial } from "./tlsSettings.ts"
 
 /** How long open connections get to finish after a shutdown signal. */
 const SHUTDOWN_GRACE_MS = 10_000
@@ -70,10 +72,13 @@ const main = async (): Promise<void> => {
   const mcpServers = container.get<McpServers>(Tokens.McpServers)
   await adopt(mcpServers, logger)
 
-  const server = createApp(container).listen(config.port, config.host)
+  const tls = config.tls == null ? null : readTlsMaterial(config.tls, (problem) => {
+    throw new ConfigError({ problem })
+  })
+  const server = listen(createApp(container), { port: config.port, host: config.host, tls })
   answerClientErrors(server)
   await once(server, "listening")
-  logger.info({ host: config.host, port: config.port }, "DTMA listening")
+  logger.info({ host: config.host, port: config.port, https: tls !== null }, "DTMA listening")
 
   let loop: HeartbeatLoop | null = null
   if (heartbeatEnabled(config)) loop = startHeartbeatLoop({ heartbeat: container.get<Heartbeat>(Tokens.Heartbeat), logger })

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process"
 import { mkdtempSync } from "node:fs"
+import { request as httpsRequestRaw } from "node:https"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -43,7 +44,26 @@ export interface StartOptions {
   /** The inbound token to configure; `null` configures none, so the DTMA generates one. */
   readonly token?: string | null
   readonly env?: Record<string, string>
+  /**
+   * The DTMA serves HTTPS (`env` names its DTMA_TLS_* files): its URL is `https://` and the process's
+   * own requests (start-up polling, `call`) trust `ca`.
+   */
+  readonly https?: { readonly ca: string }
 }
+
+/** One request over HTTPS trusting `ca` (fetch cannot be given a CA without undici). */
+export const httpsRequest = (url: string, init: { readonly method?: string; readonly headers?: Record<string, string>; readonly body?: string; readonly ca: string }): Promise<{ status: number; text: string }> =>
+  new Promise((resolve, reject) => {
+    const req = httpsRequestRaw(url, { method: init.method ?? "GET", headers: init.headers ?? {}, ca: init.ca }, (res) => {
+      let text = ""
+      res.setEncoding("utf8")
+      res.on("data", (chunk: string) => (text += chunk))
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }))
+      res.on("error", reject)
+    })
+    req.on("error", reject)
+    req.end(init.body)
+  })
 
 export const startDtma = async (options: StartOptions = {}): Promise<DtmaProcess> => {
   const port = options.port ?? (await freePort())
@@ -67,11 +87,14 @@ export const startDtma = async (options: StartOptions = {}): Promise<DtmaProcess
   })
   child.stdout?.on("data", (c: Buffer) => (output += c.toString()))
   child.stderr?.on("data", (c: Buffer) => (output += c.toString()))
-  const url = `http://127.0.0.1:${port}`
+  const https = options.https
+  const url = `${https === undefined ? "http" : "https"}://127.0.0.1:${port}`
+  const healthy = () =>
+    https === undefined ? fetch(`${url}/health`).then((r) => r.ok, () => false) : httpsRequest(`${url}/health`, { ca: https.ca }).then((r) => r.status === 200, () => false)
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`the DTMA exited at start:\n${output}`)
-    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) break
+    if (await healthy()) break
     if (i > 150) throw new Error(`the DTMA did not answer /health:\n${output}`)
     await new Promise((r) => setTimeout(r, 100))
   }
@@ -83,12 +106,13 @@ export const startDtma = async (options: StartOptions = {}): Promise<DtmaProcess
     pid: child.pid ?? -1,
     output: () => output,
     async call(method, path, body) {
-      const response = await fetch(`${url}${path}`, {
+      const init = {
         method,
         headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { "content-type": "application/json" }) },
         body: body === undefined ? undefined : JSON.stringify(body),
-      })
-      const text = await response.text()
+      }
+      const response = https === undefined ? await fetch(`${url}${path}`, init).then(async (r) => ({ status: r.status, text: await r.text() })) : await httpsRequest(`${url}${path}`, { ...init, ca: https.ca })
+      const text = response.text
       let parsed: unknown = text
       try {
         parsed = JSON.parse(text)

@@ -27,5 +27,5 @@ const HOST = /^[A-Za-z0-9.:[\]-]{1,255}$/
  */
 export const originOf = (ctx: Context, config: Config): string => {
   const host = ctx.get("host")
-  return `http://${HOST.test(host) ? host : `${config.host}:${config.port}`}`
+  return `${config.tls == null ? "http" : "https"}://${HOST.test(host) ? host : `${config.host}:${config.port}`}`
 }
