@@ -4,6 +4,7 @@ import type { Container } from "inversify"
 import Koa from "koa"
 import { bearerAuth } from "./auth.ts"
 import type { Config } from "./config.ts"
+import { makeDrainGate, registerShutdownHooks } from "./drainGate.ts"
 import { errorBoundary } from "./errorBoundary.ts"
 import { jsonBody } from "./jsonBody.ts"
 import type { Logger } from "./logger.ts"
@@ -50,14 +51,17 @@ export const createApp = (container: Container, options: { readonly now?: () => 
   }
   const router = new Router()
   for (const route of ROUTES) router.register(route.path, [route.method], handlers[route.id], { name: route.id })
-  mountMcpProxy(router, { mcpServers: deps.mcpServers, logger: deps.logger, settings: { requestTimeoutMs: deps.config.mcp.requestTimeoutMs } })
+  const proxy = mountMcpProxy(router, { mcpServers: deps.mcpServers, logger: deps.logger, settings: { requestTimeoutMs: deps.config.mcp.requestTimeoutMs } })
 
   const routeOf = (method: string, path: string): string =>
     String(router.match(path, method).pathAndMethod.find((layer) => layer.methods.length > 0)?.path ?? "unmatched")
 
   const app = new Koa()
+  const gate = makeDrainGate()
+  registerShutdownHooks(app, { gate, closeSessions: () => proxy.close() })
   app.proxy = false
   app.on("error", (error: unknown) => deps.logger.error({ error: String(error) }, "koa error"))
+  app.use(gate.middleware)
   app.use(observeRequests({ logger: deps.logger, metrics, routeOf }))
   app.use(errorBoundary(deps.logger))
   app.use(bearerAuth({ tokens: deps.config.inboundTokens, isPublic: isPublicRequest }))

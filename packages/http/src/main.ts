@@ -9,6 +9,7 @@ import { adaptersModule } from "./adaptersModule.ts"
 import { answerClientErrors } from "./answerClientErrors.ts"
 import { buildContainer, heartbeatEnabled } from "./container.ts"
 import { createApp } from "./createApp.ts"
+import { shutdownHooksOf } from "./drainGate.ts"
 import { startHeartbeatLoop, type HeartbeatLoop } from "./heartbeatLoop.ts"
 import { listen } from "./listen.ts"
 import { loadConfig } from "./loadConfig.ts"
@@ -16,8 +17,10 @@ import { createLogger, type Logger } from "./logger.ts"
 import { Tokens } from "./tokens.ts"
 import { readTlsMaterial } from "./tlsSettings.ts"
 
-/** How long open connections get to finish after a shutdown signal. */
+/** How long calls in flight get to finish after a shutdown signal. */
 const SHUTDOWN_GRACE_MS = 10_000
+/** How long ended connections then get to flush before they are cut. */
+const CLOSE_GRACE_MS = 1_000
 
 const loadConfigOrExit = (): Config => {
   try {
@@ -43,18 +46,25 @@ const adopt = async (mcpServers: McpServers, logger: Logger): Promise<void> => {
 }
 
 /**
- * Stops taking connections, lets open ones finish (bounded), stops the heartbeat and MCP
- * supervision. Containers keep running, for the next DTMA to adopt.
+ * Refuses new requests (503) while calls in flight finish (bounded), then ends the MCP client
+ * sessions (their event streams), closes the server, stops the heartbeat and MCP supervision.
+ * Containers keep running, for the next DTMA to adopt.
  */
-const shutdown = async (options: { server: Server; loop: HeartbeatLoop | null; mcpServers: McpServers; logger: Logger; signal: string }): Promise<void> => {
-  const { server, loop, mcpServers, logger, signal } = options
-  logger.info({ signal }, "shutting down; managed containers keep running")
+const shutdown = async (options: { server: Server; app: object; loop: HeartbeatLoop | null; mcpServers: McpServers; logger: Logger; signal: string }): Promise<void> => {
+  const { server, app, loop, mcpServers, logger, signal } = options
+  const hooks = shutdownHooksOf(app)
+  logger.info({ signal, calls: hooks?.gate.inFlight() }, "shutting down: new requests are refused while calls in flight finish; managed containers keep running")
+  const left = (await hooks?.gate.drain(SHUTDOWN_GRACE_MS)) ?? 0
+  if (left > 0) logger.warn({ calls: left }, `calls still in flight after ${SHUTDOWN_GRACE_MS} ms are cut`)
+  hooks?.closeSessions()
   const closed = once(server, "close")
   server.close()
-  server.closeIdleConnections()
-  const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS)
+  // Connections go idle as their last answers are sent: close each then, the rest after the grace.
+  const idle = setInterval(() => server.closeIdleConnections(), 50)
+  const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS)
   force.unref()
   await Promise.all([closed, loop?.stop()])
+  clearInterval(idle)
   clearTimeout(force)
   await Effect.runPromise(mcpServers.shutdown())
   logger.info("stopped")
@@ -75,7 +85,8 @@ const main = async (): Promise<void> => {
   const tls = config.tls == null ? null : readTlsMaterial(config.tls, (problem) => {
     throw new ConfigError({ problem })
   })
-  const server = listen(createApp(container), { port: config.port, host: config.host, tls })
+  const app = createApp(container)
+  const server = listen(app, { port: config.port, host: config.host, tls })
   answerClientErrors(server)
   await once(server, "listening")
   logger.info({ host: config.host, port: config.port, https: tls !== null }, "DTMA listening")
@@ -88,7 +99,7 @@ const main = async (): Promise<void> => {
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) return
     stopping = true
-    shutdown({ server, loop, mcpServers, logger, signal }).then(
+    shutdown({ server, app, loop, mcpServers, logger, signal }).then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error({ error: String(error) }, "shutdown failed")
