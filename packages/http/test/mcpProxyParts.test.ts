@@ -2,7 +2,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { InstanceNotFound, McpServerBusy, McpServerUnavailable, type JsonRpcNotification, type JsonRpcResponse } from "@dtma/domain"
 import { PendingAnswer } from "../src/mcpProxy/PendingAnswer.ts"
-import { acceptedPost } from "../src/mcpProxy/postBody.ts"
+import { acceptedPost, loneRequest } from "../src/mcpProxy/postBody.ts"
 import { negotiatedVersion } from "../src/mcpProxy/protocolVersion.ts"
 import { PROXY_ERROR_TABLE, replyForFailure } from "../src/mcpProxy/proxyErrorTable.ts"
 import { ResourceSubscriptions } from "../src/mcpProxy/ResourceSubscriptions.ts"
@@ -100,6 +100,17 @@ describe("a pending answer", () => {
     expect(done).toBe(1)
   })
 
+  it("gives the final answer alone to a claim for it, or null when cancelled first", async () => {
+    const answered = new PendingAnswer(1, () => undefined)
+    const final = answered.final()
+    answered.answer(response)
+    expect(await final).toEqual(response)
+    const cancelled = new PendingAnswer(2, () => undefined)
+    const never = cancelled.final()
+    cancelled.cancel()
+    expect(await never).toBeNull()
+  })
+
   it("sends nothing once cancelled and stops its work once", () => {
     let stopped = 0
     const answer = new PendingAnswer(1, () => undefined)
@@ -128,5 +139,21 @@ describe("the POSTs the SDK transport will accept", () => {
     ["something that is not JSON-RPC", ok, { hello: "world" }, false],
   ])("recognises %s", (_, headers, body, accepted) => {
     expect(acceptedPost(headers, body) !== null).toBe(accepted)
+  })
+})
+
+describe("the POSTs the DTMA answers with one JSON body instead of an event stream", () => {
+  const ok = { accept: "application/json, text/event-stream", "content-type": "application/json" }
+  const call = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "x" } } }
+  it.each([
+    ["a lone request", ok, call, true],
+    ["a lone request with a charset", { ...ok, "content-type": "application/json; charset=utf-8" }, call, true],
+    ["a request asking for progress", ok, { ...call, params: { ...call.params, _meta: { progressToken: 7 } } }, false],
+    ["initialize", ok, { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "c", version: "1" } } }, false],
+    ["a batch of one request", ok, [call], false],
+    ["a notification", ok, { jsonrpc: "2.0", method: "notifications/initialized" }, false],
+    ["a JSON-ish content type the transport refuses", { ...ok, "content-type": "application/jsonx" }, call, false],
+  ])("%s: %s", (_, headers, body, alone) => {
+    expect(loneRequest(headers, acceptedPost(headers, body)) !== null).toBe(alone)
   })
 })

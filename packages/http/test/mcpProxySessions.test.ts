@@ -60,6 +60,33 @@ describe("client sessions of the proxied MCP endpoint", () => {
     expect(app.probe.connections).toBe(1)
   })
 
+  it("answers a request that asked for no progress with one JSON body, and one that asked for progress with an event stream", async () => {
+    app = await startProxyApp()
+    const { transport } = await connect()
+    const headers = { ...mcpHeaders(transport.sessionId), "mcp-protocol-version": "2025-11-25" }
+    const post = (body: unknown) => fetch(app.endpoint(), { method: "POST", headers, body: JSON.stringify(body) })
+    const plain = await post({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "echo", arguments: { text: "hi" } } })
+    expect(plain.headers.get("content-type")).toBe("application/json")
+    expect(plain.headers.get("mcp-session-id")).toBe(transport.sessionId)
+    expect(await plain.json()).toMatchObject({ jsonrpc: "2.0", id: 7, result: { content: [{ type: "text", text: "hi" }] } })
+    const counted = await post({ jsonrpc: "2.0", id: 8, method: "tools/call", params: { name: "count", arguments: { tag: "t", steps: 2 }, _meta: { progressToken: "p" } } })
+    expect(counted.headers.get("content-type")).toBe("text/event-stream")
+    expect((await sseMessages(counted)).map((m) => m["method"] ?? m["id"])).toEqual(["notifications/progress", "notifications/progress", 8])
+  })
+
+  it("ends a JSON-answered request its client cancels with a bodiless 202, cancelling it upstream", async () => {
+    app = await startProxyApp()
+    const { transport } = await connect()
+    const headers = { ...mcpHeaders(transport.sessionId), "mcp-protocol-version": "2025-11-25" }
+    const post = (body: unknown) => fetch(app.endpoint(), { method: "POST", headers, body: JSON.stringify(body) })
+    const waiting = post({ jsonrpc: "2.0", id: 9, method: "tools/call", params: { name: "wait", arguments: { tag: "json" } } })
+    await eventually(() => expect(app.probe.waiting).toContain("json"))
+    expect((await post({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 9 } })).status).toBe(202)
+    const answer = await waiting
+    expect([answer.status, await answer.text()]).toEqual([202, ""])
+    await eventually(() => expect(app.probe.cancelled).toEqual(["json"]))
+  })
+
   it("sends a resource update only to the sessions subscribed to it, subscribing upstream once per uri", async () => {
     app = await startProxyApp()
     const [a, b, c] = [await connect(), await connect(), await connect()]

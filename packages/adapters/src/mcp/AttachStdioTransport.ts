@@ -46,6 +46,7 @@ export class AttachStdioTransport implements Transport {
   readonly #lines
   #started = false
   #closed = false
+  #corked = false
 
   constructor(stream: Duplex, options: AttachStdioTransportOptions = {}) {
     this.#stream = stream
@@ -70,6 +71,7 @@ export class AttachStdioTransport implements Transport {
 
   send(message: JSONRPCMessage): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("the attach stream is closed"))
+    this.#coalesce()
     return new Promise((resolve, reject) => {
       this.#stream.write(serializeMessage(message), (error) => (error ? reject(error) : resolve()))
     })
@@ -85,6 +87,21 @@ export class AttachStdioTransport implements Transport {
     stream.end(() => {
       clearTimeout(timer)
       stream.destroy()
+    })
+  }
+
+  /**
+   * Holds the messages sent in this turn of the event loop and writes them together right after it:
+   * one write, one wake-up of the Docker daemon and of the server, for all the requests of clients
+   * that asked at the same time (every write wakes processes; on a small machine that is what costs).
+   */
+  #coalesce(): void {
+    if (this.#corked) return
+    this.#corked = true
+    this.#stream.cork()
+    setImmediate(() => {
+      this.#corked = false
+      this.#stream.uncork()
     })
   }
 

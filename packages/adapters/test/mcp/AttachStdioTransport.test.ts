@@ -1,5 +1,5 @@
 /* oxlint-disable unicorn/prefer-add-event-listener -- the SDK's Transport has callback properties, not events */
-import { duplexPair, type Duplex } from "node:stream"
+import { Duplex, duplexPair } from "node:stream"
 import { afterEach, describe, expect, it } from "vitest"
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
 import { encodeFrame } from "../../src/docker/multiplexedStream.ts"
@@ -47,6 +47,23 @@ describe("the stdio transport over a Docker attach stream", () => {
     const { transport, stdin } = await attached()
     await transport.send(ping)
     await expect.poll(() => stdin.join("")).toBe(`${JSON.stringify(ping)}\n`)
+  })
+
+  it("writes the messages sent in one turn of the event loop together, in one write", async () => {
+    const writes: Array<string> = []
+    const stream = new Duplex({
+      read: () => undefined,
+      writev: (chunks, done) => {
+        writes.push(chunks.map((c) => String(c.chunk)).join(""))
+        done()
+      },
+    })
+    const transport = new AttachStdioTransport(stream)
+    await transport.start()
+    await Promise.all([transport.send(ping), transport.send({ ...ping, id: 2 })])
+    await transport.send({ ...ping, id: 3 })
+    expect(writes).toEqual([`${JSON.stringify(ping)}\n${JSON.stringify({ ...ping, id: 2 })}\n`, `${JSON.stringify({ ...ping, id: 3 })}\n`])
+    stream.destroy()
   })
 
   it("reports a bad line and a line over the bound, skips them, and keeps reading", async () => {

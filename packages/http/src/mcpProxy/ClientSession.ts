@@ -85,6 +85,25 @@ export class ClientSession {
     }
   }
 
+  /**
+   * Answers a POST of one request with its answer as one JSON body, without the SDK transport: one
+   * write instead of an event stream. Only for a request nothing else can follow (`loneRequest`).
+   * A request cancelled first (by the client, or the session ended) gets a bodiless 202.
+   */
+  async answerJson(res: ServerResponse, answer: PendingAnswer): Promise<void> {
+    this.#exchanges++
+    clearTimeout(this.#idle)
+    res.once("close", () => {
+      this.#exchanges--
+      this.#armIdle()
+    })
+    const response = await answer.final()
+    if (res.destroyed || res.writableEnded) return
+    if (response === null) return void res.writeHead(202).end()
+    const json = JSON.stringify(response)
+    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(json), "mcp-session-id": this.id }).end(json)
+  }
+
   /** The client was heard from without an exchange reaching the transport (a refused POST). */
   touch(): void {
     this.#armIdle()

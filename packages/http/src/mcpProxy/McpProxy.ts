@@ -3,7 +3,7 @@ import { isInitializeRequest, isJSONRPCRequest } from "@modelcontextprotocol/sdk
 import type { Context } from "koa"
 import type { Logger } from "../logger.ts"
 import { ClientSession } from "./ClientSession.ts"
-import { acceptedPost } from "./postBody.ts"
+import { acceptedPost, loneRequest } from "./postBody.ts"
 import { jsonRpcError, replyForFailure, type ProxyReply } from "./proxyErrorTable.ts"
 import { ServerHub } from "./ServerHub.ts"
 import { DEFAULT_PROXY_SETTINGS, type McpProxySettings } from "./settings.ts"
@@ -91,8 +91,10 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
       return reply(ctx, replyForFailure(outcome.refused, requests.map((r) => r.id), posted?.batch === true))
     }
     ctx.respond = false
+    const [alone] = sessionId !== "" && loneRequest(ctx.headers, posted) !== null ? outcome.started : []
     try {
-      await session.serve(ctx.req, ctx.res, body, outcome.started)
+      if (alone !== undefined) await session.answerJson(ctx.res, alone)
+      else await session.serve(ctx.req, ctx.res, body, outcome.started)
     } catch (error) {
       logger.error({ server: name, error: String(error) }, "MCP proxy failed to serve a request (a bug)")
       if (!ctx.res.headersSent) ctx.res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify(jsonRpcError(null, -32603, "Internal error")))

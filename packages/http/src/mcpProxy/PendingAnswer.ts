@@ -13,6 +13,7 @@ export class PendingAnswer {
   readonly #onDone: () => void
   #sink: ((message: Outgoing) => void) | null = null
   #stop: () => void = () => {}
+  #onCancelled: (() => void) | null = null
   #answered = false
   #done = false
 
@@ -49,6 +50,20 @@ export class PendingAnswer {
     if (this.#answered) this.#finish()
   }
 
+  /**
+   * Claims the answer alone, for a request nothing else can follow (it asked for no progress): the
+   * final answer, or null when the request is cancelled first.
+   */
+  final(): Promise<JsonRpcResponse | null> {
+    if (this.#done || this.#sink !== null) return Promise.resolve(null)
+    return new Promise((resolve) => {
+      this.#onCancelled = () => resolve(null)
+      this.claim((message) => {
+        if (!("method" in message)) resolve(message)
+      })
+    })
+  }
+
   /** The client cancelled, or the request will never be delivered: stop the work, send nothing. */
   cancel(): void {
     if (this.#done) return
@@ -56,6 +71,7 @@ export class PendingAnswer {
     this.#buffer.length = 0
     this.#finish()
     this.#stop()
+    this.#onCancelled?.()
   }
 
   #emit(message: Outgoing): void {

@@ -1,4 +1,5 @@
-import { JSONRPCMessageSchema, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
+import { isJsonContentType } from "@modelcontextprotocol/sdk/shared/mediaType.js"
+import { isJSONRPCRequest, JSONRPCMessageSchema, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js"
 
 const MAX_BATCH = 100
 
@@ -27,4 +28,19 @@ export const acceptedPost = (headers: Readonly<Record<string, string | Array<str
     messages.push(parsed.data)
   }
   return { messages, batch: Array.isArray(body) }
+}
+
+/**
+ * The request of an accepted POST the DTMA may answer with one JSON body (Streamable HTTP lets a
+ * server answer a request with `application/json` instead of an event stream): a single request,
+ * not `initialize`, asking for no progress, so that nothing but its answer can follow it. Else null.
+ * The content type is checked as the SDK transport checks it (by media type), since this answer
+ * bypasses the transport.
+ */
+export const loneRequest = (headers: Readonly<Record<string, string | Array<string> | undefined>>, posted: PostedMessages | null): JSONRPCRequest | null => {
+  const only = posted !== null && !posted.batch && posted.messages.length === 1 ? posted.messages[0] : undefined
+  if (only === undefined || !isJSONRPCRequest(only) || only.method === "initialize") return null
+  const contentType = headers["content-type"]
+  if (typeof contentType !== "string" || !isJsonContentType(contentType)) return null
+  return only.params?._meta?.progressToken === undefined ? only : null
 }
