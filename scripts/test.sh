@@ -17,6 +17,8 @@ pnpm -s exec vitest run --project unit --reporter=default --reporter=json --outp
 echo "==> real-Docker suite"
 docker version --format 'Docker engine {{.Server.Version}} (API {{.Server.APIVersion}})'
 pnpm -s exec vitest run --project docker --reporter=default --reporter=json --outputFile="$results/docker.json" || status=1
+echo "==> benchmark, quick (a smoke run of pnpm bench: no timing assertions; fails if it crashes)"
+pnpm -s bench --quick || status=1
 echo "==> summary"
 node scripts/summarize-tests.mjs "$results/unit.json" "$results/docker.json" || status=1
 exit $status

@@ -1,0 +1,46 @@
+import { execFileSync } from "node:child_process"
+import { existsSync, readFileSync } from "node:fs"
+
+const clockTicks = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100
+  } catch {
+    return 100
+  }
+})()
+
+/** CPU time (user + system) process `pid` has used, in seconds, from /proc/<pid>/stat. */
+export const cpuSeconds = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+  // Fields after the command (which may hold spaces) start at field 3; utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks
+}
+
+/** Resident memory of process `pid` (VmRSS), in bytes. */
+export const rssBytes = (pid: number): number => {
+  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]
+  return Number(kb ?? Number.NaN) * 1024
+}
+
+/** A container's memory from its cgroup: usage, the working set `docker stats` shows (usage − inactive file cache), and RSS. */
+export interface ContainerMemory {
+  readonly usageBytes: number
+  readonly workingSetBytes: number
+  readonly rssBytes: number
+}
+
+const statField = (stat: string, key: string): number => Number(new RegExp(`^${key} (\\d+)$`, "m").exec(stat)?.[1] ?? 0)
+
+export const containerMemory = (id: string): ContainerMemory => {
+  const v1 = `/sys/fs/cgroup/memory/docker/${id}`
+  if (existsSync(v1)) {
+    const usage = Number(readFileSync(`${v1}/memory.usage_in_bytes`, "utf8"))
+    const stat = readFileSync(`${v1}/memory.stat`, "utf8")
+    return { usageBytes: usage, workingSetBytes: usage - statField(stat, "total_inactive_file"), rssBytes: statField(stat, "total_rss") }
+  }
+  const v2 = `/sys/fs/cgroup/system.slice/docker-${id}.scope`
+  const usage = Number(readFileSync(`${v2}/memory.current`, "utf8"))
+  const stat = readFileSync(`${v2}/memory.stat`, "utf8")
+  return { usageBytes: usage, workingSetBytes: usage - statField(stat, "inactive_file"), rssBytes: statField(stat, "anon") }
+}
