@@ -26,6 +26,8 @@ export interface Config {
   readonly warnings: ReadonlyArray<string>
   /** Which Docker containers are this DTMA's (`DTMA_SCOPE`, label `dtma.managed=<scope>`); default `true`. */
   readonly scope: string
+  /** How often the heartbeat goes out (`DTMA_HEARTBEAT_INTERVAL_MS`); its retries back off from 1/30 of it. */
+  readonly heartbeatIntervalMs?: number | undefined
   /** How MCP servers are supervised (`DTMA_MCP_*`). */
   readonly mcp: McpConfig
   /** The DTMA's own certificate and key (`DTMA_TLS_CERT_FILE`, `DTMA_TLS_KEY_FILE`): HTTPS when set; absent or null: plain HTTP. */
@@ -42,6 +44,14 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{ readonly prob
 export const DEFAULT_CONFIG_FILE = "/etc/dtma.conf"
 export const DEFAULT_STATE_DIR = "/var/lib/dtma"
 export const DEFAULT_PORT = 30000
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 60_000
+
+const heartbeatIntervalOf = (text: string | undefined): number => {
+  if (text === undefined) return DEFAULT_HEARTBEAT_INTERVAL_MS
+  const value = Number(text)
+  if (!/^\d+$/.test(text) || value < 1_000 || value > 86_400_000) throw new ConfigError({ problem: "DTMA_HEARTBEAT_INTERVAL_MS must be a whole number between 1000 and 86400000" })
+  return value
+}
 
 export interface ParsedConfigFile {
   readonly values: Readonly<Record<string, string>>
@@ -107,6 +117,7 @@ export const resolveSettings = (
     outboundToken: outbound === undefined ? null : Redacted.make(outbound),
     has: { apiKey: apiKey !== undefined, bearerToken: bearer !== undefined, fileToken: fileToken !== undefined },
     scope,
+    heartbeatIntervalMs: heartbeatIntervalOf(get("DTMA_HEARTBEAT_INTERVAL_MS")),
     warnings: file.badLines.map((n) => `config file line ${n} is not KEY=value; ignored`),
     mcp: mcpConfigOf(get, (problem) => {
       throw new ConfigError({ problem })

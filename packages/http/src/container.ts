@@ -17,7 +17,7 @@ import {
   type McpServersSettings,
 } from "@dtma/domain"
 import { Container, ContainerModule } from "inversify"
-import type { Config } from "./config.ts"
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, type Config } from "./config.ts"
 import type { Logger } from "./logger.ts"
 import { Tokens } from "./tokens.ts"
 import { DTMA_VERSION } from "./version.ts"
@@ -50,7 +50,8 @@ export const useCaseSettingsOf = (config: Config): UseCaseSettings => {
       stopGraceSeconds: 10,
       bounds: { maxMemoryBytes, maxNanoCpus, maxPidsLimit: maxPids },
     },
-    heartbeat: { dtmaVersion: DTMA_VERSION, retries: 4, retryBase: "2 seconds" },
+    // Retries back off from 1/30 of the interval (2 s at the default 60 s) and give up well within it.
+    heartbeat: { dtmaVersion: DTMA_VERSION, retries: 4, retryBase: `${Math.round((config.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS) / 30)} millis` },
     mcpServers: {
       clientInfo: { name: "dtma", version: DTMA_VERSION },
       protocolVersion: MCP_PROTOCOL_VERSIONS[0],

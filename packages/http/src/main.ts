@@ -4,7 +4,7 @@ import { once } from "node:events"
 import type { Server } from "node:http"
 import { Cause, Effect, Exit } from "effect"
 import type { Heartbeat, Instances, McpServers } from "@dtma/domain"
-import { ConfigError, type Config } from "./config.ts"
+import { ConfigError, DEFAULT_HEARTBEAT_INTERVAL_MS, type Config } from "./config.ts"
 import { adaptersModule } from "./adaptersModule.ts"
 import { answerClientErrors } from "./answerClientErrors.ts"
 import { buildContainer, heartbeatEnabled } from "./container.ts"
@@ -92,8 +92,10 @@ const main = async (): Promise<void> => {
   logger.info({ host: config.host, port: config.port, https: tls !== null }, "DTMA listening")
 
   let loop: HeartbeatLoop | null = null
-  if (heartbeatEnabled(config)) loop = startHeartbeatLoop({ heartbeat: container.get<Heartbeat>(Tokens.Heartbeat), logger })
-  else logger.info("no AGENTOPIA_API_BASE_URL or outbound token: heartbeat is off")
+  if (heartbeatEnabled(config)) {
+    const interval = `${config.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS} millis` as const
+    loop = startHeartbeatLoop({ heartbeat: container.get<Heartbeat>(Tokens.Heartbeat), logger, interval })
+  } else logger.info("no AGENTOPIA_API_BASE_URL or outbound token: heartbeat is off")
 
   let stopping = false
   const onSignal = (signal: NodeJS.Signals) => {

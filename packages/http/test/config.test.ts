@@ -71,6 +71,13 @@ describe("resolving settings", () => {
     expect(() => resolveSettings({ DTMA_MCP_PING_MAX_INTERVAL_MS: "1000" }, EMPTY_FILE)).toThrow(/must not be below DTMA_MCP_PING_INTERVAL_MS/)
   })
 
+  it("sends the heartbeat every 60 s unless DTMA_HEARTBEAT_INTERVAL_MS says otherwise, and refuses one under a second", () => {
+    expect(resolveSettings({}, EMPTY_FILE).heartbeatIntervalMs).toBe(60_000)
+    expect(resolveSettings({}, parseConfigFile("DTMA_HEARTBEAT_INTERVAL_MS=1500")).heartbeatIntervalMs).toBe(1500)
+    expect(() => resolveSettings({ DTMA_HEARTBEAT_INTERVAL_MS: "999" }, EMPTY_FILE)).toThrow(/DTMA_HEARTBEAT_INTERVAL_MS must be a whole number between 1000 and 86400000/)
+    expect(() => resolveSettings({ DTMA_HEARTBEAT_INTERVAL_MS: "1m" }, EMPTY_FILE)).toThrow(/DTMA_HEARTBEAT_INTERVAL_MS/)
+  })
+
   it("holds secrets as redacted values", () => {
     const s = resolveSettings({ DTMA_BEARER_TOKEN: "bearer-secret" }, EMPTY_FILE)
     expect(JSON.stringify(s)).not.toContain("bearer-secret")

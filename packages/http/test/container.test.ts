@@ -29,7 +29,7 @@ describe("the composition root", () => {
   it("reserves the DTMA's own port and uses the agreed retry, stop and MCP supervision settings", () => {
     expect(useCaseSettingsOf(testConfig({ port: 31000 }))).toEqual({
       instances: { reservedHostPorts: [31000], stopGraceSeconds: 10, bounds: { maxMemoryBytes: 4 * 1024 ** 3, maxNanoCpus: 2_000_000_000, maxPidsLimit: 4096 } },
-      heartbeat: { dtmaVersion: "0.1.0", retries: 4, retryBase: "2 seconds" },
+      heartbeat: { dtmaVersion: "0.1.0", retries: 4, retryBase: "2000 millis" },
       mcpServers: {
         clientInfo: { name: "dtma", version: "0.1.0" },
         protocolVersion: "2025-11-25",
