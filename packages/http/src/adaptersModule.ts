@@ -1,9 +1,12 @@
-import { ContainerEvents, ContainerLogs, ContainerRuntime, ControlPlane, HostMetrics, McpConnector } from "@dtma/domain"
+import { Effect } from "effect"
+import { ContainerEvents, ContainerLogs, ContainerRuntime, ControlPlane, CredentialDelivery, CredentialFetchFailed, CredentialSource, HostMetrics, McpConnector } from "@dtma/domain"
 import {
   dockerContainerEventsFromEnv,
   dockerContainerLogsFromEnv,
   dockerContainerRuntimeFromEnv,
   makeAgentopiaControlPlane,
+  makeAgentopiaCredentialSource,
+  makeTmpfsCredentialDelivery,
   makeOsHostMetrics,
   sdkMcpConnectorFromEnv,
   standaloneControlPlane,
@@ -18,6 +21,14 @@ const BACKEND_TIMEOUT_MS = 10_000
 
 // Name and message only: a transport error's other fields may hold what the server sent.
 const described = (error: unknown) => (error instanceof Error ? { name: error.name, message: error.message } : { message: String(error) })
+
+/** A DTMA without a backend has nobody to ask for tokens: servers asking for OAuth connections are refused, saying why. */
+const noBackend = (): CredentialFetchFailed =>
+  new CredentialFetchFailed({ reason: "unavailable", connectionId: null, detail: "this DTMA has no backend configured (AGENTOPIA_API_BASE_URL and DTMA_BEARER_TOKEN)" })
+const standaloneCredentialSource: CredentialSource = {
+  fetchOAuth: () => Effect.fail(noBackend()),
+  fetchToolSecrets: () => Effect.fail(noBackend()),
+}
 
 /**
  * The real adapters: Docker (containers, their logs and events), MCP over the SDK's client
@@ -48,6 +59,24 @@ export const adaptersModule = (config: Config): ContainerModule =>
     bind<ContainerEvents>(ContainerEvents)
       .toResolvedValue(
         (logger: Logger) => dockerContainerEventsFromEnv({ scope: config.scope, onError: (error) => logger.warn({ error: described(error) }, "container event feed problem") }),
+        [Tokens.Logger],
+      )
+      .inSingletonScope()
+    bind<CredentialSource>(CredentialSource)
+      .toDynamicValue(() =>
+        config.apiBaseUrl !== null && config.outboundToken !== null
+          ? makeAgentopiaCredentialSource({ baseUrl: config.apiBaseUrl, token: config.outboundToken, timeoutMs: BACKEND_TIMEOUT_MS, oauthPath: config.credentials.oauthPath, retries: 3, retryBaseMs: 500 })
+          : standaloneCredentialSource,
+      )
+      .inSingletonScope()
+    bind<CredentialDelivery>(CredentialDelivery)
+      .toResolvedValue(
+        (logger: Logger) =>
+          makeTmpfsCredentialDelivery({
+            root: config.credentials.root,
+            allowDisk: config.credentials.allowDisk,
+            onError: (problem) => logger.warn({ instance: problem.name, detail: problem.detail }, "credential delivery problem"),
+          }),
         [Tokens.Logger],
       )
       .inSingletonScope()

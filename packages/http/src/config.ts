@@ -28,6 +28,8 @@ export interface Config {
   readonly scope: string
   /** How often the heartbeat goes out (`DTMA_HEARTBEAT_INTERVAL_MS`); its retries back off from 1/30 of it. */
   readonly heartbeatIntervalMs?: number | undefined
+  /** Where and how OAuth tokens are delivered and fetched. */
+  readonly credentials: CredentialsConfig
   /** How MCP servers are supervised (`DTMA_MCP_*`). */
   readonly mcp: McpConfig
   /** The DTMA's own certificate and key (`DTMA_TLS_CERT_FILE`, `DTMA_TLS_KEY_FILE`): HTTPS when set; absent or null: plain HTTP. */
@@ -35,6 +37,15 @@ export interface Config {
 }
 
 /** A setting the DTMA cannot start with. The message names the setting, never its value. */
+export interface CredentialsConfig {
+  /** Host directory on a memory-backed filesystem for delivered tokens (`DTMA_CREDENTIALS_DIR`). */
+  readonly root: string
+  /** Deliver even when `root` is on disk (`DTMA_CREDENTIALS_ALLOW_DISK=true`): tokens may then reach a disk. */
+  readonly allowDisk: boolean
+  /** The backend function handing out OAuth tokens (`DTMA_OAUTH_CREDENTIALS_PATH`). */
+  readonly oauthPath: string
+}
+
 export class ConfigError extends Data.TaggedError("ConfigError")<{ readonly problem: string }> {
   override get message(): string {
     return `Configuration error: ${this.problem}`
@@ -118,6 +129,7 @@ export const resolveSettings = (
     has: { apiKey: apiKey !== undefined, bearerToken: bearer !== undefined, fileToken: fileToken !== undefined },
     scope,
     heartbeatIntervalMs: heartbeatIntervalOf(get("DTMA_HEARTBEAT_INTERVAL_MS")),
+    credentials: credentialsConfigOf(get),
     warnings: file.badLines.map((n) => `config file line ${n} is not KEY=value; ignored`),
     mcp: mcpConfigOf(get, (problem) => {
       throw new ConfigError({ problem })
@@ -126,6 +138,16 @@ export const resolveSettings = (
       throw new ConfigError({ problem })
     }),
   }
+}
+
+const credentialsConfigOf = (get: (key: string) => string | undefined): CredentialsConfig => {
+  const root = get("DTMA_CREDENTIALS_DIR") ?? "/run/dtma"
+  if (!root.startsWith("/") || root.includes("..")) throw new ConfigError({ problem: "DTMA_CREDENTIALS_DIR must be an absolute path without '..'" })
+  const allow = (get("DTMA_CREDENTIALS_ALLOW_DISK") ?? "false").toLowerCase()
+  if (!["true", "false"].includes(allow)) throw new ConfigError({ problem: "DTMA_CREDENTIALS_ALLOW_DISK must be true or false" })
+  const oauthPath = (get("DTMA_OAUTH_CREDENTIALS_PATH") ?? "get-mcp-oauth-credentials").replace(/^\/+/, "")
+  if (!/^[A-Za-z0-9._/-]{1,200}$/.test(oauthPath)) throw new ConfigError({ problem: "DTMA_OAUTH_CREDENTIALS_PATH must be a URL path" })
+  return { root: root.replace(/\/+$/, ""), allowDisk: allow === "true", oauthPath }
 }
 
 const isHttpUrl = (text: string): boolean => {

@@ -3,7 +3,13 @@ import {
   ContainerLogs,
   ContainerRuntime,
   ControlPlane,
+  CredentialDelivery,
+  CredentialSource,
+  defaultRenewalPolicy,
   defaultRestartPolicy,
+  defaultRetryPolicy,
+  makeCredentialCache,
+  makeServerCredentials,
   HostMetrics,
   makeHeartbeat,
   makeInstances,
@@ -15,6 +21,7 @@ import {
   type InstancesSettings,
   type McpServers,
   type McpServersSettings,
+  type ServerCredentialsSettings,
 } from "@dtma/domain"
 import { Container, ContainerModule } from "inversify"
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, type Config } from "./config.ts"
@@ -36,6 +43,7 @@ export interface UseCaseSettings {
   readonly instances: InstancesSettings
   readonly heartbeat: HeartbeatSettings
   readonly mcpServers: McpServersSettings
+  readonly credentials: ServerCredentialsSettings
 }
 
 /** The MCP protocol versions this DTMA speaks to servers, newest (the one it asks for) first. */
@@ -59,6 +67,7 @@ export const useCaseSettingsOf = (config: Config): UseCaseSettings => {
       restartPolicy: defaultRestartPolicy,
       ...supervision,
     },
+    credentials: { onExpiry: defaultRenewalPolicy, retry: defaultRetryPolicy, idleRecheckMs: 60_000 },
   }
 }
 
@@ -71,16 +80,25 @@ export const useCasesModule = (settings: UseCaseSettings): ContainerModule =>
     bind<Heartbeat>(Tokens.Heartbeat)
       .toResolvedValue(
         (runtime: ContainerRuntime, controlPlane: ControlPlane, metrics: HostMetrics, mcpServers: McpServers) =>
-          makeHeartbeat({ runtime, controlPlane, metrics, mcpServers, settings: settings.heartbeat }),
+          makeHeartbeat({ runtime, controlPlane, metrics, mcpServers: { list: () => mcpServers.list(), oauth: (name) => mcpServers.oauth(name) }, settings: settings.heartbeat }),
         [ContainerRuntime, ControlPlane, HostMetrics, Tokens.McpServers],
       )
       .inSingletonScope()
     // Building it subscribes to container events: it is made once, on first use.
     bind<McpServers>(Tokens.McpServers)
       .toResolvedValue(
-        (instances: Instances, runtime: ContainerRuntime, connector: McpConnector, logs: ContainerLogs, events: ContainerEvents) =>
-          makeMcpServers({ instances, runtime, connector, logs, events, settings: settings.mcpServers }),
-        [Tokens.Instances, ContainerRuntime, McpConnector, ContainerLogs, ContainerEvents],
+        (instances: Instances, runtime: ContainerRuntime, connector: McpConnector, logs: ContainerLogs, events: ContainerEvents, source: CredentialSource, delivery: CredentialDelivery) =>
+          makeMcpServers({
+            instances,
+            runtime,
+            connector,
+            logs,
+            events,
+            settings: settings.mcpServers,
+            // One cache for every server: servers sharing a connection share its token and its refreshes.
+            credentials: (onEnvRenewal) => makeServerCredentials({ cache: makeCredentialCache({ source }), delivery, settings: settings.credentials, onEnvRenewal }),
+          }),
+        [Tokens.Instances, ContainerRuntime, McpConnector, ContainerLogs, ContainerEvents, CredentialSource, CredentialDelivery],
       )
       .inSingletonScope()
   })

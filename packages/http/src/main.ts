@@ -3,13 +3,14 @@ import "reflect-metadata"
 import { once } from "node:events"
 import type { Server } from "node:http"
 import { Cause, Effect, Exit } from "effect"
-import type { Heartbeat, Instances, McpServers } from "@dtma/domain"
+import { CredentialDelivery, type Heartbeat, type Instances, type McpServers } from "@dtma/domain"
 import { ConfigError, DEFAULT_HEARTBEAT_INTERVAL_MS, type Config } from "./config.ts"
 import { adaptersModule } from "./adaptersModule.ts"
 import { answerClientErrors } from "./answerClientErrors.ts"
 import { buildContainer, heartbeatEnabled } from "./container.ts"
 import { createApp } from "./createApp.ts"
 import { shutdownHooksOf } from "./drainGate.ts"
+import { checkCredentialStore, wipeLeftoverCredentials } from "./credentialsStartup.ts"
 import { startHeartbeatLoop, type HeartbeatLoop } from "./heartbeatLoop.ts"
 import { listen } from "./listen.ts"
 import { loadConfig } from "./loadConfig.ts"
@@ -78,9 +79,11 @@ const main = async (): Promise<void> => {
     logger.warn({ path: config.generatedTokenFile }, "no inbound token configured: generated one; callers must present the token kept in this file")
   }
   const container = buildContainer({ config, logger, infrastructure: adaptersModule(config) })
+  await checkCredentialStore(config.credentials, logger)
   await reconcile(container.get<Instances>(Tokens.Instances), logger)
   const mcpServers = container.get<McpServers>(Tokens.McpServers)
   await adopt(mcpServers, logger)
+  await wipeLeftoverCredentials(container.get<CredentialDelivery>(CredentialDelivery), mcpServers, logger)
 
   const tls = config.tls == null ? null : readTlsMaterial(config.tls, (problem) => {
     throw new ConfigError({ problem })

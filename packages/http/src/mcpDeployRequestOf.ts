@@ -1,10 +1,10 @@
 import { Result } from "effect"
-import { InvalidInstanceSpec, type ContainerOverrides, type DeployRequest } from "@dtma/domain"
+import { InvalidInstanceSpec, type ContainerOverrides, type DeployRequest, type OAuthBinding } from "@dtma/domain"
 import { firstIssue, isRecord, requestFrom } from "./deployRequestOf.ts"
 import { deployMcpServerBody, REQUIRED_MCP_DEPLOY_FIELDS, type DeployMcpServerBody } from "./mcpSchemas.ts"
 import { mcpSettingsFor } from "./mcpTarget.ts"
 import { MissingRequiredFields } from "./MissingRequiredFields.ts"
-import { NotImplemented } from "./NotImplemented.ts"
+import type { NotImplemented } from "./NotImplemented.ts"
 import { wideningKeyOf } from "./overrideKeys.ts"
 
 const DISCOVERY = "discovery"
@@ -28,10 +28,24 @@ const overridesOf = (o: DeployMcpServerBody["baseConfigOverrideJson"] & object):
 
 export type McpDeployProblem = MissingRequiredFields | InvalidInstanceSpec | NotImplemented
 
+/** The OAuth connections to deliver, or null for none; the domain checks the binding. */
+const oauthBindingOf = (data: DeployMcpServerBody): OAuthBinding | null => {
+  const connectionIds = data.oauthConnectionIds ?? []
+  if (connectionIds.length === 0) return null
+  return {
+    agentId: data.agentId ?? "",
+    connectionIds,
+    requiredScopes: data.requiredScopes ?? [],
+    method: data.credentialInjectionMethod ?? "mounted_secrets",
+    refreshStrategy: data.refreshStrategy ?? "on_expiry",
+    refreshIntervalSeconds: data.refreshIntervalSeconds ?? null,
+  }
+}
+
 /**
  * The domain request a `POST /mcp-servers` body asks for. Checked in this order: required fields,
- * the schema, the reserved name `discovery`, keys that widen privileges (400), OAuth
- * connections (501), then environment and ports. `Cmd` replaces the image's command; a network
+ * the schema, the reserved name `discovery`, keys that widen privileges (400), then environment
+ * and ports; the domain checks the OAuth binding. `Cmd` replaces the image's command; a network
  * server's port is published on loopback for the DTMA.
  */
 export const mcpDeployRequestOf = (raw: unknown): Result.Result<DeployRequest, McpDeployProblem> => {
@@ -48,12 +62,11 @@ export const mcpDeployRequestOf = (raw: unknown): Result.Result<DeployRequest, M
   if (widening !== null) {
     return Result.fail(new InvalidInstanceSpec({ field: widening, problem: "widens the container's privileges, which MCP servers are never given" }))
   }
-  if ((data.oauthConnectionIds ?? []).length > 0) return Result.fail(new NotImplemented({ feature: "OAuth credential injection" }))
   if (data.refreshStrategy === "periodic" && data.refreshIntervalSeconds == null) {
     return Result.fail(new InvalidInstanceSpec({ field: "refreshIntervalSeconds", problem: "is required with refreshStrategy periodic" }))
   }
   const override = data.baseConfigOverrideJson ?? {}
   const mcp = mcpSettingsFor(data.mcpTransportType, data.mcpEndpointPath, data.mcpPort == null ? null : Number(data.mcpPort))
   const overrides = overridesOf(override)
-  return requestFrom(data, override, { mcp, command: override.Cmd ?? null, ...(overrides === undefined ? {} : { overrides }) })
+  return requestFrom(data, override, { mcp, command: override.Cmd ?? null, oauth: oauthBindingOf(data), ...(overrides === undefined ? {} : { overrides }) })
 }

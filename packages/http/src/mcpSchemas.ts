@@ -55,7 +55,7 @@ export const deployMcpServerBody = z.looseObject({
     .describe("Path of the server's endpoint inside the container; default /sse, / or /mcp by transport; not used for stdio"),
   mcpPort: mcpPortNumber.nullish().describe("The server's port inside the container, for network transports; default 8080"),
   agentId: z.string().min(1).nullish(),
-  oauthConnectionIds: z.array(z.string().min(1)).nullish().describe("Non-empty: answered 501 in this version"),
+  oauthConnectionIds: z.array(z.string().min(1)).nullish().describe("OAuth connections whose tokens the server gets (agentId is then required)"),
   requiredScopes: z.array(z.string()).nullish(),
   credentialInjectionMethod: credentialInjectionMethod.nullish().describe("Default mounted_secrets"),
   refreshStrategy: refreshStrategy.nullish().describe("Default on_expiry"),

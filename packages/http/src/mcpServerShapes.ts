@@ -1,4 +1,7 @@
-import { contentHash, type CapabilitySnapshot, type HealthStatus, type McpServerView, type McpTransport } from "@dtma/domain"
+import { contentHash, type CapabilitySnapshot, type HealthStatus, type McpServerView, type McpTransport, type OAuthConnectionView } from "@dtma/domain"
+
+/** A connection as discovery and the heartbeat show it: a state and an expiry, never a token. */
+export const oauthEntryOf = ({ connectionId, provider, status, expiresAt }: OAuthConnectionView) => ({ connectionId, provider, status, expiresAt })
 
 /** The proxied endpoint of a server, as a caller reaching the DTMA at `origin` sees it. */
 export const endpointUrlOf = (origin: string, name: string): string => `${origin}/mcp-servers/${encodeURIComponent(name)}/mcp`
@@ -26,7 +29,7 @@ export const summaryOf = (v: McpServerView, origin: string) => ({
 })
 
 /** `GET /mcp-servers/:name`: everything the DTMA tracks about one server, never a secret. */
-export const detailOf = (v: McpServerView, origin: string) => ({
+export const detailOf = (v: McpServerView, origin: string, oauth: ReadonlyArray<OAuthConnectionView> = []) => ({
   instanceName: v.instanceName,
   accountToolInstanceId: v.accountToolInstanceId,
   endpointUrl: endpointUrlOf(origin, v.instanceName),
@@ -48,11 +51,21 @@ export const detailOf = (v: McpServerView, origin: string) => ({
           hash: v.capabilities.hash,
           fetchedAt: v.capabilities.fetchedAt,
         },
-  oauth: [],
+  oauth,
+  credentials:
+    v.oauth === null
+      ? null
+      : {
+          injectionMethod: v.oauth.method,
+          refreshStrategy: v.oauth.refreshStrategy,
+          refreshIntervalSeconds: v.oauth.refreshIntervalSeconds,
+          // env_vars tokens sit in Docker's own container records, on disk: the one method that persists.
+          persistedByDocker: v.oauth.method === "env_vars",
+        },
 })
 
 /** One server of `GET /mcp-servers/discovery`: the full capability snapshot, as last fetched. */
-export const discoveryEntryOf = (v: McpServerView, origin: string) => ({
+export const discoveryEntryOf = (v: McpServerView, origin: string, oauth: ReadonlyArray<OAuthConnectionView> = []) => ({
   instanceId: v.accountToolInstanceId,
   instanceName: v.instanceName,
   endpointUrl: endpointUrlOf(origin, v.instanceName),
@@ -60,7 +73,7 @@ export const discoveryEntryOf = (v: McpServerView, origin: string) => ({
   healthStatus: v.healthStatus,
   lastHealthCheck: v.lastHealthCheck,
   capabilities: v.capabilities,
-  oauth: [],
+  oauth: oauth.map(oauthEntryOf),
 })
 
 /**
@@ -68,8 +81,11 @@ export const discoveryEntryOf = (v: McpServerView, origin: string) => ({
  * or offers something else (or the caller reaches the DTMA under another address); timestamps alone
  * do not change it.
  */
-export const discoveryTagOf = (views: ReadonlyArray<McpServerView>, origin: string): string =>
-  `W/"${contentHash({ origin, servers: views.map((v) => [v.instanceName, v.accountToolInstanceId, v.transportType, v.healthStatus, v.capabilities?.hash ?? null]) })}"`
+export const discoveryTagOf = (views: ReadonlyArray<McpServerView>, origin: string, oauth: ReadonlyMap<string, ReadonlyArray<OAuthConnectionView>> = new Map()): string =>
+  `W/"${contentHash({
+    origin,
+    servers: views.map((v) => [v.instanceName, v.accountToolInstanceId, v.transportType, v.healthStatus, v.capabilities?.hash ?? null, (oauth.get(v.instanceName) ?? []).map(oauthEntryOf)]),
+  })}"`
 
 /** Whether an `If-None-Match` header names `tag` (weak comparison, `*` included). */
 export const ifNoneMatchHits = (header: string, tag: string): boolean => {
@@ -83,10 +99,16 @@ const TRANSPORTS: ReadonlyArray<McpTransport> = ["stdio", "sse", "websocket", "s
 const tally = <K extends string>(keys: ReadonlyArray<K>, values: ReadonlyArray<K>): Record<K, number> =>
   Object.fromEntries(keys.map((k) => [k, values.filter((v) => v === k).length])) as Record<K, number>
 
-/** `mcp_summary` of `/status`. OAuth is not available yet, so its counts are zero. */
-export const mcpSummaryOf = (views: ReadonlyArray<McpServerView>) => ({
+const FAILED: ReadonlyArray<OAuthConnectionView["status"]> = ["refresh_failed", "expired", "reauthorization_required", "missing"]
+
+/** `mcp_summary` of `/status`; OAuth counts connections of every server (`refreshing` ones count as valid). */
+export const mcpSummaryOf = (views: ReadonlyArray<McpServerView>, oauth: ReadonlyArray<OAuthConnectionView> = []) => ({
   total: views.length,
   byHealth: tally(HEALTHS, views.map((v) => v.healthStatus)),
   byTransport: tally(TRANSPORTS, views.map((v) => v.transportType)),
-  oauth: { valid: 0, expiring: 0, failed: 0 },
+  oauth: {
+    valid: oauth.filter((o) => o.status === "valid" || o.status === "refreshing").length,
+    expiring: oauth.filter((o) => o.status === "expiring").length,
+    failed: oauth.filter((o) => FAILED.includes(o.status)).length,
+  },
 })

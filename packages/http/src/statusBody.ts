@@ -1,4 +1,4 @@
-import type { HostMetricsSample, ManagedContainer, McpServerView } from "@dtma/domain"
+import type { HostMetricsSample, ManagedContainer, McpServerView, OAuthConnectionView } from "@dtma/domain"
 import type { Config } from "./config.ts"
 import { listedPort } from "./dockerShapes.ts"
 import { mcpSummaryOf } from "./mcpServerShapes.ts"
@@ -45,6 +45,8 @@ export const statusBody = (options: {
   readonly instances: ReadonlyArray<ManagedContainer>
   /** The supervised MCP servers. */
   readonly mcpServers: ReadonlyArray<McpServerView>
+  /** Their OAuth connections' states, for the summary's counts. */
+  readonly oauth?: ReadonlyArray<OAuthConnectionView>
   readonly system: HostMetricsSample
   readonly config: Config
   readonly now: Date
@@ -66,7 +68,7 @@ export const statusBody = (options: {
     tool_instances: instances.map(toolInstanceEntry),
     standard_tools: instances.filter((c) => c.kind === "standard_tool").map(toolInstanceEntry),
     mcp_servers: instances.filter((c) => c.kind === "mcp_server").map((c) => mcpServerEntry(c, views.get(c.name))),
-    mcp_summary: mcpSummaryOf(options.mcpServers),
+    mcp_summary: mcpSummaryOf(options.mcpServers, options.oauth),
     system_metrics: systemMetricsOf(options.system),
   }
 }

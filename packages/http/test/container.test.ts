@@ -45,6 +45,7 @@ describe("the composition root", () => {
         maxQueued: 256,
         drainTimeoutMs: 10_000,
       },
+      credentials: { onExpiry: { _tag: "on_expiry", lifetimeShare: 0.8, marginMs: 300_000, jitterShare: 0.1, minimumBeforeExpiryMs: 30_000 }, retry: { baseDelayMs: 1_000, maxDelayMs: 60_000 }, idleRecheckMs: 60_000 },
     })
   })
 

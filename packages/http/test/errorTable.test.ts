@@ -1,5 +1,7 @@
 import { Effect } from "effect"
 import {
+  CredentialDeliveryFailed,
+  CredentialFetchFailed,
   ImageUnavailable,
   InstanceAlreadyExists,
   InstanceNotFound,
@@ -10,6 +12,7 @@ import {
   McpServerNotReady,
   McpServerUnavailable,
   NameTakenByUnmanagedContainer,
+  NoOAuthConnections,
   PortConflict,
   RuntimeOperationFailed,
   RuntimeUnavailable,
@@ -174,6 +177,34 @@ const PINNED: ReadonlyArray<readonly [HttpFailure, Operation, number, unknown]> 
       error: "MCP server 'mcp-a' did not become ready and was rolled back: start timed out.",
       code: "mcp_server_not_ready",
     },
+  ],
+  [
+    new CredentialFetchFailed({ reason: "reauthorization_required", connectionId: "github-1", detail: "the user must sign in again" }),
+    deployMcp,
+    502,
+    {
+      success: false,
+      message: "Failed to deploy MCP server 'mcp-a'.",
+      error: "The backend refused or failed to hand out credentials for connection 'github-1' (reauthorization_required): the user must sign in again",
+      code: "oauth_reauthorization_required",
+    },
+  ],
+  [
+    new CredentialDeliveryFailed({ name: "mcp-a", reason: "not_memory_backed", detail: "/run/dtma is on ext4" }),
+    { verb: "refresh_oauth", name: "mcp-a", subject: "mcp_server" },
+    503,
+    {
+      success: false,
+      message: "Failed to refresh the OAuth credentials of MCP server 'mcp-a'.",
+      error: "Could not deliver credentials to 'mcp-a' (not_memory_backed): /run/dtma is on ext4",
+      code: "credential_delivery_failed",
+    },
+  ],
+  [
+    new NoOAuthConnections({ name: "mcp-a" }),
+    { verb: "refresh_oauth", name: "mcp-a", subject: "mcp_server" },
+    409,
+    { success: false, error: "MCP server 'mcp-a' has no OAuth connections.", code: "no_oauth_connections" },
   ],
   [
     new RuntimeUnavailable({ detail: "socket closed" }),

@@ -16,11 +16,13 @@ import {
   ContainerRuntime,
   McpConnector,
   ControlPlane,
+  CredentialDelivery,
+  CredentialSource,
   HostMetrics,
   type Heartbeat,
   type InstanceSpec,
 } from "@dtma/domain"
-import { FixedHostMetrics, InMemoryContainerEvents, InMemoryContainerLogs, InMemoryContainerRuntime, InMemoryMcpConnector, RecordingControlPlane, arbInstanceName, failureOf, fakesModule, run } from "@dtma/testing"
+import { FixedHostMetrics, InMemoryContainerEvents, InMemoryCredentialDelivery, InMemoryCredentialSource, InMemoryContainerLogs, InMemoryContainerRuntime, InMemoryMcpConnector, RecordingControlPlane, arbInstanceName, failureOf, fakesModule, run } from "@dtma/testing"
 import { Container, ContainerModule } from "inversify"
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
 import { adaptersModule } from "../src/adaptersModule.ts"
@@ -596,6 +598,8 @@ const composeWithRealBackend = (config: Config, runtime: InMemoryContainerRuntim
     bind<McpConnector>(McpConnector).toConstantValue(new InMemoryMcpConnector())
     bind<ContainerLogs>(ContainerLogs).toConstantValue(new InMemoryContainerLogs())
     bind<ContainerEvents>(ContainerEvents).toConstantValue(new InMemoryContainerEvents())
+    bind<CredentialSource>(CredentialSource).toConstantValue(new InMemoryCredentialSource())
+    bind<CredentialDelivery>(CredentialDelivery).toConstantValue(new InMemoryCredentialDelivery())
   })
   return buildContainer({ config, logger: capturingLogger().logger, infrastructure })
 }

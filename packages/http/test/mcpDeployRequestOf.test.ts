@@ -27,6 +27,7 @@ describe("reading a POST /mcp-servers body", () => {
       pullPolicy: undefined,
       mcp: { transport: "stdio", endpointPath: null, port: null },
       command: null,
+      oauth: null,
     })
   })
 
@@ -106,11 +107,25 @@ describe("reading a POST /mcp-servers body", () => {
     })
   })
 
-  it("answers OAuth connections as not implemented, and accepts the OAuth fields without any", () => {
-    const failure = failureOf({ ...base, mcpTransportType: "stdio", agentId: "agent-1", oauthConnectionIds: ["conn-1"] })
-    expect([failure._tag, failure.message]).toEqual(["NotImplemented", "OAuth credential injection is not available in this version"])
-    const fields = { agentId: "agent-1", oauthConnectionIds: [], requiredScopes: ["repo"], credentialInjectionMethod: "runtime_api", refreshStrategy: "on_demand" }
-    expect(requestOf({ ...base, mcpTransportType: "stdio", mcpServerType: "mcp_server", ...fields }).name).toBe("mcp-a")
+  it("reads OAuth connections into a binding with the documented defaults, and no binding without connections", () => {
+    expect(requestOf({ ...base, mcpTransportType: "stdio", agentId: "agent-1", oauthConnectionIds: ["conn-1"] }).oauth).toEqual({
+      agentId: "agent-1",
+      connectionIds: ["conn-1"],
+      requiredScopes: [],
+      method: "mounted_secrets",
+      refreshStrategy: "on_expiry",
+      refreshIntervalSeconds: null,
+    })
+    const fields = { agentId: "agent-1", requiredScopes: ["repo"], credentialInjectionMethod: "runtime_api", refreshStrategy: "periodic", refreshIntervalSeconds: 60 }
+    expect(requestOf({ ...base, mcpTransportType: "stdio", oauthConnectionIds: ["conn-1"], ...fields }).oauth).toEqual({
+      agentId: "agent-1",
+      connectionIds: ["conn-1"],
+      requiredScopes: ["repo"],
+      method: "runtime_api",
+      refreshStrategy: "periodic",
+      refreshIntervalSeconds: 60,
+    })
+    expect(requestOf({ ...base, mcpTransportType: "stdio", mcpServerType: "mcp_server", ...fields, oauthConnectionIds: [] }).oauth).toBeNull()
   })
 
   it("needs an interval with the periodic refresh strategy", () => {

@@ -66,6 +66,7 @@ describe("GET /mcp-servers and /mcp-servers/:name", () => {
         fetchedAt: expect.any(String),
       },
       oauth: [],
+      credentials: null,
     })
   })
 

@@ -55,10 +55,10 @@ describe("POST /mcp-servers", () => {
     expect(app.runtime.containerCount()).toBe(0)
   })
 
-  it("answers OAuth connections with 501 rather than deploying a server without its credentials", async () => {
-    const res = await app.json("POST", "/mcp-servers", mcpBody({ agentId: "agent-1", oauthConnectionIds: ["conn-1"] }))
-    expect(res.status).toBe(501)
-    expect(await jsonOf(res)).toEqual({ success: false, error: "OAuth credential injection is not available in this version", code: "not_implemented" })
+  it("answers OAuth connections without an agent with a 400 rather than deploying a server without its credentials", async () => {
+    const res = await app.json("POST", "/mcp-servers", mcpBody({ oauthConnectionIds: ["github-1"] }))
+    expect(res.status).toBe(400)
+    expect(await jsonOf(res)).toEqual({ success: false, error: "Invalid agentId: is required when oauthConnectionIds are given", code: "invalid_request" })
     expect(app.runtime.containerCount()).toBe(0)
   })
 

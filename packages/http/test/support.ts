@@ -8,6 +8,8 @@ import {
   InMemoryContainerEvents,
   InMemoryContainerLogs,
   InMemoryContainerRuntime,
+  InMemoryCredentialDelivery,
+  InMemoryCredentialSource,
   InMemoryMcpConnector,
   RecordingControlPlane,
   type InMemoryContainerRuntimeOptions,
@@ -44,6 +46,7 @@ export const testConfig = (overrides: Partial<Config> = {}): Config => ({
   generatedTokenFile: null,
   warnings: [],
   scope: "true",
+  credentials: { root: "/nonexistent/dtma-credentials", allowDisk: false, oauthPath: "get-mcp-oauth-credentials" },
   mcp: DEFAULT_MCP_CONFIG,
   ...overrides,
 })
@@ -91,6 +94,9 @@ export interface TestApp {
   readonly events: InMemoryContainerEvents
   readonly mcpServers: McpServers
   readonly controlPlane: RecordingControlPlane
+  /** The backend's OAuth connections: `github-1` (github) and `slack-1` (slack) are connected. */
+  readonly credentialSource: InMemoryCredentialSource
+  readonly credentialDelivery: InMemoryCredentialDelivery
   readonly logs: Array<string>
   /** fetch with the bearer token unless `headers.authorization` says otherwise. */
   api(path: string, init?: RequestInit): Promise<Response>
@@ -108,7 +114,11 @@ export const startTestApp = async (options: { readonly config?: Partial<Config>;
   const { logger, lines } = capturingLogger()
   const connector = runtime instanceof McpServingRuntime ? runtime.connector : new InMemoryMcpConnector()
   const containerLogs = runtime instanceof McpServingRuntime ? runtime.logs : new InMemoryContainerLogs()
-  const infrastructure = fakesModule({ runtime, controlPlane, connector, logs: containerLogs, events })
+  const credentialSource = new InMemoryCredentialSource()
+  credentialSource.connect("github-1", { provider: "github", scopes: ["repo"] })
+  credentialSource.connect("slack-1", { provider: "slack", scopes: ["chat:write"] })
+  const credentialDelivery = new InMemoryCredentialDelivery()
+  const infrastructure = fakesModule({ runtime, controlPlane, connector, logs: containerLogs, events, credentialSource, credentialDelivery })
   const container = buildContainer({ config: testConfig(options.config), logger, infrastructure })
   const mcpServers = container.get<McpServers>(Tokens.McpServers)
   const server = createApp(container, { now: () => NOW }).listen(0, "127.0.0.1")
@@ -125,6 +135,8 @@ export const startTestApp = async (options: { readonly config?: Partial<Config>;
     events,
     mcpServers,
     controlPlane,
+    credentialSource,
+    credentialDelivery,
     logs: lines,
     api,
     json: (method, path, body) =>

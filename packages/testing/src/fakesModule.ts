@@ -1,10 +1,11 @@
-import { ContainerEvents, ContainerLogs, ContainerRuntime, ControlPlane, CredentialDelivery, HostMetrics, McpConnector } from "@dtma/domain"
+import { ContainerEvents, ContainerLogs, ContainerRuntime, ControlPlane, CredentialDelivery, CredentialSource, HostMetrics, McpConnector } from "@dtma/domain"
 import { ContainerModule } from "inversify"
 import { FixedHostMetrics } from "./fakes/FixedHostMetrics.ts"
 import { InMemoryContainerEvents } from "./fakes/InMemoryContainerEvents.ts"
 import { InMemoryContainerLogs } from "./fakes/InMemoryContainerLogs.ts"
 import { InMemoryContainerRuntime } from "./fakes/InMemoryContainerRuntime.ts"
 import { InMemoryCredentialDelivery } from "./fakes/InMemoryCredentialDelivery.ts"
+import { InMemoryCredentialSource } from "./fakes/InMemoryCredentialSource.ts"
 import { InMemoryMcpConnector } from "./fakes/InMemoryMcpConnector.ts"
 import { RecordingControlPlane } from "./fakes/RecordingControlPlane.ts"
 
@@ -16,6 +17,7 @@ export interface Fakes {
   readonly logs: InMemoryContainerLogs
   readonly events: InMemoryContainerEvents
   readonly credentialDelivery: InMemoryCredentialDelivery
+  readonly credentialSource: InMemoryCredentialSource
 }
 
 /**
@@ -30,6 +32,7 @@ export const fakesModule = (fakes: Partial<Fakes> = {}): ContainerModule => {
   const logs = fakes.logs ?? new InMemoryContainerLogs()
   const events = fakes.events ?? new InMemoryContainerEvents()
   const credentialDelivery = fakes.credentialDelivery ?? new InMemoryCredentialDelivery()
+  const credentialSource = fakes.credentialSource ?? new InMemoryCredentialSource()
   return new ContainerModule(({ bind }) => {
     bind<ContainerRuntime>(ContainerRuntime).toConstantValue(runtime)
     bind<ControlPlane>(ControlPlane).toConstantValue(controlPlane)
@@ -38,5 +41,6 @@ export const fakesModule = (fakes: Partial<Fakes> = {}): ContainerModule => {
     bind<ContainerLogs>(ContainerLogs).toConstantValue(logs)
     bind<ContainerEvents>(ContainerEvents).toConstantValue(events)
     bind<CredentialDelivery>(CredentialDelivery).toConstantValue(credentialDelivery)
+    bind<CredentialSource>(CredentialSource).toConstantValue(credentialSource)
   })
 }

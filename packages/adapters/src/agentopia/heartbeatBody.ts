@@ -20,6 +20,9 @@ export const heartbeatBody = (report: HeartbeatReport) => ({
       started_at: t.startedAt,
       state_details: { state: t.state, instance_name: t.instanceName, kind: t.kind },
       ...(t.mcp === null ? {} : { transport: t.mcp.transport, health_status: t.mcp.health }),
+      ...(t.mcp?.oauth === undefined
+        ? {}
+        : { oauth: t.mcp.oauth.map((o) => ({ connection_id: o.connectionId, provider: o.provider, status: o.status, expires_at: o.expiresAt })) }),
     },
   })),
 })

@@ -12,8 +12,12 @@ export interface ToolStatusReport {
   readonly state: string
   readonly instanceName: string
   readonly kind: string
-  /** For an MCP server: how it is reached and how healthy it is. */
-  readonly mcp: { readonly transport: string; readonly health: string } | null
+  /** For an MCP server: how it is reached, how healthy it is, and its OAuth connections' states (never a token). */
+  readonly mcp: {
+    readonly transport: string
+    readonly health: string
+    readonly oauth?: ReadonlyArray<{ readonly connectionId: string; readonly provider: string | null; readonly status: string; readonly expiresAt: string | null }> | undefined
+  } | null
 }
 
 export interface HeartbeatReport {

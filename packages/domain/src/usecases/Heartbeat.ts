@@ -1,3 +1,4 @@
+import type { OAuthConnectionView } from "./ServerCredentials.ts"
 import { type Duration, Effect, Schedule } from "effect"
 import type { ControlPlaneRejected, ControlPlaneUnavailable } from "../errors.ts"
 import { toolboxStatusOf, type ToolboxStatus } from "../lifecycle.ts"
@@ -18,6 +19,8 @@ export interface HeartbeatSettings {
 /** What the heartbeat needs of an MCP server's supervision. */
 export interface McpHealthSource {
   list(): ReadonlyArray<Pick<McpServerView, "instanceName" | "containerId" | "transportType" | "healthStatus">>
+  /** The server's OAuth connections' states; empty when it has none. */
+  oauth?(name: string): Effect.Effect<ReadonlyArray<OAuthConnectionView>, unknown>
 }
 
 // A running container whose MCP server does not answer is not "running" for the backend.
@@ -29,7 +32,7 @@ const mcpStatus = (docker: ToolboxStatus, health: HealthStatus): ToolboxStatus =
   return "running"
 }
 
-export const toolStatusOf = (c: ManagedContainer, mcp?: { readonly transport: string; readonly health: HealthStatus }): ToolStatusReport | null => {
+export const toolStatusOf = (c: ManagedContainer, mcp?: NonNullable<ToolStatusReport["mcp"]> & { readonly health: HealthStatus }): ToolStatusReport | null => {
   if (c.accountToolInstanceId === null) return null
   const docker = toolboxStatusOf(c.state, c.exitCode)
   return {
@@ -63,14 +66,20 @@ export const makeHeartbeat = (deps: {
   const { runtime, controlPlane, metrics, settings } = deps
   const report = () =>
     Effect.all({ containers: runtime.list(), system: metrics.sample() }).pipe(
-      Effect.map(({ containers, system }) => ({
-        dtmaVersion: settings.dtmaVersion,
-        system,
-        tools: containers.flatMap((c) => {
+      Effect.flatMap(({ containers, system }) =>
+        Effect.forEach(containers, (c) => {
           const server = deps.mcpServers?.list().find((v) => v.containerId === c.containerId)
-          return toolStatusOf(c, server === undefined ? undefined : { transport: server.transportType, health: server.healthStatus }) ?? []
-        }),
-      })),
+          if (server === undefined) return Effect.succeed(toolStatusOf(c))
+          const oauth = deps.mcpServers?.oauth?.(server.instanceName).pipe(Effect.orElseSucceed(() => [])) ?? Effect.succeed([])
+          return Effect.map(oauth, (connections) =>
+            toolStatusOf(c, {
+              transport: server.transportType,
+              health: server.healthStatus,
+              ...(connections.length === 0 ? {} : { oauth: connections.map(({ connectionId, provider, status, expiresAt }) => ({ connectionId, provider, status, expiresAt })) }),
+            }),
+          )
+        }).pipe(Effect.map((tools) => ({ dtmaVersion: settings.dtmaVersion, system, tools: tools.flatMap((t) => (t === null ? [] : [t])) }))),
+      ),
     )
   const send = () =>
     report().pipe(

@@ -89,7 +89,8 @@ export const viewOfLease = (connectionId: string, lease: CredentialLease | undef
 export const makeServerCredentials = (deps: ServerCredentialsDeps): ServerCredentials => {
   const { cache, delivery, settings } = deps
   const random = deps.random ?? Math.random
-  const holders = new Map<string, { holder: CredentialHolder; unsubscribe: ReadonlyArray<() => void>; delivered: string }>()
+  // `delivered`: the token objects last handed to the server (each fetch makes new ones), never their values.
+  const holders = new Map<string, { holder: CredentialHolder; unsubscribe: ReadonlyArray<() => void>; delivered: ReadonlyArray<unknown> }>()
   const schedules = new Map<string, Fiber.Fiber<void>>()
   const oneAtATime = makeKeyedLock()
 
@@ -106,7 +107,7 @@ export const makeServerCredentials = (deps: ServerCredentialsDeps): ServerCreden
     Effect.forEach(holder.binding.connectionIds, (id) => cache.lease(id)).pipe(
       Effect.map((leases) => leases.flatMap((lease) => {
         const credential = lease === undefined ? null : credentialOf(lease)
-        return lease === undefined || credential === null ? [] : [{ credential, version: `${lease.connectionId}@${lease.obtainedAt}` }]
+        return credential === null ? [] : [credential]
       })),
     )
 
@@ -116,11 +117,11 @@ export const makeServerCredentials = (deps: ServerCredentialsDeps): ServerCreden
       const entry = holders.get(name)
       if (entry === undefined) return
       const current = yield* currentCredentials(entry.holder)
-      const version = current.map((c) => c.version).join(",")
-      if (version === entry.delivered) return
+      const tokens = current.map((c) => c.accessToken)
+      if (tokens.length === entry.delivered.length && tokens.every((t, i) => t === entry.delivered[i])) return
       if (entry.holder.binding.method === "env_vars") yield* deps.onEnvRenewal(name).pipe(Effect.ignore)
-      else yield* delivery.publish(name, current.map((c) => c.credential))
-      entry.delivered = version
+      else yield* delivery.publish(name, current)
+      entry.delivered = tokens
     }))
 
   const scheduleLoop = (connectionId: string): Effect.Effect<void> =>
@@ -185,7 +186,7 @@ export const makeServerCredentials = (deps: ServerCredentialsDeps): ServerCreden
       const listener = () => Effect.forkDetach(deliver(holder.name).pipe(Effect.ignore)).pipe(Effect.asVoid)
       const unsubscribe = holder.binding.connectionIds.map((id) => cache.onRenewed(id, listener))
       const current = yield* currentCredentials(holder)
-      holders.set(holder.name, { holder, unsubscribe, delivered: old?.delivered ?? current.map((c) => c.version).join(",") })
+      holders.set(holder.name, { holder, unsubscribe, delivered: old?.delivered ?? current.map((c) => c.accessToken) })
       for (const id of holder.binding.connectionIds) yield* reschedule(id)
     })
 

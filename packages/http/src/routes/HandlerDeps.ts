@@ -1,4 +1,5 @@
-import type { HostMetrics, Instances, McpServers } from "@dtma/domain"
+import { Effect } from "effect"
+import type { HostMetrics, Instances, McpServers, McpServerView, OAuthConnectionView } from "@dtma/domain"
 import type { Context } from "koa"
 import type { Config } from "../config.ts"
 import type { Reply } from "../errorTable.ts"
@@ -29,3 +30,10 @@ export const originOf = (ctx: Context, config: Config): string => {
   const host = ctx.get("host")
   return `${config.tls == null ? "http" : "https"}://${HOST.test(host) ? host : `${config.host}:${config.port}`}`
 }
+
+/** Every listed server's OAuth connection states (never a token), by server name. */
+export const oauthOfAll = (mcpServers: McpServers, views: ReadonlyArray<McpServerView>): Effect.Effect<ReadonlyMap<string, ReadonlyArray<OAuthConnectionView>>> =>
+  Effect.forEach(
+    views.filter((v) => v.oauth !== null),
+    (v) => mcpServers.oauth(v.instanceName).pipe(Effect.orElseSucceed(() => []), Effect.map((o) => [v.instanceName, o] as const)),
+  ).pipe(Effect.map((entries) => new Map(entries)))

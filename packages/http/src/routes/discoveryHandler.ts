@@ -1,6 +1,7 @@
 import type { RouterMiddleware } from "@koa/router"
+import { Effect } from "effect"
 import { discoveryEntryOf, discoveryTagOf, ifNoneMatchHits } from "../mcpServerShapes.ts"
-import { originOf, type HandlerDeps } from "./HandlerDeps.ts"
+import { oauthOfAll, originOf, type HandlerDeps } from "./HandlerDeps.ts"
 
 /**
  * `GET /mcp-servers/discovery`: what every server offers, from memory (no server is asked during
@@ -8,10 +9,11 @@ import { originOf, type HandlerDeps } from "./HandlerDeps.ts"
  */
 export const discoveryHandler =
   (deps: HandlerDeps): RouterMiddleware =>
-  (ctx) => {
+  async (ctx) => {
     const views = deps.mcpServers.list()
+    const oauth = await Effect.runPromise(oauthOfAll(deps.mcpServers, views))
     const origin = originOf(ctx, deps.config)
-    const tag = discoveryTagOf(views, origin)
+    const tag = discoveryTagOf(views, origin, oauth)
     ctx.set("ETag", tag)
     ctx.set("Cache-Control", "no-cache")
     const asked = ctx.get("if-none-match")
@@ -20,5 +22,5 @@ export const discoveryHandler =
       return
     }
     ctx.status = 200
-    ctx.body = { success: true, data: { generatedAt: deps.now().toISOString(), servers: views.map((v) => discoveryEntryOf(v, origin)) } }
+    ctx.body = { success: true, data: { generatedAt: deps.now().toISOString(), servers: views.map((v) => discoveryEntryOf(v, origin, oauth.get(v.instanceName))) } }
   }

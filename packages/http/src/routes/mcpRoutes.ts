@@ -75,8 +75,8 @@ export const MCP_ROUTES: ReadonlyArray<RouteSpec> = [
       404: "No such MCP server",
       409: "A host port conflict",
       422: "Image not available",
-      501: "OAuth connections, or an override key this version cannot apply yet",
       ...RUNTIME,
+      502: "The container runtime failed, the server did not become ready (stderr tail), or the backend failed or refused its OAuth credentials (which connection and why)",
     },
   },
   {
@@ -86,6 +86,22 @@ export const MCP_ROUTES: ReadonlyArray<RouteSpec> = [
     summary: "Remove an MCP server: drains calls in flight (bounded), removes the container",
     public: false,
     responses: { 200: "Removed", ...AUTH, 404: "No such MCP server", ...RUNTIME },
+  },
+  {
+    id: "refreshMcpServerOAuth",
+    method: "POST",
+    path: "/mcp-servers/:name/oauth/refresh",
+    summary: "Fetch fresh OAuth tokens for a server's connections now and deliver them to it",
+    description: "Answers once the new tokens are delivered (files replaced, socket answering them, or the env_vars container replaced). Never returns a token.",
+    public: false,
+    responses: {
+      200: "The connections, with their states and new expiry",
+      ...AUTH,
+      404: "No such MCP server",
+      409: "The server has no OAuth connections",
+      502: "The backend failed or refused (the error says which connection and why)",
+      503: "The tokens could not be delivered",
+    },
   },
   {
     id: "mcpServerLogs",

@@ -22,6 +22,7 @@ export type McpServerRouteId =
   | "removeMcpServer"
   | "mcpServerLogs"
   | "redeployMcpServer"
+  | "refreshMcpServerOAuth"
 
 const DEFAULT_TAIL = 200
 
@@ -61,7 +62,11 @@ export const mcpServerHandlers = (deps: HandlerDeps): Record<McpServerRouteId, R
       const origin = originOf(ctx, deps.config)
       await run(ctx, Effect.sync(() => mcpServers.list()), { verb: "list" }, (views) => ok({ servers: views.map((v) => summaryOf(v, origin)) }))
     },
-    getMcpServer: viewRoute("get", (name) => mcpServers.get(name)),
+    getMcpServer: async (ctx) => {
+      const name = nameParam(ctx.params)
+      const both = Effect.all([mcpServers.get(name), mcpServers.oauth(name)])
+      await run(ctx, both, { verb: "get", name }, ([v, oauth]) => ok(detailOf(v, originOf(ctx, deps.config), oauth)))
+    },
     stopMcpServer: viewRoute("stop", (name) => mcpServers.stop(name), (name) => `MCP server '${name}' stopped.`),
     restartMcpServer: viewRoute("restart", (name) => mcpServers.restart(name), (name) => `MCP server '${name}' restarted.`),
     startMcpServer: async (ctx) => {
@@ -84,6 +89,12 @@ export const mcpServerHandlers = (deps: HandlerDeps): Record<McpServerRouteId, R
           ? Effect.fail(new InvalidInstanceSpec({ field: "instanceNameOnToolbox", problem: "must be absent or equal to the name in the path" }))
           : Effect.fromResult(mcpDeployRequestOf({ ...body, instanceNameOnToolbox: name })).pipe(Effect.flatMap((request) => mcpServers.redeploy(request)))
       await run(ctx, redeploy, { verb: "redeploy", name }, (v) => ok(detailOf(v, originOf(ctx, deps.config)), `MCP server '${name}' redeployed.`))
+    },
+    refreshMcpServerOAuth: async (ctx) => {
+      const name = nameParam(ctx.params)
+      await run(ctx, mcpServers.refreshCredentials(name), { verb: "refresh_oauth", name }, (connections) =>
+        ok({ instanceName: name, connections: connections.map(({ connectionId, provider, status, expiresAt, refreshedAt }) => ({ connectionId, provider, status, expiresAt, refreshedAt })) }, `OAuth credentials of MCP server '${name}' refreshed.`),
+      )
     },
     mcpServerLogs: async (ctx) => {
       const name = nameParam(ctx.params)

@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import type { Middleware } from "koa"
 import { replyOf } from "../replyOf.ts"
 import { statusBody } from "../statusBody.ts"
-import { send, type HandlerDeps } from "./HandlerDeps.ts"
+import { oauthOfAll, send, type HandlerDeps } from "./HandlerDeps.ts"
 
 /** `GET /status` and `GET /tools/status`: managed instances, MCP server health and the host's metrics. */
 export const statusHandler = (deps: HandlerDeps): Middleware => async (ctx) => {
@@ -10,15 +10,15 @@ export const statusHandler = (deps: HandlerDeps): Middleware => async (ctx) => {
     instances: deps.instances.list(),
     system: deps.hostMetrics.sample(),
     mcpServers: Effect.sync(() => deps.mcpServers.list()),
-  })
+  }).pipe(Effect.flatMap((s) => Effect.map(oauthOfAll(deps.mcpServers, s.mcpServers), (oauth) => ({ ...s, oauth: [...oauth.values()].flat() }))))
   send(
     ctx,
     await replyOf(snapshot, {
       operation: { verb: "list" },
       logger: deps.logger,
-      onSuccess: ({ instances, system, mcpServers }) => ({
+      onSuccess: ({ instances, system, mcpServers, oauth }) => ({
         status: 200,
-        body: statusBody({ instances, system, mcpServers, config: deps.config, now: deps.now() }),
+        body: statusBody({ instances, system, mcpServers, oauth, config: deps.config, now: deps.now() }),
       }),
     }),
   )
