@@ -1,0 +1,89 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { ROUTES } from "../src/routes/routeTable.ts"
+import { mcpBody, startTestApp, TOKEN, type TestApp } from "./support.ts"
+
+let app: TestApp
+beforeEach(async () => {
+  app = await startTestApp()
+  const standing = await app.json("POST", "/mcp-servers", mcpBody({ instanceNameOnToolbox: "standing" }))
+  if (standing.status !== 201) throw new Error(`the standing server's deploy answered ${standing.status}`)
+})
+afterEach(() => app.close())
+
+const concrete = (path: string) => path.replace(":name", "standing").replace(":groupId", "no-such-group")
+const MCP_ENDPOINT = ["GET", "POST", "DELETE"].map((method) => ({ method, path: "/mcp-servers/:name/mcp", public: false }))
+const ENDPOINTS = [...ROUTES.map((r) => ({ method: r.method, path: r.path, public: r.public })), ...MCP_ENDPOINT]
+
+const send = (method: string, path: string, headers: Record<string, string>, body?: string) =>
+  fetch(`${app.base}${concrete(path)}`, { method, headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers }, ...(body === undefined ? {} : { body }) })
+
+describe("who may call what", () => {
+  it("refuses a request without a valid bearer token on every route but GET /health and GET /status, the MCP endpoint included", async () => {
+    expect(ENDPOINTS.filter((e) => e.public).map((e) => `${e.method} ${e.path}`)).toEqual(["GET /health", "GET /status"])
+    for (const e of ENDPOINTS) {
+      const body = e.method === "GET" ? undefined : "{}"
+      const none = await send(e.method, e.path, {}, body)
+      const wrong = await send(e.method, e.path, { authorization: `Bearer ${TOKEN}x` }, body)
+      const malformed = await send(e.method, e.path, { authorization: `Basic ${TOKEN}` }, body)
+      if (e.public) {
+        expect([none.status, wrong.status, malformed.status], `${e.method} ${e.path}`).toEqual([200, 200, 200])
+        continue
+      }
+      expect([none.status, wrong.status, malformed.status], `${e.method} ${e.path}`).toEqual([401, 403, 401])
+    }
+    // Nothing refused did anything: the one server is still there, running.
+    expect(app.runtime.containerCount()).toBe(1)
+    expect(((await (await app.api("/mcp-servers/standing")).json()) as { data: { healthStatus: string } }).data.healthStatus).toBe("healthy")
+  })
+
+  // GET and DELETE bodies are never read, so never buffered.
+  it("answers a body over 1 MB with 413 on every route that reads one (every POST), the MCP endpoint included, and acts on none", async () => {
+    const big = JSON.stringify({ padding: "x".repeat(1024 * 1024) })
+    for (const e of ENDPOINTS.filter((x) => x.method === "POST")) {
+      const res = await send(e.method, e.path, { authorization: `Bearer ${TOKEN}` }, big)
+      expect(res.status, `${e.method} ${e.path}`).toBe(413)
+      expect(await res.json()).toMatchObject({ success: false })
+    }
+    expect(app.runtime.containerCount()).toBe(1)
+  })
+})
+
+/** Overrides that would give a container more than the hardened defaults, and the key each is refused under. */
+const WIDENING: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
+  [{ HostConfig: { Privileged: true } }, "HostConfig.Privileged"],
+  [{ Privileged: true }, "Privileged"],
+  [{ HostConfig: { CapAdd: ["SYS_ADMIN"] } }, "HostConfig.CapAdd"],
+  [{ HostConfig: { Binds: ["/var/run/docker.sock:/var/run/docker.sock"] } }, "HostConfig.Binds"],
+  [{ Binds: ["/:/host"] }, "Binds"],
+  [{ HostConfig: { Mounts: [{ Type: "bind", Source: "/var/run/docker.sock", Target: "/var/run/docker.sock" }] } }, "HostConfig.Mounts"],
+  [{ HostConfig: { Devices: [{ PathOnHost: "/dev/kmsg", PathInContainer: "/dev/kmsg", CgroupPermissions: "rwm" }] } }, "HostConfig.Devices"],
+  [{ HostConfig: { DeviceRequests: [{ Count: -1, Capabilities: [["gpu"]] }] } }, "HostConfig.DeviceRequests"],
+  [{ HostConfig: { VolumesFrom: ["other"] } }, "HostConfig.VolumesFrom"],
+  [{ HostConfig: { DeviceCgroupRules: ["c 1:3 mr"] } }, "HostConfig.DeviceCgroupRules"],
+  [{ HostConfig: { CgroupnsMode: "host" } }, "HostConfig.CgroupnsMode"],
+  [{ HostConfig: { NetworkMode: "host" } }, "HostConfig.NetworkMode"],
+  [{ HostConfig: { NetworkMode: "container:other" } }, "HostConfig.NetworkMode"],
+  [{ HostConfig: { PidMode: "host" } }, "HostConfig.PidMode"],
+  [{ HostConfig: { IpcMode: "host" } }, "HostConfig.IpcMode"],
+  [{ HostConfig: { UTSMode: "host" } }, "HostConfig.UTSMode"],
+  [{ HostConfig: { UsernsMode: "host" } }, "HostConfig.UsernsMode"],
+  [{ HostConfig: { SecurityOpt: ["seccomp=unconfined"] } }, "HostConfig.SecurityOpt"],
+  [{ HostConfig: { SecurityOpt: ["apparmor=unconfined"] } }, "HostConfig.SecurityOpt"],
+  [{ HostConfig: { SecurityOpt: ["no-new-privileges:false"] } }, "HostConfig.SecurityOpt"],
+  [{ User: "root" }, "User"],
+  [{ User: "0:0" }, "User"],
+]
+
+describe("privilege-widening overrides", () => {
+  it("refuses every privilege-widening override of an MCP server with a 400 naming the key, on deploy and redeploy, and creates nothing", async () => {
+    for (const [override, key] of WIDENING) {
+      const deploy = await app.json("POST", "/mcp-servers", mcpBody({ instanceNameOnToolbox: "widened", baseConfigOverrideJson: override }))
+      expect(deploy.status, `${JSON.stringify(override)}`).toBe(400)
+      expect(((await deploy.json()) as { error: string }).error, `${JSON.stringify(override)}`).toContain(key)
+      const redeploy = await app.json("POST", "/mcp-servers/standing/redeploy", mcpBody({ instanceNameOnToolbox: "standing", baseConfigOverrideJson: override }))
+      expect(redeploy.status, `${JSON.stringify(override)}`).toBe(400)
+      expect(((await redeploy.json()) as { error: string }).error, `${JSON.stringify(override)}`).toContain(key)
+    }
+    expect(app.runtime.containerCount()).toBe(1)
+  })
+})
