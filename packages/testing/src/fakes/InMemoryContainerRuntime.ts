@@ -71,6 +71,11 @@ export class InMemoryContainerRuntime implements ContainerRuntime {
     return this.containers.size
   }
 
+  /** The spec a container was created from (what `docker inspect` would show of it). */
+  specOf(containerId: string): InstanceSpec | undefined {
+    return this.containers.get(containerId)?.spec
+  }
+
   /** Simulates the container's process exiting on its own. */
   crash(containerId: string, exitCode: number): void {
     const c = this.containers.get(containerId)
