@@ -1,3 +1,4 @@
+import { Effect, Redacted } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { ROUTES } from "../src/routes/routeTable.ts"
 import { mcpBody, startTestApp, TOKEN, type TestApp } from "./support.ts"
@@ -85,5 +86,24 @@ describe("privilege-widening overrides", () => {
       expect(((await redeploy.json()) as { error: string }).error, `${JSON.stringify(override)}`).toContain(key)
     }
     expect(app.runtime.containerCount()).toBe(1)
+  })
+})
+
+describe("where OAuth tokens live, as the API says", () => {
+  it("says a server's env_vars tokens persist in Docker's records and file or socket delivery does not, and shows no token", async () => {
+    const methods = ["env_vars", "mounted_secrets", "runtime_api"] as const
+    for (const method of methods) {
+      const deploy = await app.json("POST", "/mcp-servers", mcpBody({ instanceNameOnToolbox: `oauth-${method}`, agentId: "agent-1", oauthConnectionIds: ["github-1"], credentialInjectionMethod: method }))
+      expect(deploy.status, `${method}: ${await deploy.clone().text()}`).toBe(201)
+    }
+    for (const method of methods) {
+      const text = await (await app.api(`/mcp-servers/oauth-${method}`)).text()
+      const detail = (JSON.parse(text) as { data: { container: { id: string }; credentials: { injectionMethod: string; persistedByDocker: boolean } } }).data
+      expect(detail.credentials).toMatchObject({ injectionMethod: method, persistedByDocker: method === "env_vars" })
+      // Tokens minted by the fake backend read `token-<connection>-<n>`: in the environment for env_vars only, never in the answer.
+      const env = (await Effect.runPromise(app.runtime.environmentOf(detail.container.id))).map((e) => Redacted.value(e.value))
+      expect(env.some((v) => v.startsWith("token-github-1"))).toBe(method === "env_vars")
+      expect(text).not.toContain("token-github-1")
+    }
   })
 })
