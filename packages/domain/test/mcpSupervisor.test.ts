@@ -39,9 +39,10 @@ const droplet = () => {
       ),
   })
   const instances = makeInstances({ runtime, settings: { reservedHostPorts: [30000], stopGraceSeconds: 1 } })
-  const mcp = makeMcpServers({ instances, runtime, connector: serving, logs: new InMemoryContainerLogs(), events: new InMemoryContainerEvents(), settings })
+  const events = new InMemoryContainerEvents()
+  const mcp = makeMcpServers({ instances, runtime, connector: serving, logs: new InMemoryContainerLogs(), events, settings })
   live.push(mcp)
-  return { runtime, connector, refusing, mcp }
+  return { runtime, connector, refusing, events, mcp }
 }
 
 const request: DeployRequest = {
@@ -108,5 +109,24 @@ describe("supervising a server that stops answering", () => {
     runtime.crash(containerId, 137)
     refusing.now = false
     await vi.waitFor(async () => expect(await run(mcp.get("echo-server"))).toMatchObject({ healthStatus: "healthy", restartCount: 1, containerState: "running" }))
+  })
+
+  it("counts an exit once when both a die event and a re-read of the runtime report it, in either order", async () => {
+    const { runtime, connector, events, mcp } = droplet()
+    const { containerId } = await run(mcp.deploy(request))
+    // maxCrashes is 3: counting each of these two exits twice would open the circuit.
+    for (const eventFirst of [true, false]) {
+      await vi.waitFor(async () => expect((await run(mcp.get("echo-server"))).healthStatus).toBe("healthy"))
+      const at = Date.now()
+      runtime.crash(containerId, 1)
+      const die = () => events.emit({ kind: "die", containerId, name: "echo-server", exitCode: 1, at })
+      if (eventFirst) die()
+      events.simulateGap()
+      await connector.crash(containerId, "the process exited")
+      if (!eventFirst) await new Promise((r) => setTimeout(r, 30)).then(die)
+    }
+    await vi.waitFor(async () => expect(await run(mcp.get("echo-server"))).toMatchObject({ healthStatus: "healthy", restartCount: 2 }))
+    await new Promise((r) => setTimeout(r, 100))
+    expect(await run(mcp.get("echo-server"))).toMatchObject({ healthStatus: "healthy", restartCount: 2 })
   })
 })

@@ -185,8 +185,10 @@ export const makeSupervisor = (ctx: SupervisorContext) => {
 
   const onCrash = (s: SupervisedServer, event: ContainerEvent) =>
     withName(s.name, Effect.gen(function* () {
-      // Already handled (a die event and a re-read after a gap can report the same exit).
-      if (s.restartPending) return
+      // Already handled: a die event and a re-read of the runtime can report the same exit, in either
+      // order; an exit from before the container's current start is old news.
+      const startedAt = s.container.startedAt === null ? Number.NaN : Date.parse(s.container.startedAt)
+      if (s.restartPending || event.at < startedAt) return
       // A redeploy that held the name meanwhile replaced the container that died.
       if (s.container.containerId !== event.containerId) return
       s.generation++
