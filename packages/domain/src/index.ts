@@ -89,3 +89,4 @@ export type { CredentialHolder, EnvRenewal, OAuthConnectionView, PreparedCredent
 export type { CredentialError } from "./usecases/mcpCredentials.ts"
 export { checkOAuthBinding, MIN_REFRESH_INTERVAL_SECONDS } from "./usecases/deployRequest.ts"
 export { ownerOf } from "./usecases/containerOwner.ts"
+export { withToolSecrets } from "./usecases/toolSecrets.ts"

@@ -1,5 +1,5 @@
 import { Router, type RouterMiddleware } from "@koa/router"
-import { HostMetrics, type Instances, type McpServers } from "@dtma/domain"
+import { CredentialSource, HostMetrics, type Instances, type McpServers } from "@dtma/domain"
 import type { Container } from "inversify"
 import Koa from "koa"
 import { bearerAuth } from "./auth.ts"
@@ -29,6 +29,7 @@ export const createApp = (container: Container, options: { readonly now?: () => 
     instances: container.get<Instances>(Tokens.Instances),
     mcpServers: container.get<McpServers>(Tokens.McpServers),
     hostMetrics: container.get<HostMetrics>(HostMetrics),
+    credentialSource: container.get<CredentialSource>(CredentialSource),
     config: container.get<Config>(Tokens.Config),
     logger: container.get<Logger>(Tokens.Logger),
     now: options.now ?? (() => new Date()),

@@ -93,7 +93,7 @@ export const ERROR_TABLE: { readonly [T in Tag]: Row<T> } = {
   McpGroupExists: (e) => ({ status: 409, body: { success: false, error: e.message } }),
   McpGroupNotFound: (e) => ({ status: 404, body: { success: false, error: e.message, code: "not_found" } }),
   // The backend failed or refused: the message names the connection and the backend's reason.
-  CredentialFetchFailed: (e, operation) => otherFailure(502, `oauth_${e.reason}`)(e, operation),
+  CredentialFetchFailed: (e, operation) => otherFailure(502, `${(operation.subject ?? "tool") === "tool" ? "tool_secrets" : "oauth"}_${e.reason}`)(e, operation),
   CredentialDeliveryFailed: (e, operation) => otherFailure(e.reason === "unsafe_name" ? 502 : 503, "credential_delivery_failed")(e, operation),
   NoOAuthConnections: (e) => ({ status: 409, body: { success: false, error: e.message, code: "no_oauth_connections" } }),
 }

@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import type { HostMetrics, Instances, McpServers, McpServerView, OAuthConnectionView } from "@dtma/domain"
+import type { CredentialSource, HostMetrics, Instances, McpServers, McpServerView, OAuthConnectionView } from "@dtma/domain"
 import type { Context } from "koa"
 import type { Config } from "../config.ts"
 import type { Reply } from "../errorTable.ts"
@@ -10,6 +10,8 @@ export interface HandlerDeps {
   readonly instances: Instances
   readonly mcpServers: McpServers
   readonly hostMetrics: HostMetrics
+  /** The backend, for a standard tool's secrets (legacy `get-agent-tool-credentials`). */
+  readonly credentialSource: CredentialSource
   readonly config: Config
   readonly logger: Logger
   readonly now: () => Date

@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import type { ManagedContainer } from "@dtma/domain"
+import { withToolSecrets, type ManagedContainer } from "@dtma/domain"
 import type { RouterMiddleware } from "@koa/router"
 import { deployRequestOf } from "../deployRequestOf.ts"
 import { dockerPortMap, dockerStateOf } from "../dockerShapes.ts"
@@ -26,6 +26,12 @@ const nameIn = (body: unknown): string => {
   return typeof name === "string" ? name : ""
 }
 
+/** The agent a standard tool is deployed for (an optional key the backend may send), or null. */
+const agentIdIn = (body: unknown): string | null => {
+  const agentId = typeof body === "object" && body !== null ? (body as Record<string, unknown>).agentId : undefined
+  return typeof agentId === "string" && agentId.trim() !== "" ? agentId : null
+}
+
 // The router has already decoded the name once; it must not be decoded again.
 export const nameParam = (params: Record<string, string | undefined>): string => params.name ?? ""
 
@@ -48,7 +54,12 @@ export const toolHandlers = (deps: HandlerDeps): Record<"deployTool" | "removeTo
   return {
     deployTool: async (ctx) => {
       const body: unknown = ctx.request.body
-      const deploy = Effect.fromResult(deployRequestOf(body)).pipe(Effect.flatMap(tools.deploy))
+      const agentId = agentIdIn(body)
+      const deploy = Effect.fromResult(deployRequestOf(body)).pipe(
+        // A standard tool deployed for an agent gets the secrets the backend keeps for it, as before.
+        Effect.flatMap((request) => (agentId === null || request.mcp != null ? Effect.succeed(request) : withToolSecrets(deps.credentialSource, request, agentId))),
+        Effect.flatMap(tools.deploy),
+      )
       send(ctx, await replyOf(deploy, { operation: { verb: "deploy", name: nameIn(body) }, logger, onSuccess: (c) => ({ status: 201, body: deployed(c) }) }))
     },
     removeTool: byName("remove", (name) => tools.remove(name), (name) => ok(`Tool instance '${name}' removed successfully.`)),
