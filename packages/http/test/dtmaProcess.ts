@@ -79,6 +79,9 @@ export const startDtma = async (options: StartOptions = {}): Promise<DtmaProcess
       ...(token === null ? {} : { BACKEND_TO_DTMA_API_KEY: token }),
       DTMA_STATE_DIR: stateDir,
       DTMA_SCOPE: scope,
+      // One credential directory per scope (on memory, short enough for socket paths): a DTMA wipes
+      // what it finds there for servers it does not have, so two must never share one.
+      DTMA_CREDENTIALS_DIR: `/dev/shm/dtma-${scope.replace(/[^A-Za-z0-9]/g, "").slice(-12)}`,
       DTMA_CONFIG_FILE: join(stateDir, "absent.conf"),
       LOG_LEVEL: "info",
       ...options.env,
