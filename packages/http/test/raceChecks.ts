@@ -37,6 +37,8 @@ export interface Observed {
   get(path: string): Promise<{ readonly status: number; readonly body: any }>
   /** Every container of the DTMA's scope, by id and instance name. */
   containers(): Promise<ReadonlyArray<{ readonly id: string; readonly name: string }>>
+  /** The instances that have credential directories or sockets delivered, when the check can see them. */
+  credentials?(): Promise<ReadonlyArray<string>>
 }
 
 /** The fakes behind a test app, read like a real DTMA. */
@@ -46,12 +48,14 @@ export const observedApp = (app: TestApp): Observed => ({
     return { status: res.status, body: await res.json() }
   },
   containers: async () => (await Effect.runPromise(app.runtime.list())).map((c) => ({ id: c.containerId, name: c.name })),
+  credentials: () => Effect.runPromise(app.credentialDelivery.provisioned()),
 })
 
 /**
  * Reads the API's view of every name and checks it is one view: `/tools/status`, `/mcp-servers`
  * and `/mcp-servers/:name` agree, the runtime holds exactly the containers listed (one per name, all
- * supervised), and a running server is healthy. Answers each name's state.
+ * supervised), a running server is healthy, and credentials are delivered to exactly the listed
+ * servers that take them by file or socket. Answers each name's state.
  */
 export const observe = async (dtma: Observed, names: ReadonlyArray<string>): Promise<ReadonlyMap<string, Implied>> => {
   const status = (await dtma.get("/tools/status")).body as { tool_instances: ReadonlyArray<Entry>; mcp_servers: ReadonlyArray<Entry> }
@@ -65,6 +69,7 @@ export const observe = async (dtma: Observed, names: ReadonlyArray<string>): Pro
   expect(status.tool_instances.filter((e) => names.includes(e.instance_name_on_toolbox))).toHaveLength(entries.length)
   expect(listed.data.servers.map((s) => s.instanceName).filter((n) => names.includes(n)).sort()).toEqual([...byName.keys()].sort())
   const seen = new Map<string, Implied>()
+  const delivered: Array<string> = []
   for (const name of names) {
     const entry = byName.get(name)
     const one = await dtma.get(`/mcp-servers/${encodeURIComponent(name)}`)
@@ -74,13 +79,16 @@ export const observe = async (dtma: Observed, names: ReadonlyArray<string>): Pro
       continue
     }
     expect(one.status).toBe(200)
-    const detail = one.body.data as { container: { id: string; state: string }; healthStatus: string }
+    const detail = one.body.data as { container: { id: string; state: string }; healthStatus: string; credentials?: { injectionMethod: string } | null }
+    if (detail.credentials != null && detail.credentials.injectionMethod !== "env_vars") delivered.push(name)
     // No lost instance: the container listed is the one supervised, and a running one answers.
     expect(detail.container).toMatchObject({ id: entry.container_id, state: entry.state })
     expect(entry.health_status).toBe(detail.healthStatus)
     expect(detail.healthStatus).toBe(entry.state === "running" ? "healthy" : "stopped")
     seen.set(name, entry.state === "running" ? "running" : "stopped")
   }
+  // No orphan credential directory or socket, and none missing.
+  if (dtma.credentials !== undefined) expect((await dtma.credentials()).filter((n) => names.includes(n)).sort()).toEqual(delivered.sort())
   return seen
 }
 

@@ -107,9 +107,16 @@ export const requestOf = (verb: Verb, name: string, deploy: Readonly<Record<stri
   }
 }
 
+/**
+ * How storm servers get OAuth tokens, by name: by file, by socket, or none (`east`), so that storms
+ * also check credential directories and sockets come and go with their servers.
+ */
+export const oauthOf = (name: string): Record<string, unknown> =>
+  name === "east" ? {} : { agentId: "agent-1", oauthConnectionIds: ["github-1"], credentialInjectionMethod: name.includes("wind") ? "runtime_api" : "mounted_secrets" }
+
 /** Sends one operation to the test app; answers its status. */
 export const sendToApp = async (app: TestApp, verb: Verb, name: string): Promise<number> => {
-  const { method, path, body } = requestOf(verb, name, mcpBody({ instanceNameOnToolbox: name, accountToolInstanceId: `ati-${name}` }))
+  const { method, path, body } = requestOf(verb, name, mcpBody({ instanceNameOnToolbox: name, accountToolInstanceId: `ati-${name}`, ...oauthOf(name) }))
   const res = await app.json(method, path, body)
   await res.text()
   return res.status

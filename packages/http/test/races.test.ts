@@ -56,12 +56,12 @@ const arbWaves = (names: ReadonlyArray<string>) =>
   fc.array(fc.array(fc.record({ verb: fc.constantFrom(...VERBS), name: fc.constantFrom(...names) }), { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 6 })
 
 describe("operation storms over the fakes", () => {
-  it("on one name end in the state some last success implies, with no orphan container and no lost server", async () => {
+  it("on one name end in the state some last success implies, with no orphan container or credential delivery and no lost server", async () => {
     const names = ["storm"]
     await fc.assert(fc.asyncProperty(fc.integer(), arbWaves(names), (seed, waves) => storm(seed, names, waves)), { numRuns: 60 })
   }, 180_000)
 
-  it("across several names end in the state some last success implies for each, with no orphan container and no lost server", async () => {
+  it("across several names end in the state some last success implies for each, with no orphan container or credential delivery and no lost server", async () => {
     const names = ["north", "south wind", "east"]
     await fc.assert(fc.asyncProperty(fc.integer(), arbWaves(names), (seed, waves) => storm(seed, names, waves)), { numRuns: 60 })
   }, 180_000)
