@@ -12,7 +12,7 @@ afterEach(() => app.close())
 // oxlint-disable-next-line typescript/no-explicit-any
 const jsonOf = (res: Response): Promise<any> => res.json()
 const oauthBody = (overrides: Record<string, unknown> = {}) => mcpBody({ agentId: "agent-1", oauthConnectionIds: ["github-1"], ...overrides })
-const tokensIn = (app: TestApp, name: string) => (app.credentialDelivery.deliveredTo(name)?.credentials ?? []).map((c) => Redacted.value(c.accessToken))
+const tokensIn = (of: TestApp, name: string) => (of.credentialDelivery.deliveredTo(name)?.credentials ?? []).map((c) => Redacted.value(c.accessToken))
 
 describe("OAuth credentials of MCP servers", () => {
   it("deploys a server with its token in files it reads, and says where, never what", async () => {

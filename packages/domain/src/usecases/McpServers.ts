@@ -1,4 +1,4 @@
-import { Effect, Exit, Fiber } from "effect"
+import { Effect, Fiber } from "effect"
 import { InstanceNotFound, InvalidInstanceSpec, NoOAuthConnections } from "../errors.ts"
 import { makeKeyedLock } from "../keyedLock.ts"
 import type { ManagedContainer } from "../ManagedInstance.ts"
@@ -13,7 +13,7 @@ import type { ContainerRuntime, RuntimeFailure } from "../ports/ContainerRuntime
 import type { McpConnector } from "../ports/McpConnector.ts"
 import type { DeployRequest } from "./deployRequest.ts"
 import type { DeployError, Instances, ManageError, StartError } from "./Instances.ts"
-import { holderOf, makeMcpCredentialFlow, type CredentialError } from "./mcpCredentials.ts"
+import { makeMcpCredentialFlow, type CredentialError } from "./mcpCredentials.ts"
 import { makeSupervisor } from "./mcpSupervisor.ts"
 import type { EnvRenewal, OAuthConnectionView, ServerCredentials } from "./ServerCredentials.ts"
 
@@ -82,12 +82,8 @@ export interface McpServersDeps {
 export const makeMcpServers = (deps: McpServersDeps): McpServers => {
   const { instances, runtime, connector, logs, events, settings } = deps
   // An env_vars server's new tokens reach it only in a new container: the zero-downtime redeploy.
-  const renewEnv: EnvRenewal = (name) => Effect.suspend(() => replayRequest(name)).pipe(Effect.flatMap((request) => redeploy(request)))
-  const credentials = deps.credentials?.(renewEnv)
-  const flow = makeMcpCredentialFlow({ instances, runtime, credentials })
-  /** The last request each server was deployed with (its own env, without credentials): what a token renewal replays. */
-  const requests = new Map<string, DeployRequest>()
-  const releaseCredentials = (name: string) => (credentials === undefined ? Effect.void : credentials.release(name))
+  const renewEnv: EnvRenewal = (name) => find(name).pipe(Effect.flatMap((s) => flow.replay(s.container)), Effect.flatMap((request) => redeploy(request)))
+  const flow = makeMcpCredentialFlow({ instances, runtime, credentials: deps.credentials?.(renewEnv) })
   const servers = new Map<string, SupervisedServer>()
   const loops = new Map<string, Fiber.Fiber<unknown, unknown>>()
   const listeners = new Map<string, Set<(n: JsonRpcNotification) => void>>()
@@ -122,16 +118,11 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
           const tail = yield* stderrTail(s.container.containerId, s.container.mcp?.transport ?? "stdio")
           forget(s.name)
           yield* instances.remove(s.name).pipe(Effect.ignore)
-          yield* releaseCredentials(s.name)
+          yield* flow.release(s.name)
           return yield* new McpServerNotReady({ name: s.name, detail: e._tag === "McpServerNotReady" ? e.detail : e.message, stderrTail: tail })
         }),
       ),
     )
-
-  const track = (container: ManagedContainer) => {
-    const holder = holderOf(container)
-    return holder === null || credentials === undefined ? Effect.void : credentials.track(holder)
-  }
 
   // Credentials are readied for a name only while holding it, so a losing concurrent deploy never wipes the winner's.
   const deploy: McpServers["deploy"] = (request) =>
@@ -140,10 +131,9 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
       : withName(request.name, Effect.gen(function* () {
           if (request.oauth != null) yield* flow.ensureAbsent(request.name)
           const readied = yield* flow.readied(request)
-          const container = yield* instances.deploy(readied).pipe(Effect.tapError(() => (request.oauth == null ? Effect.void : releaseCredentials(request.name))))
+          const container = yield* instances.deploy(readied).pipe(Effect.tapError(() => (request.oauth == null ? Effect.void : flow.release(request.name))))
           yield* readyOrRollBack(register(container, "starting"))
-          requests.set(container.name, request)
-          yield* track(container)
+          yield* flow.track(container, request)
           return viewOf(servers.get(container.name)!)
         }))
 
@@ -179,9 +169,7 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
         yield* attach(s, connection)
         if (old.session !== null) yield* drain(old.session)
         if (old.container.containerId !== fresh.containerId) yield* runtime.remove(old.container.containerId).pipe(Effect.ignore)
-        requests.set(s.name, request)
-        if (request.oauth == null && old.container.oauth != null) yield* releaseCredentials(s.name)
-        yield* track(s.container)
+        yield* flow.track(s.container, request)
         return viewOf(s)
       })
     }))
@@ -231,48 +219,8 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
         forget(name)
       }
       yield* instances.remove(name)
-      requests.delete(name)
-      yield* releaseCredentials(name)
+      yield* flow.release(name)
     }))
-
-  /**
-   * A restarted DTMA holds no token (none was ever stored): it fetches the adopted server's again and
-   * restores their delivery, retrying with backoff while the backend cannot answer.
-   */
-  const restoreCredentials = (c: ManagedContainer) => {
-    const holder = holderOf(c)
-    if (holder === null || credentials === undefined) return Effect.void
-    const restore = credentials.prepare(holder, holder.binding.containerUser ?? null).pipe(Effect.andThen(credentials.track(holder)))
-    const untilRestored = Effect.gen(function* () {
-      for (let delay = 1_000; servers.has(c.name); delay = Math.min(delay * 2, 60_000)) {
-        if (Exit.isSuccess(yield* Effect.exit(restore))) return
-        yield* Effect.sleep(delay)
-      }
-    })
-    return Effect.forkDetach(untilRestored).pipe(Effect.asVoid)
-  }
-
-  /**
-   * The request a server was last deployed with; for one adopted after a restart, rebuilt from its
-   * container (image, the DTMA-set environment, transport, OAuth binding; command and overrides are
-   * not recorded, so the image's defaults apply).
-   */
-  const replayRequest = (name: string) =>
-    Effect.gen(function* () {
-      const known = requests.get(name)
-      if (known !== undefined) return known
-      const s = yield* find(name)
-      const env = yield* runtime.environmentOf(s.container.containerId)
-      return {
-        name,
-        accountToolInstanceId: s.container.accountToolInstanceId,
-        image: s.container.image,
-        env,
-        ports: [],
-        mcp: s.container.mcp,
-        oauth: s.container.oauth ?? null,
-      } satisfies DeployRequest
-    })
 
   const adopt: McpServers["adopt"] = () =>
     Effect.gen(function* () {
@@ -281,7 +229,7 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
         const running = c.state === "running"
         const s = register(c, running ? "starting" : "stopped")
         if (!running) s.stopRequested = true
-        Effect.runFork(restoreCredentials(c))
+        Effect.runFork(flow.restore(c, () => servers.get(c.name) === s))
         return running ? withName(c.name, recover(s)).pipe(Effect.ignore) : Effect.void
       }, { concurrency: 4, discard: true })
       return found.map((c) => c.name)
@@ -323,20 +271,15 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
       find(name).pipe(Effect.flatMap((s) => maskedLogs(s.container.containerId, lines, s.container.mcp?.transport ?? "stdio").pipe(
         Effect.catchTag("ContainerNotFound", () => Effect.fail(new InstanceNotFound({ name }))),
       ))),
-    oauth: (name) => find(name).pipe(Effect.flatMap(() => (credentials === undefined ? Effect.succeed([]) : credentials.connections(name)))),
-    refreshCredentials: (name) =>
-      Effect.gen(function* () {
-        const s = yield* find(name)
-        if (s.container.oauth == null || credentials === undefined) return yield* new NoOAuthConnections({ name })
-        return yield* credentials.refresh(name)
-      }),
+    oauth: (name) => find(name).pipe(Effect.flatMap(() => flow.connections(name))),
+    refreshCredentials: (name) => find(name).pipe(Effect.flatMap((s) => flow.refresh(s.container))),
     shutdown: () =>
       Effect.gen(function* () {
         const sub = yield* Fiber.join(eventSubscription)
         yield* sub.unsubscribe
         // Deleting the entry being visited is safe for a Map iterator.
         for (const name of servers.keys()) forget(name)
-        if (credentials !== undefined) yield* credentials.shutdown()
+        yield* flow.shutdown()
       }),
   }
 }

@@ -1,16 +1,16 @@
-import { Effect } from "effect"
-import { InstanceAlreadyExists, InstanceNotFound } from "../errors.ts"
+import { Effect, Exit } from "effect"
+import { InstanceAlreadyExists, NoOAuthConnections, type InstanceNotFound } from "../errors.ts"
 import type { ManagedContainer, OAuthBinding } from "../ManagedInstance.ts"
 import type { CredentialDeliveryFailed } from "../ports/CredentialDelivery.ts"
 import { CredentialFetchFailed } from "../ports/CredentialSource.ts"
-import type { ContainerRuntime } from "../ports/ContainerRuntime.ts"
+import type { ContainerRuntime, RuntimeFailure } from "../ports/ContainerRuntime.ts"
 import { checkOAuthBinding, type DeployRequest } from "./deployRequest.ts"
 import type { DeployError, Instances } from "./Instances.ts"
-import type { CredentialHolder, ServerCredentials } from "./ServerCredentials.ts"
+import type { CredentialHolder, OAuthConnectionView, ServerCredentials } from "./ServerCredentials.ts"
 
 export type CredentialError = CredentialFetchFailed | CredentialDeliveryFailed
 
-/** How MCP servers get their OAuth tokens into their containers; the glue between McpServers and ServerCredentials. */
+/** How MCP servers get their OAuth tokens into their containers: the glue between McpServers and ServerCredentials. */
 export interface McpCredentialFlow {
   /**
    * The request with the server's credential environment and mounts added, tokens fetched and
@@ -19,7 +19,24 @@ export interface McpCredentialFlow {
   readied(request: DeployRequest): Effect.Effect<DeployRequest, DeployError | CredentialError>
   /** Whether the name is free: credentials are never readied over a deployed server's. */
   ensureAbsent(name: string): Effect.Effect<void, DeployError>
-  holderOf(container: ManagedContainer): CredentialHolder | null
+  /** The server now runs `container`, deployed from `request`: keep its tokens fresh. */
+  track(container: ManagedContainer, request: DeployRequest): Effect.Effect<void>
+  /** Stops keeping the server's tokens and wipes what was delivered. Idempotent. */
+  release(name: string): Effect.Effect<void>
+  /**
+   * A restarted DTMA holds no token (none was ever stored): fetches an adopted server's again and
+   * restores their delivery, retrying with backoff while the backend cannot answer and `wanted` holds.
+   */
+  restore(container: ManagedContainer, wanted: () => boolean): Effect.Effect<void>
+  /**
+   * The request a server was last deployed with; for one adopted after a restart, rebuilt from its
+   * container (image, the DTMA-set environment, transport, OAuth binding; command and overrides are
+   * not recorded, so the image's defaults apply).
+   */
+  replay(container: ManagedContainer): Effect.Effect<DeployRequest, InstanceNotFound | RuntimeFailure>
+  connections(name: string): Effect.Effect<ReadonlyArray<OAuthConnectionView>>
+  refresh(container: ManagedContainer): Effect.Effect<ReadonlyArray<OAuthConnectionView>, NoOAuthConnections | CredentialError>
+  shutdown(): Effect.Effect<void>
 }
 
 const NO_SOURCE = new CredentialFetchFailed({ reason: "unavailable", connectionId: null, detail: "this DTMA has no credential source configured (AGENTOPIA_API_BASE_URL and DTMA_BEARER_TOKEN)" })
@@ -33,6 +50,8 @@ export const makeMcpCredentialFlow = (deps: {
   readonly credentials: ServerCredentials | undefined
 }): McpCredentialFlow => {
   const { instances, runtime, credentials } = deps
+  /** The last request each server was deployed with (its own env, without credentials): what a token renewal replays. */
+  const requests = new Map<string, DeployRequest>()
 
   const readied: McpCredentialFlow["readied"] = (request) =>
     Effect.gen(function* () {
@@ -51,11 +70,62 @@ export const makeMcpCredentialFlow = (deps: {
       }
     })
 
-  const ensureAbsent: McpCredentialFlow["ensureAbsent"] = (name) =>
-    instances.find(name).pipe(
-      Effect.flatMap(() => Effect.fail(new InstanceAlreadyExists({ name }))),
-      Effect.catchTag("InstanceNotFound", (_: InstanceNotFound) => Effect.void),
-    )
+  const release: McpCredentialFlow["release"] = (name) =>
+    Effect.suspend(() => {
+      requests.delete(name)
+      return credentials === undefined ? Effect.void : credentials.release(name)
+    })
 
-  return { readied, ensureAbsent, holderOf }
+  const restore: McpCredentialFlow["restore"] = (container, wanted) => {
+    const holder = holderOf(container)
+    if (holder === null || credentials === undefined) return Effect.void
+    const once = credentials.prepare(holder, holder.binding.containerUser ?? null).pipe(Effect.andThen(credentials.track(holder)))
+    const untilRestored = Effect.gen(function* () {
+      for (let delay = 1_000; wanted(); delay = Math.min(delay * 2, 60_000)) {
+        if (Exit.isSuccess(yield* Effect.exit(once))) return
+        yield* Effect.sleep(delay)
+      }
+    })
+    return Effect.forkDetach(untilRestored).pipe(Effect.asVoid)
+  }
+
+  return {
+    readied,
+    ensureAbsent: (name) =>
+      instances.find(name).pipe(
+        Effect.flatMap(() => Effect.fail(new InstanceAlreadyExists({ name }))),
+        Effect.catchTag("InstanceNotFound", () => Effect.void),
+      ),
+    track: (container, request) =>
+      Effect.suspend(() => {
+        requests.set(container.name, request)
+        const holder = holderOf(container)
+        if (holder !== null) return credentials === undefined ? Effect.void : credentials.track(holder)
+        // Redeployed without OAuth: what the old container had is wiped.
+        return credentials?.isTracked(container.name) === true ? credentials.release(container.name) : Effect.void
+      }),
+    release,
+    restore,
+    replay: (container) =>
+      Effect.suspend(() => {
+        const known = requests.get(container.name)
+        if (known !== undefined) return Effect.succeed(known)
+        return runtime.environmentOf(container.containerId).pipe(
+          Effect.catchTag("ContainerNotFound", () => Effect.succeed([])),
+          Effect.map((env): DeployRequest => ({
+            name: container.name,
+            accountToolInstanceId: container.accountToolInstanceId,
+            image: container.image,
+            env,
+            ports: [],
+            mcp: container.mcp,
+            oauth: container.oauth ?? null,
+          })),
+        )
+      }),
+    connections: (name) => (credentials === undefined ? Effect.succeed([]) : credentials.connections(name)),
+    refresh: (container) =>
+      container.oauth == null || credentials === undefined ? Effect.fail(new NoOAuthConnections({ name: container.name })) : credentials.refresh(container.name),
+    shutdown: () => (credentials === undefined ? Effect.void : credentials.shutdown()),
+  }
 }
