@@ -136,6 +136,13 @@ describe("OAuth credentials of MCP servers", () => {
     expect(app.logs.join("\n")).not.toContain("token-github")
   })
 
+  it("masks the token a server prints in its logs, as it masks the values of its environment", async () => {
+    const { data } = await jsonOf(await app.json("POST", "/mcp-servers", oauthBody({ credentialInjectionMethod: "runtime_api" })))
+    app.containerLogs.append(data.containerId, "stderr", "using token token-github-1-1 for api.github.com")
+    const logs = await jsonOf(await app.api("/mcp-servers/mcp-a/logs"))
+    expect(logs.data.lines.at(-1).text).toBe("using token ******** for api.github.com")
+  })
+
   it("refuses OAuth for an agentless request and a bad refresh schedule with 400s saying why", async () => {
     const cases: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
       [{ agentId: undefined }, "Invalid agentId: is required when oauthConnectionIds are given"],

@@ -96,7 +96,11 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
     if (loop !== undefined) Effect.runFork(Fiber.interrupt(loop))
     if (s?.session) Effect.runFork(s.session.close())
   }
-  const supervisor = makeSupervisor({ runtime, connector, logs, settings, servers, listeners, withName, forget })
+  const secretsOf = (containerId: string) => {
+    const s = [...servers.values()].find((server) => server.container.containerId === containerId)
+    return s === undefined ? Effect.succeed([]) : flow.tokenValues(s.container)
+  }
+  const supervisor = makeSupervisor({ runtime, connector, logs, settings, servers, listeners, withName, forget, secretsOf })
   const { health, maskedLogs, stderrTail, openConnection, attach, connect, recover, onEvent, onGap, superviseLoop } = supervisor
 
   const register = (container: ManagedContainer, status: "starting" | "stopped"): SupervisedServer => {

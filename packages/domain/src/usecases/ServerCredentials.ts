@@ -1,4 +1,4 @@
-import { Clock, Effect, Exit, Fiber } from "effect"
+import { Clock, Effect, Exit, Fiber, Redacted } from "effect"
 import { InvalidInstanceSpec } from "../errors.ts"
 import type { EnvVar, OAuthBinding } from "../ManagedInstance.ts"
 import { makeKeyedLock } from "../keyedLock.ts"
@@ -51,6 +51,8 @@ export interface ServerCredentials {
   track(holder: CredentialHolder): Effect.Effect<void>
   /** Asks the backend now and delivers the result before answering. */
   refresh(name: string): Effect.Effect<ReadonlyArray<OAuthConnectionView>, CredentialFetchFailed | CredentialDeliveryFailed>
+  /** The token values the connections hold now: what to mask in what a server prints. Never logged. */
+  tokenValues(connectionIds: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<string>>
   /** The server's connections now; empty for a server without any. */
   connections(name: string): Effect.Effect<ReadonlyArray<OAuthConnectionView>>
   /** Stops tracking, wipes what was delivered, forgets connections no other server uses. Idempotent. */
@@ -223,6 +225,10 @@ export const makeServerCredentials = (deps: ServerCredentialsDeps): ServerCreden
         return yield* connections(name)
       }),
     connections,
+    tokenValues: (connectionIds) =>
+      Effect.forEach(connectionIds, (id) => cache.lease(id)).pipe(
+        Effect.map((leases) => leases.flatMap((lease) => (lease?.token == null ? [] : [Redacted.value(lease.token)]))),
+      ),
     release,
     isTracked: (name) => holders.has(name),
     shutdown: () =>

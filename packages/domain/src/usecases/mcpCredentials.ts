@@ -35,6 +35,8 @@ export interface McpCredentialFlow {
    */
   replay(container: ManagedContainer): Effect.Effect<DeployRequest, InstanceNotFound | RuntimeFailure>
   connections(name: string): Effect.Effect<ReadonlyArray<OAuthConnectionView>>
+  /** The OAuth token values the container holds now, to mask in what it prints. */
+  tokenValues(container: ManagedContainer): Effect.Effect<ReadonlyArray<string>>
   refresh(container: ManagedContainer): Effect.Effect<ReadonlyArray<OAuthConnectionView>, NoOAuthConnections | CredentialError>
   shutdown(): Effect.Effect<void>
 }
@@ -123,6 +125,7 @@ export const makeMcpCredentialFlow = (deps: {
           })),
         )
       }),
+    tokenValues: (container) => (container.oauth == null || credentials === undefined ? Effect.succeed([]) : credentials.tokenValues(container.oauth.connectionIds)),
     connections: (name) => (credentials === undefined ? Effect.succeed([]) : credentials.connections(name)),
     refresh: (container) =>
       container.oauth == null || credentials === undefined ? Effect.fail(new NoOAuthConnections({ name: container.name })) : credentials.refresh(container.name),

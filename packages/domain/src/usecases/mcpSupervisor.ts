@@ -26,6 +26,8 @@ export interface SupervisorContext {
   readonly withName: KeyedLock
   /** Drops a server whose container was removed behind the DTMA's back. */
   readonly forget: (name: string) => void
+  /** Secrets a container holds besides its environment (its OAuth tokens), to mask in what it prints. */
+  readonly secretsOf?: (containerId: string) => Effect.Effect<ReadonlyArray<string>>
 }
 
 /**
@@ -43,7 +45,8 @@ export const makeSupervisor = (ctx: SupervisorContext) => {
     Effect.all([
       logs.tail(containerId, { lines, streams: transport === "stdio" ? "stderr" : "all" }),
       runtime.environmentOf(containerId).pipe(Effect.map(secretValuesOf), Effect.orElseSucceed(() => [] as ReadonlyArray<string>)),
-    ]).pipe(Effect.map(([found, secrets]) => found.map((l) => ({ stream: l.stream, text: maskSecrets(l.text, secrets) }))))
+      ctx.secretsOf?.(containerId) ?? Effect.succeed([]),
+    ]).pipe(Effect.map(([found, env, tokens]) => found.map((l) => ({ stream: l.stream, text: maskSecrets(l.text, [...env, ...tokens]) }))))
 
   const stderrTail = (containerId: string, transport: string) =>
     maskedLogs(containerId, 20, transport).pipe(
