@@ -48,7 +48,10 @@ export const privateDockerd = (run: string): PrivateDockerd => {
       `--config-file=${join(dir, "daemon.json")}`, `--host=${host}`, `--data-root=${dataRoot}`, `--exec-root=${join(dir, "exec")}`,
       `--pidfile=${join(dir, "docker.pid")}`, "--bridge=none", "--iptables=false", "--ip-masq=false", "--live-restore=false",
     ]
-    const started = spawn("dockerd", args, { stdio: ["ignore", out, out] })
+    // In a network namespace of its own: a dockerd with --bridge=none deletes the host's `docker0`
+    // (moby's removeDefaultBridgeInterface), which the shared engine needs for published ports.
+    // `unshare` execs dockerd, so the child is the daemon itself.
+    const started = spawn("unshare", ["--net", "dockerd", ...args], { stdio: ["ignore", out, out] })
     child = started
     for (let i = 0; !(await answers()); i++) {
       if (started.exitCode !== null) throw new Error(`dockerd exited at start:\n${readFileSync(logFile, "utf8").slice(-3000)}`)
