@@ -17,8 +17,11 @@ pnpm -s exec vitest run --project unit --reporter=default --reporter=json --outp
 echo "==> real-Docker suite"
 docker version --format 'Docker engine {{.Server.Version}} (API {{.Server.APIVersion}})'
 pnpm -s exec vitest run --project docker --reporter=default --reporter=json --outputFile="$results/docker.json" || status=1
+echo "==> chaos soak (2 minutes; fails on a lost call or a leak)"
+SOAK_OUT_DIR="$results/soak" pnpm -s soak 2m | tee "$results/soak.txt" || status=1
 echo "==> benchmark, quick (a smoke run of pnpm bench: no timing assertions; fails if it crashes)"
 pnpm -s bench --quick || status=1
 echo "==> summary"
 node scripts/summarize-tests.mjs "$results/unit.json" "$results/docker.json" || status=1
+grep -E '^soak (PASS|FAIL)' "$results/soak.txt" || { echo "soak: no summary (the run did not finish)"; status=1; }
 exit $status
