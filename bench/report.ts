@@ -6,6 +6,7 @@ import { densityTable, densityTargets, type DensityRun } from "./density.ts"
 import { discoveryTable, discoveryTargets, type DiscoveryRun } from "./discovery.ts"
 import type { LoadAverage, Machine } from "./lib/machine.ts"
 import { profileTables, type ProfileRun } from "./profile.ts"
+import { refreshTable, refreshTargets, type RefreshRun } from "./refresh.ts"
 
 /** Everything one `pnpm bench` run measured: `bench/results/<timestamp>.json`. */
 export interface BenchResults {
@@ -21,8 +22,8 @@ export interface BenchResults {
   readonly discovery: ReadonlyArray<DiscoveryRun> | null
   readonly discoveryPollers: number
   readonly density: ReadonlyArray<DensityRun> | null
-  /** Credential refresh delivery latency: not measured yet (bench/refresh.ts, once delivery lands). */
-  readonly refresh: null
+  /** Credential refresh delivery latency, per delivery method. */
+  readonly refresh: ReadonlyArray<RefreshRun> | null
   readonly profile: ReadonlyArray<ProfileRun> | null
   /** Figures that failed, with why. */
   readonly failures: ReadonlyArray<string>
@@ -33,7 +34,7 @@ export const targetsOf = (r: BenchResults): ReadonlyArray<TargetCheck> => [
   ...(r.callOverhead === null ? [] : callOverheadTargets(r.callOverhead)),
   ...(r.discovery === null ? [] : discoveryTargets(r.discovery)),
   ...(r.density === null ? [] : densityTargets(r.density)),
-  { target: "refresh delivery < 100 ms (mounted_secrets, runtime_api)", measured: "not measured yet", met: null },
+  ...(r.refresh === null ? [] : refreshTargets(r.refresh)),
 ]
 
 const escape = (cell: string) => cell.replaceAll("|", "\\|")
@@ -59,7 +60,7 @@ export const renderReport = (r: BenchResults): string => {
     ...(r.callOverhead === null ? [] : [callOverheadTable(r.callOverhead)]),
     ...(r.discovery === null ? [] : [discoveryTable(r.discovery, r.discoveryPollers)]),
     ...(r.density === null ? [] : [densityTable(r.density)]),
-    { title: "Refresh delivery latency (token refresh → the server reads the new value)", header: ["delivery", "latency"], rows: [["mounted_secrets, runtime_api, env_vars", "not measured yet"]] },
+    ...(r.refresh === null ? [] : [refreshTable(r.refresh)]),
     ...(r.profile === null ? [] : profileTables(r.profile)),
   ]
   return [

@@ -1,6 +1,6 @@
 // `pnpm bench`: every figure in one run, written to bench/results/<timestamp>.{json,md} and, for a
 // full run, into docs/performance.md. `pnpm bench --quick`: a small run for CI (no timing checks).
-// Options: --quick, --only=<figure,...> (coldStart, callOverhead, discovery, density, profile),
+// Options: --quick, --only=<figure,...> (coldStart, callOverhead, discovery, density, refresh, profile),
 // --no-profile, --no-docs. Exits 1 if a figure failed or any call/poll got a wrong answer.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -18,9 +18,10 @@ import { describeMachine, loadAverage } from "./lib/machine.ts"
 import { buildSupergatewayImage } from "./lib/supergateway.ts"
 import { fleetSizes, FULL_PLAN, QUICK_PLAN } from "./plan.ts"
 import { measureProfile } from "./profile.ts"
+import { measureRefresh } from "./refresh.ts"
 import { renderReport, updateDocs, type BenchResults } from "./report.ts"
 
-const FIGURES = ["coldStart", "callOverhead", "discovery", "density", "profile"] as const
+const FIGURES = ["coldStart", "callOverhead", "discovery", "density", "refresh", "profile"] as const
 type Figure = (typeof FIGURES)[number]
 
 const args = process.argv.slice(2)
@@ -79,6 +80,8 @@ try {
     })
   }
   await dtma.stop()
+  // Its own DTMA, talking to a backend double that mints the tokens.
+  const refresh = wanted("refresh") ? await attempt("refresh", () => measureRefresh(ctx)) : null
   const profileFile = join(root, "bench", "results", `${stamp}-dtma.cpuprofile`)
   const profile = wanted("profile") ? await attempt("profile", () => measureProfile(ctx, profileFile)) : null
   const errors = [...(callOverhead?.runs ?? []), ...discovery].filter((r) => r.errors > 0)
@@ -95,7 +98,7 @@ try {
     discovery: wanted("discovery") ? discovery : null,
     discoveryPollers: plan.discoveryPollers,
     density: wanted("density") ? density : null,
-    refresh: null,
+    refresh,
     profile,
     failures,
   }
