@@ -22,13 +22,22 @@ const progressTokenOf = (params: JsonRpcRequest["params"]): ProgressToken | null
   return typeof token === "string" || typeof token === "number" ? token : null
 }
 
+/** Ids each router may hand out before the next router's range begins. */
+const ID_RANGE = 1_000_000_000
+let routersMade = 0
+
 /**
  * Many client sessions share one upstream connection: every outgoing request gets a fresh upstream
  * id (and progress token), and answers and progress are routed back to the session and id that
  * asked. No I/O; the caller sends what it returns.
  */
 export class RequestRouter {
-  private nextId = 1
+  /**
+   * Each router (one per upstream connection) numbers from its own range: after a reconnection to
+   * the same server process, a late answer to a request of the old connection can never be taken
+   * for the answer to a new request that happens to reuse its id.
+   */
+  private nextId = ((routersMade++ % 9_000_000) * ID_RANGE) + 1
   private readonly pending = new Map<number, Pending>()
   private readonly byToken = new Map<string, number>()
 

@@ -81,4 +81,15 @@ describe("RequestRouter", () => {
     expect(router.inbound({ jsonrpc: "2.0", id: "not-ours", result: {} })).toBe(false)
     expect(router.progress({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: "dtma-5", progress: 1 } })).toBe(false)
   })
+
+  it("never takes a late answer to the previous connection's request for one of the next connection's", () => {
+    const before = new RequestRouter()
+    const stale = before.outbound("s1", { jsonrpc: "2.0", id: 7, method: "tools/call" }, { onResponse: () => undefined })
+    const after = new RequestRouter()
+    const answered: Array<unknown> = []
+    const fresh = after.outbound("s1", { jsonrpc: "2.0", id: 7, method: "tools/call" }, { onResponse: (r) => answered.push(r) })
+    expect(fresh.id).not.toBe(stale.id)
+    expect(after.inbound({ jsonrpc: "2.0", id: stale.id, result: { late: true } })).toBe(false)
+    expect(answered).toEqual([])
+  })
 })
