@@ -123,7 +123,10 @@ export const makeServerCredentials = (deps: ServerCredentialsDeps): ServerCreden
       if (tokens.length === entry.delivered.length && tokens.every((t, i) => t === entry.delivered[i])) return
       if (entry.holder.binding.method === "env_vars") yield* deps.onEnvRenewal(name).pipe(Effect.ignore)
       else yield* delivery.publish(name, current)
-      entry.delivered = tokens
+      // The env_vars replacement re-tracks the server under a new entry: mark that one, or the
+      // next deliver (the refresh endpoint's own) sees stale tokens and replaces the container again.
+      const latest = holders.get(name)
+      if (latest !== undefined) latest.delivered = tokens
     }))
 
   const scheduleLoop = (connectionId: string): Effect.Effect<void> =>

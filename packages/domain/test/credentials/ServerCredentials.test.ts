@@ -121,6 +121,27 @@ describe("ServerCredentials", () => {
     expect(delivery.deliveredTo("env")).toBeUndefined()
   })
 
+  it("replaces an env_vars server's container once per refresh, though the replacement tracks it anew", async () => {
+    const source = new InMemoryCredentialSource({ lifetimeMs: 600_000 })
+    source.connect("gh", { provider: "github", scopes: [] })
+    const h = holder("env", binding(["gh"], { method: "env_vars" }))
+    const envRenewals: Array<string> = []
+    const credentials = makeServerCredentials({
+      cache: makeCredentialCache({ source }),
+      delivery: new InMemoryCredentialDelivery(),
+      settings: { onExpiry: defaultRenewalPolicy, retry: defaultRetryPolicy, idleRecheckMs: 60_000 },
+      random: () => 0.5,
+      // As McpServers does: the replacement container is tracked again once it serves.
+      onEnvRenewal: (name) => Effect.suspend(() => credentials.track(h)).pipe(Effect.tap(() => Effect.sync(() => void envRenewals.push(name)))),
+    })
+    await run(credentials.prepare(h, "1000"))
+    await run(credentials.track(h))
+    await run(credentials.refresh("env"))
+    await run(credentials.refresh("env"))
+    expect(source.calls).toHaveLength(3)
+    expect(envRenewals).toEqual(["env", "env"])
+  })
+
   it("answers a refresh only once the new token is delivered", async () => {
     const { delivery, credentials } = setup()
     const h = holder("a", binding(["gh", "slack"], { method: "runtime_api" }))
