@@ -42,6 +42,20 @@ export const classify = (
   return { explained: failures.filter(explains), lost: failures.filter((f) => !explains(f)) }
 }
 
+/**
+ * What explains each explained failure, counted: the kinds of the fault windows it overlaps
+ * (joined with `+` when several do), or `stale-session` for a session a killed DTMA forgot.
+ */
+export const explainedByKind = (explained: ReadonlyArray<Failure>, windows: ReadonlyArray<FaultWindow>): Readonly<Record<string, number>> => {
+  const counts: Record<string, number> = {}
+  for (const f of explained) {
+    const kinds = [...new Set(windows.filter((w) => w.server === f.server && f.start <= w.end && f.end >= w.start).map((w) => w.kind))].sort()
+    const key = kinds.length === 0 ? "stale-session" : kinds.join("+")
+    counts[key] = (counts[key] ?? 0) + 1
+  }
+  return counts
+}
+
 /** Median (lower middle for an even count) and max of a list; null for an empty one. */
 export const medianMax = (values: ReadonlyArray<number>): { readonly count: number; readonly median: number | null; readonly max: number | null } => {
   const sorted = [...values].sort((a, b) => a - b)

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { serverPath, type Api } from "./api.ts"
 import type { Backend } from "./backend.ts"
-import { classify, recoveryByKind, windowsOf } from "./classify.ts"
+import { classify, explainedByKind, recoveryByKind, windowsOf } from "./classify.ts"
 import type { ClientPool } from "./clientPool.ts"
 import { containersOfScope } from "./docker.ts"
 import type { DtmaProcess, DtmaSettings } from "./dtmaProcess.ts"
@@ -84,7 +84,8 @@ export const finish = async (f: Finish): Promise<{ readonly pass: boolean; reado
 
   const windows = windowsOf(f.faults, SETTINGS.marginMs, RECOVERY_TIMEOUT_MS)
   const dtmaKills = f.faults.filter((x) => x.kind === "dtma-kill").map((x) => x.injectedAt)
-  const { lost } = classify(f.pool.failures, windows, dtmaKills)
+  const { explained, lost } = classify(f.pool.failures, windows, dtmaKills)
+  const byKindOfFault = explainedByKind(explained, windows)
   const calls = callTotals(f.pool.tallies, f.pool.failures, lost)
   const byKind = recoveryByKind(f.faults)
   const unrecovered = Object.values(byKind).reduce((s, k) => s + k.unrecovered, 0)
@@ -116,7 +117,8 @@ export const finish = async (f: Finish): Promise<{ readonly pass: boolean; reado
     deployMs: f.deployMs,
     calls: { ...calls, perServer: Object.fromEntries(f.pool.tallies) },
     faults: { byKind, list: f.faults },
-    failures: { lost, explained: f.pool.failures.filter((x) => !lost.includes(x)) },
+    // Every lost failure; the explained ones counted by what explains them, and the first 200.
+    failures: { lost, explainedByKind: byKindOfFault, explainedSample: explained.slice(0, 200) },
     leaks,
     dtmaExit: exit,
     backend: f.backend.requests,
@@ -124,7 +126,7 @@ export const finish = async (f: Finish): Promise<{ readonly pass: boolean; reado
   }
   const base = join(f.outDir, f.stamp)
   writeFileSync(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`)
-  writeFileSync(`${base}.md`, markdownOf({ summary, machine, calls, faults: f.faults, skipped: f.skipped, leaks, lostCalls: lost.slice(0, 50), startedAt: f.chaosStart }))
+  writeFileSync(`${base}.md`, markdownOf({ summary, machine, calls, explainedByKind: byKindOfFault, faults: f.faults, skipped: f.skipped, leaks, lostCalls: lost.slice(0, 50), startedAt: f.chaosStart }))
   f.log(`result: ${base}.json and ${base}.md`)
   return { pass, summary }
 }

@@ -61,6 +61,7 @@ export const markdownOf = (r: {
   readonly summary: string
   readonly machine: Record<string, unknown>
   readonly calls: ReturnType<typeof callTotals>
+  readonly explainedByKind: Readonly<Record<string, number>>
   readonly faults: ReadonlyArray<FaultRecord>
   readonly skipped: ReadonlyArray<string>
   readonly leaks: Leaks
@@ -77,10 +78,13 @@ export const markdownOf = (r: {
     ``,
     `Machine: ${Object.entries(r.machine).map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : String(v)}`).join("; ")}`,
     ``,
-    `| fault | injected | unrecovered | recovery median | recovery max |`,
-    `|---|---:|---:|---:|---:|`,
-    ...Object.entries(kinds).map(([k, v]) => `| ${k} | ${v.injected} | ${v.unrecovered} | ${ms(v.recoveryMs.median)} | ${ms(v.recoveryMs.max)} |`),
-    ...r.skipped.map((k) => `| ${k} | skipped (image absent) | | | |`),
+    `| fault | injected | unrecovered | recovery median | recovery max | failed attempts in its windows |`,
+    `|---|---:|---:|---:|---:|---:|`,
+    ...Object.entries(kinds).map(([k, v]) => `| ${k} | ${v.injected} | ${v.unrecovered} | ${ms(v.recoveryMs.median)} | ${ms(v.recoveryMs.max)} | ${r.explainedByKind[k] ?? 0} |`),
+    ...r.skipped.map((k) => `| ${k} | skipped (image absent) | | | | |`),
+    ...Object.entries(r.explainedByKind)
+      .filter(([k]) => kinds[k] === undefined)
+      .map(([k, n]) => `| ${k === "stale-session" ? "404 on a session a killed DTMA forgot" : `overlapping windows: ${k}`} | | | | | ${n} |`),
     ``,
     `Calls: ${r.calls.calls} made, ${r.calls.callsOk} answered, ${r.calls.callsFailed} failed; connects: ${r.calls.connects} made, ${r.calls.connectsFailed} failed; failures in fault windows ${r.calls.explained}, lost ${r.calls.lost}.`,
     ``,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { classify, medianMax, recoveryByKind, windowsOf } from "../src/classify.ts"
+import { classify, explainedByKind, medianMax, recoveryByKind, windowsOf } from "../src/classify.ts"
 import type { Failure } from "../src/clientPool.ts"
 import type { FaultRecord } from "../src/faults/types.ts"
 
@@ -51,6 +51,17 @@ describe("sessions a killed DTMA forgot", () => {
 
   it("counts other errors on an old session outside every window as lost", () => {
     expect(classify([{ ...failure("a", 90_000), sessionSince: 100 }], [], [500]).lost).toHaveLength(1)
+  })
+})
+
+describe("what explains a failure", () => {
+  it("counts failures by the kinds of the windows they overlap, and forgotten sessions apart", () => {
+    const windows = windowsOf([kill("a", 1_000, 3_000), { ...kill("a", 2_000, 4_000), kind: "redeploy" }, kill("b", 0, 100)], 0, 1)
+    expect(explainedByKind([failure("a", 1_000), failure("a", 2_500), failure("b", 50), notFound(0, 9_000)], windows)).toEqual({
+      "docker-kill": 2,
+      "docker-kill+redeploy": 1,
+      "stale-session": 1,
+    })
   })
 })
 
