@@ -77,7 +77,7 @@ export const runSoak = async (durationMs: number, outDir: string, log: (line: st
       kinds,
       intervalMs: SETTINGS.intervalMs,
       cooldownMs: SETTINGS.cooldownMs,
-      dtmaGapMs: Math.max(60_000, durationMs / 8),
+      dtmaGapMs: Math.max(60_000, durationMs / 10),
       dtmaUntil: chaosStart + durationMs / 2,
       scope: run,
       log: (line) => log(`+${((Date.now() - chaosStart) / 1000).toFixed(1)} s ${line}`),
