@@ -146,6 +146,18 @@ describe("AgentopiaCredentialSource fetchOAuth", () => {
     expect(seen).toHaveLength(2)
   })
 
+  it("names the connections asked for when the failure is the whole request's (401, 5xx, timeout)", async () => {
+    const twice: CredentialRequest = { ...request, connectionIds: ["conn-1", "conn-2"] }
+    for (const answer of [always(401), always(503), () => null]) {
+      const { source } = await backend(answer, { timeoutMs: 100, retries: 0 })
+      const error = await failureOf(source.fetchOAuth(twice))
+      expect(error.connectionId).toBeNull()
+      expect(error.message).toContain("(asked for connections 'conn-1', 'conn-2')")
+      await new Promise<void>((resolve) => (server!.closeAllConnections(), server!.close(() => resolve())))
+      server = undefined
+    }
+  })
+
   it("reads a refused connection as unavailable", async () => {
     const source = makeAgentopiaCredentialSource({ baseUrl: "http://127.0.0.1:9", token: Redacted.make(DTMA_TOKEN), timeoutMs: 1000, retries: 1, retryBaseMs: 5 })
     expect(tagOf(await failureOf(source.fetchOAuth(request)))).toEqual({ reason: "unavailable", connectionId: null })

@@ -1,5 +1,5 @@
 import { Effect, Schedule } from "effect"
-import type { CredentialFetchFailed, CredentialRequest, CredentialSource } from "@dtma/domain"
+import { CredentialFetchFailed, type CredentialRequest, type CredentialSource } from "@dtma/domain"
 import { isTransientStatus, postToBackend, type BackendAnswer, type BackendEndpoint } from "./backendPost.ts"
 import { failureOfAnswer, failureOfUnreachable, invalidBody } from "./credentialFailure.ts"
 import { errorCodeOf, oauthRequestBody, parseOAuthCredentials, parseToolSecrets, type Parsed } from "./credentialsBody.ts"
@@ -18,6 +18,12 @@ const TOOL_SECRETS_PATH = "get-agent-tool-credentials"
 const LEGACY_TOOL_SECRETS_PATH = "fetch-tool-secrets"
 
 const isSuccess = (status: number): boolean => status >= 200 && status < 300
+
+/** A failure of the whole request (401, 5xx, timeout, unreachable) names no connection: say which ones it was for. */
+const forConnections = (ids: ReadonlyArray<string>) => (e: CredentialFetchFailed): CredentialFetchFailed =>
+  e.connectionId !== null || ids.length === 0
+    ? e
+    : new CredentialFetchFailed({ reason: e.reason, connectionId: null, detail: `${e.detail} (asked for connection${ids.length === 1 ? "" : "s"} ${ids.map((id) => `'${id}'`).join(", ")})` })
 
 /**
  * The Agentopia backend as the `CredentialSource`. Each request is bounded by `timeoutMs`; transient
@@ -52,7 +58,10 @@ export const makeAgentopiaCredentialSource = (options: AgentopiaCredentialSource
 
   return {
     fetchOAuth: (request: CredentialRequest) =>
-      answerOf(oauthPath, oauthRequestBody(request)).pipe(Effect.flatMap((answer) => settle(oauthPath, answer, parseOAuthCredentials, request.connectionIds))),
+      answerOf(oauthPath, oauthRequestBody(request)).pipe(
+        Effect.flatMap((answer) => settle(oauthPath, answer, parseOAuthCredentials, request.connectionIds)),
+        Effect.mapError(forConnections(request.connectionIds)),
+      ),
 
     fetchToolSecrets: ({ agentId, accountToolInstanceId }) =>
       answerOf(TOOL_SECRETS_PATH, { agentId, accountToolInstanceId }).pipe(
