@@ -87,6 +87,7 @@ const measureMethod = async (ctx: BenchContext, dtma: BenchDtma, backend: OAuthB
       let seen: number | null = null
       let reading = true
       const reader = (async () => {
+        // oxlint-disable-next-line eslint/no-unmodified-loop-condition -- both are set outside this loop, while it awaits
         while (reading && seen === null) {
           try {
             const text = textOf(await client.client.callTool(server.read))
@@ -97,15 +98,22 @@ const measureMethod = async (ctx: BenchContext, dtma: BenchDtma, backend: OAuthB
           }
         }
       })()
-      const answer = await dtma.call("POST", `/mcp-servers/${encodeURIComponent(name)}/oauth/refresh`)
-      const answeredAt = Date.now()
-      if (answer.status !== 200) throw new Error(`refresh of the ${method} server answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 300)}`)
-      const minted = backend.minted[before]
-      if (minted === undefined) throw new Error(`the ${method} refresh minted no token`)
-      const deadline = Date.now() + 30_000
-      while (seen === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1))
-      reading = false
-      await reader
+      let answeredAt = 0
+      let minted: (typeof backend.minted)[number] | undefined
+      try {
+        const answer = await dtma.call("POST", `/mcp-servers/${encodeURIComponent(name)}/oauth/refresh`)
+        answeredAt = Date.now()
+        if (answer.status !== 200) throw new Error(`refresh of the ${method} server answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 300)}`)
+        minted = backend.minted[before]
+        if (minted === undefined) throw new Error(`the ${method} refresh minted no token`)
+        const deadline = Date.now() + 30_000
+        // oxlint-disable-next-line eslint/no-unmodified-loop-condition -- the reader sets it
+        while (seen === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1))
+      } finally {
+        // A failed refresh must not leave the reader calling a server that is about to go away.
+        reading = false
+        await reader
+      }
       if (seen === null) throw new Error(`the ${method} server never read the refreshed token`)
       delivered.push(answeredAt - minted.at)
       read.push(seen - minted.at)

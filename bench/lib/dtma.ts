@@ -28,6 +28,8 @@ export interface StartOptions {
   readonly env?: Readonly<Record<string, string>>
   /** Extra `node` flags, e.g. `--cpu-prof`. */
   readonly nodeFlags?: ReadonlyArray<string>
+  /** The entry point to run; this checkout's `packages/http/src/main.ts` by default (another checkout's, to compare versions). */
+  readonly main?: string
 }
 
 export const startBenchDtma = async (options: StartOptions): Promise<BenchDtma> => {
@@ -37,7 +39,7 @@ export const startBenchDtma = async (options: StartOptions): Promise<BenchDtma> 
   mkdirSync(stateDir, { recursive: true })
   const logFile = join(options.runDir, `${options.scope}.log`)
   const log = openSync(logFile, "a")
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), MAIN], {
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), options.main ?? MAIN], {
     env: {
       PATH: process.env["PATH"] ?? "",
       PORT: String(port),
