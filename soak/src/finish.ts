@@ -14,14 +14,12 @@ import { fdsOf } from "./proc.ts"
 import { RECOVERY_TIMEOUT_MS } from "./recovery.ts"
 import { callTotals, leaksFound, markdownOf, type Leaks } from "./report.ts"
 import { SETTINGS } from "./settings.ts"
-import { memoryTrend, type Sample } from "./trend.ts"
+import { memoryTrend, type MemoryLimits, type Sample } from "./trend.ts"
 
 /** Open descriptors may differ by this many between two idle moments (timers, a lingering keep-alive). */
 const FD_TOLERANCE = 10
-/** RSS growth (fitted over the longest-lived DTMA process, after its warm-up) above this is a leak. */
-const MEMORY_THRESHOLD_MB = 50
-/** A fresh DTMA's heap grows for about a minute under the soak's load before it levels off. */
-const MEMORY_WARMUP_MS = 60_000
+/** Memory growth beyond these, over the longest-lived DTMA process, is a leak (see trend.ts). */
+const MEMORY_LIMITS: MemoryLimits = { warmupMs: 60_000, minSpanMs: 90_000, heapFloorMb: 32, rssPeakMb: 64 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 interface Finish {
@@ -77,7 +75,7 @@ export const finish = async (f: Finish): Promise<{ readonly pass: boolean; reado
     socketsEmpty: countCheck(f.empty0?.sockets ?? -1, empty1?.sockets ?? Number.MAX_SAFE_INTEGER, FD_TOLERANCE),
     socketFiles,
     credentialFiles,
-    memory: memoryTrend(f.sampler.samples, MEMORY_WARMUP_MS, MEMORY_THRESHOLD_MB),
+    memory: memoryTrend(f.sampler.samples, MEMORY_LIMITS),
     tokensMinted: f.backend.minted.length,
     tokensInLog,
   }
@@ -113,7 +111,7 @@ export const finish = async (f: Finish): Promise<{ readonly pass: boolean; reado
     startedAt: new Date(f.chaosStart).toISOString(),
     chaosMs: f.durationMs,
     machine,
-    settings: { ...SETTINGS, servers: f.fleet.map((s) => ({ name: s.name, transport: s.transport, tool: s.tool })), kinds: f.kinds, skipped: f.skipped, fdTolerance: FD_TOLERANCE, memoryThresholdMb: MEMORY_THRESHOLD_MB, memoryWarmupMs: MEMORY_WARMUP_MS },
+    settings: { ...SETTINGS, servers: f.fleet.map((s) => ({ name: s.name, transport: s.transport, tool: s.tool })), kinds: f.kinds, skipped: f.skipped, fdTolerance: FD_TOLERANCE, memoryLimits: MEMORY_LIMITS },
     deployMs: f.deployMs,
     calls: { ...calls, perServer: Object.fromEntries(f.pool.tallies) },
     faults: { byKind, list: f.faults },

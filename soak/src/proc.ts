@@ -30,22 +30,29 @@ export const rssMbOf = (pid: number): number | null => {
   }
 }
 
+/** `nodejs_heap_size_used_bytes` from a Prometheus text exposition, in MB; null if absent. */
+export const heapMbOf = (metrics: string): number | null => {
+  const match = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? ([0-9.e+]+)$/m.exec(metrics)
+  return match === null ? null : Number(match[1]) / 2 ** 20
+}
+
 /** A sample of the process now, or null if it is gone. */
-export const sampleOf = (pid: number): Sample | null => {
+export const sampleOf = async (pid: number, metrics: () => Promise<string>): Promise<Sample | null> => {
+  const heapMb = heapMbOf(await metrics().catch(() => ""))
   const rssMb = rssMbOf(pid)
   const fds = fdsOf(pid)
   if (rssMb === null || fds === null) return null
-  return { t: Date.now(), pid, rssMb, ...fds, load1: loadavg()[0] ?? 0 }
+  return { t: Date.now(), pid, rssMb, heapMb, ...fds, load1: loadavg()[0] ?? 0 }
 }
 
-/** Samples whichever process `pidOf` names every `everyMs` until stopped. */
-export const startSampler = (pidOf: () => number, everyMs: number): { readonly samples: ReadonlyArray<Sample>; stop(): void } => {
+/** Samples whichever process `pidOf` names (and its /metrics) every `everyMs` until stopped. */
+export const startSampler = (pidOf: () => number, metrics: () => Promise<string>, everyMs: number): { readonly samples: ReadonlyArray<Sample>; stop(): void } => {
   const samples: Array<Sample> = []
-  const take = () => {
-    const s = sampleOf(pidOf())
+  const take = async () => {
+    const s = await sampleOf(pidOf(), metrics)
     if (s !== null) samples.push(s)
   }
-  take()
-  const timer = setInterval(take, everyMs)
+  void take()
+  const timer = setInterval(() => void take(), everyMs)
   return { samples, stop: () => clearInterval(timer) }
 }

@@ -56,7 +56,8 @@ export const runSoak = async (durationMs: number, outDir: string, log: (line: st
     log(`deployed ${fleet.length} servers (${deployMs.map((m) => `${m} ms`).join(", ")})`)
     await sleep(3_000)
     const idle0 = fdsOf(holder.dtma.pid)
-    const sampler = startSampler(() => holder.dtma.pid, SETTINGS.sampleEveryMs)
+    const metrics = async () => (await api.call("GET", "/metrics", undefined, 2_000)).body as string
+    const sampler = startSampler(() => holder.dtma.pid, metrics, SETTINGS.sampleEveryMs)
     const pool = startClientPool(fleet, SETTINGS.clientsPerServer, (name) => `${api.url()}/mcp-servers/${encodeURIComponent(name)}/mcp`, settings.token)
     await sleep(SETTINGS.warmupMs)
     const ctx: FaultContext = {

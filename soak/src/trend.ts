@@ -3,6 +3,8 @@ export interface Sample {
   readonly t: number
   readonly pid: number
   readonly rssMb: number
+  /** V8 heap in use (`nodejs_heap_size_used_bytes` of its /metrics); null when /metrics did not answer. */
+  readonly heapMb: number | null
   readonly fds: number
   readonly sockets: number
   readonly load1: number
@@ -18,43 +20,79 @@ export const slope = (points: ReadonlyArray<readonly [number, number]>): number 
   return sxx === 0 ? 0 : points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0) / sxx
 }
 
-/** The memory trend of the DTMA: over every sample, and over the longest stretch of one process after its warm-up. */
+/** Limits beyond which memory growth is a leak, and how much of a process's life they need. */
+export interface MemoryLimits {
+  /** Ignore a process's first samples: a fresh DTMA's heap grows for about a minute under load. */
+  readonly warmupMs: number
+  /** Below this much life after the warm-up a process gives no verdict (too short to tell growth from noise). */
+  readonly minSpanMs: number
+  /** The live heap (the lowest heap-in-use of a third of the span: what survives garbage collection) may grow this much. */
+  readonly heapFloorMb: number
+  /** The highest RSS of the last third may exceed that of the first third by this much (native memory included). */
+  readonly rssPeakMb: number
+}
+
+/** The DTMA's memory over the run, and the verdict from its longest-lived process. */
 export interface MemoryTrend {
   readonly firstMb: number | null
   readonly lastMb: number | null
   readonly maxMb: number | null
   readonly processes: number
-  /** The longest-lived process's samples after `warmupMs`: its span, RSS slope and the growth that slope makes over the span. */
-  readonly longest: { readonly pid: number; readonly minutes: number; readonly slopeMbPerMin: number; readonly fittedGrowthMb: number } | null
-  /** Whether the fitted growth exceeds the threshold: a leak. */
-  readonly leak: boolean
-  readonly thresholdMb: number
+  /** The longest-lived process after its warm-up: span, RSS slope (for a person), and the two growths judged. */
+  readonly longest: {
+    readonly pid: number
+    readonly minutes: number
+    readonly rssSlopeMbPerMin: number
+    readonly rssPeakMb: readonly [number, number]
+    readonly heapFloorMb: readonly [number, number] | null
+  } | null
+  /** null: no process lived long enough for a verdict. */
+  readonly leak: boolean | null
+  readonly limits: MemoryLimits
 }
 
+const thirds = <A>(xs: ReadonlyArray<A>): readonly [ReadonlyArray<A>, ReadonlyArray<A>] => [xs.slice(0, Math.ceil(xs.length / 3)), xs.slice(Math.floor((2 * xs.length) / 3))]
+
 /**
- * Growth above `thresholdMb` over the longest-lived process (samples after its first `warmupMs`)
- * is a leak. A DTMA restarted by the soak starts afresh, so only one process's samples are fitted.
+ * A leak is growth that garbage collection does not take back: the live heap (lowest heap-in-use
+ * of the first and last thirds of the longest-lived process's span) or the RSS peaks of those
+ * thirds. A straight-line fit of RSS is reported but not judged: V8 grows RSS to a plateau and
+ * hands memory back in steps, which a fit reads as a trend. A DTMA the soak restarted starts
+ * afresh, so only one process is judged.
  */
-export const memoryTrend = (samples: ReadonlyArray<Sample>, warmupMs: number, thresholdMb: number): MemoryTrend => {
+export const memoryTrend = (samples: ReadonlyArray<Sample>, limits: MemoryLimits): MemoryTrend => {
   const byPid = new Map<number, Array<Sample>>()
   for (const s of samples) byPid.set(s.pid, [...(byPid.get(s.pid) ?? []), s])
-  const stretches = [...byPid.values()].map((ss) => ss.filter((s) => s.t - ss[0]!.t >= warmupMs)).filter((ss) => ss.length >= 3)
-  const longest = stretches.sort((a, b) => b.at(-1)!.t - b[0]!.t - (a.at(-1)!.t - a[0]!.t))[0]
-  const fitted =
-    longest === undefined
+  const span = (ss: ReadonlyArray<Sample>) => (ss.length === 0 ? 0 : ss.at(-1)!.t - ss[0]!.t)
+  const stretches = [...byPid.values()].map((ss) => ss.filter((s) => s.t - ss[0]!.t >= limits.warmupMs)).sort((a, b) => span(b) - span(a))
+  const longest = stretches[0]
+  const judged = longest !== undefined && span(longest) >= limits.minSpanMs ? longest : undefined
+  const summary =
+    judged === undefined
       ? null
       : (() => {
-          const minutes = (longest.at(-1)!.t - longest[0]!.t) / 60_000
-          const perMin = slope(longest.map((s) => [(s.t - longest[0]!.t) / 60_000, s.rssMb] as const))
-          return { pid: longest[0]!.pid, minutes, slopeMbPerMin: perMin, fittedGrowthMb: perMin * minutes }
+          const [first, last] = thirds(judged)
+          const heaps = (ss: ReadonlyArray<Sample>) => ss.flatMap((s) => (s.heapMb === null ? [] : [s.heapMb]))
+          const [h0, h1] = [heaps(first), heaps(last)]
+          return {
+            pid: judged[0]!.pid,
+            minutes: span(judged) / 60_000,
+            rssSlopeMbPerMin: slope(judged.map((s) => [(s.t - judged[0]!.t) / 60_000, s.rssMb] as const)),
+            rssPeakMb: [Math.max(...first.map((s) => s.rssMb)), Math.max(...last.map((s) => s.rssMb))] as const,
+            heapFloorMb: h0.length === 0 || h1.length === 0 ? null : ([Math.min(...h0), Math.min(...h1)] as const),
+          }
         })()
+  const leak =
+    summary === null
+      ? null
+      : summary.rssPeakMb[1] - summary.rssPeakMb[0] > limits.rssPeakMb || (summary.heapFloorMb !== null && summary.heapFloorMb[1] - summary.heapFloorMb[0] > limits.heapFloorMb)
   return {
     firstMb: samples[0]?.rssMb ?? null,
     lastMb: samples.at(-1)?.rssMb ?? null,
     maxMb: samples.length === 0 ? null : Math.max(...samples.map((s) => s.rssMb)),
     processes: byPid.size,
-    longest: fitted,
-    leak: fitted !== null && fitted.fittedGrowthMb > thresholdMb,
-    thresholdMb,
+    longest: summary,
+    leak,
+    limits,
   }
 }
