@@ -98,7 +98,11 @@ export const startDtma = async (options: StartOptions = {}): Promise<DtmaProcess
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`the DTMA exited at start:\n${output}`)
     if (await healthy()) break
-    if (i > 150) throw new Error(`the DTMA did not answer /health:\n${output}`)
+    if (i > 150) {
+      // Never leave a process behind that nobody can stop.
+      child.kill("SIGKILL")
+      throw new Error(`the DTMA did not answer /health:\n${output}`)
+    }
     await new Promise((r) => setTimeout(r, 100))
   }
   return {

@@ -112,6 +112,19 @@ describe("the OAuth backend double", () => {
     expect((await ask(backend, ["conn-gh"])).status).toBe(200)
   })
 
+  it("delays the answer to a request naming a slow connection, and only that one", async () => {
+    const backend = await start()
+    backend.connections.set("conn-slow", { provider: "github", delayMs: 2000 })
+    const slow = fetch(`${backend.url}/get-mcp-oauth-credentials`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${backend.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ oauthConnectionIds: ["conn-gh", "conn-slow"] }),
+      signal: AbortSignal.timeout(200),
+    })
+    await expect(slow).rejects.toMatchObject({ name: "TimeoutError" })
+    expect((await ask(backend, ["conn-gh"])).status).toBe(200)
+  })
+
   it("records every request with its body and time, and every token minted", async () => {
     const backend = await start()
     const before = Date.now()

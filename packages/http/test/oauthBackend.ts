@@ -12,6 +12,8 @@ export interface BackendConnection {
   /** Lifetime of each token minted; null for a token without `exp` (`expires_at: null`). Default 3600. */
   readonly lifetimeSeconds?: number | null
   readonly state?: ConnectionState
+  /** Wait this long before answering a request for this connection (a slow provider, to trip a client's timeout). */
+  readonly delayMs?: number
 }
 
 export interface RecordedRequest {
@@ -142,6 +144,8 @@ export const startOAuthBackend = async (options: OAuthBackendOptions = {}): Prom
   const credentials = async (body: unknown, res: ServerResponse): Promise<void> => {
     const ids = (body as { oauthConnectionIds?: unknown } | null)?.oauthConnectionIds
     if (!Array.isArray(ids) || !ids.every((id) => typeof id === "string")) return reply(res, 400, { error: "invalid_request", message: "oauthConnectionIds must be an array of strings" })
+    const delay = Math.max(0, ...ids.map((id) => backend.connections.get(id)?.delayMs ?? 0))
+    if (delay > 0) await sleep(delay)
     for (const id of ids) {
       const connection = backend.connections.get(id)
       const state = connection === undefined ? "missing" : (connection.state ?? "ok")
