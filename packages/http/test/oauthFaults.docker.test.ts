@@ -30,7 +30,8 @@ const nameOf = (what: string) => {
 
 let backend: OAuthBackend
 let rig: OAuthRig
-const others: Array<OAuthRig> = []
+/** Rigs of single tests, with the names of what they may have left on the engine. */
+const others: Array<{ readonly rig: OAuthRig; readonly names: ReadonlyArray<string> }> = []
 const report: Array<string> = []
 
 beforeAll(async () => {
@@ -48,7 +49,7 @@ beforeAll(async () => {
 }, 30_000)
 
 afterAll(async () => {
-  await Promise.all(others.map((o) => o.close(names)))
+  await Promise.all(others.map((o) => o.rig.close(o.names)))
   await rig?.close(names)
   await backend?.close()
   console.log(`oauth faults (${RUN}):\n  ${report.join("\n  ")}`)
@@ -80,8 +81,7 @@ describe("OAuth faults on a real engine", { concurrent: true }, () => {
 
   it("a DTMA restarted after SIGKILL fetches the adopted server's tokens again, delivers them into the same container and keeps refreshing; leftovers of gone servers are wiped", async () => {
     const scenario = await restartScenario(RUN)
-    others.push(scenario.rig)
-    names.push(...scenario.names)
+    others.push(scenario)
     const measured = await scenario.run()
     expect(measured).toHaveLength(3)
     report.push(...measured)
@@ -112,7 +112,7 @@ describe("OAuth faults on a real engine", { concurrent: true }, () => {
 
   it("refuses a deploy with 502 oauth_unauthorized, without retrying, when the backend rejects the DTMA's bearer token (401)", async () => {
     const wrong = await startRig({ backend, bearer: "not-the-backend-token", connections: {} })
-    others.push(wrong)
+    others.push({ rig: wrong, names: [] })
     const res = await refusedDeploy(wrong, "unauthorized", [ID.ok])
     expect(res.status).toBe(502)
     expect(res.body).toMatchObject({ success: false, code: "oauth_unauthorized" })
@@ -125,7 +125,7 @@ describe("OAuth faults on a real engine", { concurrent: true }, () => {
 
   it("refuses a deploy with 502 oauth_unavailable, after retrying, when the backend answers 503 or resets every connection", async () => {
     const down = await startRig({ connections: { [ID.ok]: { provider: "github" } } })
-    others.push(down)
+    others.push({ rig: down, names: [] })
     down.backend.down = "503"
     const unavailable = await refusedDeploy(down, "down-503", [ID.ok])
     expect(unavailable.status).toBe(502)

@@ -20,7 +20,7 @@ export interface RestartScenario {
 
 export const restartScenario = async (runId: string): Promise<RestartScenario> => {
   const keep = `${runId}-keep`
-  const gone = { files: `${runId}-gone-files`, socket: `${runId}-gone-socket` }
+  const gone = `${runId}-gone`
   const connection = { keep: `gh-keep-${runId}`, gone: `gh-gone-${runId}` }
   const rig = await startRig({
     connections: {
@@ -44,17 +44,15 @@ export const restartScenario = async (runId: string): Promise<RestartScenario> =
     const files = { baseConfigOverrideJson: { Cmd: ["/run/secrets/dtma"] } }
     const [kept] = await Promise.all([
       deployed(rig, oauthDeploy(keep, FILESYSTEM, [connection.keep], files)),
-      deployed(rig, oauthDeploy(gone.files, FILESYSTEM, [connection.gone], files)),
-      deployed(rig, oauthDeploy(gone.socket, CREDENTIALS_FIXTURE, [connection.gone], { credentialInjectionMethod: "runtime_api" })),
+      deployed(rig, oauthDeploy(gone, CREDENTIALS_FIXTURE, [connection.gone], { credentialInjectionMethod: "runtime_api" })),
     ])
     const before = await inspected(kept.containerId)
     expect(minted().map((m) => m.token)).toContain(await readToken())
 
     await rig.dtma.kill("SIGKILL")
-    // While no DTMA runs, two servers go away for good; their credential directories stay behind.
-    for (const name of Object.values(gone)) await docker("rm", "-f", ...(await containersNamed(name)).map((c) => c.id))
-    expect(leftovers(rig, gone.files)).toHaveLength(2)
-    expect(leftovers(rig, gone.socket)).toHaveLength(2)
+    // While no DTMA runs, a server goes away for good; its socket directory and index entry stay behind.
+    await docker("rm", "-f", ...(await containersNamed(gone)).map((c) => c.id))
+    expect(leftovers(rig, gone)).toHaveLength(2)
     const restartedAt = Date.now()
     await rig.restart()
 
@@ -71,10 +69,8 @@ export const restartScenario = async (runId: string): Promise<RestartScenario> =
     expect(detail.container.id).toBe(kept.containerId)
     expect(detail.oauth).toEqual([expect.objectContaining({ connectionId: connection.keep, status: expect.stringMatching(/^(valid|expiring)$/) })])
 
-    for (const name of Object.values(gone)) {
-      await waitFor(`the leftovers of ${name} to be wiped`, async () => (leftovers(rig, name).length === 0 ? true : undefined), 10_000, 50)
-      expect((await rig.call("GET", `/mcp-servers/${name}`)).status).toBe(404)
-    }
+    await waitFor(`the leftovers of ${gone} to be wiped`, async () => (leftovers(rig, gone).length === 0 ? true : undefined), 10_000, 50)
+    expect((await rig.call("GET", `/mcp-servers/${gone}`)).status).toBe(404)
 
     // The restarted DTMA keeps the schedule: the next renewal, before expiry, reaches the same container.
     const renewed = await readUntil(readToken, (v) => v !== afterRestart.value, 25_000)
@@ -90,5 +86,5 @@ export const restartScenario = async (runId: string): Promise<RestartScenario> =
     return report
   }
 
-  return { rig, names: [keep, gone.files, gone.socket], run }
+  return { rig, names: [keep, gone], run }
 }
