@@ -1,4 +1,4 @@
-import { Clock, Effect, Exit, Fiber, Redacted } from "effect"
+import { Cause, Clock, Effect, Exit, Fiber, Redacted } from "effect"
 import { InvalidInstanceSpec } from "../errors.ts"
 import type { EnvVar, OAuthBinding } from "../ManagedInstance.ts"
 import { makeKeyedLock } from "../keyedLock.ts"
@@ -6,7 +6,7 @@ import type { CredentialCache } from "../credentials/CredentialCache.ts"
 import { credentialOf, type CredentialLease, type LeaseState } from "../credentials/lease.ts"
 import { socketEnv, tokenEnvOf, tokenFileEnvOf } from "../credentials/layout.ts"
 import { nextRefreshAt, retryDelay, type RenewalPolicy, type RetryPolicy } from "../credentials/renewalPolicy.ts"
-import type { ContainerOwner, CredentialDelivery, CredentialDeliveryFailed, DeliveryMount } from "../ports/CredentialDelivery.ts"
+import { CredentialDeliveryFailed, type ContainerOwner, type CredentialDelivery, type DeliveryMount } from "../ports/CredentialDelivery.ts"
 import type { CredentialFetchFailed, CredentialRequest } from "../ports/CredentialSource.ts"
 import { ownerOf } from "./containerOwner.ts"
 
@@ -95,6 +95,8 @@ export const makeServerCredentials = (deps: ServerCredentialsDeps): ServerCreden
   const holders = new Map<string, { holder: CredentialHolder; unsubscribe: ReadonlyArray<() => void>; delivered: ReadonlyArray<unknown> }>()
   const schedules = new Map<string, Fiber.Fiber<void>>()
   const oneAtATime = makeKeyedLock()
+  /** Failed env_vars replacements in a row, per server: the backoff of the next attempt. */
+  const envRetries = new Map<string, number>()
 
   const policyOf = (binding: OAuthBinding): RenewalPolicy =>
     binding.refreshStrategy === "periodic" && binding.refreshIntervalSeconds !== null
@@ -121,8 +123,19 @@ export const makeServerCredentials = (deps: ServerCredentialsDeps): ServerCreden
       const current = yield* currentCredentials(entry.holder)
       const tokens = current.map((c) => c.accessToken)
       if (tokens.length === entry.delivered.length && tokens.every((t, i) => t === entry.delivered[i])) return
-      if (entry.holder.binding.method === "env_vars") yield* deps.onEnvRenewal(name).pipe(Effect.ignore)
-      else yield* delivery.publish(name, current)
+      if (entry.holder.binding.method === "env_vars") {
+        const replaced = yield* Effect.exit(deps.onEnvRenewal(name))
+        if (Exit.isFailure(replaced)) {
+          // Not marked delivered: the replacement is tried again later, and the caller told why.
+          const attempt = (envRetries.get(name) ?? 0) + 1
+          envRetries.set(name, attempt)
+          const after = retryDelay({ attempt, policy: settings.retry, random: random(), now: 0, expiresAt: null, minimumBeforeExpiryMs: 0 })
+          yield* Effect.forkDetach(Effect.sleep(after).pipe(Effect.andThen(deliver(name)), Effect.ignore))
+          const why = Cause.pretty(replaced.cause).split("\n")[0] ?? "unknown"
+          return yield* new CredentialDeliveryFailed({ name, reason: "io_failed", detail: `the replacement container with the new tokens did not take over (retried in ${after} ms): ${why}` })
+        }
+        envRetries.delete(name)
+      } else yield* delivery.publish(name, current)
       // The env_vars replacement re-tracks the server under a new entry: mark that one, or the
       // next deliver (the refresh endpoint's own) sees stale tokens and replaces the container again.
       const latest = holders.get(name)
@@ -205,6 +218,7 @@ export const makeServerCredentials = (deps: ServerCredentialsDeps): ServerCreden
     Effect.gen(function* () {
       const entry = holders.get(name)
       holders.delete(name)
+      envRetries.delete(name)
       for (const stop of entry?.unsubscribe ?? []) stop()
       yield* delivery.wipe(name)
       for (const id of entry?.holder.binding.connectionIds ?? []) {

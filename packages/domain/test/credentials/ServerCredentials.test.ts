@@ -142,6 +142,32 @@ describe("ServerCredentials", () => {
     expect(envRenewals).toEqual(["env", "env"])
   })
 
+  it("reports an env_vars replacement that did not take over, and tries it again later", async () => {
+    const source = new InMemoryCredentialSource()
+    source.connect("gh", { provider: "github", scopes: [] })
+    const attempts: Array<number> = []
+    const credentials = makeServerCredentials({
+      cache: makeCredentialCache({ source }),
+      delivery: new InMemoryCredentialDelivery(),
+      settings: { onExpiry: defaultRenewalPolicy, retry: { baseDelayMs: 1_000, maxDelayMs: 4_000 }, idleRecheckMs: 60_000 },
+      random: () => 0.5,
+      onEnvRenewal: () => Effect.suspend(() => (attempts.push(attempts.length) === 1 ? Effect.fail("the replacement never became ready") : Effect.void)),
+    })
+    const h = holder("env", binding(["gh"], { method: "env_vars" }))
+    const failure = await withTestClock(
+      Effect.gen(function* () {
+        yield* credentials.prepare(h, "1000")
+        yield* credentials.track(h)
+        const refused = yield* Effect.flip(credentials.refresh("env"))
+        yield* TestClock.adjust(1_000)
+        yield* settle
+        return refused
+      }),
+    )
+    expect(failure).toMatchObject({ _tag: "CredentialDeliveryFailed", reason: "io_failed", detail: expect.stringContaining("did not take over") })
+    expect(attempts).toEqual([0, 1])
+  })
+
   it("answers a refresh only once the new token is delivered", async () => {
     const { delivery, credentials } = setup()
     const h = holder("a", binding(["gh", "slack"], { method: "runtime_api" }))
