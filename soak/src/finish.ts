@@ -19,7 +19,7 @@ import { memoryTrend, type MemoryLimits, type Sample } from "./trend.ts"
 /** Open descriptors may differ by this many between two idle moments (timers, a lingering keep-alive). */
 const FD_TOLERANCE = 10
 /** Memory growth beyond these, over the longest-lived DTMA process, is a leak (see trend.ts). */
-const MEMORY_LIMITS: MemoryLimits = { warmupMs: 60_000, minSpanMs: 90_000, heapFloorMb: 32, rssPeakMb: 64 }
+const MEMORY_LIMITS: MemoryLimits = { warmupMs: 60_000, minSpanMs: 90_000, heapFloorMb: 32, externalFloorMb: 32, rssFloorMb: 128 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 interface Finish {

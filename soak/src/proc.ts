@@ -30,19 +30,21 @@ export const rssMbOf = (pid: number): number | null => {
   }
 }
 
-/** `nodejs_heap_size_used_bytes` from a Prometheus text exposition, in MB; null if absent. */
-export const heapMbOf = (metrics: string): number | null => {
-  const match = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? ([0-9.e+]+)$/m.exec(metrics)
+/** A gauge (e.g. `nodejs_heap_size_used_bytes`) from a Prometheus text exposition, bytes in MB; null if absent. */
+export const gaugeMbOf = (metrics: string, name: string): number | null => {
+  const match = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, "m").exec(metrics)
   return match === null ? null : Number(match[1]) / 2 ** 20
 }
 
 /** A sample of the process now, or null if it is gone. */
 export const sampleOf = async (pid: number, metrics: () => Promise<string>): Promise<Sample | null> => {
-  const heapMb = heapMbOf(await metrics().catch(() => ""))
+  const text = await metrics().catch(() => "")
+  const heapMb = gaugeMbOf(text, "nodejs_heap_size_used_bytes")
+  const externalMb = gaugeMbOf(text, "nodejs_external_memory_bytes")
   const rssMb = rssMbOf(pid)
   const fds = fdsOf(pid)
   if (rssMb === null || fds === null) return null
-  return { t: Date.now(), pid, rssMb, heapMb, ...fds, load1: loadavg()[0] ?? 0 }
+  return { t: Date.now(), pid, rssMb, heapMb, externalMb, ...fds, load1: loadavg()[0] ?? 0 }
 }
 
 /** Samples whichever process `pidOf` names (and its /metrics) every `everyMs` until stopped. */

@@ -37,7 +37,7 @@ export const leaksFound = (l: Leaks): ReadonlyArray<string> =>
     l.socketFiles.length > 0 && `socket files left: ${l.socketFiles.join(", ")}`,
     l.credentialFiles !== "n/a" && l.credentialFiles.length > 0 && `credential files or directories left: ${l.credentialFiles.join(", ")}`,
     l.tokensInLog > 0 && `${l.tokensInLog} of ${l.tokensMinted} token values in the DTMA's log`,
-    l.memory.leak === true && `memory grew beyond ${l.memory.limits.heapFloorMb} MB of live heap or ${l.memory.limits.rssPeakMb} MB of RSS peak: ${memoryLine(l.memory)}`,
+    l.memory.leak === true && `memory grew beyond its limits (live heap ${l.memory.limits.heapFloorMb} MB, external ${l.memory.limits.externalFloorMb} MB, RSS floor ${l.memory.limits.rssFloorMb} MB): ${memoryLine(l.memory)}`,
   ].filter((x): x is string => typeof x === "string")
 
 /** Calls made and failed, over all servers. */
@@ -58,8 +58,8 @@ export const callTotals = (tallies: ReadonlyMap<string, ServerTally>, failures: 
 export const memoryLine = (m: MemoryTrend): string => {
   const l = m.longest
   if (l === null) return "no process lived long enough after its warm-up"
-  const heap = l.heapFloorMb === null ? "live heap n/a" : `live heap ${l.heapFloorMb[0].toFixed(0)} → ${l.heapFloorMb[1].toFixed(0)} MB`
-  return `longest process ${l.minutes.toFixed(1)} min after warm-up: ${heap}, RSS peak ${l.rssPeakMb[0].toFixed(0)} → ${l.rssPeakMb[1].toFixed(0)} MB (RSS slope ${l.rssSlopeMbPerMin.toFixed(1)} MB/min)`
+  const pair = (what: string, p: readonly [number, number] | null) => (p === null ? `${what} n/a` : `${what} ${p[0].toFixed(0)} → ${p[1].toFixed(0)} MB`)
+  return `longest process ${l.minutes.toFixed(1)} min after warm-up, first → last third: ${pair("live heap", l.heapFloorMb)}, ${pair("external", l.externalFloorMb)}, ${pair("RSS floor", l.rssFloorMb)}; not judged: ${pair("RSS peak", l.rssPeakMb)}, RSS slope ${l.rssSlopeMbPerMin.toFixed(1)} MB/min`
 }
 
 const ms = (v: number | null) => (v === null ? "–" : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${v} ms`)
@@ -106,7 +106,7 @@ export const markdownOf = (r: {
     `| socket files under the state dir | | ${l.socketFiles.length} | ${l.socketFiles.length > 0 ? "LEAK" : "ok"} |`,
     `| credential files and directories left under DTMA_CREDENTIALS_DIR | | ${l.credentialFiles === "n/a" ? "n/a (no credentials root configured)" : l.credentialFiles.length} | ${l.credentialFiles !== "n/a" && l.credentialFiles.length > 0 ? "LEAK" : "ok"} |`,
     `| OAuth token values in the DTMA's log | ${l.tokensMinted} minted | ${l.tokensInLog} | ${l.tokensInLog > 0 ? "LEAK" : "ok"} |`,
-    `| DTMA memory: RSS first ${m.firstMb?.toFixed(0)} MB, last ${m.lastMb?.toFixed(0)} MB, max ${m.maxMb?.toFixed(0)} MB over ${m.processes} processes | | ${memoryLine(m)} | ${m.leak === null ? "no verdict (no process lived long enough)" : m.leak ? "LEAK" : `ok (live heap +${m.limits.heapFloorMb} MB, RSS peak +${m.limits.rssPeakMb} MB allowed)`} |`,
+    `| DTMA memory: RSS first ${m.firstMb?.toFixed(0)} MB, last ${m.lastMb?.toFixed(0)} MB, max ${m.maxMb?.toFixed(0)} MB over ${m.processes} processes | | ${memoryLine(m)} | ${m.leak === null ? "no verdict (no process lived long enough)" : m.leak ? "LEAK" : `ok (growth allowed: live heap ${m.limits.heapFloorMb} MB, external ${m.limits.externalFloorMb} MB, RSS floor ${m.limits.rssFloorMb} MB)`} |`,
     ``,
     ...(r.lostCalls.length === 0 ? [] : [`Lost calls (first ${r.lostCalls.length}):`, ``, ...r.lostCalls.map((f) => `- +${((f.start - r.startedAt) / 1000).toFixed(1)} s ${f.server} client ${f.client} ${f.what} (${f.end - f.start} ms): ${f.error}`), ``]),
     `Faults in order:`,

@@ -5,6 +5,8 @@ export interface Sample {
   readonly rssMb: number
   /** V8 heap in use (`nodejs_heap_size_used_bytes` of its /metrics); null when /metrics did not answer. */
   readonly heapMb: number | null
+  /** Memory of C++ objects bound to JS ones, buffers included (`nodejs_external_memory_bytes`); null when /metrics did not answer. */
+  readonly externalMb: number | null
   readonly fds: number
   readonly sockets: number
   readonly load1: number
@@ -28,8 +30,10 @@ export interface MemoryLimits {
   readonly minSpanMs: number
   /** The live heap (the lowest heap-in-use of a third of the span: what survives garbage collection) may grow this much. */
   readonly heapFloorMb: number
-  /** The highest RSS of the last third may exceed that of the first third by this much (native memory included). */
-  readonly rssPeakMb: number
+  /** The lowest external memory (buffers) of a third of the span may grow this much. */
+  readonly externalFloorMb: number
+  /** The lowest RSS of a third of the span may grow this much: a gross bound, since V8 sizes its heap to the load. */
+  readonly rssFloorMb: number
 }
 
 /** The DTMA's memory over the run, and the verdict from its longest-lived process. */
@@ -43,8 +47,11 @@ export interface MemoryTrend {
     readonly pid: number
     readonly minutes: number
     readonly rssSlopeMbPerMin: number
+    /** [first third, last third] of the span. */
     readonly rssPeakMb: readonly [number, number]
+    readonly rssFloorMb: readonly [number, number]
     readonly heapFloorMb: readonly [number, number] | null
+    readonly externalFloorMb: readonly [number, number] | null
   } | null
   /** null: no process lived long enough for a verdict. */
   readonly leak: boolean | null
@@ -53,11 +60,19 @@ export interface MemoryTrend {
 
 const thirds = <A>(xs: ReadonlyArray<A>): readonly [ReadonlyArray<A>, ReadonlyArray<A>] => [xs.slice(0, Math.ceil(xs.length / 3)), xs.slice(Math.floor((2 * xs.length) / 3))]
 
+/** The lowest value of a field over the first and over the last third of samples; null if a third has none. */
+const floors = (first: ReadonlyArray<Sample>, last: ReadonlyArray<Sample>, of: (s: Sample) => number | null): readonly [number, number] | null => {
+  const values = (ss: ReadonlyArray<Sample>) => ss.flatMap((s) => (of(s) === null ? [] : [of(s)!]))
+  const [a, b] = [values(first), values(last)]
+  return a.length === 0 || b.length === 0 ? null : [Math.min(...a), Math.min(...b)]
+}
+
 /**
- * A leak is growth that garbage collection does not take back: the live heap (lowest heap-in-use
- * of the first and last thirds of the longest-lived process's span) or the RSS peaks of those
- * thirds. A straight-line fit of RSS is reported but not judged: V8 grows RSS to a plateau and
- * hands memory back in steps, which a fit reads as a trend. A DTMA the soak restarted starts
+ * A leak is growth that garbage collection does not take back, between the first and the last
+ * third of the longest-lived process's span: of the live heap (the lowest heap-in-use), of external
+ * memory (buffers), or, by a wide margin, of the lowest RSS. RSS peaks and a straight-line fit of
+ * RSS are reported but not judged: V8 sizes its heap to the load and hands memory back in steps, so
+ * both swung by 75-90 MB in runs whose live heap stayed flat. A DTMA the soak restarted starts
  * afresh, so only one process is judged.
  */
 export const memoryTrend = (samples: ReadonlyArray<Sample>, limits: MemoryLimits): MemoryTrend => {
@@ -72,20 +87,21 @@ export const memoryTrend = (samples: ReadonlyArray<Sample>, limits: MemoryLimits
       ? null
       : (() => {
           const [first, last] = thirds(judged)
-          const heaps = (ss: ReadonlyArray<Sample>) => ss.flatMap((s) => (s.heapMb === null ? [] : [s.heapMb]))
-          const [h0, h1] = [heaps(first), heaps(last)]
           return {
             pid: judged[0]!.pid,
             minutes: span(judged) / 60_000,
             rssSlopeMbPerMin: slope(judged.map((s) => [(s.t - judged[0]!.t) / 60_000, s.rssMb] as const)),
             rssPeakMb: [Math.max(...first.map((s) => s.rssMb)), Math.max(...last.map((s) => s.rssMb))] as const,
-            heapFloorMb: h0.length === 0 || h1.length === 0 ? null : ([Math.min(...h0), Math.min(...h1)] as const),
+            rssFloorMb: floors(first, last, (s) => s.rssMb)!,
+            heapFloorMb: floors(first, last, (s) => s.heapMb),
+            externalFloorMb: floors(first, last, (s) => s.externalMb),
           }
         })()
+  const grew = (pair: readonly [number, number] | null, limit: number) => pair !== null && pair[1] - pair[0] > limit
   const leak =
     summary === null
       ? null
-      : summary.rssPeakMb[1] - summary.rssPeakMb[0] > limits.rssPeakMb || (summary.heapFloorMb !== null && summary.heapFloorMb[1] - summary.heapFloorMb[0] > limits.heapFloorMb)
+      : grew(summary.heapFloorMb, limits.heapFloorMb) || grew(summary.externalFloorMb, limits.externalFloorMb) || grew(summary.rssFloorMb, limits.rssFloorMb)
   return {
     firstMb: samples[0]?.rssMb ?? null,
     lastMb: samples.at(-1)?.rssMb ?? null,

@@ -62,6 +62,7 @@ export const runChaos = async (ctx: FaultContext, options: ChaosOptions): Promis
     const candidates = options.kinds.filter((k) => (k === "dtma-kill" ? dtmaReady : k === "misbehaving" ? !state.misbehaving : SERVER_FAULTS[k] !== undefined && free.length > 0))
     // Kinds not injected yet go first, so that even a short run sees every kind.
     const fresh = candidates.filter((k) => !injected.has(k))
+    if (now >= options.dtmaUntil) state.dtmaDue = false
     const kind = state.dtmaDue ? "dtma-kill" : pick(fresh.length > 0 ? fresh : candidates)
     if (kind === undefined) continue
     injected.add(kind)
