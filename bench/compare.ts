@@ -3,7 +3,7 @@
 // checkout's directory (its packages/http/src/main.ts runs; the checkout needs its node_modules)
 // and may end in `+KEY=value,...` for environment, e.g. `. .+LOG_LEVEL=warn`. Prints, per concurrency
 // and side, the median over rounds of p50 latency, calls/s and the DTMA's CPU per call.
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { deployStdio, EVERYTHING_IMAGE } from "./context.ts"
@@ -59,4 +59,5 @@ try {
   for (const [key, s] of samples) console.log(`${key}\t${median(s.p50).toFixed(3)}\t${Math.round(median(s.rate))}\t${median(s.cpu).toFixed(3)}`)
 } finally {
   await cleanUp()
+  rmSync(runDir, { recursive: true, force: true })
 }
