@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { deployBody, startTestApp, type TestApp } from "./support.ts"
+import { deployBody, mcpBody, startTestApp, type TestApp } from "./support.ts"
 
 let app: TestApp
 beforeEach(async () => {
@@ -56,6 +56,17 @@ describe("request logging", () => {
     expect(line).toMatchObject({ method: "POST", route: "/tools", status: 201, ms: expect.any(Number) })
     expect(Object.keys(line ?? {}).sort()).toEqual(["level", "method", "ms", "msg", "route", "service", "status", "time"])
     expect(app.logs.join("\n")).not.toContain("body-secret")
+  })
+
+  it("logs a proxied MCP call at debug, and one that failed at info", async () => {
+    expect((await app.json("POST", "/mcp-servers", mcpBody())).status).toBe(201)
+    const init = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } }
+    const call = (headers: Record<string, string>) =>
+      app.api("/mcp-servers/mcp-a/mcp", { method: "POST", body: JSON.stringify(init), headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers } })
+    expect((await call({})).status).toBe(200)
+    expect((await call({ authorization: "Bearer wrong" })).status).toBe(403)
+    const lines = app.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "request" && l.route === "/mcp-servers/:name/mcp")
+    expect(lines.map((l) => [l.status, l.level])).toEqual([[200, "debug"], [403, "info"]])
   })
 
   it("logs unauthenticated requests under their route pattern", async () => {

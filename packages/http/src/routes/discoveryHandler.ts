@@ -3,13 +3,18 @@ import { Effect } from "effect"
 import { discoveryEntryOf, discoveryTagOf, ifNoneMatchHits } from "../mcpServerShapes.ts"
 import { oauthOfAll, originOf, type HandlerDeps } from "./HandlerDeps.ts"
 
+/** How long a built answer is served again while its tag holds: its timestamps are at most this old. */
+const REUSE_MS = 1_000
+
 /**
  * `GET /mcp-servers/discovery`: what every server offers, from memory (no server is asked during
- * the request). An `If-None-Match` naming the current tag gets a bodiless 304.
+ * the request). An `If-None-Match` naming the current tag gets a bodiless 304. The serialised body
+ * (hundreds of KB with many servers) is built once per tag and reused for up to a second, so
+ * pollers do not each pay for it.
  */
-export const discoveryHandler =
-  (deps: HandlerDeps): RouterMiddleware =>
-  async (ctx) => {
+export const discoveryHandler = (deps: HandlerDeps): RouterMiddleware => {
+  let built: { readonly tag: string; readonly at: number; readonly body: string } | null = null
+  return async (ctx) => {
     const views = deps.mcpServers.list()
     const oauth = await Effect.runPromise(oauthOfAll(deps.mcpServers, views))
     const origin = originOf(ctx, deps.config)
@@ -22,5 +27,12 @@ export const discoveryHandler =
       return
     }
     ctx.status = 200
-    ctx.body = { success: true, data: { generatedAt: deps.now().toISOString(), servers: views.map((v) => discoveryEntryOf(v, origin, oauth.get(v.instanceName))) } }
+    ctx.type = "application/json"
+    const now = deps.now()
+    if (built === null || built.tag !== tag || Math.abs(now.getTime() - built.at) > REUSE_MS) {
+      const data = { generatedAt: now.toISOString(), servers: views.map((v) => discoveryEntryOf(v, origin, oauth.get(v.instanceName))) }
+      built = { tag, at: now.getTime(), body: JSON.stringify({ success: true, data }) }
+    }
+    ctx.body = built.body
   }
+}
