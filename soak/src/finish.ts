@@ -10,7 +10,7 @@ import type { FaultRecord } from "./faults/types.ts"
 import type { ServerSpec } from "./fleet.ts"
 import { checkContainers, countCheck, credentialFilesLeft, socketFilesUnder } from "./leaks.ts"
 import { machineFacts } from "./machine.ts"
-import { fdsOf } from "./proc.ts"
+import { fdsOf, socketKindsOf } from "./proc.ts"
 import { RECOVERY_TIMEOUT_MS } from "./recovery.ts"
 import { callTotals, leaksFound, markdownOf, type Leaks } from "./report.ts"
 import { SETTINGS } from "./settings.ts"
@@ -33,6 +33,8 @@ interface Finish {
   readonly faults: ReadonlyArray<FaultRecord>
   readonly empty0: { readonly fds: number; readonly sockets: number } | null
   readonly idle0: { readonly fds: number; readonly sockets: number } | null
+  /** What the DTMA's sockets were at those two moments (see socketKindsOf). */
+  readonly kinds0: { readonly empty: Readonly<Record<string, number>>; readonly idle: Readonly<Record<string, number>> }
   readonly skipped: ReadonlyArray<string>
   readonly kinds: ReadonlyArray<string>
   readonly deployMs: ReadonlyArray<number>
@@ -49,14 +51,17 @@ export const finish = async (f: Finish): Promise<{ readonly pass: boolean; reado
   // Idle again: clients gone, keep-alive connections timed out (Node's default is 5 s).
   await sleep(6_000)
   const idle1 = fdsOf(holder.dtma.pid)
+  const idleKinds1 = socketKindsOf(holder.dtma.pid)
   const containersBeforeTeardown = await checkContainers(api, settings.scope)
   for (const server of await api.list()) {
     const answer = await api.call("DELETE", serverPath(server.name), undefined, 60_000).catch((e: unknown) => ({ status: 0, body: String(e) }))
     if (answer.status !== 200) f.log(`teardown: DELETE ${server.name} answered ${answer.status}: ${JSON.stringify(answer.body)}`)
   }
   const containersAfterTeardown = (await containersOfScope(settings.scope)).length
-  await sleep(3_000)
+  // Idle again: keep-alive connections of the teardown's requests timed out.
+  await sleep(6_000)
   const empty1 = fdsOf(holder.dtma.pid)
+  const emptyKinds1 = socketKindsOf(holder.dtma.pid)
   f.sampler.stop()
   const socketFiles = [...socketFilesUnder(settings.stateDir), ...socketFilesUnder(settings.credentialsDir)]
   const credentialFiles = credentialFilesLeft(settings.credentialsDir)
@@ -119,6 +124,9 @@ export const finish = async (f: Finish): Promise<{ readonly pass: boolean; reado
     failures: { lost, explainedByKind: byKindOfFault, explainedSample: explained.slice(0, 200) },
     leaks,
     dtmaExit: exit,
+    dtmaPort: settings.port,
+    backendPort: Number(new URL(settings.backendUrl).port),
+    socketKinds: { emptyStart: f.kinds0.empty, idleStart: f.kinds0.idle, idleEnd: idleKinds1, emptyEnd: emptyKinds1 },
     backend: f.backend.requests,
     samples: f.sampler.samples,
   }

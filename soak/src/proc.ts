@@ -20,6 +20,51 @@ export const fdsOf = (pid: number): { readonly fds: number; readonly sockets: nu
   }
 }
 
+const hexPort = (hex: string) => Number.parseInt(hex.split(":")[1] ?? "0", 16)
+const TCP_STATES: Readonly<Record<string, string>> = { "01": "established", "06": "time_wait", "08": "close_wait", "0A": "listen" }
+
+/**
+ * What each socket a process holds is, for a person: `tcp <local port> → <remote port> <state>`,
+ * `unix <path>` (or `unix` when unnamed), `other`; counted, so two snapshots can be compared.
+ */
+export const socketKindsOf = (pid: number): Readonly<Record<string, number>> => {
+  const inodes = new Set<string>()
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      const link = (() => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`)
+        } catch {
+          return ""
+        }
+      })()
+      const match = /^socket:\[(\d+)\]$/.exec(link)
+      if (match !== null) inodes.add(match[1]!)
+    }
+  } catch {
+    return {}
+  }
+  const kinds: Record<string, number> = {}
+  const count = (kind: string) => (kinds[kind] = (kinds[kind] ?? 0) + 1)
+  const read = (file: string) => {
+    try {
+      return readFileSync(`/proc/${pid}/net/${file}`, "utf8").split("\n").slice(1)
+    } catch {
+      return []
+    }
+  }
+  for (const line of [...read("tcp"), ...read("tcp6")]) {
+    const f = line.trim().split(/\s+/)
+    if (f[9] !== undefined && inodes.delete(f[9])) count(`tcp ${hexPort(f[1] ?? "")} → ${hexPort(f[2] ?? "")} ${TCP_STATES[f[3] ?? ""] ?? f[3]}`)
+  }
+  for (const line of read("unix")) {
+    const f = line.trim().split(/\s+/)
+    if (f[6] !== undefined && inodes.delete(f[6])) count(`unix ${f[7] ?? ""}`.trim())
+  }
+  for (let i = 0; i < inodes.size; i++) count("other")
+  return kinds
+}
+
 /** Resident memory of a process in MB (VmRSS); null if it is gone. */
 export const rssMbOf = (pid: number): number | null => {
   try {

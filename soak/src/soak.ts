@@ -11,7 +11,7 @@ import { runChaos } from "./faults/chaos.ts"
 import { MISBEHAVING } from "./faults/misbehaving.ts"
 import { FAULT_KINDS, type FaultContext } from "./faults/types.ts"
 import { deployFleet, fleetOf, EVERYTHING, MEMORY, WEBSOCKET } from "./fleet.ts"
-import { fdsOf, startSampler } from "./proc.ts"
+import { fdsOf, socketKindsOf, startSampler } from "./proc.ts"
 import { finish } from "./finish.ts"
 import { SETTINGS } from "./settings.ts"
 
@@ -52,10 +52,12 @@ export const runSoak = async (durationMs: number, outDir: string, log: (line: st
     log(`DTMA pid ${holder.dtma.pid} on ${holder.dtma.url}, scope ${run}, log ${settings.logFile}`)
     await sleep(2_000)
     const empty0 = fdsOf(holder.dtma.pid)
+    const kinds0 = { empty: socketKindsOf(holder.dtma.pid), idle: {} as Readonly<Record<string, number>> }
     const deployMs = await deployFleet(api, fleet)
     log(`deployed ${fleet.length} servers (${deployMs.map((m) => `${m} ms`).join(", ")})`)
     await sleep(3_000)
     const idle0 = fdsOf(holder.dtma.pid)
+    kinds0.idle = socketKindsOf(holder.dtma.pid)
     const metrics = async () => (await api.call("GET", "/metrics", undefined, 2_000)).body as string
     const sampler = startSampler(() => holder.dtma.pid, metrics, SETTINGS.sampleEveryMs)
     const pool = startClientPool(fleet, SETTINGS.clientsPerServer, (name) => `${api.url()}/mcp-servers/${encodeURIComponent(name)}/mcp`, settings.token)
@@ -86,7 +88,7 @@ export const runSoak = async (durationMs: number, outDir: string, log: (line: st
     log(`chaos over; ${SETTINGS.quietMs / 1000} s of calls with no fault`)
     await sleep(SETTINGS.quietMs)
     await pool.stop()
-    return await finish({ api, holder, settings, backend, fleet, pool, sampler, faults, empty0, idle0, skipped, kinds, deployMs, chaosStart, durationMs, outDir, stamp, log })
+    return await finish({ api, holder, settings, backend, fleet, pool, sampler, faults, empty0, idle0, kinds0, skipped, kinds, deployMs, chaosStart, durationMs, outDir, stamp, log })
   } finally {
     process.off("SIGINT", abort)
     process.off("SIGTERM", abort)
