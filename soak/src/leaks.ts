@@ -34,7 +34,8 @@ export interface CountCheck {
 
 export const countCheck = (start: number, end: number, tolerance: number): CountCheck => ({ start, end, tolerance, leak: end - start > tolerance })
 
-const walk = (dir: string): ReadonlyArray<string> => {
+/** Every path under `dir`, recursively; directories themselves only with `directories`. */
+const walk = (dir: string, directories = false): ReadonlyArray<string> => {
   let entries: ReadonlyArray<string>
   try {
     entries = readdirSync(dir)
@@ -43,8 +44,8 @@ const walk = (dir: string): ReadonlyArray<string> => {
   }
   return entries.flatMap((e) => {
     const path = join(dir, e)
-    const st = statSync(path, { throwIfNoEntry: false })
-    return st?.isDirectory() === true ? walk(path) : [path]
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory() !== true) return [path]
+    return directories ? [path, ...walk(path, true)] : walk(path)
   })
 }
 
@@ -58,17 +59,5 @@ export const socketFilesUnder = (dir: string): ReadonlyArray<string> => walk(dir
 export const credentialFilesLeft = (root: string | null): ReadonlyArray<string> | "n/a" => {
   if (root === null) return "n/a"
   const layout = new Set(["index", "secrets", "sockets"].map((d) => join(root, d)))
-  const all = (dir: string): ReadonlyArray<string> => {
-    let entries: ReadonlyArray<string>
-    try {
-      entries = readdirSync(dir)
-    } catch {
-      return []
-    }
-    return entries.flatMap((e) => {
-      const path = join(dir, e)
-      return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true ? [path, ...all(path)] : [path]
-    })
-  }
-  return all(root).filter((p) => !layout.has(p))
+  return walk(root, true).filter((p) => !layout.has(p))
 }

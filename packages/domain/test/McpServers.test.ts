@@ -1,26 +1,13 @@
 import { Effect, Redacted } from "effect"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
+import { testSupervision } from "./testSupervision.ts"
 import { afterEach, describe, expect, it, vi } from "vitest"
-import { makeInstances, makeMcpServers, type DeployRequest, type McpServers, type McpServersSettings } from "../src/index.ts"
+import { makeInstances, makeMcpServers, type DeployRequest, type McpServers } from "../src/index.ts"
 import {
   echoMcpServer, failureOf, InMemoryContainerEvents, InMemoryContainerLogs, InMemoryContainerRuntime, InMemoryMcpConnector, run, type McpServerFactory,
 } from "@dtma/testing"
 
-const settings: McpServersSettings = {
-  clientInfo: { name: "dtma", version: "0.1.0" },
-  protocolVersion: "2025-11-25",
-  supportedProtocolVersions: ["2025-11-25", "2025-06-18", "2025-03-26"],
-  startTimeoutMs: 300,
-  requestTimeoutMs: 500,
-  pingTimeoutMs: 100,
-  pingBaseMs: 20,
-  pingMaxMs: 40,
-  discoveryIntervalMs: 60_000,
-  restartPolicy: { baseDelayMs: 10, maxDelayMs: 40, maxCrashes: 3, windowMs: 60_000 },
-  maxInFlight: 8,
-  maxQueued: 16,
-  drainTimeoutMs: 200,
-}
+const settings = testSupervision()
 
 /**
  * The fakes wired as a droplet behaves: each image serves its MCP server once its container runs,

@@ -1,26 +1,13 @@
 import { Effect, Redacted } from "effect"
+import { testSupervision } from "./testSupervision.ts"
 import { afterEach, describe, expect, it, vi } from "vitest"
-import { makeInstances, makeMcpServers, type DeployRequest, type McpServers, type McpServersSettings } from "../src/index.ts"
+import { makeInstances, makeMcpServers, type DeployRequest, type McpServers } from "../src/index.ts"
 import { echoMcpServer, failureOf, InMemoryContainerEvents, InMemoryContainerLogs, InMemoryContainerRuntime, InMemoryMcpConnector, run } from "@dtma/testing"
 
 // How the supervisor brings back a server that stopped answering (hung, paused) or could not be
 // reconnected, over the fakes. Crashes and plain reconnections are in McpServers.test.ts.
 
-const settings: McpServersSettings = {
-  clientInfo: { name: "dtma", version: "0.1.0" },
-  protocolVersion: "2025-11-25",
-  supportedProtocolVersions: ["2025-11-25", "2025-06-18", "2025-03-26"],
-  startTimeoutMs: 300,
-  requestTimeoutMs: 5_000,
-  pingTimeoutMs: 50,
-  pingBaseMs: 20,
-  pingMaxMs: 40,
-  discoveryIntervalMs: 60_000,
-  restartPolicy: { baseDelayMs: 10, maxDelayMs: 40, maxCrashes: 3, windowMs: 60_000 },
-  maxInFlight: 8,
-  maxQueued: 16,
-  drainTimeoutMs: 200,
-}
+const settings = testSupervision({ requestTimeoutMs: 5_000, pingTimeoutMs: 50 })
 
 /** The fakes wired as a droplet: a running container serves the echo server; any other refuses connections. */
 const droplet = () => {
