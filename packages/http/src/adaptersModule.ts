@@ -2,14 +2,15 @@ import { Effect } from "effect"
 import { ContainerEvents, ContainerLogs, ContainerRuntime, ControlPlane, CredentialDelivery, CredentialFetchFailed, CredentialSource, HostMetrics, McpConnector } from "@dtma/domain"
 import {
   dockerContainerEventsFromEnv,
-  dockerContainerLogsFromEnv,
   dockerContainerRuntimeFromEnv,
+  dockerOutputCaptureFromEnv,
   makeAgentopiaControlPlane,
   makeAgentopiaCredentialSource,
   makeTmpfsCredentialDelivery,
   makeOsHostMetrics,
   sdkMcpConnectorFromEnv,
   standaloneControlPlane,
+  type DockerOutputCapture,
 } from "@dtma/adapters"
 import { ContainerModule } from "inversify"
 import type { Config } from "./config.ts"
@@ -31,13 +32,22 @@ const standaloneCredentialSource: CredentialSource = {
 }
 
 /**
- * The real adapters: Docker (containers, their logs and events), MCP over the SDK's client
+ * The real adapters: Docker (containers, their output and events), MCP over the SDK's client
  * transports, the Agentopia backend (a control plane that reports nowhere when no backend is
  * configured), the host's metrics. Nothing connects until first used.
  */
 export const adaptersModule = (config: Config): ContainerModule =>
   new ContainerModule(({ bind }) => {
-    bind<ContainerRuntime>(ContainerRuntime).toDynamicValue(() => dockerContainerRuntimeFromEnv({ scope: config.scope })).inSingletonScope()
+    bind<DockerOutputCapture>(Tokens.OutputCapture)
+      .toResolvedValue(
+        (logger: Logger) =>
+          dockerOutputCaptureFromEnv({ onError: (containerId, error) => logger.warn({ containerId, error: described(error) }, "cannot follow a container's output") }),
+        [Tokens.Logger],
+      )
+      .inSingletonScope()
+    bind<ContainerRuntime>(ContainerRuntime)
+      .toResolvedValue((output: DockerOutputCapture) => dockerContainerRuntimeFromEnv({ scope: config.scope, output }), [Tokens.OutputCapture])
+      .inSingletonScope()
     bind<ControlPlane>(ControlPlane)
       .toDynamicValue(() =>
         config.apiBaseUrl !== null && config.outboundToken !== null
@@ -55,7 +65,7 @@ export const adaptersModule = (config: Config): ContainerModule =>
         [Tokens.Logger],
       )
       .inSingletonScope()
-    bind<ContainerLogs>(ContainerLogs).toDynamicValue(() => dockerContainerLogsFromEnv()).inSingletonScope()
+    bind<ContainerLogs>(ContainerLogs).toResolvedValue((output: DockerOutputCapture) => output.logs, [Tokens.OutputCapture]).inSingletonScope()
     bind<ContainerEvents>(ContainerEvents)
       .toResolvedValue(
         (logger: Logger) => dockerContainerEventsFromEnv({ scope: config.scope, onError: (error) => logger.warn({ error: described(error) }, "container event feed problem") }),

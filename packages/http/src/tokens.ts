@@ -9,4 +9,6 @@ export const Tokens = {
   McpServers: Symbol.for("dtma/McpServers"),
   Config: Symbol.for("dtma/Config"),
   Logger: Symbol.for("dtma/Logger"),
+  /** The adapters' Docker output capture, shared by the runtime (which follows) and the logs (which read). */
+  OutputCapture: Symbol.for("dtma/OutputCapture"),
 } as const

@@ -110,15 +110,9 @@ export const scanMarker = (): { readonly path: string; remove(): void } => {
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) }
 }
 
-const JSON_LOG = /\/containers\/([0-9a-f]{64})\/\1-json\.log$/
-
 export interface HitContext {
   /** Which server (by any key) a token was minted for; undefined: not one of the run's. */
   readonly ownerOf: (token: string) => string | undefined
-  /** Every container a server ran in. */
-  readonly containersOf: (server: string) => ReadonlyArray<string>
-  /** Tokens a server was asked to print (tool results). */
-  readonly printedBy: (server: string) => ReadonlySet<string>
   /** The server whose tokens Docker keeps by design (`env_vars`). */
   readonly envMethod: string
   /** Path prefixes of Docker's own records (container configs, containerd's metadata and bundles). */
@@ -126,23 +120,18 @@ export interface HitContext {
 }
 
 /**
- * Where the scan found tokens, sorted out. A stdio server's stdout is its MCP channel, and Docker's
- * json-file driver keeps it on disk: a token the test asked a server to print (a tool result) lands
- * in that container's log. That is listed apart and must hold only tokens that very server printed.
- * `env_vars` tokens may sit in Docker's records (the documented exception). Everything else is a leak.
+ * Where the scan found tokens, sorted out: `env_vars` tokens may sit in Docker's records (the
+ * documented exception); everything else is a leak. What a server prints, tokens included (the tests
+ * ask servers to return theirs in tool results, which a stdio server writes on stdout), is no
+ * exception: MCP servers run without a Docker log, so none of it may reach the disk.
  */
 export const sortHits = (hits: ReadonlyArray<{ readonly path: string; readonly tokens: ReadonlyArray<string> }>, context: HitContext) => {
-  const printedLogs: Array<string> = []
   const envRecords: Array<string> = []
   const leaks: Array<string> = []
   for (const { path, tokens } of hits) {
-    const container = JSON_LOG.exec(path)?.[1]
     const owners = [...new Set(tokens.map(context.ownerOf))]
-    const printer = container === undefined || owners.length !== 1 || owners[0] === undefined ? undefined : owners[0]
-    if (printer !== undefined && context.containersOf(printer).includes(container!) && tokens.every((t) => context.printedBy(printer).has(t))) {
-      printedLogs.push(`${path} (${printer}: ${tokens.length} it printed)`)
-    } else if (owners.every((o) => o === context.envMethod) && context.dockerRecords.some((prefix) => path.startsWith(prefix))) envRecords.push(path)
+    if (owners.every((o) => o === context.envMethod) && context.dockerRecords.some((prefix) => path.startsWith(prefix))) envRecords.push(path)
     else leaks.push(`${path}: tokens of ${owners.join(", ")}`)
   }
-  return { printedLogs, envRecords, leaks }
+  return { envRecords, leaks }
 }

@@ -1,5 +1,20 @@
 import { describe, expect, it } from "vitest"
-import { failureOf, InMemoryContainerLogs, run } from "../src/index.ts"
+import { containerLogsContract, failureOf, InMemoryContainerLogs, run } from "../src/index.ts"
+
+containerLogsContract("InMemoryContainerLogs", async () => {
+  const logs = new InMemoryContainerLogs()
+  let next = 0
+  return {
+    logs,
+    absentId: "absent",
+    containerThatWrote: async (_kind, lines) => {
+      const id = `c${next++}`
+      logs.addContainer(id)
+      for (const l of lines) logs.append(id, l.stream, `${l.text}\n`)
+      return id
+    },
+  }
+})
 
 describe("InMemoryContainerLogs", () => {
   it("gives the last lines of the chosen streams, oldest first", async () => {

@@ -53,14 +53,6 @@ export interface CreateContainerBody {
   }
 }
 
-/** What `containerLogs` asks for. */
-export interface LogsRequest {
-  readonly stdout: boolean
-  readonly stderr: boolean
-  /** The last `tail` lines. */
-  readonly tail: number
-}
-
 /** What `containerEvents` asks for. */
 export interface EventsRequest {
   /** Replay from this time (Unix seconds, fractional) or, when null, from now. */
@@ -88,14 +80,17 @@ export interface DockerApi {
   /** Ids of every container, running or not, carrying the label (`key=value`). */
   listContainerIds(label: string, signal: AbortSignal): Promise<ReadonlyArray<string>>
   /**
-   * A hijacked attach stream (stdin and stdout; not stderr, which only the log keeps, so a server
-   * flooding stderr costs the DTMA nothing): the container's output multiplexed (8-byte headers,
-   * `Tty: false`), and what is written goes to its stdin unframed. Ending it does not
-   * close the container's stdin unless the container was created with `StdinOnce`.
+   * A hijacked attach stream (stdin and stdout; stderr is the output capture's): the container's
+   * stdout multiplexed (8-byte headers, `Tty: false`), and what is written goes to its stdin
+   * unframed. Ending it does not close the container's stdin unless the container was created with
+   * `StdinOnce`.
    */
   attachContainer(id: string, signal: AbortSignal): Promise<Duplex>
-  /** The container's kept log, multiplexed like an attach stream; not followed. */
-  containerLogs(id: string, request: LogsRequest, signal: AbortSignal): Promise<Buffer>
+  /**
+   * A listening attach stream (no stdin) of stderr, or of stdout and stderr, multiplexed like the
+   * above. It can be made before the container starts, and ends when the container stops.
+   */
+  attachOutput(id: string, streams: "stderr" | "all", signal: AbortSignal): Promise<NodeJS.ReadableStream & { destroy(): void }>
   /** The daemon's event feed, newline-delimited JSON, until the daemon or `signal` ends it. */
   containerEvents(request: EventsRequest, signal: AbortSignal): Promise<NodeJS.ReadableStream>
 }
@@ -138,10 +133,11 @@ export const dockerApiOf = (docker: Dockerode): DockerApi => ({
     const stream: unknown = await docker.getContainer(id).attach(options)
     return stream as Duplex
   },
-  containerLogs: async (id, request, signal) => {
-    const options = { ...request, follow: false as const, abortSignal: signal }
-    const data: unknown = await docker.getContainer(id).logs(options)
-    return Buffer.isBuffer(data) ? data : Buffer.from(String(data ?? ""), "utf8")
+  attachOutput: async (id, streams, signal) => {
+    const options = { stream: true, stdin: false, stdout: streams === "all", stderr: true, logs: false, abortSignal: signal }
+    // Without `hijack` dockerode resolves to the response, a readable socket stream.
+    const stream: unknown = await docker.getContainer(id).attach(options)
+    return stream as NodeJS.ReadableStream & { destroy(): void }
   },
   containerEvents: (request, signal) => {
     const options = { filters: JSON.stringify(request.filters), abortSignal: signal }

@@ -13,6 +13,7 @@ import {
 } from "@dtma/domain"
 import { envValuesOf, toCreateBody } from "./containerSpec.ts"
 import { dockerApiOf, type DockerApi } from "./DockerApi.ts"
+import type { CapturedStreams, DockerOutputCapture } from "./DockerOutputCapture.ts"
 import { createFailure, dockerMessageOf, notFoundOr, pullFailure, runtimeFailure, startFailure, statusCodeOf } from "./dockerErrors.ts"
 import { decodeLabels, DEFAULT_SCOPE, managedFilter } from "./labels.ts"
 import { toManagedContainer } from "./status.ts"
@@ -24,9 +25,21 @@ export interface DockerContainerRuntimeOptions {
   readonly requestTimeoutMs?: number
   /** Which containers are this DTMA's (`dtma.managed=<scope>`); default `true`, every existing one. */
   readonly scope?: string
+  /**
+   * Where MCP servers' output is kept (they run with the `none` log driver): followed from before
+   * each start and whenever one is seen running unfollowed, dropped with the container. Without it
+   * their output is not kept at all.
+   */
+  readonly output?: Pick<DockerOutputCapture, "follow" | "drop">
 }
 
 const LIST_CONCURRENCY = 8
+
+/** Which output of a container is captured: none for standard tools (Docker keeps theirs), stderr only where stdout is the protocol. */
+const capturedStreamsOf = (container: ManagedContainer): CapturedStreams | null => {
+  if (container.kind !== "mcp_server") return null
+  return container.mcp?.transport === "stdio" ? "stderr" : "all"
+}
 
 /** The `K=V` entries of the variables the DTMA set (their names are in the labels), values redacted. */
 const environmentFrom = (entries: ReadonlyArray<string>, names: ReadonlyArray<string>): ReadonlyArray<EnvVar> =>
@@ -53,6 +66,13 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
   const pullTimeoutMs = options.pullTimeoutMs ?? 120_000
   const requestTimeoutMs = options.requestTimeoutMs ?? 60_000
   const scope = options.scope ?? DEFAULT_SCOPE
+  const output = options.output
+
+  /** Starts keeping the container's output if it is an MCP server; resolves once attached. */
+  const follow = (container: ManagedContainer): Promise<void> => {
+    const streams = capturedStreamsOf(container)
+    return output === undefined || streams === null ? Promise.resolve() : output.follow(container.containerId, streams)
+  }
 
   /** One Docker call: its request is aborted when interrupted, and it never outlives `timeoutMs`. */
   const call = <A, E>(
@@ -75,6 +95,9 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
         const container = toManagedContainer(json, scope)
         return container === null ? Effect.fail(new ContainerNotFound({ containerId })) : Effect.succeed(container)
       }),
+      // Running and not followed (adopted, or started by someone else): follow it from now on.
+      Effect.tap((container) => Effect.sync(() => (container.state === "running" ? void follow(container) : undefined))),
+      Effect.tapError((e) => Effect.sync(() => (e._tag === "ContainerNotFound" ? output?.drop(containerId) : undefined))),
     )
 
   const isPresent = (image: string): Effect.Effect<boolean, RuntimeFailure> =>
@@ -124,6 +147,8 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
 
   const start: ContainerRuntime["start"] = (containerId) =>
     get(containerId).pipe(
+      // Attached before the start, so that nothing the server writes at once is missed.
+      Effect.tap((container) => Effect.promise(() => follow(container))),
       Effect.andThen(call("start", (signal) => tolerating(hasStatus(304))(api.startContainer(containerId, signal)), startFailure(containerId))),
       Effect.andThen(get(containerId)),
     )
@@ -146,6 +171,7 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
       Effect.andThen(call("remove", (signal) => tolerating(isRemoved)(api.removeContainer(containerId, signal)), (e) => runtimeFailure("remove", e))),
       // Absent, or not ours and so invisible: nothing to remove.
       Effect.catchTag("ContainerNotFound", () => Effect.void),
+      Effect.tap(() => Effect.sync(() => output?.drop(containerId))),
       Effect.asVoid,
     )
 

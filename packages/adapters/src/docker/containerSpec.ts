@@ -11,10 +11,12 @@ export const MCP_SERVER_LIMITS = {
   /** The only writable place: the root filesystem is read-only. */
   tmpfs: { "/tmp": "rw,noexec,nosuid,size=64m" },
   /**
-   * What the engine keeps of a server's output (what `GET /mcp-servers/:name/logs` reads): at most
-   * three 10 MB files, so a server writing megabytes per second cannot fill the disk.
+   * Nothing: Docker's log files are on disk, and a server's output may hold what it must not keep
+   * there (a stdio server's stdout carries its tool results, tokens it read among them). The DTMA
+   * keeps a bounded tail of it in memory instead (`DockerOutputCapture`), which is what
+   * `GET /mcp-servers/:name/logs` reads.
    */
-  log: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
+  log: { Type: "none", Config: {} },
 } as const
 
 /**

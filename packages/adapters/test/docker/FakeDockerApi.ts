@@ -1,5 +1,5 @@
-import { duplexPair, type Duplex } from "node:stream"
-import type { ContainerJson, CreateContainerBody, DockerApi, EventsRequest, LogsRequest } from "../../src/docker/DockerApi.ts"
+import { duplexPair, PassThrough, type Duplex } from "node:stream"
+import type { ContainerJson, CreateContainerBody, DockerApi, EventsRequest } from "../../src/docker/DockerApi.ts"
 import { encodeFrame } from "../../src/docker/multiplexedStream.ts"
 import { FakeEventFeed } from "./FakeEventFeed.ts"
 
@@ -13,7 +13,8 @@ interface FakeContainer {
   startedAt: string
   exitCode: number
   bound: Record<string, Array<Binding>>
-  readonly log: Array<{ readonly stream: "stdout" | "stderr"; readonly text: string }>
+  /** The listening attachments (`attachOutput`), each with the streams it asked for. */
+  outputs: Array<{ readonly stream: PassThrough; readonly streams: "stderr" | "all" }>
 }
 
 const ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -67,13 +68,24 @@ export class FakeDockerApi implements DockerApi {
 
   private store(body: CreateContainerBody): string {
     const id = (this.nextId++).toString(16).padStart(64, "c")
-    this.containers.set(id, { id, body, created: "2026-11-24T03:07:56.834204908Z", status: "created", startedAt: ZERO_TIME, exitCode: 0, bound: {}, log: [] })
+    this.containers.set(id, { id, body, created: "2026-11-24T03:07:56.834204908Z", status: "created", startedAt: ZERO_TIME, exitCode: 0, bound: {}, outputs: [] })
     return id
   }
 
-  /** A line the container wrote, kept in its log. */
-  writeLog(id: string, stream: "stdout" | "stderr", text: string): void {
-    this.container(id).log.push({ stream, text })
+  /** The container wrote `text` (bytes as they are, no newline added): every listening attachment that asked for the stream gets it. */
+  write(id: string, stream: "stdout" | "stderr", text: string | Buffer): void {
+    for (const o of this.container(id).outputs) if (stream === "stderr" || o.streams === "all") o.stream.write(encodeFrame(stream, text))
+  }
+
+  /** Listening attachments still open. */
+  openOutputs(id: string): number {
+    return this.containers.get(id)?.outputs.filter((o) => !o.stream.destroyed && !o.stream.writableEnded).length ?? 0
+  }
+
+  /** The container stopped: its attachments end, as Docker's do. */
+  private ended(c: FakeContainer): void {
+    for (const o of c.outputs) o.stream.end()
+    c.outputs = []
   }
 
   private answer<A>(signal: AbortSignal, body: () => A, silent = this.daemon === "silent"): Promise<A> {
@@ -150,11 +162,16 @@ export class FakeDockerApi implements DockerApi {
       const c = this.container(id)
       if (c.status !== "running") throw httpError(304, "container already stopped", "")
       Object.assign(c, { status: "exited", exitCode: 143, bound: {} })
+      this.ended(c)
     })
   }
 
   removeContainer(id: string, signal: AbortSignal) {
-    return this.answer(signal, () => void this.containers.delete(this.container(id).id))
+    return this.answer(signal, () => {
+      const c = this.container(id)
+      this.ended(c)
+      this.containers.delete(c.id)
+    })
   }
 
   inspectContainer(id: string, signal: AbortSignal) {
@@ -191,10 +208,11 @@ export class FakeDockerApi implements DockerApi {
     })
   }
 
-  containerLogs(id: string, request: LogsRequest, signal: AbortSignal) {
+  attachOutput(id: string, streams: "stderr" | "all", signal: AbortSignal) {
     return this.answer(signal, () => {
-      const wanted = this.container(id).log.filter((l) => (l.stream === "stdout" ? request.stdout : request.stderr))
-      return Buffer.concat(wanted.slice(Math.max(0, wanted.length - request.tail)).map((l) => encodeFrame(l.stream, `${l.text}\n`)))
+      const stream = new PassThrough()
+      this.container(id).outputs.push({ stream, streams })
+      return stream
     })
   }
 

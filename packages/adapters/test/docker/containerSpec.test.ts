@@ -42,7 +42,7 @@ describe("the container create body", () => {
   const httpServer = (ports: InstanceSpec["ports"] = []) =>
     spec({ kind: "mcp_server", ports, mcp: { transport: "streamable_http", endpointPath: "/mcp", port: 3001 } })
 
-  it("locks an MCP server down: no capabilities, no new privileges, read-only root with a small tmpfs, limits, a capped log, no restart", () => {
+  it("locks an MCP server down: no capabilities, no new privileges, read-only root with a small tmpfs, limits, no log on disk, no restart", () => {
     for (const server of [stdioServer, httpServer()]) {
       expect(toCreateBody(server).HostConfig).toMatchObject({
         CapDrop: ["ALL"],
@@ -52,7 +52,7 @@ describe("the container create body", () => {
         Memory: 512 * 1024 * 1024,
         NanoCpus: 1e9,
         PidsLimit: 256,
-        LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
+        LogConfig: { Type: "none", Config: {} },
         Init: true,
         RestartPolicy: { Name: "no" },
       })

@@ -7,7 +7,10 @@ export interface LogLine {
   readonly text: string
 }
 
-/** What a container wrote, as its runtime kept it. */
+/**
+ * What a container wrote, as far as it was kept: an adapter may keep only the newest part, and only
+ * what was written since it started following the container.
+ */
 export interface ContainerLogs {
   /**
    * The last `lines` lines, oldest first, of the chosen streams. For a stdio MCP server stdout is
