@@ -123,17 +123,20 @@ export const makeDockerOutputCapture = (api: DockerApi, options: DockerOutputCap
 
   const attach = async (containerId: string, k: Kept, streams: CapturedStreams): Promise<void> => {
     const demuxer = makeDemuxer()
-    const ended = () => {
-      if (kept.get(containerId) === k) k.attached = null
-    }
     // The deadline bounds only the attaching: the attachment itself lasts as long as the container runs.
     const attaching = new AbortController()
     const timer = setTimeout(() => attaching.abort(new Error(`Docker did not answer an attach request within ${timeoutMs} ms`)), timeoutMs)
-    k.controller.signal.addEventListener("abort", () => attaching.abort(), { once: true })
+    const onDrop = () => attaching.abort()
+    k.controller.signal.addEventListener("abort", onDrop, { once: true })
+    const ended = () => {
+      k.controller.signal.removeEventListener("abort", onDrop)
+      if (kept.get(containerId) === k) k.attached = null
+    }
     try {
       const stream = await api.attachOutput(containerId, streams, attaching.signal)
       if (attaching.signal.aborted) {
         stream.destroy()
+        ended()
         return
       }
       stream.on("data", (chunk: Buffer) => {
