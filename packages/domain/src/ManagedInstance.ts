@@ -67,6 +67,18 @@ export interface ContainerOverrides {
   readonly tmpfs: Readonly<Record<string, string>>
 }
 
+/**
+ * What a deploy asked for beyond the image, the environment and the transport, kept with the
+ * container (no secret in it: environment values are not part of it) so that a DTMA that adopted it
+ * can create it again the same way.
+ */
+export interface DeployRecipe {
+  readonly command: ReadonlyArray<string> | null
+  readonly ports: ReadonlyArray<PortRequest>
+  readonly pullPolicy: PullPolicy
+  readonly overrides: ContainerOverrides | null
+}
+
 /** Everything needed to create the container of an instance. */
 export interface InstanceSpec {
   readonly name: string
@@ -105,4 +117,6 @@ export interface ManagedContainer {
   readonly mcp: McpSettings | null
   /** The server's OAuth connections and how they are delivered; absent or null for none. */
   readonly oauth?: OAuthBinding | null | undefined
+  /** How it was deployed; absent or null when not known (a container of an earlier version). */
+  readonly recipe?: DeployRecipe | null | undefined
 }

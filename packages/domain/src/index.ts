@@ -17,6 +17,7 @@ export {
 export type { ImageProblem, PortHolder, RuntimeOperation } from "./errors.ts"
 export type {
   ContainerOverrides,
+  DeployRecipe,
   ContainerState,
   EnvVar,
   InstanceKind,

@@ -1,5 +1,5 @@
-import { Redacted } from "effect"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { Effect, Redacted } from "effect"
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
 import { mcpBody, startTestApp, type TestApp } from "./support.ts"
 
 let app: TestApp
@@ -134,6 +134,28 @@ describe("OAuth credentials of MCP servers", () => {
     expect(status.mcp_summary.oauth).toEqual({ valid: 1, expiring: 0, failed: 0 })
     for (const body of [discovery, status]) expect(JSON.stringify(body)).not.toContain("token-github")
     expect(app.logs.join("\n")).not.toContain("token-github")
+  })
+
+  it("renews an adopted env_vars server's token in a container made as the first was: same command, overrides and ports", async () => {
+    const override = { Cmd: ["serve", "--root", "/data"], WorkingDir: "/srv", Labels: { team: "search" }, HostConfig: { Memory: 268_435_456, PortBindings: { "9090/tcp": [{ HostPort: "" }] } } }
+    const res = await app.json("POST", "/mcp-servers", oauthBody({ credentialInjectionMethod: "env_vars", baseConfigOverrideJson: override, imagePullPolicy: "never" }))
+    expect(res.status).toBe(201)
+    const firstId: string = (await jsonOf(res)).data.containerId
+    const first = app.runtime.specOf(firstId)!
+    // The DTMA restarts: the next one adopts the server, knowing only what its container says.
+    await app.close()
+    app = await startTestApp({ runtime: app.runtime })
+    await Effect.runPromise(app.mcpServers.adopt())
+    await vi.waitFor(async () => expect((await jsonOf(await app.api("/mcp-servers/mcp-a"))).data.oauth).toMatchObject([{ connectionId: "github-1", status: "valid" }]))
+    expect((await app.json("POST", "/mcp-servers/mcp-a/oauth/refresh")).status).toBe(200)
+    const { data } = await jsonOf(await app.api("/mcp-servers/mcp-a"))
+    const replacement = app.runtime.specOf(data.container.id)!
+    expect(data.container.id).not.toBe(firstId)
+    expect({ command: replacement.command, overrides: replacement.overrides, ports: replacement.ports, pullPolicy: replacement.pullPolicy }).toEqual({
+      command: first.command, overrides: first.overrides, ports: first.ports, pullPolicy: first.pullPolicy,
+    })
+    expect(first).toMatchObject({ command: ["serve", "--root", "/data"], ports: [{ containerPort: 9090, hostPort: null }], overrides: { workingDir: "/srv", memoryBytes: 268_435_456 } })
+    expect(new Map(replacement.env.map((e) => [e.name, Redacted.value(e.value)])).get("GITHUB_TOKEN")).toMatch(/^token-github-1-/)
   })
 
   it("masks the token a server prints in its logs, as it masks the values of its environment", async () => {

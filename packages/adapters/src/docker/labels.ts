@@ -1,4 +1,4 @@
-import type { InstanceKind, McpSettings, McpTransport, OAuthBinding } from "@dtma/domain"
+import type { ContainerOverrides, DeployRecipe, InstanceKind, McpSettings, McpTransport, OAuthBinding, PortRequest, PullPolicy } from "@dtma/domain"
 
 /** What a managed container carries in its labels: everything `list` rebuilds, no secret values. */
 export interface InstanceLabels {
@@ -11,6 +11,8 @@ export interface InstanceLabels {
   readonly envNames: ReadonlyArray<string>
   /** The server's OAuth connections and delivery (never a token); null for none. */
   readonly oauth: OAuthBinding | null
+  /** How it was deployed (command, ports, pull policy, overrides; no environment value); null when unknown. */
+  readonly recipe: DeployRecipe | null
 }
 
 export const LABEL = {
@@ -25,6 +27,8 @@ export const LABEL = {
   mcp: "dtma.mcp",
   /** JSON of the OAuth binding, `null` for none; absent on containers of earlier versions. */
   oauth: "dtma.oauth",
+  /** JSON of the deploy recipe; absent on containers of earlier versions. */
+  recipe: "dtma.recipe",
 } as const
 
 /**
@@ -52,6 +56,7 @@ export const encodeLabels = (labels: InstanceLabels, scope: string = DEFAULT_SCO
   [LABEL.envNames]: JSON.stringify(labels.envNames),
   [LABEL.mcp]: JSON.stringify(labels.mcp),
   [LABEL.oauth]: JSON.stringify(labels.oauth),
+  [LABEL.recipe]: JSON.stringify(labels.recipe),
 })
 
 const parseJson = (text: string | undefined): unknown => {
@@ -100,6 +105,45 @@ const decodeOAuth = (value: unknown): OAuthBinding | null | undefined => {
   return { agentId, connectionIds, requiredScopes, method: method as OAuthBinding["method"], refreshStrategy: refreshStrategy as OAuthBinding["refreshStrategy"], refreshIntervalSeconds: interval, ...(containerUser === null ? {} : { containerUser }) }
 }
 
+const POLICIES: ReadonlyArray<unknown> = ["if_not_present", "always", "never"] satisfies ReadonlyArray<PullPolicy>
+const isObject = (value: unknown): value is object => typeof value === "object" && value !== null && !Array.isArray(value)
+const isStringRecord = (value: unknown): value is Readonly<Record<string, string>> => isObject(value) && Object.values(value).every((v) => typeof v === "string")
+const isCount = (value: unknown): value is number | null => value === null || (typeof value === "number" && Number.isInteger(value) && value > 0)
+const isTextOrNull = (value: unknown): value is string | null => value === null || typeof value === "string"
+
+const decodePort = (value: unknown): PortRequest | undefined => {
+  if (!isObject(value)) return undefined
+  const [containerPort, protocol, hostIp, hostPort]: ReadonlyArray<unknown> = ["containerPort", "protocol", "hostIp", "hostPort"].map((k) => Reflect.get(value, k))
+  if (!(typeof containerPort === "number" && Number.isInteger(containerPort)) || (protocol !== "tcp" && protocol !== "udp") || typeof hostIp !== "string") return undefined
+  if (!(hostPort === null || (typeof hostPort === "number" && Number.isInteger(hostPort)))) return undefined
+  return { containerPort, protocol, hostIp, hostPort }
+}
+
+const decodeOverrides = (value: unknown): ContainerOverrides | null | undefined => {
+  if (value === null) return null
+  if (!isObject(value)) return undefined
+  const field = (key: string): unknown => Reflect.get(value, key)
+  const entrypoint = field("entrypoint")
+  const [workingDir, user, labels, memoryBytes, nanoCpus, pidsLimit, tmpfs] = ["workingDir", "user", "labels", "memoryBytes", "nanoCpus", "pidsLimit", "tmpfs"].map(field)
+  if (!(entrypoint === null || isStringArray(entrypoint)) || !isTextOrNull(workingDir) || !isTextOrNull(user)) return undefined
+  if (!isStringRecord(labels) || !isStringRecord(tmpfs) || !isCount(memoryBytes) || !isCount(nanoCpus) || !isCount(pidsLimit)) return undefined
+  return { entrypoint, workingDir, user, labels, memoryBytes, nanoCpus, pidsLimit, tmpfs }
+}
+
+/** The deploy recipe in a label value: `null` for none (or an earlier version's container), `undefined` when malformed. */
+const decodeRecipe = (value: unknown): DeployRecipe | null | undefined => {
+  if (value === null || value === undefined) return null
+  if (!isObject(value)) return undefined
+  const command: unknown = Reflect.get(value, "command")
+  const ports: unknown = Reflect.get(value, "ports")
+  const pullPolicy: unknown = Reflect.get(value, "pullPolicy")
+  const overrides = decodeOverrides(Reflect.get(value, "overrides") ?? null)
+  const decodedPorts = Array.isArray(ports) ? ports.map(decodePort) : undefined
+  if (!(command === null || isStringArray(command)) || !POLICIES.includes(pullPolicy) || overrides === undefined) return undefined
+  if (decodedPorts === undefined || decodedPorts.some((p) => p === undefined)) return undefined
+  return { command, ports: decodedPorts as ReadonlyArray<PortRequest>, pullPolicy: pullPolicy as PullPolicy, overrides }
+}
+
 /** The instance a label set describes, or `null` when the labels are not (wholly) the scope's. */
 export const decodeLabels = (labels: Readonly<Record<string, string>> | null | undefined, scope: string = DEFAULT_SCOPE): InstanceLabels | null => {
   if (labels == null || labels[LABEL.managed] !== scope) return null
@@ -110,7 +154,9 @@ export const decodeLabels = (labels: Readonly<Record<string, string>> | null | u
   const envNames = parseJson(labels[LABEL.envNames])
   const mcp = decodeMcp(parseJson(labels[LABEL.mcp]))
   const oauth = decodeOAuth(parseJson(labels[LABEL.oauth]))
+  // A recipe that cannot be read only costs a faithful re-creation: the container stays managed.
+  const recipe = decodeRecipe(parseJson(labels[LABEL.recipe])) ?? null
   if (name === undefined || accountToolInstanceId === undefined || image === undefined || !isKind(kind)) return null
   if (!isStringArray(envNames) || mcp === undefined || oauth === undefined) return null
-  return { name, accountToolInstanceId: accountToolInstanceId === "" ? null : accountToolInstanceId, kind, image, mcp, envNames, oauth }
+  return { name, accountToolInstanceId: accountToolInstanceId === "" ? null : accountToolInstanceId, kind, image, mcp, envNames, oauth, recipe }
 }

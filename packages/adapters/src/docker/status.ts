@@ -63,5 +63,6 @@ export const toManagedContainer = (json: ContainerJson, scope: string = DEFAULT_
     ports: publishedPortsOf(json.NetworkSettings.Ports, json.HostConfig.PortBindings),
     mcp: labels.mcp,
     oauth: labels.oauth,
+    recipe: labels.recipe,
   }
 }

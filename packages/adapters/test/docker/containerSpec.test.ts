@@ -137,6 +137,7 @@ describe("the container create body", () => {
           mcp: s.mcp,
           envNames: s.env.map((e) => e.name),
           oauth: null,
+          recipe: { command: s.command, ports: s.ports, pullPolicy: s.pullPolicy, overrides: null },
         })
       }),
     )
@@ -181,6 +182,12 @@ describe("a caller's overrides in the create body", () => {
     expect(body.HostConfig.Mounts).toEqual([{ Type: "bind", Source: "/run/dtma/secrets/x", Target: "/run/secrets/dtma", ReadOnly: true }])
     expect(decodeLabels(body.Labels)?.oauth).toEqual(oauth)
     expect(toCreateBody(spec({})).HostConfig.Mounts).toBeUndefined()
+  })
+
+  it("are recorded in the recipe label with the command, ports and pull policy, to create the container again the same way", () => {
+    const ports = [{ containerPort: 8080, protocol: "tcp" as const, hostIp: "127.0.0.1", hostPort: null }]
+    const s = spec({ kind: "mcp_server", mcp: { transport: "sse", endpointPath: "/sse", port: 8080 }, command: ["sse"], ports, pullPolicy: "never", overrides })
+    expect(decodeLabels(toCreateBody(s).Labels)?.recipe).toEqual({ command: ["sse"], ports, pullPolicy: "never", overrides })
   })
 
   it("leaves the defaults alone where the caller set nothing", () => {

@@ -18,6 +18,28 @@ const arbOAuth = fc.record({
   containerUser: fc.option(fc.string(), { nil: undefined }),
 }, { requiredKeys: ["agentId", "connectionIds", "requiredScopes", "method", "refreshStrategy", "refreshIntervalSeconds"] })
 
+const arbCount = fc.option(fc.integer({ min: 1, max: 2 ** 40 }), { nil: null })
+const arbRecipe = fc.record({
+  command: fc.option(fc.array(fc.string()), { nil: null }),
+  ports: fc.array(fc.record({
+    containerPort: fc.integer({ min: 1, max: 65535 }),
+    protocol: fc.constantFrom("tcp" as const, "udp" as const),
+    hostIp: fc.string(),
+    hostPort: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: null }),
+  })),
+  pullPolicy: fc.constantFrom("if_not_present" as const, "always" as const, "never" as const),
+  overrides: fc.option(fc.record({
+    entrypoint: fc.option(fc.array(fc.string()), { nil: null }),
+    workingDir: fc.option(fc.string(), { nil: null }),
+    user: fc.option(fc.string(), { nil: null }),
+    labels: fc.dictionary(fc.string(), fc.string()),
+    memoryBytes: arbCount,
+    nanoCpus: arbCount,
+    pidsLimit: arbCount,
+    tmpfs: fc.dictionary(fc.string(), fc.string()),
+  }), { nil: null }),
+})
+
 const arbInstanceLabels: fc.Arbitrary<InstanceLabels> = fc.record({
   name: fc.string({ unit: "grapheme", minLength: 1 }),
   // Blank ids are refused by the domain; the empty label value stands for none.
@@ -27,6 +49,7 @@ const arbInstanceLabels: fc.Arbitrary<InstanceLabels> = fc.record({
   mcp: fc.option(arbMcp, { nil: null }),
   envNames: fc.array(fc.string()),
   oauth: fc.option(arbOAuth, { nil: null }),
+  recipe: fc.option(arbRecipe, { nil: null }),
 })
 
 const valid = encodeLabels({
@@ -37,6 +60,7 @@ const valid = encodeLabels({
   mcp: { transport: "sse", endpointPath: "/sse", port: 8080 },
   envNames: ["API_KEY"],
   oauth: null,
+  recipe: null,
 })
 
 describe("instance labels", () => {
@@ -108,7 +132,7 @@ describe("instance labels", () => {
   })
 
   it("write every key, an absent id as empty and absent MCP settings as null", () => {
-    const labels = encodeLabels({ name: "n", accountToolInstanceId: null, kind: "standard_tool", image: "i", mcp: null, envNames: [], oauth: null })
+    const labels = encodeLabels({ name: "n", accountToolInstanceId: null, kind: "standard_tool", image: "i", mcp: null, envNames: [], oauth: null, recipe: null })
     expect(labels).toEqual({
       "dtma.managed": "true",
       "dtma.name": "n",
@@ -118,11 +142,20 @@ describe("instance labels", () => {
       "dtma.env-names": "[]",
       "dtma.mcp": "null",
       "dtma.oauth": "null",
+      "dtma.recipe": "null",
     })
   })
 
   it("read a container of an earlier version, which has no OAuth label, as having no OAuth connections", () => {
     const { [LABEL.oauth]: _, ...earlier } = valid
     expect(decodeLabels(earlier)?.oauth).toBeNull()
+  })
+
+  it("read a container without a recipe (an earlier version's) or with one that cannot be read as managed, its recipe unknown", () => {
+    const { [LABEL.recipe]: _, ...earlier } = valid
+    expect(decodeLabels(earlier)).toMatchObject({ name: "my tool", recipe: null })
+    for (const bad of ["{", "[]", '{"command":"ls","ports":[],"pullPolicy":"never","overrides":null}', '{"command":null,"ports":[{"containerPort":"80"}],"pullPolicy":"never"}']) {
+      expect(decodeLabels({ ...valid, [LABEL.recipe]: bad })).toMatchObject({ name: "my tool", recipe: null })
+    }
   })
 })

@@ -3,7 +3,7 @@ import type { ContainerJson } from "../../src/docker/DockerApi.ts"
 import { encodeLabels } from "../../src/docker/labels.ts"
 import { publishedPortsOf, startedAtOf, toManagedContainer, unixSecondsOf } from "../../src/docker/status.ts"
 
-const labels = encodeLabels({ name: "my tool", accountToolInstanceId: "ati-1", kind: "mcp_server", image: "dtma/example-http:1", mcp: { transport: "sse", endpointPath: "/sse", port: 8080 }, envNames: ["API_KEY"], oauth: null })
+const labels = encodeLabels({ name: "my tool", accountToolInstanceId: "ati-1", kind: "mcp_server", image: "dtma/example-http:1", mcp: { transport: "sse", endpointPath: "/sse", port: 8080 }, envNames: ["API_KEY"], oauth: null, recipe: null })
 const requested = { "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] }
 
 // Shapes as Docker 20.10 (API 1.41) answered them on this project's machines.
@@ -35,6 +35,7 @@ describe("the status of an inspected container", () => {
       ports: [{ containerPort: 8080, protocol: "tcp", hostIp: "127.0.0.1", hostPort: null }],
       mcp: { transport: "sse", endpointPath: "/sse", port: 8080 },
       oauth: null,
+      recipe: null,
     })
   })
 

@@ -30,8 +30,8 @@ export interface McpCredentialFlow {
   restore(container: ManagedContainer, wanted: () => boolean): Effect.Effect<void>
   /**
    * The request a server was last deployed with; for one adopted after a restart, rebuilt from its
-   * container (image, the DTMA-set environment, transport, OAuth binding; command and overrides are
-   * not recorded, so the image's defaults apply).
+   * container (image, the DTMA-set environment, transport, OAuth binding, and the recipe: command,
+   * ports, pull policy, overrides; a container without one gets the image's defaults).
    */
   replay(container: ManagedContainer): Effect.Effect<DeployRequest, InstanceNotFound | RuntimeFailure>
   connections(name: string): Effect.Effect<ReadonlyArray<OAuthConnectionView>>
@@ -114,15 +114,19 @@ export const makeMcpCredentialFlow = (deps: {
         if (known !== undefined) return Effect.succeed(known)
         return runtime.environmentOf(container.containerId).pipe(
           Effect.catchTag("ContainerNotFound", () => Effect.succeed([])),
-          Effect.map((env): DeployRequest => ({
-            name: container.name,
-            accountToolInstanceId: container.accountToolInstanceId,
-            image: container.image,
-            env,
-            ports: [],
-            mcp: container.mcp,
-            oauth: container.oauth ?? null,
-          })),
+          Effect.map((env): DeployRequest => {
+            const recipe = container.recipe ?? null
+            return {
+              name: container.name,
+              accountToolInstanceId: container.accountToolInstanceId,
+              image: container.image,
+              env,
+              ports: recipe?.ports ?? [],
+              mcp: container.mcp,
+              oauth: container.oauth ?? null,
+              ...(recipe === null ? {} : { command: recipe.command, pullPolicy: recipe.pullPolicy, ...(recipe.overrides === null ? {} : { overrides: recipe.overrides }) }),
+            }
+          }),
         )
       }),
     tokenValues: (container) => (container.oauth == null || credentials === undefined ? Effect.succeed([]) : credentials.tokenValues(container.oauth.connectionIds)),

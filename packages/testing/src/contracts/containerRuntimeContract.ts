@@ -78,6 +78,20 @@ export const containerRuntimeContract = (label: string, setup: () => Promise<Con
       expect(JSON.stringify(listed)).not.toContain("s3cr3t-value")
     })
 
+    it("gives back the recipe a container was created with (command, ports, pull policy, overrides), to create it again the same way", async () => {
+      const { runtime, image } = await get()
+      const recipe = {
+        command: ["sse", "--verbose"],
+        ports: [{ containerPort: 9090, protocol: "tcp" as const, hostIp: "127.0.0.1", hostPort: null }],
+        pullPolicy: "never" as const,
+        overrides: { entrypoint: null, workingDir: "/srv", user: "1000:1000", labels: { team: "search" }, memoryBytes: 128 * 1024 * 1024, nanoCpus: null, pidsLimit: 64, tmpfs: { "/cache": "rw,noexec,nosuid,size=8m" } },
+      }
+      const spec = specFor(image, { kind: "mcp_server", mcp: { transport: "sse", endpointPath: "/sse", port: 8080 }, ...recipe })
+      const { containerId } = await run(runtime.create(spec))
+      expect((await run(runtime.get(containerId))).recipe).toEqual(recipe)
+      expect((await run(runtime.list())).find((c) => c.containerId === containerId)?.recipe).toEqual(recipe)
+    })
+
     it("gives back the environment it was given, values still redacted", async () => {
       const { runtime, image } = await get()
       const { containerId } = await run(runtime.create(specFor(image)))
