@@ -165,13 +165,18 @@ describe("OAuth credentials of MCP servers", () => {
     expect(logs.data.lines.at(-1).text).toBe("using token ******** for api.github.com")
   })
 
-  it("refuses OAuth for an agentless request and a bad refresh schedule with 400s saying why", async () => {
+  it("refuses OAuth for an agentless request, a bad refresh schedule and env_vars with a fixed host port with 400s saying why", async () => {
     const cases: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
       [{ agentId: undefined }, "Invalid agentId: is required when oauthConnectionIds are given"],
       [{ oauthConnectionIds: ["../etc"] }, "Invalid oauthConnectionIds: '../etc' is not a connection id (letters, digits, '.', '_', '-'; at most 128)"],
       [{ oauthConnectionIds: ["github-1", "github-1"] }, "Invalid oauthConnectionIds: names a connection more than once"],
       [{ refreshStrategy: "periodic", refreshIntervalSeconds: 2 }, "Invalid refreshIntervalSeconds: 2 is outside 10..86400 seconds"],
       [{ refreshStrategy: "on_demand", refreshIntervalSeconds: 60 }, "Invalid refreshIntervalSeconds: is only used with refreshStrategy 'periodic'"],
+      [
+        { credentialInjectionMethod: "env_vars", baseConfigOverrideJson: { HostConfig: { PortBindings: { "9090/tcp": [{ HostPort: "19090" }] } } } },
+        "Invalid PortBindings: host port 19090 cannot be fixed with credentialInjectionMethod 'env_vars': each token renewal starts a replacement container beside the running one, " +
+          "and both cannot hold one host port. Leave HostPort empty (clients reach the server through the DTMA's endpoint), or use mounted_secrets or runtime_api",
+      ],
     ]
     for (const [overrides, error] of cases) {
       const res = await app.json("POST", "/mcp-servers", oauthBody(overrides))

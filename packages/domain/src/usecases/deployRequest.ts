@@ -28,9 +28,21 @@ export interface DeployRequest {
 export const MIN_REFRESH_INTERVAL_SECONDS = 10
 const MAX_CONNECTIONS = 20
 
-/** Checks an OAuth binding: a named agent, distinct connection ids usable as directory names, a sane schedule. */
-export const checkOAuthBinding = (binding: OAuthBinding): Effect.Effect<OAuthBinding, InvalidInstanceSpec> =>
+/**
+ * Checks an OAuth binding: a named agent, distinct connection ids usable as directory names, a sane
+ * schedule, and for `env_vars` no fixed host port (each renewal starts a replacement container
+ * beside the running one, and two containers cannot hold one host port).
+ */
+export const checkOAuthBinding = (binding: OAuthBinding, ports: ReadonlyArray<PortRequest>): Effect.Effect<OAuthBinding, InvalidInstanceSpec> =>
   Effect.gen(function* () {
+    const fixed = ports.find((p) => p.hostPort !== null)
+    if (binding.method === "env_vars" && fixed !== undefined) {
+      return yield* invalid(
+        "PortBindings",
+        `host port ${fixed.hostPort} cannot be fixed with credentialInjectionMethod 'env_vars': each token renewal starts a replacement container beside the running one, ` +
+          "and both cannot hold one host port. Leave HostPort empty (clients reach the server through the DTMA's endpoint), or use mounted_secrets or runtime_api",
+      )
+    }
     if (binding.agentId.trim() === "") return yield* invalid("agentId", "is required when oauthConnectionIds are given")
     const ids = binding.connectionIds
     if (ids.length === 0 || ids.length > MAX_CONNECTIONS) return yield* invalid("oauthConnectionIds", `must name 1 to ${MAX_CONNECTIONS} connections`)
@@ -145,7 +157,7 @@ export const buildInstanceSpec = (
     if (mcp?.port != null && !isPort(mcp.port)) return yield* invalid("mcpPort", `${mcp.port} is not between 1 and 65535`)
     const kind: InstanceKind = mcp === null ? "standard_tool" : "mcp_server"
     const overrides = yield* checkOverrides(request.overrides, kind, bounds)
-    const oauth = request.oauth == null ? null : yield* checkOAuthBinding(request.oauth)
+    const oauth = request.oauth == null ? null : yield* checkOAuthBinding(request.oauth, request.ports)
     if (oauth !== null && kind !== "mcp_server") return yield* invalid("oauthConnectionIds", "are delivered to MCP servers only")
     return {
       name,

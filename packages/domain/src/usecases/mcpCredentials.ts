@@ -58,7 +58,7 @@ export const makeMcpCredentialFlow = (deps: {
   const readied: McpCredentialFlow["readied"] = (request) =>
     Effect.gen(function* () {
       if (request.oauth == null) return request
-      const binding = yield* checkOAuthBinding(request.oauth)
+      const binding = yield* checkOAuthBinding(request.oauth, request.ports)
       if (credentials === undefined) return yield* NO_SOURCE
       yield* runtime.ensureImage(request.image, request.pullPolicy ?? "if_not_present")
       const user = request.overrides?.user ?? (yield* runtime.imageUser(request.image))
