@@ -27,7 +27,8 @@ export class InstanceNotFound extends Data.TaggedError("InstanceNotFound")<{
 }
 
 /** Who holds a host port that a deploy asked for. */
-export type PortHolder = "managed_instance" | "dtma" | "host"
+/** `replaced_instance`: the very instance a zero-downtime replacement would run beside. */
+export type PortHolder = "managed_instance" | "replaced_instance" | "dtma" | "host"
 
 export class PortConflict extends Data.TaggedError("PortConflict")<{
   readonly hostPort: number
@@ -37,6 +38,11 @@ export class PortConflict extends Data.TaggedError("PortConflict")<{
     switch (this.heldBy) {
       case "managed_instance":
         return `Port conflict: Requested HostPort ${this.hostPort} is already in use by a managed instance.`
+      case "replaced_instance":
+        return (
+          `Port conflict: Requested HostPort ${this.hostPort} is held by the container being replaced, and a redeploy starts the new one beside it. ` +
+          "Leave HostPort empty to let Docker choose, or remove the instance and deploy it again."
+        )
       case "dtma":
         return `Port conflict: Requested HostPort ${this.hostPort} is the DTMA's own port.`
       case "host":

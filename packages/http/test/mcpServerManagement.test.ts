@@ -190,6 +190,19 @@ describe("POST /mcp-servers/:name/redeploy", () => {
     expect((await jsonOf(await app.api("/tools/status"))).tool_instances.map((t: { container_id: string }) => t.container_id)).toEqual([data.container.id])
   })
 
+  it("refuses to redeploy a server on the fixed host port it holds with a 409 that says why and what to do, leaving it running", async () => {
+    const fixed = { baseConfigOverrideJson: { HostConfig: { PortBindings: { "9090/tcp": [{ HostPort: "19090" }] } } } }
+    expect((await app.json("POST", "/mcp-servers", mcpBody({ instanceNameOnToolbox: "pinned", ...fixed }))).status).toBe(201)
+    const { instanceNameOnToolbox: _name, ...body } = mcpBody(fixed) as Record<string, unknown>
+    const res = await app.json("POST", "/mcp-servers/pinned/redeploy", body)
+    expect(res.status).toBe(409)
+    expect((await jsonOf(res)).error).toBe(
+      "Port conflict: Requested HostPort 19090 is held by the container being replaced, and a redeploy starts the new one beside it. " +
+        "Leave HostPort empty to let Docker choose, or remove the instance and deploy it again.",
+    )
+    expect((await jsonOf(await app.api("/mcp-servers/pinned"))).data).toMatchObject({ healthStatus: "healthy", container: { state: "running" } })
+  })
+
   it("refuses a body naming another server, and an unknown server", async () => {
     expect((await app.json("POST", "/mcp-servers/mcp-a/redeploy", mcpBody({ instanceNameOnToolbox: "other" }))).status).toBe(400)
     const { instanceNameOnToolbox: _name, ...body } = mcpBody() as Record<string, unknown>

@@ -91,9 +91,11 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
   /** Checks host ports against every managed container, then creates and starts; no half-created container survives. */
   const createAndStart = (spec: InstanceSpec, all: ReadonlyArray<ManagedContainer>): Effect.Effect<ManagedContainer, DeployError> =>
     Effect.gen(function* () {
-      const held = new Set(all.flatMap((c) => c.ports.map((p) => p.hostPort)))
-      const taken = spec.ports.find((p) => p.hostPort !== null && held.has(p.hostPort))
-      if (taken?.hostPort != null) return yield* new PortConflict({ hostPort: taken.hostPort, heldBy: "managed_instance" })
+      const holderOf = new Map(all.flatMap((c) => c.ports.map((p) => [p.hostPort, c.name] as const)))
+      const taken = spec.ports.find((p) => p.hostPort !== null && holderOf.has(p.hostPort))
+      if (taken?.hostPort != null) {
+        return yield* new PortConflict({ hostPort: taken.hostPort, heldBy: holderOf.get(taken.hostPort) === spec.name ? "replaced_instance" : "managed_instance" })
+      }
       yield* runtime.ensureImage(spec.image, spec.pullPolicy)
       const created = yield* runtime.create(spec).pipe(
         Effect.catchTag("ContainerNameConflict", (e) =>
