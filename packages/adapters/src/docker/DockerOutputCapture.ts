@@ -142,8 +142,9 @@ export const makeDockerOutputCapture = (api: DockerApi, options: DockerOutputCap
       stream.on("data", (chunk: Buffer) => {
         for (const piece of demuxer.push(chunk)) {
           if (piece.stream !== "stdout" && piece.stream !== "stderr") continue
-          // A copy: the piece is a view of Docker's chunk, which would otherwise stay alive whole.
-          k.pieces.push({ stream: piece.stream, payload: Buffer.from(piece.payload) })
+          // A view of Docker's chunk, not a copy: the kept pieces are the newest bytes, so they hold
+          // at most one chunk beyond the bound alive, and a flood makes half the garbage.
+          k.pieces.push({ stream: piece.stream, payload: piece.payload })
           k.bytes += piece.payload.length
         }
         trim(k, maxBytes)
