@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Enforces the hexagon: the domain imports only effect; nothing imports the http package; production
-// code never imports the testing package; every src/index.ts exports by name.
+// code never imports the testing package; every src/index.ts exports by name. And one rule of
+// weight: production code imports effect's modules by path (`effect/Effect`), never its root index,
+// which loads all of effect (about 25 MB more resident memory in the DTMA).
 import { readdirSync, readFileSync, statSync } from "node:fs"
 import { join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -42,6 +44,7 @@ export const findViolations = (root) => {
         if (rule.allowed && !rule.allowed(spec)) violations.push(`${where}: the ${pkg} package may import only effect, not '${spec}'`)
         if (rule.forbidden?.some((f) => spec === f || spec.startsWith(`${f}/`))) violations.push(`${where}: the ${pkg} package must not import '${spec}'`)
         if (spec.startsWith("node:") && pkg === "domain") violations.push(`${where}: the domain does no I/O ('${spec}')`)
+        if (spec === "effect") violations.push(`${where}: import effect's modules by path ('effect/Effect'), not its root index, which loads all of it`)
       }
       if (file.endsWith(`${pkg}/src/index.ts`) && /export\s*\*/.test(text)) violations.push(`${where}: export by name, not 'export *'`)
     }
@@ -54,5 +57,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const violations = findViolations(root)
   for (const v of violations) console.error(`boundary: ${v}`)
   if (violations.length > 0) process.exit(1)
-  console.log("boundaries: ok (domain imports only effect; nothing imports http; src never imports testing)")
+  console.log("boundaries: ok (domain imports only effect, by module; nothing imports http; src never imports testing)")
 }

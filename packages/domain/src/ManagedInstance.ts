@@ -1,4 +1,4 @@
-import type { Redacted } from "effect"
+import type * as Redacted from "effect/Redacted"
 import type { DeliveryMount, InjectionMethod } from "./ports/CredentialDelivery.ts"
 
 /** When the DTMA asks the backend for a server's tokens again (`refreshStrategy`). */

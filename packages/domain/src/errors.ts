@@ -1,5 +1,4 @@
-import { Data } from "effect"
-
+import * as Data from "effect/Data"
 /** A request names an instance or asks for a spec the domain refuses. */
 export class InvalidInstanceSpec extends Data.TaggedError("InvalidInstanceSpec")<{
   readonly field: string

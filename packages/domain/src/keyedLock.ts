@@ -1,5 +1,5 @@
-import { Effect, Semaphore } from "effect"
-
+import * as Effect from "effect/Effect"
+import * as Semaphore from "effect/Semaphore"
 /** Serialises effects that share a key; different keys run concurrently. Idle keys are forgotten. */
 export const makeKeyedLock = () => {
   const locks = new Map<string, { readonly semaphore: Semaphore.Semaphore; users: number }>()

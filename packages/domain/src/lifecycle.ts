@@ -1,4 +1,5 @@
-import { Data, Result } from "effect"
+import * as Data from "effect/Data"
+import * as Result from "effect/Result"
 import type { ContainerState } from "./ManagedInstance.ts"
 
 /** Where an instance is in its life, as the DTMA sees it. */

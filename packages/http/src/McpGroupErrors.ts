@@ -1,5 +1,4 @@
-import { Data } from "effect"
-
+import * as Data from "effect/Data"
 /** `POST /mcp/groups` with a group id this DTMA already deployed. */
 export class McpGroupExists extends Data.TaggedError("McpGroupExists")<{ readonly groupId: string }> {
   override get message(): string {

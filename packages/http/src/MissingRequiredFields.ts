@@ -1,4 +1,4 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import { REQUIRED_DEPLOY_FIELDS } from "./schemas.ts"
 
 /**

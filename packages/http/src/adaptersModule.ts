@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { ContainerEvents, ContainerLogs, ContainerRuntime, ControlPlane, CredentialDelivery, CredentialFetchFailed, CredentialSource, HostMetrics, McpConnector } from "@dtma/domain"
 import {
   dockerContainerEventsFromEnv,

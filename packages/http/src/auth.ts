@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto"
-import { Redacted } from "effect"
+import * as Redacted from "effect/Redacted"
 import type { Middleware } from "koa"
 
 export const UNAUTHORIZED_BODY = { error: "Unauthorized: Missing or invalid token format" } as const

@@ -1,4 +1,5 @@
-import { Data, Redacted } from "effect"
+import * as Data from "effect/Data"
+import * as Redacted from "effect/Redacted"
 import { mcpConfigOf, type McpConfig } from "./mcpConfig.ts"
 import { tlsSettingsOf, type TlsSettings } from "./tlsSettings.ts"
 

@@ -1,4 +1,6 @@
-import { Cause, Effect, Exit } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type { CredentialDelivery, McpServers } from "@dtma/domain"
 import { ensureMemoryBacked } from "@dtma/adapters"
 import type { CredentialsConfig } from "./config.ts"

@@ -1,4 +1,5 @@
-import { Redacted, Result } from "effect"
+import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import { InvalidInstanceSpec, type DeployRequest, type McpSettings, type PortRequest, type PullPolicy } from "@dtma/domain"
 import type { z } from "zod"
 import { mcpSettingsFor, withMcpPort } from "./mcpTarget.ts"

@@ -1,4 +1,9 @@
-import { Cause, type Duration, Effect, Fiber, Option, Schedule } from "effect"
+import * as Cause from "effect/Cause"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import type { Heartbeat } from "@dtma/domain"
 import type { Logger } from "./logger.ts"
 

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto"
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Redacted } from "effect"
+import * as Redacted from "effect/Redacted"
 import { ConfigError, DEFAULT_CONFIG_FILE, parseConfigFile, resolveSettings, type Config, type ParsedConfigFile } from "./config.ts"
 import { readTlsMaterial } from "./tlsSettings.ts"
 

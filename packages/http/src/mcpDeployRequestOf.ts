@@ -1,4 +1,4 @@
-import { Result } from "effect"
+import * as Result from "effect/Result"
 import { InvalidInstanceSpec, type ContainerOverrides, type DeployRequest, type OAuthBinding } from "@dtma/domain"
 import { firstIssue, isRecord, requestFrom } from "./deployRequestOf.ts"
 import { deployMcpServerBody, REQUIRED_MCP_DEPLOY_FIELDS, type DeployMcpServerBody } from "./mcpSchemas.ts"

@@ -1,4 +1,5 @@
-import { Effect, Result } from "effect"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import type { CredentialError, DeployError, DeployRequest, ManageError, McpServerNotReady, McpServers, McpServerView } from "@dtma/domain"
 import { McpGroupExists, McpGroupNotFound } from "./McpGroupErrors.ts"
 

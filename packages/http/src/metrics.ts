@@ -1,4 +1,5 @@
-import { Effect, Exit } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type { ContainerState, Instances } from "@dtma/domain"
 import type { Middleware } from "koa"
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client"

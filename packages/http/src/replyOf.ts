@@ -1,4 +1,7 @@
-import { Cause, Effect, Exit, Option } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import { defectReply, replyForFailure, type HttpFailure, type Operation, type Reply } from "./errorTable.ts"
 import type { Logger } from "./logger.ts"
 

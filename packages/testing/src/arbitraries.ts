@@ -1,5 +1,5 @@
 import fc from "fast-check"
-import { Redacted } from "effect"
+import * as Redacted from "effect/Redacted"
 import type { DeployRequest, LifecycleEvent, LifecycleState } from "@dtma/domain"
 
 export const lifecycleStates: ReadonlyArray<LifecycleState> = [

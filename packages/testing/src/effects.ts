@@ -1,5 +1,5 @@
-import { Effect, Exit } from "effect"
-
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 /** Runs an effect to its value. */
 export const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
 

@@ -21,7 +21,7 @@ describe("package boundaries", () => {
 
   it("catch a domain file importing anything but effect", () => {
     const root = tree({
-      "packages/domain/src/a.ts": 'import { Effect } from "effect"\nimport Docker from "dockerode"\nimport { x } from "./b.ts"\n',
+      "packages/domain/src/a.ts": 'import * as Effect from "effect/Effect"\nimport Docker from "dockerode"\nimport { x } from "./b.ts"\n',
       "packages/domain/src/c.ts": 'import { readFileSync } from "node:fs"\n',
     })
     expect(findViolations(root)).toEqual([
@@ -29,6 +29,11 @@ describe("package boundaries", () => {
       "packages/domain/src/c.ts: the domain package may import only effect, not 'node:fs'",
       "packages/domain/src/c.ts: the domain does no I/O ('node:fs')",
     ])
+  })
+
+  it("catch production code importing effect's root index, which loads all of effect", () => {
+    const root = tree({ "packages/http/src/a.ts": 'import { Effect } from "effect"\nimport * as Exit from "effect/Exit"\n' })
+    expect(findViolations(root)).toEqual(["packages/http/src/a.ts: import effect's modules by path ('effect/Effect'), not its root index, which loads all of it"])
   })
 
   it("catch an adapter importing the http package and an index exporting everything", () => {

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { ControlPlaneRejected, ControlPlaneUnavailable, type ControlPlane, type HeartbeatReport } from "@dtma/domain"
 import { postToBackend, isTransientStatus, type BackendEndpoint } from "./backendPost.ts"
 import { heartbeatBody } from "./heartbeatBody.ts"

@@ -1,4 +1,5 @@
-import { Effect, Schedule } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import { CredentialFetchFailed, type CredentialRequest, type CredentialSource } from "@dtma/domain"
 import { isTransientStatus, postToBackend, type BackendAnswer, type BackendEndpoint } from "./backendPost.ts"
 import { failureOfAnswer, failureOfUnreachable, invalidBody } from "./credentialFailure.ts"

@@ -1,5 +1,6 @@
-import { Data, Effect, Redacted } from "effect"
-
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 /** Where and how to reach the Agentopia backend. */
 export interface BackendEndpoint {
   /** e.g. `https://<project>.supabase.co/functions/v1`; no trailing slash needed. */

@@ -1,4 +1,4 @@
-import { Redacted } from "effect"
+import * as Redacted from "effect/Redacted"
 import type { CredentialRequest, EnvVar, OAuthCredential } from "@dtma/domain"
 
 /**

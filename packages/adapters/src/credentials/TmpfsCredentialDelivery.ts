@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { makeKeyedLock, type CredentialDelivery, type CredentialDeliveryFailed, type OAuthCredential } from "@dtma/domain"
 import { deliveryPathsOf } from "./deliveryPaths.ts"
 import { failed, provisionOnDisk, publishOnDisk, removeFromDisk, type Deliveries } from "./deliveryOnDisk.ts"

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process"
 import { mkdir, statfs } from "node:fs/promises"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { CredentialDeliveryFailed } from "@dtma/domain"
 import { ioDetail } from "./ioDetail.ts"
 

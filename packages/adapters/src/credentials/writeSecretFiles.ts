@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto"
 import { chmod, chown, mkdir, open, readdir, rename, rm, unlink } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
-import { Redacted } from "effect"
+import * as Redacted from "effect/Redacted"
 import { secretFilesOf, tokenDocumentOf, type ContainerOwner, type OAuthCredential } from "@dtma/domain"
 
 const FILES = ["access_token", "token.json"] as const

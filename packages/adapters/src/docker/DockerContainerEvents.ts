@@ -1,5 +1,5 @@
 import Dockerode from "dockerode"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { ContainerEvents } from "@dtma/domain"
 import { containerEventOf, eventFilters, eventTimeNano } from "./containerEvent.ts"
 import { dockerApiOf, type DockerApi } from "./DockerApi.ts"

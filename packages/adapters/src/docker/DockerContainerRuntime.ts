@@ -1,5 +1,7 @@
 import Dockerode from "dockerode"
-import { Duration, Effect, Redacted } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import {
   ContainerNotFound,
   ImageUnavailable,

@@ -1,5 +1,6 @@
 import Dockerode from "dockerode"
-import { Duration, Effect } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import { RuntimeUnavailable, type ContainerLogs, type ContainerNotFound, type LogLine, type RuntimeFailure } from "@dtma/domain"
 import { dockerApiOf, type DockerApi } from "./DockerApi.ts"
 import { notFoundOr } from "./dockerErrors.ts"

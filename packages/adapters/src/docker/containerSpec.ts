@@ -1,4 +1,4 @@
-import { Redacted } from "effect"
+import * as Redacted from "effect/Redacted"
 import type { ContainerOverrides, InstanceKind, InstanceSpec, PortRequest } from "@dtma/domain"
 import type { CreateContainerBody } from "./DockerApi.ts"
 import { DEFAULT_SCOPE, encodeLabels } from "./labels.ts"

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { cpus, freemem, totalmem } from "node:os"
 import { readFileSync, statfsSync } from "node:fs"
 import type { HostMetrics, HostMetricsSample } from "@dtma/domain"

@@ -1,5 +1,5 @@
 import Dockerode from "dockerode"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { SSEClientTransport, SseError } from "@modelcontextprotocol/sdk/client/sse.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js"

@@ -1,5 +1,5 @@
 /* oxlint-disable unicorn/prefer-add-event-listener -- the SDK's Transport has callback properties, not events */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import { McpConnectFailed, isRequest, isResponse, type ConnectProblem, type JsonRpcId, type JsonRpcMessage, type McpChannel } from "@dtma/domain"
 import { toDomainMessage, toSdkMessage } from "./jsonRpcMessages.ts"

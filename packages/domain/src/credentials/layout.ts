@@ -1,4 +1,4 @@
-import { Redacted } from "effect"
+import * as Redacted from "effect/Redacted"
 import type { EnvVar } from "../ManagedInstance.ts"
 import type { OAuthCredential } from "../ports/CredentialSource.ts"
 

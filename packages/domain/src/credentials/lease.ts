@@ -1,4 +1,5 @@
-import { Result, type Redacted } from "effect"
+import * as Result from "effect/Result"
+import type * as Redacted from "effect/Redacted"
 import { IllegalTransition } from "../lifecycle.ts"
 import type { CredentialProblem, OAuthCredential } from "../ports/CredentialSource.ts"
 

@@ -1,4 +1,4 @@
-import { Result } from "effect"
+import * as Result from "effect/Result"
 import type { ManagedContainer, McpTransport, OAuthBinding } from "../ManagedInstance.ts"
 import type { CapabilitySnapshot } from "./discovery.ts"
 import { healthTransition, type HealthEvent, type HealthStatus } from "./health.ts"

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { McpChannel } from "../ports/McpConnector.ts"
 import { ErrorCodes, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "./jsonrpc.ts"
 import { McpConnectFailed, McpRequestFailed, McpServerBusy } from "./mcpErrors.ts"

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { McpConnectFailed, McpRequestFailed, McpServerBusy } from "./mcpErrors.ts"
 import type { UpstreamSession } from "./UpstreamSession.ts"
 

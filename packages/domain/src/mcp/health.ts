@@ -1,4 +1,4 @@
-import { Result } from "effect"
+import * as Result from "effect/Result"
 import { IllegalTransition } from "../lifecycle.ts"
 
 /** The health an MCP server is reported with. */

@@ -1,4 +1,4 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import type { JsonRpcErrorObject } from "./jsonrpc.ts"
 
 export type ConnectProblem = "unreachable" | "timeout" | "closed" | "protocol"

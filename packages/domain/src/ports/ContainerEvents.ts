@@ -1,5 +1,4 @@
-import type { Effect } from "effect"
-
+import type * as Effect from "effect/Effect"
 export type ContainerEventKind = "start" | "die" | "destroy" | "oom" | "pause" | "unpause"
 
 /** Something that happened to a managed container. */

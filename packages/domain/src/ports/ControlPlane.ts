@@ -1,4 +1,4 @@
-import type { Effect } from "effect"
+import type * as Effect from "effect/Effect"
 import type { ControlPlaneRejected, ControlPlaneUnavailable } from "../errors.ts"
 import type { HostMetricsSample } from "./HostMetrics.ts"
 import type { ToolboxStatus } from "../lifecycle.ts"

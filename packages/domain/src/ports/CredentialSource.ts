@@ -1,4 +1,6 @@
-import { Data, type Effect, type Redacted } from "effect"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+import type * as Redacted from "effect/Redacted"
 import type { EnvVar } from "../ManagedInstance.ts"
 
 /** One OAuth connection's current access token, as the backend hands it out. */

@@ -1,5 +1,4 @@
-import type { Effect } from "effect"
-
+import type * as Effect from "effect/Effect"
 export interface HostMetricsSample {
   readonly cpuLoadPercent: number
   readonly memory: { readonly totalBytes: number; readonly activeBytes: number; readonly freeBytes: number; readonly usedBytes: number }

@@ -1,4 +1,4 @@
-import type { Effect } from "effect"
+import type * as Effect from "effect/Effect"
 import type { McpConnectFailed } from "../mcp/mcpErrors.ts"
 import type { JsonRpcMessage } from "../mcp/jsonrpc.ts"
 import type { McpTransport } from "../ManagedInstance.ts"

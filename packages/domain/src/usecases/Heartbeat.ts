@@ -1,5 +1,7 @@
 import type { OAuthConnectionView } from "./ServerCredentials.ts"
-import { type Duration, Effect, Schedule } from "effect"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import type { ControlPlaneRejected, ControlPlaneUnavailable } from "../errors.ts"
 import { toolboxStatusOf, type ToolboxStatus } from "../lifecycle.ts"
 import type { ManagedContainer } from "../ManagedInstance.ts"

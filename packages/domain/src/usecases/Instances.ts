@@ -1,4 +1,7 @@
-import { Clock, Effect, Exit, Result } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Result from "effect/Result"
 import {
   InstanceAlreadyExists,
   InstanceNotFound,

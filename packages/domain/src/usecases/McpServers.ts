@@ -1,4 +1,5 @@
-import { Effect, Fiber } from "effect"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import { InstanceNotFound, InvalidInstanceSpec, NoOAuthConnections } from "../errors.ts"
 import { makeKeyedLock } from "../keyedLock.ts"
 import type { ManagedContainer } from "../ManagedInstance.ts"

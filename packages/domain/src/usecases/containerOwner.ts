@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { InvalidInstanceSpec } from "../errors.ts"
 import type { ContainerOwner } from "../ports/CredentialDelivery.ts"
 

@@ -1,4 +1,5 @@
-import { Effect, Redacted } from "effect"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import { InvalidInstanceSpec, PortConflict } from "../errors.ts"
 import { containerNameFor, validateInstanceName } from "../instanceName.ts"
 import { isSafeSegment } from "../credentials/layout.ts"

@@ -1,4 +1,5 @@
-import { Effect, Exit } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import { InstanceAlreadyExists, NoOAuthConnections, type InstanceNotFound } from "../errors.ts"
 import type { ManagedContainer, OAuthBinding } from "../ManagedInstance.ts"
 import type { CredentialDeliveryFailed } from "../ports/CredentialDelivery.ts"

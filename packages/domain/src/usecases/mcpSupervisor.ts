@@ -1,4 +1,6 @@
-import { Clock, Effect, Random } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
 import type { KeyedLock } from "../keyedLock.ts"
 import { discover, listsChangedBy } from "../mcp/discovery.ts"
 import type { JsonRpcNotification } from "../mcp/jsonrpc.ts"

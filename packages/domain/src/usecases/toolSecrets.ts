@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { CredentialFetchFailed, CredentialSource } from "../ports/CredentialSource.ts"
 import type { DeployRequest } from "./deployRequest.ts"
 

@@ -1,4 +1,5 @@
-import { Effect, Exit } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type { InstanceNotFound, JsonRpcNotification, McpServers, McpServerUnavailable, UpstreamSession } from "@dtma/domain"
 import { ResourceSubscriptions } from "./ResourceSubscriptions.ts"
 

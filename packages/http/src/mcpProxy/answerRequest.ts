@@ -1,4 +1,7 @@
-import { Cause, Effect, Exit, Option } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import { ErrorCodes, InstanceNotFound, type JsonRpcRequest, type JsonRpcResponse, type McpConnectFailed, type McpServerBusy, type UpstreamSession } from "@dtma/domain"
 import type { PendingAnswer } from "./PendingAnswer.ts"
 import { initializeResult } from "./protocolVersion.ts"

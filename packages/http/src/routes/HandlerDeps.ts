@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { CredentialSource, HostMetrics, Instances, McpServers, McpServerView, OAuthConnectionView } from "@dtma/domain"
 import type { Context } from "koa"
 import type { Config } from "../config.ts"

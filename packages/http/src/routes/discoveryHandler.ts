@@ -1,5 +1,5 @@
 import type { RouterMiddleware } from "@koa/router"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { discoveryEntryOf, discoveryTagOf, ifNoneMatchHits } from "../mcpServerShapes.ts"
 import { oauthOfAll, originOf, type HandlerDeps } from "./HandlerDeps.ts"
 

@@ -1,4 +1,5 @@
-import { Effect, Result } from "effect"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import type { DeployRequest } from "@dtma/domain"
 import type { RouterMiddleware } from "@koa/router"
 import { firstIssue, isRecord } from "../deployRequestOf.ts"

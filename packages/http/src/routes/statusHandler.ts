@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { Middleware } from "koa"
 import { replyOf } from "../replyOf.ts"
 import { statusBody } from "../statusBody.ts"

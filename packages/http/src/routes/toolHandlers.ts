@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { withToolSecrets, type ManagedContainer } from "@dtma/domain"
 import type { RouterMiddleware } from "@koa/router"
 import { deployRequestOf } from "../deployRequestOf.ts"

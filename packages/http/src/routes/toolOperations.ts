@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { DeployRequest, Instances, McpServers, McpServerView } from "@dtma/domain"
 
 /** How a start went: it did something, or the instance was already up. */

@@ -1,5 +1,5 @@
 import { createServer } from "node:net"
-import { Redacted } from "effect"
+import * as Redacted from "effect/Redacted"
 import { failureOf, run } from "../effects.ts"
 import { afterAll, describe, expect, it } from "vitest"
 import type { ContainerRuntime, InstanceSpec } from "@dtma/domain"

@@ -1,4 +1,4 @@
-import { Redacted } from "effect"
+import * as Redacted from "effect/Redacted"
 import { describe, expect, it } from "vitest"
 import { SECRETS_DIR, SOCKET_DIR, tokenDocumentOf, type CredentialDelivery, type OAuthCredential } from "@dtma/domain"
 import type { DeliveredView } from "../DeliveredView.ts"

@@ -1,4 +1,4 @@
-import { Redacted } from "effect"
+import * as Redacted from "effect/Redacted"
 import { describe, expect, it } from "vitest"
 import type { CredentialSource } from "@dtma/domain"
 import { failureOf, run } from "../effects.ts"

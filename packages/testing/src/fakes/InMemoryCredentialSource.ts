@@ -1,4 +1,6 @@
-import { Clock, Effect, Redacted } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import { CredentialFetchFailed, type CredentialProblem, type CredentialRequest, type CredentialSource, type EnvVar, type OAuthCredential } from "@dtma/domain"
 
 export interface InMemoryCredentialSourceOptions {

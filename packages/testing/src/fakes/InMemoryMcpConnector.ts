@@ -1,5 +1,5 @@
 /* oxlint-disable unicorn/prefer-add-event-listener -- the SDK's Transport has callback properties, not events */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
