@@ -8,12 +8,12 @@ const REUSE_MS = 1_000
 
 /**
  * `GET /mcp-servers/discovery`: what every server offers, from memory (no server is asked during
- * the request). An `If-None-Match` naming the current tag gets a bodiless 304. The serialised body
- * (hundreds of KB with many servers) is built once per tag and reused for up to a second, so
- * pollers do not each pay for it.
+ * the request). An `If-None-Match` naming the current tag gets a bodiless 304. The serialised and
+ * encoded body (hundreds of KB with many servers) is built once per tag and reused for up to a
+ * second, so pollers do not each pay for it.
  */
 export const discoveryHandler = (deps: HandlerDeps): RouterMiddleware => {
-  let built: { readonly tag: string; readonly at: number; readonly body: string } | null = null
+  let built: { readonly tag: string; readonly at: number; readonly body: Buffer } | null = null
   return async (ctx) => {
     const views = deps.mcpServers.list()
     const oauth = await Effect.runPromise(oauthOfAll(deps.mcpServers, views))
@@ -31,7 +31,8 @@ export const discoveryHandler = (deps: HandlerDeps): RouterMiddleware => {
     const now = deps.now()
     if (built === null || built.tag !== tag || Math.abs(now.getTime() - built.at) > REUSE_MS) {
       const data = { generatedAt: now.toISOString(), servers: views.map((v) => discoveryEntryOf(v, origin, oauth.get(v.instanceName))) }
-      built = { tag, at: now.getTime(), body: JSON.stringify({ success: true, data }) }
+      // Encoded once too: a string body would be encoded again for every poller, hundreds of KB each.
+      built = { tag, at: now.getTime(), body: Buffer.from(JSON.stringify({ success: true, data })) }
     }
     ctx.body = built.body
   }
