@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import type { ContainerLogs, LogLine } from "@dtma/domain"
 import { failureOf, run } from "../effects.ts"
+import { freshSubject } from "./freshSubject.ts"
 
 /** Logs under test, and a way to have a container write lines. */
 export interface ContainerLogsSubject {
@@ -20,14 +21,7 @@ const shown = (lines: ReadonlyArray<LogLine>) => lines.map((l) => `${l.stream}:$
 /** Behaviour every ContainerLogs must have; run on the fake and on the Docker output capture. */
 export const containerLogsContract = (label: string, setup: () => Promise<ContainerLogsSubject>, options: { readonly timeoutMs?: number } = {}): void => {
   describe(`ContainerLogs contract: ${label}`, () => {
-    const withSubject = (body: (s: ContainerLogsSubject) => Promise<void>) => async () => {
-      const s = await setup()
-      try {
-        await body(s)
-      } finally {
-        await s.cleanup?.()
-      }
-    }
+    const withSubject = freshSubject(setup)
     const timeout = options.timeoutMs
 
     it("gives a network server's last lines of both streams, oldest first, in the order written", withSubject(async (s) => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest"
 import { SECRETS_DIR, SOCKET_DIR, tokenDocumentOf, type CredentialDelivery, type OAuthCredential } from "@dtma/domain"
 import type { DeliveredView } from "../DeliveredView.ts"
 import { failureOf, run } from "../effects.ts"
+import { freshSubject } from "./freshSubject.ts"
 
 /** A credential delivery under test, and a way to look at it from inside a container. */
 export interface CredentialDeliverySubject {
@@ -28,14 +29,7 @@ const slack = credential("sl-1", "slack", "tok-sl-1-ccc")
 /** Behaviour every CredentialDelivery must have; run on the fake and on the tmpfs adapter. */
 export const credentialDeliveryContract = (label: string, setup: () => Promise<CredentialDeliverySubject>): void => {
   describe(`CredentialDelivery contract: ${label}`, () => {
-    const withSubject = (body: (s: CredentialDeliverySubject) => Promise<void>) => async () => {
-      const s = await setup()
-      try {
-        await body(s)
-      } finally {
-        await s.cleanup?.()
-      }
-    }
+    const withSubject = freshSubject(setup)
     const files = (s: CredentialDeliverySubject, name: string) => s.see(name).then((v) => v.files)
     const get = async (s: CredentialDeliverySubject, name: string, path: string, method?: string) => {
       const { socket } = await s.see(name)
