@@ -1,5 +1,5 @@
 import * as Redacted from "effect/Redacted"
-import type { ContainerOverrides, InstanceKind, InstanceSpec, PortRequest } from "@dtma/domain"
+import { recipeOf, type InstanceKind, type InstanceSpec, type PortRequest } from "@dtma/domain"
 import type { CreateContainerBody } from "./DockerApi.ts"
 import { DEFAULT_SCOPE, encodeLabels } from "./labels.ts"
 
@@ -57,11 +57,6 @@ const hardeningFor = (spec: InstanceSpec): Partial<CreateContainerBody["HostConf
   }
 }
 
-/** Overrides that set nothing are no overrides: the recipe records them as none. */
-const setsSomething = (o: ContainerOverrides): boolean =>
-  o.entrypoint !== null || o.workingDir !== null || o.user !== null || o.memoryBytes !== null || o.nanoCpus !== null || o.pidsLimit !== null ||
-  Object.keys(o.labels).length > 0 || Object.keys(o.tmpfs).length > 0
-
 /** The caller's overrides, over the kind's defaults: limits replace the hardened ones, tmpfs mounts add to /tmp. */
 const overridesFor = (spec: InstanceSpec, hardened: Partial<CreateContainerBody["HostConfig"]>) => {
   const o = spec.overrides
@@ -110,12 +105,7 @@ export const toCreateBody = (spec: InstanceSpec, scope: string = DEFAULT_SCOPE):
       mcp: spec.mcp,
       envNames: spec.env.map((e) => e.name),
       oauth: spec.oauth ?? null,
-      recipe: {
-        command: spec.command,
-        ports: spec.ports,
-        pullPolicy: spec.pullPolicy,
-        overrides: spec.overrides !== undefined && setsSomething(spec.overrides) ? spec.overrides : null,
-      },
+      recipe: recipeOf(spec),
     }, scope) },
     ExposedPorts: exposed,
     ...(spec.command === null ? {} : { Cmd: [...spec.command] }),

@@ -3,7 +3,7 @@ import * as Redacted from "effect/Redacted"
 import { InvalidInstanceSpec, PortConflict } from "../errors.ts"
 import { containerNameFor, validateInstanceName } from "../instanceName.ts"
 import { isSafeSegment } from "../credentials/layout.ts"
-import type { ContainerOverrides, EnvVar, InstanceKind, InstanceSpec, McpSettings, OAuthBinding, PortRequest, PullPolicy } from "../ManagedInstance.ts"
+import type { ContainerOverrides, DeployRecipe, EnvVar, InstanceKind, InstanceSpec, McpSettings, OAuthBinding, PortRequest, PullPolicy } from "../ManagedInstance.ts"
 import type { DeliveryMount } from "../ports/CredentialDelivery.ts"
 
 /** What a caller asks for when deploying; `buildInstanceSpec` checks it and derives the rest. */
@@ -176,3 +176,16 @@ export const buildInstanceSpec = (
       ...(request.mounts === undefined ? {} : { mounts: request.mounts }),
     }
   })
+
+/** Overrides that set nothing are no overrides. */
+const setsSomething = (o: ContainerOverrides): boolean =>
+  o.entrypoint !== null || o.workingDir !== null || o.user !== null || o.memoryBytes !== null || o.nanoCpus !== null || o.pidsLimit !== null ||
+  Object.keys(o.labels).length > 0 || Object.keys(o.tmpfs).length > 0
+
+/** What a runtime keeps with an instance's container to create it again the same way. */
+export const recipeOf = (spec: InstanceSpec): DeployRecipe => ({
+  command: spec.command,
+  ports: spec.ports,
+  pullPolicy: spec.pullPolicy,
+  overrides: spec.overrides !== undefined && setsSomething(spec.overrides) ? spec.overrides : null,
+})

@@ -6,6 +6,7 @@ import {
   ImageUnavailable,
   RuntimeOperationFailed,
   RuntimeUnavailable,
+  recipeOf,
   type ContainerRuntime,
   type ContainerState,
   type InstanceSpec,
@@ -119,7 +120,7 @@ export class InMemoryContainerRuntime implements ContainerRuntime {
       ports,
       mcp: c.spec.mcp,
       oauth: c.spec.oauth ?? null,
-      recipe: { command: c.spec.command, ports: c.spec.ports, pullPolicy: c.spec.pullPolicy, overrides: c.spec.overrides ?? null },
+      recipe: recipeOf(c.spec),
     }
   }
 
