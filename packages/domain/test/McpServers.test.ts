@@ -1,199 +1,157 @@
 import { Effect, Redacted } from "effect"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
-import { testSupervision } from "./testSupervision.ts"
-import { afterEach, describe, expect, it, vi } from "vitest"
-import { makeInstances, makeMcpServers, type DeployRequest, type McpServers } from "../src/index.ts"
-import {
-  echoMcpServer, failureOf, InMemoryContainerEvents, InMemoryContainerLogs, InMemoryContainerRuntime, InMemoryMcpConnector, run, type McpServerFactory,
-} from "@dtma/testing"
+import { afterEach, describe, expect, it } from "vitest"
+import { echoMcpServer, type McpServerFactory } from "@dtma/testing"
+import { callEcho, droplet, request } from "./mcpDroplet.ts"
 
-const settings = testSupervision()
-
-/**
- * The fakes wired as a droplet behaves: each image serves its MCP server once its container runs,
- * and a crash is what Docker shows — the process gone, its connections closed, a `die` event.
- */
-const droplet = (servers: Record<string, McpServerFactory> = { "mcp/echo:1": echoMcpServer }) => {
-  const runtime = new InMemoryContainerRuntime({ images: [...Object.keys(servers), "mcp/silent:1"] })
-  const connector = new InMemoryMcpConnector()
-  const logs = new InMemoryContainerLogs()
-  const events = new InMemoryContainerEvents()
-  const serving: typeof connector = Object.assign(Object.create(connector) as InMemoryMcpConnector, {
-    connect: (target: Parameters<InMemoryMcpConnector["connect"]>[0], options: { timeoutMs: number }) =>
-      runtime.get(target.containerId).pipe(
-        Effect.tap((c) => Effect.sync(() => {
-          const factory = servers[c.image]
-          if (factory !== undefined && c.state === "running") connector.register(c.containerId, factory)
-          else connector.makeUnreachable(c.containerId)
-        })),
-        Effect.ignore,
-        Effect.andThen(connector.connect(target, options)),
-      ),
-  })
-  const instances = makeInstances({ runtime, settings: { reservedHostPorts: [30000], stopGraceSeconds: 1 } })
-  const make = () => makeMcpServers({ instances, runtime, connector: serving, logs, events, settings })
-  const crash = async (mcp: McpServers, name: string, exitCode = 1) => {
-    const { containerId } = await run(mcp.get(name))
-    runtime.crash(containerId, exitCode)
-    await connector.crash(containerId, "the process exited")
-    events.emit({ kind: "die", containerId, name, exitCode, at: Date.now() })
-  }
-  return { runtime, connector, logs, events, instances, make, crash }
-}
-
-const request = (overrides: Partial<DeployRequest> = {}): DeployRequest => ({
-  name: "echo-server",
-  accountToolInstanceId: "ati-1",
-  image: "mcp/echo:1",
-  env: [{ name: "TOKEN", value: Redacted.make("t") }],
-  ports: [],
-  mcp: { transport: "stdio", endpointPath: null, port: null },
-  ...overrides,
-})
-
-const callEcho = (mcp: McpServers, name: string, text: string) =>
-  mcp.session(name).pipe(Effect.flatMap((s) => s.forward("client-1", { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text } } }, { timeoutMs: 500 })))
-
-let live: Array<McpServers> = []
-afterEach(async () => {
-  for (const mcp of live) await run(mcp.shutdown())
-  live = []
-})
-const started = (d: ReturnType<typeof droplet>) => {
-  const mcp = d.make()
-  live.push(mcp)
-  return mcp
+let d: ReturnType<typeof droplet>
+afterEach(() => d.vt.close())
+const setUp = async (options: Parameters<typeof droplet>[0] = {}) => {
+  d = droplet(options)
+  return (await d.start()).mcp
 }
 
 describe("deploying an MCP server", () => {
   it("answers once it is initialized and listed, healthy, with its tools discovered", async () => {
-    const d = droplet()
-    const mcp = started(d)
-    const view = await run(mcp.deploy(request()))
-    expect(view).toMatchObject({ instanceName: "echo-server", healthStatus: "healthy", transportType: "stdio", restartCount: 0 })
+    const mcp = await setUp()
+    const view = await d.vt.run(mcp.deploy(request()))
+    expect(view).toMatchObject({ instanceName: "echo-server", healthStatus: "healthy", transportType: "stdio", restartCount: 0, lastHealthCheck: new Date(d.vt.now()).toISOString() })
     expect(view.capabilities?.tools.map((t) => t["name"])).toEqual(["echo"])
     expect(view.capabilities?.serverInfo).toMatchObject({ name: "dtma-echo" })
-    expect(await run(callEcho(mcp, "echo-server", "hi"))).toEqual({ jsonrpc: "2.0", id: 1, result: { content: [{ type: "text", text: "hi" }] } })
+    expect(await d.vt.run(callEcho(mcp, "echo-server", "hi"))).toEqual({ jsonrpc: "2.0", id: 1, result: { content: [{ type: "text", text: "hi" }] } })
   })
 
   it("rolls back a server that never answers, saying why with its stderr tail, and leaves no container", async () => {
-    const d = droplet()
-    const mcp = started(d)
-    const appendLogs = d.runtime.create.bind(d.runtime)
-    d.runtime.create = (spec) => appendLogs(spec).pipe(Effect.tap((c) => Effect.sync(() => {
+    const mcp = await setUp()
+    const create = d.runtime.create.bind(d.runtime)
+    d.runtime.create = (spec) => create(spec).pipe(Effect.tap((c) => Effect.sync(() => {
       d.logs.addContainer(c.containerId)
       d.logs.append(c.containerId, "stderr", "Error: missing API key")
     })))
-    const error = await failureOf(mcp.deploy(request({ image: "mcp/silent:1" })))
+    const error = await d.vt.failure(mcp.deploy(request({ image: "mcp/silent:1" })))
     expect(error).toMatchObject({ _tag: "McpServerNotReady", name: "echo-server", stderrTail: ["Error: missing API key"] })
     expect(error.message).toContain("Error: missing API key")
     expect(d.runtime.containerCount()).toBe(0)
     expect(mcp.list()).toEqual([])
+    expect(mcp.isMcpServer("echo-server")).toBe(false)
   })
 
   it("refuses a deploy without MCP settings", async () => {
-    const mcp = started(droplet())
-    expect(await failureOf(mcp.deploy(request({ mcp: null })))).toMatchObject({ _tag: "InvalidInstanceSpec", field: "mcpTransportType" })
+    const mcp = await setUp()
+    expect(await d.vt.failure(mcp.deploy(request({ mcp: null })))).toMatchObject({ _tag: "InvalidInstanceSpec", field: "mcpTransportType" })
+  })
+
+  it("refuses a second deploy of a name while the first is under way, and deploys one container", async () => {
+    const mcp = await setUp()
+    const [first, second] = await Promise.all([d.vt.run(Effect.result(mcp.deploy(request()))), d.vt.run(Effect.result(mcp.deploy(request())))])
+    expect([first._tag, second._tag].sort()).toEqual(["Failure", "Success"])
+    expect(JSON.stringify([first, second])).toContain("InstanceAlreadyExists")
+    expect(d.runtime.containerCount()).toBe(1)
   })
 })
 
 describe("supervising an MCP server", () => {
   it("notices a crash, restarts the container with backoff and is healthy again", async () => {
-    const d = droplet()
-    const mcp = started(d)
-    await run(mcp.deploy(request()))
+    const mcp = await setUp()
+    await d.vt.run(mcp.deploy(request()))
     await d.crash(mcp, "echo-server")
-    await vi.waitFor(async () => expect(await run(mcp.get("echo-server"))).toMatchObject({ healthStatus: "healthy", restartCount: 1, lastError: "container exited with code 1" }))
-    expect((await run(mcp.get("echo-server"))).healthHistory.map((h) => h.status)).toEqual(expect.arrayContaining(["unhealthy", "starting", "healthy"]))
-    expect(await run(callEcho(mcp, "echo-server", "again"))).toMatchObject({ result: { content: [{ text: "again" }] } })
+    await d.until(mcp, "echo-server", (v) => v.healthStatus === "healthy" && v.restartCount === 1)
+    const view = await d.vt.run(mcp.get("echo-server"))
+    expect(view.lastError).toBe("container exited with code 1")
+    expect(view.healthHistory.map((h) => h.status)).toEqual(["healthy", "unhealthy", "starting", "healthy"])
+    expect(await d.vt.run(callEcho(mcp, "echo-server", "again"))).toMatchObject({ result: { content: [{ text: "again" }] } })
   })
 
   it("stops restarting a crash-looping server and says why", async () => {
-    const d = droplet()
-    const mcp = started(d)
-    await run(mcp.deploy(request()))
+    const mcp = await setUp()
+    await d.vt.run(mcp.deploy(request()))
     for (let i = 1; i <= 3; i++) {
-      await vi.waitFor(async () => expect((await run(mcp.get("echo-server"))).healthStatus).toBe("healthy"))
+      await d.until(mcp, "echo-server", (v) => v.healthStatus === "healthy")
       await d.crash(mcp, "echo-server")
     }
-    await vi.waitFor(async () => expect((await run(mcp.get("echo-server"))).lastError).toContain("crashed 3 times"))
-    const view = await run(mcp.get("echo-server"))
-    expect(view).toMatchObject({ healthStatus: "unhealthy", restartCount: 2 })
-    await new Promise((r) => setTimeout(r, 100))
-    expect((await run(mcp.get("echo-server"))).restartCount).toBe(2)
-    expect(await failureOf(mcp.session("echo-server"))).toMatchObject({ _tag: "McpServerUnavailable", health: "unhealthy" })
+    await d.until(mcp, "echo-server", (v) => v.lastError?.includes("crashed 3 times") === true)
+    expect(await d.vt.run(mcp.get("echo-server"))).toMatchObject({ healthStatus: "unhealthy", restartCount: 2 })
+    await d.vt.advance(60_000)
+    expect((await d.vt.run(mcp.get("echo-server"))).restartCount).toBe(2)
+    expect(await d.vt.failure(mcp.session("echo-server"))).toMatchObject({ _tag: "McpServerUnavailable", health: "unhealthy" })
   })
 
   it("reconnects when only the connection is lost, without restarting the container", async () => {
-    const d = droplet()
-    const mcp = started(d)
-    const { containerId } = await run(mcp.deploy(request()))
+    const mcp = await setUp()
+    const { containerId } = await d.vt.run(mcp.deploy(request()))
     await d.connector.crash(containerId, "attach stream broke")
-    await vi.waitFor(async () => expect(await run(callEcho(mcp, "echo-server", "back"))).toMatchObject({ result: { content: [{ text: "back" }] } }))
-    expect(await run(mcp.get("echo-server"))).toMatchObject({ healthStatus: "healthy", restartCount: 0, containerId })
+    await d.until(mcp, "echo-server", (v) => v.healthStatus === "healthy" && v.lastError === "connection lost: attach stream broke")
+    expect(await d.vt.run(mcp.get("echo-server"))).toMatchObject({ restartCount: 0, containerId })
+    expect(await d.vt.run(callEcho(mcp, "echo-server", "back"))).toMatchObject({ result: { content: [{ text: "back" }] } })
   })
 
   it("re-reads the runtime when the event feed had a gap, so a crash it missed is still handled", async () => {
-    const d = droplet()
-    const mcp = started(d)
-    const { containerId } = await run(mcp.deploy(request()))
+    const mcp = await setUp()
+    const { containerId } = await d.vt.run(mcp.deploy(request()))
     d.events.breakFeed()
     d.runtime.crash(containerId, 137)
     await d.connector.crash(containerId)
     d.events.restoreFeed()
-    await vi.waitFor(async () => expect(await run(mcp.get("echo-server"))).toMatchObject({ healthStatus: "healthy", restartCount: 1 }))
+    await d.until(mcp, "echo-server", (v) => v.healthStatus === "healthy" && v.restartCount === 1)
+    expect(await d.vt.run(mcp.get("echo-server"))).toMatchObject({ lastError: "container exited with code 137", containerId })
   })
 
   it("refreshes discovery when the server says its tool list changed", async () => {
     let server: McpServer | undefined
-    const d = droplet({
-      "mcp/echo:1": () => {
-        server = echoMcpServer()
-        return server
-      },
-    })
-    const mcp = started(d)
-    await run(mcp.deploy(request()))
+    const mcp = await setUp({ servers: { "mcp/echo:1": () => (server = echoMcpServer()) } })
+    await d.vt.run(mcp.deploy(request()))
     server?.registerTool("added", { description: "new" }, () => ({ content: [] }))
-    await vi.waitFor(async () => expect((await run(mcp.get("echo-server"))).capabilities?.tools.map((t) => t["name"])).toEqual(["echo", "added"]))
+    await d.until(mcp, "echo-server", (v) => v.capabilities?.tools.length === 2)
+    expect((await d.vt.run(mcp.get("echo-server"))).capabilities?.tools.map((t) => t["name"])).toEqual(["echo", "added"])
+  })
+
+  it("pings a healthy server on a pace that slows as it stays healthy, and records the answer", async () => {
+    const mcp = await setUp()
+    await d.vt.run(mcp.deploy(request()))
+    const before = d.vt.now()
+    await d.until(mcp, "echo-server", (v) => v.pingLatencyMs !== null)
+    const first = await d.vt.run(mcp.get("echo-server"))
+    // testSupervision pings every 20 ms ±20%.
+    expect(Date.parse(first.lastHealthCheck!) - before).toBeLessThanOrEqual(30)
+    expect(first).toMatchObject({ healthStatus: "healthy", pingLatencyMs: 0 })
   })
 })
 
 describe("managing an MCP server", () => {
   it("stops it without restarting it, and starts it healthy again", async () => {
-    const d = droplet()
-    const mcp = started(d)
-    await run(mcp.deploy(request()))
-    expect(await run(mcp.stop("echo-server"))).toMatchObject({ healthStatus: "stopped", containerState: "exited" })
-    expect(await failureOf(mcp.session("echo-server"))).toMatchObject({ _tag: "McpServerUnavailable", health: "stopped" })
-    await new Promise((r) => setTimeout(r, 60))
-    expect((await run(mcp.get("echo-server"))).restartCount).toBe(0)
-    expect(await run(mcp.start("echo-server"))).toMatchObject({ healthStatus: "healthy", containerState: "running" })
+    const mcp = await setUp()
+    await d.vt.run(mcp.deploy(request()))
+    expect(await d.vt.run(mcp.stop("echo-server"))).toMatchObject({ healthStatus: "stopped", containerState: "exited" })
+    expect(await d.vt.failure(mcp.session("echo-server"))).toMatchObject({ _tag: "McpServerUnavailable", health: "stopped" })
+    await d.vt.advance(60_000)
+    expect((await d.vt.run(mcp.get("echo-server"))).restartCount).toBe(0)
+    expect(await d.vt.run(mcp.start("echo-server"))).toMatchObject({ healthStatus: "healthy", containerState: "running" })
+    expect(await d.vt.run(mcp.restart("echo-server"))).toMatchObject({ healthStatus: "healthy", restartCount: 1 })
   })
 
   it("removes it and its container", async () => {
-    const d = droplet()
-    const mcp = started(d)
-    await run(mcp.deploy(request()))
-    await run(mcp.remove("echo-server"))
+    const mcp = await setUp()
+    await d.vt.run(mcp.deploy(request()))
+    await d.vt.run(mcp.remove("echo-server"))
     expect(mcp.list()).toEqual([])
     expect(d.runtime.containerCount()).toBe(0)
-    expect(await failureOf(mcp.get("echo-server"))).toMatchObject({ _tag: "InstanceNotFound" })
+    expect(d.connector.openChannels((await d.vt.run(d.runtime.list()))[0]?.containerId ?? "none")).toBe(0)
+    expect(await d.vt.failure(mcp.get("echo-server"))).toMatchObject({ _tag: "InstanceNotFound" })
   })
 
   it("is adopted, healthy and callable by the next DTMA after a restart", async () => {
-    const d = droplet()
-    const first = d.make()
-    await run(first.deploy(request()))
-    await run(first.deploy(request({ name: "stopped-one" })))
-    await run(first.stop("stopped-one"))
-    await run(first.shutdown())
-    const next = started(d)
-    await run(d.instances.reconcile())
-    expect(await run(next.adopt())).toEqual(["echo-server", "stopped-one"])
-    expect(await run(next.get("echo-server"))).toMatchObject({ healthStatus: "healthy" })
-    expect(await run(next.get("stopped-one"))).toMatchObject({ healthStatus: "stopped" })
-    expect(await run(callEcho(next, "echo-server", "adopted"))).toMatchObject({ result: { content: [{ text: "adopted" }] } })
+    d = droplet()
+    const first = await d.start()
+    await d.vt.run(first.mcp.deploy(request()))
+    await d.vt.run(first.mcp.deploy(request({ name: "stopped-one" })))
+    await d.vt.run(first.mcp.stop("stopped-one"))
+    await first.stop()
+    const { mcp: next } = await d.start()
+    await d.vt.run(d.instances.reconcile())
+    expect(await d.vt.run(next.adopt())).toEqual(["echo-server", "stopped-one"])
+    expect(await d.vt.run(next.get("echo-server"))).toMatchObject({ healthStatus: "healthy" })
+    expect(await d.vt.run(next.get("stopped-one"))).toMatchObject({ healthStatus: "stopped" })
+    expect(await d.vt.run(callEcho(next, "echo-server", "adopted"))).toMatchObject({ result: { content: [{ text: "adopted" }] } })
     expect(d.runtime.containerCount()).toBe(2)
   })
 })
@@ -206,21 +164,18 @@ describe("redeploying an MCP server", () => {
   }
 
   it("moves traffic to the new image with no failed call, then removes the old container", async () => {
-    const d = droplet({ "mcp/echo:1": echoMcpServer, "mcp/echo:2": v2 })
-    const mcp = started(d)
-    const before = await run(mcp.deploy(request()))
+    const mcp = await setUp({ servers: { "mcp/echo:1": echoMcpServer, "mcp/echo:2": v2 } })
+    const before = await d.vt.run(mcp.deploy(request()))
     const traffic = { calling: true }
     const answers: Array<unknown> = []
     const caller = (async () => {
       for (let i = 0; traffic.calling; i++) {
-        answers.push(await Effect.runPromise(Effect.result(callEcho(mcp, "echo-server", `call-${i}`))))
-        // In-memory calls settle on microtasks alone: let timers run between them.
+        answers.push(await d.vt.run(Effect.result(callEcho(mcp, "echo-server", `call-${i}`))))
         await new Promise((r) => setImmediate(r))
       }
     })()
-    await new Promise((r) => setTimeout(r, 20))
-    const after = await run(mcp.redeploy(request({ image: "mcp/echo:2" })))
-    await new Promise((r) => setTimeout(r, 20))
+    const after = await d.vt.run(mcp.redeploy(request({ image: "mcp/echo:2" })))
+    await d.vt.advance(20)
     traffic.calling = false
     await caller
     expect(after).toMatchObject({ image: "mcp/echo:2", healthStatus: "healthy", capabilities: { serverInfo: { version: "2.0.0" } } })
@@ -228,39 +183,37 @@ describe("redeploying an MCP server", () => {
     expect(answers.length).toBeGreaterThan(5)
     expect(answers.filter((a) => (a as { _tag: string })._tag !== "Success" || "error" in (a as { success: object }).success)).toEqual([])
     expect(JSON.stringify(answers.at(-1))).toContain("v2")
-    expect((await run(d.runtime.list())).map((c) => c.containerId)).toEqual([after.containerId])
+    expect((await d.vt.run(d.runtime.list())).map((c) => c.containerId)).toEqual([after.containerId])
   })
 
   it("keeps the old container serving when the replacement never becomes ready", async () => {
-    const d = droplet()
-    const mcp = started(d)
-    const before = await run(mcp.deploy(request()))
-    expect(await failureOf(mcp.redeploy(request({ image: "mcp/silent:1" })))).toMatchObject({ _tag: "McpServerNotReady" })
-    expect(await run(mcp.get("echo-server"))).toMatchObject({ containerId: before.containerId, healthStatus: "healthy", image: "mcp/echo:1" })
+    const mcp = await setUp()
+    const before = await d.vt.run(mcp.deploy(request()))
+    expect(await d.vt.failure(mcp.redeploy(request({ image: "mcp/silent:1" })))).toMatchObject({ _tag: "McpServerNotReady" })
+    expect(await d.vt.run(mcp.get("echo-server"))).toMatchObject({ containerId: before.containerId, healthStatus: "healthy", image: "mcp/echo:1" })
     expect(d.runtime.containerCount()).toBe(1)
-    expect(await run(callEcho(mcp, "echo-server", "still"))).toMatchObject({ result: { content: [{ text: "still" }] } })
+    expect(await d.vt.run(callEcho(mcp, "echo-server", "still"))).toMatchObject({ result: { content: [{ text: "still" }] } })
   })
 
   it("refuses to redeploy a server that does not exist", async () => {
-    const mcp = started(droplet())
-    expect(await failureOf(mcp.redeploy(request()))).toMatchObject({ _tag: "InstanceNotFound" })
+    const mcp = await setUp()
+    expect(await d.vt.failure(mcp.redeploy(request()))).toMatchObject({ _tag: "InstanceNotFound" })
   })
 })
 
 describe("what an MCP server prints", () => {
   it("is shown with the values it was given masked, in its logs and in a rollback's error", async () => {
-    const d = droplet()
-    const mcp = started(d)
+    const mcp = await setUp()
     const create = d.runtime.create.bind(d.runtime)
     d.runtime.create = (spec) => create(spec).pipe(Effect.tap((c) => Effect.sync(() => {
       d.logs.addContainer(c.containerId)
       d.logs.append(c.containerId, "stderr", `using key sk-live-0123456789 for ${spec.name}`)
     })))
     const secretEnv = [{ name: "API_KEY", value: Redacted.make("sk-live-0123456789") }]
-    await run(mcp.deploy(request({ env: secretEnv })))
-    const lines = await run(mcp.logs("echo-server", 10))
+    await d.vt.run(mcp.deploy(request({ env: secretEnv })))
+    const lines = await d.vt.run(mcp.logs("echo-server", 10))
     expect(lines).toEqual([{ stream: "stderr", text: "using key ******** for echo-server" }])
-    const error = await failureOf(mcp.deploy(request({ name: "silent", image: "mcp/silent:1", env: secretEnv })))
+    const error = await d.vt.failure(mcp.deploy(request({ name: "silent", image: "mcp/silent:1", env: secretEnv })))
     expect(error.message).toContain("using key ******** for silent")
     expect(error.message).not.toContain("sk-live")
   })

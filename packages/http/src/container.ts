@@ -23,6 +23,9 @@ import {
   type McpServersSettings,
   type ServerCredentialsSettings,
 } from "@dtma/domain"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import { Container, ContainerModule } from "inversify"
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, type Config } from "./config.ts"
 import type { Logger } from "./logger.ts"
@@ -71,9 +74,13 @@ export const useCaseSettingsOf = (config: Config): UseCaseSettings => {
   }
 }
 
-/** The use cases, built by their factories from whatever ports are bound. */
-export const useCasesModule = (settings: UseCaseSettings): ContainerModule =>
+/**
+ * The use cases, built by their factories from whatever ports are bound. Their background work
+ * (supervision, token refreshes) lives in `lifetime`: closing it stops all of it.
+ */
+export const useCasesModule = (settings: UseCaseSettings, lifetime: Scope.Scope): ContainerModule =>
   new ContainerModule(({ bind }) => {
+    bind<Scope.Scope>(Tokens.Lifetime).toConstantValue(lifetime)
     bind<Instances>(Tokens.Instances)
       .toResolvedValue((runtime: ContainerRuntime) => makeInstances({ runtime, settings: settings.instances }), [ContainerRuntime])
       .inSingletonScope()
@@ -84,20 +91,22 @@ export const useCasesModule = (settings: UseCaseSettings): ContainerModule =>
         [ContainerRuntime, ControlPlane, HostMetrics, Tokens.McpServers],
       )
       .inSingletonScope()
-    // Building it subscribes to container events: it is made once, on first use.
+    // Building it subscribes to container events: it is made once, on first use, in the lifetime scope.
     bind<McpServers>(Tokens.McpServers)
       .toResolvedValue(
         (instances: Instances, runtime: ContainerRuntime, connector: McpConnector, logs: ContainerLogs, events: ContainerEvents, source: CredentialSource, delivery: CredentialDelivery) =>
-          makeMcpServers({
-            instances,
-            runtime,
-            connector,
-            logs,
-            events,
-            settings: settings.mcpServers,
-            // One cache for every server: servers sharing a connection share its token and its refreshes.
-            credentials: (onEnvRenewal) => makeServerCredentials({ cache: makeCredentialCache({ source }), delivery, settings: settings.credentials, onEnvRenewal }),
-          }),
+          Effect.runSync(
+            makeMcpServers({
+              instances,
+              runtime,
+              connector,
+              logs,
+              events,
+              settings: settings.mcpServers,
+              // One cache for every server: servers sharing a connection share its token and its refreshes.
+              credentials: (onEnvRenewal) => makeServerCredentials({ cache: makeCredentialCache({ source }), delivery, settings: settings.credentials, onEnvRenewal }),
+            }).pipe(Scope.provide(lifetime)),
+          ),
         [Tokens.Instances, ContainerRuntime, McpConnector, ContainerLogs, ContainerEvents, CredentialSource, CredentialDelivery],
       )
       .inSingletonScope()
@@ -113,6 +122,10 @@ export const buildContainer = (options: {
   readonly infrastructure: ContainerModule
 }): Container => {
   const container = new Container({ defaultScope: "Singleton" })
-  container.load(configModule(options.config, options.logger), options.infrastructure, useCasesModule(useCaseSettingsOf(options.config)))
+  container.load(configModule(options.config, options.logger), options.infrastructure, useCasesModule(useCaseSettingsOf(options.config), Scope.makeUnsafe()))
   return container
 }
+
+/** Stops the use cases' background work (MCP supervision, token refreshes); containers keep running. */
+export const stopUseCases = (container: Container): Promise<void> =>
+  Effect.runPromise(Scope.close(container.get<Scope.Closeable>(Tokens.Lifetime), Exit.void))

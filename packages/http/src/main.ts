@@ -2,6 +2,7 @@
 import "reflect-metadata"
 import { once } from "node:events"
 import type { Server } from "node:http"
+import type { Container } from "inversify"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -9,7 +10,7 @@ import { CredentialDelivery, type Heartbeat, type Instances, type McpServers } f
 import { ConfigError, DEFAULT_HEARTBEAT_INTERVAL_MS, type Config } from "./config.ts"
 import { adaptersModule } from "./adaptersModule.ts"
 import { answerClientErrors } from "./answerClientErrors.ts"
-import { buildContainer, heartbeatEnabled } from "./container.ts"
+import { buildContainer, heartbeatEnabled, stopUseCases } from "./container.ts"
 import { createApp } from "./createApp.ts"
 import { shutdownHooksOf } from "./drainGate.ts"
 import { checkCredentialStore, wipeLeftoverCredentials } from "./credentialsStartup.ts"
@@ -53,8 +54,8 @@ const adopt = async (mcpServers: McpServers, logger: Logger): Promise<void> => {
  * sessions (their event streams), closes the server, stops the heartbeat and MCP supervision.
  * Containers keep running, for the next DTMA to adopt.
  */
-const shutdown = async (options: { server: Server; app: object; loop: HeartbeatLoop | null; mcpServers: McpServers; logger: Logger; signal: string }): Promise<void> => {
-  const { server, app, loop, mcpServers, logger, signal } = options
+const shutdown = async (options: { server: Server; app: object; loop: HeartbeatLoop | null; container: Container; logger: Logger; signal: string }): Promise<void> => {
+  const { server, app, loop, container, logger, signal } = options
   const hooks = shutdownHooksOf(app)
   logger.info({ signal, calls: hooks?.gate.inFlight() }, "shutting down: new requests are refused while calls in flight finish; managed containers keep running")
   const left = (await hooks?.gate.drain(SHUTDOWN_GRACE_MS)) ?? 0
@@ -69,7 +70,7 @@ const shutdown = async (options: { server: Server; app: object; loop: HeartbeatL
   await Promise.all([closed, loop?.stop()])
   clearInterval(idle)
   clearTimeout(force)
-  await Effect.runPromise(mcpServers.shutdown())
+  await stopUseCases(container)
   logger.info("stopped")
 }
 
@@ -106,7 +107,7 @@ const main = async (): Promise<void> => {
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) return
     stopping = true
-    shutdown({ server, app, loop, mcpServers, logger, signal }).then(
+    shutdown({ server, app, loop, container, logger, signal }).then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error({ error: String(error) }, "shutdown failed")

@@ -9,6 +9,8 @@ export const Tokens = {
   McpServers: Symbol.for("dtma/McpServers"),
   Config: Symbol.for("dtma/Config"),
   Logger: Symbol.for("dtma/Logger"),
+  /** The scope the use cases' background work lives in; closing it stops that work. */
+  Lifetime: Symbol.for("dtma/Lifetime"),
   /** The adapters' Docker output capture, shared by the runtime (which follows) and the logs (which read). */
   OutputCapture: Symbol.for("dtma/OutputCapture"),
 } as const

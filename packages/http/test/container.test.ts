@@ -5,7 +5,7 @@ import { fakesModule, InMemoryContainerRuntime, RecordingControlPlane } from "@d
 import { Container } from "inversify"
 import { describe, expect, it } from "vitest"
 import { adaptersModule } from "../src/adaptersModule.ts"
-import { buildContainer, configModule, heartbeatEnabled, useCaseSettingsOf } from "../src/container.ts"
+import { buildContainer, configModule, heartbeatEnabled, stopUseCases, useCaseSettingsOf } from "../src/container.ts"
 import { Tokens } from "../src/tokens.ts"
 import { capturingLogger, IMAGE, testConfig } from "./support.ts"
 
@@ -23,7 +23,7 @@ describe("the composition root", () => {
     const mcpServers = container.get<McpServers>(Tokens.McpServers)
     expect(container.get<McpServers>(Tokens.McpServers)).toBe(mcpServers)
     expect(mcpServers.list()).toEqual([])
-    await Effect.runPromise(mcpServers.shutdown())
+    await stopUseCases(container)
   })
 
   it("reserves the DTMA's own port and uses the agreed retry, stop and MCP supervision settings", () => {

@@ -48,7 +48,8 @@ describe("GET /mcp-servers/discovery", () => {
             endpointUrl: `${app.base}/mcp-servers/mcp-a/mcp`,
             transportType: "stdio",
             healthStatus: "healthy",
-            lastHealthCheck: null,
+            // The deploy's initialize and listing were a health check.
+            lastHealthCheck: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
             capabilities: {
               protocolVersion: "2025-11-25",
               serverInfo: { name: "dtma-echo", version: "1.0.0" },

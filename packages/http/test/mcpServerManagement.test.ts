@@ -36,7 +36,8 @@ describe("GET /mcp-servers and /mcp-servers/:name", () => {
             capabilities: { tools: 1, resources: 0, prompts: 0 },
             image: "dtma/mcp-echo:1",
             containerState: "running",
-            lastHealthCheck: null,
+            // The deploy's initialize and listing were a health check.
+            lastHealthCheck: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
             restartCount: 0,
           },
         ],
@@ -53,9 +54,9 @@ describe("GET /mcp-servers and /mcp-servers/:name", () => {
       transport: { type: "stdio", endpointPath: null, port: null },
       container: { id: containerId, image: "dtma/mcp-echo:1", state: "running" },
       healthStatus: "healthy",
-      lastHealthCheck: null,
+      lastHealthCheck: body.data.healthHistory[0].at,
       pingLatencyMs: null,
-      healthHistory: [{ at: expect.any(String), status: "healthy", detail: null }],
+      healthHistory: [{ at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), status: "healthy", detail: null }],
       restartCount: 0,
       lastError: null,
       capabilities: {

@@ -16,7 +16,7 @@ import {
   type McpServerFactory,
 } from "@dtma/testing"
 import type { Config } from "../src/config.ts"
-import { buildContainer } from "../src/container.ts"
+import { buildContainer, stopUseCases } from "../src/container.ts"
 import { createApp } from "../src/createApp.ts"
 import { createLogger, type Logger } from "../src/logger.ts"
 import { answerClientErrors } from "../src/answerClientErrors.ts"
@@ -142,7 +142,7 @@ export const startTestApp = async (options: { readonly config?: Partial<Config>;
     json: (method, path, body) =>
       api(path, { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }) }),
     close: async () => {
-      await Effect.runPromise(mcpServers.shutdown())
+      await stopUseCases(container)
       server.closeAllConnections()
       server.close()
       await once(server, "close")

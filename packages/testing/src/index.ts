@@ -6,6 +6,8 @@ export { containerRuntimeContract } from "./contracts/containerRuntimeContract.t
 export type { ContainerRuntimeSubject } from "./contracts/containerRuntimeContract.ts"
 export { arbDeployRequest, arbInstanceName, arbLifecycleEvent, arbLifecycleState, lifecycleStates } from "./arbitraries.ts"
 export { failureOf, run } from "./effects.ts"
+export { settle, virtualTime } from "./virtualTime.ts"
+export type { VirtualTime } from "./virtualTime.ts"
 export { fakesModule } from "./fakesModule.ts"
 export type { Fakes } from "./fakesModule.ts"
 export { InMemoryContainerLogs } from "./fakes/InMemoryContainerLogs.ts"

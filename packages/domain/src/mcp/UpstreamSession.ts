@@ -1,4 +1,8 @@
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Queue from "effect/Queue"
+import * as Scope from "effect/Scope"
 import type { McpChannel } from "../ports/McpConnector.ts"
 import { ErrorCodes, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "./jsonrpc.ts"
 import { McpConnectFailed, McpRequestFailed, McpServerBusy } from "./mcpErrors.ts"
@@ -48,92 +52,103 @@ export interface UpstreamSession {
   /** Requests being answered or waiting for a slot. */
   readonly load: () => number
   readonly isOpen: () => boolean
-  /** Called once when the connection closes. */
-  onClose(handler: (reason: string) => void): void
+  /** Completes with the reason once the connection has closed, for any reason. */
+  readonly closed: Effect.Effect<string>
+  /** Closes the connection; requests in flight fail with ConnectionClosed. Idempotent. */
   close(): Effect.Effect<void>
 }
 
 const errorResponse = (request: JsonRpcRequest, code: number, message: string): JsonRpcResponse => ({ jsonrpc: "2.0", id: request.id, error: { code, message } })
 
-/** Performs the MCP handshake over `channel` and returns the shared session. */
-export const openUpstreamSession = (channel: McpChannel, options: UpstreamOptions): Effect.Effect<UpstreamSession, McpConnectFailed> =>
-  Effect.suspend(() => {
+/** Admits `maxInFlight` requests at once and queues `maxQueued` more; the rest are refused at once. */
+const makeGate = (options: UpstreamOptions) => {
+  let active = 0
+  let queued = 0
+  const waiting: Array<() => void> = []
+  const acquire = Effect.callback<void, McpServerBusy>((resume) => {
+    if (active < options.maxInFlight) {
+      active++
+      return resume(Effect.void)
+    }
+    if (queued >= options.maxQueued) return resume(Effect.fail(new McpServerBusy({ name: options.name, inFlight: active + queued })))
+    queued++
+    let granted = false
+    const grant = () => {
+      granted = true
+      queued--
+      active++
+      resume(Effect.void)
+    }
+    waiting.push(grant)
+    return Effect.sync(() => {
+      if (granted) return
+      queued--
+      waiting.splice(waiting.indexOf(grant), 1)
+    })
+  })
+  const release = Effect.sync(() => {
+    active--
+    waiting.shift()?.()
+  })
+  return { acquire, release, load: () => active + queued }
+}
+
+/**
+ * Performs the MCP handshake over `channel` and returns the shared session. The session lives in a
+ * scope of its own, forked from the caller's: closing either closes the channel.
+ */
+export const openUpstreamSession = (channel: McpChannel, options: UpstreamOptions): Effect.Effect<UpstreamSession, McpConnectFailed, Scope.Scope> =>
+  Effect.gen(function* () {
+    const scope = yield* Scope.fork(yield* Effect.scope)
     const router = new RequestRouter()
     const listeners = new Set<(n: JsonRpcNotification) => void>()
-    const closeHandlers: Array<(reason: string) => void> = []
-    let open = true
-    let active = 0
-    let queued = 0
-    const waiting: Array<() => void> = []
-
-    const send = (message: JsonRpcMessage) => channel.send(message)
-    const sendDetached = (message: JsonRpcMessage) => void Effect.runFork(send(message).pipe(Effect.ignore))
+    const closed = yield* Deferred.make<string>()
+    // Answers to the server's own requests, written by one fiber (the channel's callbacks cannot run effects).
+    const answers = yield* Queue.unbounded<JsonRpcMessage>()
+    const gate = makeGate(options)
+    const isOpen = () => !Deferred.isDoneUnsafe(closed)
 
     channel.onMessage((message) => {
       if (isResponse(message)) router.inbound(message)
       else if (isRequest(message)) {
         // The DTMA declares no client capabilities, so a server may only ping it.
-        sendDetached(message.method === "ping" ? { jsonrpc: "2.0", id: message.id, result: {} } : errorResponse(message, ErrorCodes.MethodNotFound, `the DTMA does not serve ${message.method}`))
+        Queue.offerUnsafe(answers, message.method === "ping" ? { jsonrpc: "2.0", id: message.id, result: {} } : errorResponse(message, ErrorCodes.MethodNotFound, `the DTMA does not serve ${message.method}`))
       } else if (isNotification(message)) {
         if (message.method === "notifications/progress" && router.progress(message)) return
         for (const listener of listeners) listener(message)
       }
     })
     channel.onClose((reason) => {
-      if (!open) return
-      open = false
+      if (!Deferred.doneUnsafe(closed, Effect.succeed(reason))) return
       router.failAll({ code: ErrorCodes.ConnectionClosed, message: `Connection closed: ${reason}` })
-      for (const handler of closeHandlers) handler(reason)
     })
-
-    const acquire = Effect.callback<void, McpServerBusy>((resume) => {
-      if (active < options.maxInFlight) {
-        active++
-        return resume(Effect.void)
-      }
-      if (queued >= options.maxQueued) return resume(Effect.fail(new McpServerBusy({ name: options.name, inFlight: active + queued })))
-      queued++
-      let granted = false
-      const grant = () => {
-        granted = true
-        queued--
-        active++
-        resume(Effect.void)
-      }
-      waiting.push(grant)
-      return Effect.sync(() => {
-        if (granted) return
-        queued--
-        waiting.splice(waiting.indexOf(grant), 1)
-      })
-    })
-    const release = Effect.sync(() => {
-      active--
-      waiting.shift()?.()
-    })
+    yield* Scope.addFinalizer(scope, channel.close())
+    yield* Effect.forkIn(Effect.forever(Queue.take(answers).pipe(Effect.flatMap((m) => channel.send(m)), Effect.ignore)), scope)
 
     const exchange = (sessionId: string, request: JsonRpcRequest, onProgress: RequestOptions["onProgress"]) =>
-      Effect.callback<JsonRpcResponse, McpConnectFailed>((resume) => {
-        if (!open) return resume(Effect.fail(new McpConnectFailed({ reason: "closed", detail: `${options.name} is disconnected` })))
-        const upstream = router.outbound(sessionId, request, { onResponse: (r) => resume(Effect.succeed(r)), onProgress })
-        Effect.runFork(send(upstream).pipe(Effect.catch((e) => Effect.sync(() => {
-          router.abandon(upstream.id as number, "send failed")
-          resume(Effect.fail(e))
-        }))))
-        return Effect.sync(() => {
-          const cancel = router.abandon(upstream.id as number, "The client cancelled the request or it timed out")
-          if (cancel !== null) sendDetached(cancel)
-        })
+      Effect.suspend(() => {
+        if (!isOpen()) return Effect.fail(new McpConnectFailed({ reason: "closed", detail: `${options.name} is disconnected` }))
+        const answer = Deferred.makeUnsafe<JsonRpcResponse>()
+        const upstream = router.outbound(sessionId, request, { onResponse: (r) => Deferred.doneUnsafe(answer, Effect.succeed(r)), onProgress })
+        const id = upstream.id as number
+        return channel.send(upstream).pipe(
+          Effect.tapError(() => Effect.sync(() => router.abandon(id, "send failed"))),
+          Effect.andThen(Deferred.await(answer)),
+          Effect.onInterrupt(() => {
+            const cancel = router.abandon(id, "The client cancelled the request or it timed out")
+            return cancel === null ? Effect.void : channel.send(cancel).pipe(Effect.ignore)
+          }),
+        )
       })
 
     const forward: UpstreamSession["forward"] = (sessionId, request, { timeoutMs, onProgress }) =>
-      Effect.acquireUseRelease(acquire, () =>
+      Effect.acquireUseRelease(gate.acquire, () =>
         exchange(sessionId, request, onProgress).pipe(
           Effect.timeoutOrElse({
             duration: timeoutMs,
             orElse: () => Effect.succeed(errorResponse(request, ErrorCodes.RequestTimeout, `Request timed out after ${timeoutMs} ms`)),
           }),
-        ), () => release)
+        ), () => gate.release)
 
     let ownId = 0
     const call: UpstreamSession["call"] = (method, params, timeoutMs) =>
@@ -144,15 +159,15 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
     const session: Omit<UpstreamSession, "hello"> = {
       forward,
       call,
-      notify: (notification) => send(notification),
+      notify: (notification) => channel.send(notification),
       subscribe: (listener) => {
         listeners.add(listener)
         return () => void listeners.delete(listener)
       },
-      load: () => active + queued,
-      isOpen: () => open,
-      onClose: (handler) => void closeHandlers.push(handler),
-      close: () => channel.close(),
+      load: gate.load,
+      isOpen,
+      closed: Deferred.await(closed),
+      close: () => Scope.close(scope, Exit.void),
     }
 
     const handshake = call(
@@ -177,11 +192,11 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
           instructions: typeof result["instructions"] === "string" ? result["instructions"] : null,
           result,
         }
-        return send({ jsonrpc: "2.0", method: "notifications/initialized" }).pipe(Effect.as({ ...session, hello }))
+        return channel.send({ jsonrpc: "2.0", method: "notifications/initialized" }).pipe(Effect.as({ ...session, hello }))
       }),
     )
-    return handshake.pipe(
-      Effect.flatMap((s) => (open ? Effect.succeed(s) : Effect.fail(new McpConnectFailed({ reason: "closed", detail: `${options.name} closed right after initialize` })))),
-      Effect.onError(() => channel.close()),
+    return yield* handshake.pipe(
+      Effect.flatMap((s) => (isOpen() ? Effect.succeed(s) : Effect.fail(new McpConnectFailed({ reason: "closed", detail: `${options.name} closed right after initialize` })))),
+      Effect.onError(() => Scope.close(scope, Exit.void)),
     )
   })

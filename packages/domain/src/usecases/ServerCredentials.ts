@@ -2,8 +2,10 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
+import * as FiberMap from "effect/FiberMap"
+import * as FiberSet from "effect/FiberSet"
 import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import { InvalidInstanceSpec } from "../errors.ts"
 import type { EnvVar, OAuthBinding } from "../ManagedInstance.ts"
 import { makeKeyedLock } from "../keyedLock.ts"
@@ -63,8 +65,6 @@ export interface ServerCredentials {
   /** Stops tracking, wipes what was delivered, forgets connections no other server uses. Idempotent. */
   release(name: string): Effect.Effect<void>
   isTracked(name: string): boolean
-  /** Stops every schedule (tokens and deliveries stay, for a restarted DTMA to take over). */
-  shutdown(): Effect.Effect<void>
 }
 
 /** Called when an `env_vars` server's tokens changed: its container must be replaced. */
@@ -93,12 +93,18 @@ export const viewOfLease = (connectionId: string, lease: CredentialLease | undef
     ? { connectionId, provider: null, status: "missing", expiresAt: null, refreshedAt: null, lastError: null }
     : { connectionId, provider: lease.provider, status: lease.state, expiresAt: iso(lease.expiresAt), refreshedAt: iso(lease.refreshedAt ?? lease.obtainedAt), lastError: lease.lastError }
 
-export const makeServerCredentials = (deps: ServerCredentialsDeps): ServerCredentials => {
+/**
+ * Keeps servers' tokens fresh. Its schedules and deliveries run in the scope it is built in: closing
+ * it stops them (tokens and deliveries stay, for a restarted DTMA to take over).
+ */
+export const makeServerCredentials = (deps: ServerCredentialsDeps): Effect.Effect<ServerCredentials, never, Scope.Scope> => Effect.gen(function* () {
   const { cache, delivery, settings } = deps
   const random = deps.random ?? Math.random
   // `delivered`: the token objects last handed to the server (each fetch makes new ones), never their values.
   const holders = new Map<string, { holder: CredentialHolder; unsubscribe: ReadonlyArray<() => void>; delivered: ReadonlyArray<unknown> }>()
-  const schedules = new Map<string, Fiber.Fiber<void>>()
+  // One refresh schedule per connection; other background work (deliveries, retries) beside them.
+  const schedules = yield* FiberMap.make<string>()
+  const background = yield* FiberSet.make()
   const oneAtATime = makeKeyedLock()
   /** Failed env_vars replacements in a row, per server: the backoff of the next attempt. */
   const envRetries = new Map<string, number>()
@@ -135,7 +141,7 @@ export const makeServerCredentials = (deps: ServerCredentialsDeps): ServerCreden
           const attempt = (envRetries.get(name) ?? 0) + 1
           envRetries.set(name, attempt)
           const after = retryDelay({ attempt, policy: settings.retry, random: random(), now: 0, expiresAt: null, minimumBeforeExpiryMs: 0 })
-          yield* Effect.forkDetach(Effect.sleep(after).pipe(Effect.andThen(deliver(name)), Effect.ignore))
+          yield* FiberSet.run(background, Effect.sleep(after).pipe(Effect.andThen(deliver(name)), Effect.ignore))
           const why = Cause.pretty(replaced.cause).split("\n")[0] ?? "unknown"
           return yield* new CredentialDeliveryFailed({ name, reason: "io_failed", detail: `the replacement container with the new tokens did not take over (retried in ${after} ms): ${why}` })
         }
@@ -185,12 +191,8 @@ export const makeServerCredentials = (deps: ServerCredentialsDeps): ServerCreden
       }
     })
 
-  const reschedule = (connectionId: string) =>
-    Effect.gen(function* () {
-      const old = schedules.get(connectionId)
-      if (old !== undefined) yield* Fiber.interrupt(old)
-      schedules.set(connectionId, yield* Effect.forkDetach(scheduleLoop(connectionId)))
-    })
+  // Running it again interrupts the connection's previous schedule.
+  const reschedule = (connectionId: string) => FiberMap.run(schedules, connectionId, scheduleLoop(connectionId))
 
   const prepare: ServerCredentials["prepare"] = (holder, user) =>
     Effect.gen(function* () {
@@ -206,7 +208,8 @@ export const makeServerCredentials = (deps: ServerCredentialsDeps): ServerCreden
     Effect.gen(function* () {
       const old = holders.get(holder.name)
       for (const stop of old?.unsubscribe ?? []) stop()
-      const listener = () => Effect.forkDetach(deliver(holder.name).pipe(Effect.ignore)).pipe(Effect.asVoid)
+      // Started after the renewing fiber goes on: a refresh delivers (and reports) itself, this one then finds nothing new.
+      const listener = () => FiberSet.run(background, deliver(holder.name).pipe(Effect.ignore), { startImmediately: false }).pipe(Effect.asVoid)
       const unsubscribe = holder.binding.connectionIds.map((id) => cache.onRenewed(id, listener))
       const current = yield* currentCredentials(holder)
       holders.set(holder.name, { holder, unsubscribe, delivered: old?.delivered ?? current.map((c) => c.accessToken) })
@@ -228,9 +231,7 @@ export const makeServerCredentials = (deps: ServerCredentialsDeps): ServerCreden
       yield* delivery.wipe(name)
       for (const id of entry?.holder.binding.connectionIds ?? []) {
         if (holdersOf(id).length > 0) continue
-        const schedule = schedules.get(id)
-        schedules.delete(id)
-        if (schedule !== undefined) yield* Fiber.interrupt(schedule)
+        yield* FiberMap.remove(schedules, id)
         yield* cache.forget(id)
       }
     })
@@ -253,10 +254,5 @@ export const makeServerCredentials = (deps: ServerCredentialsDeps): ServerCreden
       ),
     release,
     isTracked: (name) => holders.has(name),
-    shutdown: () =>
-      Effect.gen(function* () {
-        for (const fiber of schedules.values()) yield* Fiber.interrupt(fiber)
-        schedules.clear()
-      }),
-  }
-}
+  } satisfies ServerCredentials
+})

@@ -26,9 +26,10 @@ export interface McpCredentialFlow {
   release(name: string): Effect.Effect<void>
   /**
    * A restarted DTMA holds no token (none was ever stored): fetches an adopted server's again and
-   * restores their delivery, retrying with backoff while the backend cannot answer and `wanted` holds.
+   * restores their delivery, retrying with backoff while the backend cannot answer. Runs until it
+   * succeeds: the caller forks it where the server's background work lives, so removal ends it.
    */
-  restore(container: ManagedContainer, wanted: () => boolean): Effect.Effect<void>
+  restore(container: ManagedContainer): Effect.Effect<void>
   /**
    * The request a server was last deployed with; for one adopted after a restart, rebuilt from its
    * container (image, the DTMA-set environment, transport, OAuth binding, and the recipe: command,
@@ -39,7 +40,6 @@ export interface McpCredentialFlow {
   /** The OAuth token values the container holds now, to mask in what it prints. */
   tokenValues(container: ManagedContainer): Effect.Effect<ReadonlyArray<string>>
   refresh(container: ManagedContainer): Effect.Effect<ReadonlyArray<OAuthConnectionView>, NoOAuthConnections | CredentialError>
-  shutdown(): Effect.Effect<void>
 }
 
 const NO_SOURCE = new CredentialFetchFailed({ reason: "unavailable", connectionId: null, detail: "this DTMA has no credential source configured (AGENTOPIA_API_BASE_URL and DTMA_BEARER_TOKEN)" })
@@ -79,17 +79,16 @@ export const makeMcpCredentialFlow = (deps: {
       return credentials === undefined ? Effect.void : credentials.release(name)
     })
 
-  const restore: McpCredentialFlow["restore"] = (container, wanted) => {
+  const restore: McpCredentialFlow["restore"] = (container) => {
     const holder = holderOf(container)
     if (holder === null || credentials === undefined) return Effect.void
     const once = credentials.prepare(holder, holder.binding.containerUser ?? null).pipe(Effect.andThen(credentials.track(holder)))
-    const untilRestored = Effect.gen(function* () {
-      for (let delay = 1_000; wanted(); delay = Math.min(delay * 2, 60_000)) {
+    return Effect.gen(function* () {
+      for (let delay = 1_000; ; delay = Math.min(delay * 2, 60_000)) {
         if (Exit.isSuccess(yield* Effect.exit(once))) return
         yield* Effect.sleep(delay)
       }
     })
-    return Effect.forkDetach(untilRestored).pipe(Effect.asVoid)
   }
 
   return {
@@ -134,6 +133,5 @@ export const makeMcpCredentialFlow = (deps: {
     connections: (name) => (credentials === undefined ? Effect.succeed([]) : credentials.connections(name)),
     refresh: (container) =>
       container.oauth == null || credentials === undefined ? Effect.fail(new NoOAuthConnections({ name: container.name })) : credentials.refresh(container.name),
-    shutdown: () => (credentials === undefined ? Effect.void : credentials.shutdown()),
   }
 }

@@ -1,8 +1,8 @@
 import { Effect, Exit, Fiber } from "effect"
-import { describe, expect, it } from "vitest"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { openUpstreamSession, type UpstreamOptions } from "../../src/mcp/UpstreamSession.ts"
 import type { JsonRpcNotification, JsonRpcRequest } from "../../src/index.ts"
-import { failureOf, run } from "@dtma/testing"
+import { settle, virtualTime, type VirtualTime } from "@dtma/testing"
 import { initializeResult, notification, scriptedChannel, type Reply, type ScriptedChannel } from "./scriptedChannel.ts"
 
 const options: UpstreamOptions = {
@@ -20,23 +20,32 @@ const server = (script: (r: JsonRpcRequest, c: ScriptedChannel) => Reply = () =>
 
 const call = (id: number | string, method = "tools/call", params: Record<string, unknown> = {}): JsonRpcRequest => ({ jsonrpc: "2.0", id, method, params })
 
+let vt: VirtualTime
+beforeEach(() => {
+  vt = virtualTime()
+})
+afterEach(() => vt.close())
+const open = (channel: ScriptedChannel, opts: UpstreamOptions = options) => vt.run(openUpstreamSession(channel, opts))
+
 describe("an upstream MCP session", () => {
   it("initializes once and keeps what the server said about itself", async () => {
     const channel = server()
-    const session = await run(openUpstreamSession(channel, options))
+    const session = await open(channel)
     expect(session.hello).toMatchObject({ protocolVersion: "2025-11-25", serverInfo: { name: "scripted", version: "1.0.0" }, capabilities: { tools: { listChanged: true } } })
     expect(channel.received.map((m) => ("method" in m ? m.method : "response"))).toEqual(["initialize", "notifications/initialized"])
   })
 
   it("refuses a server that answers an unsupported protocol version, and closes the channel", async () => {
     const channel = scriptedChannel(() => ({ ...initializeResult, protocolVersion: "1999-01-01" }))
-    expect(await failureOf(openUpstreamSession(channel, options))).toMatchObject({ _tag: "McpConnectFailed", reason: "protocol" })
-    expect(await failureOf(channel.send(notification("x")))).toMatchObject({ reason: "closed" })
+    expect(await vt.failure(openUpstreamSession(channel, options))).toMatchObject({ _tag: "McpConnectFailed", reason: "protocol" })
+    expect(await vt.failure(channel.send(notification("x")))).toMatchObject({ reason: "closed" })
   })
 
   it("gives up on a server that never answers initialize", async () => {
     const channel = scriptedChannel(() => "never")
-    const error = await failureOf(openUpstreamSession(channel, { ...options, initializeTimeoutMs: 50 }))
+    const opening = vt.failure(openUpstreamSession(channel, { ...options, initializeTimeoutMs: 50 }))
+    await vt.advance(50)
+    const error = await opening
     expect(error).toMatchObject({ _tag: "McpConnectFailed", reason: "protocol" })
     expect(error.message).toContain("timed out")
   })
@@ -47,11 +56,11 @@ describe("an upstream MCP session", () => {
       if (token !== undefined) c.emit(notification("notifications/progress", { progressToken: token, progress: 1, total: 2 }))
       return { echo: r.params?.["n"] }
     })
-    const session = await run(openUpstreamSession(channel, options))
+    const session = await open(channel)
     const seen: Array<JsonRpcNotification> = []
     const [a, b] = await Promise.all([
-      run(session.forward("A", call(1, "tools/call", { n: "a", _meta: { progressToken: 1 } }), { timeoutMs: 1000, onProgress: (n) => seen.push(n) })),
-      run(session.forward("B", call(1, "tools/call", { n: "b" }), { timeoutMs: 1000 })),
+      vt.run(session.forward("A", call(1, "tools/call", { n: "a", _meta: { progressToken: 1 } }), { timeoutMs: 1000, onProgress: (n) => seen.push(n) })),
+      vt.run(session.forward("B", call(1, "tools/call", { n: "b" }), { timeoutMs: 1000 })),
     ])
     expect(a).toEqual({ jsonrpc: "2.0", id: 1, result: { echo: "a" } })
     expect(b).toEqual({ jsonrpc: "2.0", id: 1, result: { echo: "b" } })
@@ -60,8 +69,10 @@ describe("an upstream MCP session", () => {
 
   it("answers a timed-out request with a RequestTimeout error and cancels it upstream", async () => {
     const channel = server(() => "never")
-    const session = await run(openUpstreamSession(channel, options))
-    const response = await run(session.forward("A", call("slow"), { timeoutMs: 30 }))
+    const session = await open(channel)
+    const answer = vt.run(session.forward("A", call("slow"), { timeoutMs: 30 }))
+    await vt.advance(30)
+    const response = await answer
     expect(response).toMatchObject({ id: "slow", error: { code: -32001 } })
     expect(channel.received.at(-1)).toMatchObject({ method: "notifications/cancelled", params: { requestId: expect.any(Number) } })
     expect(session.load()).toBe(0)
@@ -69,53 +80,53 @@ describe("an upstream MCP session", () => {
 
   it("cancels upstream when the caller interrupts", async () => {
     const channel = server(() => "never")
-    const session = await run(openUpstreamSession(channel, options))
-    const fiber = Effect.runFork(session.forward("A", call(5), { timeoutMs: 10_000 }))
-    await new Promise((r) => setTimeout(r, 10))
-    await Effect.runPromise(Fiber.interrupt(fiber))
+    const session = await open(channel)
+    const fiber = await vt.run(Effect.forkScoped(session.forward("A", call(5), { timeoutMs: 10_000 })))
+    await settle()
+    await vt.run(Fiber.interrupt(fiber))
     expect(channel.received.at(-1)).toMatchObject({ method: "notifications/cancelled" })
     expect(session.load()).toBe(0)
   })
 
   it("queues past the in-flight limit and answers busy past the queue, at once", async () => {
     const channel = server(() => "never")
-    const session = await run(openUpstreamSession(channel, options))
-    const fibers = [1, 2, 3].map((id) => Effect.runFork(session.forward("A", call(id), { timeoutMs: 200 })))
-    await new Promise((r) => setTimeout(r, 10))
+    const session = await open(channel)
+    const fibers = await vt.run(Effect.forEach([1, 2, 3], (id) => Effect.forkScoped(session.forward("A", call(id), { timeoutMs: 200 }))))
+    await settle()
     expect(session.load()).toBe(3)
-    expect(await failureOf(session.forward("A", call(4), { timeoutMs: 200 }))).toMatchObject({ _tag: "McpServerBusy", inFlight: 3 })
-    const exits = await Promise.all(fibers.map((f) => Effect.runPromise(Fiber.await(f))))
+    expect(await vt.failure(session.forward("A", call(4), { timeoutMs: 200 }))).toMatchObject({ _tag: "McpServerBusy", inFlight: 3 })
+    await vt.advance(200)
+    await vt.advance(200)
+    const exits = await Promise.all(fibers.map((f) => vt.run(Fiber.await(f))))
     expect(exits.every(Exit.isSuccess)).toBe(true)
     expect(session.load()).toBe(0)
   })
 
   it("fails pending and later requests once the connection drops, and says so once", async () => {
     const channel = server(() => "never")
-    const session = await run(openUpstreamSession(channel, options))
-    const reasons: Array<string> = []
-    session.onClose((r) => reasons.push(r))
-    const pending = Effect.runPromise(session.forward("A", call(1), { timeoutMs: 5000 }))
-    await new Promise((r) => setTimeout(r, 5))
+    const session = await open(channel)
+    const pending = vt.run(session.forward("A", call(1), { timeoutMs: 5000 }))
+    await settle()
     channel.drop("container exited")
     channel.drop("again")
     expect(await pending).toMatchObject({ id: 1, error: { code: -32000 } })
-    expect(await failureOf(session.forward("A", call(2), { timeoutMs: 100 }))).toMatchObject({ _tag: "McpConnectFailed", reason: "closed" })
-    expect(reasons).toEqual(["container exited"])
+    expect(await vt.failure(session.forward("A", call(2), { timeoutMs: 100 }))).toMatchObject({ _tag: "McpConnectFailed", reason: "closed" })
+    expect(await vt.run(session.closed)).toBe("container exited")
     expect(session.isOpen()).toBe(false)
   })
 
   it("passes notifications that belong to no request to subscribers and answers the server's ping", async () => {
     const channel = server()
-    const session = await run(openUpstreamSession(channel, options))
+    const session = await open(channel)
     const seen: Array<string> = []
     const unsubscribe = session.subscribe((n) => seen.push(n.method))
     channel.emit(notification("notifications/tools/list_changed"))
     channel.emit({ jsonrpc: "2.0", id: "srv-1", method: "ping" })
     channel.emit({ jsonrpc: "2.0", id: "srv-2", method: "sampling/createMessage" })
-    await new Promise((r) => setTimeout(r, 5))
+    await settle()
     unsubscribe()
     channel.emit(notification("notifications/resources/list_changed"))
-    await new Promise((r) => setTimeout(r, 5))
+    await settle()
     expect(seen).toEqual(["notifications/tools/list_changed"])
     expect(channel.received.slice(-2)).toEqual([
       { jsonrpc: "2.0", id: "srv-1", result: {} },
@@ -125,7 +136,7 @@ describe("an upstream MCP session", () => {
 
   it("turns a JSON-RPC error on its own call into a typed failure", async () => {
     const channel = server(() => ({ error: { code: -32601, message: "Method not found" } }))
-    const session = await run(openUpstreamSession(channel, options))
-    expect(await failureOf(session.call("prompts/list", {}, 1000))).toMatchObject({ _tag: "McpRequestFailed", method: "prompts/list", error: { code: -32601 } })
+    const session = await open(channel)
+    expect(await vt.failure(session.call("prompts/list", {}, 1000))).toMatchObject({ _tag: "McpRequestFailed", method: "prompts/list", error: { code: -32601 } })
   })
 })

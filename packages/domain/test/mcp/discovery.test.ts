@@ -1,8 +1,8 @@
 import fc from "fast-check"
-import { describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import { contentHash, discover, listsChangedBy } from "../../src/mcp/discovery.ts"
 import { openUpstreamSession } from "../../src/mcp/UpstreamSession.ts"
-import { run } from "@dtma/testing"
+import { virtualTime } from "@dtma/testing"
 import { scriptedChannel } from "./scriptedChannel.ts"
 
 const options = {
@@ -23,11 +23,15 @@ const paginatedServer = (pages: number, toolsPerPage: number, version = "1") =>
     return { error: { code: -32601, message: `unexpected ${request.method}` } }
   })
 
+const vt = virtualTime()
+afterAll(() => vt.close())
+const open = (channel: ReturnType<typeof scriptedChannel>) => vt.run(openUpstreamSession(channel, options))
+
 describe("discovery", () => {
   it("fetches every page of every list the server advertises, and nothing it does not", async () => {
     const channel = paginatedServer(3, 4)
-    const session = await run(openUpstreamSession(channel, options))
-    const snapshot = await run(discover(session, { timeoutMs: 1000, now: "2026-11-24T00:00:00.000Z" }))
+    const session = await open(channel)
+    const snapshot = await vt.run(discover(session, { timeoutMs: 1000, now: "2026-11-24T00:00:00.000Z" }))
     expect(snapshot.tools.map((t) => t["name"])).toHaveLength(12)
     expect(snapshot.tools.at(-1)).toEqual({ name: "tool-2-3", inputSchema: { type: "object" } })
     expect(snapshot.prompts).toEqual([{ name: "greet" }])
@@ -36,17 +40,17 @@ describe("discovery", () => {
   })
 
   it("hashes equal offers alike and different offers differently", async () => {
-    const a = await run(discover(await run(openUpstreamSession(paginatedServer(2, 2), options)), { timeoutMs: 1000, now: "t1" }))
-    const b = await run(discover(await run(openUpstreamSession(paginatedServer(2, 2), options)), { timeoutMs: 1000, now: "t2" }))
-    const c = await run(discover(await run(openUpstreamSession(paginatedServer(2, 3), options)), { timeoutMs: 1000, now: "t1" }))
+    const a = await vt.run(discover(await open(paginatedServer(2, 2)), { timeoutMs: 1000, now: "t1" }))
+    const b = await vt.run(discover(await open(paginatedServer(2, 2)), { timeoutMs: 1000, now: "t2" }))
+    const c = await vt.run(discover(await open(paginatedServer(2, 3)), { timeoutMs: 1000, now: "t1" }))
     expect(a.hash).toBe(b.hash)
     expect(a.hash).not.toBe(c.hash)
   })
 
   it("refreshes only the lists a list_changed names, keeping the others", async () => {
-    const session = await run(openUpstreamSession(paginatedServer(1, 2), options))
-    const first = await run(discover(session, { timeoutMs: 1000, now: "t1" }))
-    const refreshed = await run(discover(session, { timeoutMs: 1000, now: "t2", previous: first, only: listsChangedBy("notifications/tools/list_changed") }))
+    const session = await open(paginatedServer(1, 2))
+    const first = await vt.run(discover(session, { timeoutMs: 1000, now: "t1" }))
+    const refreshed = await vt.run(discover(session, { timeoutMs: 1000, now: "t2", previous: first, only: listsChangedBy("notifications/tools/list_changed") }))
     expect(refreshed).toEqual({ ...first, fetchedAt: "t2" })
     expect(listsChangedBy("notifications/resources/list_changed")).toEqual(["resources", "resourceTemplates"])
     expect(listsChangedBy("notifications/message")).toEqual([])

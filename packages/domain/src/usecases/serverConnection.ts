@@ -1,0 +1,67 @@
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { ManagedContainer, McpTransport } from "../ManagedInstance.ts"
+import { discover, type CapabilitySnapshot } from "../mcp/discovery.ts"
+import { McpServerNotReady } from "../mcp/mcpErrors.ts"
+import { openUpstreamSession, type UpstreamSession } from "../mcp/UpstreamSession.ts"
+import type { ContainerRuntime } from "../ports/ContainerRuntime.ts"
+import type { McpConnector } from "../ports/McpConnector.ts"
+import type { McpServersSettings } from "./mcpServersSettings.ts"
+
+const DEFAULT_PATHS: Readonly<Record<McpTransport, string>> = { sse: "/sse", websocket: "/", streamable_http: "/mcp", stdio: "" }
+
+/** Where the DTMA reaches a running server: a loopback URL for network transports. */
+export const targetUrlOf = (c: ManagedContainer): string | null => {
+  const mcp = c.mcp
+  if (mcp === null || mcp.transport === "stdio") return null
+  const containerPort = mcp.port ?? 8080
+  const hostPort = c.ports.find((p) => p.containerPort === containerPort)?.hostPort
+  if (hostPort == null) return null
+  const scheme = mcp.transport === "websocket" ? "ws" : "http"
+  const path = mcp.endpointPath ?? DEFAULT_PATHS[mcp.transport]
+  return `${scheme}://127.0.0.1:${hostPort}${path.startsWith("/") ? path : `/${path}`}`
+}
+
+/** A connection to a server's container, initialized and listed. */
+export interface ServerConnection {
+  readonly container: ManagedContainer
+  readonly session: UpstreamSession
+  readonly snapshot: CapabilitySnapshot
+}
+
+export const nowIso = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms).toISOString()))
+
+/**
+ * Connects to container `containerId` of server `name`, initializes and lists, within the start
+ * timeout. The session lives in the ambient scope; on failure it is closed and nothing is left.
+ */
+export const openConnection = (
+  deps: { readonly runtime: ContainerRuntime; readonly connector: McpConnector; readonly settings: McpServersSettings },
+  name: string,
+  containerId: string,
+): Effect.Effect<ServerConnection, McpServerNotReady, Scope.Scope> => {
+  const { runtime, connector, settings } = deps
+  const notReady = (detail: string) => new McpServerNotReady({ name, detail, stderrTail: [] })
+  return Effect.gen(function* () {
+    const container = yield* runtime.get(containerId).pipe(Effect.mapError((e) => notReady(e.message)))
+    const transport = container.mcp?.transport ?? "stdio"
+    const url = targetUrlOf(container)
+    if (transport !== "stdio" && url === null) return yield* notReady(`container port ${container.mcp?.port ?? 8080} is not published`)
+    const channel = yield* connector.connect({ transport, containerId, url }, { timeoutMs: settings.startTimeoutMs }).pipe(Effect.mapError((e) => notReady(e.message)))
+    const session = yield* openUpstreamSession(channel, {
+      name,
+      clientInfo: settings.clientInfo,
+      protocolVersion: settings.protocolVersion,
+      supportedProtocolVersions: settings.supportedProtocolVersions,
+      initializeTimeoutMs: settings.startTimeoutMs,
+      maxInFlight: settings.maxInFlight,
+      maxQueued: settings.maxQueued,
+    }).pipe(Effect.mapError((e) => notReady(e.message)))
+    const snapshot = yield* discover(session, { timeoutMs: settings.requestTimeoutMs, now: yield* nowIso }).pipe(
+      Effect.mapError((e) => notReady(`listing capabilities failed: ${e.message}`)),
+      Effect.onError(() => session.close()),
+    )
+    return { container, session, snapshot }
+  }).pipe(Effect.timeoutOrElse({ duration: settings.startTimeoutMs * 2, orElse: () => Effect.fail(notReady("start timed out")) }))
+}
