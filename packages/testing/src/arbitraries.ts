@@ -31,3 +31,42 @@ export const arbDeployRequest = (image: string): fc.Arbitrary<DeployRequest> =>
     ),
     ports: fc.constant([]),
   })
+
+const LINE_BREAKS = ["\n", "\r\n", "\r"] as const
+const REGEX_METACHARACTERS = [".", "*", "+", "?", "^", "$", "{", "}", "(", ")", "|", "[", "]", "\\", "/"] as const
+
+/** A piece of a secret's line: base64-like text, a regex metacharacter, a tab, a quote, a space or unicode. */
+const arbSecretPiece = fc.oneof(
+  fc.stringMatching(/^[A-Za-z0-9+/]{1,16}$/),
+  fc.constantFrom(...REGEX_METACHARACTERS, "\t", '"', " "),
+  fc.string({ unit: "grapheme", minLength: 1, maxLength: 3 }),
+)
+
+/** A PEM-like block (the markers are built here: no key-like literal in the source), with a base64 body. */
+const arbPemLike = fc
+  .record({
+    label: fc.constantFrom("PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY", "CERTIFICATE"),
+    body: fc.array(fc.stringMatching(/^[A-Za-z0-9+/]{64}$/), { minLength: 1, maxLength: 6 }),
+    last: fc.stringMatching(/^[A-Za-z0-9+/]{0,62}={0,2}$/),
+    lineBreak: fc.constantFrom(...LINE_BREAKS),
+    trailing: fc.boolean(),
+  })
+  .map(({ label, body, last, lineBreak, trailing }) => {
+    const lines = [`${"-".repeat(5)}BEGIN ${label}${"-".repeat(5)}`, ...body, ...(last === "" ? [] : [last]), `${"-".repeat(5)}END ${label}${"-".repeat(5)}`]
+    return lines.join(lineBreak) + (trailing ? lineBreak : "")
+  })
+
+/** Lines of pieces joined by one kind of line break, some lines short, some indented. */
+const arbLinesSecret = fc
+  .record({
+    lines: fc.array(fc.array(arbSecretPiece, { minLength: 1, maxLength: 6 }).map((pieces) => pieces.join("")), { minLength: 2, maxLength: 5 }),
+    lineBreak: fc.constantFrom(...LINE_BREAKS),
+    trailing: fc.boolean(),
+  })
+  .map(({ lines, lineBreak, trailing }) => lines.join(lineBreak) + (trailing ? lineBreak : ""))
+
+/**
+ * Secret values that span lines, as servers are given them: PEM-like keys and multi-line tokens,
+ * with `\n`, `\r\n` or `\r` line breaks, regex metacharacters, tabs, quotes and unicode.
+ */
+export const arbMultiLineSecret: fc.Arbitrary<string> = fc.oneof(arbPemLike, arbLinesSecret)
