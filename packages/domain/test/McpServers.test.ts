@@ -2,7 +2,7 @@ import { Effect, Redacted } from "effect"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { testSupervision } from "./testSupervision.ts"
 import { afterEach, describe, expect, it, vi } from "vitest"
-import { makeInstances, makeMcpServers, type DeployRequest, type McpServers } from "../src/index.ts"
+import { makeInstances, makeMcpServers, MASK, McpConnectFailed, type DeployRequest, type McpServers } from "../src/index.ts"
 import {
   echoMcpServer, failureOf, InMemoryContainerEvents, InMemoryContainerLogs, InMemoryContainerRuntime, InMemoryMcpConnector, run, type McpServerFactory,
 } from "@dtma/testing"
@@ -263,5 +263,40 @@ describe("what an MCP server prints", () => {
     const error = await failureOf(mcp.deploy(request({ name: "silent", image: "mcp/silent:1", env: secretEnv })))
     expect(error.message).toContain("using key ******** for silent")
     expect(error.message).not.toContain("sk-live")
+  })
+
+  it("is shown with every line of a multi-line value masked, in its logs, a rollback's error and reason, and why its connection was lost", async () => {
+    const d = droplet()
+    const mcp = started(d)
+    const key = ["-----BEGIN TEST KEY-----", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "bXVsdGktbGluZS1zZWNyZXQtdmFsdWU=", "-----END TEST KEY-----", ""].join("\n")
+    const keyLines = key.split("\n").filter((l) => l !== "")
+    const secretEnv = [{ name: "KEY", value: Redacted.make(key) }]
+    const create = d.runtime.create.bind(d.runtime)
+    d.runtime.create = (spec) => create(spec).pipe(Effect.tap((c) => Effect.sync(() => d.logs.append(c.containerId, "stderr", `key:\n${key}env: ${JSON.stringify({ KEY: key })}`))))
+    // What the server answers instead of a session (an HTTP error body, say), once set.
+    let answer: string | null = null
+    const connect = d.connector.connect.bind(d.connector)
+    d.connector.connect = (target, options) =>
+      answer === null ? connect(target, options) : Effect.fail(new McpConnectFailed({ reason: "protocol", detail: `Error POSTing to endpoint: ${answer}` }))
+    const leaked = (text: string) => keyLines.filter((l) => text.includes(l))
+
+    const { containerId } = await run(mcp.deploy(request({ env: secretEnv })))
+    const logs = (await run(mcp.logs("echo-server", 50))).map((l) => l.text)
+    expect(logs).toContain(`env: {"KEY":"${MASK}"}`)
+    expect(leaked(logs.join("\n"))).toEqual([])
+
+    answer = `{"error":"bad config","key":${JSON.stringify(key)}}`
+    const error = await failureOf(mcp.deploy(request({ name: "echoing", env: secretEnv })))
+    expect(error.message).toContain("Error POSTing to endpoint")
+    expect(leaked(error.message)).toEqual([])
+
+    await d.connector.crash(containerId, `reset while reading ${keyLines[1]}`)
+    const view = await vi.waitFor(async () => {
+      const v = await run(mcp.get("echo-server"))
+      expect(v.lastError).toContain("Error POSTing to endpoint")
+      return v
+    })
+    expect(leaked(JSON.stringify(view))).toEqual([])
+    expect(view.healthHistory.map((h) => h.detail)).toContain(`reset while reading ${MASK}`)
   })
 })

@@ -102,7 +102,7 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
     return s === undefined ? Effect.succeed([]) : flow.tokenValues(s.container)
   }
   const supervisor = makeSupervisor({ runtime, connector, logs, settings, servers, listeners, withName, forget, secretsOf })
-  const { health, maskedLogs, stderrTail, openConnection, attach, connect, recover, onEvent, onGap, superviseLoop } = supervisor
+  const { health, maskedLogs, notReady, openConnection, attach, connect, recover, onEvent, onGap, superviseLoop } = supervisor
 
   const register = (container: ManagedContainer, status: "starting" | "stopped"): SupervisedServer => {
     const s = supervise(container, status)
@@ -120,11 +120,11 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
     connect(s).pipe(
       Effect.catch((e) =>
         Effect.gen(function* () {
-          const tail = yield* stderrTail(s.container.containerId, s.container.mcp?.transport ?? "stdio")
+          const error = yield* notReady(s.name, s.container, e._tag === "McpServerNotReady" ? e.detail : e.message)
           forget(s.name)
           yield* instances.remove(s.name).pipe(Effect.ignore)
           yield* flow.release(s.name)
-          return yield* new McpServerNotReady({ name: s.name, detail: e._tag === "McpServerNotReady" ? e.detail : e.message, stderrTail: tail })
+          return yield* Effect.fail(error)
         }),
       ),
     )
@@ -159,9 +159,9 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
       const fresh = yield* instances.deployReplacement(yield* flow.readied(request))
       const connection = yield* openConnection(s.name, fresh.containerId).pipe(
         Effect.catch((e) =>
-          stderrTail(fresh.containerId, fresh.mcp?.transport ?? "stdio").pipe(
+          notReady(s.name, fresh, e._tag === "McpServerNotReady" ? e.detail : e.message).pipe(
             Effect.tap(() => runtime.remove(fresh.containerId).pipe(Effect.ignore)),
-            Effect.flatMap((tail) => Effect.fail(new McpServerNotReady({ name: s.name, detail: e._tag === "McpServerNotReady" ? e.detail : e.message, stderrTail: tail }))),
+            Effect.flatMap(Effect.fail),
           ),
         ),
       )
@@ -190,9 +190,7 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
         yield* health(s, { _tag: "StartRequested" })
         s.container = (yield* instances.start(name)).container
         yield* connect(s).pipe(
-          Effect.catch((e) => stderrTail(s.container.containerId, s.container.mcp?.transport ?? "stdio").pipe(
-            Effect.flatMap((tail) => Effect.fail(new McpServerNotReady({ name, detail: e.message, stderrTail: tail }))),
-          )),
+          Effect.catch((e) => notReady(name, s.container, e.message).pipe(Effect.flatMap(Effect.fail))),
         )
         return viewOf(s)
       })
@@ -273,7 +271,7 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
       return () => void set.delete(listener)
     },
     logs: (name, lines) =>
-      find(name).pipe(Effect.flatMap((s) => maskedLogs(s.container.containerId, lines, s.container.mcp?.transport ?? "stdio").pipe(
+      find(name).pipe(Effect.flatMap((s) => maskedLogs(s.container, lines).pipe(
         Effect.catchTag("ContainerNotFound", () => Effect.fail(new InstanceNotFound({ name }))),
       ))),
     oauth: (name) => find(name).pipe(Effect.flatMap(() => flow.connections(name))),

@@ -2,6 +2,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
 import type { KeyedLock } from "../keyedLock.ts"
+import type { ManagedContainer } from "../ManagedInstance.ts"
 import { discover, listsChangedBy } from "../mcp/discovery.ts"
 import type { JsonRpcNotification } from "../mcp/jsonrpc.ts"
 import { McpServerNotReady, type McpConnectFailed } from "../mcp/mcpErrors.ts"
@@ -12,7 +13,7 @@ import type { ContainerEvent } from "../ports/ContainerEvents.ts"
 import type { ContainerLogs } from "../ports/ContainerLogs.ts"
 import type { ContainerRuntime } from "../ports/ContainerRuntime.ts"
 import type { McpConnector } from "../ports/McpConnector.ts"
-import { maskSecrets, secretValuesOf } from "../redaction.ts"
+import { maskerOf, secretValuesOf } from "../redaction.ts"
 import type { McpServersSettings } from "./McpServers.ts"
 
 export const nowIso = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms).toISOString()))
@@ -42,19 +43,31 @@ export const makeSupervisor = (ctx: SupervisorContext) => {
   const health = (s: SupervisedServer, event: Parameters<typeof applyHealth>[1], detail: string | null = null) =>
     nowIso.pipe(Effect.map((at) => applyHealth(s, event, at, detail)))
 
-  /** What the container wrote, with every value it was given as a possible secret masked. */
-  const maskedLogs = (containerId: string, lines: number, transport: string) =>
+  /** Masks every value the container was given as a possible secret, and its OAuth tokens (those it can still read). */
+  const maskerFor = (containerId: string) =>
     Effect.all([
-      logs.tail(containerId, { lines, streams: transport === "stdio" ? "stderr" : "all" }),
       runtime.environmentOf(containerId).pipe(Effect.map(secretValuesOf), Effect.orElseSucceed(() => [] as ReadonlyArray<string>)),
       ctx.secretsOf?.(containerId) ?? Effect.succeed([]),
-    ]).pipe(Effect.map(([found, env, tokens]) => found.map((l) => ({ stream: l.stream, text: maskSecrets(l.text, [...env, ...tokens]) }))))
+    ]).pipe(Effect.map(([env, tokens]) => maskerOf([...env, ...tokens])))
 
-  const stderrTail = (containerId: string, transport: string) =>
-    maskedLogs(containerId, 20, transport).pipe(
-      Effect.map((lines) => lines.map((l) => l.text)),
-      Effect.orElseSucceed(() => [] as ReadonlyArray<string>),
+  const streamsOf = (container: ManagedContainer) => ((container.mcp?.transport ?? "stdio") === "stdio" ? "stderr" : "all")
+
+  /** What the container wrote, masked. */
+  const maskedLogs = (container: ManagedContainer, lines: number) =>
+    Effect.all([logs.tail(container.containerId, { lines, streams: streamsOf(container) }), maskerFor(container.containerId)]).pipe(
+      Effect.map(([found, mask]) => found.map((l) => ({ stream: l.stream, text: mask(l.text) }))),
     )
+
+  /**
+   * The container did not become ready: why, with the last lines it wrote. Both are masked: a
+   * connection's error can carry what the server answered (an HTTP error body). Read it before the
+   * container goes.
+   */
+  const notReady = (name: string, container: ManagedContainer, detail: string) =>
+    Effect.all([
+      logs.tail(container.containerId, { lines: 20, streams: streamsOf(container) }).pipe(Effect.orElseSucceed(() => [])),
+      maskerFor(container.containerId),
+    ]).pipe(Effect.map(([tail, mask]) => new McpServerNotReady({ name, detail: mask(detail), stderrTail: tail.map((l) => mask(l.text)) })))
 
   /** Connects to `containerId`, initializes and lists, touching no state; the caller attaches the result. */
   const openConnection = (name: string, containerId: string) =>
@@ -127,8 +140,9 @@ export const makeSupervisor = (ctx: SupervisorContext) => {
     Effect.runFork(
       withName(s.name, Effect.gen(function* () {
         if (generation !== s.generation || s.stopRequested) return
-        yield* health(s, { _tag: "Disconnected" }, reason)
-        s.lastError = `connection lost: ${reason}`
+        const why = (yield* maskerFor(s.container.containerId))(reason)
+        yield* health(s, { _tag: "Disconnected" }, why)
+        s.lastError = `connection lost: ${why}`
         const container = yield* runtime.get(s.container.containerId)
         // A running container lost only its connection (an attach stream broke): connect again.
         if (container.state === "running") yield* recover(s)
@@ -137,8 +151,10 @@ export const makeSupervisor = (ctx: SupervisorContext) => {
   }
 
   /** A (re)connection failed: the server is unhealthy with the reason, and the supervise loop tries again. */
-  const markDown = (s: SupervisedServer, why: string) =>
+  // `why` can carry what the server answered (an HTTP error body): it is masked, as its logs are.
+  const markDown = (s: SupervisedServer, reason: string) =>
     Effect.gen(function* () {
+      const why = (yield* maskerFor(s.container.containerId))(reason)
       s.reconnectFailures++
       if (s.health === "unhealthy" && s.lastError === why) return
       s.lastError = why
@@ -278,5 +294,5 @@ export const makeSupervisor = (ctx: SupervisorContext) => {
     }
   }
 
-  return { health, maskedLogs, stderrTail, openConnection, attach, connect, recover, onEvent, onGap, superviseLoop }
+  return { health, maskedLogs, notReady, openConnection, attach, connect, recover, onEvent, onGap, superviseLoop }
 }
