@@ -49,7 +49,7 @@ describe("SdkMcpConnector over Streamable HTTP to an in-process server", () => {
 })
 
 describe("SdkMcpConnector reporting what a network server sent that is not JSON", () => {
-  it("reports it without repeating it (the parser's error quotes it, and a server can send its secrets)", async () => {
+  it("reports a message that is not JSON without repeating it (the parser's error quotes it, and a server can send its secrets)", async () => {
     const secret = "sk-live-0123456789abcdef"
     const server = createServer((req, res) => {
       if (req.method !== "POST") return void res.writeHead(405).end()
