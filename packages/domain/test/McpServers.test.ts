@@ -2,7 +2,7 @@ import { Effect, Redacted } from "effect"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { testSupervision } from "./testSupervision.ts"
 import { afterEach, describe, expect, it, vi } from "vitest"
-import { makeInstances, makeMcpServers, MASK, McpConnectFailed, type DeployRequest, type McpServers } from "../src/index.ts"
+import { makeInstances, makeMcpServers, MASK, McpConnectFailed, sameImage, type DeployRequest, type ManagedContainer, type McpServerGone, type McpServers } from "../src/index.ts"
 import {
   echoMcpServer, failureOf, InMemoryContainerEvents, InMemoryContainerLogs, InMemoryContainerRuntime, InMemoryMcpConnector, run, type McpServerFactory,
 } from "@dtma/testing"
@@ -244,6 +244,76 @@ describe("redeploying an MCP server", () => {
   it("refuses to redeploy a server that does not exist", async () => {
     const mcp = started(droplet())
     expect(await failureOf(mcp.redeploy(request()))).toMatchObject({ _tag: "InstanceNotFound" })
+  })
+})
+
+describe("the servers whose client sessions must end", () => {
+  const v2: McpServerFactory = () => new McpServer({ name: "dtma-echo", version: "2.0.0" })
+  const watching = (mcp: McpServers) => {
+    const gone: Array<McpServerGone> = []
+    mcp.subscribeGone((g) => void gone.push(g))
+    return gone
+  }
+
+  it("are those removed, by a call or behind the DTMA's back, and not those stopped, started, restarted or shut down", async () => {
+    const d = droplet()
+    const mcp = started(d)
+    const gone = watching(mcp)
+    await run(mcp.deploy(request()))
+    await run(mcp.deploy(request({ name: "elsewhere" })))
+    await run(mcp.restart("echo-server"))
+    await run(mcp.stop("echo-server"))
+    await run(mcp.start("echo-server"))
+    expect(gone).toEqual([])
+    await run(mcp.remove("echo-server"))
+    expect(gone).toEqual([{ name: "echo-server", reason: "removed" }])
+    const { containerId } = await run(mcp.get("elsewhere"))
+    await run(d.runtime.remove(containerId))
+    d.events.emit({ kind: "destroy", containerId, name: "elsewhere", exitCode: null, at: Date.now() })
+    expect(gone).toEqual([{ name: "echo-server", reason: "removed" }, { name: "elsewhere", reason: "removed" }])
+  })
+
+  it("are those a redeploy replaced by a different image, once traffic moved, and not those redeployed with the same image under any tag", async () => {
+    const d = droplet({ "mcp/echo:1": echoMcpServer, "mcp/echo:retagged": echoMcpServer, "mcp/echo:2": v2 })
+    d.runtime.tag("mcp/echo:1", "mcp/echo:retagged")
+    const mcp = started(d)
+    const gone = watching(mcp)
+    await run(mcp.deploy(request()))
+    await run(mcp.redeploy(request()))
+    await run(mcp.redeploy(request({ image: "mcp/echo:retagged" })))
+    expect(await failureOf(mcp.redeploy(request({ image: "mcp/silent:1" })))).toMatchObject({ _tag: "McpServerNotReady" })
+    expect(gone).toEqual([])
+    const movedFirst: Array<string> = []
+    mcp.subscribeGone(() => void movedFirst.push(Effect.runSync(mcp.session("echo-server")).hello.serverInfo.version))
+    await run(mcp.redeploy(request({ image: "mcp/echo:2" })))
+    expect(gone).toEqual([{ name: "echo-server", reason: "replaced" }])
+    expect(movedFirst).toEqual(["2.0.0"])
+  })
+
+  it("are told to a listener only until it unsubscribes", async () => {
+    const mcp = started(droplet())
+    const gone: Array<McpServerGone> = []
+    const unsubscribe = mcp.subscribeGone((g) => void gone.push(g))
+    await run(mcp.deploy(request()))
+    unsubscribe()
+    await run(mcp.remove("echo-server"))
+    expect(gone).toEqual([])
+  })
+})
+
+describe("whether a container runs the same image as another", () => {
+  const container = (image: string, imageId?: string | null): ManagedContainer => ({
+    containerId: "c", containerName: "n", name: "n", accountToolInstanceId: null, kind: "mcp_server", image, imageId, state: "running",
+    createdAt: 0, startedAt: null, exitCode: null, ports: [], mcp: null,
+  })
+  it.each([
+    ["two tags of one image", container("a:1", "sha256:1"), container("a:latest", "sha256:1"), true],
+    ["one reference that now names another image", container("a:1", "sha256:1"), container("a:1", "sha256:2"), false],
+    ["different images", container("a:1", "sha256:1"), container("b:1", "sha256:2"), false],
+    ["one reference, ids unknown", container("a:1"), container("a:1", null), true],
+    ["different references, one id unknown", container("a:1", "sha256:1"), container("a:2"), false],
+  ])("%s: %s", (_, a, b, same) => {
+    expect(sameImage(a, b)).toBe(same)
   })
 })
 

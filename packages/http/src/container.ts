@@ -50,8 +50,8 @@ export interface UseCaseSettings {
 export const MCP_PROTOCOL_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"] as const
 
 export const useCaseSettingsOf = (config: Config): UseCaseSettings => {
-  // The resource bounds limit what a deploy may ask for; the rest tunes supervision.
-  const { maxMemoryBytes, maxNanoCpus, maxPids, ...supervision } = config.mcp
+  // The resource bounds limit what a deploy may ask for; the proxy's settings go to the proxy; the rest tunes supervision.
+  const { maxMemoryBytes, maxNanoCpus, maxPids, maxSessionsPerServer: _, maxSessions: __, sessionIdleTimeoutMs: ___, ...supervision } = config.mcp
   return {
     instances: {
       reservedHostPorts: [config.port],

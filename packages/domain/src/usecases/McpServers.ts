@@ -38,6 +38,20 @@ export interface McpServersSettings {
   readonly drainTimeoutMs: number
 }
 
+/** A server whose client sessions must end: what they were opened on is no longer there. */
+export interface McpServerGone {
+  readonly name: string
+  /** `removed`: no server has the name any more; `replaced`: a redeploy put a different image under it. */
+  readonly reason: "removed" | "replaced"
+}
+
+/**
+ * Whether `next` runs the same server as `previous`: the same image, by id when the runtime reports
+ * both (another tag of one image is the same image), else by reference.
+ */
+export const sameImage = (previous: ManagedContainer, next: ManagedContainer): boolean =>
+  previous.imageId != null && next.imageId != null ? previous.imageId === next.imageId : previous.image === next.image
+
 export interface McpServers {
   /** Deploys and answers once the server is initialized and its capabilities listed, or rolls back. */
   deploy(request: DeployRequest): Effect.Effect<McpServerView, DeployError | McpServerNotReady | CredentialError>
@@ -57,6 +71,14 @@ export interface McpServers {
   session(name: string): Effect.Effect<UpstreamSession, InstanceNotFound | McpServerUnavailable>
   /** Server notifications for `name`, across reconnections, until the returned function is called. */
   subscribe(name: string, listener: (notification: JsonRpcNotification) => void): () => void
+  /**
+   * Calls `listener` each time a server's client sessions must end, until the returned function is
+   * called: the server was removed (by `remove` once drained, by a failed deploy's rollback, or with
+   * its container removed behind the DTMA's back), or `redeploy` replaced it by a different image
+   * (`sameImage`), as soon as traffic has moved to the new container (the old one then drains).
+   * Never for a stop, start, restart, crash, a redeploy of the same image, or `shutdown`.
+   */
+  subscribeGone(listener: (gone: McpServerGone) => void): () => void
   logs(name: string, lines: number): Effect.Effect<ReadonlyArray<LogLine>, InstanceNotFound | RuntimeFailure>
   /** The server's OAuth connections: states and expiry, never a token. */
   oauth(name: string): Effect.Effect<ReadonlyArray<OAuthConnectionView>, InstanceNotFound>
@@ -89,13 +111,22 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
   const loops = new Map<string, Fiber.Fiber<unknown, unknown>>()
   const listeners = new Map<string, Set<(n: JsonRpcNotification) => void>>()
   const withName = makeKeyedLock()
-  const forget = (name: string) => {
+  const goneListeners = new Set<(gone: McpServerGone) => void>()
+  const announce = (gone: McpServerGone) => {
+    for (const listener of goneListeners) listener(gone)
+  }
+  /** Forgets the server without telling anyone (at shutdown the server lives on, for the next DTMA). */
+  const drop = (name: string) => {
     const s = servers.get(name)
     servers.delete(name)
     const loop = loops.get(name)
     loops.delete(name)
     if (loop !== undefined) Effect.runFork(Fiber.interrupt(loop))
     if (s?.session) Effect.runFork(s.session.close())
+  }
+  const forget = (name: string) => {
+    drop(name)
+    announce({ name, reason: "removed" })
   }
   const secretsOf = (containerId: string) => {
     const s = [...servers.values()].find((server) => server.container.containerId === containerId)
@@ -172,6 +203,7 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
         s.circuitOpen = false
         s.crashes = []
         yield* attach(s, connection)
+        if (!sameImage(old.container, s.container)) announce({ name: s.name, reason: "replaced" })
         if (old.session !== null) yield* drain(old.session)
         if (old.container.containerId !== fresh.containerId) yield* runtime.remove(old.container.containerId).pipe(Effect.ignore)
         yield* flow.track(s.container, request)
@@ -270,6 +302,10 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
       set.add(listener)
       return () => void set.delete(listener)
     },
+    subscribeGone: (listener) => {
+      goneListeners.add(listener)
+      return () => void goneListeners.delete(listener)
+    },
     logs: (name, lines) =>
       find(name).pipe(Effect.flatMap((s) => maskedLogs(s.container, lines).pipe(
         Effect.catchTag("ContainerNotFound", () => Effect.fail(new InstanceNotFound({ name }))),
@@ -281,7 +317,7 @@ export const makeMcpServers = (deps: McpServersDeps): McpServers => {
         const sub = yield* Fiber.join(eventSubscription)
         yield* sub.unsubscribe
         // Deleting the entry being visited is safe for a Map iterator.
-        for (const name of servers.keys()) forget(name)
+        for (const name of servers.keys()) drop(name)
         yield* flow.shutdown()
       }),
   }
