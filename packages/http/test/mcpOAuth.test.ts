@@ -138,7 +138,8 @@ describe("OAuth credentials of MCP servers", () => {
 
   it("renews an adopted env_vars server's token in a container made as the first was: same command, overrides and ports", async () => {
     const override = { Cmd: ["serve", "--root", "/data"], WorkingDir: "/srv", Labels: { team: "search" }, HostConfig: { Memory: 268_435_456, PortBindings: { "9090/tcp": [{ HostPort: "" }] } } }
-    const res = await app.json("POST", "/mcp-servers", oauthBody({ credentialInjectionMethod: "env_vars", baseConfigOverrideJson: override, imagePullPolicy: "never" }))
+    // A network server: a stdio one has no ports to publish.
+    const res = await app.json("POST", "/mcp-servers", oauthBody({ mcpTransportType: "streamable_http", mcpPort: 9090, credentialInjectionMethod: "env_vars", baseConfigOverrideJson: override, imagePullPolicy: "never" }))
     expect(res.status).toBe(201)
     const firstId: string = (await jsonOf(res)).data.containerId
     const first = app.runtime.specOf(firstId)!
@@ -173,7 +174,7 @@ describe("OAuth credentials of MCP servers", () => {
       [{ refreshStrategy: "periodic", refreshIntervalSeconds: 2 }, "Invalid refreshIntervalSeconds: 2 is outside 10..86400 seconds"],
       [{ refreshStrategy: "on_demand", refreshIntervalSeconds: 60 }, "Invalid refreshIntervalSeconds: is only used with refreshStrategy 'periodic'"],
       [
-        { credentialInjectionMethod: "env_vars", baseConfigOverrideJson: { HostConfig: { PortBindings: { "9090/tcp": [{ HostPort: "19090" }] } } } },
+        { mcpTransportType: "streamable_http", credentialInjectionMethod: "env_vars", baseConfigOverrideJson: { HostConfig: { PortBindings: { "9090/tcp": [{ HostPort: "19090" }] } } } },
         "Invalid PortBindings: host port 19090 cannot be fixed with credentialInjectionMethod 'env_vars': each token renewal starts a replacement container beside the running one, " +
           "and both cannot hold one host port. Leave HostPort empty (clients reach the server through the DTMA's endpoint), or use mounted_secrets or runtime_api",
       ],
