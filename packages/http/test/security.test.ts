@@ -49,6 +49,39 @@ describe("who may call what", () => {
   })
 })
 
+describe("bodies that reach for a prototype", () => {
+  const POLLUTING: ReadonlyArray<readonly [string, string]> = [
+    ['{"__proto__":{"polluted":"yes"}}', "__proto__"],
+    ['{"dockerImageUrl":"x","baseConfigOverrideJson":{"HostConfig":{"__proto__":{"Privileged":true}}}}', "baseConfigOverrideJson.HostConfig.__proto__"],
+    ['{"a":[1,{"\\u005f_proto__":{"polluted":"yes"}}]}', "a[1].__proto__"],
+    ['{"constructor":{"prototype":{"polluted":"yes"}}}', "constructor.prototype"],
+    ['[{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"constructor":{"prototype":{"polluted":"yes"}}}}]', "[0].params.constructor.prototype"],
+  ]
+
+  it("answers a __proto__ or constructor.prototype key with a 400 naming it, not as invalid JSON, on every route that reads a body, and pollutes nothing", async () => {
+    for (const e of ENDPOINTS.filter((x) => x.method === "POST")) {
+      for (const [body, path] of POLLUTING) {
+        const res = await send(e.method, e.path, { authorization: `Bearer ${TOKEN}` }, body)
+        const where = `${e.method} ${e.path} ${body}`
+        expect(res.status, `${where}`).toBe(400)
+        expect(await res.json(), `${where}`).toEqual({
+          success: false,
+          error: `Forbidden key in JSON body: ${path.endsWith("prototype") ? "'constructor.prototype'" : "'__proto__'"} is not allowed (at ${path})`,
+          code: "forbidden_key",
+        })
+      }
+    }
+    expect(({} as Record<string, unknown>)["polluted"]).toBeUndefined()
+    expect(Object.keys(Object.prototype)).toEqual([])
+    expect(app.runtime.containerCount()).toBe(1)
+  })
+
+  it("still reads a body whose text merely mentions those names", async () => {
+    const res = await app.json("POST", "/mcp-servers", mcpBody({ instanceNameOnToolbox: "named", baseConfigOverrideJson: { Env: ["NOTE=__proto__ constructor prototype"], Labels: { constructor: "x", prototype: "y" } } }))
+    expect(res.status).toBe(201)
+  })
+})
+
 /** Overrides that would give a container more than the hardened defaults, and the key each is refused under. */
 const WIDENING: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
   [{ HostConfig: { Privileged: true } }, "HostConfig.Privileged"],
