@@ -106,6 +106,14 @@ const WIDENING: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
   [{ HostConfig: { SecurityOpt: ["no-new-privileges:false"] } }, "HostConfig.SecurityOpt"],
   [{ User: "root" }, "User"],
   [{ User: "0:0" }, "User"],
+  [{ User: "00" }, "User"],
+  [{ User: "+0:1000" }, "User"],
+  [{ User: "1000:0" }, "User"],
+  [{ User: "1000:-00" }, "User"],
+  [{ User: "nobody:root" }, "User"],
+  [{ User: "1234" }, "User"],
+  [{ HostConfig: { Tmpfs: { "/cache": "size=8m,exec" } } }, "HostConfig.Tmpfs"],
+  [{ HostConfig: { Tmpfs: { "/cache": "dev" } } }, "HostConfig.Tmpfs"],
 ]
 
 describe("privilege-widening overrides", () => {
@@ -138,5 +146,39 @@ describe("where OAuth tokens live, as the API says", () => {
       expect(env.some((v) => v.startsWith("token-github-1"))).toBe(method === "env_vars")
       expect(text).not.toContain("token-github-1")
     }
+  })
+})
+
+describe("input the runtime would refuse", () => {
+  // Each of these reached Docker and came back as a 502; the port one answered 201, then 502 after the start timeout.
+  const MALFORMED: ReadonlyArray<readonly [Record<string, unknown>, string, string]> = [
+    [{ baseConfigOverrideJson: { User: " 0" } }, "User", "neither a decimal number nor a user name"],
+    [{ baseConfigOverrideJson: { User: "a:b:c" } }, "User", "more than one ':'"],
+    [{ baseConfigOverrideJson: { User: "" } }, "User", "is empty"],
+    [{ baseConfigOverrideJson: { User: ":1000" } }, "User", "empty user part"],
+    [{ baseConfigOverrideJson: { User: "1000:99999999999" } }, "User", "outside 0..2147483647"],
+    [{ baseConfigOverrideJson: { HostConfig: { Tmpfs: { "/cache": "size=abc" } } } }, "HostConfig.Tmpfs", "size must be"],
+    [{ baseConfigOverrideJson: { HostConfig: { Tmpfs: { "/cache": "mode=999" } } } }, "HostConfig.Tmpfs", "mode must be"],
+    [{ baseConfigOverrideJson: { HostConfig: { Tmpfs: { "/cache": "uid=x" } } } }, "HostConfig.Tmpfs", "uid must be"],
+    [{ baseConfigOverrideJson: { HostConfig: { Tmpfs: { "/cache": "foo" } } } }, "HostConfig.Tmpfs", "not a tmpfs option"],
+    [{ baseConfigOverrideJson: { HostConfig: { Tmpfs: { "/cache": "size=1m," } } } }, "HostConfig.Tmpfs", "empty option"],
+    [{ baseConfigOverrideJson: { HostConfig: { Tmpfs: { "/proc": "" } } } }, "HostConfig.Tmpfs", "kernel filesystem"],
+    [
+      { mcpTransportType: "streamable_http", mcpPort: 3001, baseConfigOverrideJson: { HostConfig: { PortBindings: { "3001/tcp": [{ HostPort: "22" }] } } } },
+      "PortBindings",
+      "host port 22 cannot carry the server's MCP port 3001: the DTMA calls the server through it with fetch, which refuses port 22",
+    ],
+  ]
+
+  it("answers a malformed User, a Tmpfs the runtime refuses and a host port fetch cannot call with a 400 saying what is wrong, on deploy and redeploy", async () => {
+    for (const [extra, field, why] of MALFORMED) {
+      const deploy = await app.json("POST", "/mcp-servers", mcpBody({ instanceNameOnToolbox: "refused", ...extra }))
+      const redeploy = await app.json("POST", "/mcp-servers/standing/redeploy", mcpBody({ instanceNameOnToolbox: "standing", ...extra }))
+      for (const res of [deploy, redeploy]) {
+        expect(res.status, `${JSON.stringify(extra)}`).toBe(400)
+        expect(((await res.json()) as { error: string }).error, `${JSON.stringify(extra)}`).toMatch(new RegExp(`^Invalid ${field}: .*${why.replace(/[.()]/g, "\\$&")}`))
+      }
+    }
+    expect(app.runtime.containerCount()).toBe(1)
   })
 })
