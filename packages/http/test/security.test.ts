@@ -130,6 +130,35 @@ describe("privilege-widening overrides", () => {
   })
 })
 
+describe("keys an MCP server deploy would not apply", () => {
+  const NOT_APPLIED: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
+    [{ baseConfigOverrideJson: { ReadonlyRootfs: false } }, "baseConfigOverrideJson.ReadonlyRootfs"],
+    [{ baseConfigOverrideJson: { HostConfig: { ReadonlyRootfs: false } } }, "baseConfigOverrideJson.HostConfig.ReadonlyRootfs"],
+    [{ baseConfigOverrideJson: { HostConfig: { Sysctls: { "net.core.somaxconn": "1024" } } } }, "baseConfigOverrideJson.HostConfig.Sysctls"],
+    [{ baseConfigOverrideJson: { HostConfig: { Ulimits: [{ Name: "nofile", Soft: 10, Hard: 10 }] } } }, "baseConfigOverrideJson.HostConfig.Ulimits"],
+    [{ baseConfigOverrideJson: { HostConfig: { CgroupParent: "elsewhere" } } }, "baseConfigOverrideJson.HostConfig.CgroupParent"],
+    [{ baseConfigOverrideJson: { HostConfig: { OomKillDisable: true } } }, "baseConfigOverrideJson.HostConfig.OomKillDisable"],
+    [{ baseConfigOverrideJson: { HostConfig: { MemorySwap: -1 } } }, "baseConfigOverrideJson.HostConfig.MemorySwap"],
+    [{ baseConfigOverrideJson: { HostConfig: { PublishAllPorts: true } } }, "baseConfigOverrideJson.HostConfig.PublishAllPorts"],
+    [{ baseConfigOverrideJson: { Image: "alpine:3" } }, "baseConfigOverrideJson.Image"],
+    [{ baseConfigOverrideJson: { HostConfig: { privileged: true } } }, "baseConfigOverrideJson.HostConfig.privileged"],
+    [{ baseConfigOverrideJson: { HostConfig: { PortBindings: { "8080/tcp": [{ HostPort: "" }] } } } }, "baseConfigOverrideJson.HostConfig.PortBindings"],
+    [{ mcpTransport: "stdio" }, "mcpTransport"],
+  ]
+
+  it("refuses a key POST /mcp-servers would not apply with a 400 naming its path, on deploy and redeploy, and creates nothing", async () => {
+    for (const [extra, path] of NOT_APPLIED) {
+      const deploy = await app.json("POST", "/mcp-servers", mcpBody({ instanceNameOnToolbox: "ignored", ...extra }))
+      const redeploy = await app.json("POST", "/mcp-servers/standing/redeploy", mcpBody({ instanceNameOnToolbox: "standing", ...extra }))
+      for (const res of [deploy, redeploy]) {
+        expect(res.status, `${path}`).toBe(400)
+        expect(((await res.json()) as { error: string }).error, `${path}`).toMatch(new RegExp(`^Invalid ${path.replace(/\./g, "\\.")}: (is not supported|cannot be published: a stdio server has no network)`))
+      }
+    }
+    expect(app.runtime.containerCount()).toBe(1)
+  })
+})
+
 describe("where OAuth tokens live, as the API says", () => {
   it("says a server's env_vars tokens persist in Docker's records and file or socket delivery does not, and shows no token", async () => {
     const methods = ["env_vars", "mounted_secrets", "runtime_api"] as const
