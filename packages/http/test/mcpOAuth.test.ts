@@ -166,6 +166,16 @@ describe("OAuth credentials of MCP servers", () => {
     expect(logs.data.lines.at(-1).text).toBe("using token ******** for api.github.com")
   })
 
+  it("refuses a root or malformed User before fetching any token, and delivers to the user however its ids are spelled", async () => {
+    for (const User of ["00", "1000:-0", "a:b:c"]) {
+      const res = await app.json("POST", "/mcp-servers", oauthBody({ baseConfigOverrideJson: { User } }))
+      expect([res.status, (await jsonOf(res)).error]).toEqual([400, expect.stringMatching(/^Invalid User: /)])
+    }
+    expect(app.credentialSource.calls).toEqual([])
+    expect((await app.json("POST", "/mcp-servers", oauthBody({ baseConfigOverrideJson: { User: "+01000:0065534" } }))).status).toBe(201)
+    expect(app.credentialDelivery.deliveredTo("mcp-a")?.owner).toEqual({ uid: 1000, gid: 65534 })
+  })
+
   it("refuses OAuth for an agentless request, a bad refresh schedule and env_vars with a fixed host port with 400s saying why", async () => {
     const cases: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
       [{ agentId: undefined }, "Invalid agentId: is required when oauthConnectionIds are given"],

@@ -83,7 +83,7 @@ const boundedNumber = (field: string, value: number | null | undefined, min: num
  * `User` read as the runtime reads it, in its canonical spelling. A malformed value is refused for any
  * kind (the runtime would fail on it); an MCP server is never root, by uid or by group.
  */
-const checkUser = (text: string, kind: InstanceKind): Effect.Effect<string, InvalidInstanceSpec> => {
+export const checkUser = (text: string, kind: InstanceKind): Effect.Effect<string, InvalidInstanceSpec> => {
   const shown = JSON.stringify(text.slice(0, 60))
   const parsed = parseContainerUser(text)
   if (Result.isFailure(parsed)) return invalid("User", `${shown} ${parsed.failure}`)
