@@ -23,6 +23,7 @@ import {
   type McpServersSettings,
   type ServerCredentialsSettings,
 } from "@dtma/domain"
+import { FETCH_BAD_PORTS } from "@dtma/adapters"
 import { Container, ContainerModule } from "inversify"
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, type Config } from "./config.ts"
 import type { Logger } from "./logger.ts"
@@ -55,6 +56,8 @@ export const useCaseSettingsOf = (config: Config): UseCaseSettings => {
   return {
     instances: {
       reservedHostPorts: [config.port],
+      // The SDK connector calls network servers with fetch, which refuses these ports.
+      uncallableHostPorts: FETCH_BAD_PORTS,
       stopGraceSeconds: 10,
       bounds: { maxMemoryBytes, maxNanoCpus, maxPidsLimit: maxPids },
     },

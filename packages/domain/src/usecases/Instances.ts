@@ -16,15 +16,11 @@ import { makeKeyedLock } from "../keyedLock.ts"
 import { lifecycleOf, transition } from "../lifecycle.ts"
 import type { InstanceSpec, ManagedContainer } from "../ManagedInstance.ts"
 import type { ContainerRuntime, RuntimeFailure } from "../ports/ContainerRuntime.ts"
-import { buildInstanceSpec, type DeployRequest, type ResourceBounds } from "./deployRequest.ts"
+import { buildInstanceSpec, type DeployRequest, type DeployRules } from "./deployRequest.ts"
 
-export interface InstancesSettings {
-  /** Host ports no instance may take (the DTMA's own port). */
-  readonly reservedHostPorts: ReadonlyArray<number>
+export interface InstancesSettings extends DeployRules {
   /** How long a stop waits before killing. */
   readonly stopGraceSeconds: number
-  /** The most one instance may ask for; the domain's defaults when absent. */
-  readonly bounds?: ResourceBounds | undefined
 }
 
 export type DeployError =
@@ -117,7 +113,7 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
 
   /** Checks the request, then runs `body` under the name's lock with every managed container listed. */
   const underName = <A, E>(request: DeployRequest, body: (spec: InstanceSpec, all: ReadonlyArray<ManagedContainer>) => Effect.Effect<A, E>) =>
-    buildInstanceSpec(request, settings.reservedHostPorts, settings.bounds).pipe(
+    buildInstanceSpec(request, settings).pipe(
       Effect.flatMap((spec) => withName(spec.name, runtime.list().pipe(Effect.flatMap((all) => body(spec, all))))),
     )
 
