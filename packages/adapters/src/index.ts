@@ -12,6 +12,7 @@ export type { DockerContainerEventsOptions } from "./docker/DockerContainerEvent
 export { makeSdkMcpConnector, sdkMcpConnectorFromEnv } from "./mcp/SdkMcpConnector.ts"
 export type { SdkMcpConnectorOptions } from "./mcp/SdkMcpConnector.ts"
 export { AttachStdioTransport } from "./mcp/AttachStdioTransport.ts"
+export { FETCH_BAD_PORTS } from "./mcp/fetchBadPorts.ts"
 export type { AttachStdioTransportOptions } from "./mcp/AttachStdioTransport.ts"
 export { makeAgentopiaCredentialSource } from "./agentopia/AgentopiaCredentialSource.ts"
 export type { AgentopiaCredentialSourceOptions } from "./agentopia/AgentopiaCredentialSource.ts"

@@ -108,6 +108,11 @@ export interface ManagedContainer {
   readonly accountToolInstanceId: string | null
   readonly kind: InstanceKind
   readonly image: string
+  /**
+   * The id of the image the container runs (Docker's `sha256:…`): two tags of one image share it.
+   * Absent or null when the runtime does not say.
+   */
+  readonly imageId?: string | null | undefined
   readonly state: ContainerState
   /** Unix seconds. */
   readonly createdAt: number

@@ -238,3 +238,109 @@ describe("container overrides", () => {
     expect((await run(instances.deploy(request({ overrides: { user: "root" } })))).state).toBe("running")
   })
 })
+
+describe("the container's user, read as the runtime reads it", () => {
+  const mcp = { transport: "stdio" as const, endpointPath: null, port: null }
+  const problemOf = async (user: string, over: Partial<DeployRequest> = { mcp }) => {
+    const { instances } = setup()
+    return failureOf(instances.deploy(request({ ...over, overrides: { user } })))
+  }
+
+  it.each(["0", "00", "0000", "+0", "-0", "+00", "root", "0:1000", "000:1000", "root:1000"])("refuses uid 0 spelled %j for an MCP server, naming User", async (user) => {
+    expect(await problemOf(user)).toMatchObject({ _tag: "InvalidInstanceSpec", field: "User", problem: expect.stringContaining("uid 0") })
+  })
+
+  it.each(["1000:0", "1000:00", "1000:+0", "1000:-0", "nobody:root", "node:0", "65534:root"])("refuses gid 0 spelled %j for an MCP server, naming User", async (user) => {
+    expect(await problemOf(user)).toMatchObject({ _tag: "InvalidInstanceSpec", field: "User", problem: expect.stringContaining("group 0") })
+  })
+
+  it.each(["node", "nobody"])("refuses the name %j alone for an MCP server: without a group the runtime may give it group 0", async (user) => {
+    expect(await problemOf(user)).toMatchObject({ _tag: "InvalidInstanceSpec", field: "User", problem: expect.stringContaining("group 0 (root)") })
+  })
+
+  it.each([" 0", "0 ", "0x0", "1e3", "a:b:c", "1000:1000:1", "", ":", ":1000", "1000:", "-1", "2147483648", "99999999999999999999", "1000: 0", "nöde:1"])(
+    "refuses the malformed User %j with a 400 that says what is wrong, for any kind",
+    async (user) => {
+      for (const over of [{ mcp }, {}]) {
+        const failure = await problemOf(user, over)
+        expect(failure).toMatchObject({ _tag: "InvalidInstanceSpec", field: "User" })
+        expect(failure._tag === "InvalidInstanceSpec" && failure.problem).not.toMatch(/uid 0|group 0/)
+      }
+    },
+  )
+
+  it("runs an MCP server as a non-root user and group however the numbers are spelled, keeping the runtime's reading", async () => {
+    const { instances, runtime } = setup()
+    for (const [name, user, kept] of [["a", "1000:1000", "1000:1000"], ["b", "+01000:0065534", "1000:65534"], ["c", "node:nogroup", "node:nogroup"], ["d", "nobody:1000", "nobody:1000"]] as const) {
+      const deployed = await run(instances.deploy(request({ name, mcp, overrides: { user } })))
+      expect(deployed.state).toBe("running")
+      expect(runtime.specOf(deployed.containerId)?.overrides?.user).toBe(kept)
+    }
+  })
+
+  it("keeps root for a standard tool, as Docker's default", async () => {
+    const { instances } = setup()
+    for (const [name, user] of [["a", "root"], ["b", "0:0"], ["c", "00"]] as const) expect((await run(instances.deploy(request({ name, overrides: { user } })))).state).toBe("running")
+  })
+})
+
+describe("tmpfs mounts, checked as the runtime would check them", () => {
+  const tmpfsProblem = async (tmpfs: Record<string, string>) => {
+    const { instances } = setup()
+    return failureOf(instances.deploy(request({ overrides: { tmpfs } })))
+  }
+
+  it.each([
+    "size=abc", "size=", "size=1.5m", "size=-1", "size=1e3", "size=0x10", "mode=999", "mode=", "mode=abc", "mode=0o700", "uid=x", "uid=", "uid=-1",
+    "uid=4294967295", "gid=x", "nr_inodes=abc", "nr_inodes=", "foo", "foo=bar", "huge=never", "tmpcopyup", "bind", "rbind", "remount", "shared",
+    ",", "size=1m,", ",size=1m", "size=1m,size=2m", "noexec,noexec", "ro,rw", "SIZE=1m", "noexec=1", "size=1m=2", "=1",
+  ])("refuses the tmpfs options %j, naming HostConfig.Tmpfs and the option", async (options) => {
+    const failure = await tmpfsProblem({ "/cache": options })
+    expect(failure).toMatchObject({ _tag: "InvalidInstanceSpec", field: "HostConfig.Tmpfs" })
+  })
+
+  it.each(["exec", "suid", "dev", "rw,noexec,exec", "size=8m,suid"])("refuses %j: tmpfs mounts stay noexec, nosuid and nodev", async (options) => {
+    const failure = await tmpfsProblem({ "/cache": options })
+    expect(failure).toMatchObject({ _tag: "InvalidInstanceSpec", field: "HostConfig.Tmpfs", problem: expect.stringMatching(/no exec, no suid, no dev/) })
+  })
+
+  it.each(["/proc", "/proc/sys", "/sys", "/sys/x", "/dev", "/dev/null", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname", "/a\nb", "relative", "/", "/a/../b"])(
+    "refuses a tmpfs mount on %j, which the runtime cannot mount or must keep",
+    async (path) => {
+      expect(await tmpfsProblem({ [path]: "" })).toMatchObject({ _tag: "InvalidInstanceSpec", field: "HostConfig.Tmpfs" })
+    },
+  )
+
+  it("accepts known options with valid values", async () => {
+    const { instances } = setup()
+    const tmpfs = {
+      "/a": "", "/b": "rw,noexec,nosuid,nodev,size=64m", "/c": "ro,size=1048576", "/d": "size=10%,mode=1777", "/e": "mode=0700,uid=1000,gid=1000",
+      "/f": "nr_inodes=1k,size=2G", "/g": "noatime,nr_blocks=100", "/tmp/x": "size=8K",
+    }
+    expect((await run(instances.deploy(request({ overrides: { tmpfs } })))).state).toBe("running")
+  })
+})
+
+describe("the host port the DTMA calls a network MCP server on", () => {
+  const withFetchBadPorts = () => {
+    const runtime = new InMemoryContainerRuntime({ images: [IMAGE], registry: [] })
+    return makeInstances({ runtime, settings: { reservedHostPorts: [30000], stopGraceSeconds: 5, uncallableHostPorts: [22, 6000] } })
+  }
+  const http = { transport: "streamable_http" as const, endpointPath: "/mcp", port: 3001 }
+
+  it("refuses a network server whose MCP port is published on a host port the DTMA's client refuses to call, naming the port and why", async () => {
+    const instances = withFetchBadPorts()
+    for (const hostPort of [22, 6000]) {
+      const failure = await failureOf(instances.deploy(request({ mcp: http, ports: [{ containerPort: 3001, protocol: "tcp", hostIp: "127.0.0.1", hostPort }] })))
+      expect(failure).toMatchObject({ _tag: "InvalidInstanceSpec", field: "PortBindings", problem: expect.stringContaining(`host port ${hostPort}`) })
+      expect(failure._tag === "InvalidInstanceSpec" && failure.problem).toMatch(/fetch/)
+    }
+  })
+
+  it("lets other published ports, stdio servers and standard tools use those host ports", async () => {
+    const instances = withFetchBadPorts()
+    const extra = { containerPort: 9000, protocol: "tcp" as const, hostIp: "127.0.0.1", hostPort: 22 }
+    expect((await run(instances.deploy(request({ name: "a", mcp: http, ports: [extra] })))).state).toBe("running")
+    expect((await run(instances.deploy(request({ name: "b", ports: [{ ...extra, hostPort: 6000 }] })))).state).toBe("running")
+  })
+})

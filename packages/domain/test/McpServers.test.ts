@@ -2,10 +2,16 @@ import { Effect, Redacted } from "effect"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { afterEach, describe, expect, it } from "vitest"
 import { echoMcpServer, type McpServerFactory } from "@dtma/testing"
+import { MASK, McpConnectFailed, sameImage, type ManagedContainer, type McpServerGone, type McpServers } from "../src/index.ts"
 import { callEcho, droplet, request } from "./mcpDroplet.ts"
 
 let d: ReturnType<typeof droplet>
-afterEach(() => d.vt.close())
+let closed: typeof d | undefined
+afterEach(async () => {
+  if (d === closed) return
+  closed = d
+  await d.vt.close()
+})
 const setUp = async (options: Parameters<typeof droplet>[0] = {}) => {
   d = droplet(options)
   return (await d.start()).mcp
@@ -216,5 +222,112 @@ describe("what an MCP server prints", () => {
     const error = await d.vt.failure(mcp.deploy(request({ name: "silent", image: "mcp/silent:1", env: secretEnv })))
     expect(error.message).toContain("using key ******** for silent")
     expect(error.message).not.toContain("sk-live")
+  })
+})
+
+describe("the servers whose client sessions must end", () => {
+  const v2: McpServerFactory = () => new McpServer({ name: "dtma-echo", version: "2.0.0" })
+  const watching = (mcp: McpServers) => {
+    const gone: Array<McpServerGone> = []
+    mcp.subscribeGone((g) => void gone.push(g))
+    return gone
+  }
+
+  it("are those removed, by a call or behind the DTMA's back, and not those stopped, started, restarted or whose supervision ended", async () => {
+    d = droplet()
+    const first = await d.start()
+    const mcp = first.mcp
+    const gone = watching(mcp)
+    await d.vt.run(mcp.deploy(request()))
+    await d.vt.run(mcp.deploy(request({ name: "elsewhere" })))
+    await d.vt.run(mcp.restart("echo-server"))
+    await d.vt.run(mcp.stop("echo-server"))
+    await d.vt.run(mcp.start("echo-server"))
+    expect(gone).toEqual([])
+    await d.vt.run(mcp.remove("echo-server"))
+    expect(gone).toEqual([{ name: "echo-server", reason: "removed" }])
+    const { containerId } = await d.vt.run(mcp.get("elsewhere"))
+    await d.vt.run(d.runtime.remove(containerId))
+    d.events.emit({ kind: "destroy", containerId, name: "elsewhere", exitCode: null, at: d.vt.now() })
+    await d.vt.advance(0)
+    expect(gone).toEqual([{ name: "echo-server", reason: "removed" }, { name: "elsewhere", reason: "removed" }])
+    await d.vt.run(mcp.deploy(request({ name: "lives-on" })))
+    await first.stop()
+    expect(gone).toHaveLength(2)
+  })
+
+  it("are those a redeploy replaced by a different image, once traffic moved, and not those redeployed with the same image under any tag", async () => {
+    const mcp = await setUp({ servers: { "mcp/echo:1": echoMcpServer, "mcp/echo:retagged": echoMcpServer, "mcp/echo:2": v2 } })
+    d.runtime.tag("mcp/echo:1", "mcp/echo:retagged")
+    const gone = watching(mcp)
+    await d.vt.run(mcp.deploy(request()))
+    await d.vt.run(mcp.redeploy(request()))
+    await d.vt.run(mcp.redeploy(request({ image: "mcp/echo:retagged" })))
+    expect(await d.vt.failure(mcp.redeploy(request({ image: "mcp/silent:1" })))).toMatchObject({ _tag: "McpServerNotReady" })
+    expect(gone).toEqual([])
+    const movedFirst: Array<string> = []
+    mcp.subscribeGone(() => void movedFirst.push(Effect.runSync(mcp.session("echo-server")).hello.serverInfo.version))
+    await d.vt.run(mcp.redeploy(request({ image: "mcp/echo:2" })))
+    expect(gone).toEqual([{ name: "echo-server", reason: "replaced" }])
+    expect(movedFirst).toEqual(["2.0.0"])
+  })
+
+  it("are told to a listener only until it unsubscribes", async () => {
+    const mcp = await setUp()
+    const gone: Array<McpServerGone> = []
+    const unsubscribe = mcp.subscribeGone((g) => void gone.push(g))
+    await d.vt.run(mcp.deploy(request()))
+    unsubscribe()
+    await d.vt.run(mcp.remove("echo-server"))
+    expect(gone).toEqual([])
+  })
+})
+
+describe("whether a container runs the same image as another", () => {
+  const container = (image: string, imageId?: string | null): ManagedContainer => ({
+    containerId: "c", containerName: "n", name: "n", accountToolInstanceId: null, kind: "mcp_server", image, imageId, state: "running",
+    createdAt: 0, startedAt: null, exitCode: null, ports: [], mcp: null,
+  })
+  it.each([
+    ["two tags of one image", container("a:1", "sha256:1"), container("a:latest", "sha256:1"), true],
+    ["one reference that now names another image", container("a:1", "sha256:1"), container("a:1", "sha256:2"), false],
+    ["different images", container("a:1", "sha256:1"), container("b:1", "sha256:2"), false],
+    ["one reference, ids unknown", container("a:1"), container("a:1", null), true],
+    ["different references, one id unknown", container("a:1", "sha256:1"), container("a:2"), false],
+  ])("%s: %s", (_, a, b, same) => {
+    expect(sameImage(a, b)).toBe(same)
+  })
+})
+
+describe("what an MCP server says, when it holds a multi-line secret", () => {
+  it("is shown with every line of a multi-line value masked, in its logs, a rollback's error and reason, and why its connection was lost", async () => {
+    const mcp = await setUp()
+    const key = ["-----BEGIN TEST KEY-----", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "bXVsdGktbGluZS1zZWNyZXQtdmFsdWU=", "-----END TEST KEY-----", ""].join("\n")
+    const keyLines = key.split("\n").filter((l) => l !== "")
+    const secretEnv = [{ name: "KEY", value: Redacted.make(key) }]
+    const create = d.runtime.create.bind(d.runtime)
+    d.runtime.create = (spec) => create(spec).pipe(Effect.tap((c) => Effect.sync(() => d.logs.append(c.containerId, "stderr", `key:\n${key}env: ${JSON.stringify({ KEY: key })}`))))
+    // What the server answers instead of a session (an HTTP error body, say), once set.
+    let answer: string | null = null
+    const connect = d.connector.connect.bind(d.connector)
+    d.connector.connect = (target, options) =>
+      answer === null ? connect(target, options) : Effect.fail(new McpConnectFailed({ reason: "protocol", detail: `Error POSTing to endpoint: ${answer}` }))
+    const leaked = (text: string) => keyLines.filter((l) => text.includes(l))
+
+    const { containerId } = await d.vt.run(mcp.deploy(request({ env: secretEnv })))
+    const logs = (await d.vt.run(mcp.logs("echo-server", 50))).map((l) => l.text)
+    expect(logs).toContain(`env: {"KEY":"${MASK}"}`)
+    expect(leaked(logs.join("\n"))).toEqual([])
+
+    answer = `{"error":"bad config","key":${JSON.stringify(key)}}`
+    const error = await d.vt.failure(mcp.deploy(request({ name: "echoing", env: secretEnv })))
+    expect(error.message).toContain("Error POSTing to endpoint")
+    expect(leaked(error.message)).toEqual([])
+
+    await d.connector.crash(containerId, `reset while reading ${keyLines[1]}`)
+    await d.until(mcp, "echo-server", (v) => v.lastError?.includes("Error POSTing to endpoint") === true)
+    const view = await d.vt.run(mcp.get("echo-server"))
+    expect(leaked(JSON.stringify(view))).toEqual([])
+    expect(view.healthHistory.map((h) => h.detail)).toContain(`reset while reading ${MASK}`)
   })
 })

@@ -23,6 +23,7 @@ import {
   type McpServersSettings,
   type ServerCredentialsSettings,
 } from "@dtma/domain"
+import { FETCH_BAD_PORTS } from "@dtma/adapters"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
@@ -53,11 +54,13 @@ export interface UseCaseSettings {
 export const MCP_PROTOCOL_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"] as const
 
 export const useCaseSettingsOf = (config: Config): UseCaseSettings => {
-  // The resource bounds limit what a deploy may ask for; the rest tunes supervision.
-  const { maxMemoryBytes, maxNanoCpus, maxPids, ...supervision } = config.mcp
+  // The resource bounds limit what a deploy may ask for; the proxy's settings go to the proxy; the rest tunes supervision.
+  const { maxMemoryBytes, maxNanoCpus, maxPids, maxSessionsPerServer: _, maxSessions: __, sessionIdleTimeoutMs: ___, ...supervision } = config.mcp
   return {
     instances: {
       reservedHostPorts: [config.port],
+      // The SDK connector calls network servers with fetch, which refuses these ports.
+      uncallableHostPorts: FETCH_BAD_PORTS,
       stopGraceSeconds: 10,
       bounds: { maxMemoryBytes, maxNanoCpus, maxPidsLimit: maxPids },
     },

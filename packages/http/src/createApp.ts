@@ -8,6 +8,7 @@ import { makeDrainGate, registerShutdownHooks } from "./drainGate.ts"
 import { errorBoundary } from "./errorBoundary.ts"
 import { jsonBody } from "./jsonBody.ts"
 import type { Logger } from "./logger.ts"
+import { makeMcpProxy } from "./mcpProxy/McpProxy.ts"
 import { mountMcpProxy } from "./mcpProxy/mountMcpProxy.ts"
 import { makeHttpMetrics } from "./metrics.ts"
 import { observeRequests } from "./observeRequests.ts"
@@ -34,7 +35,9 @@ export const createApp = (container: Container, options: { readonly now?: () => 
     logger: container.get<Logger>(Tokens.Logger),
     now: options.now ?? (() => new Date()),
   }
-  const metrics = makeHttpMetrics({ instances: deps.instances })
+  const { requestTimeoutMs, sessionIdleTimeoutMs: idleTimeoutMs, maxSessionsPerServer, maxSessions } = deps.config.mcp
+  const proxy = makeMcpProxy({ mcpServers: deps.mcpServers, logger: deps.logger, settings: { requestTimeoutMs, idleTimeoutMs, maxSessionsPerServer, maxSessions } })
+  const metrics = makeHttpMetrics({ instances: deps.instances, mcpSessions: proxy })
   const status = statusHandler(deps)
   const handlers: Record<RouteId, RouterMiddleware> = {
     health: (ctx) => {
@@ -52,7 +55,7 @@ export const createApp = (container: Container, options: { readonly now?: () => 
   }
   const router = new Router()
   for (const route of ROUTES) router.register(route.path, [route.method], handlers[route.id], { name: route.id })
-  const proxy = mountMcpProxy(router, { mcpServers: deps.mcpServers, logger: deps.logger, settings: { requestTimeoutMs: deps.config.mcp.requestTimeoutMs } })
+  mountMcpProxy(router, proxy)
 
   const routeOf = (method: string, path: string): string =>
     String(router.match(path, method).pathAndMethod.find((layer) => layer.methods.length > 0)?.path ?? "unmatched")

@@ -59,6 +59,12 @@ const mcpOf = (override: Override): McpSettings | null =>
 
 export const firstIssue = (error: z.ZodError) => {
   const issue = error.issues[0]
+  if (issue?.code === "unrecognized_keys") {
+    // A key a strict object does not take is named by its own path; the others of the object follow.
+    const [key = "", ...more] = issue.keys
+    const also = more.length === 0 ? "" : ` (nor ${more.slice(0, 5).map((k) => `'${k.slice(0, 40)}'`).join(", ")})`
+    return new InvalidInstanceSpec({ field: fieldOf([...issue.path, key]), problem: `${issue.message}${also}` })
+  }
   return new InvalidInstanceSpec({ field: fieldOf(issue?.path ?? []), problem: issue?.message ?? "is invalid" })
 }
 

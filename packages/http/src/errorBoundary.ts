@@ -1,5 +1,6 @@
 import type { Middleware } from "koa"
 import { INTERNAL_ERROR } from "./errorTable.ts"
+import { ForbiddenBodyKey } from "./forbiddenBodyKey.ts"
 import type { Logger } from "./logger.ts"
 
 const statusOf = (error: unknown): number | undefined => {
@@ -29,7 +30,11 @@ export const errorBoundary = (logger: Logger): Middleware => async (ctx, next) =
     await next()
   } catch (error) {
     const status = statusOf(error)
-    if (status === 400 && error instanceof SyntaxError) {
+    // The same envelope as malformed JSON, on every route (the MCP endpoint's included).
+    if (error instanceof ForbiddenBodyKey) {
+      ctx.status = 400
+      ctx.body = { success: false, error: error.message, code: "forbidden_key" }
+    } else if (status === 400 && error instanceof SyntaxError) {
       ctx.status = 400
       ctx.body = { success: false, error: malformedJson(error), code: "malformed_json" }
     } else if (status === 413) {

@@ -1,5 +1,6 @@
 import { bodyParser } from "@koa/bodyparser"
 import type { Middleware } from "koa"
+import { forbiddenKeyOf } from "./forbiddenBodyKey.ts"
 
 export const JSON_LIMIT = "1mb"
 const JSON_TYPES = ["application/json", "application/*+json"]
@@ -9,11 +10,35 @@ const hasBody = (length: number | undefined, transferEncoding: string): boolean 
   length === undefined ? transferEncoding !== "" : length > 0
 
 /**
+ * The parser's own refusal of a `__proto__` key (it throws a SyntaxError, as for malformed JSON) as
+ * a `ForbiddenBodyKey` naming where it is: the text is valid JSON when plain `JSON.parse` reads it
+ * (which makes `__proto__` an own property and pollutes nothing).
+ */
+const prototypeKeyIn = (error: Error): Error => {
+  const text: unknown = Reflect.get(error, "body")
+  if (!(error instanceof SyntaxError) || typeof text !== "string") return error
+  try {
+    return forbiddenKeyOf(JSON.parse(text)) ?? error
+  } catch {
+    return error
+  }
+}
+
+/**
  * JSON bodies only, at most 1 MB: a body of another type is a 415 here; malformed and oversized
- * bodies are thrown (400/413) for the error boundary to answer. An empty body parses as `{}`.
+ * bodies, and bodies with a `__proto__` or `constructor.prototype` key, are thrown (400/413) for
+ * the error boundary to answer. An empty body parses as `{}`.
  */
 export const jsonBody = (): Middleware => {
-  const parse = bodyParser({ enableTypes: ["json"], jsonLimit: JSON_LIMIT, detectJSON: () => true, parsedMethods: PARSED_METHODS })
+  const parse = bodyParser({
+    enableTypes: ["json"],
+    jsonLimit: JSON_LIMIT,
+    detectJSON: () => true,
+    parsedMethods: PARSED_METHODS,
+    onError: (error) => {
+      throw prototypeKeyIn(error)
+    },
+  })
   return async (ctx, next) => {
     if (!PARSED_METHODS.includes(ctx.method)) return next()
     if (hasBody(ctx.request.length, ctx.get("transfer-encoding")) && ctx.request.is(JSON_TYPES) === false) {
@@ -21,6 +46,10 @@ export const jsonBody = (): Middleware => {
       ctx.body = { success: false, error: "Unsupported Media Type: send the body as application/json", code: "unsupported_media_type" }
       return
     }
-    return parse(ctx, next)
+    return parse(ctx, () => {
+      const forbidden = forbiddenKeyOf(ctx.request.body)
+      if (forbidden !== null) throw forbidden
+      return next()
+    })
   }
 }

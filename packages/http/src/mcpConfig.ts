@@ -1,4 +1,5 @@
 import type { McpServersSettings } from "@dtma/domain"
+import { DEFAULT_PROXY_SETTINGS } from "./mcpProxy/settings.ts"
 
 /** The supervision settings an operator may tune through the environment (documented on the domain's type). */
 export type McpSupervisionConfig = Pick<
@@ -6,11 +7,17 @@ export type McpSupervisionConfig = Pick<
   "startTimeoutMs" | "requestTimeoutMs" | "pingTimeoutMs" | "pingBaseMs" | "pingMaxMs" | "discoveryIntervalMs" | "maxInFlight" | "maxQueued" | "drainTimeoutMs"
 >
 
-/** MCP supervision settings, and the most memory, CPU and processes one instance may ask for in its overrides. */
+/**
+ * MCP supervision settings, the most memory, CPU and processes one instance may ask for in its
+ * overrides, and the bounds on the proxied endpoint's client sessions.
+ */
 export interface McpConfig extends McpSupervisionConfig {
   readonly maxMemoryBytes: number
   readonly maxNanoCpus: number
   readonly maxPids: number
+  readonly maxSessionsPerServer: number
+  readonly maxSessions: number
+  readonly sessionIdleTimeoutMs: number
 }
 
 export const DEFAULT_MCP_CONFIG: McpConfig = {
@@ -26,6 +33,9 @@ export const DEFAULT_MCP_CONFIG: McpConfig = {
   maxMemoryBytes: 4 * 1024 ** 3,
   maxNanoCpus: 2_000_000_000,
   maxPids: 4096,
+  maxSessionsPerServer: DEFAULT_PROXY_SETTINGS.maxSessionsPerServer,
+  maxSessions: DEFAULT_PROXY_SETTINGS.maxSessions,
+  sessionIdleTimeoutMs: DEFAULT_PROXY_SETTINGS.idleTimeoutMs,
 }
 
 /** The environment variable for each setting, and the smallest value it takes. */
@@ -42,6 +52,9 @@ export const MCP_ENV: { readonly [K in keyof McpConfig]: { readonly name: string
   maxMemoryBytes: { name: "DTMA_MAX_MEMORY_BYTES", min: 6 * 1024 * 1024, max: 2 ** 50 },
   maxNanoCpus: { name: "DTMA_MAX_NANO_CPUS", min: 10_000_000, max: 1024 * 1_000_000_000 },
   maxPids: { name: "DTMA_MAX_PIDS", min: 1, max: 4_194_304 },
+  maxSessionsPerServer: { name: "DTMA_MCP_MAX_SESSIONS_PER_SERVER", min: 1, max: 1_000_000 },
+  maxSessions: { name: "DTMA_MCP_MAX_SESSIONS", min: 1, max: 1_000_000 },
+  sessionIdleTimeoutMs: { name: "DTMA_MCP_SESSION_IDLE_TIMEOUT_MS", min: 1_000 },
 }
 
 const MAX = 86_400_000

@@ -26,6 +26,18 @@ const overridesOf = (o: DeployMcpServerBody["baseConfigOverrideJson"] & object):
   return Object.keys(overrides).length === 0 ? undefined : overrides
 }
 
+const NO_NETWORK = "a stdio server has no network (the DTMA talks to it on its standard input and output)"
+
+/** A key a stdio server would not use, refused rather than dropped: it has no network, hence no port and no path. */
+const stdioUnusableOf = (data: DeployMcpServerBody): InvalidInstanceSpec | null => {
+  if (Object.keys(data.baseConfigOverrideJson?.HostConfig?.PortBindings ?? {}).length > 0) {
+    return new InvalidInstanceSpec({ field: "baseConfigOverrideJson.HostConfig.PortBindings", problem: `cannot be published: ${NO_NETWORK}` })
+  }
+  if (data.mcpPort != null) return new InvalidInstanceSpec({ field: "mcpPort", problem: `is not used: ${NO_NETWORK}` })
+  if (data.mcpEndpointPath != null) return new InvalidInstanceSpec({ field: "mcpEndpointPath", problem: `is not used: ${NO_NETWORK}` })
+  return null
+}
+
 export type McpDeployProblem = MissingRequiredFields | InvalidInstanceSpec | NotImplemented
 
 /** The OAuth connections to deliver, or null for none; the domain checks the binding. */
@@ -44,23 +56,29 @@ const oauthBindingOf = (data: DeployMcpServerBody): OAuthBinding | null => {
 
 /**
  * The domain request a `POST /mcp-servers` body asks for. Checked in this order: required fields,
- * the schema, the reserved name `discovery`, keys that widen privileges (400), then environment
- * and ports; the domain checks the OAuth binding. `Cmd` replaces the image's command; a network
+ * keys that widen privileges, the strict schema (a key it would not apply is refused), the reserved
+ * name `discovery`, what a stdio server cannot use, then environment and ports; the domain checks
+ * the user, tmpfs mounts, host ports and the OAuth binding. All are 400s naming the key. `Cmd` replaces the image's command; a network
  * server's port is published on loopback for the DTMA.
  */
 export const mcpDeployRequestOf = (raw: unknown): Result.Result<DeployRequest, McpDeployProblem> => {
   const body = isRecord(raw) ? raw : {}
   const missing = REQUIRED_MCP_DEPLOY_FIELDS.filter((key) => body[key] === undefined || body[key] === null || body[key] === "")
   if (missing.length > 0) return Result.fail(new MissingRequiredFields({ fields: missing, required: REQUIRED_MCP_DEPLOY_FIELDS }))
+  // Before the strict schema, so that a widening key gets this message rather than "not supported".
+  const widening = wideningKeyOf(body["baseConfigOverrideJson"])
+  if (widening !== null) {
+    return Result.fail(new InvalidInstanceSpec({ field: widening, problem: "widens the container's privileges, which MCP servers are never given" }))
+  }
   const parsed = deployMcpServerBody.safeParse(body)
   if (!parsed.success) return Result.fail(firstIssue(parsed.error))
   const { data } = parsed
   if (data.instanceNameOnToolbox === DISCOVERY) {
     return Result.fail(new InvalidInstanceSpec({ field: "instanceNameOnToolbox", problem: `'${DISCOVERY}' is reserved: GET /mcp-servers/${DISCOVERY} is the discovery document` }))
   }
-  const widening = wideningKeyOf(body["baseConfigOverrideJson"])
-  if (widening !== null) {
-    return Result.fail(new InvalidInstanceSpec({ field: widening, problem: "widens the container's privileges, which MCP servers are never given" }))
+  if (data.mcpTransportType === "stdio") {
+    const unusable = stdioUnusableOf(data)
+    if (unusable !== null) return Result.fail(unusable)
   }
   if (data.refreshStrategy === "periodic" && data.refreshIntervalSeconds == null) {
     return Result.fail(new InvalidInstanceSpec({ field: "refreshIntervalSeconds", problem: "is required with refreshStrategy periodic" }))

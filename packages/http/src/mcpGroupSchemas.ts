@@ -11,7 +11,7 @@ export const mcpGroupServer = z.looseObject({
   mcpTransportType: mcpTransport,
   mcpEndpointPath: z.string().nullish(),
   mcpPort: portText.nullish().describe("Default: the first key of portBindings for a network transport, else 8080"),
-  portBindings: z.record(z.string(), portText).nullish().describe('Container port to host port, e.g. {"3000":"3000"}'),
+  portBindings: z.record(z.string(), portText).nullish().describe('Container port to host port, e.g. {"3000":"3000"}; ignored for stdio servers, which have no network'),
   environmentVariables: z.record(z.string(), z.string()).nullish(),
   resourceLimits: z.unknown().optional().describe("Ignored: MCP servers run under the DTMA's own limits"),
 })
@@ -30,17 +30,21 @@ export const deployMcpGroupBody = z.looseObject({
 
 export type McpGroupServer = z.infer<typeof mcpGroupServer>
 
-/** The `POST /mcp-servers` body one group server amounts to. */
+/**
+ * The `POST /mcp-servers` body one group server amounts to. A stdio server's port and path keys are
+ * left out, as the last legacy agent ignored them: `POST /mcp-servers` refuses them (it has no network).
+ */
 export const mcpServerBodyOf = (s: McpGroupServer): Record<string, unknown> => {
-  const bindings = Object.entries(s.portBindings ?? {})
+  const stdio = s.mcpTransportType === "stdio"
+  const bindings = stdio ? [] : Object.entries(s.portBindings ?? {})
   const firstPort = bindings[0]?.[0]
   return {
     dockerImageUrl: s.dockerImageUrl,
     instanceNameOnToolbox: s.instanceNameOnToolbox,
     accountToolInstanceId: s.accountToolInstanceId,
     mcpTransportType: s.mcpTransportType,
-    mcpEndpointPath: s.mcpEndpointPath,
-    mcpPort: s.mcpPort ?? (s.mcpTransportType === "stdio" ? null : firstPort),
+    mcpEndpointPath: stdio ? null : s.mcpEndpointPath,
+    mcpPort: stdio ? null : (s.mcpPort ?? firstPort),
     baseConfigOverrideJson: {
       environmentVariables: s.environmentVariables,
       HostConfig: { PortBindings: Object.fromEntries(bindings.map(([container, host]) => [`${container}/tcp`, [{ HostPort: String(host) }]])) },

@@ -3,6 +3,7 @@ import * as Exit from "effect/Exit"
 import type { ContainerState, Instances } from "@dtma/domain"
 import type { Middleware } from "koa"
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client"
+import type { McpSessionStats } from "./mcpProxy/McpProxy.ts"
 
 const STATES: ReadonlyArray<ContainerState> = ["created", "running", "paused", "restarting", "removing", "exited", "dead"]
 
@@ -15,7 +16,7 @@ export interface HttpMetrics {
 }
 
 /** Prometheus metrics in a registry of their own (never the global one). */
-export const makeHttpMetrics = (options: { readonly instances: Instances }): HttpMetrics => {
+export const makeHttpMetrics = (options: { readonly instances: Instances; readonly mcpSessions?: { sessionStats(): McpSessionStats } }): HttpMetrics => {
   const registry = new Registry()
   // Event-loop delay sampled every 100 ms, not prom-client's 10 ms: a hundred wake-ups a second were
   // half a percent of a core on an idle DTMA.
@@ -52,6 +53,31 @@ export const makeHttpMetrics = (options: { readonly instances: Instances }): Htt
     },
   })
   registry.registerMetric(managedInstances)
+  const sessions = options.mcpSessions
+  if (sessions !== undefined) {
+    const open = new Gauge({
+      name: "dtma_mcp_client_sessions",
+      help: "Open client sessions of the proxied MCP endpoint, by server",
+      labelNames: ["server"],
+      registers: [],
+      collect() {
+        this.reset()
+        for (const [server, n] of sessions.sessionStats().open) this.set({ server }, n)
+      },
+    })
+    const refused = new Counter({
+      name: "dtma_mcp_client_sessions_refused_total",
+      help: "New client sessions of the proxied MCP endpoint refused, by the bound they would have passed (per_server, total)",
+      labelNames: ["limit"],
+      registers: [],
+      collect() {
+        this.reset()
+        for (const [limit, n] of Object.entries(sessions.sessionStats().refused)) this.inc({ limit }, n)
+      },
+    })
+    registry.registerMetric(open)
+    registry.registerMetric(refused)
+  }
   return {
     registry,
     observe: ({ method, route, status, seconds }) => {

@@ -1,6 +1,7 @@
 import { z } from "zod"
 
-// Every object is loose: old callers send keys this DTMA does not read, and that must not fail them.
+// Every object is loose: old callers send keys this DTMA does not read, and that must not fail them
+// (the 201 names them in `data.ignoredKeys`, see `ignoredKeys.ts`).
 // Optional fields also accept `null`, which JavaScript callers send for "not set".
 
 const PORT_ERROR = { error: "must be a port number" }
@@ -23,22 +24,24 @@ export const mcpTransport = z.enum(["stdio", "sse", "websocket", "streamable_htt
 
 export const pullPolicy = z.enum(["if_not_present", "always", "never"])
 
+/** `baseConfigOverrideJson.HostConfig` of `POST /tools`: only the port map is read. */
+export const toolHostConfig = z.looseObject({
+  PortBindings: z
+    .record(z.string(), z.array(dockerPortBinding).nullable())
+    .nullish()
+    .describe('Docker port map, e.g. {"8080/tcp":[{"HostIp":"0.0.0.0","HostPort":"30001"}]}'),
+})
+
+/** One entry of `portMappings`. */
+export const portMapping = z.looseObject({ containerPort: portNumber, hostPort: portNumber.nullish() })
+
 /** `baseConfigOverrideJson`: a slice of Docker's create body plus keys the backend added later. */
 export const baseConfigOverride = z.looseObject({
   Env: z.array(z.string()).nullish().describe('Environment as Docker takes it: "NAME=value" entries'),
-  HostConfig: z
-    .looseObject({
-      PortBindings: z
-        .record(z.string(), z.array(dockerPortBinding).nullable())
-        .nullish()
-        .describe('Docker port map, e.g. {"8080/tcp":[{"HostIp":"0.0.0.0","HostPort":"30001"}]}'),
-    })
-    .nullish(),
+  HostConfig: toolHostConfig.nullish(),
   dockerImage: z.string().nullish().describe("Ignored when it differs: dockerImageUrl is the image"),
   environmentVariables: z.record(z.string(), z.string()).nullish().describe("Merged with Env; these win on a clash"),
-  portMappings: z
-    .array(z.looseObject({ containerPort: portNumber, hostPort: portNumber.nullish() }))
-    .nullish(),
+  portMappings: z.array(portMapping).nullish(),
   mcpTransport: mcpTransport.nullish().describe("Marks the instance as an MCP server"),
   mcpEndpoint: z.string().nullish(),
   mcpPort: portNumber.nullish(),

@@ -65,6 +65,14 @@ describe("resolving settings", () => {
     expect(s.mcp).toEqual({ ...DEFAULT_MCP_CONFIG, startTimeoutMs: 5000, maxInFlight: 4, pingBaseMs: 1000 })
   })
 
+  it("bounds client sessions of the MCP endpoint at 256 per server and 2048 in all, idle ones kept 5 minutes, unless DTMA_MCP_* settings say otherwise", () => {
+    expect(resolveSettings({}, EMPTY_FILE).mcp).toMatchObject({ maxSessionsPerServer: 256, maxSessions: 2048, sessionIdleTimeoutMs: 300_000 })
+    const s = resolveSettings({ DTMA_MCP_MAX_SESSIONS_PER_SERVER: "16", DTMA_MCP_MAX_SESSIONS: "64" }, parseConfigFile("DTMA_MCP_SESSION_IDLE_TIMEOUT_MS=60000"))
+    expect(s.mcp).toMatchObject({ maxSessionsPerServer: 16, maxSessions: 64, sessionIdleTimeoutMs: 60_000 })
+    expect(() => resolveSettings({ DTMA_MCP_MAX_SESSIONS: "0" }, EMPTY_FILE)).toThrow(/DTMA_MCP_MAX_SESSIONS must be a whole number/)
+    expect(() => resolveSettings({ DTMA_MCP_SESSION_IDLE_TIMEOUT_MS: "999" }, EMPTY_FILE)).toThrow(/DTMA_MCP_SESSION_IDLE_TIMEOUT_MS must be a whole number between 1000/)
+  })
+
   it("refuses an MCP setting out of range, naming the setting", () => {
     expect(() => resolveSettings({ DTMA_MCP_MAX_IN_FLIGHT: "0" }, EMPTY_FILE)).toThrow(/DTMA_MCP_MAX_IN_FLIGHT must be a whole number/)
     expect(() => resolveSettings({ DTMA_MCP_START_TIMEOUT_MS: "soon" }, EMPTY_FILE)).toThrow(/DTMA_MCP_START_TIMEOUT_MS/)

@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { ContainerEvents, ContainerLogs, ContainerRuntime, ControlPlane, defaultRestartPolicy, HostMetrics, McpConnector, type Heartbeat, type Instances, type McpServers } from "@dtma/domain"
-import { standaloneControlPlane } from "@dtma/adapters"
+import { FETCH_BAD_PORTS, standaloneControlPlane } from "@dtma/adapters"
 import { fakesModule, InMemoryContainerRuntime, RecordingControlPlane } from "@dtma/testing"
 import { Container } from "inversify"
 import { describe, expect, it } from "vitest"
@@ -28,7 +28,7 @@ describe("the composition root", () => {
 
   it("reserves the DTMA's own port and uses the agreed retry, stop and MCP supervision settings", () => {
     expect(useCaseSettingsOf(testConfig({ port: 31000 }))).toEqual({
-      instances: { reservedHostPorts: [31000], stopGraceSeconds: 10, bounds: { maxMemoryBytes: 4 * 1024 ** 3, maxNanoCpus: 2_000_000_000, maxPidsLimit: 4096 } },
+      instances: { reservedHostPorts: [31000], uncallableHostPorts: FETCH_BAD_PORTS, stopGraceSeconds: 10, bounds: { maxMemoryBytes: 4 * 1024 ** 3, maxNanoCpus: 2_000_000_000, maxPidsLimit: 4096 } },
       heartbeat: { dtmaVersion: "0.1.0", retries: 4, retryBase: "2000 millis" },
       mcpServers: {
         clientInfo: { name: "dtma", version: "0.1.0" },

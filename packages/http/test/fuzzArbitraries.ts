@@ -1,5 +1,6 @@
 import { gzipSync } from "node:zlib"
 import fc from "fast-check"
+import { arbUserSpelling } from "@dtma/testing"
 import { MCP_PROXY_PATH } from "../src/mcpProxy/mountMcpProxy.ts"
 import { ROUTES } from "../src/routes/routeTable.ts"
 import { deployBody, IMAGE, MCP_IMAGE, mcpBody, TOKEN } from "./support.ts"
@@ -139,6 +140,9 @@ const validDeploy = fc.oneof(
   fc.constant({ groupId: "fuzz-group", servers: [mcpBody({ instanceNameOnToolbox: "fuzz-group-a" })] }),
 )
 
+/** An MCP deploy whose User is some spelling of a user: of uid 0 or gid 0, malformed, or fine. */
+const userDeploy = arbUserSpelling.map((User) => mcpBody({ instanceNameOnToolbox: "fuzz-mcp", dockerImageUrl: MCP_IMAGE, baseConfigOverrideJson: { User } }))
+
 const jsonRpc = fc.oneof(
   fc.constant({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "fuzz", version: "1" } } }),
   fc.constant({ jsonrpc: "2.0", id: 2, method: "tools/list" }),
@@ -149,7 +153,7 @@ type BodySource = { readonly kind: "json"; readonly value: unknown } | { readonl
 
 const bodySourceArb: fc.Arbitrary<BodySource | null> = fc.oneof(
   { arbitrary: fc.constant(null), weight: 3 },
-  { arbitrary: fc.oneof(validDeploy, mangledDeploy, jsonRpc).map((value) => ({ kind: "json" as const, value })), weight: 6 },
+  { arbitrary: fc.oneof(validDeploy, mangledDeploy, userDeploy, jsonRpc).map((value) => ({ kind: "json" as const, value })), weight: 6 },
   { arbitrary: fc.jsonValue({ maxDepth: 3 }).map((value) => ({ kind: "json" as const, value })), weight: 3 },
   { arbitrary: fc.uint8Array({ maxLength: 200 }).map((bytes) => ({ kind: "bytes" as const, bytes })), weight: 2 },
   { arbitrary: fc.constantFrom("", "{", "[1,", "{\"a\":}", "nul", "\"text\"", "1e999999", "{\"a\":1}garbage").map((s) => ({ kind: "bytes" as const, bytes: Buffer.from(s) })), weight: 2 },

@@ -88,21 +88,66 @@ describe("reading a POST /mcp-servers body", () => {
     })
   }
 
-  it("lets through what does not widen privileges: no-new-privileges, CapAdd empty, Privileged false, bridge networking", () => {
-    const override = { Privileged: false, HostConfig: { SecurityOpt: ["no-new-privileges:true"], CapAdd: [], NetworkMode: "bridge" } }
+  it("lets through what does not widen privileges and asks for nothing the container lacks: no-new-privileges, CapAdd empty, Privileged false", () => {
+    const override = { Privileged: false, HostConfig: { SecurityOpt: ["no-new-privileges:true"], CapAdd: [], Privileged: false, Binds: [], Mounts: [] } }
     expect(requestOf({ ...base, mcpTransportType: "stdio", baseConfigOverrideJson: override }).name).toBe("mcp-a")
+  })
+
+  // NetworkMode "bridge" widens nothing, but it is not applied either (a stdio server gets none): it is refused as unsupported, not as widening.
+  it("refuses a key that does not widen privileges but would not be applied as unsupported, not as widening", () => {
+    const failure = failureOf({ ...base, mcpTransportType: "stdio", baseConfigOverrideJson: { HostConfig: { NetworkMode: "bridge" } } })
+    expect(failure.message).toMatch(/^Invalid baseConfigOverrideJson\.HostConfig\.NetworkMode: is not supported/)
+  })
+
+  const unsupported: ReadonlyArray<readonly [Record<string, unknown>, string, string]> = [
+    [{ baseConfigOverrideJson: { ReadonlyRootfs: false } }, "baseConfigOverrideJson.ReadonlyRootfs", "Env, environmentVariables, Cmd, Entrypoint, WorkingDir, User, Labels, HostConfig"],
+    [{ baseConfigOverrideJson: { HostConfig: { ReadonlyRootfs: false } } }, "baseConfigOverrideJson.HostConfig.ReadonlyRootfs", "PortBindings, Memory, NanoCpus, PidsLimit, Tmpfs"],
+    [{ baseConfigOverrideJson: { HostConfig: { Sysctls: { "net.ipv4.ip_forward": "1" } } } }, "baseConfigOverrideJson.HostConfig.Sysctls", "PortBindings, Memory"],
+    [{ baseConfigOverrideJson: { HostConfig: { Ulimits: [{ Name: "nofile", Soft: 1, Hard: 1 }] } } }, "baseConfigOverrideJson.HostConfig.Ulimits", "PortBindings, Memory"],
+    [{ baseConfigOverrideJson: { HostConfig: { CgroupParent: "/x" } } }, "baseConfigOverrideJson.HostConfig.CgroupParent", "PortBindings, Memory"],
+    [{ baseConfigOverrideJson: { HostConfig: { OomKillDisable: true } } }, "baseConfigOverrideJson.HostConfig.OomKillDisable", "PortBindings, Memory"],
+    [{ baseConfigOverrideJson: { HostConfig: { MemorySwap: -1 } } }, "baseConfigOverrideJson.HostConfig.MemorySwap", "PortBindings, Memory"],
+    [{ baseConfigOverrideJson: { HostConfig: { PublishAllPorts: true } } }, "baseConfigOverrideJson.HostConfig.PublishAllPorts", "PortBindings, Memory"],
+    [{ baseConfigOverrideJson: { HostConfig: { privileged: true } } }, "baseConfigOverrideJson.HostConfig.privileged", "PortBindings, Memory"],
+    [{ baseConfigOverrideJson: { HostConfig: { Mounts: [{ Type: "volume", Source: "data", Target: "/data" }] } } }, "baseConfigOverrideJson.HostConfig.Mounts", "empty"],
+    [{ baseConfigOverrideJson: { Image: "alpine" } }, "baseConfigOverrideJson.Image", "Env, environmentVariables"],
+    [{ baseConfigOverrideJson: { Volumes: { "/data": {} } } }, "baseConfigOverrideJson.Volumes", "Env, environmentVariables"],
+    [{ baseConfigOverrideJson: { HostConfig: { PortBindings: { "3001/tcp": [{ HostPort: "", HostName: "x" }] } } } }, "baseConfigOverrideJson.HostConfig.PortBindings.3001/tcp[0].HostName", "HostIp, HostPort"],
+    [{ Env: ["A=b"] }, "Env", "dockerImageUrl, instanceNameOnToolbox, accountToolInstanceId"],
+    [{ restartPolicy: "always" }, "restartPolicy", "dockerImageUrl"],
+  ]
+  for (const [extra, path, supported] of unsupported) {
+    it(`refuses ${path}, a key it would not apply, with a 400 naming it and what it takes`, () => {
+      const failure = failureOf({ ...base, mcpTransportType: "streamable_http", ...extra })
+      expect(failure._tag).toBe("InvalidInstanceSpec")
+      expect(failure.message).toMatch(new RegExp(`^Invalid ${path.replace(/[.[\]/]/g, "\\$&")}: is not supported`))
+      expect(failure.message).toContain(supported)
+    })
+  }
+
+  it("refuses what a stdio server cannot use, saying it has no network: PortBindings, mcpPort, mcpEndpointPath", () => {
+    const bindings = { HostConfig: { PortBindings: { "8080/tcp": [{ HostPort: "" }] } } }
+    expect(failureOf({ ...base, mcpTransportType: "stdio", baseConfigOverrideJson: bindings }).message).toMatch(/^Invalid baseConfigOverrideJson\.HostConfig\.PortBindings: .*stdio server has no network/)
+    expect(failureOf({ ...base, mcpTransportType: "stdio", mcpPort: 3000 }).message).toMatch(/^Invalid mcpPort: .*stdio server has no network/)
+    expect(failureOf({ ...base, mcpTransportType: "stdio", mcpEndpointPath: "/mcp" }).message).toMatch(/^Invalid mcpEndpointPath: .*stdio server/)
+    expect(requestOf({ ...base, mcpTransportType: "stdio", baseConfigOverrideJson: { HostConfig: { PortBindings: {} } } }).ports).toEqual([])
+  })
+
+  it("keeps the widening message for widening keys whatever else the body holds", () => {
+    const failure = failureOf({ ...base, mcpTransportType: "stdio", baseConfigOverrideJson: { Sysctls: {}, HostConfig: { Ulimits: [], CapAdd: ["NET_ADMIN"] } } })
+    expect(failure.message).toBe("Invalid baseConfigOverrideJson.HostConfig.CapAdd: widens the container's privileges, which MCP servers are never given")
   })
 
   it("carries Entrypoint, WorkingDir, User, Labels and the HostConfig limits to the domain, which checks their bounds", () => {
     const override = {
       Entrypoint: "node",
       WorkingDir: "/app",
-      User: "1000",
+      User: "1000:1000",
       Labels: { team: "search" },
       HostConfig: { Memory: 67108864, NanoCpus: 500000000, PidsLimit: 32, Tmpfs: { "/cache": "rw,size=8m" } },
     }
     expect(requestOf({ ...base, mcpTransportType: "stdio", baseConfigOverrideJson: override }).overrides).toEqual({
-      entrypoint: ["node"], workingDir: "/app", user: "1000", labels: { team: "search" },
+      entrypoint: ["node"], workingDir: "/app", user: "1000:1000", labels: { team: "search" },
       memoryBytes: 67108864, nanoCpus: 500000000, pidsLimit: 32, tmpfs: { "/cache": "rw,size=8m" },
     })
   })

@@ -138,7 +138,8 @@ describe("OAuth credentials of MCP servers", () => {
 
   it("renews an adopted env_vars server's token in a container made as the first was: same command, overrides and ports", async () => {
     const override = { Cmd: ["serve", "--root", "/data"], WorkingDir: "/srv", Labels: { team: "search" }, HostConfig: { Memory: 268_435_456, PortBindings: { "9090/tcp": [{ HostPort: "" }] } } }
-    const res = await app.json("POST", "/mcp-servers", oauthBody({ credentialInjectionMethod: "env_vars", baseConfigOverrideJson: override, imagePullPolicy: "never" }))
+    // A network server: a stdio one has no ports to publish.
+    const res = await app.json("POST", "/mcp-servers", oauthBody({ mcpTransportType: "streamable_http", mcpPort: 9090, credentialInjectionMethod: "env_vars", baseConfigOverrideJson: override, imagePullPolicy: "never" }))
     expect(res.status).toBe(201)
     const firstId: string = (await jsonOf(res)).data.containerId
     const first = app.runtime.specOf(firstId)!
@@ -165,6 +166,16 @@ describe("OAuth credentials of MCP servers", () => {
     expect(logs.data.lines.at(-1).text).toBe("using token ******** for api.github.com")
   })
 
+  it("refuses a root or malformed User before fetching any token, and delivers to the user however its ids are spelled", async () => {
+    for (const User of ["00", "1000:-0", "a:b:c"]) {
+      const res = await app.json("POST", "/mcp-servers", oauthBody({ baseConfigOverrideJson: { User } }))
+      expect([res.status, (await jsonOf(res)).error]).toEqual([400, expect.stringMatching(/^Invalid User: /)])
+    }
+    expect(app.credentialSource.calls).toEqual([])
+    expect((await app.json("POST", "/mcp-servers", oauthBody({ baseConfigOverrideJson: { User: "+01000:0065534" } }))).status).toBe(201)
+    expect(app.credentialDelivery.deliveredTo("mcp-a")?.owner).toEqual({ uid: 1000, gid: 65534 })
+  })
+
   it("refuses OAuth for an agentless request, a bad refresh schedule and env_vars with a fixed host port with 400s saying why", async () => {
     const cases: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
       [{ agentId: undefined }, "Invalid agentId: is required when oauthConnectionIds are given"],
@@ -173,7 +184,7 @@ describe("OAuth credentials of MCP servers", () => {
       [{ refreshStrategy: "periodic", refreshIntervalSeconds: 2 }, "Invalid refreshIntervalSeconds: 2 is outside 10..86400 seconds"],
       [{ refreshStrategy: "on_demand", refreshIntervalSeconds: 60 }, "Invalid refreshIntervalSeconds: is only used with refreshStrategy 'periodic'"],
       [
-        { credentialInjectionMethod: "env_vars", baseConfigOverrideJson: { HostConfig: { PortBindings: { "9090/tcp": [{ HostPort: "19090" }] } } } },
+        { mcpTransportType: "streamable_http", credentialInjectionMethod: "env_vars", baseConfigOverrideJson: { HostConfig: { PortBindings: { "9090/tcp": [{ HostPort: "19090" }] } } } },
         "Invalid PortBindings: host port 19090 cannot be fixed with credentialInjectionMethod 'env_vars': each token renewal starts a replacement container beside the running one, " +
           "and both cannot hold one host port. Leave HostPort empty (clients reach the server through the DTMA's endpoint), or use mounted_secrets or runtime_api",
       ],

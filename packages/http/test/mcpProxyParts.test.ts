@@ -61,9 +61,10 @@ describe("protocol version negotiation", () => {
 describe("the proxy's refusals", () => {
   it("map each failure to one HTTP status and JSON-RPC code", () => {
     expect(PROXY_ERROR_TABLE).toEqual({
-      InstanceNotFound: { status: 404, code: -32600 },
-      McpServerUnavailable: { status: 503, code: -32000 },
-      McpServerBusy: { status: 429, code: -32002 },
+      InstanceNotFound: { status: 404, code: -32600, retryAfterS: null },
+      McpServerUnavailable: { status: 503, code: -32000, retryAfterS: 1 },
+      McpServerBusy: { status: 429, code: -32002, retryAfterS: 1 },
+      SessionLimitReached: { status: 429, code: -32002, retryAfterS: 5 },
     })
   })
 
@@ -129,16 +130,21 @@ describe("a pending answer", () => {
 describe("the POSTs the SDK transport will accept", () => {
   const ok = { accept: "application/json, text/event-stream", "content-type": "application/json" }
   const request = { jsonrpc: "2.0", id: 1, method: "tools/list" }
+  const kindOf = (read: ReturnType<typeof acceptedPost>) => (read === null ? "refused by the transport" : "invalid" in read ? read.invalid : "accepted")
   it.each([
-    ["a request", ok, request, true],
-    ["a batch", ok, [request, { jsonrpc: "2.0", method: "notifications/initialized" }], true],
-    ["a client that does not accept SSE", { ...ok, accept: "application/json" }, request, false],
-    ["a body that is not JSON", { ...ok, "content-type": "text/plain" }, request, false],
-    ["an unsupported protocol version", { ...ok, "mcp-protocol-version": "1999-01-01" }, request, false],
-    ["an empty batch", ok, [], false],
-    ["something that is not JSON-RPC", ok, { hello: "world" }, false],
-  ])("recognises %s", (_, headers, body, accepted) => {
-    expect(acceptedPost(headers, body) !== null).toBe(accepted)
+    ["a request", ok, request, "accepted"],
+    ["a batch", ok, [request, { jsonrpc: "2.0", method: "notifications/initialized" }], "accepted"],
+    ["a client that does not accept SSE", { ...ok, accept: "application/json" }, request, "refused by the transport"],
+    ["a body that is not JSON", { ...ok, "content-type": "text/plain" }, request, "refused by the transport"],
+    ["a JSON-ish content type", { ...ok, "content-type": "application/jsonx" }, request, "refused by the transport"],
+    ["an unsupported protocol version", { ...ok, "mcp-protocol-version": "1999-01-01" }, request, "refused by the transport"],
+    ["an empty batch", ok, [], "Invalid Request: the batch is empty"],
+    ["a batch of 101", ok, Array.from({ length: 101 }, () => request), "Invalid Request: a batch holds at most 100 messages"],
+    ["something that is not JSON-RPC", ok, { hello: "world" }, 'Invalid Request: the message has no "jsonrpc": "2.0"'],
+    ["a batch with a string in it", ok, [request, "x"], "Invalid Request: message 2 of the batch is not a JSON object"],
+    ["a request with an object for an id", ok, { ...request, id: {} }, "Invalid Request: the message is not a JSON-RPC request, notification or response"],
+  ])("recognises %s", (_, headers, body, kind) => {
+    expect(kindOf(acceptedPost(headers, body))).toBe(kind)
   })
 })
 
@@ -154,6 +160,6 @@ describe("the POSTs the DTMA answers with one JSON body instead of an event stre
     ["a notification", ok, { jsonrpc: "2.0", method: "notifications/initialized" }, false],
     ["a JSON-ish content type the transport refuses", { ...ok, "content-type": "application/jsonx" }, call, false],
   ])("%s: %s", (_, headers, body, alone) => {
-    expect(loneRequest(headers, acceptedPost(headers, body)) !== null).toBe(alone)
+    expect(loneRequest(acceptedPost(headers, body)) !== null).toBe(alone)
   })
 })

@@ -6,6 +6,7 @@ import Koa from "koa"
 import { afterEach, describe, expect, it } from "vitest"
 import { LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
 import { jsonBody } from "../src/jsonBody.ts"
+import { makeMcpProxy } from "../src/mcpProxy/McpProxy.ts"
 import { mountMcpProxy } from "../src/mcpProxy/mountMcpProxy.ts"
 import type { McpProxySettings } from "../src/mcpProxy/settings.ts"
 import { eventually, mcpHeaders, proxyClient, sseMessages, startProxyApp, type ProxyApp, type ProxyClient } from "./mcpProxySupport.ts"
@@ -17,7 +18,7 @@ const initialize = (protocolVersion: string) =>
 /** The proxy alone on a Koa app, with settings the DTMA's configuration does not expose. */
 const bareProxy = async (app: ProxyApp, settings: Partial<McpProxySettings>) => {
   const router = new Router()
-  const proxy = mountMcpProxy(router, { mcpServers: app.mcpServers, logger: capturingLogger().logger, settings })
+  const proxy = mountMcpProxy(router, makeMcpProxy({ mcpServers: app.mcpServers, logger: capturingLogger().logger, settings }))
   const koa = new Koa()
   koa.use(jsonBody())
   koa.use(router.routes())

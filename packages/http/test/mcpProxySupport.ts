@@ -17,7 +17,14 @@ export class ServerProbe {
   readonly subscribed: Array<string> = []
   readonly unsubscribed: Array<string> = []
   readonly waiting = new Set<string>()
+  /** Calls of the `hold` tool, by tag, until `release`d. */
+  readonly held = new Map<string, () => void>()
   connections = 0
+
+  release(tag: string): void {
+    this.held.get(tag)?.()
+    this.held.delete(tag)
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -48,6 +55,9 @@ export const fixtureServer = (probe: ServerProbe) => (): McpServer => {
         resolve({ content: [{ type: "text", text: "cancelled" }] })
       })
     }),
+  )
+  server.registerTool("hold", { description: "Answers once the test releases it.", inputSchema: { tag: z.string() } }, ({ tag }) =>
+    new Promise((resolve) => probe.held.set(tag, () => resolve({ content: [{ type: "text", text: `released ${tag}` }] }))),
   )
   let added = 0
   server.registerTool("add-tool", { description: "Registers one more tool (the list changes)." }, () => {

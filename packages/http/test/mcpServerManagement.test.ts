@@ -192,7 +192,8 @@ describe("POST /mcp-servers/:name/redeploy", () => {
   })
 
   it("refuses to redeploy a server on the fixed host port it holds with a 409 that says why and what to do, leaving it running", async () => {
-    const fixed = { baseConfigOverrideJson: { HostConfig: { PortBindings: { "9090/tcp": [{ HostPort: "19090" }] } } } }
+    // A network server: a stdio one has no ports to publish.
+    const fixed = { mcpTransportType: "streamable_http", baseConfigOverrideJson: { HostConfig: { PortBindings: { "9090/tcp": [{ HostPort: "19090" }] } } } }
     expect((await app.json("POST", "/mcp-servers", mcpBody({ instanceNameOnToolbox: "pinned", ...fixed }))).status).toBe(201)
     const { instanceNameOnToolbox: _name, ...body } = mcpBody(fixed) as Record<string, unknown>
     const res = await app.json("POST", "/mcp-servers/pinned/redeploy", body)

@@ -36,6 +36,19 @@ describe("POST /tools with MCP keys", () => {
     expect(app.connector.connects.at(-1)?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/)
   })
 
+  it("names what a stdio server ignores in data.ignoredKeys: ports, its path and port, and the tool secrets' agentId", async () => {
+    const override = { mcpTransport: "stdio", mcpEndpoint: "/mcp", mcpPort: 3000, HostConfig: { PortBindings: { "8080/tcp": [{ HostPort: "" }] } }, portMappings: [{ containerPort: 9090 }] }
+    const res = await app.json("POST", "/tools", deployBody({ dockerImageUrl: MCP_IMAGE, instanceNameOnToolbox: "mcp-s", agentId: "agent-1", baseConfigOverrideJson: override }))
+    expect(res.status).toBe(201)
+    expect((await jsonOf(res)).data.ignoredKeys).toEqual([
+      "agentId",
+      "baseConfigOverrideJson.mcpEndpoint",
+      "baseConfigOverrideJson.mcpPort",
+      "baseConfigOverrideJson.HostConfig.PortBindings",
+      "baseConfigOverrideJson.portMappings",
+    ])
+  })
+
   it("answers a server that never becomes ready in the legacy other-failure shape, leaving no container", async () => {
     const res = await app.json("POST", "/tools", mcpTool({ dockerImageUrl: BROKEN_MCP_IMAGE }))
     expect(res.status).toBe(502)

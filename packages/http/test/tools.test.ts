@@ -111,6 +111,43 @@ describe("POST /tools", () => {
     })
   })
 
+  it("accepts keys it does not apply, as the legacy agent did, and names them in data.ignoredKeys", async () => {
+    const res = await deploy({
+      agentNotes: "x",
+      baseConfigOverrideJson: {
+        Env: ["A=1"],
+        Mounts: [{ Type: "bind", Source: "/", Target: "/host" }],
+        dockerImage: "other/image:2",
+        mcpCapabilities: { tools: true },
+        mcpPort: 3000,
+        HostConfig: { Privileged: true, Sysctls: { "net.ipv4.ip_forward": "1" }, PortBindings: { "8080/tcp": [{ HostIp: "0.0.0.0", HostPort: "30001", HostName: "x" }] } },
+        portMappings: [{ containerPort: 9090, hostPort: 30002, protocol: "tcp" }],
+      },
+    })
+    expect(res.status).toBe(201)
+    const body = (await res.json()) as { data: Record<string, unknown> }
+    expect(body.data["ignoredKeys"]).toEqual([
+      "agentNotes",
+      "baseConfigOverrideJson.Mounts",
+      "baseConfigOverrideJson.dockerImage",
+      "baseConfigOverrideJson.mcpCapabilities",
+      "baseConfigOverrideJson.mcpPort",
+      "baseConfigOverrideJson.HostConfig.Privileged",
+      "baseConfigOverrideJson.HostConfig.Sysctls",
+      "baseConfigOverrideJson.HostConfig.PortBindings.8080/tcp[0].HostName",
+      "baseConfigOverrideJson.portMappings[0].protocol",
+    ])
+    // What was applied is as before: both port sources, the image asked for.
+    expect(body.data).toMatchObject({ image: IMAGE, ports: { "8080/tcp": [{ HostPort: "30001" }], "9090/tcp": [{ HostPort: "30002" }] } })
+  })
+
+  it("leaves ignoredKeys out when every key was applied, and a dockerImage equal to the image counts as applied", async () => {
+    app.credentialSource.setToolSecrets("ati-1", { API_KEY: "from-backend" })
+    const res = await deploy({ agentId: "agent-1", imagePullPolicy: "never", baseConfigOverrideJson: { dockerImage: IMAGE, environmentVariables: { A: "1" } } })
+    expect(res.status).toBe(201)
+    expect(((await res.json()) as { data: Record<string, unknown> }).data).not.toHaveProperty("ignoredKeys")
+  })
+
   it("answers a wrongly typed override key with a 400 that names the field", async () => {
     const res = await deploy({ baseConfigOverrideJson: { Env: "A=1" } })
     expect(res.status).toBe(400)

@@ -14,6 +14,8 @@ export interface ContainerJson {
   readonly Id: string
   readonly Name: string
   readonly Created: string
+  /** The id of the container's image (`sha256:…`). */
+  readonly Image?: string
   readonly State: { readonly Status: string; readonly StartedAt: string; readonly ExitCode: number }
   readonly Config: { readonly Labels?: Readonly<Record<string, string>> | null; readonly Env?: ReadonlyArray<string> | null }
   readonly HostConfig: { readonly PortBindings?: PortMapJson | null }

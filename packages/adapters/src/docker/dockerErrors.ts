@@ -3,6 +3,7 @@ import {
   ContainerNotFound,
   HostPortUnavailable,
   ImageUnavailable,
+  maskerOf,
   RuntimeOperationFailed,
   RuntimeUnavailable,
   type RuntimeFailure,
@@ -29,12 +30,11 @@ export const dockerMessageOf = (error: unknown): string => {
   return message.replace(/^\(HTTP code \d+\) [^-]*- /, "").trim()
 }
 
-/** Replaces every occurrence of the secrets, longest first, so no part of one survives. */
-export const redact = (text: string, secrets: ReadonlyArray<string>): string =>
-  [...secrets]
-    .filter((s) => s !== "")
-    .sort((a, b) => b.length - a.length)
-    .reduce((acc, secret) => acc.split(secret).join("<redacted>"), text)
+/**
+ * Replaces every occurrence of the secrets, of each line of a multi-line one and of their JSON-escaped
+ * forms (Docker may quote what it echoes), so no part of one survives.
+ */
+export const redact = (text: string, secrets: ReadonlyArray<string>): string => maskerOf(secrets, "<redacted>")(text)
 
 const isUnreachable = (error: unknown): boolean => {
   const code = fieldOf(error, "code")

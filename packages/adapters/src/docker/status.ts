@@ -55,6 +55,7 @@ export const toManagedContainer = (json: ContainerJson, scope: string = DEFAULT_
     accountToolInstanceId: labels.accountToolInstanceId,
     kind: labels.kind,
     image: labels.image,
+    imageId: json.Image ?? null,
     state,
     createdAt: unixSecondsOf(json.Created),
     startedAt: startedAtOf(json.State.StartedAt),

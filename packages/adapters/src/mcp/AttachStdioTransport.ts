@@ -123,8 +123,10 @@ export class AttachStdioTransport implements Transport {
     try {
       message = parseMessageLine(line)
     } catch (error) {
-      const why = error instanceof Error ? error.message : String(error)
-      this.onerror?.(new StdioFramingError(`skipped a stdout line that is not a JSON-RPC message (${why.slice(0, 200)}): ${line.slice(0, 200)}`))
+      // Neither the line nor the parser's words about it (which quote it) are repeated: they go to the
+      // DTMA's log, and a server can print anything on stdout, the secrets it was given among it.
+      const what = error instanceof SyntaxError ? "is not JSON" : "is JSON but not a JSON-RPC message"
+      this.onerror?.(new StdioFramingError(`skipped a stdout line of ${Buffer.byteLength(line)} bytes that ${what}`))
       return
     }
     this.onmessage?.(message)

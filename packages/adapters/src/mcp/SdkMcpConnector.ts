@@ -51,7 +51,8 @@ export const makeSdkMcpConnector = (options: SdkMcpConnectorOptions): McpConnect
 
   const open = async (target: McpTarget, timeoutMs: number, signal: AbortSignal): Promise<McpChannel> => {
     const deadline = Date.now() + timeoutMs
-    const onError = (error: Error) => options.onTransportError?.(target, error)
+    // JSON.parse's error quotes what it could not read, and a server can send the secrets it was given.
+    const onError = (error: Error) => options.onTransportError?.(target, error instanceof SyntaxError ? new Error("the server sent a message that is not JSON") : error)
     let transport: Transport
     let channel: McpChannel
     if (target.transport === "stdio") {

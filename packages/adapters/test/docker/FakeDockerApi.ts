@@ -181,6 +181,7 @@ export class FakeDockerApi implements DockerApi {
         Id: c.id,
         Name: `/${c.body.name}`,
         Created: c.created,
+        Image: `sha256:${c.body.Image}`,
         State: { Status: c.status, StartedAt: c.startedAt, ExitCode: c.exitCode },
         Config: { Labels: c.body.Labels, Env: c.body.Env },
         HostConfig: { PortBindings: c.body.HostConfig.PortBindings },

@@ -1,5 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
+import { arbMultiLineSecret } from "@dtma/testing"
 import { createFailure, dockerMessageOf, notFoundOr, pullFailure, redact, runtimeFailure, startFailure, unavailableHostPortOf } from "../../src/docker/dockerErrors.ts"
 import { httpError, socketError } from "./FakeDockerApi.ts"
 
@@ -78,6 +79,17 @@ describe("Docker's messages", () => {
         const error = httpError(400, "bad parameter", `invalid environment variable: ${values.join(noise)} ${noise}`)
         const failure = createFailure("t", values)(error)
         for (const v of values) expect(failure.message).not.toContain(v)
+      }),
+    )
+  })
+
+  it("never carry a line of a multi-line environment value out of a failed create, echoed raw or quoted", () => {
+    fc.assert(
+      fc.property(fc.array(arbMultiLineSecret, { minLength: 1, maxLength: 3 }), fc.boolean(), (values, quoted) => {
+        const echoed = values.map((v, i) => `K${i}=${quoted ? JSON.stringify(v) : v}`).join(", ")
+        const failure = createFailure("t", values)(httpError(400, "bad parameter", `invalid environment variables: ${echoed}`))
+        const lines = values.flatMap((v) => v.split(/\r\n|\r|\n/)).map((l) => l.trim()).filter((l) => l.length >= 4 && !l.includes("<redacted>"))
+        for (const line of lines) expect(failure.message).not.toContain(quoted ? JSON.stringify(line).slice(1, -1) : line)
       }),
     )
   })

@@ -76,6 +76,18 @@ describe("the stdio transport over a Docker attach stream", () => {
     expect(errors.map((e) => (e as StdioFramingError).lost)).toEqual([false, true, false])
   })
 
+  it("reports a bad stdout line by its size and kind, never repeating it or the parser's quote of it (a server can print its secrets there)", async () => {
+    const { container, messages, errors } = await attached()
+    const secret = "sk-live-0123456789abcdef"
+    container.write(encodeFrame("stdout", `${secret}\n{"jsonrpc":"2.0","id":1,"token":"${secret}"}\n${JSON.stringify(ping)}\n`))
+    await expect.poll(() => messages).toEqual([ping])
+    expect(errors.map((e) => e.message)).toEqual([
+      "skipped a stdout line of 24 bytes that is not JSON",
+      `skipped a stdout line of ${35 + secret.length} bytes that is JSON but not a JSON-RPC message`,
+    ])
+    for (const e of errors) expect(e.message).not.toContain(secret.slice(0, 6))
+  })
+
   it("accepts an error answer with a null id, as JSON-RPC sends for a request it could not parse", async () => {
     const { container, messages } = await attached()
     container.write(encodeFrame("stdout", '{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}\n'))

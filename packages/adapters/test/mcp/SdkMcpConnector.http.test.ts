@@ -47,3 +47,27 @@ describe("SdkMcpConnector over Streamable HTTP to an in-process server", () => {
     expect(seen.at(-1)).toMatchObject({ method: "DELETE", headers: { "mcp-session-id": "session-1" } })
   })
 })
+
+describe("SdkMcpConnector reporting what a network server sent that is not JSON", () => {
+  it("reports a message that is not JSON without repeating it (the parser's error quotes it, and a server can send its secrets)", async () => {
+    const secret = "sk-live-0123456789abcdef"
+    const server = createServer((req, res) => {
+      if (req.method !== "POST") return void res.writeHead(405).end()
+      res.writeHead(200, { "content-type": "text/event-stream" })
+      res.end(`event: message\ndata: ${secret} is not json\n\n`)
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const address = server.address()
+    const url = `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}/mcp`
+    const reported: Array<Error> = []
+    const connector = makeSdkMcpConnector({ docker: new FakeDockerApi(), onTransportError: (_, error) => reported.push(error) })
+    const channel = await run(connector.connect({ transport: "streamable_http", containerId: "c", url }, { timeoutMs: 2_000 }))
+    await run(channel.send({ jsonrpc: "2.0", id: 1, method: "ping" }))
+    await expect.poll(() => reported.length).toBeGreaterThan(0)
+    await run(channel.close())
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+    expect(reported[0]?.message).toBe("the server sent a message that is not JSON")
+    for (const e of reported) expect(`${e.message} ${e.stack ?? ""}`).not.toContain(secret.slice(0, 6))
+  })
+})

@@ -82,7 +82,8 @@ export type ServerEvent =
   | { readonly _tag: "StopRequested" }
   | { readonly _tag: "ContainerStopped"; readonly container: ManagedContainer }
   | { readonly _tag: "StopFailed"; readonly reason: string }
-  | { readonly _tag: "Replaced"; readonly connection: number; readonly container: ManagedContainer; readonly snapshot: CapabilitySnapshot }
+  /** A redeploy's new container is ready; `sameServer`: it runs the same image (clients may stay). */
+  | { readonly _tag: "Replaced"; readonly connection: number; readonly container: ManagedContainer; readonly snapshot: CapabilitySnapshot; readonly sameServer: boolean }
   | { readonly _tag: "ListChanged"; readonly connection: number; readonly lists: ReadonlyArray<"tools" | "resources" | "resourceTemplates" | "prompts"> }
   | { readonly _tag: "Discovered"; readonly connection: number; readonly snapshot: CapabilitySnapshot }
 
@@ -104,8 +105,10 @@ export type ServerCommand =
   | { readonly _tag: "Schedule"; readonly event: "RestartDue" | "ReconnectDue"; readonly afterMs: number }
   /** Cancels every pending `Schedule`, `Ping` and `Discover`. */
   | { readonly _tag: "CancelTimers" }
-  /** The container is gone: the server is no longer supervised. */
+  /** The container is gone: the server is no longer supervised, and its clients' sessions end. */
   | { readonly _tag: "Forget" }
+  /** A different server now answers under the name: its clients' sessions end (those of the old one drain). */
+  | { readonly _tag: "EndClientSessions" }
 
 export interface StepSettings {
   readonly restartPolicy: RestartPolicy
@@ -262,6 +265,7 @@ export const step = (server: SupervisedServer, event: ServerEvent, input: StepIn
           "redeployed",
         ),
         { _tag: "CancelTimers" },
+        ...(event.sameServer ? [] : [{ _tag: "EndClientSessions" } as const]),
         ...(live === null ? [{ _tag: "CloseConnection" } as const] : [{ _tag: "DrainConnection", connection: live } as const]),
         ...(old === event.container.containerId ? [] : [{ _tag: "RemoveContainer", containerId: old } as const]),
         pingAfter(event.connection, 0, input),

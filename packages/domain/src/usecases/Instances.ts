@@ -16,15 +16,11 @@ import { makeKeyedLock } from "../keyedLock.ts"
 import { lifecycleOf, transition } from "../lifecycle.ts"
 import type { InstanceSpec, ManagedContainer } from "../ManagedInstance.ts"
 import type { ContainerRuntime, RuntimeFailure } from "../ports/ContainerRuntime.ts"
-import { buildInstanceSpec, type DeployRequest, type ResourceBounds } from "./deployRequest.ts"
+import { buildInstanceSpec, type DeployRequest, type DeployRules } from "./deployRequest.ts"
 
-export interface InstancesSettings {
-  /** Host ports no instance may take (the DTMA's own port). */
-  readonly reservedHostPorts: ReadonlyArray<number>
+export interface InstancesSettings extends DeployRules {
   /** How long a stop waits before killing. */
   readonly stopGraceSeconds: number
-  /** The most one instance may ask for; the domain's defaults when absent. */
-  readonly bounds?: ResourceBounds | undefined
 }
 
 export type DeployError =
@@ -117,7 +113,7 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
 
   /** Checks the request, then runs `body` under the name's lock with every managed container listed. */
   const underName = <A, E>(request: DeployRequest, body: (spec: InstanceSpec, all: ReadonlyArray<ManagedContainer>) => Effect.Effect<A, E>) =>
-    buildInstanceSpec(request, settings.reservedHostPorts, settings.bounds).pipe(
+    buildInstanceSpec(request, settings).pipe(
       Effect.flatMap((spec) => withName(spec.name, runtime.list().pipe(Effect.flatMap((all) => body(spec, all))))),
     )
 
@@ -129,10 +125,15 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
   const deployReplacement = (request: DeployRequest): Effect.Effect<ManagedContainer, DeployError | InstanceNotFound> =>
     underName(request, (spec, all) =>
       Effect.gen(function* () {
-        if (!all.some((c) => c.name === spec.name)) return yield* new InstanceNotFound({ name: spec.name })
-        // A second container for the name needs its own container name while both run.
+        const current = all.filter((c) => c.name === spec.name)
+        if (current.length === 0) return yield* new InstanceNotFound({ name: spec.name })
+        // A second container for the name needs a container name of its own while both run: the
+        // plain one when the current container does not hold it, else one stamped with the time.
+        const used = new Set(current.map((c) => c.containerName))
         const stamp = (yield* Clock.currentTimeMillis).toString(36)
-        return yield* createAndStart({ ...spec, containerName: `${spec.containerName.slice(0, 110)}-${stamp}` }, all)
+        const candidates = [spec.containerName, ...[0, 1, 2].map((n) => `${spec.containerName.slice(0, 110)}-${stamp}${n === 0 ? "" : n}`)]
+        const containerName = candidates.find((candidate) => !used.has(candidate)) ?? candidates.at(-1)!
+        return yield* createAndStart({ ...spec, containerName }, all)
       }),
     )
 

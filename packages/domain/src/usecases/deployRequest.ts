@@ -1,10 +1,13 @@
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
+import { formatContainerUser, mcpServerUser, parseContainerUser, rootProblemOf } from "../containerUser.ts"
 import { InvalidInstanceSpec, PortConflict } from "../errors.ts"
 import { containerNameFor, validateInstanceName } from "../instanceName.ts"
 import { isSafeSegment } from "../credentials/layout.ts"
 import type { ContainerOverrides, DeployRecipe, EnvVar, InstanceKind, InstanceSpec, McpSettings, OAuthBinding, PortRequest, PullPolicy } from "../ManagedInstance.ts"
 import type { DeliveryMount } from "../ports/CredentialDelivery.ts"
+import { tmpfsProblemOf } from "../tmpfsMount.ts"
 
 /** What a caller asks for when deploying; `buildInstanceSpec` checks it and derives the rest. */
 export interface DeployRequest {
@@ -69,13 +72,26 @@ export interface ResourceBounds {
 export const DEFAULT_RESOURCE_BOUNDS: ResourceBounds = { maxMemoryBytes: 4 * 1024 ** 3, maxNanoCpus: 2_000_000_000, maxPidsLimit: 4096 }
 
 const MIN_MEMORY = 6 * 1024 * 1024
-const ROOT_USER = /^(root|0)(:.*)?$/
-const TMPFS_OPTIONS = /^[a-z0-9=,]*$/
 
 const boundedNumber = (field: string, value: number | null | undefined, min: number, max: number, unit: string) => {
   if (value == null) return Effect.succeed(null)
   if (!Number.isInteger(value) || value < min || value > max) return invalid(field, `${value} is outside ${min}..${max} ${unit} (the operator's bounds)`)
   return Effect.succeed(value)
+}
+
+/**
+ * `User` read as the runtime reads it, in its canonical spelling. A malformed value is refused for any
+ * kind (the runtime would fail on it); an MCP server is never root, by uid or by group, and a uid
+ * given without a group gets the group of the same number.
+ */
+export const checkUser = (text: string, kind: InstanceKind): Effect.Effect<string, InvalidInstanceSpec> => {
+  const shown = JSON.stringify(text.slice(0, 60))
+  const parsed = parseContainerUser(text)
+  if (Result.isFailure(parsed)) return invalid("User", `${shown} ${parsed.failure}`)
+  if (kind !== "mcp_server") return Effect.succeed(formatContainerUser(parsed.success))
+  const rootProblem = rootProblemOf(parsed.success)
+  if (rootProblem !== null) return invalid("User", `${shown} ${rootProblem}`)
+  return Effect.succeed(formatContainerUser(mcpServerUser(parsed.success)))
 }
 
 /** Checks the overrides against the kind and the operator's bounds. */
@@ -89,13 +105,11 @@ export const checkOverrides = (
     const labels = requested.labels ?? {}
     const reserved = Object.keys(labels).find((k) => k.startsWith("dtma."))
     if (reserved !== undefined) return yield* invalid("Labels", `'${reserved}' is reserved: labels starting with 'dtma.' are the DTMA's own`)
-    const user = requested.user ?? null
-    if (kind === "mcp_server" && user !== null && ROOT_USER.test(user)) return yield* invalid("User", "root widens the container's privileges, which MCP servers are never given")
+    const user = requested.user == null ? null : yield* checkUser(requested.user, kind)
     const tmpfs = requested.tmpfs ?? {}
     for (const [path, options] of Object.entries(tmpfs)) {
-      if (!path.startsWith("/") || path === "/" || path.includes("..")) return yield* invalid("HostConfig.Tmpfs", `'${path.slice(0, 60)}' is not an absolute path below /`)
-      const parts = options.split(",")
-      if (!TMPFS_OPTIONS.test(options) || parts.includes("exec") || parts.includes("suid")) return yield* invalid("HostConfig.Tmpfs", `options '${options.slice(0, 60)}' are not allowed (no exec, no suid)`)
+      const problem = tmpfsProblemOf(path, options)
+      if (problem !== null) return yield* invalid("HostConfig.Tmpfs", problem)
     }
     return {
       entrypoint: requested.entrypoint ?? null,
@@ -122,12 +136,25 @@ const isIpAddress = (text: string): boolean => IPV4.test(text) || (text.includes
 
 const isPort = (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 65535
 
-export const buildInstanceSpec = (
-  request: DeployRequest,
-  reservedHostPorts: ReadonlyArray<number>,
-  bounds: ResourceBounds = DEFAULT_RESOURCE_BOUNDS,
-): Effect.Effect<InstanceSpec, InvalidInstanceSpec | PortConflict> =>
+/** What a deploy may ask for on this host. */
+export interface DeployRules {
+  /** Host ports no instance may take (the DTMA's own port). */
+  readonly reservedHostPorts: ReadonlyArray<number>
+  /** The most one instance may ask for; the domain's defaults when absent. */
+  readonly bounds?: ResourceBounds | undefined
+  /**
+   * Host ports the DTMA's own MCP client refuses to call (it is the adapter's restriction, so the
+   * composition root supplies it): a network MCP server's port may not be published on one.
+   */
+  readonly uncallableHostPorts?: ReadonlyArray<number> | undefined
+}
+
+/** The default MCP port, as `targetUrlOf` reads an unset one. */
+const DEFAULT_MCP_PORT = 8080
+
+export const buildInstanceSpec = (request: DeployRequest, rules: DeployRules): Effect.Effect<InstanceSpec, InvalidInstanceSpec | PortConflict> =>
   Effect.gen(function* () {
+    const { reservedHostPorts, bounds = DEFAULT_RESOURCE_BOUNDS, uncallableHostPorts = [] } = rules
     const name = yield* validateInstanceName(request.name)
     if (request.image.length > 512 || !IMAGE_REF.test(request.image)) {
       return yield* invalid("dockerImageUrl", `'${request.image.slice(0, 100)}' is not a valid image reference`)
@@ -157,6 +184,17 @@ export const buildInstanceSpec = (
     const mcp = request.mcp ?? null
     if (mcp?.port != null && !isPort(mcp.port)) return yield* invalid("mcpPort", `${mcp.port} is not between 1 and 65535`)
     const kind: InstanceKind = mcp === null ? "standard_tool" : "mcp_server"
+    if (mcp !== null && mcp.transport !== "stdio") {
+      const mcpPort = mcp.port ?? DEFAULT_MCP_PORT
+      const uncallable = request.ports.find((p) => p.containerPort === mcpPort && p.protocol === "tcp" && p.hostPort !== null && uncallableHostPorts.includes(p.hostPort))
+      if (uncallable?.hostPort != null) {
+        return yield* invalid(
+          "PortBindings",
+          `host port ${uncallable.hostPort} cannot carry the server's MCP port ${mcpPort}: the DTMA calls the server through it with fetch, which refuses port ${uncallable.hostPort} ` +
+            "(a \"bad port\" of the Fetch standard). Choose another host port, or leave HostPort empty",
+        )
+      }
+    }
     const overrides = yield* checkOverrides(request.overrides, kind, bounds)
     const oauth = request.oauth == null ? null : yield* checkOAuthBinding(request.oauth, request.ports)
     if (oauth !== null && kind !== "mcp_server") return yield* invalid("oauthConnectionIds", "are delivered to MCP servers only")

@@ -5,7 +5,7 @@ import type { ManagedContainer, OAuthBinding } from "../ManagedInstance.ts"
 import type { CredentialDeliveryFailed } from "../ports/CredentialDelivery.ts"
 import { CredentialFetchFailed } from "../ports/CredentialSource.ts"
 import type { ContainerRuntime, RuntimeFailure } from "../ports/ContainerRuntime.ts"
-import { checkOAuthBinding, type DeployRequest } from "./deployRequest.ts"
+import { checkOAuthBinding, checkUser, type DeployRequest } from "./deployRequest.ts"
 import type { DeployError, Instances } from "./Instances.ts"
 import type { CredentialHolder, OAuthConnectionView, ServerCredentials } from "./ServerCredentials.ts"
 
@@ -62,7 +62,8 @@ export const makeMcpCredentialFlow = (deps: {
       const binding = yield* checkOAuthBinding(request.oauth, request.ports)
       if (credentials === undefined) return yield* NO_SOURCE
       yield* runtime.ensureImage(request.image, request.pullPolicy ?? "if_not_present")
-      const user = request.overrides?.user ?? (yield* runtime.imageUser(request.image))
+      // The caller's User is checked before any token is fetched for it.
+      const user = request.overrides?.user == null ? yield* runtime.imageUser(request.image) : yield* checkUser(request.overrides.user, "mcp_server")
       const prepared = yield* credentials.prepare({ name: request.name, accountToolInstanceId: request.accountToolInstanceId, binding }, user)
       const taken = new Set(prepared.env.map((e) => e.name))
       return {

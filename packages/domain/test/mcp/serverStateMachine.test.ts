@@ -116,7 +116,7 @@ const externalEvent = (world: World, pick: number, connection: number): ServerEv
     { _tag: "PingSucceeded", connection, latencyMs: 1 },
     { _tag: "PingFailed", connection, timeoutMs: 1_000 },
     { _tag: "ListChanged", connection: live, lists: ["tools"] },
-    { _tag: "Replaced", connection: ++world.connections, container: { ...container("running", world.now), containerId: "c1" }, snapshot },
+    { _tag: "Replaced", connection: ++world.connections, container: { ...container("running", world.now), containerId: "c1" }, snapshot, sameServer: pick % 3 === 0 },
     ...world.pending,
   ]
   return options[pick % options.length]!

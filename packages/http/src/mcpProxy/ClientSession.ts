@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { isNotification, isRequest, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest } from "@dtma/domain"
+import { ErrorCodes, isNotification, isRequest, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest } from "@dtma/domain"
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
 import type { Logger } from "../logger.ts"
@@ -23,7 +23,25 @@ export interface ClientSessionDeps {
   readonly onEnd: (session: ClientSession, reason: string) => void
 }
 
-export type StartOutcome = { readonly refused: ProxyFailure } | { readonly started: ReadonlyArray<PendingAnswer> }
+export type StartOutcome =
+  | { readonly refused: ProxyFailure }
+  /** `duplicates`: errors for requests whose id was in use by a request in flight (the SDK transport must not see them). */
+  | { readonly started: ReadonlyArray<PendingAnswer>; readonly duplicates: ReadonlyArray<JsonRpcError> }
+
+type JsonRpcError = ReturnType<typeof jsonRpcError>
+
+/** What else a POST answered with one JSON body holds besides the requests started for it. */
+export interface JsonAnswerOptions {
+  /** The POST was a batch: answer with an array. */
+  readonly batch: boolean
+  /** Errors for the requests that were not started. */
+  readonly refusals?: ReadonlyArray<JsonRpcError>
+  /** Its notifications and responses, delivered before the answers are awaited. */
+  readonly others?: ReadonlyArray<JsonRpcMessage>
+}
+
+const duplicateId = (id: JsonRpcId): JsonRpcError =>
+  jsonRpcError(id, ErrorCodes.InvalidRequest, `Invalid Request: id ${JSON.stringify(id)} is already in use by a request in flight in this session`)
 
 /**
  * One client of the proxied endpoint: an SDK Streamable HTTP transport whose messages the DTMA
@@ -38,6 +56,8 @@ export class ClientSession {
   #exchanges = 0
   #open = false
   #ended = false
+  /** Why the session ends once its requests in flight are answered; null while it serves. */
+  #retiring: string | null = null
   #idle: NodeJS.Timeout | undefined
 
   constructor(deps: ClientSessionDeps) {
@@ -56,10 +76,23 @@ export class ClientSession {
     this.#transport.onerror = (error) => deps.logger.debug({ server: this.name, error: error.message }, "MCP proxy transport refused a request")
   }
 
-  /** Starts answering the requests of a POST before the transport sees it; refuses all or none. */
+  get retiring(): boolean {
+    return this.#retiring !== null
+  }
+
+  /**
+   * Starts answering the requests of a POST before the transport sees it; refuses all or none. A
+   * request whose id is in flight in the session (or earlier in the POST) is not started: it gets
+   * an error in `duplicates`, and the request in flight goes on.
+   */
   start(requests: ReadonlyArray<JsonRpcRequest>): StartOutcome {
     const started: Array<PendingAnswer> = []
+    const duplicates: Array<JsonRpcError> = []
     for (const request of requests) {
+      if (this.#answers.has(request.id)) {
+        duplicates.push(duplicateId(request.id))
+        continue
+      }
       const outcome = this.#start(request)
       if ("refused" in outcome) {
         for (const answer of started) answer.cancel()
@@ -67,7 +100,7 @@ export class ClientSession {
       }
       started.push(outcome.answer)
     }
-    return { started }
+    return { started, duplicates }
   }
 
   /** Serves one HTTP exchange (POST, GET or DELETE) through the SDK transport. */
@@ -87,22 +120,27 @@ export class ClientSession {
   }
 
   /**
-   * Answers a POST of one request with its answer as one JSON body, without the SDK transport: one
-   * write instead of an event stream. Only for a request nothing else can follow (`loneRequest`).
-   * A request cancelled first (by the client, or the session ended) gets a bodiless 202.
+   * Answers a POST with its answers as one JSON body, without the SDK transport: one write instead of
+   * an event stream, and no progress. For a lone request nothing else can follow (`loneRequest`), and
+   * for a POST that repeats a request id (the transport keys requests by id: it would lose one):
+   * `refusals` answer the repeats, its other messages are delivered here. 400 when nothing was
+   * started; a bodiless 202 when every started request was cancelled first and nothing was refused.
    */
-  async answerJson(res: ServerResponse, answer: PendingAnswer): Promise<void> {
+  async answerJson(res: ServerResponse, answers: ReadonlyArray<PendingAnswer>, posted: JsonAnswerOptions = { batch: false }): Promise<void> {
     this.#exchanges++
     clearTimeout(this.#idle)
     res.once("close", () => {
       this.#exchanges--
       this.#armIdle()
     })
-    const response = await answer.final()
+    for (const message of posted.others ?? []) this.#receive(message)
+    const responses = (await Promise.all(answers.map((a) => a.final()))).filter((r) => r !== null)
     if (res.destroyed || res.writableEnded) return
-    if (response === null) return void res.writeHead(202).end()
-    const json = JSON.stringify(response)
-    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(json), "mcp-session-id": this.id }).end(json)
+    const all = [...responses, ...(posted.refusals ?? [])]
+    if (all.length === 0) return void res.writeHead(202).end()
+    const json = JSON.stringify(posted.batch ? all : all[0])
+    const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(json), "mcp-session-id": this.id }
+    res.writeHead(answers.length === 0 ? 400 : 200, headers).end(json)
   }
 
   /** The client was heard from without an exchange reaching the transport (a refused POST). */
@@ -112,6 +150,17 @@ export class ClientSession {
 
   notify(notification: JsonRpcNotification): void {
     this.#transport.send(notification as JSONRPCMessage).catch(() => undefined)
+  }
+
+  /**
+   * Ends the session once its requests in flight are answered (its server is gone or replaced): its
+   * notification stream closes now, and the proxy routes no new request to it.
+   */
+  retire(reason: string): void {
+    if (this.#ended || this.#retiring !== null) return
+    this.#retiring = reason
+    this.#transport.closeStandaloneSSEStream()
+    if (this.#answers.size === 0) this.end(reason)
   }
 
   /** Ends the session: pending requests are cancelled upstream, its subscriptions dropped. */
@@ -128,9 +177,9 @@ export class ClientSession {
   #start(request: JsonRpcRequest): { readonly refused: ProxyFailure } | { readonly answer: PendingAnswer } {
     const answer = new PendingAnswer(request.id, () => {
       if (this.#answers.get(request.id) === answer) this.#answers.delete(request.id)
+      if (this.#retiring !== null && this.#answers.size === 0) this.end(this.#retiring)
       this.#armIdle()
     })
-    this.#answers.get(request.id)?.cancel()
     this.#answers.set(request.id, answer)
     const refused = answerRequest({ sessionId: this.id, request, answer, hub: this.#deps.hub, settings: this.#deps.settings })
     if (refused === null) return { answer }
@@ -141,7 +190,8 @@ export class ClientSession {
   #receive(message: JsonRpcMessage): void {
     if (isRequest(message)) {
       let answer = this.#answers.get(message.id)
-      if (answer === undefined || answer.claimed) {
+      // Not started before the transport saw it (a POST the proxy did not read); never a repeated id.
+      if (answer === undefined) {
         const outcome = this.#start(message)
         if ("refused" in outcome) {
           const row = PROXY_ERROR_TABLE[outcome.refused._tag]

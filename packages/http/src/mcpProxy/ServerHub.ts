@@ -24,6 +24,7 @@ export class ServerHub {
   readonly #members = new Map<string, HubMember>()
   #unsubscribe: (() => void) | null = null
   #upstream: UpstreamSession | null = null
+  #retired = false
 
   constructor(options: { readonly name: string; readonly mcpServers: McpServers; readonly timeoutMs: number }) {
     this.name = options.name
@@ -38,6 +39,14 @@ export class ServerHub {
   join(member: HubMember): void {
     if (this.#unsubscribe === null) this.#unsubscribe = this.#mcpServers.subscribe(this.name, (n) => this.#route(n))
     this.#members.set(member.id, member)
+  }
+
+  /**
+   * The server it served is gone, or replaced by a different one: its members are ending, and
+   * nothing of theirs (resource unsubscriptions) is sent to whatever serves the name now.
+   */
+  retire(): void {
+    this.#retired = true
   }
 
   /** Forgets `member` and its resource subscriptions, unsubscribing upstream where it was the last. */
@@ -65,6 +74,7 @@ export class ServerHub {
   }
 
   #callDetached(method: string, params: Readonly<Record<string, unknown>>): void {
+    if (this.#retired) return
     Effect.runFork(this.#mcpServers.session(this.name).pipe(Effect.flatMap((s) => s.call(method, params, this.#timeoutMs)), Effect.ignore))
   }
 

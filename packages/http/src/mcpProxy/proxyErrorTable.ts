@@ -1,18 +1,23 @@
 import { ErrorCodes, type InstanceNotFound, type JsonRpcId, type McpServerBusy, type McpServerUnavailable } from "@dtma/domain"
+import type { SessionLimitReached } from "./SessionLimitReached.ts"
 
 /** Why the proxy refuses a request before any of it reaches the server. */
-export type ProxyFailure = InstanceNotFound | McpServerUnavailable | McpServerBusy
+export type ProxyFailure = InstanceNotFound | McpServerUnavailable | McpServerBusy | SessionLimitReached
 
 interface Row {
   readonly status: number
   readonly code: number
+  /** Seconds for `Retry-After`, when retrying later can succeed. */
+  readonly retryAfterS: number | null
 }
 
 /** The one mapping from a refusal to its HTTP status and JSON-RPC error code; a test pins it. */
 export const PROXY_ERROR_TABLE: { readonly [T in ProxyFailure["_tag"]]: Row } = {
-  InstanceNotFound: { status: 404, code: ErrorCodes.InvalidRequest },
-  McpServerUnavailable: { status: 503, code: ErrorCodes.ConnectionClosed },
-  McpServerBusy: { status: 429, code: ErrorCodes.ServerBusy },
+  InstanceNotFound: { status: 404, code: ErrorCodes.InvalidRequest, retryAfterS: null },
+  McpServerUnavailable: { status: 503, code: ErrorCodes.ConnectionClosed, retryAfterS: 1 },
+  McpServerBusy: { status: 429, code: ErrorCodes.ServerBusy, retryAfterS: 1 },
+  // Sessions come free as clients end them or go idle: seconds, not a moment.
+  SessionLimitReached: { status: 429, code: ErrorCodes.ServerBusy, retryAfterS: 5 },
 }
 
 const messageOf = (failure: ProxyFailure): string =>
@@ -35,7 +40,7 @@ export const replyForFailure = (failure: ProxyFailure, ids: ReadonlyArray<JsonRp
   const errors = (ids.length === 0 ? [null] : ids).map((id) => jsonRpcError(id, row.code, messageOf(failure)))
   return {
     status: row.status,
-    headers: row.status === 429 || row.status === 503 ? { "retry-after": "1" } : {},
+    headers: row.retryAfterS === null ? {} : { "retry-after": String(row.retryAfterS) },
     body: batch ? errors : errors[0],
   }
 }

@@ -5,12 +5,18 @@ export interface McpProxySettings {
   readonly requestTimeoutMs: number
   /** A session with no open HTTP exchange and no request in flight for this long is forgotten. */
   readonly idleTimeoutMs: number
+  /** Client sessions one server may have; an initialize past it is refused with 429. */
+  readonly maxSessionsPerServer: number
+  /** Client sessions of all servers together; an initialize past it is refused with 429. */
+  readonly maxSessions: number
   /** Protocol versions a client may negotiate with the proxy. */
   readonly supportedProtocolVersions: ReadonlyArray<string>
 }
 
 export const DEFAULT_PROXY_SETTINGS: McpProxySettings = {
   requestTimeoutMs: 60_000,
-  idleTimeoutMs: 10 * 60_000,
+  idleTimeoutMs: 5 * 60_000,
+  maxSessionsPerServer: 256,
+  maxSessions: 2048,
   supportedProtocolVersions: SUPPORTED_PROTOCOL_VERSIONS,
 }

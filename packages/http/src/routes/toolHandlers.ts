@@ -3,12 +3,14 @@ import { withToolSecrets, type ManagedContainer } from "@dtma/domain"
 import type { RouterMiddleware } from "@koa/router"
 import { deployRequestOf } from "../deployRequestOf.ts"
 import { dockerPortMap, dockerStateOf } from "../dockerShapes.ts"
+import { ignoredKeysOf } from "../ignoredKeys.ts"
 import type { HttpFailure, Reply } from "../errorTable.ts"
 import { replyOf } from "../replyOf.ts"
 import { send, type HandlerDeps } from "./HandlerDeps.ts"
 import { toolOperations } from "./toolOperations.ts"
 
-const deployed = (c: ManagedContainer) => ({
+/** The legacy 201 body; `ignoredKeys` (this DTMA's addition) only when the body held keys it did not apply. */
+const deployed = (c: ManagedContainer, ignoredKeys: ReadonlyArray<string>) => ({
   success: true,
   message: `Tool '${c.name}' deployed successfully.`,
   data: {
@@ -18,6 +20,7 @@ const deployed = (c: ManagedContainer) => ({
     image: c.image,
     ports: dockerPortMap(c.ports),
     state: dockerStateOf(c),
+    ...(ignoredKeys.length === 0 ? {} : { ignoredKeys }),
   },
 })
 
@@ -60,7 +63,7 @@ export const toolHandlers = (deps: HandlerDeps): Record<"deployTool" | "removeTo
         Effect.flatMap((request) => (agentId === null || request.mcp != null ? Effect.succeed(request) : withToolSecrets(deps.credentialSource, request, agentId))),
         Effect.flatMap(tools.deploy),
       )
-      send(ctx, await replyOf(deploy, { operation: { verb: "deploy", name: nameIn(body) }, logger, onSuccess: (c) => ({ status: 201, body: deployed(c) }) }))
+      send(ctx, await replyOf(deploy, { operation: { verb: "deploy", name: nameIn(body) }, logger, onSuccess: (c) => ({ status: 201, body: deployed(c, ignoredKeysOf(body)) }) }))
     },
     removeTool: byName("remove", (name) => tools.remove(name), (name) => ok(`Tool instance '${name}' removed successfully.`)),
     startTool: byName("start", (name) => tools.start(name), (name, { outcome, state }) =>

@@ -92,6 +92,15 @@ export const containerRuntimeContract = (label: string, setup: () => Promise<Con
       expect((await run(runtime.list())).find((c) => c.containerId === containerId)?.recipe).toEqual(recipe)
     })
 
+    it("reports the id of the image a container runs, the same for two containers of one image", async () => {
+      const { runtime, image } = await get()
+      const [a, b] = [await run(runtime.create(specFor(image))), await run(runtime.create(specFor(image)))]
+      expect(a.imageId).toMatch(/^sha256:./)
+      expect(b.imageId).toBe(a.imageId)
+      expect((await run(runtime.get(a.containerId))).imageId).toBe(a.imageId)
+      expect((await run(runtime.list())).find((c) => c.containerId === b.containerId)?.imageId).toBe(a.imageId)
+    })
+
     it("gives back the environment it was given, values still redacted", async () => {
       const { runtime, image } = await get()
       const { containerId } = await run(runtime.create(specFor(image)))

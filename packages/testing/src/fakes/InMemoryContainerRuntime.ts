@@ -18,6 +18,8 @@ import {
 interface Stored {
   readonly id: string
   readonly spec: InstanceSpec
+  /** The image's id when the container was created (a later `tag` does not change it). */
+  readonly imageId: string
   state: ContainerState
   readonly createdAt: number
   startedAt: string | null
@@ -51,6 +53,8 @@ export class InMemoryContainerRuntime implements ContainerRuntime {
   private readonly containers = new Map<string, Stored>()
   private readonly now: () => number
   private readonly imageUsers: Readonly<Record<string, string | null>>
+  /** Image ids by reference: set by `tag`, else derived from the reference. */
+  private readonly imageIds = new Map<string, string>()
   private nextId = 1
   private nextRandomPort = 32768
   pulls = 0
@@ -75,6 +79,16 @@ export class InMemoryContainerRuntime implements ContainerRuntime {
   /** The spec a container was created from (what `docker inspect` would show of it). */
   specOf(containerId: string): InstanceSpec | undefined {
     return this.containers.get(containerId)?.spec
+  }
+
+  /** Simulates `docker tag`: `target` names the same image (the same id) as `source`. */
+  tag(source: string, target: string): void {
+    this.images.add(target)
+    this.imageIds.set(target, this.imageIdOf(source))
+  }
+
+  private imageIdOf(image: string): string {
+    return this.imageIds.get(image) ?? `sha256:${image}`
   }
 
   /** Simulates the container's process exiting on its own. */
@@ -113,6 +127,7 @@ export class InMemoryContainerRuntime implements ContainerRuntime {
       accountToolInstanceId: c.spec.accountToolInstanceId,
       kind: c.spec.kind,
       image: c.spec.image,
+      imageId: c.imageId,
       state: c.state,
       createdAt: Math.floor(c.createdAt / 1000),
       startedAt: c.startedAt,
@@ -158,7 +173,7 @@ export class InMemoryContainerRuntime implements ContainerRuntime {
       if (taken) return Effect.fail(new ContainerNameConflict({ containerName: spec.containerName }))
       if (!this.images.has(spec.image)) return Effect.fail(new RuntimeOperationFailed({ operation: "create", detail: `No such image: ${spec.image}` }))
       const id = `fake${(this.nextId++).toString(16).padStart(12, "0")}`
-      const stored: Stored = { id, spec, state: "created", createdAt: this.now(), startedAt: null, exitCode: null, assigned: new Map() }
+      const stored: Stored = { id, spec, imageId: this.imageIdOf(spec.image), state: "created", createdAt: this.now(), startedAt: null, exitCode: null, assigned: new Map() }
       this.containers.set(id, stored)
       return Effect.succeed(this.view(stored))
     })
