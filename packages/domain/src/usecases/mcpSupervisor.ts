@@ -155,6 +155,9 @@ export const makeSupervisor = (ctx: SupervisorContext) => {
   const markDown = (s: SupervisedServer, reason: string) =>
     Effect.gen(function* () {
       const why = (yield* maskerFor(s.container.containerId))(reason)
+      // A failed restart reported after the crash that followed it opened the circuit (or a stop came):
+      // that verdict stands.
+      if (s.circuitOpen || s.stopRequested) return
       s.reconnectFailures++
       if (s.health === "unhealthy" && s.lastError === why) return
       s.lastError = why
