@@ -1,7 +1,26 @@
 import * as Data from "effect/Data"
+/** The part of a deploy a refusal is about, in the domain's words (an edge names it as its callers do). */
+export type SpecField =
+  | "name"
+  | "accountToolInstanceId"
+  | "image"
+  | "env"
+  | "ports"
+  | "transport"
+  | "mcpPort"
+  | "user"
+  | "labels"
+  | "tmpfs"
+  | "memoryBytes"
+  | "nanoCpus"
+  | "pidsLimit"
+  | "agentId"
+  | "connectionIds"
+  | "refreshInterval"
+
 /** A request names an instance or asks for a spec the domain refuses. */
 export class InvalidInstanceSpec extends Data.TaggedError("InvalidInstanceSpec")<{
-  readonly field: string
+  readonly field: SpecField
   readonly problem: string
 }> {
   override get message(): string {
@@ -40,7 +59,7 @@ export class PortConflict extends Data.TaggedError("PortConflict")<{
       case "replaced_instance":
         return (
           `Port conflict: Requested HostPort ${this.hostPort} is held by the container being replaced, and a redeploy starts the new one beside it. ` +
-          "Leave HostPort empty to let Docker choose, or remove the instance and deploy it again."
+          "Leave the host port unset to let the runtime choose one, or remove the instance and deploy it again."
         )
       case "dtma":
         return `Port conflict: Requested HostPort ${this.hostPort} is the DTMA's own port.`

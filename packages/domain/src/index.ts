@@ -14,7 +14,7 @@ export {
   RuntimeOperationFailed,
   RuntimeUnavailable,
 } from "./errors.ts"
-export type { ImageProblem, PortHolder, RuntimeOperation } from "./errors.ts"
+export type { ImageProblem, PortHolder, RuntimeOperation, SpecField } from "./errors.ts"
 export type {
   ContainerOverrides,
   DeployRecipe,

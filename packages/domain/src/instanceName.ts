@@ -10,19 +10,19 @@ const FORBIDDEN = /[\u0000-\u001f\u007f/\\]/
 /** Accepts a caller's instance name or says what is wrong with it. */
 export const validateInstanceName = (name: string): Effect.Effect<string, InvalidInstanceSpec> => {
   if (name.trim().length === 0) {
-    return Effect.fail(new InvalidInstanceSpec({ field: "instanceNameOnToolbox", problem: "must not be empty" }))
+    return Effect.fail(new InvalidInstanceSpec({ field: "name", problem: "must not be empty" }))
   }
   if (name.length > MAX_NAME_LENGTH) {
-    return Effect.fail(new InvalidInstanceSpec({ field: "instanceNameOnToolbox", problem: `must be at most ${MAX_NAME_LENGTH} characters` }))
+    return Effect.fail(new InvalidInstanceSpec({ field: "name", problem: `must be at most ${MAX_NAME_LENGTH} characters` }))
   }
   if (FORBIDDEN.test(name)) {
-    return Effect.fail(new InvalidInstanceSpec({ field: "instanceNameOnToolbox", problem: "must not contain control characters, '/' or '\\'" }))
+    return Effect.fail(new InvalidInstanceSpec({ field: "name", problem: "must not contain control characters, '/' or '\\'" }))
   }
   if (name === "." || name === "..") {
-    return Effect.fail(new InvalidInstanceSpec({ field: "instanceNameOnToolbox", problem: "must not be '.' or '..' (URLs cannot address them)" }))
+    return Effect.fail(new InvalidInstanceSpec({ field: "name", problem: "must not be '.' or '..' (URLs cannot address them)" }))
   }
   if (name !== name.trim()) {
-    return Effect.fail(new InvalidInstanceSpec({ field: "instanceNameOnToolbox", problem: "must not start or end with white space" }))
+    return Effect.fail(new InvalidInstanceSpec({ field: "name", problem: "must not start or end with white space" }))
   }
   return Effect.succeed(name)
 }

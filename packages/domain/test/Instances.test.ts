@@ -191,14 +191,14 @@ describe("deploy requests the runtime would mishandle", () => {
   it("refuses an env value with a NUL character without echoing the value", async () => {
     const { instances, runtime } = setup()
     const error = await failureOf(instances.deploy(request({ env: [{ name: "TOOL_TOKEN", value: Redacted.make("nul-secret\u0000tail") }] })))
-    expect(error).toMatchObject({ _tag: "InvalidInstanceSpec", field: "Env" })
+    expect(error).toMatchObject({ _tag: "InvalidInstanceSpec", field: "env" })
     expect(error.message).not.toContain("nul-secret")
     expect(runtime.containerCount()).toBe(0)
   })
 
   it.each(["not-an-ip", "256.1.1.1", "127.0.0.1 ", ""])("refuses HostIp %j, which Docker would publish on every interface", async (hostIp) => {
     const { instances } = setup()
-    expect(await failureOf(instances.deploy(request({ ports: [{ containerPort: 8080, protocol: "tcp", hostIp, hostPort: 30001 }] })))).toMatchObject({ _tag: "InvalidInstanceSpec", field: "PortBindings" })
+    expect(await failureOf(instances.deploy(request({ ports: [{ containerPort: 8080, protocol: "tcp", hostIp, hostPort: 30001 }] })))).toMatchObject({ _tag: "InvalidInstanceSpec", field: "ports" })
   })
 
   it.each(["0.0.0.0", "127.0.0.1", "::", "::1", "fe80::1"])("accepts HostIp %s", async (hostIp) => {
@@ -208,7 +208,7 @@ describe("deploy requests the runtime would mishandle", () => {
 
   it.each([".", ".."])("refuses the name %j, which URLs cannot address", async (name) => {
     const { instances } = setup()
-    expect(await failureOf(instances.deploy(request({ name })))).toMatchObject({ _tag: "InvalidInstanceSpec", field: "instanceNameOnToolbox" })
+    expect(await failureOf(instances.deploy(request({ name })))).toMatchObject({ _tag: "InvalidInstanceSpec", field: "name" })
   })
 })
 
@@ -220,10 +220,10 @@ describe("container overrides", () => {
     const ok = await run(instances.deploy(request({ overrides: { memoryBytes: 64 * 1024 * 1024, nanoCpus: 500_000_000, pidsLimit: 32 } })))
     expect(ok.state).toBe("running")
     for (const [overrides, field] of [
-      [{ memoryBytes: 5 * 1024 ** 3 }, "HostConfig.Memory"],
-      [{ memoryBytes: 1024 }, "HostConfig.Memory"],
-      [{ nanoCpus: 3_000_000_000 }, "HostConfig.NanoCpus"],
-      [{ pidsLimit: 0 }, "HostConfig.PidsLimit"],
+      [{ memoryBytes: 5 * 1024 ** 3 }, "memoryBytes"],
+      [{ memoryBytes: 1024 }, "memoryBytes"],
+      [{ nanoCpus: 3_000_000_000 }, "nanoCpus"],
+      [{ pidsLimit: 0 }, "pidsLimit"],
     ] as const) {
       expect(await failureOf(instances.deploy(request({ name: "over", overrides })))).toMatchObject({ _tag: "InvalidInstanceSpec", field })
     }
@@ -231,10 +231,10 @@ describe("container overrides", () => {
 
   it("refuses reserved labels, root for an MCP server, and tmpfs mounts that would allow exec", async () => {
     const { instances } = setup()
-    expect(await failureOf(instances.deploy(request({ overrides: { labels: { "dtma.managed": "false" } } })))).toMatchObject({ field: "Labels" })
-    expect(await failureOf(instances.deploy(request({ mcp, overrides: { user: "0:0" } })))).toMatchObject({ field: "User" })
-    expect(await failureOf(instances.deploy(request({ overrides: { tmpfs: { "/x": "rw,exec" } } })))).toMatchObject({ field: "HostConfig.Tmpfs" })
-    expect(await failureOf(instances.deploy(request({ overrides: { tmpfs: { "relative": "rw" } } })))).toMatchObject({ field: "HostConfig.Tmpfs" })
+    expect(await failureOf(instances.deploy(request({ overrides: { labels: { "dtma.managed": "false" } } })))).toMatchObject({ field: "labels" })
+    expect(await failureOf(instances.deploy(request({ mcp, overrides: { user: "0:0" } })))).toMatchObject({ field: "user" })
+    expect(await failureOf(instances.deploy(request({ overrides: { tmpfs: { "/x": "rw,exec" } } })))).toMatchObject({ field: "tmpfs" })
+    expect(await failureOf(instances.deploy(request({ overrides: { tmpfs: { "relative": "rw" } } })))).toMatchObject({ field: "tmpfs" })
     expect((await run(instances.deploy(request({ overrides: { user: "root" } })))).state).toBe("running")
   })
 })
@@ -247,15 +247,15 @@ describe("the container's user, read as the runtime reads it", () => {
   }
 
   it.each(["0", "00", "0000", "+0", "-0", "+00", "root", "0:1000", "000:1000", "root:1000"])("refuses uid 0 spelled %j for an MCP server, naming User", async (user) => {
-    expect(await problemOf(user)).toMatchObject({ _tag: "InvalidInstanceSpec", field: "User", problem: expect.stringContaining("uid 0") })
+    expect(await problemOf(user)).toMatchObject({ _tag: "InvalidInstanceSpec", field: "user", problem: expect.stringContaining("uid 0") })
   })
 
   it.each(["1000:0", "1000:00", "1000:+0", "1000:-0", "nobody:root", "node:0", "65534:root"])("refuses gid 0 spelled %j for an MCP server, naming User", async (user) => {
-    expect(await problemOf(user)).toMatchObject({ _tag: "InvalidInstanceSpec", field: "User", problem: expect.stringContaining("group 0") })
+    expect(await problemOf(user)).toMatchObject({ _tag: "InvalidInstanceSpec", field: "user", problem: expect.stringContaining("group 0") })
   })
 
   it.each(["node", "nobody"])("refuses the name %j alone for an MCP server: without a group the runtime may give it group 0", async (user) => {
-    expect(await problemOf(user)).toMatchObject({ _tag: "InvalidInstanceSpec", field: "User", problem: expect.stringContaining("group 0 (root)") })
+    expect(await problemOf(user)).toMatchObject({ _tag: "InvalidInstanceSpec", field: "user", problem: expect.stringContaining("group 0 (root)") })
   })
 
   it.each([" 0", "0 ", "0x0", "1e3", "a:b:c", "1000:1000:1", "", ":", ":1000", "1000:", "-1", "2147483648", "99999999999999999999", "1000: 0", "nöde:1"])(
@@ -263,7 +263,7 @@ describe("the container's user, read as the runtime reads it", () => {
     async (user) => {
       for (const over of [{ mcp }, {}]) {
         const failure = await problemOf(user, over)
-        expect(failure).toMatchObject({ _tag: "InvalidInstanceSpec", field: "User" })
+        expect(failure).toMatchObject({ _tag: "InvalidInstanceSpec", field: "user" })
         expect(failure._tag === "InvalidInstanceSpec" && failure.problem).not.toMatch(/uid 0|group 0/)
       }
     },
@@ -296,18 +296,18 @@ describe("tmpfs mounts, checked as the runtime would check them", () => {
     ",", "size=1m,", ",size=1m", "size=1m,size=2m", "noexec,noexec", "ro,rw", "SIZE=1m", "noexec=1", "size=1m=2", "=1",
   ])("refuses the tmpfs options %j, naming HostConfig.Tmpfs and the option", async (options) => {
     const failure = await tmpfsProblem({ "/cache": options })
-    expect(failure).toMatchObject({ _tag: "InvalidInstanceSpec", field: "HostConfig.Tmpfs" })
+    expect(failure).toMatchObject({ _tag: "InvalidInstanceSpec", field: "tmpfs" })
   })
 
   it.each(["exec", "suid", "dev", "rw,noexec,exec", "size=8m,suid"])("refuses %j: tmpfs mounts stay noexec, nosuid and nodev", async (options) => {
     const failure = await tmpfsProblem({ "/cache": options })
-    expect(failure).toMatchObject({ _tag: "InvalidInstanceSpec", field: "HostConfig.Tmpfs", problem: expect.stringMatching(/no exec, no suid, no dev/) })
+    expect(failure).toMatchObject({ _tag: "InvalidInstanceSpec", field: "tmpfs", problem: expect.stringMatching(/no exec, no suid, no dev/) })
   })
 
   it.each(["/proc", "/proc/sys", "/sys", "/sys/x", "/dev", "/dev/null", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname", "/a\nb", "relative", "/", "/a/../b"])(
     "refuses a tmpfs mount on %j, which the runtime cannot mount or must keep",
     async (path) => {
-      expect(await tmpfsProblem({ [path]: "" })).toMatchObject({ _tag: "InvalidInstanceSpec", field: "HostConfig.Tmpfs" })
+      expect(await tmpfsProblem({ [path]: "" })).toMatchObject({ _tag: "InvalidInstanceSpec", field: "tmpfs" })
     },
   )
 
@@ -332,7 +332,7 @@ describe("the host port the DTMA calls a network MCP server on", () => {
     const instances = withFetchBadPorts()
     for (const hostPort of [22, 6000]) {
       const failure = await failureOf(instances.deploy(request({ mcp: http, ports: [{ containerPort: 3001, protocol: "tcp", hostIp: "127.0.0.1", hostPort }] })))
-      expect(failure).toMatchObject({ _tag: "InvalidInstanceSpec", field: "PortBindings", problem: expect.stringContaining(`host port ${hostPort}`) })
+      expect(failure).toMatchObject({ _tag: "InvalidInstanceSpec", field: "ports", problem: expect.stringContaining(`host port ${hostPort}`) })
       expect(failure._tag === "InvalidInstanceSpec" && failure.problem).toMatch(/fetch/)
     }
   })

@@ -44,7 +44,7 @@ describe("deploying an MCP server", () => {
 
   it("refuses a deploy without MCP settings", async () => {
     const mcp = await setUp()
-    expect(await d.vt.failure(mcp.deploy(request({ mcp: null })))).toMatchObject({ _tag: "InvalidInstanceSpec", field: "mcpTransportType" })
+    expect(await d.vt.failure(mcp.deploy(request({ mcp: null })))).toMatchObject({ _tag: "InvalidInstanceSpec", field: "transport" })
   })
 
   it("refuses a second deploy of a name while the first is under way, and deploys one container", async () => {

@@ -1,8 +1,9 @@
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
-import { InvalidInstanceSpec, type DeployRequest, type McpSettings, type PortRequest, type PullPolicy } from "@dtma/domain"
+import type { DeployRequest, McpSettings, PortRequest, PullPolicy } from "@dtma/domain"
 import type { z } from "zod"
 import { mcpSettingsFor, withMcpPort } from "./mcpTarget.ts"
+import { InvalidRequest } from "./InvalidRequest.ts"
 import { MissingRequiredFields } from "./MissingRequiredFields.ts"
 import { deployToolBody, REQUIRED_DEPLOY_FIELDS, type DeployToolBody } from "./schemas.ts"
 
@@ -15,10 +16,10 @@ export const isRecord = (value: unknown): value is Record<string, unknown> =>
 export const fieldOf = (path: ReadonlyArray<PropertyKey>): string =>
   path.reduce<string>((acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc === "" ? String(key) : `${acc}.${String(key)}`), "") || "body"
 
-const invalid = (field: string, problem: string) => Result.fail(new InvalidInstanceSpec({ field, problem }))
+const invalid = (path: string, problem: string) => Result.fail(new InvalidRequest({ path, problem }))
 
 // Messages name the entry, never its value: environment values are secrets.
-export const envOf = (override: Pick<Override, "Env" | "environmentVariables">): Result.Result<Map<string, string>, InvalidInstanceSpec> => {
+export const envOf = (override: Pick<Override, "Env" | "environmentVariables">): Result.Result<Map<string, string>, InvalidRequest> => {
   const env = new Map<string, string>()
   for (const [index, entry] of (override.Env ?? []).entries()) {
     const eq = entry.indexOf("=")
@@ -36,7 +37,7 @@ const PORT_KEY = /^(\d+)(?:\/(tcp|udp))?$/i
 const hostPortOf = (value: string | number | null | undefined): number | null =>
   value === undefined || value === null || value === "" ? null : Number(value)
 
-export const portsOf = (override: Pick<Override, "HostConfig" | "portMappings">): Result.Result<ReadonlyArray<PortRequest>, InvalidInstanceSpec> => {
+export const portsOf = (override: Pick<Override, "HostConfig" | "portMappings">): Result.Result<ReadonlyArray<PortRequest>, InvalidRequest> => {
   const ports = new Map<string, PortRequest>()
   const add = (p: PortRequest) => ports.set(`${p.containerPort}/${p.protocol}/${p.hostIp}/${p.hostPort}`, p)
   for (const [key, bindings] of Object.entries(override.HostConfig?.PortBindings ?? {})) {
@@ -63,9 +64,9 @@ export const firstIssue = (error: z.ZodError) => {
     // A key a strict object does not take is named by its own path; the others of the object follow.
     const [key = "", ...more] = issue.keys
     const also = more.length === 0 ? "" : ` (nor ${more.slice(0, 5).map((k) => `'${k.slice(0, 40)}'`).join(", ")})`
-    return new InvalidInstanceSpec({ field: fieldOf([...issue.path, key]), problem: `${issue.message}${also}` })
+    return new InvalidRequest({ path: fieldOf([...issue.path, key]), problem: `${issue.message}${also}` })
   }
-  return new InvalidInstanceSpec({ field: fieldOf(issue?.path ?? []), problem: issue?.message ?? "is invalid" })
+  return new InvalidRequest({ path: fieldOf(issue?.path ?? []), problem: issue?.message ?? "is invalid" })
 }
 
 /**
@@ -75,7 +76,7 @@ export const firstIssue = (error: z.ZodError) => {
  * the instance an MCP server (port 8080 and the transport's path by default, its port published on
  * loopback for the DTMA).
  */
-export const deployRequestOf = (raw: unknown): Result.Result<DeployRequest, MissingRequiredFields | InvalidInstanceSpec> => {
+export const deployRequestOf = (raw: unknown): Result.Result<DeployRequest, MissingRequiredFields | InvalidRequest> => {
   const body = isRecord(raw) ? raw : {}
   const missing = REQUIRED_DEPLOY_FIELDS.filter((key) => body[key] === undefined || body[key] === null || body[key] === "")
   if (missing.length > 0) return Result.fail(new MissingRequiredFields({ fields: missing }))
@@ -95,7 +96,7 @@ export const requestFrom = (
   data: { readonly instanceNameOnToolbox: string; readonly accountToolInstanceId: string; readonly dockerImageUrl: string; readonly imagePullPolicy?: PullPolicy | null | undefined },
   override: Override,
   extra: Partial<DeployRequest> & { readonly mcp: McpSettings | null },
-): Result.Result<DeployRequest, InvalidInstanceSpec> =>
+): Result.Result<DeployRequest, InvalidRequest> =>
   Result.all({ env: envOf(override), ports: portsOf(override) }).pipe(
     Result.map(({ env, ports }) => ({
       name: data.instanceNameOnToolbox,

@@ -1,5 +1,6 @@
 import type { CredentialError, DeployError, ManageError, NoOAuthConnections, McpConnectFailed, McpRequestFailed, McpServerBusy, McpServerNotReady, McpServerUnavailable } from "@dtma/domain"
 import type { McpGroupExists, McpGroupNotFound } from "./McpGroupErrors.ts"
+import { BODY_NAMES, type InvalidRequest } from "./InvalidRequest.ts"
 import type { MissingRequiredFields } from "./MissingRequiredFields.ts"
 import type { NotImplemented } from "./NotImplemented.ts"
 
@@ -22,6 +23,7 @@ export type HttpFailure =
   | DeployError
   | ManageError
   | MissingRequiredFields
+  | InvalidRequest
   | NotImplemented
   | McpServerNotReady
   | McpServerUnavailable
@@ -73,7 +75,8 @@ const conflict = (error: { readonly message: string }): Reply => ({ status: 409,
  */
 export const ERROR_TABLE: { readonly [T in Tag]: Row<T> } = {
   MissingRequiredFields: (e) => ({ status: 400, body: { success: false, error: e.message } }),
-  InvalidInstanceSpec: (e) => ({ status: 400, body: { success: false, error: e.message, code: "invalid_request" } }),
+  InvalidInstanceSpec: (e) => ({ status: 400, body: { success: false, error: `Invalid ${BODY_NAMES[e.field]}: ${e.problem}`, code: "invalid_request" } }),
+  InvalidRequest: (e) => ({ status: 400, body: { success: false, error: e.message, code: "invalid_request" } }),
   InstanceAlreadyExists: (e) => ({ status: 409, body: { success: false, error: `Instance with name '${e.name}' already exists.` } }),
   PortConflict: conflict,
   NameTakenByUnmanagedContainer: conflict,

@@ -1,8 +1,9 @@
 import * as Result from "effect/Result"
-import { InvalidInstanceSpec, type ContainerOverrides, type DeployRequest, type OAuthBinding } from "@dtma/domain"
+import type { ContainerOverrides, DeployRequest, OAuthBinding } from "@dtma/domain"
 import { firstIssue, isRecord, requestFrom } from "./deployRequestOf.ts"
 import { deployMcpServerBody, REQUIRED_MCP_DEPLOY_FIELDS, type DeployMcpServerBody } from "./mcpSchemas.ts"
 import { mcpSettingsFor } from "./mcpTarget.ts"
+import { InvalidRequest } from "./InvalidRequest.ts"
 import { MissingRequiredFields } from "./MissingRequiredFields.ts"
 import type { NotImplemented } from "./NotImplemented.ts"
 import { wideningKeyOf } from "./overrideKeys.ts"
@@ -29,16 +30,16 @@ const overridesOf = (o: DeployMcpServerBody["baseConfigOverrideJson"] & object):
 const NO_NETWORK = "a stdio server has no network (the DTMA talks to it on its standard input and output)"
 
 /** A key a stdio server would not use, refused rather than dropped: it has no network, hence no port and no path. */
-const stdioUnusableOf = (data: DeployMcpServerBody): InvalidInstanceSpec | null => {
+const stdioUnusableOf = (data: DeployMcpServerBody): InvalidRequest | null => {
   if (Object.keys(data.baseConfigOverrideJson?.HostConfig?.PortBindings ?? {}).length > 0) {
-    return new InvalidInstanceSpec({ field: "baseConfigOverrideJson.HostConfig.PortBindings", problem: `cannot be published: ${NO_NETWORK}` })
+    return new InvalidRequest({ path: "baseConfigOverrideJson.HostConfig.PortBindings", problem: `cannot be published: ${NO_NETWORK}` })
   }
-  if (data.mcpPort != null) return new InvalidInstanceSpec({ field: "mcpPort", problem: `is not used: ${NO_NETWORK}` })
-  if (data.mcpEndpointPath != null) return new InvalidInstanceSpec({ field: "mcpEndpointPath", problem: `is not used: ${NO_NETWORK}` })
+  if (data.mcpPort != null) return new InvalidRequest({ path: "mcpPort", problem: `is not used: ${NO_NETWORK}` })
+  if (data.mcpEndpointPath != null) return new InvalidRequest({ path: "mcpEndpointPath", problem: `is not used: ${NO_NETWORK}` })
   return null
 }
 
-export type McpDeployProblem = MissingRequiredFields | InvalidInstanceSpec | NotImplemented
+export type McpDeployProblem = MissingRequiredFields | InvalidRequest | NotImplemented
 
 /** The OAuth connections to deliver, or null for none; the domain checks the binding. */
 const oauthBindingOf = (data: DeployMcpServerBody): OAuthBinding | null => {
@@ -68,20 +69,20 @@ export const mcpDeployRequestOf = (raw: unknown): Result.Result<DeployRequest, M
   // Before the strict schema, so that a widening key gets this message rather than "not supported".
   const widening = wideningKeyOf(body["baseConfigOverrideJson"])
   if (widening !== null) {
-    return Result.fail(new InvalidInstanceSpec({ field: widening, problem: "widens the container's privileges, which MCP servers are never given" }))
+    return Result.fail(new InvalidRequest({ path: widening, problem: "widens the container's privileges, which MCP servers are never given" }))
   }
   const parsed = deployMcpServerBody.safeParse(body)
   if (!parsed.success) return Result.fail(firstIssue(parsed.error))
   const { data } = parsed
   if (data.instanceNameOnToolbox === DISCOVERY) {
-    return Result.fail(new InvalidInstanceSpec({ field: "instanceNameOnToolbox", problem: `'${DISCOVERY}' is reserved: GET /mcp-servers/${DISCOVERY} is the discovery document` }))
+    return Result.fail(new InvalidRequest({ path: "instanceNameOnToolbox", problem: `'${DISCOVERY}' is reserved: GET /mcp-servers/${DISCOVERY} is the discovery document` }))
   }
   if (data.mcpTransportType === "stdio") {
     const unusable = stdioUnusableOf(data)
     if (unusable !== null) return Result.fail(unusable)
   }
   if (data.refreshStrategy === "periodic" && data.refreshIntervalSeconds == null) {
-    return Result.fail(new InvalidInstanceSpec({ field: "refreshIntervalSeconds", problem: "is required with refreshStrategy periodic" }))
+    return Result.fail(new InvalidRequest({ path: "refreshIntervalSeconds", problem: "is required with refreshStrategy periodic" }))
   }
   const override = data.baseConfigOverrideJson ?? {}
   const mcp = mcpSettingsFor(data.mcpTransportType, data.mcpEndpointPath, data.mcpPort == null ? null : Number(data.mcpPort))

@@ -93,12 +93,12 @@ describe("translating a POST /tools body", () => {
 
   it("names the field that is wrong, never an environment value", () => {
     expect(failureOf({ ...base, baseConfigOverrideJson: { Env: ["A=1", "SECRETVALUE"] } })).toMatchObject({
-      _tag: "InvalidInstanceSpec",
-      field: "baseConfigOverrideJson.Env[1]",
+      _tag: "InvalidRequest",
+      path: "baseConfigOverrideJson.Env[1]",
     })
     expect(failureOf({ ...base, baseConfigOverrideJson: { Env: ["A=1", "SECRETVALUE"] } }).message).not.toContain("SECRETVALUE")
     expect(failureOf({ ...base, baseConfigOverrideJson: { environmentVariables: { K: 42 } } })).toMatchObject({
-      field: "baseConfigOverrideJson.environmentVariables.K",
+      path: "baseConfigOverrideJson.environmentVariables.K",
     })
     expect(failureOf({ ...base, baseConfigOverrideJson: { mcpPort: "eighty" } }).message).toBe("Invalid baseConfigOverrideJson.mcpPort: must be a port number")
     expect(failureOf({ ...base, baseConfigOverrideJson: { HostConfig: { PortBindings: { "http/tcp": [] } } } }).message).toBe(

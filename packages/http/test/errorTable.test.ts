@@ -22,6 +22,7 @@ import { ERROR_TABLE, replyForFailure, type HttpFailure, type Operation } from "
 import { McpGroupExists, McpGroupNotFound } from "../src/McpGroupErrors.ts"
 import { MissingRequiredFields } from "../src/MissingRequiredFields.ts"
 import { NotImplemented } from "../src/NotImplemented.ts"
+import { InvalidRequest } from "../src/InvalidRequest.ts"
 import { replyOf } from "../src/replyOf.ts"
 import { capturingLogger } from "./support.ts"
 
@@ -37,10 +38,22 @@ const PINNED: ReadonlyArray<readonly [HttpFailure, Operation, number, unknown]> 
     { success: false, error: "Missing required fields: dockerImageUrl, instanceNameOnToolbox, accountToolInstanceId" },
   ],
   [
-    new InvalidInstanceSpec({ field: "instanceNameOnToolbox", problem: "must not be empty" }),
+    new InvalidInstanceSpec({ field: "name", problem: "must not be empty" }),
     deploy,
     400,
     { success: false, error: "Invalid instanceNameOnToolbox: must not be empty", code: "invalid_request" },
+  ],
+  [
+    new InvalidInstanceSpec({ field: "memoryBytes", problem: "1024 is outside 6291456..4294967296 bytes (the operator's bounds)" }),
+    deployMcp,
+    400,
+    { success: false, error: "Invalid HostConfig.Memory: 1024 is outside 6291456..4294967296 bytes (the operator's bounds)", code: "invalid_request" },
+  ],
+  [
+    new InvalidRequest({ path: "baseConfigOverrideJson.Env[1]", problem: 'must be "NAME=value"' }),
+    deploy,
+    400,
+    { success: false, error: 'Invalid baseConfigOverrideJson.Env[1]: must be "NAME=value"', code: "invalid_request" },
   ],
   [new InstanceAlreadyExists({ name: "tool-a" }), deploy, 409, { success: false, error: "Instance with name 'tool-a' already exists." }],
   [

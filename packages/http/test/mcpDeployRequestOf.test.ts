@@ -83,7 +83,7 @@ describe("reading a POST /mcp-servers body", () => {
   for (const [override, key] of widening) {
     it(`refuses ${key} ${JSON.stringify(override).slice(0, 60)} as widening privileges, naming the key`, () => {
       const failure = failureOf({ ...base, mcpTransportType: "stdio", baseConfigOverrideJson: override })
-      expect(failure._tag).toBe("InvalidInstanceSpec")
+      expect(failure._tag).toBe("InvalidRequest")
       expect(failure.message).toBe(`Invalid ${key}: widens the container's privileges, which MCP servers are never given`)
     })
   }
@@ -119,7 +119,7 @@ describe("reading a POST /mcp-servers body", () => {
   for (const [extra, path, supported] of unsupported) {
     it(`refuses ${path}, a key it would not apply, with a 400 naming it and what it takes`, () => {
       const failure = failureOf({ ...base, mcpTransportType: "streamable_http", ...extra })
-      expect(failure._tag).toBe("InvalidInstanceSpec")
+      expect(failure._tag).toBe("InvalidRequest")
       expect(failure.message).toMatch(new RegExp(`^Invalid ${path.replace(/[.[\]/]/g, "\\$&")}: is not supported`))
       expect(failure.message).toContain(supported)
     })

@@ -178,15 +178,15 @@ describe("OAuth credentials of MCP servers", () => {
 
   it("refuses OAuth for an agentless request, a bad refresh schedule and env_vars with a fixed host port with 400s saying why", async () => {
     const cases: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
-      [{ agentId: undefined }, "Invalid agentId: is required when oauthConnectionIds are given"],
+      [{ agentId: undefined }, "Invalid agentId: is required when OAuth connections are given"],
       [{ oauthConnectionIds: ["../etc"] }, "Invalid oauthConnectionIds: '../etc' is not a connection id (letters, digits, '.', '_', '-'; at most 128)"],
       [{ oauthConnectionIds: ["github-1", "github-1"] }, "Invalid oauthConnectionIds: names a connection more than once"],
       [{ refreshStrategy: "periodic", refreshIntervalSeconds: 2 }, "Invalid refreshIntervalSeconds: 2 is outside 10..86400 seconds"],
-      [{ refreshStrategy: "on_demand", refreshIntervalSeconds: 60 }, "Invalid refreshIntervalSeconds: is only used with refreshStrategy 'periodic'"],
+      [{ refreshStrategy: "on_demand", refreshIntervalSeconds: 60 }, "Invalid refreshIntervalSeconds: is only used with periodic refreshes"],
       [
         { mcpTransportType: "streamable_http", credentialInjectionMethod: "env_vars", baseConfigOverrideJson: { HostConfig: { PortBindings: { "9090/tcp": [{ HostPort: "19090" }] } } } },
-        "Invalid PortBindings: host port 19090 cannot be fixed with credentialInjectionMethod 'env_vars': each token renewal starts a replacement container beside the running one, " +
-          "and both cannot hold one host port. Leave HostPort empty (clients reach the server through the DTMA's endpoint), or use mounted_secrets or runtime_api",
+        "Invalid PortBindings: host port 19090 cannot be fixed with env_vars delivery: each token renewal starts a replacement container beside the running one, " +
+          "and both cannot hold one host port. Leave the host port unset (clients reach the server through the DTMA's endpoint), or deliver by mounted_secrets or runtime_api",
       ],
     ]
     for (const [overrides, error] of cases) {

@@ -200,7 +200,7 @@ describe("POST /mcp-servers/:name/redeploy", () => {
     expect(res.status).toBe(409)
     expect((await jsonOf(res)).error).toBe(
       "Port conflict: Requested HostPort 19090 is held by the container being replaced, and a redeploy starts the new one beside it. " +
-        "Leave HostPort empty to let Docker choose, or remove the instance and deploy it again.",
+        "Leave the host port unset to let the runtime choose one, or remove the instance and deploy it again.",
     )
     expect((await jsonOf(await app.api("/mcp-servers/pinned"))).data).toMatchObject({ healthStatus: "healthy", container: { state: "running" } })
   })

@@ -58,7 +58,7 @@ describe("POST /mcp-servers", () => {
   it("answers OAuth connections without an agent with a 400 rather than deploying a server without its credentials", async () => {
     const res = await app.json("POST", "/mcp-servers", mcpBody({ oauthConnectionIds: ["github-1"] }))
     expect(res.status).toBe(400)
-    expect(await jsonOf(res)).toEqual({ success: false, error: "Invalid agentId: is required when oauthConnectionIds are given", code: "invalid_request" })
+    expect(await jsonOf(res)).toEqual({ success: false, error: "Invalid agentId: is required when OAuth connections are given", code: "invalid_request" })
     expect(app.runtime.containerCount()).toBe(0)
   })
 

@@ -189,7 +189,7 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
 
     const deploy: McpServers["deploy"] = (deployRequest) =>
       deployRequest.mcp == null
-        ? Effect.fail(new InvalidInstanceSpec({ field: "mcpTransportType", problem: "is required for an MCP server" }))
+        ? Effect.fail(new InvalidInstanceSpec({ field: "transport", problem: "is required for an MCP server" }))
         : (request(deployRequest.name, (box) =>
             Effect.gen(function* () {
               const { name } = deployRequest

@@ -2,7 +2,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import { formatContainerUser, mcpServerUser, parseContainerUser, rootProblemOf } from "../containerUser.ts"
-import { InvalidInstanceSpec, PortConflict } from "../errors.ts"
+import { InvalidInstanceSpec, PortConflict, type SpecField } from "../errors.ts"
 import { containerNameFor, validateInstanceName } from "../instanceName.ts"
 import { isSafeSegment } from "../credentials/layout.ts"
 import type { ContainerOverrides, DeployRecipe, EnvVar, InstanceKind, InstanceSpec, McpSettings, OAuthBinding, PortRequest, PullPolicy } from "../ManagedInstance.ts"
@@ -42,22 +42,22 @@ export const checkOAuthBinding = (binding: OAuthBinding, ports: ReadonlyArray<Po
     const fixed = ports.find((p) => p.hostPort !== null)
     if (binding.method === "env_vars" && fixed !== undefined) {
       return yield* invalid(
-        "PortBindings",
-        `host port ${fixed.hostPort} cannot be fixed with credentialInjectionMethod 'env_vars': each token renewal starts a replacement container beside the running one, ` +
-          "and both cannot hold one host port. Leave HostPort empty (clients reach the server through the DTMA's endpoint), or use mounted_secrets or runtime_api",
+        "ports",
+        `host port ${fixed.hostPort} cannot be fixed with env_vars delivery: each token renewal starts a replacement container beside the running one, ` +
+          "and both cannot hold one host port. Leave the host port unset (clients reach the server through the DTMA's endpoint), or deliver by mounted_secrets or runtime_api",
       )
     }
-    if (binding.agentId.trim() === "") return yield* invalid("agentId", "is required when oauthConnectionIds are given")
+    if (binding.agentId.trim() === "") return yield* invalid("agentId", "is required when OAuth connections are given")
     const ids = binding.connectionIds
-    if (ids.length === 0 || ids.length > MAX_CONNECTIONS) return yield* invalid("oauthConnectionIds", `must name 1 to ${MAX_CONNECTIONS} connections`)
+    if (ids.length === 0 || ids.length > MAX_CONNECTIONS) return yield* invalid("connectionIds", `must name 1 to ${MAX_CONNECTIONS} connections`)
     const bad = ids.find((id) => !isSafeSegment(id))
-    if (bad !== undefined) return yield* invalid("oauthConnectionIds", `'${bad.slice(0, 60)}' is not a connection id (letters, digits, '.', '_', '-'; at most 128)`)
-    if (new Set(ids).size !== ids.length) return yield* invalid("oauthConnectionIds", "names a connection more than once")
+    if (bad !== undefined) return yield* invalid("connectionIds", `'${bad.slice(0, 60)}' is not a connection id (letters, digits, '.', '_', '-'; at most 128)`)
+    if (new Set(ids).size !== ids.length) return yield* invalid("connectionIds", "names a connection more than once")
     const interval = binding.refreshIntervalSeconds
-    if (binding.refreshStrategy === "periodic" && interval === null) return yield* invalid("refreshIntervalSeconds", "is required with refreshStrategy 'periodic'")
-    if (binding.refreshStrategy !== "periodic" && interval !== null) return yield* invalid("refreshIntervalSeconds", "is only used with refreshStrategy 'periodic'")
+    if (binding.refreshStrategy === "periodic" && interval === null) return yield* invalid("refreshInterval", "is required with periodic refreshes")
+    if (binding.refreshStrategy !== "periodic" && interval !== null) return yield* invalid("refreshInterval", "is only used with periodic refreshes")
     if (interval !== null && (!Number.isInteger(interval) || interval < MIN_REFRESH_INTERVAL_SECONDS || interval > 86_400)) {
-      return yield* invalid("refreshIntervalSeconds", `${interval} is outside ${MIN_REFRESH_INTERVAL_SECONDS}..86400 seconds`)
+      return yield* invalid("refreshInterval", `${interval} is outside ${MIN_REFRESH_INTERVAL_SECONDS}..86400 seconds`)
     }
     return binding
   })
@@ -73,7 +73,7 @@ export const DEFAULT_RESOURCE_BOUNDS: ResourceBounds = { maxMemoryBytes: 4 * 102
 
 const MIN_MEMORY = 6 * 1024 * 1024
 
-const boundedNumber = (field: string, value: number | null | undefined, min: number, max: number, unit: string) => {
+const boundedNumber = (field: SpecField, value: number | null | undefined, min: number, max: number, unit: string) => {
   if (value == null) return Effect.succeed(null)
   if (!Number.isInteger(value) || value < min || value > max) return invalid(field, `${value} is outside ${min}..${max} ${unit} (the operator's bounds)`)
   return Effect.succeed(value)
@@ -87,10 +87,10 @@ const boundedNumber = (field: string, value: number | null | undefined, min: num
 export const checkUser = (text: string, kind: InstanceKind): Effect.Effect<string, InvalidInstanceSpec> => {
   const shown = JSON.stringify(text.slice(0, 60))
   const parsed = parseContainerUser(text)
-  if (Result.isFailure(parsed)) return invalid("User", `${shown} ${parsed.failure}`)
+  if (Result.isFailure(parsed)) return invalid("user", `${shown} ${parsed.failure}`)
   if (kind !== "mcp_server") return Effect.succeed(formatContainerUser(parsed.success))
   const rootProblem = rootProblemOf(parsed.success)
-  if (rootProblem !== null) return invalid("User", `${shown} ${rootProblem}`)
+  if (rootProblem !== null) return invalid("user", `${shown} ${rootProblem}`)
   return Effect.succeed(formatContainerUser(mcpServerUser(parsed.success)))
 }
 
@@ -104,30 +104,30 @@ export const checkOverrides = (
     if (requested === undefined) return undefined
     const labels = requested.labels ?? {}
     const reserved = Object.keys(labels).find((k) => k.startsWith("dtma."))
-    if (reserved !== undefined) return yield* invalid("Labels", `'${reserved}' is reserved: labels starting with 'dtma.' are the DTMA's own`)
+    if (reserved !== undefined) return yield* invalid("labels", `'${reserved}' is reserved: labels starting with 'dtma.' are the DTMA's own`)
     const user = requested.user == null ? null : yield* checkUser(requested.user, kind)
     const tmpfs = requested.tmpfs ?? {}
     for (const [path, options] of Object.entries(tmpfs)) {
       const problem = tmpfsProblemOf(path, options)
-      if (problem !== null) return yield* invalid("HostConfig.Tmpfs", problem)
+      if (problem !== null) return yield* invalid("tmpfs", problem)
     }
     return {
       entrypoint: requested.entrypoint ?? null,
       workingDir: requested.workingDir ?? null,
       user,
       labels,
-      memoryBytes: yield* boundedNumber("HostConfig.Memory", requested.memoryBytes, MIN_MEMORY, bounds.maxMemoryBytes, "bytes"),
-      nanoCpus: yield* boundedNumber("HostConfig.NanoCpus", requested.nanoCpus, 10_000_000, bounds.maxNanoCpus, "nano-CPUs"),
-      pidsLimit: yield* boundedNumber("HostConfig.PidsLimit", requested.pidsLimit, 1, bounds.maxPidsLimit, "processes"),
+      memoryBytes: yield* boundedNumber("memoryBytes", requested.memoryBytes, MIN_MEMORY, bounds.maxMemoryBytes, "bytes"),
+      nanoCpus: yield* boundedNumber("nanoCpus", requested.nanoCpus, 10_000_000, bounds.maxNanoCpus, "nano-CPUs"),
+      pidsLimit: yield* boundedNumber("pidsLimit", requested.pidsLimit, 1, bounds.maxPidsLimit, "processes"),
       tmpfs,
     }
   })
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
-// A Docker reference: [registry[:port]/]path[:tag][@digest], lower-case path components.
+// An image reference: [registry[:port]/]path[:tag][@digest], lower-case path components.
 const IMAGE_REF = /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/
 
-const invalid = (field: string, problem: string) => Effect.fail(new InvalidInstanceSpec({ field, problem }))
+const invalid = (field: SpecField, problem: string) => Effect.fail(new InvalidInstanceSpec({ field, problem }))
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
 const IPV6 = /^[0-9a-fA-F:]+$/
@@ -157,28 +157,28 @@ export const buildInstanceSpec = (request: DeployRequest, rules: DeployRules): E
     const { reservedHostPorts, bounds = DEFAULT_RESOURCE_BOUNDS, uncallableHostPorts = [] } = rules
     const name = yield* validateInstanceName(request.name)
     if (request.image.length > 512 || !IMAGE_REF.test(request.image)) {
-      return yield* invalid("dockerImageUrl", `'${request.image.slice(0, 100)}' is not a valid image reference`)
+      return yield* invalid("image", `'${request.image.slice(0, 100)}' is not a valid image reference`)
     }
     if (request.accountToolInstanceId !== null && request.accountToolInstanceId.trim() === "") {
       return yield* invalid("accountToolInstanceId", "must not be empty")
     }
     const envNames = new Set<string>()
     for (const e of request.env) {
-      if (!ENV_NAME.test(e.name)) return yield* invalid("Env", `'${e.name.slice(0, 100)}' is not a valid environment variable name`)
-      if (envNames.has(e.name)) return yield* invalid("Env", `'${e.name}' is given more than once`)
-      // Docker refuses NUL in an environment entry and echoes the entry (the secret) in its error.
-      if (Redacted.value(e.value).includes("\u0000")) return yield* invalid("Env", `the value of '${e.name}' contains a NUL character`)
+      if (!ENV_NAME.test(e.name)) return yield* invalid("env", `'${e.name.slice(0, 100)}' is not a valid environment variable name`)
+      if (envNames.has(e.name)) return yield* invalid("env", `'${e.name}' is given more than once`)
+      // A runtime refuses NUL in an environment entry, and may echo the entry (the secret) in its error.
+      if (Redacted.value(e.value).includes("\u0000")) return yield* invalid("env", `the value of '${e.name}' contains a NUL character`)
       envNames.add(e.name)
     }
     const hostPorts = new Set<number>()
     for (const p of request.ports) {
-      if (!isPort(p.containerPort)) return yield* invalid("PortBindings", `container port ${p.containerPort} is not between 1 and 65535`)
-      // Docker publishes on every interface when it cannot parse HostIp: refuse instead.
-      if (!isIpAddress(p.hostIp)) return yield* invalid("PortBindings", `HostIp '${p.hostIp.slice(0, 60)}' is not an IP address`)
+      if (!isPort(p.containerPort)) return yield* invalid("ports", `container port ${p.containerPort} is not between 1 and 65535`)
+      // A runtime may publish on every interface when it cannot parse the address: refuse instead.
+      if (!isIpAddress(p.hostIp)) return yield* invalid("ports", `HostIp '${p.hostIp.slice(0, 60)}' is not an IP address`)
       if (p.hostPort === null) continue
-      if (!isPort(p.hostPort)) return yield* invalid("PortBindings", `host port ${p.hostPort} is not between 1 and 65535`)
+      if (!isPort(p.hostPort)) return yield* invalid("ports", `host port ${p.hostPort} is not between 1 and 65535`)
       if (reservedHostPorts.includes(p.hostPort)) return yield* new PortConflict({ hostPort: p.hostPort, heldBy: "dtma" })
-      if (hostPorts.has(p.hostPort)) return yield* invalid("PortBindings", `host port ${p.hostPort} is requested twice`)
+      if (hostPorts.has(p.hostPort)) return yield* invalid("ports", `host port ${p.hostPort} is requested twice`)
       hostPorts.add(p.hostPort)
     }
     const mcp = request.mcp ?? null
@@ -189,15 +189,15 @@ export const buildInstanceSpec = (request: DeployRequest, rules: DeployRules): E
       const uncallable = request.ports.find((p) => p.containerPort === mcpPort && p.protocol === "tcp" && p.hostPort !== null && uncallableHostPorts.includes(p.hostPort))
       if (uncallable?.hostPort != null) {
         return yield* invalid(
-          "PortBindings",
+          "ports",
           `host port ${uncallable.hostPort} cannot carry the server's MCP port ${mcpPort}: the DTMA calls the server through it with fetch, which refuses port ${uncallable.hostPort} ` +
-            "(a \"bad port\" of the Fetch standard). Choose another host port, or leave HostPort empty",
+            "(a \"bad port\" of the Fetch standard). Choose another host port, or leave the host port unset",
         )
       }
     }
     const overrides = yield* checkOverrides(request.overrides, kind, bounds)
     const oauth = request.oauth == null ? null : yield* checkOAuthBinding(request.oauth, request.ports)
-    if (oauth !== null && kind !== "mcp_server") return yield* invalid("oauthConnectionIds", "are delivered to MCP servers only")
+    if (oauth !== null && kind !== "mcp_server") return yield* invalid("connectionIds", "are delivered to MCP servers only")
     return {
       name,
       containerName: containerNameFor(name),

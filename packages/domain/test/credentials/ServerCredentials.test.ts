@@ -112,7 +112,7 @@ describe("ServerCredentials", () => {
   it("refuses a container user given by name, saying how to fix it", async () => {
     const { delivery, credentials } = await setup()
     const failure = await vt.failure(credentials.prepare(holder("a", binding(["gh"])), "node"))
-    expect(failure).toMatchObject({ _tag: "InvalidInstanceSpec", field: "User" })
+    expect(failure).toMatchObject({ _tag: "InvalidInstanceSpec", field: "user" })
     expect(delivery.deliveredTo("a")).toBeUndefined()
   })
 

@@ -1,9 +1,10 @@
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import { InvalidInstanceSpec, type McpServerView } from "@dtma/domain"
+import type { McpServerView } from "@dtma/domain"
 import type { RouterMiddleware } from "@koa/router"
 import type { Context } from "koa"
 import { fieldOf } from "../deployRequestOf.ts"
+import { InvalidRequest } from "../InvalidRequest.ts"
 import type { HttpFailure, Operation, Reply } from "../errorTable.ts"
 import { mcpDeployRequestOf } from "../mcpDeployRequestOf.ts"
 import { logsQuery } from "../mcpSchemas.ts"
@@ -28,11 +29,11 @@ export type McpServerRouteId =
 const DEFAULT_TAIL = 200
 
 /** `?tail=`: 1 to 5000 lines, 200 when absent. */
-export const tailOf = (query: Readonly<Record<string, unknown>>): Result.Result<number, InvalidInstanceSpec> => {
+export const tailOf = (query: Readonly<Record<string, unknown>>): Result.Result<number, InvalidRequest> => {
   const parsed = logsQuery.safeParse(query)
   if (parsed.success) return Result.succeed(parsed.data.tail ?? DEFAULT_TAIL)
   const issue = parsed.error.issues[0]
-  return Result.fail(new InvalidInstanceSpec({ field: fieldOf(issue?.path ?? ["tail"]), problem: issue?.message ?? "is invalid" }))
+  return Result.fail(new InvalidRequest({ path: fieldOf(issue?.path ?? ["tail"]), problem: issue?.message ?? "is invalid" }))
 }
 
 const ok = (data: unknown, message?: string): Reply => ({ status: 200, body: { success: true, ...(message === undefined ? {} : { message }), data } })
@@ -87,7 +88,7 @@ export const mcpServerHandlers = (deps: HandlerDeps): Record<McpServerRouteId, R
       const given = body?.["instanceNameOnToolbox"]
       const redeploy =
         given !== undefined && given !== name
-          ? Effect.fail(new InvalidInstanceSpec({ field: "instanceNameOnToolbox", problem: "must be absent or equal to the name in the path" }))
+          ? Effect.fail(new InvalidRequest({ path: "instanceNameOnToolbox", problem: "must be absent or equal to the name in the path" }))
           : Effect.fromResult(mcpDeployRequestOf({ ...body, instanceNameOnToolbox: name })).pipe(Effect.flatMap((request) => mcpServers.redeploy(request)))
       await run(ctx, redeploy, { verb: "redeploy", name }, (v) => ok(detailOf(v, originOf(ctx, deps.config)), `MCP server '${name}' redeployed.`))
     },
