@@ -1,10 +1,72 @@
+import Dockerode from "dockerode"
 import { afterAll, describe, expect, it } from "vitest"
 import type { ContainerEvent } from "@dtma/domain"
-import { run } from "@dtma/testing"
-import { dockerContainerEventsFromEnv } from "../src/docker/DockerContainerEvents.ts"
+import { containerEventsContract, run, type ContainerBehaviour } from "@dtma/testing"
+import { dockerApiOf, type DockerApi } from "../src/docker/DockerApi.ts"
+import { dockerContainerEventsFromEnv, makeDockerContainerEvents } from "../src/docker/DockerContainerEvents.ts"
+import { makeDockerContainerRuntime } from "../src/docker/DockerContainerRuntime.ts"
+import { eventContainerSpec } from "./docker/eventContainerSpec.ts"
 import { docker, mcpSpec, removeAll, runPrefix, runtime } from "./mcpContainers.ts"
 
 const RUN = runPrefix("events")
+
+/**
+ * The engine's API with an event feed that can be cut: `cut` ends every open feed and refuses new
+ * ones as a daemon that went away would, `mend` lets them through again. The engine itself stays up.
+ */
+const cuttableFeed = (api: DockerApi) => {
+  type Feed = NodeJS.ReadableStream & { destroy(): void }
+  let cut = false
+  const open = new Set<Feed>()
+  const refused = () => Object.assign(new Error("connect ECONNREFUSED /var/run/docker.sock"), { code: "ECONNREFUSED" })
+  const containerEvents: DockerApi["containerEvents"] = async (request, signal) => {
+    if (cut) throw refused()
+    const stream = (await api.containerEvents(request, signal)) as Feed
+    if (cut) {
+      stream.destroy()
+      throw refused()
+    }
+    open.add(stream)
+    stream.once("close", () => open.delete(stream))
+    return stream
+  }
+  return {
+    api: { ...api, containerEvents },
+    cut: () => {
+      cut = true
+      for (const stream of open) stream.destroy()
+    },
+    mend: () => void (cut = false),
+  }
+}
+
+containerEventsContract(
+  "DockerContainerEvents on the local Docker engine",
+  async () => {
+    const scope = `${RUN}-${Math.random().toString(36).slice(2, 8)}`
+    const engine = dockerApiOf(new Dockerode())
+    const feed = cuttableFeed(engine)
+    const [ours, theirs] = [makeDockerContainerRuntime(engine, { scope }), makeDockerContainerRuntime(engine, { scope: `${scope}-other` })]
+    let next = 0
+    const create = async (owner: typeof ours, name: string, behaviour: ContainerBehaviour) =>
+      (await run(owner.create(eventContainerSpec({ name, containerName: `${scope}-${next++}`, behaviour })))).containerId
+    return {
+      events: makeDockerContainerEvents(feed.api, { scope, initialBackoffMs: 20, maxBackoffMs: 200 }),
+      managed: (name, behaviour = "serves") => create(ours, name, behaviour),
+      foreign: (name) => create(theirs, name, "serves"),
+      start: (id) => docker.getContainer(id).start(),
+      pause: (id) => docker.getContainer(id).pause(),
+      unpause: (id) => docker.getContainer(id).unpause(),
+      kill: (id) => docker.getContainer(id).kill({ signal: "SIGKILL" }),
+      remove: (id) => docker.getContainer(id).remove({ force: true }),
+      breakFeed: async () => feed.cut(),
+      restoreFeed: async () => feed.mend(),
+      patienceMs: 20_000,
+      cleanup: () => removeAll(scope),
+    }
+  },
+  { timeoutMs: 60_000 },
+)
 
 describe("DockerContainerEvents on the local Docker engine", () => {
   afterAll(() => removeAll(RUN))

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest"
-import { run } from "@dtma/testing"
+import { hostMetricsContract, run } from "@dtma/testing"
 import { makeOsHostMetrics } from "../src/host/OsHostMetrics.ts"
+
+hostMetricsContract("OsHostMetrics on this machine", async () => ({ metrics: makeOsHostMetrics() }))
 
 describe("OsHostMetrics", () => {
   it("samples consistent memory and disk figures and a CPU share between 0 and 100", async () => {

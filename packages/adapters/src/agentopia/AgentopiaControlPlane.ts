@@ -1,10 +1,17 @@
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import { ControlPlaneRejected, ControlPlaneUnavailable, type ControlPlane, type HeartbeatReport } from "@dtma/domain"
 import { postToBackend, isTransientStatus, type BackendEndpoint } from "./backendPost.ts"
 import { heartbeatBody } from "./heartbeatBody.ts"
 
 /** Where the backend is and how long to wait for it. */
 export type AgentopiaControlPlaneOptions = BackendEndpoint
+
+/**
+ * A backend may echo the authorization it got, in its body or even its reason phrase: the body is
+ * not quoted, and the token is cut from whatever else reaches a message.
+ */
+const withoutToken = (options: AgentopiaControlPlaneOptions, detail: string): string => detail.replaceAll(Redacted.value(options.token), "<redacted>")
 
 /** POSTs JSON to the backend; classifies every outcome as the port's closed error union. */
 export const postJson = (
@@ -13,10 +20,10 @@ export const postJson = (
   body: unknown,
 ): Effect.Effect<string, ControlPlaneUnavailable | ControlPlaneRejected> =>
   postToBackend(options, path, body).pipe(
-    Effect.mapError((e) => new ControlPlaneUnavailable({ detail: e.detail })),
+    Effect.mapError((e) => new ControlPlaneUnavailable({ detail: withoutToken(options, e.detail) })),
     Effect.flatMap(({ status, statusText, text }): Effect.Effect<string, ControlPlaneUnavailable | ControlPlaneRejected> => {
       if (status >= 200 && status < 300) return Effect.succeed(text)
-      const detail = `${status} ${statusText} ${text.slice(0, 200)}`.trim()
+      const detail = withoutToken(options, `${status} ${statusText}`.trim())
       return isTransientStatus(status)
         ? Effect.fail(new ControlPlaneUnavailable({ detail }))
         : Effect.fail(new ControlPlaneRejected({ status, detail }))

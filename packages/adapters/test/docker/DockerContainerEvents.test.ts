@@ -1,11 +1,47 @@
 import { afterEach, describe, expect, it } from "vitest"
 import type { ContainerEvent, EventSubscription } from "@dtma/domain"
-import { run } from "@dtma/testing"
+import { containerEventsContract, run, type ContainerBehaviour } from "@dtma/testing"
 import { makeDockerContainerEvents } from "../../src/docker/DockerContainerEvents.ts"
+import { makeDockerContainerRuntime } from "../../src/docker/DockerContainerRuntime.ts"
+import { eventContainerSpec, NODE_IMAGE, SERVING_IMAGE } from "./eventContainerSpec.ts"
 import { FakeDockerApi } from "./FakeDockerApi.ts"
 import { eventJson } from "./FakeEventFeed.ts"
 
 const ID = "a".repeat(64)
+
+containerEventsContract("DockerContainerEvents over a fake Docker API", async () => {
+  const docker = new FakeDockerApi()
+  docker.images.add(SERVING_IMAGE).add(NODE_IMAGE)
+  const [ours, theirs] = [makeDockerContainerRuntime(docker, { scope: "ours" }), makeDockerContainerRuntime(docker, { scope: "theirs" })]
+  const behaviours = new Map<string, ContainerBehaviour>()
+  let next = 0
+  const create = async (runtime: typeof ours, name: string, behaviour: ContainerBehaviour) => {
+    const { containerId } = await run(runtime.create(eventContainerSpec({ name, containerName: `events-${next++}`, behaviour })))
+    behaviours.set(containerId, behaviour)
+    return containerId
+  }
+  return {
+    events: makeDockerContainerEvents(docker, { scope: "ours", initialBackoffMs: 10, maxBackoffMs: 40 }),
+    managed: (name, behaviour = "serves") => create(ours, name, behaviour),
+    foreign: (name) => create(theirs, name, "serves"),
+    start: async (id) => {
+      await docker.startContainer(id, new AbortController().signal)
+      const behaviour = behaviours.get(id)
+      // The fake runs no process: it plays what the process would do.
+      if (behaviour === "exhausts_memory") docker.outOfMemory(id)
+      else if (typeof behaviour === "object") docker.exit(id, behaviour.exitsWith)
+    },
+    pause: async (id) => docker.pause(id),
+    unpause: async (id) => docker.unpause(id),
+    kill: async (id) => docker.kill(id),
+    remove: (id) => docker.removeContainer(id, new AbortController().signal),
+    breakFeed: async () => {
+      docker.daemon = "down"
+      docker.events.breakAll()
+    },
+    restoreFeed: async () => void (docker.daemon = "up"),
+  }
+})
 
 const subscribed = async (docker: FakeDockerApi) => {
   const seen: Array<ContainerEvent> = []

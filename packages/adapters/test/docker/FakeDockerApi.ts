@@ -1,7 +1,7 @@
 import { duplexPair, PassThrough, type Duplex } from "node:stream"
 import type { ContainerJson, CreateContainerBody, DockerApi, EventsRequest } from "../../src/docker/DockerApi.ts"
 import { encodeFrame } from "../../src/docker/multiplexedStream.ts"
-import { FakeEventFeed } from "./FakeEventFeed.ts"
+import { containerEventJson, FakeEventFeed } from "./FakeEventFeed.ts"
 
 type Binding = { HostIp: string; HostPort: string }
 
@@ -88,6 +88,47 @@ export class FakeDockerApi implements DockerApi {
     c.outputs = []
   }
 
+  /** Puts what happened to `c` on the event feed, with the attributes Docker gives: its labels, image and name. */
+  private tell(c: FakeContainer, action: string, exitCode?: number): void {
+    const attributes = { ...c.body.Labels, image: c.body.Image, name: c.body.name, ...(exitCode === undefined ? {} : { exitCode: String(exitCode) }) }
+    this.events.emit(containerEventJson(action, c.id, attributes))
+  }
+
+  /** The container's process ended with `exitCode`. */
+  private died(c: FakeContainer, exitCode: number): void {
+    Object.assign(c, { status: "exited", exitCode, bound: {} })
+    this.ended(c)
+    this.tell(c, "die", exitCode)
+  }
+
+  /** The running container's process exits by itself with `exitCode`. */
+  exit(id: string, exitCode: number): void {
+    const c = this.container(id)
+    if (c.status === "running") this.died(c, exitCode)
+  }
+
+  /** The running container's process is killed with SIGKILL, as `docker kill` does. */
+  kill(id: string): void {
+    this.exit(id, 137)
+  }
+
+  /** The running container exceeds its memory limit: the kernel kills its process. */
+  outOfMemory(id: string): void {
+    const c = this.container(id)
+    if (c.status !== "running") return
+    this.tell(c, "oom")
+    this.died(c, 137)
+  }
+
+  /** `docker pause` and `unpause` of a running container, as the event feed tells them (the state is not modelled). */
+  pause(id: string): void {
+    this.tell(this.container(id), "pause")
+  }
+
+  unpause(id: string): void {
+    this.tell(this.container(id), "unpause")
+  }
+
   private answer<A>(signal: AbortSignal, body: () => A, silent = this.daemon === "silent"): Promise<A> {
     if (this.daemon === "down") return Promise.reject(socketError("ECONNREFUSED"))
     if (!silent) return new Promise((resolve) => resolve(body()))
@@ -154,6 +195,7 @@ export class FakeDockerApi implements DockerApi {
       }
       c.bound = Object.fromEntries(requested.map(([key, bs]) => [key, bs.map((b) => ({ HostIp: b.HostIp, HostPort: b.HostPort || String(this.nextRandomPort++) }))]))
       Object.assign(c, { status: "running", startedAt: new Date().toISOString(), exitCode: 0 })
+      this.tell(c, "start")
     })
   }
 
@@ -161,16 +203,17 @@ export class FakeDockerApi implements DockerApi {
     return this.answer(signal, () => {
       const c = this.container(id)
       if (c.status !== "running") throw httpError(304, "container already stopped", "")
-      Object.assign(c, { status: "exited", exitCode: 143, bound: {} })
-      this.ended(c)
+      this.died(c, 143)
     })
   }
 
   removeContainer(id: string, signal: AbortSignal) {
     return this.answer(signal, () => {
       const c = this.container(id)
+      if (c.status === "running") this.died(c, 137)
       this.ended(c)
       this.containers.delete(c.id)
+      this.tell(c, "destroy")
     })
   }
 

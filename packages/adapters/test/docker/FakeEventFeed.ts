@@ -61,15 +61,13 @@ export class FakeEventFeed {
 }
 
 let clock = 0
-/** A container event of a managed instance, with the attributes Docker 20.10 sends, stamped now. */
-export const eventJson = (action: string, containerId: string, attributes: Record<string, string> = {}): EventJson => {
+/** A container event with exactly these attributes (the container's labels, `image`, `name`, ...), stamped now. */
+export const containerEventJson = (action: string, containerId: string, attributes: Readonly<Record<string, string>>): EventJson => {
   clock = Math.max(clock + 1_000_000, Date.now() * 1_000_000)
-  return {
-    Type: "container",
-    Action: action,
-    id: containerId,
-    Actor: { ID: containerId, Attributes: { "dtma.managed": "true", "dtma.name": "srv", image: "dtma/mcp-memory:1", name: "srv-1", ...attributes } },
-    time: Math.floor(clock / 1e9),
-    timeNano: clock,
-  }
+  const Actor = { ID: containerId, Attributes: { ...attributes } }
+  return { Type: "container", Action: action, id: containerId, Actor, time: Math.floor(clock / 1e9), timeNano: clock }
 }
+
+/** A container event of a managed instance, with the attributes Docker 20.10 sends, stamped now. */
+export const eventJson = (action: string, containerId: string, attributes: Record<string, string> = {}): EventJson =>
+  containerEventJson(action, containerId, { "dtma.managed": "true", "dtma.name": "srv", image: "dtma/mcp-memory:1", name: "srv-1", ...attributes })

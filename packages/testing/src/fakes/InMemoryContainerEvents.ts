@@ -9,11 +9,13 @@ interface Subscriber {
 /**
  * A stateful stand-in for a runtime's event feed: `emit` delivers to every subscriber in order;
  * while the feed is broken (`breakFeed`) events are lost, and `restoreFeed` calls `onGap`, as the
- * real feed does once it has reconnected after a daemon restart.
+ * real feed does once it has reconnected after a daemon restart. The real feed may also replay what
+ * the break missed, after the gap (Docker does after a dropped connection): `restoreFeed({ replay: true })`.
  */
 export class InMemoryContainerEvents implements ContainerEvents {
   readonly #subscribers = new Set<Subscriber>()
   #broken = false
+  #lostBeforeBreak = 0
   /** Events emitted while the feed was broken, which no subscriber saw. */
   readonly lost: Array<ContainerEvent> = []
 
@@ -33,14 +35,17 @@ export class InMemoryContainerEvents implements ContainerEvents {
 
   /** The feed breaks (the daemon went away): events are lost until `restoreFeed`. */
   breakFeed(): void {
+    if (!this.#broken) this.#lostBeforeBreak = this.lost.length
     this.#broken = true
   }
 
-  /** The feed is back: every subscriber hears that it may have missed events. */
-  restoreFeed(): void {
+  /** The feed is back: every subscriber hears that it may have missed events, then, with `replay`, gets them. */
+  restoreFeed(options: { readonly replay?: boolean } = {}): void {
     if (!this.#broken) return
     this.#broken = false
+    const missed = options.replay === true ? this.lost.splice(this.#lostBeforeBreak) : []
     for (const s of Array.from(this.#subscribers)) s.onGap()
+    for (const event of missed) this.emit(event)
   }
 
   /** A break and a reconnect in one step. */
