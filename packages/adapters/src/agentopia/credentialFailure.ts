@@ -1,3 +1,4 @@
+import { STATUS_CODES } from "node:http"
 import { CredentialFetchFailed, type CredentialProblem } from "@dtma/domain"
 import { isTransientStatus, type BackendAnswer, type BackendUnreachable } from "./backendPost.ts"
 import { connectionIdOf } from "./credentialsBody.ts"
@@ -16,9 +17,9 @@ export const reasonOfStatus = (status: number): CredentialProblem =>
   REASON_BY_STATUS[status] ?? (isTransientStatus(status) ? "unavailable" : "invalid_response")
 
 /**
- * A non-2xx answer as the port's error. The body is not quoted, so no token the backend might echo
- * reaches a message; a refusal keeps the `connection_id` it names, and only when that is one of
- * the connections asked for.
+ * A non-2xx answer as the port's error. Neither the body nor the backend's own reason phrase is
+ * quoted (the status's standard phrase is), so no token the backend might echo reaches a message; a
+ * refusal keeps the `connection_id` it names, and only when that is one of the connections asked for.
  */
 export const failureOfAnswer = (path: string, answer: BackendAnswer, asked: ReadonlyArray<string> = []): CredentialFetchFailed => {
   const reason = reasonOfStatus(answer.status)
@@ -26,7 +27,7 @@ export const failureOfAnswer = (path: string, answer: BackendAnswer, asked: Read
   return new CredentialFetchFailed({
     reason,
     connectionId: named !== null && asked.includes(named) ? named : null,
-    detail: `${path} answered ${`${answer.status} ${answer.statusText}`.trim()}`,
+    detail: `${path} answered ${`${answer.status} ${STATUS_CODES[answer.status] ?? ""}`.trim()}`,
   })
 }
 

@@ -106,7 +106,12 @@ export const makeDockerContainerEvents = (api: DockerApi, options: DockerContain
             read(stream, mine)
             if (!missed) return
             missed = false
-            handlers.onGap()
+            // A handler that throws is reported like a bad line: it must not end the feed, nor the process.
+            try {
+              handlers.onGap()
+            } catch (error) {
+              options.onError?.(error)
+            }
           },
           (error: unknown) => {
             options.onError?.(error)

@@ -135,6 +135,19 @@ describe("DockerContainerEvents over a fake Docker API", () => {
     expect(gaps).toEqual([])
   })
 
+  it("reports a gap handler that throws and carries on, passing what follows", async () => {
+    const docker = new FakeDockerApi()
+    const seen: Array<ContainerEvent> = []
+    const errors: Array<unknown> = []
+    const events = makeDockerContainerEvents(docker, { initialBackoffMs: 10, maxBackoffMs: 40, onError: (e) => errors.push(e) })
+    subscriptions.push(await run(events.subscribe({ onEvent: (e) => seen.push(e), onGap: () => { throw new Error("a broken gap handler") } })))
+    await expect.poll(() => docker.events.open.size).toBe(1)
+    docker.events.breakAll()
+    await expect.poll(() => errors.map(String)).toContain("Error: a broken gap handler")
+    docker.events.emit(eventJson("start", ID))
+    await expect.poll(() => seen.map((e) => e.kind)).toEqual(["start"])
+  })
+
   it("reports a line that is not JSON and carries on", async () => {
     const docker = new FakeDockerApi()
     const { seen, errors } = await subscribed(docker)
