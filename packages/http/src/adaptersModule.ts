@@ -60,7 +60,9 @@ export const adaptersModule = (config: Config): ContainerModule =>
       .toResolvedValue(
         (logger: Logger) =>
           sdkMcpConnectorFromEnv({
-            onTransportError: (target, error) => logger.warn({ containerId: target.containerId, transport: target.transport, error: described(error) }, "MCP transport error"),
+            onTransportProblem: (target, { kind, detail, first }) =>
+              // A repeat of a kind already warned about on this connection is noise at info level.
+              (first ? logger.warn : logger.debug).call(logger, { containerId: target.containerId, transport: target.transport, kind, detail }, "MCP transport error"),
           }),
         [Tokens.Logger],
       )
