@@ -60,9 +60,12 @@ export const adaptersModule = (config: Config): ContainerModule =>
       .toResolvedValue(
         (logger: Logger) =>
           sdkMcpConnectorFromEnv({
-            onTransportProblem: (target, { kind, detail, first }) =>
+            onTransportProblem: (target, { kind, detail, first }) => {
+              const fields = { containerId: target.containerId, transport: target.transport, kind, detail }
               // A repeat of a kind already warned about on this connection is noise at info level.
-              (first ? logger.warn : logger.debug).call(logger, { containerId: target.containerId, transport: target.transport, kind, detail }, "MCP transport error"),
+              if (first) logger.warn(fields, "MCP transport error")
+              else logger.debug(fields, "MCP transport error")
+            },
           }),
         [Tokens.Logger],
       )
