@@ -11,6 +11,7 @@ export { dockerContainerEventsFromEnv, makeDockerContainerEvents } from "./docke
 export type { DockerContainerEventsOptions } from "./docker/DockerContainerEvents.ts"
 export { makeSdkMcpConnector, sdkMcpConnectorFromEnv } from "./mcp/SdkMcpConnector.ts"
 export type { SdkMcpConnectorOptions } from "./mcp/SdkMcpConnector.ts"
+export type { TransportProblem, TransportProblemKind } from "./mcp/transportProblems.ts"
 export { AttachStdioTransport } from "./mcp/AttachStdioTransport.ts"
 export { FETCH_BAD_PORTS } from "./mcp/fetchBadPorts.ts"
 export type { AttachStdioTransportOptions } from "./mcp/AttachStdioTransport.ts"

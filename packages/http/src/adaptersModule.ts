@@ -60,7 +60,12 @@ export const adaptersModule = (config: Config): ContainerModule =>
       .toResolvedValue(
         (logger: Logger) =>
           sdkMcpConnectorFromEnv({
-            onTransportError: (target, error) => logger.warn({ containerId: target.containerId, transport: target.transport, error: described(error) }, "MCP transport error"),
+            onTransportProblem: (target, { kind, detail, first }) => {
+              const fields = { containerId: target.containerId, transport: target.transport, kind, detail }
+              // A repeat of a kind already warned about on this connection is noise at info level.
+              if (first) logger.warn(fields, "MCP transport error")
+              else logger.debug(fields, "MCP transport error")
+            },
           }),
         [Tokens.Logger],
       )

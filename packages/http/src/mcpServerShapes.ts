@@ -8,8 +8,19 @@ export const endpointUrlOf = (origin: string, name: string): string => `${origin
 
 const countsOf = (s: CapabilitySnapshot | null) => ({ tools: s?.tools.length ?? 0, resources: s?.resources.length ?? 0, prompts: s?.prompts.length ?? 0 })
 
-/** `data` of a deploy's 201. */
-export const deployedData = (v: McpServerView, origin: string) => ({
+/** How a server gets its OAuth tokens, never a token; `null` for a server without OAuth. */
+const credentialsOf = (v: McpServerView) =>
+  v.oauth === null
+    ? null
+    : {
+        injectionMethod: v.oauth.method,
+        refreshStrategy: v.oauth.refreshStrategy,
+        refreshIntervalSeconds: v.oauth.refreshIntervalSeconds,
+        // env_vars tokens sit in Docker's own container records, on disk: the one method that persists.
+        persistedByDocker: v.oauth.method === "env_vars",
+      }
+
+const basicsOf = (v: McpServerView, origin: string) => ({
   instanceName: v.instanceName,
   accountToolInstanceId: v.accountToolInstanceId,
   containerId: v.containerId,
@@ -19,9 +30,12 @@ export const deployedData = (v: McpServerView, origin: string) => ({
   capabilities: countsOf(v.capabilities),
 })
 
+/** `data` of a deploy's 201: the server, and how its tokens are delivered (as `GET` says it). */
+export const deployedData = (v: McpServerView, origin: string) => ({ ...basicsOf(v, origin), credentials: credentialsOf(v) })
+
 /** One entry of `GET /mcp-servers`. */
 export const summaryOf = (v: McpServerView, origin: string) => ({
-  ...deployedData(v, origin),
+  ...basicsOf(v, origin),
   image: v.image,
   containerState: v.containerState,
   lastHealthCheck: v.lastHealthCheck,
@@ -52,16 +66,7 @@ export const detailOf = (v: McpServerView, origin: string, oauth: ReadonlyArray<
           fetchedAt: v.capabilities.fetchedAt,
         },
   oauth,
-  credentials:
-    v.oauth === null
-      ? null
-      : {
-          injectionMethod: v.oauth.method,
-          refreshStrategy: v.oauth.refreshStrategy,
-          refreshIntervalSeconds: v.oauth.refreshIntervalSeconds,
-          // env_vars tokens sit in Docker's own container records, on disk: the one method that persists.
-          persistedByDocker: v.oauth.method === "env_vars",
-        },
+  credentials: credentialsOf(v),
 })
 
 /** One server of `GET /mcp-servers/discovery`: the full capability snapshot, as last fetched. */

@@ -37,6 +37,19 @@ describe("OAuth credentials of MCP servers", () => {
     expect((await jsonOf(await app.api("/mcp-servers/mcp-a"))).data.credentials.persistedByDocker).toBe(true)
   })
 
+  it("says in the deploy's and the redeploy's answers, as GET does, whether Docker keeps the token", async () => {
+    const kept = { injectionMethod: "env_vars", refreshStrategy: "on_expiry", refreshIntervalSeconds: null, persistedByDocker: true }
+    const deployed = await jsonOf(await app.json("POST", "/mcp-servers", oauthBody({ credentialInjectionMethod: "env_vars" })))
+    expect(deployed.data.credentials).toEqual(kept)
+    expect((await jsonOf(await app.api("/mcp-servers/mcp-a"))).data.credentials).toEqual(kept)
+    const redeployed = await jsonOf(await app.json("POST", "/mcp-servers/mcp-a/redeploy", oauthBody({ credentialInjectionMethod: "env_vars" })))
+    expect(redeployed.data.credentials).toEqual(kept)
+    const files = await jsonOf(await app.json("POST", "/mcp-servers", oauthBody({ instanceNameOnToolbox: "mcp-b", accountToolInstanceId: "ati-b" })))
+    expect(files.data.credentials).toEqual({ ...kept, injectionMethod: "mounted_secrets", persistedByDocker: false })
+    const plain = await jsonOf(await app.json("POST", "/mcp-servers", mcpBody({ instanceNameOnToolbox: "mcp-c", accountToolInstanceId: "ati-c" })))
+    expect(plain.data.credentials).toBeNull()
+  })
+
   it("refreshes on request, delivering the new token before answering, and never returns one", async () => {
     await app.json("POST", "/mcp-servers", oauthBody({ oauthConnectionIds: ["github-1", "slack-1"], credentialInjectionMethod: "runtime_api" }))
     const res = await app.json("POST", "/mcp-servers/mcp-a/oauth/refresh")

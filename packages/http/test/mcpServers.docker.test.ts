@@ -6,6 +6,7 @@ import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/webso
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startDtma, type DtmaProcess } from "./dtmaProcess.ts"
+import { echo, mcpClient } from "./mcpClient.ts"
 
 const EVERYTHING = "dtma/mcp-everything:2026.8.31"
 const WEBSOCKET = "dtma/mcp-websocket:4.0.0"
@@ -101,6 +102,23 @@ describe("MCP servers on a real engine", () => {
     const port = await publishedPort("streamable_http", 3001)
     const direct = await listedDirectly(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)))
     expect(toolNames(await discovered("streamable_http"))).toEqual(direct)
+  })
+
+  it("proxies calls to a streamable_http server, error answers among them, and logs no transport error and no line over 2 KB", async () => {
+    const client = await mcpClient(`${dtma.url}/mcp-servers/${run}-streamable_http/mcp`, dtma.token ?? "")
+    try {
+      for (let round = 0; round < 3; round++) {
+        await expect(client.getPrompt({ name: "nope" })).rejects.toThrow(/not found/)
+        for (let n = 0; n < 3; n++) await echo(client, `after an error answer ${round}.${n}`)
+      }
+    } finally {
+      await client.close()
+    }
+    // The SDK's client resumes an event stream it thinks unanswered a second after it ends.
+    await new Promise((resolve) => setTimeout(resolve, 2_500))
+    const lines = dtma.output().split("\n")
+    expect(lines.filter((line) => line.includes("MCP transport error")).map((line) => line.slice(0, 300))).toEqual([])
+    expect(lines.filter((line) => Buffer.byteLength(line) > 2_048).map((line) => line.slice(0, 300))).toEqual([])
   })
 
   it("deploys a WebSocket server: 201, healthy, and discovers what it lists to a client of its own", async () => {

@@ -27,6 +27,7 @@ describe("POST /mcp-servers", () => {
         endpointUrl: `${app.base}/mcp-servers/echo%20server/mcp`,
         healthStatus: "healthy",
         capabilities: { tools: 1, resources: 0, prompts: 0 },
+        credentials: null,
       },
     })
   })

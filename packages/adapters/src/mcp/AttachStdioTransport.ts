@@ -21,11 +21,13 @@ export interface AttachStdioTransportOptions {
  */
 export class StdioFramingError extends Error {
   override readonly name = "StdioFramingError"
+  readonly kind: "not-json" | "not-json-rpc" | "oversized-line"
   readonly lost: boolean
 
-  constructor(message: string, options: { readonly lost?: boolean } = {}) {
+  constructor(message: string, kind: StdioFramingError["kind"]) {
     super(message)
-    this.lost = options.lost ?? false
+    this.kind = kind
+    this.lost = kind === "oversized-line"
   }
 }
 
@@ -110,7 +112,7 @@ export class AttachStdioTransport implements Transport {
       if (piece.stream !== "stdout") continue
       for (const event of this.#lines.push(piece.payload)) {
         if (event._tag === "Oversized") {
-          this.onerror?.(new StdioFramingError(`the server wrote a stdout line longer than ${event.maxLineBytes} bytes; it was dropped`, { lost: true }))
+          this.onerror?.(new StdioFramingError(`the server wrote a stdout line longer than ${event.maxLineBytes} bytes; it was dropped`, "oversized-line"))
         } else if (event.text.trim() !== "") {
           this.#deliver(event.text)
         }
@@ -125,8 +127,9 @@ export class AttachStdioTransport implements Transport {
     } catch (error) {
       // Neither the line nor the parser's words about it (which quote it) are repeated: they go to the
       // DTMA's log, and a server can print anything on stdout, the secrets it was given among it.
-      const what = error instanceof SyntaxError ? "is not JSON" : "is JSON but not a JSON-RPC message"
-      this.onerror?.(new StdioFramingError(`skipped a stdout line of ${Buffer.byteLength(line)} bytes that ${what}`))
+      const notJson = error instanceof SyntaxError
+      const what = notJson ? "is not JSON" : "is JSON but not a JSON-RPC message"
+      this.onerror?.(new StdioFramingError(`skipped a stdout line of ${Buffer.byteLength(line)} bytes that ${what}`, notJson ? "not-json" : "not-json-rpc"))
       return
     }
     this.onmessage?.(message)

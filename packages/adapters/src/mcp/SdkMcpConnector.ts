@@ -9,7 +9,9 @@ import { dockerApiOf, type DockerApi } from "../docker/DockerApi.ts"
 import { AttachStdioTransport, StdioFramingError } from "./AttachStdioTransport.ts"
 import { awaitHttpReady } from "./awaitHttpReady.ts"
 import { attachFailure, httpSendFailure, withDeadline } from "./connectFailures.ts"
+import { makeResumeGuard } from "./resumeGuard.ts"
 import { channelOf, type TransportChannelOptions } from "./transportChannel.ts"
+import { problemReporter, type TransportProblem } from "./transportProblems.ts"
 
 /** What the connector needs: a way to attach to containers, and tuning. */
 export interface SdkMcpConnectorOptions {
@@ -19,8 +21,12 @@ export interface SdkMcpConnectorOptions {
   readonly probeIntervalMs?: number
   /** The longest stdout line a stdio server may write; default 10 MiB. */
   readonly maxLineBytes?: number
-  /** Out-of-band transport errors (a bad stdout line, a failed background stream), for the log. */
-  readonly onTransportError?: (target: McpTarget, error: Error) => void
+  /**
+   * Out-of-band transport problems (a bad stdout line, an event that is not a message, a failed
+   * background stream), for the log: each with its kind and a short sentence, repeats of a kind on
+   * one connection flagged. Nothing is reported for what the DTMA's own close breaks.
+   */
+  readonly onTransportProblem?: (target: McpTarget, problem: TransportProblem) => void
   /** How long `close` may spend ending a Streamable HTTP session; default 1 s. */
   readonly closeTimeoutMs?: number
 }
@@ -42,17 +48,18 @@ export const makeSdkMcpConnector = (options: SdkMcpConnectorOptions): McpConnect
       case "websocket":
         return { transport: new WebSocketClientTransport(url), channel: {} }
       default: {
-        const transport = new StreamableHTTPClientTransport(url)
+        const guard = makeResumeGuard()
+        const transport = new StreamableHTTPClientTransport(url, { fetch: guard.fetch })
         const beforeClose = () => withDeadline(transport.terminateSession(), Date.now() + closeTimeoutMs).then(() => undefined)
-        return { transport, channel: { beforeClose, sendFailure: httpSendFailure } }
+        return { transport, channel: { beforeClose, sendFailure: httpSendFailure, sendOptions: guard.sendOptions, saw: guard.saw } }
       }
     }
   }
 
   const open = async (target: McpTarget, timeoutMs: number, signal: AbortSignal): Promise<McpChannel> => {
     const deadline = Date.now() + timeoutMs
-    // JSON.parse's error quotes what it could not read, and a server can send the secrets it was given.
-    const onError = (error: Error) => options.onTransportError?.(target, error instanceof SyntaxError ? new Error("the server sent a message that is not JSON") : error)
+    const report = options.onTransportProblem
+    const onError = report === undefined ? undefined : problemReporter((problem) => report(target, problem))
     let transport: Transport
     let channel: McpChannel
     if (target.transport === "stdio") {

@@ -1,6 +1,6 @@
 /* oxlint-disable unicorn/prefer-add-event-listener -- the SDK's Transport has callback properties, not events */
 import * as Effect from "effect/Effect"
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
+import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js"
 import { McpConnectFailed, isRequest, isResponse, type ConnectProblem, type JsonRpcId, type JsonRpcMessage, type McpChannel } from "@dtma/domain"
 import { toDomainMessage, toSdkMessage } from "./jsonRpcMessages.ts"
 
@@ -12,9 +12,12 @@ export interface SendFailure {
   readonly fatal: boolean
 }
 
-/** What differs between transports: which errors are fatal, and how to end a session. */
+/** What differs between transports: which errors are fatal, how to send, and how to end a session. */
 export interface TransportChannelOptions {
-  /** Errors the transport reports out of band (bad lines, failed background streams). */
+  /**
+   * Errors the transport reports out of band (bad lines, failed background streams). Not called once
+   * the channel is closing or closed: what breaks then (aborted streams) is the close itself.
+   */
   readonly onError?: (error: Error) => void
   /** Which reported errors end the connection; default none. */
   readonly isFatal?: (error: Error) => boolean
@@ -22,6 +25,10 @@ export interface TransportChannelOptions {
   readonly sendFailure?: (error: unknown) => SendFailure
   /** Runs before the transport closes on `close()` (e.g. ending a server session); bounded by the caller. */
   readonly beforeClose?: () => Promise<void>
+  /** The transport's options for sending `message`, if any. */
+  readonly sendOptions?: (message: JsonRpcMessage) => TransportSendOptions | undefined
+  /** Sees each message the transport delivers, before the receiver. */
+  readonly saw?: (message: JsonRpcMessage) => void
 }
 
 const detailOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
@@ -61,6 +68,7 @@ export const channelOf = (transport: Transport, options: TransportChannelOptions
 
   transport.onmessage = (sdkMessage) => {
     const message = toDomainMessage(sdkMessage)
+    options.saw?.(message)
     if (isResponse(message) && initializeIds.delete(message.id ?? "")) {
       const version = "result" in message ? message.result["protocolVersion"] : undefined
       if (typeof version === "string") transport.setProtocolVersion?.(version)
@@ -70,7 +78,7 @@ export const channelOf = (transport: Transport, options: TransportChannelOptions
   }
   transport.onclose = () => finish("the connection to the server closed")
   transport.onerror = (error) => {
-    options.onError?.(error)
+    if (closing === null && closedBecause === null) options.onError?.(error)
     if (options.isFatal?.(error) === true) void shutDown(`the connection failed: ${error.message}`)
   }
 
@@ -84,7 +92,7 @@ export const channelOf = (transport: Transport, options: TransportChannelOptions
         }
         if (isRequest(message) && message.method === "initialize") initializeIds.add(message.id)
         return Effect.tryPromise({
-          try: () => transport.send(toSdkMessage(message)),
+          try: () => transport.send(toSdkMessage(message), options.sendOptions?.(message)),
           catch: (error) => {
             const failure = classify(error)
             if (failure.fatal) void shutDown(`sending failed: ${failure.detail}`)

@@ -4,6 +4,7 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 import type { JsonRpcMessage } from "@dtma/domain"
 import { echoMcpServer, run } from "@dtma/testing"
 import { makeSdkMcpConnector } from "../../src/mcp/SdkMcpConnector.ts"
+import type { TransportProblem } from "../../src/mcp/transportProblems.ts"
 import { FakeDockerApi } from "../docker/FakeDockerApi.ts"
 
 describe("SdkMcpConnector over Streamable HTTP to an in-process server", () => {
@@ -59,15 +60,15 @@ describe("SdkMcpConnector reporting what a network server sent that is not JSON"
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
     const address = server.address()
     const url = `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}/mcp`
-    const reported: Array<Error> = []
-    const connector = makeSdkMcpConnector({ docker: new FakeDockerApi(), onTransportError: (_, error) => reported.push(error) })
+    const reported: Array<TransportProblem> = []
+    const connector = makeSdkMcpConnector({ docker: new FakeDockerApi(), onTransportProblem: (_, problem) => reported.push(problem) })
     const channel = await run(connector.connect({ transport: "streamable_http", containerId: "c", url }, { timeoutMs: 2_000 }))
     await run(channel.send({ jsonrpc: "2.0", id: 1, method: "ping" }))
     await expect.poll(() => reported.length).toBeGreaterThan(0)
     await run(channel.close())
     server.closeAllConnections()
     await new Promise((resolve) => server.close(resolve))
-    expect(reported[0]?.message).toBe("the server sent a message that is not JSON")
-    for (const e of reported) expect(`${e.message} ${e.stack ?? ""}`).not.toContain(secret.slice(0, 6))
+    expect(reported[0]).toEqual({ kind: "not-json", detail: "the server sent a message that is not JSON", first: true })
+    for (const p of reported) expect(JSON.stringify(p)).not.toContain(secret.slice(0, 6))
   })
 })

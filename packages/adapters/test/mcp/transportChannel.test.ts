@@ -101,3 +101,19 @@ describe("a channel over an SDK transport", () => {
     expect(errors).toEqual(["bad line", "stream lost"])
   })
 })
+
+describe("a channel's out-of-band errors", () => {
+  it("are not passed on once the channel closes: what breaks then is the close itself", async () => {
+    const transport = new RecordingTransport()
+    const errors: Array<string> = []
+    let release = () => undefined as void
+    const channel = channelOf(transport, { onError: (e) => errors.push(e.message), beforeClose: () => new Promise<void>((resolve) => (release = resolve)) })
+    transport.onerror?.(new Error("before"))
+    const closing = run(channel.close())
+    transport.onerror?.(new Error("SSE stream disconnected: AbortError: This operation was aborted"))
+    release()
+    await closing
+    transport.onerror?.(new Error("after"))
+    expect(errors).toEqual(["before"])
+  })
+})
