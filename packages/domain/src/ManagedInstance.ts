@@ -21,7 +21,7 @@ export type InstanceKind = "standard_tool" | "mcp_server"
 
 export type McpTransport = "stdio" | "sse" | "websocket" | "streamable_http"
 
-/** Docker's own state strings, as callers of the legacy API read them. */
+/** A container's state as container runtimes report it, and as callers of the legacy API read it. */
 export type ContainerState = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead"
 
 export type PullPolicy = "if_not_present" | "always" | "never"
@@ -90,7 +90,7 @@ export interface InstanceSpec {
   readonly ports: ReadonlyArray<PortRequest>
   readonly pullPolicy: PullPolicy
   readonly mcp: McpSettings | null
-  /** Arguments replacing the image's default command (Docker `Cmd`); null keeps the image's. */
+  /** Arguments replacing the image's default command; null keeps the image's. */
   readonly command: ReadonlyArray<string> | null
   /** Absent: the runtime's defaults for the kind. */
   readonly overrides?: ContainerOverrides | undefined
@@ -109,7 +109,7 @@ export interface ManagedContainer {
   readonly kind: InstanceKind
   readonly image: string
   /**
-   * The id of the image the container runs (Docker's `sha256:…`): two tags of one image share it.
+   * The id of the image the container runs (its content digest, `sha256:…`): two tags of one image share it.
    * Absent or null when the runtime does not say.
    */
   readonly imageId?: string | null | undefined

@@ -10,10 +10,10 @@ export interface ContainerUser {
   readonly group: IdOrName | null
 }
 
-/** The highest uid or gid the runtime accepts (runc refuses more: "uids and gids must be in range 0-2147483647"). */
+/** The highest uid or gid the runtime accepts (it refuses more: "uids and gids must be in range 0-2147483647"). */
 export const MAX_ID = 2_147_483_647
 
-// Go's strconv.Atoi, which runc uses: an optional sign, then decimal digits (leading zeros allowed).
+// A number as the OCI runtime reads one (Go's strconv.Atoi): an optional sign, then decimal digits (leading zeros allowed).
 const NUMERIC = /^[+-]?[0-9]+$/
 // A portable user or group name (useradd's rule, with upper case): what an image's files can hold.
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/
@@ -28,7 +28,7 @@ const EMPTY_PART = {
 const partOf = (text: string, what: "user" | "group"): Result.Result<IdOrName, string> => {
   if (text === "") return Result.fail(EMPTY_PART[what])
   if (NUMERIC.test(text)) {
-    // A string of digits too long for Atoi is no number to runc either: it then looks for a name and finds none.
+    // A string of digits too long for Atoi is no number to the runtime either: it then looks for a name and finds none.
     const id = Number(text)
     if (!Number.isSafeInteger(id) || id < 0 || id > MAX_ID) return Result.fail(`has the ${what} id ${show(text)}, outside 0..${MAX_ID}`)
     return Result.succeed({ _tag: "Id", id: Math.abs(id) })
@@ -38,7 +38,7 @@ const partOf = (text: string, what: "user" | "group"): Result.Result<IdOrName, s
 }
 
 /**
- * Reads `User` as runc does (what Docker runs): split at `:`, a part of decimal digits (with an optional
+ * Reads `User` as the container runtime does: split at `:`, a part of decimal digits (with an optional
  * sign and leading zeros) is an id, anything else a name. Fails with what is wrong, worded to follow the
  * quoted value: an empty value or part (the runtime would fill it in from the image, or with root), more
  * than one `:`, an id outside 0..2147483647, or a part that is neither a number nor a name.
@@ -46,7 +46,7 @@ const partOf = (text: string, what: "user" | "group"): Result.Result<IdOrName, s
 export const parseContainerUser = (text: string): Result.Result<ContainerUser, string> => {
   if (text === "") return Result.fail("is empty: leave User out to run as the image's user")
   const parts = text.split(":")
-  // runc ignores what follows a second ':'; a value with one is not what its sender meant.
+  // The runtime ignores what follows a second ':'; a value with one is not what its sender meant.
   if (parts.length > 2) return Result.fail("has more than one ':' (the forms are user, user:group, uid and uid:gid)")
   const [userText = "", groupText] = parts
   const user = partOf(userText, "user")

@@ -94,7 +94,7 @@ export const toolboxStatusOf = (state: ContainerState, exitCode: number | null):
     case "paused":
       return "stopped"
     case "exited":
-      // 0 and the signals `docker stop` sends (SIGTERM 143, SIGINT 130, SIGKILL after the grace 137) mean stopped.
+      // 0, and death by the signals a stop sends (128 + signal: SIGINT 130, SIGTERM 143, SIGKILL after the grace 137), mean stopped.
       return exitCode === null || [0, 130, 137, 143].includes(exitCode) ? "stopped" : "error"
     case "removing":
     case "dead":

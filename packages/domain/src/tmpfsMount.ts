@@ -14,14 +14,14 @@ const VALUED: Readonly<Record<string, { readonly valid: (value: string) => boole
 
 const FLAGS: ReadonlySet<string> = new Set(["rw", "ro", "noexec", "nosuid", "nodev", "noatime", "nodiratime", "relatime", "strictatime", "sync", "async", "dirsync"])
 
-/** Docker mounts every tmpfs noexec, nosuid and nodev unless told otherwise: these would tell it otherwise. */
+/** A container runtime mounts every tmpfs noexec, nosuid and nodev unless told otherwise: these would tell it otherwise. */
 const WIDENING_FLAGS: ReadonlySet<string> = new Set(["exec", "suid", "dev"])
 
 export const TMPFS_OPTIONS_SUPPORTED = `${[...FLAGS].join(", ")}, ${Object.keys(VALUED).map((k) => `${k}=`).join(", ")}`
 
 const show = (text: string): string => JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text)
 
-// Kernel filesystems and the files Docker mounts itself: a tmpfs there fails to start or breaks the container.
+// Kernel filesystems and the files the runtime mounts itself: a tmpfs there fails to start or breaks the container.
 const KERNEL_TREES = ["/proc", "/sys", "/dev"]
 const RUNTIME_FILES = ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]
 
@@ -32,7 +32,7 @@ const pathProblemOf = (path: string): string | null => {
   }
   const tree = KERNEL_TREES.find((t) => path === t || path.startsWith(`${t}/`))
   if (tree !== undefined) return `${show(path)} is under ${tree}, a kernel filesystem the container needs`
-  if (RUNTIME_FILES.includes(path)) return `${show(path)} is a file Docker mounts itself`
+  if (RUNTIME_FILES.includes(path)) return `${show(path)} is a file the container runtime mounts itself`
   return null
 }
 
@@ -55,8 +55,8 @@ const optionProblemOf = (option: string, seen: Set<string>): string | null => {
 
 /**
  * What is wrong with a tmpfs mount of `options` on `path`, or null: an absolute path outside the
- * kernel's and Docker's own mounts; known options only, each at most once, with values the kernel
- * takes; never exec, suid or dev. Empty options are Docker's defaults (noexec, nosuid, nodev).
+ * kernel's and the runtime's own mounts; known options only, each at most once, with values the kernel
+ * takes; never exec, suid or dev. Empty options are the runtime's defaults (noexec, nosuid, nodev).
  */
 export const tmpfsProblemOf = (path: string, options: string): string | null => {
   const pathProblem = pathProblemOf(path)

@@ -5,7 +5,7 @@ import type { OAuthCredential } from "./CredentialSource.ts"
 /** How a server receives its OAuth tokens (`credentialInjectionMethod`). */
 export type InjectionMethod = "mounted_secrets" | "runtime_api" | "env_vars"
 
-/** The two methods that keep tokens out of Docker's records: the ones a `CredentialDelivery` serves. */
+/** The two methods that keep tokens out of the container runtime's records: the ones a `CredentialDelivery` serves. */
 export type LiveInjectionMethod = Exclude<InjectionMethod, "env_vars">
 
 /** The numeric user a container runs as: delivered files and sockets belong to it, readable by it alone. */

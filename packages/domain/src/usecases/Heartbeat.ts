@@ -26,8 +26,8 @@ export interface McpHealthSource {
 }
 
 // A running container whose MCP server does not answer is not "running" for the backend.
-const mcpStatus = (docker: ToolboxStatus, health: HealthStatus): ToolboxStatus => {
-  if (docker !== "running") return docker
+const mcpStatus = (container: ToolboxStatus, health: HealthStatus): ToolboxStatus => {
+  if (container !== "running") return container
   if (health === "unhealthy") return "error"
   if (health === "starting") return "deploying"
   if (health === "stopping" || health === "stopped") return "stopped"
@@ -36,10 +36,10 @@ const mcpStatus = (docker: ToolboxStatus, health: HealthStatus): ToolboxStatus =
 
 export const toolStatusOf = (c: ManagedContainer, mcp?: NonNullable<ToolStatusReport["mcp"]> & { readonly health: HealthStatus }): ToolStatusReport | null => {
   if (c.accountToolInstanceId === null) return null
-  const docker = toolboxStatusOf(c.state, c.exitCode)
+  const container = toolboxStatusOf(c.state, c.exitCode)
   return {
     accountToolInstanceId: c.accountToolInstanceId,
-    statusOnToolbox: mcp === undefined ? docker : mcpStatus(docker, mcp.health),
+    statusOnToolbox: mcp === undefined ? container : mcpStatus(container, mcp.health),
     containerId: c.containerId,
     image: c.image,
     startedAt: c.startedAt,
