@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import {
   ContainerNotFound,
+  type ContainerNameConflict,
   ImageUnavailable,
   RuntimeOperationFailed,
   RuntimeUnavailable,
@@ -13,8 +14,9 @@ import {
   type RuntimeFailure,
   type RuntimeOperation,
 } from "@dtma/domain"
+import { replacementNamesFor } from "./containerName.ts"
 import { envValuesOf, toCreateBody } from "./containerSpec.ts"
-import { dockerApiOf, type DockerApi } from "./DockerApi.ts"
+import { dockerApiOf, type CreateContainerBody, type DockerApi } from "./DockerApi.ts"
 import type { CapturedStreams, DockerOutputCapture } from "./DockerOutputCapture.ts"
 import { createFailure, dockerMessageOf, notFoundOr, pullFailure, runtimeFailure, startFailure, statusCodeOf } from "./dockerErrors.ts"
 import { decodeLabels, DEFAULT_SCOPE, managedFilter } from "./labels.ts"
@@ -139,8 +141,23 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
       }),
     )
 
-  const create: ContainerRuntime["create"] = (spec) =>
-    call("create", (signal) => api.createContainer(toCreateBody(spec, scope), signal), createFailure(spec.containerName, envValuesOf(spec))).pipe(
+  /** Creates the container under the first of `names` no container holds; its id. */
+  const createNamed = (body: CreateContainerBody, names: ReadonlyArray<string>, secrets: ReadonlyArray<string>) => {
+    const attempt = (i: number): Effect.Effect<string, ContainerNameConflict | RuntimeFailure> => {
+      const named = { ...body, name: names[i] ?? body.name }
+      return call("create", (signal) => api.createContainer(named, signal), createFailure(named.name, secrets)).pipe(
+        Effect.catchTag("ContainerNameConflict", (e) => (i + 1 < names.length ? attempt(i + 1) : Effect.fail(e))),
+      )
+    }
+    return attempt(0)
+  }
+
+  const create: ContainerRuntime["create"] = (spec, createOptions = {}) =>
+    Effect.suspend(() => {
+      const body = toCreateBody(spec, scope)
+      const names = createOptions.replacement === true ? replacementNamesFor(spec.name, Date.now()) : [body.name]
+      return createNamed(body, names, envValuesOf(spec))
+    }).pipe(
       Effect.flatMap((id) => get(id)),
       Effect.catchTag("ContainerNotFound", (e) =>
         Effect.fail(new RuntimeOperationFailed({ operation: "create", detail: `container ${e.containerId} vanished right after its creation` })),

@@ -10,12 +10,16 @@ const IMAGE = "dtma/example-http:1"
 containerRuntimeContract("DockerContainerRuntime over a fake Docker API", async () => {
   const docker = new FakeDockerApi()
   docker.images.add(IMAGE)
-  return { runtime: makeDockerContainerRuntime(docker), image: IMAGE, imageUser: "1000:1000" }
+  return {
+    runtime: makeDockerContainerRuntime(docker),
+    image: IMAGE,
+    imageUser: "1000:1000",
+    holdName: async (containerName) => void docker.addForeign(containerName),
+  }
 })
 
 const spec = (name: string, overrides: Partial<InstanceSpec> = {}): InstanceSpec => ({
   name,
-  containerName: name,
   accountToolInstanceId: null,
   image: IMAGE,
   kind: "standard_tool",

@@ -11,6 +11,11 @@ import type { EnvVar, InstanceSpec, ManagedContainer, PullPolicy } from "../Mana
 
 export type RuntimeFailure = RuntimeUnavailable | RuntimeOperationFailed
 
+export interface CreateOptions {
+  /** The instance already has a container: this one runs beside it (a zero-downtime replacement). */
+  readonly replacement?: boolean | undefined
+}
+
 /**
  * Runs containers for managed instances. Everything it returns is a container it created (marked
  * as managed); containers it did not create are invisible to it.
@@ -29,10 +34,15 @@ export interface ContainerRuntime {
   imageUser(image: string): Effect.Effect<string | null, ImageUnavailable | RuntimeFailure>
   /**
    * Creates (does not start) the container of the spec, marked as managed and carrying everything
-   * `list` needs to rebuild the instance (secrets excluded). Fails `ContainerNameConflict` when any
-   * container, managed or not, already has `spec.containerName`.
+   * `list` needs to rebuild the instance (secrets excluded). The runtime names the container after
+   * `spec.name`, mapped to a name it can take where the name itself is not one (the name is reported
+   * as `containerName`). A first container of an instance fails `ContainerNameConflict` when any
+   * container, managed or not, already holds that container name. With `replacement`, the instance
+   * already has a container and the new one is to run beside it: it gets a container name no
+   * existing container holds (the plain one when free), so it conflicts with none of the
+   * instance's own.
    */
-  create(spec: InstanceSpec): Effect.Effect<ManagedContainer, ContainerNameConflict | RuntimeFailure>
+  create(spec: InstanceSpec, options?: CreateOptions): Effect.Effect<ManagedContainer, ContainerNameConflict | RuntimeFailure>
   /** Starts the container; idempotent on a running one. */
   start(containerId: string): Effect.Effect<ManagedContainer, ContainerNotFound | HostPortUnavailable | RuntimeFailure>
   /** Stops the container within the grace period, then kills it; idempotent on a stopped one. */
