@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest"
 import type { InstanceSpec } from "@dtma/domain"
 import { containerRuntimeContract, failureOf, run } from "@dtma/testing"
 import { dockerApiOf } from "../src/docker/DockerApi.ts"
+import { dockerContainerEventsFromEnv } from "../src/docker/DockerContainerEvents.ts"
 import { containerNameFor } from "../src/docker/containerName.ts"
 import { dockerContainerRuntimeFromEnv, makeDockerContainerRuntime } from "../src/docker/DockerContainerRuntime.ts"
 
@@ -14,12 +15,14 @@ const RUN = `dtma-test-${Math.random().toString(36).slice(2, 8)}`
 const docker = new Dockerode()
 
 containerRuntimeContract("DockerContainerRuntime on the local Docker engine", async () => {
+  const events = dockerContainerEventsFromEnv()
   const held: Array<string> = []
   return {
-    runtime: dockerContainerRuntimeFromEnv(),
+    runtime: dockerContainerRuntimeFromEnv({ events }),
     image: IMAGE,
     imageUser: "1000:1000",
     holdName: async (containerName) => void held.push((await docker.createContainer({ name: containerName, Image: IMAGE, Labels: { "dtma.managed": "false" } })).id),
+    kill: (containerId) => docker.getContainer(containerId).kill(),
     cleanup: async () => void (await Promise.all(held.map((id) => docker.getContainer(id).remove({ force: true })))),
   }
 })

@@ -7,5 +7,6 @@ containerRuntimeContract("InMemoryContainerRuntime", async () => {
     image: "dtma/example-http:1",
     imageUser: "1000:1000",
     holdName: async (containerName) => void runtime.unmanagedNames.add(containerName),
+    kill: async (containerId) => runtime.crash(containerId, 137),
   }
 })

@@ -40,7 +40,8 @@ export interface ContainerRuntime {
    * container, managed or not, already holds that container name. With `replacement`, the instance
    * already has a container and the new one is to run beside it: it gets a container name no
    * existing container holds (the plain one when free), so it conflicts with none of the
-   * instance's own.
+   * instance's own. The answer is the container as created, before the runtime has looked at it:
+   * what it settles later (the image id) may be absent; `start` and `get` answer in full.
    */
   create(spec: InstanceSpec, options?: CreateOptions): Effect.Effect<ManagedContainer, ContainerNameConflict | RuntimeFailure>
   /** Starts the container; idempotent on a running one. */
@@ -56,7 +57,11 @@ export interface ContainerRuntime {
    * like, so what the container prints can be masked. Variables the image set itself are left out.
    */
   environmentOf(containerId: string): Effect.Effect<ReadonlyArray<EnvVar>, ContainerNotFound | RuntimeFailure>
-  /** Every managed container, whatever its state; only managed ones. */
+  /**
+   * Every managed container, whatever its state; only managed ones. Each one's state is as it was
+   * when the call began; what else it reports (ports, start time, exit code) may lag a change the
+   * runtime has not heard of yet (a restart a moment ago): `get` is always fresh.
+   */
   list(): Effect.Effect<ReadonlyArray<ManagedContainer>, RuntimeFailure>
 }
 

@@ -12,6 +12,8 @@ export interface ContainerRuntimeSubject {
   readonly imageUser: string | null
   /** Gives a container the runtime did not create the container name, as another client of the engine would. */
   readonly holdName: (containerName: string) => Promise<void>
+  /** Kills a running container behind the runtime's back (`docker kill`). */
+  readonly kill: (containerId: string) => Promise<void>
   /** Removes whatever the run left behind. */
   readonly cleanup?: () => Promise<void>
 }
@@ -98,10 +100,11 @@ export const containerRuntimeContract = (label: string, setup: () => Promise<Con
     it("reports the id of the image a container runs, the same for two containers of one image", async () => {
       const { runtime, image } = await get()
       const [a, b] = [await run(runtime.create(specFor(image))), await run(runtime.create(specFor(image)))]
-      expect(a.imageId).toMatch(/^sha256:./)
-      expect(b.imageId).toBe(a.imageId)
-      expect((await run(runtime.get(a.containerId))).imageId).toBe(a.imageId)
-      expect((await run(runtime.list())).find((c) => c.containerId === b.containerId)?.imageId).toBe(a.imageId)
+      const imageId = (await run(runtime.get(a.containerId))).imageId
+      expect(imageId).toMatch(/^sha256:./)
+      expect((await run(runtime.get(b.containerId))).imageId).toBe(imageId)
+      expect((await run(runtime.list())).find((c) => c.containerId === b.containerId)?.imageId).toBe(imageId)
+      expect((await run(runtime.start(a.containerId))).imageId).toBe(imageId)
     })
 
     it("gives back the environment it was given, values still redacted", async () => {
@@ -150,6 +153,15 @@ export const containerRuntimeContract = (label: string, setup: () => Promise<Con
       expect(third.containerName).not.toBe(second.containerName)
       const names = (await run(runtime.list())).filter((c) => c.name === spec.name).map((c) => c.containerName)
       expect(names.sort()).toEqual([second.containerName, third.containerName].sort())
+    })
+
+    it("lists a container killed behind its back as exited, however recently it was listed running", async () => {
+      const { runtime, image, kill } = await get()
+      const { containerId } = await run(runtime.create(specFor(image)))
+      await run(runtime.start(containerId))
+      expect((await run(runtime.list())).find((c) => c.containerId === containerId)?.state).toBe("running")
+      await kill(containerId)
+      expect((await run(runtime.list())).find((c) => c.containerId === containerId)).toMatchObject({ state: "exited", exitCode: 137 })
     })
 
     it("starts, stops and starts again, idempotently", async () => {
