@@ -21,7 +21,9 @@ containerRuntimeContract("DockerContainerRuntime on the local Docker engine", as
     runtime: dockerContainerRuntimeFromEnv({ events }),
     image: IMAGE,
     imageUser: "1000:1000",
-    holdName: async (containerName) => void held.push((await docker.createContainer({ name: containerName, Image: IMAGE, Labels: { "dtma.managed": "false" } })).id),
+    holdName: async (containerName) => {
+      held.push((await docker.createContainer({ name: containerName, Image: IMAGE, Labels: { "dtma.managed": "false" } })).id)
+    },
     kill: (containerId) => docker.getContainer(containerId).kill(),
     cleanup: async () => void (await Promise.all(held.map((id) => docker.getContainer(id).remove({ force: true })))),
   }

@@ -260,7 +260,8 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
         call("list", (signal) => api.listContainers(managedFilter(scope), signal), (e) => runtimeFailure("list", e)).pipe(
           Effect.flatMap((listed) => {
             const { current, inspect } = inventory.plan(listed.map((c) => ({ id: c.Id, state: c.State })), mark)
-            return Effect.forEach(inspect, (id) => get(id).pipe(Effect.catchTag("ContainerNotFound", () => Effect.succeed(null))), { concurrency: LIST_CONCURRENCY }).pipe(
+            const inspected = (id: string) => get(id).pipe(Effect.catchTag("ContainerNotFound", () => Effect.succeed(null)))
+            return Effect.forEach(inspect, inspected, { concurrency: LIST_CONCURRENCY }).pipe(
               Effect.map((inspected) => {
                 const fresh = new Map(inspected.flatMap((c) => (c === null ? [] : [[c.containerId, c] as const])))
                 return listed.flatMap((c) => current.get(c.Id) ?? fresh.get(c.Id) ?? [])

@@ -6,6 +6,12 @@ export interface ListedContainer {
   readonly state: string
 }
 
+/** Of the containers Docker lists, those known current (by id) and the ids to inspect. */
+export interface ListPlan {
+  readonly current: ReadonlyMap<string, ManagedContainer>
+  readonly inspect: ReadonlyArray<string>
+}
+
 /**
  * Whether a container last seen in `state` already shows an event of `kind`, which then changes
  * nothing: events come in order, so a later change would have brought an event of its own first.
@@ -53,7 +59,7 @@ export interface ContainerInventory {
    * shows (answered as kept), and the ids to inspect. Forgets the containers the list does not show,
    * except those heard of since the mark (created after Docker made its list).
    */
-  plan(listed: ReadonlyArray<ListedContainer>, mark: number): { readonly current: ReadonlyMap<string, ManagedContainer>; readonly inspect: ReadonlyArray<string> }
+  plan(listed: ReadonlyArray<ListedContainer>, mark: number): ListPlan
 }
 
 export const makeContainerInventory = (): ContainerInventory => {

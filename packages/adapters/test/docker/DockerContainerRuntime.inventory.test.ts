@@ -32,7 +32,8 @@ describe("DockerContainerRuntime's inventory, over a fake Docker API", () => {
     events = new InMemoryContainerEvents()
     runtime = makeDockerContainerRuntime(docker, { events })
     const maker = makeDockerContainerRuntime(docker)
-    ids = await Promise.all(Array.from({ length: 10 }, async (_, i) => (await run(maker.start((await run(maker.create(spec(`tool-${i}`)))).containerId))).containerId))
+    const made = async (name: string) => (await run(maker.start((await run(maker.create(spec(name)))).containerId))).containerId
+    ids = await Promise.all(Array.from({ length: 10 }, (_, i) => made(`tool-${i}`)))
     docker.calls.inspectContainer = 0
     docker.calls.listContainers = 0
   })

@@ -88,9 +88,11 @@ export class FakeDockerApi implements DockerApi {
 
   private run(c: FakeContainer): void {
     const requested = Object.entries(c.body.HostConfig.PortBindings)
-    c.bound = Object.fromEntries(requested.map(([key, bs]) => [key, bs.map((b) => ({ HostIp: b.HostIp, HostPort: b.HostPort || String(this.nextRandomPort++) }))]))
+    const bind = (b: Binding) => ({ HostIp: b.HostIp, HostPort: b.HostPort || String(this.nextRandomPort++) })
+    c.bound = Object.fromEntries(requested.map(([key, bs]) => [key, bs.map(bind)]))
     // Docker's start times have nanoseconds: two starts within a millisecond still differ.
-    Object.assign(c, { status: "running", startedAt: new Date().toISOString().replace("Z", `${String(++this.starts % 1_000_000).padStart(6, "0")}Z`), exitCode: 0 })
+    const startedAt = new Date().toISOString().replace("Z", `${String(++this.starts % 1_000_000).padStart(6, "0")}Z`)
+    Object.assign(c, { status: "running", startedAt, exitCode: 0 })
     this.emit(c, "start")
   }
 

@@ -52,7 +52,9 @@ describe("container names", () => {
 
   it("is the rule the in-memory runtime names containers by", async () => {
     const runtime = new InMemoryContainerRuntime({ images: ["img"] })
-    const spec = { accountToolInstanceId: null, image: "img", kind: "standard_tool" as const, env: [], ports: [], pullPolicy: "never" as const, mcp: null, command: null }
+    const spec = {
+      accountToolInstanceId: null, image: "img", kind: "standard_tool" as const, env: [], ports: [], pullPolicy: "never" as const, mcp: null, command: null,
+    }
     await fc.assert(
       fc.asyncProperty(arbInstanceName, async (name) => {
         const created = await run(runtime.create({ ...spec, name }))

@@ -87,7 +87,11 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
     )
 
   /** Checks host ports against every managed container, then creates and starts; no half-created container survives. */
-  const createAndStart = (spec: InstanceSpec, all: ReadonlyArray<ManagedContainer>, options: CreateOptions = {}): Effect.Effect<ManagedContainer, DeployError> =>
+  const createAndStart = (
+    spec: InstanceSpec,
+    all: ReadonlyArray<ManagedContainer>,
+    options: CreateOptions = {},
+  ): Effect.Effect<ManagedContainer, DeployError> =>
     Effect.gen(function* () {
       const holderOf = new Map(all.flatMap((c) => c.ports.map((p) => [p.hostPort, c.name] as const)))
       const taken = spec.ports.find((p) => p.hostPort !== null && holderOf.has(p.hostPort))

@@ -181,7 +181,8 @@ export class InMemoryContainerRuntime implements ContainerRuntime {
       if (containerName === undefined) return Effect.fail(new ContainerNameConflict({ containerName: candidates.at(-1)! }))
       if (!this.images.has(spec.image)) return Effect.fail(new RuntimeOperationFailed({ operation: "create", detail: `No such image: ${spec.image}` }))
       const id = `fake${(this.nextId++).toString(16).padStart(12, "0")}`
-      const stored: Stored = { id, containerName, spec, imageId: this.imageIdOf(spec.image), state: "created", createdAt: this.now(), startedAt: null, exitCode: null, assigned: new Map() }
+      const imageId = this.imageIdOf(spec.image)
+      const stored: Stored = { id, containerName, spec, imageId, state: "created", createdAt: this.now(), startedAt: null, exitCode: null, assigned: new Map() }
       this.containers.set(id, stored)
       return Effect.succeed(this.view(stored))
     })
