@@ -1,5 +1,6 @@
 export { makeAgentopiaControlPlane, standaloneControlPlane } from "./agentopia/AgentopiaControlPlane.ts"
 export type { AgentopiaControlPlaneOptions } from "./agentopia/AgentopiaControlPlane.ts"
+export { containerNameFor } from "./docker/containerName.ts"
 export { dockerApiOf } from "./docker/DockerApi.ts"
 export type { DockerApi } from "./docker/DockerApi.ts"
 export { dockerContainerRuntimeFromEnv, makeDockerContainerRuntime } from "./docker/DockerContainerRuntime.ts"

@@ -47,9 +47,9 @@ containerEventsContract(
     const engine = dockerApiOf(new Dockerode())
     const feed = cuttableFeed(engine)
     const [ours, theirs] = [makeDockerContainerRuntime(engine, { scope }), makeDockerContainerRuntime(engine, { scope: `${scope}-other` })]
-    let next = 0
-    const create = async (owner: typeof ours, name: string, behaviour: ContainerBehaviour) =>
-      (await run(owner.create(eventContainerSpec({ name, containerName: `${scope}-${next++}`, behaviour })))).containerId
+      const create = async (owner: typeof ours, name: string, behaviour: ContainerBehaviour) =>
+      // A replacement's container name never clashes: the contract may reuse an instance name, and other scopes share the engine.
+      (await run(owner.create(eventContainerSpec({ name, behaviour }), { replacement: true }))).containerId
     return {
       events: makeDockerContainerEvents(feed.api, { scope, initialBackoffMs: 20, maxBackoffMs: 200 }),
       managed: (name, behaviour = "serves") => create(ours, name, behaviour),

@@ -5,6 +5,8 @@ import { afterAll, describe, expect, it } from "vitest"
 import type { InstanceSpec } from "@dtma/domain"
 import { containerRuntimeContract, failureOf, run } from "@dtma/testing"
 import { dockerApiOf } from "../src/docker/DockerApi.ts"
+import { dockerContainerEventsFromEnv } from "../src/docker/DockerContainerEvents.ts"
+import { containerNameFor } from "../src/docker/containerName.ts"
 import { dockerContainerRuntimeFromEnv, makeDockerContainerRuntime } from "../src/docker/DockerContainerRuntime.ts"
 
 // Built locally by scripts/build-images.sh: GET / answers the names of its TOOL_* variables.
@@ -12,11 +14,23 @@ const IMAGE = "dtma/example-http:1"
 const RUN = `dtma-test-${Math.random().toString(36).slice(2, 8)}`
 const docker = new Dockerode()
 
-containerRuntimeContract("DockerContainerRuntime on the local Docker engine", async () => ({ runtime: dockerContainerRuntimeFromEnv(), image: IMAGE, imageUser: "1000:1000" }))
+containerRuntimeContract("DockerContainerRuntime on the local Docker engine", async () => {
+  const events = dockerContainerEventsFromEnv()
+  const held: Array<string> = []
+  return {
+    runtime: dockerContainerRuntimeFromEnv({ events }),
+    image: IMAGE,
+    imageUser: "1000:1000",
+    holdName: async (containerName) => {
+      held.push((await docker.createContainer({ name: containerName, Image: IMAGE, Labels: { "dtma.managed": "false" } })).id)
+    },
+    kill: (containerId) => docker.getContainer(containerId).kill(),
+    cleanup: async () => void (await Promise.all(held.map((id) => docker.getContainer(id).remove({ force: true })))),
+  }
+})
 
 const spec = (suffix: string, overrides: Partial<InstanceSpec> = {}): InstanceSpec => ({
   name: `${RUN} ${suffix}`,
-  containerName: `${RUN}-${suffix}`,
   accountToolInstanceId: null,
   image: IMAGE,
   kind: "standard_tool",
@@ -95,8 +109,9 @@ describe("DockerContainerRuntime on the local Docker engine", () => {
   })
 
   it("sees a name held by a container it did not create as a conflict, and leaves that container alone", async () => {
-    const foreign = await docker.createContainer({ name: `${RUN}-foreign`, Image: IMAGE, Labels: { "dtma.managed": "false" } })
-    expect(await failureOf(runtime.create(spec("foreign")))).toMatchObject({ _tag: "ContainerNameConflict", containerName: `${RUN}-foreign` })
+    const containerName = containerNameFor(spec("foreign").name)
+    const foreign = await docker.createContainer({ name: containerName, Image: IMAGE, Labels: { "dtma.managed": "false" } })
+    expect(await failureOf(runtime.create(spec("foreign")))).toMatchObject({ _tag: "ContainerNameConflict", containerName })
     expect((await run(runtime.list())).some((c) => c.containerId === foreign.id)).toBe(false)
     expect(await failureOf(runtime.get(foreign.id))).toMatchObject({ _tag: "ContainerNotFound" })
     await run(runtime.remove(foreign.id))

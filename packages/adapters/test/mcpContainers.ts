@@ -32,7 +32,6 @@ export const mcpSpec = (prefix: string, transport: McpTransport, suffix: string 
   const server = SERVERS[transport]
   return {
     name: `${prefix} ${suffix}`,
-    containerName: `${prefix}-${suffix}`,
     accountToolInstanceId: null,
     image: server.image,
     kind: "mcp_server",

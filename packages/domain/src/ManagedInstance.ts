@@ -82,7 +82,6 @@ export interface DeployRecipe {
 /** Everything needed to create the container of an instance. */
 export interface InstanceSpec {
   readonly name: string
-  readonly containerName: string
   readonly accountToolInstanceId: string | null
   readonly image: string
   readonly kind: InstanceKind
@@ -103,6 +102,7 @@ export interface InstanceSpec {
 /** A container the DTMA manages, as the runtime reports it. */
 export interface ManagedContainer {
   readonly containerId: string
+  /** What the runtime named the container (the instance name, or one derived from it). */
   readonly containerName: string
   readonly name: string
   readonly accountToolInstanceId: string | null

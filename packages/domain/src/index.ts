@@ -31,13 +31,13 @@ export type {
   PullPolicy,
   RefreshStrategy,
 } from "./ManagedInstance.ts"
-export { containerNameFor, validateInstanceName } from "./instanceName.ts"
+export { validateInstanceName } from "./instanceName.ts"
 export { IllegalTransition, lifecycleOf, toolboxStatusOf, transition } from "./lifecycle.ts"
 export type { LifecycleEvent, LifecycleEventTag, LifecycleState, ToolboxStatus } from "./lifecycle.ts"
 export { makeKeyedLock } from "./keyedLock.ts"
 export type { KeyedLock } from "./keyedLock.ts"
 export { ContainerRuntime } from "./ports/ContainerRuntime.ts"
-export type { RuntimeFailure } from "./ports/ContainerRuntime.ts"
+export type { CreateOptions, RuntimeFailure } from "./ports/ContainerRuntime.ts"
 export { ControlPlane } from "./ports/ControlPlane.ts"
 export type { HeartbeatReport, ToolStatusReport } from "./ports/ControlPlane.ts"
 export { HostMetrics } from "./ports/HostMetrics.ts"

@@ -160,11 +160,11 @@ describe("reconciling after a restart", () => {
 
   it("removes a container whose deploy never started it, and duplicates of one name", async () => {
     const { runtime, instances } = setup()
-    const spec = { name: "half", containerName: "half", accountToolInstanceId: "x", image: IMAGE, kind: "standard_tool" as const, env: [], ports: [], pullPolicy: "never" as const, mcp: null, command: null }
+    const spec = { name: "half", accountToolInstanceId: "x", image: IMAGE, kind: "standard_tool" as const, env: [], ports: [], pullPolicy: "never" as const, mcp: null, command: null }
     const half = await run(runtime.create(spec))
-    const first = await run(runtime.create({ ...spec, name: "dup", containerName: "dup-1" }))
+    const first = await run(runtime.create({ ...spec, name: "dup" }))
     await run(runtime.start(first.containerId))
-    const second = await run(runtime.create({ ...spec, name: "dup", containerName: "dup-2" }))
+    const second = await run(runtime.create({ ...spec, name: "dup" }, { replacement: true }))
     const report = await run(instances.reconcile())
     expect(report.adopted).toEqual(["dup"])
     expect(report.removed).toEqual(

@@ -30,7 +30,7 @@ describe("deploying an MCP server", () => {
   it("rolls back a server that never answers, saying why with its stderr tail, and leaves no container", async () => {
     const mcp = await setUp()
     const create = d.runtime.create.bind(d.runtime)
-    d.runtime.create = (spec) => create(spec).pipe(Effect.tap((c) => Effect.sync(() => {
+    d.runtime.create = (spec, options) => create(spec, options).pipe(Effect.tap((c) => Effect.sync(() => {
       d.logs.addContainer(c.containerId)
       d.logs.append(c.containerId, "stderr", "Error: missing API key")
     })))
@@ -211,7 +211,7 @@ describe("what an MCP server prints", () => {
   it("is shown with the values it was given masked, in its logs and in a rollback's error", async () => {
     const mcp = await setUp()
     const create = d.runtime.create.bind(d.runtime)
-    d.runtime.create = (spec) => create(spec).pipe(Effect.tap((c) => Effect.sync(() => {
+    d.runtime.create = (spec, options) => create(spec, options).pipe(Effect.tap((c) => Effect.sync(() => {
       d.logs.addContainer(c.containerId)
       d.logs.append(c.containerId, "stderr", `using key sk-live-0123456789 for ${spec.name}`)
     })))
@@ -306,7 +306,7 @@ describe("what an MCP server says, when it holds a multi-line secret", () => {
     const keyLines = key.split("\n").filter((l) => l !== "")
     const secretEnv = [{ name: "KEY", value: Redacted.make(key) }]
     const create = d.runtime.create.bind(d.runtime)
-    d.runtime.create = (spec) => create(spec).pipe(Effect.tap((c) => Effect.sync(() => d.logs.append(c.containerId, "stderr", `key:\n${key}env: ${JSON.stringify({ KEY: key })}`))))
+    d.runtime.create = (spec, options) => create(spec, options).pipe(Effect.tap((c) => Effect.sync(() => d.logs.append(c.containerId, "stderr", `key:\n${key}env: ${JSON.stringify({ KEY: key })}`))))
     // What the server answers instead of a session (an HTTP error body, say), once set.
     let answer: string | null = null
     const connect = d.connector.connect.bind(d.connector)

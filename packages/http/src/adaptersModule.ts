@@ -45,8 +45,12 @@ export const adaptersModule = (config: Config): ContainerModule =>
         [Tokens.Logger],
       )
       .inSingletonScope()
+    // The container events keep the runtime's inventory current: a list inspects only what changed.
     bind<ContainerRuntime>(ContainerRuntime)
-      .toResolvedValue((output: DockerOutputCapture) => dockerContainerRuntimeFromEnv({ scope: config.scope, output }), [Tokens.OutputCapture])
+      .toResolvedValue(
+        (output: DockerOutputCapture, events: ContainerEvents) => dockerContainerRuntimeFromEnv({ scope: config.scope, output, events }),
+        [Tokens.OutputCapture, ContainerEvents],
+      )
       .inSingletonScope()
     bind<ControlPlane>(ControlPlane)
       .toDynamicValue(() =>

@@ -10,7 +10,6 @@ import { gzipSync } from "node:zlib"
 import fc from "fast-check"
 import { Effect } from "effect"
 import {
-  containerNameFor,
   ContainerEvents,
   ContainerLogs,
   ContainerRuntime,
@@ -23,6 +22,7 @@ import {
   type InstanceSpec,
 } from "@dtma/domain"
 import { FixedHostMetrics, InMemoryContainerEvents, InMemoryCredentialDelivery, InMemoryCredentialSource, InMemoryContainerLogs, InMemoryContainerRuntime, InMemoryMcpConnector, RecordingControlPlane, arbInstanceName, failureOf, fakesModule, run } from "@dtma/testing"
+import { containerNameFor } from "@dtma/adapters"
 import { Container, ContainerModule } from "inversify"
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
 import { adaptersModule } from "../src/adaptersModule.ts"
@@ -61,7 +61,6 @@ class DyingRuntime extends InMemoryContainerRuntime {
 /** An instance spec as the domain builds it, for containers put into the fake runtime directly. */
 const specOf = (name: string, accountToolInstanceId: string): InstanceSpec => ({
   name,
-  containerName: containerNameFor(name),
   accountToolInstanceId,
   image: IMAGE,
   kind: "standard_tool",

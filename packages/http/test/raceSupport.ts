@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import type { InstanceSpec } from "@dtma/domain"
+import type { CreateOptions, InstanceSpec } from "@dtma/domain"
 import { BROKEN_MCP_IMAGE, IMAGE, MCP_IMAGE, McpServingRuntime, NOW, mcpBody, startTestApp, type TestApp } from "./support.ts"
 
 /** mulberry32: a small seeded generator, so that a failing storm replays with its seed. */
@@ -33,8 +33,8 @@ export class JitteryRuntime extends McpServingRuntime {
     return (ms === 0 ? Effect.yieldNow : Effect.sleep(ms)).pipe(Effect.andThen(effect))
   }
 
-  override create(spec: InstanceSpec) {
-    return this.#pause(super.create(spec))
+  override create(spec: InstanceSpec, options?: CreateOptions) {
+    return this.#pause(super.create(spec, options))
   }
   override start(containerId: string) {
     return this.#pause(super.start(containerId))

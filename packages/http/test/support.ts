@@ -1,7 +1,7 @@
 import { once } from "node:events"
 import type { AddressInfo } from "node:net"
 import { Effect, Redacted } from "effect"
-import type { InstanceSpec, McpServers } from "@dtma/domain"
+import type { CreateOptions, InstanceSpec, McpServers } from "@dtma/domain"
 import {
   echoMcpServer,
   fakesModule,
@@ -71,8 +71,8 @@ export class McpServingRuntime extends InMemoryContainerRuntime {
     super(options)
   }
 
-  override create(spec: InstanceSpec) {
-    return super.create(spec).pipe(
+  override create(spec: InstanceSpec, options?: CreateOptions) {
+    return super.create(spec, options).pipe(
       Effect.tap((c) =>
         Effect.sync(() => {
           this.logs.addContainer(c.containerId)

@@ -22,6 +22,13 @@ export interface ContainerJson {
   readonly NetworkSettings: { readonly Ports?: PortMapJson | null }
 }
 
+/** The part of each entry of `GET /containers/json` the adapter reads. */
+export interface ContainerSummaryJson {
+  readonly Id: string
+  /** As in an inspect's `State.Status`. */
+  readonly State: string
+}
+
 /** The body of `POST /containers/create` the adapter sends. */
 export interface CreateContainerBody {
   name: string
@@ -79,8 +86,8 @@ export interface DockerApi {
   /** Forced removal (kills a running container). */
   removeContainer(id: string, signal: AbortSignal): Promise<void>
   inspectContainer(id: string, signal: AbortSignal): Promise<ContainerJson>
-  /** Ids of every container, running or not, carrying the label (`key=value`). */
-  listContainerIds(label: string, signal: AbortSignal): Promise<ReadonlyArray<string>>
+  /** Every container, running or not, carrying the label (`key=value`): id and state. */
+  listContainers(label: string, signal: AbortSignal): Promise<ReadonlyArray<ContainerSummaryJson>>
   /**
    * A hijacked attach stream (stdin and stdout; stderr is the output capture's): the container's
    * stdout multiplexed (8-byte headers, `Tty: false`), and what is written goes to its stdin
@@ -127,8 +134,8 @@ export const dockerApiOf = (docker: Dockerode): DockerApi => ({
   stopContainer: (id, graceSeconds, signal) => docker.getContainer(id).stop({ t: graceSeconds, abortSignal: signal }),
   removeContainer: (id, signal) => docker.getContainer(id).remove({ force: true, abortSignal: signal }),
   inspectContainer: (id, signal) => docker.getContainer(id).inspect({ abortSignal: signal }),
-  listContainerIds: async (label, signal) =>
-    (await docker.listContainers({ all: true, filters: { label: [label] }, abortSignal: signal })).map((c) => c.Id),
+  listContainers: async (label, signal) =>
+    (await docker.listContainers({ all: true, filters: { label: [label] }, abortSignal: signal })).map((c) => ({ Id: c.Id, State: c.State })),
   attachContainer: async (id, signal) => {
     const options = { stream: true, stdin: true, stdout: true, stderr: false, hijack: true, abortSignal: signal }
     // With `hijack` dockerode resolves to the raw socket; its types only say ReadWriteStream.

@@ -4,21 +4,24 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import {
   ContainerNotFound,
+  type ContainerNameConflict,
   ImageUnavailable,
-  RuntimeOperationFailed,
   RuntimeUnavailable,
+  type ContainerEvents,
   type ContainerRuntime,
   type EnvVar,
   type ManagedContainer,
   type RuntimeFailure,
   type RuntimeOperation,
 } from "@dtma/domain"
+import { makeContainerInventory } from "./containerInventory.ts"
+import { replacementNamesFor } from "./containerName.ts"
 import { envValuesOf, toCreateBody } from "./containerSpec.ts"
-import { dockerApiOf, type DockerApi } from "./DockerApi.ts"
+import { dockerApiOf, type CreateContainerBody, type DockerApi } from "./DockerApi.ts"
 import type { CapturedStreams, DockerOutputCapture } from "./DockerOutputCapture.ts"
 import { createFailure, dockerMessageOf, notFoundOr, pullFailure, runtimeFailure, startFailure, statusCodeOf } from "./dockerErrors.ts"
 import { decodeLabels, DEFAULT_SCOPE, managedFilter } from "./labels.ts"
-import { toManagedContainer } from "./status.ts"
+import { createdContainerJson, toManagedContainer } from "./status.ts"
 
 export interface DockerContainerRuntimeOptions {
   /** How long a pull may run before `ensureImage` fails with `pull_timeout`; default 120 s. */
@@ -33,6 +36,12 @@ export interface DockerContainerRuntimeOptions {
    * their output is not kept at all.
    */
   readonly output?: Pick<DockerOutputCapture, "follow" | "drop">
+  /**
+   * The feed that keeps the runtime's inventory of containers current, followed from the first
+   * `list` for as long as the runtime lives: a list then inspects only the containers that are new
+   * or changed. Without it every list inspects every container.
+   */
+  readonly events?: ContainerEvents
 }
 
 const LIST_CONCURRENCY = 8
@@ -90,17 +99,52 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
       }),
     )
 
-  /** A managed container, fresh; containers not ours are reported as absent. */
+  const inventory = makeContainerInventory()
+  let following = false
+
+  /** Follows the events from the first list on; what was kept before cannot be trusted. Without events, nothing kept ever is. */
+  const keepCurrent: Effect.Effect<void> = Effect.suspend(() => {
+    const events = options.events
+    if (events === undefined) return Effect.sync(() => inventory.gap())
+    if (following) return Effect.void
+    following = true
+    inventory.gap()
+    return events.subscribe({ onEvent: (event) => inventory.event(event), onGap: () => inventory.gap() })
+  })
+
+  /** The container is gone (or never was ours): nothing is kept of it. */
+  const gone = (containerId: string) =>
+    Effect.sync(() => {
+      inventory.forget(containerId)
+      output?.drop(containerId)
+    })
+
+  /** A managed container, fresh; containers not ours are reported as absent. What it finds is kept. */
   const get = (containerId: string): Effect.Effect<ManagedContainer, ContainerNotFound | RuntimeFailure> =>
-    call("inspect", (signal) => api.inspectContainer(containerId, signal), notFoundOr("inspect", containerId)).pipe(
-      Effect.flatMap((json) => {
-        const container = toManagedContainer(json, scope)
-        return container === null ? Effect.fail(new ContainerNotFound({ containerId })) : Effect.succeed(container)
-      }),
-      // Running and not followed (adopted, or started by someone else): follow it from now on.
-      Effect.tap((container) => Effect.sync(() => (container.state === "running" ? void follow(container) : undefined))),
-      Effect.tapError((e) => Effect.sync(() => (e._tag === "ContainerNotFound" ? output?.drop(containerId) : undefined))),
-    )
+    Effect.suspend(() => {
+      const stamp = inventory.stamp(containerId)
+      return call("inspect", (signal) => api.inspectContainer(containerId, signal), notFoundOr("inspect", containerId)).pipe(
+        Effect.flatMap((json) => {
+          const container = toManagedContainer(json, scope)
+          return container === null ? Effect.fail(new ContainerNotFound({ containerId })) : Effect.succeed(container)
+        }),
+        Effect.tap((container) =>
+          Effect.sync(() => {
+            inventory.put(container, stamp)
+            // Running and not followed (adopted, or started by someone else): follow it from now on.
+            if (container.state === "running") void follow(container)
+          }),
+        ),
+        Effect.tapError((e) => (e._tag === "ContainerNotFound" ? gone(containerId) : Effect.void)),
+      )
+    })
+
+  /** A managed container as known (its kind and settings never change), inspected only when not known. */
+  const managed = (containerId: string): Effect.Effect<ManagedContainer, ContainerNotFound | RuntimeFailure> =>
+    Effect.suspend(() => {
+      const known = inventory.known(containerId)
+      return known === undefined ? get(containerId) : Effect.succeed(known)
+    })
 
   const isPresent = (image: string): Effect.Effect<boolean, RuntimeFailure> =>
     call(
@@ -139,24 +183,44 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
       }),
     )
 
-  const create: ContainerRuntime["create"] = (spec) =>
-    call("create", (signal) => api.createContainer(toCreateBody(spec, scope), signal), createFailure(spec.containerName, envValuesOf(spec))).pipe(
-      Effect.flatMap((id) => get(id)),
-      Effect.catchTag("ContainerNotFound", (e) =>
-        Effect.fail(new RuntimeOperationFailed({ operation: "create", detail: `container ${e.containerId} vanished right after its creation` })),
-      ),
+  /** Creates the container under the first of `names` no container holds. */
+  const createNamed = (body: CreateContainerBody, names: ReadonlyArray<string>, secrets: ReadonlyArray<string>) => {
+    const attempt = (i: number): Effect.Effect<CreateContainerBody & { readonly id: string }, ContainerNameConflict | RuntimeFailure> => {
+      const named = { ...body, name: names[i] ?? body.name }
+      return call("create", (signal) => api.createContainer(named, signal), createFailure(named.name, secrets)).pipe(
+        Effect.map((id) => ({ ...named, id })),
+        Effect.catchTag("ContainerNameConflict", (e) => (i + 1 < names.length ? attempt(i + 1) : Effect.fail(e))),
+      )
+    }
+    return attempt(0)
+  }
+
+  // Answered without an inspect: the container is as its body says, and the next list inspects it.
+  const create: ContainerRuntime["create"] = (spec, createOptions = {}) =>
+    Effect.suspend(() => {
+      const body = toCreateBody(spec, scope)
+      const names = createOptions.replacement === true ? replacementNamesFor(spec.name, Date.now()) : [body.name]
+      return createNamed(body, names, envValuesOf(spec))
+    }).pipe(
+      Effect.flatMap(({ id, ...body }) => {
+        const container = toManagedContainer(createdContainerJson(id, body, new Date().toISOString()), scope)
+        if (container === null) return Effect.die(new Error(`container ${id} was created without the labels of scope ${scope}`))
+        inventory.note(container)
+        return Effect.succeed(container)
+      }),
     )
 
   const start: ContainerRuntime["start"] = (containerId) =>
-    get(containerId).pipe(
+    managed(containerId).pipe(
       // Attached before the start, so that nothing the server writes at once is missed.
       Effect.tap((container) => Effect.promise(() => follow(container))),
       Effect.andThen(call("start", (signal) => tolerating(hasStatus(304))(api.startContainer(containerId, signal)), startFailure(containerId))),
       Effect.andThen(get(containerId)),
+      Effect.tapError((e) => (e._tag === "ContainerNotFound" ? gone(containerId) : Effect.void)),
     )
 
   const stop: ContainerRuntime["stop"] = (containerId, graceSeconds) =>
-    get(containerId).pipe(
+    managed(containerId).pipe(
       Effect.andThen(
         call(
           "stop",
@@ -166,14 +230,15 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
         ),
       ),
       Effect.andThen(get(containerId)),
+      Effect.tapError((e) => (e._tag === "ContainerNotFound" ? gone(containerId) : Effect.void)),
     )
 
   const remove: ContainerRuntime["remove"] = (containerId) =>
-    get(containerId).pipe(
+    managed(containerId).pipe(
       Effect.andThen(call("remove", (signal) => tolerating(isRemoved)(api.removeContainer(containerId, signal)), (e) => runtimeFailure("remove", e))),
       // Absent, or not ours and so invisible: nothing to remove.
       Effect.catchTag("ContainerNotFound", () => Effect.void),
-      Effect.tap(() => Effect.sync(() => output?.drop(containerId))),
+      Effect.andThen(gone(containerId)),
       Effect.asVoid,
     )
 
@@ -186,12 +251,25 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
       }),
     )
 
+  // Docker's list (one call) says which containers exist and their states; only those new, changed
+  // since they were inspected (an event, a state Docker now shows otherwise) or never inspected are.
   const list: ContainerRuntime["list"] = () =>
-    call("list", (signal) => api.listContainerIds(managedFilter(scope), signal), (e) => runtimeFailure("list", e)).pipe(
-      Effect.flatMap((ids) =>
-        Effect.forEach(ids, (id) => get(id).pipe(Effect.catchTag("ContainerNotFound", () => Effect.succeed(null))), { concurrency: LIST_CONCURRENCY }),
+    keepCurrent.pipe(
+      Effect.andThen(Effect.sync(() => inventory.mark())),
+      Effect.flatMap((mark) =>
+        call("list", (signal) => api.listContainers(managedFilter(scope), signal), (e) => runtimeFailure("list", e)).pipe(
+          Effect.flatMap((listed) => {
+            const { current, inspect } = inventory.plan(listed.map((c) => ({ id: c.Id, state: c.State })), mark)
+            const inspectOne = (id: string) => get(id).pipe(Effect.catchTag("ContainerNotFound", () => Effect.succeed(null)))
+            return Effect.forEach(inspect, inspectOne, { concurrency: LIST_CONCURRENCY }).pipe(
+              Effect.map((inspected) => {
+                const fresh = new Map(inspected.flatMap((c) => (c === null ? [] : [[c.containerId, c] as const])))
+                return listed.flatMap((c) => current.get(c.Id) ?? fresh.get(c.Id) ?? [])
+              }),
+            )
+          }),
+        ),
       ),
-      Effect.map((found) => found.filter((c): c is ManagedContainer => c !== null)),
     )
 
   return { ensureImage, imageUser, create, start, stop, remove, get, environmentOf, list }

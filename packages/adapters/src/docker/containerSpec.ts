@@ -1,5 +1,6 @@
 import * as Redacted from "effect/Redacted"
 import { recipeOf, type InstanceKind, type InstanceSpec, type PortRequest } from "@dtma/domain"
+import { containerNameFor } from "./containerName.ts"
 import type { CreateContainerBody } from "./DockerApi.ts"
 import { DEFAULT_SCOPE, encodeLabels } from "./labels.ts"
 
@@ -77,7 +78,10 @@ const overridesFor = (spec: InstanceSpec, hardened: Partial<CreateContainerBody[
   }
 }
 
-/** The Docker create body for an instance: the only place environment values are unwrapped. */
+/**
+ * The Docker create body for an instance, named after it (`containerNameFor`): the only place
+ * environment values are unwrapped.
+ */
 export const toCreateBody = (spec: InstanceSpec, scope: string = DEFAULT_SCOPE): CreateContainerBody => {
   const exposed: Record<string, Record<string, never>> = {}
   const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {}
@@ -93,7 +97,7 @@ export const toCreateBody = (spec: InstanceSpec, scope: string = DEFAULT_SCOPE):
   const hardened = hardeningFor(spec)
   const overrides = overridesFor(spec, hardened)
   return {
-    name: spec.containerName,
+    name: containerNameFor(spec.name),
     Image: spec.image,
     Env: spec.env.map((e) => `${e.name}=${Redacted.value(e.value)}`),
     // The DTMA's own labels come last: a caller's label can never change what marks a container as ours.

@@ -1,9 +1,11 @@
 import type { ContainerState, ManagedContainer, PublishedPort } from "@dtma/domain"
-import type { ContainerJson, PortBindingJson, PortMapJson } from "./DockerApi.ts"
+import type { ContainerJson, CreateContainerBody, PortBindingJson, PortMapJson } from "./DockerApi.ts"
 import { decodeLabels, DEFAULT_SCOPE } from "./labels.ts"
 
 const STATES: ReadonlyArray<string> = ["created", "running", "paused", "restarting", "removing", "exited", "dead"] satisfies ReadonlyArray<ContainerState>
 const isState = (s: string): s is ContainerState => STATES.includes(s)
+
+const ZERO_TIME = "0001-01-01T00:00:00Z"
 
 /** Docker's zero time (`0001-01-01T00:00:00Z`) means "never". */
 export const startedAtOf = (startedAt: string): string | null =>
@@ -67,3 +69,17 @@ export const toManagedContainer = (json: ContainerJson, scope: string = DEFAULT_
     recipe: labels.recipe,
   }
 }
+
+/**
+ * What an inspect of a container Docker just created from `body` shows, known without asking:
+ * everything but the image's id, which only Docker knows.
+ */
+export const createdContainerJson = (id: string, body: CreateContainerBody, created: string): ContainerJson => ({
+  Id: id,
+  Name: `/${body.name}`,
+  Created: created,
+  State: { Status: "created", StartedAt: ZERO_TIME, ExitCode: 0 },
+  Config: { Labels: body.Labels, Env: body.Env },
+  HostConfig: { PortBindings: body.HostConfig.PortBindings },
+  NetworkSettings: { Ports: {} },
+})

@@ -14,9 +14,9 @@ containerEventsContract("DockerContainerEvents over a fake Docker API", async ()
   docker.images.add(SERVING_IMAGE).add(NODE_IMAGE)
   const [ours, theirs] = [makeDockerContainerRuntime(docker, { scope: "ours" }), makeDockerContainerRuntime(docker, { scope: "theirs" })]
   const behaviours = new Map<string, ContainerBehaviour>()
-  let next = 0
   const create = async (runtime: typeof ours, name: string, behaviour: ContainerBehaviour) => {
-    const { containerId } = await run(runtime.create(eventContainerSpec({ name, containerName: `events-${next++}`, behaviour })))
+    // A replacement's container name never clashes: the contract may reuse an instance name.
+    const { containerId } = await run(runtime.create(eventContainerSpec({ name, behaviour }), { replacement: true }))
     behaviours.set(containerId, behaviour)
     return containerId
   }

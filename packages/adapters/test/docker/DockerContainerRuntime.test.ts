@@ -2,6 +2,7 @@ import { Redacted, type Effect } from "effect"
 import { beforeEach, describe, expect, it } from "vitest"
 import type { ContainerRuntime, InstanceSpec } from "@dtma/domain"
 import { containerRuntimeContract, failureOf, run } from "@dtma/testing"
+import { makeDockerContainerEvents } from "../../src/docker/DockerContainerEvents.ts"
 import { makeDockerContainerRuntime } from "../../src/docker/DockerContainerRuntime.ts"
 import { FakeDockerApi, httpError } from "./FakeDockerApi.ts"
 
@@ -10,12 +11,17 @@ const IMAGE = "dtma/example-http:1"
 containerRuntimeContract("DockerContainerRuntime over a fake Docker API", async () => {
   const docker = new FakeDockerApi()
   docker.images.add(IMAGE)
-  return { runtime: makeDockerContainerRuntime(docker), image: IMAGE, imageUser: "1000:1000" }
+  return {
+    runtime: makeDockerContainerRuntime(docker, { events: makeDockerContainerEvents(docker) }),
+    image: IMAGE,
+    imageUser: "1000:1000",
+    holdName: async (containerName) => void docker.addForeign(containerName),
+    kill: async (containerId) => docker.kill(containerId),
+  }
 })
 
 const spec = (name: string, overrides: Partial<InstanceSpec> = {}): InstanceSpec => ({
   name,
-  containerName: name,
   accountToolInstanceId: null,
   image: IMAGE,
   kind: "standard_tool",

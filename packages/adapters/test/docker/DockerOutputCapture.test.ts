@@ -116,7 +116,6 @@ describe("DockerOutputCapture over a fake Docker API", () => {
 describe("DockerContainerRuntime with an output capture", () => {
   const server = (transport: "stdio" | "streamable_http"): InstanceSpec => ({
     name: `srv-${transport}`,
-    containerName: `srv-${transport}`,
     accountToolInstanceId: null,
     image: "img",
     kind: "mcp_server",
@@ -157,7 +156,7 @@ describe("DockerContainerRuntime with an output capture", () => {
   it("follows a running MCP server it finds unfollowed (adopted, or started by someone else), and never a standard tool", async () => {
     const { docker, capture, runtime } = setup()
     const mcp = await run(runtime.create(server("stdio")))
-    const tool = await run(runtime.create({ ...server("stdio"), name: "tool", containerName: "tool", kind: "standard_tool", mcp: null }))
+    const tool = await run(runtime.create({ ...server("stdio"), name: "tool", kind: "standard_tool", mcp: null }))
     await docker.startContainer(mcp.containerId, signal)
     await docker.startContainer(tool.containerId, signal)
     expect(docker.openOutputs(mcp.containerId)).toBe(0)

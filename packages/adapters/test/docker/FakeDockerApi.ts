@@ -29,7 +29,10 @@ export const socketError = (code: string): Error =>
 
 const notFound = (id: string) => httpError(404, "no such container", `No such container: ${id}`)
 
-/** A stateful stand-in for the Docker Engine behind `DockerApi`, with injectable faults. */
+/**
+ * A stateful stand-in for the Docker Engine behind `DockerApi`, with injectable faults. Like the
+ * engine, it puts an event in its feed for each start, death and removal.
+ */
 export class FakeDockerApi implements DockerApi {
   readonly images = new Set<string>()
   /** Images a pull can fetch. */
@@ -42,20 +45,42 @@ export class FakeDockerApi implements DockerApi {
   pull: "registry" | "silent" = "registry"
   pulls = 0
   abortedRequests = 0
+  /** While set, every container inspect waits for it (to hold one in flight). */
+  inspectGate: Promise<void> | null = null
   /** The next create is refused with this error. */
   refuseNextCreate: Error | null = null
   readonly events = new FakeEventFeed()
+  /** How many times each container call was made: what the runtime's inventory saves. */
+  readonly calls = { inspectContainer: 0, listContainers: 0 }
   /** The container's side of every attach stream, by container id: read its stdin, write framed output. */
   readonly attached = new Map<string, Array<Duplex>>()
   /** Plays the container's side of each new attachment (e.g. an in-process stdio MCP server). */
   onAttach: ((id: string, container: Duplex) => void) | null = null
   private readonly containers = new Map<string, FakeContainer>()
   private nextId = 1
+  private starts = 0
   private nextRandomPort = 32768
 
   /** A container the DTMA did not create. */
   addForeign(name: string, labels: Record<string, string> = {}): string {
     return this.store({ name, Image: "other", Env: [], Labels: labels, ExposedPorts: {}, HostConfig: { PortBindings: {}, RestartPolicy: { Name: "unless-stopped" }, Init: false } })
+  }
+
+  /** Simulates `docker restart` from another client: a new start time, new random host ports, a `die` and a `start` event. */
+  restart(id: string): void {
+    const c = this.container(id)
+    this.exit(id, 0)
+    this.run(c)
+  }
+
+  private run(c: FakeContainer): void {
+    const requested = Object.entries(c.body.HostConfig.PortBindings)
+    const bind = (b: Binding) => ({ HostIp: b.HostIp, HostPort: b.HostPort || String(this.nextRandomPort++) })
+    c.bound = Object.fromEntries(requested.map(([key, bs]) => [key, bs.map(bind)]))
+    // Docker's start times have nanoseconds: two starts within a millisecond still differ.
+    const startedAt = new Date().toISOString().replace("Z", `${String(++this.starts % 1_000_000).padStart(6, "0")}Z`)
+    Object.assign(c, { status: "running", startedAt, exitCode: 0 })
+    this.tell(c, "start")
   }
 
   has(id: string): boolean {
@@ -107,9 +132,9 @@ export class FakeDockerApi implements DockerApi {
     if (c.status === "running") this.died(c, exitCode)
   }
 
-  /** The running container's process is killed with SIGKILL, as `docker kill` does. */
-  kill(id: string): void {
-    this.exit(id, 137)
+  /** The running container's process is killed (SIGKILL by default), as `docker kill` from another client does. */
+  kill(id: string, exitCode = 137): void {
+    this.exit(id, exitCode)
   }
 
   /** The running container exceeds its memory limit: the kernel kills its process. */
@@ -193,9 +218,7 @@ export class FakeDockerApi implements DockerApi {
           throw httpError(500, "server error", message)
         }
       }
-      c.bound = Object.fromEntries(requested.map(([key, bs]) => [key, bs.map((b) => ({ HostIp: b.HostIp, HostPort: b.HostPort || String(this.nextRandomPort++) }))]))
-      Object.assign(c, { status: "running", startedAt: new Date().toISOString(), exitCode: 0 })
-      this.tell(c, "start")
+      this.run(c)
     })
   }
 
@@ -217,7 +240,9 @@ export class FakeDockerApi implements DockerApi {
     })
   }
 
-  inspectContainer(id: string, signal: AbortSignal) {
+  async inspectContainer(id: string, signal: AbortSignal) {
+    this.calls.inspectContainer += 1
+    if (this.inspectGate !== null) await this.inspectGate
     return this.answer(signal, (): ContainerJson => {
       const c = this.container(id)
       return {
@@ -233,11 +258,12 @@ export class FakeDockerApi implements DockerApi {
     })
   }
 
-  listContainerIds(label: string, signal: AbortSignal) {
+  listContainers(label: string, signal: AbortSignal) {
+    this.calls.listContainers += 1
     return this.answer(signal, () => {
       const [key = "", value] = label.split("=")
-      const ids = [...this.containers.values()].filter((c) => c.body.Labels[key] === value).map((c) => c.id)
-      return [...ids, ...this.ghostIds]
+      const listed = [...this.containers.values()].filter((c) => c.body.Labels[key] === value).map((c) => ({ Id: c.id, State: c.status }))
+      return [...listed, ...this.ghostIds.map((Id) => ({ Id, State: "running" }))]
     })
   }
 

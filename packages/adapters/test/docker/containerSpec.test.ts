@@ -3,12 +3,12 @@ import { Redacted } from "effect"
 import { describe, expect, it } from "vitest"
 import type { InstanceSpec } from "@dtma/domain"
 import { arbInstanceName } from "@dtma/testing"
+import { containerNameFor } from "../../src/docker/containerName.ts"
 import { envValuesOf, MCP_SERVER_LIMITS, restartPolicyFor, toCreateBody } from "../../src/docker/containerSpec.ts"
 import { decodeLabels } from "../../src/docker/labels.ts"
 
 const spec = (overrides: Partial<InstanceSpec> = {}): InstanceSpec => ({
   name: "my tool",
-  containerName: "my-tool-1a2b3c4d",
   accountToolInstanceId: "ati-1",
   image: "dtma/example-http:1",
   kind: "standard_tool",
@@ -21,9 +21,10 @@ const spec = (overrides: Partial<InstanceSpec> = {}): InstanceSpec => ({
 })
 
 describe("the container create body", () => {
-  it("names the container, its image and its environment with the secret values unwrapped", () => {
+  it("names the container after the instance, its image and its environment with the secret values unwrapped", () => {
     const body = toCreateBody(spec())
-    expect(body).toMatchObject({ name: "my-tool-1a2b3c4d", Image: "dtma/example-http:1", Env: ["API_KEY=k-123"] })
+    expect(body).toMatchObject({ name: containerNameFor("my tool"), Image: "dtma/example-http:1", Env: ["API_KEY=k-123"] })
+    expect(body.name).toMatch(/^my-tool-[0-9a-f]{8}$/)
   })
 
   it("restarts unless stopped and runs an init so that a stop is quick", () => {
@@ -121,7 +122,7 @@ describe("the container create body", () => {
       secret: fc.uuid(),
     })
     .map(({ env, secret, ...rest }) =>
-      spec({ ...rest, containerName: "c", kind: rest.mcp === null ? "standard_tool" : "mcp_server", env: env.map((name, i) => ({ name, value: Redacted.make(`v${i}-${secret}`) })) }),
+      spec({ ...rest, kind: rest.mcp === null ? "standard_tool" : "mcp_server", env: env.map((name, i) => ({ name, value: Redacted.make(`v${i}-${secret}`) })) }),
     )
 
   it("labels carry the instance and its env names, never an env value", () => {

@@ -11,12 +11,11 @@ const EAT_MEMORY = "const a = []; for (;;) a.push(Buffer.alloc(1 << 20).fill(1))
  * A container that does what the ContainerEvents contract asks once started. An MCP server over
  * stdio: Docker never restarts it on its own (that would add events), and it has no network.
  */
-export const eventContainerSpec = (options: { readonly name: string; readonly containerName: string; readonly behaviour: ContainerBehaviour }): InstanceSpec => {
+export const eventContainerSpec = (options: { readonly name: string; readonly behaviour: ContainerBehaviour }): InstanceSpec => {
   const { behaviour } = options
   const command = behaviour === "serves" ? null : behaviour === "exhausts_memory" ? ["node", "-e", EAT_MEMORY] : ["node", "-e", `process.exit(${behaviour.exitsWith})`]
   return {
     name: options.name,
-    containerName: options.containerName,
     accountToolInstanceId: null,
     image: behaviour === "serves" ? SERVING_IMAGE : NODE_IMAGE,
     kind: "mcp_server",

@@ -1,4 +1,3 @@
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Result from "effect/Result"
@@ -15,7 +14,7 @@ import {
 import { makeKeyedLock } from "../keyedLock.ts"
 import { lifecycleOf, transition } from "../lifecycle.ts"
 import type { InstanceSpec, ManagedContainer } from "../ManagedInstance.ts"
-import type { ContainerRuntime, RuntimeFailure } from "../ports/ContainerRuntime.ts"
+import type { ContainerRuntime, CreateOptions, RuntimeFailure } from "../ports/ContainerRuntime.ts"
 import { buildInstanceSpec, type DeployRequest, type DeployRules } from "./deployRequest.ts"
 
 export interface InstancesSettings extends DeployRules {
@@ -88,7 +87,11 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
     )
 
   /** Checks host ports against every managed container, then creates and starts; no half-created container survives. */
-  const createAndStart = (spec: InstanceSpec, all: ReadonlyArray<ManagedContainer>): Effect.Effect<ManagedContainer, DeployError> =>
+  const createAndStart = (
+    spec: InstanceSpec,
+    all: ReadonlyArray<ManagedContainer>,
+    options: CreateOptions = {},
+  ): Effect.Effect<ManagedContainer, DeployError> =>
     Effect.gen(function* () {
       const holderOf = new Map(all.flatMap((c) => c.ports.map((p) => [p.hostPort, c.name] as const)))
       const taken = spec.ports.find((p) => p.hostPort !== null && holderOf.has(p.hostPort))
@@ -96,7 +99,7 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
         return yield* new PortConflict({ hostPort: taken.hostPort, heldBy: holderOf.get(taken.hostPort) === spec.name ? "replaced_instance" : "managed_instance" })
       }
       yield* runtime.ensureImage(spec.image, spec.pullPolicy)
-      const created = yield* runtime.create(spec).pipe(
+      const created = yield* runtime.create(spec, options).pipe(
         Effect.catchTag("ContainerNameConflict", (e) =>
           Effect.fail(new NameTakenByUnmanagedContainer({ name: spec.name, containerName: e.containerName })),
         ),
@@ -123,18 +126,8 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
     )
 
   const deployReplacement = (request: DeployRequest): Effect.Effect<ManagedContainer, DeployError | InstanceNotFound> =>
-    underName(request, (spec, all) =>
-      Effect.gen(function* () {
-        const current = all.filter((c) => c.name === spec.name)
-        if (current.length === 0) return yield* new InstanceNotFound({ name: spec.name })
-        // A second container for the name needs a container name of its own while both run: the
-        // plain one when the current container does not hold it, else one stamped with the time.
-        const used = new Set(current.map((c) => c.containerName))
-        const stamp = (yield* Clock.currentTimeMillis).toString(36)
-        const candidates = [spec.containerName, ...[0, 1, 2].map((n) => `${spec.containerName.slice(0, 110)}-${stamp}${n === 0 ? "" : n}`)]
-        const containerName = candidates.find((candidate) => !used.has(candidate)) ?? candidates.at(-1)!
-        return yield* createAndStart({ ...spec, containerName }, all)
-      }),
+    underName(request, (spec, all): Effect.Effect<ManagedContainer, DeployError | InstanceNotFound> =>
+      all.some((c) => c.name === spec.name) ? createAndStart(spec, all, { replacement: true }) : Effect.fail(new InstanceNotFound({ name: spec.name })),
     )
 
   const start = (name: string): Effect.Effect<StartOutcome, StartError> =>

@@ -3,7 +3,7 @@ import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import { formatContainerUser, mcpServerUser, parseContainerUser, rootProblemOf } from "../containerUser.ts"
 import { InvalidInstanceSpec, PortConflict, type SpecField } from "../errors.ts"
-import { containerNameFor, validateInstanceName } from "../instanceName.ts"
+import { validateInstanceName } from "../instanceName.ts"
 import { isSafeSegment } from "../credentials/layout.ts"
 import type { ContainerOverrides, DeployRecipe, EnvVar, InstanceKind, InstanceSpec, McpSettings, OAuthBinding, PortRequest, PullPolicy } from "../ManagedInstance.ts"
 import type { DeliveryMount } from "../ports/CredentialDelivery.ts"
@@ -200,7 +200,6 @@ export const buildInstanceSpec = (request: DeployRequest, rules: DeployRules): E
     if (oauth !== null && kind !== "mcp_server") return yield* invalid("connectionIds", "are delivered to MCP servers only")
     return {
       name,
-      containerName: containerNameFor(name),
       accountToolInstanceId: request.accountToolInstanceId,
       image: request.image,
       kind,

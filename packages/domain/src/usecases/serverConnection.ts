@@ -5,7 +5,6 @@ import type { ManagedContainer, McpTransport } from "../ManagedInstance.ts"
 import { discover, type CapabilitySnapshot } from "../mcp/discovery.ts"
 import { McpServerNotReady } from "../mcp/mcpErrors.ts"
 import { openUpstreamSession, type UpstreamSession } from "../mcp/UpstreamSession.ts"
-import type { ContainerRuntime } from "../ports/ContainerRuntime.ts"
 import type { McpConnector } from "../ports/McpConnector.ts"
 import type { McpServersSettings } from "./mcpServersSettings.ts"
 
@@ -33,18 +32,18 @@ export interface ServerConnection {
 export const nowIso = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms).toISOString()))
 
 /**
- * Connects to container `containerId` of server `name`, initializes and lists, within the start
- * timeout. The session lives in the ambient scope; on failure it is closed and nothing is left.
+ * Connects to a server's container as the runtime last reported it (running: its ports are the
+ * ones it was started with), initializes and lists, within the start timeout. The session lives in
+ * the ambient scope; on failure it is closed and nothing is left.
  */
 export const openConnection = (
-  deps: { readonly runtime: ContainerRuntime; readonly connector: McpConnector; readonly settings: McpServersSettings },
-  name: string,
-  containerId: string,
+  deps: { readonly connector: McpConnector; readonly settings: McpServersSettings },
+  container: ManagedContainer,
 ): Effect.Effect<ServerConnection, McpServerNotReady, Scope.Scope> => {
-  const { runtime, connector, settings } = deps
+  const { connector, settings } = deps
+  const { name, containerId } = container
   const notReady = (detail: string) => new McpServerNotReady({ name, detail, stderrTail: [] })
   return Effect.gen(function* () {
-    const container = yield* runtime.get(containerId).pipe(Effect.mapError((e) => notReady(e.message)))
     const transport = container.mcp?.transport ?? "stdio"
     const url = targetUrlOf(container)
     if (transport !== "stdio" && url === null) return yield* notReady(`container port ${container.mcp?.port ?? 8080} is not published`)

@@ -199,7 +199,7 @@ export const makeInterpreter = (ctx: InterpreterContext) => {
   /** Opens a connection to `container` in the server's life; a failure says why, with what the container printed. */
   const open = (box: Mailbox, container: ManagedContainer): Effect.Effect<ServerConnection & { readonly connection: number }, McpServerNotReady> =>
     Effect.gen(function* () {
-      const opened = yield* Effect.exit(openConnection({ runtime, connector: ctx.connector, settings }, container.name, container.containerId).pipe(Scope.provide(lifeOf(box).scope)))
+      const opened = yield* Effect.exit(openConnection({ connector: ctx.connector, settings }, container).pipe(Scope.provide(lifeOf(box).scope)))
       if (Exit.isFailure(opened)) {
         // Read before the container may go; masked, as a connection's error can carry what the server answered.
         const error = Cause.findErrorOption(opened.cause)

@@ -10,11 +10,17 @@ export interface ContainerRuntimeSubject {
   readonly image: string
   /** The user `image` declares (`USER`), as `imageUser` should report it. */
   readonly imageUser: string | null
+  /** Gives a container the runtime did not create the container name, as another client of the engine would. */
+  readonly holdName: (containerName: string) => Promise<void>
+  /** Kills a running container behind the runtime's back (`docker kill`). */
+  readonly kill: (containerId: string) => Promise<void>
   /** Removes whatever the run left behind. */
   readonly cleanup?: () => Promise<void>
 }
 
 const suffix = () => Math.random().toString(36).slice(2, 10)
+/** What a container name may be (Docker's rule): the runtime maps instance names to such names. */
+const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
 /**
  * A host port for conflict tests that nothing holds now, below the ephemeral range (32768+) where
  * Docker picks random host ports, so another test's random port cannot take it meanwhile.
@@ -35,7 +41,6 @@ const specFor = (image: string, overrides: Partial<InstanceSpec> = {}): Instance
   const name = `contract-${suffix()}`
   return {
     name,
-    containerName: name,
     accountToolInstanceId: `ati-${suffix()}`,
     image,
     kind: "standard_tool",
@@ -64,11 +69,11 @@ export const containerRuntimeContract = (label: string, setup: () => Promise<Con
       const { runtime, image } = await get()
       const spec = specFor(image, { kind: "mcp_server", mcp: { transport: "sse", endpointPath: "/sse", port: 8080 } })
       const created = await run(runtime.create(spec))
-      expect(created.state).toBe("created")
+      expect(created).toMatchObject({ name: spec.name, containerName: spec.name, kind: "mcp_server", state: "created", startedAt: null })
       const listed = (await run(runtime.list())).find((c) => c.containerId === created.containerId)
       expect(listed).toMatchObject({
         name: spec.name,
-        containerName: spec.containerName,
+        containerName: spec.name,
         accountToolInstanceId: spec.accountToolInstanceId,
         kind: "mcp_server",
         image,
@@ -95,10 +100,11 @@ export const containerRuntimeContract = (label: string, setup: () => Promise<Con
     it("reports the id of the image a container runs, the same for two containers of one image", async () => {
       const { runtime, image } = await get()
       const [a, b] = [await run(runtime.create(specFor(image))), await run(runtime.create(specFor(image)))]
-      expect(a.imageId).toMatch(/^sha256:./)
-      expect(b.imageId).toBe(a.imageId)
-      expect((await run(runtime.get(a.containerId))).imageId).toBe(a.imageId)
-      expect((await run(runtime.list())).find((c) => c.containerId === b.containerId)?.imageId).toBe(a.imageId)
+      const imageId = (await run(runtime.get(a.containerId))).imageId
+      expect(imageId).toMatch(/^sha256:./)
+      expect((await run(runtime.get(b.containerId))).imageId).toBe(imageId)
+      expect((await run(runtime.list())).find((c) => c.containerId === b.containerId)?.imageId).toBe(imageId)
+      expect((await run(runtime.start(a.containerId))).imageId).toBe(imageId)
     })
 
     it("gives back the environment it was given, values still redacted", async () => {
@@ -109,12 +115,53 @@ export const containerRuntimeContract = (label: string, setup: () => Promise<Con
       expect(JSON.stringify(env)).not.toContain("s3cr3t-value")
     })
 
-    it("refuses a second container with the same container name", async () => {
+    it("refuses a container for a name that has one already, unless it is a replacement", async () => {
       const { runtime, image } = await get()
       const spec = specFor(image)
       await run(runtime.create(spec))
-      const error = await failureOf(runtime.create({ ...spec, name: `${spec.name}-other` }))
-      expect(error).toMatchObject({ _tag: "ContainerNameConflict", containerName: spec.containerName })
+      const error = await failureOf(runtime.create(spec))
+      expect(error).toMatchObject({ _tag: "ContainerNameConflict", containerName: spec.name })
+    })
+
+    it("refuses a container name a container it did not create holds", async () => {
+      const { runtime, image, holdName } = await get()
+      const spec = specFor(image)
+      await holdName(spec.name)
+      expect(await failureOf(runtime.create(spec))).toMatchObject({ _tag: "ContainerNameConflict", containerName: spec.name })
+      expect((await run(runtime.list())).some((c) => c.name === spec.name)).toBe(false)
+    })
+
+    it("maps a name it cannot give a container to a container name it can, and reports the name as given", async () => {
+      const { runtime, image } = await get()
+      const spec = specFor(image, { name: `contract-${suffix()} with spaces: ${suffix()}` })
+      const created = await run(runtime.create(spec))
+      expect(created.containerName).toMatch(CONTAINER_NAME)
+      expect(created.containerName).not.toBe(spec.name)
+      expect(await run(runtime.get(created.containerId))).toMatchObject({ name: spec.name, containerName: created.containerName })
+      expect(await failureOf(runtime.create(spec))).toMatchObject({ _tag: "ContainerNameConflict", containerName: created.containerName })
+    })
+
+    it("gives a replacement a container name none of the instance's containers holds, each time", async () => {
+      const { runtime, image } = await get()
+      const spec = specFor(image)
+      const first = await run(runtime.create(spec))
+      const second = await run(runtime.create(spec, { replacement: true }))
+      expect(second.containerName).toMatch(CONTAINER_NAME)
+      expect(second.containerName).not.toBe(first.containerName)
+      await run(runtime.remove(first.containerId))
+      const third = await run(runtime.create(spec, { replacement: true }))
+      expect(third.containerName).not.toBe(second.containerName)
+      const names = (await run(runtime.list())).filter((c) => c.name === spec.name).map((c) => c.containerName)
+      expect(names.sort()).toEqual([second.containerName, third.containerName].sort())
+    })
+
+    it("lists a container killed behind its back as exited, however recently it was listed running", async () => {
+      const { runtime, image, kill } = await get()
+      const { containerId } = await run(runtime.create(specFor(image)))
+      await run(runtime.start(containerId))
+      expect((await run(runtime.list())).find((c) => c.containerId === containerId)?.state).toBe("running")
+      await kill(containerId)
+      expect((await run(runtime.list())).find((c) => c.containerId === containerId)).toMatchObject({ state: "exited", exitCode: 137 })
     })
 
     it("starts, stops and starts again, idempotently", async () => {

@@ -9,14 +9,17 @@ import {
   recipeOf,
   type ContainerRuntime,
   type ContainerState,
+  type CreateOptions,
   type InstanceSpec,
   type ManagedContainer,
   type PublishedPort,
   type PullPolicy,
 } from "@dtma/domain"
+import { containerNameFor, replacementNamesFor } from "./containerNames.ts"
 
 interface Stored {
   readonly id: string
+  readonly containerName: string
   readonly spec: InstanceSpec
   /** The image's id when the container was created (a later `tag` does not change it). */
   readonly imageId: string
@@ -38,8 +41,8 @@ export interface InMemoryContainerRuntimeOptions {
 }
 
 /**
- * A stateful stand-in for Docker with its observable behaviour: name uniqueness across managed and
- * unmanaged containers, host-port allocation at start, idempotent stop/remove, and injectable faults.
+ * A stateful stand-in for Docker with its observable behaviour: container names as the Docker
+ * adapter gives them, unique across managed and unmanaged containers, host-port allocation at start, idempotent stop/remove, and injectable faults.
  */
 export class InMemoryContainerRuntime implements ContainerRuntime {
   readonly images: Set<string>
@@ -122,7 +125,7 @@ export class InMemoryContainerRuntime implements ContainerRuntime {
     }))
     return {
       containerId: c.id,
-      containerName: c.spec.containerName,
+      containerName: c.containerName,
       name: c.spec.name,
       accountToolInstanceId: c.spec.accountToolInstanceId,
       kind: c.spec.kind,
@@ -167,13 +170,19 @@ export class InMemoryContainerRuntime implements ContainerRuntime {
     })
   }
 
-  create(spec: InstanceSpec) {
+  private holds(containerName: string): boolean {
+    return this.unmanagedNames.has(containerName) || [...this.containers.values()].some((c) => c.containerName === containerName)
+  }
+
+  create(spec: InstanceSpec, options: CreateOptions = {}) {
     return this.guarded((): Effect.Effect<ManagedContainer, ContainerNameConflict | RuntimeOperationFailed> => {
-      const taken = this.unmanagedNames.has(spec.containerName) || [...this.containers.values()].some((c) => c.spec.containerName === spec.containerName)
-      if (taken) return Effect.fail(new ContainerNameConflict({ containerName: spec.containerName }))
+      const candidates = options.replacement === true ? replacementNamesFor(spec.name, this.now()) : [containerNameFor(spec.name)]
+      const containerName = candidates.find((candidate) => !this.holds(candidate))
+      if (containerName === undefined) return Effect.fail(new ContainerNameConflict({ containerName: candidates.at(-1)! }))
       if (!this.images.has(spec.image)) return Effect.fail(new RuntimeOperationFailed({ operation: "create", detail: `No such image: ${spec.image}` }))
       const id = `fake${(this.nextId++).toString(16).padStart(12, "0")}`
-      const stored: Stored = { id, spec, imageId: this.imageIdOf(spec.image), state: "created", createdAt: this.now(), startedAt: null, exitCode: null, assigned: new Map() }
+      const imageId = this.imageIdOf(spec.image)
+      const stored: Stored = { id, containerName, spec, imageId, state: "created", createdAt: this.now(), startedAt: null, exitCode: null, assigned: new Map() }
       this.containers.set(id, stored)
       return Effect.succeed(this.view(stored))
     })
