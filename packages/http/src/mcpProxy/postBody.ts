@@ -1,22 +1,10 @@
 import { isJsonContentType } from "@modelcontextprotocol/sdk/shared/mediaType.js"
-import { isJSONRPCRequest, JSONRPCMessageSchema, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js"
-
-const MAX_BATCH = 100
+import { isJSONRPCRequest, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js"
+import { readPosted, type InvalidPost } from "./postedMessages.ts"
 
 export interface PostedMessages {
   readonly messages: ReadonlyArray<JSONRPCMessage>
   readonly batch: boolean
-}
-
-/** JSON that is no JSON-RPC message (or batch of them): what is wrong, for an Invalid Request error. */
-export interface InvalidPost {
-  readonly invalid: string
-}
-
-const problemOf = (item: unknown): string => {
-  if (typeof item !== "object" || item === null || Array.isArray(item)) return "is not a JSON object"
-  if ((item as Record<string, unknown>)["jsonrpc"] !== "2.0") return 'has no "jsonrpc": "2.0"'
-  return "is not a JSON-RPC request, notification or response"
 }
 
 /**
@@ -34,17 +22,8 @@ export const acceptedPost = (headers: Readonly<Record<string, string | Array<str
   if (typeof contentType !== "string" || !isJsonContentType(contentType)) return null
   const version = headers["mcp-protocol-version"]
   if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(String(version))) return null
-  const batch = Array.isArray(body)
-  const raw: ReadonlyArray<unknown> = batch ? body : [body]
-  if (raw.length === 0) return { invalid: "Invalid Request: the batch is empty" }
-  if (raw.length > MAX_BATCH) return { invalid: `Invalid Request: a batch holds at most ${MAX_BATCH} messages` }
-  const messages: Array<JSONRPCMessage> = []
-  for (const [i, item] of raw.entries()) {
-    const parsed = JSONRPCMessageSchema.safeParse(item)
-    if (!parsed.success) return { invalid: `Invalid Request: ${batch ? `message ${i + 1} of the batch` : "the message"} ${problemOf(item)}` }
-    messages.push(parsed.data)
-  }
-  return { messages, batch }
+  const read = readPosted(body)
+  return "invalid" in read ? read : { messages: read.messages as ReadonlyArray<JSONRPCMessage>, batch: read.batch }
 }
 
 /**
