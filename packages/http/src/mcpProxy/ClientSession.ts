@@ -73,7 +73,7 @@ export class ClientSession implements HubMember {
    * bodiless 202 for a POST without requests.
    */
   post(res: ServerResponse, posted: PostedMessages): PostOutcome {
-    this.touch()
+    this.#touch()
     const requests = posted.messages.filter(isRequest)
     if (requests.length === 0) {
       for (const message of posted.messages) this.#receive(message)
@@ -103,7 +103,7 @@ export class ClientSession implements HubMember {
 
   /** Opens the session's notification stream on `res`; a second one while it is open is refused (409). */
   listen(res: ServerResponse): ProxyReply | null {
-    this.touch()
+    this.#touch()
     if (this.#stream !== null) return SECOND_STREAM
     res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": this.id })
     res.flushHeaders()
@@ -125,7 +125,7 @@ export class ClientSession implements HubMember {
   }
 
   /** The client was heard from: the idle timeout counts from now. */
-  touch(): void {
+  #touch(): void {
     this.#lastSeen = Date.now()
   }
 
@@ -189,7 +189,7 @@ export class ClientSession implements HubMember {
 
   /** Nothing in flight and no stream open: the session is forgotten after the idle timeout, unless heard from. */
   #quiet(): void {
-    this.touch()
+    this.#touch()
     if (this.#ended || this.#idle !== undefined || this.#calls.size > 0 || this.#stream !== null) return
     this.#idle = setTimeout(() => this.#checkIdle(), this.#deps.settings.idleTimeoutMs).unref()
   }

@@ -34,10 +34,6 @@ export class ServerHub {
     this.#timeoutMs = options.timeoutMs
   }
 
-  get size(): number {
-    return this.#members.size
-  }
-
   join(member: HubMember): void {
     if (this.#unsubscribe === null) this.#unsubscribe = this.#mcpServers.subscribe(this.name, (n) => this.#route(n))
     this.#members.set(member.id, member)
