@@ -53,6 +53,9 @@ const requestIds = (posted: PostedMessages): ReadonlyArray<JsonRpcId> => posted.
 
 const isObject = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === "object" && value !== null && !Array.isArray(value)
 
+const INITIALIZE_PARAMS =
+  "Invalid params: initialize takes protocolVersion (a string), capabilities (an object) and clientInfo (an object with a name and a version)"
+
 /** What is wrong with the params of an `initialize`, as a client must send them; null when nothing. */
 const initializeProblem = (request: JsonRpcRequest): string | null => {
   const params = request.params
@@ -63,7 +66,7 @@ const initializeProblem = (request: JsonRpcRequest): string | null => {
     isObject(info) &&
     typeof info["name"] === "string" &&
     typeof info["version"] === "string"
-  return ok ? null : "Invalid params: initialize takes protocolVersion (a string), capabilities (an object) and clientInfo (an object with a name and a version)"
+  return ok ? null : INITIALIZE_PARAMS
 }
 
 export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {

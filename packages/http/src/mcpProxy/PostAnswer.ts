@@ -36,7 +36,7 @@ export class PostAnswer {
     this.#pending = options.requests
   }
 
-  /** The request of slot `i` is under way (its answer counts: the POST is not only refusals). */
+  /** One more of its requests is under way (not refused as a repeat): the POST is not only refusals. */
   started(): void {
     this.#started++
   }
@@ -95,7 +95,8 @@ export class PostAnswer {
       if (answers.length === 0) res.writeHead(202).end()
       else {
         const json = JSON.stringify(batch ? answers : answers[0])
-        res.writeHead(this.#started === 0 ? 400 : 200, { "content-type": "application/json", "content-length": Buffer.byteLength(json), "mcp-session-id": sessionId }).end(json)
+        const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(json), "mcp-session-id": sessionId }
+        res.writeHead(this.#started === 0 ? 400 : 200, headers).end(json)
       }
     }
     this.#written?.()
