@@ -1,11 +1,15 @@
+import { once } from "node:events"
+import { createServer, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { InstanceNotFound, McpServerBusy, McpServerUnavailable, type JsonRpcNotification, type JsonRpcResponse } from "@dtma/domain"
-import { PendingAnswer } from "../src/mcpProxy/PendingAnswer.ts"
-import { acceptedPost, loneRequest } from "../src/mcpProxy/postBody.ts"
+import { PostAnswer } from "../src/mcpProxy/PostAnswer.ts"
 import { negotiatedVersion } from "../src/mcpProxy/protocolVersion.ts"
 import { PROXY_ERROR_TABLE, replyForFailure } from "../src/mcpProxy/proxyErrorTable.ts"
 import { ResourceSubscriptions } from "../src/mcpProxy/ResourceSubscriptions.ts"
+import { getHeadersProblem, postHeadersProblem, versionProblem } from "../src/mcpProxy/streamableHttp.ts"
+import { eventually } from "./mcpProxySupport.ts"
 
 const uris = ["u1", "u2", "u3"]
 const sessions = ["s1", "s2", "s3"]
@@ -83,83 +87,111 @@ describe("the proxy's refusals", () => {
   })
 })
 
-describe("a pending answer", () => {
+/** A server whose one request is answered by `answer` on its response; the test fetches it. */
+const answering = async (answer: (res: ServerResponse) => void): Promise<{ readonly url: string; close(): Promise<void> }> => {
+  const server = createServer((_, res) => answer(res))
+  server.listen(0, "127.0.0.1")
+  await once(server, "listening")
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    close: async () => {
+      server.closeAllConnections()
+      server.close()
+      await once(server, "close")
+    },
+  }
+}
+
+describe("the answer to a POST", () => {
   const progress = (n: number): JsonRpcNotification => ({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: 1, progress: n } })
-  const response: JsonRpcResponse = { jsonrpc: "2.0", id: 1, result: {} }
+  const result = (id: number): JsonRpcResponse => ({ jsonrpc: "2.0", id, result: { n: id } })
+  const event = (m: unknown) => `event: message\ndata: ${JSON.stringify(m)}\n\n`
 
-  it("keeps what arrives before the transport knows the request and sends it in order once claimed, nothing after the answer", () => {
-    let done = 0
-    const answer = new PendingAnswer(1, () => void done++)
-    const sent: Array<unknown> = []
-    answer.progress(progress(1))
-    answer.progress(progress(2))
-    answer.answer(response)
-    answer.progress(progress(3))
-    expect(done).toBe(0)
-    answer.claim((m) => void sent.push(m))
-    expect(sent).toEqual([progress(1), progress(2), response])
-    expect(done).toBe(1)
+  it("writes one JSON body once every request is settled, in the order posted, with its length, whatever order the answers came in", async () => {
+    let answer: PostAnswer | undefined
+    const server = await answering((res) => {
+      answer = new PostAnswer({ res, sessionId: "s-1", batch: true, requests: 3 })
+      for (let i = 0; i < 3; i++) answer.started()
+      void answer.open(false)
+      answer.settle(2, result(3))
+    })
+    const pending = fetch(server.url)
+    await eventually(() => expect(answer).toBeDefined())
+    answer!.progress(progress(1))
+    answer!.settle(0, result(1))
+    answer!.settle(0, result(9))
+    answer!.settle(1, null)
+    const res = await pending
+    const text = await res.text()
+    expect([res.status, res.headers.get("content-type"), res.headers.get("mcp-session-id"), Number(res.headers.get("content-length"))]).toEqual([200, "application/json", "s-1", text.length])
+    expect(JSON.parse(text)).toEqual([result(1), result(3)])
+    await server.close()
   })
 
-  it("gives the final answer alone to a claim for it, or null when cancelled first", async () => {
-    const answered = new PendingAnswer(1, () => undefined)
-    const final = answered.final()
-    answered.answer(response)
-    expect(await final).toEqual(response)
-    const cancelled = new PendingAnswer(2, () => undefined)
-    const never = cancelled.final()
-    cancelled.cancel()
-    expect(await never).toBeNull()
+  it("answers with a single object when the POST was no batch, with 202 and no body when its request was cancelled, with 400 when it was refused as a repeat", async () => {
+    for (const [settle, status, body] of [
+      [(a: PostAnswer) => (a.started(), a.settle(0, result(1))), 200, JSON.stringify(result(1))],
+      [(a: PostAnswer) => (a.started(), a.settle(0, null)), 202, ""],
+      [(a: PostAnswer) => a.settle(0, { jsonrpc: "2.0", id: 1, error: { code: -32600, message: "repeat" } }), 400, '{"jsonrpc":"2.0","id":1,"error":{"code":-32600,"message":"repeat"}}'],
+    ] as const) {
+      const server = await answering((res) => {
+        const answer = new PostAnswer({ res, sessionId: "s-1", batch: false, requests: 1 })
+        settle(answer)
+        void answer.open(false)
+      })
+      const res = await fetch(server.url)
+      expect([res.status, await res.text()]).toEqual([status, body])
+      await server.close()
+    }
   })
 
-  it("sends nothing once cancelled and stops its work once", () => {
-    let stopped = 0
-    const answer = new PendingAnswer(1, () => undefined)
-    answer.onCancel(() => void stopped++)
-    const sent: Array<unknown> = []
-    answer.claim((m) => void sent.push(m))
-    answer.progress(progress(1))
-    answer.cancel()
-    answer.cancel()
-    answer.answer(response)
-    expect(sent).toEqual([progress(1)])
-    expect(stopped).toBe(1)
-  })
-})
-
-describe("the POSTs the SDK transport will accept", () => {
-  const ok = { accept: "application/json, text/event-stream", "content-type": "application/json" }
-  const request = { jsonrpc: "2.0", id: 1, method: "tools/list" }
-  const kindOf = (read: ReturnType<typeof acceptedPost>) => (read === null ? "refused by the transport" : "invalid" in read ? read.invalid : "accepted")
-  it.each([
-    ["a request", ok, request, "accepted"],
-    ["a batch", ok, [request, { jsonrpc: "2.0", method: "notifications/initialized" }], "accepted"],
-    ["a client that does not accept SSE", { ...ok, accept: "application/json" }, request, "refused by the transport"],
-    ["a body that is not JSON", { ...ok, "content-type": "text/plain" }, request, "refused by the transport"],
-    ["a JSON-ish content type", { ...ok, "content-type": "application/jsonx" }, request, "refused by the transport"],
-    ["an unsupported protocol version", { ...ok, "mcp-protocol-version": "1999-01-01" }, request, "refused by the transport"],
-    ["an empty batch", ok, [], "Invalid Request: the batch is empty"],
-    ["a batch of 101", ok, Array.from({ length: 101 }, () => request), "Invalid Request: a batch holds at most 100 messages"],
-    ["something that is not JSON-RPC", ok, { hello: "world" }, 'Invalid Request: the message has no "jsonrpc": "2.0"'],
-    ["a batch with a string in it", ok, [request, "x"], "Invalid Request: message 2 of the batch is not a JSON object"],
-    ["a request with an object for an id", ok, { ...request, id: {} }, "Invalid Request: the message is not a JSON-RPC request, notification or response"],
-  ])("recognises %s", (_, headers, body, kind) => {
-    expect(kindOf(acceptedPost(headers, body))).toBe(kind)
+  it("streams what was settled before it opened, then each progress notification and answer as one event as it comes, and closes after the last answer", async () => {
+    let answer: PostAnswer | undefined
+    const server = await answering((res) => {
+      answer = new PostAnswer({ res, sessionId: "s-1", batch: true, requests: 2 })
+      answer.started()
+      answer.started()
+      answer.settle(1, result(2))
+      void answer.open(true)
+    })
+    const res = await fetch(server.url)
+    expect([res.status, res.headers.get("content-type"), res.headers.get("mcp-session-id")]).toEqual([200, "text/event-stream", "s-1"])
+    answer!.progress(progress(1))
+    answer!.progress(progress(2))
+    answer!.settle(0, result(1))
+    answer!.progress(progress(3))
+    expect(await res.text()).toBe([result(2), progress(1), progress(2), result(1)].map(event).join(""))
+    await server.close()
   })
 })
 
-describe("the POSTs the DTMA answers with one JSON body instead of an event stream", () => {
+describe("the refusals of Streamable HTTP exchanges", () => {
   const ok = { accept: "application/json, text/event-stream", "content-type": "application/json" }
-  const call = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "x" } } }
+  const statusOf = (reply: { status: number } | null) => reply?.status ?? "accepted"
   it.each([
-    ["a lone request", ok, call, true],
-    ["a lone request with a charset", { ...ok, "content-type": "application/json; charset=utf-8" }, call, true],
-    ["a request asking for progress", ok, { ...call, params: { ...call.params, _meta: { progressToken: 7 } } }, false],
-    ["initialize", ok, { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "c", version: "1" } } }, false],
-    ["a batch of one request", ok, [call], false],
-    ["a notification", ok, { jsonrpc: "2.0", method: "notifications/initialized" }, false],
-    ["a JSON-ish content type the transport refuses", { ...ok, "content-type": "application/jsonx" }, call, false],
-  ])("%s: %s", (_, headers, body, alone) => {
-    expect(loneRequest(acceptedPost(headers, body)) !== null).toBe(alone)
+    ["a POST", ok, "accepted"],
+    ["a POST with a charset", { ...ok, "content-type": "application/json; charset=utf-8" }, "accepted"],
+    ["a client that does not accept SSE", { ...ok, accept: "application/json" }, 406],
+    ["a client that does not accept JSON", { ...ok, accept: "text/event-stream" }, 406],
+    ["a body that is not JSON", { ...ok, "content-type": "text/plain" }, 415],
+    ["a JSON-ish content type", { ...ok, "content-type": "application/jsonx" }, 415],
+    ["no content type", { accept: ok.accept }, 415],
+  ])("check the headers of %s", (_, headers, status) => {
+    expect(statusOf(postHeadersProblem(headers))).toBe(status)
+  })
+
+  it.each([
+    ["no version", {}, "accepted"],
+    ["a version the DTMA speaks", { "mcp-protocol-version": "2025-06-18" }, "accepted"],
+    ["an unsupported version", { "mcp-protocol-version": "1999-01-01" }, 400],
+  ])("check the protocol version header: %s", (_, headers, status) => {
+    expect(statusOf(versionProblem(headers, ["2025-11-25", "2025-06-18"]))).toBe(status)
+  })
+
+  it.each([
+    ["a client accepting an event stream", "text/event-stream", "accepted"],
+    ["a client accepting JSON only", "application/json", 406],
+  ])("check a GET from %s", (_, accept, status) => {
+    expect(statusOf(getHeadersProblem({ accept }))).toBe(status)
   })
 })

@@ -1,79 +1,63 @@
-/* oxlint-disable unicorn/prefer-add-event-listener -- the SDK's Transport has callback properties, not events */
 import { randomUUID } from "node:crypto"
-import type { IncomingMessage, ServerResponse } from "node:http"
+import type { ServerResponse } from "node:http"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { ErrorCodes, isNotification, isRequest, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest } from "@dtma/domain"
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
-import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
-import type { Logger } from "../logger.ts"
-import { jsonRpcError, PROXY_ERROR_TABLE, type ProxyFailure } from "./proxyErrorTable.ts"
-import { PendingAnswer } from "./PendingAnswer.ts"
+import { ErrorCodes, isRequest, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from "@dtma/domain"
 import { answerRequest } from "./answerRequest.ts"
-import type { ServerHub } from "./ServerHub.ts"
+import { PostAnswer } from "./PostAnswer.ts"
+import type { PostedMessages } from "./postedMessages.ts"
+import { jsonRpcError, type ProxyFailure, type ProxyReply } from "./proxyErrorTable.ts"
+import type { HubMember, ServerHub } from "./ServerHub.ts"
 import type { McpProxySettings } from "./settings.ts"
+import { SECOND_STREAM, SSE_HEADERS, SSE_KEEPALIVE, SSE_KEEPALIVE_MS } from "./streamableHttp.ts"
 
 export interface ClientSessionDeps {
   readonly hub: ServerHub
   readonly settings: McpProxySettings
-  readonly logger: Logger
-  /** The transport gave the session its id (the client's `initialize` was accepted). */
-  readonly onOpen: (session: ClientSession) => void
   /** Called once when the session ends. */
   readonly onEnd: (session: ClientSession, reason: string) => void
 }
 
-export type StartOutcome =
-  | { readonly refused: ProxyFailure }
-  /** `duplicates`: errors for requests whose id was in use by a request in flight (the SDK transport must not see them). */
-  | { readonly started: ReadonlyArray<PendingAnswer>; readonly duplicates: ReadonlyArray<JsonRpcError> }
+/** How a POST was taken: refused before anything was sent, or answered on its response. */
+export type PostOutcome = { readonly refused: ProxyFailure } | { readonly sent: Promise<void> | undefined }
 
-type JsonRpcError = ReturnType<typeof jsonRpcError>
-
-/** What else a POST answered with one JSON body holds besides the requests started for it. */
-export interface JsonAnswerOptions {
-  /** The POST was a batch: answer with an array. */
-  readonly batch: boolean
-  /** Errors for the requests that were not started. */
-  readonly refusals?: ReadonlyArray<JsonRpcError>
-  /** Its notifications and responses, delivered before the answers are awaited. */
-  readonly others?: ReadonlyArray<JsonRpcMessage>
+/** A request of the session under way: `cancel` answers nothing more and stops it. */
+interface Call {
+  cancel: () => void
 }
 
-const duplicateId = (id: JsonRpcId): JsonRpcError =>
+const duplicateId = (id: JsonRpcId): JsonRpcResponse =>
   jsonRpcError(id, ErrorCodes.InvalidRequest, `Invalid Request: id ${JSON.stringify(id)} is already in use by a request in flight in this session`)
 
+const wantsProgress = (request: JsonRpcRequest): boolean => (request.params?.["_meta"] as { progressToken?: unknown } | undefined)?.progressToken !== undefined
+
 /**
- * One client of the proxied endpoint: an SDK Streamable HTTP transport whose messages the DTMA
- * answers itself (initialize, ping) or forwards to the shared upstream session of the server.
+ * One client of the proxied endpoint (one `Mcp-Session-Id`): its requests in flight, keyed by the
+ * client's ids, and its notification stream (GET). The DTMA answers `initialize` and `ping` itself
+ * and forwards the rest to the server's shared upstream session (`answerRequest`).
  */
-export class ClientSession {
+export class ClientSession implements HubMember {
   readonly id = randomUUID()
   readonly name: string
   readonly #deps: ClientSessionDeps
-  readonly #transport: StreamableHTTPServerTransport
-  readonly #answers = new Map<JsonRpcId, PendingAnswer>()
-  #exchanges = 0
-  #open = false
+  readonly #calls = new Map<JsonRpcId, Call>()
+  /** The notification stream, while the client holds it open. */
+  #stream: ServerResponse | null = null
   #ended = false
   /** Why the session ends once its requests in flight are answered; null while it serves. */
   #retiring: string | null = null
   #idle: NodeJS.Timeout | undefined
+  /** When the client was last heard from, or the session last stopped being busy (Unix ms). */
+  #lastSeen = Date.now()
 
   constructor(deps: ClientSessionDeps) {
     this.name = deps.hub.name
     this.#deps = deps
-    this.#transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => this.id,
-      onsessioninitialized: () => {
-        this.#open = true
-        deps.hub.join(this)
-        deps.onOpen(this)
-      },
-    })
-    this.#transport.onmessage = (message) => this.#receive(message as JsonRpcMessage)
-    this.#transport.onclose = () => this.end("closed by the client")
-    this.#transport.onerror = (error) => deps.logger.debug({ server: this.name, error: error.message }, "MCP proxy transport refused a request")
+  }
+
+  /** The session is open: the server's notifications reach it from now on. */
+  join(): void {
+    this.#deps.hub.join(this)
   }
 
   get retiring(): boolean {
@@ -81,75 +65,68 @@ export class ClientSession {
   }
 
   /**
-   * Starts answering the requests of a POST before the transport sees it; refuses all or none. A
-   * request whose id is in flight in the session (or earlier in the POST) is not started: it gets
-   * an error in `duplicates`, and the request in flight goes on.
+   * Answers the messages of one POST on `res`. Its requests start first, all or none: a refusal
+   * (the server is saturated or unavailable) is returned and nothing is written. A request whose id
+   * is in flight in the session (or earlier in the POST) is answered with an Invalid Request error,
+   * and the one in flight goes on. Then its notifications are delivered, and the answer opens: an
+   * event stream when a request asked for progress (or is `initialize`), else one JSON body; a
+   * bodiless 202 for a POST without requests.
    */
-  start(requests: ReadonlyArray<JsonRpcRequest>): StartOutcome {
-    const started: Array<PendingAnswer> = []
-    const duplicates: Array<JsonRpcError> = []
-    for (const request of requests) {
-      if (this.#answers.has(request.id)) {
-        duplicates.push(duplicateId(request.id))
+  post(res: ServerResponse, posted: PostedMessages): PostOutcome {
+    this.#touch()
+    const requests = posted.messages.filter(isRequest)
+    if (requests.length === 0) {
+      for (const message of posted.messages) this.#receive(message)
+      res.writeHead(202).end()
+      return { sent: undefined }
+    }
+    const answer = new PostAnswer({ res, sessionId: this.id, batch: posted.batch, requests: requests.length })
+    const started: Array<Call> = []
+    let stream = false
+    for (const [i, request] of requests.entries()) {
+      if (this.#calls.has(request.id)) {
+        answer.settle(i, duplicateId(request.id))
         continue
       }
-      const outcome = this.#start(request)
-      if ("refused" in outcome) {
-        for (const answer of started) answer.cancel()
-        return outcome
+      const call = this.#start(request, answer, i)
+      if ("refused" in call) {
+        for (const s of started) s.cancel()
+        return call
       }
-      started.push(outcome.answer)
+      started.push(call)
+      answer.started()
+      stream ||= request.method === "initialize" || wantsProgress(request)
     }
-    return { started, duplicates }
+    if (requests.length < posted.messages.length) for (const message of posted.messages) if (!isRequest(message)) this.#receive(message)
+    return { sent: answer.open(stream) }
   }
 
-  /** Serves one HTTP exchange (POST, GET or DELETE) through the SDK transport. */
-  async serve(req: IncomingMessage, res: ServerResponse, body: unknown, started: ReadonlyArray<PendingAnswer>): Promise<void> {
-    this.#exchanges++
-    clearTimeout(this.#idle)
+  /** Opens the session's notification stream on `res`; a second one while it is open is refused (409). */
+  listen(res: ServerResponse): ProxyReply | null {
+    this.#touch()
+    if (this.#stream !== null) return SECOND_STREAM
+    res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": this.id })
+    res.flushHeaders()
+    this.#stream = res
+    const keepAlive = setInterval(() => void (res.destroyed || res.write(SSE_KEEPALIVE)), SSE_KEEPALIVE_MS).unref()
     res.once("close", () => {
-      this.#exchanges--
-      this.#armIdle()
+      clearInterval(keepAlive)
+      if (this.#stream !== res) return
+      this.#stream = null
+      this.#quiet()
     })
-    try {
-      await this.#transport.handleRequest(req, res, body)
-    } finally {
-      // The transport refused the POST: answers started for it will never be delivered.
-      for (const answer of started) if (!answer.claimed) answer.cancel()
-    }
+    return null
   }
 
-  /**
-   * Answers a POST with its answers as one JSON body, without the SDK transport: one write instead of
-   * an event stream, and no progress. For a lone request nothing else can follow (`loneRequest`), and
-   * for a POST that repeats a request id (the transport keys requests by id: it would lose one):
-   * `refusals` answer the repeats, its other messages are delivered here. 400 when nothing was
-   * started; a bodiless 202 when every started request was cancelled first and nothing was refused.
-   */
-  async answerJson(res: ServerResponse, answers: ReadonlyArray<PendingAnswer>, posted: JsonAnswerOptions = { batch: false }): Promise<void> {
-    this.#exchanges++
-    clearTimeout(this.#idle)
-    res.once("close", () => {
-      this.#exchanges--
-      this.#armIdle()
-    })
-    for (const message of posted.others ?? []) this.#receive(message)
-    const responses = (await Promise.all(answers.map((a) => a.final()))).filter((r) => r !== null)
-    if (res.destroyed || res.writableEnded) return
-    const all = [...responses, ...(posted.refusals ?? [])]
-    if (all.length === 0) return void res.writeHead(202).end()
-    const json = JSON.stringify(posted.batch ? all : all[0])
-    const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(json), "mcp-session-id": this.id }
-    res.writeHead(answers.length === 0 ? 400 : 200, headers).end(json)
+  /** A server notification, as an event of the notification stream; dropped while the client holds none open. */
+  notify(event: string): void {
+    const stream = this.#stream
+    if (stream !== null && !stream.destroyed) stream.write(event)
   }
 
-  /** The client was heard from without an exchange reaching the transport (a refused POST). */
-  touch(): void {
-    this.#armIdle()
-  }
-
-  notify(notification: JsonRpcNotification): void {
-    this.#transport.send(notification as JSONRPCMessage).catch(() => undefined)
+  /** The client was heard from: the idle timeout counts from now. */
+  #touch(): void {
+    this.#lastSeen = Date.now()
   }
 
   /**
@@ -159,70 +136,70 @@ export class ClientSession {
   retire(reason: string): void {
     if (this.#ended || this.#retiring !== null) return
     this.#retiring = reason
-    this.#transport.closeStandaloneSSEStream()
-    if (this.#answers.size === 0) this.end(reason)
+    this.#stream?.end()
+    if (this.#calls.size === 0) this.end(reason)
   }
 
-  /** Ends the session: pending requests are cancelled upstream, its subscriptions dropped. */
+  /** Ends the session: requests in flight are cancelled upstream (their POSTs answered with nothing), subscriptions dropped. */
   end(reason: string): void {
     if (this.#ended) return
     this.#ended = true
     clearTimeout(this.#idle)
-    for (const answer of this.#answers.values()) answer.cancel()
-    if (this.#open) this.#deps.hub.leave(this)
-    void this.#transport.close()
+    for (const call of this.#calls.values()) call.cancel()
+    this.#stream?.end()
+    this.#deps.hub.leave(this)
     this.#deps.onEnd(this, reason)
   }
 
-  #start(request: JsonRpcRequest): { readonly refused: ProxyFailure } | { readonly answer: PendingAnswer } {
-    const answer = new PendingAnswer(request.id, () => {
-      if (this.#answers.get(request.id) === answer) this.#answers.delete(request.id)
-      if (this.#retiring !== null && this.#answers.size === 0) this.end(this.#retiring)
-      this.#armIdle()
-    })
-    this.#answers.set(request.id, answer)
-    const refused = answerRequest({ sessionId: this.id, request, answer, hub: this.#deps.hub, settings: this.#deps.settings })
-    if (refused === null) return { answer }
-    this.#answers.delete(request.id)
-    return { refused }
+  #start(request: JsonRpcRequest, answer: PostAnswer, slot: number): Call | { readonly refused: ProxyFailure } {
+    const call: Call = { cancel: () => settle(null) }
+    const settle = (response: JsonRpcResponse | null): void => {
+      if (this.#calls.get(request.id) !== call) return
+      this.#calls.delete(request.id)
+      answer.settle(slot, response)
+      if (this.#calls.size > 0) return
+      if (this.#retiring !== null) this.end(this.#retiring)
+      else this.#quiet()
+    }
+    this.#calls.set(request.id, call)
+    const { hub, settings } = this.#deps
+    const outcome = answerRequest({ sessionId: this.id, request, hub, settings, progress: (n) => answer.progress(n), settle })
+    if (typeof outcome !== "function") {
+      if (this.#calls.get(request.id) === call) this.#calls.delete(request.id)
+      return { refused: outcome }
+    }
+    call.cancel = () => {
+      settle(null)
+      outcome()
+    }
+    return call
   }
 
   #receive(message: JsonRpcMessage): void {
-    if (isRequest(message)) {
-      let answer = this.#answers.get(message.id)
-      // Not started before the transport saw it (a POST the proxy did not read); never a repeated id.
-      if (answer === undefined) {
-        const outcome = this.#start(message)
-        if ("refused" in outcome) {
-          const row = PROXY_ERROR_TABLE[outcome.refused._tag]
-          return this.#send(jsonRpcError(message.id, row.code, outcome.refused.message), message.id)
-        }
-        answer = outcome.answer
-      }
-      answer.claim((m) => this.#send(m, message.id))
-    } else if (isNotification(message)) {
-      if (message.method === "notifications/initialized") return
-      if (message.method === "notifications/cancelled") {
-        const id = message.params?.["requestId"]
-        if (typeof id === "string" || typeof id === "number") this.#answers.get(id)?.cancel()
-        return
-      }
-      const upstream = this.#deps.hub.upstream()
-      if (Exit.isSuccess(upstream)) Effect.runFork(upstream.value.notify(message).pipe(Effect.ignore))
-    }
     // Responses: the proxy sends clients no requests, so there is nothing to match them to.
+    if (!("method" in message) || message.method === "notifications/initialized") return
+    if (message.method === "notifications/cancelled") {
+      const id = message.params?.["requestId"]
+      if (typeof id === "string" || typeof id === "number") this.#calls.get(id)?.cancel()
+      return
+    }
+    const upstream = this.#deps.hub.session()
+    if (Exit.isSuccess(upstream)) Effect.runFork(upstream.value.notify(message).pipe(Effect.ignore))
   }
 
-  #send(message: JsonRpcMessage | ReturnType<typeof jsonRpcError>, relatedRequestId: JsonRpcId): void {
-    this.#transport.send(message as JSONRPCMessage, { relatedRequestId }).catch((error: unknown) => {
-      this.#deps.logger.debug({ server: this.name, error: String(error) }, "MCP proxy could not deliver a message: the client's stream is gone")
-    })
+  /** Nothing in flight and no stream open: the session is forgotten after the idle timeout, unless heard from. */
+  #quiet(): void {
+    this.#touch()
+    if (this.#ended || this.#idle !== undefined || this.#calls.size > 0 || this.#stream !== null) return
+    this.#idle = setTimeout(() => this.#checkIdle(), this.#deps.settings.idleTimeoutMs).unref()
   }
 
-  #armIdle(): void {
-    if (!this.#open || this.#ended || this.#exchanges > 0 || this.#answers.size > 0) return
-    clearTimeout(this.#idle)
-    this.#idle = setTimeout(() => this.end("idle"), this.#deps.settings.idleTimeoutMs)
-    this.#idle.unref()
+  #checkIdle(): void {
+    this.#idle = undefined
+    if (this.#ended || this.#calls.size > 0 || this.#stream !== null) return
+    const quietFor = Date.now() - this.#lastSeen
+    const timeout = this.#deps.settings.idleTimeoutMs
+    if (quietFor >= timeout) return this.end("idle")
+    this.#idle = setTimeout(() => this.#checkIdle(), timeout - quietFor).unref()
   }
 }

@@ -1,13 +1,22 @@
-import { ErrorCodes, InstanceNotFound, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest, type McpServerGone, type McpServers } from "@dtma/domain"
-import { isInitializeRequest, isJSONRPCRequest } from "@modelcontextprotocol/sdk/types.js"
+import { ErrorCodes, InstanceNotFound, isRequest, type JsonRpcId, type JsonRpcRequest, type McpServerGone, type McpServers } from "@dtma/domain"
 import type { Context } from "koa"
 import type { Logger } from "../logger.ts"
-import { ClientSession } from "./ClientSession.ts"
-import { acceptedPost, loneRequest } from "./postBody.ts"
+import { ClientSession, type PostOutcome } from "./ClientSession.ts"
+import { readPosted, type PostedMessages } from "./postedMessages.ts"
 import { jsonRpcError, replyForFailure, type ProxyReply } from "./proxyErrorTable.ts"
 import { ServerHub } from "./ServerHub.ts"
 import { SessionLimitReached } from "./SessionLimitReached.ts"
 import { DEFAULT_PROXY_SETTINGS, type McpProxySettings } from "./settings.ts"
+import {
+  ALREADY_INITIALIZED,
+  getHeadersProblem,
+  METHOD_NOT_ALLOWED,
+  ONE_INITIALIZE,
+  postHeadersProblem,
+  SESSION_NOT_FOUND,
+  SESSION_REQUIRED,
+  versionProblem,
+} from "./streamableHttp.ts"
 
 export interface McpProxyDeps {
   readonly mcpServers: McpServers
@@ -34,19 +43,35 @@ export interface McpProxy {
   close(): void
 }
 
-const SESSION_NOT_FOUND: ProxyReply = { status: 404, headers: {}, body: jsonRpcError(null, -32001, "Session not found") }
-const SESSION_REQUIRED: ProxyReply = { status: 400, headers: {}, body: jsonRpcError(null, -32000, "Bad Request: Mcp-Session-Id header is required") }
-
+/** The ids of the requests in a body not yet checked, to answer each under its own id. */
 const requestIdsOf = (body: unknown): ReadonlyArray<JsonRpcId> =>
   (Array.isArray(body) ? body : [body]).flatMap((m: { id?: unknown; method?: unknown } | null) =>
     typeof m === "object" && m !== null && typeof m.method === "string" && (typeof m.id === "string" || typeof m.id === "number") ? [m.id] : [],
   )
 
+const requestIds = (posted: PostedMessages): ReadonlyArray<JsonRpcId> => posted.messages.flatMap((m) => (isRequest(m) ? [m.id] : []))
+
+const isObject = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === "object" && value !== null && !Array.isArray(value)
+
+const INITIALIZE_PARAMS =
+  "Invalid params: initialize takes protocolVersion (a string), capabilities (an object) and clientInfo (an object with a name and a version)"
+
+/** What is wrong with the params of an `initialize`, as a client must send them; null when nothing. */
+const initializeProblem = (request: JsonRpcRequest): string | null => {
+  const params = request.params
+  const info = params?.["clientInfo"]
+  const ok =
+    typeof params?.["protocolVersion"] === "string" &&
+    isObject(params["capabilities"]) &&
+    isObject(info) &&
+    typeof info["name"] === "string" &&
+    typeof info["version"] === "string"
+  return ok ? null : INITIALIZE_PARAMS
+}
+
 export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
   const settings: McpProxySettings = { ...DEFAULT_PROXY_SETTINGS, ...deps.settings }
   const sessions = new Map<string, ClientSession>()
-  // Sessions whose initialize is under way: they count against the bounds before they open.
-  const opening = new Set<ClientSession>()
   const refused = { per_server: 0, total: 0 }
   const hubs = new Map<string, ServerHub>()
   const { logger, mcpServers } = deps
@@ -58,9 +83,9 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
   }
 
   const countOf = (name?: string): number => {
+    if (name === undefined) return sessions.size
     let n = 0
-    for (const s of sessions.values()) if (name === undefined || s.name === name) n++
-    for (const s of opening) if (name === undefined || s.name === name) n++
+    for (const s of sessions.values()) if (s.name === name) n++
     return n
   }
 
@@ -68,7 +93,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
   const admit = (name: string): SessionLimitReached | null => {
     const limit =
       countOf(name) >= settings.maxSessionsPerServer ? new SessionLimitReached({ name, limit: settings.maxSessionsPerServer, scope: "per_server" })
-      : sessions.size + opening.size >= settings.maxSessions ? new SessionLimitReached({ name, limit: settings.maxSessions, scope: "total" })
+      : sessions.size >= settings.maxSessions ? new SessionLimitReached({ name, limit: settings.maxSessions, scope: "total" })
       : null
     if (limit !== null) {
       refused[limit.scope]++
@@ -81,20 +106,11 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     const session: ClientSession = new ClientSession({
       hub: hubFor(name),
       settings,
-      logger,
-      onOpen: () => {
-        opening.delete(session)
-        if (session.retiring) return
-        sessions.set(session.id, session)
-        logger.info({ server: name, sessions: sessions.size }, "MCP proxy session opened")
-      },
       onEnd: (_, reason) => {
-        opening.delete(session)
         if (!sessions.delete(session.id) && !session.retiring) return
         logger.info({ server: name, reason, sessions: sessions.size }, "MCP proxy session ended")
       },
     })
-    opening.add(session)
     return session
   }
 
@@ -105,7 +121,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     const why = reason === "removed" ? "the server was removed" : "a different server replaced it"
     hubs.get(name)?.retire()
     hubs.delete(name)
-    for (const session of [...sessions.values(), ...opening]) {
+    for (const session of sessions.values()) {
       if (session.name !== name) continue
       sessions.delete(session.id)
       session.retire(why)
@@ -118,52 +134,90 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     ctx.body = r.body
   }
 
-  const handle: McpProxy["handle"] = async (ctx, name) => {
-    const body: unknown = ctx.request.body
-    if (!mcpServers.isMcpServer(name)) return reply(ctx, replyForFailure(new InstanceNotFound({ name }), requestIdsOf(body), Array.isArray(body)))
-    const read = ctx.method === "POST" ? acceptedPost(ctx.headers, body) : null
-    if (read !== null && "invalid" in read) return reply(ctx, { status: 400, headers: {}, body: jsonRpcError(null, ErrorCodes.InvalidRequest, read.invalid) })
-    const posted = read
-    const sessionId = ctx.get("mcp-session-id")
-    let session: ClientSession | undefined
-    if (sessionId !== "") {
-      session = sessions.get(sessionId)
-      if (session?.name !== name) return reply(ctx, SESSION_NOT_FOUND)
-    } else if (posted?.messages.some(isInitializeRequest) === true || (ctx.method === "POST" && posted === null)) {
-      // An initialize, or a POST the transport will refuse with its own error.
-      const limit = admit(name)
-      if (limit !== null) return reply(ctx, replyForFailure(limit, requestIdsOf(body), posted?.batch === true))
-      session = newSession(name)
-    } else {
-      return reply(ctx, SESSION_REQUIRED)
-    }
-    const requests = (posted?.messages ?? []).filter(isJSONRPCRequest) as ReadonlyArray<JsonRpcRequest>
-    const outcome = session.start(requests)
-    if ("refused" in outcome) {
-      opening.delete(session)
-      session.touch()
-      return reply(ctx, replyForFailure(outcome.refused, requests.map((r) => r.id), posted?.batch === true))
-    }
+  /** The session a request names in `Mcp-Session-Id`, or the refusal: none named (400), unknown here (404), an unsupported protocol version (400). */
+  const sessionOf = (ctx: Context, name: string): ClientSession | ProxyReply => {
+    const id = ctx.get("mcp-session-id")
+    if (id === "") return SESSION_REQUIRED
+    const session = sessions.get(id)
+    if (session?.name !== name) return SESSION_NOT_FOUND
+    return versionProblem(ctx.headers, settings.supportedProtocolVersions) ?? session
+  }
+
+  /** Serves a POST on its session: a refusal is rendered by Koa, anything else written on the response by the session. */
+  const post = (ctx: Context, session: ClientSession, posted: PostedMessages): PostOutcome => {
+    const outcome = session.post(ctx.res, posted)
+    if ("refused" in outcome) reply(ctx, replyForFailure(outcome.refused, requestIds(posted), posted.batch))
+    else ctx.respond = false
+    return outcome
+  }
+
+  const sentOf = (outcome: PostOutcome): Promise<void> | undefined => ("sent" in outcome ? outcome.sent : undefined)
+
+  /** An `initialize` without a session: a new session, if the bounds admit it and the server can answer. */
+  const initialize = (ctx: Context, name: string, posted: PostedMessages, request: JsonRpcRequest): Promise<void> | undefined => {
+    if (posted.messages.length > 1) return void reply(ctx, ONE_INITIALIZE)
+    const problem = initializeProblem(request)
+    if (problem !== null) return void reply(ctx, { status: 400, headers: {}, body: jsonRpcError(request.id, ErrorCodes.InvalidParams, problem) })
+    const limit = admit(name)
+    if (limit !== null) return void reply(ctx, replyForFailure(limit, [request.id], posted.batch))
+    const session = newSession(name)
+    const outcome = post(ctx, session, posted)
+    if ("refused" in outcome) return undefined
+    sessions.set(session.id, session)
+    session.join()
+    logger.info({ server: name, sessions: sessions.size }, "MCP proxy session opened")
+    return outcome.sent
+  }
+
+  const handlePost = (ctx: Context, name: string): Promise<void> | undefined => {
+    const refusedHeaders = postHeadersProblem(ctx.headers)
+    if (refusedHeaders !== null) return void reply(ctx, refusedHeaders)
+    const posted = readPosted(ctx.request.body)
+    if ("invalid" in posted) return void reply(ctx, { status: 400, headers: {}, body: jsonRpcError(null, ErrorCodes.InvalidRequest, posted.invalid) })
+    const init = posted.messages.find((m): m is JsonRpcRequest => isRequest(m) && m.method === "initialize")
+    if (ctx.get("mcp-session-id") === "" && init !== undefined) return initialize(ctx, name, posted, init)
+    const session = sessionOf(ctx, name)
+    if (!(session instanceof ClientSession)) return void reply(ctx, session)
+    if (init !== undefined) return void reply(ctx, ALREADY_INITIALIZED)
+    return sentOf(post(ctx, session, posted))
+  }
+
+  const handleGet = (ctx: Context, name: string): void => {
+    const session = getHeadersProblem(ctx.headers) ?? sessionOf(ctx, name)
+    if (!(session instanceof ClientSession)) return reply(ctx, session)
+    const conflict = session.listen(ctx.res)
+    if (conflict !== null) return reply(ctx, conflict)
     ctx.respond = false
-    const [alone] = sessionId !== "" && loneRequest(posted) !== null ? outcome.started : []
-    try {
-      if (sessionId !== "" && posted !== null && outcome.duplicates.length > 0) {
-        const others = posted.messages.filter((m) => !isJSONRPCRequest(m)) as ReadonlyArray<JsonRpcMessage>
-        await session.answerJson(ctx.res, outcome.started, { batch: posted.batch, refusals: outcome.duplicates, others })
-      } else if (alone !== undefined) await session.answerJson(ctx.res, [alone])
-      else await session.serve(ctx.req, ctx.res, body, outcome.started)
-    } catch (error) {
-      logger.error({ server: name, error: String(error) }, "MCP proxy failed to serve a request (a bug)")
-      if (!ctx.res.headersSent) ctx.res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify(jsonRpcError(null, -32603, "Internal error")))
-    } finally {
-      // An initialize the transport refused: the session never opened.
-      opening.delete(session)
+  }
+
+  const handleDelete = (ctx: Context, name: string): void => {
+    const session = sessionOf(ctx, name)
+    if (!(session instanceof ClientSession)) return reply(ctx, session)
+    session.end("closed by the client")
+    ctx.respond = false
+    ctx.res.writeHead(200).end()
+  }
+
+  const handle: McpProxy["handle"] = async (ctx, name) => {
+    if (!mcpServers.isMcpServer(name)) {
+      const body: unknown = ctx.request.body
+      return reply(ctx, replyForFailure(new InstanceNotFound({ name }), requestIdsOf(body), Array.isArray(body)))
+    }
+    switch (ctx.method) {
+      case "POST":
+        return handlePost(ctx, name)
+      case "GET":
+        return handleGet(ctx, name)
+      case "DELETE":
+        return handleDelete(ctx, name)
+      default:
+        return reply(ctx, METHOD_NOT_ALLOWED)
     }
   }
 
   return {
     handle,
-    sessionCount: (name) => [...sessions.values()].filter((s) => name === undefined || s.name === name).length,
+    sessionCount: countOf,
     sessionStats: () => {
       const open = new Map<string, number>()
       for (const s of sessions.values()) open.set(s.name, (open.get(s.name) ?? 0) + 1)

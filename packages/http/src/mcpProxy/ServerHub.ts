@@ -2,11 +2,13 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type { InstanceNotFound, JsonRpcNotification, McpServers, McpServerUnavailable, UpstreamSession } from "@dtma/domain"
 import { ResourceSubscriptions } from "./ResourceSubscriptions.ts"
+import { sseEvent } from "./streamableHttp.ts"
 
 /** A client session as the hub sees it: where server notifications go. */
 export interface HubMember {
   readonly id: string
-  notify(notification: JsonRpcNotification): void
+  /** A server notification, already an event of an event stream (serialised once for every member). */
+  notify(event: string): void
 }
 
 const LIST_CHANGED = /^notifications\/[a-z_]+\/list_changed$/
@@ -32,10 +34,6 @@ export class ServerHub {
     this.#timeoutMs = options.timeoutMs
   }
 
-  get size(): number {
-    return this.#members.size
-  }
-
   join(member: HubMember): void {
     if (this.#unsubscribe === null) this.#unsubscribe = this.#mcpServers.subscribe(this.name, (n) => this.#route(n))
     this.#members.set(member.id, member)
@@ -52,39 +50,45 @@ export class ServerHub {
   /** Forgets `member` and its resource subscriptions, unsubscribing upstream where it was the last. */
   leave(member: HubMember): void {
     if (!this.#members.delete(member.id)) return
-    for (const uri of this.subscriptions.dropSession(member.id)) this.#callDetached("resources/unsubscribe", { uri })
+    const unsubscribe = this.subscriptions.dropSession(member.id)
+    const upstream = unsubscribe.length === 0 || this.#retired ? null : this.session()
+    if (upstream !== null && Exit.isSuccess(upstream)) for (const uri of unsubscribe) this.#callDetached(upstream.value, "resources/unsubscribe", { uri })
     if (this.#members.size === 0) {
       this.#unsubscribe?.()
       this.#unsubscribe = null
     }
   }
 
-  /**
-   * The live upstream session, found synchronously. A new connection (the server restarted) is
-   * subscribed again to every resource some client session still wants.
-   */
-  upstream(): Exit.Exit<UpstreamSession, InstanceNotFound | McpServerUnavailable> {
-    const exit = Effect.runSyncExit(this.#mcpServers.session(this.name))
-    if (Exit.isSuccess(exit) && exit.value !== this.#upstream) {
-      const reconnected = this.#upstream !== null
-      this.#upstream = exit.value
-      if (reconnected) for (const uri of this.subscriptions.uris()) this.#callDetached("resources/subscribe", { uri })
-    }
-    return exit
+  /** The live upstream session, looked up synchronously; nothing else. */
+  session(): Exit.Exit<UpstreamSession, InstanceNotFound | McpServerUnavailable> {
+    return Effect.runSyncExit(this.#mcpServers.session(this.name))
   }
 
-  #callDetached(method: string, params: Readonly<Record<string, unknown>>): void {
-    if (this.#retired) return
-    Effect.runFork(this.#mcpServers.session(this.name).pipe(Effect.flatMap((s) => s.call(method, params, this.#timeoutMs)), Effect.ignore))
+  /**
+   * Keeps the upstream subscribed to what the clients want across reconnections: when requests go to
+   * `session` and it is not the connection they went to before (the server restarted or reconnected),
+   * it is first subscribed to every resource some client session still wants.
+   */
+  carrySubscriptionsTo(session: UpstreamSession): void {
+    if (session === this.#upstream) return
+    const reconnected = this.#upstream !== null
+    this.#upstream = session
+    if (reconnected) for (const uri of this.subscriptions.uris()) this.#callDetached(session, "resources/subscribe", { uri })
+  }
+
+  #callDetached(session: UpstreamSession, method: string, params: Readonly<Record<string, unknown>>): void {
+    if (!this.#retired) Effect.runFork(session.call(method, params, this.#timeoutMs).pipe(Effect.ignore))
   }
 
   #route(notification: JsonRpcNotification): void {
     if (notification.method === "notifications/resources/updated") {
       const uri = notification.params?.["uri"]
-      if (typeof uri !== "string") return
-      for (const id of this.subscriptions.subscribers(uri)) this.#members.get(id)?.notify(notification)
+      const subscribers = typeof uri === "string" ? this.subscriptions.subscribers(uri) : []
+      const event = subscribers.length === 0 ? "" : sseEvent(notification)
+      for (const id of subscribers) this.#members.get(id)?.notify(event)
     } else if (notification.method === "notifications/message" || LIST_CHANGED.test(notification.method)) {
-      for (const member of this.#members.values()) member.notify(notification)
+      const event = sseEvent(notification)
+      for (const member of this.#members.values()) member.notify(event)
     }
   }
 }

@@ -2,8 +2,16 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import { ErrorCodes, InstanceNotFound, type JsonRpcRequest, type JsonRpcResponse, type McpConnectFailed, type McpServerBusy, type UpstreamSession } from "@dtma/domain"
-import type { PendingAnswer } from "./PendingAnswer.ts"
+import {
+  ErrorCodes,
+  InstanceNotFound,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  type McpConnectFailed,
+  type McpServerBusy,
+  type UpstreamSession,
+} from "@dtma/domain"
 import { initializeResult } from "./protocolVersion.ts"
 import type { ProxyFailure } from "./proxyErrorTable.ts"
 import type { ServerHub } from "./ServerHub.ts"
@@ -12,27 +20,40 @@ import type { McpProxySettings } from "./settings.ts"
 export interface AnswerContext {
   readonly sessionId: string
   readonly request: JsonRpcRequest
-  readonly answer: PendingAnswer
   readonly hub: ServerHub
   readonly settings: McpProxySettings
+  /** A progress notification of the request, under the client's own token. */
+  readonly progress: (notification: JsonRpcNotification) => void
+  /** The request's one answer; null when it was interrupted before it had one. */
+  readonly settle: (response: JsonRpcResponse | null) => void
 }
+
+/** Stops a request under way (the domain cancels it upstream); nothing is answered after. */
+export type Stop = () => void
+
+const NOTHING_TO_STOP: Stop = () => undefined
 
 const failure = (id: JsonRpcRequest["id"], code: number, message: string): JsonRpcResponse => ({ jsonrpc: "2.0", id, error: { code, message } })
 
 const errorOf = <E>(cause: Cause.Cause<E>): E | null => Option.getOrNull(Cause.findErrorOption(cause))
 
+const answered = (c: AnswerContext, result: Readonly<Record<string, unknown>>): Stop => {
+  c.settle({ jsonrpc: "2.0", id: c.request.id, result })
+  return NOTHING_TO_STOP
+}
+
 /**
- * Forwards the request upstream as a fiber the answer can interrupt (the domain then cancels it
+ * Forwards the request upstream as a fiber that `Stop` interrupts (the domain then cancels it
  * upstream). A saturated server refuses at once, synchronously: that is returned, not answered.
  */
-const forward = (c: AnswerContext, upstream: UpstreamSession, settled?: (ok: boolean) => void): ProxyFailure | null => {
-  const fiber = Effect.runFork(upstream.forward(c.sessionId, c.request, { timeoutMs: c.settings.requestTimeoutMs, onProgress: (n) => c.answer.progress(n) }))
+const forward = (c: AnswerContext, upstream: UpstreamSession, settled?: (ok: boolean) => void): ProxyFailure | Stop => {
+  const fiber = Effect.runFork(upstream.forward(c.sessionId, c.request, { timeoutMs: c.settings.requestTimeoutMs, onProgress: c.progress }))
   const finish = (exit: Exit.Exit<JsonRpcResponse, McpServerBusy | McpConnectFailed>): void => {
     settled?.(Exit.isSuccess(exit) && !("error" in exit.value))
-    if (Exit.isSuccess(exit)) return c.answer.answer(exit.value)
+    if (Exit.isSuccess(exit)) return c.settle(exit.value)
     const error = errorOf(exit.cause)
-    if (error !== null) c.answer.answer(failure(c.request.id, error._tag === "McpServerBusy" ? ErrorCodes.ServerBusy : ErrorCodes.ConnectionClosed, error.message))
-    else if (!Cause.hasInterruptsOnly(exit.cause)) c.answer.answer(failure(c.request.id, ErrorCodes.InternalError, "Internal error in the DTMA"))
+    if (error !== null) c.settle(failure(c.request.id, error._tag === "McpServerBusy" ? ErrorCodes.ServerBusy : ErrorCodes.ConnectionClosed, error.message))
+    else c.settle(Cause.hasInterruptsOnly(exit.cause) ? null : failure(c.request.id, ErrorCodes.InternalError, "Internal error in the DTMA"))
   }
   const now = fiber.pollUnsafe()
   const busy = now !== undefined && Exit.isFailure(now) ? errorOf(now.cause) : null
@@ -42,39 +63,35 @@ const forward = (c: AnswerContext, upstream: UpstreamSession, settled?: (ok: boo
   }
   if (now === undefined) fiber.addObserver(finish)
   else finish(now)
-  c.answer.onCancel(() => fiber.interruptUnsafe())
-  return null
+  return () => fiber.interruptUnsafe()
 }
 
 const uriOf = (request: JsonRpcRequest): string => String(request.params?.["uri"] ?? "")
 
 /**
  * Answers one client request: `initialize` and `ping` locally, resource (un)subscriptions shared
- * per uri, everything else forwarded. Returns why it is refused, or null once it is under way.
+ * per uri, everything else forwarded. Returns why it is refused, or how to stop it once under way.
  */
-export const answerRequest = (c: AnswerContext): ProxyFailure | null => {
-  const { request, answer, hub } = c
-  const ok = (result: Readonly<Record<string, unknown>>): null => {
-    answer.answer({ jsonrpc: "2.0", id: request.id, result })
-    return null
-  }
-  if (request.method === "ping") return ok({})
-  const upstream = hub.upstream()
+export const answerRequest = (c: AnswerContext): ProxyFailure | Stop => {
+  const { request, hub } = c
+  if (request.method === "ping") return answered(c, {})
+  const upstream = hub.session()
   if (Exit.isFailure(upstream)) return errorOf(upstream.cause) ?? new InstanceNotFound({ name: hub.name })
   const session = upstream.value
+  hub.carrySubscriptionsTo(session)
   switch (request.method) {
     case "initialize":
-      return ok(initializeResult(session.hello, request.params?.["protocolVersion"], c.settings.supportedProtocolVersions))
+      return answered(c, initializeResult(session.hello, request.params?.["protocolVersion"], c.settings.supportedProtocolVersions))
     case "resources/subscribe": {
       const uri = uriOf(request)
-      if (!hub.subscriptions.add(uri, c.sessionId)) return ok({})
+      if (!hub.subscriptions.add(uri, c.sessionId)) return answered(c, {})
       return forward(c, session, (subscribed) => {
         if (!subscribed) hub.subscriptions.remove(uri, c.sessionId)
       })
     }
     case "resources/unsubscribe":
       // Not the last subscriber (or not subscribed at all): the upstream stays subscribed.
-      return hub.subscriptions.remove(uriOf(request), c.sessionId) ? forward(c, session) : ok({})
+      return hub.subscriptions.remove(uriOf(request), c.sessionId) ? forward(c, session) : answered(c, {})
     default:
       return forward(c, session)
   }

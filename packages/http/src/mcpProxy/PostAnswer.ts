@@ -1,0 +1,104 @@
+import type { ServerResponse } from "node:http"
+import type { JsonRpcNotification, JsonRpcResponse } from "@dtma/domain"
+import { SSE_HEADERS, SSE_KEEPALIVE, SSE_KEEPALIVE_MS, sseEvent } from "./streamableHttp.ts"
+
+export interface PostAnswerOptions {
+  readonly res: ServerResponse
+  readonly sessionId: string
+  /** The POST was a batch: one JSON body answers with an array. */
+  readonly batch: boolean
+  /** The requests it carried, each with a slot for its answer, in the order posted. */
+  readonly requests: number
+}
+
+/** A slot: pending, an answer (or refusal), or nothing (the request was cancelled). */
+type Slot = JsonRpcResponse | null | undefined
+
+/**
+ * The HTTP answer to the requests of one POST. Answers fill their slots as they come; `open` picks
+ * the form: an event stream (head now, each progress notification and answer one event as it comes,
+ * closed after the last answer) or one JSON body (written once, when every request is settled).
+ * Nothing is written before `open`, so a POST refused meanwhile still gets its own status.
+ */
+export class PostAnswer {
+  readonly #options: PostAnswerOptions
+  readonly #slots: Array<Slot>
+  #pending: number
+  /** Requests that reached the server or the DTMA (not refused as repeats). */
+  #started = 0
+  #mode: "closed" | "stream" | "json" = "closed"
+  #keepAlive: NodeJS.Timeout | undefined
+  #written: (() => void) | undefined
+
+  constructor(options: PostAnswerOptions) {
+    this.#options = options
+    this.#slots = Array.from({ length: options.requests })
+    this.#pending = options.requests
+  }
+
+  /** One more of its requests is under way (not refused as a repeat): the POST is not only refusals. */
+  started(): void {
+    this.#started++
+  }
+
+  /** Fills slot `i` with its answer, a refusal, or nothing when the request was cancelled; once. */
+  settle(i: number, answer: JsonRpcResponse | null): void {
+    if (this.#slots[i] !== undefined) return
+    this.#slots[i] = answer
+    this.#pending--
+    if (this.#mode === "stream" && answer !== null) this.#write(sseEvent(answer))
+    if (this.#pending === 0 && this.#mode !== "closed") this.#finish()
+  }
+
+  /** A progress notification of one of its requests: an event of the stream (only a stream has them). */
+  progress(notification: JsonRpcNotification): void {
+    if (this.#mode === "stream") this.#write(sseEvent(notification))
+  }
+
+  /**
+   * Starts answering: an event stream when something besides the answers may come (`stream`), else
+   * one JSON body. Resolves once the head is written (a stream) or the whole body (JSON).
+   */
+  open(stream: boolean): Promise<void> | undefined {
+    const { res, sessionId } = this.#options
+    if (stream && this.#started > 0) {
+      this.#mode = "stream"
+      res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": sessionId })
+      const settled = this.#slots.filter((s) => s != null).map(sseEvent).join("")
+      // Answered already (initialize, ping): head, events and end in one go.
+      if (this.#pending === 0) return void res.end(settled)
+      if (settled === "") res.flushHeaders()
+      else res.write(settled)
+      this.#keepAlive = setInterval(() => this.#write(SSE_KEEPALIVE), SSE_KEEPALIVE_MS).unref()
+      return undefined
+    }
+    this.#mode = "json"
+    if (this.#pending === 0) return void this.#finish()
+    return new Promise((resolve) => (this.#written = resolve))
+  }
+
+  #write(chunk: string): void {
+    const { res } = this.#options
+    if (!res.writableEnded && !res.destroyed) res.write(chunk)
+  }
+
+  #finish(): void {
+    const { res, sessionId, batch } = this.#options
+    clearInterval(this.#keepAlive)
+    if (this.#mode === "stream") {
+      if (!res.writableEnded) res.end()
+      return
+    }
+    if (!res.writableEnded && !res.destroyed) {
+      const answers = this.#slots.filter((s) => s != null)
+      // Every request was cancelled before it was answered: nothing to say.
+      if (answers.length === 0) res.writeHead(202).end()
+      else {
+        const json = JSON.stringify(batch ? answers : answers[0])
+        const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(json), "mcp-session-id": sessionId }
+        res.writeHead(this.#started === 0 ? 400 : 200, headers).end(json)
+      }
+    }
+    this.#written?.()
+  }
+}
