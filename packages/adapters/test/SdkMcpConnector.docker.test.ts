@@ -10,9 +10,8 @@ const connector = sdkMcpConnectorFromEnv()
 const TRANSPORTS: ReadonlyArray<McpTransport> = ["stdio", "sse", "streamable_http", "websocket"]
 
 const unreachableFor = async (transport: McpTransport): Promise<McpTarget> => {
-  if (transport === "stdio") return { transport, containerId: `${RUN}-absent`, url: null }
-  const scheme = transport === "websocket" ? "ws" : "http"
-  return { transport, containerId: `${RUN}-absent`, url: `${scheme}://127.0.0.1:${await freePort()}/mcp` }
+  if (transport === "stdio") return { transport, containerId: `${RUN}-absent`, endpoint: null }
+  return { transport, containerId: `${RUN}-absent`, endpoint: { hostPort: await freePort(), path: "/mcp" } }
 }
 
 for (const transport of TRANSPORTS) {

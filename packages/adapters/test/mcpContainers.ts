@@ -48,10 +48,9 @@ export const startMcpServer = async (prefix: string, transport: McpTransport, su
   const spec = mcpSpec(prefix, transport, suffix)
   const { containerId } = await run(runtime.create(spec))
   const running = await run(runtime.start(containerId))
-  if (spec.mcp === null || spec.mcp.transport === "stdio") return { transport, containerId, url: null }
+  if (spec.mcp === null || spec.mcp.transport === "stdio") return { transport, containerId, endpoint: null }
   const published = running.ports.find((p) => p.containerPort === spec.mcp?.port)
-  const scheme = transport === "websocket" ? "ws" : "http"
-  return { transport, containerId, url: `${scheme}://127.0.0.1:${published?.hostPort}${spec.mcp.endpointPath ?? "/"}` }
+  return { transport, containerId, endpoint: { hostPort: published?.hostPort ?? 0, path: spec.mcp.endpointPath ?? "/" } }
 }
 
 /** A loopback port nothing listens on (bound, then released). */

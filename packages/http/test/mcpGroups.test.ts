@@ -33,7 +33,7 @@ describe("POST /mcp/groups (legacy alias)", () => {
     const body = await jsonOf(res)
     expect(body).toMatchObject({ success: true, message: "MCP server group 'agent-7-mcp' deployed.", data: { groupId: "agent-7-mcp" } })
     expect(body.data.servers.map((s: { instanceName: string; healthStatus: string }) => [s.instanceName, s.healthStatus])).toEqual([["g-a", "healthy"], ["g-b", "healthy"]])
-    expect(app.connector.connects.map((t) => t.url)).toEqual(["http://127.0.0.1:31000/mcp", "http://127.0.0.1:31001/mcp"])
+    expect(app.connector.connects.map((t) => t.endpoint)).toEqual([{ hostPort: 31000, path: "/mcp" }, { hostPort: 31001, path: "/mcp" }])
     expect(JSON.stringify(body)).not.toContain("group-secret-value")
   })
 

@@ -34,7 +34,7 @@ describe("POST /mcp-servers", () => {
 
   it("reaches a network server through its port published on loopback, at the transport's default path", async () => {
     expect((await app.json("POST", "/mcp-servers", mcpBody({ mcpTransportType: "streamable_http" }))).status).toBe(201)
-    expect(app.connector.connects.at(-1)).toEqual({ transport: "streamable_http", containerId: expect.any(String), url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/) })
+    expect(app.connector.connects.at(-1)).toEqual({ transport: "streamable_http", containerId: expect.any(String), endpoint: { hostPort: expect.any(Number), path: "/mcp" } })
   })
 
   it("answers a missing transport with a 400 naming every required field", async () => {

@@ -33,7 +33,7 @@ describe("POST /tools with MCP keys", () => {
       },
     })
     expect(await healthOf("mcp-t")).toBe("healthy")
-    expect(app.connector.connects.at(-1)?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/)
+    expect(app.connector.connects.at(-1)?.endpoint).toEqual({ hostPort: expect.any(Number), path: "/mcp" })
   })
 
   it("names what a stdio server ignores in data.ignoredKeys: ports, its path and port, and the tool secrets' agentId", async () => {

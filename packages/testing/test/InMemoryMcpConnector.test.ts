@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest"
 import type { McpTarget } from "@dtma/domain"
 import { failureOf, InMemoryMcpConnector, mcpConnectorContract, run } from "../src/index.ts"
 
-const target = (containerId: string): McpTarget => ({ transport: "stdio", containerId, url: null })
+const target = (containerId: string): McpTarget => ({ transport: "stdio", containerId, endpoint: null })
 
 mcpConnectorContract("InMemoryMcpConnector", async () => {
   const connector = new InMemoryMcpConnector()

@@ -26,9 +26,40 @@ describe("package boundaries", () => {
     })
     expect(findViolations(root)).toEqual([
       "packages/domain/src/a.ts: the domain package may import only effect, not 'dockerode'",
+      "packages/domain/src/a.ts:2: the domain names a container technology (adapters do)",
       "packages/domain/src/c.ts: the domain package may import only effect, not 'node:fs'",
       "packages/domain/src/c.ts: the domain does no I/O ('node:fs')",
     ])
+  })
+
+  it("catch domain code that runs an effect, reads the clock around Clock, or names a technology, a container-name rule, a URL or a body path", () => {
+    const root = tree({
+      "packages/domain/src/a.ts": [
+        'import * as Effect from "effect/Effect"',
+        "const x = Effect.runFork(Effect.void)",
+        "const t = Date.now()",
+        "setTimeout(() => undefined, 10)",
+        "// Docker says so",
+        "const name = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/",
+        'const field = "HostConfig.Memory"',
+        "const url = `ws://127.0.0.1:${port}`",
+        "const ok = Effect.forkIn(Effect.void, scope) // a scoped fork is fine; so are the words containers and clock",
+      ].join("\n"),
+    })
+    expect(findViolations(root)).toEqual([
+      "packages/domain/src/a.ts:2: the domain runs an effect or forks a detached fiber (the edge runs effects; background work lives in a Scope)",
+      "packages/domain/src/a.ts:3: the domain reads the clock or waits outside effect's Clock",
+      "packages/domain/src/a.ts:4: the domain reads the clock or waits outside effect's Clock",
+      "packages/domain/src/a.ts:5: the domain names a container technology (adapters do)",
+      "packages/domain/src/a.ts:6: the domain holds a container-name rule (the runtime's adapter does)",
+      "packages/domain/src/a.ts:7: the domain names an HTTP body path (the HTTP layer does)",
+      "packages/domain/src/a.ts:8: the domain holds a URL (adapters build them)",
+    ])
+  })
+
+  it("leave the same words alone outside the domain", () => {
+    const root = tree({ "packages/adapters/src/a.ts": 'const x = "docker"\nconst t = Date.now()\nconst u = "http://127.0.0.1"\n' })
+    expect(findViolations(root)).toEqual([])
   })
 
   it("catch production code importing effect's root index, which loads all of effect", () => {

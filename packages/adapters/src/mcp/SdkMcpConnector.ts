@@ -4,7 +4,7 @@ import { SSEClientTransport, SseError } from "@modelcontextprotocol/sdk/client/s
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
-import { McpConnectFailed, type McpChannel, type McpConnector, type McpTarget } from "@dtma/domain"
+import { McpConnectFailed, type McpChannel, type McpConnector, type McpEndpoint, type McpTarget } from "@dtma/domain"
 import { dockerApiOf, type DockerApi } from "../docker/DockerApi.ts"
 import { AttachStdioTransport, StdioFramingError } from "./AttachStdioTransport.ts"
 import { awaitHttpReady } from "./awaitHttpReady.ts"
@@ -32,6 +32,10 @@ export interface SdkMcpConnectorOptions {
 }
 
 const failed = (reason: McpConnectFailed["reason"], detail: string) => new McpConnectFailed({ reason, detail })
+
+/** A network server's URL: its published port is reached on this host's loopback (never another address). */
+export const urlOf = (transport: McpTarget["transport"], endpoint: McpEndpoint): URL =>
+  new URL(`${transport === "websocket" ? "ws" : "http"}://127.0.0.1:${endpoint.hostPort}${endpoint.path}`)
 
 /**
  * The `McpConnector` over the MCP SDK's client transports: a Docker attach stream for stdio, and
@@ -75,9 +79,8 @@ export const makeSdkMcpConnector = (options: SdkMcpConnectorOptions): McpConnect
       // A dropped oversized line was most likely an answer: end the connection, so its caller hears at once.
       channel = channelOf(transport, { onError, isFatal: (e) => e instanceof StdioFramingError && e.lost })
     } else {
-      if (target.url === null) throw failed("unreachable", `a ${target.transport} server needs a URL`)
-      const url = URL.parse(target.url)
-      if (url === null) throw failed("unreachable", `'${target.url}' is not a URL`)
+      if (target.endpoint === null) throw failed("unreachable", `a ${target.transport} server needs a published endpoint`)
+      const url = urlOf(target.transport, target.endpoint)
       const notReady = await awaitHttpReady(url, { deadline, signal, intervalMs: options.probeIntervalMs ?? 100 })
       if (notReady !== null) throw failed(notReady.reason, notReady.detail)
       const network = networkTransport(target, url)

@@ -10,7 +10,7 @@ import { FakeDockerApi } from "../docker/FakeDockerApi.ts"
 describe("SdkMcpConnector over Streamable HTTP to an in-process server", () => {
   const seen: Array<{ method: string; headers: IncomingHttpHeaders }> = []
   let server: Server
-  let url = ""
+  let port = 0
   beforeAll(async () => {
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => "session-1", enableJsonResponse: true })
     await echoMcpServer().connect(transport)
@@ -20,7 +20,7 @@ describe("SdkMcpConnector over Streamable HTTP to an in-process server", () => {
     })
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
     const address = server.address()
-    url = `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}/mcp`
+    port = typeof address === "object" && address !== null ? address.port : 0
   })
   afterAll(async () => {
     server.closeAllConnections()
@@ -28,7 +28,7 @@ describe("SdkMcpConnector over Streamable HTTP to an in-process server", () => {
   })
 
   it("sends the session id and the negotiated protocol version on every request after initialize", async () => {
-    const channel = await run(makeSdkMcpConnector({ docker: new FakeDockerApi() }).connect({ transport: "streamable_http", containerId: "c", url }, { timeoutMs: 2_000 }))
+    const channel = await run(makeSdkMcpConnector({ docker: new FakeDockerApi() }).connect({ transport: "streamable_http", containerId: "c", endpoint: { hostPort: port, path: "/mcp" } }, { timeoutMs: 2_000 }))
     const answers: Array<JsonRpcMessage> = []
     channel.onMessage((m) => answers.push(m))
     const params = { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } }
@@ -59,10 +59,10 @@ describe("SdkMcpConnector reporting what a network server sent that is not JSON"
     })
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
     const address = server.address()
-    const url = `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}/mcp`
+    const endpoint = { hostPort: typeof address === "object" && address !== null ? address.port : 0, path: "/mcp" }
     const reported: Array<TransportProblem> = []
     const connector = makeSdkMcpConnector({ docker: new FakeDockerApi(), onTransportProblem: (_, problem) => reported.push(problem) })
-    const channel = await run(connector.connect({ transport: "streamable_http", containerId: "c", url }, { timeoutMs: 2_000 }))
+    const channel = await run(connector.connect({ transport: "streamable_http", containerId: "c", endpoint }, { timeoutMs: 2_000 }))
     await run(channel.send({ jsonrpc: "2.0", id: 1, method: "ping" }))
     await expect.poll(() => reported.length).toBeGreaterThan(0)
     await run(channel.close())

@@ -22,8 +22,8 @@ mcpConnectorContract("SdkMcpConnector over a fake attach stream", async () => {
   const { docker, id } = await daemonWithServer()
   return {
     connector: makeSdkMcpConnector({ docker }),
-    target: { transport: "stdio", containerId: id, url: null },
-    unreachable: { transport: "stdio", containerId: "absent", url: null },
+    target: { transport: "stdio", containerId: id, endpoint: null },
+    unreachable: { transport: "stdio", containerId: "absent", endpoint: null },
     timeoutMs: 2_000,
   }
 })
@@ -32,7 +32,7 @@ describe("SdkMcpConnector over stdio, when the server writes too long a line", (
   it("ends the connection at once, saying why, instead of leaving the answer's caller waiting", async () => {
     const { docker, id } = await daemonWithServer()
     docker.onAttach = (_id, container) => void container.write(encodeFrame("stdout", "x".repeat(300)))
-    const channel = await run(makeSdkMcpConnector({ docker, maxLineBytes: 256 }).connect({ transport: "stdio", containerId: id, url: null }, { timeoutMs: 2_000 }))
+    const channel = await run(makeSdkMcpConnector({ docker, maxLineBytes: 256 }).connect({ transport: "stdio", containerId: id, endpoint: null }, { timeoutMs: 2_000 }))
     const reasons: Array<string> = []
     channel.onClose((reason) => reasons.push(reason))
     await expect.poll(() => reasons).toEqual(["the connection failed: the server wrote a stdout line longer than 256 bytes; it was dropped"])
@@ -43,7 +43,7 @@ describe("SdkMcpConnector, failing to connect", () => {
   it("reports a stopped container as unreachable", async () => {
     const { docker, id } = await daemonWithServer()
     await docker.stopContainer(id, 1, signal)
-    const error = await failureOf(makeSdkMcpConnector({ docker }).connect({ transport: "stdio", containerId: id, url: null }, { timeoutMs: 500 }))
+    const error = await failureOf(makeSdkMcpConnector({ docker }).connect({ transport: "stdio", containerId: id, endpoint: null }, { timeoutMs: 500 }))
     expect(error).toMatchObject({ _tag: "McpConnectFailed", reason: "unreachable" })
     expect(error.detail).toContain("not running")
   })
@@ -52,7 +52,7 @@ describe("SdkMcpConnector, failing to connect", () => {
     const { docker, id } = await daemonWithServer()
     docker.daemon = "silent"
     const started = Date.now()
-    const error = await failureOf(makeSdkMcpConnector({ docker }).connect({ transport: "stdio", containerId: id, url: null }, { timeoutMs: 200 }))
+    const error = await failureOf(makeSdkMcpConnector({ docker }).connect({ transport: "stdio", containerId: id, endpoint: null }, { timeoutMs: 200 }))
     expect(error).toMatchObject({ _tag: "McpConnectFailed", reason: "timeout" })
     expect(Date.now() - started).toBeLessThan(1_000)
     await expect.poll(() => docker.abortedRequests).toBe(1)
@@ -60,7 +60,7 @@ describe("SdkMcpConnector, failing to connect", () => {
 
   it("needs a URL for a network transport", async () => {
     const { docker } = await daemonWithServer()
-    const error = await failureOf(makeSdkMcpConnector({ docker }).connect({ transport: "sse", containerId: "c", url: null }, { timeoutMs: 200 }))
+    const error = await failureOf(makeSdkMcpConnector({ docker }).connect({ transport: "sse", containerId: "c", endpoint: null }, { timeoutMs: 200 }))
     expect(error).toMatchObject({ _tag: "McpConnectFailed", reason: "unreachable" })
   })
 })

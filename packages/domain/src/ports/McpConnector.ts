@@ -3,12 +3,19 @@ import type { McpConnectFailed } from "../mcp/mcpErrors.ts"
 import type { JsonRpcMessage } from "../mcp/jsonrpc.ts"
 import type { McpTransport } from "../ManagedInstance.ts"
 
+/** Where a network server's endpoint is published on the DTMA's own host. */
+export interface McpEndpoint {
+  readonly hostPort: number
+  /** The endpoint's path inside the server, starting with `/`. */
+  readonly path: string
+}
+
 /** Where an MCP server listens, as seen from the DTMA. */
 export interface McpTarget {
   readonly transport: McpTransport
   readonly containerId: string
-  /** For network transports: e.g. `http://127.0.0.1:32771/mcp`; null for stdio. */
-  readonly url: string | null
+  /** For network transports: where the DTMA reaches it; null for stdio. */
+  readonly endpoint: McpEndpoint | null
 }
 
 /**

@@ -8,6 +8,7 @@ import { isSafeSegment } from "../credentials/layout.ts"
 import type { ContainerOverrides, DeployRecipe, EnvVar, InstanceKind, InstanceSpec, McpSettings, OAuthBinding, PortRequest, PullPolicy } from "../ManagedInstance.ts"
 import type { DeliveryMount } from "../ports/CredentialDelivery.ts"
 import { tmpfsProblemOf } from "../tmpfsMount.ts"
+import { DEFAULT_MCP_PORT } from "./serverConnection.ts"
 
 /** What a caller asks for when deploying; `buildInstanceSpec` checks it and derives the rest. */
 export interface DeployRequest {
@@ -149,8 +150,6 @@ export interface DeployRules {
   readonly uncallableHostPorts?: ReadonlyArray<number> | undefined
 }
 
-/** The default MCP port, as `targetUrlOf` reads an unset one. */
-const DEFAULT_MCP_PORT = 8080
 
 export const buildInstanceSpec = (request: DeployRequest, rules: DeployRules): Effect.Effect<InstanceSpec, InvalidInstanceSpec | PortConflict> =>
   Effect.gen(function* () {

@@ -5,21 +5,23 @@ import type { ManagedContainer, McpTransport } from "../ManagedInstance.ts"
 import { discover, type CapabilitySnapshot } from "../mcp/discovery.ts"
 import { McpServerNotReady } from "../mcp/mcpErrors.ts"
 import { openUpstreamSession, type UpstreamSession } from "../mcp/UpstreamSession.ts"
-import type { McpConnector } from "../ports/McpConnector.ts"
+import type { McpConnector, McpEndpoint } from "../ports/McpConnector.ts"
 import type { McpServersSettings } from "./mcpServersSettings.ts"
 
 const DEFAULT_PATHS: Readonly<Record<McpTransport, string>> = { sse: "/sse", websocket: "/", streamable_http: "/mcp", stdio: "" }
 
-/** Where the DTMA reaches a running server: a loopback URL for network transports. */
-export const targetUrlOf = (c: ManagedContainer): string | null => {
+/** The container port a network server listens on when its deploy names none. */
+export const DEFAULT_MCP_PORT = 8080
+
+/** Where the DTMA reaches a running network server: the host port its MCP port is published on, and its path. */
+export const endpointOf = (c: ManagedContainer): McpEndpoint | null => {
   const mcp = c.mcp
   if (mcp === null || mcp.transport === "stdio") return null
-  const containerPort = mcp.port ?? 8080
+  const containerPort = mcp.port ?? DEFAULT_MCP_PORT
   const hostPort = c.ports.find((p) => p.containerPort === containerPort)?.hostPort
   if (hostPort == null) return null
-  const scheme = mcp.transport === "websocket" ? "ws" : "http"
   const path = mcp.endpointPath ?? DEFAULT_PATHS[mcp.transport]
-  return `${scheme}://127.0.0.1:${hostPort}${path.startsWith("/") ? path : `/${path}`}`
+  return { hostPort, path: path.startsWith("/") ? path : `/${path}` }
 }
 
 /** A connection to a server's container, initialized and listed. */
@@ -45,9 +47,9 @@ export const openConnection = (
   const notReady = (detail: string) => new McpServerNotReady({ name, detail, stderrTail: [] })
   return Effect.gen(function* () {
     const transport = container.mcp?.transport ?? "stdio"
-    const url = targetUrlOf(container)
-    if (transport !== "stdio" && url === null) return yield* notReady(`container port ${container.mcp?.port ?? 8080} is not published`)
-    const channel = yield* connector.connect({ transport, containerId, url }, { timeoutMs: settings.startTimeoutMs }).pipe(Effect.mapError((e) => notReady(e.message)))
+    const endpoint = endpointOf(container)
+    if (transport !== "stdio" && endpoint === null) return yield* notReady(`container port ${container.mcp?.port ?? DEFAULT_MCP_PORT} is not published`)
+    const channel = yield* connector.connect({ transport, containerId, endpoint }, { timeoutMs: settings.startTimeoutMs }).pipe(Effect.mapError((e) => notReady(e.message)))
     const session = yield* openUpstreamSession(channel, {
       name,
       clientInfo: settings.clientInfo,
