@@ -36,3 +36,4 @@ export type { InMemoryCredentialDeliveryOptions } from "./fakes/InMemoryCredenti
 export { credentialDeliveryContract } from "./contracts/credentialDeliveryContract.ts"
 export type { CredentialDeliverySubject } from "./contracts/credentialDeliveryContract.ts"
 export type { DeliveredView, SocketReply } from "./DeliveredView.ts"
+export { arbAccountToolInstanceId, arbGrantClaim, arbGrants, arbGrantsClaim, arbItemName, arbPattern, arbScopeExpressibleClaim, arbServerName, arbServerRef } from "./arbGrants.ts"
