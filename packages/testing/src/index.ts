@@ -37,3 +37,6 @@ export { credentialDeliveryContract } from "./contracts/credentialDeliveryContra
 export type { CredentialDeliverySubject } from "./contracts/credentialDeliveryContract.ts"
 export type { DeliveredView, SocketReply } from "./DeliveredView.ts"
 export { arbAccountToolInstanceId, arbGrantClaim, arbGrants, arbGrantsClaim, arbItemName, arbPattern, arbScopeExpressibleClaim, arbServerName, arbServerRef } from "./arbGrants.ts"
+export { InMemoryRevocationStore } from "./fakes/InMemoryRevocationStore.ts"
+export { revocationStoreContract } from "./contracts/revocationStoreContract.ts"
+export type { RevocationStoreSubject } from "./contracts/revocationStoreContract.ts"
