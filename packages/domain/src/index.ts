@@ -110,3 +110,7 @@ export { RevocationStore, RevocationStoreFailed } from "./ports/RevocationStore.
 export type { RevocationStoreProblem } from "./ports/RevocationStore.ts"
 export { InvalidRevocation, makeAgentRevocations } from "./access/AgentRevocations.ts"
 export type { AgentRevocations, AgentRevocationsDeps, Revocation } from "./access/AgentRevocations.ts"
+export { AccessTokens, TokenRefused } from "./ports/AccessTokens.ts"
+export type { TokenProblem } from "./ports/AccessTokens.ts"
+export { AgentTokenIssuer, InvalidTokenRequest, IssuerKeysFailed } from "./ports/AgentTokenIssuer.ts"
+export type { IssuedToken, IssuerKeysProblem, JsonWebKeySet, PublicJsonWebKey, TokenRequest } from "./ports/AgentTokenIssuer.ts"
