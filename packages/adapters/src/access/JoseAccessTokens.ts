@@ -2,7 +2,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { decodeJwt, jwtVerify, type CryptoKey, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose"
-import { agentIdProblem, grantsOfClaims, tokenIdProblem, TokenRefused, type AccessTokens, type AgentIdentity, type RevocationSubject } from "@dtma/domain"
+import { agentIdProblem, grantsOfClaims, tokenIdProblem, TokenRefused, type AccessTokens, type AgentIdentity, type AgentTokenIssuer, type RevocationSubject } from "@dtma/domain"
 import { keySetOf, type KeySet, type KeySource } from "./keySets.ts"
 import { refusalOf } from "./tokenRefusal.ts"
 import { digestOf, makeVerifiedTokenCache } from "./verifiedTokenCache.ts"
@@ -15,6 +15,9 @@ export interface TrustedIssuer {
   readonly issuer: string
   readonly keys: KeySource
 }
+
+/** The built-in issuer as a trusted issuer: its keys are handed over in process, no network hop. */
+export const trustedIssuerOf = (issuer: AgentTokenIssuer): TrustedIssuer => ({ issuer: issuer.issuer, keys: { jwks: () => issuer.jwks() } })
 
 export interface JoseAccessTokensOptions {
   /** The DTMA's resource identifier (RFC 8707); a token's `aud` must contain it. */
