@@ -1,0 +1,33 @@
+import { createHash } from "node:crypto"
+import type { AgentIdentity } from "@dtma/domain"
+
+/** The cache key of a token: its SHA-256, so that the cache never holds a token. */
+export const digestOf = (token: string): string => createHash("sha256").update(token).digest("base64url")
+
+/**
+ * Identities of tokens whose signature and claims were checked, by digest, each until its token
+ * stops being accepted (`exp` + leeway). Bounded: past `maxEntries`, the entry used least recently
+ * goes (a Map keeps insertion order; a hit moves its entry to the end).
+ */
+export const makeVerifiedTokenCache = (maxEntries: number) => {
+  const entries = new Map<string, { readonly identity: AgentIdentity; readonly acceptUntil: number }>()
+  return {
+    /** The identity, `expired` (and forgotten) once past its time, or undefined when not held. */
+    get(digest: string, now: number): AgentIdentity | "expired" | undefined {
+      const entry = entries.get(digest)
+      if (entry === undefined) return undefined
+      entries.delete(digest)
+      if (now >= entry.acceptUntil) return "expired"
+      entries.set(digest, entry)
+      return entry.identity
+    },
+    set(digest: string, identity: AgentIdentity, acceptUntil: number): void {
+      entries.delete(digest)
+      entries.set(digest, { identity, acceptUntil })
+      while (entries.size > maxEntries) entries.delete(entries.keys().next().value!)
+    },
+    get size(): number {
+      return entries.size
+    },
+  }
+}
