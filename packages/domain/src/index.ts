@@ -8,6 +8,8 @@ export {
   InstanceAlreadyExists,
   InstanceNotFound,
   InvalidInstanceSpec,
+  McpGroupExists,
+  McpGroupNotFound,
   NameTakenByUnmanagedContainer,
   NoOAuthConnections,
   PortConflict,
@@ -114,3 +116,9 @@ export { AccessTokens, TokenRefused } from "./ports/AccessTokens.ts"
 export type { TokenProblem } from "./ports/AccessTokens.ts"
 export { AgentTokenIssuer, InvalidTokenRequest, IssuerKeysFailed } from "./ports/AgentTokenIssuer.ts"
 export type { IssuedToken, IssuerKeysProblem, JsonWebKeySet, PublicJsonWebKey, TokenRequest } from "./ports/AgentTokenIssuer.ts"
+export { makeMcpGroups } from "./usecases/McpGroups.ts"
+export type { McpGroups } from "./usecases/McpGroups.ts"
+export { startMcpServer, toolOperations } from "./usecases/ToolOperations.ts"
+export type { Started } from "./usecases/ToolOperations.ts"
+export { wipeLeftoverCredentials } from "./usecases/credentialLeftovers.ts"
+export { repeatHeartbeats } from "./usecases/Heartbeat.ts"

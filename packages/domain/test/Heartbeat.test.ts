@@ -1,7 +1,7 @@
-import { Redacted } from "effect"
+import { Effect, Exit, Redacted } from "effect"
 import { describe, expect, it } from "vitest"
-import { makeHeartbeat, makeInstances } from "../src/index.ts"
-import { failureOf, FixedHostMetrics, InMemoryContainerRuntime, RecordingControlPlane, run } from "@dtma/testing"
+import { makeHeartbeat, makeInstances, repeatHeartbeats } from "../src/index.ts"
+import { failureOf, FixedHostMetrics, InMemoryContainerRuntime, RecordingControlPlane, run, virtualTime } from "@dtma/testing"
 
 const setup = async () => {
   const runtime = new InMemoryContainerRuntime({ images: ["img:1"] })
@@ -56,5 +56,22 @@ describe("heartbeat of MCP servers", () => {
     const mcpServers = { list: () => [{ instanceName: "mcp", containerId: c.containerId, transportType: "sse" as const, healthStatus: health }] }
     const heartbeat = makeHeartbeat({ runtime, controlPlane: new RecordingControlPlane(), metrics: new FixedHostMetrics(), mcpServers, settings: { dtmaVersion: "0.1.0", retries: 0, retryBase: "1 millis" } })
     expect((await run(heartbeat.report())).tools).toEqual([expect.objectContaining({ statusOnToolbox: expected, mcp: { transport: "sse", health } })])
+  })
+})
+
+describe("repeated heartbeats", () => {
+  it("send one now and one each interval, report every outcome, and go on past a failure until their fiber ends", async () => {
+    const { heartbeat, controlPlane } = await setup()
+    const vt = virtualTime()
+    const outcomes: Array<string> = []
+    controlPlane.failNext("rejected", 1)
+    await vt.run(Effect.forkScoped(repeatHeartbeats(heartbeat, 60_000, (exit) => Effect.sync(() => void outcomes.push(Exit.isSuccess(exit) ? "ok" : "failed")))))
+    await vt.advance(0)
+    expect(outcomes).toEqual(["failed"])
+    await vt.advance(60_000)
+    await vt.advance(60_000)
+    expect(outcomes).toEqual(["failed", "ok", "ok"])
+    await vt.close()
+    expect(controlPlane.received).toHaveLength(2)
   })
 })

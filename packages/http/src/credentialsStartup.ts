@@ -1,7 +1,6 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type { CredentialDelivery, McpServers } from "@dtma/domain"
 import { ensureMemoryBacked } from "@dtma/adapters"
 import type { CredentialsConfig } from "./config.ts"
 import type { Logger } from "./logger.ts"
@@ -19,12 +18,4 @@ export const checkCredentialStore = async (config: CredentialsConfig, logger: Lo
   const backing = exit.value
   if (backing.warning !== null) logger.warn({ root: backing.root }, backing.warning)
   logger.info({ root: backing.root, filesystem: backing.filesystem, mounted: backing.mounted }, "credential directory ready")
-}
-
-/** After adoption: wipes what a previous DTMA delivered to servers that are gone. */
-export const wipeLeftoverCredentials = async (delivery: CredentialDelivery, mcpServers: McpServers, logger: Logger): Promise<void> => {
-  const names = await Effect.runPromise(delivery.provisioned())
-  const gone = names.filter((name) => !mcpServers.isMcpServer(name))
-  for (const name of gone) await Effect.runPromise(delivery.wipe(name))
-  if (gone.length > 0) logger.info({ wiped: gone }, "wiped credentials of servers that are gone")
 }

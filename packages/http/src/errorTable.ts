@@ -1,8 +1,6 @@
-import type { CredentialError, DeployError, ManageError, NoOAuthConnections, McpConnectFailed, McpRequestFailed, McpServerBusy, McpServerNotReady, McpServerUnavailable } from "@dtma/domain"
-import type { McpGroupExists, McpGroupNotFound } from "./McpGroupErrors.ts"
+import type { CredentialError, DeployError, ManageError, McpGroupExists, McpGroupNotFound, NoOAuthConnections, McpConnectFailed, McpRequestFailed, McpServerBusy, McpServerNotReady, McpServerUnavailable } from "@dtma/domain"
 import { BODY_NAMES, type InvalidRequest } from "./InvalidRequest.ts"
 import type { MissingRequiredFields } from "./MissingRequiredFields.ts"
-import type { NotImplemented } from "./NotImplemented.ts"
 
 /** A status and a JSON body. */
 export interface Reply {
@@ -24,7 +22,6 @@ export type HttpFailure =
   | ManageError
   | MissingRequiredFields
   | InvalidRequest
-  | NotImplemented
   | McpServerNotReady
   | McpServerUnavailable
   | McpServerBusy
@@ -87,14 +84,20 @@ export const ERROR_TABLE: { readonly [T in Tag]: Row<T> } = {
   ImageUnavailable: otherFailure(422),
   RuntimeUnavailable: otherFailure(503),
   RuntimeOperationFailed: otherFailure(502),
-  NotImplemented: (e) => ({ status: 501, body: { success: false, error: e.message, code: "not_implemented" } }),
   McpServerNotReady: otherFailure(502, "mcp_server_not_ready"),
   McpServerUnavailable: otherFailure(503, "mcp_server_unavailable"),
   McpServerBusy: otherFailure(429, "mcp_server_busy"),
   McpConnectFailed: otherFailure(502, "mcp_connect_failed"),
   McpRequestFailed: otherFailure(502, "mcp_request_failed"),
   McpGroupExists: (e) => ({ status: 409, body: { success: false, error: e.message } }),
-  McpGroupNotFound: (e) => ({ status: 404, body: { success: false, error: e.message, code: "not_found" } }),
+  McpGroupNotFound: (e) => ({
+    status: 404,
+    body: {
+      success: false,
+      error: `MCP server group '${e.groupId}' not found; groups deployed before the DTMA last started are not kept, remove their servers through DELETE /mcp-servers/:name.`,
+      code: "not_found",
+    },
+  }),
   // The backend failed or refused: the message names the connection and the backend's reason.
   CredentialFetchFailed: (e, operation) => otherFailure(502, `${(operation.subject ?? "tool") === "tool" ? "tool_secrets" : "oauth"}_${e.reason}`)(e, operation),
   CredentialDeliveryFailed: (e, operation) => otherFailure(e.reason === "unsafe_name" ? 502 : 503, "credential_delivery_failed")(e, operation),

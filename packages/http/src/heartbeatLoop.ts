@@ -1,10 +1,11 @@
 import * as Cause from "effect/Cause"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
-import type { Heartbeat } from "@dtma/domain"
+import type * as Scope from "effect/Scope"
+import { repeatHeartbeats, type Heartbeat } from "@dtma/domain"
 import type { Logger } from "./logger.ts"
 
 export interface HeartbeatLoop {
@@ -20,19 +21,19 @@ export const startHeartbeatLoop = (options: {
   readonly heartbeat: Heartbeat
   readonly logger: Logger
   readonly interval?: Duration.Input
+  readonly lifetime?: Scope.Scope
 }): HeartbeatLoop => {
   const { logger } = options
-  const once = options.heartbeat.send().pipe(
-    Effect.tap(() => Effect.sync(() => logger.debug("heartbeat delivered"))),
-    Effect.catchCause((cause) =>
-      Effect.sync(() => {
-        const failure = Cause.findErrorOption(cause)
-        if (Option.isSome(failure)) logger.warn({ failure: failure.value._tag, reason: failure.value.message }, "heartbeat failed")
-        else if (!Cause.hasInterruptsOnly(cause)) logger.error({ cause: Cause.pretty(cause) }, "heartbeat died (a bug)")
-      }),
-    ),
-  )
-  const fiber = Effect.runFork(once.pipe(Effect.repeat(Schedule.fixed(options.interval ?? "60 seconds"))))
+  const report = (outcome: Exit.Exit<void, { readonly _tag: string; readonly message: string }>) =>
+    Effect.sync(() => {
+      if (Exit.isSuccess(outcome)) return logger.debug("heartbeat delivered")
+      const failure = Cause.findErrorOption(outcome.cause)
+      if (Option.isSome(failure)) logger.warn({ failure: failure.value._tag, reason: failure.value.message }, "heartbeat failed")
+      else if (!Cause.hasInterruptsOnly(outcome.cause)) logger.error({ cause: Cause.pretty(outcome.cause) }, "heartbeat died (a bug)")
+    })
+  const loop = repeatHeartbeats(options.heartbeat, Duration.toMillis(Duration.fromInputUnsafe(options.interval ?? "60 seconds")), report)
+  // In the use cases' lifetime scope when given: closing it stops the loop as it stops the rest.
+  const fiber = Effect.runSync(options.lifetime === undefined ? Effect.forkDetach(loop) : Effect.forkIn(loop, options.lifetime))
   return {
     stop: async () => {
       await Effect.runPromise(Fiber.interrupt(fiber))

@@ -6,14 +6,15 @@ import type { Container } from "inversify"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { CredentialDelivery, type Heartbeat, type Instances, type McpServers } from "@dtma/domain"
+import type * as Scope from "effect/Scope"
+import { CredentialDelivery, wipeLeftoverCredentials, type Heartbeat, type Instances, type McpServers } from "@dtma/domain"
 import { ConfigError, DEFAULT_HEARTBEAT_INTERVAL_MS, type Config } from "./config.ts"
 import { adaptersModule } from "./adaptersModule.ts"
 import { answerClientErrors } from "./answerClientErrors.ts"
 import { buildContainer, heartbeatEnabled, stopUseCases } from "./container.ts"
 import { createApp } from "./createApp.ts"
 import { shutdownHooksOf } from "./drainGate.ts"
-import { checkCredentialStore, wipeLeftoverCredentials } from "./credentialsStartup.ts"
+import { checkCredentialStore } from "./credentialsStartup.ts"
 import { startHeartbeatLoop, type HeartbeatLoop } from "./heartbeatLoop.ts"
 import { listen } from "./listen.ts"
 import { loadConfig } from "./loadConfig.ts"
@@ -86,7 +87,8 @@ const main = async (): Promise<void> => {
   await reconcile(container.get<Instances>(Tokens.Instances), logger)
   const mcpServers = container.get<McpServers>(Tokens.McpServers)
   await adopt(mcpServers, logger)
-  await wipeLeftoverCredentials(container.get<CredentialDelivery>(CredentialDelivery), mcpServers, logger)
+  const wiped = await Effect.runPromise(wipeLeftoverCredentials(container.get<CredentialDelivery>(CredentialDelivery), (name) => mcpServers.isMcpServer(name)))
+  if (wiped.length > 0) logger.info({ wiped }, "wiped credentials of servers that are gone")
 
   const tls = config.tls == null ? null : readTlsMaterial(config.tls, (problem) => {
     throw new ConfigError({ problem })
@@ -100,7 +102,7 @@ const main = async (): Promise<void> => {
   let loop: HeartbeatLoop | null = null
   if (heartbeatEnabled(config)) {
     const interval = `${config.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS} millis` as const
-    loop = startHeartbeatLoop({ heartbeat: container.get<Heartbeat>(Tokens.Heartbeat), logger, interval })
+    loop = startHeartbeatLoop({ heartbeat: container.get<Heartbeat>(Tokens.Heartbeat), logger, interval, lifetime: container.get<Scope.Scope>(Tokens.Lifetime) })
   } else logger.info("no AGENTOPIA_API_BASE_URL or outbound token: heartbeat is off")
 
   let stopping = false

@@ -5,7 +5,6 @@ import { deployMcpServerBody, REQUIRED_MCP_DEPLOY_FIELDS, type DeployMcpServerBo
 import { mcpSettingsFor } from "./mcpTarget.ts"
 import { InvalidRequest } from "./InvalidRequest.ts"
 import { MissingRequiredFields } from "./MissingRequiredFields.ts"
-import type { NotImplemented } from "./NotImplemented.ts"
 import { wideningKeyOf } from "./overrideKeys.ts"
 
 const DISCOVERY = "discovery"
@@ -39,7 +38,7 @@ const stdioUnusableOf = (data: DeployMcpServerBody): InvalidRequest | null => {
   return null
 }
 
-export type McpDeployProblem = MissingRequiredFields | InvalidRequest | NotImplemented
+export type McpDeployProblem = MissingRequiredFields | InvalidRequest
 
 /** The OAuth connections to deliver, or null for none; the domain checks the binding. */
 const oauthBindingOf = (data: DeployMcpServerBody): OAuthBinding | null => {

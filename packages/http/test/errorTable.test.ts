@@ -6,6 +6,8 @@ import {
   InstanceAlreadyExists,
   InstanceNotFound,
   InvalidInstanceSpec,
+  McpGroupExists,
+  McpGroupNotFound,
   McpConnectFailed,
   McpRequestFailed,
   McpServerBusy,
@@ -19,9 +21,7 @@ import {
 } from "@dtma/domain"
 import { describe, expect, it } from "vitest"
 import { ERROR_TABLE, replyForFailure, type HttpFailure, type Operation } from "../src/errorTable.ts"
-import { McpGroupExists, McpGroupNotFound } from "../src/McpGroupErrors.ts"
 import { MissingRequiredFields } from "../src/MissingRequiredFields.ts"
-import { NotImplemented } from "../src/NotImplemented.ts"
 import { InvalidRequest } from "../src/InvalidRequest.ts"
 import { replyOf } from "../src/replyOf.ts"
 import { capturingLogger } from "./support.ts"
@@ -109,12 +109,6 @@ const PINNED: ReadonlyArray<readonly [HttpFailure, Operation, number, unknown]> 
     { verb: "get", name: "ghost", subject: "mcp_server" },
     404,
     { success: false, error: "MCP server 'ghost' not found or not managed by this DTMA.", code: "not_found" },
-  ],
-  [
-    new NotImplemented({ feature: "OAuth credential injection" }),
-    deployMcp,
-    501,
-    { success: false, error: "OAuth credential injection is not available in this version", code: "not_implemented" },
   ],
   [
     new McpServerNotReady({ name: "mcp-a", detail: "MCP connection failed (unreachable): connection refused", stderrTail: ["Error: bad flag", "usage: x"] }),

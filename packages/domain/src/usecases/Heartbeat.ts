@@ -1,6 +1,7 @@
 import type { OAuthConnectionView } from "./ServerCredentials.ts"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import * as Schedule from "effect/Schedule"
 import type { ControlPlaneRejected, ControlPlaneUnavailable } from "../errors.ts"
 import { toolboxStatusOf, type ToolboxStatus } from "../lifecycle.ts"
@@ -97,3 +98,13 @@ export const makeHeartbeat = (deps: {
     )
   return { report, send }
 }
+
+/**
+ * Sends a heartbeat now and then every `intervalMs`, for as long as the fiber lives (fork it where
+ * background work lives). Each outcome goes to `report`; a failed heartbeat never ends the loop.
+ */
+export const repeatHeartbeats = (
+  heartbeat: Heartbeat,
+  intervalMs: number,
+  report: (outcome: Exit.Exit<void, RuntimeFailure | ControlPlaneUnavailable | ControlPlaneRejected>) => Effect.Effect<void>,
+): Effect.Effect<void> => heartbeat.send().pipe(Effect.exit, Effect.flatMap(report), Effect.repeat(Schedule.fixed(intervalMs)), Effect.asVoid)

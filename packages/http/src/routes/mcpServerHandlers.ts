@@ -1,6 +1,6 @@
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import type { McpServerView } from "@dtma/domain"
+import { startMcpServer, type McpServerView } from "@dtma/domain"
 import type { RouterMiddleware } from "@koa/router"
 import type { Context } from "koa"
 import { fieldOf } from "../deployRequestOf.ts"
@@ -12,7 +12,6 @@ import { deployedData, detailOf, summaryOf } from "../mcpServerShapes.ts"
 import { replyOf } from "../replyOf.ts"
 import { originOf, send, type HandlerDeps } from "./HandlerDeps.ts"
 import { nameParam } from "./toolHandlers.ts"
-import { startMcpServer } from "./toolOperations.ts"
 
 export type McpServerRouteId =
   | "deployMcpServer"

@@ -1,5 +1,5 @@
 import * as Effect from "effect/Effect"
-import { withToolSecrets, type ManagedContainer } from "@dtma/domain"
+import { toolOperations, withToolSecrets, type ManagedContainer } from "@dtma/domain"
 import type { RouterMiddleware } from "@koa/router"
 import { deployRequestOf } from "../deployRequestOf.ts"
 import { dockerPortMap, dockerStateOf } from "../dockerShapes.ts"
@@ -7,7 +7,6 @@ import { ignoredKeysOf } from "../ignoredKeys.ts"
 import type { HttpFailure, Reply } from "../errorTable.ts"
 import { replyOf } from "../replyOf.ts"
 import { send, type HandlerDeps } from "./HandlerDeps.ts"
-import { toolOperations } from "./toolOperations.ts"
 
 /** The legacy 201 body; `ignoredKeys` (this DTMA's addition) only when the body held keys it did not apply. */
 const deployed = (c: ManagedContainer, ignoredKeys: ReadonlyArray<string>) => ({

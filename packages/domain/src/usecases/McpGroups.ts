@@ -1,7 +1,12 @@
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import type { CredentialError, DeployError, DeployRequest, ManageError, McpServerNotReady, McpServers, McpServerView } from "@dtma/domain"
-import { McpGroupExists, McpGroupNotFound } from "./McpGroupErrors.ts"
+import { McpGroupExists, McpGroupNotFound } from "../errors.ts"
+import type { McpServerNotReady } from "../mcp/mcpErrors.ts"
+import type { McpServerView } from "../mcp/McpServerView.ts"
+import type { DeployRequest } from "./deployRequest.ts"
+import type { DeployError, ManageError } from "./Instances.ts"
+import type { CredentialError } from "./mcpCredentials.ts"
+import type { McpServers } from "./McpServers.ts"
 
 /** The legacy `/mcp/groups` alias: named sets of MCP servers deployed and removed together. */
 export interface McpGroups {

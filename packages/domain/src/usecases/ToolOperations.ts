@@ -1,5 +1,8 @@
 import * as Effect from "effect/Effect"
-import type { DeployRequest, Instances, McpServers, McpServerView } from "@dtma/domain"
+import type { McpServerView } from "../mcp/McpServerView.ts"
+import type { DeployRequest } from "./deployRequest.ts"
+import type { Instances } from "./Instances.ts"
+import type { McpServers } from "./McpServers.ts"
 
 /** How a start went: it did something, or the instance was already up. */
 export interface Started<A> {
