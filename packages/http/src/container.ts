@@ -30,7 +30,7 @@ import * as Scope from "effect/Scope"
 import { Container, ContainerModule } from "inversify"
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, type Config } from "./config.ts"
 import type { Logger } from "./logger.ts"
-import { Tokens } from "./tokens.ts"
+import { bound, Tokens } from "./tokens.ts"
 import { DTMA_VERSION } from "./version.ts"
 
 /** Whether the DTMA reports to a backend: it needs both the URL and a token to present. */
@@ -131,4 +131,4 @@ export const buildContainer = (options: {
 
 /** Stops the use cases' background work (MCP supervision, token refreshes); containers keep running. */
 export const stopUseCases = (container: Container): Promise<void> =>
-  Effect.runPromise(Scope.close(container.get<Scope.Closeable>(Tokens.Lifetime), Exit.void))
+  Effect.runPromise(Scope.close(bound(container, Tokens.Lifetime), Exit.void))

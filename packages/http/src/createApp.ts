@@ -1,13 +1,11 @@
 import { Router, type RouterMiddleware } from "@koa/router"
-import { CredentialSource, HostMetrics, makeMcpGroups, type Instances, type McpServers } from "@dtma/domain"
+import { CredentialSource, HostMetrics, makeMcpGroups } from "@dtma/domain"
 import type { Container } from "inversify"
 import Koa from "koa"
 import { bearerAuth } from "./auth.ts"
-import type { Config } from "./config.ts"
 import { makeDrainGate, registerShutdownHooks } from "./drainGate.ts"
 import { errorBoundary } from "./errorBoundary.ts"
 import { jsonBody } from "./jsonBody.ts"
-import type { Logger } from "./logger.ts"
 import { makeMcpProxy } from "./mcpProxy/McpProxy.ts"
 import { mountMcpProxy } from "./mcpProxy/mountMcpProxy.ts"
 import { makeHttpMetrics } from "./metrics.ts"
@@ -21,17 +19,17 @@ import { mcpGroupHandlers } from "./routes/mcpGroupHandlers.ts"
 import { mcpServerHandlers } from "./routes/mcpServerHandlers.ts"
 import { statusHandler } from "./routes/statusHandler.ts"
 import { toolHandlers } from "./routes/toolHandlers.ts"
-import { Tokens } from "./tokens.ts"
+import { bound, Tokens } from "./tokens.ts"
 
 /** The Koa application over the use cases bound in `container`. */
 export const createApp = (container: Container, options: { readonly now?: () => Date } = {}): Koa => {
   const deps: HandlerDeps = {
-    instances: container.get<Instances>(Tokens.Instances),
-    mcpServers: container.get<McpServers>(Tokens.McpServers),
-    hostMetrics: container.get<HostMetrics>(HostMetrics),
-    credentialSource: container.get<CredentialSource>(CredentialSource),
-    config: container.get<Config>(Tokens.Config),
-    logger: container.get<Logger>(Tokens.Logger),
+    instances: bound(container, Tokens.Instances),
+    mcpServers: bound(container, Tokens.McpServers),
+    hostMetrics: bound(container, HostMetrics),
+    credentialSource: bound(container, CredentialSource),
+    config: bound(container, Tokens.Config),
+    logger: bound(container, Tokens.Logger),
     now: options.now ?? (() => new Date()),
   }
   const { requestTimeoutMs, sessionIdleTimeoutMs: idleTimeoutMs, maxSessionsPerServer, maxSessions } = deps.config.mcp

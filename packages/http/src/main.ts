@@ -6,8 +6,7 @@ import type { Container } from "inversify"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Scope from "effect/Scope"
-import { CredentialDelivery, wipeLeftoverCredentials, type Heartbeat, type Instances, type McpServers } from "@dtma/domain"
+import { CredentialDelivery, wipeLeftoverCredentials, type Instances, type McpServers } from "@dtma/domain"
 import { ConfigError, DEFAULT_HEARTBEAT_INTERVAL_MS, type Config } from "./config.ts"
 import { adaptersModule } from "./adaptersModule.ts"
 import { answerClientErrors } from "./answerClientErrors.ts"
@@ -19,7 +18,7 @@ import { startHeartbeatLoop, type HeartbeatLoop } from "./heartbeatLoop.ts"
 import { listen } from "./listen.ts"
 import { loadConfig } from "./loadConfig.ts"
 import { createLogger, type Logger } from "./logger.ts"
-import { Tokens } from "./tokens.ts"
+import { bound, Tokens } from "./tokens.ts"
 import { readTlsMaterial } from "./tlsSettings.ts"
 
 /** How long calls in flight get to finish after a shutdown signal. */
@@ -84,10 +83,10 @@ const main = async (): Promise<void> => {
   }
   const container = buildContainer({ config, logger, infrastructure: adaptersModule(config) })
   await checkCredentialStore(config.credentials, logger)
-  await reconcile(container.get<Instances>(Tokens.Instances), logger)
-  const mcpServers = container.get<McpServers>(Tokens.McpServers)
+  await reconcile(bound(container, Tokens.Instances), logger)
+  const mcpServers = bound(container, Tokens.McpServers)
   await adopt(mcpServers, logger)
-  const wiped = await Effect.runPromise(wipeLeftoverCredentials(container.get<CredentialDelivery>(CredentialDelivery), (name) => mcpServers.isMcpServer(name)))
+  const wiped = await Effect.runPromise(wipeLeftoverCredentials(bound(container, CredentialDelivery), (name) => mcpServers.isMcpServer(name)))
   if (wiped.length > 0) logger.info({ wiped }, "wiped credentials of servers that are gone")
 
   const tls = config.tls == null ? null : readTlsMaterial(config.tls, (problem) => {
@@ -102,7 +101,7 @@ const main = async (): Promise<void> => {
   let loop: HeartbeatLoop | null = null
   if (heartbeatEnabled(config)) {
     const interval = `${config.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS} millis` as const
-    loop = startHeartbeatLoop({ heartbeat: container.get<Heartbeat>(Tokens.Heartbeat), logger, interval, lifetime: container.get<Scope.Scope>(Tokens.Lifetime) })
+    loop = startHeartbeatLoop({ heartbeat: bound(container, Tokens.Heartbeat), logger, interval, lifetime: bound(container, Tokens.Lifetime) })
   } else logger.info("no AGENTOPIA_API_BASE_URL or outbound token: heartbeat is off")
 
   let stopping = false

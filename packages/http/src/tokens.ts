@@ -1,16 +1,26 @@
+import type * as Scope from "effect/Scope"
+import type { DockerOutputCapture } from "@dtma/adapters"
+import { token, type Heartbeat, type Instances, type McpServers, type Token } from "@dtma/domain"
+import type { Container } from "inversify"
+import type { Config } from "./config.ts"
+import type { Logger } from "./logger.ts"
+
 /**
  * Container tokens for what the http package binds; the ports' own tokens (`ContainerRuntime`,
- * `ControlPlane`, `HostMetrics`, `McpConnector`, `ContainerLogs`, `ContainerEvents`) are declared
- * beside the ports in the domain.
+ * `ControlPlane`, `HostMetrics`, `McpConnector`, …) are declared beside the ports in the domain.
+ * Each carries the type bound to it: `resolve` needs no cast.
  */
 export const Tokens = {
-  Instances: Symbol.for("dtma/Instances"),
-  Heartbeat: Symbol.for("dtma/Heartbeat"),
-  McpServers: Symbol.for("dtma/McpServers"),
-  Config: Symbol.for("dtma/Config"),
-  Logger: Symbol.for("dtma/Logger"),
+  Instances: token<Instances>("dtma/Instances"),
+  Heartbeat: token<Heartbeat>("dtma/Heartbeat"),
+  McpServers: token<McpServers>("dtma/McpServers"),
+  Config: token<Config>("dtma/Config"),
+  Logger: token<Logger>("dtma/Logger"),
   /** The scope the use cases' background work lives in; closing it stops that work. */
-  Lifetime: Symbol.for("dtma/Lifetime"),
+  Lifetime: token<Scope.Closeable>("dtma/Lifetime"),
   /** The adapters' Docker output capture, shared by the runtime (which follows) and the logs (which read). */
-  OutputCapture: Symbol.for("dtma/OutputCapture"),
+  OutputCapture: token<DockerOutputCapture>("dtma/OutputCapture"),
 } as const
+
+/** What is bound to `key`, typed by the token. */
+export const bound = <T>(container: Container, key: Token<T>): T => container.get<T>(key)

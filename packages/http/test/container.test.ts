@@ -1,12 +1,12 @@
 import { Effect } from "effect"
-import { ContainerEvents, ContainerLogs, ContainerRuntime, ControlPlane, defaultRestartPolicy, HostMetrics, McpConnector, type Heartbeat, type Instances, type McpServers } from "@dtma/domain"
+import { ContainerEvents, ContainerLogs, ContainerRuntime, ControlPlane, defaultRestartPolicy, HostMetrics, McpConnector } from "@dtma/domain"
 import { FETCH_BAD_PORTS, standaloneControlPlane } from "@dtma/adapters"
 import { fakesModule, InMemoryContainerRuntime, RecordingControlPlane } from "@dtma/testing"
 import { Container } from "inversify"
 import { describe, expect, it } from "vitest"
 import { adaptersModule } from "../src/adaptersModule.ts"
 import { buildContainer, configModule, heartbeatEnabled, stopUseCases, useCaseSettingsOf } from "../src/container.ts"
-import { Tokens } from "../src/tokens.ts"
+import { bound, Tokens } from "../src/tokens.ts"
 import { capturingLogger, IMAGE, testConfig } from "./support.ts"
 
 describe("the composition root", () => {
@@ -14,14 +14,14 @@ describe("the composition root", () => {
     const runtime = new InMemoryContainerRuntime({ images: [IMAGE] })
     const controlPlane = new RecordingControlPlane()
     const container = buildContainer({ config: testConfig(), logger: capturingLogger().logger, infrastructure: fakesModule({ runtime, controlPlane }) })
-    const instances = container.get<Instances>(Tokens.Instances)
-    expect(container.get<Instances>(Tokens.Instances)).toBe(instances)
-    expect(container.get<ContainerRuntime>(ContainerRuntime)).toBe(runtime)
+    const instances = bound(container, Tokens.Instances)
+    expect(bound(container, Tokens.Instances)).toBe(instances)
+    expect(bound(container, ContainerRuntime)).toBe(runtime)
     await Effect.runPromise(instances.deploy({ name: "tool-a", accountToolInstanceId: "ati-1", image: IMAGE, env: [], ports: [] }))
-    await Effect.runPromise(container.get<Heartbeat>(Tokens.Heartbeat).send())
+    await Effect.runPromise(bound(container, Tokens.Heartbeat).send())
     expect(controlPlane.received[0]?.tools.map((t) => t.accountToolInstanceId)).toEqual(["ati-1"])
-    const mcpServers = container.get<McpServers>(Tokens.McpServers)
-    expect(container.get<McpServers>(Tokens.McpServers)).toBe(mcpServers)
+    const mcpServers = bound(container, Tokens.McpServers)
+    expect(bound(container, Tokens.McpServers)).toBe(mcpServers)
     expect(mcpServers.list()).toEqual([])
     await stopUseCases(container)
   })

@@ -31,7 +31,7 @@ import { buildContainer } from "../src/container.ts"
 import { createApp } from "../src/createApp.ts"
 import { startHeartbeatLoop } from "../src/heartbeatLoop.ts"
 import { loadConfig } from "../src/loadConfig.ts"
-import { Tokens } from "../src/tokens.ts"
+import { bound, Tokens } from "../src/tokens.ts"
 import { startDtma } from "./dtmaProcess.ts"
 import { capturingLogger, deployBody, IMAGE, MCP_IMAGE, NOW, startTestApp, testConfig, type TestApp } from "./support.ts"
 
@@ -632,7 +632,7 @@ describe("the heartbeat (legacy contract)", () => {
       await call("POST", "/tools/stopped/stop")
       runtime.crash(ids.get("crashed")!, 1)
 
-      await run(container.get<Heartbeat>(Tokens.Heartbeat).send())
+      await run(bound(container, Tokens.Heartbeat).send())
 
       expect(backend.requests.map((r) => [r.method, r.url, r.authorization])).toEqual([
         ["POST", "/functions/v1/heartbeat", "Bearer dtma-bearer-token"],
@@ -681,7 +681,7 @@ describe("the heartbeat (legacy contract)", () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "setImmediate", "clearImmediate", "Date"] })
     const controlPlane = new RecordingControlPlane()
     const container = buildContainer({ config: testConfig(), logger: capturingLogger().logger, infrastructure: fakesModule({ runtime: new InMemoryContainerRuntime(), controlPlane }) })
-    const loop = startHeartbeatLoop({ heartbeat: container.get<Heartbeat>(Tokens.Heartbeat), logger: capturingLogger().logger })
+    const loop = startHeartbeatLoop({ heartbeat: bound(container, Tokens.Heartbeat), logger: capturingLogger().logger })
     try {
       await vi.advanceTimersByTimeAsync(100)
       expect(controlPlane.received).toHaveLength(1)

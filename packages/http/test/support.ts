@@ -21,7 +21,7 @@ import { createApp } from "../src/createApp.ts"
 import { createLogger, type Logger } from "../src/logger.ts"
 import { answerClientErrors } from "../src/answerClientErrors.ts"
 import { DEFAULT_MCP_CONFIG } from "../src/mcpConfig.ts"
-import { Tokens } from "../src/tokens.ts"
+import { bound, Tokens } from "../src/tokens.ts"
 
 export const IMAGE = "dtma/example-http:1"
 /** An image whose containers serve the fake echo MCP server. */
@@ -120,7 +120,7 @@ export const startTestApp = async (options: { readonly config?: Partial<Config>;
   const credentialDelivery = new InMemoryCredentialDelivery()
   const infrastructure = fakesModule({ runtime, controlPlane, connector, logs: containerLogs, events, credentialSource, credentialDelivery })
   const container = buildContainer({ config: testConfig(options.config), logger, infrastructure })
-  const mcpServers = container.get<McpServers>(Tokens.McpServers)
+  const mcpServers = bound(container, Tokens.McpServers)
   const server = createApp(container, { now: () => NOW }).listen(0, "127.0.0.1")
   answerClientErrors(server)
   await once(server, "listening")

@@ -2,6 +2,7 @@ import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import type { AgentIdentity } from "../access/AgentIdentity.ts"
+import { token, type Token } from "../Token.ts"
 
 /**
  * Why a bearer token is refused. `malformed`: not a signed JWT in compact form, or too long;
@@ -49,4 +50,4 @@ export interface AccessTokens {
   verify(token: Redacted.Redacted<string>): Effect.Effect<AgentIdentity, TokenRefused>
 }
 
-export const AccessTokens = Symbol.for("dtma/AccessTokens")
+export const AccessTokens: Token<AccessTokens> = token("dtma/AccessTokens")

@@ -2,6 +2,7 @@ import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import type { Grants } from "../access/grants.ts"
+import { token, type Token } from "../Token.ts"
 
 /** A public key as a JWKS publishes it (RFC 7517): `kid`, `kty`, `alg`, `use` and the key's own members. */
 export interface PublicJsonWebKey {
@@ -75,4 +76,4 @@ export interface AgentTokenIssuer {
   prune(): Effect.Effect<ReadonlyArray<string>, IssuerKeysFailed>
 }
 
-export const AgentTokenIssuer = Symbol.for("dtma/AgentTokenIssuer")
+export const AgentTokenIssuer: Token<AgentTokenIssuer> = token("dtma/AgentTokenIssuer")

@@ -1,4 +1,5 @@
 import type * as Effect from "effect/Effect"
+import { token, type Token } from "../Token.ts"
 export type ContainerEventKind = "start" | "die" | "destroy" | "oom" | "pause" | "unpause"
 
 /** Something that happened to a managed container. */
@@ -27,4 +28,4 @@ export interface ContainerEvents {
   subscribe(handlers: { readonly onEvent: (event: ContainerEvent) => void; readonly onGap: () => void }): Effect.Effect<EventSubscription>
 }
 
-export const ContainerEvents = Symbol.for("dtma/ContainerEvents")
+export const ContainerEvents: Token<ContainerEvents> = token("dtma/ContainerEvents")

@@ -1,6 +1,7 @@
 import type * as Effect from "effect/Effect"
 import type { ContainerNotFound } from "../errors.ts"
 import type { RuntimeFailure } from "./ContainerRuntime.ts"
+import { token, type Token } from "../Token.ts"
 
 export interface LogLine {
   readonly stream: "stdout" | "stderr"
@@ -19,4 +20,4 @@ export interface ContainerLogs {
   tail(containerId: string, options: { readonly lines: number; readonly streams: "stderr" | "all" }): Effect.Effect<ReadonlyArray<LogLine>, ContainerNotFound | RuntimeFailure>
 }
 
-export const ContainerLogs = Symbol.for("dtma/ContainerLogs")
+export const ContainerLogs: Token<ContainerLogs> = token("dtma/ContainerLogs")

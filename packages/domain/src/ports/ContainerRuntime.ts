@@ -8,6 +8,7 @@ import type {
   RuntimeUnavailable,
 } from "../errors.ts"
 import type { EnvVar, InstanceSpec, ManagedContainer, PullPolicy } from "../ManagedInstance.ts"
+import { token, type Token } from "../Token.ts"
 
 export type RuntimeFailure = RuntimeUnavailable | RuntimeOperationFailed
 
@@ -65,4 +66,4 @@ export interface ContainerRuntime {
   list(): Effect.Effect<ReadonlyArray<ManagedContainer>, RuntimeFailure>
 }
 
-export const ContainerRuntime = Symbol.for("dtma/ContainerRuntime")
+export const ContainerRuntime: Token<ContainerRuntime> = token("dtma/ContainerRuntime")

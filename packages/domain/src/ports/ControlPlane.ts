@@ -2,6 +2,7 @@ import type * as Effect from "effect/Effect"
 import type { ControlPlaneRejected, ControlPlaneUnavailable } from "../errors.ts"
 import type { HostMetricsSample } from "./HostMetrics.ts"
 import type { ToolboxStatus } from "../lifecycle.ts"
+import { token, type Token } from "../Token.ts"
 
 export interface ToolStatusReport {
   readonly accountToolInstanceId: string
@@ -35,4 +36,4 @@ export interface ControlPlane {
   reportHeartbeat(report: HeartbeatReport): Effect.Effect<void, ControlPlaneUnavailable | ControlPlaneRejected>
 }
 
-export const ControlPlane = Symbol.for("dtma/ControlPlane")
+export const ControlPlane: Token<ControlPlane> = token("dtma/ControlPlane")

@@ -1,6 +1,7 @@
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type { OAuthCredential } from "./CredentialSource.ts"
+import { token, type Token } from "../Token.ts"
 
 /** How a server receives its OAuth tokens (`credentialInjectionMethod`). */
 export type InjectionMethod = "mounted_secrets" | "runtime_api" | "env_vars"
@@ -68,4 +69,4 @@ export interface CredentialDelivery {
   provisioned(): Effect.Effect<ReadonlyArray<string>>
 }
 
-export const CredentialDelivery = Symbol.for("dtma/CredentialDelivery")
+export const CredentialDelivery: Token<CredentialDelivery> = token("dtma/CredentialDelivery")

@@ -2,6 +2,7 @@ import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import type { EnvVar } from "../ManagedInstance.ts"
+import { token, type Token } from "../Token.ts"
 
 /** One OAuth connection's current access token, as the backend hands it out. */
 export interface OAuthCredential {
@@ -59,4 +60,4 @@ export interface CredentialSource {
   fetchToolSecrets(request: { readonly agentId: string; readonly accountToolInstanceId: string }): Effect.Effect<ReadonlyArray<EnvVar>, CredentialFetchFailed>
 }
 
-export const CredentialSource = Symbol.for("dtma/CredentialSource")
+export const CredentialSource: Token<CredentialSource> = token("dtma/CredentialSource")

@@ -1,4 +1,5 @@
 import type * as Effect from "effect/Effect"
+import { token, type Token } from "../Token.ts"
 export interface HostMetricsSample {
   readonly cpuLoadPercent: number
   readonly memory: { readonly totalBytes: number; readonly activeBytes: number; readonly freeBytes: number; readonly usedBytes: number }
@@ -11,4 +12,4 @@ export interface HostMetrics {
   sample(): Effect.Effect<HostMetricsSample>
 }
 
-export const HostMetrics = Symbol.for("dtma/HostMetrics")
+export const HostMetrics: Token<HostMetrics> = token("dtma/HostMetrics")

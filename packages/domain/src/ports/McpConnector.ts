@@ -2,6 +2,7 @@ import type * as Effect from "effect/Effect"
 import type { McpConnectFailed } from "../mcp/mcpErrors.ts"
 import type { JsonRpcMessage } from "../mcp/jsonrpc.ts"
 import type { McpTransport } from "../ManagedInstance.ts"
+import { token, type Token } from "../Token.ts"
 
 /** Where a network server's endpoint is published on the DTMA's own host. */
 export interface McpEndpoint {
@@ -42,4 +43,4 @@ export interface McpConnector {
   connect(target: McpTarget, options: { readonly timeoutMs: number }): Effect.Effect<McpChannel, McpConnectFailed>
 }
 
-export const McpConnector = Symbol.for("dtma/McpConnector")
+export const McpConnector: Token<McpConnector> = token("dtma/McpConnector")

@@ -1,6 +1,7 @@
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type { RevocationsSnapshot } from "../access/revocations.ts"
+import { token, type Token } from "../Token.ts"
 
 /**
  * `unreadable`: what is kept cannot be read (permissions, I/O); `corrupt`: it was read but is not a
@@ -32,4 +33,4 @@ export interface RevocationStore {
   save(snapshot: RevocationsSnapshot): Effect.Effect<void, RevocationStoreFailed>
 }
 
-export const RevocationStore = Symbol.for("dtma/RevocationStore")
+export const RevocationStore: Token<RevocationStore> = token("dtma/RevocationStore")
