@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from "node:fs"
-import { startOAuthBackend, type OAuthBackend } from "../packages/http/test/oauthBackend.ts"
+import { startOAuthBackend, type OAuthBackend } from "../packages/http/test/support/oauthBackend.ts"
 import type { BenchContext, Table, TargetCheck } from "./context.ts"
 import { startBenchDtma, type BenchDtma } from "./lib/dtma.ts"
 import { streamableHttp, type Connected } from "./lib/mcpClients.ts"

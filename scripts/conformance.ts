@@ -2,8 +2,8 @@
 // scenarios) against server-everything twice: directly in its own Streamable HTTP mode, and through
 // a DTMA's proxied endpoint for the same image deployed over stdio. Prints both lists of passed
 // scenarios; exits 1 when the DTMA misses a scenario the direct server passes.
-import { startDtma } from "../packages/http/test/dtmaProcess.ts"
-import { bearerPassThrough, describeRuns, EVERYTHING_IMAGE, runConformance, startEverythingHttp } from "../packages/http/test/mcpProxyConformance.ts"
+import { startDtma } from "../packages/http/test/support/dtmaProcess.ts"
+import { bearerPassThrough, describeRuns, EVERYTHING_IMAGE, runConformance, startEverythingHttp } from "../packages/http/test/support/mcpProxyConformance.ts"
 
 const name = `conformance-${Date.now().toString(36)}`
 const dtma = await startDtma()

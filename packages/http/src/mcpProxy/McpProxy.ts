@@ -1,6 +1,6 @@
 import { ErrorCodes, InstanceNotFound, isRequest, type JsonRpcId, type JsonRpcRequest, type McpServerGone, type McpServers } from "@dtma/domain"
 import type { Context } from "koa"
-import type { Logger } from "../logger.ts"
+import type { Logger } from "../composition/logger.ts"
 import { ClientSession, type PostOutcome } from "./ClientSession.ts"
 import { readPosted, type PostedMessages } from "./postedMessages.ts"
 import { jsonRpcError, replyForFailure, type ProxyReply } from "./proxyErrorTable.ts"

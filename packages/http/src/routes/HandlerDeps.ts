@@ -1,9 +1,9 @@
 import * as Effect from "effect/Effect"
 import type { CredentialSource, HostMetrics, Instances, McpServers, McpServerView, OAuthConnectionView } from "@dtma/domain"
 import type { Context } from "koa"
-import type { Config } from "../config.ts"
-import type { Reply } from "../errorTable.ts"
-import type { Logger } from "../logger.ts"
+import type { Config } from "../composition/config.ts"
+import type { Reply } from "../responses/errorTable.ts"
+import type { Logger } from "../composition/logger.ts"
 
 /** What the route handlers use. */
 export interface HandlerDeps {

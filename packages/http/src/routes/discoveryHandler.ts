@@ -1,6 +1,6 @@
 import type { RouterMiddleware } from "@koa/router"
 import * as Effect from "effect/Effect"
-import { discoveryEntryOf, discoveryTagOf, ifNoneMatchHits } from "../mcpServerShapes.ts"
+import { discoveryEntryOf, discoveryTagOf, ifNoneMatchHits } from "../responses/mcpServerShapes.ts"
 import { oauthOfAll, originOf, type HandlerDeps } from "./HandlerDeps.ts"
 
 /** How long a built answer is served again while its tag holds: its timestamps are at most this old. */

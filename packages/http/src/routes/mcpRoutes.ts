@@ -1,5 +1,5 @@
-import { deployMcpGroupBody } from "../mcpGroupSchemas.ts"
-import { deployMcpServerBody } from "../mcpSchemas.ts"
+import { deployMcpGroupBody } from "../requests/mcpGroupSchemas.ts"
+import { deployMcpServerBody } from "../requests/mcpSchemas.ts"
 import type { RouteSpec } from "./routeTable.ts"
 
 const AUTH = { 401: "Missing or malformed Authorization header", 403: "Unknown token" } as const

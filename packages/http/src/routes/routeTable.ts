@@ -1,5 +1,5 @@
 import type { z } from "zod"
-import { deployToolBody } from "../schemas.ts"
+import { deployToolBody } from "../requests/schemas.ts"
 import { MCP_ROUTES } from "./mcpRoutes.ts"
 import type { McpServerRouteId } from "./mcpServerHandlers.ts"
 

@@ -1,7 +1,7 @@
 import * as Effect from "effect/Effect"
 import type { Middleware } from "koa"
-import { replyOf } from "../replyOf.ts"
-import { statusBody } from "../statusBody.ts"
+import { replyOf } from "../responses/replyOf.ts"
+import { statusBody } from "../responses/statusBody.ts"
 import { oauthOfAll, send, type HandlerDeps } from "./HandlerDeps.ts"
 
 /** `GET /status` and `GET /tools/status`: managed instances, MCP server health and the host's metrics. */

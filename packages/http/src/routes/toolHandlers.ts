@@ -1,11 +1,11 @@
 import * as Effect from "effect/Effect"
 import { toolOperations, withToolSecrets, type ManagedContainer } from "@dtma/domain"
 import type { RouterMiddleware } from "@koa/router"
-import { deployRequestOf } from "../deployRequestOf.ts"
-import { dockerPortMap, dockerStateOf } from "../dockerShapes.ts"
-import { ignoredKeysOf } from "../ignoredKeys.ts"
-import type { HttpFailure, Reply } from "../errorTable.ts"
-import { replyOf } from "../replyOf.ts"
+import { deployRequestOf } from "../requests/deployRequestOf.ts"
+import { dockerPortMap, dockerStateOf } from "../responses/dockerShapes.ts"
+import { ignoredKeysOf } from "../requests/ignoredKeys.ts"
+import type { HttpFailure, Reply } from "../responses/errorTable.ts"
+import { replyOf } from "../responses/replyOf.ts"
 import { send, type HandlerDeps } from "./HandlerDeps.ts"
 
 /** The legacy 201 body; `ignoredKeys` (this DTMA's addition) only when the body held keys it did not apply. */

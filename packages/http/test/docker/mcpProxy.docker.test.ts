@@ -1,0 +1,105 @@
+import { execFileSync } from "node:child_process"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
+import { ResourceListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
+import { startDtma, type DtmaProcess } from "../support/dtmaProcess.ts"
+import { bearerPassThrough, describeRuns, EVERYTHING_IMAGE, runConformance, startEverythingHttp } from "../support/mcpProxyConformance.ts"
+import { eventually, proxyClient, type ProxyClient } from "../support/mcpProxySupport.ts"
+
+const run = `px${Date.now().toString(36)}`
+const NAME = `${run}-everything`
+const textOf = (result: unknown): string => ((result as { content: Array<{ text: string }> }).content[0]?.text ?? "")
+const byName = <T extends { name: string }>(items: ReadonlyArray<T>) => [...items].sort((a, b) => a.name.localeCompare(b.name))
+
+const directStdioClient = async (): Promise<Client> => {
+  const client = new Client({ name: "direct", version: "1.0.0" })
+  await client.connect(new StdioClientTransport({ command: "docker", args: ["run", "-i", "--init", "--rm", "--label", `dtma.test=${run}`, EVERYTHING_IMAGE] }))
+  return client
+}
+
+describe("the proxied MCP endpoint of a real DTMA, in front of server-everything over stdio", () => {
+  let dtma: DtmaProcess
+  let endpoint: string
+  const clients: Array<ProxyClient> = []
+  const connect = async () => {
+    const c = await proxyClient(endpoint, dtma.token!)
+    clients.push(c)
+    return c
+  }
+
+  beforeAll(async () => {
+    // 1000 calls at once: room for them all (32 in flight, the rest queued) instead of 429s.
+    dtma = await startDtma({ env: { DTMA_MCP_MAX_QUEUED: "2000" } })
+    const deployed = await dtma.call("POST", "/mcp-servers", { dockerImageUrl: EVERYTHING_IMAGE, instanceNameOnToolbox: NAME, accountToolInstanceId: `ati-${run}`, mcpTransportType: "stdio" })
+    if (deployed.status !== 201) throw new Error(`deploying ${EVERYTHING_IMAGE} failed: ${deployed.status} ${JSON.stringify(deployed.body)}`)
+    endpoint = `${dtma.url}/mcp-servers/${NAME}/mcp`
+  })
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.client.close()))
+    await dtma?.call("DELETE", `/mcp-servers/${NAME}`)
+    await dtma?.kill("SIGTERM")
+    const left = execFileSync("docker", ["ps", "-aq", "--filter", `label=dtma.test=${run}`], { encoding: "utf8" }).split("\n").filter(Boolean)
+    if (left.length > 0) execFileSync("docker", ["rm", "-f", ...left])
+  })
+
+  it("gives an SDK client the same tools and tool results as a direct stdio connection, with progress and list changes", async () => {
+    const direct = await directStdioClient()
+    const { client, streamOpen } = await connect()
+    expect(client.getServerVersion()).toEqual(direct.getServerVersion())
+    expect(client.getServerCapabilities()).toEqual(direct.getServerCapabilities())
+    expect(client.getInstructions()).toEqual(direct.getInstructions())
+    const [viaDtma, straight] = [(await client.listTools()).tools, (await direct.listTools()).tools]
+    expect(byName(viaDtma)).toEqual(byName(straight))
+    console.log(`tools/list: ${viaDtma.length} tools, the same through the DTMA as directly`)
+    for (const call of [{ name: "echo", arguments: { message: "hello through the DTMA" } }, { name: "get-sum", arguments: { a: 19, b: 23 } }]) {
+      expect(await client.callTool(call)).toEqual(await direct.callTool(call))
+    }
+    expect(textOf(await client.callTool({ name: "get-sum", arguments: { a: 19, b: 23 } }))).toContain("42")
+
+    const progress: Array<number> = []
+    const done = await client.callTool({ name: "trigger-long-running-operation", arguments: { duration: 1, steps: 4 } }, undefined, { onprogress: (p) => void progress.push(p.progress) })
+    expect(textOf(done)).toContain("Steps: 4")
+    expect(progress).toEqual([1, 2, 3, 4])
+
+    // server-everything has no tool that changes its tool list (it sends tools/list_changed once,
+    // to the DTMA, right after initialize); registering a session resource changes the resource list.
+    let changed = 0
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, () => void changed++)
+    await streamOpen
+    const gzip = await client.callTool({ name: "gzip-file-as-resource", arguments: { name: `${run}.txt.gz`, data: "data:text/plain;base64,aGVsbG8=", outputType: "resourceLink" } })
+    expect(gzip.isError ?? false).toBe(false)
+    await eventually(() => expect(changed).toBe(1))
+    await direct.close()
+  })
+
+  it("answers 20 concurrent client sessions × 50 echo calls each, every one correctly and to the client that asked", async () => {
+    const sessions = await Promise.all(Array.from({ length: 20 }, () => connect()))
+    const started = Date.now()
+    const answers = await Promise.all(
+      sessions.map(({ client }, c) =>
+        Promise.all(Array.from({ length: 50 }, (_, m) => client.callTool({ name: "echo", arguments: { message: `client ${c} message ${m}` } }).then(textOf))),
+      ),
+    )
+    const ms = Date.now() - started
+    let correct = 0
+    for (const [c, texts] of answers.entries()) for (const [m, text] of texts.entries()) if (text === `Echo: client ${c} message ${m}`) correct++
+    console.log(`20 sessions × 50 echo calls through one stdio server: ${correct}/1000 answered correctly, to the right client, in ${ms} ms`)
+    expect(correct).toBe(1000)
+  })
+
+  it("passes every conformance scenario through the DTMA that server-everything passes directly", async () => {
+    const direct = await startEverythingHttp(run)
+    const passThrough = await bearerPassThrough(endpoint, dtma.token!)
+    try {
+      const straight = await runConformance(direct.url)
+      const viaDtma = await runConformance(passThrough.url)
+      console.log(describeRuns(straight, viaDtma))
+      expect(straight.passed.length).toBeGreaterThan(0)
+      expect(straight.passed.filter((s) => !viaDtma.passed.includes(s))).toEqual([])
+    } finally {
+      await passThrough.close()
+      direct.stop()
+    }
+  }, 300_000)
+})

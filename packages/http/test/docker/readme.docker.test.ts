@@ -1,0 +1,60 @@
+import { execFileSync, spawnSync } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+import { freePort, startDtma, type DtmaProcess } from "../support/dtmaProcess.ts"
+
+const README = readFileSync(join(import.meta.dirname, "..", "..", "..", "..", "README.md"), "utf8")
+
+/** A curl walk-through of the README, exactly as a newcomer copies it. */
+const walkthrough = (marker = "walkthrough"): string => {
+  const section = new RegExp(`<!-- ${marker}:start -->\\n\`\`\`bash\\n([\\s\\S]*?)\`\`\`\\n<!-- ${marker}:end -->`).exec(README)?.[1]
+  if (section === undefined) throw new Error(`README has no ${marker} block`)
+  return section
+}
+
+describe("the README walk-through", () => {
+  let dtma: DtmaProcess | undefined
+  const name = `hello-tool-${Date.now().toString(36)}`
+  afterAll(async () => {
+    spawnSync("docker", ["rm", "-f", name])
+    await dtma?.kill("SIGTERM")
+  })
+
+  it("deploys, stops, starts and removes a tool against a DTMA that generated its own token", async () => {
+    dtma = await startDtma({ token: null })
+    const toolPort = await freePort()
+    // Only what differs between a droplet and a test run is replaced: the ports, the state
+    // directory and the tool's name (so a run never touches a newcomer's own hello-tool).
+    const script = walkthrough()
+      .replaceAll("http://127.0.0.1:30000", dtma.url)
+      .replaceAll("/var/lib/dtma", dtma.stateDir)
+      .replaceAll("30101", String(toolPort))
+      .replaceAll("hello-tool", name)
+    const output = execFileSync("bash", ["-euo", "pipefail", "-c", script], { encoding: "utf8", timeout: 90_000 })
+    expect(output).toContain("OK")
+    expect(output).toContain(`"message":"Tool '${name}' deployed successfully."`)
+    expect(output).toContain('"envNames":["TOOL_GREETING"]')
+    expect(output).not.toContain("hello\"")
+    expect(output).toContain(`"message":"Tool instance '${name}' stopped successfully."`)
+    expect(output).toContain(`"message":"Tool instance '${name}' started successfully."`)
+    expect(output).toContain(`"message":"Tool instance '${name}' removed successfully."`)
+    expect(execFileSync("docker", ["ps", "-aq", "--filter", `name=^${name}$`], { encoding: "utf8" }).trim()).toBe("")
+  })
+
+  it("deploys an MCP server, shows what it offers and removes it", async () => {
+    dtma ??= await startDtma({ token: null })
+    const mcpName = `everything-${Date.now().toString(36)}`
+    const script = walkthrough("mcp-walkthrough")
+      .replaceAll("http://127.0.0.1:30000", dtma.url)
+      .replaceAll("/var/lib/dtma", dtma.stateDir)
+      .replaceAll("everything\"", `${mcpName}"`)
+      .replaceAll("/mcp-servers/everything", `/mcp-servers/${mcpName}`)
+    const output = execFileSync("bash", ["-euo", "pipefail", "-c", script], { encoding: "utf8", timeout: 90_000 })
+    expect(output).toContain(`"message":"MCP server '${mcpName}' deployed."`)
+    expect(output).toContain('"healthStatus":"healthy"')
+    expect(output).toContain('"name":"echo"')
+    expect(output).toContain(`"message":"MCP server '${mcpName}' removed."`)
+    expect(execFileSync("docker", ["ps", "-aq", "--filter", `label=dtma.name=${mcpName}`], { encoding: "utf8" }).trim()).toBe("")
+  }, 120_000)
+})

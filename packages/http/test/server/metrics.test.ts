@@ -1,0 +1,77 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { deployBody, mcpBody, startTestApp, type TestApp } from "../support/support.ts"
+
+let app: TestApp
+beforeEach(async () => {
+  app = await startTestApp()
+})
+afterEach(() => app.close())
+
+describe("GET /metrics", () => {
+  it("needs a token", async () => {
+    expect((await fetch(`${app.base}/metrics`)).status).toBe(401)
+  })
+
+  it("counts requests by method, route pattern and status, and times them", async () => {
+    await app.json("POST", "/tools", deployBody())
+    await app.api("/tools/tool-a/stop", { method: "POST" })
+    await app.api("/tools/ghost/stop", { method: "POST" })
+    const res = await app.api("/metrics")
+    expect(res.status).toBe(200)
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain/)
+    const text = await res.text()
+    expect(text).toContain('dtma_http_requests_total{method="POST",route="/tools",status="201"} 1')
+    expect(text).toContain('dtma_http_requests_total{method="POST",route="/tools/:name/stop",status="200"} 1')
+    expect(text).toContain('dtma_http_requests_total{method="POST",route="/tools/:name/stop",status="404"} 1')
+    expect(text).toContain('dtma_http_request_duration_seconds_count{method="POST",route="/tools",status="201"} 1')
+    expect(text).not.toContain("ghost")
+  })
+
+  it("reports managed instances by state at scrape time", async () => {
+    await app.json("POST", "/tools", deployBody())
+    await app.json("POST", "/tools", deployBody({ instanceNameOnToolbox: "tool-b" }))
+    await app.api("/tools/tool-b/stop", { method: "POST" })
+    const text = await (await app.api("/metrics")).text()
+    expect(text).toContain('dtma_managed_instances{state="running"} 1')
+    expect(text).toContain('dtma_managed_instances{state="exited"} 1')
+    expect(text).toContain("dtma_container_runtime_up 1")
+  })
+
+  it("says the runtime is down instead of failing the scrape", async () => {
+    app.runtime.daemonDown = true
+    const res = await app.api("/metrics")
+    expect(res.status).toBe(200)
+    expect(await res.text()).toContain("dtma_container_runtime_up 0")
+  })
+
+  it("includes the default process metrics", async () => {
+    expect(await (await app.api("/metrics")).text()).toContain("process_cpu_user_seconds_total")
+  })
+})
+
+describe("request logging", () => {
+  it("logs one line per request with method, route, status and duration, and no headers or bodies", async () => {
+    await app.json("POST", "/tools", deployBody({ baseConfigOverrideJson: { Env: ["KEY=body-secret"] } }))
+    const line = app.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === "request")
+    expect(line).toMatchObject({ method: "POST", route: "/tools", status: 201, ms: expect.any(Number) })
+    expect(Object.keys(line ?? {}).sort()).toEqual(["level", "method", "ms", "msg", "route", "service", "status", "time"])
+    expect(app.logs.join("\n")).not.toContain("body-secret")
+  })
+
+  it("logs a proxied MCP call at debug, and one that failed at info", async () => {
+    expect((await app.json("POST", "/mcp-servers", mcpBody())).status).toBe(201)
+    const init = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } }
+    const call = (headers: Record<string, string>) =>
+      app.api("/mcp-servers/mcp-a/mcp", { method: "POST", body: JSON.stringify(init), headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers } })
+    expect((await call({})).status).toBe(200)
+    expect((await call({ authorization: "Bearer wrong" })).status).toBe(403)
+    const lines = app.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "request" && l.route === "/mcp-servers/:name/mcp")
+    expect(lines.map((l) => [l.status, l.level])).toEqual([[200, "debug"], [403, "info"]])
+  })
+
+  it("logs unauthenticated requests under their route pattern", async () => {
+    await fetch(`${app.base}/tools/some-name`, { method: "DELETE" })
+    const line = app.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === "request")
+    expect(line).toMatchObject({ method: "DELETE", route: "/tools/:name", status: 401 })
+  })
+})

@@ -1,3 +1,0 @@
-import { hostMetricsContract, FixedHostMetrics } from "../src/index.ts"
-
-hostMetricsContract("FixedHostMetrics", async () => ({ metrics: new FixedHostMetrics() }))
