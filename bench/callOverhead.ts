@@ -26,8 +26,10 @@ interface PathSetup {
   close(): Promise<void>
 }
 
-const sessions = (url: string, headers: Record<string, string> = {}) => (n: number) =>
-  Promise.all(Array.from({ length: n }, () => connectWhenReady(() => streamableHttp(url, headers), 30_000)))
+const sessions =
+  (url: string, headers: Record<string, string> = {}) =>
+  (n: number) =>
+    Promise.all(Array.from({ length: n }, () => connectWhenReady(() => streamableHttp(url, headers), 30_000)))
 
 const setUp = async (ctx: BenchContext): Promise<ReadonlyArray<PathSetup>> => {
   const direct = await directStdio({ image: EVERYTHING_IMAGE, name: `${ctx.runId}-direct`, runId: ctx.runId })
@@ -57,10 +59,15 @@ export const measureCallOverhead = async (ctx: BenchContext): Promise<CallOverhe
     for (const n of ctx.plan.callClients) {
       for (const setup of paths) {
         const clients = await setup.open(n)
-        const result = await closedLoop(clients.map((c) => echoCall(c.client)), { warmupMs: ctx.plan.callWarmupMs, durationMs: ctx.plan.callDurationMs })
+        const result = await closedLoop(
+          clients.map((c) => echoCall(c.client)),
+          { warmupMs: ctx.plan.callWarmupMs, durationMs: ctx.plan.callDurationMs },
+        )
         await Promise.all(clients.map((c) => c.close()))
         runs.push({ path: setup.path, ...result })
-        ctx.log(`calls: ${setup.path} × ${n}: p50 ${round(result.latencyMs.p50)} ms, p99 ${round(result.latencyMs.p99)} ms, ${Math.round(result.perSecond)}/s, ${result.errors} errors`)
+        ctx.log(
+          `calls: ${setup.path} × ${n}: p50 ${round(result.latencyMs.p50)} ms, p99 ${round(result.latencyMs.p99)} ms, ${Math.round(result.perSecond)}/s, ${result.errors} errors`,
+        )
       }
     }
   } finally {
@@ -93,6 +100,10 @@ export const callOverheadTargets = (r: CallOverheadResult): ReadonlyArray<Target
     const peerOver = (peer ?? Number.NaN) - (direct ?? Number.NaN)
     return [
       { target: `proxy p50 overhead ≤ 1 ms over direct, ${n} client${n === 1 ? "" : "s"}`, measured: `${round(over)} ms`, met: over <= 1 },
-      { target: `proxy p50 overhead below supergateway's, ${n} client${n === 1 ? "" : "s"}`, measured: `${round(over)} ms vs ${round(peerOver)} ms`, met: over < peerOver },
+      {
+        target: `proxy p50 overhead below supergateway's, ${n} client${n === 1 ? "" : "s"}`,
+        measured: `${round(over)} ms vs ${round(peerOver)} ms`,
+        met: over < peerOver,
+      },
     ]
   })

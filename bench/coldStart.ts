@@ -52,7 +52,9 @@ export const measureColdStart = async (ctx: BenchContext): Promise<ColdStartResu
     hardened.push(await floorOnce(ctx, `${ctx.runId}-floor-h${i}`, true))
     plain.push(await floorOnce(ctx, `${ctx.runId}-floor-p${i}`, false))
     dtma.push(await dtmaOnce(ctx, `${ctx.runId}-cold-${i}`))
-    ctx.log(`cold start ${i + 1}/${ctx.plan.coldStarts}: floor ${Math.round(hardened.at(-1) ?? 0)} ms (plain ${Math.round(plain.at(-1) ?? 0)} ms), DTMA ${Math.round(dtma.at(-1) ?? 0)} ms`)
+    ctx.log(
+      `cold start ${i + 1}/${ctx.plan.coldStarts}: floor ${Math.round(hardened.at(-1) ?? 0)} ms (plain ${Math.round(plain.at(-1) ?? 0)} ms), DTMA ${Math.round(dtma.at(-1) ?? 0)} ms`,
+    )
   }
   return { image: EVERYTHING_IMAGE, floorHardened: summarize(hardened), floorPlain: summarize(plain), dtma: summarize(dtma) }
 }
@@ -76,5 +78,11 @@ export const coldStartTable = (r: ColdStartResult): Table => {
 
 export const coldStartTargets = (r: ColdStartResult): ReadonlyArray<TargetCheck> => {
   const ratio = r.dtma.p50 / floorOf(r).p50
-  return [{ target: "cold start ≤ 1.2× the floor (medians)", measured: `${round(ratio)}× (${round(r.dtma.p50)} ms vs ${round(floorOf(r).p50)} ms)`, met: ratio <= 1.2 }]
+  return [
+    {
+      target: "cold start ≤ 1.2× the floor (medians)",
+      measured: `${round(ratio)}× (${round(r.dtma.p50)} ms vs ${round(floorOf(r).p50)} ms)`,
+      met: ratio <= 1.2,
+    },
+  ]
 }

@@ -23,7 +23,12 @@ const median = (xs: ReadonlyArray<number>) => [...xs].sort((x, y) => x - y)[Math
 
 const sideOf = (spec: string, label: string) => {
   const [dir = ".", env = ""] = spec.split("+")
-  const vars = Object.fromEntries(env.split(",").filter(Boolean).map((kv) => kv.split("=") as [string, string]))
+  const vars = Object.fromEntries(
+    env
+      .split(",")
+      .filter(Boolean)
+      .map((kv) => kv.split("=") as [string, string]),
+  )
   return { label, main: join(resolve(dir), "packages", "http", "src", "main.ts"), env: vars }
 }
 
@@ -41,9 +46,15 @@ try {
     for (const n of levels) {
       for (const side of sides) {
         const clients = await Promise.all(Array.from({ length: n }, () => streamableHttp(side.url, { authorization: `Bearer ${side.dtma.token}` })))
-        await closedLoop(clients.map((c) => echoCall(c.client)), { warmupMs: 0, durationMs: 500 })
+        await closedLoop(
+          clients.map((c) => echoCall(c.client)),
+          { warmupMs: 0, durationMs: 500 },
+        )
         const cpu0 = cpuSeconds(side.dtma.pid)
-        const result = await closedLoop(clients.map((c) => echoCall(c.client)), { warmupMs: 0, durationMs: 2_500 })
+        const result = await closedLoop(
+          clients.map((c) => echoCall(c.client)),
+          { warmupMs: 0, durationMs: 2_500 },
+        )
         const cpuMs = ((cpuSeconds(side.dtma.pid) - cpu0) * 1000) / Math.max(1, result.latencyMs.n)
         await Promise.all(clients.map((c) => c.close()))
         const s = samples.get(`${n}\t${side.label}`) ?? { p50: [], rate: [], cpu: [] }

@@ -52,7 +52,14 @@ export const measureDensity = async (ctx: BenchContext, fleet: Fleet): Promise<D
 
 export const densityTable = (runs: ReadonlyArray<DensityRun>): Table => ({
   title: `Density: idle MCP servers (${runs[0]?.image ?? "?"}, stdio) with health monitoring on`,
-  header: ["servers", "deploy all, s", "DTMA RSS MB", "DTMA CPU idle, % of one core", "per container MB, mean / max (working set)", "per container RSS MB, mean"],
+  header: [
+    "servers",
+    "deploy all, s",
+    "DTMA RSS MB",
+    "DTMA CPU idle, % of one core",
+    "per container MB, mean / max (working set)",
+    "per container RSS MB, mean",
+  ],
   rows: runs.map((r) => [
     String(r.servers),
     `${round(r.deployAllSeconds)}`,

@@ -45,12 +45,17 @@ export const measureDiscovery = async (ctx: BenchContext, servers: number): Prom
         const { status } = await get(agent, url, headers)
         if (status !== expected) throw new Error(`discovery answered ${status}, ${expected} expected`)
       }
-      const result = await closedLoop(Array.from({ length: ctx.plan.discoveryPollers }, () => poll), {
-        warmupMs: ctx.plan.discoveryWarmupMs,
-        durationMs: ctx.plan.discoveryDurationMs,
-      })
+      const result = await closedLoop(
+        Array.from({ length: ctx.plan.discoveryPollers }, () => poll),
+        {
+          warmupMs: ctx.plan.discoveryWarmupMs,
+          durationMs: ctx.plan.discoveryDurationMs,
+        },
+      )
       runs.push({ servers, ifNoneMatch, bodyBytes: first.bytes, ...result })
-      ctx.log(`discovery: ${servers} servers${ifNoneMatch ? ", If-None-Match" : ""}: p50 ${round(result.latencyMs.p50)} ms, p99 ${round(result.latencyMs.p99)} ms, ${Math.round(result.perSecond)}/s`)
+      ctx.log(
+        `discovery: ${servers} servers${ifNoneMatch ? ", If-None-Match" : ""}: p50 ${round(result.latencyMs.p50)} ms, p99 ${round(result.latencyMs.p99)} ms, ${Math.round(result.perSecond)}/s`,
+      )
     }
   } finally {
     agent.destroy()

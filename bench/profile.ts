@@ -30,10 +30,18 @@ export const measureProfile = async (ctx: BenchContext, profileFile: string): Pr
     const name = `${ctx.runId}-prof`
     await deployStdio(dtma, name, EVERYTHING_IMAGE)
     for (const n of ctx.plan.profileClients) {
-      const clients = await Promise.all(Array.from({ length: n }, () => streamableHttp(`${dtma.url}/mcp-servers/${name}/mcp`, { authorization: `Bearer ${dtma.token}` })))
-      await closedLoop(clients.map((c) => echoCall(c.client)), { warmupMs: 0, durationMs: ctx.plan.callWarmupMs })
+      const clients = await Promise.all(
+        Array.from({ length: n }, () => streamableHttp(`${dtma.url}/mcp-servers/${name}/mcp`, { authorization: `Bearer ${dtma.token}` })),
+      )
+      await closedLoop(
+        clients.map((c) => echoCall(c.client)),
+        { warmupMs: 0, durationMs: ctx.plan.callWarmupMs },
+      )
       const fromUs = nowUs()
-      const result = await closedLoop(clients.map((c) => echoCall(c.client)), { warmupMs: 0, durationMs: ctx.plan.profileDurationMs })
+      const result = await closedLoop(
+        clients.map((c) => echoCall(c.client)),
+        { warmupMs: 0, durationMs: ctx.plan.profileDurationMs },
+      )
       windows.push({ clients: n, calls: result.latencyMs.n, fromUs, toUs: nowUs() })
       await Promise.all(clients.map((c) => c.close()))
     }

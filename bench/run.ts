@@ -26,14 +26,20 @@ type Figure = (typeof FIGURES)[number]
 
 const args = process.argv.slice(2)
 const flag = (name: string) => args.includes(`--${name}`)
-const only = args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",")
+const only = args
+  .find((a) => a.startsWith("--only="))
+  ?.slice("--only=".length)
+  .split(",")
 for (const a of args) if (!/^--(quick|no-profile|no-docs|only=.*)$/.test(a)) throw new Error(`unknown option ${a}; see the head of bench/run.ts`)
 for (const f of only ?? []) if (!(FIGURES as ReadonlyArray<string>).includes(f)) throw new Error(`unknown figure ${f}: one of ${FIGURES.join(", ")}`)
 const wanted = (f: Figure) => (only === undefined ? f !== "profile" || !flag("no-profile") : only.includes(f))
 
 const plan = flag("quick") ? QUICK_PLAN : FULL_PLAN
 const root = join(import.meta.dirname, "..")
-const stamp = new Date().toISOString().replace(/\.\d+Z$/, "Z").replaceAll(":", "-")
+const stamp = new Date()
+  .toISOString()
+  .replace(/\.\d+Z$/, "Z")
+  .replaceAll(":", "-")
 const runId = `bench${Date.now().toString(36)}`
 const runDir = mkdtempSync(join(tmpdir(), `dtma-${runId}-`))
 const log = (line: string) => console.error(`bench: ${line}`)

@@ -21,7 +21,10 @@ const RULES = {
 
 /** What the domain's code (comments included) must not contain, and why. */
 const DOMAIN_FORBIDDEN = [
-  [/\b(?:runFork|runPromise|runPromiseExit|runSync|runSyncExit|runCallback|forkDaemon|forkDetach)\b/, "runs an effect or forks a detached fiber (the edge runs effects; background work lives in a Scope)"],
+  [
+    /\b(?:runFork|runPromise|runPromiseExit|runSync|runSyncExit|runCallback|forkDaemon|forkDetach)\b/,
+    "runs an effect or forks a detached fiber (the edge runs effects; background work lives in a Scope)",
+  ],
   [/\bDate\.now\(|\bsetTimeout\(|\bsetInterval\(/, "reads the clock or waits outside effect's Clock"],
   [/\b(?:docker|dockerode|runc|containerd)\b/i, "names a container technology (adapters do)"],
   [/\[a-zA-Z0-9\]\[a-zA-Z0-9_\.-\]/, "holds a container-name rule (the runtime's adapter does)"],
@@ -33,9 +36,9 @@ const walk = (dir) =>
   readdirSync(dir)
     .sort()
     .flatMap((entry) => {
-    const path = join(dir, entry)
-    return statSync(path).isDirectory() ? walk(path) : path.endsWith(".ts") ? [path] : []
-  })
+      const path = join(dir, entry)
+      return statSync(path).isDirectory() ? walk(path) : path.endsWith(".ts") ? [path] : []
+    })
 
 export const findViolations = (root) => {
   const violations = []

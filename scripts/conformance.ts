@@ -10,7 +10,12 @@ const dtma = await startDtma()
 const direct = await startEverythingHttp(name)
 let missed = 1
 try {
-  const deployed = await dtma.call("POST", "/mcp-servers", { dockerImageUrl: EVERYTHING_IMAGE, instanceNameOnToolbox: name, accountToolInstanceId: name, mcpTransportType: "stdio" })
+  const deployed = await dtma.call("POST", "/mcp-servers", {
+    dockerImageUrl: EVERYTHING_IMAGE,
+    instanceNameOnToolbox: name,
+    accountToolInstanceId: name,
+    mcpTransportType: "stdio",
+  })
   if (deployed.status !== 201) throw new Error(`deploying ${EVERYTHING_IMAGE} failed: ${deployed.status} ${JSON.stringify(deployed.body)}`)
   const passThrough = await bearerPassThrough(`${dtma.url}/mcp-servers/${name}/mcp`, dtma.token ?? "")
   try {

@@ -24,7 +24,10 @@ export const cleanUp = (): Promise<void> => {
 
 /** A signal ends the run: clean up, then exit with the signal's conventional status. */
 export const cleanUpOnSignals = (): void => {
-  for (const [signal, status] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  for (const [signal, status] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
     process.once(signal, () => {
       console.error(`bench: ${signal}: cleaning up`)
       void cleanUp().finally(() => process.exit(status))

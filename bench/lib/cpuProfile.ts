@@ -37,12 +37,18 @@ export const packageOf = (url: string, functionName: string): string => {
 
 const frameOf = (node: ProfileNode): string => {
   const { functionName, url, lineNumber } = node.callFrame
-  const file = url.replace(/^.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, "").replace(/^.*\/packages\//, "packages/").replace(/^file:\/\//, "")
+  const file = url
+    .replace(/^.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, "")
+    .replace(/^.*\/packages\//, "packages/")
+    .replace(/^file:\/\//, "")
   return `${functionName || "(anonymous)"} ${file}:${lineNumber + 1}`
 }
 
 const top = <T>(entries: Map<string, number>, total: number, n: number, make: (name: string, ms: number, share: number) => T): Array<T> =>
-  [...entries].sort((a, b) => b[1] - a[1]).slice(0, n).map(([name, us]) => make(name, Math.round(us / 100) / 10, Math.round((us / total) * 1000) / 10))
+  [...entries]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([name, us]) => make(name, Math.round(us / 100) / 10, Math.round((us / total) * 1000) / 10))
 
 /** Monotonic µs bounds (from `process.hrtime.bigint() / 1000n`) of the samples to count. */
 export interface ProfileWindow {

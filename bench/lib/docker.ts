@@ -23,14 +23,35 @@ export const HARDENED_STDIO: Dockerode.HostConfig = {
 
 /** The same settings as `docker run` flags. */
 export const HARDENED_STDIO_FLAGS: ReadonlyArray<string> = [
-  "--init", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--read-only",
-  "--tmpfs", "/tmp:rw,noexec,nosuid,size=64m", "--memory", "512m", "--cpus", "1", "--pids-limit", "256", "--network", "none",
+  "--init",
+  "--cap-drop",
+  "ALL",
+  "--security-opt",
+  "no-new-privileges",
+  "--read-only",
+  "--tmpfs",
+  "/tmp:rw,noexec,nosuid,size=64m",
+  "--memory",
+  "512m",
+  "--cpus",
+  "1",
+  "--pids-limit",
+  "256",
+  "--network",
+  "none",
 ]
 
 /** Force-removes every container carrying `label` (`key=value`); returns how many. */
 export const removeLabelled = async (label: string): Promise<number> => {
   const found = await docker.listContainers({ all: true, filters: { label: [label] } })
-  await Promise.all(found.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)))
+  await Promise.all(
+    found.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  )
   return found.length
 }
 
@@ -40,7 +61,10 @@ export const containerIds = async (label: string): Promise<ReadonlyArray<string>
 
 /** Builds `tag` from a Dockerfile with the legacy builder (engine 20.10 has no buildx); layers are cached. */
 export const buildImage = async (options: { readonly tag: string; readonly context: string; readonly dockerfile: string }): Promise<void> => {
-  const stream = await docker.buildImage({ context: options.context, src: [options.dockerfile] }, { t: options.tag, dockerfile: options.dockerfile, forcerm: true })
+  const stream = await docker.buildImage(
+    { context: options.context, src: [options.dockerfile] },
+    { t: options.tag, dockerfile: options.dockerfile, forcerm: true },
+  )
   const result = await new Promise<ReadonlyArray<{ error?: string }>>((resolve, reject) =>
     docker.modem.followProgress(stream, (error: Error | null, output: ReadonlyArray<{ error?: string }>) => (error ? reject(error) : resolve(output))),
   )

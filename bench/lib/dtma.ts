@@ -69,7 +69,13 @@ export const startBenchDtma = async (options: StartOptions): Promise<BenchDtma> 
   const url = `http://127.0.0.1:${port}`
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`the DTMA exited at start; see ${logFile}`)
-    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) break
+    if (
+      await fetch(`${url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break
     if (i > 300) throw new Error(`the DTMA did not answer /health in 30 s; see ${logFile}`)
     await new Promise((r) => setTimeout(r, 100))
   }

@@ -19,7 +19,10 @@ export interface LoadResult {
  * `warmupMs` unmeasured, then `durationMs` measured. An operation that throws counts as an error;
  * the loop goes on.
  */
-export const closedLoop = async (clients: ReadonlyArray<Operation>, options: { readonly warmupMs: number; readonly durationMs: number }): Promise<LoadResult> => {
+export const closedLoop = async (
+  clients: ReadonlyArray<Operation>,
+  options: { readonly warmupMs: number; readonly durationMs: number },
+): Promise<LoadResult> => {
   const start = performance.now()
   const measureFrom = start + options.warmupMs
   const measureTo = measureFrom + options.durationMs

@@ -66,12 +66,14 @@ export const streamableHttp = async (url: string, headers: Readonly<Record<strin
  * server-everything's `echo` with a distinct message per call; the answer is checked, so a wrong
  * or mixed-up answer counts as an error.
  */
-export const echoCall = (client: Client): Operation => async (sequence) => {
-  const message = `bench ${sequence}`
-  const result = await client.callTool({ name: "echo", arguments: { message } })
-  const text = (result.content as ReadonlyArray<{ text?: string }> | undefined)?.[0]?.text ?? ""
-  if (!text.endsWith(message)) throw new Error(`echo answered '${text}' to '${message}'`)
-}
+export const echoCall =
+  (client: Client): Operation =>
+  async (sequence) => {
+    const message = `bench ${sequence}`
+    const result = await client.callTool({ name: "echo", arguments: { message } })
+    const text = (result.content as ReadonlyArray<{ text?: string }> | undefined)?.[0]?.text ?? ""
+    if (!text.endsWith(message)) throw new Error(`echo answered '${text}' to '${message}'`)
+  }
 
 /** Waits until `open` connects (a server that has just started), up to `timeoutMs`. */
 export const connectWhenReady = async (open: () => Promise<Connected>, timeoutMs: number): Promise<Connected> => {

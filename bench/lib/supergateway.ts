@@ -30,7 +30,11 @@ export const startSupergateway = async (options: { readonly name: string; readon
       PortBindings: { "8000/tcp": [{ HostIp: "127.0.0.1", HostPort: String(port) }] },
     },
   })
-  const stop = () => container.remove({ force: true }).then(() => undefined, () => undefined)
+  const stop = () =>
+    container.remove({ force: true }).then(
+      () => undefined,
+      () => undefined,
+    )
   onCleanup(`container ${options.name}`, stop)
   await container.start()
   return { url: `http://127.0.0.1:${port}/mcp`, stop }

@@ -18,7 +18,11 @@ describe("the bench's order statistics", () => {
 describe("the CPU profile summary", () => {
   it.each([
     ["file:///work/main/node_modules/.pnpm/effect@4.1.0/node_modules/effect/dist/internal/effect.js", "", "effect"],
-    ["file:///w/node_modules/.pnpm/@modelcontextprotocol+sdk@1.32.2_zod@4.6.7/node_modules/@modelcontextprotocol/sdk/dist/esm/x.js", "", "@modelcontextprotocol/sdk"],
+    [
+      "file:///w/node_modules/.pnpm/@modelcontextprotocol+sdk@1.32.2_zod@4.6.7/node_modules/@modelcontextprotocol/sdk/dist/esm/x.js",
+      "",
+      "@modelcontextprotocol/sdk",
+    ],
     ["file:///work/main/packages/http/src/mcpProxy/McpProxy.ts", "handle", "@dtma/http"],
     ["node:internal/streams/writable", "write", "node (internals)"],
     ["", "(garbage collector)", "(garbage collector)"],

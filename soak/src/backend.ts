@@ -27,22 +27,32 @@ export const startBackend = async (bearer: string, lifetimeSeconds: number, port
   const minted: Array<string> = []
   const requests = { credentials: 0, heartbeats: 0, other: 0 }
   const server = createServer((req, res) => {
-    void bodyOf(req).then((text) => {
-      const reply = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body))
-      if (req.headers.authorization !== `Bearer ${bearer}`) return reply(401, { error: "unauthorized" })
-      if (req.url === "/heartbeat") return (requests.heartbeats++, reply(200, { success: true }))
-      if (req.url !== "/get-mcp-oauth-credentials") return (requests.other++, reply(404, { error: "not found" }))
-      requests.credentials++
-      const ids = (JSON.parse(text) as { oauthConnectionIds?: ReadonlyArray<string> }).oauthConnectionIds ?? []
-      const unknown = ids.find((id) => PROVIDERS[id] === undefined)
-      if (unknown !== undefined) return reply(404, { error: "unknown connection", connection_id: unknown })
-      const credentials = ids.map((id) => {
-        const token = `soak-token-${randomBytes(18).toString("base64url")}`
-        minted.push(token)
-        return { connection_id: id, provider: PROVIDERS[id], access_token: token, token_type: "Bearer", expires_at: new Date(Date.now() + lifetimeSeconds * 1000).toISOString(), scopes: ["repo"] }
-      })
-      return reply(200, { credentials })
-    }, () => res.writeHead(400).end())
+    void bodyOf(req).then(
+      (text) => {
+        const reply = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body))
+        if (req.headers.authorization !== `Bearer ${bearer}`) return reply(401, { error: "unauthorized" })
+        if (req.url === "/heartbeat") return (requests.heartbeats++, reply(200, { success: true }))
+        if (req.url !== "/get-mcp-oauth-credentials") return (requests.other++, reply(404, { error: "not found" }))
+        requests.credentials++
+        const ids = (JSON.parse(text) as { oauthConnectionIds?: ReadonlyArray<string> }).oauthConnectionIds ?? []
+        const unknown = ids.find((id) => PROVIDERS[id] === undefined)
+        if (unknown !== undefined) return reply(404, { error: "unknown connection", connection_id: unknown })
+        const credentials = ids.map((id) => {
+          const token = `soak-token-${randomBytes(18).toString("base64url")}`
+          minted.push(token)
+          return {
+            connection_id: id,
+            provider: PROVIDERS[id],
+            access_token: token,
+            token_type: "Bearer",
+            expires_at: new Date(Date.now() + lifetimeSeconds * 1000).toISOString(),
+            scopes: ["repo"],
+          }
+        })
+        return reply(200, { credentials })
+      },
+      () => res.writeHead(400).end(),
+    )
   })
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve))
   return {

@@ -68,7 +68,9 @@ export const recoveryByKind = (faults: ReadonlyArray<FaultRecord>) => {
   return Object.fromEntries(
     kinds.map((kind) => {
       const of = faults.filter((f) => f.kind === kind)
-      const times = of.flatMap((f) => (f.affected.every((a) => a.recoveredAt !== null) ? [Math.max(...f.affected.map((a) => a.recoveredAt!)) - f.injectedAt] : []))
+      const times = of.flatMap((f) =>
+        f.affected.every((a) => a.recoveredAt !== null) ? [Math.max(...f.affected.map((a) => a.recoveredAt!)) - f.injectedAt] : [],
+      )
       const unrecovered = of.filter((f) => f.affected.some((a) => a.recoveredAt === null)).length
       return [kind, { injected: of.length, unrecovered, recoveryMs: medianMax(times) }]
     }),

@@ -62,7 +62,15 @@ export const startClientPool = (fleet: ReadonlyArray<ServerSpec>, perServer: num
           tally.callsOk++
         }
       } catch (error) {
-        failures.push({ server: spec.name, client: id, what, start, end: Date.now(), error: String(error).slice(0, 300), sessionSince: client === null ? null : sessionSince })
+        failures.push({
+          server: spec.name,
+          client: id,
+          what,
+          start,
+          end: Date.now(),
+          error: String(error).slice(0, 300),
+          sessionSince: client === null ? null : sessionSince,
+        })
         if (client !== null && sessionLost(error)) {
           void dropClient(client)
           client = null

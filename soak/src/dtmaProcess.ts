@@ -73,7 +73,13 @@ export const startDtma = async (settings: DtmaSettings, log?: WriteStream): Prom
   const url = `http://127.0.0.1:${settings.port}`
   for (let i = 0; ; i++) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the DTMA exited at start (${await exited}); see ${settings.logFile}`)
-    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) break
+    if (
+      await fetch(`${url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break
     if (i > 300) throw new Error(`the DTMA did not answer /health within 30 s; see ${settings.logFile}`)
     await sleep(100)
   }

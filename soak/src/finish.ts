@@ -105,7 +105,9 @@ export const finish = async (f: Finish): Promise<{ readonly pass: boolean; reado
   const minutes = `${Math.floor(f.durationMs / 60_000)}m${String(Math.round((f.durationMs % 60_000) / 1000)).padStart(2, "0")}s`
   const summary =
     `soak ${pass ? "PASS" : "FAIL"}: ${minutes} of chaos, ${f.fleet.length} servers, ${f.fleet.length * SETTINGS.clientsPerServer} clients, ${f.faults.length} faults ` +
-    `(${Object.entries(byKind).map(([k, v]) => `${k} ${v.injected}`).join(", ")}), ${calls.calls} calls, ${calls.callsFailed + calls.connectsFailed} failed ` +
+    `(${Object.entries(byKind)
+      .map(([k, v]) => `${k} ${v.injected}`)
+      .join(", ")}), ${calls.calls} calls, ${calls.callsFailed + calls.connectsFailed} failed ` +
     `(${calls.explained} in fault windows, ${calls.lost} lost), leaks: ${found.length === 0 ? "none" : found.length}, load avg mean ${load.mean.toFixed(2)} max ${load.max.toFixed(2)}` +
     (pass ? "" : ` — ${reasons.join("; ")}`)
   const machine = { ...(await machineFacts()), loadAverage1mDuringRun: { mean: Number(load.mean.toFixed(2)), max: Number(load.max.toFixed(2)) } }
@@ -116,7 +118,14 @@ export const finish = async (f: Finish): Promise<{ readonly pass: boolean; reado
     startedAt: new Date(f.chaosStart).toISOString(),
     chaosMs: f.durationMs,
     machine,
-    settings: { ...SETTINGS, servers: f.fleet.map((s) => ({ name: s.name, transport: s.transport, tool: s.tool })), kinds: f.kinds, skipped: f.skipped, fdTolerance: FD_TOLERANCE, memoryLimits: MEMORY_LIMITS },
+    settings: {
+      ...SETTINGS,
+      servers: f.fleet.map((s) => ({ name: s.name, transport: s.transport, tool: s.tool })),
+      kinds: f.kinds,
+      skipped: f.skipped,
+      fdTolerance: FD_TOLERANCE,
+      memoryLimits: MEMORY_LIMITS,
+    },
     deployMs: f.deployMs,
     calls: { ...calls, perServer: Object.fromEntries(f.pool.tallies) },
     faults: { byKind, list: f.faults },
@@ -132,7 +141,20 @@ export const finish = async (f: Finish): Promise<{ readonly pass: boolean; reado
   }
   const base = join(f.outDir, f.stamp)
   writeFileSync(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`)
-  writeFileSync(`${base}.md`, markdownOf({ summary, machine, calls, explainedByKind: byKindOfFault, faults: f.faults, skipped: f.skipped, leaks, lostCalls: lost.slice(0, 50), startedAt: f.chaosStart }))
+  writeFileSync(
+    `${base}.md`,
+    markdownOf({
+      summary,
+      machine,
+      calls,
+      explainedByKind: byKindOfFault,
+      faults: f.faults,
+      skipped: f.skipped,
+      leaks,
+      lostCalls: lost.slice(0, 50),
+      startedAt: f.chaosStart,
+    }),
+  )
   f.log(`result: ${base}.json and ${base}.md`)
   return { pass, summary }
 }

@@ -23,17 +23,44 @@ const network = (transport: string, cmd: string) => ({
 })
 
 /** OAuth for a server: its connection, delivered as files or through a socket (tokens from the backend stand-in). */
-const oauth = (connection: string, method: "mounted_secrets" | "runtime_api") => ({ agentId: "soak-agent", oauthConnectionIds: [connection], credentialInjectionMethod: method })
+const oauth = (connection: string, method: "mounted_secrets" | "runtime_api") => ({
+  agentId: "soak-agent",
+  oauthConnectionIds: [connection],
+  credentialInjectionMethod: method,
+})
 
 // Ten servers over every transport: stdio server-everything and server-memory, Streamable HTTP and
 // SSE server-everything, and server-memory behind supergateway's WebSocket. The last of a kind may
 // carry OAuth credentials (two servers share the GitHub connection).
-const KINDS: ReadonlyArray<{ readonly kind: string; readonly count: number; readonly tool: CheapTool; readonly body: Record<string, unknown>; readonly lastWith?: Record<string, unknown> }> = [
-  { kind: "ev-stdio", count: 3, tool: "echo", body: { dockerImageUrl: EVERYTHING, mcpTransportType: "stdio" }, lastWith: oauth("soak-github", "mounted_secrets") },
-  { kind: "mem-stdio", count: 2, tool: "read_graph", body: { dockerImageUrl: MEMORY, mcpTransportType: "stdio" }, lastWith: oauth("soak-slack", "mounted_secrets") },
+const KINDS: ReadonlyArray<{
+  readonly kind: string
+  readonly count: number
+  readonly tool: CheapTool
+  readonly body: Record<string, unknown>
+  readonly lastWith?: Record<string, unknown>
+}> = [
+  {
+    kind: "ev-stdio",
+    count: 3,
+    tool: "echo",
+    body: { dockerImageUrl: EVERYTHING, mcpTransportType: "stdio" },
+    lastWith: oauth("soak-github", "mounted_secrets"),
+  },
+  {
+    kind: "mem-stdio",
+    count: 2,
+    tool: "read_graph",
+    body: { dockerImageUrl: MEMORY, mcpTransportType: "stdio" },
+    lastWith: oauth("soak-slack", "mounted_secrets"),
+  },
   { kind: "ev-http", count: 2, tool: "echo", body: network("streamable_http", "streamableHttp"), lastWith: oauth("soak-github", "runtime_api") },
   { kind: "ev-sse", count: 2, tool: "echo", body: network("sse", "sse") },
-  { kind: "mem-ws", count: 1, tool: "read_graph", body: { dockerImageUrl: WEBSOCKET, mcpTransportType: "websocket", mcpPort: 8000, mcpEndpointPath: "/message" } },
+  {
+    kind: "mem-ws",
+    count: 1,
+    tool: "read_graph",
+    body: { dockerImageUrl: WEBSOCKET, mcpTransportType: "websocket", mcpPort: 8000, mcpEndpointPath: "/message" },
+  },
 ]
 
 /** The soak's ten servers, named `<run>-<kind>-<n>`. */
@@ -42,7 +69,12 @@ export const fleetOf = (run: string): ReadonlyArray<ServerSpec> =>
     Array.from({ length: count }, (_, i) => {
       const name = `${run}-${kind}-${i + 1}`
       const extra = i === count - 1 ? (lastWith ?? {}) : {}
-      return { name, transport: String(body.mcpTransportType), tool, body: { ...body, ...extra, instanceNameOnToolbox: name, accountToolInstanceId: `ati-${name}` } }
+      return {
+        name,
+        transport: String(body.mcpTransportType),
+        tool,
+        body: { ...body, ...extra, instanceNameOnToolbox: name, accountToolInstanceId: `ati-${name}` },
+      }
     }),
   )
 

@@ -9,5 +9,7 @@ export const machineFacts = async (): Promise<Record<string, string | number>> =
   kernel: release(),
   node: process.version,
   docker: await docker("version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})").catch(() => "unknown"),
-  loadAverageAtStart: loadavg().map((l) => l.toFixed(2)).join(" "),
+  loadAverageAtStart: loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" "),
 })

@@ -93,7 +93,11 @@ export const sampleOf = async (pid: number, metrics: () => Promise<string>): Pro
 }
 
 /** Samples whichever process `pidOf` names (and its /metrics) every `everyMs` until stopped. */
-export const startSampler = (pidOf: () => number, metrics: () => Promise<string>, everyMs: number): { readonly samples: ReadonlyArray<Sample>; stop(): void } => {
+export const startSampler = (
+  pidOf: () => number,
+  metrics: () => Promise<string>,
+  everyMs: number,
+): { readonly samples: ReadonlyArray<Sample>; stop(): void } => {
   const samples: Array<Sample> = []
   const take = async () => {
     const s = await sampleOf(pidOf(), metrics)

@@ -27,7 +27,8 @@ export interface Leaks {
 /** Which leak checks failed, for a person. */
 export const leaksFound = (l: Leaks): ReadonlyArray<string> =>
   [
-    l.containersBeforeTeardown.leak && `containers not matching the API: ${[...l.containersBeforeTeardown.unlisted, ...l.containersBeforeTeardown.missing.map((m) => `missing ${m}`)].join(", ")}`,
+    l.containersBeforeTeardown.leak &&
+      `containers not matching the API: ${[...l.containersBeforeTeardown.unlisted, ...l.containersBeforeTeardown.missing.map((m) => `missing ${m}`)].join(", ")}`,
     l.containersAfterTeardown > 0 && `${l.containersAfterTeardown} containers left after teardown`,
     l.containersAfterExit > 0 && `${l.containersAfterExit} containers left after the DTMA exited`,
     l.fds.leak && `open fds ${l.fds.start} → ${l.fds.end}`,
@@ -37,7 +38,8 @@ export const leaksFound = (l: Leaks): ReadonlyArray<string> =>
     l.socketFiles.length > 0 && `socket files left: ${l.socketFiles.join(", ")}`,
     l.credentialFiles !== "n/a" && l.credentialFiles.length > 0 && `credential files or directories left: ${l.credentialFiles.join(", ")}`,
     l.tokensInLog > 0 && `${l.tokensInLog} of ${l.tokensMinted} token values in the DTMA's log`,
-    l.memory.leak === true && `memory grew beyond its limits (live heap ${l.memory.limits.heapFloorMb} MB, external ${l.memory.limits.externalFloorMb} MB, RSS floor ${l.memory.limits.rssFloorMb} MB): ${memoryLine(l.memory)}`,
+    l.memory.leak === true &&
+      `memory grew beyond its limits (live heap ${l.memory.limits.heapFloorMb} MB, external ${l.memory.limits.externalFloorMb} MB, RSS floor ${l.memory.limits.rssFloorMb} MB): ${memoryLine(l.memory)}`,
   ].filter((x): x is string => typeof x === "string")
 
 /** Calls made and failed, over all servers. */
@@ -84,11 +86,15 @@ export const markdownOf = (r: {
     ``,
     "`" + r.summary + "`",
     ``,
-    `Machine: ${Object.entries(r.machine).map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : String(v)}`).join("; ")}`,
+    `Machine: ${Object.entries(r.machine)
+      .map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+      .join("; ")}`,
     ``,
     `| fault | injected | unrecovered | recovery median | recovery max | failed attempts in its windows |`,
     `|---|---:|---:|---:|---:|---:|`,
-    ...Object.entries(kinds).map(([k, v]) => `| ${k} | ${v.injected} | ${v.unrecovered} | ${ms(v.recoveryMs.median)} | ${ms(v.recoveryMs.max)} | ${r.explainedByKind[k] ?? 0} |`),
+    ...Object.entries(kinds).map(
+      ([k, v]) => `| ${k} | ${v.injected} | ${v.unrecovered} | ${ms(v.recoveryMs.median)} | ${ms(v.recoveryMs.max)} | ${r.explainedByKind[k] ?? 0} |`,
+    ),
     ...r.skipped.map((k) => `| ${k} | skipped (image absent) | | | | |`),
     ...Object.entries(r.explainedByKind)
       .filter(([k]) => kinds[k] === undefined)
@@ -108,10 +114,22 @@ export const markdownOf = (r: {
     `| OAuth token values in the DTMA's log | ${l.tokensMinted} minted | ${l.tokensInLog} | ${l.tokensInLog > 0 ? "LEAK" : "ok"} |`,
     `| DTMA memory: RSS first ${m.firstMb?.toFixed(0)} MB, last ${m.lastMb?.toFixed(0)} MB, max ${m.maxMb?.toFixed(0)} MB over ${m.processes} processes | | ${memoryLine(m)} | ${m.leak === null ? "no verdict (no process lived long enough)" : m.leak ? "LEAK" : `ok (growth allowed: live heap ${m.limits.heapFloorMb} MB, external ${m.limits.externalFloorMb} MB, RSS floor ${m.limits.rssFloorMb} MB)`} |`,
     ``,
-    ...(r.lostCalls.length === 0 ? [] : [`Lost calls (first ${r.lostCalls.length}):`, ``, ...r.lostCalls.map((f) => `- +${((f.start - r.startedAt) / 1000).toFixed(1)} s ${f.server} client ${f.client} ${f.what} (${f.end - f.start} ms): ${f.error}`), ``]),
+    ...(r.lostCalls.length === 0
+      ? []
+      : [
+          `Lost calls (first ${r.lostCalls.length}):`,
+          ``,
+          ...r.lostCalls.map(
+            (f) => `- +${((f.start - r.startedAt) / 1000).toFixed(1)} s ${f.server} client ${f.client} ${f.what} (${f.end - f.start} ms): ${f.error}`,
+          ),
+          ``,
+        ]),
     `Faults in order:`,
     ``,
-    ...r.faults.map((f) => `- +${((f.injectedAt - r.startedAt) / 1000).toFixed(1)} s ${f.kind} ${f.target}: ${f.detail}; recovered ${f.affected.map((a) => (a.recoveredAt === null ? "never" : `${a.recoveredAt - f.injectedAt} ms`)).join(", ")}${f.history === undefined ? "" : ` — ${f.history.join("; ")}`}`),
+    ...r.faults.map(
+      (f) =>
+        `- +${((f.injectedAt - r.startedAt) / 1000).toFixed(1)} s ${f.kind} ${f.target}: ${f.detail}; recovered ${f.affected.map((a) => (a.recoveredAt === null ? "never" : `${a.recoveredAt - f.injectedAt} ms`)).join(", ")}${f.history === undefined ? "" : ` — ${f.history.join("; ")}`}`,
+    ),
     ``,
   ].join("\n")
 }

@@ -15,14 +15,21 @@ import { fdsOf, socketKindsOf, startSampler } from "./proc.ts"
 import { finish } from "./finish.ts"
 import { SETTINGS } from "./settings.ts"
 
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Runs the soak for `durationMs` of chaos and writes its result; whether it passed, and the summary line. */
-export const runSoak = async (durationMs: number, outDir: string, log: (line: string) => void): Promise<{ readonly pass: boolean; readonly summary: string }> => {
-  for (const image of [EVERYTHING, MEMORY, WEBSOCKET]) if (!(await imageExists(image))) throw new Error(`image ${image} is missing: run bash scripts/build-images.sh`)
+export const runSoak = async (
+  durationMs: number,
+  outDir: string,
+  log: (line: string) => void,
+): Promise<{ readonly pass: boolean; readonly summary: string }> => {
+  for (const image of [EVERYTHING, MEMORY, WEBSOCKET])
+    if (!(await imageExists(image))) throw new Error(`image ${image} is missing: run bash scripts/build-images.sh`)
   const bridge = await missingBridge()
-  if (bridge !== null) throw new Error(`the engine's bridge interface ${bridge} is missing from the host, so no server with a published port can start (a dockerd started with --bridge=none in this network namespace deletes it)`)
+  if (bridge !== null)
+    throw new Error(
+      `the engine's bridge interface ${bridge} is missing from the host, so no server with a published port can start (a dockerd started with --bridge=none in this network namespace deletes it)`,
+    )
   const skipped = (await imageExists(MISBEHAVING)) ? [] : ["misbehaving"]
   const kinds = FAULT_KINDS.filter((k) => !skipped.includes(k))
   const run = `soak${Date.now().toString(36)}`
@@ -43,7 +50,11 @@ export const runSoak = async (durationMs: number, outDir: string, log: (line: st
   }
   const logStream = createWriteStream(settings.logFile, { flags: "a" })
   const holder = { dtma: await startDtma(settings, logStream) }
-  const abort = () => void holder.dtma.kill("SIGKILL").then(() => removeScope(run)).finally(() => process.exit(130))
+  const abort = () =>
+    void holder.dtma
+      .kill("SIGKILL")
+      .then(() => removeScope(run))
+      .finally(() => process.exit(130))
   process.once("SIGINT", abort)
   process.once("SIGTERM", abort)
   try {
@@ -88,7 +99,27 @@ export const runSoak = async (durationMs: number, outDir: string, log: (line: st
     log(`chaos over; ${SETTINGS.quietMs / 1000} s of calls with no fault`)
     await sleep(SETTINGS.quietMs)
     await pool.stop()
-    return await finish({ api, holder, settings, backend, fleet, pool, sampler, faults, empty0, idle0, kinds0, skipped, kinds, deployMs, chaosStart, durationMs, outDir, stamp, log })
+    return await finish({
+      api,
+      holder,
+      settings,
+      backend,
+      fleet,
+      pool,
+      sampler,
+      faults,
+      empty0,
+      idle0,
+      kinds0,
+      skipped,
+      kinds,
+      deployMs,
+      chaosStart,
+      durationMs,
+      outDir,
+      stamp,
+      log,
+    })
   } finally {
     process.off("SIGINT", abort)
     process.off("SIGTERM", abort)

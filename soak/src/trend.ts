@@ -58,7 +58,10 @@ export interface MemoryTrend {
   readonly limits: MemoryLimits
 }
 
-const thirds = <A>(xs: ReadonlyArray<A>): readonly [ReadonlyArray<A>, ReadonlyArray<A>] => [xs.slice(0, Math.ceil(xs.length / 3)), xs.slice(Math.floor((2 * xs.length) / 3))]
+const thirds = <A>(xs: ReadonlyArray<A>): readonly [ReadonlyArray<A>, ReadonlyArray<A>] => [
+  xs.slice(0, Math.ceil(xs.length / 3)),
+  xs.slice(Math.floor((2 * xs.length) / 3)),
+]
 
 /** The lowest value of a field over the first and over the last third of samples; null if a third has none. */
 const floors = (first: ReadonlyArray<Sample>, last: ReadonlyArray<Sample>, of: (s: Sample) => number | null): readonly [number, number] | null => {

@@ -4,7 +4,9 @@ import { sessionLost } from "../src/clientPool.ts"
 
 describe("pnpm soak's arguments", () => {
   it("reads durations in hours, minutes, seconds, their sums and plain seconds", () => {
-    expect([parseDuration("10m"), parseDuration("90s"), parseDuration("1h"), parseDuration("2m30s"), parseDuration("45")]).toEqual([600_000, 90_000, 3_600_000, 150_000, 45_000])
+    expect([parseDuration("10m"), parseDuration("90s"), parseDuration("1h"), parseDuration("2m30s"), parseDuration("45")]).toEqual([
+      600_000, 90_000, 3_600_000, 150_000, 45_000,
+    ])
   })
 
   it("refuses what is not a duration", () => {

@@ -4,8 +4,18 @@ import type { Failure } from "../src/clientPool.ts"
 import type { FaultRecord } from "../src/faults/types.ts"
 
 const failure = (server: string, start: number, end = start + 10): Failure => ({ server, client: 0, what: "call", start, end, error: "x", sessionSince: 0 })
-const notFound = (sessionSince: number, start: number): Failure => ({ ...failure("a", start), error: 'Error: {"code":-32001,"message":"Session not found"}', sessionSince })
-const kill = (target: string, injectedAt: number, recoveredAt: number | null): FaultRecord => ({ kind: "docker-kill", target, injectedAt, affected: [{ server: target, recoveredAt }], detail: "" })
+const notFound = (sessionSince: number, start: number): Failure => ({
+  ...failure("a", start),
+  error: 'Error: {"code":-32001,"message":"Session not found"}',
+  sessionSince,
+})
+const kill = (target: string, injectedAt: number, recoveredAt: number | null): FaultRecord => ({
+  kind: "docker-kill",
+  target,
+  injectedAt,
+  affected: [{ server: target, recoveredAt }],
+  detail: "",
+})
 
 describe("windows and lost calls", () => {
   const windows = windowsOf([kill("a", 1_000, 3_000)], 500, 60_000)
@@ -35,8 +45,20 @@ describe("windows and lost calls", () => {
   })
 
   it("gives a fault of the DTMA one window per server, each ending at that server's recovery", () => {
-    const dtma: FaultRecord = { kind: "dtma-kill", target: "*", injectedAt: 0, affected: [{ server: "a", recoveredAt: 100 }, { server: "b", recoveredAt: 900 }], detail: "" }
-    expect(windowsOf([dtma], 0, 1).map((w) => [w.server, w.end])).toEqual([["a", 100], ["b", 900]])
+    const dtma: FaultRecord = {
+      kind: "dtma-kill",
+      target: "*",
+      injectedAt: 0,
+      affected: [
+        { server: "a", recoveredAt: 100 },
+        { server: "b", recoveredAt: 900 },
+      ],
+      detail: "",
+    }
+    expect(windowsOf([dtma], 0, 1).map((w) => [w.server, w.end])).toEqual([
+      ["a", 100],
+      ["b", 900],
+    ])
   })
 })
 
@@ -72,7 +94,16 @@ describe("recovery statistics", () => {
   })
 
   it("measures a fault until its last affected server recovered, and leaves unrecovered ones out of the times", () => {
-    const dtma: FaultRecord = { kind: "dtma-kill", target: "*", injectedAt: 0, affected: [{ server: "a", recoveredAt: 100 }, { server: "b", recoveredAt: 900 }], detail: "" }
+    const dtma: FaultRecord = {
+      kind: "dtma-kill",
+      target: "*",
+      injectedAt: 0,
+      affected: [
+        { server: "a", recoveredAt: 100 },
+        { server: "b", recoveredAt: 900 },
+      ],
+      detail: "",
+    }
     expect(recoveryByKind([dtma, kill("a", 0, 50), kill("b", 0, null)])).toEqual({
       "docker-kill": { injected: 2, unrecovered: 1, recoveryMs: { count: 1, median: 50, max: 50 } },
       "dtma-kill": { injected: 1, unrecovered: 0, recoveryMs: { count: 1, median: 900, max: 900 } },

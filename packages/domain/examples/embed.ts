@@ -17,8 +17,6 @@ const program = Effect.gen(function* () {
   })
   yield* instances.stop(tool.name)
   return yield* instances.list()
-}).pipe(
-  Effect.catchTag("InstanceAlreadyExists", (e) => Effect.fail(`pick another name: ${e.message}`)),
-)
+}).pipe(Effect.catchTag("InstanceAlreadyExists", (e) => Effect.fail(`pick another name: ${e.message}`)))
 
 export const listed = await Effect.runPromise(program)

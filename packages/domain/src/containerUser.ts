@@ -33,7 +33,8 @@ const partOf = (text: string, what: "user" | "group"): Result.Result<IdOrName, s
     if (!Number.isSafeInteger(id) || id < 0 || id > MAX_ID) return Result.fail(`has the ${what} id ${show(text)}, outside 0..${MAX_ID}`)
     return Result.succeed({ _tag: "Id", id: Math.abs(id) })
   }
-  if (!NAME.test(text)) return Result.fail(`has the ${what} ${show(text)}, which is neither a decimal number nor a ${what} name (letters, digits, '_', '.', '-'; at most 32)`)
+  if (!NAME.test(text))
+    return Result.fail(`has the ${what} ${show(text)}, which is neither a decimal number nor a ${what} name (letters, digits, '_', '.', '-'; at most 32)`)
   return Result.succeed({ _tag: "Name", name: text })
 }
 

@@ -112,7 +112,9 @@ export class ImageUnavailable extends Data.TaggedError("ImageUnavailable")<{
   readonly detail: string
 }> {
   override get message(): string {
-    const why = { not_found: "it is not present locally and pulling is disabled", pull_failed: "pulling it failed", pull_timeout: "pulling it timed out" }[this.reason]
+    const why = { not_found: "it is not present locally and pulling is disabled", pull_failed: "pulling it failed", pull_timeout: "pulling it timed out" }[
+      this.reason
+    ]
     return `Image '${this.image}' is not available: ${why}${this.detail ? ` (${this.detail})` : ""}.`
   }
 }

@@ -62,7 +62,16 @@ export type { McpChannel, McpEndpoint, McpTarget } from "./ports/McpConnector.ts
 export { McpConnectFailed, McpRequestFailed, McpServerBusy } from "./mcp/mcpErrors.ts"
 export type { ConnectProblem } from "./mcp/mcpErrors.ts"
 export { ErrorCodes, isJsonRpcMessage, isNotification, isRequest, isResponse } from "./mcp/jsonrpc.ts"
-export type { JsonRpcErrorObject, JsonRpcFailure, JsonRpcId, JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse, JsonRpcSuccess } from "./mcp/jsonrpc.ts"
+export type {
+  JsonRpcErrorObject,
+  JsonRpcFailure,
+  JsonRpcId,
+  JsonRpcMessage,
+  JsonRpcNotification,
+  JsonRpcRequest,
+  JsonRpcResponse,
+  JsonRpcSuccess,
+} from "./mcp/jsonrpc.ts"
 export { McpServerNotReady, McpServerUnavailable } from "./mcp/mcpErrors.ts"
 export { RequestRouter } from "./mcp/RequestRouter.ts"
 export type { ProgressToken, Waiter } from "./mcp/RequestRouter.ts"
@@ -71,7 +80,18 @@ export type { RequestOptions, ServerHello, UpstreamOptions, UpstreamSession } fr
 export { contentHash, discover, listsChangedBy } from "./mcp/discovery.ts"
 export type { CapabilitySnapshot, ListKind } from "./mcp/discovery.ts"
 export { connectionOf, firstStep, healthOf, step, UNHEALTHY_AFTER_FAILED_PINGS } from "./mcp/serverStateMachine.ts"
-export type { HealthRecord, HealthStatus, ServerCommand, ServerEvent, ServerState, StartReason, Step, StepInput, StepSettings, SupervisedServer } from "./mcp/serverStateMachine.ts"
+export type {
+  HealthRecord,
+  HealthStatus,
+  ServerCommand,
+  ServerEvent,
+  ServerState,
+  StartReason,
+  Step,
+  StepInput,
+  StepSettings,
+  SupervisedServer,
+} from "./mcp/serverStateMachine.ts"
 export { decideRestart, defaultRestartPolicy, nextPingDelay, recentCrashes } from "./mcp/restartPolicy.ts"
 export type { RestartDecision, RestartPolicy } from "./mcp/restartPolicy.ts"
 export { viewOf } from "./mcp/McpServerView.ts"
@@ -91,14 +111,49 @@ export { makeCredentialCache } from "./credentials/CredentialCache.ts"
 export type { CredentialCache, RenewalListener } from "./credentials/CredentialCache.ts"
 export { CredentialDelivery, CredentialDeliveryFailed } from "./ports/CredentialDelivery.ts"
 export type { ContainerOwner, DeliveryMount, DeliveryProblem, InjectionMethod, LiveInjectionMethod } from "./ports/CredentialDelivery.ts"
-export { CONVENTIONAL_ENV_NAMES, envPrefixOf, isSafeSegment, SECRETS_DIR, secretFilesOf, SOCKET_DIR, SOCKET_PATH, socketDocumentOf, socketEnv, tokenDocumentOf, tokenEnvOf, tokenFileEnvOf } from "./credentials/layout.ts"
+export {
+  CONVENTIONAL_ENV_NAMES,
+  envPrefixOf,
+  isSafeSegment,
+  SECRETS_DIR,
+  secretFilesOf,
+  SOCKET_DIR,
+  SOCKET_PATH,
+  socketDocumentOf,
+  socketEnv,
+  tokenDocumentOf,
+  tokenEnvOf,
+  tokenFileEnvOf,
+} from "./credentials/layout.ts"
 export { makeServerCredentials, viewOfLease } from "./usecases/ServerCredentials.ts"
-export type { CredentialHolder, EnvRenewal, OAuthConnectionView, PreparedCredentials, ServerCredentials, ServerCredentialsDeps, ServerCredentialsSettings } from "./usecases/ServerCredentials.ts"
+export type {
+  CredentialHolder,
+  EnvRenewal,
+  OAuthConnectionView,
+  PreparedCredentials,
+  ServerCredentials,
+  ServerCredentialsDeps,
+  ServerCredentialsSettings,
+} from "./usecases/ServerCredentials.ts"
 export type { CredentialError } from "./usecases/mcpCredentials.ts"
 export { checkOAuthBinding, MIN_REFRESH_INTERVAL_SECONDS } from "./usecases/deployRequest.ts"
 export { ownerOf } from "./usecases/containerOwner.ts"
 export { withToolSecrets } from "./usecases/toolSecrets.ts"
-export { accessTo, fullGrant, mayUsePrompt, mayUseResource, mayUseServer, mayUseTool, namesServer, patternMatches, ruleAllows, visiblePrompts, visibleResources, visibleTools, WILDCARD } from "./access/grants.ts"
+export {
+  accessTo,
+  fullGrant,
+  mayUsePrompt,
+  mayUseResource,
+  mayUseServer,
+  mayUseTool,
+  namesServer,
+  patternMatches,
+  ruleAllows,
+  visiblePrompts,
+  visibleResources,
+  visibleTools,
+  WILDCARD,
+} from "./access/grants.ts"
 export type { Grant, Grants, GrantTarget, NameRule, ServerAccess, ServerRef } from "./access/grants.ts"
 export { claimOfGrants, InvalidGrants, MAX_GRANTS, MAX_PATTERN_LENGTH, MAX_PATTERNS, MAX_SERVER_NAME_LENGTH, parseGrantsClaim } from "./access/grantsClaim.ts"
 export type { GrantClaim } from "./access/grantsClaim.ts"

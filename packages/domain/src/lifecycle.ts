@@ -3,16 +3,7 @@ import * as Result from "effect/Result"
 import type { ContainerState } from "./ManagedInstance.ts"
 
 /** Where an instance is in its life, as the DTMA sees it. */
-export type LifecycleState =
-  | "deploying"
-  | "starting"
-  | "running"
-  | "stopping"
-  | "stopped"
-  | "exited"
-  | "failed"
-  | "removing"
-  | "removed"
+export type LifecycleState = "deploying" | "starting" | "running" | "stopping" | "stopped" | "exited" | "failed" | "removing" | "removed"
 
 export type LifecycleEvent =
   | { readonly _tag: "StartRequested" }
@@ -52,7 +43,14 @@ const TABLE: Table = {
   },
   stopping: { ContainerStopped: "stopped", ContainerDied: "stopped", StopRequested: "stopping", RemoveRequested: "removing" },
   stopped: { StartRequested: "starting", ContainerStarted: "running", StopRequested: "stopped", ContainerStopped: "stopped", RemoveRequested: "removing" },
-  exited: { StartRequested: "starting", ContainerStarted: "running", StopRequested: "stopped", ContainerStopped: "stopped", ContainerDied: "exited", RemoveRequested: "removing" },
+  exited: {
+    StartRequested: "starting",
+    ContainerStarted: "running",
+    StopRequested: "stopped",
+    ContainerStopped: "stopped",
+    ContainerDied: "exited",
+    RemoveRequested: "removing",
+  },
   failed: { StartRequested: "starting", StopRequested: "stopped", ContainerStopped: "stopped", RemoveRequested: "removing" },
   removing: { RemoveRequested: "removing", ContainerRemoved: "removed" },
   removed: {},

@@ -12,12 +12,27 @@ const VALUED: Readonly<Record<string, { readonly valid: (value: string) => boole
   gid: { valid: (v) => /^[0-9]{1,10}$/.test(v) && Number(v) < 4_294_967_295, rule: "must be a numeric gid" },
 }
 
-const FLAGS: ReadonlySet<string> = new Set(["rw", "ro", "noexec", "nosuid", "nodev", "noatime", "nodiratime", "relatime", "strictatime", "sync", "async", "dirsync"])
+const FLAGS: ReadonlySet<string> = new Set([
+  "rw",
+  "ro",
+  "noexec",
+  "nosuid",
+  "nodev",
+  "noatime",
+  "nodiratime",
+  "relatime",
+  "strictatime",
+  "sync",
+  "async",
+  "dirsync",
+])
 
 /** A container runtime mounts every tmpfs noexec, nosuid and nodev unless told otherwise: these would tell it otherwise. */
 const WIDENING_FLAGS: ReadonlySet<string> = new Set(["exec", "suid", "dev"])
 
-export const TMPFS_OPTIONS_SUPPORTED = `${[...FLAGS].join(", ")}, ${Object.keys(VALUED).map((k) => `${k}=`).join(", ")}`
+export const TMPFS_OPTIONS_SUPPORTED = `${[...FLAGS].join(", ")}, ${Object.keys(VALUED)
+  .map((k) => `${k}=`)
+  .join(", ")}`
 
 const show = (text: string): string => JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text)
 

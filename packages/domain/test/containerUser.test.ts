@@ -4,7 +4,8 @@ import { describe, expect, it } from "vitest"
 import { formatContainerUser, mcpServerUser, parseContainerUser, rootProblemOf, type ContainerUser, type IdOrName } from "../src/index.ts"
 import { arbUserSpellingParts, type UserPartMeaning } from "@dtma/testing"
 
-const partOf = (meaning: Exclude<UserPartMeaning, "malformed">): IdOrName => ("id" in meaning ? { _tag: "Id", id: meaning.id } : { _tag: "Name", name: meaning.name })
+const partOf = (meaning: Exclude<UserPartMeaning, "malformed">): IdOrName =>
+  "id" in meaning ? { _tag: "Id", id: meaning.id } : { _tag: "Name", name: meaning.name }
 const isRootPart = (meaning: UserPartMeaning): boolean => meaning !== "malformed" && ("id" in meaning ? meaning.id === 0 : meaning.name === "root")
 
 const arbIdOrName: fc.Arbitrary<IdOrName> = fc.oneof(
@@ -54,7 +55,14 @@ describe("reading User as the runtime reads it", () => {
   })
 
   it("names uid 0 or group 0 in the reason, whichever it is", () => {
-    for (const [text, reason] of [["00", "uid 0"], ["+0:1000", "uid 0"], ["root:node", "uid 0"], ["1000:-0", "group 0 (root)"], ["node:root", "group 0 (root)"], ["node", "names no group"]] as const) {
+    for (const [text, reason] of [
+      ["00", "uid 0"],
+      ["+0:1000", "uid 0"],
+      ["root:node", "uid 0"],
+      ["1000:-0", "group 0 (root)"],
+      ["node:root", "group 0 (root)"],
+      ["node", "names no group"],
+    ] as const) {
       const parsed = parseContainerUser(text)
       expect(Result.isSuccess(parsed) && rootProblemOf(parsed.success)).toContain(reason)
     }

@@ -22,9 +22,11 @@ describe("instance lifecycle", () => {
   })
 
   it("keeps removed terminal whatever happens next", () => {
-    fc.assert(fc.property(arbLifecycleEvent, (event) => {
-      expect(Result.isFailure(transition("removed", event))).toBe(true)
-    }))
+    fc.assert(
+      fc.property(arbLifecycleEvent, (event) => {
+        expect(Result.isFailure(transition("removed", event))).toBe(true)
+      }),
+    )
   })
 
   it("reaches removed from any reachable state by requesting removal and observing it", () => {
@@ -49,16 +51,27 @@ describe("instance lifecycle", () => {
   })
 
   it.each<[ContainerState, LifecycleState]>([
-    ["running", "running"], ["paused", "running"], ["restarting", "running"], ["created", "stopped"],
-    ["exited", "exited"], ["dead", "exited"], ["removing", "removing"],
+    ["running", "running"],
+    ["paused", "running"],
+    ["restarting", "running"],
+    ["created", "stopped"],
+    ["exited", "exited"],
+    ["dead", "exited"],
+    ["removing", "removing"],
   ])("reads Docker state %s as %s", (docker, expected) => {
     expect(lifecycleOf(docker)).toBe(expected)
   })
 
   it.each<[ContainerState, number | null, string]>([
-    ["running", null, "running"], ["created", null, "deploying"], ["restarting", 1, "deploying"],
-    ["exited", 0, "stopped"], ["exited", 143, "stopped"], ["exited", 137, "stopped"], ["exited", 1, "error"],
-    ["dead", null, "error"], ["paused", null, "stopped"],
+    ["running", null, "running"],
+    ["created", null, "deploying"],
+    ["restarting", 1, "deploying"],
+    ["exited", 0, "stopped"],
+    ["exited", 143, "stopped"],
+    ["exited", 137, "stopped"],
+    ["exited", 1, "error"],
+    ["dead", null, "error"],
+    ["paused", null, "stopped"],
   ])("reports Docker state %s with exit code %s to the backend as %s", (docker, exitCode, expected) => {
     expect(toolboxStatusOf(docker, exitCode)).toBe(expected)
   })

@@ -11,7 +11,11 @@ const SHORTEST = 4
 const json = (text: string) => JSON.stringify(text).slice(1, -1)
 /** The lines of `secret` worth masking (trimmed, at least SHORTEST characters), as printed raw and JSON-escaped. */
 const linesOf = (secret: string): ReadonlyArray<string> =>
-  secret.split(/\r\n|\r|\n/).map((l) => l.trim()).filter((l) => l.length >= SHORTEST).flatMap((l) => [l, json(l)])
+  secret
+    .split(/\r\n|\r|\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length >= SHORTEST)
+    .flatMap((l) => [l, json(l)])
 /** How output is read: cut at `\n`, a trailing `\r` dropped (as the DTMA's line splitter does). */
 const outputLines = (text: string) => text.split("\n").map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l))
 
@@ -41,11 +45,15 @@ const arbSecretsAndText = fc
 describe("masking secrets in what a server prints", () => {
   it("leaves no occurrence of any secret, wherever it stands in the text", () => {
     fc.assert(
-      fc.property(fc.array(fc.string({ minLength: 4, maxLength: 20 }), { minLength: 1, maxLength: 4 }), fc.array(fc.string(), { maxLength: 6 }), (secrets, filler) => {
-        const text = filler.flatMap((f, i) => [f, secrets[i % secrets.length]!]).join("")
-        const masked = maskSecrets(text, secretValuesOf(env(Object.fromEntries(secrets.map((v, i) => [`K${i}`, v])))))
-        for (const secret of secrets) if (!MASK.includes(secret)) expect(masked).not.toContain(secret)
-      }),
+      fc.property(
+        fc.array(fc.string({ minLength: 4, maxLength: 20 }), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.string(), { maxLength: 6 }),
+        (secrets, filler) => {
+          const text = filler.flatMap((f, i) => [f, secrets[i % secrets.length]!]).join("")
+          const masked = maskSecrets(text, secretValuesOf(env(Object.fromEntries(secrets.map((v, i) => [`K${i}`, v])))))
+          for (const secret of secrets) if (!MASK.includes(secret)) expect(masked).not.toContain(secret)
+        },
+      ),
     )
   })
 
@@ -96,7 +104,11 @@ describe("masking secrets in what a server prints", () => {
   })
 
   it("masks every line of a PEM key, printed raw, line by line and as JSON of the environment, and leaves the rest of the line", () => {
-    const key = generateKeyPairSync("ec", { namedCurve: "prime256v1", privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } }).privateKey
+    const key = generateKeyPairSync("ec", {
+      namedCurve: "prime256v1",
+      privateKeyEncoding: { type: "pkcs8", format: "pem" },
+      publicKeyEncoding: { type: "spki", format: "pem" },
+    }).privateKey
     const secrets = secretValuesOf(env({ KEY: key, PORT: "8080" }))
     const printed = [...key.split("\n"), `env: ${JSON.stringify({ KEY: key, PORT: "8080" })}`]
     const masked = printed.map((line) => maskSecrets(line, secrets))
@@ -114,7 +126,12 @@ describe("masking secrets in what a server prints", () => {
 
   it("masks each line of a multi-line value of at least four characters, and leaves shorter lines, which tell next to nothing", () => {
     const secrets = ["first-line\r\n  indented-line\t\r\nok\r\nZg==\n"]
-    expect(outputLines("a first-line b\r\n  indented-line\t\r\nok\r\nZg==").map((l) => maskSecrets(l, secrets))).toEqual([`a ${MASK} b`, `  ${MASK}\t`, "ok", MASK])
+    expect(outputLines("a first-line b\r\n  indented-line\t\r\nok\r\nZg==").map((l) => maskSecrets(l, secrets))).toEqual([
+      `a ${MASK} b`,
+      `  ${MASK}\t`,
+      "ok",
+      MASK,
+    ])
     expect(maskSecrets("", secrets)).toBe("")
     expect(maskSecrets("anything", [""])).toBe("anything")
   })

@@ -3,8 +3,25 @@ import { describe, expect, it } from "vitest"
 import { tmpfsProblemOf } from "../src/index.ts"
 
 const arbValid: fc.Arbitrary<string> = fc.constantFrom(
-  "rw", "noexec", "nosuid", "nodev", "noatime", "nodiratime", "relatime", "sync", "dirsync",
-  "size=64m", "size=1048576", "size=2G", "size=25%", "mode=0700", "mode=1777", "uid=1000", "gid=65534", "nr_inodes=1k", "nr_blocks=100",
+  "rw",
+  "noexec",
+  "nosuid",
+  "nodev",
+  "noatime",
+  "nodiratime",
+  "relatime",
+  "sync",
+  "dirsync",
+  "size=64m",
+  "size=1048576",
+  "size=2G",
+  "size=25%",
+  "mode=0700",
+  "mode=1777",
+  "uid=1000",
+  "gid=65534",
+  "nr_inodes=1k",
+  "nr_blocks=100",
 )
 const nameOf = (option: string): string => option.split("=")[0] ?? option
 
@@ -31,7 +48,9 @@ describe("tmpfs mounts", () => {
   })
 
   it("names the option and the rule its value breaks", () => {
-    expect(tmpfsProblemOf("/cache", "rw,size=abc")).toBe('"/cache" "size=abc": size must be a whole number of bytes, with an optional k, m or g, or a percentage of memory such as 10%')
+    expect(tmpfsProblemOf("/cache", "rw,size=abc")).toBe(
+      '"/cache" "size=abc": size must be a whole number of bytes, with an optional k, m or g, or a percentage of memory such as 10%',
+    )
     expect(tmpfsProblemOf("/cache", "mode=999")).toBe('"/cache" "mode=999": mode must be octal permissions such as 0700 or 1777')
     expect(tmpfsProblemOf("/cache", "foo")).toMatch(/^"\/cache" "foo" is not a tmpfs option this DTMA takes \(rw, ro, noexec, .*size=/)
     expect(tmpfsProblemOf("/cache", "size=1m,size=2m")).toBe(`"/cache" gives 'size' twice`)

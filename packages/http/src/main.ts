@@ -54,10 +54,20 @@ const adopt = async (mcpServers: McpServers, logger: Logger): Promise<void> => {
  * sessions (their event streams), closes the server, stops the heartbeat and MCP supervision.
  * Containers keep running, for the next DTMA to adopt.
  */
-const shutdown = async (options: { server: Server; app: object; loop: HeartbeatLoop | null; container: Container; logger: Logger; signal: string }): Promise<void> => {
+const shutdown = async (options: {
+  server: Server
+  app: object
+  loop: HeartbeatLoop | null
+  container: Container
+  logger: Logger
+  signal: string
+}): Promise<void> => {
   const { server, app, loop, container, logger, signal } = options
   const hooks = shutdownHooksOf(app)
-  logger.info({ signal, calls: hooks?.gate.inFlight() }, "shutting down: new requests are refused while calls in flight finish; managed containers keep running")
+  logger.info(
+    { signal, calls: hooks?.gate.inFlight() },
+    "shutting down: new requests are refused while calls in flight finish; managed containers keep running",
+  )
   const left = (await hooks?.gate.drain(SHUTDOWN_GRACE_MS)) ?? 0
   if (left > 0) logger.warn({ calls: left }, `calls still in flight after ${SHUTDOWN_GRACE_MS} ms are cut`)
   hooks?.closeSessions()
@@ -89,9 +99,12 @@ const main = async (): Promise<void> => {
   const wiped = await Effect.runPromise(wipeLeftoverCredentials(bound(container, CredentialDelivery), (name) => mcpServers.isMcpServer(name)))
   if (wiped.length > 0) logger.info({ wiped }, "wiped credentials of servers that are gone")
 
-  const tls = config.tls == null ? null : readTlsMaterial(config.tls, (problem) => {
-    throw new ConfigError({ problem })
-  })
+  const tls =
+    config.tls == null
+      ? null
+      : readTlsMaterial(config.tls, (problem) => {
+          throw new ConfigError({ problem })
+        })
   const app = createApp(container)
   const server = listen(app, { port: config.port, host: config.host, tls })
   answerClientErrors(server)

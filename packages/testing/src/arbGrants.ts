@@ -23,7 +23,10 @@ const arbPatterns = fc.option(fc.uniqueArray(arbPattern, { maxLength: 4 }), { ni
 /** One item of a `grants` claim, as an issuer writes it (fields left out where the issuer would). */
 export const arbGrantClaim: fc.Arbitrary<GrantClaim> = fc
   .record({
-    target: fc.oneof(arbServerName.map((server) => ({ server })), arbAccountToolInstanceId.map((accountToolInstanceId) => ({ accountToolInstanceId }))),
+    target: fc.oneof(
+      arbServerName.map((server) => ({ server })),
+      arbAccountToolInstanceId.map((accountToolInstanceId) => ({ accountToolInstanceId })),
+    ),
     tools: arbPatterns,
     prompts: arbPatterns,
     resources: fc.option(fc.boolean(), { nil: undefined }),

@@ -3,22 +3,38 @@ import * as Redacted from "effect/Redacted"
 import type { DeployRequest, LifecycleEvent, LifecycleState } from "@dtma/domain"
 
 export const lifecycleStates: ReadonlyArray<LifecycleState> = [
-  "deploying", "starting", "running", "stopping", "stopped", "exited", "failed", "removing", "removed",
+  "deploying",
+  "starting",
+  "running",
+  "stopping",
+  "stopped",
+  "exited",
+  "failed",
+  "removing",
+  "removed",
 ]
 
 export const arbLifecycleState = fc.constantFrom(...lifecycleStates)
 
 export const arbLifecycleEvent: fc.Arbitrary<LifecycleEvent> = fc
   .constantFrom(
-    "StartRequested", "StopRequested", "RemoveRequested", "ContainerStarted",
-    "StartFailed", "ContainerStopped", "ContainerDied", "ContainerRemoved",
+    "StartRequested",
+    "StopRequested",
+    "RemoveRequested",
+    "ContainerStarted",
+    "StartFailed",
+    "ContainerStopped",
+    "ContainerDied",
+    "ContainerRemoved",
   )
   .map((_tag) => ({ _tag }) as LifecycleEvent)
 
 /** Names callers really send: Docker-valid ones and ones with spaces and other characters. */
 export const arbInstanceName = fc.oneof(
   fc.stringMatching(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,40}$/),
-  fc.tuple(fc.stringMatching(/^[A-Za-z0-9]{1,12}$/), fc.constantFrom(" ", "  ", "é", ":", "+"), fc.stringMatching(/^[A-Za-z0-9-]{1,20}$/)).map((parts) => parts.join("")),
+  fc
+    .tuple(fc.stringMatching(/^[A-Za-z0-9]{1,12}$/), fc.constantFrom(" ", "  ", "é", ":", "+"), fc.stringMatching(/^[A-Za-z0-9-]{1,20}$/))
+    .map((parts) => parts.join("")),
 )
 
 export const arbDeployRequest = (image: string): fc.Arbitrary<DeployRequest> =>
@@ -26,9 +42,9 @@ export const arbDeployRequest = (image: string): fc.Arbitrary<DeployRequest> =>
     name: arbInstanceName,
     accountToolInstanceId: fc.uuid(),
     image: fc.constant(image),
-    env: fc.uniqueArray(fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,10}$/), { maxLength: 3 }).map((names) =>
-      names.map((name) => ({ name, value: Redacted.make(`secret-${name}`) })),
-    ),
+    env: fc
+      .uniqueArray(fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,10}$/), { maxLength: 3 })
+      .map((names) => names.map((name) => ({ name, value: Redacted.make(`secret-${name}`) }))),
     ports: fc.constant([]),
   })
 
@@ -59,7 +75,10 @@ const arbPemLike = fc
 /** Lines of pieces joined by one kind of line break, some lines short, some indented. */
 const arbLinesSecret = fc
   .record({
-    lines: fc.array(fc.array(arbSecretPiece, { minLength: 1, maxLength: 6 }).map((pieces) => pieces.join("")), { minLength: 2, maxLength: 5 }),
+    lines: fc.array(
+      fc.array(arbSecretPiece, { minLength: 1, maxLength: 6 }).map((pieces) => pieces.join("")),
+      { minLength: 2, maxLength: 5 },
+    ),
     lineBreak: fc.constantFrom(...LINE_BREAKS),
     trailing: fc.boolean(),
   })
@@ -111,7 +130,10 @@ const arbUserPart = fc.oneof({ arbitrary: arbIdPart, weight: 5 }, { arbitrary: a
 
 /** Spellings of `User` Docker accepts and refuses: ids with signs and leading zeros, names, groups, empty and extra parts. */
 export const arbUserSpellingParts: fc.Arbitrary<UserSpelling> = fc
-  .oneof({ arbitrary: fc.array(arbUserPart, { minLength: 1, maxLength: 2 }), weight: 9 }, { arbitrary: fc.array(arbUserPart, { minLength: 3, maxLength: 3 }), weight: 1 })
+  .oneof(
+    { arbitrary: fc.array(arbUserPart, { minLength: 1, maxLength: 2 }), weight: 9 },
+    { arbitrary: fc.array(arbUserPart, { minLength: 3, maxLength: 3 }), weight: 1 },
+  )
   .map((parts) => ({ text: parts.map((p) => p.text).join(":"), parts }))
 
 export const arbUserSpelling: fc.Arbitrary<string> = arbUserSpellingParts.map((s) => s.text)

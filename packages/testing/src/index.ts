@@ -10,7 +10,16 @@ export { hostMetricsContract } from "./contracts/hostMetricsContract.ts"
 export type { HostMetricsSubject } from "./contracts/hostMetricsContract.ts"
 export { containerRuntimeContract } from "./contracts/containerRuntimeContract.ts"
 export type { ContainerRuntimeSubject } from "./contracts/containerRuntimeContract.ts"
-export { arbDeployRequest, arbInstanceName, arbLifecycleEvent, arbLifecycleState, arbMultiLineSecret, arbUserSpelling, arbUserSpellingParts, lifecycleStates } from "./arbitraries.ts"
+export {
+  arbDeployRequest,
+  arbInstanceName,
+  arbLifecycleEvent,
+  arbLifecycleState,
+  arbMultiLineSecret,
+  arbUserSpelling,
+  arbUserSpellingParts,
+  lifecycleStates,
+} from "./arbitraries.ts"
 export type { UserPartMeaning, UserSpelling } from "./arbitraries.ts"
 export { failureOf, run } from "./effects.ts"
 export { settle, virtualTime } from "./virtualTime.ts"
@@ -36,7 +45,17 @@ export type { InMemoryCredentialDeliveryOptions } from "./fakes/InMemoryCredenti
 export { credentialDeliveryContract } from "./contracts/credentialDeliveryContract.ts"
 export type { CredentialDeliverySubject } from "./contracts/credentialDeliveryContract.ts"
 export type { DeliveredView, SocketReply } from "./DeliveredView.ts"
-export { arbAccountToolInstanceId, arbGrantClaim, arbGrants, arbGrantsClaim, arbItemName, arbPattern, arbScopeExpressibleClaim, arbServerName, arbServerRef } from "./arbGrants.ts"
+export {
+  arbAccountToolInstanceId,
+  arbGrantClaim,
+  arbGrants,
+  arbGrantsClaim,
+  arbItemName,
+  arbPattern,
+  arbScopeExpressibleClaim,
+  arbServerName,
+  arbServerRef,
+} from "./arbGrants.ts"
 export { InMemoryRevocationStore } from "./fakes/InMemoryRevocationStore.ts"
 export { revocationStoreContract } from "./contracts/revocationStoreContract.ts"
 export type { RevocationStoreSubject } from "./contracts/revocationStoreContract.ts"

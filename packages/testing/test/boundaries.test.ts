@@ -64,7 +64,9 @@ describe("package boundaries", () => {
 
   it("catch production code importing effect's root index, which loads all of effect", () => {
     const root = tree({ "packages/http/src/a.ts": 'import { Effect } from "effect"\nimport * as Exit from "effect/Exit"\n' })
-    expect(findViolations(root)).toEqual(["packages/http/src/a.ts: import effect's modules by path ('effect/Effect'), not its root index, which loads all of it"])
+    expect(findViolations(root)).toEqual([
+      "packages/http/src/a.ts: import effect's modules by path ('effect/Effect'), not its root index, which loads all of it",
+    ])
   })
 
   it("catch an adapter importing the http package and an index exporting everything", () => {

@@ -8,7 +8,14 @@ export const redeploy: ServerFault = async (ctx, spec) => {
   const answer = await ctx.api.call("POST", `${serverPath(spec.name)}/redeploy`, spec.body, 120_000).catch((e: unknown) => ({ status: 0, body: String(e) }))
   const recoveredAt = await waitRecovered(ctx.api, spec, ctx.token)
   const detail = answer.status === 200 ? "redeploy 200" : `redeploy ${answer.status}: ${JSON.stringify(answer.body).slice(0, 200)}`
-  return { kind: "redeploy", target: spec.name, injectedAt, affected: [{ server: spec.name, recoveredAt }], detail, history: await historySince(ctx.api, spec.name, injectedAt) }
+  return {
+    kind: "redeploy",
+    target: spec.name,
+    injectedAt,
+    affected: [{ server: spec.name, recoveredAt }],
+    detail,
+    history: await historySince(ctx.api, spec.name, injectedAt),
+  }
 }
 
 /** SIGKILL of the DTMA and a restart (same scope, port and state); every server must come back. */

@@ -47,10 +47,12 @@ export const runChaos = async (ctx: FaultContext, options: ChaosOptions): Promis
   const cooldownUntil = new Map<string, number>()
   const state = { dtma: false, misbehaving: false, lastDtmaKill: Date.now() - options.dtmaGapMs / 2, dtmaDue: false }
   const track = (label: string, fault: Promise<FaultRecord>, done: (r: FaultRecord | null) => void) => {
-    const p: Promise<void> = fault.then(
-      (r) => (records.push(r), options.log(describe(r)), done(r)),
-      (e: unknown) => (options.log(`${label} failed to run: ${String(e)}`), done(null)),
-    ).finally(() => inFlight.delete(p))
+    const p: Promise<void> = fault
+      .then(
+        (r) => (records.push(r), options.log(describe(r)), done(r)),
+        (e: unknown) => (options.log(`${label} failed to run: ${String(e)}`), done(null)),
+      )
+      .finally(() => inFlight.delete(p))
     inFlight.add(p)
   }
   while (Date.now() < options.until) {
@@ -59,7 +61,9 @@ export const runChaos = async (ctx: FaultContext, options: ChaosOptions): Promis
     const now = Date.now()
     const free = ctx.fleet.filter((s) => !busy.has(s.name) && (cooldownUntil.get(s.name) ?? 0) <= now)
     const dtmaReady = options.kinds.includes("dtma-kill") && now - state.lastDtmaKill >= options.dtmaGapMs && now < options.dtmaUntil
-    const candidates = options.kinds.filter((k) => (k === "dtma-kill" ? dtmaReady : k === "misbehaving" ? !state.misbehaving : SERVER_FAULTS[k] !== undefined && free.length > 0))
+    const candidates = options.kinds.filter((k) =>
+      k === "dtma-kill" ? dtmaReady : k === "misbehaving" ? !state.misbehaving : SERVER_FAULTS[k] !== undefined && free.length > 0,
+    )
     // Kinds not injected yet go first, so that even a short run sees every kind.
     const fresh = candidates.filter((k) => !injected.has(k))
     if (now >= options.dtmaUntil) state.dtmaDue = false

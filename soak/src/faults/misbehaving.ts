@@ -18,7 +18,13 @@ let count = 0
 export const misbehaving = async (ctx: FaultContext, scope: string): Promise<FaultRecord> => {
   const mode = MODES[Math.floor(Math.random() * MODES.length)] ?? "ok"
   const name = `${ctx.run}-misb-${++count}-${mode}`
-  const body = { dockerImageUrl: MISBEHAVING, instanceNameOnToolbox: name, accountToolInstanceId: `ati-${name}`, mcpTransportType: "stdio", baseConfigOverrideJson: { Cmd: [mode] } }
+  const body = {
+    dockerImageUrl: MISBEHAVING,
+    instanceNameOnToolbox: name,
+    accountToolInstanceId: `ati-${name}`,
+    mcpTransportType: "stdio",
+    baseConfigOverrideJson: { Cmd: [mode] },
+  }
   const injectedAt = Date.now()
   const deployed = await ctx.api.call("POST", "/mcp-servers", body, 120_000).catch((e: unknown) => ({ status: 0, body: String(e) }))
   const calls = { ok: 0, failed: 0 }

@@ -68,7 +68,9 @@ export const makeFileAgentTokenIssuer = (options: FileAgentTokenIssuerOptions): 
         catch: (e) => keysFailed("unwritable", e),
       })
     const live = (stored: StoredKey, signedUntil: number) =>
-      Effect.tryPromise({ try: () => signingKeyOf(stored), catch: (e) => keysFailed("corrupt", e) }).pipe(Effect.map((signer): LiveKey => ({ stored, signer, signedUntil })))
+      Effect.tryPromise({ try: () => signingKeyOf(stored), catch: (e) => keysFailed("corrupt", e) }).pipe(
+        Effect.map((signer): LiveKey => ({ stored, signer, signedUntil })),
+      )
     const stillNeeded = (k: LiveKey, now: number) => k.stored.keepUntil === null || now < k.stored.keepUntil
 
     const text = yield* Effect.tryPromise({
@@ -142,8 +144,7 @@ export const makeFileAgentTokenIssuer = (options: FileAgentTokenIssuerOptions): 
           )
           return { token: Redacted.make(token), tokenId: jti, expiresAt: exp * 1000 }
         }),
-      jwks: () =>
-        Effect.map(Clock.currentTimeMillis, (now) => ({ keys: keys.filter((k) => stillNeeded(k, now)).map((k) => publicJwkOf(k.stored)) })),
+      jwks: () => Effect.map(Clock.currentTimeMillis, (now) => ({ keys: keys.filter((k) => stillNeeded(k, now)).map((k) => publicJwkOf(k.stored)) })),
       rotate: () =>
         Semaphore.withPermits(
           writing,

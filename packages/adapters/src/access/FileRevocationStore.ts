@@ -13,8 +13,13 @@ export interface FileRevocationStoreOptions {
 
 const FORMAT_VERSION = 1
 
-const isEntry = (key: "agentId" | "tokenId") => (value: unknown): boolean =>
-  typeof value === "object" && value !== null && typeof (value as Record<string, unknown>)[key] === "string" && Number.isFinite((value as Record<string, unknown>).revokedAt)
+const isEntry =
+  (key: "agentId" | "tokenId") =>
+  (value: unknown): boolean =>
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Record<string, unknown>)[key] === "string" &&
+    Number.isFinite((value as Record<string, unknown>).revokedAt)
 
 /** The snapshot a file's text holds, or null when it is not one (a file from elsewhere, or damaged). */
 export const snapshotOfText = (text: string): RevocationsSnapshot | null => {

@@ -2,7 +2,16 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { decodeJwt, jwtVerify, type CryptoKey, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose"
-import { agentIdProblem, grantsOfClaims, tokenIdProblem, TokenRefused, type AccessTokens, type AgentIdentity, type AgentTokenIssuer, type RevocationSubject } from "@dtma/domain"
+import {
+  agentIdProblem,
+  grantsOfClaims,
+  tokenIdProblem,
+  TokenRefused,
+  type AccessTokens,
+  type AgentIdentity,
+  type AgentTokenIssuer,
+  type RevocationSubject,
+} from "@dtma/domain"
 import { keySetOf, type KeySet, type KeySource } from "./keySets.ts"
 import { refusalOf } from "./tokenRefusal.ts"
 import { digestOf, makeVerifiedTokenCache } from "./verifiedTokenCache.ts"
@@ -104,7 +113,15 @@ export const makeJoseAccessTokens = (options: JoseAccessTokensOptions): JoseAcce
     if (exp - iat > maxLifetime) return refuse("invalid_claims", `the token lives longer than ${maxLifetime} s (exp - iat)`)
     const grants = grantsOfClaims(payload as { readonly grants?: unknown; readonly scope?: unknown })
     if (grants._tag === "Failure") return refuse("invalid_claims", grants.failure.message)
-    return Effect.succeed({ kind: "agent", sub: sub as string, jti: (jti as string | undefined) ?? null, issuer, issuedAt: iat * 1000, expiresAt: exp * 1000, grants: grants.success })
+    return Effect.succeed({
+      kind: "agent",
+      sub: sub as string,
+      jti: (jti as string | undefined) ?? null,
+      issuer,
+      issuedAt: iat * 1000,
+      expiresAt: exp * 1000,
+      grants: grants.success,
+    })
   }
 
   const verifyCold = (token: string, now: number): Effect.Effect<AgentIdentity, TokenRefused> =>
@@ -134,7 +151,9 @@ export const makeJoseAccessTokens = (options: JoseAccessTokensOptions): JoseAcce
     })
 
   const unlessRevoked = (identity: AgentIdentity): Effect.Effect<AgentIdentity, TokenRefused> =>
-    Effect.flatMap(options.revocations.isRevoked(identity), (revoked) => (revoked ? refuse("revoked", "the token or its agent has been revoked") : Effect.succeed(identity)))
+    Effect.flatMap(options.revocations.isRevoked(identity), (revoked) =>
+      revoked ? refuse("revoked", "the token or its agent has been revoked") : Effect.succeed(identity),
+    )
 
   // The warm path (a cached token) is on every MCP request: plain flatMaps, no generator.
   return {

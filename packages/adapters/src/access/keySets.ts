@@ -27,7 +27,8 @@ const PASSED_THROUGH = new Set(["ERR_JWKS_NO_MATCHING_KEY", "ERR_JWKS_MULTIPLE_M
 const codeOf = (e: unknown): unknown => (typeof e === "object" && e !== null ? (e as { code?: unknown }).code : undefined)
 
 /** Everything but "no key matches" (the token's fault) means the keys could not be had. */
-const unavailableUnlessNoMatch = (getKey: JWTVerifyGetKey, what: string): JWTVerifyGetKey =>
+const unavailableUnlessNoMatch =
+  (getKey: JWTVerifyGetKey, what: string): JWTVerifyGetKey =>
   async (header, token) => {
     try {
       return await getKey(header, token)

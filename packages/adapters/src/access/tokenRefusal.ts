@@ -41,6 +41,7 @@ export const refusalOf = (error: unknown): TokenRefused => {
     if (reason === "missing") return refused("invalid_claims", `the token has no '${claim}' claim`)
     return BY_CLAIM[claim] ?? refused("invalid_claims", `the token's '${claim}' claim is not valid`)
   }
-  if (code === "ERR_JWKS_INVALID" || code === "ERR_JWKS_TIMEOUT" || code === "ERR_JWK_INVALID") return refused("keys_unavailable", "its issuer's key set could not be used")
+  if (code === "ERR_JWKS_INVALID" || code === "ERR_JWKS_TIMEOUT" || code === "ERR_JWK_INVALID")
+    return refused("keys_unavailable", "its issuer's key set could not be used")
   return (typeof code === "string" ? BY_CODE[code] : undefined) ?? refused("malformed", "the token could not be verified")
 }

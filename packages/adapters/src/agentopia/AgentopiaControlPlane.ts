@@ -24,9 +24,7 @@ export const postJson = (
     Effect.flatMap(({ status, statusText, text }): Effect.Effect<string, ControlPlaneUnavailable | ControlPlaneRejected> => {
       if (status >= 200 && status < 300) return Effect.succeed(text)
       const detail = withoutToken(options, `${status} ${statusText}`.trim())
-      return isTransientStatus(status)
-        ? Effect.fail(new ControlPlaneUnavailable({ detail }))
-        : Effect.fail(new ControlPlaneRejected({ status, detail }))
+      return isTransientStatus(status) ? Effect.fail(new ControlPlaneUnavailable({ detail })) : Effect.fail(new ControlPlaneRejected({ status, detail }))
     }),
   )
 

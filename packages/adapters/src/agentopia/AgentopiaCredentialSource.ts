@@ -21,10 +21,16 @@ const LEGACY_TOOL_SECRETS_PATH = "fetch-tool-secrets"
 const isSuccess = (status: number): boolean => status >= 200 && status < 300
 
 /** A failure of the whole request (401, 5xx, timeout, unreachable) names no connection: say which ones it was for. */
-const forConnections = (ids: ReadonlyArray<string>) => (e: CredentialFetchFailed): CredentialFetchFailed =>
-  e.connectionId !== null || ids.length === 0
-    ? e
-    : new CredentialFetchFailed({ reason: e.reason, connectionId: null, detail: `${e.detail} (asked for connection${ids.length === 1 ? "" : "s"} ${ids.map((id) => `'${id}'`).join(", ")})` })
+const forConnections =
+  (ids: ReadonlyArray<string>) =>
+  (e: CredentialFetchFailed): CredentialFetchFailed =>
+    e.connectionId !== null || ids.length === 0
+      ? e
+      : new CredentialFetchFailed({
+          reason: e.reason,
+          connectionId: null,
+          detail: `${e.detail} (asked for connection${ids.length === 1 ? "" : "s"} ${ids.map((id) => `'${id}'`).join(", ")})`,
+        })
 
 /**
  * The Agentopia backend as the `CredentialSource`. Each request is bounded by `timeoutMs`; transient

@@ -64,7 +64,11 @@ export const makeTmpfsCredentialDelivery = (options: TmpfsCredentialDeliveryOpti
         }),
       ),
 
-    wipe: (name) => lock(name, Effect.promise(() => removeFromDisk(deliveryPathsOf(root, name), deliveries, name, report))),
+    wipe: (name) =>
+      lock(
+        name,
+        Effect.promise(() => removeFromDisk(deliveryPathsOf(root, name), deliveries, name, report)),
+      ),
 
     provisioned: () => Effect.promise(() => listIndex(root, report)),
 

@@ -30,7 +30,8 @@ export interface Delivery {
 export type Deliveries = Map<string, Delivery>
 export type Report = (problem: { readonly name: string; readonly detail: string }) => void
 
-export const failed = (name: string, reason: DeliveryProblem, detail: string): CredentialDeliveryFailed => new CredentialDeliveryFailed({ name, reason, detail })
+export const failed = (name: string, reason: DeliveryProblem, detail: string): CredentialDeliveryFailed =>
+  new CredentialDeliveryFailed({ name, reason, detail })
 
 interface ProvisionContext {
   readonly root: string
@@ -51,7 +52,11 @@ const checkRoot = async (context: ProvisionContext, name: string): Promise<void>
   await mkdir(context.root, { recursive: true, mode: 0o700 })
   const filesystem = await filesystemOf(context.root)
   if (filesystem.memory || context.allowDisk) return
-  throw failed(name, "not_memory_backed", `${context.root} is on ${filesystem.name}, not on memory (tmpfs or ramfs); set DTMA_CREDENTIALS_ALLOW_DISK=true to accept tokens on disk`)
+  throw failed(
+    name,
+    "not_memory_backed",
+    `${context.root} is on ${filesystem.name}, not on memory (tmpfs or ramfs); set DTMA_CREDENTIALS_ALLOW_DISK=true to accept tokens on disk`,
+  )
 }
 
 /**

@@ -18,7 +18,10 @@ export interface DeliveryPaths {
  * the socket path stays within the 107 bytes a Unix socket allows under a short root.
  */
 export const instanceDirOf = (name: string): string => {
-  const slug = name.replace(/[^A-Za-z0-9_.-]+/g, "_").replace(/^[^A-Za-z0-9]+/, "").slice(0, 20)
+  const slug = name
+    .replace(/[^A-Za-z0-9_.-]+/g, "_")
+    .replace(/^[^A-Za-z0-9]+/, "")
+    .slice(0, 20)
   const hash = createHash("sha256").update(name, "utf8").digest("hex").slice(0, 16)
   return `${slug === "" ? "instance" : slug}-${hash}`
 }

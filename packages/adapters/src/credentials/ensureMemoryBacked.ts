@@ -75,7 +75,12 @@ export const ensureMemoryBacked = (options: MemoryBackingOptions): Effect.Effect
       }
       const where = `${root} is on ${before.name}, not on memory (tmpfs or ramfs), and ${mountProblem}`
       if (allowDisk) {
-        return { root, filesystem: before.name, mounted: false, warning: `${where}; DTMA_CREDENTIALS_ALLOW_DISK is set, so OAuth tokens delivered as files or sockets may be written to disk` }
+        return {
+          root,
+          filesystem: before.name,
+          mounted: false,
+          warning: `${where}; DTMA_CREDENTIALS_ALLOW_DISK is set, so OAuth tokens delivered as files or sockets may be written to disk`,
+        }
       }
       return new CredentialDeliveryFailed({
         name: root,

@@ -14,7 +14,10 @@ export const writeIndex = async (path: string, name: string): Promise<void> => {
 }
 
 /** The instance names recorded under `<root>/index`; unreadable entries are reported and skipped. */
-export const listIndex = async (root: string, report: (problem: { readonly name: string; readonly detail: string }) => void): Promise<ReadonlyArray<string>> => {
+export const listIndex = async (
+  root: string,
+  report: (problem: { readonly name: string; readonly detail: string }) => void,
+): Promise<ReadonlyArray<string>> => {
   const dir = join(root, "index")
   const entries = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== "ENOENT") report({ name: root, detail: `cannot list ${dir}: ${ioDetail(e)}` })

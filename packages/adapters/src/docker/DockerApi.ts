@@ -113,9 +113,7 @@ class PullFailed extends Error {}
 
 const followProgress = (docker: Dockerode, stream: NodeJS.ReadableStream): Promise<ReadonlyArray<ProgressLine>> =>
   new Promise((resolve, reject) => {
-    docker.modem.followProgress(stream, (error: Error | null, output: ReadonlyArray<ProgressLine>) =>
-      error ? reject(error) : resolve(output),
-    )
+    docker.modem.followProgress(stream, (error: Error | null, output: ReadonlyArray<ProgressLine>) => (error ? reject(error) : resolve(output)))
   })
 
 /** The slice over a real dockerode client. */

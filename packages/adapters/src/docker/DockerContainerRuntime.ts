@@ -66,11 +66,13 @@ const tolerating =
   <A>(promise: Promise<A>): Promise<A | undefined> =>
     promise.catch((error: unknown) => (accept(error) ? undefined : Promise.reject(error)))
 
-const hasStatus = (...statuses: ReadonlyArray<number>) => (error: unknown) => statuses.includes(statusCodeOf(error) ?? -1)
+const hasStatus =
+  (...statuses: ReadonlyArray<number>) =>
+  (error: unknown) =>
+    statuses.includes(statusCodeOf(error) ?? -1)
 
 // 404: already gone; 409 "removal ... is already in progress": going.
-const isRemoved = (error: unknown) =>
-  hasStatus(404)(error) || (hasStatus(409)(error) && dockerMessageOf(error).includes("already in progress"))
+const isRemoved = (error: unknown) => hasStatus(404)(error) || (hasStatus(409)(error) && dockerMessageOf(error).includes("already in progress"))
 
 /** The `ContainerRuntime` over the Docker Engine API. */
 export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContainerRuntimeOptions = {}): ContainerRuntime => {
@@ -149,7 +151,11 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
   const isPresent = (image: string): Effect.Effect<boolean, RuntimeFailure> =>
     call(
       "inspect",
-      () => api.inspectImage(image).then(() => true, (error: unknown) => (hasStatus(404)(error) ? false : Promise.reject(error))),
+      () =>
+        api.inspectImage(image).then(
+          () => true,
+          (error: unknown) => (hasStatus(404)(error) ? false : Promise.reject(error)),
+        ),
       (error) => runtimeFailure("inspect", error),
     )
 
@@ -235,7 +241,13 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
 
   const remove: ContainerRuntime["remove"] = (containerId) =>
     managed(containerId).pipe(
-      Effect.andThen(call("remove", (signal) => tolerating(isRemoved)(api.removeContainer(containerId, signal)), (e) => runtimeFailure("remove", e))),
+      Effect.andThen(
+        call(
+          "remove",
+          (signal) => tolerating(isRemoved)(api.removeContainer(containerId, signal)),
+          (e) => runtimeFailure("remove", e),
+        ),
+      ),
       // Absent, or not ours and so invisible: nothing to remove.
       Effect.catchTag("ContainerNotFound", () => Effect.void),
       Effect.andThen(gone(containerId)),
@@ -257,9 +269,16 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
     keepCurrent.pipe(
       Effect.andThen(Effect.sync(() => inventory.mark())),
       Effect.flatMap((mark) =>
-        call("list", (signal) => api.listContainers(managedFilter(scope), signal), (e) => runtimeFailure("list", e)).pipe(
+        call(
+          "list",
+          (signal) => api.listContainers(managedFilter(scope), signal),
+          (e) => runtimeFailure("list", e),
+        ).pipe(
           Effect.flatMap((listed) => {
-            const { current, inspect } = inventory.plan(listed.map((c) => ({ id: c.Id, state: c.State })), mark)
+            const { current, inspect } = inventory.plan(
+              listed.map((c) => ({ id: c.Id, state: c.State })),
+              mark,
+            )
             const inspectOne = (id: string) => get(id).pipe(Effect.catchTag("ContainerNotFound", () => Effect.succeed(null)))
             return Effect.forEach(inspect, inspectOne, { concurrency: LIST_CONCURRENCY }).pipe(
               Effect.map((inspected) => {

@@ -101,16 +101,22 @@ export const toCreateBody = (spec: InstanceSpec, scope: string = DEFAULT_SCOPE):
     Image: spec.image,
     Env: spec.env.map((e) => `${e.name}=${Redacted.value(e.value)}`),
     // The DTMA's own labels come last: a caller's label can never change what marks a container as ours.
-    Labels: { ...spec.overrides?.labels, ...encodeLabels({
-      name: spec.name,
-      accountToolInstanceId: spec.accountToolInstanceId,
-      kind: spec.kind,
-      image: spec.image,
-      mcp: spec.mcp,
-      envNames: spec.env.map((e) => e.name),
-      oauth: spec.oauth ?? null,
-      recipe: recipeOf(spec),
-    }, scope) },
+    Labels: {
+      ...spec.overrides?.labels,
+      ...encodeLabels(
+        {
+          name: spec.name,
+          accountToolInstanceId: spec.accountToolInstanceId,
+          kind: spec.kind,
+          image: spec.image,
+          mcp: spec.mcp,
+          envNames: spec.env.map((e) => e.name),
+          oauth: spec.oauth ?? null,
+          recipe: recipeOf(spec),
+        },
+        scope,
+      ),
+    },
     ExposedPorts: exposed,
     ...(spec.command === null ? {} : { Cmd: [...spec.command] }),
     ...overrides.top,

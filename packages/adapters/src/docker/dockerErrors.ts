@@ -47,8 +47,10 @@ export const runtimeFailure = (operation: RuntimeOperation, error: unknown, secr
   return isUnreachable(error) ? new RuntimeUnavailable({ detail }) : new RuntimeOperationFailed({ operation, detail })
 }
 
-export const createFailure = (containerName: string, secrets: ReadonlyArray<string>) => (error: unknown): ContainerNameConflict | RuntimeFailure =>
-  statusCodeOf(error) === 409 ? new ContainerNameConflict({ containerName }) : runtimeFailure("create", error, secrets)
+export const createFailure =
+  (containerName: string, secrets: ReadonlyArray<string>) =>
+  (error: unknown): ContainerNameConflict | RuntimeFailure =>
+    statusCodeOf(error) === 409 ? new ContainerNameConflict({ containerName }) : runtimeFailure("create", error, secrets)
 
 /** The host port a start failed to bind, from Docker's message, or `null` when it is about something else. */
 export const unavailableHostPortOf = (message: string): number | null => {
@@ -58,16 +60,22 @@ export const unavailableHostPortOf = (message: string): number | null => {
   return last?.[1] === undefined ? null : Number(last[1])
 }
 
-export const startFailure = (containerId: string) => (error: unknown): ContainerNotFound | HostPortUnavailable | RuntimeFailure => {
-  if (statusCodeOf(error) === 404) return new ContainerNotFound({ containerId })
-  const hostPort = unavailableHostPortOf(dockerMessageOf(error))
-  return hostPort === null ? runtimeFailure("start", error) : new HostPortUnavailable({ hostPort })
-}
+export const startFailure =
+  (containerId: string) =>
+  (error: unknown): ContainerNotFound | HostPortUnavailable | RuntimeFailure => {
+    if (statusCodeOf(error) === 404) return new ContainerNotFound({ containerId })
+    const hostPort = unavailableHostPortOf(dockerMessageOf(error))
+    return hostPort === null ? runtimeFailure("start", error) : new HostPortUnavailable({ hostPort })
+  }
 
-export const notFoundOr = (operation: RuntimeOperation, containerId: string) => (error: unknown): ContainerNotFound | RuntimeFailure =>
-  statusCodeOf(error) === 404 ? new ContainerNotFound({ containerId }) : runtimeFailure(operation, error)
+export const notFoundOr =
+  (operation: RuntimeOperation, containerId: string) =>
+  (error: unknown): ContainerNotFound | RuntimeFailure =>
+    statusCodeOf(error) === 404 ? new ContainerNotFound({ containerId }) : runtimeFailure(operation, error)
 
-export const pullFailure = (image: string) => (error: unknown): ImageUnavailable | RuntimeUnavailable =>
-  isUnreachable(error)
-    ? new RuntimeUnavailable({ detail: dockerMessageOf(error) })
-    : new ImageUnavailable({ image, reason: "pull_failed", detail: dockerMessageOf(error) })
+export const pullFailure =
+  (image: string) =>
+  (error: unknown): ImageUnavailable | RuntimeUnavailable =>
+    isUnreachable(error)
+      ? new RuntimeUnavailable({ detail: dockerMessageOf(error) })
+      : new ImageUnavailable({ image, reason: "pull_failed", detail: dockerMessageOf(error) })

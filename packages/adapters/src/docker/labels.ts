@@ -102,19 +102,31 @@ const decodeOAuth = (value: unknown): OAuthBinding | null | undefined => {
   if (typeof agentId !== "string" || !isStringArray(connectionIds) || !isStringArray(requiredScopes)) return undefined
   if (!METHODS.includes(method) || !STRATEGIES.includes(refreshStrategy)) return undefined
   if (interval !== null && !(typeof interval === "number" && Number.isInteger(interval) && interval > 0)) return undefined
-  return { agentId, connectionIds, requiredScopes, method: method as OAuthBinding["method"], refreshStrategy: refreshStrategy as OAuthBinding["refreshStrategy"], refreshIntervalSeconds: interval, ...(containerUser === null ? {} : { containerUser }) }
+  return {
+    agentId,
+    connectionIds,
+    requiredScopes,
+    method: method as OAuthBinding["method"],
+    refreshStrategy: refreshStrategy as OAuthBinding["refreshStrategy"],
+    refreshIntervalSeconds: interval,
+    ...(containerUser === null ? {} : { containerUser }),
+  }
 }
 
 const POLICIES: ReadonlyArray<unknown> = ["if_not_present", "always", "never"] satisfies ReadonlyArray<PullPolicy>
 const isObject = (value: unknown): value is object => typeof value === "object" && value !== null && !Array.isArray(value)
-const isStringRecord = (value: unknown): value is Readonly<Record<string, string>> => isObject(value) && Object.values(value).every((v) => typeof v === "string")
+const isStringRecord = (value: unknown): value is Readonly<Record<string, string>> =>
+  isObject(value) && Object.values(value).every((v) => typeof v === "string")
 const isCount = (value: unknown): value is number | null => value === null || (typeof value === "number" && Number.isInteger(value) && value > 0)
 const isTextOrNull = (value: unknown): value is string | null => value === null || typeof value === "string"
 
 const decodePort = (value: unknown): PortRequest | undefined => {
   if (!isObject(value)) return undefined
-  const [containerPort, protocol, hostIp, hostPort]: ReadonlyArray<unknown> = ["containerPort", "protocol", "hostIp", "hostPort"].map((k) => Reflect.get(value, k))
-  if (!(typeof containerPort === "number" && Number.isInteger(containerPort)) || (protocol !== "tcp" && protocol !== "udp") || typeof hostIp !== "string") return undefined
+  const [containerPort, protocol, hostIp, hostPort]: ReadonlyArray<unknown> = ["containerPort", "protocol", "hostIp", "hostPort"].map((k) =>
+    Reflect.get(value, k),
+  )
+  if (!(typeof containerPort === "number" && Number.isInteger(containerPort)) || (protocol !== "tcp" && protocol !== "udp") || typeof hostIp !== "string")
+    return undefined
   if (!(hostPort === null || (typeof hostPort === "number" && Number.isInteger(hostPort)))) return undefined
   return { containerPort, protocol, hostIp, hostPort }
 }
@@ -124,7 +136,15 @@ const decodeOverrides = (value: unknown): ContainerOverrides | null | undefined 
   if (!isObject(value)) return undefined
   const field = (key: string): unknown => Reflect.get(value, key)
   const entrypoint = field("entrypoint")
-  const [workingDir, user, labels, memoryBytes, nanoCpus, pidsLimit, tmpfs] = ["workingDir", "user", "labels", "memoryBytes", "nanoCpus", "pidsLimit", "tmpfs"].map(field)
+  const [workingDir, user, labels, memoryBytes, nanoCpus, pidsLimit, tmpfs] = [
+    "workingDir",
+    "user",
+    "labels",
+    "memoryBytes",
+    "nanoCpus",
+    "pidsLimit",
+    "tmpfs",
+  ].map(field)
   if (!(entrypoint === null || isStringArray(entrypoint)) || !isTextOrNull(workingDir) || !isTextOrNull(user)) return undefined
   if (!isStringRecord(labels) || !isStringRecord(tmpfs) || !isCount(memoryBytes) || !isCount(nanoCpus) || !isCount(pidsLimit)) return undefined
   return { entrypoint, workingDir, user, labels, memoryBytes, nanoCpus, pidsLimit, tmpfs }

@@ -8,8 +8,7 @@ const isState = (s: string): s is ContainerState => STATES.includes(s)
 const ZERO_TIME = "0001-01-01T00:00:00Z"
 
 /** Docker's zero time (`0001-01-01T00:00:00Z`) means "never". */
-export const startedAtOf = (startedAt: string): string | null =>
-  startedAt === "" || startedAt.startsWith("0001-01-01") ? null : startedAt
+export const startedAtOf = (startedAt: string): string | null => (startedAt === "" || startedAt.startsWith("0001-01-01") ? null : startedAt)
 
 /** Unix seconds of an RFC 3339 time with up to nanosecond precision. */
 export const unixSecondsOf = (rfc3339: string): number => {

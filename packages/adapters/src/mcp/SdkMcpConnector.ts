@@ -72,7 +72,10 @@ export const makeSdkMcpConnector = (options: SdkMcpConnectorOptions): McpConnect
       const stream = await withDeadline(attaching, deadline, signal).catch((error: unknown) => {
         attach.abort()
         // An attachment that completes after all is dropped, not leaked.
-        attaching.then((late) => late.destroy(), () => undefined)
+        attaching.then(
+          (late) => late.destroy(),
+          () => undefined,
+        )
         throw attachFailure(target.containerId, error)
       })
       transport = new AttachStdioTransport(stream, options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes })

@@ -47,9 +47,12 @@ export const attachFailure = (containerId: string, error: unknown): McpConnectFa
 export const httpSendFailure = (error: unknown): SendFailure => {
   const detail = error instanceof Error ? error.message : String(error)
   if (error instanceof StreamableHTTPError) {
-    return error.code === 404 ? { reason: "closed", detail: `the server ended the session: ${detail}`, fatal: true } : { reason: "protocol", detail, fatal: false }
+    return error.code === 404
+      ? { reason: "closed", detail: `the server ended the session: ${detail}`, fatal: true }
+      : { reason: "protocol", detail, fatal: false }
   }
   // fetch rejects with a TypeError when no HTTP answer came (refused, reset, DNS).
-  if (error instanceof TypeError) return { reason: "unreachable", detail: `${detail}${error.cause instanceof Error ? ` (${error.cause.message})` : ""}`, fatal: true }
+  if (error instanceof TypeError)
+    return { reason: "unreachable", detail: `${detail}${error.cause instanceof Error ? ` (${error.cause.message})` : ""}`, fatal: true }
   return { reason: "protocol", detail, fatal: false }
 }

@@ -33,9 +33,13 @@ export const problemOf = (error: Error): Omit<TransportProblem, "first"> => {
   if (error instanceof SyntaxError) return { kind: "not-json", detail: "the server sent a message that is not JSON" }
   if (error.name === "ZodError") return { kind: "not-json-rpc", detail: "the server sent an event that is not a JSON-RPC message" }
   if (error instanceof StreamableHTTPError) {
-    return { kind: "http-status", detail: (error.code ?? 0) > 0 ? `the server answered HTTP ${error.code}` : "the server answered with a content type MCP does not use" }
+    return {
+      kind: "http-status",
+      detail: (error.code ?? 0) > 0 ? `the server answered HTTP ${error.code}` : "the server answered with a content type MCP does not use",
+    }
   }
-  if (error instanceof SseError) return { kind: "connection", detail: error.code === undefined ? "the event stream failed" : `the event stream failed (HTTP ${error.code})` }
+  if (error instanceof SseError)
+    return { kind: "connection", detail: error.code === undefined ? "the event stream failed" : `the event stream failed (HTTP ${error.code})` }
   return { kind: "connection", detail: briefly(error.message) }
 }
 

@@ -44,7 +44,9 @@ agentTokenIssuerContract("FileAgentTokenIssuer with JoseAccessTokens", async () 
 accessTokensContract("JoseAccessTokens", async () => {
   const time = virtualTime()
   const key = await makeKey("EdDSA", "contract-key")
-  const revocations = await time.run(makeAgentRevocations({ store: new InMemoryRevocationStore(), window: { maxTokenLifetimeMs: 86_400_000, leewayMs: 30_000 } }))
+  const revocations = await time.run(
+    makeAgentRevocations({ store: new InMemoryRevocationStore(), window: { maxTokenLifetimeMs: 86_400_000, leewayMs: 30_000 } }),
+  )
   const tokens = makeJoseAccessTokens({ audience: AUDIENCE, issuers: [{ issuer: ISSUER, keys: { jwks: () => Effect.succeed(jwksOf(key)) } }], revocations })
   return {
     time,
@@ -52,7 +54,15 @@ accessTokensContract("JoseAccessTokens", async () => {
     revocations,
     mint: ({ sub, grants, ttlSeconds, jti }) => {
       const iat = Math.floor(time.now() / 1000)
-      return sign(key, claimsAt(time.now(), { sub, jti: jti ?? undefined, exp: iat + ttlSeconds, grants: grants.map((g) => ({ ...g.target, tools: g.tools, prompts: g.prompts, resources: g.resources })) }))
+      return sign(
+        key,
+        claimsAt(time.now(), {
+          sub,
+          jti: jti ?? undefined,
+          exp: iat + ttlSeconds,
+          grants: grants.map((g) => ({ ...g.target, tools: g.tools, prompts: g.prompts, resources: g.resources })),
+        }),
+      )
     },
     cleanup: () => time.close(),
   }
@@ -99,8 +109,13 @@ describe("FileAgentTokenIssuer", () => {
 
   it("signs EdDSA tokens for this DTMA, with its kid, at+jwt and the grants in the claim form", async () => {
     const issuer = await startIssuer(time, path)
-    const issued = await time.run(issuer.issue({ agentId: "agent-1", grants: [{ target: { server: "memory" }, tools: ["*"], prompts: ["*"], resources: true }], ttlSeconds: 60 }))
-    const [header, payload] = Redacted.value(issued.token).split(".").slice(0, 2).map((part) => JSON.parse(Buffer.from(part!, "base64url").toString()))
+    const issued = await time.run(
+      issuer.issue({ agentId: "agent-1", grants: [{ target: { server: "memory" }, tools: ["*"], prompts: ["*"], resources: true }], ttlSeconds: 60 }),
+    )
+    const [header, payload] = Redacted.value(issued.token)
+      .split(".")
+      .slice(0, 2)
+      .map((part) => JSON.parse(Buffer.from(part!, "base64url").toString()))
     const { keys } = await time.run(issuer.jwks())
     expect(header).toEqual({ alg: "EdDSA", kid: keys[0]!.kid, typ: "at+jwt" })
     const iat = Math.floor(time.now() / 1000)

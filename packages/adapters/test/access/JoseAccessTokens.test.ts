@@ -25,7 +25,12 @@ describe("JoseAccessTokens", () => {
   afterEach(() => time.close())
 
   const verifier = (options: Partial<JoseAccessTokensOptions> = {}) =>
-    makeJoseAccessTokens({ audience: AUDIENCE, issuers: [{ issuer: ISSUER, keys: { jwks: () => Effect.succeed(jwksOf(ed, es, rs)) } }], revocations, ...options })
+    makeJoseAccessTokens({
+      audience: AUDIENCE,
+      issuers: [{ issuer: ISSUER, keys: { jwks: () => Effect.succeed(jwksOf(ed, es, rs)) } }],
+      revocations,
+      ...options,
+    })
   const verify = (tokens: ReturnType<typeof verifier>, token: string) => time.run(tokens.verify(Redacted.make(token)))
   const refusal = async (tokens: ReturnType<typeof verifier>, token: string) => {
     const error = await time.failure(tokens.verify(Redacted.make(token)))

@@ -47,7 +47,8 @@ describe("issuer key sets", () => {
   })
 
   const verifierFor = (...issuers: ReadonlyArray<TrustedIssuer>) => makeJoseAccessTokens({ audience: AUDIENCE, issuers, revocations: notRevoked })
-  const tokenBy = (key: TestKey, overrides: Readonly<Record<string, unknown>> = {}) => sign(key, claimsAt(time.now(), { jti: `${key.kid}-${Math.random()}`, ...overrides }))
+  const tokenBy = (key: TestKey, overrides: Readonly<Record<string, unknown>> = {}) =>
+    sign(key, claimsAt(time.now(), { jti: `${key.kid}-${Math.random()}`, ...overrides }))
   const verify = (tokens: ReturnType<typeof verifierFor>, token: string) => time.run(tokens.verify(Redacted.make(token)))
   const refusal = (tokens: ReturnType<typeof verifierFor>, token: string) => time.failure(tokens.verify(Redacted.make(token)))
 

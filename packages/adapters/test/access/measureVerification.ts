@@ -11,7 +11,11 @@ const COLD = 2_000
 const WARM = 100_000
 const grants = [{ server: "memory", tools: ["read_graph", "search_*"] }, { server: "github-main" }]
 
-console.log(`${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`)
+console.log(
+  `${cpus().length} CPUs, load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ")}`,
+)
 const perCall = (ms: number, n: number) => ((ms * 1000) / n).toFixed(1)
 
 for (const alg of ["EdDSA", "ES256", "RS256"] as const satisfies ReadonlyArray<Alg>) {

@@ -24,7 +24,16 @@ export const jwksOf = (...keys: ReadonlyArray<TestKey>): JsonWebKeySet => ({ key
 /** Claims a valid token has at `nowMs`, with overrides (`undefined` removes a claim). */
 export const claimsAt = (nowMs: number, overrides: Readonly<Record<string, unknown>> = {}): Record<string, unknown> => {
   const iat = Math.floor(nowMs / 1000)
-  const claims: Record<string, unknown> = { iss: ISSUER, aud: AUDIENCE, sub: "agent-1", jti: "tok-1", iat, exp: iat + 900, grants: [{ server: "memory" }], ...overrides }
+  const claims: Record<string, unknown> = {
+    iss: ISSUER,
+    aud: AUDIENCE,
+    sub: "agent-1",
+    jti: "tok-1",
+    iat,
+    exp: iat + 900,
+    grants: [{ server: "memory" }],
+    ...overrides,
+  }
   for (const [k, v] of Object.entries(claims)) if (v === undefined) delete claims[k]
   return claims
 }

@@ -35,8 +35,28 @@ const report: HeartbeatReport = {
   dtmaVersion: "0.1.0",
   system: fixedSample,
   tools: [
-    { accountToolInstanceId: "ati-1", statusOnToolbox: "running", containerId: "c1", image: "img:1", startedAt: "2026-01-01T00:00:00.000Z", state: "running", instanceName: "t", kind: "standard_tool", mcp: null },
-    { accountToolInstanceId: "ati-2", statusOnToolbox: "error", containerId: "c2", image: "mcp:1", startedAt: null, state: "running", instanceName: "m", kind: "mcp_server", mcp: { transport: "stdio", health: "unhealthy" } },
+    {
+      accountToolInstanceId: "ati-1",
+      statusOnToolbox: "running",
+      containerId: "c1",
+      image: "img:1",
+      startedAt: "2026-01-01T00:00:00.000Z",
+      state: "running",
+      instanceName: "t",
+      kind: "standard_tool",
+      mcp: null,
+    },
+    {
+      accountToolInstanceId: "ati-2",
+      statusOnToolbox: "error",
+      containerId: "c2",
+      image: "mcp:1",
+      startedAt: null,
+      state: "running",
+      instanceName: "m",
+      kind: "mcp_server",
+      mcp: { transport: "stdio", health: "unhealthy" },
+    },
   ],
 }
 
@@ -59,12 +79,24 @@ describe("AgentopiaControlPlane heartbeat", () => {
             {
               account_tool_instance_id: "ati-1",
               status_on_toolbox: "running",
-              runtime_details: { container_id: "c1", image: "img:1", started_at: "2026-01-01T00:00:00.000Z", state_details: { state: "running", instance_name: "t", kind: "standard_tool" } },
+              runtime_details: {
+                container_id: "c1",
+                image: "img:1",
+                started_at: "2026-01-01T00:00:00.000Z",
+                state_details: { state: "running", instance_name: "t", kind: "standard_tool" },
+              },
             },
             {
               account_tool_instance_id: "ati-2",
               status_on_toolbox: "error",
-              runtime_details: { container_id: "c2", image: "mcp:1", started_at: null, state_details: { state: "running", instance_name: "m", kind: "mcp_server" }, transport: "stdio", health_status: "unhealthy" },
+              runtime_details: {
+                container_id: "c2",
+                image: "mcp:1",
+                started_at: null,
+                state_details: { state: "running", instance_name: "m", kind: "mcp_server" },
+                transport: "stdio",
+                health_status: "unhealthy",
+              },
             },
           ],
         },

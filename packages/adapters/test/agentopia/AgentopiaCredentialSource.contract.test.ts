@@ -46,7 +46,13 @@ credentialSourceContract("AgentopiaCredentialSource over a loopback backend doub
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const port = (server.address() as AddressInfo).port
   return {
-    source: makeAgentopiaCredentialSource({ baseUrl: `http://127.0.0.1:${port}`, token: Redacted.make(DTMA_TOKEN), timeoutMs: 1000, retries: 1, retryBaseMs: 5 }),
+    source: makeAgentopiaCredentialSource({
+      baseUrl: `http://127.0.0.1:${port}`,
+      token: Redacted.make(DTMA_TOKEN),
+      timeoutMs: 1000,
+      retries: 1,
+      retryBaseMs: 5,
+    }),
     agentId: "agent-1",
     accountToolInstanceId: "ati-mcp",
     connections,

@@ -50,11 +50,20 @@ const backend = async (answer: Answer, options: Partial<AgentopiaCredentialSourc
   return { source, seen }
 }
 
-const always = (status: number, body?: unknown): Answer => () => ({ status, body })
+const always =
+  (status: number, body?: unknown): Answer =>
+  () => ({ status, body })
 
 const request: CredentialRequest = { agentId: "agent-1", accountToolInstanceId: "ati-1", connectionIds: ["conn-1"], requiredScopes: ["repo"] }
 
-const credential = { connection_id: "conn-1", provider: "github", access_token: ACCESS_TOKEN, token_type: "Bearer", expires_at: "2026-01-01T00:00:00.000Z", scopes: ["repo"] }
+const credential = {
+  connection_id: "conn-1",
+  provider: "github",
+  access_token: ACCESS_TOKEN,
+  token_type: "Bearer",
+  expires_at: "2026-01-01T00:00:00.000Z",
+  scopes: ["repo"],
+}
 
 const tagOf = (e: CredentialFetchFailed) => ({ reason: e.reason, connectionId: e.connectionId })
 
@@ -159,7 +168,13 @@ describe("AgentopiaCredentialSource fetchOAuth", () => {
   })
 
   it("reads a refused connection as unavailable", async () => {
-    const source = makeAgentopiaCredentialSource({ baseUrl: "http://127.0.0.1:9", token: Redacted.make(DTMA_TOKEN), timeoutMs: 1000, retries: 1, retryBaseMs: 5 })
+    const source = makeAgentopiaCredentialSource({
+      baseUrl: "http://127.0.0.1:9",
+      token: Redacted.make(DTMA_TOKEN),
+      timeoutMs: 1000,
+      retries: 1,
+      retryBaseMs: 5,
+    })
     expect(tagOf(await failureOf(source.fetchOAuth(request)))).toEqual({ reason: "unavailable", connectionId: null })
   })
 
@@ -187,8 +202,13 @@ describe("AgentopiaCredentialSource fetchToolSecrets", () => {
   it("posts to get-agent-tool-credentials and hands back redacted env vars, nulls skipped", async () => {
     const { source, seen } = await backend(always(200, { secrets: { API_KEY: "k-123", UNSET: null, region_2: "eu" } }))
     const env = await run(source.fetchToolSecrets(tool))
-    expect(seen).toEqual([{ url: "/functions/v1/get-agent-tool-credentials", authorization: `Bearer ${DTMA_TOKEN}`, contentType: "application/json", body: tool }])
-    expect(env.map((e) => [e.name, Redacted.value(e.value)])).toEqual([["API_KEY", "k-123"], ["region_2", "eu"]])
+    expect(seen).toEqual([
+      { url: "/functions/v1/get-agent-tool-credentials", authorization: `Bearer ${DTMA_TOKEN}`, contentType: "application/json", body: tool },
+    ])
+    expect(env.map((e) => [e.name, Redacted.value(e.value)])).toEqual([
+      ["API_KEY", "k-123"],
+      ["region_2", "eu"],
+    ])
   })
 
   it.each([
@@ -211,7 +231,9 @@ describe("AgentopiaCredentialSource fetchToolSecrets", () => {
     ["a plain-text body", "Not Found"],
     ["an empty body", undefined],
   ])("falls back to the older fetch-tool-secrets when the route answers 404 with %s", async (_what, missing) => {
-    const { source, seen } = await backend((path) => (path === "fetch-tool-secrets" ? { status: 200, body: { secrets: { API_KEY: "k-123" } } } : { status: 404, body: missing }))
+    const { source, seen } = await backend((path) =>
+      path === "fetch-tool-secrets" ? { status: 200, body: { secrets: { API_KEY: "k-123" } } } : { status: 404, body: missing },
+    )
     const env = await run(source.fetchToolSecrets(tool))
     expect(env.map((e) => e.name)).toEqual(["API_KEY"])
     expect(seen.map((s) => [s.url, s.body])).toEqual([
@@ -254,7 +276,10 @@ describe("AgentopiaCredentialSource redaction", () => {
 
   it.each(failures)("keeps both the DTMA token and access tokens out of the error for %s", async (_what, answer) => {
     const { source } = await backend(answer, { retries: 0, timeoutMs: 100 })
-    const effects: ReadonlyArray<Effect.Effect<unknown, CredentialFetchFailed>> = [source.fetchOAuth(request), source.fetchToolSecrets({ agentId: "agent-1", accountToolInstanceId: "ati-1" })]
+    const effects: ReadonlyArray<Effect.Effect<unknown, CredentialFetchFailed>> = [
+      source.fetchOAuth(request),
+      source.fetchToolSecrets({ agentId: "agent-1", accountToolInstanceId: "ati-1" }),
+    ]
     for (const effect of effects) {
       const error = await failureOf(effect)
       for (const text of [error.message, JSON.stringify(error), String(error)]) {

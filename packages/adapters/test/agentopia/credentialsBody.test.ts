@@ -48,6 +48,9 @@ describe("the backend's credential bodies", () => {
 
   it("keeps secrets in the backend's order, skipping nulls", () => {
     const parsed = parseToolSecrets('{"secrets":{"B":"2","A":null,"C":"3"}}')
-    expect(parsed.ok && parsed.value.map((e) => [e.name, Redacted.value(e.value)])).toEqual([["B", "2"], ["C", "3"]])
+    expect(parsed.ok && parsed.value.map((e) => [e.name, Redacted.value(e.value)])).toEqual([
+      ["B", "2"],
+      ["C", "3"],
+    ])
   })
 })

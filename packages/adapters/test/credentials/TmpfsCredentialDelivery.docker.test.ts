@@ -13,7 +13,12 @@ const IMAGE = "dtma/mcp-credentials:1"
 const RUN = runPrefix("delivery")
 const owner = { uid: 1000, gid: 1000 }
 const credential = (connectionId: string, provider: string, token: string): OAuthCredential => ({
-  connectionId, provider, accessToken: Redacted.make(token), tokenType: "Bearer", expiresAt: Date.parse("2030-01-01T00:00:00Z"), scopes: ["repo"],
+  connectionId,
+  provider,
+  accessToken: Redacted.make(token),
+  tokenType: "Bearer",
+  expiresAt: Date.parse("2030-01-01T00:00:00Z"),
+  scopes: ["repo"],
 })
 const gh = credential("gh-1", "github", `tok-gh-${RUN}`)
 const slack = credential("sl-1", "slack", `tok-sl-${RUN}`)
@@ -90,7 +95,10 @@ describe("credentials delivered from a tmpfs to a real container", () => {
   it("keeps files and socket from any other user in a container", async () => {
     const client = await startFixture("stranger", [...mountsOf["files"]!, ...mountsOf["socket"]!], "2000:2000")
     clients.push(client)
-    expect(await call(client, "read-file", { path: "/run/secrets/dtma/github/access_token" })).toMatchObject({ isError: true, text: expect.stringContaining("EACCES") })
+    expect(await call(client, "read-file", { path: "/run/secrets/dtma/github/access_token" })).toMatchObject({
+      isError: true,
+      text: expect.stringContaining("EACCES"),
+    })
     expect(await call(client, "read-socket-credentials", {})).toMatchObject({ isError: true, text: expect.stringContaining("EACCES") })
   })
 })

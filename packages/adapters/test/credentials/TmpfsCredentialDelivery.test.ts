@@ -12,7 +12,12 @@ import { askSocket, removeRoot, shmRoot } from "./hostView.ts"
 
 const owner = { uid: 1234, gid: 5678 }
 const credential = (connectionId: string, provider: string, token: string): OAuthCredential => ({
-  connectionId, provider, accessToken: Redacted.make(token), tokenType: "Bearer", expiresAt: null, scopes: ["repo"],
+  connectionId,
+  provider,
+  accessToken: Redacted.make(token),
+  tokenType: "Bearer",
+  expiresAt: null,
+  scopes: ["repo"],
 })
 const gh = credential("gh-1", "github", "tok-secret-value-1")
 

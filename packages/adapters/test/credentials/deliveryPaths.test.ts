@@ -5,18 +5,22 @@ import { deliveryPathsOf, instanceDirOf, MAX_SOCKET_PATH } from "../../src/crede
 
 describe("instanceDirOf", () => {
   it("names one safe path segment for any instance name", () => {
-    fc.assert(fc.property(fc.string({ maxLength: 300, unit: "grapheme" }), (name) => {
-      const dir = instanceDirOf(name)
-      expect(isSafeSegment(dir)).toBe(true)
-      expect(dir.length).toBeLessThanOrEqual(37)
-    }))
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300, unit: "grapheme" }), (name) => {
+        const dir = instanceDirOf(name)
+        expect(isSafeSegment(dir)).toBe(true)
+        expect(dir.length).toBeLessThanOrEqual(37)
+      }),
+    )
   })
 
   it("gives distinct names distinct directories, even names that slug alike", () => {
-    fc.assert(fc.property(fc.string(), fc.string(), (a, b) => {
-      fc.pre(a !== b)
-      expect(instanceDirOf(a)).not.toBe(instanceDirOf(b))
-    }))
+    fc.assert(
+      fc.property(fc.string(), fc.string(), (a, b) => {
+        fc.pre(a !== b)
+        expect(instanceDirOf(a)).not.toBe(instanceDirOf(b))
+      }),
+    )
     expect(instanceDirOf("my server")).not.toBe(instanceDirOf("my_server"))
   })
 

@@ -4,7 +4,12 @@ import { tokenDocumentOf, type OAuthCredential } from "@dtma/domain"
 import { socketAnswerOf } from "../../src/credentials/socketAnswer.ts"
 
 const c = (connectionId: string, provider: string): OAuthCredential => ({
-  connectionId, provider, accessToken: Redacted.make(`tok-${connectionId}`), tokenType: "Bearer", expiresAt: 0, scopes: [],
+  connectionId,
+  provider,
+  accessToken: Redacted.make(`tok-${connectionId}`),
+  tokenType: "Bearer",
+  expiresAt: 0,
+  scopes: [],
 })
 const credentials = [c("a", "github"), c("b", "github"), c("d", "google drive")]
 

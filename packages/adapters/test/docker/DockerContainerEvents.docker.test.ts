@@ -47,7 +47,7 @@ containerEventsContract(
     const engine = dockerApiOf(new Dockerode())
     const feed = cuttableFeed(engine)
     const [ours, theirs] = [makeDockerContainerRuntime(engine, { scope }), makeDockerContainerRuntime(engine, { scope: `${scope}-other` })]
-      const create = async (owner: typeof ours, name: string, behaviour: ContainerBehaviour) =>
+    const create = async (owner: typeof ours, name: string, behaviour: ContainerBehaviour) =>
       // A replacement's container name never clashes: the contract may reuse an instance name, and other scopes share the engine.
       (await run(owner.create(eventContainerSpec({ name, behaviour }), { replacement: true }))).containerId
     return {

@@ -63,10 +63,17 @@ describe("DockerContainerEvents over a fake Docker API", () => {
   it("asks for managed containers' lifecycle events from now on and passes them on in order", async () => {
     const docker = new FakeDockerApi()
     const { seen } = await subscribed(docker)
-    expect(docker.events.requests).toEqual([{ since: null, filters: { type: ["container"], label: ["dtma.managed=true"], event: ["start", "die", "destroy", "oom", "pause", "unpause"] } }])
+    expect(docker.events.requests).toEqual([
+      { since: null, filters: { type: ["container"], label: ["dtma.managed=true"], event: ["start", "die", "destroy", "oom", "pause", "unpause"] } },
+    ])
     docker.events.emit(eventJson("start", ID))
     docker.events.emit(eventJson("die", ID, { exitCode: "3" }))
-    await expect.poll(() => seen.map((e) => [e.kind, e.exitCode])).toEqual([["start", null], ["die", 3]])
+    await expect
+      .poll(() => seen.map((e) => [e.kind, e.exitCode]))
+      .toEqual([
+        ["start", null],
+        ["die", 3],
+      ])
     expect(seen[0]).toMatchObject({ containerId: ID, name: "srv" })
   })
 
@@ -140,7 +147,16 @@ describe("DockerContainerEvents over a fake Docker API", () => {
     const seen: Array<ContainerEvent> = []
     const errors: Array<unknown> = []
     const events = makeDockerContainerEvents(docker, { initialBackoffMs: 10, maxBackoffMs: 40, onError: (e) => errors.push(e) })
-    subscriptions.push(await run(events.subscribe({ onEvent: (e) => seen.push(e), onGap: () => { throw new Error("a broken gap handler") } })))
+    subscriptions.push(
+      await run(
+        events.subscribe({
+          onEvent: (e) => seen.push(e),
+          onGap: () => {
+            throw new Error("a broken gap handler")
+          },
+        }),
+      ),
+    )
     await expect.poll(() => docker.events.open.size).toBe(1)
     docker.events.breakAll()
     await expect.poll(() => errors.map(String)).toContain("Error: a broken gap handler")

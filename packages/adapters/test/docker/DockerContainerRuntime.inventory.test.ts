@@ -123,10 +123,12 @@ describe("DockerContainerRuntime's inventory, over a fake Docker API", () => {
 
   it("inspects every container on every list without an event feed", async () => {
     const blind = makeDockerContainerRuntime(docker)
-    expect(await callsOf(async () => {
-      await run(blind.list())
-      await run(blind.list())
-    })).toEqual({ inspects: 20, lists: 2 })
+    expect(
+      await callsOf(async () => {
+        await run(blind.list())
+        await run(blind.list())
+      }),
+    ).toEqual({ inspects: 20, lists: 2 })
   })
 
   it("keeps current from Docker's own event feed: a restart costs one inspect, its own start and stop none", async () => {

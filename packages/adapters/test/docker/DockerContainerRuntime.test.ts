@@ -92,7 +92,16 @@ describe("DockerContainerRuntime over a fake Docker API", () => {
   it("reports RuntimeUnavailable from every operation while the daemon is down", async () => {
     const { containerId } = await run(runtime.create(spec("a")))
     docker.daemon = "down"
-    const every: ReadonlyArray<Effect.Effect<unknown, unknown>> = [runtime.list(), runtime.get(containerId), runtime.create(spec("b")), runtime.start(containerId), runtime.stop(containerId, 1), runtime.remove(containerId), runtime.ensureImage(IMAGE, "always"), runtime.ensureImage(IMAGE, "never")]
+    const every: ReadonlyArray<Effect.Effect<unknown, unknown>> = [
+      runtime.list(),
+      runtime.get(containerId),
+      runtime.create(spec("b")),
+      runtime.start(containerId),
+      runtime.stop(containerId, 1),
+      runtime.remove(containerId),
+      runtime.ensureImage(IMAGE, "always"),
+      runtime.ensureImage(IMAGE, "never"),
+    ]
     for (const effect of every) {
       expect(await failureOf(effect)).toMatchObject({ _tag: "RuntimeUnavailable" })
     }

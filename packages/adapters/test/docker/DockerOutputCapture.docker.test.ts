@@ -42,7 +42,8 @@ describe("MCP servers' output on the local Docker engine", () => {
   it("is kept from a server's very first line and never written to a log file by Docker", async () => {
     const { containerId } = await run(runtime.create(mcpSpec(RUN, "stdio", "everything")))
     await run(runtime.start(containerId))
-    await expect.poll(async () => (await run(capture.logs.tail(containerId, { lines: 5, streams: "stderr" }))).map((l) => l.text), { timeout: 15_000 })
+    await expect
+      .poll(async () => (await run(capture.logs.tail(containerId, { lines: 5, streams: "stderr" }))).map((l) => l.text), { timeout: 15_000 })
       .toContain("Starting default (STDIO) server...")
     const inspected = await docker.getContainer(containerId).inspect()
     expect(inspected.HostConfig.LogConfig).toEqual({ Type: "none", Config: {} })

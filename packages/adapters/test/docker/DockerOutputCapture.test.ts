@@ -8,7 +8,14 @@ import { makeDockerOutputCapture, type DockerOutputCaptureOptions } from "../../
 import { FakeDockerApi } from "./FakeDockerApi.ts"
 
 const signal = new AbortController().signal
-const body = { name: "srv", Image: "img", Env: [], Labels: {}, ExposedPorts: {}, HostConfig: { PortBindings: {}, RestartPolicy: { Name: "no" as const }, Init: true } }
+const body = {
+  name: "srv",
+  Image: "img",
+  Env: [],
+  Labels: {},
+  ExposedPorts: {},
+  HostConfig: { PortBindings: {}, RestartPolicy: { Name: "no" as const }, Init: true },
+}
 
 const rig = async (options: DockerOutputCaptureOptions = {}) => {
   const docker = new FakeDockerApi()
@@ -41,7 +48,13 @@ describe("DockerOutputCapture over a fake Docker API", () => {
   it("joins a line split across writes, reads an unterminated last line, and notes an overlong one", async () => {
     const { docker, capture, id } = await rig({ maxLineBytes: 10 })
     await capture.follow(id, "all")
-    for (const [stream, text] of [["stderr", "par"], ["stdout", "out\n"], ["stderr", "tial\n"], ["stderr", `${"x".repeat(20)}\n`], ["stderr", "last"]] as const) {
+    for (const [stream, text] of [
+      ["stderr", "par"],
+      ["stdout", "out\n"],
+      ["stderr", "tial\n"],
+      ["stderr", `${"x".repeat(20)}\n`],
+      ["stderr", "last"],
+    ] as const) {
       docker.write(id, stream, text)
     }
     await turn()

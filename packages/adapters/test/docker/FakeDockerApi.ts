@@ -63,7 +63,14 @@ export class FakeDockerApi implements DockerApi {
 
   /** A container the DTMA did not create. */
   addForeign(name: string, labels: Record<string, string> = {}): string {
-    return this.store({ name, Image: "other", Env: [], Labels: labels, ExposedPorts: {}, HostConfig: { PortBindings: {}, RestartPolicy: { Name: "unless-stopped" }, Init: false } })
+    return this.store({
+      name,
+      Image: "other",
+      Env: [],
+      Labels: labels,
+      ExposedPorts: {},
+      HostConfig: { PortBindings: {}, RestartPolicy: { Name: "unless-stopped" }, Init: false },
+    })
   }
 
   /** Simulates `docker restart` from another client: a new start time, new random host ports, a `die` and a `start` event. */
@@ -93,7 +100,16 @@ export class FakeDockerApi implements DockerApi {
 
   private store(body: CreateContainerBody): string {
     const id = (this.nextId++).toString(16).padStart(64, "c")
-    this.containers.set(id, { id, body, created: "2026-11-24T03:07:56.834204908Z", status: "created", startedAt: ZERO_TIME, exitCode: 0, bound: {}, outputs: [] })
+    this.containers.set(id, {
+      id,
+      body,
+      created: "2026-11-24T03:07:56.834204908Z",
+      status: "created",
+      startedAt: ZERO_TIME,
+      exitCode: 0,
+      bound: {},
+      outputs: [],
+    })
     return id
   }
 
@@ -179,11 +195,16 @@ export class FakeDockerApi implements DockerApi {
   }
 
   pullImage(image: string, signal: AbortSignal) {
-    return this.answer(signal, () => {
-      this.pulls += 1
-      if (!this.registry.has(image)) throw httpError(500, "server error", `pull access denied for ${image}, repository does not exist or may require 'docker login'`)
-      this.images.add(image)
-    }, this.daemon === "silent" || this.pull === "silent")
+    return this.answer(
+      signal,
+      () => {
+        this.pulls += 1
+        if (!this.registry.has(image))
+          throw httpError(500, "server error", `pull access denied for ${image}, repository does not exist or may require 'docker login'`)
+        this.images.add(image)
+      },
+      this.daemon === "silent" || this.pull === "silent",
+    )
   }
 
   createContainer(body: CreateContainerBody, signal: AbortSignal) {

@@ -22,7 +22,10 @@ const inspected = (inventory: ReturnType<typeof makeContainerInventory>, c: Mana
 
 /** Which of the listed ids a list would inspect. */
 const toInspect = (inventory: ReturnType<typeof makeContainerInventory>, listed: ReadonlyArray<readonly [string, ContainerState]>) =>
-  inventory.plan(listed.map(([id, state]) => ({ id, state })), inventory.mark()).inspect
+  inventory.plan(
+    listed.map(([id, state]) => ({ id, state })),
+    inventory.mark(),
+  ).inspect
 
 describe("whether a container's last seen state already shows an event", () => {
   it.each([
@@ -100,7 +103,13 @@ describe("the container inventory", () => {
     const inventory = makeContainerInventory()
     for (const id of ["a", "b", "c"]) inspected(inventory, container(id))
     inventory.gap()
-    expect(toInspect(inventory, [["a", "running"], ["b", "running"], ["c", "running"]])).toEqual(["a", "b", "c"])
+    expect(
+      toInspect(inventory, [
+        ["a", "running"],
+        ["b", "running"],
+        ["c", "running"],
+      ]),
+    ).toEqual(["a", "b", "c"])
   })
 
   it("never makes current a container known only from its creation", () => {

@@ -19,9 +19,11 @@ describe("container names", () => {
   })
 
   it("keeps a name Docker already accepts unchanged", () => {
-    fc.assert(fc.property(fc.stringMatching(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,60}$/), (name) => {
-      expect(containerNameFor(name)).toBe(name)
-    }))
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,60}$/), (name) => {
+        expect(containerNameFor(name)).toBe(name)
+      }),
+    )
   })
 
   it("maps distinct names to distinct container names", () => {
@@ -53,7 +55,14 @@ describe("container names", () => {
   it("is the rule the in-memory runtime names containers by", async () => {
     const runtime = new InMemoryContainerRuntime({ images: ["img"] })
     const spec = {
-      accountToolInstanceId: null, image: "img", kind: "standard_tool" as const, env: [], ports: [], pullPolicy: "never" as const, mcp: null, command: null,
+      accountToolInstanceId: null,
+      image: "img",
+      kind: "standard_tool" as const,
+      env: [],
+      ports: [],
+      pullPolicy: "never" as const,
+      mcp: null,
+      command: null,
     }
     await fc.assert(
       fc.asyncProperty(arbInstanceName, async (name) => {

@@ -77,7 +77,11 @@ describe("the container create body", () => {
 
   it("leaves a standard tool as it was: no hardening, ports on the address asked for", () => {
     const body = toCreateBody(spec({ ports: [{ containerPort: 8080, protocol: "tcp", hostIp: "0.0.0.0", hostPort: null }] }))
-    expect(body.HostConfig).toEqual({ PortBindings: { "8080/tcp": [{ HostIp: "0.0.0.0", HostPort: "" }] }, RestartPolicy: { Name: "unless-stopped" }, Init: true })
+    expect(body.HostConfig).toEqual({
+      PortBindings: { "8080/tcp": [{ HostIp: "0.0.0.0", HostPort: "" }] },
+      RestartPolicy: { Name: "unless-stopped" },
+      Init: true,
+    })
   })
 
   it("replaces the image's command only when the spec has one", () => {
@@ -118,11 +122,17 @@ describe("the container create body", () => {
       name: arbInstanceName,
       accountToolInstanceId: fc.option(fc.uuid(), { nil: null }),
       env: fc.uniqueArray(fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,10}$/), { maxLength: 4 }),
-      mcp: fc.option(fc.record({ transport: fc.constantFrom("stdio" as const, "sse" as const), endpointPath: fc.constant(null), port: fc.constant(null) }), { nil: null }),
+      mcp: fc.option(fc.record({ transport: fc.constantFrom("stdio" as const, "sse" as const), endpointPath: fc.constant(null), port: fc.constant(null) }), {
+        nil: null,
+      }),
       secret: fc.uuid(),
     })
     .map(({ env, secret, ...rest }) =>
-      spec({ ...rest, kind: rest.mcp === null ? "standard_tool" : "mcp_server", env: env.map((name, i) => ({ name, value: Redacted.make(`v${i}-${secret}`) })) }),
+      spec({
+        ...rest,
+        kind: rest.mcp === null ? "standard_tool" : "mcp_server",
+        env: env.map((name, i) => ({ name, value: Redacted.make(`v${i}-${secret}`) })),
+      }),
     )
 
   it("labels carry the instance and its env names, never an env value", () => {
@@ -178,8 +188,22 @@ describe("a caller's overrides in the create body", () => {
   })
 
   it("mounts only the DTMA's credential directories, read-only, and labels the OAuth binding without a token", () => {
-    const oauth = { agentId: "agent-1", connectionIds: ["c-1"], requiredScopes: ["repo"], method: "mounted_secrets" as const, refreshStrategy: "on_expiry" as const, refreshIntervalSeconds: null }
-    const body = toCreateBody(spec({ kind: "mcp_server", mcp: { transport: "stdio", endpointPath: null, port: null }, oauth, mounts: [{ hostPath: "/run/dtma/secrets/x", containerPath: "/run/secrets/dtma" }] }))
+    const oauth = {
+      agentId: "agent-1",
+      connectionIds: ["c-1"],
+      requiredScopes: ["repo"],
+      method: "mounted_secrets" as const,
+      refreshStrategy: "on_expiry" as const,
+      refreshIntervalSeconds: null,
+    }
+    const body = toCreateBody(
+      spec({
+        kind: "mcp_server",
+        mcp: { transport: "stdio", endpointPath: null, port: null },
+        oauth,
+        mounts: [{ hostPath: "/run/dtma/secrets/x", containerPath: "/run/secrets/dtma" }],
+      }),
+    )
     expect(body.HostConfig.Mounts).toEqual([{ Type: "bind", Source: "/run/dtma/secrets/x", Target: "/run/secrets/dtma", ReadOnly: true }])
     expect(decodeLabels(body.Labels)?.oauth).toEqual(oauth)
     expect(toCreateBody(spec({})).HostConfig.Mounts).toBeUndefined()

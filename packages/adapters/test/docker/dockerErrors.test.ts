@@ -1,14 +1,25 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { arbMultiLineSecret } from "@dtma/testing"
-import { createFailure, dockerMessageOf, notFoundOr, pullFailure, redact, runtimeFailure, startFailure, unavailableHostPortOf } from "../../src/docker/dockerErrors.ts"
+import {
+  createFailure,
+  dockerMessageOf,
+  notFoundOr,
+  pullFailure,
+  redact,
+  runtimeFailure,
+  startFailure,
+  unavailableHostPortOf,
+} from "../../src/docker/dockerErrors.ts"
 import { httpError, socketError } from "./FakeDockerApi.ts"
 
 // Messages as Docker 20.10 and Node 24 produced them on this project's machines.
 const PORT_ALLOCATED =
   "driver failed programming external connectivity on endpoint t-b (011285b50cbe): Bind for 127.0.0.1:32768 failed: port is already allocated"
-const ADDRESS_IN_USE = "driver failed programming external connectivity on endpoint t (0112): Error starting userland proxy: listen tcp4 127.0.0.1:8080: bind: address already in use"
-const NAME_TAKEN = 'Conflict. The container name "/t" is already in use by container "6cb12a96ccae". You have to remove (or rename) that container to be able to reuse that name.'
+const ADDRESS_IN_USE =
+  "driver failed programming external connectivity on endpoint t (0112): Error starting userland proxy: listen tcp4 127.0.0.1:8080: bind: address already in use"
+const NAME_TAKEN =
+  'Conflict. The container name "/t" is already in use by container "6cb12a96ccae". You have to remove (or rename) that container to be able to reuse that name.'
 
 describe("Docker failures in domain words", () => {
   it.each([
@@ -24,7 +35,11 @@ describe("Docker failures in domain words", () => {
 
   it.each([
     ["409 name conflict", httpError(409, "unexpected", NAME_TAKEN), { _tag: "ContainerNameConflict", containerName: "t" }],
-    ["404 missing image", httpError(404, "no such container", "No such image: x:1"), { _tag: "RuntimeOperationFailed", operation: "create", detail: "No such image: x:1" }],
+    [
+      "404 missing image",
+      httpError(404, "no such container", "No such image: x:1"),
+      { _tag: "RuntimeOperationFailed", operation: "create", detail: "No such image: x:1" },
+    ],
     ["daemon down", socketError("ECONNREFUSED"), { _tag: "RuntimeUnavailable" }],
   ])("create: %s", (_, error, expected) => {
     expect(createFailure("t", [])(error)).toMatchObject(expected)
@@ -34,14 +49,21 @@ describe("Docker failures in domain words", () => {
     ["404", httpError(404, "no such container", "No such container: c1"), { _tag: "ContainerNotFound", containerId: "c1" }],
     ["port is already allocated", httpError(500, "server error", PORT_ALLOCATED), { _tag: "HostPortUnavailable", hostPort: 32768 }],
     ["address already in use", httpError(500, "server error", ADDRESS_IN_USE), { _tag: "HostPortUnavailable", hostPort: 8080 }],
-    ["another 500", httpError(500, "server error", "OCI runtime create failed"), { _tag: "RuntimeOperationFailed", operation: "start", detail: "OCI runtime create failed" }],
+    [
+      "another 500",
+      httpError(500, "server error", "OCI runtime create failed"),
+      { _tag: "RuntimeOperationFailed", operation: "start", detail: "OCI runtime create failed" },
+    ],
     ["daemon down", socketError("ENOENT"), { _tag: "RuntimeUnavailable" }],
   ])("start: %s", (_, error, expected) => {
     expect(startFailure("c1")(error)).toMatchObject(expected)
   })
 
   it("stop and inspect: 404 is ContainerNotFound, anything else a runtime failure", () => {
-    expect(notFoundOr("stop", "c1")(httpError(404, "no such container", "No such container: c1"))).toMatchObject({ _tag: "ContainerNotFound", containerId: "c1" })
+    expect(notFoundOr("stop", "c1")(httpError(404, "no such container", "No such container: c1"))).toMatchObject({
+      _tag: "ContainerNotFound",
+      containerId: "c1",
+    })
     expect(notFoundOr("stop", "c1")(httpError(500, "server error", "tired"))).toMatchObject({ _tag: "RuntimeOperationFailed", operation: "stop" })
   })
 
@@ -68,7 +90,7 @@ describe("Docker's messages", () => {
     [ADDRESS_IN_USE, 8080],
     ["Error starting userland proxy: listen tcp6 [::]:9090: bind: address already in use", 9090],
     ["port is already allocated", null],
-    ["OCI runtime create failed: exec: \"/srv:1\": no such file", null],
+    ['OCI runtime create failed: exec: "/srv:1": no such file', null],
   ])("name the unavailable host port in %j: %j", (message, port) => {
     expect(unavailableHostPortOf(message)).toBe(port)
   })
@@ -88,7 +110,10 @@ describe("Docker's messages", () => {
       fc.property(fc.array(arbMultiLineSecret, { minLength: 1, maxLength: 3 }), fc.boolean(), (values, quoted) => {
         const echoed = values.map((v, i) => `K${i}=${quoted ? JSON.stringify(v) : v}`).join(", ")
         const failure = createFailure("t", values)(httpError(400, "bad parameter", `invalid environment variables: ${echoed}`))
-        const lines = values.flatMap((v) => v.split(/\r\n|\r|\n/)).map((l) => l.trim()).filter((l) => l.length >= 4 && !l.includes("<redacted>"))
+        const lines = values
+          .flatMap((v) => v.split(/\r\n|\r|\n/))
+          .map((l) => l.trim())
+          .filter((l) => l.length >= 4 && !l.includes("<redacted>"))
         for (const line of lines) expect(failure.message).not.toContain(quoted ? JSON.stringify(line).slice(1, -1) : line)
       }),
     )

@@ -13,7 +13,8 @@ const EAT_MEMORY = "const a = []; for (;;) a.push(Buffer.alloc(1 << 20).fill(1))
  */
 export const eventContainerSpec = (options: { readonly name: string; readonly behaviour: ContainerBehaviour }): InstanceSpec => {
   const { behaviour } = options
-  const command = behaviour === "serves" ? null : behaviour === "exhausts_memory" ? ["node", "-e", EAT_MEMORY] : ["node", "-e", `process.exit(${behaviour.exitsWith})`]
+  const command =
+    behaviour === "serves" ? null : behaviour === "exhausts_memory" ? ["node", "-e", EAT_MEMORY] : ["node", "-e", `process.exit(${behaviour.exitsWith})`]
   return {
     name: options.name,
     accountToolInstanceId: null,

@@ -8,36 +8,44 @@ const arbMcp = fc.record({
   port: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: null }),
 })
 
-const arbOAuth = fc.record({
-  agentId: fc.string(),
-  connectionIds: fc.array(fc.string()),
-  requiredScopes: fc.array(fc.string()),
-  method: fc.constantFrom("mounted_secrets" as const, "runtime_api" as const, "env_vars" as const),
-  refreshStrategy: fc.constantFrom("on_expiry" as const, "periodic" as const, "on_demand" as const),
-  refreshIntervalSeconds: fc.option(fc.integer({ min: 1, max: 86_400 }), { nil: null }),
-  containerUser: fc.option(fc.string(), { nil: undefined }),
-}, { requiredKeys: ["agentId", "connectionIds", "requiredScopes", "method", "refreshStrategy", "refreshIntervalSeconds"] })
+const arbOAuth = fc.record(
+  {
+    agentId: fc.string(),
+    connectionIds: fc.array(fc.string()),
+    requiredScopes: fc.array(fc.string()),
+    method: fc.constantFrom("mounted_secrets" as const, "runtime_api" as const, "env_vars" as const),
+    refreshStrategy: fc.constantFrom("on_expiry" as const, "periodic" as const, "on_demand" as const),
+    refreshIntervalSeconds: fc.option(fc.integer({ min: 1, max: 86_400 }), { nil: null }),
+    containerUser: fc.option(fc.string(), { nil: undefined }),
+  },
+  { requiredKeys: ["agentId", "connectionIds", "requiredScopes", "method", "refreshStrategy", "refreshIntervalSeconds"] },
+)
 
 const arbCount = fc.option(fc.integer({ min: 1, max: 2 ** 40 }), { nil: null })
 const arbRecipe = fc.record({
   command: fc.option(fc.array(fc.string()), { nil: null }),
-  ports: fc.array(fc.record({
-    containerPort: fc.integer({ min: 1, max: 65535 }),
-    protocol: fc.constantFrom("tcp" as const, "udp" as const),
-    hostIp: fc.string(),
-    hostPort: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: null }),
-  })),
+  ports: fc.array(
+    fc.record({
+      containerPort: fc.integer({ min: 1, max: 65535 }),
+      protocol: fc.constantFrom("tcp" as const, "udp" as const),
+      hostIp: fc.string(),
+      hostPort: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: null }),
+    }),
+  ),
   pullPolicy: fc.constantFrom("if_not_present" as const, "always" as const, "never" as const),
-  overrides: fc.option(fc.record({
-    entrypoint: fc.option(fc.array(fc.string()), { nil: null }),
-    workingDir: fc.option(fc.string(), { nil: null }),
-    user: fc.option(fc.string(), { nil: null }),
-    labels: fc.dictionary(fc.string(), fc.string()),
-    memoryBytes: arbCount,
-    nanoCpus: arbCount,
-    pidsLimit: arbCount,
-    tmpfs: fc.dictionary(fc.string(), fc.string()),
-  }), { nil: null }),
+  overrides: fc.option(
+    fc.record({
+      entrypoint: fc.option(fc.array(fc.string()), { nil: null }),
+      workingDir: fc.option(fc.string(), { nil: null }),
+      user: fc.option(fc.string(), { nil: null }),
+      labels: fc.dictionary(fc.string(), fc.string()),
+      memoryBytes: arbCount,
+      nanoCpus: arbCount,
+      pidsLimit: arbCount,
+      tmpfs: fc.dictionary(fc.string(), fc.string()),
+    }),
+    { nil: null },
+  ),
 })
 
 const arbInstanceLabels: fc.Arbitrary<InstanceLabels> = fc.record({
@@ -65,9 +73,11 @@ const valid = encodeLabels({
 
 describe("instance labels", () => {
   it("decode what they encode, for any instance", () => {
-    fc.assert(fc.property(arbInstanceLabels, (labels) => {
-      expect(decodeLabels(encodeLabels(labels))).toEqual(labels)
-    }))
+    fc.assert(
+      fc.property(arbInstanceLabels, (labels) => {
+        expect(decodeLabels(encodeLabels(labels))).toEqual(labels)
+      }),
+    )
   })
 
   it("all carry the dtma. prefix", () => {
@@ -75,12 +85,17 @@ describe("instance labels", () => {
   })
 
   it("decode to null for any label set without the managed marker", () => {
-    const arbForeign = fc.dictionary(fc.string().filter((k) => k !== LABEL.managed), fc.string())
+    const arbForeign = fc.dictionary(
+      fc.string().filter((k) => k !== LABEL.managed),
+      fc.string(),
+    )
     fc.assert(fc.property(arbForeign, (labels) => decodeLabels(labels) === null))
-    fc.assert(fc.property(arbInstanceLabels, fc.constantFrom(undefined, "false", "1", ""), (labels, marker) => {
-      const { [LABEL.managed]: _, ...rest } = encodeLabels(labels)
-      return decodeLabels(marker === undefined ? rest : { ...rest, [LABEL.managed]: marker }) === null
-    }))
+    fc.assert(
+      fc.property(arbInstanceLabels, fc.constantFrom(undefined, "false", "1", ""), (labels, marker) => {
+        const { [LABEL.managed]: _, ...rest } = encodeLabels(labels)
+        return decodeLabels(marker === undefined ? rest : { ...rest, [LABEL.managed]: marker }) === null
+      }),
+    )
   })
 
   it("decode to null when a container is absent or has no labels", () => {
@@ -132,7 +147,16 @@ describe("instance labels", () => {
   })
 
   it("write every key, an absent id as empty and absent MCP settings as null", () => {
-    const labels = encodeLabels({ name: "n", accountToolInstanceId: null, kind: "standard_tool", image: "i", mcp: null, envNames: [], oauth: null, recipe: null })
+    const labels = encodeLabels({
+      name: "n",
+      accountToolInstanceId: null,
+      kind: "standard_tool",
+      image: "i",
+      mcp: null,
+      envNames: [],
+      oauth: null,
+      recipe: null,
+    })
     expect(labels).toEqual({
       "dtma.managed": "true",
       "dtma.name": "n",
@@ -154,7 +178,12 @@ describe("instance labels", () => {
   it("read a container without a recipe (an earlier version's) or with one that cannot be read as managed, its recipe unknown", () => {
     const { [LABEL.recipe]: _, ...earlier } = valid
     expect(decodeLabels(earlier)).toMatchObject({ name: "my tool", recipe: null })
-    for (const bad of ["{", "[]", '{"command":"ls","ports":[],"pullPolicy":"never","overrides":null}', '{"command":null,"ports":[{"containerPort":"80"}],"pullPolicy":"never"}']) {
+    for (const bad of [
+      "{",
+      "[]",
+      '{"command":"ls","ports":[],"pullPolicy":"never","overrides":null}',
+      '{"command":null,"ports":[{"containerPort":"80"}],"pullPolicy":"never"}',
+    ]) {
       expect(decodeLabels({ ...valid, [LABEL.recipe]: bad })).toMatchObject({ name: "my tool", recipe: null })
     }
   })

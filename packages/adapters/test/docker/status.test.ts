@@ -3,7 +3,16 @@ import type { ContainerJson } from "../../src/docker/DockerApi.ts"
 import { encodeLabels } from "../../src/docker/labels.ts"
 import { publishedPortsOf, startedAtOf, toManagedContainer, unixSecondsOf } from "../../src/docker/status.ts"
 
-const labels = encodeLabels({ name: "my tool", accountToolInstanceId: "ati-1", kind: "mcp_server", image: "dtma/example-http:1", mcp: { transport: "sse", endpointPath: "/sse", port: 8080 }, envNames: ["API_KEY"], oauth: null, recipe: null })
+const labels = encodeLabels({
+  name: "my tool",
+  accountToolInstanceId: "ati-1",
+  kind: "mcp_server",
+  image: "dtma/example-http:1",
+  mcp: { transport: "sse", endpointPath: "/sse", port: 8080 },
+  envNames: ["API_KEY"],
+  oauth: null,
+  recipe: null,
+})
 const requested = { "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] }
 
 // Shapes as Docker 20.10 (API 1.41) answered them on this project's machines.
@@ -50,7 +59,10 @@ describe("the status of an inspected container", () => {
   })
 
   it("reads the exit code of a stopped container", () => {
-    expect(toManagedContainer(inspected({ Status: "exited", StartedAt: "2026-11-24T03:07:57Z", ExitCode: 143 }))).toMatchObject({ state: "exited", exitCode: 143 })
+    expect(toManagedContainer(inspected({ Status: "exited", StartedAt: "2026-11-24T03:07:57Z", ExitCode: 143 }))).toMatchObject({
+      state: "exited",
+      exitCode: 143,
+    })
   })
 
   it("reports no exit code for a container whose start failed (Docker says 128)", () => {
@@ -70,7 +82,13 @@ describe("the status of an inspected container", () => {
 describe("published ports", () => {
   it("skip exposed ports nobody published and report every address Docker bound", () => {
     const ports = publishedPortsOf(
-      { "80/tcp": null, "8080/tcp": [{ HostIp: "0.0.0.0", HostPort: "49153" }, { HostIp: "::", HostPort: "49153" }] },
+      {
+        "80/tcp": null,
+        "8080/tcp": [
+          { HostIp: "0.0.0.0", HostPort: "49153" },
+          { HostIp: "::", HostPort: "49153" },
+        ],
+      },
       { "8080/tcp": [{ HostIp: "", HostPort: "" }] },
     )
     expect(ports).toEqual([

@@ -32,15 +32,17 @@ describe("the stdio transport over a Docker attach stream", () => {
   it("reads messages from stdout frames, however they are cut, and ignores stderr", async () => {
     const { container, messages } = await attached()
     const line = `${JSON.stringify({ jsonrpc: "2.0", id: 7, result: { ok: true } })}\n`
-    container.write(encodeFrame("stderr", "Starting server...\n{\"jsonrpc\":\"2.0\",\"id\":99,\"result\":{}}\n"))
+    container.write(encodeFrame("stderr", 'Starting server...\n{"jsonrpc":"2.0","id":99,"result":{}}\n'))
     const frame = encodeFrame("stdout", line + line)
     container.write(frame.subarray(0, 5))
     container.write(frame.subarray(5, 40))
     container.write(frame.subarray(40))
-    await expect.poll(() => messages).toEqual([
-      { jsonrpc: "2.0", id: 7, result: { ok: true } },
-      { jsonrpc: "2.0", id: 7, result: { ok: true } },
-    ])
+    await expect
+      .poll(() => messages)
+      .toEqual([
+        { jsonrpc: "2.0", id: 7, result: { ok: true } },
+        { jsonrpc: "2.0", id: 7, result: { ok: true } },
+      ])
   })
 
   it("writes each message to stdin as one unframed line", async () => {

@@ -28,7 +28,12 @@ describe("SdkMcpConnector over Streamable HTTP to an in-process server", () => {
   })
 
   it("sends the session id and the negotiated protocol version on every request after initialize", async () => {
-    const channel = await run(makeSdkMcpConnector({ docker: new FakeDockerApi() }).connect({ transport: "streamable_http", containerId: "c", endpoint: { hostPort: port, path: "/mcp" } }, { timeoutMs: 2_000 }))
+    const channel = await run(
+      makeSdkMcpConnector({ docker: new FakeDockerApi() }).connect(
+        { transport: "streamable_http", containerId: "c", endpoint: { hostPort: port, path: "/mcp" } },
+        { timeoutMs: 2_000 },
+      ),
+    )
     const answers: Array<JsonRpcMessage> = []
     channel.onMessage((m) => answers.push(m))
     const params = { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } }

@@ -19,7 +19,12 @@ const connected = async (options: { readonly retryMs: number; readonly extras?: 
   server = await startEventStoreServer(options)
   const reported: Array<TransportProblem> = []
   const connector = makeSdkMcpConnector({ docker: new FakeDockerApi(), onTransportProblem: (_, problem) => reported.push(problem) })
-  const channel: McpChannel = await run(connector.connect({ transport: "streamable_http", containerId: "c", endpoint: { hostPort: Number(new URL(server.url).port), path: new URL(server.url).pathname } }, { timeoutMs: 2_000 }))
+  const channel: McpChannel = await run(
+    connector.connect(
+      { transport: "streamable_http", containerId: "c", endpoint: { hostPort: Number(new URL(server.url).port), path: new URL(server.url).pathname } },
+      { timeoutMs: 2_000 },
+    ),
+  )
   const delivered: Array<JsonRpcMessage> = []
   channel.onMessage((m) => delivered.push(m))
   return { channel, reported, delivered, heard: server.heard }

@@ -6,7 +6,14 @@ import { FakeDockerApi } from "../docker/FakeDockerApi.ts"
 import { stdioServerIn } from "./stdioServerIn.ts"
 
 const signal = new AbortController().signal
-const body = { name: "srv", Image: "img", Env: [], Labels: {}, ExposedPorts: {}, HostConfig: { PortBindings: {}, RestartPolicy: { Name: "no" as const }, Init: true } }
+const body = {
+  name: "srv",
+  Image: "img",
+  Env: [],
+  Labels: {},
+  ExposedPorts: {},
+  HostConfig: { PortBindings: {}, RestartPolicy: { Name: "no" as const }, Init: true },
+}
 
 /** A fake daemon with one running container whose attach streams are served by an in-process stdio server. */
 const daemonWithServer = async () => {
@@ -32,7 +39,9 @@ describe("SdkMcpConnector over stdio, when the server writes too long a line", (
   it("ends the connection at once, saying why, instead of leaving the answer's caller waiting", async () => {
     const { docker, id } = await daemonWithServer()
     docker.onAttach = (_id, container) => void container.write(encodeFrame("stdout", "x".repeat(300)))
-    const channel = await run(makeSdkMcpConnector({ docker, maxLineBytes: 256 }).connect({ transport: "stdio", containerId: id, endpoint: null }, { timeoutMs: 2_000 }))
+    const channel = await run(
+      makeSdkMcpConnector({ docker, maxLineBytes: 256 }).connect({ transport: "stdio", containerId: id, endpoint: null }, { timeoutMs: 2_000 }),
+    )
     const reasons: Array<string> = []
     channel.onClose((reason) => reasons.push(reason))
     await expect.poll(() => reasons).toEqual(["the connection failed: the server wrote a stdout line longer than 256 bytes; it was dropped"])

@@ -40,7 +40,8 @@ export const startEventStoreServer = async (options: { readonly retryMs: number;
   }
   const server: Server = createServer((req, res) => {
     const lastEventId = req.headers["last-event-id"]
-    if (req.headers["accept"]?.includes("text/event-stream") === true) heard.push({ method: req.method ?? "", lastEventId: typeof lastEventId === "string" ? lastEventId : null })
+    if (req.headers["accept"]?.includes("text/event-stream") === true)
+      heard.push({ method: req.method ?? "", lastEventId: typeof lastEventId === "string" ? lastEventId : null })
     if (req.method === "DELETE") return void res.writeHead(200).end()
     if (req.method === "GET") {
       // The connector's readiness probe asks for no event stream.

@@ -4,12 +4,34 @@ import type { JsonRpcMessage } from "@dtma/domain"
 import { parseMessageLine, toDomainMessage, toSdkMessage } from "../../src/mcp/jsonRpcMessages.ts"
 
 const arbId = fc.oneof(fc.string({ maxLength: 8 }), fc.integer())
-const arbParams = fc.option(fc.dictionary(fc.string({ maxLength: 5 }).filter((k) => k !== "_meta" && k !== "__proto__"), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }), { nil: undefined })
+const arbParams = fc.option(
+  fc.dictionary(
+    fc.string({ maxLength: 5 }).filter((k) => k !== "_meta" && k !== "__proto__"),
+    fc.jsonValue({ maxDepth: 2 }),
+    { maxKeys: 3 },
+  ),
+  { nil: undefined },
+)
 const arbMessage: fc.Arbitrary<JsonRpcMessage> = fc.oneof(
-  fc.record({ jsonrpc: fc.constant("2.0" as const), id: arbId, method: fc.string({ maxLength: 10 }), params: arbParams }, { requiredKeys: ["jsonrpc", "id", "method"] }),
+  fc.record(
+    { jsonrpc: fc.constant("2.0" as const), id: arbId, method: fc.string({ maxLength: 10 }), params: arbParams },
+    { requiredKeys: ["jsonrpc", "id", "method"] },
+  ),
   fc.record({ jsonrpc: fc.constant("2.0" as const), method: fc.string({ maxLength: 10 }), params: arbParams }, { requiredKeys: ["jsonrpc", "method"] }),
-  fc.record({ jsonrpc: fc.constant("2.0" as const), id: arbId, result: fc.dictionary(fc.string({ maxLength: 5 }).filter((k) => k !== "__proto__"), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }) }),
-  fc.record({ jsonrpc: fc.constant("2.0" as const), id: fc.option(arbId, { nil: null }), error: fc.record({ code: fc.integer(), message: fc.string({ maxLength: 10 }) }) }),
+  fc.record({
+    jsonrpc: fc.constant("2.0" as const),
+    id: arbId,
+    result: fc.dictionary(
+      fc.string({ maxLength: 5 }).filter((k) => k !== "__proto__"),
+      fc.jsonValue({ maxDepth: 2 }),
+      { maxKeys: 3 },
+    ),
+  }),
+  fc.record({
+    jsonrpc: fc.constant("2.0" as const),
+    id: fc.option(arbId, { nil: null }),
+    error: fc.record({ code: fc.integer(), message: fc.string({ maxLength: 10 }) }),
+  }),
 )
 
 describe("messages between the domain and the SDK", () => {

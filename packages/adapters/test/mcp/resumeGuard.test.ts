@@ -15,7 +15,8 @@ const guarded = () => {
     for (const event of events) options?.onresumptiontoken?.(event)
     guard.saw(answer)
   }
-  const resume = async (lastEventId: string) => (await guard.fetch("http://127.0.0.1/mcp", { method: "GET", headers: new Headers({ "last-event-id": lastEventId }) })).status
+  const resume = async (lastEventId: string) =>
+    (await guard.fetch("http://127.0.0.1/mcp", { method: "GET", headers: new Headers({ "last-event-id": lastEventId }) })).status
   return { guard, reached, exchange, resume }
 }
 
@@ -42,7 +43,10 @@ describe("the resume guard of a Streamable HTTP connection", () => {
     expect(guard.sendOptions({ jsonrpc: "2.0", method: "notifications/initialized" })).toBeUndefined()
     await guard.fetch("http://127.0.0.1/mcp", { method: "POST", body: "{}" })
     await guard.fetch("http://127.0.0.1/mcp", { method: "GET", headers: new Headers({ accept: "text/event-stream" }) })
-    expect(reached).toEqual([{ method: "POST", lastEventId: null }, { method: "GET", lastEventId: null }])
+    expect(reached).toEqual([
+      { method: "POST", lastEventId: null },
+      { method: "GET", lastEventId: null },
+    ])
   })
 
   it("forgets the oldest answered streams beyond a bound, so a long connection cannot grow it", async () => {

@@ -99,4 +99,3 @@ export const makeAgentRevocations = (deps: AgentRevocationsDeps): Effect.Effect<
       },
     } satisfies AgentRevocations
   })
-

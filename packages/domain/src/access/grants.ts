@@ -55,8 +55,7 @@ export const fullGrant = (target: GrantTarget): Grant => ({ target, tools: [WILD
 export const isPrefixPattern = (pattern: string): boolean => pattern.endsWith(WILDCARD)
 
 /** Whether one pattern matches a name: equal, or a prefix pattern whose prefix starts the name. */
-export const patternMatches = (pattern: string, name: string): boolean =>
-  isPrefixPattern(pattern) ? name.startsWith(pattern.slice(0, -1)) : pattern === name
+export const patternMatches = (pattern: string, name: string): boolean => (isPrefixPattern(pattern) ? name.startsWith(pattern.slice(0, -1)) : pattern === name)
 
 const ruleOf = (patterns: ReadonlyArray<string>): NameRule => {
   const exact = new Set<string>()

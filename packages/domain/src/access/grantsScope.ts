@@ -42,7 +42,10 @@ export const parseGrantsScope = (scope: string): Parse<Grants> => {
   const note = (server: string) => {
     if (!whole.has(server) && !tools.has(server)) servers.push(server)
   }
-  for (const [i, item] of scope.split(/\s+/).filter((s) => s !== "").entries()) {
+  for (const [i, item] of scope
+    .split(/\s+/)
+    .filter((s) => s !== "")
+    .entries()) {
     const where = `scope item ${i + 1}`
     if (!item.startsWith(DTMA_SCOPE)) continue
     if (item.startsWith(SERVER_SCOPE)) {
@@ -74,7 +77,9 @@ export const parseGrantsScope = (scope: string): Parse<Grants> => {
     if (servers.length > MAX_GRANTS) return refuse(where, `names more than ${MAX_GRANTS} servers`)
   }
   return Result.succeed(
-    servers.map((server): Grant => (whole.has(server) ? fullGrant({ server }) : { target: { server }, tools: tools.get(server) ?? [], prompts: [], resources: false })),
+    servers.map(
+      (server): Grant => (whole.has(server) ? fullGrant({ server }) : { target: { server }, tools: tools.get(server) ?? [], prompts: [], resources: false }),
+    ),
   )
 }
 

@@ -58,7 +58,10 @@ export const makeCredentialCache = (options: { readonly source: CredentialSource
 
   const renewed = (credential: OAuthCredential, at: number): CredentialLease => {
     const held = leases.get(credential.connectionId)
-    const next = held === undefined ? leaseOf(credential, at) : Result.getOrElse(leaseTransition(held, { _tag: "RefreshSucceeded", credential, at }), () => ({ ...leaseOf(credential, at), refreshedAt: at }))
+    const next =
+      held === undefined
+        ? leaseOf(credential, at)
+        : Result.getOrElse(leaseTransition(held, { _tag: "RefreshSucceeded", credential, at }), () => ({ ...leaseOf(credential, at), refreshedAt: at }))
     leases.set(credential.connectionId, next)
     return next
   }
@@ -71,7 +74,8 @@ export const makeCredentialCache = (options: { readonly source: CredentialSource
       const at = yield* Clock.currentTimeMillis
       if (Exit.isFailure(exit)) {
         const error = Exit.findErrorOption(exit)
-        const failure = error._tag === "Some" ? error.value : new CredentialFetchFailed({ reason: "unavailable", connectionId: null, detail: "the request was interrupted" })
+        const failure =
+          error._tag === "Some" ? error.value : new CredentialFetchFailed({ reason: "unavailable", connectionId: null, detail: "the request was interrupted" })
         settle(ids, failure)
         for (const id of ids) yield* Deferred.fail(mine.get(id)!, failure)
         return
@@ -120,7 +124,11 @@ export const makeCredentialCache = (options: { readonly source: CredentialSource
       for (const id of request.connectionIds) {
         const lease = leases.get(id)
         if (lease?.state === "reauthorization_required") {
-          return yield* new CredentialFetchFailed({ reason: "reauthorization_required", connectionId: id, detail: "the user must sign in to the connection again" })
+          return yield* new CredentialFetchFailed({
+            reason: "reauthorization_required",
+            connectionId: id,
+            detail: "the user must sign in to the connection again",
+          })
         }
         if (lease === undefined || lease.token === null || stateAt(lease, now) === "expired") stale.push(id)
       }

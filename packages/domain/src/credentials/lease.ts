@@ -52,7 +52,14 @@ export const leaseOf = (credential: OAuthCredential, at: number): CredentialLeas
 export const credentialOf = (lease: CredentialLease): OAuthCredential | null =>
   lease.token === null
     ? null
-    : { connectionId: lease.connectionId, provider: lease.provider, accessToken: lease.token, tokenType: lease.tokenType, expiresAt: lease.expiresAt, scopes: lease.scopes }
+    : {
+        connectionId: lease.connectionId,
+        provider: lease.provider,
+        accessToken: lease.token,
+        tokenType: lease.tokenType,
+        expiresAt: lease.expiresAt,
+        scopes: lease.scopes,
+      }
 
 const HOLDS_TOKEN: ReadonlyArray<LeaseState> = ["valid", "expiring", "refresh_failed", "expired"]
 

@@ -18,7 +18,13 @@ export type RenewalPolicy =
 
 export type OnExpiryPolicy = Extract<RenewalPolicy, { readonly _tag: "on_expiry" }>
 
-export const defaultRenewalPolicy: OnExpiryPolicy = { _tag: "on_expiry", lifetimeShare: 0.8, marginMs: 5 * 60_000, jitterShare: 0.1, minimumBeforeExpiryMs: 30_000 }
+export const defaultRenewalPolicy: OnExpiryPolicy = {
+  _tag: "on_expiry",
+  lifetimeShare: 0.8,
+  marginMs: 5 * 60_000,
+  jitterShare: 0.1,
+  minimumBeforeExpiryMs: 30_000,
+}
 
 /** A token this close to expiry is reported `expiring`. */
 export const EXPIRING_WITHIN_MS = 5 * 60_000

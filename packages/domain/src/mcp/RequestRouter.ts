@@ -37,7 +37,7 @@ export class RequestRouter {
    * the same server process, a late answer to a request of the old connection can never be taken
    * for the answer to a new request that happens to reuse its id.
    */
-  private nextId = ((routersMade++ % 9_000_000) * ID_RANGE) + 1
+  private nextId = (routersMade++ % 9_000_000) * ID_RANGE + 1
   private readonly pending = new Map<number, Pending>()
   private readonly byToken = new Map<string, number>()
 

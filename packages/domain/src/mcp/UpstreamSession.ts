@@ -4,7 +4,16 @@ import * as Exit from "effect/Exit"
 import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import type { McpChannel } from "../ports/McpConnector.ts"
-import { ErrorCodes, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "./jsonrpc.ts"
+import {
+  ErrorCodes,
+  isNotification,
+  isRequest,
+  isResponse,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from "./jsonrpc.ts"
 import { McpConnectFailed, McpRequestFailed, McpServerBusy } from "./mcpErrors.ts"
 import { RequestRouter } from "./RequestRouter.ts"
 
@@ -44,7 +53,11 @@ export interface UpstreamSession {
    */
   forward(sessionId: string, request: JsonRpcRequest, options: RequestOptions): Effect.Effect<JsonRpcResponse, McpServerBusy | McpConnectFailed>
   /** The DTMA's own request; a JSON-RPC error becomes `McpRequestFailed`. */
-  call(method: string, params: Readonly<Record<string, unknown>>, timeoutMs: number): Effect.Effect<Readonly<Record<string, unknown>>, McpRequestFailed | McpServerBusy | McpConnectFailed>
+  call(
+    method: string,
+    params: Readonly<Record<string, unknown>>,
+    timeoutMs: number,
+  ): Effect.Effect<Readonly<Record<string, unknown>>, McpRequestFailed | McpServerBusy | McpConnectFailed>
   /** Forwards a client notification (not a cancellation: interrupt the `forward` instead). */
   notify(notification: JsonRpcNotification): Effect.Effect<void, McpConnectFailed>
   /** Server notifications that belong to no request (list_changed, resources/updated, logging). */
@@ -58,7 +71,11 @@ export interface UpstreamSession {
   close(): Effect.Effect<void>
 }
 
-const errorResponse = (request: JsonRpcRequest, code: number, message: string): JsonRpcResponse => ({ jsonrpc: "2.0", id: request.id, error: { code, message } })
+const errorResponse = (request: JsonRpcRequest, code: number, message: string): JsonRpcResponse => ({
+  jsonrpc: "2.0",
+  id: request.id,
+  error: { code, message },
+})
 
 /** Admits `maxInFlight` requests at once and queues `maxQueued` more; the rest are refused at once. */
 const makeGate = (options: UpstreamOptions) => {
@@ -112,7 +129,12 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
       if (isResponse(message)) router.inbound(message)
       else if (isRequest(message)) {
         // The DTMA declares no client capabilities, so a server may only ping it.
-        Queue.offerUnsafe(answers, message.method === "ping" ? { jsonrpc: "2.0", id: message.id, result: {} } : errorResponse(message, ErrorCodes.MethodNotFound, `the DTMA does not serve ${message.method}`))
+        Queue.offerUnsafe(
+          answers,
+          message.method === "ping"
+            ? { jsonrpc: "2.0", id: message.id, result: {} }
+            : errorResponse(message, ErrorCodes.MethodNotFound, `the DTMA does not serve ${message.method}`),
+        )
       } else if (isNotification(message)) {
         if (message.method === "notifications/progress" && router.progress(message)) return
         for (const listener of listeners) listener(message)
@@ -123,7 +145,15 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
       router.failAll({ code: ErrorCodes.ConnectionClosed, message: `Connection closed: ${reason}` })
     })
     yield* Scope.addFinalizer(scope, channel.close())
-    yield* Effect.forkIn(Effect.forever(Queue.take(answers).pipe(Effect.flatMap((m) => channel.send(m)), Effect.ignore)), scope)
+    yield* Effect.forkIn(
+      Effect.forever(
+        Queue.take(answers).pipe(
+          Effect.flatMap((m) => channel.send(m)),
+          Effect.ignore,
+        ),
+      ),
+      scope,
+    )
 
     const exchange = (sessionId: string, request: JsonRpcRequest, onProgress: RequestOptions["onProgress"]) =>
       Effect.suspend(() => {
@@ -142,18 +172,24 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
       })
 
     const forward: UpstreamSession["forward"] = (sessionId, request, { timeoutMs, onProgress }) =>
-      Effect.acquireUseRelease(gate.acquire, () =>
-        exchange(sessionId, request, onProgress).pipe(
-          Effect.timeoutOrElse({
-            duration: timeoutMs,
-            orElse: () => Effect.succeed(errorResponse(request, ErrorCodes.RequestTimeout, `Request timed out after ${timeoutMs} ms`)),
-          }),
-        ), () => gate.release)
+      Effect.acquireUseRelease(
+        gate.acquire,
+        () =>
+          exchange(sessionId, request, onProgress).pipe(
+            Effect.timeoutOrElse({
+              duration: timeoutMs,
+              orElse: () => Effect.succeed(errorResponse(request, ErrorCodes.RequestTimeout, `Request timed out after ${timeoutMs} ms`)),
+            }),
+          ),
+        () => gate.release,
+      )
 
     let ownId = 0
     const call: UpstreamSession["call"] = (method, params, timeoutMs) =>
       forward("dtma", { jsonrpc: "2.0", id: `dtma-${++ownId}`, method, params }, { timeoutMs }).pipe(
-        Effect.flatMap((response) => ("error" in response ? Effect.fail(new McpRequestFailed({ method, error: response.error })) : Effect.succeed(response.result))),
+        Effect.flatMap((response) =>
+          "error" in response ? Effect.fail(new McpRequestFailed({ method, error: response.error })) : Effect.succeed(response.result),
+        ),
       )
 
     const session: Omit<UpstreamSession, "hello"> = {
@@ -182,7 +218,9 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
       Effect.flatMap((result) => {
         const version = String(result["protocolVersion"] ?? "")
         if (!options.supportedProtocolVersions.includes(version)) {
-          return Effect.fail(new McpConnectFailed({ reason: "protocol", detail: `the server answered protocol version '${version}', which the DTMA does not support` }))
+          return Effect.fail(
+            new McpConnectFailed({ reason: "protocol", detail: `the server answered protocol version '${version}', which the DTMA does not support` }),
+          )
         }
         const info = (result["serverInfo"] ?? {}) as ServerHello["serverInfo"]
         const hello: ServerHello = {
@@ -196,7 +234,9 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
       }),
     )
     return yield* handshake.pipe(
-      Effect.flatMap((s) => (isOpen() ? Effect.succeed(s) : Effect.fail(new McpConnectFailed({ reason: "closed", detail: `${options.name} closed right after initialize` })))),
+      Effect.flatMap((s) =>
+        isOpen() ? Effect.succeed(s) : Effect.fail(new McpConnectFailed({ reason: "closed", detail: `${options.name} closed right after initialize` })),
+      ),
       Effect.onError(() => Scope.close(scope, Exit.void)),
     )
   })

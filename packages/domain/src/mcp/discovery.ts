@@ -39,7 +39,11 @@ export const listsChangedBy = (method: string): ReadonlyArray<ListKind> => {
 const MAX_PAGES = 1000
 
 /** Every page of one list. */
-export const fetchList = (session: UpstreamSession, kind: ListKind, timeoutMs: number): Effect.Effect<ReadonlyArray<Entry>, McpRequestFailed | McpServerBusy | McpConnectFailed> => {
+export const fetchList = (
+  session: UpstreamSession,
+  kind: ListKind,
+  timeoutMs: number,
+): Effect.Effect<ReadonlyArray<Entry>, McpRequestFailed | McpServerBusy | McpConnectFailed> => {
   const list = LISTS.find((l) => l.kind === kind)!
   if (session.hello.capabilities[list.capability] === undefined) return Effect.succeed([])
   return Effect.gen(function* () {
@@ -60,7 +64,10 @@ export const fetchList = (session: UpstreamSession, kind: ListKind, timeoutMs: n
 const canonical = (value: unknown): string => {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`
   if (value !== null && typeof value === "object") {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(",")}}`
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(",")}}`
   }
   return JSON.stringify(value) ?? "null"
 }
@@ -91,7 +98,12 @@ export const snapshotOf = (
 /** A complete snapshot, or the given lists refreshed on top of `previous`. */
 export const discover = (
   session: UpstreamSession,
-  options: { readonly timeoutMs: number; readonly now: string; readonly previous?: CapabilitySnapshot | undefined; readonly only?: ReadonlyArray<ListKind> | undefined },
+  options: {
+    readonly timeoutMs: number
+    readonly now: string
+    readonly previous?: CapabilitySnapshot | undefined
+    readonly only?: ReadonlyArray<ListKind> | undefined
+  },
 ): Effect.Effect<CapabilitySnapshot, McpRequestFailed | McpServerBusy | McpConnectFailed> => {
   const kinds = options.only ?? LISTS.map((l) => l.kind)
   return Effect.forEach(kinds, (kind) => fetchList(session, kind, options.timeoutMs).pipe(Effect.map((items) => [kind, items] as const))).pipe(

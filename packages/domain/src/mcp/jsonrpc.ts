@@ -80,7 +80,7 @@ export const isJsonRpcMessage = (value: unknown): value is JsonRpcMessage => {
       onlyKeys(value, REQUEST_KEYS)
     )
   }
-  if (!onlyKeys(value, RESPONSE_KEYS) || ("result" in value) === ("error" in value)) return false
+  if (!onlyKeys(value, RESPONSE_KEYS) || "result" in value === "error" in value) return false
   if ("result" in value) return isId(value["id"]) && isMetaHolder(value["result"])
   return (value["id"] === undefined || isId(value["id"])) && isErrorObject(value["error"])
 }

@@ -83,7 +83,13 @@ export type ServerEvent =
   | { readonly _tag: "ContainerStopped"; readonly container: ManagedContainer }
   | { readonly _tag: "StopFailed"; readonly reason: string }
   /** A redeploy's new container is ready; `sameServer`: it runs the same image (clients may stay). */
-  | { readonly _tag: "Replaced"; readonly connection: number; readonly container: ManagedContainer; readonly snapshot: CapabilitySnapshot; readonly sameServer: boolean }
+  | {
+      readonly _tag: "Replaced"
+      readonly connection: number
+      readonly container: ManagedContainer
+      readonly snapshot: CapabilitySnapshot
+      readonly sameServer: boolean
+    }
   | { readonly _tag: "ListChanged"; readonly connection: number; readonly lists: ReadonlyArray<"tools" | "resources" | "resourceTemplates" | "prompts"> }
   | { readonly _tag: "Discovered"; readonly connection: number; readonly snapshot: CapabilitySnapshot }
 
@@ -153,7 +159,10 @@ export const healthOf = (state: ServerState): HealthStatus => {
 /** A server first seen: just deployed (`deploy`), or found at start-up (`adopt`, running or not). */
 export const firstStep = (container: ManagedContainer, why: "deploy" | "adopt"): Step => {
   const running = why === "deploy" || isRunning(container)
-  return { server: supervised(container, running ? { _tag: "Starting", why, failures: 0 } : { _tag: "Stopped" }), commands: running ? [{ _tag: "Connect" }] : [] }
+  return {
+    server: supervised(container, running ? { _tag: "Starting", why, failures: 0 } : { _tag: "Stopped" }),
+    commands: running ? [{ _tag: "Connect" }] : [],
+  }
 }
 
 const supervised = (container: ManagedContainer, state: ServerState): SupervisedServer => ({
@@ -210,13 +219,21 @@ const down = (server: SupervisedServer, failures: number, reason: string, input:
   )
 
 /** The container exited while meant to run: restarted after a backoff, or the circuit opens. */
-const crashed = (server: SupervisedServer, exit: { readonly exitCode: number | null; readonly outOfMemory: boolean; readonly at: number }, input: StepInput) => {
+const crashed = (
+  server: SupervisedServer,
+  exit: { readonly exitCode: number | null; readonly outOfMemory: boolean; readonly at: number },
+  input: StepInput,
+) => {
   const why = `container ${exit.outOfMemory ? "ran out of memory" : `exited with code ${exit.exitCode ?? "unknown"}`}`
   const crashes = [...server.crashes, exit.at]
   const decision = decideRestart(crashes, exit.at, input.settings.restartPolicy)
   const dead = { ...server, crashes: crashes.slice(-input.settings.restartPolicy.maxCrashes * 2), lastError: why }
   if (decision._tag === "GiveUp") {
-    return to(enter({ ...dead, lastError: `${why}; ${decision.reason}` }, { _tag: "CircuitOpen" }, input, decision.reason), { _tag: "CancelTimers" }, { _tag: "CloseConnection" })
+    return to(
+      enter({ ...dead, lastError: `${why}; ${decision.reason}` }, { _tag: "CircuitOpen" }, input, decision.reason),
+      { _tag: "CancelTimers" },
+      { _tag: "CloseConnection" },
+    )
   }
   return to(
     enter(dead, { _tag: "RestartScheduled", delayMs: decision.delayMs }, input, why),
@@ -234,7 +251,12 @@ export const step = (server: SupervisedServer, event: ServerEvent, input: StepIn
     case "StartRequested": {
       // An operator's start closes the circuit and forgets the crashes.
       const fresh = { ...server, crashes: [], restartCount: server.restartCount + (event.restart === true ? 1 : 0) }
-      return to(enter(fresh, { _tag: "Starting", why: "start", failures: 0 }, input), { _tag: "CancelTimers" }, { _tag: "CloseConnection" }, { _tag: "StartContainer" })
+      return to(
+        enter(fresh, { _tag: "Starting", why: "start", failures: 0 }, input),
+        { _tag: "CancelTimers" },
+        { _tag: "CloseConnection" },
+        { _tag: "StartContainer" },
+      )
     }
     case "ContainerStarted":
       return state._tag === "Starting" ? to({ ...server, container: event.container }, { _tag: "Connect" }) : illegal(server, event)
@@ -247,13 +269,22 @@ export const step = (server: SupervisedServer, event: ServerEvent, input: StepIn
       if (state._tag !== "Starting") return illegal(server, event)
       // The handshake and the listing were a health check.
       return to(
-        enter({ ...server, container: event.container, snapshot: event.snapshot, discoveredAt: input.now, lastHealthCheck: iso(input.now) }, { _tag: "Ready", connection: event.connection, consecutiveOk: 0 }, input),
+        enter(
+          { ...server, container: event.container, snapshot: event.snapshot, discoveredAt: input.now, lastHealthCheck: iso(input.now) },
+          { _tag: "Ready", connection: event.connection, consecutiveOk: 0 },
+          input,
+        ),
         pingAfter(event.connection, 0, input),
       )
     case "ConnectFailed":
       if (state._tag !== "Starting") return illegal(server, event)
       // A deploy that never became ready is rolled back whole.
-      if (state.why === "deploy") return to(enter({ ...server, lastError: event.reason }, { _tag: "Stopped" }, input, event.reason), { _tag: "RemoveContainer", containerId: server.container.containerId }, { _tag: "Forget" })
+      if (state.why === "deploy")
+        return to(
+          enter({ ...server, lastError: event.reason }, { _tag: "Stopped" }, input, event.reason),
+          { _tag: "RemoveContainer", containerId: server.container.containerId },
+          { _tag: "Forget" },
+        )
       return down(server, state.failures + 1, event.reason, input)
     case "Replaced": {
       const old = server.container.containerId
@@ -296,7 +327,12 @@ export const step = (server: SupervisedServer, event: ServerEvent, input: StepIn
     case "ConnectionLost": {
       if (live !== event.connection) return stay(server)
       const why = `connection lost: ${event.reason}`
-      return to(enter({ ...server, lastError: why }, { _tag: "Down", failures: 0 }, input, event.reason), { _tag: "CancelTimers" }, { _tag: "CloseConnection" }, { _tag: "InspectContainer" })
+      return to(
+        enter({ ...server, lastError: why }, { _tag: "Down", failures: 0 }, input, event.reason),
+        { _tag: "CancelTimers" },
+        { _tag: "CloseConnection" },
+        { _tag: "InspectContainer" },
+      )
     }
     case "ContainerSeen": {
       const c = event.container
@@ -305,7 +341,8 @@ export const step = (server: SupervisedServer, event: ServerEvent, input: StepIn
         return isRunning(c) || c.state === "paused" ? stay(server) : crashed(server, { exitCode: c.exitCode, outOfMemory: false, at: input.now }, input)
       }
       if (state._tag !== "Down") return illegal(server, event)
-      if (isRunning(c)) return to(enter({ ...server, container: c }, { _tag: "Starting", why: "reconnect", failures: state.failures }, input), { _tag: "Connect" })
+      if (isRunning(c))
+        return to(enter({ ...server, container: c }, { _tag: "Starting", why: "reconnect", failures: state.failures }, input), { _tag: "Connect" })
       if (c.state === "paused") return down(server, state.failures + 1, "the container is paused", input)
       return crashed(server, { exitCode: c.exitCode, outOfMemory: false, at: input.now }, input)
     }
@@ -328,7 +365,12 @@ export const step = (server: SupervisedServer, event: ServerEvent, input: StepIn
     case "RestartDue":
       if (state._tag !== "RestartScheduled") return stay(server)
       return to(
-        enter({ ...server, restartCount: server.restartCount + 1 }, { _tag: "Starting", why: "restart", failures: 0 }, input, `restart ${server.restartCount + 1} after ${state.delayMs} ms`),
+        enter(
+          { ...server, restartCount: server.restartCount + 1 },
+          { _tag: "Starting", why: "restart", failures: 0 },
+          input,
+          `restart ${server.restartCount + 1} after ${state.delayMs} ms`,
+        ),
         { _tag: "StartContainer" },
       )
     case "ReconnectDue":

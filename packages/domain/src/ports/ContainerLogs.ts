@@ -17,7 +17,10 @@ export interface ContainerLogs {
    * The last `lines` lines, oldest first, of the chosen streams. For a stdio MCP server stdout is
    * the protocol, so callers ask for `stderr` only.
    */
-  tail(containerId: string, options: { readonly lines: number; readonly streams: "stderr" | "all" }): Effect.Effect<ReadonlyArray<LogLine>, ContainerNotFound | RuntimeFailure>
+  tail(
+    containerId: string,
+    options: { readonly lines: number; readonly streams: "stderr" | "all" },
+  ): Effect.Effect<ReadonlyArray<LogLine>, ContainerNotFound | RuntimeFailure>
 }
 
 export const ContainerLogs: Token<ContainerLogs> = token("dtma/ContainerLogs")

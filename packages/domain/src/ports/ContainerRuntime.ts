@@ -1,12 +1,5 @@
 import type * as Effect from "effect/Effect"
-import type {
-  ContainerNameConflict,
-  ContainerNotFound,
-  HostPortUnavailable,
-  ImageUnavailable,
-  RuntimeOperationFailed,
-  RuntimeUnavailable,
-} from "../errors.ts"
+import type { ContainerNameConflict, ContainerNotFound, HostPortUnavailable, ImageUnavailable, RuntimeOperationFailed, RuntimeUnavailable } from "../errors.ts"
 import type { EnvVar, InstanceSpec, ManagedContainer, PullPolicy } from "../ManagedInstance.ts"
 import { token, type Token } from "../Token.ts"
 

@@ -17,7 +17,9 @@ export interface ToolStatusReport {
   readonly mcp: {
     readonly transport: string
     readonly health: string
-    readonly oauth?: ReadonlyArray<{ readonly connectionId: string; readonly provider: string | null; readonly status: string; readonly expiresAt: string | null }> | undefined
+    readonly oauth?:
+      | ReadonlyArray<{ readonly connectionId: string; readonly provider: string | null; readonly status: string; readonly expiresAt: string | null }>
+      | undefined
   } | null
 }
 

@@ -22,14 +22,7 @@ export interface CredentialRequest {
   readonly requiredScopes: ReadonlyArray<string>
 }
 
-export type CredentialProblem =
-  | "unauthorized"
-  | "forbidden"
-  | "not_found"
-  | "reauthorization_required"
-  | "unavailable"
-  | "timeout"
-  | "invalid_response"
+export type CredentialProblem = "unauthorized" | "forbidden" | "not_found" | "reauthorization_required" | "unavailable" | "timeout" | "invalid_response"
 
 /** The backend would not, or could not, hand out credentials. Never carries a token. */
 export class CredentialFetchFailed extends Data.TaggedError("CredentialFetchFailed")<{

@@ -78,7 +78,9 @@ export const makeHeartbeat = (deps: {
             toolStatusOf(c, {
               transport: server.transportType,
               health: server.healthStatus,
-              ...(connections.length === 0 ? {} : { oauth: connections.map(({ connectionId, provider, status, expiresAt }) => ({ connectionId, provider, status, expiresAt })) }),
+              ...(connections.length === 0
+                ? {}
+                : { oauth: connections.map(({ connectionId, provider, status, expiresAt }) => ({ connectionId, provider, status, expiresAt })) }),
             }),
           )
         }).pipe(Effect.map((tools) => ({ dtmaVersion: settings.dtmaVersion, system, tools: tools.flatMap((t) => (t === null ? [] : [t])) }))),

@@ -64,9 +64,7 @@ export interface Instances {
 
 // Running first, then the newest (a replacement started beside its predecessor wins).
 const byPreference = (a: ManagedContainer, b: ManagedContainer): number =>
-  Number(b.state === "running") - Number(a.state === "running") ||
-  b.createdAt - a.createdAt ||
-  (b.startedAt ?? "").localeCompare(a.startedAt ?? "")
+  Number(b.state === "running") - Number(a.state === "running") || b.createdAt - a.createdAt || (b.startedAt ?? "").localeCompare(a.startedAt ?? "")
 
 // A container removed behind the DTMA's back between the lookup and the operation.
 const vanished = (operation: "start" | "stop") => (e: { readonly containerId: string }) =>
@@ -78,13 +76,10 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
   const { runtime, settings } = deps
   const withName = makeKeyedLock()
 
-  const matching = (name: string) =>
-    runtime.list().pipe(Effect.map((all) => all.filter((c) => c.name === name).sort(byPreference)))
+  const matching = (name: string) => runtime.list().pipe(Effect.map((all) => all.filter((c) => c.name === name).sort(byPreference)))
 
   const find = (name: string): Effect.Effect<ManagedContainer, ManageError> =>
-    matching(name).pipe(
-      Effect.flatMap(([first]) => (first === undefined ? Effect.fail(new InstanceNotFound({ name })) : Effect.succeed(first))),
-    )
+    matching(name).pipe(Effect.flatMap(([first]) => (first === undefined ? Effect.fail(new InstanceNotFound({ name })) : Effect.succeed(first))))
 
   /** Checks host ports against every managed container, then creates and starts; no half-created container survives. */
   const createAndStart = (
@@ -96,14 +91,17 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
       const holderOf = new Map(all.flatMap((c) => c.ports.map((p) => [p.hostPort, c.name] as const)))
       const taken = spec.ports.find((p) => p.hostPort !== null && holderOf.has(p.hostPort))
       if (taken?.hostPort != null) {
-        return yield* new PortConflict({ hostPort: taken.hostPort, heldBy: holderOf.get(taken.hostPort) === spec.name ? "replaced_instance" : "managed_instance" })
+        return yield* new PortConflict({
+          hostPort: taken.hostPort,
+          heldBy: holderOf.get(taken.hostPort) === spec.name ? "replaced_instance" : "managed_instance",
+        })
       }
       yield* runtime.ensureImage(spec.image, spec.pullPolicy)
-      const created = yield* runtime.create(spec, options).pipe(
-        Effect.catchTag("ContainerNameConflict", (e) =>
-          Effect.fail(new NameTakenByUnmanagedContainer({ name: spec.name, containerName: e.containerName })),
-        ),
-      )
+      const created = yield* runtime
+        .create(spec, options)
+        .pipe(
+          Effect.catchTag("ContainerNameConflict", (e) => Effect.fail(new NameTakenByUnmanagedContainer({ name: spec.name, containerName: e.containerName }))),
+        )
       // Whatever stops the start (an error or an interruption), the container goes with it.
       return yield* runtime.start(created.containerId).pipe(
         Effect.catchTags({
@@ -116,9 +114,7 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
 
   /** Checks the request, then runs `body` under the name's lock with every managed container listed. */
   const underName = <A, E>(request: DeployRequest, body: (spec: InstanceSpec, all: ReadonlyArray<ManagedContainer>) => Effect.Effect<A, E>) =>
-    buildInstanceSpec(request, settings).pipe(
-      Effect.flatMap((spec) => withName(spec.name, runtime.list().pipe(Effect.flatMap((all) => body(spec, all))))),
-    )
+    buildInstanceSpec(request, settings).pipe(Effect.flatMap((spec) => withName(spec.name, runtime.list().pipe(Effect.flatMap((all) => body(spec, all))))))
 
   const deploy = (request: DeployRequest): Effect.Effect<ManagedContainer, DeployError> =>
     underName(request, (spec, all) =>
@@ -126,8 +122,10 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
     )
 
   const deployReplacement = (request: DeployRequest): Effect.Effect<ManagedContainer, DeployError | InstanceNotFound> =>
-    underName(request, (spec, all): Effect.Effect<ManagedContainer, DeployError | InstanceNotFound> =>
-      all.some((c) => c.name === spec.name) ? createAndStart(spec, all, { replacement: true }) : Effect.fail(new InstanceNotFound({ name: spec.name })),
+    underName(
+      request,
+      (spec, all): Effect.Effect<ManagedContainer, DeployError | InstanceNotFound> =>
+        all.some((c) => c.name === spec.name) ? createAndStart(spec, all, { replacement: true }) : Effect.fail(new InstanceNotFound({ name: spec.name })),
     )
 
   const start = (name: string): Effect.Effect<StartOutcome, StartError> =>

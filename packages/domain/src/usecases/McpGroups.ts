@@ -11,7 +11,11 @@ import type { McpServers } from "./McpServers.ts"
 /** The legacy `/mcp/groups` alias: named sets of MCP servers deployed and removed together. */
 export interface McpGroups {
   /** Deploys every server (at most `concurrency` at once); all or none: a failure removes the others. */
-  deploy(groupId: string, requests: ReadonlyArray<DeployRequest>, concurrency: number): Effect.Effect<ReadonlyArray<McpServerView>, McpGroupExists | DeployError | McpServerNotReady | CredentialError>
+  deploy(
+    groupId: string,
+    requests: ReadonlyArray<DeployRequest>,
+    concurrency: number,
+  ): Effect.Effect<ReadonlyArray<McpServerView>, McpGroupExists | DeployError | McpServerNotReady | CredentialError>
   /** Removes the group's servers that are still there; the names removed. */
   remove(groupId: string): Effect.Effect<ReadonlyArray<string>, McpGroupNotFound | ManageError>
 }
@@ -31,10 +35,15 @@ export const makeMcpGroups = (mcpServers: McpServers): McpGroups => {
           const views = results.filter(Result.isSuccess).map((r) => r.success)
           const failure = results.find(Result.isFailure)
           if (failure === undefined) {
-            groups.set(groupId, views.map((v) => v.instanceName))
+            groups.set(
+              groupId,
+              views.map((v) => v.instanceName),
+            )
             return Effect.succeed(views)
           }
-          return Effect.forEach(views, (v) => mcpServers.remove(v.instanceName).pipe(Effect.ignore), { discard: true }).pipe(Effect.andThen(Effect.fail(failure.failure)))
+          return Effect.forEach(views, (v) => mcpServers.remove(v.instanceName).pipe(Effect.ignore), { discard: true }).pipe(
+            Effect.andThen(Effect.fail(failure.failure)),
+          )
         }),
         Effect.ensuring(Effect.sync(() => deploying.delete(groupId))),
       )

@@ -84,7 +84,6 @@ export interface McpServersDeps {
   readonly credentials?: ((onEnvRenewal: EnvRenewal) => Effect.Effect<ServerCredentials, never, Scope.Scope>) | undefined
 }
 
-
 /**
  * Deploys and supervises MCP servers. Every instance name has a mailbox worked through by one fiber:
  * operator requests (deploy, redeploy, start, stop, remove, adoption) and the server's own events
@@ -155,14 +154,16 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
       Effect.suspend(() => {
         const found = mailboxes.get(name)
         if (found !== undefined) return Effect.succeed(found)
-        return Queue.unbounded<Message>().pipe(Effect.map((inbox) => {
-          const raced = mailboxes.get(name)
-          if (raced !== undefined) return raced
-          const box: Mailbox = { name, inbox, server: null, life: null }
-          mailboxes.set(name, box)
-          runFiber(serve(box))
-          return box
-        }))
+        return Queue.unbounded<Message>().pipe(
+          Effect.map((inbox) => {
+            const raced = mailboxes.get(name)
+            if (raced !== undefined) return raced
+            const box: Mailbox = { name, inbox, server: null, life: null }
+            mailboxes.set(name, box)
+            runFiber(serve(box))
+            return box
+          }),
+        )
       })
 
     /**
@@ -177,7 +178,8 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
             // A mailbox that just ended takes nothing more: the request goes to the next one.
             const offered = Queue.offerUnsafe(box.inbox, { _tag: "Request", work: Effect.suspend(() => work(box)), done: (exit) => resume(exit) })
             if (!offered) resume(request(name, work))
-          })),
+          }),
+        ),
       )
 
     /** The server under `box`, for an operator's request that needs one. */
@@ -226,9 +228,14 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
     }
 
     // An env_vars server's new tokens reach it only in a new container: the zero-downtime redeploy.
-    const renewEnv: EnvRenewal = (name) => find(name).pipe(Effect.flatMap((server) => flow.replay(server.container)), Effect.flatMap(redeploy))
+    const renewEnv: EnvRenewal = (name) =>
+      find(name).pipe(
+        Effect.flatMap((server) => flow.replay(server.container)),
+        Effect.flatMap(redeploy),
+      )
 
-    const start = (name: string, restart: boolean) => command(name, { _tag: "StartRequested", restart }) as Effect.Effect<McpServerView, StartError | McpServerNotReady>
+    const start = (name: string, restart: boolean) =>
+      command(name, { _tag: "StartRequested", restart }) as Effect.Effect<McpServerView, StartError | McpServerNotReady>
     const stop = (name: string) => command(name, { _tag: "StopRequested" }) as Effect.Effect<McpServerView, ManageError>
 
     const remove: McpServers["remove"] = (name) =>
@@ -249,21 +256,27 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
     const adopt: McpServers["adopt"] = () =>
       Effect.gen(function* () {
         const found = (yield* instances.list()).filter((c) => c.kind === "mcp_server" && mailboxes.get(c.name)?.server == null)
-        yield* Effect.forEach(found, (c) =>
-          request(c.name, (box) =>
-            box.server !== null
-              ? Effect.void
-              : begin(box, firstStep(c, "adopt")).pipe(
-                  // Connected or not, it is supervised now, and its tokens are fetched again.
-                  Effect.ensuring(Effect.suspend(() => (box.life === null ? Effect.void : Effect.forkIn(flow.restore(c), box.life.scope)))),
-                )).pipe(Effect.ignore), { concurrency: 4, discard: true })
+        yield* Effect.forEach(
+          found,
+          (c) =>
+            request(c.name, (box) =>
+              box.server !== null
+                ? Effect.void
+                : begin(box, firstStep(c, "adopt")).pipe(
+                    // Connected or not, it is supervised now, and its tokens are fetched again.
+                    Effect.ensuring(Effect.suspend(() => (box.life === null ? Effect.void : Effect.forkIn(flow.restore(c), box.life.scope)))),
+                  ),
+            ).pipe(Effect.ignore),
+          { concurrency: 4, discard: true },
+        )
         return found.map((c) => c.name)
       })
 
     const onEvent = (event: ContainerEvent) => {
       const box = mailboxes.get(event.name)
       if (box?.server == null) return
-      if (event.kind === "die" || event.kind === "oom") offer(box, { _tag: "ContainerDied", containerId: event.containerId, exitCode: event.exitCode, outOfMemory: event.kind === "oom", at: event.at })
+      if (event.kind === "die" || event.kind === "oom")
+        offer(box, { _tag: "ContainerDied", containerId: event.containerId, exitCode: event.exitCode, outOfMemory: event.kind === "oom", at: event.at })
       if (event.kind === "destroy") offer(box, { _tag: "ContainerDestroyed", containerId: event.containerId })
     }
     // The event feed broke: a crash may have gone unseen, so every server asks the runtime.
@@ -283,15 +296,19 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
       remove,
       isMcpServer: (name) => mailboxes.get(name)?.server != null,
       list: () =>
-        [...mailboxes.values()].flatMap((box) => (box.server === null ? [] : [viewOf(box.server)])).sort((a, b) => a.instanceName.localeCompare(b.instanceName)),
+        [...mailboxes.values()]
+          .flatMap((box) => (box.server === null ? [] : [viewOf(box.server)]))
+          .sort((a, b) => a.instanceName.localeCompare(b.instanceName)),
       get: (name) => find(name).pipe(Effect.map(viewOf)),
       session: (name) =>
-        find(name).pipe(Effect.flatMap((server) => {
-          const session = sessionOf(mailboxes.get(name)!)
-          return session !== undefined && session.isOpen()
-            ? Effect.succeed(session)
-            : Effect.fail(new McpServerUnavailable({ name, health: healthOf(server.state), detail: server.lastError }))
-        })),
+        find(name).pipe(
+          Effect.flatMap((server) => {
+            const session = sessionOf(mailboxes.get(name)!)
+            return session !== undefined && session.isOpen()
+              ? Effect.succeed(session)
+              : Effect.fail(new McpServerUnavailable({ name, health: healthOf(server.state), detail: server.lastError }))
+          }),
+        ),
       subscribe: (name, listener) => {
         const set = listeners.get(name) ?? new Set()
         listeners.set(name, set)
@@ -303,9 +320,11 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
         return () => void goneListeners.delete(listener)
       },
       logs: (name, lines) =>
-        find(name).pipe(Effect.flatMap((server) => output.maskedLogs(server.container, lines).pipe(
-          Effect.catchTag("ContainerNotFound", () => Effect.fail(new InstanceNotFound({ name }))),
-        ))),
+        find(name).pipe(
+          Effect.flatMap((server) =>
+            output.maskedLogs(server.container, lines).pipe(Effect.catchTag("ContainerNotFound", () => Effect.fail(new InstanceNotFound({ name })))),
+          ),
+        ),
       oauth: (name) => find(name).pipe(Effect.flatMap(() => flow.connections(name))),
       refreshCredentials: (name) => find(name).pipe(Effect.flatMap((server) => flow.refresh(server.container))),
     }

@@ -15,13 +15,15 @@ export interface Started<A> {
  * reconnect it and cut off every session using it.
  */
 export const startMcpServer = (mcpServers: McpServers, name: string) =>
-  mcpServers.get(name).pipe(
-    Effect.flatMap((v) =>
-      v.containerState === "running" && (v.healthStatus === "healthy" || v.healthStatus === "degraded")
-        ? Effect.succeed<Started<McpServerView>>({ outcome: "already_running", value: v })
-        : mcpServers.start(name).pipe(Effect.map((view): Started<McpServerView> => ({ outcome: "started", value: view }))),
-    ),
-  )
+  mcpServers
+    .get(name)
+    .pipe(
+      Effect.flatMap((v) =>
+        v.containerState === "running" && (v.healthStatus === "healthy" || v.healthStatus === "degraded")
+          ? Effect.succeed<Started<McpServerView>>({ outcome: "already_running", value: v })
+          : mcpServers.start(name).pipe(Effect.map((view): Started<McpServerView> => ({ outcome: "started", value: view }))),
+      ),
+    )
 
 /**
  * The legacy tool routes' operations. MCP servers share the tools' namespace; for them these go
@@ -39,7 +41,16 @@ export const toolOperations = (instances: Instances, mcpServers: McpServers) => 
       mcpServers.isMcpServer(name)
         ? mcp
         : instances.find(name).pipe(
-            Effect.flatMap((c) => (c.kind === "mcp_server" ? mcp.pipe(Effect.catchIf((e) => e._tag === "InstanceNotFound", () => plain)) : plain)),
+            Effect.flatMap((c) =>
+              c.kind === "mcp_server"
+                ? mcp.pipe(
+                    Effect.catchIf(
+                      (e) => e._tag === "InstanceNotFound",
+                      () => plain,
+                    ),
+                  )
+                : plain,
+            ),
           ),
     )
   return {

@@ -5,7 +5,17 @@ import { formatContainerUser, mcpServerUser, parseContainerUser, rootProblemOf }
 import { InvalidInstanceSpec, PortConflict, type SpecField } from "../errors.ts"
 import { validateInstanceName } from "../instanceName.ts"
 import { isSafeSegment } from "../credentials/layout.ts"
-import type { ContainerOverrides, DeployRecipe, EnvVar, InstanceKind, InstanceSpec, McpSettings, OAuthBinding, PortRequest, PullPolicy } from "../ManagedInstance.ts"
+import type {
+  ContainerOverrides,
+  DeployRecipe,
+  EnvVar,
+  InstanceKind,
+  InstanceSpec,
+  McpSettings,
+  OAuthBinding,
+  PortRequest,
+  PullPolicy,
+} from "../ManagedInstance.ts"
 import type { DeliveryMount } from "../ports/CredentialDelivery.ts"
 import { tmpfsProblemOf } from "../tmpfsMount.ts"
 import { DEFAULT_MCP_PORT } from "./serverConnection.ts"
@@ -126,7 +136,8 @@ export const checkOverrides = (
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 // An image reference: [registry[:port]/]path[:tag][@digest], lower-case path components.
-const IMAGE_REF = /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/
+const IMAGE_REF =
+  /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/
 
 const invalid = (field: SpecField, problem: string) => Effect.fail(new InvalidInstanceSpec({ field, problem }))
 
@@ -149,7 +160,6 @@ export interface DeployRules {
    */
   readonly uncallableHostPorts?: ReadonlyArray<number> | undefined
 }
-
 
 export const buildInstanceSpec = (request: DeployRequest, rules: DeployRules): Effect.Effect<InstanceSpec, InvalidInstanceSpec | PortConflict> =>
   Effect.gen(function* () {
@@ -185,12 +195,14 @@ export const buildInstanceSpec = (request: DeployRequest, rules: DeployRules): E
     const kind: InstanceKind = mcp === null ? "standard_tool" : "mcp_server"
     if (mcp !== null && mcp.transport !== "stdio") {
       const mcpPort = mcp.port ?? DEFAULT_MCP_PORT
-      const uncallable = request.ports.find((p) => p.containerPort === mcpPort && p.protocol === "tcp" && p.hostPort !== null && uncallableHostPorts.includes(p.hostPort))
+      const uncallable = request.ports.find(
+        (p) => p.containerPort === mcpPort && p.protocol === "tcp" && p.hostPort !== null && uncallableHostPorts.includes(p.hostPort),
+      )
       if (uncallable?.hostPort != null) {
         return yield* invalid(
           "ports",
           `host port ${uncallable.hostPort} cannot carry the server's MCP port ${mcpPort}: the DTMA calls the server through it with fetch, which refuses port ${uncallable.hostPort} ` +
-            "(a \"bad port\" of the Fetch standard). Choose another host port, or leave the host port unset",
+            '(a "bad port" of the Fetch standard). Choose another host port, or leave the host port unset',
         )
       }
     }
@@ -215,8 +227,14 @@ export const buildInstanceSpec = (request: DeployRequest, rules: DeployRules): E
 
 /** Overrides that set nothing are no overrides. */
 const setsSomething = (o: ContainerOverrides): boolean =>
-  o.entrypoint !== null || o.workingDir !== null || o.user !== null || o.memoryBytes !== null || o.nanoCpus !== null || o.pidsLimit !== null ||
-  Object.keys(o.labels).length > 0 || Object.keys(o.tmpfs).length > 0
+  o.entrypoint !== null ||
+  o.workingDir !== null ||
+  o.user !== null ||
+  o.memoryBytes !== null ||
+  o.nanoCpus !== null ||
+  o.pidsLimit !== null ||
+  Object.keys(o.labels).length > 0 ||
+  Object.keys(o.tmpfs).length > 0
 
 /** What a runtime keeps with an instance's container to create it again the same way. */
 export const recipeOf = (spec: InstanceSpec): DeployRecipe => ({

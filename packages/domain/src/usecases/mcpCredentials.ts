@@ -42,9 +42,17 @@ export interface McpCredentialFlow {
   refresh(container: ManagedContainer): Effect.Effect<ReadonlyArray<OAuthConnectionView>, NoOAuthConnections | CredentialError>
 }
 
-const NO_SOURCE = new CredentialFetchFailed({ reason: "unavailable", connectionId: null, detail: "this DTMA has no credential source configured (AGENTOPIA_API_BASE_URL and DTMA_BEARER_TOKEN)" })
+const NO_SOURCE = new CredentialFetchFailed({
+  reason: "unavailable",
+  connectionId: null,
+  detail: "this DTMA has no credential source configured (AGENTOPIA_API_BASE_URL and DTMA_BEARER_TOKEN)",
+})
 
-export const holderOf = (container: { readonly name: string; readonly accountToolInstanceId: string | null; readonly oauth?: OAuthBinding | null | undefined }): CredentialHolder | null =>
+export const holderOf = (container: {
+  readonly name: string
+  readonly accountToolInstanceId: string | null
+  readonly oauth?: OAuthBinding | null | undefined
+}): CredentialHolder | null =>
   container.oauth == null ? null : { name: container.name, accountToolInstanceId: container.accountToolInstanceId, binding: container.oauth }
 
 export const makeMcpCredentialFlow = (deps: {
@@ -125,14 +133,19 @@ export const makeMcpCredentialFlow = (deps: {
               ports: recipe?.ports ?? [],
               mcp: container.mcp,
               oauth: container.oauth ?? null,
-              ...(recipe === null ? {} : { command: recipe.command, pullPolicy: recipe.pullPolicy, ...(recipe.overrides === null ? {} : { overrides: recipe.overrides }) }),
+              ...(recipe === null
+                ? {}
+                : { command: recipe.command, pullPolicy: recipe.pullPolicy, ...(recipe.overrides === null ? {} : { overrides: recipe.overrides }) }),
             }
           }),
         )
       }),
-    tokenValues: (container) => (container.oauth == null || credentials === undefined ? Effect.succeed([]) : credentials.tokenValues(container.oauth.connectionIds)),
+    tokenValues: (container) =>
+      container.oauth == null || credentials === undefined ? Effect.succeed([]) : credentials.tokenValues(container.oauth.connectionIds),
     connections: (name) => (credentials === undefined ? Effect.succeed([]) : credentials.connections(name)),
     refresh: (container) =>
-      container.oauth == null || credentials === undefined ? Effect.fail(new NoOAuthConnections({ name: container.name })) : credentials.refresh(container.name),
+      container.oauth == null || credentials === undefined
+        ? Effect.fail(new NoOAuthConnections({ name: container.name }))
+        : credentials.refresh(container.name),
   }
 }

@@ -49,7 +49,9 @@ export const openConnection = (
     const transport = container.mcp?.transport ?? "stdio"
     const endpoint = endpointOf(container)
     if (transport !== "stdio" && endpoint === null) return yield* notReady(`container port ${container.mcp?.port ?? DEFAULT_MCP_PORT} is not published`)
-    const channel = yield* connector.connect({ transport, containerId, endpoint }, { timeoutMs: settings.startTimeoutMs }).pipe(Effect.mapError((e) => notReady(e.message)))
+    const channel = yield* connector
+      .connect({ transport, containerId, endpoint }, { timeoutMs: settings.startTimeoutMs })
+      .pipe(Effect.mapError((e) => notReady(e.message)))
     const session = yield* openUpstreamSession(channel, {
       name,
       clientInfo: settings.clientInfo,

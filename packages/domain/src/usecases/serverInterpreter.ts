@@ -122,11 +122,11 @@ export const makeInterpreter = (ctx: InterpreterContext) => {
     server.state._tag === "Starting" && server.state.why === "start"
       ? instances.start(server.name).pipe(Effect.map((o) => o.container))
       : runtime.start(server.container.containerId).pipe(
-        Effect.catchTags({
-          HostPortUnavailable: (e) => Effect.fail(new PortConflict({ hostPort: e.hostPort, heldBy: "host" })),
-          ContainerNotFound: (e) => Effect.fail(new RuntimeOperationFailed({ operation: "start", detail: `container ${e.containerId} disappeared` })),
-        }),
-      )
+          Effect.catchTags({
+            HostPortUnavailable: (e) => Effect.fail(new PortConflict({ hostPort: e.hostPort, heldBy: "host" })),
+            ContainerNotFound: (e) => Effect.fail(new RuntimeOperationFailed({ operation: "start", detail: `container ${e.containerId} disappeared` })),
+          }),
+        )
 
   /** Runs one command; one that has an outcome applies it as the next event. */
   const run = (box: Mailbox, command: ServerCommand): Effect.Effect<void, unknown> =>
@@ -136,11 +136,26 @@ export const makeInterpreter = (ctx: InterpreterContext) => {
       const life = lifeOf(box)
       switch (command._tag) {
         case "StartContainer":
-          return outcome(box, startContainer(server), (c) => ({ _tag: "ContainerStarted", container: c }), (e) => ({ _tag: "StartFailed", reason: e.message }))
+          return outcome(
+            box,
+            startContainer(server),
+            (c) => ({ _tag: "ContainerStarted", container: c }),
+            (e) => ({ _tag: "StartFailed", reason: e.message }),
+          )
         case "Connect":
-          return outcome(box, connect(box, container), (c) => c, (e) => ({ _tag: "ConnectFailed", reason: e.detail }))
+          return outcome(
+            box,
+            connect(box, container),
+            (c) => c,
+            (e) => ({ _tag: "ConnectFailed", reason: e.detail }),
+          )
         case "StopContainer":
-          return outcome(box, instances.stop(name), (c) => ({ _tag: "ContainerStopped", container: c }), (e) => ({ _tag: "StopFailed", reason: e.message }))
+          return outcome(
+            box,
+            instances.stop(name),
+            (c) => ({ _tag: "ContainerStopped", container: c }),
+            (e) => ({ _tag: "StopFailed", reason: e.message }),
+          )
         case "InspectContainer":
           return runtime.get(container.containerId).pipe(
             Effect.matchEffect({
@@ -150,10 +165,14 @@ export const makeInterpreter = (ctx: InterpreterContext) => {
           )
         case "CloseConnection": {
           const live = connectionOf(server.state)
-          return Effect.forEach([...life.sessions].filter(([id]) => id !== live), ([id, session]) => {
-            life.sessions.delete(id)
-            return session.close()
-          }, { discard: true })
+          return Effect.forEach(
+            [...life.sessions].filter(([id]) => id !== live),
+            ([id, session]) => {
+              life.sessions.delete(id)
+              return session.close()
+            },
+            { discard: true },
+          )
         }
         case "DrainConnection": {
           const session = life.sessions.get(command.connection)
@@ -168,9 +187,17 @@ export const makeInterpreter = (ctx: InterpreterContext) => {
           const ping = Effect.gen(function* () {
             yield* Effect.sleep(command.afterMs)
             const started = yield* Clock.currentTimeMillis
-            const ok = yield* session.call("ping", {}, settings.pingTimeoutMs).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
+            const ok = yield* session.call("ping", {}, settings.pingTimeoutMs).pipe(
+              Effect.as(true),
+              Effect.orElseSucceed(() => false),
+            )
             const latencyMs = (yield* Clock.currentTimeMillis) - started
-            offer(box, ok ? { _tag: "PingSucceeded", connection: command.connection, latencyMs } : { _tag: "PingFailed", connection: command.connection, timeoutMs: settings.pingTimeoutMs })
+            offer(
+              box,
+              ok
+                ? { _tag: "PingSucceeded", connection: command.connection, latencyMs }
+                : { _tag: "PingFailed", connection: command.connection, timeoutMs: settings.pingTimeoutMs },
+            )
           })
           return FiberMap.run(life.timers, "ping", ping).pipe(Effect.asVoid)
         }
@@ -186,7 +213,11 @@ export const makeInterpreter = (ctx: InterpreterContext) => {
           return FiberMap.run(life.timers, "discover", rediscover).pipe(Effect.asVoid)
         }
         case "Schedule":
-          return FiberMap.run(life.timers, "schedule", Effect.sleep(command.afterMs).pipe(Effect.andThen(Effect.sync(() => offer(box, { _tag: command.event }))))).pipe(Effect.asVoid)
+          return FiberMap.run(
+            life.timers,
+            "schedule",
+            Effect.sleep(command.afterMs).pipe(Effect.andThen(Effect.sync(() => offer(box, { _tag: command.event })))),
+          ).pipe(Effect.asVoid)
         case "CancelTimers":
           return FiberMap.clear(life.timers)
         case "Forget":
@@ -203,7 +234,9 @@ export const makeInterpreter = (ctx: InterpreterContext) => {
       if (Exit.isFailure(opened)) {
         // Read before the container may go; masked, as a connection's error can carry what the server answered.
         const error = Cause.findErrorOption(opened.cause)
-        return yield* output.notReady(container.name, container, error._tag === "Some" ? error.value.detail : "the connection failed").pipe(Effect.flatMap(Effect.fail))
+        return yield* output
+          .notReady(container.name, container, error._tag === "Some" ? error.value.detail : "the connection failed")
+          .pipe(Effect.flatMap(Effect.fail))
       }
       return { ...opened.value, connection: yield* track(box, opened.value) }
     })

@@ -22,7 +22,10 @@ export const makeServerOutput = (deps: ServerOutputDeps) => {
   /** Masks every value the container was given, and its OAuth tokens (those it can still read). */
   const maskerFor = (containerId: string) =>
     Effect.all([
-      runtime.environmentOf(containerId).pipe(Effect.map(secretValuesOf), Effect.orElseSucceed(() => [] as ReadonlyArray<string>)),
+      runtime.environmentOf(containerId).pipe(
+        Effect.map(secretValuesOf),
+        Effect.orElseSucceed(() => [] as ReadonlyArray<string>),
+      ),
       deps.secretsOf(containerId),
     ]).pipe(Effect.map(([env, tokens]) => maskerOf([...env, ...tokens])))
 

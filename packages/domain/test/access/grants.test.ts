@@ -53,7 +53,12 @@ describe("grants", () => {
   it("deny everything when empty", () => {
     fc.assert(
       fc.property(arbServerRef, arbItemName, (server, name) => {
-        expect([mayUseServer([], server), mayUseTool([], server, name), mayUsePrompt([], server, name), mayUseResource([], server)]).toEqual([false, false, false, false])
+        expect([mayUseServer([], server), mayUseTool([], server, name), mayUsePrompt([], server, name), mayUseResource([], server)]).toEqual([
+          false,
+          false,
+          false,
+          false,
+        ])
       }),
     )
   })
@@ -80,7 +85,12 @@ describe("grants", () => {
     const open = grantsOf([{ server: "memory" }])
     expect([mayUseTool(open, server, "x"), mayUsePrompt(open, server, "y"), mayUseResource(open, server)]).toEqual([true, true, true])
     const closed = grantsOf([{ accountToolInstanceId: "ati-9", tools: [], prompts: [], resources: false }])
-    expect([mayUseServer(closed, server), mayUseTool(closed, server, "x"), mayUsePrompt(closed, server, "y"), mayUseResource(closed, server)]).toEqual([true, false, false, false])
+    expect([mayUseServer(closed, server), mayUseTool(closed, server, "x"), mayUsePrompt(closed, server, "y"), mayUseResource(closed, server)]).toEqual([
+      true,
+      false,
+      false,
+      false,
+    ])
   })
 
   it("never match a grant by account tool instance id on a server that has none", () => {

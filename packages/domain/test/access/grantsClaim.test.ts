@@ -28,9 +28,19 @@ describe("the grants claim", () => {
     ["a repeated pattern", [{ server: "x", tools: ["a", "a"] }], "grants[0].tools[1]", "repeats 'a'"],
     ["resources that are not a boolean", [{ server: "x", resources: "yes" }], "grants[0].resources", "true or false"],
     ["two items for one server", [{ server: "x" }, { server: "x", tools: [] }], "grants[1]", "names server 'x' again"],
-    ["two items for one account tool instance", [{ accountToolInstanceId: "a" }, { accountToolInstanceId: "a" }], "grants[1]", "names accountToolInstanceId 'a' again"],
+    [
+      "two items for one account tool instance",
+      [{ accountToolInstanceId: "a" }, { accountToolInstanceId: "a" }],
+      "grants[1]",
+      "names accountToolInstanceId 'a' again",
+    ],
     ["too many items", Array.from({ length: MAX_GRANTS + 1 }, (_, i) => ({ server: `s${i}` })), "grants", `at most ${MAX_GRANTS} items`],
-    ["too many patterns", [{ server: "x", tools: Array.from({ length: MAX_PATTERNS + 1 }, (_, i) => `t${i}`) }], "grants[0].tools", `at most ${MAX_PATTERNS} names`],
+    [
+      "too many patterns",
+      [{ server: "x", tools: Array.from({ length: MAX_PATTERNS + 1 }, (_, i) => `t${i}`) }],
+      "grants[0].tools",
+      `at most ${MAX_PATTERNS} names`,
+    ],
   ])("is refused when it holds %s, saying where and what", (_, value, where, problem) => {
     const error = refusalOf(value)
     expect(error).toBeInstanceOf(InvalidGrants)
@@ -73,7 +83,10 @@ describe("the grants of a token", () => {
   })
 
   it("are refused when both the grants claim and dtma scope values state them", () => {
-    expect(grantsOfClaims({ grants: [], scope: "dtma:server:y" })).toMatchObject({ _tag: "Failure", failure: { where: "scope", problem: expect.stringContaining("beside a grants claim") } })
+    expect(grantsOfClaims({ grants: [], scope: "dtma:server:y" })).toMatchObject({
+      _tag: "Failure",
+      failure: { where: "scope", problem: expect.stringContaining("beside a grants claim") },
+    })
   })
 
   it("are refused when the scope is not a string", () => {

@@ -48,11 +48,17 @@ describe("the scope form", () => {
 
   it("only adds access with every value added (a narrower scope is never wider)", () => {
     fc.assert(
-      fc.property(fc.array(arbScopeValue, { maxLength: 6 }), fc.array(arbScopeValue, { maxLength: 3 }), arbServerRef, arbItemName, (values, more, server, name) => {
-        const narrow = decisions(ok(parseGrantsScope(values.join(" "))), server, name)
-        const wide = decisions(ok(parseGrantsScope([...values, ...more].join(" "))), server, name)
-        narrow.forEach((allowed, i) => allowed && expect(wide[i]).toBe(true))
-      }),
+      fc.property(
+        fc.array(arbScopeValue, { maxLength: 6 }),
+        fc.array(arbScopeValue, { maxLength: 3 }),
+        arbServerRef,
+        arbItemName,
+        (values, more, server, name) => {
+          const narrow = decisions(ok(parseGrantsScope(values.join(" "))), server, name)
+          const wide = decisions(ok(parseGrantsScope([...values, ...more].join(" "))), server, name)
+          narrow.forEach((allowed, i) => allowed && expect(wide[i]).toBe(true))
+        },
+      ),
     )
   })
 
@@ -65,7 +71,11 @@ describe("the scope form", () => {
   it("grants only the tools named on a server named by tool values, no prompts and no resources", () => {
     const grants = ok(parseGrantsScope("dtma:tool:memory/read_graph dtma:tool:memory/search_*"))
     const server = { name: "memory", accountToolInstanceId: null }
-    expect([mayUseTool(grants, server, "read_graph"), mayUseTool(grants, server, "search_nodes"), mayUseTool(grants, server, "delete_entities")]).toEqual([true, true, false])
+    expect([mayUseTool(grants, server, "read_graph"), mayUseTool(grants, server, "search_nodes"), mayUseTool(grants, server, "delete_entities")]).toEqual([
+      true,
+      true,
+      false,
+    ])
     expect([mayUsePrompt(grants, server, "read_graph"), mayUseResource(grants, server)]).toEqual([false, false])
   })
 
@@ -78,7 +88,9 @@ describe("the scope form", () => {
   })
 
   it("leaves scope values that are not the DTMA's alone, and reads repeated values once", () => {
-    expect(ok(parseGrantsScope("openid  profile\tdtma:server:x dtma:server:x"))).toEqual([{ target: { server: "x" }, tools: ["*"], prompts: ["*"], resources: true }])
+    expect(ok(parseGrantsScope("openid  profile\tdtma:server:x dtma:server:x"))).toEqual([
+      { target: { server: "x" }, tools: ["*"], prompts: ["*"], resources: true },
+    ])
   })
 
   it.each([

@@ -8,8 +8,11 @@ const arbSecond = fc.integer({ min: 1_779_000_000, max: 1_781_000_000 })
 const arbId = fc.constantFrom("a", "b", "c")
 
 type Op = { readonly kind: "agent" | "token"; readonly id: string; readonly at: number }
-const arbOps = fc.array(fc.record({ kind: fc.constantFrom("agent" as const, "token" as const), id: arbId, at: arbSecond.map((s) => s * 1000 + 123) }), { maxLength: 6 })
-const applied = (ops: ReadonlyArray<Op>): Revocations => ops.reduce((r, op) => (op.kind === "agent" ? revokeAgent(r, op.id, op.at) : revokeToken(r, op.id, op.at)), noRevocations)
+const arbOps = fc.array(fc.record({ kind: fc.constantFrom("agent" as const, "token" as const), id: arbId, at: arbSecond.map((s) => s * 1000 + 123) }), {
+  maxLength: 6,
+})
+const applied = (ops: ReadonlyArray<Op>): Revocations =>
+  ops.reduce((r, op) => (op.kind === "agent" ? revokeAgent(r, op.id, op.at) : revokeToken(r, op.id, op.at)), noRevocations)
 
 describe("revocations", () => {
   it("refuse an agent's tokens whose iat second began at or before the revocation, and no later one", () => {

@@ -20,7 +20,12 @@ const withTestClock = <A, E>(effect: Effect.Effect<A, E>) => run(effect.pipe(Eff
 describe("CredentialCache", () => {
   it("makes one backend call when many servers refresh one connection at once", async () => {
     const { source, cache } = setup({ latencyMs: 20 })
-    const leases = await run(Effect.all(Array.from({ length: 10 }, () => cache.refresh(["gh"], request("gh"))), { concurrency: "unbounded" }))
+    const leases = await run(
+      Effect.all(
+        Array.from({ length: 10 }, () => cache.refresh(["gh"], request("gh"))),
+        { concurrency: "unbounded" },
+      ),
+    )
     expect(source.calls).toHaveLength(1)
     expect(new Set(leases.map(([l]) => Redacted.value(l!.token!))).size).toBe(1)
   })
@@ -103,7 +108,8 @@ describe("CredentialCache", () => {
     source.failNext("invalid_response")
     const error = await failureOf(cache.refresh(["gh"], request("gh")))
     const after = await run(cache.lease("gh"))
-    for (const text of [JSON.stringify(lease), JSON.stringify(after), error.message, JSON.stringify(error), String(after?.lastError)]) expect(text).not.toContain(token)
+    for (const text of [JSON.stringify(lease), JSON.stringify(after), error.message, JSON.stringify(error), String(after?.lastError)])
+      expect(text).not.toContain(token)
   })
 
   it("lets a waiting server give up without stopping the shared refresh", async () => {

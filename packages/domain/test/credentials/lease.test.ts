@@ -6,7 +6,17 @@ import { leaseOf, leaseTransition, type CredentialLease, type LeaseEvent } from 
 const arbLease: fc.Arbitrary<CredentialLease> = fc
   .record({ obtainedAt: fc.integer({ min: 0, max: 2 ** 40 }), lifetime: fc.integer({ min: 1, max: 30 * 86_400_000 }) })
   .map(({ obtainedAt, lifetime }) =>
-    leaseOf({ connectionId: "c", provider: "github", scopes: ["repo"], accessToken: Redacted.make("tok-secret"), tokenType: "Bearer", expiresAt: obtainedAt + lifetime }, obtainedAt),
+    leaseOf(
+      {
+        connectionId: "c",
+        provider: "github",
+        scopes: ["repo"],
+        accessToken: Redacted.make("tok-secret"),
+        tokenType: "Bearer",
+        expiresAt: obtainedAt + lifetime,
+      },
+      obtainedAt,
+    ),
   )
 
 describe("lease transitions", () => {
@@ -34,7 +44,11 @@ describe("lease transitions", () => {
         const gone = Result.getOrThrow(leaseTransition(lease, { _tag: "ConnectionMissing", message: "gone" }))
         expect(Result.isFailure(leaseTransition(gone, { _tag: "RefreshStarted" }))).toBe(true)
         const credential = { connectionId: "c", provider: "github", scopes: [], accessToken: Redacted.make("new"), tokenType: "Bearer", expiresAt: null }
-        expect(Result.getOrThrow(leaseTransition(gone, { _tag: "Obtained", credential, at: 5 }))).toMatchObject({ state: "valid", obtainedAt: 5, lastError: null })
+        expect(Result.getOrThrow(leaseTransition(gone, { _tag: "Obtained", credential, at: 5 }))).toMatchObject({
+          state: "valid",
+          obtainedAt: 5,
+          lastError: null,
+        })
       }),
     )
   })
@@ -55,7 +69,10 @@ describe("lease transitions", () => {
         const refreshing = Result.getOrThrow(leaseTransition(lease, { _tag: "RefreshStarted" }))
         const failed = Result.getOrThrow(leaseTransition(refreshing, { _tag: "RefreshFailed", reason: "unavailable", message: "down" }))
         expect(failed).toMatchObject({ state: "refresh_failed", token: lease.token, lastError: "down" })
-        expect(Result.getOrThrow(leaseTransition(refreshing, { _tag: "ReauthorizationRequired", message: "m" }))).toMatchObject({ state: "reauthorization_required", token: null })
+        expect(Result.getOrThrow(leaseTransition(refreshing, { _tag: "ReauthorizationRequired", message: "m" }))).toMatchObject({
+          state: "reauthorization_required",
+          token: null,
+        })
       }),
     )
   })

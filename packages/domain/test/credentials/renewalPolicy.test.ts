@@ -5,9 +5,21 @@ import { leaseOf, leaseTransition, type CredentialLease, type LeaseState } from 
 import { nextRefreshAt, onExpiryBase, retryDelay, stateAt, type RenewalPolicy } from "../../src/credentials/renewalPolicy.ts"
 
 const arbLease = (expires: boolean): fc.Arbitrary<CredentialLease> =>
-  fc.record({ obtainedAt: fc.integer({ min: 0, max: 2 ** 40 }), lifetime: fc.integer({ min: 1, max: 30 * 86_400_000 }) }).map(({ obtainedAt, lifetime }) =>
-    leaseOf({ connectionId: "c", provider: "github", scopes: ["repo"], accessToken: Redacted.make("tok-secret"), tokenType: "Bearer", expiresAt: expires ? obtainedAt + lifetime : null }, obtainedAt),
-  )
+  fc
+    .record({ obtainedAt: fc.integer({ min: 0, max: 2 ** 40 }), lifetime: fc.integer({ min: 1, max: 30 * 86_400_000 }) })
+    .map(({ obtainedAt, lifetime }) =>
+      leaseOf(
+        {
+          connectionId: "c",
+          provider: "github",
+          scopes: ["repo"],
+          accessToken: Redacted.make("tok-secret"),
+          tokenType: "Bearer",
+          expiresAt: expires ? obtainedAt + lifetime : null,
+        },
+        obtainedAt,
+      ),
+    )
 const arbOnExpiry = fc.record({
   _tag: fc.constant("on_expiry" as const),
   lifetimeShare: fc.double({ min: 0.1, max: 0.95, noNaN: true }),
@@ -62,7 +74,8 @@ describe("on_expiry renewal", () => {
   })
 
   it("never schedules a token that does not expire", () => {
-    fc.assert(fc.property(arbLease(false), arbOnExpiry, arbRandom, (lease, policy, random) => {
+    fc.assert(
+      fc.property(arbLease(false), arbOnExpiry, arbRandom, (lease, policy, random) => {
         expect(nextRefreshAt(lease, policy, random)).toBeNull()
       }),
     )
@@ -72,22 +85,29 @@ describe("on_expiry renewal", () => {
 describe("periodic and on_demand renewal", () => {
   it("refreshes periodic leases one interval after each refresh", () => {
     fc.assert(
-      fc.property(arbLease(true), fc.integer({ min: 1, max: 86_400_000 }), fc.array(fc.integer({ min: 0, max: 10_000 }), { maxLength: 5 }), arbRandom, (lease, intervalMs, lateness, random) => {
-        const policy: RenewalPolicy = { _tag: "periodic", intervalMs }
-        let current = lease
-        for (const late of lateness) {
-          const due = nextRefreshAt(current, policy, random)!
-          expect(due - (current.refreshedAt ?? current.obtainedAt)).toBe(intervalMs)
-          const started = Result.getOrThrow(leaseTransition(current, { _tag: "RefreshStarted" }))
-          const credential = { connectionId: "c", provider: "github", scopes: [], accessToken: Redacted.make("t2"), tokenType: "Bearer", expiresAt: null }
-          current = Result.getOrThrow(leaseTransition(started, { _tag: "RefreshSucceeded", credential, at: due + late }))
-        }
-      }),
+      fc.property(
+        arbLease(true),
+        fc.integer({ min: 1, max: 86_400_000 }),
+        fc.array(fc.integer({ min: 0, max: 10_000 }), { maxLength: 5 }),
+        arbRandom,
+        (lease, intervalMs, lateness, random) => {
+          const policy: RenewalPolicy = { _tag: "periodic", intervalMs }
+          let current = lease
+          for (const late of lateness) {
+            const due = nextRefreshAt(current, policy, random)!
+            expect(due - (current.refreshedAt ?? current.obtainedAt)).toBe(intervalMs)
+            const started = Result.getOrThrow(leaseTransition(current, { _tag: "RefreshStarted" }))
+            const credential = { connectionId: "c", provider: "github", scopes: [], accessToken: Redacted.make("t2"), tokenType: "Bearer", expiresAt: null }
+            current = Result.getOrThrow(leaseTransition(started, { _tag: "RefreshSucceeded", credential, at: due + late }))
+          }
+        },
+      ),
     )
   })
 
   it("never schedules on_demand leases", () => {
-    fc.assert(fc.property(fc.oneof(arbLease(true), arbLease(false)), arbRandom, (lease, random) => {
+    fc.assert(
+      fc.property(fc.oneof(arbLease(true), arbLease(false)), arbRandom, (lease, random) => {
         expect(nextRefreshAt(lease, { _tag: "on_demand" }, random)).toBeNull()
       }),
     )
@@ -122,7 +142,12 @@ describe("lease state over time", () => {
 })
 
 describe("retrying a failed refresh", () => {
-  const arbRetry = fc.record({ attempt: fc.integer({ min: 1, max: 30 }), random: arbRandom, now: fc.integer({ min: 0, max: 2 ** 40 }), baseDelayMs: fc.integer({ min: 1, max: 10_000 }) })
+  const arbRetry = fc.record({
+    attempt: fc.integer({ min: 1, max: 30 }),
+    random: arbRandom,
+    now: fc.integer({ min: 0, max: 2 ** 40 }),
+    baseDelayMs: fc.integer({ min: 1, max: 10_000 }),
+  })
 
   it("backs off exponentially within ±20% and never waits longer than the cap allows", () => {
     fc.assert(
@@ -138,11 +163,16 @@ describe("retrying a failed refresh", () => {
 
   it("retries before the token expires whenever there is still time", () => {
     fc.assert(
-      fc.property(arbRetry, fc.integer({ min: 1, max: 120_000 }), fc.integer({ min: 0, max: 30_000 }), ({ attempt, random, now, baseDelayMs }, left, minimum) => {
-        const delay = retryDelay({ attempt, policy: { baseDelayMs, maxDelayMs: 60_000 }, random, now, expiresAt: now + left, minimumBeforeExpiryMs: minimum })
-        expect(delay).toBeGreaterThan(0)
-        if (left > minimum) expect(now + delay).toBeLessThanOrEqual(now + left - minimum)
-      }),
+      fc.property(
+        arbRetry,
+        fc.integer({ min: 1, max: 120_000 }),
+        fc.integer({ min: 0, max: 30_000 }),
+        ({ attempt, random, now, baseDelayMs }, left, minimum) => {
+          const delay = retryDelay({ attempt, policy: { baseDelayMs, maxDelayMs: 60_000 }, random, now, expiresAt: now + left, minimumBeforeExpiryMs: minimum })
+          expect(delay).toBeGreaterThan(0)
+          if (left > minimum) expect(now + delay).toBeLessThanOrEqual(now + left - minimum)
+        },
+      ),
     )
   })
 })

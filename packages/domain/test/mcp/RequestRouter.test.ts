@@ -27,10 +27,14 @@ describe("RequestRouter", () => {
         const progress: Array<{ to: string; notification: JsonRpcNotification }> = []
         const sent: Array<Sent> = requests.map(({ sessionId, clientId, token }) => {
           const params = token === null ? { q: 1 } : { q: 1, _meta: { progressToken: token } }
-          const upstream = router.outbound(sessionId, { jsonrpc: "2.0", id: clientId, method: "tools/call", params }, {
-            onResponse: (response) => responses.push({ to: sessionId, response }),
-            onProgress: (notification) => progress.push({ to: sessionId, notification }),
-          })
+          const upstream = router.outbound(
+            sessionId,
+            { jsonrpc: "2.0", id: clientId, method: "tools/call", params },
+            {
+              onResponse: (response) => responses.push({ to: sessionId, response }),
+              onProgress: (notification) => progress.push({ to: sessionId, notification }),
+            },
+          )
           const upstreamToken = (upstream.params?.["_meta"] as { progressToken?: unknown } | undefined)?.progressToken
           return { sessionId, clientId, token, upstreamId: upstream.id as number, upstreamToken }
         })
@@ -41,8 +45,13 @@ describe("RequestRouter", () => {
           const [s] = remaining.splice(order.next().value % remaining.length, 1)
           if (s === undefined) break
           if (s.token !== null) {
-            expect(router.progress({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: s.upstreamToken as string, progress: 1 } })).toBe(true)
-            expect(progress.at(-1)).toEqual({ to: s.sessionId, notification: { jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: s.token, progress: 1 } } })
+            expect(
+              router.progress({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: s.upstreamToken as string, progress: 1 } }),
+            ).toBe(true)
+            expect(progress.at(-1)).toEqual({
+              to: s.sessionId,
+              notification: { jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: s.token, progress: 1 } },
+            })
           }
           expect(router.inbound({ jsonrpc: "2.0", id: s.upstreamId, result: { for: s.upstreamId } })).toBe(true)
           expect(responses.at(-1)).toEqual({ to: s.sessionId, response: { jsonrpc: "2.0", id: s.clientId, result: { for: s.upstreamId } } })
@@ -56,7 +65,11 @@ describe("RequestRouter", () => {
     const router = new RequestRouter()
     const answered: Array<unknown> = []
     const upstream = router.outbound("s1", { jsonrpc: "2.0", id: 7, method: "tools/call" }, { onResponse: (r) => answered.push(r) })
-    expect(router.abandon(upstream.id as number, "timed out")).toEqual({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: upstream.id, reason: "timed out" } })
+    expect(router.abandon(upstream.id as number, "timed out")).toEqual({
+      jsonrpc: "2.0",
+      method: "notifications/cancelled",
+      params: { requestId: upstream.id, reason: "timed out" },
+    })
     expect(router.inbound({ jsonrpc: "2.0", id: upstream.id, result: {} })).toBe(false)
     expect(router.abandon(upstream.id as number, "again")).toBeNull()
     expect(answered).toEqual([])

@@ -31,7 +31,11 @@ describe("an upstream MCP session", () => {
   it("initializes once and keeps what the server said about itself", async () => {
     const channel = server()
     const session = await open(channel)
-    expect(session.hello).toMatchObject({ protocolVersion: "2025-11-25", serverInfo: { name: "scripted", version: "1.0.0" }, capabilities: { tools: { listChanged: true } } })
+    expect(session.hello).toMatchObject({
+      protocolVersion: "2025-11-25",
+      serverInfo: { name: "scripted", version: "1.0.0" },
+      capabilities: { tools: { listChanged: true } },
+    })
     expect(channel.received.map((m) => ("method" in m ? m.method : "response"))).toEqual(["initialize", "notifications/initialized"])
   })
 
@@ -137,6 +141,10 @@ describe("an upstream MCP session", () => {
   it("turns a JSON-RPC error on its own call into a typed failure", async () => {
     const channel = server(() => ({ error: { code: -32601, message: "Method not found" } }))
     const session = await open(channel)
-    expect(await vt.failure(session.call("prompts/list", {}, 1000))).toMatchObject({ _tag: "McpRequestFailed", method: "prompts/list", error: { code: -32601 } })
+    expect(await vt.failure(session.call("prompts/list", {}, 1000))).toMatchObject({
+      _tag: "McpRequestFailed",
+      method: "prompts/list",
+      error: { code: -32601 },
+    })
   })
 })

@@ -6,14 +6,20 @@ import { virtualTime } from "@dtma/testing"
 import { scriptedChannel } from "./scriptedChannel.ts"
 
 const options = {
-  name: "srv", clientInfo: { name: "dtma", version: "0.1.0" }, protocolVersion: "2025-11-25",
-  supportedProtocolVersions: ["2025-11-25"], initializeTimeoutMs: 1000, maxInFlight: 4, maxQueued: 16,
+  name: "srv",
+  clientInfo: { name: "dtma", version: "0.1.0" },
+  protocolVersion: "2025-11-25",
+  supportedProtocolVersions: ["2025-11-25"],
+  initializeTimeoutMs: 1000,
+  maxInFlight: 4,
+  maxQueued: 16,
 }
 
 /** A server with `pages` pages of tools, one prompt, and no resources capability. */
 const paginatedServer = (pages: number, toolsPerPage: number, version = "1") =>
   scriptedChannel((request) => {
-    if (request.method === "initialize") return { protocolVersion: "2025-11-25", capabilities: { tools: { listChanged: true }, prompts: {} }, serverInfo: { name: "p", version } }
+    if (request.method === "initialize")
+      return { protocolVersion: "2025-11-25", capabilities: { tools: { listChanged: true }, prompts: {} }, serverInfo: { name: "p", version } }
     if (request.method === "tools/list") {
       const page = Number(request.params?.["cursor"] ?? 0)
       const tools = Array.from({ length: toolsPerPage }, (_, i) => ({ name: `tool-${page}-${i}`, inputSchema: { type: "object" } }))
@@ -35,7 +41,13 @@ describe("discovery", () => {
     expect(snapshot.tools.map((t) => t["name"])).toHaveLength(12)
     expect(snapshot.tools.at(-1)).toEqual({ name: "tool-2-3", inputSchema: { type: "object" } })
     expect(snapshot.prompts).toEqual([{ name: "greet" }])
-    expect(snapshot).toMatchObject({ resources: [], resourceTemplates: [], protocolVersion: "2025-11-25", serverInfo: { name: "p", version: "1" }, fetchedAt: "2026-11-24T00:00:00.000Z" })
+    expect(snapshot).toMatchObject({
+      resources: [],
+      resourceTemplates: [],
+      protocolVersion: "2025-11-25",
+      serverInfo: { name: "p", version: "1" },
+      fetchedAt: "2026-11-24T00:00:00.000Z",
+    })
     expect(channel.received.filter((m) => "method" in m && m.method.startsWith("resources"))).toEqual([])
   })
 

@@ -32,7 +32,12 @@ export const scriptedChannel = (answer: (request: JsonRpcRequest, channel: Scrip
         received.push(message)
         if ("method" in message && "id" in message) {
           const reply = answer(message as JsonRpcRequest, channel)
-          if (reply !== "never") channel.emit("error" in reply ? { jsonrpc: "2.0", id: message.id, error: reply.error as { code: number; message: string } } : { jsonrpc: "2.0", id: message.id, result: reply })
+          if (reply !== "never")
+            channel.emit(
+              "error" in reply
+                ? { jsonrpc: "2.0", id: message.id, error: reply.error as { code: number; message: string } }
+                : { jsonrpc: "2.0", id: message.id, result: reply },
+            )
         }
         return Effect.void
       }),
@@ -43,6 +48,10 @@ export const scriptedChannel = (answer: (request: JsonRpcRequest, channel: Scrip
   return channel
 }
 
-export const initializeResult = { protocolVersion: "2025-11-25", capabilities: { tools: { listChanged: true } }, serverInfo: { name: "scripted", version: "1.0.0" } }
+export const initializeResult = {
+  protocolVersion: "2025-11-25",
+  capabilities: { tools: { listChanged: true } },
+  serverInfo: { name: "scripted", version: "1.0.0" },
+}
 
 export const notification = (method: string, params: Record<string, unknown> = {}): JsonRpcNotification => ({ jsonrpc: "2.0", method, params })

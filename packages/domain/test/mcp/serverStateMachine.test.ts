@@ -81,7 +81,11 @@ const feed = (world: World, event: ServerEvent, succeed: () => boolean): void =>
     if (INLINE.has(command._tag)) return feed(world, outcomeOf(world, command, succeed()), succeed)
     if (command._tag === "CancelTimers") world.pending = []
     if (command._tag === "Schedule") world.pending.push({ _tag: command.event })
-    if (command._tag === "Ping") world.pending.push({ _tag: "PingSucceeded", connection: command.connection, latencyMs: 3 }, { _tag: "PingFailed", connection: command.connection, timeoutMs: 1_000 })
+    if (command._tag === "Ping")
+      world.pending.push(
+        { _tag: "PingSucceeded", connection: command.connection, latencyMs: 3 },
+        { _tag: "PingFailed", connection: command.connection, timeoutMs: 1_000 },
+      )
     if (command._tag === "Discover") world.pending.push({ _tag: "Discovered", connection: command.connection, snapshot })
   }
 }
@@ -93,7 +97,9 @@ const outcomeOf = (world: World, command: ServerCommand, ok: boolean): ServerEve
     case "Connect":
       return ok ? { _tag: "Connected", connection: ++world.connections, container: world.server.container, snapshot } : { _tag: "ConnectFailed", reason: "no" }
     case "InspectContainer":
-      return ok ? { _tag: "ContainerSeen", container: container(world.now % 3 === 0 ? "exited" : world.now % 3 === 1 ? "paused" : "running") } : { _tag: "InspectFailed", reason: "no" }
+      return ok
+        ? { _tag: "ContainerSeen", container: container(world.now % 3 === 0 ? "exited" : world.now % 3 === 1 ? "paused" : "running") }
+        : { _tag: "InspectFailed", reason: "no" }
     default:
       return ok ? { _tag: "ContainerStopped", container: container("exited") } : { _tag: "StopFailed", reason: "no" }
   }
@@ -116,7 +122,13 @@ const externalEvent = (world: World, pick: number, connection: number): ServerEv
     { _tag: "PingSucceeded", connection, latencyMs: 1 },
     { _tag: "PingFailed", connection, timeoutMs: 1_000 },
     { _tag: "ListChanged", connection: live, lists: ["tools"] },
-    { _tag: "Replaced", connection: ++world.connections, container: { ...container("running", world.now), containerId: "c1" }, snapshot, sameServer: pick % 3 === 0 },
+    {
+      _tag: "Replaced",
+      connection: ++world.connections,
+      container: { ...container("running", world.now), containerId: "c1" },
+      snapshot,
+      sameServer: pick % 3 === 0,
+    },
     ...world.pending,
   ]
   return options[pick % options.length]!
@@ -129,7 +141,11 @@ const arbRun = fc.record({
 })
 
 /** Drives a server from its first step through random events; returns the world. */
-const drive = (run: { readonly adopt: boolean; readonly steps: ReadonlyArray<{ pick: number; connection: number; advanceMs: number }>; readonly outcomes: fc.Stream<boolean> }) => {
+const drive = (run: {
+  readonly adopt: boolean
+  readonly steps: ReadonlyArray<{ pick: number; connection: number; advanceMs: number }>
+  readonly outcomes: fc.Stream<boolean>
+}) => {
   const outcomes = run.outcomes[Symbol.iterator]()
   const succeed = () => outcomes.next().value !== false
   const first = firstStep(container(), run.adopt ? "adopt" : "deploy")
@@ -148,7 +164,10 @@ const drive = (run: { readonly adopt: boolean; readonly steps: ReadonlyArray<{ p
 
 describe("the server state machine", () => {
   it("accepts every event from outside in every state it can reach: stale ones change nothing", () => {
-    fc.assert(fc.property(arbRun, (run) => void drive(run)), { numRuns: 500 })
+    fc.assert(
+      fc.property(arbRun, (run) => void drive(run)),
+      { numRuns: 500 },
+    )
   })
 
   it("reports the health its state says, and keeps a history of at most 20 changes ending in it", () => {
@@ -195,7 +214,8 @@ describe("the server state machine", () => {
         for (const [i, { commands }] of world.trace.entries()) {
           const after = world.trace[i + 1]?.before ?? world.server
           const live = connectionOf(after.state)
-          if (live !== null && connectionOf(world.trace[i]!.before.state) !== live) expect(commands).toContainEqual(expect.objectContaining({ _tag: "Ping", connection: live }))
+          if (live !== null && connectionOf(world.trace[i]!.before.state) !== live)
+            expect(commands).toContainEqual(expect.objectContaining({ _tag: "Ping", connection: live }))
           if (live === null && commands.some((c) => c._tag === "Ping")) throw new Error("a ping was asked for with no live connection")
         }
       }),
@@ -262,16 +282,24 @@ describe("crashes and the circuit breaker", () => {
   })
 
   it("rolls a deploy that never became ready back whole, and keeps retrying an adopted server that will not answer", () => {
-    const deploy = Result.getOrThrow(step(firstStep(container(), "deploy").server, { _tag: "ConnectFailed", reason: "no answer" }, { now: 0, random: 0.5, settings }))
+    const deploy = Result.getOrThrow(
+      step(firstStep(container(), "deploy").server, { _tag: "ConnectFailed", reason: "no answer" }, { now: 0, random: 0.5, settings }),
+    )
     expect(deploy.commands).toEqual([{ _tag: "RemoveContainer", containerId: "c1" }, { _tag: "Forget" }])
-    const adopted = Result.getOrThrow(step(firstStep(container(), "adopt").server, { _tag: "ConnectFailed", reason: "no answer" }, { now: 0, random: 0.5, settings }))
+    const adopted = Result.getOrThrow(
+      step(firstStep(container(), "adopt").server, { _tag: "ConnectFailed", reason: "no answer" }, { now: 0, random: 0.5, settings }),
+    )
     expect(adopted.server.state).toEqual({ _tag: "Down", failures: 1 })
     expect(adopted.commands).toContainEqual({ _tag: "Schedule", event: "ReconnectDue", afterMs: 1_000 })
   })
 
   it("refuses an outcome nobody asked for", () => {
     const world = ready()
-    for (const event of [{ _tag: "Connected", connection: 9, container: container(), snapshot }, { _tag: "ContainerStopped", container: container() }, { _tag: "StartFailed", reason: "x" }] as const) {
+    for (const event of [
+      { _tag: "Connected", connection: 9, container: container(), snapshot },
+      { _tag: "ContainerStopped", container: container() },
+      { _tag: "StartFailed", reason: "x" },
+    ] as const) {
       expect(Result.isFailure(step(world.server, event, input(world)))).toBe(true)
     }
   })

@@ -9,7 +9,12 @@ const setup = async () => {
   await run(instances.deploy({ name: "with-id", accountToolInstanceId: "ati-1", image: "img:1", env: [{ name: "K", value: Redacted.make("v") }], ports: [] }))
   await run(instances.deploy({ name: "without-id", accountToolInstanceId: null, image: "img:1", env: [], ports: [] }))
   const controlPlane = new RecordingControlPlane()
-  const heartbeat = makeHeartbeat({ runtime, controlPlane, metrics: new FixedHostMetrics(), settings: { dtmaVersion: "0.1.0", retries: 3, retryBase: "1 millis" } })
+  const heartbeat = makeHeartbeat({
+    runtime,
+    controlPlane,
+    metrics: new FixedHostMetrics(),
+    settings: { dtmaVersion: "0.1.0", retries: 3, retryBase: "1 millis" },
+  })
   return { heartbeat, controlPlane }
 }
 
@@ -18,7 +23,9 @@ describe("heartbeat", () => {
     const { heartbeat, controlPlane } = await setup()
     await run(heartbeat.send())
     expect(controlPlane.received).toHaveLength(1)
-    expect(controlPlane.received[0]?.tools).toEqual([expect.objectContaining({ accountToolInstanceId: "ati-1", statusOnToolbox: "running", instanceName: "with-id" })])
+    expect(controlPlane.received[0]?.tools).toEqual([
+      expect.objectContaining({ accountToolInstanceId: "ati-1", statusOnToolbox: "running", instanceName: "with-id" }),
+    ])
   })
 
   it("retries an unreachable backend with backoff until it answers", async () => {
@@ -52,9 +59,24 @@ describe("heartbeat of MCP servers", () => {
   ] as const)("reports a running MCP server that is %s as %s, with its transport and health", async (health, expected) => {
     const runtime = new InMemoryContainerRuntime({ images: ["img:1"] })
     const instances = makeInstances({ runtime, settings: { reservedHostPorts: [], stopGraceSeconds: 1 } })
-    const c = await run(instances.deploy({ name: "mcp", accountToolInstanceId: "ati-m", image: "img:1", env: [], ports: [], mcp: { transport: "sse", endpointPath: "/sse", port: 8080 } }))
+    const c = await run(
+      instances.deploy({
+        name: "mcp",
+        accountToolInstanceId: "ati-m",
+        image: "img:1",
+        env: [],
+        ports: [],
+        mcp: { transport: "sse", endpointPath: "/sse", port: 8080 },
+      }),
+    )
     const mcpServers = { list: () => [{ instanceName: "mcp", containerId: c.containerId, transportType: "sse" as const, healthStatus: health }] }
-    const heartbeat = makeHeartbeat({ runtime, controlPlane: new RecordingControlPlane(), metrics: new FixedHostMetrics(), mcpServers, settings: { dtmaVersion: "0.1.0", retries: 0, retryBase: "1 millis" } })
+    const heartbeat = makeHeartbeat({
+      runtime,
+      controlPlane: new RecordingControlPlane(),
+      metrics: new FixedHostMetrics(),
+      mcpServers,
+      settings: { dtmaVersion: "0.1.0", retries: 0, retryBase: "1 millis" },
+    })
     expect((await run(heartbeat.report())).tools).toEqual([expect.objectContaining({ statusOnToolbox: expected, mcp: { transport: "sse", health } })])
   })
 })
@@ -65,7 +87,9 @@ describe("repeated heartbeats", () => {
     const vt = virtualTime()
     const outcomes: Array<string> = []
     controlPlane.failNext("rejected", 1)
-    await vt.run(Effect.forkScoped(repeatHeartbeats(heartbeat, 60_000, (exit) => Effect.sync(() => void outcomes.push(Exit.isSuccess(exit) ? "ok" : "failed")))))
+    await vt.run(
+      Effect.forkScoped(repeatHeartbeats(heartbeat, 60_000, (exit) => Effect.sync(() => void outcomes.push(Exit.isSuccess(exit) ? "ok" : "failed")))),
+    )
     await vt.advance(0)
     expect(outcomes).toEqual(["failed"])
     await vt.advance(60_000)

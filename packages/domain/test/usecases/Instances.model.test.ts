@@ -19,7 +19,7 @@ const settings = { reservedHostPorts: [30000], stopGraceSeconds: 1 }
 
 const outcome = async <A, E>(effect: Effect.Effect<A, E>) => {
   const exit = await Effect.runPromiseExit(effect)
-  return Exit.isSuccess(exit) ? "ok" : (exit.cause.reasons[0] as { error?: { _tag?: string } } | undefined)?.error?._tag ?? "defect"
+  return Exit.isSuccess(exit) ? "ok" : ((exit.cause.reasons[0] as { error?: { _tag?: string } } | undefined)?.error?._tag ?? "defect")
 }
 
 /** After every command the API's view equals the model and the runtime holds nothing else. */

@@ -72,7 +72,7 @@ describe("deploying an instance", () => {
 
   it("removes the container when it fails to start, so a retry does not hit a name conflict", async () => {
     const { instances, runtime } = setup()
-    runtime.failNextStart("exec: \"/app\": no such file or directory")
+    runtime.failNextStart('exec: "/app": no such file or directory')
     expect(await failureOf(instances.deploy(request()))).toMatchObject({ _tag: "RuntimeOperationFailed", operation: "start" })
     expect(runtime.containerCount()).toBe(0)
     expect((await run(instances.deploy(request()))).state).toBe("running")
@@ -89,13 +89,21 @@ describe("deploying an instance", () => {
     await run(instances.deploy(request({ image: "dtma/pullable:1" })))
     await run(instances.deploy(request({ name: "tool-b", image: "dtma/pullable:1" })))
     expect(runtime.pulls).toBe(1)
-    expect(await failureOf(instances.deploy(request({ name: "tool-c", image: "nowhere/absent:1" })))).toMatchObject({ _tag: "ImageUnavailable", reason: "pull_failed" })
+    expect(await failureOf(instances.deploy(request({ name: "tool-c", image: "nowhere/absent:1" })))).toMatchObject({
+      _tag: "ImageUnavailable",
+      reason: "pull_failed",
+    })
   })
 
   it("refuses invalid names, images and env names before touching the runtime", async () => {
     const { instances, runtime } = setup()
     runtime.daemonDown = true
-    for (const bad of [request({ name: "a/b" }), request({ image: "UPPER/Case" }), request({ env: [{ name: "1BAD", value: Redacted.make("x") }] }), request({ ports: [port(70000)] })]) {
+    for (const bad of [
+      request({ name: "a/b" }),
+      request({ image: "UPPER/Case" }),
+      request({ env: [{ name: "1BAD", value: Redacted.make("x") }] }),
+      request({ ports: [port(70000)] }),
+    ]) {
       expect(await failureOf(instances.deploy(bad))).toMatchObject({ _tag: "InvalidInstanceSpec" })
     }
   })
@@ -108,7 +116,9 @@ describe("deploying an instance", () => {
 
   it("lets exactly one of 50 concurrent deploys of one name succeed", async () => {
     const { instances, runtime } = setup()
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => Effect.runPromiseExit(instances.deploy(request({ accountToolInstanceId: `ati-${i}` })))))
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => Effect.runPromiseExit(instances.deploy(request({ accountToolInstanceId: `ati-${i}` })))),
+    )
     expect(results.filter((r) => r._tag === "Success")).toHaveLength(1)
     expect(runtime.containerCount()).toBe(1)
   })
@@ -160,7 +170,17 @@ describe("reconciling after a restart", () => {
 
   it("removes a container whose deploy never started it, and duplicates of one name", async () => {
     const { runtime, instances } = setup()
-    const spec = { name: "half", accountToolInstanceId: "x", image: IMAGE, kind: "standard_tool" as const, env: [], ports: [], pullPolicy: "never" as const, mcp: null, command: null }
+    const spec = {
+      name: "half",
+      accountToolInstanceId: "x",
+      image: IMAGE,
+      kind: "standard_tool" as const,
+      env: [],
+      ports: [],
+      pullPolicy: "never" as const,
+      mcp: null,
+      command: null,
+    }
     const half = await run(runtime.create(spec))
     const first = await run(runtime.create({ ...spec, name: "dup" }))
     await run(runtime.start(first.containerId))
@@ -198,7 +218,10 @@ describe("deploy requests the runtime would mishandle", () => {
 
   it.each(["not-an-ip", "256.1.1.1", "127.0.0.1 ", ""])("refuses HostIp %j, which Docker would publish on every interface", async (hostIp) => {
     const { instances } = setup()
-    expect(await failureOf(instances.deploy(request({ ports: [{ containerPort: 8080, protocol: "tcp", hostIp, hostPort: 30001 }] })))).toMatchObject({ _tag: "InvalidInstanceSpec", field: "ports" })
+    expect(await failureOf(instances.deploy(request({ ports: [{ containerPort: 8080, protocol: "tcp", hostIp, hostPort: 30001 }] })))).toMatchObject({
+      _tag: "InvalidInstanceSpec",
+      field: "ports",
+    })
   })
 
   it.each(["0.0.0.0", "127.0.0.1", "::", "::1", "fe80::1"])("accepts HostIp %s", async (hostIp) => {
@@ -234,7 +257,7 @@ describe("container overrides", () => {
     expect(await failureOf(instances.deploy(request({ overrides: { labels: { "dtma.managed": "false" } } })))).toMatchObject({ field: "labels" })
     expect(await failureOf(instances.deploy(request({ mcp, overrides: { user: "0:0" } })))).toMatchObject({ field: "user" })
     expect(await failureOf(instances.deploy(request({ overrides: { tmpfs: { "/x": "rw,exec" } } })))).toMatchObject({ field: "tmpfs" })
-    expect(await failureOf(instances.deploy(request({ overrides: { tmpfs: { "relative": "rw" } } })))).toMatchObject({ field: "tmpfs" })
+    expect(await failureOf(instances.deploy(request({ overrides: { tmpfs: { relative: "rw" } } })))).toMatchObject({ field: "tmpfs" })
     expect((await run(instances.deploy(request({ overrides: { user: "root" } })))).state).toBe("running")
   })
 })
@@ -246,13 +269,19 @@ describe("the container's user, read as the runtime reads it", () => {
     return failureOf(instances.deploy(request({ ...over, overrides: { user } })))
   }
 
-  it.each(["0", "00", "0000", "+0", "-0", "+00", "root", "0:1000", "000:1000", "root:1000"])("refuses uid 0 spelled %j for an MCP server, naming User", async (user) => {
-    expect(await problemOf(user)).toMatchObject({ _tag: "InvalidInstanceSpec", field: "user", problem: expect.stringContaining("uid 0") })
-  })
+  it.each(["0", "00", "0000", "+0", "-0", "+00", "root", "0:1000", "000:1000", "root:1000"])(
+    "refuses uid 0 spelled %j for an MCP server, naming User",
+    async (user) => {
+      expect(await problemOf(user)).toMatchObject({ _tag: "InvalidInstanceSpec", field: "user", problem: expect.stringContaining("uid 0") })
+    },
+  )
 
-  it.each(["1000:0", "1000:00", "1000:+0", "1000:-0", "nobody:root", "node:0", "65534:root"])("refuses gid 0 spelled %j for an MCP server, naming User", async (user) => {
-    expect(await problemOf(user)).toMatchObject({ _tag: "InvalidInstanceSpec", field: "user", problem: expect.stringContaining("group 0") })
-  })
+  it.each(["1000:0", "1000:00", "1000:+0", "1000:-0", "nobody:root", "node:0", "65534:root"])(
+    "refuses gid 0 spelled %j for an MCP server, naming User",
+    async (user) => {
+      expect(await problemOf(user)).toMatchObject({ _tag: "InvalidInstanceSpec", field: "user", problem: expect.stringContaining("group 0") })
+    },
+  )
 
   it.each(["node", "nobody"])("refuses the name %j alone for an MCP server: without a group the runtime may give it group 0", async (user) => {
     expect(await problemOf(user)).toMatchObject({ _tag: "InvalidInstanceSpec", field: "user", problem: expect.stringContaining("group 0 (root)") })
@@ -271,7 +300,12 @@ describe("the container's user, read as the runtime reads it", () => {
 
   it("runs an MCP server as a non-root user and group however the numbers are spelled, keeping the runtime's reading", async () => {
     const { instances, runtime } = setup()
-    for (const [name, user, kept] of [["a", "1000:1000", "1000:1000"], ["b", "+01000:0065534", "1000:65534"], ["c", "node:nogroup", "node:nogroup"], ["d", "nobody:1000", "nobody:1000"]] as const) {
+    for (const [name, user, kept] of [
+      ["a", "1000:1000", "1000:1000"],
+      ["b", "+01000:0065534", "1000:65534"],
+      ["c", "node:nogroup", "node:nogroup"],
+      ["d", "nobody:1000", "nobody:1000"],
+    ] as const) {
       const deployed = await run(instances.deploy(request({ name, mcp, overrides: { user } })))
       expect(deployed.state).toBe("running")
       expect(runtime.specOf(deployed.containerId)?.overrides?.user).toBe(kept)
@@ -280,7 +314,12 @@ describe("the container's user, read as the runtime reads it", () => {
 
   it("keeps root for a standard tool, as Docker's default", async () => {
     const { instances } = setup()
-    for (const [name, user] of [["a", "root"], ["b", "0:0"], ["c", "00"]] as const) expect((await run(instances.deploy(request({ name, overrides: { user } })))).state).toBe("running")
+    for (const [name, user] of [
+      ["a", "root"],
+      ["b", "0:0"],
+      ["c", "00"],
+    ] as const)
+      expect((await run(instances.deploy(request({ name, overrides: { user } })))).state).toBe("running")
   })
 })
 
@@ -291,9 +330,41 @@ describe("tmpfs mounts, checked as the runtime would check them", () => {
   }
 
   it.each([
-    "size=abc", "size=", "size=1.5m", "size=-1", "size=1e3", "size=0x10", "mode=999", "mode=", "mode=abc", "mode=0o700", "uid=x", "uid=", "uid=-1",
-    "uid=4294967295", "gid=x", "nr_inodes=abc", "nr_inodes=", "foo", "foo=bar", "huge=never", "tmpcopyup", "bind", "rbind", "remount", "shared",
-    ",", "size=1m,", ",size=1m", "size=1m,size=2m", "noexec,noexec", "ro,rw", "SIZE=1m", "noexec=1", "size=1m=2", "=1",
+    "size=abc",
+    "size=",
+    "size=1.5m",
+    "size=-1",
+    "size=1e3",
+    "size=0x10",
+    "mode=999",
+    "mode=",
+    "mode=abc",
+    "mode=0o700",
+    "uid=x",
+    "uid=",
+    "uid=-1",
+    "uid=4294967295",
+    "gid=x",
+    "nr_inodes=abc",
+    "nr_inodes=",
+    "foo",
+    "foo=bar",
+    "huge=never",
+    "tmpcopyup",
+    "bind",
+    "rbind",
+    "remount",
+    "shared",
+    ",",
+    "size=1m,",
+    ",size=1m",
+    "size=1m,size=2m",
+    "noexec,noexec",
+    "ro,rw",
+    "SIZE=1m",
+    "noexec=1",
+    "size=1m=2",
+    "=1",
   ])("refuses the tmpfs options %j, naming HostConfig.Tmpfs and the option", async (options) => {
     const failure = await tmpfsProblem({ "/cache": options })
     expect(failure).toMatchObject({ _tag: "InvalidInstanceSpec", field: "tmpfs" })
@@ -304,18 +375,35 @@ describe("tmpfs mounts, checked as the runtime would check them", () => {
     expect(failure).toMatchObject({ _tag: "InvalidInstanceSpec", field: "tmpfs", problem: expect.stringMatching(/no exec, no suid, no dev/) })
   })
 
-  it.each(["/proc", "/proc/sys", "/sys", "/sys/x", "/dev", "/dev/null", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname", "/a\nb", "relative", "/", "/a/../b"])(
-    "refuses a tmpfs mount on %j, which the runtime cannot mount or must keep",
-    async (path) => {
-      expect(await tmpfsProblem({ [path]: "" })).toMatchObject({ _tag: "InvalidInstanceSpec", field: "tmpfs" })
-    },
-  )
+  it.each([
+    "/proc",
+    "/proc/sys",
+    "/sys",
+    "/sys/x",
+    "/dev",
+    "/dev/null",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/hostname",
+    "/a\nb",
+    "relative",
+    "/",
+    "/a/../b",
+  ])("refuses a tmpfs mount on %j, which the runtime cannot mount or must keep", async (path) => {
+    expect(await tmpfsProblem({ [path]: "" })).toMatchObject({ _tag: "InvalidInstanceSpec", field: "tmpfs" })
+  })
 
   it("accepts known options with valid values", async () => {
     const { instances } = setup()
     const tmpfs = {
-      "/a": "", "/b": "rw,noexec,nosuid,nodev,size=64m", "/c": "ro,size=1048576", "/d": "size=10%,mode=1777", "/e": "mode=0700,uid=1000,gid=1000",
-      "/f": "nr_inodes=1k,size=2G", "/g": "noatime,nr_blocks=100", "/tmp/x": "size=8K",
+      "/a": "",
+      "/b": "rw,noexec,nosuid,nodev,size=64m",
+      "/c": "ro,size=1048576",
+      "/d": "size=10%,mode=1777",
+      "/e": "mode=0700,uid=1000,gid=1000",
+      "/f": "nr_inodes=1k,size=2G",
+      "/g": "noatime,nr_blocks=100",
+      "/tmp/x": "size=8K",
     }
     expect((await run(instances.deploy(request({ overrides: { tmpfs } })))).state).toBe("running")
   })
@@ -331,7 +419,9 @@ describe("the host port the DTMA calls a network MCP server on", () => {
   it("refuses a network server whose MCP port is published on a host port the DTMA's client refuses to call, naming the port and why", async () => {
     const instances = withFetchBadPorts()
     for (const hostPort of [22, 6000]) {
-      const failure = await failureOf(instances.deploy(request({ mcp: http, ports: [{ containerPort: 3001, protocol: "tcp", hostIp: "127.0.0.1", hostPort }] })))
+      const failure = await failureOf(
+        instances.deploy(request({ mcp: http, ports: [{ containerPort: 3001, protocol: "tcp", hostIp: "127.0.0.1", hostPort }] })),
+      )
       expect(failure).toMatchObject({ _tag: "InvalidInstanceSpec", field: "ports", problem: expect.stringContaining(`host port ${hostPort}`) })
       expect(failure._tag === "InvalidInstanceSpec" && failure.problem).toMatch(/fetch/)
     }

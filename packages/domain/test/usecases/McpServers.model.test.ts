@@ -32,7 +32,7 @@ const SILENT = "mcp/silent:1"
 
 const outcome = async <A, E>(real: Real, effect: Effect.Effect<A, E>) => {
   const exit = await real.d.vt.run(Effect.exit(effect))
-  return Exit.isSuccess(exit) ? "ok" : (exit.cause.reasons[0] as { error?: { _tag?: string } } | undefined)?.error?._tag ?? "defect"
+  return Exit.isSuccess(exit) ? "ok" : ((exit.cause.reasons[0] as { error?: { _tag?: string } } | undefined)?.error?._tag ?? "defect")
 }
 
 /** Lets restarts and reconnections run their course: 300 ms of virtual time, in steps. */
@@ -51,7 +51,10 @@ const checkInvariants = async (model: Model, real: Real) => {
     const expected = model.servers.get(view.instanceName)!
     const health = !expected.running ? "stopped" : expected.circuitOpen ? "unhealthy" : "healthy"
     expect({ name: view.instanceName, health: view.healthStatus }).toEqual({ name: view.instanceName, health })
-    expect({ name: view.instanceName, channels: real.d.connector.openChannels(view.containerId) }).toEqual({ name: view.instanceName, channels: health === "healthy" ? 1 : 0 })
+    expect({ name: view.instanceName, channels: real.d.connector.openChannels(view.containerId) }).toEqual({
+      name: view.instanceName,
+      channels: health === "healthy" ? 1 : 0,
+    })
     expect(view.healthHistory.some((h) => h.detail?.startsWith("internal error") === true)).toBe(false)
   }
 }

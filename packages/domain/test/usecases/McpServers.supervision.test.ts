@@ -18,13 +18,31 @@ describe("supervising a server that stops answering", () => {
     const { containerId } = await d.vt.run(mcp.deploy(request()))
     d.runtime.pause(containerId)
     d.connector.hang(containerId)
-    const inFlight = d.vt.run(mcp.session("echo-server").pipe(Effect.flatMap((s) => s.forward("c", { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "while paused" } } }, { timeoutMs: 5_000 }))))
+    const inFlight = d.vt.run(
+      mcp
+        .session("echo-server")
+        .pipe(
+          Effect.flatMap((s) =>
+            s.forward(
+              "c",
+              { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "while paused" } } },
+              { timeoutMs: 5_000 },
+            ),
+          ),
+        ),
+    )
 
     await d.until(mcp, "echo-server", (v) => v.healthStatus === "unhealthy" && v.lastError === "the container is paused")
     expect(await inFlight).toMatchObject({ id: 1, error: { code: -32000, message: expect.stringContaining("Connection closed") } })
     const history = (await d.vt.run(mcp.get("echo-server"))).healthHistory.map((h) => `${h.status} ${h.detail ?? ""}`.trim())
-    expect(history).toEqual(expect.arrayContaining(["degraded no answer to ping within 50 ms", "unhealthy no answer to ping within 50 ms", "unhealthy the container is paused"]))
-    expect(await d.vt.failure(mcp.session("echo-server"))).toMatchObject({ _tag: "McpServerUnavailable", health: "unhealthy", detail: "the container is paused" })
+    expect(history).toEqual(
+      expect.arrayContaining(["degraded no answer to ping within 50 ms", "unhealthy no answer to ping within 50 ms", "unhealthy the container is paused"]),
+    )
+    expect(await d.vt.failure(mcp.session("echo-server"))).toMatchObject({
+      _tag: "McpServerUnavailable",
+      health: "unhealthy",
+      detail: "the container is paused",
+    })
 
     d.runtime.unpause(containerId)
     await d.connector.resume(containerId)

@@ -21,7 +21,13 @@ describe("deploying an MCP server", () => {
   it("answers once it is initialized and listed, healthy, with its tools discovered", async () => {
     const mcp = await setUp()
     const view = await d.vt.run(mcp.deploy(request()))
-    expect(view).toMatchObject({ instanceName: "echo-server", healthStatus: "healthy", transportType: "stdio", restartCount: 0, lastHealthCheck: new Date(d.vt.now()).toISOString() })
+    expect(view).toMatchObject({
+      instanceName: "echo-server",
+      healthStatus: "healthy",
+      transportType: "stdio",
+      restartCount: 0,
+      lastHealthCheck: new Date(d.vt.now()).toISOString(),
+    })
     expect(view.capabilities?.tools.map((t) => t["name"])).toEqual(["echo"])
     expect(view.capabilities?.serverInfo).toMatchObject({ name: "dtma-echo" })
     expect(await d.vt.run(callEcho(mcp, "echo-server", "hi"))).toEqual({ jsonrpc: "2.0", id: 1, result: { content: [{ type: "text", text: "hi" }] } })
@@ -30,10 +36,15 @@ describe("deploying an MCP server", () => {
   it("rolls back a server that never answers, saying why with its stderr tail, and leaves no container", async () => {
     const mcp = await setUp()
     const create = d.runtime.create.bind(d.runtime)
-    d.runtime.create = (spec, options) => create(spec, options).pipe(Effect.tap((c) => Effect.sync(() => {
-      d.logs.addContainer(c.containerId)
-      d.logs.append(c.containerId, "stderr", "Error: missing API key")
-    })))
+    d.runtime.create = (spec, options) =>
+      create(spec, options).pipe(
+        Effect.tap((c) =>
+          Effect.sync(() => {
+            d.logs.addContainer(c.containerId)
+            d.logs.append(c.containerId, "stderr", "Error: missing API key")
+          }),
+        ),
+      )
     const error = await d.vt.failure(mcp.deploy(request({ image: "mcp/silent:1" })))
     expect(error).toMatchObject({ _tag: "McpServerNotReady", name: "echo-server", stderrTail: ["Error: missing API key"] })
     expect(error.message).toContain("Error: missing API key")
@@ -211,10 +222,15 @@ describe("what an MCP server prints", () => {
   it("is shown with the values it was given masked, in its logs and in a rollback's error", async () => {
     const mcp = await setUp()
     const create = d.runtime.create.bind(d.runtime)
-    d.runtime.create = (spec, options) => create(spec, options).pipe(Effect.tap((c) => Effect.sync(() => {
-      d.logs.addContainer(c.containerId)
-      d.logs.append(c.containerId, "stderr", `using key sk-live-0123456789 for ${spec.name}`)
-    })))
+    d.runtime.create = (spec, options) =>
+      create(spec, options).pipe(
+        Effect.tap((c) =>
+          Effect.sync(() => {
+            d.logs.addContainer(c.containerId)
+            d.logs.append(c.containerId, "stderr", `using key sk-live-0123456789 for ${spec.name}`)
+          }),
+        ),
+      )
     const secretEnv = [{ name: "API_KEY", value: Redacted.make("sk-live-0123456789") }]
     await d.vt.run(mcp.deploy(request({ env: secretEnv })))
     const lines = await d.vt.run(mcp.logs("echo-server", 10))
@@ -250,7 +266,10 @@ describe("the servers whose client sessions must end", () => {
     await d.vt.run(d.runtime.remove(containerId))
     d.events.emit({ kind: "destroy", containerId, name: "elsewhere", exitCode: null, at: d.vt.now() })
     await d.vt.advance(0)
-    expect(gone).toEqual([{ name: "echo-server", reason: "removed" }, { name: "elsewhere", reason: "removed" }])
+    expect(gone).toEqual([
+      { name: "echo-server", reason: "removed" },
+      { name: "elsewhere", reason: "removed" },
+    ])
     await d.vt.run(mcp.deploy(request({ name: "lives-on" })))
     await first.stop()
     expect(gone).toHaveLength(2)
@@ -285,8 +304,19 @@ describe("the servers whose client sessions must end", () => {
 
 describe("whether a container runs the same image as another", () => {
   const container = (image: string, imageId?: string | null): ManagedContainer => ({
-    containerId: "c", containerName: "n", name: "n", accountToolInstanceId: null, kind: "mcp_server", image, imageId, state: "running",
-    createdAt: 0, startedAt: null, exitCode: null, ports: [], mcp: null,
+    containerId: "c",
+    containerName: "n",
+    name: "n",
+    accountToolInstanceId: null,
+    kind: "mcp_server",
+    image,
+    imageId,
+    state: "running",
+    createdAt: 0,
+    startedAt: null,
+    exitCode: null,
+    ports: [],
+    mcp: null,
   })
   it.each([
     ["two tags of one image", container("a:1", "sha256:1"), container("a:latest", "sha256:1"), true],
@@ -306,7 +336,10 @@ describe("what an MCP server says, when it holds a multi-line secret", () => {
     const keyLines = key.split("\n").filter((l) => l !== "")
     const secretEnv = [{ name: "KEY", value: Redacted.make(key) }]
     const create = d.runtime.create.bind(d.runtime)
-    d.runtime.create = (spec, options) => create(spec, options).pipe(Effect.tap((c) => Effect.sync(() => d.logs.append(c.containerId, "stderr", `key:\n${key}env: ${JSON.stringify({ KEY: key })}`))))
+    d.runtime.create = (spec, options) =>
+      create(spec, options).pipe(
+        Effect.tap((c) => Effect.sync(() => d.logs.append(c.containerId, "stderr", `key:\n${key}env: ${JSON.stringify({ KEY: key })}`))),
+      )
     // What the server answers instead of a session (an HTTP error body, say), once set.
     let answer: string | null = null
     const connect = d.connector.connect.bind(d.connector)

@@ -27,16 +27,23 @@ afterEach(() => vt.close())
 
 const setup = async (options: { readonly lifetimeMs?: number } = {}) => {
   const source = new InMemoryCredentialSource({ lifetimeMs: options.lifetimeMs ?? 600_000 })
-  for (const [id, provider] of [["gh", "github"], ["slack", "slack"], ["google", "google"]] as const) source.connect(id, { provider, scopes: [] })
+  for (const [id, provider] of [
+    ["gh", "github"],
+    ["slack", "slack"],
+    ["google", "google"],
+  ] as const)
+    source.connect(id, { provider, scopes: [] })
   const delivery = new InMemoryCredentialDelivery()
   const envRenewals: Array<string> = []
-  const credentials = await vt.run(makeServerCredentials({
-    cache: makeCredentialCache({ source }),
-    delivery,
-    settings: { onExpiry: defaultRenewalPolicy, retry: defaultRetryPolicy, idleRecheckMs: 60_000 },
-    random: () => 0.5,
-    onEnvRenewal: (name) => Effect.sync(() => void envRenewals.push(name)),
-  }))
+  const credentials = await vt.run(
+    makeServerCredentials({
+      cache: makeCredentialCache({ source }),
+      delivery,
+      settings: { onExpiry: defaultRenewalPolicy, retry: defaultRetryPolicy, idleRecheckMs: 60_000 },
+      random: () => 0.5,
+      onEnvRenewal: (name) => Effect.sync(() => void envRenewals.push(name)),
+    }),
+  )
   return { source, delivery, credentials, envRenewals }
 }
 
@@ -44,7 +51,8 @@ const withTestClock = <A, E>(effect: Effect.Effect<A, E>) => vt.run(effect)
 const settle = Effect.gen(function* () {
   for (let i = 0; i < 20; i++) yield* Effect.yieldNow
 })
-const tokensOf = (delivery: InMemoryCredentialDelivery, name: string) => (delivery.deliveredTo(name)?.credentials ?? []).map((c) => Redacted.value(c.accessToken))
+const tokensOf = (delivery: InMemoryCredentialDelivery, name: string) =>
+  (delivery.deliveredTo(name)?.credentials ?? []).map((c) => Redacted.value(c.accessToken))
 
 describe("ServerCredentials", () => {
   it("delivers each renewed token to every server sharing the connection, with one backend call per refresh", async () => {
@@ -91,7 +99,9 @@ describe("ServerCredentials", () => {
     )
     const calls = source.calls.length
     const renewals = source.minted
-    console.info(`1,000-refresh run: ${calls} backend calls, ${renewals} tokens minted, ${calls - renewals} failed calls, ${outcome.expiredSeen} expired sightings, ${(outcome.now / 3_600_000).toFixed(1)} h simulated`)
+    console.info(
+      `1,000-refresh run: ${calls} backend calls, ${renewals} tokens minted, ${calls - renewals} failed calls, ${outcome.expiredSeen} expired sightings, ${(outcome.now / 3_600_000).toFixed(1)} h simulated`,
+    )
     // Every call names one connection: servers sharing it never cause a call each.
     expect(source.calls.every((c) => c.connectionIds.length === 1 || c.connectionIds.length === 2)).toBe(true)
     expect(outcome.expiredSeen).toBe(0)
@@ -121,7 +131,9 @@ describe("ServerCredentials", () => {
     const h = holder("env", binding(["gh"], { method: "env_vars" }))
     const prepared = await vt.run(credentials.prepare(h, "1000"))
     expect(prepared.mounts).toEqual([])
-    expect(prepared.env.map((e) => e.name)).toEqual(expect.arrayContaining(["OAUTH_GITHUB_ACCESS_TOKEN", "GITHUB_TOKEN", "GH_TOKEN", "GITHUB_PERSONAL_ACCESS_TOKEN"]))
+    expect(prepared.env.map((e) => e.name)).toEqual(
+      expect.arrayContaining(["OAUTH_GITHUB_ACCESS_TOKEN", "GITHUB_TOKEN", "GH_TOKEN", "GITHUB_PERSONAL_ACCESS_TOKEN"]),
+    )
     await vt.run(credentials.track(h))
     await vt.run(credentials.refresh("env"))
     expect(envRenewals).toEqual(["env"])
@@ -133,14 +145,16 @@ describe("ServerCredentials", () => {
     source.connect("gh", { provider: "github", scopes: [] })
     const h = holder("env", binding(["gh"], { method: "env_vars" }))
     const envRenewals: Array<string> = []
-    const credentials: ServerCredentials = await vt.run(makeServerCredentials({
-      cache: makeCredentialCache({ source }),
-      delivery: new InMemoryCredentialDelivery(),
-      settings: { onExpiry: defaultRenewalPolicy, retry: defaultRetryPolicy, idleRecheckMs: 60_000 },
-      random: () => 0.5,
-      // As McpServers does: the replacement container is tracked again once it serves.
-      onEnvRenewal: (name) => Effect.suspend(() => credentials.track(h)).pipe(Effect.tap(() => Effect.sync(() => void envRenewals.push(name)))),
-    }))
+    const credentials: ServerCredentials = await vt.run(
+      makeServerCredentials({
+        cache: makeCredentialCache({ source }),
+        delivery: new InMemoryCredentialDelivery(),
+        settings: { onExpiry: defaultRenewalPolicy, retry: defaultRetryPolicy, idleRecheckMs: 60_000 },
+        random: () => 0.5,
+        // As McpServers does: the replacement container is tracked again once it serves.
+        onEnvRenewal: (name) => Effect.suspend(() => credentials.track(h)).pipe(Effect.tap(() => Effect.sync(() => void envRenewals.push(name)))),
+      }),
+    )
     await vt.run(credentials.prepare(h, "1000"))
     await vt.run(credentials.track(h))
     await vt.run(credentials.refresh("env"))
@@ -153,13 +167,15 @@ describe("ServerCredentials", () => {
     const source = new InMemoryCredentialSource()
     source.connect("gh", { provider: "github", scopes: [] })
     const attempts: Array<number> = []
-    const credentials: ServerCredentials = await vt.run(makeServerCredentials({
-      cache: makeCredentialCache({ source }),
-      delivery: new InMemoryCredentialDelivery(),
-      settings: { onExpiry: defaultRenewalPolicy, retry: { baseDelayMs: 1_000, maxDelayMs: 4_000 }, idleRecheckMs: 60_000 },
-      random: () => 0.5,
-      onEnvRenewal: () => Effect.suspend(() => (attempts.push(attempts.length) === 1 ? Effect.fail("the replacement never became ready") : Effect.void)),
-    }))
+    const credentials: ServerCredentials = await vt.run(
+      makeServerCredentials({
+        cache: makeCredentialCache({ source }),
+        delivery: new InMemoryCredentialDelivery(),
+        settings: { onExpiry: defaultRenewalPolicy, retry: { baseDelayMs: 1_000, maxDelayMs: 4_000 }, idleRecheckMs: 60_000 },
+        random: () => 0.5,
+        onEnvRenewal: () => Effect.suspend(() => (attempts.push(attempts.length) === 1 ? Effect.fail("the replacement never became ready") : Effect.void)),
+      }),
+    )
     const h = holder("env", binding(["gh"], { method: "env_vars" }))
     const failure = await withTestClock(
       Effect.gen(function* () {
@@ -181,14 +197,20 @@ describe("ServerCredentials", () => {
     await vt.run(credentials.prepare(h, "1000:1000"))
     await vt.run(credentials.track(h))
     const views = await vt.run(credentials.refresh("a"))
-    expect(views.map((v) => [v.connectionId, v.provider, v.status])).toEqual([["gh", "github", "valid"], ["slack", "slack", "valid"]])
+    expect(views.map((v) => [v.connectionId, v.provider, v.status])).toEqual([
+      ["gh", "github", "valid"],
+      ["slack", "slack", "valid"],
+    ])
     expect(tokensOf(delivery, "a")).toEqual(["token-gh-3", "token-slack-4"])
     expect(JSON.stringify(views)).not.toContain("token-")
   })
 
   it("wipes a released server and forgets connections no other server uses", async () => {
     const { source, delivery, credentials } = await setup()
-    for (const [name, ids] of [["a", ["gh"]], ["b", ["gh", "slack"]]] as const) {
+    for (const [name, ids] of [
+      ["a", ["gh"]],
+      ["b", ["gh", "slack"]],
+    ] as const) {
       await vt.run(credentials.prepare(holder(name, binding(ids)), "1000"))
       await vt.run(credentials.track(holder(name, binding(ids))))
     }

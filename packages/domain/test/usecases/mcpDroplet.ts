@@ -1,7 +1,14 @@
 import { Effect, Exit, Redacted, Scope } from "effect"
 import { makeInstances, makeMcpServers, type DeployRequest, type McpServers, type McpServersSettings, type McpServerView } from "../../src/index.ts"
 import {
-  echoMcpServer, InMemoryContainerEvents, InMemoryContainerLogs, InMemoryContainerRuntime, InMemoryMcpConnector, virtualTime, type McpServerFactory, type VirtualTime,
+  echoMcpServer,
+  InMemoryContainerEvents,
+  InMemoryContainerLogs,
+  InMemoryContainerRuntime,
+  InMemoryMcpConnector,
+  virtualTime,
+  type McpServerFactory,
+  type VirtualTime,
 } from "@dtma/testing"
 import { testSupervision } from "./testSupervision.ts"
 
@@ -22,11 +29,13 @@ export const droplet = (options: { readonly servers?: Record<string, McpServerFa
   const serving: typeof connector = Object.assign(Object.create(connector) as InMemoryMcpConnector, {
     connect: (target: Parameters<InMemoryMcpConnector["connect"]>[0], connectOptions: { timeoutMs: number }) =>
       runtime.get(target.containerId).pipe(
-        Effect.tap((c) => Effect.sync(() => {
-          const factory = servers[c.image]
-          if (factory !== undefined && c.state === "running" && !refusing.now) connector.register(c.containerId, factory)
-          else connector.makeUnreachable(c.containerId)
-        })),
+        Effect.tap((c) =>
+          Effect.sync(() => {
+            const factory = servers[c.image]
+            if (factory !== undefined && c.state === "running" && !refusing.now) connector.register(c.containerId, factory)
+            else connector.makeUnreachable(c.containerId)
+          }),
+        ),
         Effect.ignore,
         Effect.andThen(connector.connect(target, connectOptions)),
       ),
@@ -67,4 +76,10 @@ export const request = (overrides: Partial<DeployRequest> = {}): DeployRequest =
 })
 
 export const callEcho = (mcp: McpServers, name: string, text: string) =>
-  mcp.session(name).pipe(Effect.flatMap((s) => s.forward("client-1", { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text } } }, { timeoutMs: 500 })))
+  mcp
+    .session(name)
+    .pipe(
+      Effect.flatMap((s) =>
+        s.forward("client-1", { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text } } }, { timeoutMs: 500 }),
+      ),
+    )

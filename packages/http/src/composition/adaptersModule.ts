@@ -1,5 +1,15 @@
 import * as Effect from "effect/Effect"
-import { ContainerEvents, ContainerLogs, ContainerRuntime, ControlPlane, CredentialDelivery, CredentialFetchFailed, CredentialSource, HostMetrics, McpConnector } from "@dtma/domain"
+import {
+  ContainerEvents,
+  ContainerLogs,
+  ContainerRuntime,
+  ControlPlane,
+  CredentialDelivery,
+  CredentialFetchFailed,
+  CredentialSource,
+  HostMetrics,
+  McpConnector,
+} from "@dtma/domain"
 import {
   dockerContainerEventsFromEnv,
   dockerContainerRuntimeFromEnv,
@@ -25,7 +35,11 @@ const described = (error: unknown) => (error instanceof Error ? { name: error.na
 
 /** A DTMA without a backend has nobody to ask for tokens: servers asking for OAuth connections are refused, saying why. */
 const noBackend = (): CredentialFetchFailed =>
-  new CredentialFetchFailed({ reason: "unavailable", connectionId: null, detail: "this DTMA has no backend configured (AGENTOPIA_API_BASE_URL and DTMA_BEARER_TOKEN)" })
+  new CredentialFetchFailed({
+    reason: "unavailable",
+    connectionId: null,
+    detail: "this DTMA has no backend configured (AGENTOPIA_API_BASE_URL and DTMA_BEARER_TOKEN)",
+  })
 const standaloneCredentialSource: CredentialSource = {
   fetchOAuth: () => Effect.fail(noBackend()),
   fetchToolSecrets: () => Effect.fail(noBackend()),
@@ -41,7 +55,9 @@ export const adaptersModule = (config: Config): ContainerModule =>
     bind<DockerOutputCapture>(Tokens.OutputCapture)
       .toResolvedValue(
         (logger: Logger) =>
-          dockerOutputCaptureFromEnv({ onError: (containerId, error) => logger.warn({ containerId, error: described(error) }, "cannot follow a container's output") }),
+          dockerOutputCaptureFromEnv({
+            onError: (containerId, error) => logger.warn({ containerId, error: described(error) }, "cannot follow a container's output"),
+          }),
         [Tokens.Logger],
       )
       .inSingletonScope()
@@ -59,7 +75,9 @@ export const adaptersModule = (config: Config): ContainerModule =>
           : standaloneControlPlane,
       )
       .inSingletonScope()
-    bind<HostMetrics>(HostMetrics).toDynamicValue(() => makeOsHostMetrics()).inSingletonScope()
+    bind<HostMetrics>(HostMetrics)
+      .toDynamicValue(() => makeOsHostMetrics())
+      .inSingletonScope()
     bind<McpConnector>(McpConnector)
       .toResolvedValue(
         (logger: Logger) =>
@@ -74,17 +92,27 @@ export const adaptersModule = (config: Config): ContainerModule =>
         [Tokens.Logger],
       )
       .inSingletonScope()
-    bind<ContainerLogs>(ContainerLogs).toResolvedValue((output: DockerOutputCapture) => output.logs, [Tokens.OutputCapture]).inSingletonScope()
+    bind<ContainerLogs>(ContainerLogs)
+      .toResolvedValue((output: DockerOutputCapture) => output.logs, [Tokens.OutputCapture])
+      .inSingletonScope()
     bind<ContainerEvents>(ContainerEvents)
       .toResolvedValue(
-        (logger: Logger) => dockerContainerEventsFromEnv({ scope: config.scope, onError: (error) => logger.warn({ error: described(error) }, "container event feed problem") }),
+        (logger: Logger) =>
+          dockerContainerEventsFromEnv({ scope: config.scope, onError: (error) => logger.warn({ error: described(error) }, "container event feed problem") }),
         [Tokens.Logger],
       )
       .inSingletonScope()
     bind<CredentialSource>(CredentialSource)
       .toDynamicValue(() =>
         config.apiBaseUrl !== null && config.outboundToken !== null
-          ? makeAgentopiaCredentialSource({ baseUrl: config.apiBaseUrl, token: config.outboundToken, timeoutMs: BACKEND_TIMEOUT_MS, oauthPath: config.credentials.oauthPath, retries: 3, retryBaseMs: 500 })
+          ? makeAgentopiaCredentialSource({
+              baseUrl: config.apiBaseUrl,
+              token: config.outboundToken,
+              timeoutMs: BACKEND_TIMEOUT_MS,
+              oauthPath: config.credentials.oauthPath,
+              retries: 3,
+              retryBaseMs: 500,
+            })
           : standaloneCredentialSource,
       )
       .inSingletonScope()

@@ -61,7 +61,8 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 60_000
 const heartbeatIntervalOf = (text: string | undefined): number => {
   if (text === undefined) return DEFAULT_HEARTBEAT_INTERVAL_MS
   const value = Number(text)
-  if (!/^\d+$/.test(text) || value < 1_000 || value > 86_400_000) throw new ConfigError({ problem: "DTMA_HEARTBEAT_INTERVAL_MS must be a whole number between 1000 and 86400000" })
+  if (!/^\d+$/.test(text) || value < 1_000 || value > 86_400_000)
+    throw new ConfigError({ problem: "DTMA_HEARTBEAT_INTERVAL_MS must be a whole number between 1000 and 86400000" })
   return value
 }
 
@@ -84,7 +85,10 @@ export const parseConfigFile = (text: string): ParsedConfigFile => {
     const line = raw.trim()
     if (line === "" || line.startsWith("#")) return
     const eq = line.indexOf("=")
-    const key = line.slice(0, Math.max(eq, 0)).replace(/^export\s+/, "").trim()
+    const key = line
+      .slice(0, Math.max(eq, 0))
+      .replace(/^export\s+/, "")
+      .trim()
     if (eq < 0 || !KEY.test(key)) return void badLines.push(index + 1)
     values[key] = unquote(line.slice(eq + 1).trim())
   })
@@ -95,10 +99,7 @@ export const parseConfigFile = (text: string): ParsedConfigFile => {
 export type ResolvedSettings = Omit<Config, "generatedTokenFile">
 
 /** Environment variables win over the file; an empty value counts as unset. */
-export const resolveSettings = (
-  env: Readonly<Record<string, string | undefined>>,
-  file: ParsedConfigFile,
-): ResolvedSettings => {
+export const resolveSettings = (env: Readonly<Record<string, string | undefined>>, file: ParsedConfigFile): ResolvedSettings => {
   const get = (key: string): string | undefined => {
     const value = env[key]?.trim() || file.values[key]?.trim()
     return value === "" ? undefined : value
@@ -118,7 +119,8 @@ export const resolveSettings = (
   const inbound = [...new Set([apiKey, bearer, fileToken].filter((t) => t !== undefined))]
   const outbound = bearer ?? fileToken
   const scope = get("DTMA_SCOPE") ?? "true"
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(scope)) throw new ConfigError({ problem: "DTMA_SCOPE must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit" })
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(scope))
+    throw new ConfigError({ problem: "DTMA_SCOPE must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit" })
   return {
     port,
     host: get("DTMA_HOST") ?? "0.0.0.0",

@@ -90,14 +90,28 @@ export const useCasesModule = (settings: UseCaseSettings, lifetime: Scope.Scope)
     bind<Heartbeat>(Tokens.Heartbeat)
       .toResolvedValue(
         (runtime: ContainerRuntime, controlPlane: ControlPlane, metrics: HostMetrics, mcpServers: McpServers) =>
-          makeHeartbeat({ runtime, controlPlane, metrics, mcpServers: { list: () => mcpServers.list(), oauth: (name) => mcpServers.oauth(name) }, settings: settings.heartbeat }),
+          makeHeartbeat({
+            runtime,
+            controlPlane,
+            metrics,
+            mcpServers: { list: () => mcpServers.list(), oauth: (name) => mcpServers.oauth(name) },
+            settings: settings.heartbeat,
+          }),
         [ContainerRuntime, ControlPlane, HostMetrics, Tokens.McpServers],
       )
       .inSingletonScope()
     // Building it subscribes to container events: it is made once, on first use, in the lifetime scope.
     bind<McpServers>(Tokens.McpServers)
       .toResolvedValue(
-        (instances: Instances, runtime: ContainerRuntime, connector: McpConnector, logs: ContainerLogs, events: ContainerEvents, source: CredentialSource, delivery: CredentialDelivery) =>
+        (
+          instances: Instances,
+          runtime: ContainerRuntime,
+          connector: McpConnector,
+          logs: ContainerLogs,
+          events: ContainerEvents,
+          source: CredentialSource,
+          delivery: CredentialDelivery,
+        ) =>
           Effect.runSync(
             makeMcpServers({
               instances,
@@ -107,7 +121,8 @@ export const useCasesModule = (settings: UseCaseSettings, lifetime: Scope.Scope)
               events,
               settings: settings.mcpServers,
               // One cache for every server: servers sharing a connection share its token and its refreshes.
-              credentials: (onEnvRenewal) => makeServerCredentials({ cache: makeCredentialCache({ source }), delivery, settings: settings.credentials, onEnvRenewal }),
+              credentials: (onEnvRenewal) =>
+                makeServerCredentials({ cache: makeCredentialCache({ source }), delivery, settings: settings.credentials, onEnvRenewal }),
             }).pipe(Scope.provide(lifetime)),
           ),
         [Tokens.Instances, ContainerRuntime, McpConnector, ContainerLogs, ContainerEvents, CredentialSource, CredentialDelivery],
@@ -119,16 +134,11 @@ export const useCasesModule = (settings: UseCaseSettings, lifetime: Scope.Scope)
  * The composition root: configuration, the ports from `infrastructure` (the real adapters, or the
  * fakes in tests) and the use cases over them.
  */
-export const buildContainer = (options: {
-  readonly config: Config
-  readonly logger: Logger
-  readonly infrastructure: ContainerModule
-}): Container => {
+export const buildContainer = (options: { readonly config: Config; readonly logger: Logger; readonly infrastructure: ContainerModule }): Container => {
   const container = new Container({ defaultScope: "Singleton" })
   container.load(configModule(options.config, options.logger), options.infrastructure, useCasesModule(useCaseSettingsOf(options.config), Scope.makeUnsafe()))
   return container
 }
 
 /** Stops the use cases' background work (MCP supervision, token refreshes); containers keep running. */
-export const stopUseCases = (container: Container): Promise<void> =>
-  Effect.runPromise(Scope.close(bound(container, Tokens.Lifetime), Exit.void))
+export const stopUseCases = (container: Container): Promise<void> => Effect.runPromise(Scope.close(bound(container, Tokens.Lifetime), Exit.void))

@@ -5,6 +5,7 @@ import type { TlsMaterial } from "./tlsSettings.ts"
 
 /** Serves `app` on `port` and `host`: over HTTPS with `tls`, plain HTTP without. */
 export const listen = (app: Koa, options: { readonly port: number; readonly host: string; readonly tls: TlsMaterial | null }): Server => {
-  const server: Server = options.tls === null ? createHttpServer(app.callback()) : createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, app.callback())
+  const server: Server =
+    options.tls === null ? createHttpServer(app.callback()) : createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, app.callback())
   return server.listen(options.port, options.host)
 }

@@ -5,8 +5,7 @@ import * as Redacted from "effect/Redacted"
 import { ConfigError, DEFAULT_CONFIG_FILE, parseConfigFile, resolveSettings, type Config, type ParsedConfigFile } from "./config.ts"
 import { readTlsMaterial } from "./tlsSettings.ts"
 
-const codeOf = (error: unknown): string | undefined =>
-  typeof error === "object" && error !== null && "code" in error ? String(error.code) : undefined
+const codeOf = (error: unknown): string | undefined => (typeof error === "object" && error !== null && "code" in error ? String(error.code) : undefined)
 
 /** The config file's settings; a missing file is an empty one, an unreadable one is an error. */
 export const readConfigFile = (path: string): ParsedConfigFile => {

@@ -17,9 +17,7 @@ export const redactFields = (value: unknown, depth = 0): unknown => {
   if (depth > MAX_DEPTH) return value
   if (Array.isArray(value)) return value.map((item) => redactFields(item, depth + 1))
   if (!isPlainObject(value)) return value
-  return Object.fromEntries(
-    Object.entries(value).map(([key, field]) => [key, SENSITIVE_KEY.test(key) ? CENSORED : redactFields(field, depth + 1)]),
-  )
+  return Object.fromEntries(Object.entries(value).map(([key, field]) => [key, SENSITIVE_KEY.test(key) ? CENSORED : redactFields(field, depth + 1)]))
 }
 
 /** JSON logs on stdout (or `destination`), sensitive fields censored. */

@@ -27,8 +27,7 @@ export const tlsSettingsOf = (get: (key: string) => string | undefined, fail: (p
   return { certFile, keyFile }
 }
 
-const codeOf = (error: unknown): string =>
-  typeof error === "object" && error !== null && "code" in error ? String(error.code) : "unknown error"
+const codeOf = (error: unknown): string => (typeof error === "object" && error !== null && "code" in error ? String(error.code) : "unknown error")
 
 const readPem = (setting: string, path: string, fail: (problem: string) => never): Buffer => {
   try {
@@ -50,7 +49,10 @@ export const readTlsMaterial = (settings: TlsSettings, fail: (problem: string) =
   try {
     createSecureContext({ cert, key })
   } catch (error) {
-    problem = error instanceof Error && /mismatch/i.test(error.message) ? "the key does not match the certificate" : "they are not a PEM certificate and its unencrypted private key"
+    problem =
+      error instanceof Error && /mismatch/i.test(error.message)
+        ? "the key does not match the certificate"
+        : "they are not a PEM certificate and its unencrypted private key"
   }
   if (problem !== null) return fail(`DTMA_TLS_CERT_FILE ${settings.certFile} and DTMA_TLS_KEY_FILE ${settings.keyFile} cannot serve HTTPS: ${problem}`)
   return { cert, key }

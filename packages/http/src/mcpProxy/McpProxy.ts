@@ -92,9 +92,11 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
   /** Refuses a new session of `name` that would pass a bound. */
   const admit = (name: string): SessionLimitReached | null => {
     const limit =
-      countOf(name) >= settings.maxSessionsPerServer ? new SessionLimitReached({ name, limit: settings.maxSessionsPerServer, scope: "per_server" })
-      : sessions.size >= settings.maxSessions ? new SessionLimitReached({ name, limit: settings.maxSessions, scope: "total" })
-      : null
+      countOf(name) >= settings.maxSessionsPerServer
+        ? new SessionLimitReached({ name, limit: settings.maxSessionsPerServer, scope: "per_server" })
+        : sessions.size >= settings.maxSessions
+          ? new SessionLimitReached({ name, limit: settings.maxSessions, scope: "total" })
+          : null
     if (limit !== null) {
       refused[limit.scope]++
       logger.warn({ server: name, limit: limit.limit, scope: limit.scope }, "MCP proxy refused a client session: too many")

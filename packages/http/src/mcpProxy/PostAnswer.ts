@@ -64,7 +64,10 @@ export class PostAnswer {
     if (stream && this.#started > 0) {
       this.#mode = "stream"
       res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": sessionId })
-      const settled = this.#slots.filter((s) => s != null).map(sseEvent).join("")
+      const settled = this.#slots
+        .filter((s) => s != null)
+        .map(sseEvent)
+        .join("")
       // Answered already (initialize, ping): head, events and end in one go.
       if (this.#pending === 0) return void res.end(settled)
       if (settled === "") res.flushHeaders()

@@ -9,8 +9,7 @@ import { deployToolBody, REQUIRED_DEPLOY_FIELDS, type DeployToolBody } from "./s
 
 type Override = NonNullable<DeployToolBody["baseConfigOverrideJson"]>
 
-export const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
+export const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value)
 
 /** `["a", "Env", 0]` → `a.Env[0]` */
 export const fieldOf = (path: ReadonlyArray<PropertyKey>): string =>
@@ -34,8 +33,7 @@ export const envVarsOf = (env: ReadonlyMap<string, string>) => [...env].map(([na
 
 const PORT_KEY = /^(\d+)(?:\/(tcp|udp))?$/i
 
-const hostPortOf = (value: string | number | null | undefined): number | null =>
-  value === undefined || value === null || value === "" ? null : Number(value)
+const hostPortOf = (value: string | number | null | undefined): number | null => (value === undefined || value === null || value === "" ? null : Number(value))
 
 export const portsOf = (override: Pick<Override, "HostConfig" | "portMappings">): Result.Result<ReadonlyArray<PortRequest>, InvalidRequest> => {
   const ports = new Map<string, PortRequest>()
@@ -63,7 +61,13 @@ export const firstIssue = (error: z.ZodError) => {
   if (issue?.code === "unrecognized_keys") {
     // A key a strict object does not take is named by its own path; the others of the object follow.
     const [key = "", ...more] = issue.keys
-    const also = more.length === 0 ? "" : ` (nor ${more.slice(0, 5).map((k) => `'${k.slice(0, 40)}'`).join(", ")})`
+    const also =
+      more.length === 0
+        ? ""
+        : ` (nor ${more
+            .slice(0, 5)
+            .map((k) => `'${k.slice(0, 40)}'`)
+            .join(", ")})`
     return new InvalidRequest({ path: fieldOf([...issue.path, key]), problem: `${issue.message}${also}` })
   }
   return new InvalidRequest({ path: fieldOf(issue?.path ?? []), problem: issue?.message ?? "is invalid" })
@@ -93,7 +97,12 @@ export const deployRequestOf = (raw: unknown): Result.Result<DeployRequest, Miss
  * environment and ports (a network MCP server's port published for the DTMA), and `extra`.
  */
 export const requestFrom = (
-  data: { readonly instanceNameOnToolbox: string; readonly accountToolInstanceId: string; readonly dockerImageUrl: string; readonly imagePullPolicy?: PullPolicy | null | undefined },
+  data: {
+    readonly instanceNameOnToolbox: string
+    readonly accountToolInstanceId: string
+    readonly dockerImageUrl: string
+    readonly imagePullPolicy?: PullPolicy | null | undefined
+  },
   override: Override,
   extra: Partial<DeployRequest> & { readonly mcp: McpSettings | null },
 ): Result.Result<DeployRequest, InvalidRequest> =>

@@ -19,7 +19,11 @@ const nonEmpty = (value: unknown): boolean => (Array.isArray(value) ? value.leng
 
 /** The keys of `place` outside `known`, as paths under `path`. */
 const unknownIn = (place: unknown, known: ReadonlySet<string>, path: string): ReadonlyArray<string> =>
-  isRecord(place) ? Object.keys(place).filter((k) => !known.has(k)).map((k) => `${path}.${k}`) : []
+  isRecord(place)
+    ? Object.keys(place)
+        .filter((k) => !known.has(k))
+        .map((k) => `${path}.${k}`)
+    : []
 
 /** The unknown keys of each entry of a list (or of each list of a map of lists, as Docker's port map). */
 const unknownInEach = (list: unknown, known: ReadonlySet<string>, path: string): ReadonlyArray<string> =>
@@ -54,7 +58,8 @@ export const ignoredKeysOf = (raw: unknown): ReadonlyArray<string> => {
       ignored.push(...unknownIn(value, HOST_CONFIG, `${o}.HostConfig`))
       const bindings = value["PortBindings"]
       if (stdio && nonEmpty(bindings)) ignored.push(`${o}.HostConfig.PortBindings`)
-      else if (isRecord(bindings)) for (const [port, list] of Object.entries(bindings)) ignored.push(...unknownInEach(list, BINDING, `${o}.HostConfig.PortBindings.${port}`))
+      else if (isRecord(bindings))
+        for (const [port, list] of Object.entries(bindings)) ignored.push(...unknownInEach(list, BINDING, `${o}.HostConfig.PortBindings.${port}`))
     }
   }
   return ignored.slice(0, MAX_IGNORED_KEYS).map((path) => path.slice(0, 200))

@@ -74,7 +74,9 @@ export const mcpDeployRequestOf = (raw: unknown): Result.Result<DeployRequest, M
   if (!parsed.success) return Result.fail(firstIssue(parsed.error))
   const { data } = parsed
   if (data.instanceNameOnToolbox === DISCOVERY) {
-    return Result.fail(new InvalidRequest({ path: "instanceNameOnToolbox", problem: `'${DISCOVERY}' is reserved: GET /mcp-servers/${DISCOVERY} is the discovery document` }))
+    return Result.fail(
+      new InvalidRequest({ path: "instanceNameOnToolbox", problem: `'${DISCOVERY}' is reserved: GET /mcp-servers/${DISCOVERY} is the discovery document` }),
+    )
   }
   if (data.mcpTransportType === "stdio") {
     const unusable = stdioUnusableOf(data)

@@ -11,7 +11,10 @@ export const mcpGroupServer = z.looseObject({
   mcpTransportType: mcpTransport,
   mcpEndpointPath: z.string().nullish(),
   mcpPort: portText.nullish().describe("Default: the first key of portBindings for a network transport, else 8080"),
-  portBindings: z.record(z.string(), portText).nullish().describe('Container port to host port, e.g. {"3000":"3000"}; ignored for stdio servers, which have no network'),
+  portBindings: z
+    .record(z.string(), portText)
+    .nullish()
+    .describe('Container port to host port, e.g. {"3000":"3000"}; ignored for stdio servers, which have no network'),
   environmentVariables: z.record(z.string(), z.string()).nullish(),
   resourceLimits: z.unknown().optional().describe("Ignored: MCP servers run under the DTMA's own limits"),
 })

@@ -21,7 +21,10 @@ const mcpPortNumber = z.union(
 const HOST_PORT_ERROR = { error: 'must be a port number or ""' }
 const portBinding = strict({
   HostIp: z.string().nullish().describe("Ignored: an MCP server's ports are published on 127.0.0.1"),
-  HostPort: z.union([z.number().int(), z.string().regex(/^\d*$/, HOST_PORT_ERROR)], HOST_PORT_ERROR).nullish().describe('Host port; "" or absent lets Docker choose one'),
+  HostPort: z
+    .union([z.number().int(), z.string().regex(/^\d*$/, HOST_PORT_ERROR)], HOST_PORT_ERROR)
+    .nullish()
+    .describe('Host port; "" or absent lets Docker choose one'),
 })
 
 const NOTHING_MORE = "is not supported beyond an empty list: an MCP server gets none"
@@ -41,7 +44,9 @@ const alreadySo = {
   DeviceRequests: empty,
   DeviceCgroupRules: empty,
   VolumesFrom: empty,
-  SecurityOpt: z.array(z.string().regex(/^no-new-privileges(?:[:=]true)?$/, { error: "is not supported beyond no-new-privileges, which every MCP server has" })).nullish(),
+  SecurityOpt: z
+    .array(z.string().regex(/^no-new-privileges(?:[:=]true)?$/, { error: "is not supported beyond no-new-privileges, which every MCP server has" }))
+    .nullish(),
 }
 
 const WIDENING_NOTE =

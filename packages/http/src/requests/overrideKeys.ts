@@ -1,6 +1,7 @@
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value)
 
-const nonEmpty = (value: unknown): boolean => (Array.isArray(value) ? value.length > 0 : isRecord(value) ? Object.keys(value).length > 0 : value != null && value !== "")
+const nonEmpty = (value: unknown): boolean =>
+  Array.isArray(value) ? value.length > 0 : isRecord(value) ? Object.keys(value).length > 0 : value != null && value !== ""
 
 // Sharing a namespace with the host or another container is never granted to an MCP server.
 const sharesNamespace = (value: unknown): boolean => typeof value === "string" && (value === "host" || value.startsWith("container:"))

@@ -7,9 +7,7 @@ import { z } from "zod"
 const PORT_ERROR = { error: "must be a port number" }
 const HOST_PORT_ERROR = { error: 'must be a port number or ""' }
 
-const portNumber = z
-  .union([z.number().int(), z.string().regex(/^\d+$/, PORT_ERROR)], PORT_ERROR)
-  .describe("A port, as a number or a decimal string")
+const portNumber = z.union([z.number().int(), z.string().regex(/^\d+$/, PORT_ERROR)], PORT_ERROR).describe("A port, as a number or a decimal string")
 
 /** One entry of a Docker port binding list. */
 export const dockerPortBinding = z.looseObject({

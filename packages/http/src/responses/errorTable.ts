@@ -1,4 +1,16 @@
-import type { CredentialError, DeployError, ManageError, McpGroupExists, McpGroupNotFound, NoOAuthConnections, McpConnectFailed, McpRequestFailed, McpServerBusy, McpServerNotReady, McpServerUnavailable } from "@dtma/domain"
+import type {
+  CredentialError,
+  DeployError,
+  ManageError,
+  McpGroupExists,
+  McpGroupNotFound,
+  NoOAuthConnections,
+  McpConnectFailed,
+  McpRequestFailed,
+  McpServerBusy,
+  McpServerNotReady,
+  McpServerUnavailable,
+} from "@dtma/domain"
 import { BODY_NAMES, type InvalidRequest } from "../requests/InvalidRequest.ts"
 import type { MissingRequiredFields } from "../requests/MissingRequiredFields.ts"
 
@@ -13,7 +25,11 @@ export type Subject = "tool" | "mcp_server" | "mcp_group"
 
 /** What the caller asked for, so a failure can say what failed. */
 export type Operation =
-  | { readonly verb: "deploy" | "redeploy" | "remove" | "start" | "stop" | "restart" | "get" | "logs" | "refresh_oauth"; readonly name: string; readonly subject?: Subject }
+  | {
+      readonly verb: "deploy" | "redeploy" | "remove" | "start" | "stop" | "restart" | "get" | "logs" | "refresh_oauth"
+      readonly name: string
+      readonly subject?: Subject
+    }
   | { readonly verb: "list"; readonly subject?: Subject }
 
 /** Every expected failure an HTTP handler can meet. */
@@ -99,7 +115,8 @@ export const ERROR_TABLE: { readonly [T in Tag]: Row<T> } = {
     },
   }),
   // The backend failed or refused: the message names the connection and the backend's reason.
-  CredentialFetchFailed: (e, operation) => otherFailure(502, `${(operation.subject ?? "tool") === "tool" ? "tool_secrets" : "oauth"}_${e.reason}`)(e, operation),
+  CredentialFetchFailed: (e, operation) =>
+    otherFailure(502, `${(operation.subject ?? "tool") === "tool" ? "tool_secrets" : "oauth"}_${e.reason}`)(e, operation),
   CredentialDeliveryFailed: (e, operation) => otherFailure(e.reason === "unsafe_name" ? 502 : 503, "credential_delivery_failed")(e, operation),
   NoOAuthConnections: (e) => ({ status: 409, body: { success: false, error: e.message, code: "no_oauth_connections" } }),
 }

@@ -86,10 +86,21 @@ export const discoveryEntryOf = (v: McpServerView, origin: string, oauth: Readon
  * or offers something else (or the caller reaches the DTMA under another address); timestamps alone
  * do not change it.
  */
-export const discoveryTagOf = (views: ReadonlyArray<McpServerView>, origin: string, oauth: ReadonlyMap<string, ReadonlyArray<OAuthConnectionView>> = new Map()): string =>
+export const discoveryTagOf = (
+  views: ReadonlyArray<McpServerView>,
+  origin: string,
+  oauth: ReadonlyMap<string, ReadonlyArray<OAuthConnectionView>> = new Map(),
+): string =>
   `W/"${contentHash({
     origin,
-    servers: views.map((v) => [v.instanceName, v.accountToolInstanceId, v.transportType, v.healthStatus, v.capabilities?.hash ?? null, (oauth.get(v.instanceName) ?? []).map(oauthEntryOf)]),
+    servers: views.map((v) => [
+      v.instanceName,
+      v.accountToolInstanceId,
+      v.transportType,
+      v.healthStatus,
+      v.capabilities?.hash ?? null,
+      (oauth.get(v.instanceName) ?? []).map(oauthEntryOf),
+    ]),
   })}"`
 
 /** Whether an `If-None-Match` header names `tag` (weak comparison, `*` included). */
@@ -109,8 +120,14 @@ const FAILED: ReadonlyArray<OAuthConnectionView["status"]> = ["refresh_failed", 
 /** `mcp_summary` of `/status`; OAuth counts connections of every server (`refreshing` ones count as valid). */
 export const mcpSummaryOf = (views: ReadonlyArray<McpServerView>, oauth: ReadonlyArray<OAuthConnectionView> = []) => ({
   total: views.length,
-  byHealth: tally(HEALTHS, views.map((v) => v.healthStatus)),
-  byTransport: tally(TRANSPORTS, views.map((v) => v.transportType)),
+  byHealth: tally(
+    HEALTHS,
+    views.map((v) => v.healthStatus),
+  ),
+  byTransport: tally(
+    TRANSPORTS,
+    views.map((v) => v.transportType),
+  ),
   oauth: {
     valid: oauth.filter((o) => o.status === "valid" || o.status === "refreshing").length,
     expiring: oauth.filter((o) => o.status === "expiring").length,

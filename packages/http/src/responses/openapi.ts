@@ -4,7 +4,6 @@ import { ROUTES, type RouteSpec } from "../routes/routeTable.ts"
 import { errorBody } from "../requests/schemas.ts"
 import { DTMA_VERSION } from "../composition/version.ts"
 
-
 const openApiPath = (path: string): string => path.replace(/:([A-Za-z0-9_]+)/g, "{$1}")
 
 const operationOf = (route: RouteSpec) => {
@@ -22,9 +21,7 @@ const operationOf = (route: RouteSpec) => {
     ...(route.description === undefined ? {} : { description: route.description }),
     security: route.public ? [] : [{ bearer: [] }],
     ...(params.length > 0 ? { parameters: params } : {}),
-    ...(route.body === undefined
-      ? {}
-      : { requestBody: { required: true, content: { "application/json": { schema: z.toJSONSchema(route.body) } } } }),
+    ...(route.body === undefined ? {} : { requestBody: { required: true, content: { "application/json": { schema: z.toJSONSchema(route.body) } } } }),
     responses: Object.fromEntries(
       Object.entries(route.responses).map(([status, description]) => [
         status,
@@ -43,7 +40,8 @@ export const openApiDocument = () => {
     info: {
       title: "DTMA (Droplet Tool Management Agent)",
       version: DTMA_VERSION,
-      description: "Deploys and manages tool containers on an Agentopia toolbox droplet. Every route but the public ones needs `Authorization: Bearer <token>`.",
+      description:
+        "Deploys and manages tool containers on an Agentopia toolbox droplet. Every route but the public ones needs `Authorization: Bearer <token>`.",
     },
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },

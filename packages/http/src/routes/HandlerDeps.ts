@@ -34,8 +34,15 @@ export const originOf = (ctx: Context, config: Config): string => {
 }
 
 /** Every listed server's OAuth connection states (never a token), by server name. */
-export const oauthOfAll = (mcpServers: McpServers, views: ReadonlyArray<McpServerView>): Effect.Effect<ReadonlyMap<string, ReadonlyArray<OAuthConnectionView>>> =>
+export const oauthOfAll = (
+  mcpServers: McpServers,
+  views: ReadonlyArray<McpServerView>,
+): Effect.Effect<ReadonlyMap<string, ReadonlyArray<OAuthConnectionView>>> =>
   Effect.forEach(
     views.filter((v) => v.oauth !== null),
-    (v) => mcpServers.oauth(v.instanceName).pipe(Effect.orElseSucceed(() => []), Effect.map((o) => [v.instanceName, o] as const)),
+    (v) =>
+      mcpServers.oauth(v.instanceName).pipe(
+        Effect.orElseSucceed(() => []),
+        Effect.map((o) => [v.instanceName, o] as const),
+      ),
   ).pipe(Effect.map((entries) => new Map(entries)))

@@ -33,7 +33,9 @@ const groupIdIn = (body: unknown): string => (isRecord(body) && typeof body["gro
 export const mcpGroupHandlers = (deps: HandlerDeps, groups: McpGroups): Record<"deployMcpGroup" | "removeMcpGroup", RouterMiddleware> => ({
   deployMcpGroup: async (ctx) => {
     const body: unknown = ctx.request.body
-    const deploy = Effect.fromResult(groupRequestOf(body)).pipe(Effect.flatMap(({ groupId, requests, concurrency }) => groups.deploy(groupId, requests, concurrency)))
+    const deploy = Effect.fromResult(groupRequestOf(body)).pipe(
+      Effect.flatMap(({ groupId, requests, concurrency }) => groups.deploy(groupId, requests, concurrency)),
+    )
     const origin = originOf(ctx, deps.config)
     send(
       ctx,
@@ -42,7 +44,11 @@ export const mcpGroupHandlers = (deps: HandlerDeps, groups: McpGroups): Record<"
         logger: deps.logger,
         onSuccess: (views) => ({
           status: 201,
-          body: { success: true, message: `MCP server group '${groupIdIn(body)}' deployed.`, data: { groupId: groupIdIn(body), servers: views.map((v) => deployedData(v, origin)) } },
+          body: {
+            success: true,
+            message: `MCP server group '${groupIdIn(body)}' deployed.`,
+            data: { groupId: groupIdIn(body), servers: views.map((v) => deployedData(v, origin)) },
+          },
         }),
       }),
     )

@@ -3,7 +3,10 @@ import { deployMcpServerBody } from "../requests/mcpSchemas.ts"
 import type { RouteSpec } from "./routeTable.ts"
 
 const AUTH = { 401: "Missing or malformed Authorization header", 403: "Unknown token" } as const
-const RUNTIME = { 502: "The container runtime failed, or the server did not become ready (the error has its stderr tail)", 503: "The container runtime is unreachable" } as const
+const RUNTIME = {
+  502: "The container runtime failed, or the server did not become ready (the error has its stderr tail)",
+  503: "The container runtime is unreachable",
+} as const
 
 const lifecycle = (id: RouteSpec["id"], verb: "start" | "stop" | "restart", done: string): RouteSpec => ({
   id,
@@ -38,7 +41,14 @@ export const MCP_ROUTES: ReadonlyArray<RouteSpec> = [
       ...RUNTIME,
     },
   },
-  { id: "listMcpServers", method: "GET", path: "/mcp-servers", summary: "Every MCP server, a summary each", public: false, responses: { 200: "The servers", ...AUTH } },
+  {
+    id: "listMcpServers",
+    method: "GET",
+    path: "/mcp-servers",
+    summary: "Every MCP server, a summary each",
+    public: false,
+    responses: { 200: "The servers", ...AUTH },
+  },
   {
     id: "mcpDiscovery",
     method: "GET",
@@ -92,7 +102,8 @@ export const MCP_ROUTES: ReadonlyArray<RouteSpec> = [
     method: "POST",
     path: "/mcp-servers/:name/oauth/refresh",
     summary: "Fetch fresh OAuth tokens for a server's connections now and deliver them to it",
-    description: "Answers once the new tokens are delivered (files replaced, socket answering them, or the env_vars container replaced). Never returns a token.",
+    description:
+      "Answers once the new tokens are delivered (files replaced, socket answering them, or the env_vars container replaced). Never returns a token.",
     public: false,
     responses: {
       200: "The connections, with their states and new expiry",

@@ -43,7 +43,11 @@ export const mcpServerHandlers = (deps: HandlerDeps): Record<McpServerRouteId, R
   const run = async <A>(ctx: Context, effect: Effect.Effect<A, HttpFailure>, operation: Operation, onSuccess: (value: A) => Reply) =>
     send(ctx, await replyOf(effect, { operation: { ...operation, subject: "mcp_server" }, logger, onSuccess }))
   const viewRoute =
-    (verb: "get" | "stop" | "restart", act: (name: string) => Effect.Effect<McpServerView, HttpFailure>, message?: (name: string) => string): RouterMiddleware =>
+    (
+      verb: "get" | "stop" | "restart",
+      act: (name: string) => Effect.Effect<McpServerView, HttpFailure>,
+      message?: (name: string) => string,
+    ): RouterMiddleware =>
     async (ctx) => {
       const name = nameParam(ctx.params)
       await run(ctx, act(name), { verb, name }, (v) => ok(detailOf(v, originOf(ctx, deps.config)), message?.(name)))
@@ -52,7 +56,10 @@ export const mcpServerHandlers = (deps: HandlerDeps): Record<McpServerRouteId, R
   return {
     deployMcpServer: async (ctx) => {
       const body: unknown = ctx.request.body
-      const name = typeof (body as Record<string, unknown> | null)?.["instanceNameOnToolbox"] === "string" ? String((body as Record<string, unknown>)["instanceNameOnToolbox"]) : ""
+      const name =
+        typeof (body as Record<string, unknown> | null)?.["instanceNameOnToolbox"] === "string"
+          ? String((body as Record<string, unknown>)["instanceNameOnToolbox"])
+          : ""
       const deploy = Effect.fromResult(mcpDeployRequestOf(body)).pipe(Effect.flatMap((request) => mcpServers.deploy(request)))
       await run(ctx, deploy, { verb: "deploy", name }, (v) => ({
         status: 201,
@@ -61,19 +68,35 @@ export const mcpServerHandlers = (deps: HandlerDeps): Record<McpServerRouteId, R
     },
     listMcpServers: async (ctx) => {
       const origin = originOf(ctx, deps.config)
-      await run(ctx, Effect.sync(() => mcpServers.list()), { verb: "list" }, (views) => ok({ servers: views.map((v) => summaryOf(v, origin)) }))
+      await run(
+        ctx,
+        Effect.sync(() => mcpServers.list()),
+        { verb: "list" },
+        (views) => ok({ servers: views.map((v) => summaryOf(v, origin)) }),
+      )
     },
     getMcpServer: async (ctx) => {
       const name = nameParam(ctx.params)
       const both = Effect.all([mcpServers.get(name), mcpServers.oauth(name)])
       await run(ctx, both, { verb: "get", name }, ([v, oauth]) => ok(detailOf(v, originOf(ctx, deps.config), oauth)))
     },
-    stopMcpServer: viewRoute("stop", (name) => mcpServers.stop(name), (name) => `MCP server '${name}' stopped.`),
-    restartMcpServer: viewRoute("restart", (name) => mcpServers.restart(name), (name) => `MCP server '${name}' restarted.`),
+    stopMcpServer: viewRoute(
+      "stop",
+      (name) => mcpServers.stop(name),
+      (name) => `MCP server '${name}' stopped.`,
+    ),
+    restartMcpServer: viewRoute(
+      "restart",
+      (name) => mcpServers.restart(name),
+      (name) => `MCP server '${name}' restarted.`,
+    ),
     startMcpServer: async (ctx) => {
       const name = nameParam(ctx.params)
       await run(ctx, startMcpServer(mcpServers, name), { verb: "start", name }, ({ outcome, value }) =>
-        ok(detailOf(value, originOf(ctx, deps.config)), outcome === "already_running" ? `MCP server '${name}' is already running.` : `MCP server '${name}' started.`),
+        ok(
+          detailOf(value, originOf(ctx, deps.config)),
+          outcome === "already_running" ? `MCP server '${name}' is already running.` : `MCP server '${name}' started.`,
+        ),
       )
     },
     removeMcpServer: async (ctx) => {
@@ -94,7 +117,19 @@ export const mcpServerHandlers = (deps: HandlerDeps): Record<McpServerRouteId, R
     refreshMcpServerOAuth: async (ctx) => {
       const name = nameParam(ctx.params)
       await run(ctx, mcpServers.refreshCredentials(name), { verb: "refresh_oauth", name }, (connections) =>
-        ok({ instanceName: name, connections: connections.map(({ connectionId, provider, status, expiresAt, refreshedAt }) => ({ connectionId, provider, status, expiresAt, refreshedAt })) }, `OAuth credentials of MCP server '${name}' refreshed.`),
+        ok(
+          {
+            instanceName: name,
+            connections: connections.map(({ connectionId, provider, status, expiresAt, refreshedAt }) => ({
+              connectionId,
+              provider,
+              status,
+              expiresAt,
+              refreshedAt,
+            })),
+          },
+          `OAuth credentials of MCP server '${name}' refreshed.`,
+        ),
       )
     },
     mcpServerLogs: async (ctx) => {

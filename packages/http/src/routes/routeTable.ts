@@ -60,7 +60,14 @@ export const ROUTES: ReadonlyArray<RouteSpec> = [
     public: true,
     responses: { 200: "Status", 503: "The container runtime is unreachable" },
   },
-  { id: "openapi", method: "GET", path: "/openapi.json", summary: "This document", public: false, responses: { 200: "OpenAPI 3.1 document", 401: "Missing or malformed Authorization header", 403: "Unknown token" } },
+  {
+    id: "openapi",
+    method: "GET",
+    path: "/openapi.json",
+    summary: "This document",
+    public: false,
+    responses: { 200: "OpenAPI 3.1 document", 401: "Missing or malformed Authorization header", 403: "Unknown token" },
+  },
   {
     id: "metrics",
     method: "GET",

@@ -59,15 +59,35 @@ export const toolHandlers = (deps: HandlerDeps): Record<"deployTool" | "removeTo
       const agentId = agentIdIn(body)
       const deploy = Effect.fromResult(deployRequestOf(body)).pipe(
         // A standard tool deployed for an agent gets the secrets the backend keeps for it, as before.
-        Effect.flatMap((request) => (agentId === null || request.mcp != null ? Effect.succeed(request) : withToolSecrets(deps.credentialSource, request, agentId))),
+        Effect.flatMap((request) =>
+          agentId === null || request.mcp != null ? Effect.succeed(request) : withToolSecrets(deps.credentialSource, request, agentId),
+        ),
         Effect.flatMap(tools.deploy),
       )
-      send(ctx, await replyOf(deploy, { operation: { verb: "deploy", name: nameIn(body) }, logger, onSuccess: (c) => ({ status: 201, body: deployed(c, ignoredKeysOf(body)) }) }))
+      send(
+        ctx,
+        await replyOf(deploy, {
+          operation: { verb: "deploy", name: nameIn(body) },
+          logger,
+          onSuccess: (c) => ({ status: 201, body: deployed(c, ignoredKeysOf(body)) }),
+        }),
+      )
     },
-    removeTool: byName("remove", (name) => tools.remove(name), (name) => ok(`Tool instance '${name}' removed successfully.`)),
-    startTool: byName("start", (name) => tools.start(name), (name, { outcome, state }) =>
-      ok(outcome === "already_running" ? `Tool instance '${name}' is already running.` : `Tool instance '${name}' started successfully.`, state),
+    removeTool: byName(
+      "remove",
+      (name) => tools.remove(name),
+      (name) => ok(`Tool instance '${name}' removed successfully.`),
     ),
-    stopTool: byName("stop", (name) => tools.stop(name), (name, state) => ok(`Tool instance '${name}' stopped successfully.`, state)),
+    startTool: byName(
+      "start",
+      (name) => tools.start(name),
+      (name, { outcome, state }) =>
+        ok(outcome === "already_running" ? `Tool instance '${name}' is already running.` : `Tool instance '${name}' started successfully.`, state),
+    ),
+    stopTool: byName(
+      "stop",
+      (name) => tools.stop(name),
+      (name, state) => ok(`Tool instance '${name}' stopped successfully.`, state),
+    ),
   }
 }

@@ -33,7 +33,11 @@ export const createApp = (container: Container, options: { readonly now?: () => 
     now: options.now ?? (() => new Date()),
   }
   const { requestTimeoutMs, sessionIdleTimeoutMs: idleTimeoutMs, maxSessionsPerServer, maxSessions } = deps.config.mcp
-  const proxy = makeMcpProxy({ mcpServers: deps.mcpServers, logger: deps.logger, settings: { requestTimeoutMs, idleTimeoutMs, maxSessionsPerServer, maxSessions } })
+  const proxy = makeMcpProxy({
+    mcpServers: deps.mcpServers,
+    logger: deps.logger,
+    settings: { requestTimeoutMs, idleTimeoutMs, maxSessionsPerServer, maxSessions },
+  })
   const metrics = makeHttpMetrics({ instances: deps.instances, mcpSessions: proxy })
   const status = statusHandler(deps)
   const handlers: Record<RouteId, RouterMiddleware> = {

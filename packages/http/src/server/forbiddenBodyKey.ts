@@ -17,8 +17,7 @@ export class ForbiddenBodyKey extends Error {
 
 const isObject = (value: unknown): value is object => typeof value === "object" && value !== null
 
-const pathOf = (parent: string, key: string | number): string =>
-  typeof key === "number" ? `${parent}[${key}]` : parent === "" ? key : `${parent}.${key}`
+const pathOf = (parent: string, key: string | number): string => (typeof key === "number" ? `${parent}[${key}]` : parent === "" ? key : `${parent}.${key}`)
 
 /** The first prototype-reaching key of a parsed JSON value, breadth first, or null. Only own keys count. */
 export const forbiddenKeyOf = (value: unknown): ForbiddenBodyKey | null => {

@@ -6,8 +6,7 @@ export const JSON_LIMIT = "1mb"
 const JSON_TYPES = ["application/json", "application/*+json"]
 const PARSED_METHODS = ["POST", "PUT", "PATCH"]
 
-const hasBody = (length: number | undefined, transferEncoding: string): boolean =>
-  length === undefined ? transferEncoding !== "" : length > 0
+const hasBody = (length: number | undefined, transferEncoding: string): boolean => (length === undefined ? transferEncoding !== "" : length > 0)
 
 /**
  * The parser's own refusal of a `__proto__` key (it throws a SyntaxError, as for malformed JSON) as

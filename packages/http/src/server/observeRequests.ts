@@ -10,21 +10,23 @@ const CALL_ROUTE = /\/mcp-servers\/[^/]+\/mcp$/
  * Headers, bodies and raw paths stay out (a path may carry an instance name, a header a token).
  * Successful proxied MCP calls log at debug: at info they cost a call about a fifth of its CPU.
  */
-export const observeRequests = (options: {
-  readonly logger: Logger
-  readonly metrics: HttpMetrics
-  /** The route pattern a request maps to, whether or not it got that far. */
-  readonly routeOf: (method: string, path: string) => string
-}): Middleware => async (ctx, next) => {
-  const started = process.hrtime.bigint()
-  try {
-    await next()
-  } finally {
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9
-    const route = options.routeOf(ctx.method, ctx.path)
-    options.metrics.observe({ method: ctx.method, route, status: ctx.status, seconds })
-    const fields = { method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 1e6) / 1e3 }
-    if (ctx.status < 400 && CALL_ROUTE.test(route)) options.logger.debug(fields, "request")
-    else options.logger.info(fields, "request")
+export const observeRequests =
+  (options: {
+    readonly logger: Logger
+    readonly metrics: HttpMetrics
+    /** The route pattern a request maps to, whether or not it got that far. */
+    readonly routeOf: (method: string, path: string) => string
+  }): Middleware =>
+  async (ctx, next) => {
+    const started = process.hrtime.bigint()
+    try {
+      await next()
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9
+      const route = options.routeOf(ctx.method, ctx.path)
+      options.metrics.observe({ method: ctx.method, route, status: ctx.status, seconds })
+      const fields = { method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 1e6) / 1e3 }
+      if (ctx.status < 400 && CALL_ROUTE.test(route)) options.logger.debug(fields, "request")
+      else options.logger.info(fields, "request")
+    }
   }
-}

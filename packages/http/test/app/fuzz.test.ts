@@ -56,7 +56,9 @@ const send = (base: string, req: RawRequest): Promise<RawResponse> =>
     const { hostname, port } = new URL(base)
     const headers: Record<string, string> = { host: `${hostname}:${port}`, connection: "close", ...req.headers }
     if (req.body !== null) headers["content-length"] = String(req.body.length)
-    const head = `${req.method} ${req.path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("")}\r\n`
+    const head = `${req.method} ${req.path} HTTP/1.1\r\n${Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join("")}\r\n`
     const socket = connect({ host: hostname, port: Number(port) })
     const chunks: Array<Buffer> = []
     let settled = false
@@ -113,9 +115,7 @@ const hasJsonError = (req: RawRequest, res: RawResponse): boolean => {
 
 /** What the DTMA manages: containers in the runtime and MCP servers, without health timings. */
 const snapshot = async (app: TestApp) => ({
-  containers: (await Effect.runPromise(app.runtime.list()))
-    .map((c) => `${c.name}|${c.containerId}|${c.kind}|${c.image}|${c.state}`)
-    .sort(),
+  containers: (await Effect.runPromise(app.runtime.list())).map((c) => `${c.name}|${c.containerId}|${c.kind}|${c.image}|${c.state}`).sort(),
   mcpServers: app.mcpServers
     .list()
     .map((s) => `${s.instanceName}|${s.containerId}|${s.image}|${s.transportType}|${s.containerState}`)
@@ -165,7 +165,7 @@ describe("the HTTP API under arbitrary requests", () => {
   it("answers any method, path, header and body below 500, with a JSON error on every 4xx, leaving state untouched on rejection", async () => {
     await fc.assert(
       fc.asyncProperty(requestArb, (req) => checkRequest(app, req)),
-      { numRuns: RUNS_ANYWHERE},
+      { numRuns: RUNS_ANYWHERE },
     )
   }, 120_000)
 
@@ -190,7 +190,10 @@ const AUTH_CASES = [
 ] as const
 
 const concrete = (path: string): string => path.replace(":name", STANDING_MCP).replace(":groupId", "no-such-group")
-const ENDPOINTS = [...ROUTES.map((r) => ({ method: r.method, path: r.path, public: r.public })), ...["GET", "POST", "DELETE"].map((method) => ({ method, path: MCP_PROXY_PATH, public: false }))]
+const ENDPOINTS = [
+  ...ROUTES.map((r) => ({ method: r.method, path: r.path, public: r.public })),
+  ...["GET", "POST", "DELETE"].map((method) => ({ method, path: MCP_PROXY_PATH, public: false })),
+]
 
 describe("the auth matrix", () => {
   let app: TestApp
@@ -201,7 +204,13 @@ describe("the auth matrix", () => {
 
   for (const endpoint of ENDPOINTS) {
     for (const auth of AUTH_CASES) {
-      const expected = endpoint.public ? "never 401 or 403" : auth.header === undefined || auth.header === "Basic x" ? "401" : auth.header === "Bearer wrong" ? "403" : "neither 401 nor 403"
+      const expected = endpoint.public
+        ? "never 401 or 403"
+        : auth.header === undefined || auth.header === "Basic x"
+          ? "401"
+          : auth.header === "Bearer wrong"
+            ? "403"
+            : "neither 401 nor 403"
       it(`answers ${endpoint.method} ${endpoint.path} with ${auth.label}: ${expected}`, async () => {
         await ensureStanding(app)
         // Each path names a standing instance of its kind, so that the right token reaches the use case.
@@ -210,7 +219,11 @@ describe("the auth matrix", () => {
           method: endpoint.method,
           path: path.startsWith("/tools/") ? path.replace(STANDING_MCP, STANDING_TOOL) : path,
           template: endpoint.path,
-          headers: { ...(auth.header === undefined ? {} : { authorization: auth.header }), "content-type": "application/json", accept: "application/json, text/event-stream" },
+          headers: {
+            ...(auth.header === undefined ? {} : { authorization: auth.header }),
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+          },
           body: endpoint.method === "POST" ? Buffer.from("{}") : null,
         })
         if (endpoint.public) expect([401, 403]).not.toContain(res.status)

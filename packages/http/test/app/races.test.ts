@@ -38,7 +38,8 @@ const ACCEPTABLE = new Set([200, 201, 404, 409])
 const count: StormCount = { waves: 0, operations: 0, succeeded: 0 }
 let storms = 0
 afterAll(() => {
-  if (storms > 0) console.info(`race storms over the fakes: ${storms} storms, ${count.waves} waves, ${count.operations} concurrent operations (${count.succeeded} succeeded)`)
+  if (storms > 0)
+    console.info(`race storms over the fakes: ${storms} storms, ${count.waves} waves, ${count.operations} concurrent operations (${count.succeeded} succeeded)`)
 })
 
 /** One storm on a fresh app whose fake runtime pauses at random (from `seed`) before every call. */
@@ -53,16 +54,25 @@ const storm = async (seed: number, names: ReadonlyArray<string>, waves: Readonly
 
 /** Up to 6 waves of up to 12 operations (every verb, the legacy tool routes included) sent at once. */
 const arbWaves = (names: ReadonlyArray<string>) =>
-  fc.array(fc.array(fc.record({ verb: fc.constantFrom(...VERBS), name: fc.constantFrom(...names) }), { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 6 })
+  fc.array(fc.array(fc.record({ verb: fc.constantFrom(...VERBS), name: fc.constantFrom(...names) }), { minLength: 1, maxLength: 12 }), {
+    minLength: 1,
+    maxLength: 6,
+  })
 
 describe("operation storms over the fakes", () => {
   it("on one name end in the state some last success implies, with no orphan container or credential delivery and no lost server", async () => {
     const names = ["storm"]
-    await fc.assert(fc.asyncProperty(fc.integer(), arbWaves(names), (seed, waves) => storm(seed, names, waves)), { numRuns: 60 })
+    await fc.assert(
+      fc.asyncProperty(fc.integer(), arbWaves(names), (seed, waves) => storm(seed, names, waves)),
+      { numRuns: 60 },
+    )
   }, 180_000)
 
   it("across several names end in the state some last success implies for each, with no orphan container or credential delivery and no lost server", async () => {
     const names = ["north", "south wind", "east"]
-    await fc.assert(fc.asyncProperty(fc.integer(), arbWaves(names), (seed, waves) => storm(seed, names, waves)), { numRuns: 60 })
+    await fc.assert(
+      fc.asyncProperty(fc.integer(), arbWaves(names), (seed, waves) => storm(seed, names, waves)),
+      { numRuns: 60 },
+    )
   }, 180_000)
 })

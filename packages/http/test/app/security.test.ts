@@ -16,7 +16,11 @@ const MCP_ENDPOINT = ["GET", "POST", "DELETE"].map((method) => ({ method, path: 
 const ENDPOINTS = [...ROUTES.map((r) => ({ method: r.method, path: r.path, public: r.public })), ...MCP_ENDPOINT]
 
 const send = (method: string, path: string, headers: Record<string, string>, body?: string) =>
-  fetch(`${app.base}${concrete(path)}`, { method, headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers }, ...(body === undefined ? {} : { body }) })
+  fetch(`${app.base}${concrete(path)}`, {
+    method,
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+    ...(body === undefined ? {} : { body }),
+  })
 
 describe("who may call what", () => {
   it("refuses a request without a valid bearer token on every route but GET /health and GET /status, the MCP endpoint included", async () => {
@@ -77,7 +81,14 @@ describe("bodies that reach for a prototype", () => {
   })
 
   it("still reads a body whose text merely mentions those names", async () => {
-    const res = await app.json("POST", "/mcp-servers", mcpBody({ instanceNameOnToolbox: "named", baseConfigOverrideJson: { Env: ["NOTE=__proto__ constructor prototype"], Labels: { constructor: "x", prototype: "y" } } }))
+    const res = await app.json(
+      "POST",
+      "/mcp-servers",
+      mcpBody({
+        instanceNameOnToolbox: "named",
+        baseConfigOverrideJson: { Env: ["NOTE=__proto__ constructor prototype"], Labels: { constructor: "x", prototype: "y" } },
+      }),
+    )
     expect(res.status).toBe(201)
   })
 })
@@ -122,7 +133,11 @@ describe("privilege-widening overrides", () => {
       const deploy = await app.json("POST", "/mcp-servers", mcpBody({ instanceNameOnToolbox: "widened", baseConfigOverrideJson: override }))
       expect(deploy.status, `${JSON.stringify(override)}`).toBe(400)
       expect(((await deploy.json()) as { error: string }).error, `${JSON.stringify(override)}`).toContain(key)
-      const redeploy = await app.json("POST", "/mcp-servers/standing/redeploy", mcpBody({ instanceNameOnToolbox: "standing", baseConfigOverrideJson: override }))
+      const redeploy = await app.json(
+        "POST",
+        "/mcp-servers/standing/redeploy",
+        mcpBody({ instanceNameOnToolbox: "standing", baseConfigOverrideJson: override }),
+      )
       expect(redeploy.status, `${JSON.stringify(override)}`).toBe(400)
       expect(((await redeploy.json()) as { error: string }).error, `${JSON.stringify(override)}`).toContain(key)
     }
@@ -152,7 +167,9 @@ describe("keys an MCP server deploy would not apply", () => {
       const redeploy = await app.json("POST", "/mcp-servers/standing/redeploy", mcpBody({ instanceNameOnToolbox: "standing", ...extra }))
       for (const res of [deploy, redeploy]) {
         expect(res.status, `${path}`).toBe(400)
-        expect(((await res.json()) as { error: string }).error, `${path}`).toMatch(new RegExp(`^Invalid ${path.replace(/\./g, "\\.")}: (is not supported|cannot be published: a stdio server has no network)`))
+        expect(((await res.json()) as { error: string }).error, `${path}`).toMatch(
+          new RegExp(`^Invalid ${path.replace(/\./g, "\\.")}: (is not supported|cannot be published: a stdio server has no network)`),
+        )
       }
     }
     expect(app.runtime.containerCount()).toBe(1)
@@ -163,7 +180,11 @@ describe("where OAuth tokens live, as the API says", () => {
   it("says a server's env_vars tokens persist in Docker's records and file or socket delivery does not, and shows no token", async () => {
     const methods = ["env_vars", "mounted_secrets", "runtime_api"] as const
     for (const method of methods) {
-      const deploy = await app.json("POST", "/mcp-servers", mcpBody({ instanceNameOnToolbox: `oauth-${method}`, agentId: "agent-1", oauthConnectionIds: ["github-1"], credentialInjectionMethod: method }))
+      const deploy = await app.json(
+        "POST",
+        "/mcp-servers",
+        mcpBody({ instanceNameOnToolbox: `oauth-${method}`, agentId: "agent-1", oauthConnectionIds: ["github-1"], credentialInjectionMethod: method }),
+      )
       expect(deploy.status, `${method}: ${await deploy.clone().text()}`).toBe(201)
     }
     for (const method of methods) {
@@ -205,7 +226,9 @@ describe("input the runtime would refuse", () => {
       const redeploy = await app.json("POST", "/mcp-servers/standing/redeploy", mcpBody({ instanceNameOnToolbox: "standing", ...extra }))
       for (const res of [deploy, redeploy]) {
         expect(res.status, `${JSON.stringify(extra)}`).toBe(400)
-        expect(((await res.json()) as { error: string }).error, `${JSON.stringify(extra)}`).toMatch(new RegExp(`^Invalid ${field}: .*${why.replace(/[.()]/g, "\\$&")}`))
+        expect(((await res.json()) as { error: string }).error, `${JSON.stringify(extra)}`).toMatch(
+          new RegExp(`^Invalid ${field}: .*${why.replace(/[.()]/g, "\\$&")}`),
+        )
       }
     }
     expect(app.runtime.containerCount()).toBe(1)

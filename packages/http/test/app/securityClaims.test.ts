@@ -19,7 +19,11 @@ export const claimsOf = (markdown: string): ReadonlyArray<Claim> => {
   const start = markdown.indexOf("<!-- claims:start -->")
   const end = markdown.indexOf("<!-- claims:end -->")
   if (start < 0 || end < start) throw new Error("SECURITY.md has no claims table between <!-- claims:start --> and <!-- claims:end -->")
-  const rows = markdown.slice(start, end).split("\n").filter((line) => line.startsWith("| ")).slice(1)
+  const rows = markdown
+    .slice(start, end)
+    .split("\n")
+    .filter((line) => line.startsWith("| "))
+    .slice(1)
   return rows.map((row) => {
     const [id = "", text = "", checkedBy = ""] = row.slice(2, -2).split(" | ")
     const entries = checkedBy.split("<br>").map((e) => e.trim())
@@ -34,8 +38,7 @@ export const claimsOf = (markdown: string): ReadonlyArray<Claim> => {
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
 /** Whether `source` declares a test titled `title`: `it("…"`, `test("…"`, `it.runIf(…)("…"` and the like. */
-export const declaresTest = (source: string, title: string): boolean =>
-  new RegExp(`\\b(?:it|test)\\b[^\\n]*?\\(\\s*"${escape(title)}"\\s*,`).test(source)
+export const declaresTest = (source: string, title: string): boolean => new RegExp(`\\b(?:it|test)\\b[^\\n]*?\\(\\s*"${escape(title)}"\\s*,`).test(source)
 
 describe("SECURITY.md's claims table", () => {
   const claims = claimsOf(readFileSync(join(root, "SECURITY.md"), "utf8"))
@@ -51,7 +54,9 @@ describe("SECURITY.md's claims table", () => {
 
   it("names only tests that exist, each in the file it names", () => {
     const missing = claims.flatMap((c) =>
-      c.tests.filter(({ file, title }) => !existsSync(join(root, file)) || !declaresTest(readFileSync(join(root, file), "utf8"), title)).map((t) => `${c.id}: ${t.file} "${t.title}"`),
+      c.tests
+        .filter(({ file, title }) => !existsSync(join(root, file)) || !declaresTest(readFileSync(join(root, file), "utf8"), title))
+        .map((t) => `${c.id}: ${t.file} "${t.title}"`),
     )
     expect(missing).toEqual([])
   })

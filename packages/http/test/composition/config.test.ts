@@ -67,10 +67,15 @@ describe("resolving settings", () => {
 
   it("bounds client sessions of the MCP endpoint at 256 per server and 2048 in all, idle ones kept 5 minutes, unless DTMA_MCP_* settings say otherwise", () => {
     expect(resolveSettings({}, EMPTY_FILE).mcp).toMatchObject({ maxSessionsPerServer: 256, maxSessions: 2048, sessionIdleTimeoutMs: 300_000 })
-    const s = resolveSettings({ DTMA_MCP_MAX_SESSIONS_PER_SERVER: "16", DTMA_MCP_MAX_SESSIONS: "64" }, parseConfigFile("DTMA_MCP_SESSION_IDLE_TIMEOUT_MS=60000"))
+    const s = resolveSettings(
+      { DTMA_MCP_MAX_SESSIONS_PER_SERVER: "16", DTMA_MCP_MAX_SESSIONS: "64" },
+      parseConfigFile("DTMA_MCP_SESSION_IDLE_TIMEOUT_MS=60000"),
+    )
     expect(s.mcp).toMatchObject({ maxSessionsPerServer: 16, maxSessions: 64, sessionIdleTimeoutMs: 60_000 })
     expect(() => resolveSettings({ DTMA_MCP_MAX_SESSIONS: "0" }, EMPTY_FILE)).toThrow(/DTMA_MCP_MAX_SESSIONS must be a whole number/)
-    expect(() => resolveSettings({ DTMA_MCP_SESSION_IDLE_TIMEOUT_MS: "999" }, EMPTY_FILE)).toThrow(/DTMA_MCP_SESSION_IDLE_TIMEOUT_MS must be a whole number between 1000/)
+    expect(() => resolveSettings({ DTMA_MCP_SESSION_IDLE_TIMEOUT_MS: "999" }, EMPTY_FILE)).toThrow(
+      /DTMA_MCP_SESSION_IDLE_TIMEOUT_MS must be a whole number between 1000/,
+    )
   })
 
   it("refuses an MCP setting out of range, naming the setting", () => {
@@ -82,7 +87,9 @@ describe("resolving settings", () => {
   it("sends the heartbeat every 60 s unless DTMA_HEARTBEAT_INTERVAL_MS says otherwise, and refuses one under a second", () => {
     expect(resolveSettings({}, EMPTY_FILE).heartbeatIntervalMs).toBe(60_000)
     expect(resolveSettings({}, parseConfigFile("DTMA_HEARTBEAT_INTERVAL_MS=1500")).heartbeatIntervalMs).toBe(1500)
-    expect(() => resolveSettings({ DTMA_HEARTBEAT_INTERVAL_MS: "999" }, EMPTY_FILE)).toThrow(/DTMA_HEARTBEAT_INTERVAL_MS must be a whole number between 1000 and 86400000/)
+    expect(() => resolveSettings({ DTMA_HEARTBEAT_INTERVAL_MS: "999" }, EMPTY_FILE)).toThrow(
+      /DTMA_HEARTBEAT_INTERVAL_MS must be a whole number between 1000 and 86400000/,
+    )
     expect(() => resolveSettings({ DTMA_HEARTBEAT_INTERVAL_MS: "1m" }, EMPTY_FILE)).toThrow(/DTMA_HEARTBEAT_INTERVAL_MS/)
   })
 
@@ -93,9 +100,7 @@ describe("resolving settings", () => {
   })
 
   it("drops a trailing slash from the backend URL", () => {
-    expect(resolveSettings({ AGENTOPIA_API_BASE_URL: "https://x.supabase.co/functions/v1/" }, EMPTY_FILE).apiBaseUrl).toBe(
-      "https://x.supabase.co/functions/v1",
-    )
+    expect(resolveSettings({ AGENTOPIA_API_BASE_URL: "https://x.supabase.co/functions/v1/" }, EMPTY_FILE).apiBaseUrl).toBe("https://x.supabase.co/functions/v1")
   })
 
   it("refuses bad settings with an error that names the setting, not the value", () => {
@@ -136,7 +141,9 @@ describe("loading the configuration", () => {
   it("fails clearly when the config file exists but cannot be read", () => {
     const dir = scratch()
     mkdirSync(join(dir, "dtma.conf"))
-    expect(() => loadConfig({ DTMA_CONFIG_FILE: join(dir, "dtma.conf"), DTMA_BEARER_TOKEN: "t" })).toThrow(/cannot read the config file .*dtma\.conf \(EISDIR\)/)
+    expect(() => loadConfig({ DTMA_CONFIG_FILE: join(dir, "dtma.conf"), DTMA_BEARER_TOKEN: "t" })).toThrow(
+      /cannot read the config file .*dtma\.conf \(EISDIR\)/,
+    )
   })
 
   it("generates a token when none is configured, kept 0600 in a 0700 directory", () => {

@@ -28,7 +28,12 @@ describe("the composition root", () => {
 
   it("reserves the DTMA's own port and uses the agreed retry, stop and MCP supervision settings", () => {
     expect(useCaseSettingsOf(testConfig({ port: 31000 }))).toEqual({
-      instances: { reservedHostPorts: [31000], uncallableHostPorts: FETCH_BAD_PORTS, stopGraceSeconds: 10, bounds: { maxMemoryBytes: 4 * 1024 ** 3, maxNanoCpus: 2_000_000_000, maxPidsLimit: 4096 } },
+      instances: {
+        reservedHostPorts: [31000],
+        uncallableHostPorts: FETCH_BAD_PORTS,
+        stopGraceSeconds: 10,
+        bounds: { maxMemoryBytes: 4 * 1024 ** 3, maxNanoCpus: 2_000_000_000, maxPidsLimit: 4096 },
+      },
       heartbeat: { dtmaVersion: "0.1.0", retries: 4, retryBase: "2000 millis" },
       mcpServers: {
         clientInfo: { name: "dtma", version: "0.1.0" },
@@ -45,7 +50,11 @@ describe("the composition root", () => {
         maxQueued: 256,
         drainTimeoutMs: 10_000,
       },
-      credentials: { onExpiry: { _tag: "on_expiry", lifetimeShare: 0.8, marginMs: 300_000, jitterShare: 0.1, minimumBeforeExpiryMs: 30_000 }, retry: { baseDelayMs: 1_000, maxDelayMs: 60_000 }, idleRecheckMs: 60_000 },
+      credentials: {
+        onExpiry: { _tag: "on_expiry", lifetimeShare: 0.8, marginMs: 300_000, jitterShare: 0.1, minimumBeforeExpiryMs: 30_000 },
+        retry: { baseDelayMs: 1_000, maxDelayMs: 60_000 },
+        idleRecheckMs: 60_000,
+      },
     })
   })
 

@@ -16,7 +16,29 @@ const selfSigned = (): { readonly dir: string; readonly certFile: string; readon
   const dir = mkdtempSync(join(tmpdir(), "dtma-tls-"))
   const certFile = join(dir, "cert.pem")
   const keyFile = join(dir, "key.pem")
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyFile, "-out", certFile], { stdio: "ignore" })
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+    ],
+    { stdio: "ignore" },
+  )
   return { dir, certFile, keyFile, cert: readFileSync(certFile, "utf8") }
 }
 
@@ -28,20 +50,30 @@ describe("TLS settings", () => {
   })
 
   it("refuse a certificate without its key, or a key without its certificate, naming both settings", () => {
-    expect(() => resolveSettings({ DTMA_TLS_CERT_FILE: "/etc/dtma/cert.pem" }, EMPTY_FILE)).toThrow("Configuration error: DTMA_TLS_CERT_FILE is set but DTMA_TLS_KEY_FILE is not: HTTPS needs both (or set neither for plain HTTP)")
-    expect(() => resolveSettings({ DTMA_TLS_KEY_FILE: "/etc/dtma/key.pem" }, EMPTY_FILE)).toThrow("Configuration error: DTMA_TLS_KEY_FILE is set but DTMA_TLS_CERT_FILE is not")
+    expect(() => resolveSettings({ DTMA_TLS_CERT_FILE: "/etc/dtma/cert.pem" }, EMPTY_FILE)).toThrow(
+      "Configuration error: DTMA_TLS_CERT_FILE is set but DTMA_TLS_KEY_FILE is not: HTTPS needs both (or set neither for plain HTTP)",
+    )
+    expect(() => resolveSettings({ DTMA_TLS_KEY_FILE: "/etc/dtma/key.pem" }, EMPTY_FILE)).toThrow(
+      "Configuration error: DTMA_TLS_KEY_FILE is set but DTMA_TLS_CERT_FILE is not",
+    )
   })
 
   it("refuse at start a file that cannot be read, naming the setting and the path", () => {
     const { certFile, dir } = selfSigned()
-    expect(loadWith({ DTMA_TLS_CERT_FILE: certFile, DTMA_TLS_KEY_FILE: join(dir, "absent.pem") })).toThrow(`Configuration error: DTMA_TLS_KEY_FILE ${join(dir, "absent.pem")} cannot be read (ENOENT)`)
-    expect(loadWith({ DTMA_TLS_CERT_FILE: dir, DTMA_TLS_KEY_FILE: join(dir, "key.pem") })).toThrow(`Configuration error: DTMA_TLS_CERT_FILE ${dir} cannot be read (EISDIR)`)
+    expect(loadWith({ DTMA_TLS_CERT_FILE: certFile, DTMA_TLS_KEY_FILE: join(dir, "absent.pem") })).toThrow(
+      `Configuration error: DTMA_TLS_KEY_FILE ${join(dir, "absent.pem")} cannot be read (ENOENT)`,
+    )
+    expect(loadWith({ DTMA_TLS_CERT_FILE: dir, DTMA_TLS_KEY_FILE: join(dir, "key.pem") })).toThrow(
+      `Configuration error: DTMA_TLS_CERT_FILE ${dir} cannot be read (EISDIR)`,
+    )
   })
 
   it("refuse a key that does not match the certificate", () => {
     const one = selfSigned()
     const other = selfSigned()
-    expect(loadWith({ DTMA_TLS_CERT_FILE: one.certFile, DTMA_TLS_KEY_FILE: other.keyFile })).toThrow(/cannot serve HTTPS: the key does not match the certificate/)
+    expect(loadWith({ DTMA_TLS_CERT_FILE: one.certFile, DTMA_TLS_KEY_FILE: other.keyFile })).toThrow(
+      /cannot serve HTTPS: the key does not match the certificate/,
+    )
   })
 
   it("refuse files that are not PEM without echoing what they hold", () => {

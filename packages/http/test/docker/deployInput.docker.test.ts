@@ -20,7 +20,13 @@ interface Credentials {
 }
 
 const credentialsIn = (status: string): Credentials => {
-  const numbers = (name: string) => (status.split("\n").find((l) => l.startsWith(`${name}:`)) ?? "").slice(name.length + 1).trim().split(/\s+/).filter((n) => n !== "").map(Number)
+  const numbers = (name: string) =>
+    (status.split("\n").find((l) => l.startsWith(`${name}:`)) ?? "")
+      .slice(name.length + 1)
+      .trim()
+      .split(/\s+/)
+      .filter((n) => n !== "")
+      .map(Number)
   return { uids: numbers("Uid"), gids: numbers("Gid"), groups: numbers("Groups") }
 }
 
@@ -36,7 +42,10 @@ const kernelView = async (spelling: string): Promise<Credentials | null> => {
   }
 }
 
-type Verdict = { readonly kind: "malformed" } | { readonly kind: "refused"; readonly user: ContainerUser } | { readonly kind: "allowed"; readonly user: ContainerUser }
+type Verdict =
+  | { readonly kind: "malformed" }
+  | { readonly kind: "refused"; readonly user: ContainerUser }
+  | { readonly kind: "allowed"; readonly user: ContainerUser }
 
 /** What the DTMA decides for an MCP server's `User`: refused, or the user it runs the server as. */
 const verdictOf = (spelling: string): Verdict => {
@@ -55,11 +64,29 @@ const isRoot = (c: Credentials): boolean => [...c.uids, ...c.gids, ...c.groups].
 const isRootPart = (part: ContainerUser["user"]): boolean => (part._tag === "Id" ? part.id === 0 : part.name === "root")
 
 // Spellings that matter, then a sample of generated ones (fixed seed: the run stays repeatable and short).
-const CHOSEN = ["00", "+0", "-0", "0000:1000", ":1000", "1000:0", "1000:-00", "nobody:root", "node:root", "1234", "1000:1000", "+01000:065534", "node:nogroup", " 0", "1000:1000:0"]
+const CHOSEN = [
+  "00",
+  "+0",
+  "-0",
+  "0000:1000",
+  ":1000",
+  "1000:0",
+  "1000:-00",
+  "nobody:root",
+  "node:root",
+  "1234",
+  "1000:1000",
+  "+01000:065534",
+  "node:nogroup",
+  " 0",
+  "1000:1000:0",
+]
 const SPELLINGS = [...new Set([...CHOSEN, ...fc.sample(arbUserSpelling, { seed: 11, numRuns: 7 })])]
 
 describe("User, as the DTMA reads it and as the kernel runs it", () => {
-  it("starts no container as uid 0 or gid 0 by any spelling Docker accepts: the parser agrees with /proc/self/status of a real container", { timeout: 240_000 }, async () => {
+  it("starts no container as uid 0 or gid 0 by any spelling Docker accepts: the parser agrees with /proc/self/status of a real container", {
+    timeout: 240_000,
+  }, async () => {
     const rows: Array<{ spelling: string; verdict: Verdict["kind"]; kernel: Credentials | null }> = []
     // Three at a time: other suites share this 2-core machine.
     for (let i = 0; i < SPELLINGS.length; i += 3) {
@@ -87,14 +114,19 @@ describe("User, as the DTMA reads it and as the kernel runs it", () => {
     expect(rows.filter((r) => r.kernel !== null && isRoot(r.kernel)).length).toBeGreaterThanOrEqual(8)
     // Why a uid alone is given its own group: run as given, a uid the image does not list gets group 0.
     expect((await kernelView("1234"))?.gids).toEqual([0, 0, 0, 0])
-    expect(rows.find((r) => r.spelling === "1234")).toMatchObject({ verdict: "allowed", kernel: { uids: [1234, 1234, 1234, 1234], gids: [1234, 1234, 1234, 1234] } })
+    expect(rows.find((r) => r.spelling === "1234")).toMatchObject({
+      verdict: "allowed",
+      kernel: { uids: [1234, 1234, 1234, 1234], gids: [1234, 1234, 1234, 1234] },
+    })
   })
 })
 
 let dtma: DtmaProcess
 const name = `in${Date.now().toString(36)}`
 const managed = (): ReadonlyArray<string> =>
-  execFileSync("docker", ["ps", "-aq", "--no-trunc", "--filter", `label=dtma.managed=${dtma.scope}`], { encoding: "utf8" }).split("\n").filter((id) => id !== "")
+  execFileSync("docker", ["ps", "-aq", "--no-trunc", "--filter", `label=dtma.managed=${dtma.scope}`], { encoding: "utf8" })
+    .split("\n")
+    .filter((id) => id !== "")
 
 beforeAll(async () => {
   dtma = await startDtma()
@@ -105,17 +137,29 @@ afterAll(async () => {
 })
 
 describe("a deploy the runtime would refuse or run as root, through a DTMA on a real engine", () => {
-  const stdio = (extra: Record<string, unknown>) => ({ dockerImageUrl: EVERYTHING, instanceNameOnToolbox: `${name}-x`, accountToolInstanceId: "ati-x", mcpTransportType: "stdio", ...extra })
+  const stdio = (extra: Record<string, unknown>) => ({
+    dockerImageUrl: EVERYTHING,
+    instanceNameOnToolbox: `${name}-x`,
+    accountToolInstanceId: "ati-x",
+    mcpTransportType: "stdio",
+    ...extra,
+  })
 
-  it("answers 400 at once, creating nothing, for uid 0 or gid 0 spelled otherwise, malformed User or Tmpfs, and host port 22", { timeout: 60_000 }, async () => {
+  it("answers 400 at once, creating nothing, for uid 0 or gid 0 spelled otherwise, malformed User or Tmpfs, and host port 22", {
+    timeout: 60_000,
+  }, async () => {
     const cases: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
-      [stdio({ baseConfigOverrideJson: { User: "00" } }), "Invalid User: \"00\" is uid 0 (root)"],
-      [stdio({ baseConfigOverrideJson: { User: "1000:0" } }), "Invalid User: \"1000:0\" has group 0 (root)"],
-      [stdio({ baseConfigOverrideJson: { User: " 0" } }), "Invalid User: \" 0\" has the user \" 0\", which is neither"],
-      [stdio({ baseConfigOverrideJson: { HostConfig: { Tmpfs: { "/cache": "size=abc" } } } }), "Invalid HostConfig.Tmpfs: \"/cache\" \"size=abc\""],
-      [stdio({ baseConfigOverrideJson: { HostConfig: { Tmpfs: { "/proc": "" } } } }), "Invalid HostConfig.Tmpfs: \"/proc\" is under /proc"],
+      [stdio({ baseConfigOverrideJson: { User: "00" } }), 'Invalid User: "00" is uid 0 (root)'],
+      [stdio({ baseConfigOverrideJson: { User: "1000:0" } }), 'Invalid User: "1000:0" has group 0 (root)'],
+      [stdio({ baseConfigOverrideJson: { User: " 0" } }), 'Invalid User: " 0" has the user " 0", which is neither'],
+      [stdio({ baseConfigOverrideJson: { HostConfig: { Tmpfs: { "/cache": "size=abc" } } } }), 'Invalid HostConfig.Tmpfs: "/cache" "size=abc"'],
+      [stdio({ baseConfigOverrideJson: { HostConfig: { Tmpfs: { "/proc": "" } } } }), 'Invalid HostConfig.Tmpfs: "/proc" is under /proc'],
       [
-        stdio({ mcpTransportType: "streamable_http", mcpPort: 3001, baseConfigOverrideJson: { Cmd: ["streamableHttp"], Env: ["PORT=3001"], HostConfig: { PortBindings: { "3001/tcp": [{ HostPort: "22" }] } } } }),
+        stdio({
+          mcpTransportType: "streamable_http",
+          mcpPort: 3001,
+          baseConfigOverrideJson: { Cmd: ["streamableHttp"], Env: ["PORT=3001"], HostConfig: { PortBindings: { "3001/tcp": [{ HostPort: "22" }] } } },
+        }),
         "Invalid PortBindings: host port 22 cannot carry the server's MCP port 3001",
       ],
     ]
@@ -134,7 +178,11 @@ describe("a deploy the runtime would refuse or run as root, through a DTMA on a 
     expect(res.status).toBe(201)
     const [id] = managed()
     const pid = execFileSync("docker", ["inspect", "-f", "{{.State.Pid}}", id ?? ""], { encoding: "utf8" }).trim()
-    expect(credentialsIn(readFileSync(`/proc/${pid}/status`, "utf8"))).toEqual({ uids: [1000, 1000, 1000, 1000], gids: [1000, 1000, 1000, 1000], groups: [1000] })
+    expect(credentialsIn(readFileSync(`/proc/${pid}/status`, "utf8"))).toEqual({
+      uids: [1000, 1000, 1000, 1000],
+      gids: [1000, 1000, 1000, 1000],
+      groups: [1000],
+    })
     expect(execFileSync("docker", ["inspect", "-f", "{{.Config.User}}", id ?? ""], { encoding: "utf8" }).trim()).toBe("1000:1000")
   })
 })

@@ -63,19 +63,31 @@ describe("the backend down for a while", () => {
     api = backend(await freePort())
     await api.up()
     dtma = await startDtma({
-      env: { AGENTOPIA_API_BASE_URL: `http://127.0.0.1:${api.port}/functions/v1`, DTMA_BEARER_TOKEN: "e2e-outbound-token", DTMA_HEARTBEAT_INTERVAL_MS: String(INTERVAL_MS) },
+      env: {
+        AGENTOPIA_API_BASE_URL: `http://127.0.0.1:${api.port}/functions/v1`,
+        DTMA_BEARER_TOKEN: "e2e-outbound-token",
+        DTMA_HEARTBEAT_INTERVAL_MS: String(INTERVAL_MS),
+      },
     })
     const d = dtma
     await deployed(d, misbehaving(name, "ok"))
     const beats = api.beats
-    await waitFor("two heartbeats reporting the server", async () => (beats.filter((b) => b.tools.some((t) => t.account_tool_instance_id === `ati-${name}`)).length >= 2 ? true : undefined), 20_000, 50)
+    await waitFor(
+      "two heartbeats reporting the server",
+      async () => (beats.filter((b) => b.tools.some((t) => t.account_tool_instance_id === `ati-${name}`)).length >= 2 ? true : undefined),
+      20_000,
+      50,
+    )
     const bystander = await startBystander(d, name)
 
     const downAt = Date.now()
     const before = beats.length
     await api.down()
     await sleep(OUTAGE_MS)
-    const failedCycles = d.output().split("\n").filter((l) => l.includes('"msg":"heartbeat failed"') && Date.parse(JSON.parse(l).time as string) >= downAt)
+    const failedCycles = d
+      .output()
+      .split("\n")
+      .filter((l) => l.includes('"msg":"heartbeat failed"') && Date.parse(JSON.parse(l).time as string) >= downAt)
     const upAt = Date.now()
     await api.up()
     const resumed = await waitFor("a heartbeat after the outage", async () => beats.slice(before).find((b) => b.at >= upAt), 30_000, 20)
@@ -90,7 +102,10 @@ describe("the backend down for a while", () => {
     console.log(`MCP calls during the outage: ${tally.ok} answered, ${tally.failed} failed ${tally.errors.join(" | ")}`)
     expect(failedCycles.length).toBeGreaterThanOrEqual(2)
     expect(reasons.join(" ")).toMatch(/ECONNREFUSED|fetch failed/)
-    expect(resumed.tools.find((t) => t.account_tool_instance_id === `ati-${name}`)).toMatchObject({ status_on_toolbox: "running", runtime_details: { health_status: "healthy" } })
+    expect(resumed.tools.find((t) => t.account_tool_instance_id === `ati-${name}`)).toMatchObject({
+      status_on_toolbox: "running",
+      runtime_details: { health_status: "healthy" },
+    })
     expect(tally.errors).toEqual([])
     expect(tally.failed).toBe(0)
     expect(tally.ok).toBeGreaterThan(0)

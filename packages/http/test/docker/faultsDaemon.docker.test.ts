@@ -47,8 +47,10 @@ describe("a restart of the Docker daemon", () => {
     const status = await timed(() => d.call("GET", "/tools/status"))
     const deploy = await timed(() => d.call("POST", "/mcp-servers", misbehaving(`${run}-during`, "ok")))
     const health = await d.call("GET", "/health")
-    console.log(`daemon stopped in ${downAt - stoppingAt} ms; while down: GET /mcp-servers/:name ${view.ms} ms (${view.value?.healthStatus}, ${view.value?.lastError}); ` +
-      `GET /tools/status ${status.value?.status} in ${status.ms} ms; deploy ${deploy.value?.status} in ${deploy.ms} ms (${JSON.stringify(deploy.value?.body)})`)
+    console.log(
+      `daemon stopped in ${downAt - stoppingAt} ms; while down: GET /mcp-servers/:name ${view.ms} ms (${view.value?.healthStatus}, ${view.value?.lastError}); ` +
+        `GET /tools/status ${status.value?.status} in ${status.ms} ms; deploy ${deploy.value?.status} in ${deploy.ms} ms (${JSON.stringify(deploy.value?.body)})`,
+    )
     expect(health).toMatchObject({ status: 200, body: "OK" })
     expect(view.value?.healthStatus).toBe("unhealthy")
     expect(status.value?.status).toBe(503)
@@ -57,20 +59,33 @@ describe("a restart of the Docker daemon", () => {
 
     await daemon.start()
     const upAt = Date.now()
-    const back = await Promise.all(names.map((name) =>
-      waitFor(`${name} healthy again`, async () => {
-        const v = await detail(d, name)
-        return v.healthStatus === "healthy" && v.container.state === "running" && Date.parse(v.healthHistory.at(-1)!.at) > downAt ? { name, v, at: Date.now() } : undefined
-      }, 60_000, 100),
-    ))
+    const back = await Promise.all(
+      names.map((name) =>
+        waitFor(
+          `${name} healthy again`,
+          async () => {
+            const v = await detail(d, name)
+            return v.healthStatus === "healthy" && v.container.state === "running" && Date.parse(v.healthHistory.at(-1)!.at) > downAt
+              ? { name, v, at: Date.now() }
+              : undefined
+          },
+          60_000,
+          100,
+        ),
+      ),
+    )
     const tally = await loop.stop()
     for (const { name, v, at } of back) {
-      console.log(`${name.slice(run.length + 1)}: healthy ${at - upAt} ms after the daemon answered again; restartCount ${v.restartCount}; history since the stop:\n  ${historySince(v, stoppingAt)}`)
+      console.log(
+        `${name.slice(run.length + 1)}: healthy ${at - upAt} ms after the daemon answered again; restartCount ${v.restartCount}; history since the stop:\n  ${historySince(v, stoppingAt)}`,
+      )
       expect(v.container.id).toBe(ids.get(name))
       expect(v.restartCount).toBeGreaterThanOrEqual(1)
     }
     const lastFailure = Math.max(0, ...tally.failedAt)
-    console.log(`calls to a, back to back: ${tally.ok} answered, ${tally.failed} failed, the last failure ${lastFailure === 0 ? "-" : `${lastFailure - upAt} ms after the daemon was back`}; ${tally.errors.slice(0, 3).join(" | ")}`)
+    console.log(
+      `calls to a, back to back: ${tally.ok} answered, ${tally.failed} failed, the last failure ${lastFailure === 0 ? "-" : `${lastFailure - upAt} ms after the daemon was back`}; ${tally.errors.slice(0, 3).join(" | ")}`,
+    )
     // Calls failed only while the daemon was down or its servers were coming back.
     for (const at of tally.failedAt) expect(at).toBeLessThanOrEqual(Math.max(...back.map((b) => b.at)))
     expect(tally.ok).toBeGreaterThan(0)
@@ -82,10 +97,17 @@ describe("a restart of the Docker daemon", () => {
     // The event feed was reconnected: a kill now is seen and the server restarted.
     const killedAt = Date.now()
     await daemon.docker("kill", ids.get(names[1]!)!)
-    const restarted = await waitFor("the killed server restarted", async () => {
-      const v = await detail(d, names[1]!)
-      return v.healthStatus === "healthy" && v.healthHistory.some((h) => Date.parse(h.at) >= killedAt && h.detail?.includes("exited with code 137") === true) ? v : undefined
-    }, 30_000, 50)
+    const restarted = await waitFor(
+      "the killed server restarted",
+      async () => {
+        const v = await detail(d, names[1]!)
+        return v.healthStatus === "healthy" && v.healthHistory.some((h) => Date.parse(h.at) >= killedAt && h.detail?.includes("exited with code 137") === true)
+          ? v
+          : undefined
+      },
+      30_000,
+      50,
+    )
     const died = restarted.healthHistory.find((h) => Date.parse(h.at) >= killedAt && h.detail?.includes("exited with code 137") === true)!
     console.log(`after the restart, docker kill → die event seen in ${Date.parse(died.at) - killedAt} ms, healthy again in ${Date.now() - killedAt} ms`)
     await echo(sessions[1]!, "after the kill")

@@ -83,7 +83,9 @@ describe("a server that stops answering, on a real engine", () => {
       30_000,
       50,
     )
-    console.log(`docker unpause → healthy in ${Date.now() - unpausedAt} ms; restartCount ${healthy.restartCount}; history since the pause:\n  ${historySince(healthy, pausedAt)}`)
+    console.log(
+      `docker unpause → healthy in ${Date.now() - unpausedAt} ms; restartCount ${healthy.restartCount}; history since the pause:\n  ${historySince(healthy, pausedAt)}`,
+    )
     // The process was never ended: the DTMA connected to it again, it did not restart it.
     expect(healthy.container).toMatchObject({ id: containerId, state: "running" })
     expect(healthy.restartCount).toBe(0)
@@ -105,7 +107,9 @@ describe("a server that stops answering, on a real engine", () => {
     const started = Date.now()
     const res = await dtma.call("POST", "/mcp-servers", misbehaving(victim, "no-initialize"))
     const ms = Date.now() - started
-    console.log(`deploy of a server that never answers initialize: ${res.status} after ${ms} ms (start timeout ${START_TIMEOUT_MS} ms): ${JSON.stringify(res.body)}`)
+    console.log(
+      `deploy of a server that never answers initialize: ${res.status} after ${ms} ms (start timeout ${START_TIMEOUT_MS} ms): ${JSON.stringify(res.body)}`,
+    )
     expect(res.status).toBe(502)
     expect(res.body).toMatchObject({ success: false, code: "mcp_server_not_ready" })
     expect(res.body.error).toMatch(/initialize/)

@@ -110,7 +110,9 @@ describe("a server that writes too much, on a real engine", () => {
         `API reads (server view, 100-line logs) median ${reads.sort((a, b) => a - b)[reads.length >> 1]} ms, max ${reads.at(-1)} ms over ${reads.length}; last logs read ${logLines} lines; ` +
         `Docker's log: ${logConfig}, file '${logPath}'`,
     )
-    console.log(`flooding server: ${victimTally.ok} calls answered, ${victimTally.failed} failed; bystander: ${tally.ok} answered, ${tally.failed} failed ${tally.errors.join(" | ")}`)
+    console.log(
+      `flooding server: ${victimTally.ok} calls answered, ${victimTally.failed} failed; bystander: ${tally.ok} answered, ${tally.failed} failed ${tally.errors.join(" | ")}`,
+    )
     expect(victimTally.errors).toEqual([])
     expect(victimTally.ok).toBeGreaterThan(0)
     expect(tally.errors).toEqual([])

@@ -50,7 +50,9 @@ describe("a SIGTERM of the DTMA", () => {
       `SIGTERM ${termAt - started} ms into two 3 s calls: they ended ${calls.map((c) => `${started + c.ms - termAt} ms`).join(" and ")} after it (${calls.map((c) => c.error ?? textOf(c.value)).join(" | ")}); ` +
         `the process exited ${exitAt - termAt} ms after the SIGTERM (grace ${GRACE_MS} ms)`,
     )
-    console.log(`during the drain: a new call failed after ${refusedCall.ms} ms (${refusedCall.error}); GET /mcp-servers answered ${refusedApi.status} ${JSON.stringify(refusedApi.body)}`)
+    console.log(
+      `during the drain: a new call failed after ${refusedCall.ms} ms (${refusedCall.error}); GET /mcp-servers answered ${refusedApi.status} ${JSON.stringify(refusedApi.body)}`,
+    )
     for (const call of calls) expect(textOf(call.value)).toBe("Long running operation completed. Duration: 3 seconds, Steps: 3.")
     expect(refusedCall.error).toContain("The DTMA is shutting down; retry shortly.")
     expect(refusedApi).toMatchObject({ status: 503, body: { success: false, code: "shutting_down" } })
@@ -66,10 +68,14 @@ describe("a SIGTERM of the DTMA", () => {
     dtma = await startDtma({ port: Number(new URL(first.url).port), stateDir: first.stateDir, scope: first.scope })
     const next = dtma
     for (const name of names) {
-      const view = await waitFor(`${name} healthy under the new DTMA`, async () => {
-        const v = await detail(next, name)
-        return v.healthStatus === "healthy" ? v : undefined
-      }, 30_000)
+      const view = await waitFor(
+        `${name} healthy under the new DTMA`,
+        async () => {
+          const v = await detail(next, name)
+          return v.healthStatus === "healthy" ? v : undefined
+        },
+        30_000,
+      )
       expect(view.container).toMatchObject({ id: ids.get(name), state: "running" })
       expect(view.restartCount).toBe(0)
     }

@@ -147,8 +147,14 @@ describe("the legacy contract against a real Docker engine", () => {
       status: 200,
       body: { message: `Tool instance '${name}' started successfully.`, data: { state: { Status: "running", Running: true } } },
     })
-    expect(await dtma.call("POST", `/tools/${encodeURIComponent(name)}/start`)).toMatchObject({ status: 200, body: { message: `Tool instance '${name}' is already running.` } })
-    expect(await dtma.call("DELETE", `/tools/${encodeURIComponent(name)}`)).toEqual({ status: 200, body: { success: true, message: `Tool instance '${name}' removed successfully.` } })
+    expect(await dtma.call("POST", `/tools/${encodeURIComponent(name)}/start`)).toMatchObject({
+      status: 200,
+      body: { message: `Tool instance '${name}' is already running.` },
+    })
+    expect(await dtma.call("DELETE", `/tools/${encodeURIComponent(name)}`)).toEqual({
+      status: 200,
+      body: { success: true, message: `Tool instance '${name}' removed successfully.` },
+    })
     expect(managedNamed(name)).toEqual([])
   })
 
@@ -204,7 +210,11 @@ describe("the legacy contract against a real Docker engine", () => {
     await first.kill("SIGKILL")
     dtma = undefined
 
-    const requests: Array<{ url: string; authorization: string | undefined; body: { tool_statuses: Array<Record<string, unknown>> } & Record<string, unknown> }> = []
+    const requests: Array<{
+      url: string
+      authorization: string | undefined
+      body: { tool_statuses: Array<Record<string, unknown>> } & Record<string, unknown>
+    }> = []
     let answered = 0
     const backend: HttpServer = createHttpServer((req, res) => {
       let text = ""

@@ -44,7 +44,13 @@ const nameOf = (suffix: string): string => {
 }
 
 const deploy = (name: string, body: Record<string, unknown> = {}) =>
-  dtma.call("POST", "/mcp-servers", { dockerImageUrl: EVERYTHING, instanceNameOnToolbox: name, accountToolInstanceId: `ati-${name}`, mcpTransportType: "stdio", ...body })
+  dtma.call("POST", "/mcp-servers", {
+    dockerImageUrl: EVERYTHING,
+    instanceNameOnToolbox: name,
+    accountToolInstanceId: `ati-${name}`,
+    mcpTransportType: "stdio",
+    ...body,
+  })
 
 const deployed = async (name: string, body: Record<string, unknown> = {}): Promise<{ containerId: string }> => {
   const res = await deploy(name, body)
@@ -154,7 +160,12 @@ describe("MCP server faults on a real engine", () => {
     expect(gaveUp.lastError).toMatch(/container exited with code 1; crashed 5 times within 120 s/)
     expect(gaveUp.restartCount).toBe(4)
     const since = (h: HealthRecord) => `+${Date.parse(h.at) - killedAt} ms ${h.status}${h.detail === null ? "" : ` (${h.detail})`}`
-    console.log(`history since the kill:\n  ${gaveUp.healthHistory.filter((h) => Date.parse(h.at) >= killedAt).map(since).join("\n  ")}`)
+    console.log(
+      `history since the kill:\n  ${gaveUp.healthHistory
+        .filter((h) => Date.parse(h.at) >= killedAt)
+        .map(since)
+        .join("\n  ")}`,
+    )
 
     await sleep(3_000)
     const later = await detail(name)
@@ -194,10 +205,17 @@ describe("MCP server faults on a real engine", () => {
     const bLoop = echoLoop(bClient, "B message")
     await waitFor("calls to B", async () => (bLoop.tally.ok >= 5 ? true : undefined), 10_000)
     const redeployed = await phase("redeploy B", () =>
-      dtma.call("POST", `/mcp-servers/${encodeURIComponent(b)}/redeploy`, { dockerImageUrl: REDEPLOY_IMAGE, accountToolInstanceId: `ati-${b}`, mcpTransportType: "stdio" }),
+      dtma.call("POST", `/mcp-servers/${encodeURIComponent(b)}/redeploy`, {
+        dockerImageUrl: REDEPLOY_IMAGE,
+        accountToolInstanceId: `ati-${b}`,
+        mcpTransportType: "stdio",
+      }),
     )
     const bTally: CallTally = await bLoop.stop()
-    expect(redeployed, `redeploy: ${JSON.stringify(redeployed.body)}`).toMatchObject({ status: 200, body: { data: { healthStatus: "healthy", container: { image: REDEPLOY_IMAGE, state: "running" } } } })
+    expect(redeployed, `redeploy: ${JSON.stringify(redeployed.body)}`).toMatchObject({
+      status: 200,
+      body: { data: { healthStatus: "healthy", container: { image: REDEPLOY_IMAGE, state: "running" } } },
+    })
     expect(redeployed.body.data.container.id).not.toBe(first.containerId)
     expect((await containersNamed(b)).map((c) => c.id)).toEqual([redeployed.body.data.container.id])
     await echo(bClient, "B after the redeploy")
@@ -229,7 +247,11 @@ describe("MCP server faults on a real engine", () => {
     const memory = nameOf("k-memory")
     const ids = new Map<string, string>()
     ids.set(stdio, (await deployed(stdio)).containerId)
-    ids.set(http, (await deployed(http, { mcpTransportType: "streamable_http", mcpPort: 3001, baseConfigOverrideJson: { Cmd: ["streamableHttp"], Env: ["PORT=3001"] } })).containerId)
+    ids.set(
+      http,
+      (await deployed(http, { mcpTransportType: "streamable_http", mcpPort: 3001, baseConfigOverrideJson: { Cmd: ["streamableHttp"], Env: ["PORT=3001"] } }))
+        .containerId,
+    )
     ids.set(memory, (await deployed(memory, { dockerImageUrl: MEMORY })).containerId)
     const mine = (servers: ReadonlyArray<Discovered>) => new Map(servers.filter((s) => ids.has(s.instanceName)).map((s) => [s.instanceName, s]))
     const discovery = async () => mine((await dtma.call("GET", "/mcp-servers/discovery")).body.data.servers)
@@ -249,7 +271,9 @@ describe("MCP server faults on a real engine", () => {
       expect(entry.capabilities?.tools, `tools of ${name}`).toEqual(before.get(name)?.capabilities?.tools)
       expect(entry.capabilities?.tools.length, `tool count of ${name}`).toBeGreaterThan(0)
     }
-    console.log(`after the restart: ${[...after.values()].map((e) => `${e.instanceName.slice(run.length + 1)} ${e.healthStatus} ${e.capabilities?.tools.length} tools`).join(", ")}`)
+    console.log(
+      `after the restart: ${[...after.values()].map((e) => `${e.instanceName.slice(run.length + 1)} ${e.healthStatus} ${e.capabilities?.tools.length} tools`).join(", ")}`,
+    )
 
     await echo(await client(stdio), "stdio after the DTMA restart")
     await echo(await client(http), "streamable_http after the DTMA restart")

@@ -9,7 +9,7 @@ import { eventually, proxyClient, type ProxyClient } from "../support/mcpProxySu
 
 const run = `px${Date.now().toString(36)}`
 const NAME = `${run}-everything`
-const textOf = (result: unknown): string => ((result as { content: Array<{ text: string }> }).content[0]?.text ?? "")
+const textOf = (result: unknown): string => (result as { content: Array<{ text: string }> }).content[0]?.text ?? ""
 const byName = <T extends { name: string }>(items: ReadonlyArray<T>) => [...items].sort((a, b) => a.name.localeCompare(b.name))
 
 const directStdioClient = async (): Promise<Client> => {
@@ -31,7 +31,12 @@ describe("the proxied MCP endpoint of a real DTMA, in front of server-everything
   beforeAll(async () => {
     // 1000 calls at once: room for them all (32 in flight, the rest queued) instead of 429s.
     dtma = await startDtma({ env: { DTMA_MCP_MAX_QUEUED: "2000" } })
-    const deployed = await dtma.call("POST", "/mcp-servers", { dockerImageUrl: EVERYTHING_IMAGE, instanceNameOnToolbox: NAME, accountToolInstanceId: `ati-${run}`, mcpTransportType: "stdio" })
+    const deployed = await dtma.call("POST", "/mcp-servers", {
+      dockerImageUrl: EVERYTHING_IMAGE,
+      instanceNameOnToolbox: NAME,
+      accountToolInstanceId: `ati-${run}`,
+      mcpTransportType: "stdio",
+    })
     if (deployed.status !== 201) throw new Error(`deploying ${EVERYTHING_IMAGE} failed: ${deployed.status} ${JSON.stringify(deployed.body)}`)
     endpoint = `${dtma.url}/mcp-servers/${NAME}/mcp`
   })
@@ -39,7 +44,9 @@ describe("the proxied MCP endpoint of a real DTMA, in front of server-everything
     await Promise.all(clients.map((c) => c.client.close()))
     await dtma?.call("DELETE", `/mcp-servers/${NAME}`)
     await dtma?.kill("SIGTERM")
-    const left = execFileSync("docker", ["ps", "-aq", "--filter", `label=dtma.test=${run}`], { encoding: "utf8" }).split("\n").filter(Boolean)
+    const left = execFileSync("docker", ["ps", "-aq", "--filter", `label=dtma.test=${run}`], { encoding: "utf8" })
+      .split("\n")
+      .filter(Boolean)
     if (left.length > 0) execFileSync("docker", ["rm", "-f", ...left])
   })
 
@@ -52,13 +59,18 @@ describe("the proxied MCP endpoint of a real DTMA, in front of server-everything
     const [viaDtma, straight] = [(await client.listTools()).tools, (await direct.listTools()).tools]
     expect(byName(viaDtma)).toEqual(byName(straight))
     console.log(`tools/list: ${viaDtma.length} tools, the same through the DTMA as directly`)
-    for (const call of [{ name: "echo", arguments: { message: "hello through the DTMA" } }, { name: "get-sum", arguments: { a: 19, b: 23 } }]) {
+    for (const call of [
+      { name: "echo", arguments: { message: "hello through the DTMA" } },
+      { name: "get-sum", arguments: { a: 19, b: 23 } },
+    ]) {
       expect(await client.callTool(call)).toEqual(await direct.callTool(call))
     }
     expect(textOf(await client.callTool({ name: "get-sum", arguments: { a: 19, b: 23 } }))).toContain("42")
 
     const progress: Array<number> = []
-    const done = await client.callTool({ name: "trigger-long-running-operation", arguments: { duration: 1, steps: 4 } }, undefined, { onprogress: (p) => void progress.push(p.progress) })
+    const done = await client.callTool({ name: "trigger-long-running-operation", arguments: { duration: 1, steps: 4 } }, undefined, {
+      onprogress: (p) => void progress.push(p.progress),
+    })
     expect(textOf(done)).toContain("Steps: 4")
     expect(progress).toEqual([1, 2, 3, 4])
 
@@ -67,7 +79,10 @@ describe("the proxied MCP endpoint of a real DTMA, in front of server-everything
     let changed = 0
     client.setNotificationHandler(ResourceListChangedNotificationSchema, () => void changed++)
     await streamOpen
-    const gzip = await client.callTool({ name: "gzip-file-as-resource", arguments: { name: `${run}.txt.gz`, data: "data:text/plain;base64,aGVsbG8=", outputType: "resourceLink" } })
+    const gzip = await client.callTool({
+      name: "gzip-file-as-resource",
+      arguments: { name: `${run}.txt.gz`, data: "data:text/plain;base64,aGVsbG8=", outputType: "resourceLink" },
+    })
     expect(gzip.isError ?? false).toBe(false)
     await eventually(() => expect(changed).toBe(1))
     await direct.close()

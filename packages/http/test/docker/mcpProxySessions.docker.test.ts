@@ -17,7 +17,12 @@ const names = new Set<string>()
 const clients: Array<ProxyClient> = []
 
 const endpointOf = (name: string) => `${dtma.url}/mcp-servers/${encodeURIComponent(name)}/mcp`
-const body = (name: string, image: string) => ({ dockerImageUrl: image, instanceNameOnToolbox: name, accountToolInstanceId: `ati-${name}`, mcpTransportType: "stdio" })
+const body = (name: string, image: string) => ({
+  dockerImageUrl: image,
+  instanceNameOnToolbox: name,
+  accountToolInstanceId: `ati-${name}`,
+  mcpTransportType: "stdio",
+})
 
 const deploy = async (name: string, image: string): Promise<void> => {
   names.add(name)
@@ -39,17 +44,28 @@ const client = async (name: string): Promise<ProxyClient> => {
 /** A notification stream (GET) of a session opened by hand: `ended` resolves once the DTMA closes it. */
 const openStream = async (name: string) => {
   const headers = mcpHeaders(undefined, dtma.token!)
-  const init = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } } }
+  const init = {
+    jsonrpc: "2.0",
+    id: 1,
+    method: "initialize",
+    params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+  }
   const opened = await fetch(endpointOf(name), { method: "POST", headers, body: JSON.stringify(init) })
   const sessionId = opened.headers.get("mcp-session-id")!
   await opened.text()
-  const stream = await fetch(endpointOf(name), { headers: { ...mcpHeaders(sessionId, dtma.token!), accept: "text/event-stream", "mcp-protocol-version": "2025-11-25" } })
+  const stream = await fetch(endpointOf(name), {
+    headers: { ...mcpHeaders(sessionId, dtma.token!), accept: "text/event-stream", "mcp-protocol-version": "2025-11-25" },
+  })
   expect(stream.status).toBe(200)
-  const ended = stream.text().then(() => "closed" as const, () => "closed" as const)
+  const ended = stream.text().then(
+    () => "closed" as const,
+    () => "closed" as const,
+  )
   return { sessionId, ended }
 }
 
-const within = <T>(promise: Promise<T>, ms: number): Promise<T | "open"> => Promise.race([promise, new Promise<"open">((resolve) => setTimeout(() => resolve("open"), ms))])
+const within = <T>(promise: Promise<T>, ms: number): Promise<T | "open"> =>
+  Promise.race([promise, new Promise<"open">((resolve) => setTimeout(() => resolve("open"), ms))])
 
 const toolNames = async (c: ProxyClient): Promise<ReadonlyArray<string>> => (await c.client.listTools()).tools.map((t) => t.name)
 

@@ -28,7 +28,17 @@ const EVERYTHING_TOOLS = [
   "toggle-subscriber-updates",
   "trigger-long-running-operation",
 ]
-const MEMORY_TOOLS = ["add_observations", "create_entities", "create_relations", "delete_entities", "delete_observations", "delete_relations", "open_nodes", "read_graph", "search_nodes"]
+const MEMORY_TOOLS = [
+  "add_observations",
+  "create_entities",
+  "create_relations",
+  "delete_entities",
+  "delete_observations",
+  "delete_relations",
+  "open_nodes",
+  "read_graph",
+  "search_nodes",
+]
 
 const containersOfRun = (): ReadonlyArray<string> =>
   execFileSync("docker", ["ps", "-a", "--filter", "label=dtma.managed", "--format", '{{.ID}} {{.Label "dtma.name"}}'], { encoding: "utf8" })
@@ -64,7 +74,12 @@ afterAll(async () => {
 })
 
 const deploy = (name: string, body: Record<string, unknown>) =>
-  dtma.call("POST", "/mcp-servers", { dockerImageUrl: EVERYTHING, instanceNameOnToolbox: `${run}-${name}`, accountToolInstanceId: `ati-${run}-${name}`, ...body })
+  dtma.call("POST", "/mcp-servers", {
+    dockerImageUrl: EVERYTHING,
+    instanceNameOnToolbox: `${run}-${name}`,
+    accountToolInstanceId: `ati-${run}-${name}`,
+    ...body,
+  })
 
 // oxlint-disable-next-line typescript/no-explicit-any
 const discovered = async (name: string): Promise<any> =>
@@ -74,7 +89,9 @@ const toolNames = (entry: { capabilities: { tools: ReadonlyArray<{ name: string 
 
 /** The loopback port the engine published for a server's container port. */
 const publishedPort = async (name: string, containerPort: number): Promise<number> => {
-  const entry = (await dtma.call("GET", "/tools/status")).body.mcp_servers.find((s: { instance_name_on_toolbox: string }) => s.instance_name_on_toolbox === `${run}-${name}`)
+  const entry = (await dtma.call("GET", "/tools/status")).body.mcp_servers.find(
+    (s: { instance_name_on_toolbox: string }) => s.instance_name_on_toolbox === `${run}-${name}`,
+  )
   return entry.ports.find((p: { private_port: number }) => p.private_port === containerPort).public_port
 }
 
@@ -94,7 +111,11 @@ describe("MCP servers on a real engine", () => {
   }
 
   it("discovers exactly what a stdio server lists to a client of its own (docker run -i)", async () => {
-    const transport = new StdioClientTransport({ command: "docker", args: ["run", "-i", "--init", "--rm", "--label", `dtma.test=${run}`, EVERYTHING], stderr: "ignore" })
+    const transport = new StdioClientTransport({
+      command: "docker",
+      args: ["run", "-i", "--init", "--rm", "--label", `dtma.test=${run}`, EVERYTHING],
+      stderr: "ignore",
+    })
     expect(toolNames(await discovered("stdio"))).toEqual(await listedDirectly(transport))
   })
 
@@ -141,7 +162,12 @@ describe("MCP servers on a real engine", () => {
     expect(started.body.data).toMatchObject({ healthStatus: "healthy", container: { state: "running" } })
     const restarted = await dtma.call("POST", `${path}/restart`)
     expect(restarted).toMatchObject({ status: 200 })
-    expect(restarted.body.data).toMatchObject({ healthStatus: "healthy", restartCount: 1, container: { state: "running" }, capabilities: { counts: { tools: EVERYTHING_TOOLS.length } } })
+    expect(restarted.body.data).toMatchObject({
+      healthStatus: "healthy",
+      restartCount: 1,
+      container: { state: "running" },
+      capabilities: { counts: { tools: EVERYTHING_TOOLS.length } },
+    })
     const logs = await dtma.call("GET", `${path}/logs?tail=50`)
     expect(logs.status).toBe(200)
     expect(logs.body.data.lines.every((l: { stream: string }) => l.stream === "stderr")).toBe(true)

@@ -5,7 +5,21 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { dockerRootDir, scanDisk, scanMarker, sortHits, tokensInText, type DiskScan } from "../support/diskScan.ts"
 import { containersNamed, docker, echoLoop, type CallLoop } from "../support/mcpClient.ts"
 import {
-  clientOf, containersCreated, CREDENTIALS_FIXTURE, deployed, EVERYTHING, FILESYSTEM, inspected, leftovers, mintedFor, oauthDeploy, readUntil, startRig, toolText, unexpired, type OAuthRig,
+  clientOf,
+  containersCreated,
+  CREDENTIALS_FIXTURE,
+  deployed,
+  EVERYTHING,
+  FILESYSTEM,
+  inspected,
+  leftovers,
+  mintedFor,
+  oauthDeploy,
+  readUntil,
+  startRig,
+  toolText,
+  unexpired,
+  type OAuthRig,
 } from "../support/oauthRig.ts"
 
 // Issue 4's end-to-end proof: real servers in real containers read the tokens the backend double
@@ -53,7 +67,9 @@ beforeAll(async () => {
   runStarted = Date.now()
   dockerRoot = await dockerRootDir()
   rig = await startRig({
-    connections: Object.fromEntries((["files", "socket", "env"] as const).map((m) => [CONNECTION[m], { provider: "github", scopes: ["repo"], lifetimeSeconds: LIFETIME_SECONDS[m] }])),
+    connections: Object.fromEntries(
+      (["files", "socket", "env"] as const).map((m) => [CONNECTION[m], { provider: "github", scopes: ["repo"], lifetimeSeconds: LIFETIME_SECONDS[m] }]),
+    ),
     // Heartbeats carry OAuth states: their bodies are scanned too.
     env: { DTMA_HEARTBEAT_INTERVAL_MS: "2000" },
   })
@@ -80,7 +96,9 @@ const describeScan = (label: string, scan: DiskScan) =>
 const textsOfRun = () => [
   { what: "DTMA log", text: rig.output() },
   ...rig.responses.map((text, i) => ({ what: `API response ${i}`, text })),
-  ...rig.backend.requests.filter((r) => !r.path.startsWith("/get-mcp-oauth")).map((r, i) => ({ what: `backend request ${i} ${r.path}`, text: JSON.stringify(r.body) })),
+  ...rig.backend.requests
+    .filter((r) => !r.path.startsWith("/get-mcp-oauth"))
+    .map((r, i) => ({ what: `backend request ${i} ${r.path}`, text: JSON.stringify(r.body) })),
 ]
 
 /** Asks every read-only endpoint once, so their answers are part of what is scanned. */
@@ -101,16 +119,25 @@ const expectNothingLeaked = async (label: string, full: boolean) => {
   const tokens = tokensOf(["files", "socket", "env"])
   const scan = await scanEverything(tokens, full)
   report.push(describeScan(label, scan))
-  const sorted = sortHits(scan.hits.map((h) => ({ path: h.path, tokens: h.tokens.map((i) => tokens[i]!) })), {
-    ownerOf,
-    envMethod: "env",
-    dockerRecords: [`${dockerRoot}/containers/`, `${dockerRoot}/containerd/`, "/run/docker/"],
-  })
+  const sorted = sortHits(
+    scan.hits.map((h) => ({ path: h.path, tokens: h.tokens.map((i) => tokens[i]!) })),
+    {
+      ownerOf,
+      envMethod: "env",
+      dockerRecords: [`${dockerRoot}/containers/`, `${dockerRoot}/containerd/`, "/run/docker/"],
+    },
+  )
   const short = (p: string) => p.replace(dockerRoot, "<data-root>")
   report.push(`${label}: env_vars tokens in ${sorted.envRecords.map(short).join(", ") || "no file"}`)
   expect(sorted.leaks).toEqual([])
-  expect(textsOfRun().filter(({ text }) => tokensInText(text, tokens).length > 0).map(({ what }) => what)).toEqual([])
-  const inspections = await Promise.all([...containerIds.files, ...containerIds.socket].map(async (id) => ({ id, text: await docker("inspect", id).catch(() => "") })))
+  expect(
+    textsOfRun()
+      .filter(({ text }) => tokensInText(text, tokens).length > 0)
+      .map(({ what }) => what),
+  ).toEqual([])
+  const inspections = await Promise.all(
+    [...containerIds.files, ...containerIds.socket].map(async (id) => ({ id, text: await docker("inspect", id).catch(() => "") })),
+  )
   expect(inspections.filter(({ text }) => tokensInText(text, tokens).length > 0).map(({ id }) => id)).toEqual([])
   return sorted
 }
@@ -147,7 +174,9 @@ describe("OAuth credentials delivered to real MCP servers", () => {
     expect((await detail("env")).credentials).toMatchObject({ injectionMethod: "env_vars", persistedByDocker: true })
     expect((await detail("files")).credentials).toMatchObject({ injectionMethod: "mounted_secrets", persistedByDocker: false })
     expect((await detail("socket")).credentials).toMatchObject({ injectionMethod: "runtime_api", persistedByDocker: false })
-    expect((await detail("files")).oauth).toEqual([expect.objectContaining({ connectionId: CONNECTION.files, provider: "github", status: expect.stringMatching(/^(valid|expiring)$/) })])
+    expect((await detail("files")).oauth).toEqual([
+      expect.objectContaining({ connectionId: CONNECTION.files, provider: "github", status: expect.stringMatching(/^(valid|expiring)$/) }),
+    ])
     // A client calls echo on the env_vars server from now until its token has been replaced twice.
     envCalls = echoLoop(await clientOf(rig, NAME.env), "throughout")
   }, 60_000)
@@ -166,13 +195,19 @@ describe("OAuth credentials delivered to real MCP servers", () => {
       it(`reaches the ${method === "files" ? "mounted_secrets files" : "runtime_api socket"} in the same container, without a restart`, async () => {
         const before = await inspected(containerIds[method][0]!)
         const first = firstRead[method]
-        const seen = await readUntil(() => read[method](clients[method]), (v) => v !== first, 20_000)
+        const seen = await readUntil(
+          () => read[method](clients[method]),
+          (v) => v !== first,
+          20_000,
+        )
         const original = mintedFor(rig.backend, CONNECTION[method]).find((m) => m.token === first)
         const renewal = mintedFor(rig.backend, CONNECTION[method]).find((m) => m.token === seen.value)
         expect(renewal, "the new token is one the backend minted").toBeDefined()
         expect(renewal!.at, "refreshed before the first token expired").toBeLessThan(original!.expiresAt!)
         expect(unexpired(seen.value)).toBe(true)
-        report.push(`${method}: scheduled refresh ${((renewal!.at - original!.at) / 1000).toFixed(1)} s after the first token; read by the server ${seen.at - renewal!.at} ms after the backend minted it`)
+        report.push(
+          `${method}: scheduled refresh ${((renewal!.at - original!.at) / 1000).toFixed(1)} s after the first token; read by the server ${seen.at - renewal!.at} ms after the backend minted it`,
+        )
         const after = await inspected(containerIds[method][0]!)
         expect(after).toEqual({ ...before, running: true })
         expect(await currentContainer(method)).toBe(before.id)
@@ -181,7 +216,11 @@ describe("OAuth credentials delivered to real MCP servers", () => {
 
     it("reaches the env_vars server in a replacement container, with no failed call", async () => {
       const first = firstRead.env
-      const seen = await readUntil(() => read.env(clients.env), (v) => v !== first && v !== "", 30_000)
+      const seen = await readUntil(
+        () => read.env(clients.env),
+        (v) => v !== first && v !== "",
+        30_000,
+      )
       const original = mintedFor(rig.backend, CONNECTION.env).find((m) => m.token === first)
       const renewal = mintedFor(rig.backend, CONNECTION.env).find((m) => m.token === seen.value)
       expect(renewal).toBeDefined()
@@ -202,9 +241,19 @@ describe("OAuth credentials delivered to real MCP servers", () => {
       expect(res.status).toBe(200)
       expect(res.body.data).toEqual({
         instanceName: NAME[method],
-        connections: [{ connectionId: CONNECTION[method], provider: "github", status: expect.stringMatching(/^(valid|expiring)$/), expiresAt: expect.any(String), refreshedAt: expect.any(String) }],
+        connections: [
+          {
+            connectionId: CONNECTION[method],
+            provider: "github",
+            status: expect.stringMatching(/^(valid|expiring)$/),
+            expiresAt: expect.any(String),
+            refreshedAt: expect.any(String),
+          },
+        ],
       })
-      const fresh = mintedFor(rig.backend, CONNECTION[method]).filter((m) => m.at >= asked).map((m) => m.token)
+      const fresh = mintedFor(rig.backend, CONNECTION[method])
+        .filter((m) => m.at >= asked)
+        .map((m) => m.token)
       expect(fresh.length).toBeGreaterThan(0)
       const value = await read[method](clients[method])
       expect(fresh, `${method} reads a token minted by this refresh right after the 200`).toContain(value)

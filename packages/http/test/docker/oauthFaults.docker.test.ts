@@ -2,7 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { containersNamed } from "../support/mcpClient.ts"
 import { startOAuthBackend, type OAuthBackend } from "../support/oauthBackend.ts"
 import {
-  clientOf, deployed, EVERYTHING, FILESYSTEM, leftovers, mintedFor, oauthDeploy, requestsFor, startRig, toolText, type OAuthRig,
+  clientOf,
+  deployed,
+  EVERYTHING,
+  FILESYSTEM,
+  leftovers,
+  mintedFor,
+  oauthDeploy,
+  requestsFor,
+  startRig,
+  toolText,
+  type OAuthRig,
 } from "../support/oauthRig.ts"
 import { restartScenario } from "../support/oauthRestart.ts"
 
@@ -142,7 +152,6 @@ describe("OAuth faults on a real engine", { concurrent: true }, () => {
     expect(down.backend.minted).toEqual([])
   }, 60_000)
 
-
   it("POST /oauth/refresh answers 404 for an unknown server and 409 for a server without OAuth connections", async () => {
     const unknown = await rig.call("POST", `/mcp-servers/${RUN}-nobody/oauth/refresh`)
     expect(unknown.status).toBe(404)
@@ -162,7 +171,9 @@ describe("OAuth faults on a real engine", { concurrent: true }, () => {
     try {
       const ok = await rig.call("POST", `/mcp-servers/${name}/oauth/refresh`)
       expect(ok.status).toBe(200)
-      expect(ok.body.data.connections).toEqual([{ connectionId: ID.refused, provider: "github", status: "valid", expiresAt: expect.any(String), refreshedAt: expect.any(String) }])
+      expect(ok.body.data.connections).toEqual([
+        { connectionId: ID.refused, provider: "github", status: "valid", expiresAt: expect.any(String), refreshedAt: expect.any(String) },
+      ])
       const current = mintedFor(backend, ID.refused).at(-1)!.token
       expect(await toolText(client, "read_text_file", { path: "/run/secrets/dtma/github/access_token" })).toBe(current)
 
@@ -175,7 +186,9 @@ describe("OAuth faults on a real engine", { concurrent: true }, () => {
       expect(await toolText(client, "read_text_file", { path: "/run/secrets/dtma/github/access_token" })).toBe(current)
       const detail = (await rig.call("GET", `/mcp-servers/${name}`)).body.data
       expect(detail.healthStatus).toBe("healthy")
-      expect(detail.oauth).toEqual([expect.objectContaining({ connectionId: ID.refused, status: "refresh_failed", lastError: expect.stringContaining("forbidden") })])
+      expect(detail.oauth).toEqual([
+        expect.objectContaining({ connectionId: ID.refused, status: "refresh_failed", lastError: expect.stringContaining("forbidden") }),
+      ])
       expect(JSON.stringify(detail)).not.toContain(current)
     } finally {
       await client.close()

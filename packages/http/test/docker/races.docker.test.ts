@@ -10,7 +10,9 @@ const names = [`${run}-a`, `${run}-b b`]
 
 /** Every container of the DTMA's scope, stopped ones included, as the engine lists them. */
 const scopeContainers = (scope: string): ReadonlyArray<{ readonly id: string; readonly name: string }> =>
-  execFileSync("docker", ["ps", "-a", "--no-trunc", "--filter", `label=dtma.managed=${scope}`, "--format", '{{.ID}}\t{{.Label "dtma.name"}}'], { encoding: "utf8" })
+  execFileSync("docker", ["ps", "-a", "--no-trunc", "--filter", `label=dtma.managed=${scope}`, "--format", '{{.ID}}\t{{.Label "dtma.name"}}'], {
+    encoding: "utf8",
+  })
     .split("\n")
     .filter((line) => line !== "")
     .map((line) => {

@@ -7,7 +7,7 @@ const run = `e2e${Date.now().toString(36)}`
 const names = [`${run}-a`, `${run} with spaces`, `${run}-stopped`]
 
 const managedContainers = (): Array<{ id: string; name: string }> =>
-  execFileSync("docker", ["ps", "-a", "--filter", "label=dtma.managed", "--format", "{{.ID}} {{.Label \"dtma.name\"}}"], { encoding: "utf8" })
+  execFileSync("docker", ["ps", "-a", "--filter", "label=dtma.managed", "--format", '{{.ID}} {{.Label "dtma.name"}}'], { encoding: "utf8" })
     .split("\n")
     .filter((line) => line.includes(run))
     .map((line) => ({ id: line.slice(0, line.indexOf(" ")), name: line.slice(line.indexOf(" ") + 1) }))
@@ -35,7 +35,10 @@ describe("a DTMA killed with SIGKILL and started again", () => {
     const status = await dtma.call("GET", "/tools/status")
     const mine = status.body.tool_instances.filter((t: { instance_name_on_toolbox: string }) => t.instance_name_on_toolbox.startsWith(run))
     expect(new Map(mine.map((t: { instance_name_on_toolbox: string; container_id: string }) => [t.instance_name_on_toolbox, t.container_id]))).toEqual(ids)
-    expect(mine.find((t: { instance_name_on_toolbox: string }) => t.instance_name_on_toolbox === names[0])).toMatchObject({ status: "running", account_tool_instance_id: `ati-${run}-0` })
+    expect(mine.find((t: { instance_name_on_toolbox: string }) => t.instance_name_on_toolbox === names[0])).toMatchObject({
+      status: "running",
+      account_tool_instance_id: `ati-${run}-0`,
+    })
     expect(mine.find((t: { instance_name_on_toolbox: string }) => t.instance_name_on_toolbox === names[2])?.status).toBe("exited")
 
     const started = await dtma.call("POST", `/tools/${encodeURIComponent(names[2]!)}/start`)
@@ -47,7 +50,10 @@ describe("a DTMA killed with SIGKILL and started again", () => {
     expect(managedContainers()).toHaveLength(3)
 
     for (const name of names) {
-      expect(await dtma.call("DELETE", `/tools/${encodeURIComponent(name)}`)).toMatchObject({ status: 200, body: { success: true, message: `Tool instance '${name}' removed successfully.` } })
+      expect(await dtma.call("DELETE", `/tools/${encodeURIComponent(name)}`)).toMatchObject({
+        status: 200,
+        body: { success: true, message: `Tool instance '${name}' removed successfully.` },
+      })
     }
     expect(managedContainers()).toEqual([])
   })

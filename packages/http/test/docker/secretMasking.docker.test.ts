@@ -20,7 +20,12 @@ const nameOf = (suffix: string): string => {
 
 const random = () => randomBytes(6).toString("hex")
 /** A fresh private key, PEM-encoded: several lines between BEGIN and END markers. */
-const pemKey = (): string => generateKeyPairSync("ec", { namedCurve: "prime256v1", privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } }).privateKey
+const pemKey = (): string =>
+  generateKeyPairSync("ec", {
+    namedCurve: "prime256v1",
+    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+    publicKeyEncoding: { type: "spki", format: "pem" },
+  }).privateKey
 
 const SECRETS: Record<string, string> = {
   PEM_KEY: pemKey(),
@@ -31,8 +36,16 @@ const SECRETS: Record<string, string> = {
 const SHORTEST = 4
 
 /** Every line of every value that is long enough to be worth masking, and its JSON-escaped form. */
-const fragments: ReadonlyArray<string> = [...new Set(Object.values(SECRETS).flatMap((v) => v.split(/\r\n|\r|\n/).map((l) => l.trim()).filter((l) => l.length >= SHORTEST)))]
-  .flatMap((l) => [l, JSON.stringify(l).slice(1, -1)])
+const fragments: ReadonlyArray<string> = [
+  ...new Set(
+    Object.values(SECRETS).flatMap((v) =>
+      v
+        .split(/\r\n|\r|\n/)
+        .map((l) => l.trim())
+        .filter((l) => l.length >= SHORTEST),
+    ),
+  ),
+].flatMap((l) => [l, JSON.stringify(l).slice(1, -1)])
 
 const leaksIn = (text: string): ReadonlyArray<string> => fragments.filter((f) => text.includes(f))
 
@@ -48,7 +61,10 @@ const FAILING = `process.stdin.once("data", () => { ${printer("process.stderr, p
 const SERVING = `${printer("process.stderr")} import("/app/server.mjs")`
 
 const deployOf = (name: string, script: string) =>
-  deployBody(name, { dockerImageUrl: MISBEHAVING, baseConfigOverrideJson: { Env: Object.entries(SECRETS).map(([k, v]) => `${k}=${v}`), Entrypoint: ["node", "-e", script] } })
+  deployBody(name, {
+    dockerImageUrl: MISBEHAVING,
+    baseConfigOverrideJson: { Env: Object.entries(SECRETS).map(([k, v]) => `${k}=${v}`), Entrypoint: ["node", "-e", script] },
+  })
 
 beforeAll(async () => {
   dtma = await startDtma()

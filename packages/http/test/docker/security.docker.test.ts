@@ -20,7 +20,9 @@ interface Inspected {
 
 /** `docker inspect` of every container of the DTMA's scope, stopped ones included. */
 const inspectScope = (scope: string): ReadonlyArray<Inspected> => {
-  const ids = execFileSync("docker", ["ps", "-aq", "--no-trunc", "--filter", `label=dtma.managed=${scope}`], { encoding: "utf8" }).split("\n").filter((id) => id !== "")
+  const ids = execFileSync("docker", ["ps", "-aq", "--no-trunc", "--filter", `label=dtma.managed=${scope}`], { encoding: "utf8" })
+    .split("\n")
+    .filter((id) => id !== "")
   return ids.length === 0 ? [] : (JSON.parse(execFileSync("docker", ["inspect", ...ids], { encoding: "utf8" })) as Array<Inspected>)
 }
 const kindOf = (c: Inspected) => c.Config.Labels["dtma.kind"]
@@ -38,12 +40,24 @@ beforeAll(async () => {
   const mcp = (name: string, extra: Record<string, unknown>) =>
     dtma.call("POST", "/mcp-servers", { dockerImageUrl: EVERYTHING, instanceNameOnToolbox: `${run}-${name}`, accountToolInstanceId: `ati-${name}`, ...extra })
   answered(await mcp("stdio", { mcpTransportType: "stdio" }), 201, "the stdio deploy")
-  const http = await mcp("http", { mcpTransportType: "streamable_http", mcpPort: 3001, baseConfigOverrideJson: { Cmd: ["streamableHttp"], Env: ["PORT=3001"], HostConfig: { PortBindings: { ...everyInterface(3001), ...everyInterface(9000) } } } })
+  const http = await mcp("http", {
+    mcpTransportType: "streamable_http",
+    mcpPort: 3001,
+    baseConfigOverrideJson: { Cmd: ["streamableHttp"], Env: ["PORT=3001"], HostConfig: { PortBindings: { ...everyInterface(3001), ...everyInterface(9000) } } },
+  })
   answered(http, 201, "the streamable_http deploy")
   // Asking for the Docker socket: an MCP server is refused; the legacy tool route never reads the key.
   const socket = { Binds: [`${SOCKET}:${SOCKET}`], Privileged: true }
   answered(await mcp("socket", { mcpTransportType: "stdio", baseConfigOverrideJson: { HostConfig: socket } }), 400, "the deploy asking for the socket")
-  const tool = await dtma.call("POST", "/tools", { dockerImageUrl: TOOL, instanceNameOnToolbox: `${run}-tool`, accountToolInstanceId: "ati-tool", baseConfigOverrideJson: { HostConfig: { ...socket, PortBindings: { "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] } }, Mounts: [{ Type: "bind", Source: SOCKET, Target: SOCKET }] } })
+  const tool = await dtma.call("POST", "/tools", {
+    dockerImageUrl: TOOL,
+    instanceNameOnToolbox: `${run}-tool`,
+    accountToolInstanceId: "ati-tool",
+    baseConfigOverrideJson: {
+      HostConfig: { ...socket, PortBindings: { "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] } },
+      Mounts: [{ Type: "bind", Source: SOCKET, Target: SOCKET }],
+    },
+  })
   answered(tool, 201, "the tool deploy")
   containers = inspectScope(dtma.scope)
 }, 180_000)
@@ -75,8 +89,14 @@ describe("containers the DTMA deploys, as docker inspect shows them", () => {
   it("never mounts the Docker socket, or any host path, into a container it deploys, whatever the request asks", () => {
     expect(containers.map(nameOf).sort()).toEqual([`${run}-http`, `${run}-stdio`, `${run}-tool`])
     for (const c of containers) {
-      expect(c.Mounts.filter((m) => m.Type === "bind"), `${nameOf(c)}`).toEqual([])
-      expect(c.Mounts.some((m) => m.Source.includes("docker.sock")), `${nameOf(c)}`).toBe(false)
+      expect(
+        c.Mounts.filter((m) => m.Type === "bind"),
+        `${nameOf(c)}`,
+      ).toEqual([])
+      expect(
+        c.Mounts.some((m) => m.Source.includes("docker.sock")),
+        `${nameOf(c)}`,
+      ).toBe(false)
       expect(c.HostConfig.Binds ?? [], `${nameOf(c)}`).toEqual([])
       expect(c.HostConfig.Privileged, `${nameOf(c)}`).toBe(false)
     }

@@ -5,7 +5,7 @@ import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/typ
 import { directClient, eventually, mcpHeaders, proxyClient, startProxyApp, type ProxyApp, type ProxyClient } from "../support/mcpProxySupport.ts"
 import { OTHER_TOKEN } from "../support/support.ts"
 
-const textOf = (result: unknown): string => ((result as { content: Array<{ text: string }> }).content[0]?.text ?? "")
+const textOf = (result: unknown): string => (result as { content: Array<{ text: string }> }).content[0]?.text ?? ""
 
 describe("the proxied MCP endpoint, for an SDK client", () => {
   let app: ProxyApp
@@ -37,7 +37,11 @@ describe("the proxied MCP endpoint, for an SDK client", () => {
   it("calls tools and gets the same results as a direct client", async () => {
     const direct = await directClient(app.probe)
     const { client } = await connect()
-    for (const call of [{ name: "echo", arguments: { text: "hello" } }, { name: "add", arguments: { a: 2, b: 40 } }, { name: "missing", arguments: {} }]) {
+    for (const call of [
+      { name: "echo", arguments: { text: "hello" } },
+      { name: "add", arguments: { a: 2, b: 40 } },
+      { name: "missing", arguments: {} },
+    ]) {
       expect(await client.callTool(call)).toEqual(await direct.callTool(call))
     }
     await direct.close()
@@ -65,7 +69,8 @@ describe("the proxied MCP endpoint, for an SDK client", () => {
 
   it("gives two clients that use the same request ids each their own answers", async () => {
     const [a, b] = [await connect(), await connect()]
-    const calls = (c: Client, who: string) => Promise.all(Array.from({ length: 20 }, (_, i) => c.callTool({ name: "echo", arguments: { text: `${who}-${i}` } })))
+    const calls = (c: Client, who: string) =>
+      Promise.all(Array.from({ length: 20 }, (_, i) => c.callTool({ name: "echo", arguments: { text: `${who}-${i}` } })))
     const [fromA, fromB] = await Promise.all([calls(a.client, "a"), calls(b.client, "b")])
     expect(fromA.map(textOf)).toEqual(Array.from({ length: 20 }, (_, i) => `a-${i}`))
     expect(fromB.map(textOf)).toEqual(Array.from({ length: 20 }, (_, i) => `b-${i}`))
@@ -115,7 +120,10 @@ describe("the proxied MCP endpoint, refusing", () => {
     expect(res.status).toBe(429)
     expect(res.headers.get("retry-after")).toBe("1")
     expect(await res.json()).toEqual({ jsonrpc: "2.0", id: 7, error: { code: -32002, message: expect.stringContaining("saturated") } })
-    await expect(other.client.callTool({ name: "echo", arguments: { text: "y" } })).rejects.toMatchObject({ code: 429, message: expect.stringContaining("-32002") })
+    await expect(other.client.callTool({ name: "echo", arguments: { text: "y" } })).rejects.toMatchObject({
+      code: 429,
+      message: expect.stringContaining("-32002"),
+    })
 
     abort.abort()
     await held
@@ -125,7 +133,12 @@ describe("the proxied MCP endpoint, refusing", () => {
 
   it("answers 401 without a token and 403 with a wrong one", async () => {
     app = await startProxyApp()
-    const init = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } }
+    const init = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+    }
     const headers = mcpHeaders()
     const { authorization: _, ...anonymous } = headers
     expect((await fetch(app.endpoint(), { method: "POST", headers: anonymous, body: JSON.stringify(init) })).status).toBe(401)
@@ -135,7 +148,11 @@ describe("the proxied MCP endpoint, refusing", () => {
 
   it("answers 404 with a JSON-RPC error for a server it does not manage", async () => {
     app = await startProxyApp()
-    const res = await fetch(app.endpoint("nobody"), { method: "POST", headers: mcpHeaders(), body: JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/list" }) })
+    const res = await fetch(app.endpoint("nobody"), {
+      method: "POST",
+      headers: mcpHeaders(),
+      body: JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/list" }),
+    })
     expect(res.status).toBe(404)
     expect(await res.json()).toEqual({ jsonrpc: "2.0", id: 3, error: { code: -32600, message: "No MCP server named 'nobody' is managed by this DTMA." } })
     await expect(proxyClient(app.endpoint("nobody"))).rejects.toMatchObject({ code: 404 })
@@ -145,7 +162,11 @@ describe("the proxied MCP endpoint, refusing", () => {
     app = await startProxyApp()
     const { client, transport } = await proxyClient(app.endpoint())
     await Effect.runPromise(app.mcpServers.stop("fixture"))
-    const res = await fetch(app.endpoint(), { method: "POST", headers: mcpHeaders(transport.sessionId), body: JSON.stringify({ jsonrpc: "2.0", id: 4, method: "tools/list" }) })
+    const res = await fetch(app.endpoint(), {
+      method: "POST",
+      headers: mcpHeaders(transport.sessionId),
+      body: JSON.stringify({ jsonrpc: "2.0", id: 4, method: "tools/list" }),
+    })
     expect(res.status).toBe(503)
     expect(await res.json()).toMatchObject({ jsonrpc: "2.0", id: 4, error: { code: -32000, message: expect.stringContaining("fixture") } })
     await client.close()

@@ -8,7 +8,11 @@ import { MAX_BATCH, readPosted } from "../../src/mcpProxy/postedMessages.ts"
 const goodId = fc.oneof(fc.string({ maxLength: 4 }), fc.integer())
 const badId = fc.constantFrom(1.5, 2 ** 60, null, true, {}, [])
 const meta = fc.record(
-  { progressToken: fc.oneof(goodId, goodId, badId), "io.modelcontextprotocol/related-task": fc.oneof(fc.record({ taskId: fc.string() }), fc.constantFrom("t", { taskId: 1 })), other: fc.jsonValue({ maxDepth: 1 }) },
+  {
+    progressToken: fc.oneof(goodId, goodId, badId),
+    "io.modelcontextprotocol/related-task": fc.oneof(fc.record({ taskId: fc.string() }), fc.constantFrom("t", { taskId: 1 })),
+    other: fc.jsonValue({ maxDepth: 1 }),
+  },
   { requiredKeys: [] },
 )
 const holder = fc.record({ _meta: fc.oneof(meta, meta, fc.constantFrom(null, "m", [])), x: fc.jsonValue({ maxDepth: 1 }) }, { requiredKeys: [] })
@@ -62,8 +66,16 @@ describe("the messages of a POST", () => {
     ["something that is not JSON-RPC", { hello: "world" }, 'Invalid Request: the message has no "jsonrpc": "2.0"'],
     ["a batch with a string in it", [request, "x"], "Invalid Request: message 2 of the batch is not a JSON object"],
     ["a request with an object for an id", { ...request, id: {} }, "Invalid Request: the message is not a JSON-RPC request, notification or response"],
-    ["a request with a member JSON-RPC does not have", { ...request, extra: 1 }, "Invalid Request: the message is not a JSON-RPC request, notification or response"],
-    ["a progress token that is an object", { ...request, params: { _meta: { progressToken: {} } } }, "Invalid Request: the message is not a JSON-RPC request, notification or response"],
+    [
+      "a request with a member JSON-RPC does not have",
+      { ...request, extra: 1 },
+      "Invalid Request: the message is not a JSON-RPC request, notification or response",
+    ],
+    [
+      "a progress token that is an object",
+      { ...request, params: { _meta: { progressToken: {} } } },
+      "Invalid Request: the message is not a JSON-RPC request, notification or response",
+    ],
   ])("reads %s", (_, body, problem) => {
     expect(problemOf(body)).toBe(problem)
   })

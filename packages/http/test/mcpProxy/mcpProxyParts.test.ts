@@ -123,7 +123,12 @@ describe("the answer to a POST", () => {
     answer!.settle(1, null)
     const res = await pending
     const text = await res.text()
-    expect([res.status, res.headers.get("content-type"), res.headers.get("mcp-session-id"), Number(res.headers.get("content-length"))]).toEqual([200, "application/json", "s-1", text.length])
+    expect([res.status, res.headers.get("content-type"), res.headers.get("mcp-session-id"), Number(res.headers.get("content-length"))]).toEqual([
+      200,
+      "application/json",
+      "s-1",
+      text.length,
+    ])
     expect(JSON.parse(text)).toEqual([result(1), result(3)])
     await server.close()
   })
@@ -132,7 +137,11 @@ describe("the answer to a POST", () => {
     for (const [settle, status, body] of [
       [(a: PostAnswer) => (a.started(), a.settle(0, result(1))), 200, JSON.stringify(result(1))],
       [(a: PostAnswer) => (a.started(), a.settle(0, null)), 202, ""],
-      [(a: PostAnswer) => a.settle(0, { jsonrpc: "2.0", id: 1, error: { code: -32600, message: "repeat" } }), 400, '{"jsonrpc":"2.0","id":1,"error":{"code":-32600,"message":"repeat"}}'],
+      [
+        (a: PostAnswer) => a.settle(0, { jsonrpc: "2.0", id: 1, error: { code: -32600, message: "repeat" } }),
+        400,
+        '{"jsonrpc":"2.0","id":1,"error":{"code":-32600,"message":"repeat"}}',
+      ],
     ] as const) {
       const server = await answering((res) => {
         const answer = new PostAnswer({ res, sessionId: "s-1", batch: false, requests: 1 })

@@ -2,9 +2,18 @@ import { afterEach, describe, expect, it } from "vitest"
 import { mcpBody } from "../support/support.ts"
 import { eventually, mcpHeaders, PROXY_IMAGE, sseMessages, startProxyApp, type ProxyApp } from "../support/mcpProxySupport.ts"
 
-const initialize = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } } })
-const call = (id: number | string, name: string, args: Record<string, unknown>, meta?: Record<string, unknown>) =>
-  ({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args, ...(meta === undefined ? {} : { _meta: meta }) } })
+const initialize = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+})
+const call = (id: number | string, name: string, args: Record<string, unknown>, meta?: Record<string, unknown>) => ({
+  jsonrpc: "2.0",
+  id,
+  method: "tools/call",
+  params: { name, arguments: args, ...(meta === undefined ? {} : { _meta: meta }) },
+})
 
 /** The JSON-RPC messages of a POST's answer, whether one JSON body or an event stream. */
 const messagesOf = async (res: Response): Promise<ReadonlyArray<Record<string, unknown>>> => {
@@ -22,7 +31,11 @@ const session = async (endpoint: string) => {
   const sessionId = opened.headers.get("mcp-session-id")!
   await opened.text()
   const post = (body: unknown) =>
-    fetch(endpoint, { method: "POST", headers: { ...mcpHeaders(sessionId), "mcp-protocol-version": "2025-11-25" }, body: typeof body === "string" ? body : JSON.stringify(body) })
+    fetch(endpoint, {
+      method: "POST",
+      headers: { ...mcpHeaders(sessionId), "mcp-protocol-version": "2025-11-25" },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    })
   return { sessionId, post }
 }
 
@@ -33,13 +46,20 @@ describe("the proxied MCP endpoint, given a request id already in flight in the 
   it("refuses a second request with an id in flight in the session with -32600 and still answers the first, answered as one JSON body or as an event stream", async () => {
     app = await startProxyApp()
     const { post } = await session(app.endpoint())
-    for (const [tag, meta] of [["json", undefined], ["stream", { progressToken: "p" }]] as const) {
+    for (const [tag, meta] of [
+      ["json", undefined],
+      ["stream", { progressToken: "p" }],
+    ] as const) {
       const first = post(call(5, "hold", { tag }, meta))
       await eventually(() => expect(app.probe.held.has(tag)).toBe(true))
 
       const second = await post(call(5, "echo", { text: "second" }))
       expect(second.status).toBe(400)
-      expect(await second.json()).toEqual({ jsonrpc: "2.0", id: 5, error: { code: -32600, message: "Invalid Request: id 5 is already in use by a request in flight in this session" } })
+      expect(await second.json()).toEqual({
+        jsonrpc: "2.0",
+        id: 5,
+        error: { code: -32600, message: "Invalid Request: id 5 is already in use by a request in flight in this session" },
+      })
       expect(app.probe.cancelled).toEqual([])
 
       app.probe.release(tag)
@@ -57,7 +77,11 @@ describe("the proxied MCP endpoint, given a request id already in flight in the 
     const answers = await messagesOf(res)
     expect(answers).toHaveLength(3)
     expect(answers.filter((m) => m["id"] === "x").map(textOf)).toEqual(["first", undefined])
-    expect(answers).toContainEqual({ jsonrpc: "2.0", id: "x", error: { code: -32600, message: 'Invalid Request: id "x" is already in use by a request in flight in this session' } })
+    expect(answers).toContainEqual({
+      jsonrpc: "2.0",
+      id: "x",
+      error: { code: -32600, message: 'Invalid Request: id "x" is already in use by a request in flight in this session' },
+    })
     expect(textOf(answers.find((m) => m["id"] === 2))).toBe("other")
   })
 
@@ -86,8 +110,19 @@ describe("the proxied MCP endpoint, given a body that is JSON but not JSON-RPC",
     ["a request without jsonrpc", { id: 4, method: "tools/list" }, 'Invalid Request: the message has no "jsonrpc": "2.0"'],
     ["a request of another JSON-RPC version", { jsonrpc: "1.0", id: 4, method: "tools/list" }, 'Invalid Request: the message has no "jsonrpc": "2.0"'],
     ["a batch holding a number", [42], "Invalid Request: message 1 of the batch is not a JSON object"],
-    ["a request whose method is not a string", { jsonrpc: "2.0", id: 4, method: 7 }, "Invalid Request: the message is not a JSON-RPC request, notification or response"],
-    ["a batch with one bad message", [{ jsonrpc: "2.0", id: 4, method: "tools/list" }, { id: 5, method: "tools/list" }], 'Invalid Request: message 2 of the batch has no "jsonrpc": "2.0"'],
+    [
+      "a request whose method is not a string",
+      { jsonrpc: "2.0", id: 4, method: 7 },
+      "Invalid Request: the message is not a JSON-RPC request, notification or response",
+    ],
+    [
+      "a batch with one bad message",
+      [
+        { jsonrpc: "2.0", id: 4, method: "tools/list" },
+        { id: 5, method: "tools/list" },
+      ],
+      'Invalid Request: message 2 of the batch has no "jsonrpc": "2.0"',
+    ],
   ])("answers %s with 400 and -32600 (Invalid Request), not a parse error, in a session or not", async (_, body, message) => {
     app = await startProxyApp()
     const { post } = await session(app.endpoint())
@@ -118,7 +153,11 @@ describe("the proxied MCP endpoint's bounds on client sessions", () => {
     expect(await overServer.json()).toEqual({
       jsonrpc: "2.0",
       id: 1,
-      error: { code: -32002, message: "MCP server 'fixture' has 2 client sessions, the most this DTMA keeps per server (DTMA_MCP_MAX_SESSIONS_PER_SERVER); end one (DELETE) or retry later." },
+      error: {
+        code: -32002,
+        message:
+          "MCP server 'fixture' has 2 client sessions, the most this DTMA keeps per server (DTMA_MCP_MAX_SESSIONS_PER_SERVER); end one (DELETE) or retry later.",
+      },
     })
 
     await session(app.endpoint("second"))

@@ -7,7 +7,12 @@ const OTHER_IMAGE = "dtma/mcp-proxy-other:1"
 /** Another tag of the fixture's image: the same image under a new reference. */
 const RETAGGED = "dtma/mcp-proxy-fixture:retagged"
 
-const initialize = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } } })
+const initialize = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+})
 const list = (id: number) => JSON.stringify({ jsonrpc: "2.0", id, method: "tools/list" })
 
 /** A client session made by hand, with its notification stream (GET) open: `streamEnded` resolves when the DTMA closes it. */
@@ -15,9 +20,15 @@ const rawSession = async (endpoint: string) => {
   const opened = await fetch(endpoint, { method: "POST", headers: mcpHeaders(), body: initialize })
   const sessionId = opened.headers.get("mcp-session-id")!
   await opened.text()
-  const stream = await fetch(endpoint, { method: "GET", headers: { ...mcpHeaders(sessionId), accept: "text/event-stream", "mcp-protocol-version": "2025-11-25" } })
+  const stream = await fetch(endpoint, {
+    method: "GET",
+    headers: { ...mcpHeaders(sessionId), accept: "text/event-stream", "mcp-protocol-version": "2025-11-25" },
+  })
   expect(stream.status).toBe(200)
-  const streamEnded = stream.text().then(() => true, () => true)
+  const streamEnded = stream.text().then(
+    () => true,
+    () => true,
+  )
   const post = (body: string) => fetch(endpoint, { method: "POST", headers: { ...mcpHeaders(sessionId), "mcp-protocol-version": "2025-11-25" }, body })
   return { sessionId, streamEnded, post }
 }
@@ -27,7 +38,7 @@ const within = <T>(promise: Promise<T>, ms: number): Promise<T | "still open"> =
 
 const toolNames = async (res: Response): Promise<ReadonlyArray<string>> => {
   const [answer] = res.headers.get("content-type") === "application/json" ? [await res.json()] : await sseMessages(res)
-  return ((answer as { result: { tools: Array<{ name: string }> } }).result.tools).map((t) => t.name)
+  return (answer as { result: { tools: Array<{ name: string }> } }).result.tools.map((t) => t.name)
 }
 
 describe("client sessions of a server that is removed or replaced", () => {

@@ -52,11 +52,18 @@ describe("client sessions of the proxied MCP endpoint", () => {
 
   it("answers initialize with the client's protocol version when the DTMA speaks it, else the server's", async () => {
     app = await startProxyApp()
-    for (const [asked, answered] of [["2025-06-18", "2025-06-18"], ["2024-11-05", "2024-11-05"], ["2099-01-01", "2025-11-25"]]) {
+    for (const [asked, answered] of [
+      ["2025-06-18", "2025-06-18"],
+      ["2024-11-05", "2024-11-05"],
+      ["2099-01-01", "2025-11-25"],
+    ]) {
       const res = await fetch(app.endpoint(), { method: "POST", headers: mcpHeaders(), body: initialize(asked!) })
       expect(res.headers.get("mcp-session-id")).toMatch(/^[0-9a-f-]{36}$/)
       const [answer] = await sseMessages(res)
-      expect(answer).toMatchObject({ id: 1, result: { protocolVersion: answered, serverInfo: { name: "fixture", version: "3.1.4" }, instructions: "Use the echo tool." } })
+      expect(answer).toMatchObject({
+        id: 1,
+        result: { protocolVersion: answered, serverInfo: { name: "fixture", version: "3.1.4" }, instructions: "Use the echo tool." },
+      })
     }
     expect(app.probe.connections).toBe(1)
   })
@@ -70,7 +77,12 @@ describe("client sessions of the proxied MCP endpoint", () => {
     expect(plain.headers.get("content-type")).toBe("application/json")
     expect(plain.headers.get("mcp-session-id")).toBe(transport.sessionId)
     expect(await plain.json()).toMatchObject({ jsonrpc: "2.0", id: 7, result: { content: [{ type: "text", text: "hi" }] } })
-    const counted = await post({ jsonrpc: "2.0", id: 8, method: "tools/call", params: { name: "count", arguments: { tag: "t", steps: 2 }, _meta: { progressToken: "p" } } })
+    const counted = await post({
+      jsonrpc: "2.0",
+      id: 8,
+      method: "tools/call",
+      params: { name: "count", arguments: { tag: "t", steps: 2 }, _meta: { progressToken: "p" } },
+    })
     expect(counted.headers.get("content-type")).toBe("text/event-stream")
     expect((await sseMessages(counted)).map((m) => m["method"] ?? m["id"])).toEqual(["notifications/progress", "notifications/progress", 8])
   })
@@ -92,7 +104,11 @@ describe("client sessions of the proxied MCP endpoint", () => {
     app = await startProxyApp()
     const [a, b, c] = [await connect(), await connect(), await connect()]
     const updates = { a: [] as Array<string>, b: [] as Array<string>, c: [] as Array<string> }
-    for (const [who, client] of [["a", a], ["b", b], ["c", c]] as const) {
+    for (const [who, client] of [
+      ["a", a],
+      ["b", b],
+      ["c", c],
+    ] as const) {
       client.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates[who].push(n.params.uri))
     }
     await a.client.subscribeResource({ uri: "test://a" })
@@ -135,7 +151,11 @@ describe("client sessions of the proxied MCP endpoint", () => {
     await a.transport.terminateSession()
     await eventually(() => expect(app.probe.cancelled).toEqual(["a-pending"]))
     await eventually(() => expect(app.probe.unsubscribed).toEqual(["test://a"]))
-    const again = await fetch(app.endpoint(), { method: "POST", headers: mcpHeaders(sessionId), body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" }) })
+    const again = await fetch(app.endpoint(), {
+      method: "POST",
+      headers: mcpHeaders(sessionId),
+      body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" }),
+    })
     expect(again.status).toBe(404)
     expect(await again.json()).toMatchObject({ error: { code: -32001, message: "Session not found" } })
     expect((await b.client.listTools()).tools.length).toBeGreaterThan(0)

@@ -1,10 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { eventually, mcpHeaders, sseMessages, startProxyApp, type ProxyApp } from "../support/mcpProxySupport.ts"
 
-const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } } }
+const initialize = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+}
 const echo = (id: number | string, text: string) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo", arguments: { text } } })
-const count = (id: number, tag: string, steps: number) =>
-  ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "count", arguments: { tag, steps }, _meta: { progressToken: `p-${id}` } } })
+const count = (id: number, tag: string, steps: number) => ({
+  jsonrpc: "2.0",
+  id,
+  method: "tools/call",
+  params: { name: "count", arguments: { tag, steps }, _meta: { progressToken: `p-${id}` } },
+})
 const textOf = (m: unknown) => (m as { result?: { content: Array<{ text: string }> } }).result?.content[0]?.text
 
 /** The Streamable HTTP exchanges of one client session, made by hand. */
@@ -17,7 +26,8 @@ const rawSession = async (endpoint: string) => {
   return {
     sessionId,
     headers,
-    post: (body: unknown, extra: Record<string, string> = {}) => fetch(endpoint, { method: "POST", headers: { ...headers, ...extra }, body: JSON.stringify(body) }),
+    post: (body: unknown, extra: Record<string, string> = {}) =>
+      fetch(endpoint, { method: "POST", headers: { ...headers, ...extra }, body: JSON.stringify(body) }),
     get: () => fetch(endpoint, { method: "GET", headers: { ...headers, accept: "text/event-stream" } }),
     del: () => fetch(endpoint, { method: "DELETE", headers }),
   }
@@ -50,9 +60,17 @@ describe("the proxied MCP endpoint's answers", () => {
     const events = text.split("\n\n").filter((e) => e !== "")
     for (const event of events) expect(event).toMatch(/^event: message\ndata: \{.*\}$/)
     const messages = events.map((e) => JSON.parse(e.slice(e.indexOf("data: ") + 6)) as Record<string, unknown>)
-    expect(messages.filter((m) => m["method"] === "notifications/progress").map((m) => (m["params"] as { progressToken: unknown }).progressToken)).toEqual(["p-1", "p-1"])
+    expect(messages.filter((m) => m["method"] === "notifications/progress").map((m) => (m["params"] as { progressToken: unknown }).progressToken)).toEqual([
+      "p-1",
+      "p-1",
+    ])
     expect(messages.findIndex((m) => m["id"] === 1)).toBeGreaterThan(messages.findLastIndex((m) => m["method"] === "notifications/progress"))
-    expect(messages.filter((m) => "id" in m).map(textOf).sort()).toEqual(["a done", "plain"])
+    expect(
+      messages
+        .filter((m) => "id" in m)
+        .map(textOf)
+        .sort(),
+    ).toEqual(["a done", "plain"])
   })
 
   it("answers initialize as an event stream carrying the new session's id", async () => {
@@ -65,13 +83,19 @@ describe("the proxied MCP endpoint's answers", () => {
 
   it("answers a POST of notifications only with a bodiless 202", async () => {
     const { post } = await rawSession(app.endpoint())
-    const res = await post([{ jsonrpc: "2.0", method: "notifications/initialized" }, { jsonrpc: "2.0", method: "notifications/roots/list_changed" }])
+    const res = await post([
+      { jsonrpc: "2.0", method: "notifications/initialized" },
+      { jsonrpc: "2.0", method: "notifications/roots/list_changed" },
+    ])
     expect([res.status, await res.text()]).toEqual([202, ""])
   })
 
   it("cancels one request of a streamed POST and still answers the others, closing the stream after them", async () => {
     const { post } = await rawSession(app.endpoint())
-    const streamed = post([{ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "wait", arguments: { tag: "w" }, _meta: { progressToken: "p" } } }, echo(2, "kept")])
+    const streamed = post([
+      { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "wait", arguments: { tag: "w" }, _meta: { progressToken: "p" } } },
+      echo(2, "kept"),
+    ])
     await eventually(() => expect(app.probe.waiting).toContain("w"))
     expect((await post({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 1 } })).status).toBe(202)
     const messages = await sseMessages(await streamed)
@@ -109,7 +133,9 @@ describe("the proxied MCP endpoint's notification stream and session end", () =>
     await session.post({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "log", arguments: { text: "to the stream" } } })
     let text = ""
     while (!text.includes("\n\n")) text += (await reader.read()).value ?? ""
-    expect(text).toBe(`event: message\ndata: ${JSON.stringify({ method: "notifications/message", params: { level: "info", data: "to the stream" }, jsonrpc: "2.0" })}\n\n`)
+    expect(text).toBe(
+      `event: message\ndata: ${JSON.stringify({ method: "notifications/message", params: { level: "info", data: "to the stream" }, jsonrpc: "2.0" })}\n\n`,
+    )
     await reader.cancel()
   })
 
@@ -136,9 +162,24 @@ describe("the proxied MCP endpoint's refusals of an exchange", () => {
   const error = (code: number, message: string) => ({ jsonrpc: "2.0", id: null, error: { code, message } })
 
   it.each([
-    ["a client that does not accept event streams", { accept: "application/json" }, 406, error(-32000, "Not Acceptable: Client must accept both application/json and text/event-stream")],
-    ["a client that does not accept JSON", { accept: "text/event-stream" }, 406, error(-32000, "Not Acceptable: Client must accept both application/json and text/event-stream")],
-    ["a JSON-ish content type", { "content-type": "application/problem+json" }, 415, error(-32000, "Unsupported Media Type: Content-Type must be application/json")],
+    [
+      "a client that does not accept event streams",
+      { accept: "application/json" },
+      406,
+      error(-32000, "Not Acceptable: Client must accept both application/json and text/event-stream"),
+    ],
+    [
+      "a client that does not accept JSON",
+      { accept: "text/event-stream" },
+      406,
+      error(-32000, "Not Acceptable: Client must accept both application/json and text/event-stream"),
+    ],
+    [
+      "a JSON-ish content type",
+      { "content-type": "application/problem+json" },
+      415,
+      error(-32000, "Unsupported Media Type: Content-Type must be application/json"),
+    ],
     [
       "an unsupported protocol version",
       { "mcp-protocol-version": "1999-01-01" },
@@ -167,7 +208,11 @@ describe("the proxied MCP endpoint's refusals of an exchange", () => {
     expect([again.status, await again.json()]).toEqual([400, error(-32600, "Invalid Request: Server already initialized")])
     const batched = await fetch(app.endpoint(), { method: "POST", headers: mcpHeaders(), body: JSON.stringify([initialize, echo(2, "x")]) })
     expect([batched.status, await batched.json()]).toEqual([400, error(-32600, "Invalid Request: Only one initialization request is allowed")])
-    const bare = await fetch(app.endpoint(), { method: "POST", headers: mcpHeaders(), body: JSON.stringify({ ...initialize, params: { protocolVersion: "2025-11-25" } }) })
+    const bare = await fetch(app.endpoint(), {
+      method: "POST",
+      headers: mcpHeaders(),
+      body: JSON.stringify({ ...initialize, params: { protocolVersion: "2025-11-25" } }),
+    })
     expect(bare.status).toBe(400)
     expect(await bare.json()).toEqual({ jsonrpc: "2.0", id: 1, error: { code: -32602, message: expect.stringContaining("clientInfo") } })
   })

@@ -29,7 +29,12 @@ describe("translating a POST /tools body", () => {
 
   it("merges Env and environmentVariables, the latter winning, values wrapped as secrets", () => {
     const body = { ...base, baseConfigOverrideJson: { Env: ["A=1", "B=x=y", "C="], environmentVariables: { B: "2", D: "4" } } }
-    expect(envOf(body)).toEqual([["A", "1"], ["B", "2"], ["C", ""], ["D", "4"]])
+    expect(envOf(body)).toEqual([
+      ["A", "1"],
+      ["B", "2"],
+      ["C", ""],
+      ["D", "4"],
+    ])
     expect(JSON.stringify(requestOf(body).env)).not.toContain('"4"')
   })
 
@@ -37,7 +42,17 @@ describe("translating a POST /tools body", () => {
     const body = {
       ...base,
       baseConfigOverrideJson: {
-        HostConfig: { PortBindings: { "8080/tcp": [{ HostIp: "", HostPort: "30001" }, { HostIp: "127.0.0.1", HostPort: 30002 }], "53/udp": [{ HostPort: "" }], "9000": [{}], "7000/tcp": null } },
+        HostConfig: {
+          PortBindings: {
+            "8080/tcp": [
+              { HostIp: "", HostPort: "30001" },
+              { HostIp: "127.0.0.1", HostPort: 30002 },
+            ],
+            "53/udp": [{ HostPort: "" }],
+            "9000": [{}],
+            "7000/tcp": null,
+          },
+        },
       },
     }
     const ports = requestOf(body).ports
@@ -78,7 +93,11 @@ describe("translating a POST /tools body", () => {
   })
 
   it("ignores keys it does not know, at every level, and nulls for optional fields", () => {
-    const body = { ...base, callerVersion: 3, baseConfigOverrideJson: { Cmd: ["run"], HostConfig: { RestartPolicy: { Name: "always" }, PortBindings: null }, Env: null } }
+    const body = {
+      ...base,
+      callerVersion: 3,
+      baseConfigOverrideJson: { Cmd: ["run"], HostConfig: { RestartPolicy: { Name: "always" }, PortBindings: null }, Env: null },
+    }
     expect(requestOf(body)).toMatchObject({ env: [], ports: [] })
     expect(requestOf({ ...base, baseConfigOverrideJson: null }).ports).toEqual([])
   })

@@ -32,7 +32,11 @@ describe("reading a POST /mcp-servers body", () => {
   })
 
   it("defaults a network server's path by transport and its port to 8080, published on loopback", () => {
-    for (const [transport, path] of [["sse", "/sse"], ["websocket", "/"], ["streamable_http", "/mcp"]] as const) {
+    for (const [transport, path] of [
+      ["sse", "/sse"],
+      ["websocket", "/"],
+      ["streamable_http", "/mcp"],
+    ] as const) {
       const request = requestOf({ ...base, mcpTransportType: transport })
       expect(request.mcp).toEqual({ transport, endpointPath: path, port: 8080 })
       expect(request.ports).toEqual([{ containerPort: 8080, protocol: "tcp", hostIp: "127.0.0.1", hostPort: null }])
@@ -65,7 +69,9 @@ describe("reading a POST /mcp-servers body", () => {
   })
 
   it("keeps the name discovery for the discovery document", () => {
-    expect(failureOf({ ...base, instanceNameOnToolbox: "discovery", mcpTransportType: "stdio" }).message).toMatch(/^Invalid instanceNameOnToolbox: 'discovery' is reserved/)
+    expect(failureOf({ ...base, instanceNameOnToolbox: "discovery", mcpTransportType: "stdio" }).message).toMatch(
+      /^Invalid instanceNameOnToolbox: 'discovery' is reserved/,
+    )
   })
 
   const widening: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
@@ -100,19 +106,43 @@ describe("reading a POST /mcp-servers body", () => {
   })
 
   const unsupported: ReadonlyArray<readonly [Record<string, unknown>, string, string]> = [
-    [{ baseConfigOverrideJson: { ReadonlyRootfs: false } }, "baseConfigOverrideJson.ReadonlyRootfs", "Env, environmentVariables, Cmd, Entrypoint, WorkingDir, User, Labels, HostConfig"],
-    [{ baseConfigOverrideJson: { HostConfig: { ReadonlyRootfs: false } } }, "baseConfigOverrideJson.HostConfig.ReadonlyRootfs", "PortBindings, Memory, NanoCpus, PidsLimit, Tmpfs"],
-    [{ baseConfigOverrideJson: { HostConfig: { Sysctls: { "net.ipv4.ip_forward": "1" } } } }, "baseConfigOverrideJson.HostConfig.Sysctls", "PortBindings, Memory"],
-    [{ baseConfigOverrideJson: { HostConfig: { Ulimits: [{ Name: "nofile", Soft: 1, Hard: 1 }] } } }, "baseConfigOverrideJson.HostConfig.Ulimits", "PortBindings, Memory"],
+    [
+      { baseConfigOverrideJson: { ReadonlyRootfs: false } },
+      "baseConfigOverrideJson.ReadonlyRootfs",
+      "Env, environmentVariables, Cmd, Entrypoint, WorkingDir, User, Labels, HostConfig",
+    ],
+    [
+      { baseConfigOverrideJson: { HostConfig: { ReadonlyRootfs: false } } },
+      "baseConfigOverrideJson.HostConfig.ReadonlyRootfs",
+      "PortBindings, Memory, NanoCpus, PidsLimit, Tmpfs",
+    ],
+    [
+      { baseConfigOverrideJson: { HostConfig: { Sysctls: { "net.ipv4.ip_forward": "1" } } } },
+      "baseConfigOverrideJson.HostConfig.Sysctls",
+      "PortBindings, Memory",
+    ],
+    [
+      { baseConfigOverrideJson: { HostConfig: { Ulimits: [{ Name: "nofile", Soft: 1, Hard: 1 }] } } },
+      "baseConfigOverrideJson.HostConfig.Ulimits",
+      "PortBindings, Memory",
+    ],
     [{ baseConfigOverrideJson: { HostConfig: { CgroupParent: "/x" } } }, "baseConfigOverrideJson.HostConfig.CgroupParent", "PortBindings, Memory"],
     [{ baseConfigOverrideJson: { HostConfig: { OomKillDisable: true } } }, "baseConfigOverrideJson.HostConfig.OomKillDisable", "PortBindings, Memory"],
     [{ baseConfigOverrideJson: { HostConfig: { MemorySwap: -1 } } }, "baseConfigOverrideJson.HostConfig.MemorySwap", "PortBindings, Memory"],
     [{ baseConfigOverrideJson: { HostConfig: { PublishAllPorts: true } } }, "baseConfigOverrideJson.HostConfig.PublishAllPorts", "PortBindings, Memory"],
     [{ baseConfigOverrideJson: { HostConfig: { privileged: true } } }, "baseConfigOverrideJson.HostConfig.privileged", "PortBindings, Memory"],
-    [{ baseConfigOverrideJson: { HostConfig: { Mounts: [{ Type: "volume", Source: "data", Target: "/data" }] } } }, "baseConfigOverrideJson.HostConfig.Mounts", "empty"],
+    [
+      { baseConfigOverrideJson: { HostConfig: { Mounts: [{ Type: "volume", Source: "data", Target: "/data" }] } } },
+      "baseConfigOverrideJson.HostConfig.Mounts",
+      "empty",
+    ],
     [{ baseConfigOverrideJson: { Image: "alpine" } }, "baseConfigOverrideJson.Image", "Env, environmentVariables"],
     [{ baseConfigOverrideJson: { Volumes: { "/data": {} } } }, "baseConfigOverrideJson.Volumes", "Env, environmentVariables"],
-    [{ baseConfigOverrideJson: { HostConfig: { PortBindings: { "3001/tcp": [{ HostPort: "", HostName: "x" }] } } } }, "baseConfigOverrideJson.HostConfig.PortBindings.3001/tcp[0].HostName", "HostIp, HostPort"],
+    [
+      { baseConfigOverrideJson: { HostConfig: { PortBindings: { "3001/tcp": [{ HostPort: "", HostName: "x" }] } } } },
+      "baseConfigOverrideJson.HostConfig.PortBindings.3001/tcp[0].HostName",
+      "HostIp, HostPort",
+    ],
     [{ Env: ["A=b"] }, "Env", "dockerImageUrl, instanceNameOnToolbox, accountToolInstanceId"],
     [{ restartPolicy: "always" }, "restartPolicy", "dockerImageUrl"],
   ]
@@ -127,14 +157,20 @@ describe("reading a POST /mcp-servers body", () => {
 
   it("refuses what a stdio server cannot use, saying it has no network: PortBindings, mcpPort, mcpEndpointPath", () => {
     const bindings = { HostConfig: { PortBindings: { "8080/tcp": [{ HostPort: "" }] } } }
-    expect(failureOf({ ...base, mcpTransportType: "stdio", baseConfigOverrideJson: bindings }).message).toMatch(/^Invalid baseConfigOverrideJson\.HostConfig\.PortBindings: .*stdio server has no network/)
+    expect(failureOf({ ...base, mcpTransportType: "stdio", baseConfigOverrideJson: bindings }).message).toMatch(
+      /^Invalid baseConfigOverrideJson\.HostConfig\.PortBindings: .*stdio server has no network/,
+    )
     expect(failureOf({ ...base, mcpTransportType: "stdio", mcpPort: 3000 }).message).toMatch(/^Invalid mcpPort: .*stdio server has no network/)
     expect(failureOf({ ...base, mcpTransportType: "stdio", mcpEndpointPath: "/mcp" }).message).toMatch(/^Invalid mcpEndpointPath: .*stdio server/)
     expect(requestOf({ ...base, mcpTransportType: "stdio", baseConfigOverrideJson: { HostConfig: { PortBindings: {} } } }).ports).toEqual([])
   })
 
   it("keeps the widening message for widening keys whatever else the body holds", () => {
-    const failure = failureOf({ ...base, mcpTransportType: "stdio", baseConfigOverrideJson: { Sysctls: {}, HostConfig: { Ulimits: [], CapAdd: ["NET_ADMIN"] } } })
+    const failure = failureOf({
+      ...base,
+      mcpTransportType: "stdio",
+      baseConfigOverrideJson: { Sysctls: {}, HostConfig: { Ulimits: [], CapAdd: ["NET_ADMIN"] } },
+    })
     expect(failure.message).toBe("Invalid baseConfigOverrideJson.HostConfig.CapAdd: widens the container's privileges, which MCP servers are never given")
   })
 
@@ -147,8 +183,14 @@ describe("reading a POST /mcp-servers body", () => {
       HostConfig: { Memory: 67108864, NanoCpus: 500000000, PidsLimit: 32, Tmpfs: { "/cache": "rw,size=8m" } },
     }
     expect(requestOf({ ...base, mcpTransportType: "stdio", baseConfigOverrideJson: override }).overrides).toEqual({
-      entrypoint: ["node"], workingDir: "/app", user: "1000:1000", labels: { team: "search" },
-      memoryBytes: 67108864, nanoCpus: 500000000, pidsLimit: 32, tmpfs: { "/cache": "rw,size=8m" },
+      entrypoint: ["node"],
+      workingDir: "/app",
+      user: "1000:1000",
+      labels: { team: "search" },
+      memoryBytes: 67108864,
+      nanoCpus: 500000000,
+      pidsLimit: 32,
+      tmpfs: { "/cache": "rw,size=8m" },
     })
   })
 
@@ -161,7 +203,13 @@ describe("reading a POST /mcp-servers body", () => {
       refreshStrategy: "on_expiry",
       refreshIntervalSeconds: null,
     })
-    const fields = { agentId: "agent-1", requiredScopes: ["repo"], credentialInjectionMethod: "runtime_api", refreshStrategy: "periodic", refreshIntervalSeconds: 60 }
+    const fields = {
+      agentId: "agent-1",
+      requiredScopes: ["repo"],
+      credentialInjectionMethod: "runtime_api",
+      refreshStrategy: "periodic",
+      refreshIntervalSeconds: 60,
+    }
     expect(requestOf({ ...base, mcpTransportType: "stdio", oauthConnectionIds: ["conn-1"], ...fields }).oauth).toEqual({
       agentId: "agent-1",
       connectionIds: ["conn-1"],
@@ -174,6 +222,8 @@ describe("reading a POST /mcp-servers body", () => {
   })
 
   it("needs an interval with the periodic refresh strategy", () => {
-    expect(failureOf({ ...base, mcpTransportType: "stdio", refreshStrategy: "periodic" }).message).toBe("Invalid refreshIntervalSeconds: is required with refreshStrategy periodic")
+    expect(failureOf({ ...base, mcpTransportType: "stdio", refreshStrategy: "periodic" }).message).toBe(
+      "Invalid refreshIntervalSeconds: is required with refreshStrategy periodic",
+    )
   })
 })

@@ -137,7 +137,12 @@ const PINNED: ReadonlyArray<readonly [HttpFailure, Operation, number, unknown]> 
     new McpServerUnavailable({ name: "mcp-a", health: "stopped", detail: null }),
     { verb: "restart", name: "mcp-a", subject: "mcp_server" },
     503,
-    { success: false, message: "Failed to restart MCP server 'mcp-a'.", error: "MCP server 'mcp-a' is stopped and cannot take calls now.", code: "mcp_server_unavailable" },
+    {
+      success: false,
+      message: "Failed to restart MCP server 'mcp-a'.",
+      error: "MCP server 'mcp-a' is stopped and cannot take calls now.",
+      code: "mcp_server_unavailable",
+    },
   ],
   [
     new McpServerBusy({ name: "mcp-a", inFlight: 32 }),
@@ -154,7 +159,12 @@ const PINNED: ReadonlyArray<readonly [HttpFailure, Operation, number, unknown]> 
     new McpConnectFailed({ reason: "timeout", detail: "no answer in 30000 ms" }),
     { verb: "start", name: "mcp-a", subject: "mcp_server" },
     502,
-    { success: false, message: "Failed to start MCP server 'mcp-a'.", error: "MCP connection failed (timeout): no answer in 30000 ms", code: "mcp_connect_failed" },
+    {
+      success: false,
+      message: "Failed to start MCP server 'mcp-a'.",
+      error: "MCP connection failed (timeout): no answer in 30000 ms",
+      code: "mcp_connect_failed",
+    },
   ],
   [
     new McpRequestFailed({ method: "tools/list", error: { code: -32603, message: "boom" } }),
@@ -162,7 +172,12 @@ const PINNED: ReadonlyArray<readonly [HttpFailure, Operation, number, unknown]> 
     502,
     { success: false, message: "Failed to read the logs of MCP server 'mcp-a'.", error: "tools/list failed: boom (-32603)", code: "mcp_request_failed" },
   ],
-  [new McpGroupExists({ groupId: "agent-1-mcp" }), { verb: "deploy", name: "agent-1-mcp", subject: "mcp_group" }, 409, { success: false, error: "MCP server group 'agent-1-mcp' already exists." }],
+  [
+    new McpGroupExists({ groupId: "agent-1-mcp" }),
+    { verb: "deploy", name: "agent-1-mcp", subject: "mcp_group" },
+    409,
+    { success: false, error: "MCP server group 'agent-1-mcp' already exists." },
+  ],
   [
     new McpGroupNotFound({ groupId: "agent-1-mcp" }),
     { verb: "remove", name: "agent-1-mcp", subject: "mcp_group" },

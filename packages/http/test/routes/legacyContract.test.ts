@@ -21,7 +21,20 @@ import {
   type Heartbeat,
   type InstanceSpec,
 } from "@dtma/domain"
-import { FixedHostMetrics, InMemoryContainerEvents, InMemoryCredentialDelivery, InMemoryCredentialSource, InMemoryContainerLogs, InMemoryContainerRuntime, InMemoryMcpConnector, RecordingControlPlane, arbInstanceName, failureOf, fakesModule, run } from "@dtma/testing"
+import {
+  FixedHostMetrics,
+  InMemoryContainerEvents,
+  InMemoryCredentialDelivery,
+  InMemoryCredentialSource,
+  InMemoryContainerLogs,
+  InMemoryContainerRuntime,
+  InMemoryMcpConnector,
+  RecordingControlPlane,
+  arbInstanceName,
+  failureOf,
+  fakesModule,
+  run,
+} from "@dtma/testing"
 import { containerNameFor } from "@dtma/adapters"
 import { Container, ContainerModule } from "inversify"
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
@@ -123,7 +136,11 @@ describe("authentication (legacy contract)", () => {
     const malformed = await fetch(`${app.base}/tools`, { method: "POST", body: "{not json", headers: { "content-type": "application/json" } })
     expect(malformed.status).toBe(401)
     expect(await malformed.json()).toEqual({ error: "Unauthorized: Missing or invalid token format" })
-    const big = await fetch(`${app.base}/tools`, { method: "POST", body: JSON.stringify(deployBody({ pad: "x".repeat(2 * 1024 * 1024) })), headers: { "content-type": "application/json" } })
+    const big = await fetch(`${app.base}/tools`, {
+      method: "POST",
+      body: JSON.stringify(deployBody({ pad: "x".repeat(2 * 1024 * 1024) })),
+      headers: { "content-type": "application/json" },
+    })
     expect(big.status).toBe(401)
     expect(app.runtime.containerCount()).toBe(0)
   })
@@ -139,9 +156,16 @@ describe("authentication (legacy contract)", () => {
 
 describe("GET /status (legacy contract)", () => {
   it("reports configuration as flags only: all false, and the port as a string, when nothing is configured", async () => {
-    const bare = await startTestApp({ config: { port: 31000, apiBaseUrl: null, outboundToken: null, has: { apiKey: false, bearerToken: false, fileToken: false } } })
+    const bare = await startTestApp({
+      config: { port: 31000, apiBaseUrl: null, outboundToken: null, has: { apiKey: false, bearerToken: false, fileToken: false } },
+    })
     try {
-      expect((await jsonOf(await fetch(`${bare.base}/status`))).environment).toEqual({ hasAuthToken: false, hasApiKey: false, hasApiBaseUrl: false, port: "31000" })
+      expect((await jsonOf(await fetch(`${bare.base}/status`))).environment).toEqual({
+        hasAuthToken: false,
+        hasApiKey: false,
+        hasApiBaseUrl: false,
+        port: "31000",
+      })
     } finally {
       await bare.close()
     }
@@ -212,9 +236,17 @@ describe("POST /tools (legacy contract)", () => {
     expect(deployed.status).toBe(201)
     expect((await jsonOf(deployed)).data.instance_name_on_toolbox).toBe(name)
     const stopped = await app.api(`/tools/${name}/stop`, { method: "POST" })
-    expect(await stopped.json()).toEqual({ success: true, message: `Tool instance '${name}' stopped successfully.`, data: { state: { Status: "exited", Running: false } } })
+    expect(await stopped.json()).toEqual({
+      success: true,
+      message: `Tool instance '${name}' stopped successfully.`,
+      data: { state: { Status: "exited", Running: false } },
+    })
     const started = await app.api(`/tools/${encodeURIComponent(name)}/start`, { method: "POST" })
-    expect(await started.json()).toEqual({ success: true, message: `Tool instance '${name}' started successfully.`, data: { state: { Status: "running", Running: true } } })
+    expect(await started.json()).toEqual({
+      success: true,
+      message: `Tool instance '${name}' started successfully.`,
+      data: { state: { Status: "running", Running: true } },
+    })
     const removed = await app.api(`/tools/${encodeURIComponent(name)}`, { method: "DELETE" })
     expect(await removed.json()).toEqual({ success: true, message: `Tool instance '${name}' removed successfully.` })
   })
@@ -231,7 +263,14 @@ describe("POST /tools (legacy contract)", () => {
   })
 
   it("honours portMappings from the override and answers the ports in Docker map form", async () => {
-    const res = await deploy(override({ portMappings: [{ containerPort: 8080, hostPort: 30011 }, { containerPort: "9090", hostPort: "30012" }] }))
+    const res = await deploy(
+      override({
+        portMappings: [
+          { containerPort: 8080, hostPort: 30011 },
+          { containerPort: "9090", hostPort: "30012" },
+        ],
+      }),
+    )
     expect(res.status).toBe(201)
     expect((await jsonOf(res)).data.ports).toEqual({
       "8080/tcp": [{ HostIp: "0.0.0.0", HostPort: "30011" }],
@@ -244,7 +283,10 @@ describe("POST /tools (legacy contract)", () => {
   for (const transport of ["stdio", "sse", "websocket"]) {
     it(`marks an instance deployed with mcpTransport ${transport} as an MCP server`, async () => {
       // MCP keys make it an MCP server, answered once it is ready: the image must serve MCP.
-      const res = await deploy({ dockerImageUrl: MCP_IMAGE, ...override({ mcpTransport: transport, mcpEndpoint: "/mcp", mcpPort: 3000, mcpCapabilities: { tools: true }, dockerImage: MCP_IMAGE }) })
+      const res = await deploy({
+        dockerImageUrl: MCP_IMAGE,
+        ...override({ mcpTransport: transport, mcpEndpoint: "/mcp", mcpPort: 3000, mcpCapabilities: { tools: true }, dockerImage: MCP_IMAGE }),
+      })
       expect(res.status).toBe(201)
       const status = await jsonOf(await fetch(`${app.base}/status`))
       // A stdio server has no endpoint or port of its own.
@@ -384,7 +426,8 @@ describe("DELETE /tools/:name, POST /tools/:name/start and /stop (legacy contrac
   })
 
   it("answers any unknown name, however it is spelled, with the legacy 404 naming it as decoded once", async () => {
-    const names = fc.oneof(arbInstanceName, fc.string({ unit: "grapheme", minLength: 1, maxLength: 30 }))
+    const names = fc
+      .oneof(arbInstanceName, fc.string({ unit: "grapheme", minLength: 1, maxLength: 30 }))
       // A URL-normalising client turns these two segments into path navigation before sending.
       .filter((name) => name !== "." && name !== "..")
     await fc.assert(
@@ -418,8 +461,30 @@ describe("bad input (never a 500)", () => {
     const port = fc.oneof(fc.integer({ min: -5, max: 70000 }), fc.integer({ min: 0, max: 70000 }).map(String), fc.constant(""), fc.string())
     const overrideArb = fc.record(
       {
-        Env: anyOf(fc.array(fc.oneof(fc.string(), fc.tuple(fc.stringMatching(/^[A-Z_]{1,8}$/), fc.string()).map(([k, v]) => `${k}=${v}`)))),
-        HostConfig: anyOf(fc.record({ PortBindings: anyOf(fc.dictionary(fc.oneof(fc.string(), port.map((p) => `${p}/tcp`)), anyOf(fc.array(fc.record({ HostIp: anyOf(fc.constantFrom("", "0.0.0.0", "127.0.0.1")), HostPort: anyOf(port) }, { requiredKeys: [] }))))) }, { requiredKeys: [] })),
+        Env: anyOf(
+          fc.array(
+            fc.oneof(
+              fc.string(),
+              fc.tuple(fc.stringMatching(/^[A-Z_]{1,8}$/), fc.string()).map(([k, v]) => `${k}=${v}`),
+            ),
+          ),
+        ),
+        HostConfig: anyOf(
+          fc.record(
+            {
+              PortBindings: anyOf(
+                fc.dictionary(
+                  fc.oneof(
+                    fc.string(),
+                    port.map((p) => `${p}/tcp`),
+                  ),
+                  anyOf(fc.array(fc.record({ HostIp: anyOf(fc.constantFrom("", "0.0.0.0", "127.0.0.1")), HostPort: anyOf(port) }, { requiredKeys: [] }))),
+                ),
+              ),
+            },
+            { requiredKeys: [] },
+          ),
+        ),
         environmentVariables: anyOf(fc.dictionary(fc.string(), fc.string())),
         portMappings: anyOf(fc.array(fc.record({ containerPort: anyOf(port), hostPort: anyOf(port) }, { requiredKeys: [] }))),
         mcpTransport: anyOf(fc.constantFrom("stdio", "sse", "websocket", "streamable_http")),
@@ -488,13 +553,19 @@ describe("bad input (never a 500)", () => {
     const streamed = await app.api("/tools", { method: "POST", body: stream, headers: { "content-type": "application/json" }, duplex: "half" } as RequestInit)
     expect(streamed.status).toBe(413)
     expect(await streamed.json()).toEqual(tooLarge)
-    expect((await jsonOf(await fetch(`${app.base}/status`))).tool_instances.map((t: { instance_name_on_toolbox: string }) => t.instance_name_on_toolbox)).toEqual(["tool-a"])
+    expect(
+      (await jsonOf(await fetch(`${app.base}/status`))).tool_instances.map((t: { instance_name_on_toolbox: string }) => t.instance_name_on_toolbox),
+    ).toEqual(["tool-a"])
   })
 
   it("answers a compressed body that does not decompress with a JSON 4xx, never a 500", async () => {
     for (const encoding of ["gzip", "deflate", "br"]) {
       for (const path of ["/tools", "/tools/tool-a/start"]) {
-        const res = await app.api(path, { method: "POST", body: "definitely not compressed", headers: { "content-type": "application/json", "content-encoding": encoding } })
+        const res = await app.api(path, {
+          method: "POST",
+          body: "definitely not compressed",
+          headers: { "content-type": "application/json", "content-encoding": encoding },
+        })
         expect({ encoding, path, status: res.status }).toEqual({ encoding, path, status: 400 })
         expect(await jsonOf(res)).toMatchObject({ success: false, error: expect.any(String) })
       }
@@ -523,7 +594,10 @@ describe("routes not carried over (legacy contract)", () => {
 
   it("answers the removed routes without a token with the 401 and runs none of them", async () => {
     for (const [method, path] of removed) {
-      const res = await fetch(`${app.base}${path}`, { method, ...(method === "POST" ? { body: '{"command":"id"}', headers: { "content-type": "application/json" } } : {}) })
+      const res = await fetch(`${app.base}${path}`, {
+        method,
+        ...(method === "POST" ? { body: '{"command":"id"}', headers: { "content-type": "application/json" } } : {}),
+      })
       expect(res.status).toBe(401)
     }
   })
@@ -626,7 +700,11 @@ describe("the heartbeat (legacy contract)", () => {
     try {
       const ids = new Map<string, string>()
       for (const name of ["runs", "stopped", "crashed"]) {
-        const res = await call("POST", "/tools", deployBody({ instanceNameOnToolbox: name, accountToolInstanceId: `ati-${name}`, baseConfigOverrideJson: { Env: ["TOOL_SECRET=env-secret-value"] } }))
+        const res = await call(
+          "POST",
+          "/tools",
+          deployBody({ instanceNameOnToolbox: name, accountToolInstanceId: `ati-${name}`, baseConfigOverrideJson: { Env: ["TOOL_SECRET=env-secret-value"] } }),
+        )
         ids.set(name, (await jsonOf(res)).data.container_id)
       }
       await call("POST", "/tools/stopped/stop")
@@ -665,7 +743,11 @@ describe("the heartbeat (legacy contract)", () => {
 
   it("counts any 2xx answer as delivered and does not retry a 401", async () => {
     const backend = await startBackend([200, 202, 401])
-    const config = loadConfig({ DTMA_CONFIG_FILE: join(scratch(), "absent.conf"), DTMA_BEARER_TOKEN: "dtma-bearer-token", AGENTOPIA_API_BASE_URL: backend.baseUrl })
+    const config = loadConfig({
+      DTMA_CONFIG_FILE: join(scratch(), "absent.conf"),
+      DTMA_BEARER_TOKEN: "dtma-bearer-token",
+      AGENTOPIA_API_BASE_URL: backend.baseUrl,
+    })
     const heartbeat = composeWithRealBackend(config, new InMemoryContainerRuntime()).get<Heartbeat>(Tokens.Heartbeat)
     try {
       await run(heartbeat.send())
@@ -680,7 +762,11 @@ describe("the heartbeat (legacy contract)", () => {
   it("reports once at start and then every 60 s by default", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "setImmediate", "clearImmediate", "Date"] })
     const controlPlane = new RecordingControlPlane()
-    const container = buildContainer({ config: testConfig(), logger: capturingLogger().logger, infrastructure: fakesModule({ runtime: new InMemoryContainerRuntime(), controlPlane }) })
+    const container = buildContainer({
+      config: testConfig(),
+      logger: capturingLogger().logger,
+      infrastructure: fakesModule({ runtime: new InMemoryContainerRuntime(), controlPlane }),
+    })
     const loop = startHeartbeatLoop({ heartbeat: bound(container, Tokens.Heartbeat), logger: capturingLogger().logger })
     try {
       await vi.advanceTimersByTimeAsync(100)
@@ -738,4 +824,3 @@ describe("the dtma process (legacy contract)", { timeout: 60_000 }, () => {
     }
   })
 })
-

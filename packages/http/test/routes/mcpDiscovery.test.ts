@@ -3,20 +3,22 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { MCP_IMAGE, McpServingRuntime, mcpBody, NOW, startTestApp, type TestApp } from "../support/support.ts"
 
 /** Echo servers that count the requests they receive, whoever sends them. */
-const countingEcho = (counter: { requests: number }): McpServerFactory => () => {
-  const server = echoMcpServer()
-  const connect = server.connect.bind(server)
-  server.connect = async (transport) => {
-    await connect(transport)
-    const handle = transport.onmessage
-    // oxlint-disable-next-line unicorn/prefer-add-event-listener -- the SDK's Transport has callback properties, not events
-    transport.onmessage = (message, extra) => {
-      if ("method" in message && "id" in message) counter.requests++
-      handle?.(message, extra)
+const countingEcho =
+  (counter: { requests: number }): McpServerFactory =>
+  () => {
+    const server = echoMcpServer()
+    const connect = server.connect.bind(server)
+    server.connect = async (transport) => {
+      await connect(transport)
+      const handle = transport.onmessage
+      // oxlint-disable-next-line unicorn/prefer-add-event-listener -- the SDK's Transport has callback properties, not events
+      transport.onmessage = (message, extra) => {
+        if ("method" in message && "id" in message) counter.requests++
+        handle?.(message, extra)
+      }
     }
+    return server
   }
-  return server
-}
 
 let app: TestApp
 const counter = { requests: 0 }

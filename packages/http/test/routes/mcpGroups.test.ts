@@ -32,13 +32,23 @@ describe("POST /mcp/groups (legacy alias)", () => {
     expect(res.status).toBe(201)
     const body = await jsonOf(res)
     expect(body).toMatchObject({ success: true, message: "MCP server group 'agent-7-mcp' deployed.", data: { groupId: "agent-7-mcp" } })
-    expect(body.data.servers.map((s: { instanceName: string; healthStatus: string }) => [s.instanceName, s.healthStatus])).toEqual([["g-a", "healthy"], ["g-b", "healthy"]])
-    expect(app.connector.connects.map((t) => t.endpoint)).toEqual([{ hostPort: 31000, path: "/mcp" }, { hostPort: 31001, path: "/mcp" }])
+    expect(body.data.servers.map((s: { instanceName: string; healthStatus: string }) => [s.instanceName, s.healthStatus])).toEqual([
+      ["g-a", "healthy"],
+      ["g-b", "healthy"],
+    ])
+    expect(app.connector.connects.map((t) => t.endpoint)).toEqual([
+      { hostPort: 31000, path: "/mcp" },
+      { hostPort: 31001, path: "/mcp" },
+    ])
     expect(JSON.stringify(body)).not.toContain("group-secret-value")
   })
 
   it("deploys none when one server fails, removing those already up", async () => {
-    const res = await app.json("POST", "/mcp/groups", groupBody([server("g-a"), server("g-b", { dockerImageUrl: BROKEN_MCP_IMAGE, portBindings: { "3000": "31001" } })]))
+    const res = await app.json(
+      "POST",
+      "/mcp/groups",
+      groupBody([server("g-a"), server("g-b", { dockerImageUrl: BROKEN_MCP_IMAGE, portBindings: { "3000": "31001" } })]),
+    )
     expect(res.status).toBe(502)
     expect(await jsonOf(res)).toMatchObject({ success: false, message: "Failed to deploy MCP server group 'agent-7-mcp'.", code: "mcp_server_not_ready" })
     expect(app.runtime.containerCount()).toBe(0)

@@ -18,13 +18,23 @@ describe("OAuth credentials of MCP servers", () => {
   it("deploys a server with its token in files it reads, and says where, never what", async () => {
     const res = await app.json("POST", "/mcp-servers", oauthBody())
     expect(res.status).toBe(201)
-    expect(app.credentialDelivery.read("mcp-a").files).toMatchObject({ "github/access_token": "token-github-1-1", "connections/github-1/access_token": "token-github-1-1" })
+    expect(app.credentialDelivery.read("mcp-a").files).toMatchObject({
+      "github/access_token": "token-github-1-1",
+      "connections/github-1/access_token": "token-github-1-1",
+    })
     const spec = app.runtime.specOf((await jsonOf(res)).data.containerId)
     expect(spec?.mounts).toEqual([{ hostPath: expect.stringContaining("/secrets/"), containerPath: "/run/secrets/dtma" }])
     expect(spec?.env.map((e) => [e.name, Redacted.value(e.value)])).toEqual([["OAUTH_GITHUB_TOKEN_FILE", "/run/secrets/dtma/github/access_token"]])
     const detail = await jsonOf(await app.api("/mcp-servers/mcp-a"))
-    expect(detail.data.oauth).toEqual([{ connectionId: "github-1", provider: "github", status: "valid", expiresAt: expect.any(String), refreshedAt: expect.any(String), lastError: null }])
-    expect(detail.data.credentials).toEqual({ injectionMethod: "mounted_secrets", refreshStrategy: "on_expiry", refreshIntervalSeconds: null, persistedByDocker: false })
+    expect(detail.data.oauth).toEqual([
+      { connectionId: "github-1", provider: "github", status: "valid", expiresAt: expect.any(String), refreshedAt: expect.any(String), lastError: null },
+    ])
+    expect(detail.data.credentials).toEqual({
+      injectionMethod: "mounted_secrets",
+      refreshStrategy: "on_expiry",
+      refreshIntervalSeconds: null,
+      persistedByDocker: false,
+    })
     expect(JSON.stringify(detail)).not.toContain("token-github")
   })
 
@@ -99,14 +109,22 @@ describe("OAuth credentials of MCP servers", () => {
     ["unauthorized", 502, "oauth_unauthorized"],
     ["unavailable", 502, "oauth_unavailable"],
     ["timeout", 502, "oauth_timeout"],
-  ] as const)("answers a deploy whose credentials the backend refuses (%s) with %i, leaving no container and nothing delivered", async (reason, status, code) => {
-    app.credentialSource.failNext(reason)
-    const res = await app.json("POST", "/mcp-servers", oauthBody())
-    expect(res.status).toBe(status)
-    expect(await jsonOf(res)).toMatchObject({ success: false, message: "Failed to deploy MCP server 'mcp-a'.", code, error: expect.stringContaining(`(${reason})`) })
-    expect(app.runtime.containerCount()).toBe(0)
-    expect(app.credentialDelivery.calls).toEqual([])
-  })
+  ] as const)(
+    "answers a deploy whose credentials the backend refuses (%s) with %i, leaving no container and nothing delivered",
+    async (reason, status, code) => {
+      app.credentialSource.failNext(reason)
+      const res = await app.json("POST", "/mcp-servers", oauthBody())
+      expect(res.status).toBe(status)
+      expect(await jsonOf(res)).toMatchObject({
+        success: false,
+        message: "Failed to deploy MCP server 'mcp-a'.",
+        code,
+        error: expect.stringContaining(`(${reason})`),
+      })
+      expect(app.runtime.containerCount()).toBe(0)
+      expect(app.credentialDelivery.calls).toEqual([])
+    },
+  )
 
   it("answers a deploy naming a connection the backend does not know with 502 naming it", async () => {
     const res = await app.json("POST", "/mcp-servers", oauthBody({ oauthConnectionIds: ["github-1", "gone-1"] }))
@@ -150,9 +168,24 @@ describe("OAuth credentials of MCP servers", () => {
   })
 
   it("renews an adopted env_vars server's token in a container made as the first was: same command, overrides and ports", async () => {
-    const override = { Cmd: ["serve", "--root", "/data"], WorkingDir: "/srv", Labels: { team: "search" }, HostConfig: { Memory: 268_435_456, PortBindings: { "9090/tcp": [{ HostPort: "" }] } } }
+    const override = {
+      Cmd: ["serve", "--root", "/data"],
+      WorkingDir: "/srv",
+      Labels: { team: "search" },
+      HostConfig: { Memory: 268_435_456, PortBindings: { "9090/tcp": [{ HostPort: "" }] } },
+    }
     // A network server: a stdio one has no ports to publish.
-    const res = await app.json("POST", "/mcp-servers", oauthBody({ mcpTransportType: "streamable_http", mcpPort: 9090, credentialInjectionMethod: "env_vars", baseConfigOverrideJson: override, imagePullPolicy: "never" }))
+    const res = await app.json(
+      "POST",
+      "/mcp-servers",
+      oauthBody({
+        mcpTransportType: "streamable_http",
+        mcpPort: 9090,
+        credentialInjectionMethod: "env_vars",
+        baseConfigOverrideJson: override,
+        imagePullPolicy: "never",
+      }),
+    )
     expect(res.status).toBe(201)
     const firstId: string = (await jsonOf(res)).data.containerId
     const first = app.runtime.specOf(firstId)!
@@ -160,15 +193,24 @@ describe("OAuth credentials of MCP servers", () => {
     await app.close()
     app = await startTestApp({ runtime: app.runtime })
     await Effect.runPromise(app.mcpServers.adopt())
-    await vi.waitFor(async () => expect((await jsonOf(await app.api("/mcp-servers/mcp-a"))).data.oauth).toMatchObject([{ connectionId: "github-1", status: "valid" }]))
+    await vi.waitFor(async () =>
+      expect((await jsonOf(await app.api("/mcp-servers/mcp-a"))).data.oauth).toMatchObject([{ connectionId: "github-1", status: "valid" }]),
+    )
     expect((await app.json("POST", "/mcp-servers/mcp-a/oauth/refresh")).status).toBe(200)
     const { data } = await jsonOf(await app.api("/mcp-servers/mcp-a"))
     const replacement = app.runtime.specOf(data.container.id)!
     expect(data.container.id).not.toBe(firstId)
     expect({ command: replacement.command, overrides: replacement.overrides, ports: replacement.ports, pullPolicy: replacement.pullPolicy }).toEqual({
-      command: first.command, overrides: first.overrides, ports: first.ports, pullPolicy: first.pullPolicy,
+      command: first.command,
+      overrides: first.overrides,
+      ports: first.ports,
+      pullPolicy: first.pullPolicy,
     })
-    expect(first).toMatchObject({ command: ["serve", "--root", "/data"], ports: [{ containerPort: 9090, hostPort: null }], overrides: { workingDir: "/srv", memoryBytes: 268_435_456 } })
+    expect(first).toMatchObject({
+      command: ["serve", "--root", "/data"],
+      ports: [{ containerPort: 9090, hostPort: null }],
+      overrides: { workingDir: "/srv", memoryBytes: 268_435_456 },
+    })
     expect(new Map(replacement.env.map((e) => [e.name, Redacted.value(e.value)])).get("GITHUB_TOKEN")).toMatch(/^token-github-1-/)
   })
 
@@ -197,7 +239,11 @@ describe("OAuth credentials of MCP servers", () => {
       [{ refreshStrategy: "periodic", refreshIntervalSeconds: 2 }, "Invalid refreshIntervalSeconds: 2 is outside 10..86400 seconds"],
       [{ refreshStrategy: "on_demand", refreshIntervalSeconds: 60 }, "Invalid refreshIntervalSeconds: is only used with periodic refreshes"],
       [
-        { mcpTransportType: "streamable_http", credentialInjectionMethod: "env_vars", baseConfigOverrideJson: { HostConfig: { PortBindings: { "9090/tcp": [{ HostPort: "19090" }] } } } },
+        {
+          mcpTransportType: "streamable_http",
+          credentialInjectionMethod: "env_vars",
+          baseConfigOverrideJson: { HostConfig: { PortBindings: { "9090/tcp": [{ HostPort: "19090" }] } } },
+        },
         "Invalid PortBindings: host port 19090 cannot be fixed with env_vars delivery: each token renewal starts a replacement container beside the running one, " +
           "and both cannot hold one host port. Leave the host port unset (clients reach the server through the DTMA's endpoint), or deliver by mounted_secrets or runtime_api",
       ],

@@ -102,7 +102,11 @@ describe("stopping, starting, restarting and removing an MCP server", () => {
   it("stops it: health stopped, container exited, no crash restart", async () => {
     const res = await post("/mcp-servers/mcp-a/stop")
     expect(res.status).toBe(200)
-    expect(await jsonOf(res)).toMatchObject({ success: true, message: "MCP server 'mcp-a' stopped.", data: { healthStatus: "stopped", container: { state: "exited" } } })
+    expect(await jsonOf(res)).toMatchObject({
+      success: true,
+      message: "MCP server 'mcp-a' stopped.",
+      data: { healthStatus: "stopped", container: { state: "exited" } },
+    })
     expect(app.connector.openChannels(containerId)).toBe(0)
   })
 
@@ -125,7 +129,10 @@ describe("stopping, starting, restarting and removing an MCP server", () => {
     const connects = app.connector.connects.length
     const res = await post("/mcp-servers/mcp-a/restart")
     expect(res.status).toBe(200)
-    expect(await jsonOf(res)).toMatchObject({ message: "MCP server 'mcp-a' restarted.", data: { healthStatus: "healthy", restartCount: 1, container: { state: "running" } } })
+    expect(await jsonOf(res)).toMatchObject({
+      message: "MCP server 'mcp-a' restarted.",
+      data: { healthStatus: "healthy", restartCount: 1, container: { state: "running" } },
+    })
     expect(app.connector.connects.length).toBe(connects + 1)
     expect(app.connector.openChannels(containerId)).toBe(1)
   })

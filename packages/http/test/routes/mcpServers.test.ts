@@ -34,13 +34,20 @@ describe("POST /mcp-servers", () => {
 
   it("reaches a network server through its port published on loopback, at the transport's default path", async () => {
     expect((await app.json("POST", "/mcp-servers", mcpBody({ mcpTransportType: "streamable_http" }))).status).toBe(201)
-    expect(app.connector.connects.at(-1)).toEqual({ transport: "streamable_http", containerId: expect.any(String), endpoint: { hostPort: expect.any(Number), path: "/mcp" } })
+    expect(app.connector.connects.at(-1)).toEqual({
+      transport: "streamable_http",
+      containerId: expect.any(String),
+      endpoint: { hostPort: expect.any(Number), path: "/mcp" },
+    })
   })
 
   it("answers a missing transport with a 400 naming every required field", async () => {
     const res = await app.json("POST", "/mcp-servers", mcpBody({ mcpTransportType: undefined }))
     expect(res.status).toBe(400)
-    expect(await jsonOf(res)).toEqual({ success: false, error: "Missing required fields: dockerImageUrl, instanceNameOnToolbox, accountToolInstanceId, mcpTransportType" })
+    expect(await jsonOf(res)).toEqual({
+      success: false,
+      error: "Missing required fields: dockerImageUrl, instanceNameOnToolbox, accountToolInstanceId, mcpTransportType",
+    })
   })
 
   it("answers a transport it does not know with a 400 naming the field", async () => {
@@ -87,6 +94,7 @@ describe("POST /mcp-servers", () => {
   it("needs the bearer token", async () => {
     const res = await fetch(`${app.base}/mcp-servers`, { method: "POST", body: JSON.stringify(mcpBody()), headers: { "content-type": "application/json" } })
     expect(res.status).toBe(401)
-    for (const path of ["/mcp-servers", "/mcp-servers/discovery", "/mcp-servers/mcp-a", "/mcp-servers/mcp-a/logs"]) expect((await fetch(`${app.base}${path}`)).status).toBe(401)
+    for (const path of ["/mcp-servers", "/mcp-servers/discovery", "/mcp-servers/mcp-a", "/mcp-servers/mcp-a/logs"])
+      expect((await fetch(`${app.base}${path}`)).status).toBe(401)
   })
 })

@@ -12,7 +12,12 @@ afterEach(() => app.close())
 const jsonOf = (res: Response): Promise<any> => res.json()
 
 const mcpTool = (overrides: Record<string, unknown> = {}) =>
-  deployBody({ dockerImageUrl: MCP_IMAGE, instanceNameOnToolbox: "mcp-t", baseConfigOverrideJson: { mcpTransport: "streamable_http", mcpEndpoint: "/mcp", mcpPort: 3000 }, ...overrides })
+  deployBody({
+    dockerImageUrl: MCP_IMAGE,
+    instanceNameOnToolbox: "mcp-t",
+    baseConfigOverrideJson: { mcpTransport: "streamable_http", mcpEndpoint: "/mcp", mcpPort: 3000 },
+    ...overrides,
+  })
 
 const healthOf = async (name: string): Promise<string> => (await jsonOf(await app.api(`/mcp-servers/${name}`))).data.healthStatus
 
@@ -37,8 +42,18 @@ describe("POST /tools with MCP keys", () => {
   })
 
   it("names what a stdio server ignores in data.ignoredKeys: ports, its path and port, and the tool secrets' agentId", async () => {
-    const override = { mcpTransport: "stdio", mcpEndpoint: "/mcp", mcpPort: 3000, HostConfig: { PortBindings: { "8080/tcp": [{ HostPort: "" }] } }, portMappings: [{ containerPort: 9090 }] }
-    const res = await app.json("POST", "/tools", deployBody({ dockerImageUrl: MCP_IMAGE, instanceNameOnToolbox: "mcp-s", agentId: "agent-1", baseConfigOverrideJson: override }))
+    const override = {
+      mcpTransport: "stdio",
+      mcpEndpoint: "/mcp",
+      mcpPort: 3000,
+      HostConfig: { PortBindings: { "8080/tcp": [{ HostPort: "" }] } },
+      portMappings: [{ containerPort: 9090 }],
+    }
+    const res = await app.json(
+      "POST",
+      "/tools",
+      deployBody({ dockerImageUrl: MCP_IMAGE, instanceNameOnToolbox: "mcp-s", agentId: "agent-1", baseConfigOverrideJson: override }),
+    )
     expect(res.status).toBe(201)
     expect((await jsonOf(res)).data.ignoredKeys).toEqual([
       "agentId",
@@ -71,17 +86,29 @@ describe("the tool routes on an MCP server", () => {
   it("stops it as an operator stop, not a crash", async () => {
     const res = await app.api("/tools/mcp-t/stop", { method: "POST" })
     expect(res.status).toBe(200)
-    expect(await jsonOf(res)).toEqual({ success: true, message: "Tool instance 'mcp-t' stopped successfully.", data: { state: { Status: "exited", Running: false } } })
+    expect(await jsonOf(res)).toEqual({
+      success: true,
+      message: "Tool instance 'mcp-t' stopped successfully.",
+      data: { state: { Status: "exited", Running: false } },
+    })
     expect(await healthOf("mcp-t")).toBe("stopped")
   })
 
   it("starts it again through MCP supervision, and says so when it is already running", async () => {
     const running = await app.api("/tools/mcp-t/start", { method: "POST" })
-    expect(await jsonOf(running)).toEqual({ success: true, message: "Tool instance 'mcp-t' is already running.", data: { state: { Status: "running", Running: true } } })
+    expect(await jsonOf(running)).toEqual({
+      success: true,
+      message: "Tool instance 'mcp-t' is already running.",
+      data: { state: { Status: "running", Running: true } },
+    })
     await app.api("/tools/mcp-t/stop", { method: "POST" })
     const connects = app.connector.connects.length
     const started = await app.api("/tools/mcp-t/start", { method: "POST" })
-    expect(await jsonOf(started)).toEqual({ success: true, message: "Tool instance 'mcp-t' started successfully.", data: { state: { Status: "running", Running: true } } })
+    expect(await jsonOf(started)).toEqual({
+      success: true,
+      message: "Tool instance 'mcp-t' started successfully.",
+      data: { state: { Status: "running", Running: true } },
+    })
     expect(app.connector.connects.length).toBe(connects + 1)
     expect(await healthOf("mcp-t")).toBe("healthy")
   })

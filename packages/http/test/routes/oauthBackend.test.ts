@@ -23,7 +23,11 @@ const start = async (options: OAuthBackendOptions = {}) => {
   return backend
 }
 const post = (backend: OAuthBackend, path: string, body: unknown, token = backend.token) =>
-  fetch(`${backend.url}/${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) })
+  fetch(`${backend.url}/${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  })
 const ask = (backend: OAuthBackend, ids: ReadonlyArray<string>, token?: string) =>
   post(backend, "get-mcp-oauth-credentials", { agentId: "agent-1", accountToolInstanceId: "ati-mcp", oauthConnectionIds: ids, requiredScopes: [] }, token)
 
@@ -33,7 +37,10 @@ credentialSourceContract("AgentopiaCredentialSource over the OAuth backend doubl
     source: makeAgentopiaCredentialSource({ baseUrl: backend.url, token: Redacted.make(backend.token), timeoutMs: 2000, retries: 1, retryBaseMs: 5 }),
     agentId: "agent-1",
     accountToolInstanceId: "ati-mcp",
-    connections: [{ connectionId: "conn-gh", provider: "github", scopes: ["repo", "read:org"] }, { connectionId: "conn-slack", provider: "slack", scopes: [] }],
+    connections: [
+      { connectionId: "conn-gh", provider: "github", scopes: ["repo", "read:org"] },
+      { connectionId: "conn-slack", provider: "slack", scopes: [] },
+    ],
     unknownConnectionId: "conn-unknown",
     reauthorizeConnectionId: "conn-reauth",
     toolSecrets: { accountToolInstanceId: "ati-tool", secrets },
@@ -107,7 +114,9 @@ describe("the OAuth backend double", () => {
     await expect(ask(backend, ["conn-gh"])).rejects.toThrow("fetch failed")
     backend.down = false
     backend.delayMs = 2000
-    await expect(fetch(`${backend.url}/get-mcp-oauth-credentials`, { method: "POST", body: "{}", signal: AbortSignal.timeout(100) })).rejects.toMatchObject({ name: "TimeoutError" })
+    await expect(fetch(`${backend.url}/get-mcp-oauth-credentials`, { method: "POST", body: "{}", signal: AbortSignal.timeout(100) })).rejects.toMatchObject({
+      name: "TimeoutError",
+    })
     backend.delayMs = 0
     expect((await ask(backend, ["conn-gh"])).status).toBe(200)
   })
@@ -131,11 +140,19 @@ describe("the OAuth backend double", () => {
     const { credentials } = (await (await ask(backend, ["conn-gh"])).json()) as { credentials: Array<{ access_token: string }> }
     await ask(backend, ["conn-gh"], "wrong")
     expect(backend.requests).toEqual([
-      { method: "POST", path: "/get-mcp-oauth-credentials", at: expect.any(Number), authorized: true, body: { agentId: "agent-1", accountToolInstanceId: "ati-mcp", oauthConnectionIds: ["conn-gh"], requiredScopes: [] } },
+      {
+        method: "POST",
+        path: "/get-mcp-oauth-credentials",
+        at: expect.any(Number),
+        authorized: true,
+        body: { agentId: "agent-1", accountToolInstanceId: "ati-mcp", oauthConnectionIds: ["conn-gh"], requiredScopes: [] },
+      },
       expect.objectContaining({ authorized: false }),
     ])
     expect(backend.requests[0]!.at).toBeGreaterThanOrEqual(before)
-    expect(backend.minted).toEqual([{ connectionId: "conn-gh", provider: "github", token: credentials[0]!.access_token, expiresAt: expect.any(Number), at: expect.any(Number) }])
+    expect(backend.minted).toEqual([
+      { connectionId: "conn-gh", provider: "github", token: credentials[0]!.access_token, expiresAt: expect.any(Number), at: expect.any(Number) },
+    ])
   })
 
   it("answers a standard tool's secrets by accountToolInstanceId, and 404 for a tool it does not know", async () => {

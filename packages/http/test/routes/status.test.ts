@@ -40,9 +40,7 @@ describe("GET /status", () => {
       status: "running",
       image: IMAGE,
       created: Math.floor(NOW.getTime() / 1000),
-      ports: [
-        { IP: "0.0.0.0", PrivatePort: 8080, PublicPort: 30001, Type: "tcp", ip: "0.0.0.0", private_port: 8080, public_port: 30001, type: "tcp" },
-      ],
+      ports: [{ IP: "0.0.0.0", PrivatePort: 8080, PublicPort: 30001, Type: "tcp", ip: "0.0.0.0", private_port: 8080, public_port: 30001, type: "tcp" }],
       id: expect.any(String),
       names: ["tool-a"],
       state: "running",
@@ -83,7 +81,10 @@ describe("GET /status", () => {
 
   it("splits standard tools from MCP servers, and gives each MCP server its health and transport", async () => {
     await app.json("POST", "/tools", withPort("tool-a", "30001"))
-    const mcp = await app.json("POST", "/tools", { ...withPort("mcp-b", "30002", { mcpTransport: "sse", mcpEndpoint: "/sse", mcpPort: 8080 }), dockerImageUrl: MCP_IMAGE })
+    const mcp = await app.json("POST", "/tools", {
+      ...withPort("mcp-b", "30002", { mcpTransport: "sse", mcpEndpoint: "/sse", mcpPort: 8080 }),
+      dockerImageUrl: MCP_IMAGE,
+    })
     expect(mcp.status).toBe(201)
     const body = await statusJson(await fetch(`${app.base}/status`))
     expect(body.tool_instances).toHaveLength(2)
@@ -103,8 +104,19 @@ describe("GET /status", () => {
   })
 
   it("sums MCP servers up by health and transport", async () => {
-    for (const [name, mcpTransport] of [["m-1", "stdio"], ["m-2", "stdio"], ["m-3", "streamable_http"]] as const) {
-      expect((await app.json("POST", "/tools", { ...deployBody({ instanceNameOnToolbox: name, dockerImageUrl: MCP_IMAGE }), baseConfigOverrideJson: { mcpTransport } })).status).toBe(201)
+    for (const [name, mcpTransport] of [
+      ["m-1", "stdio"],
+      ["m-2", "stdio"],
+      ["m-3", "streamable_http"],
+    ] as const) {
+      expect(
+        (
+          await app.json("POST", "/tools", {
+            ...deployBody({ instanceNameOnToolbox: name, dockerImageUrl: MCP_IMAGE }),
+            baseConfigOverrideJson: { mcpTransport },
+          })
+        ).status,
+      ).toBe(201)
     }
     await app.api("/tools/m-2/stop", { method: "POST" })
     const body = (await (await fetch(`${app.base}/status`)).json()) as { mcp_summary: unknown }

@@ -56,7 +56,11 @@ describe("DELETE /tools/:name, POST /tools/:name/start and /stop", () => {
     })
   })
 
-  for (const [method, suffix] of [["DELETE", ""], ["POST", "/start"], ["POST", "/stop"]] as const) {
+  for (const [method, suffix] of [
+    ["DELETE", ""],
+    ["POST", "/start"],
+    ["POST", "/stop"],
+  ] as const) {
     it(`answers ${method} /tools/:name${suffix} for an unmanaged name with the legacy 404`, async () => {
       const res = await app.api(`/tools/ghost${suffix}`, { method })
       expect(res.status).toBe(404)

@@ -120,7 +120,11 @@ describe("POST /tools", () => {
         dockerImage: "other/image:2",
         mcpCapabilities: { tools: true },
         mcpPort: 3000,
-        HostConfig: { Privileged: true, Sysctls: { "net.ipv4.ip_forward": "1" }, PortBindings: { "8080/tcp": [{ HostIp: "0.0.0.0", HostPort: "30001", HostName: "x" }] } },
+        HostConfig: {
+          Privileged: true,
+          Sysctls: { "net.ipv4.ip_forward": "1" },
+          PortBindings: { "8080/tcp": [{ HostIp: "0.0.0.0", HostPort: "30001", HostName: "x" }] },
+        },
         portMappings: [{ containerPort: 9090, hostPort: 30002, protocol: "tcp" }],
       },
     })

@@ -45,7 +45,12 @@ describe("the drain gate", () => {
     const refused = await fetch(`${url}/tools/status`)
     expect(refused.status).toBe(503)
     expect(refused.headers.get("retry-after")).toBe("1")
-    expect(await refused.json()).toEqual({ success: false, message: "The DTMA is shutting down; retry shortly.", error: "The DTMA is shutting down; retry shortly.", code: "shutting_down" })
+    expect(await refused.json()).toEqual({
+      success: false,
+      message: "The DTMA is shutting down; retry shortly.",
+      error: "The DTMA is shutting down; retry shortly.",
+      code: "shutting_down",
+    })
     const mcp = await fetch(`${url}/mcp-servers/x/mcp`, { method: "POST", body: "{}" })
     expect(mcp.status).toBe(503)
     expect(await mcp.json()).toEqual({ jsonrpc: "2.0", id: null, error: { code: -32000, message: "The DTMA is shutting down; retry shortly." } })

@@ -60,13 +60,25 @@ describe("request logging", () => {
 
   it("logs a proxied MCP call at debug, and one that failed at info", async () => {
     expect((await app.json("POST", "/mcp-servers", mcpBody())).status).toBe(201)
-    const init = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } }
+    const init = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+    }
     const call = (headers: Record<string, string>) =>
-      app.api("/mcp-servers/mcp-a/mcp", { method: "POST", body: JSON.stringify(init), headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers } })
+      app.api("/mcp-servers/mcp-a/mcp", {
+        method: "POST",
+        body: JSON.stringify(init),
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+      })
     expect((await call({})).status).toBe(200)
     expect((await call({ authorization: "Bearer wrong" })).status).toBe(403)
     const lines = app.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "request" && l.route === "/mcp-servers/:name/mcp")
-    expect(lines.map((l) => [l.status, l.level])).toEqual([[200, "debug"], [403, "info"]])
+    expect(lines.map((l) => [l.status, l.level])).toEqual([
+      [200, "debug"],
+      [403, "info"],
+    ])
   })
 
   it("logs unauthenticated requests under their route pattern", async () => {

@@ -54,7 +54,11 @@ describe("routes that do not exist", () => {
 
 describe("request bodies", () => {
   it("answers malformed JSON with a 400 that does not echo the body", async () => {
-    const res = await app.api("/tools", { method: "POST", body: '{"dockerImageUrl": "x", "secret": sk-live-123', headers: { "content-type": "application/json" } })
+    const res = await app.api("/tools", {
+      method: "POST",
+      body: '{"dockerImageUrl": "x", "secret": sk-live-123',
+      headers: { "content-type": "application/json" },
+    })
     expect(res.status).toBe(400)
     const body = await res.json()
     expect(body).toEqual({ success: false, error: expect.stringMatching(/^Malformed JSON body: /), code: "malformed_json" })

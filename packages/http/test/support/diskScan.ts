@@ -63,7 +63,10 @@ export const scanDisk = async (roots: ReadonlyArray<string>, tokens: ReadonlyArr
   const newer = options.changedSince === undefined ? [] : ["-cnewer", options.changedSince]
   const listed: Array<{ path: string; bytes: number }> = []
   for (const { root } of scanned) {
-    const { stdout } = await run("find", [root, "-xdev", "-type", "f", ...newer, "-printf", "%s\\t%p\\0"], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? "" }))
+    const { stdout } = await run("find", [root, "-xdev", "-type", "f", ...newer, "-printf", "%s\\t%p\\0"], {
+      encoding: "utf8",
+      maxBuffer: 256 * 1024 * 1024,
+    }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? "" }))
     for (const entry of stdout.split("\0").filter(Boolean)) {
       const tab = entry.indexOf("\t")
       listed.push({ bytes: Number(entry.slice(0, tab)), path: entry.slice(tab + 1) })
@@ -75,14 +78,24 @@ export const scanDisk = async (roots: ReadonlyArray<string>, tokens: ReadonlyArr
     writeFileSync(join(work, "tokens"), tokens.join("\n"), { mode: 0o600 })
     writeFileSync(join(work, "files"), read.map((f) => f.path).join("\0"))
     // xargs answers 123 when some grep found nothing (1) or met a file that vanished (2): both fine.
-    const found = tokens.length === 0 || read.length === 0
-      ? ""
-      : await run("xargs", ["-0", "-r", "-a", join(work, "files"), "grep", "-lF", "-s", "-D", "skip", "-f", join(work, "tokens"), "--"], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 })
-          .then((r) => r.stdout, (e: { code?: number; stdout?: string }) => {
-            if (e.code !== 123) throw new Error(`the scan failed: ${String(e)}`)
-            return e.stdout ?? ""
-          })
-    const hits = found.split("\n").filter(Boolean).map((path) => ({ path, tokens: tokensIn(path, tokens) })).filter((h) => h.tokens.length > 0)
+    const found =
+      tokens.length === 0 || read.length === 0
+        ? ""
+        : await run("xargs", ["-0", "-r", "-a", join(work, "files"), "grep", "-lF", "-s", "-D", "skip", "-f", join(work, "tokens"), "--"], {
+            encoding: "utf8",
+            maxBuffer: 64 * 1024 * 1024,
+          }).then(
+            (r) => r.stdout,
+            (e: { code?: number; stdout?: string }) => {
+              if (e.code !== 123) throw new Error(`the scan failed: ${String(e)}`)
+              return e.stdout ?? ""
+            },
+          )
+    const hits = found
+      .split("\n")
+      .filter(Boolean)
+      .map((path) => ({ path, tokens: tokensIn(path, tokens) }))
+      .filter((h) => h.tokens.length > 0)
     return {
       roots: scanned,
       notDisk,

@@ -52,7 +52,10 @@ export interface StartOptions {
 }
 
 /** One request over HTTPS trusting `ca` (fetch cannot be given a CA without undici). */
-export const httpsRequest = (url: string, init: { readonly method?: string; readonly headers?: Record<string, string>; readonly body?: string; readonly ca: string }): Promise<{ status: number; text: string }> =>
+export const httpsRequest = (
+  url: string,
+  init: { readonly method?: string; readonly headers?: Record<string, string>; readonly body?: string; readonly ca: string },
+): Promise<{ status: number; text: string }> =>
   new Promise((resolve, reject) => {
     const req = httpsRequestRaw(url, { method: init.method ?? "GET", headers: init.headers ?? {}, ca: init.ca }, (res) => {
       let text = ""
@@ -93,7 +96,15 @@ export const startDtma = async (options: StartOptions = {}): Promise<DtmaProcess
   const https = options.https
   const url = `${https === undefined ? "http" : "https"}://127.0.0.1:${port}`
   const healthy = () =>
-    https === undefined ? fetch(`${url}/health`).then((r) => r.ok, () => false) : httpsRequest(`${url}/health`, { ca: https.ca }).then((r) => r.status === 200, () => false)
+    https === undefined
+      ? fetch(`${url}/health`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      : httpsRequest(`${url}/health`, { ca: https.ca }).then(
+          (r) => r.status === 200,
+          () => false,
+        )
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`the DTMA exited at start:\n${output}`)
@@ -118,7 +129,10 @@ export const startDtma = async (options: StartOptions = {}): Promise<DtmaProcess
         headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { "content-type": "application/json" }) },
         body: body === undefined ? undefined : JSON.stringify(body),
       }
-      const response = https === undefined ? await fetch(`${url}${path}`, init).then(async (r) => ({ status: r.status, text: await r.text() })) : await httpsRequest(`${url}${path}`, { ...init, ca: https.ca })
+      const response =
+        https === undefined
+          ? await fetch(`${url}${path}`, init).then(async (r) => ({ status: r.status, text: await r.text() }))
+          : await httpsRequest(`${url}${path}`, { ...init, ca: https.ca })
       const text = response.text
       let parsed: unknown = text
       try {

@@ -59,7 +59,9 @@ export const historySince = (view: Detail, since: number): string =>
 
 /** Resident memory of a process in MiB, from /proc. */
 export const rssMiB = (pid: number): number => {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"))
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmRSS:"))
   return Math.round(Number(line?.replace(/\D+/g, "") ?? 0) / 1024)
 }
 

@@ -28,7 +28,25 @@ const METHODS_OF = new Map<string, ReadonlyArray<string>>(
 )
 
 // llhttp rejects methods it does not know before Koa sees them; CONNECT is a tunnel, not a request.
-const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND", "MKCOL", "COPY", "MOVE", "LOCK", "SEARCH", "PURGE", "REPORT", "QUERY"]
+const METHODS = [
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "DELETE",
+  "PATCH",
+  "OPTIONS",
+  "TRACE",
+  "PROPFIND",
+  "MKCOL",
+  "COPY",
+  "MOVE",
+  "LOCK",
+  "SEARCH",
+  "PURGE",
+  "REPORT",
+  "QUERY",
+]
 
 const ONE_MB = 1024 * 1024
 
@@ -91,18 +109,40 @@ const authArb: fc.Arbitrary<string | undefined> = fc.oneof(
   { arbitrary: fc.constant(`Bearer ${TOKEN}`), weight: 6 },
   { arbitrary: fc.constant(undefined), weight: 1 },
   { arbitrary: fc.constantFrom("Basic x", "Bearer", "Bearer ", `Token ${TOKEN}`, `Bearer ${TOKEN} extra`, `bearer  ${TOKEN}`), weight: 1 },
-  { arbitrary: fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 40 }).map((t) => `Bearer ${t}`), weight: 1 },
+  {
+    arbitrary: fc
+      .string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 40 })
+      .map((t) => `Bearer ${t}`),
+    weight: 1,
+  },
 )
 
 const contentTypeArb: fc.Arbitrary<string | undefined> = fc.oneof(
   { arbitrary: fc.constant("application/json"), weight: 6 },
-  { arbitrary: fc.constantFrom(undefined, "text/plain", "application/json; charset=utf-8", "application/vnd.api+json", "application/json; charset=latin1", "multipart/form-data"), weight: 2 },
+  {
+    arbitrary: fc.constantFrom(
+      undefined,
+      "text/plain",
+      "application/json; charset=utf-8",
+      "application/vnd.api+json",
+      "application/json; charset=latin1",
+      "multipart/form-data",
+    ),
+    weight: 2,
+  },
   { arbitrary: fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 30 }), weight: 1 },
 )
 
 const acceptArb: fc.Arbitrary<string | undefined> = fc.constantFrom(undefined, "application/json, text/event-stream", "application/json", "*/*")
 
-const wrongValue = fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }), fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 3 }), fc.string({ maxLength: 40 }))
+const wrongValue = fc.oneof(
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }),
+  fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 3 }),
+  fc.string({ maxLength: 40 }),
+)
 
 /** A deploy body with some fields of the wrong type or missing, or some key no schema knows. */
 const mangledDeploy = fc
@@ -144,9 +184,22 @@ const validDeploy = fc.oneof(
 const userDeploy = arbUserSpelling.map((User) => mcpBody({ instanceNameOnToolbox: "fuzz-mcp", dockerImageUrl: MCP_IMAGE, baseConfigOverrideJson: { User } }))
 
 const jsonRpc = fc.oneof(
-  fc.constant({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "fuzz", version: "1" } } }),
+  fc.constant({
+    jsonrpc: "2.0",
+    id: 1,
+    method: "initialize",
+    params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "fuzz", version: "1" } },
+  }),
   fc.constant({ jsonrpc: "2.0", id: 2, method: "tools/list" }),
-  fc.record({ jsonrpc: fc.oneof(fc.constant("2.0"), wrongValue), id: wrongValue, method: fc.oneof(fc.string({ maxLength: 20 }), wrongValue), params: fc.jsonValue({ maxDepth: 2 }) }, { requiredKeys: [] }),
+  fc.record(
+    {
+      jsonrpc: fc.oneof(fc.constant("2.0"), wrongValue),
+      id: wrongValue,
+      method: fc.oneof(fc.string({ maxLength: 20 }), wrongValue),
+      params: fc.jsonValue({ maxDepth: 2 }),
+    },
+    { requiredKeys: [] },
+  ),
 )
 
 type BodySource = { readonly kind: "json"; readonly value: unknown } | { readonly kind: "bytes"; readonly bytes: Uint8Array }
@@ -156,7 +209,12 @@ const bodySourceArb: fc.Arbitrary<BodySource | null> = fc.oneof(
   { arbitrary: fc.oneof(validDeploy, mangledDeploy, userDeploy, jsonRpc).map((value) => ({ kind: "json" as const, value })), weight: 6 },
   { arbitrary: fc.jsonValue({ maxDepth: 3 }).map((value) => ({ kind: "json" as const, value })), weight: 3 },
   { arbitrary: fc.uint8Array({ maxLength: 200 }).map((bytes) => ({ kind: "bytes" as const, bytes })), weight: 2 },
-  { arbitrary: fc.constantFrom("", "{", "[1,", "{\"a\":}", "nul", "\"text\"", "1e999999", "{\"a\":1}garbage").map((s) => ({ kind: "bytes" as const, bytes: Buffer.from(s) })), weight: 2 },
+  {
+    arbitrary: fc
+      .constantFrom("", "{", "[1,", '{"a":}', "nul", '"text"', "1e999999", '{"a":1}garbage')
+      .map((s) => ({ kind: "bytes" as const, bytes: Buffer.from(s) })),
+    weight: 2,
+  },
   // Just over the 1 MB limit: a JSON object padded with one long string.
   { arbitrary: fc.constant({ kind: "json" as const, value: { ...deployBody(), pad: "x".repeat(ONE_MB) } }), weight: 1 },
 )

@@ -26,7 +26,13 @@ export const startEverythingHttp = async (label: string): Promise<DirectServer> 
   const url = `http://127.0.0.1:${port}/mcp`
   for (let i = 0; ; i++) {
     // Any HTTP answer means it listens (a bare GET without a session is refused with 4xx).
-    if (await fetch(url).then(() => true, () => false)) break
+    if (
+      await fetch(url).then(
+        () => true,
+        () => false,
+      )
+    )
+      break
     if (i > 100) throw new Error(`server-everything did not listen on ${url}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }

@@ -35,29 +35,47 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  */
 export const fixtureServer = (probe: ServerProbe) => (): McpServer => {
   probe.connections++
-  const server = new McpServer({ name: "fixture", version: "3.1.4" }, { capabilities: { logging: {}, resources: { subscribe: true } }, instructions: "Use the echo tool." })
-  server.registerTool("echo", { description: "Answers its text.", inputSchema: { text: z.string() } }, ({ text }) => ({ content: [{ type: "text", text }] }))
-  server.registerTool("add", { description: "Adds two numbers.", inputSchema: { a: z.number(), b: z.number() } }, ({ a, b }) => ({ content: [{ type: "text", text: String(a + b) }] }))
-  server.registerTool("count", { description: "Reports progress, tagged.", inputSchema: { tag: z.string(), steps: z.number() } }, async ({ tag, steps }, extra) => {
-    const token = extra._meta?.progressToken
-    for (let i = 1; i <= steps; i++) {
-      await sleep(5)
-      if (token !== undefined) await extra.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress: i, total: steps, message: `${tag}-${i}` } })
-    }
-    return { content: [{ type: "text", text: `${tag} done` }] }
-  })
-  server.registerTool("wait", { description: "Waits until cancelled.", inputSchema: { tag: z.string() } }, ({ tag }, extra) =>
-    new Promise((resolve) => {
-      probe.waiting.add(tag)
-      extra.signal.addEventListener("abort", () => {
-        probe.waiting.delete(tag)
-        probe.cancelled.push(tag)
-        resolve({ content: [{ type: "text", text: "cancelled" }] })
-      })
-    }),
+  const server = new McpServer(
+    { name: "fixture", version: "3.1.4" },
+    { capabilities: { logging: {}, resources: { subscribe: true } }, instructions: "Use the echo tool." },
   )
-  server.registerTool("hold", { description: "Answers once the test releases it.", inputSchema: { tag: z.string() } }, ({ tag }) =>
-    new Promise((resolve) => probe.held.set(tag, () => resolve({ content: [{ type: "text", text: `released ${tag}` }] }))),
+  server.registerTool("echo", { description: "Answers its text.", inputSchema: { text: z.string() } }, ({ text }) => ({ content: [{ type: "text", text }] }))
+  server.registerTool("add", { description: "Adds two numbers.", inputSchema: { a: z.number(), b: z.number() } }, ({ a, b }) => ({
+    content: [{ type: "text", text: String(a + b) }],
+  }))
+  server.registerTool(
+    "count",
+    { description: "Reports progress, tagged.", inputSchema: { tag: z.string(), steps: z.number() } },
+    async ({ tag, steps }, extra) => {
+      const token = extra._meta?.progressToken
+      for (let i = 1; i <= steps; i++) {
+        await sleep(5)
+        if (token !== undefined)
+          await extra.sendNotification({
+            method: "notifications/progress",
+            params: { progressToken: token, progress: i, total: steps, message: `${tag}-${i}` },
+          })
+      }
+      return { content: [{ type: "text", text: `${tag} done` }] }
+    },
+  )
+  server.registerTool(
+    "wait",
+    { description: "Waits until cancelled.", inputSchema: { tag: z.string() } },
+    ({ tag }, extra) =>
+      new Promise((resolve) => {
+        probe.waiting.add(tag)
+        extra.signal.addEventListener("abort", () => {
+          probe.waiting.delete(tag)
+          probe.cancelled.push(tag)
+          resolve({ content: [{ type: "text", text: "cancelled" }] })
+        })
+      }),
+  )
+  server.registerTool(
+    "hold",
+    { description: "Answers once the test releases it.", inputSchema: { tag: z.string() } },
+    ({ tag }) => new Promise((resolve) => probe.held.set(tag, () => resolve({ content: [{ type: "text", text: `released ${tag}` }] }))),
   )
   let added = 0
   server.registerTool("add-tool", { description: "Registers one more tool (the list changes)." }, () => {
@@ -137,7 +155,14 @@ export const startProxyApp = async (mcp: Partial<McpConfig> = {}): Promise<Proxy
   // Pings would take the single slot of the saturation tests: push them out of the way.
   const app = await startTestApp({ runtime, config: { mcp: { ...DEFAULT_MCP_CONFIG, pingBaseMs: 600_000, pingMaxMs: 600_000, ...mcp } } })
   await Effect.runPromise(
-    app.mcpServers.deploy({ name: "fixture", accountToolInstanceId: null, image: PROXY_IMAGE, env: [], ports: [], mcp: { transport: "stdio", endpointPath: null, port: null } }),
+    app.mcpServers.deploy({
+      name: "fixture",
+      accountToolInstanceId: null,
+      image: PROXY_IMAGE,
+      env: [],
+      ports: [],
+      mcp: { transport: "stdio", endpointPath: null, port: null },
+    }),
   )
   return { ...app, probe, endpoint: (name = "fixture") => `${app.base}/mcp-servers/${encodeURIComponent(name)}/mcp` }
 }

@@ -116,7 +116,14 @@ export const startOAuthBackend = async (options: OAuthBackendOptions = {}): Prom
     })
     const expiresAt = claims.exp === null ? null : claims.exp * 1000
     minted.push({ connectionId, provider: connection.provider, token: jwt, expiresAt, at: Date.now() })
-    return { connection_id: connectionId, provider: connection.provider, access_token: jwt, token_type: "Bearer", expires_at: expiresAt === null ? null : new Date(expiresAt).toISOString(), scopes: [...(connection.scopes ?? [])] }
+    return {
+      connection_id: connectionId,
+      provider: connection.provider,
+      access_token: jwt,
+      token_type: "Bearer",
+      expires_at: expiresAt === null ? null : new Date(expiresAt).toISOString(),
+      scopes: [...(connection.scopes ?? [])],
+    }
   }
 
   const backend: OAuthBackend = {
@@ -143,7 +150,8 @@ export const startOAuthBackend = async (options: OAuthBackendOptions = {}): Prom
 
   const credentials = async (body: unknown, res: ServerResponse): Promise<void> => {
     const ids = (body as { oauthConnectionIds?: unknown } | null)?.oauthConnectionIds
-    if (!Array.isArray(ids) || !ids.every((id) => typeof id === "string")) return reply(res, 400, { error: "invalid_request", message: "oauthConnectionIds must be an array of strings" })
+    if (!Array.isArray(ids) || !ids.every((id) => typeof id === "string"))
+      return reply(res, 400, { error: "invalid_request", message: "oauthConnectionIds must be an array of strings" })
     const delay = Math.max(0, ...ids.map((id) => backend.connections.get(id)?.delayMs ?? 0))
     if (delay > 0) await sleep(delay)
     for (const id of ids) {

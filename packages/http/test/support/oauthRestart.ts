@@ -1,7 +1,20 @@
 import { expect } from "vitest"
 import { containersNamed, docker, waitFor } from "./mcpClient.ts"
 import {
-  clientOf, CREDENTIALS_FIXTURE, deployed, FILESYSTEM, inspected, leftovers, mintedFor, oauthDeploy, readUntil, requestsFor, startRig, toolText, unexpired, type OAuthRig,
+  clientOf,
+  CREDENTIALS_FIXTURE,
+  deployed,
+  FILESYSTEM,
+  inspected,
+  leftovers,
+  mintedFor,
+  oauthDeploy,
+  readUntil,
+  requestsFor,
+  startRig,
+  toolText,
+  unexpired,
+  type OAuthRig,
 } from "./oauthRig.ts"
 
 // A DTMA killed with SIGKILL never stored a token: the restarted one fetches the adopted server's
@@ -56,9 +69,18 @@ export const restartScenario = async (runId: string): Promise<RestartScenario> =
     const restartedAt = Date.now()
     await rig.restart()
 
-    const refetch = await waitFor("the restarted DTMA to ask the backend for the adopted server's tokens", async () => requestsFor(rig.backend, connection.keep).find((r) => r.at >= restartedAt), 30_000)
+    const refetch = await waitFor(
+      "the restarted DTMA to ask the backend for the adopted server's tokens",
+      async () => requestsFor(rig.backend, connection.keep).find((r) => r.at >= restartedAt),
+      30_000,
+    )
     report.push(`restart: backend asked again ${refetch.at - restartedAt} ms after the restart began`)
-    await waitFor("the adopted server to be healthy", async () => ((await rig.call("GET", `/mcp-servers/${keep}`)).body.data?.healthStatus === "healthy" ? true : undefined), 30_000, 100)
+    await waitFor(
+      "the adopted server to be healthy",
+      async () => ((await rig.call("GET", `/mcp-servers/${keep}`)).body.data?.healthStatus === "healthy" ? true : undefined),
+      30_000,
+      100,
+    )
     const afterRestart = await readUntil(readToken, (v) => minted().some((m) => m.at >= restartedAt && m.token === v), 20_000)
     expect(unexpired(afterRestart.value)).toBe(true)
     report.push(`restart: the adopted server read its re-fetched token ${afterRestart.at - restartedAt} ms after the restart began`)

@@ -90,7 +90,12 @@ export const startRig = async (options: RigOptions): Promise<OAuthRig> => {
 }
 
 /** A stdio deploy body asking for OAuth connections. */
-export const oauthDeploy = (name: string, image: string, connectionIds: ReadonlyArray<string>, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+export const oauthDeploy = (
+  name: string,
+  image: string,
+  connectionIds: ReadonlyArray<string>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> => ({
   dockerImageUrl: image,
   instanceNameOnToolbox: name,
   accountToolInstanceId: `ati-${name}`,
@@ -103,18 +108,23 @@ export const oauthDeploy = (name: string, image: string, connectionIds: Readonly
 /** Deploys and returns the 201's `data`; any other answer throws with the body. */
 export const deployed = async (rig: OAuthRig, body: Record<string, unknown>): Promise<{ containerId: string }> => {
   const res = await rig.call("POST", "/mcp-servers", body)
-  if (res.status !== 201) throw new Error(`deploying ${String(body["instanceNameOnToolbox"])} answered ${res.status}: ${JSON.stringify(res.body)}\n${rig.output().slice(-3000)}`)
+  if (res.status !== 201)
+    throw new Error(`deploying ${String(body["instanceNameOnToolbox"])} answered ${res.status}: ${JSON.stringify(res.body)}\n${rig.output().slice(-3000)}`)
   return res.body.data
 }
 
-export const clientOf = (rig: OAuthRig, name: string): Promise<Client> => mcpClient(`${rig.dtma.url}/mcp-servers/${encodeURIComponent(name)}/mcp`, rig.dtma.token!)
+export const clientOf = (rig: OAuthRig, name: string): Promise<Client> =>
+  mcpClient(`${rig.dtma.url}/mcp-servers/${encodeURIComponent(name)}/mcp`, rig.dtma.token!)
 
 /** The tokens the backend minted for a connection, oldest first. */
-export const mintedFor = (backend: OAuthBackend, connectionId: string): ReadonlyArray<MintedToken> => backend.minted.filter((m) => m.connectionId === connectionId)
+export const mintedFor = (backend: OAuthBackend, connectionId: string): ReadonlyArray<MintedToken> =>
+  backend.minted.filter((m) => m.connectionId === connectionId)
 
 /** The OAuth credential requests the backend received for a connection (any outcome). */
 export const requestsFor = (backend: OAuthBackend, connectionId: string) =>
-  backend.requests.filter((r) => r.path === OAUTH_PATH && ((r.body as { oauthConnectionIds?: ReadonlyArray<string> }).oauthConnectionIds ?? []).includes(connectionId))
+  backend.requests.filter(
+    (r) => r.path === OAUTH_PATH && ((r.body as { oauthConnectionIds?: ReadonlyArray<string> }).oauthConnectionIds ?? []).includes(connectionId),
+  )
 
 /** Calls a tool and returns its text, throwing on a tool error. */
 export const toolText = async (client: Client, name: string, args: Record<string, unknown>): Promise<string> => {
@@ -125,7 +135,12 @@ export const toolText = async (client: Client, name: string, args: Record<string
 
 /** What `docker inspect` says of a container: its id, restart count, start time and labels. */
 export const inspected = async (id: string) => {
-  const [c] = JSON.parse(await docker("inspect", id)) as ReadonlyArray<{ Id: string; RestartCount: number; State: { StartedAt: string; Running: boolean }; Config: { Labels: Record<string, string> } }>
+  const [c] = JSON.parse(await docker("inspect", id)) as ReadonlyArray<{
+    Id: string
+    RestartCount: number
+    State: { StartedAt: string; Running: boolean }
+    Config: { Labels: Record<string, string> }
+  }>
   return { id: c!.Id, restartCount: c!.RestartCount, startedAt: c!.State.StartedAt, running: c!.State.Running, labels: c!.Config.Labels }
 }
 
@@ -158,6 +173,22 @@ export const unexpired = (jwt: string): boolean => {
 
 /** Containers the engine created for an instance between two instants (unix ms), from its event log. */
 export const containersCreated = async (name: string, since: number, until: number): Promise<ReadonlyArray<string>> =>
-  (await docker("events", "--since", (since / 1000).toFixed(3), "--until", (until / 1000).toFixed(3), "--filter", "type=container", "--filter", "event=create", "--filter", `label=dtma.name=${name}`, "--format", "{{.ID}}"))
+  (
+    await docker(
+      "events",
+      "--since",
+      (since / 1000).toFixed(3),
+      "--until",
+      (until / 1000).toFixed(3),
+      "--filter",
+      "type=container",
+      "--filter",
+      "event=create",
+      "--filter",
+      `label=dtma.name=${name}`,
+      "--format",
+      "{{.ID}}",
+    )
+  )
     .split("\n")
     .filter(Boolean)

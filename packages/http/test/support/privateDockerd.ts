@@ -36,17 +36,30 @@ export const privateDockerd = (run: string): PrivateDockerd => {
   const logFile = join(dir, "dockerd.log")
   let child: ChildProcess | null = null
 
-  const docker = async (...args: ReadonlyArray<string>) => (await execFileAsync("docker", ["-H", host, ...args], { encoding: "utf8", maxBuffer: 16 * 1024 * 1024 })).stdout.trim()
-  const answers = () => docker("info", "--format", "{{.ServerVersion}}").then(() => true, () => false)
-  const exited = (c: ChildProcess) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => c.once("exit", () => resolve())))
+  const docker = async (...args: ReadonlyArray<string>) =>
+    (await execFileAsync("docker", ["-H", host, ...args], { encoding: "utf8", maxBuffer: 16 * 1024 * 1024 })).stdout.trim()
+  const answers = () =>
+    docker("info", "--format", "{{.ServerVersion}}").then(
+      () => true,
+      () => false,
+    )
+  const exited = (c: ChildProcess) =>
+    c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => c.once("exit", () => resolve()))
 
   const start = async () => {
     mkdirSync(dir, { recursive: true })
     writeFileSync(join(dir, "daemon.json"), "{}\n")
     const out = openSync(logFile, "a")
     const args = [
-      `--config-file=${join(dir, "daemon.json")}`, `--host=${host}`, `--data-root=${dataRoot}`, `--exec-root=${join(dir, "exec")}`,
-      `--pidfile=${join(dir, "docker.pid")}`, "--bridge=none", "--iptables=false", "--ip-masq=false", "--live-restore=false",
+      `--config-file=${join(dir, "daemon.json")}`,
+      `--host=${host}`,
+      `--data-root=${dataRoot}`,
+      `--exec-root=${join(dir, "exec")}`,
+      `--pidfile=${join(dir, "docker.pid")}`,
+      "--bridge=none",
+      "--iptables=false",
+      "--ip-masq=false",
+      "--live-restore=false",
     ]
     // In a network namespace of its own: a dockerd with --bridge=none deletes the host's `docker0`
     // (moby's removeDefaultBridgeInterface), which the shared engine needs for published ports.
@@ -91,7 +104,10 @@ export const privateDockerd = (run: string): PrivateDockerd => {
           }
         }
       }
-      const mounts = readFileSync("/proc/self/mounts", "utf8").split("\n").map((l) => l.split(" ")[1] ?? "").filter((m) => m.startsWith(dataRoot) || m.startsWith(dir))
+      const mounts = readFileSync("/proc/self/mounts", "utf8")
+        .split("\n")
+        .map((l) => l.split(" ")[1] ?? "")
+        .filter((m) => m.startsWith(dataRoot) || m.startsWith(dir))
       for (const mount of mounts.reverse()) await execFileAsync("umount", ["-l", mount]).catch(() => undefined)
     } finally {
       rmSync(dataRoot, { recursive: true, force: true })

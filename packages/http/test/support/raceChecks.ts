@@ -67,7 +67,12 @@ export const observe = async (dtma: Observed, names: ReadonlyArray<string>): Pro
   const held = (await dtma.containers()).filter((c) => names.includes(c.name))
   expect(held.map((c) => c.id).sort()).toEqual(entries.map((e) => e.container_id).sort())
   expect(status.tool_instances.filter((e) => names.includes(e.instance_name_on_toolbox))).toHaveLength(entries.length)
-  expect(listed.data.servers.map((s) => s.instanceName).filter((n) => names.includes(n)).sort()).toEqual([...byName.keys()].sort())
+  expect(
+    listed.data.servers
+      .map((s) => s.instanceName)
+      .filter((n) => names.includes(n))
+      .sort(),
+  ).toEqual([...byName.keys()].sort())
   const seen = new Map<string, Implied>()
   const delivered: Array<string> = []
   for (const name of names) {

@@ -84,7 +84,11 @@ export interface Answered {
 }
 
 /** One operation as an HTTP request on the API's own routes; `deploy` is the deploy body for the name. */
-export const requestOf = (verb: Verb, name: string, deploy: Readonly<Record<string, unknown>>): { readonly method: string; readonly path: string; readonly body?: unknown } => {
+export const requestOf = (
+  verb: Verb,
+  name: string,
+  deploy: Readonly<Record<string, unknown>>,
+): { readonly method: string; readonly path: string; readonly body?: unknown } => {
   const path = `/mcp-servers/${encodeURIComponent(name)}`
   const tool = `/tools/${encodeURIComponent(name)}`
   switch (verb) {
@@ -112,7 +116,9 @@ export const requestOf = (verb: Verb, name: string, deploy: Readonly<Record<stri
  * also check credential directories and sockets come and go with their servers.
  */
 export const oauthOf = (name: string): Record<string, unknown> =>
-  name === "east" ? {} : { agentId: "agent-1", oauthConnectionIds: ["github-1"], credentialInjectionMethod: name.includes("wind") ? "runtime_api" : "mounted_secrets" }
+  name === "east"
+    ? {}
+    : { agentId: "agent-1", oauthConnectionIds: ["github-1"], credentialInjectionMethod: name.includes("wind") ? "runtime_api" : "mounted_secrets" }
 
 /** Sends one operation to the test app; answers its status. */
 export const sendToApp = async (app: TestApp, verb: Verb, name: string): Promise<number> => {

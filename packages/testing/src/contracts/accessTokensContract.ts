@@ -23,49 +23,67 @@ export const accessTokensContract = (label: string, setup: () => Promise<AccessT
     const verify = (s: AccessTokensSubject, token: string) => s.time.run(s.tokens.verify(Redacted.make(token)))
     const refusal = (s: AccessTokensSubject, token: string) => s.time.failure(s.tokens.verify(Redacted.make(token)))
 
-    it("answers a token it must accept with its agent, token id, times and grants, every time", withSubject(async (s) => {
-      const token = await s.mint({ sub: "agent-1", grants, ttlSeconds: 600, jti: "tok-1" })
-      const issuedAt = Math.floor(s.time.now() / 1000) * 1000
-      const expected = { kind: "agent", sub: "agent-1", jti: "tok-1", issuedAt, expiresAt: issuedAt + 600_000, grants }
-      expect(await verify(s, token)).toMatchObject(expected)
-      expect(await verify(s, token)).toMatchObject(expected)
-    }))
+    it(
+      "answers a token it must accept with its agent, token id, times and grants, every time",
+      withSubject(async (s) => {
+        const token = await s.mint({ sub: "agent-1", grants, ttlSeconds: 600, jti: "tok-1" })
+        const issuedAt = Math.floor(s.time.now() / 1000) * 1000
+        const expected = { kind: "agent", sub: "agent-1", jti: "tok-1", issuedAt, expiresAt: issuedAt + 600_000, grants }
+        expect(await verify(s, token)).toMatchObject(expected)
+        expect(await verify(s, token)).toMatchObject(expected)
+      }),
+    )
 
-    it("answers a token without a token id with a null jti", withSubject(async (s) => {
-      expect((await verify(s, await s.mint({ sub: "agent-1", grants, ttlSeconds: 600, jti: null }))).jti).toBeNull()
-    }))
+    it(
+      "answers a token without a token id with a null jti",
+      withSubject(async (s) => {
+        expect((await verify(s, await s.mint({ sub: "agent-1", grants, ttlSeconds: 600, jti: null }))).jti).toBeNull()
+      }),
+    )
 
-    it("refuses what is not a token as malformed, quoting none of it", withSubject(async (s) => {
-      const error = await refusal(s, "not-a-token-at-all")
-      expect(error).toMatchObject({ _tag: "TokenRefused", reason: "malformed" })
-      expect(error.message).not.toContain("not-a-token-at-all")
-    }))
+    it(
+      "refuses what is not a token as malformed, quoting none of it",
+      withSubject(async (s) => {
+        const error = await refusal(s, "not-a-token-at-all")
+        expect(error).toMatchObject({ _tag: "TokenRefused", reason: "malformed" })
+        expect(error.message).not.toContain("not-a-token-at-all")
+      }),
+    )
 
-    it("accepts a token until 30 s after it expires, then refuses it as expired", withSubject(async (s) => {
-      const token = await s.mint({ sub: "agent-1", grants, ttlSeconds: 60, jti: "tok-1" })
-      await verify(s, token)
-      await s.time.advance(Math.floor(s.time.now() / 1000) * 1000 + 90_000 - s.time.now() - 1)
-      expect((await verify(s, token)).sub).toBe("agent-1")
-      await s.time.advance(1)
-      expect(await refusal(s, token)).toMatchObject({ reason: "expired" })
-    }))
+    it(
+      "accepts a token until 30 s after it expires, then refuses it as expired",
+      withSubject(async (s) => {
+        const token = await s.mint({ sub: "agent-1", grants, ttlSeconds: 60, jti: "tok-1" })
+        await verify(s, token)
+        await s.time.advance(Math.floor(s.time.now() / 1000) * 1000 + 90_000 - s.time.now() - 1)
+        expect((await verify(s, token)).sub).toBe("agent-1")
+        await s.time.advance(1)
+        expect(await refusal(s, token)).toMatchObject({ reason: "expired" })
+      }),
+    )
 
-    it("refuses a token once its agent is revoked, and accepts the agent's tokens issued after", withSubject(async (s) => {
-      const token = await s.mint({ sub: "agent-1", grants, ttlSeconds: 600, jti: "tok-1" })
-      await verify(s, token)
-      await s.time.run(s.revocations.revokeAgent("agent-1"))
-      expect(await refusal(s, token)).toMatchObject({ reason: "revoked" })
-      await s.time.advance(1_000)
-      expect((await verify(s, await s.mint({ sub: "agent-1", grants, ttlSeconds: 600, jti: "tok-2" }))).jti).toBe("tok-2")
-    }))
+    it(
+      "refuses a token once its agent is revoked, and accepts the agent's tokens issued after",
+      withSubject(async (s) => {
+        const token = await s.mint({ sub: "agent-1", grants, ttlSeconds: 600, jti: "tok-1" })
+        await verify(s, token)
+        await s.time.run(s.revocations.revokeAgent("agent-1"))
+        expect(await refusal(s, token)).toMatchObject({ reason: "revoked" })
+        await s.time.advance(1_000)
+        expect((await verify(s, await s.mint({ sub: "agent-1", grants, ttlSeconds: 600, jti: "tok-2" }))).jti).toBe("tok-2")
+      }),
+    )
 
-    it("refuses a token once it is revoked by id, and no other", withSubject(async (s) => {
-      const token = await s.mint({ sub: "agent-1", grants, ttlSeconds: 600, jti: "tok-1" })
-      const other = await s.mint({ sub: "agent-1", grants, ttlSeconds: 600, jti: "tok-2" })
-      await verify(s, token)
-      await s.time.run(s.revocations.revokeToken("tok-1"))
-      expect(await refusal(s, token)).toMatchObject({ reason: "revoked" })
-      expect((await verify(s, other)).jti).toBe("tok-2")
-    }))
+    it(
+      "refuses a token once it is revoked by id, and no other",
+      withSubject(async (s) => {
+        const token = await s.mint({ sub: "agent-1", grants, ttlSeconds: 600, jti: "tok-1" })
+        const other = await s.mint({ sub: "agent-1", grants, ttlSeconds: 600, jti: "tok-2" })
+        await verify(s, token)
+        await s.time.run(s.revocations.revokeToken("tok-1"))
+        expect(await refusal(s, token)).toMatchObject({ reason: "revoked" })
+        expect((await verify(s, other)).jti).toBe("tok-2")
+      }),
+    )
   })
 }

@@ -40,11 +40,7 @@ interface Listener {
 const suffix = () => Math.random().toString(36).slice(2, 8)
 
 /** Behaviour every ContainerEvents must have; run on the fake, on the fake Docker API, and on the real engine. */
-export const containerEventsContract = (
-  label: string,
-  setup: () => Promise<ContainerEventsSubject>,
-  options: { readonly timeoutMs?: number } = {},
-): void => {
+export const containerEventsContract = (label: string, setup: () => Promise<ContainerEventsSubject>, options: { readonly timeoutMs?: number } = {}): void => {
   describe(`ContainerEvents contract: ${label}`, () => {
     const timeout = options.timeoutMs
     const withSubject = (body: (s: ContainerEventsSubject, listen: () => Promise<Listener>) => Promise<void>) =>
@@ -66,101 +62,136 @@ export const containerEventsContract = (
     const patience = (s: ContainerEventsSubject) => ({ timeout: s.patienceMs ?? 2_000, interval: 20 })
     const eventsOf = (l: Listener, id: string) => l.heard.filter((h): h is ContainerEvent => h !== "gap" && h.containerId === id)
 
-    it("reports a managed container's start, pause, unpause, death by SIGKILL and removal in order, each with its instance name and time", withSubject(async (s, listen) => {
-      const name = `contract ${suffix()}`
-      const l = await listen()
-      const before = Date.now()
-      const id = await s.managed(name)
-      await s.start(id)
-      await s.pause(id)
-      await s.unpause(id)
-      await s.kill(id)
-      await s.remove(id)
-      await expect.poll(() => l.of(id), patience(s)).toEqual(["start", "pause", "unpause", "die", "destroy"])
-      const events = eventsOf(l, id)
-      expect(events.map((e) => e.name)).toEqual(events.map(() => name))
-      expect(events.map((e) => e.exitCode)).toEqual([null, null, null, 137, null])
-      const times = events.map((e) => e.at)
-      expect(times).toEqual([...times].sort((a, b) => a - b))
-      expect(times[0]).toBeGreaterThanOrEqual(before - 1_000)
-      expect(times.at(-1)).toBeLessThanOrEqual(Date.now() + 1_000)
-    }), timeout)
+    it(
+      "reports a managed container's start, pause, unpause, death by SIGKILL and removal in order, each with its instance name and time",
+      withSubject(async (s, listen) => {
+        const name = `contract ${suffix()}`
+        const l = await listen()
+        const before = Date.now()
+        const id = await s.managed(name)
+        await s.start(id)
+        await s.pause(id)
+        await s.unpause(id)
+        await s.kill(id)
+        await s.remove(id)
+        await expect.poll(() => l.of(id), patience(s)).toEqual(["start", "pause", "unpause", "die", "destroy"])
+        const events = eventsOf(l, id)
+        expect(events.map((e) => e.name)).toEqual(events.map(() => name))
+        expect(events.map((e) => e.exitCode)).toEqual([null, null, null, 137, null])
+        const times = events.map((e) => e.at)
+        expect(times).toEqual([...times].sort((a, b) => a - b))
+        expect(times[0]).toBeGreaterThanOrEqual(before - 1_000)
+        expect(times.at(-1)).toBeLessThanOrEqual(Date.now() + 1_000)
+      }),
+      timeout,
+    )
 
-    it("reports the exit code a process exits with by itself", withSubject(async (s, listen) => {
-      const l = await listen()
-      const id = await s.managed(`contract ${suffix()}`, { exitsWith: 3 })
-      await s.start(id)
-      await expect.poll(() => l.of(id), patience(s)).toEqual(["start", "die"])
-      expect(eventsOf(l, id)[1]?.exitCode).toBe(3)
-    }), timeout)
+    it(
+      "reports the exit code a process exits with by itself",
+      withSubject(async (s, listen) => {
+        const l = await listen()
+        const id = await s.managed(`contract ${suffix()}`, { exitsWith: 3 })
+        await s.start(id)
+        await expect.poll(() => l.of(id), patience(s)).toEqual(["start", "die"])
+        expect(eventsOf(l, id)[1]?.exitCode).toBe(3)
+      }),
+      timeout,
+    )
 
-    it("reports a container that runs out of memory, then its death", withSubject(async (s, listen) => {
-      const l = await listen()
-      const id = await s.managed(`contract ${suffix()}`, "exhausts_memory")
-      await s.start(id)
-      await expect.poll(() => l.of(id), patience(s)).toEqual(["start", "oom", "die"])
-      expect(eventsOf(l, id)[2]?.exitCode).toBe(137)
-    }), timeout)
+    it(
+      "reports a container that runs out of memory, then its death",
+      withSubject(async (s, listen) => {
+        const l = await listen()
+        const id = await s.managed(`contract ${suffix()}`, "exhausts_memory")
+        await s.start(id)
+        await expect.poll(() => l.of(id), patience(s)).toEqual(["start", "oom", "die"])
+        expect(eventsOf(l, id)[2]?.exitCode).toBe(137)
+      }),
+      timeout,
+    )
 
-    it("reports a running container that is removed as dead, then removed", withSubject(async (s, listen) => {
-      const l = await listen()
-      const id = await s.managed(`contract ${suffix()}`)
-      await s.start(id)
-      await s.remove(id)
-      await expect.poll(() => l.of(id), patience(s)).toEqual(["start", "die", "destroy"])
-    }), timeout)
+    it(
+      "reports a running container that is removed as dead, then removed",
+      withSubject(async (s, listen) => {
+        const l = await listen()
+        const id = await s.managed(`contract ${suffix()}`)
+        await s.start(id)
+        await s.remove(id)
+        await expect.poll(() => l.of(id), patience(s)).toEqual(["start", "die", "destroy"])
+      }),
+      timeout,
+    )
 
-    it("says nothing of containers it does not manage", withSubject(async (s, listen) => {
-      const l = await listen()
-      const foreign = await s.foreign(`contract-foreign ${suffix()}`)
-      await s.start(foreign)
-      await s.kill(foreign)
-      await s.remove(foreign)
-      const marker = await s.managed(`contract ${suffix()}`)
-      await s.start(marker)
-      await expect.poll(() => l.of(marker), patience(s)).toEqual(["start"])
-      expect(l.heard.filter((h) => h === "gap" || h.containerId !== marker)).toEqual([])
-    }), timeout)
+    it(
+      "says nothing of containers it does not manage",
+      withSubject(async (s, listen) => {
+        const l = await listen()
+        const foreign = await s.foreign(`contract-foreign ${suffix()}`)
+        await s.start(foreign)
+        await s.kill(foreign)
+        await s.remove(foreign)
+        const marker = await s.managed(`contract ${suffix()}`)
+        await s.start(marker)
+        await expect.poll(() => l.of(marker), patience(s)).toEqual(["start"])
+        expect(l.heard.filter((h) => h === "gap" || h.containerId !== marker)).toEqual([])
+      }),
+      timeout,
+    )
 
-    it("stops calling a subscriber once it unsubscribes, gaps included, while others still hear", withSubject(async (s, listen) => {
-      const [gone, staying] = [await listen(), await listen()]
-      const id = await s.managed(`contract ${suffix()}`)
-      await s.start(id)
-      await expect.poll(() => [gone.of(id), staying.of(id)], patience(s)).toEqual([["start"], ["start"]])
-      await run(gone.subscription.unsubscribe)
-      await run(gone.subscription.unsubscribe)
-      await s.kill(id)
-      await expect.poll(() => staying.of(id), patience(s)).toEqual(["start", "die"])
-      await s.breakFeed()
-      await s.restoreFeed()
-      await expect.poll(() => staying.of(id), patience(s)).toEqual(["start", "die", "gap"])
-      expect(gone.heard.map((h) => (h === "gap" ? h : h.kind))).toEqual(["start"])
-    }), timeout)
+    it(
+      "stops calling a subscriber once it unsubscribes, gaps included, while others still hear",
+      withSubject(async (s, listen) => {
+        const [gone, staying] = [await listen(), await listen()]
+        const id = await s.managed(`contract ${suffix()}`)
+        await s.start(id)
+        await expect.poll(() => [gone.of(id), staying.of(id)], patience(s)).toEqual([["start"], ["start"]])
+        await run(gone.subscription.unsubscribe)
+        await run(gone.subscription.unsubscribe)
+        await s.kill(id)
+        await expect.poll(() => staying.of(id), patience(s)).toEqual(["start", "die"])
+        await s.breakFeed()
+        await s.restoreFeed()
+        await expect.poll(() => staying.of(id), patience(s)).toEqual(["start", "die", "gap"])
+        expect(gone.heard.map((h) => (h === "gap" ? h : h.kind))).toEqual(["start"])
+      }),
+      timeout,
+    )
 
-    it("reports a gap once the feed is back after a break, then carries on without repeating what it passed on", withSubject(async (s, listen) => {
-      const l = await listen()
-      const id = await s.managed(`contract ${suffix()}`)
-      await s.start(id)
-      await expect.poll(() => l.of(id), patience(s)).toEqual(["start"])
-      await s.breakFeed()
-      // What happens during the break may be replayed after the gap, or lost: the gap says to re-read.
-      await s.pause(id)
-      await s.restoreFeed()
-      await expect.poll(() => l.of(id).includes("gap"), patience(s)).toBe(true)
-      await s.unpause(id)
-      await s.kill(id)
-      await expect.poll(() => l.of(id).at(-1), patience(s)).toBe("die")
-      expect([["start", "gap", "unpause", "die"], ["start", "gap", "pause", "unpause", "die"]]).toContainEqual(l.of(id))
-    }), timeout)
+    it(
+      "reports a gap once the feed is back after a break, then carries on without repeating what it passed on",
+      withSubject(async (s, listen) => {
+        const l = await listen()
+        const id = await s.managed(`contract ${suffix()}`)
+        await s.start(id)
+        await expect.poll(() => l.of(id), patience(s)).toEqual(["start"])
+        await s.breakFeed()
+        // What happens during the break may be replayed after the gap, or lost: the gap says to re-read.
+        await s.pause(id)
+        await s.restoreFeed()
+        await expect.poll(() => l.of(id).includes("gap"), patience(s)).toBe(true)
+        await s.unpause(id)
+        await s.kill(id)
+        await expect.poll(() => l.of(id).at(-1), patience(s)).toBe("die")
+        expect([
+          ["start", "gap", "unpause", "die"],
+          ["start", "gap", "pause", "unpause", "die"],
+        ]).toContainEqual(l.of(id))
+      }),
+      timeout,
+    )
 
-    it("reports a gap to a subscription made while the feed was down, once it is back", withSubject(async (s, listen) => {
-      await s.breakFeed()
-      const l = await listen()
-      await s.restoreFeed()
-      await expect.poll(() => l.heard, patience(s)).toEqual(["gap"])
-      const id = await s.managed(`contract ${suffix()}`)
-      await s.start(id)
-      await expect.poll(() => l.of(id), patience(s)).toEqual(["gap", "start"])
-    }), timeout)
+    it(
+      "reports a gap to a subscription made while the feed was down, once it is back",
+      withSubject(async (s, listen) => {
+        await s.breakFeed()
+        const l = await listen()
+        await s.restoreFeed()
+        await expect.poll(() => l.heard, patience(s)).toEqual(["gap"])
+        const id = await s.managed(`contract ${suffix()}`)
+        await s.start(id)
+        await expect.poll(() => l.of(id), patience(s)).toEqual(["gap", "start"])
+      }),
+      timeout,
+    )
   })
 }

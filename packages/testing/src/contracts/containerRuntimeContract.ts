@@ -89,7 +89,16 @@ export const containerRuntimeContract = (label: string, setup: () => Promise<Con
         command: ["sse", "--verbose"],
         ports: [{ containerPort: 9090, protocol: "tcp" as const, hostIp: "127.0.0.1", hostPort: null }],
         pullPolicy: "never" as const,
-        overrides: { entrypoint: null, workingDir: "/srv", user: "1000:1000", labels: { team: "search" }, memoryBytes: 128 * 1024 * 1024, nanoCpus: null, pidsLimit: 64, tmpfs: { "/cache": "rw,noexec,nosuid,size=8m" } },
+        overrides: {
+          entrypoint: null,
+          workingDir: "/srv",
+          user: "1000:1000",
+          labels: { team: "search" },
+          memoryBytes: 128 * 1024 * 1024,
+          nanoCpus: null,
+          pidsLimit: 64,
+          tmpfs: { "/cache": "rw,noexec,nosuid,size=8m" },
+        },
       }
       const spec = specFor(image, { kind: "mcp_server", mcp: { transport: "sse", endpointPath: "/sse", port: 8080 }, ...recipe })
       const { containerId } = await run(runtime.create(spec))

@@ -35,7 +35,10 @@ export interface ControlPlaneSubject {
 }
 
 const transient: ReadonlyArray<BackendFault> = ["unreachable", "server_error", "busy", "silent"]
-const refusals = [["unknown_token", 401], ["bad_request", 400]] as const
+const refusals = [
+  ["unknown_token", 401],
+  ["bad_request", 400],
+] as const
 const sample = (): HeartbeatReport => fc.sample(arbHeartbeatReport, { numRuns: 1, seed: 12 })[0]!
 
 /** Behaviour every ControlPlane must have; run on the recording fake and on the Agentopia adapter over a loopback backend. */
@@ -43,16 +46,19 @@ export const controlPlaneContract = (label: string, setup: () => Promise<Control
   describe(`ControlPlane contract: ${label}`, () => {
     const withSubject = freshSubject(setup)
 
-    it("delivers every heartbeat once, as it was reported, in order", withSubject(async (s) => {
-      await fc.assert(
-        fc.asyncProperty(fc.array(arbHeartbeatReport, { minLength: 1, maxLength: 3 }), async (reports) => {
-          const before = s.accepted().length
-          for (const report of reports) await run(s.controlPlane.reportHeartbeat(report))
-          expect(s.accepted().slice(before)).toEqual(reports)
-        }),
-        { numRuns: 15 },
-      )
-    }))
+    it(
+      "delivers every heartbeat once, as it was reported, in order",
+      withSubject(async (s) => {
+        await fc.assert(
+          fc.asyncProperty(fc.array(arbHeartbeatReport, { minLength: 1, maxLength: 3 }), async (reports) => {
+            const before = s.accepted().length
+            for (const report of reports) await run(s.controlPlane.reportHeartbeat(report))
+            expect(s.accepted().slice(before)).toEqual(reports)
+          }),
+          { numRuns: 15 },
+        )
+      }),
+    )
 
     it.each(transient)("reports a backend that is %s as unavailable, delivers nothing, and delivers the next heartbeat", (fault) =>
       withSubject(async (s) => {
@@ -75,12 +81,15 @@ export const controlPlaneContract = (label: string, setup: () => Promise<Control
       })(),
     )
 
-    it("never shows its token in an error, even when the backend's answer echoes it", withSubject(async (s) => {
-      for (const fault of [...transient, ...refusals.map(([f]) => f)]) {
-        s.failNext(fault)
-        const error = await failureOf(s.controlPlane.reportHeartbeat(sample()))
-        for (const shown of [error.message, String(error), JSON.stringify(error)]) expect(`${fault}: ${shown}`).not.toContain(s.token)
-      }
-    }))
+    it(
+      "never shows its token in an error, even when the backend's answer echoes it",
+      withSubject(async (s) => {
+        for (const fault of [...transient, ...refusals.map(([f]) => f)]) {
+          s.failNext(fault)
+          const error = await failureOf(s.controlPlane.reportHeartbeat(sample()))
+          for (const shown of [error.message, String(error), JSON.stringify(error)]) expect(`${fault}: ${shown}`).not.toContain(s.token)
+        }
+      }),
+    )
   })
 }

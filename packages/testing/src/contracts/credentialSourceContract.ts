@@ -31,7 +31,14 @@ export const credentialSourceContract = (label: string, setup: () => Promise<Cre
 
     it("hands out one credential per connection with its provider, scopes and expiry", async () => {
       const s = await setup()
-      const credentials = await run(s.source.fetchOAuth(request(s, s.connections.map((c) => c.connectionId))))
+      const credentials = await run(
+        s.source.fetchOAuth(
+          request(
+            s,
+            s.connections.map((c) => c.connectionId),
+          ),
+        ),
+      )
       expect(credentials).toHaveLength(s.connections.length)
       for (const expected of s.connections) {
         const credential = credentials.find((c) => c.connectionId === expected.connectionId)

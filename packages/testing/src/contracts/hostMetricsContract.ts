@@ -14,8 +14,12 @@ const isByteCount = (n: number) => Number.isSafeInteger(n) && n >= 0
 const problemsOf = (s: HostMetricsSample): ReadonlyArray<string> => {
   const problems: Array<string> = []
   const { memory, disk } = s
-  if (!(Number.isFinite(s.cpuLoadPercent) && s.cpuLoadPercent >= 0 && s.cpuLoadPercent <= 100)) problems.push(`cpu ${s.cpuLoadPercent} is not a share of 0..100`)
-  const counts = { memory: [memory.totalBytes, memory.activeBytes, memory.freeBytes, memory.usedBytes], disk: [disk.totalBytes, disk.usedBytes, disk.freeBytes] }
+  if (!(Number.isFinite(s.cpuLoadPercent) && s.cpuLoadPercent >= 0 && s.cpuLoadPercent <= 100))
+    problems.push(`cpu ${s.cpuLoadPercent} is not a share of 0..100`)
+  const counts = {
+    memory: [memory.totalBytes, memory.activeBytes, memory.freeBytes, memory.usedBytes],
+    disk: [disk.totalBytes, disk.usedBytes, disk.freeBytes],
+  }
   for (const [what, ns] of Object.entries(counts)) for (const n of ns) if (!isByteCount(n)) problems.push(`a ${what} figure, ${n}, is not a byte count`)
   if (memory.usedBytes + memory.freeBytes > memory.totalBytes) problems.push("memory used and free exceed the total")
   if (memory.activeBytes > memory.totalBytes) problems.push("memory active exceeds the total")

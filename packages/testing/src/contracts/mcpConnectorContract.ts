@@ -1,5 +1,14 @@
 import { afterAll, describe, expect, it } from "vitest"
-import { isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse, type McpChannel, type McpConnector, type McpTarget } from "@dtma/domain"
+import {
+  isRequest,
+  isResponse,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type JsonRpcResponse,
+  type McpChannel,
+  type McpConnector,
+  type McpTarget,
+} from "@dtma/domain"
 import { failureOf, run } from "../effects.ts"
 
 /** A connector under test, with a server it can reach and a target where nothing serves MCP. */

@@ -1,7 +1,15 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { agentIdProblem, InvalidTokenRequest, IssuerKeysFailed, type AgentTokenIssuer, type IssuedToken, type JsonWebKeySet, type TokenRequest } from "@dtma/domain"
+import {
+  agentIdProblem,
+  InvalidTokenRequest,
+  IssuerKeysFailed,
+  type AgentTokenIssuer,
+  type IssuedToken,
+  type JsonWebKeySet,
+  type TokenRequest,
+} from "@dtma/domain"
 import type { InMemoryAccessTokens } from "./InMemoryAccessTokens.ts"
 
 export interface InMemoryAgentTokenIssuerOptions {

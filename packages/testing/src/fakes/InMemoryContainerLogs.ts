@@ -27,7 +27,10 @@ export class InMemoryContainerLogs implements ContainerLogs {
     this.#logs.delete(containerId)
   }
 
-  tail(containerId: string, options: { readonly lines: number; readonly streams: "stderr" | "all" }): Effect.Effect<ReadonlyArray<LogLine>, ContainerNotFound | RuntimeFailure> {
+  tail(
+    containerId: string,
+    options: { readonly lines: number; readonly streams: "stderr" | "all" },
+  ): Effect.Effect<ReadonlyArray<LogLine>, ContainerNotFound | RuntimeFailure> {
     return Effect.suspend((): Effect.Effect<ReadonlyArray<LogLine>, ContainerNotFound | RuntimeFailure> => {
       if (this.daemonDown) return Effect.fail(new RuntimeUnavailable({ detail: "connect ECONNREFUSED /var/run/docker.sock" }))
       const log = this.#logs.get(containerId)

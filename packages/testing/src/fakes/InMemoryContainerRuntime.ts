@@ -113,7 +113,10 @@ export class InMemoryContainerRuntime implements ContainerRuntime {
   }
 
   private guarded<A, E>(body: () => Effect.Effect<A, E>): Effect.Effect<A, E | RuntimeUnavailable> {
-    return Effect.suspend((): Effect.Effect<A, E | RuntimeUnavailable> => (this.daemonDown ? Effect.fail(new RuntimeUnavailable({ detail: "connect ECONNREFUSED /var/run/docker.sock" })) : body()))
+    return Effect.suspend(
+      (): Effect.Effect<A, E | RuntimeUnavailable> =>
+        this.daemonDown ? Effect.fail(new RuntimeUnavailable({ detail: "connect ECONNREFUSED /var/run/docker.sock" })) : body(),
+    )
   }
 
   private view(c: Stored): ManagedContainer {

@@ -53,7 +53,9 @@ export class InMemoryCredentialDelivery implements CredentialDelivery {
   }
 
   /** How the instance is delivered to now, with its owner and credentials; undefined when it is not. */
-  deliveredTo(name: string): { readonly method: LiveInjectionMethod; readonly owner: ContainerOwner; readonly credentials: ReadonlyArray<OAuthCredential> } | undefined {
+  deliveredTo(
+    name: string,
+  ): { readonly method: LiveInjectionMethod; readonly owner: ContainerOwner; readonly credentials: ReadonlyArray<OAuthCredential> } | undefined {
     const d = this.#delivered.get(name)
     return d === undefined ? undefined : { ...d }
   }
@@ -72,7 +74,8 @@ export class InMemoryCredentialDelivery implements CredentialDelivery {
       this.calls.push({ op: "provision", name })
       const unsafe = unsafeNameIn(credentials)
       if (unsafe !== null) return Effect.fail(new CredentialDeliveryFailed({ name, reason: "unsafe_name", detail: unsafe }))
-      if (!this.#memoryBacked && !this.#allowDisk) return Effect.fail(new CredentialDeliveryFailed({ name, reason: "not_memory_backed", detail: "the delivery root is on a disk" }))
+      if (!this.#memoryBacked && !this.#allowDisk)
+        return Effect.fail(new CredentialDeliveryFailed({ name, reason: "not_memory_backed", detail: "the delivery root is on a disk" }))
       const injected = this.#failures.shift()
       if (injected !== undefined) {
         this.#delivered.delete(name)

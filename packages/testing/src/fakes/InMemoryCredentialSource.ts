@@ -76,14 +76,20 @@ export class InMemoryCredentialSource implements CredentialSource {
   fetchOAuth(request: CredentialRequest): Effect.Effect<ReadonlyArray<OAuthCredential>, CredentialFetchFailed> {
     return Effect.suspend(() => {
       this.calls.push(request)
-      return Effect.sleep(this.#latencyMs).pipe(Effect.andThen(Clock.currentTimeMillis), Effect.flatMap((now) => this.#answer(request, now)))
+      return Effect.sleep(this.#latencyMs).pipe(
+        Effect.andThen(Clock.currentTimeMillis),
+        Effect.flatMap((now) => this.#answer(request, now)),
+      )
     })
   }
 
   fetchToolSecrets(request: { readonly agentId: string; readonly accountToolInstanceId: string }): Effect.Effect<ReadonlyArray<EnvVar>, CredentialFetchFailed> {
     return Effect.suspend(() => {
       const secrets = this.#toolSecrets.get(request.accountToolInstanceId)
-      if (secrets === undefined) return Effect.fail(new CredentialFetchFailed({ reason: "not_found", connectionId: null, detail: `no tool instance '${request.accountToolInstanceId}'` }))
+      if (secrets === undefined)
+        return Effect.fail(
+          new CredentialFetchFailed({ reason: "not_found", connectionId: null, detail: `no tool instance '${request.accountToolInstanceId}'` }),
+        )
       return Effect.succeed(Object.entries(secrets).flatMap(([name, value]) => (value === null ? [] : [{ name, value: Redacted.make(value) }])))
     })
   }
@@ -93,7 +99,8 @@ export class InMemoryCredentialSource implements CredentialSource {
     if (injected !== undefined) return Effect.fail(new CredentialFetchFailed({ reason: injected, connectionId: null, detail: "injected failure" }))
     for (const id of request.connectionIds) {
       if (!this.#connections.has(id)) return Effect.fail(new CredentialFetchFailed({ reason: "not_found", connectionId: id, detail: "no such connection" }))
-      if (this.#reauthorize.has(id)) return Effect.fail(new CredentialFetchFailed({ reason: "reauthorization_required", connectionId: id, detail: "the user must sign in again" }))
+      if (this.#reauthorize.has(id))
+        return Effect.fail(new CredentialFetchFailed({ reason: "reauthorization_required", connectionId: id, detail: "the user must sign in again" }))
     }
     return Effect.succeed(
       request.connectionIds.map((connectionId) => {

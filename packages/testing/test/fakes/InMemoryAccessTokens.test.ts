@@ -1,7 +1,14 @@
 import * as Redacted from "effect/Redacted"
 import { describe, expect, it } from "vitest"
 import { makeAgentRevocations } from "@dtma/domain"
-import { accessTokensContract, agentTokenIssuerContract, InMemoryAccessTokens, InMemoryAgentTokenIssuer, InMemoryRevocationStore, virtualTime } from "../../src/index.ts"
+import {
+  accessTokensContract,
+  agentTokenIssuerContract,
+  InMemoryAccessTokens,
+  InMemoryAgentTokenIssuer,
+  InMemoryRevocationStore,
+  virtualTime,
+} from "../../src/index.ts"
 
 const window = { maxTokenLifetimeMs: 86_400_000, leewayMs: 30_000 }
 

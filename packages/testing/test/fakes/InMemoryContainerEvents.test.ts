@@ -3,44 +3,45 @@ import type { ContainerEvent } from "@dtma/domain"
 import { containerEventsContract, InMemoryContainerEvents, run, type ContainerBehaviour } from "../../src/index.ts"
 
 /** The fake feed, told by a tiny runtime what Docker would tell: managed containers only, Docker's exit codes. */
-for (const replay of [false, true]) containerEventsContract(`InMemoryContainerEvents${replay ? ", replaying what a break missed" : ""}`, async () => {
-  const events = new InMemoryContainerEvents()
-  const containers = new Map<string, { readonly name: string | null; readonly behaviour: ContainerBehaviour; running: boolean }>()
-  const tell = (id: string, kind: ContainerEvent["kind"], exitCode: number | null = null) => {
-    const name = containers.get(id)?.name ?? null
-    if (name !== null) events.emit({ kind, containerId: id, name, exitCode, at: Date.now() })
-  }
-  const died = (id: string, exitCode: number) => {
-    containers.get(id)!.running = false
-    tell(id, "die", exitCode)
-  }
-  const add = async (name: string | null, behaviour: ContainerBehaviour = "serves") => {
-    const id = `c${containers.size + 1}`
-    containers.set(id, { name, behaviour, running: false })
-    return id
-  }
-  return {
-    events,
-    managed: (name, behaviour) => add(name, behaviour),
-    foreign: () => add(null),
-    start: async (id) => {
-      const c = containers.get(id)!
-      c.running = true
-      tell(id, "start")
-      if (c.behaviour === "exhausts_memory") tell(id, "oom")
-      if (c.behaviour !== "serves") died(id, c.behaviour === "exhausts_memory" ? 137 : c.behaviour.exitsWith)
-    },
-    pause: async (id) => tell(id, "pause"),
-    unpause: async (id) => tell(id, "unpause"),
-    kill: async (id) => died(id, 137),
-    remove: async (id) => {
-      if (containers.get(id)?.running === true) died(id, 137)
-      tell(id, "destroy")
-    },
-    breakFeed: async () => events.breakFeed(),
-    restoreFeed: async () => events.restoreFeed({ replay }),
-  }
-})
+for (const replay of [false, true])
+  containerEventsContract(`InMemoryContainerEvents${replay ? ", replaying what a break missed" : ""}`, async () => {
+    const events = new InMemoryContainerEvents()
+    const containers = new Map<string, { readonly name: string | null; readonly behaviour: ContainerBehaviour; running: boolean }>()
+    const tell = (id: string, kind: ContainerEvent["kind"], exitCode: number | null = null) => {
+      const name = containers.get(id)?.name ?? null
+      if (name !== null) events.emit({ kind, containerId: id, name, exitCode, at: Date.now() })
+    }
+    const died = (id: string, exitCode: number) => {
+      containers.get(id)!.running = false
+      tell(id, "die", exitCode)
+    }
+    const add = async (name: string | null, behaviour: ContainerBehaviour = "serves") => {
+      const id = `c${containers.size + 1}`
+      containers.set(id, { name, behaviour, running: false })
+      return id
+    }
+    return {
+      events,
+      managed: (name, behaviour) => add(name, behaviour),
+      foreign: () => add(null),
+      start: async (id) => {
+        const c = containers.get(id)!
+        c.running = true
+        tell(id, "start")
+        if (c.behaviour === "exhausts_memory") tell(id, "oom")
+        if (c.behaviour !== "serves") died(id, c.behaviour === "exhausts_memory" ? 137 : c.behaviour.exitsWith)
+      },
+      pause: async (id) => tell(id, "pause"),
+      unpause: async (id) => tell(id, "unpause"),
+      kill: async (id) => died(id, 137),
+      remove: async (id) => {
+        if (containers.get(id)?.running === true) died(id, 137)
+        tell(id, "destroy")
+      },
+      breakFeed: async () => events.breakFeed(),
+      restoreFeed: async () => events.restoreFeed({ replay }),
+    }
+  })
 
 const event = (kind: ContainerEvent["kind"]): ContainerEvent => ({ kind, containerId: "c1", name: "srv", exitCode: kind === "die" ? 1 : null, at: 1 })
 

@@ -14,7 +14,9 @@ const gh: OAuthCredential = { connectionId: "gh-1", provider: "github", accessTo
 describe("InMemoryCredentialDelivery's faults", () => {
   it("refuses a disk-backed root as not_memory_backed unless disk is allowed", async () => {
     const refusing = new InMemoryCredentialDelivery({ memoryBacked: false })
-    expect(await failureOf(refusing.provision({ name: "a", method: "mounted_secrets", owner, credentials: [gh] }))).toMatchObject({ reason: "not_memory_backed" })
+    expect(await failureOf(refusing.provision({ name: "a", method: "mounted_secrets", owner, credentials: [gh] }))).toMatchObject({
+      reason: "not_memory_backed",
+    })
     const allowing = new InMemoryCredentialDelivery({ memoryBacked: false, allowDisk: true })
     expect(await run(allowing.provision({ name: "a", method: "mounted_secrets", owner, credentials: [gh] }))).toHaveLength(1)
   })

@@ -49,9 +49,7 @@ describe("InMemoryCredentialSource's faults", () => {
   it("stamps expiry from effect's clock and the configured lifetime", async () => {
     const source = new InMemoryCredentialSource({ lifetimeMs: 60_000 })
     source.connect("gh-1", { provider: "github", scopes: [] })
-    const credentials = await run(
-      TestClock.setTime(10_000).pipe(Effect.andThen(source.fetchOAuth(request(["gh-1"]))), Effect.provide(TestClock.layer())),
-    )
+    const credentials = await run(TestClock.setTime(10_000).pipe(Effect.andThen(source.fetchOAuth(request(["gh-1"]))), Effect.provide(TestClock.layer())))
     expect(credentials[0]?.expiresAt).toBe(70_000)
     source.setLifetime(null)
     expect((await run(source.fetchOAuth(request(["gh-1"]))))[0]?.expiresAt).toBeNull()
