@@ -73,8 +73,8 @@ export type {
   JsonRpcSuccess,
 } from "./mcp/jsonrpc.ts"
 export { McpServerNotReady, McpServerUnavailable } from "./mcp/mcpErrors.ts"
-export { RequestRouter } from "./mcp/RequestRouter.ts"
-export type { ProgressToken, Waiter } from "./mcp/RequestRouter.ts"
+export { JsonRpcIdRewriter } from "./mcp/JsonRpcIdRewriter.ts"
+export type { ProgressToken, Waiter } from "./mcp/JsonRpcIdRewriter.ts"
 export { openUpstreamSession } from "./mcp/UpstreamSession.ts"
 export type { RequestOptions, ServerHello, UpstreamOptions, UpstreamSession } from "./mcp/UpstreamSession.ts"
 export { contentHash, discover, listsChangedBy } from "./mcp/discovery.ts"

@@ -15,7 +15,7 @@ import {
   type JsonRpcResponse,
 } from "./jsonrpc.ts"
 import { McpConnectFailed, McpRequestFailed, McpServerBusy } from "./mcpErrors.ts"
-import { RequestRouter } from "./RequestRouter.ts"
+import { JsonRpcIdRewriter } from "./JsonRpcIdRewriter.ts"
 
 /** What the server said about itself in `initialize`. */
 export interface ServerHello {
@@ -117,7 +117,7 @@ const makeGate = (options: UpstreamOptions) => {
 export const openUpstreamSession = (channel: McpChannel, options: UpstreamOptions): Effect.Effect<UpstreamSession, McpConnectFailed, Scope.Scope> =>
   Effect.gen(function* () {
     const scope = yield* Scope.fork(yield* Effect.scope)
-    const router = new RequestRouter()
+    const ids = new JsonRpcIdRewriter()
     const listeners = new Set<(n: JsonRpcNotification) => void>()
     const closed = yield* Deferred.make<string>()
     // Answers to the server's own requests, written by one fiber (the channel's callbacks cannot run effects).
@@ -126,7 +126,7 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
     const isOpen = () => !Deferred.isDoneUnsafe(closed)
 
     channel.onMessage((message) => {
-      if (isResponse(message)) router.inbound(message)
+      if (isResponse(message)) ids.inbound(message)
       else if (isRequest(message)) {
         // The DTMA declares no client capabilities, so a server may only ping it.
         Queue.offerUnsafe(
@@ -136,13 +136,13 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
             : errorResponse(message, ErrorCodes.MethodNotFound, `the DTMA does not serve ${message.method}`),
         )
       } else if (isNotification(message)) {
-        if (message.method === "notifications/progress" && router.progress(message)) return
+        if (message.method === "notifications/progress" && ids.progress(message)) return
         for (const listener of listeners) listener(message)
       }
     })
     channel.onClose((reason) => {
       if (!Deferred.doneUnsafe(closed, Effect.succeed(reason))) return
-      router.failAll({ code: ErrorCodes.ConnectionClosed, message: `Connection closed: ${reason}` })
+      ids.failAll({ code: ErrorCodes.ConnectionClosed, message: `Connection closed: ${reason}` })
     })
     yield* Scope.addFinalizer(scope, channel.close())
     yield* Effect.forkIn(
@@ -159,13 +159,13 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
       Effect.suspend(() => {
         if (!isOpen()) return Effect.fail(new McpConnectFailed({ reason: "closed", detail: `${options.name} is disconnected` }))
         const answer = Deferred.makeUnsafe<JsonRpcResponse>()
-        const upstream = router.outbound(sessionId, request, { onResponse: (r) => Deferred.doneUnsafe(answer, Effect.succeed(r)), onProgress })
+        const upstream = ids.outbound(sessionId, request, { onResponse: (r) => Deferred.doneUnsafe(answer, Effect.succeed(r)), onProgress })
         const id = upstream.id as number
         return channel.send(upstream).pipe(
-          Effect.tapError(() => Effect.sync(() => router.abandon(id, "send failed"))),
+          Effect.tapError(() => Effect.sync(() => ids.abandon(id, "send failed"))),
           Effect.andThen(Deferred.await(answer)),
           Effect.onInterrupt(() => {
-            const cancel = router.abandon(id, "The client cancelled the request or it timed out")
+            const cancel = ids.abandon(id, "The client cancelled the request or it timed out")
             return cancel === null ? Effect.void : channel.send(cancel).pipe(Effect.ignore)
           }),
         )

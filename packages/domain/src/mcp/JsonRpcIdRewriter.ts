@@ -31,7 +31,7 @@ let routersMade = 0
  * id (and progress token), and answers and progress are routed back to the session and id that
  * asked. No I/O; the caller sends what it returns.
  */
-export class RequestRouter {
+export class JsonRpcIdRewriter {
   /**
    * Each router (one per upstream connection) numbers from its own range: after a reconnection to
    * the same server process, a late answer to a request of the old connection can never be taken

@@ -1,6 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { RequestRouter } from "../../src/mcp/RequestRouter.ts"
+import { JsonRpcIdRewriter } from "../../src/mcp/JsonRpcIdRewriter.ts"
 import type { JsonRpcId, JsonRpcNotification, JsonRpcResponse } from "../../src/mcp/jsonrpc.ts"
 
 interface Sent {
@@ -18,11 +18,11 @@ const arbRequest = fc.record({
   token: fc.option(fc.oneof(fc.integer({ min: 0, max: 2 }), fc.constant("t")), { nil: null }),
 })
 
-describe("RequestRouter", () => {
+describe("JsonRpcIdRewriter", () => {
   it("routes every answer and progress, in any order, to the session and id that asked", () => {
     fc.assert(
       fc.property(fc.array(arbRequest, { maxLength: 40 }), fc.infiniteStream(fc.nat()), (requests, picks) => {
-        const router = new RequestRouter()
+        const router = new JsonRpcIdRewriter()
         const responses: Array<{ to: string; response: JsonRpcResponse }> = []
         const progress: Array<{ to: string; notification: JsonRpcNotification }> = []
         const sent: Array<Sent> = requests.map(({ sessionId, clientId, token }) => {
@@ -62,7 +62,7 @@ describe("RequestRouter", () => {
   })
 
   it("forgets an abandoned request and tells upstream which one to cancel", () => {
-    const router = new RequestRouter()
+    const router = new JsonRpcIdRewriter()
     const answered: Array<unknown> = []
     const upstream = router.outbound("s1", { jsonrpc: "2.0", id: 7, method: "tools/call" }, { onResponse: (r) => answered.push(r) })
     expect(router.abandon(upstream.id as number, "timed out")).toEqual({
@@ -76,7 +76,7 @@ describe("RequestRouter", () => {
   })
 
   it("answers every pending request with the error when the connection fails", () => {
-    const router = new RequestRouter()
+    const router = new JsonRpcIdRewriter()
     const answered: Array<JsonRpcResponse> = []
     router.outbound("s1", { jsonrpc: "2.0", id: "x", method: "a" }, { onResponse: (r) => answered.push(r) })
     router.outbound("s2", { jsonrpc: "2.0", id: 1, method: "b" }, { onResponse: (r) => answered.push(r) })
@@ -89,16 +89,16 @@ describe("RequestRouter", () => {
   })
 
   it("ignores answers and progress nobody asked for", () => {
-    const router = new RequestRouter()
+    const router = new JsonRpcIdRewriter()
     expect(router.inbound({ jsonrpc: "2.0", id: 99, result: {} })).toBe(false)
     expect(router.inbound({ jsonrpc: "2.0", id: "not-ours", result: {} })).toBe(false)
     expect(router.progress({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: "dtma-5", progress: 1 } })).toBe(false)
   })
 
   it("never takes a late answer to the previous connection's request for one of the next connection's", () => {
-    const before = new RequestRouter()
+    const before = new JsonRpcIdRewriter()
     const stale = before.outbound("s1", { jsonrpc: "2.0", id: 7, method: "tools/call" }, { onResponse: () => undefined })
-    const after = new RequestRouter()
+    const after = new JsonRpcIdRewriter()
     const answered: Array<unknown> = []
     const fresh = after.outbound("s1", { jsonrpc: "2.0", id: 7, method: "tools/call" }, { onResponse: (r) => answered.push(r) })
     expect(fresh.id).not.toBe(stale.id)
