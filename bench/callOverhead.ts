@@ -66,7 +66,8 @@ export const measureCallOverhead = async (ctx: BenchContext): Promise<CallOverhe
         await Promise.all(clients.map((c) => c.close()))
         runs.push({ path: setup.path, ...result })
         ctx.log(
-          `calls: ${setup.path} × ${n}: p50 ${round(result.latencyMs.p50)} ms, p99 ${round(result.latencyMs.p99)} ms, ${Math.round(result.perSecond)}/s, ${result.errors} errors`,
+          `calls: ${setup.path} × ${n}: p50 ${round(result.latencyMs.p50)} ms, p99 ${round(result.latencyMs.p99)} ms, ` +
+            `${Math.round(result.perSecond)}/s, ${result.errors} errors`,
         )
       }
     }
@@ -79,7 +80,9 @@ export const measureCallOverhead = async (ctx: BenchContext): Promise<CallOverhe
 const find = (r: CallOverheadResult, path: CallPath, clients: number) => r.runs.find((x) => x.path === path && x.clients === clients)
 
 export const callOverheadTable = (r: CallOverheadResult): Table => ({
-  title: `Call overhead: server-everything \`${r.tool}\`, distinct arguments per call (${r.warmupMs / 1000} s warm-up, ${r.durationMs / 1000} s measured per row)`,
+  title:
+    `Call overhead: server-everything \`${r.tool}\`, distinct arguments per call ` +
+    `(${r.warmupMs / 1000} s warm-up, ${r.durationMs / 1000} s measured per row)`,
   header: ["clients", "path", "p50 ms", "p99 ms", "calls/s", "p50 over direct ms", "errors"],
   rows: r.runs.map((x) => {
     const direct = find(r, "direct", x.clients)

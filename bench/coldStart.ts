@@ -53,7 +53,8 @@ export const measureColdStart = async (ctx: BenchContext): Promise<ColdStartResu
     plain.push(await floorOnce(ctx, `${ctx.runId}-floor-p${i}`, false))
     dtma.push(await dtmaOnce(ctx, `${ctx.runId}-cold-${i}`))
     ctx.log(
-      `cold start ${i + 1}/${ctx.plan.coldStarts}: floor ${Math.round(hardened.at(-1) ?? 0)} ms (plain ${Math.round(plain.at(-1) ?? 0)} ms), DTMA ${Math.round(dtma.at(-1) ?? 0)} ms`,
+      `cold start ${i + 1}/${ctx.plan.coldStarts}: floor ${Math.round(hardened.at(-1) ?? 0)} ms ` +
+        `(plain ${Math.round(plain.at(-1) ?? 0)} ms), DTMA ${Math.round(dtma.at(-1) ?? 0)} ms`,
     )
   }
   return { image: EVERYTHING_IMAGE, floorHardened: summarize(hardened), floorPlain: summarize(plain), dtma: summarize(dtma) }

@@ -69,7 +69,9 @@ export const densityTable = (runs: ReadonlyArray<DensityRun>): Table => ({
     `${round(r.containerRssMB.mean)}`,
   ]),
   notes: [
-    `Deploys ${runs[0]?.deployConcurrency ?? "?"} at a time; "deploy all" adds up the deploy steps (the fleet grows through the sizes). CPU over a ${runs[0]?.idleWindowSeconds ?? "?"} s idle window from /proc/<pid>/stat; container memory from cgroup v1 memory.usage_in_bytes minus total_inactive_file.`,
+    `Deploys ${runs[0]?.deployConcurrency ?? "?"} at a time; "deploy all" adds up the deploy steps (the fleet grows through the sizes). ` +
+      `CPU over a ${runs[0]?.idleWindowSeconds ?? "?"} s idle window from /proc/<pid>/stat; ` +
+      "container memory from cgroup v1 memory.usage_in_bytes minus total_inactive_file.",
   ],
 })
 

@@ -54,7 +54,8 @@ export const measureDiscovery = async (ctx: BenchContext, servers: number): Prom
       )
       runs.push({ servers, ifNoneMatch, bodyBytes: first.bytes, ...result })
       ctx.log(
-        `discovery: ${servers} servers${ifNoneMatch ? ", If-None-Match" : ""}: p50 ${round(result.latencyMs.p50)} ms, p99 ${round(result.latencyMs.p99)} ms, ${Math.round(result.perSecond)}/s`,
+        `discovery: ${servers} servers${ifNoneMatch ? ", If-None-Match" : ""}: ` +
+          `p50 ${round(result.latencyMs.p50)} ms, p99 ${round(result.latencyMs.p99)} ms, ${Math.round(result.perSecond)}/s`,
       )
     }
   } finally {

@@ -61,7 +61,9 @@ export const measureProfile = async (ctx: BenchContext, profileFile: string): Pr
 export const profileTables = (runs: ReadonlyArray<ProfileRun>): ReadonlyArray<Table> =>
   runs.flatMap((r) => [
     {
-      title: `Profile, ${r.clients} client${r.clients === 1 ? "" : "s"}: DTMA self time by package (${r.calls} calls, ${Math.round(r.busyMsPerCall * 1000) / 1000} ms busy per call under the profiler)`,
+      title:
+        `Profile, ${r.clients} client${r.clients === 1 ? "" : "s"}: DTMA self time by package ` +
+        `(${r.calls} calls, ${Math.round(r.busyMsPerCall * 1000) / 1000} ms busy per call under the profiler)`,
       header: ["package", "self ms", "share %"],
       rows: r.summary.byPackage.slice(0, 12).map((p) => [p.name, String(p.selfMs), String(p.share)]),
     },

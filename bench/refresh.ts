@@ -124,7 +124,8 @@ const measureMethod = async (ctx: BenchContext, dtma: BenchDtma, backend: OAuthB
   }
   const run = { method, refreshes, deliveredMs: summarize(delivered), readMs: summarize(read), failedReads }
   ctx.log(
-    `refresh ${method}: delivered p50 ${round(run.deliveredMs.p50)} ms, read p50 ${round(run.readMs.p50)} ms (max ${round(run.readMs.max)}), ${failedReads} failed reads`,
+    `refresh ${method}: delivered p50 ${round(run.deliveredMs.p50)} ms, ` +
+      `read p50 ${round(run.readMs.p50)} ms (max ${round(run.readMs.max)}), ${failedReads} failed reads`,
   )
   return run
 }
@@ -140,8 +141,10 @@ export const refreshTable = (runs: ReadonlyArray<RefreshRun>): Table => ({
     String(r.failedReads),
   ]),
   notes: [
-    "Reads are tool calls through the DTMA's endpoint in a loop (server-filesystem `read_text_file`, the project's socket fixture, server-everything `get-env`), so a read's own latency is included.",
-    "env_vars has no live delivery: a replacement container is started, made ready and swapped in, which is why it takes seconds and is not held to the 100 ms target.",
+    "Reads are tool calls through the DTMA's endpoint in a loop " +
+      "(server-filesystem `read_text_file`, the project's socket fixture, server-everything `get-env`), so a read's own latency is included.",
+    "env_vars has no live delivery: a replacement container is started, made ready and swapped in, " +
+      "which is why it takes seconds and is not held to the 100 ms target.",
   ],
 })
 

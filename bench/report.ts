@@ -67,7 +67,8 @@ export const renderReport = (r: BenchResults): string => {
     `### \`${r.command}\`, ${r.finishedAt}${r.quick ? " (quick: a smoke run, not figures to quote)" : ""}`,
     "",
     `- Machine: ${m.cores} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.os}, Linux ${m.kernel}, Node ${m.node}, Docker ${m.docker}, cgroup ${m.cgroup}.`,
-    `- Load average (1 / 5 / 15 min): ${loadText(r.load.start)} at the start, ${loadText(r.load.end)} at the end (${m.cores} cores: above ${m.cores} means other work was competing).`,
+    `- Load average (1 / 5 / 15 min): ${loadText(r.load.start)} at the start, ${loadText(r.load.end)} at the end ` +
+      `(${m.cores} cores: above ${m.cores} means other work was competing).`,
     ...(r.failures.length === 0 ? [] : [`- **Failed figures:** ${r.failures.join("; ")}`]),
     "",
     renderTable({

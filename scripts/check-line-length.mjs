@@ -12,7 +12,9 @@ export const longLines = (file, text) =>
   text.split("\n").flatMap((line, i) => ([...line].length > LIMIT ? [`${file}:${i + 1} (${[...line].length} characters)`] : []))
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const files = execFileSync("git", ["ls-files", "*.ts", "*.mjs"], { encoding: "utf8" }).split("\n").filter((f) => f !== "" && !f.startsWith("bench/results/"))
+  const files = execFileSync("git", ["ls-files", "*.ts", "*.mjs"], { encoding: "utf8" })
+    .split("\n")
+    .filter((f) => f !== "" && !f.startsWith("bench/results/"))
   const found = files.flatMap((f) => longLines(f, readFileSync(f, "utf8")))
   for (const line of found) console.error(`line length: ${line}, over ${LIMIT}`)
   if (found.length > 0) process.exit(1)

@@ -104,11 +104,12 @@ export const finish = async (f: Finish): Promise<{ readonly pass: boolean; reado
   const pass = reasons.length === 0
   const minutes = `${Math.floor(f.durationMs / 60_000)}m${String(Math.round((f.durationMs % 60_000) / 1000)).padStart(2, "0")}s`
   const summary =
-    `soak ${pass ? "PASS" : "FAIL"}: ${minutes} of chaos, ${f.fleet.length} servers, ${f.fleet.length * SETTINGS.clientsPerServer} clients, ${f.faults.length} faults ` +
-    `(${Object.entries(byKind)
+    `soak ${pass ? "PASS" : "FAIL"}: ${minutes} of chaos, ${f.fleet.length} servers, ${f.fleet.length * SETTINGS.clientsPerServer} clients, ` +
+    `${f.faults.length} faults (${Object.entries(byKind)
       .map(([k, v]) => `${k} ${v.injected}`)
       .join(", ")}), ${calls.calls} calls, ${calls.callsFailed + calls.connectsFailed} failed ` +
-    `(${calls.explained} in fault windows, ${calls.lost} lost), leaks: ${found.length === 0 ? "none" : found.length}, load avg mean ${load.mean.toFixed(2)} max ${load.max.toFixed(2)}` +
+    `(${calls.explained} in fault windows, ${calls.lost} lost), leaks: ${found.length === 0 ? "none" : found.length}, ` +
+    `load avg mean ${load.mean.toFixed(2)} max ${load.max.toFixed(2)}` +
     (pass ? "" : ` — ${reasons.join("; ")}`)
   const machine = { ...(await machineFacts()), loadAverage1mDuringRun: { mean: Number(load.mean.toFixed(2)), max: Number(load.max.toFixed(2)) } }
   const result = {

@@ -28,7 +28,8 @@ export const runSoak = async (
   const bridge = await missingBridge()
   if (bridge !== null)
     throw new Error(
-      `the engine's bridge interface ${bridge} is missing from the host, so no server with a published port can start (a dockerd started with --bridge=none in this network namespace deletes it)`,
+      `the engine's bridge interface ${bridge} is missing from the host, so no server with a published port can start ` +
+        "(a dockerd started with --bridge=none in this network namespace deletes it)",
     )
   const skipped = (await imageExists(MISBEHAVING)) ? [] : ["misbehaving"]
   const kinds = FAULT_KINDS.filter((k) => !skipped.includes(k))

@@ -77,7 +77,10 @@ export const rootProblemOf = (u: ContainerUser): string | null => {
   if (isRoot(u.user)) return `is uid 0 (root)${WIDENS}`
   if (u.group === null) {
     if (u.user._tag === "Id") return null
-    return `names no group: the runtime would take it from the image's /etc/passwd, or use group 0 (root) for a user the image does not list; name the group too, e.g. '${u.user.name}:${u.user.name}', or give numbers`
+    return (
+      "names no group: the runtime would take it from the image's /etc/passwd, or use group 0 (root) for a user the image does not list; " +
+      `name the group too, e.g. '${u.user.name}:${u.user.name}', or give numbers`
+    )
   }
   return isRoot(u.group) ? `has group 0 (root)${WIDENS}` : null
 }

@@ -46,6 +46,8 @@ export const misbehaving = async (ctx: FaultContext, scope: string): Promise<Fau
     target: name,
     injectedAt,
     affected: [{ server: name, recoveredAt }],
-    detail: `mode ${mode}: deploy ${deployed.status}${code}, its own calls ${calls.ok} answered / ${calls.failed} failed, delete ${removed.status}, containers left ${left}`,
+    detail:
+      `mode ${mode}: deploy ${deployed.status}${code}, its own calls ${calls.ok} answered / ${calls.failed} failed, ` +
+      `delete ${removed.status}, containers left ${left}`,
   }
 }

@@ -4,7 +4,8 @@ import type { TrustedIssuer } from "./JoseAccessTokens.ts"
 export const ISSUERS_VARIABLE = "DTMA_AGENT_TOKEN_ISSUERS"
 export const MAX_EXTERNAL_ISSUERS = 16
 const EXAMPLE =
-  '[{"issuer":"https://idp.example.com","jwksUrl":"https://idp.example.com/.well-known/jwks.json"},{"issuer":"https://other.example","jwksFile":"/etc/dtma/other-jwks.json"}]'
+  '[{"issuer":"https://idp.example.com","jwksUrl":"https://idp.example.com/.well-known/jwks.json"},' +
+  '{"issuer":"https://other.example","jwksFile":"/etc/dtma/other-jwks.json"}]'
 const KEYS = new Set(["issuer", "jwksUrl", "jwksFile"])
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/
 

@@ -34,8 +34,9 @@ export class StdioFramingError extends Error {
 /**
  * An MCP SDK `Transport` over a Docker attach stream of a `Tty: false` container: stdout is
  * demultiplexed and read as newline-delimited JSON-RPC, holding at most `maxLineBytes` of a line;
- * stderr is ignored (the runtime's log keeps it; the attach does not even ask for it), and messages are written to stdin. `close` ends only this attachment: the container's stdin
- * stays open (it was created without `StdinOnce`), so the server sees no EOF and a new attach works.
+ * stderr is ignored (the runtime's log keeps it; the attach does not even ask for it), and messages
+ * are written to stdin. `close` ends only this attachment: the container's stdin stays open (it was
+ * created without `StdinOnce`), so the server sees no EOF and a new attach works.
  */
 export class AttachStdioTransport implements Transport {
   onclose?: (() => void) | undefined

@@ -25,7 +25,9 @@ const [root] = process.argv.slice(1)
 const { makeTmpfsCredentialDelivery } = await import(${JSON.stringify(DELIVERY)})
 const { Effect, Redacted } = await import("effect")
 const delivery = makeTmpfsCredentialDelivery({ root })
-const credentials = [{ connectionId: "gh-1", provider: "github", accessToken: Redacted.make("tok-before-restart"), tokenType: "Bearer", expiresAt: null, scopes: [] }]
+const credentials = [
+  { connectionId: "gh-1", provider: "github", accessToken: Redacted.make("tok-before-restart"), tokenType: "Bearer", expiresAt: null, scopes: [] },
+]
 const owner = { uid: 1000, gid: 1000 }
 await Effect.runPromise(delivery.provision({ name: "socket survivor", method: "runtime_api", owner, credentials }))
 await Effect.runPromise(delivery.provision({ name: "files survivor", method: "mounted_secrets", owner, credentials }))

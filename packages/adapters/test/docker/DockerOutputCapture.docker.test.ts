@@ -16,7 +16,8 @@ let next = 0
 
 /** A script that writes the lines in order, 30 ms apart (Docker copies the two streams separately), then exits. */
 const scriptOf = (lines: ReadonlyArray<LogLine>) =>
-  `const lines = ${JSON.stringify(lines)}; let i = 0; const step = () => { const l = lines[i++]; if (!l) return; process[l.stream].write(l.text + "\\n"); setTimeout(step, 30) }; step()`
+  `const lines = ${JSON.stringify(lines)}; let i = 0; ` +
+  `const step = () => { const l = lines[i++]; if (!l) return; process[l.stream].write(l.text + "\\n"); setTimeout(step, 30) }; step()`
 
 containerLogsContract(
   "DockerOutputCapture on the local Docker engine",

@@ -235,7 +235,9 @@ export class FakeDockerApi implements DockerApi {
       const requested = Object.entries(c.body.HostConfig.PortBindings)
       for (const b of requested.flatMap(([, bs]) => bs)) {
         if (b.HostPort !== "" && used.has(b.HostPort)) {
-          const message = `driver failed programming external connectivity on endpoint ${c.body.name} (${"e".repeat(64)}): Bind for ${b.HostIp}:${b.HostPort} failed: port is already allocated`
+          const message =
+            `driver failed programming external connectivity on endpoint ${c.body.name} (${"e".repeat(64)}): ` +
+            `Bind for ${b.HostIp}:${b.HostPort} failed: port is already allocated`
           throw httpError(500, "server error", message)
         }
       }

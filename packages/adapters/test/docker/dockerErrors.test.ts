@@ -17,9 +17,11 @@ import { httpError, socketError } from "./FakeDockerApi.ts"
 const PORT_ALLOCATED =
   "driver failed programming external connectivity on endpoint t-b (011285b50cbe): Bind for 127.0.0.1:32768 failed: port is already allocated"
 const ADDRESS_IN_USE =
-  "driver failed programming external connectivity on endpoint t (0112): Error starting userland proxy: listen tcp4 127.0.0.1:8080: bind: address already in use"
+  "driver failed programming external connectivity on endpoint t (0112): " +
+  "Error starting userland proxy: listen tcp4 127.0.0.1:8080: bind: address already in use"
 const NAME_TAKEN =
-  'Conflict. The container name "/t" is already in use by container "6cb12a96ccae". You have to remove (or rename) that container to be able to reuse that name.'
+  'Conflict. The container name "/t" is already in use by container "6cb12a96ccae". ' +
+  "You have to remove (or rename) that container to be able to reuse that name."
 
 describe("Docker failures in domain words", () => {
   it.each([

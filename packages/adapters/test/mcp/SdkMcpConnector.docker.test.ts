@@ -54,7 +54,8 @@ describe("SdkMcpConnector against real servers", () => {
       const warmDone = Date.now()
       await run(warm.close())
       console.log(
-        `[timing] ${transport}: create+start ${afterStart - started} ms, cold connect ${connected - afterStart} ms, initialize ${initialized - connected} ms; ` +
+        `[timing] ${transport}: create+start ${afterStart - started} ms, cold connect ${connected - afterStart} ms, ` +
+          `initialize ${initialized - connected} ms; ` +
           `warm connect+initialize ${warmDone - warmBegin} ms`,
       )
     })

@@ -25,7 +25,9 @@ export const ownerOf = (user: string | null): Effect.Effect<ContainerOwner, Inva
     return Effect.fail(
       new InvalidInstanceSpec({
         field: "user",
-        problem: `the container runs as '${user.slice(0, 60)}', a name: credential files and sockets are delivered to a numeric user, so give the user as numbers (e.g. "1000:1000")`,
+        problem:
+          `the container runs as '${user.slice(0, 60)}', a name: credential files and sockets are delivered to a numeric user, ` +
+          'so give the user as numbers (e.g. "1000:1000")',
       }),
     )
   }

@@ -55,7 +55,8 @@ export const checkOAuthBinding = (binding: OAuthBinding, ports: ReadonlyArray<Po
       return yield* invalid(
         "ports",
         `host port ${fixed.hostPort} cannot be fixed with env_vars delivery: each token renewal starts a replacement container beside the running one, ` +
-          "and both cannot hold one host port. Leave the host port unset (clients reach the server through the DTMA's endpoint), or deliver by mounted_secrets or runtime_api",
+          "and both cannot hold one host port. Leave the host port unset (clients reach the server through the DTMA's endpoint), " +
+          "or deliver by mounted_secrets or runtime_api",
       )
     }
     if (binding.agentId.trim() === "") return yield* invalid("agentId", "is required when OAuth connections are given")
@@ -135,9 +136,12 @@ export const checkOverrides = (
   })
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
-// An image reference: [registry[:port]/]path[:tag][@digest], lower-case path components.
-const IMAGE_REF =
-  /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/
+// An image reference: [registry[:port]/]path[:tag][@digest], lower-case path components
+// (alphanumerics joined by `.`, `_`, `__` or dashes).
+const PATH_COMPONENT = String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`
+const IMAGE_REF = new RegExp(
+  String.raw`^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?${PATH_COMPONENT}(?:\/${PATH_COMPONENT})*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`,
+)
 
 const invalid = (field: SpecField, problem: string) => Effect.fail(new InvalidInstanceSpec({ field, problem }))
 
@@ -201,7 +205,8 @@ export const buildInstanceSpec = (request: DeployRequest, rules: DeployRules): E
       if (uncallable?.hostPort != null) {
         return yield* invalid(
           "ports",
-          `host port ${uncallable.hostPort} cannot carry the server's MCP port ${mcpPort}: the DTMA calls the server through it with fetch, which refuses port ${uncallable.hostPort} ` +
+          `host port ${uncallable.hostPort} cannot carry the server's MCP port ${mcpPort}: ` +
+            `the DTMA calls the server through it with fetch, which refuses port ${uncallable.hostPort} ` +
             '(a "bad port" of the Fetch standard). Choose another host port, or leave the host port unset',
         )
       }

@@ -5,21 +5,19 @@ import { leaseOf, leaseTransition, type CredentialLease, type LeaseState } from 
 import { nextRefreshAt, onExpiryBase, retryDelay, stateAt, type RenewalPolicy } from "../../src/credentials/renewalPolicy.ts"
 
 const arbLease = (expires: boolean): fc.Arbitrary<CredentialLease> =>
-  fc
-    .record({ obtainedAt: fc.integer({ min: 0, max: 2 ** 40 }), lifetime: fc.integer({ min: 1, max: 30 * 86_400_000 }) })
-    .map(({ obtainedAt, lifetime }) =>
-      leaseOf(
-        {
-          connectionId: "c",
-          provider: "github",
-          scopes: ["repo"],
-          accessToken: Redacted.make("tok-secret"),
-          tokenType: "Bearer",
-          expiresAt: expires ? obtainedAt + lifetime : null,
-        },
-        obtainedAt,
-      ),
-    )
+  fc.record({ obtainedAt: fc.integer({ min: 0, max: 2 ** 40 }), lifetime: fc.integer({ min: 1, max: 30 * 86_400_000 }) }).map(({ obtainedAt, lifetime }) =>
+    leaseOf(
+      {
+        connectionId: "c",
+        provider: "github",
+        scopes: ["repo"],
+        accessToken: Redacted.make("tok-secret"),
+        tokenType: "Bearer",
+        expiresAt: expires ? obtainedAt + lifetime : null,
+      },
+      obtainedAt,
+    ),
+  )
 const arbOnExpiry = fc.record({
   _tag: fc.constant("on_expiry" as const),
   lifetimeShare: fc.double({ min: 0.1, max: 0.95, noNaN: true }),

@@ -100,7 +100,8 @@ describe("ServerCredentials", () => {
     const calls = source.calls.length
     const renewals = source.minted
     console.info(
-      `1,000-refresh run: ${calls} backend calls, ${renewals} tokens minted, ${calls - renewals} failed calls, ${outcome.expiredSeen} expired sightings, ${(outcome.now / 3_600_000).toFixed(1)} h simulated`,
+      `1,000-refresh run: ${calls} backend calls, ${renewals} tokens minted, ${calls - renewals} failed calls, ` +
+        `${outcome.expiredSeen} expired sightings, ${(outcome.now / 3_600_000).toFixed(1)} h simulated`,
     )
     // Every call names one connection: servers sharing it never cause a call each.
     expect(source.calls.every((c) => c.connectionIds.length === 1 || c.connectionIds.length === 2)).toBe(true)

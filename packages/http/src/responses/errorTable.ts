@@ -110,7 +110,9 @@ export const ERROR_TABLE: { readonly [T in Tag]: Row<T> } = {
     status: 404,
     body: {
       success: false,
-      error: `MCP server group '${e.groupId}' not found; groups deployed before the DTMA last started are not kept, remove their servers through DELETE /mcp-servers/:name.`,
+      error:
+        `MCP server group '${e.groupId}' not found; groups deployed before the DTMA last started are not kept, ` +
+        "remove their servers through DELETE /mcp-servers/:name.",
       code: "not_found",
     },
   }),

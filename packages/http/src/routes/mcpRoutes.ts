@@ -75,7 +75,8 @@ export const MCP_ROUTES: ReadonlyArray<RouteSpec> = [
     path: "/mcp-servers/:name/redeploy",
     summary: "Replace an MCP server's container (a new image, say) with zero downtime",
     description:
-      "The body is a deploy body; instanceNameOnToolbox may be left out. The new container starts beside the old one and is made ready; then traffic moves to it, the old one drains and is removed. If the new one never becomes ready it is removed and the old one keeps serving.",
+      "The body is a deploy body; instanceNameOnToolbox may be left out. The new container starts beside the old one and is made ready; " +
+      "then traffic moves to it, the old one drains and is removed. If the new one never becomes ready it is removed and the old one keeps serving.",
     public: false,
     body: deployMcpServerBody,
     responses: {
@@ -86,7 +87,9 @@ export const MCP_ROUTES: ReadonlyArray<RouteSpec> = [
       409: "A host port conflict",
       422: "Image not available",
       ...RUNTIME,
-      502: "The container runtime failed, the server did not become ready (stderr tail), or the backend failed or refused its OAuth credentials (which connection and why)",
+      502:
+        "The container runtime failed, the server did not become ready (stderr tail), " +
+        "or the backend failed or refused its OAuth credentials (which connection and why)",
     },
   },
   {

@@ -20,7 +20,8 @@ export const answerClientErrors = (server: Server): void => {
     const [status, reason, message, code] = answers[error.code ?? ""] ?? MALFORMED
     const body = JSON.stringify({ success: false, error: message, code })
     socket.end(
-      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     )
   })
 }

@@ -68,7 +68,7 @@ describe("operation storms over the fakes", () => {
     )
   }, 180_000)
 
-  it("across several names end in the state some last success implies for each, with no orphan container or credential delivery and no lost server", async () => {
+  it("across several names end as some last success implies for each, with no orphan container or credential delivery and no lost server", async () => {
     const names = ["north", "south wind", "east"]
     await fc.assert(
       fc.asyncProperty(fc.integer(), arbWaves(names), (seed, waves) => storm(seed, names, waves)),

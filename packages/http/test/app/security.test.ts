@@ -62,7 +62,7 @@ describe("bodies that reach for a prototype", () => {
     ['[{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"constructor":{"prototype":{"polluted":"yes"}}}}]', "[0].params.constructor.prototype"],
   ]
 
-  it("answers a __proto__ or constructor.prototype key with a 400 naming it, not as invalid JSON, on every route that reads a body, and pollutes nothing", async () => {
+  it("answers a __proto__ or constructor.prototype key with a 400 naming it (not invalid JSON) on every route reading a body; pollutes nothing", async () => {
     for (const e of ENDPOINTS.filter((x) => x.method === "POST")) {
       for (const [body, path] of POLLUTING) {
         const res = await send(e.method, e.path, { authorization: `Bearer ${TOKEN}` }, body)
@@ -220,7 +220,7 @@ describe("input the runtime would refuse", () => {
     ],
   ]
 
-  it("answers a malformed User, a Tmpfs the runtime refuses and a host port fetch cannot call with a 400 saying what is wrong, on deploy and redeploy", async () => {
+  it("answers a malformed User, a Tmpfs the runtime refuses or a host port fetch cannot call with a 400 saying why, on deploy and redeploy", async () => {
     for (const [extra, field, why] of MALFORMED) {
       const deploy = await app.json("POST", "/mcp-servers", mcpBody({ instanceNameOnToolbox: "refused", ...extra }))
       const redeploy = await app.json("POST", "/mcp-servers/standing/redeploy", mcpBody({ instanceNameOnToolbox: "standing", ...extra }))

@@ -96,8 +96,10 @@ describe("the backend down for a while", () => {
 
     const reasons = [...new Set(failedCycles.map((l) => String(JSON.parse(l).reason)))]
     console.log(
-      `backend down ${upAt - downAt} ms (${Math.round((upAt - downAt) / INTERVAL_MS)} intervals of ${INTERVAL_MS} ms): ${failedCycles.length} heartbeat cycles failed after their retries (${reasons.join(" | ")}); ` +
-        `${beats.slice(before).filter((b) => b.at < upAt).length} heartbeats arrived meanwhile; the first one after it came back arrived ${resumed.at - upAt} ms later; then ${beats.filter((b) => b.at >= upAt).length} in ${Date.now() - upAt} ms`,
+      `backend down ${upAt - downAt} ms (${Math.round((upAt - downAt) / INTERVAL_MS)} intervals of ${INTERVAL_MS} ms): ` +
+        `${failedCycles.length} heartbeat cycles failed after their retries (${reasons.join(" | ")}); ` +
+        `${beats.slice(before).filter((b) => b.at < upAt).length} heartbeats arrived meanwhile; ` +
+        `the first one after it came back arrived ${resumed.at - upAt} ms later; then ${beats.filter((b) => b.at >= upAt).length} in ${Date.now() - upAt} ms`,
     )
     console.log(`MCP calls during the outage: ${tally.ok} answered, ${tally.failed} failed ${tally.errors.join(" | ")}`)
     expect(failedCycles.length).toBeGreaterThanOrEqual(2)

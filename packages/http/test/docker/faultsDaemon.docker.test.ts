@@ -48,8 +48,10 @@ describe("a restart of the Docker daemon", () => {
     const deploy = await timed(() => d.call("POST", "/mcp-servers", misbehaving(`${run}-during`, "ok")))
     const health = await d.call("GET", "/health")
     console.log(
-      `daemon stopped in ${downAt - stoppingAt} ms; while down: GET /mcp-servers/:name ${view.ms} ms (${view.value?.healthStatus}, ${view.value?.lastError}); ` +
-        `GET /tools/status ${status.value?.status} in ${status.ms} ms; deploy ${deploy.value?.status} in ${deploy.ms} ms (${JSON.stringify(deploy.value?.body)})`,
+      `daemon stopped in ${downAt - stoppingAt} ms; ` +
+        `while down: GET /mcp-servers/:name ${view.ms} ms (${view.value?.healthStatus}, ${view.value?.lastError}); ` +
+        `GET /tools/status ${status.value?.status} in ${status.ms} ms; ` +
+        `deploy ${deploy.value?.status} in ${deploy.ms} ms (${JSON.stringify(deploy.value?.body)})`,
     )
     expect(health).toMatchObject({ status: 200, body: "OK" })
     expect(view.value?.healthStatus).toBe("unhealthy")
@@ -77,14 +79,16 @@ describe("a restart of the Docker daemon", () => {
     const tally = await loop.stop()
     for (const { name, v, at } of back) {
       console.log(
-        `${name.slice(run.length + 1)}: healthy ${at - upAt} ms after the daemon answered again; restartCount ${v.restartCount}; history since the stop:\n  ${historySince(v, stoppingAt)}`,
+        `${name.slice(run.length + 1)}: healthy ${at - upAt} ms after the daemon answered again; restartCount ${v.restartCount}; ` +
+          `history since the stop:\n  ${historySince(v, stoppingAt)}`,
       )
       expect(v.container.id).toBe(ids.get(name))
       expect(v.restartCount).toBeGreaterThanOrEqual(1)
     }
     const lastFailure = Math.max(0, ...tally.failedAt)
     console.log(
-      `calls to a, back to back: ${tally.ok} answered, ${tally.failed} failed, the last failure ${lastFailure === 0 ? "-" : `${lastFailure - upAt} ms after the daemon was back`}; ${tally.errors.slice(0, 3).join(" | ")}`,
+      `calls to a, back to back: ${tally.ok} answered, ${tally.failed} failed, ` +
+        `the last failure ${lastFailure === 0 ? "-" : `${lastFailure - upAt} ms after the daemon was back`}; ${tally.errors.slice(0, 3).join(" | ")}`,
     )
     // Calls failed only while the daemon was down or its servers were coming back.
     for (const at of tally.failedAt) expect(at).toBeLessThanOrEqual(Math.max(...back.map((b) => b.at)))

@@ -39,7 +39,7 @@ afterAll(async () => {
 })
 
 describe("a server that stops answering, on a real engine", () => {
-  it("finds a paused server by ping timeout, fails calls to it fast with a JSON-RPC error, and reconnects once it is unpaused; the other server loses no call", async () => {
+  it("finds a paused server by ping timeout, fails its calls fast with a JSON-RPC error, reconnects once unpaused; the other loses no call", async () => {
     const victim = nameOf("paused")
     const other = nameOf("pause-bystander")
     const { containerId } = await deployed(dtma, misbehaving(victim, "ok"))
@@ -84,7 +84,8 @@ describe("a server that stops answering, on a real engine", () => {
       50,
     )
     console.log(
-      `docker unpause → healthy in ${Date.now() - unpausedAt} ms; restartCount ${healthy.restartCount}; history since the pause:\n  ${historySince(healthy, pausedAt)}`,
+      `docker unpause → healthy in ${Date.now() - unpausedAt} ms; restartCount ${healthy.restartCount}; ` +
+        `history since the pause:\n  ${historySince(healthy, pausedAt)}`,
     )
     // The process was never ended: the DTMA connected to it again, it did not restart it.
     expect(healthy.container).toMatchObject({ id: containerId, state: "running" })
@@ -98,7 +99,7 @@ describe("a server that stops answering, on a real engine", () => {
     expect(tally.ok).toBeGreaterThan(0)
   }, 120_000)
 
-  it("answers a deploy of a server that never answers initialize with 502 within the start timeout, says why with its stderr, and leaves no container; the other server loses no call", async () => {
+  it("answers 502 in the start timeout for a server that never answers initialize, citing its stderr, no container left; the other loses no call", async () => {
     const victim = nameOf("mute")
     const other = nameOf("mute-bystander")
     await deployed(dtma, misbehaving(other, "ok"))

@@ -106,12 +106,15 @@ describe("a server that writes too much, on a real engine", () => {
     const logPath = await docker("inspect", "-f", "{{.LogPath}}", containerId)
     const logConfig = await docker("inspect", "-f", "{{json .HostConfig.LogConfig}}", containerId)
     console.log(
-      `stderr flood at ${rate / MIB} MiB/s for ${Math.round((Date.now() - started) / 1000)} s: DTMA RSS ${mem.first} → peak ${mem.peak} → ${mem.last} MiB, heap in use ${heapBefore} → ${heapAfter} MiB; ` +
-        `API reads (server view, 100-line logs) median ${reads.sort((a, b) => a - b)[reads.length >> 1]} ms, max ${reads.at(-1)} ms over ${reads.length}; last logs read ${logLines} lines; ` +
+      `stderr flood at ${rate / MIB} MiB/s for ${Math.round((Date.now() - started) / 1000)} s: ` +
+        `DTMA RSS ${mem.first} → peak ${mem.peak} → ${mem.last} MiB, heap in use ${heapBefore} → ${heapAfter} MiB; ` +
+        `API reads (server view, 100-line logs) median ${reads.sort((a, b) => a - b)[reads.length >> 1]} ms, ` +
+        `max ${reads.at(-1)} ms over ${reads.length}; last logs read ${logLines} lines; ` +
         `Docker's log: ${logConfig}, file '${logPath}'`,
     )
     console.log(
-      `flooding server: ${victimTally.ok} calls answered, ${victimTally.failed} failed; bystander: ${tally.ok} answered, ${tally.failed} failed ${tally.errors.join(" | ")}`,
+      `flooding server: ${victimTally.ok} calls answered, ${victimTally.failed} failed; ` +
+        `bystander: ${tally.ok} answered, ${tally.failed} failed ${tally.errors.join(" | ")}`,
     )
     expect(victimTally.errors).toEqual([])
     expect(victimTally.ok).toBeGreaterThan(0)
@@ -136,7 +139,7 @@ describe("a server that writes too much, on a real engine", () => {
     { label: "a 64 MiB JSON-RPC answer on one line", args: [String(64 * MIB)] },
     { label: "a 64 MiB stdout line that never ends", args: [String(64 * MIB), "unterminated"] },
   ]) {
-    it(`drops ${variant.label} without growing, fails that call at once, marks the server unhealthy with the reason and reconnects; the others lose no call`, async () => {
+    it(`drops ${variant.label} without growing, fails that call at once, marks the server unhealthy saying why, reconnects; others lose no call`, async () => {
       const victim = nameOf(variant.args.length === 1 ? "huge" : "endless")
       const other = nameOf(`${variant.args.length === 1 ? "huge" : "endless"}-bystander`)
       const { containerId } = await deployed(dtma, misbehaving(victim, "huge-line", ...variant.args))
@@ -168,7 +171,8 @@ describe("a server that writes too much, on a real engine", () => {
       const tally = await bystander.stop()
       console.log(
         `${variant.label}: the call failed after ${call.ms} ms (${call.error}); unhealthy ${Date.parse(unhealthy.at) - calledAt} ms after the call, ` +
-          `healthy again after ${Date.parse(healthy.healthHistory.at(-1)!.at) - calledAt} ms, restartCount ${healthy.restartCount}; DTMA RSS ${mem.first} → peak ${mem.peak} → ${mem.last} MiB`,
+          `healthy again after ${Date.parse(healthy.healthHistory.at(-1)!.at) - calledAt} ms, restartCount ${healthy.restartCount}; ` +
+          `DTMA RSS ${mem.first} → peak ${mem.peak} → ${mem.last} MiB`,
       )
       console.log(`history since the call:\n  ${historySince(healthy, calledAt)}`)
       console.log(`bystander: ${tally.ok} answered, ${tally.failed} failed ${tally.errors.join(" | ")}`)

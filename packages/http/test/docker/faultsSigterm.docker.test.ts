@@ -47,11 +47,13 @@ describe("a SIGTERM of the DTMA", () => {
     const calls = await Promise.all(inFlight)
     const exitAt = await exited
     console.log(
-      `SIGTERM ${termAt - started} ms into two 3 s calls: they ended ${calls.map((c) => `${started + c.ms - termAt} ms`).join(" and ")} after it (${calls.map((c) => c.error ?? textOf(c.value)).join(" | ")}); ` +
+      `SIGTERM ${termAt - started} ms into two 3 s calls: they ended ${calls.map((c) => `${started + c.ms - termAt} ms`).join(" and ")} after it ` +
+        `(${calls.map((c) => c.error ?? textOf(c.value)).join(" | ")}); ` +
         `the process exited ${exitAt - termAt} ms after the SIGTERM (grace ${GRACE_MS} ms)`,
     )
     console.log(
-      `during the drain: a new call failed after ${refusedCall.ms} ms (${refusedCall.error}); GET /mcp-servers answered ${refusedApi.status} ${JSON.stringify(refusedApi.body)}`,
+      `during the drain: a new call failed after ${refusedCall.ms} ms (${refusedCall.error}); ` +
+        `GET /mcp-servers answered ${refusedApi.status} ${JSON.stringify(refusedApi.body)}`,
     )
     for (const call of calls) expect(textOf(call.value)).toBe("Long running operation completed. Duration: 3 seconds, Steps: 3.")
     expect(refusedCall.error).toContain("The DTMA is shutting down; retry shortly.")

@@ -178,7 +178,7 @@ describe("MCP server faults on a real engine", () => {
     await remove(name)
   }, 90_000)
 
-  it("keeps answering every call to server A while server B is deployed, restarted, redeployed with a new image and removed; B's redeploy loses none", async () => {
+  it("answers every call to server A while server B is deployed, restarted, redeployed with a new image and removed; B's redeploy loses none", async () => {
     const a = nameOf("a")
     const b = nameOf("b")
     await deployed(a)
@@ -226,9 +226,8 @@ describe("MCP server faults on a real engine", () => {
 
     const aTallies = await Promise.all(aLoops.map((l) => l.stop()))
     console.log(
-      `A (4 sessions): ${aTallies.map((t) => t.ok).join(" + ")} = ${aOk()} calls answered, ${aTallies.reduce((s, t) => s + t.failed, 0)} failed; by phase of B: ${phases
-        .map((p) => `${p.phase} ${p.ms} ms / ${p.aCalls} calls`)
-        .join(", ")}`,
+      `A (4 sessions): ${aTallies.map((t) => t.ok).join(" + ")} = ${aOk()} calls answered, ${aTallies.reduce((s, t) => s + t.failed, 0)} failed; ` +
+        `by phase of B: ${phases.map((p) => `${p.phase} ${p.ms} ms / ${p.aCalls} calls`).join(", ")}`,
     )
     console.log(`B during its redeploy: ${bTally.ok} calls answered, ${bTally.failed} failed ${bTally.errors.join(" | ")}`)
     expect(aTallies.map((t) => t.errors)).toEqual([[], [], [], []])
@@ -272,7 +271,8 @@ describe("MCP server faults on a real engine", () => {
       expect(entry.capabilities?.tools.length, `tool count of ${name}`).toBeGreaterThan(0)
     }
     console.log(
-      `after the restart: ${[...after.values()].map((e) => `${e.instanceName.slice(run.length + 1)} ${e.healthStatus} ${e.capabilities?.tools.length} tools`).join(", ")}`,
+      `after the restart: ` +
+        [...after.values()].map((e) => `${e.instanceName.slice(run.length + 1)} ${e.healthStatus} ${e.capabilities?.tools.length} tools`).join(", "),
     )
 
     await echo(await client(stdio), "stdio after the DTMA restart")

@@ -102,7 +102,7 @@ describe("client sessions of a real DTMA's proxied endpoint, when their server g
     expect(await toolNames(await client(name))).toContain("create_entities")
   }, 90_000)
 
-  it("keeps a server's sessions through a redeploy of the same image under another tag, and ends them when a redeploy puts a different image under the name", async () => {
+  it("keeps a server's sessions through a redeploy of the same image under another tag; ends them when one puts another image under the name", async () => {
     const name = `${run}-redeployed`
     await deploy(name, EVERYTHING)
     const sdk = await client(name)

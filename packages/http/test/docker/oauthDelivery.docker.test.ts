@@ -90,7 +90,8 @@ const scanEverything = async (tokens: ReadonlyArray<string>, full: boolean): Pro
 }
 
 const describeScan = (label: string, scan: DiskScan) =>
-  `${label}: ${scan.files} files, ${(scan.bytes / 1e6).toFixed(0)} MB on ${scan.roots.map((r) => `${r.root} (${r.filesystem})`).join(", ")}; ${scan.tooLarge.length} over 50 MiB skipped; ${scan.hits.length} files with a token`
+  `${label}: ${scan.files} files, ${(scan.bytes / 1e6).toFixed(0)} MB on ${scan.roots.map((r) => `${r.root} (${r.filesystem})`).join(", ")}; ` +
+  `${scan.tooLarge.length} over 50 MiB skipped; ${scan.hits.length} files with a token`
 
 /** Texts the DTMA produced: its log, every management API answer, every heartbeat body it sent. */
 const textsOfRun = () => [
@@ -181,7 +182,7 @@ describe("OAuth credentials delivered to real MCP servers", () => {
     envCalls = echoLoop(await clientOf(rig, NAME.env), "throughout")
   }, 60_000)
 
-  it("leaves no token on disk (not even those the servers printed), in logs, API answers, labels or docker inspect after deploy; env_vars tokens only in Docker's records", async () => {
+  it("leaves no token on disk (printed ones too), in logs, API answers, labels or inspect after deploy; env_vars ones only in Docker's records", async () => {
     const { envRecords } = await expectNothingLeaked("scan after deploy", false)
     expect(envRecords).toContain(`${dockerRoot}/containers/${containerIds.env[0]}/config.v2.json`)
     for (const method of ["files", "socket", "env"] as const) {
@@ -206,7 +207,8 @@ describe("OAuth credentials delivered to real MCP servers", () => {
         expect(renewal!.at, "refreshed before the first token expired").toBeLessThan(original!.expiresAt!)
         expect(unexpired(seen.value)).toBe(true)
         report.push(
-          `${method}: scheduled refresh ${((renewal!.at - original!.at) / 1000).toFixed(1)} s after the first token; read by the server ${seen.at - renewal!.at} ms after the backend minted it`,
+          `${method}: scheduled refresh ${((renewal!.at - original!.at) / 1000).toFixed(1)} s after the first token; ` +
+            `read by the server ${seen.at - renewal!.at} ms after the backend minted it`,
         )
         const after = await inspected(containerIds[method][0]!)
         expect(after).toEqual({ ...before, running: true })

@@ -89,7 +89,7 @@ describe("OAuth faults on a real engine", { concurrent: true }, () => {
     expect(requestsFor(backend, ID.slow)).toHaveLength(4)
   }, 90_000)
 
-  it("a DTMA restarted after SIGKILL fetches the adopted server's tokens again, delivers them into the same container and keeps refreshing; leftovers of gone servers are wiped", async () => {
+  it("a DTMA restarted after SIGKILL refetches an adopted server's tokens into its container, keeps refreshing, wipes gone servers' leftovers", async () => {
     const scenario = await restartScenario(RUN)
     others.push(scenario)
     const measured = await scenario.run()
@@ -164,7 +164,7 @@ describe("OAuth faults on a real engine", { concurrent: true }, () => {
     expect(res.body.error).toContain(plain)
   }, 60_000)
 
-  it("POST /oauth/refresh answers 200 with the connections, and 502 naming the connection when the backend refuses, the old token still delivered", async () => {
+  it("POST /oauth/refresh answers 200 with the connections, or 502 naming the one the backend refuses, the old token still delivered", async () => {
     const name = nameOf("refresh")
     await deployed(rig, oauthDeploy(name, FILESYSTEM, [ID.refused], { baseConfigOverrideJson: { Cmd: ["/run/secrets/dtma"] } }))
     const client = await clientOf(rig, name)

@@ -133,7 +133,7 @@ describe("the answer to a POST", () => {
     await server.close()
   })
 
-  it("answers with a single object when the POST was no batch, with 202 and no body when its request was cancelled, with 400 when it was refused as a repeat", async () => {
+  it("answers a single object when the POST was no batch, 202 and no body when its request was cancelled, 400 when it was refused as a repeat", async () => {
     for (const [settle, status, body] of [
       [(a: PostAnswer) => (a.started(), a.settle(0, result(1))), 200, JSON.stringify(result(1))],
       [(a: PostAnswer) => (a.started(), a.settle(0, null)), 202, ""],
@@ -154,7 +154,7 @@ describe("the answer to a POST", () => {
     }
   })
 
-  it("streams what was settled before it opened, then each progress notification and answer as one event as it comes, and closes after the last answer", async () => {
+  it("streams what settled before it opened, then each progress notification and answer as one event on arrival; closes after the last answer", async () => {
     let answer: PostAnswer | undefined
     const server = await answering((res) => {
       answer = new PostAnswer({ res, sessionId: "s-1", batch: true, requests: 2 })

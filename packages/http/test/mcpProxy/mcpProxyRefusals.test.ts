@@ -43,7 +43,7 @@ describe("the proxied MCP endpoint, given a request id already in flight in the 
   let app: ProxyApp
   afterEach(() => app.close())
 
-  it("refuses a second request with an id in flight in the session with -32600 and still answers the first, answered as one JSON body or as an event stream", async () => {
+  it("refuses a second request with an id in flight in its session with -32600 and still answers the first, as one JSON body or an event stream", async () => {
     app = await startProxyApp()
     const { post } = await session(app.endpoint())
     for (const [tag, meta] of [
@@ -156,7 +156,8 @@ describe("the proxied MCP endpoint's bounds on client sessions", () => {
       error: {
         code: -32002,
         message:
-          "MCP server 'fixture' has 2 client sessions, the most this DTMA keeps per server (DTMA_MCP_MAX_SESSIONS_PER_SERVER); end one (DELETE) or retry later.",
+          "MCP server 'fixture' has 2 client sessions, the most this DTMA keeps per server (DTMA_MCP_MAX_SESSIONS_PER_SERVER); " +
+          "end one (DELETE) or retry later.",
       },
     })
 

@@ -52,7 +52,7 @@ describe("the proxied MCP endpoint's answers", () => {
     expect([textOf(answers[0]), answers[1]!["result"], textOf(answers[2])]).toEqual(["one", {}, "three"])
   })
 
-  it("streams a batch with a request that asked for progress: each message one event, progress before its answer, the stream closed after the last answer", async () => {
+  it("streams a batch where one request asks for progress: each message one event, progress before its answer, closed after the last answer", async () => {
     const { post } = await rawSession(app.endpoint())
     const res = await post([count(1, "a", 2), echo(2, "plain")])
     expect(res.headers.get("content-type")).toBe("text/event-stream")

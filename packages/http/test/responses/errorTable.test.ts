@@ -118,7 +118,8 @@ const PINNED: ReadonlyArray<readonly [HttpFailure, Operation, number, unknown]> 
       success: false,
       message: "Failed to deploy MCP server 'mcp-a'.",
       error:
-        "MCP server 'mcp-a' did not become ready and was rolled back: MCP connection failed (unreachable): connection refused. Last stderr lines: Error: bad flag | usage: x",
+        "MCP server 'mcp-a' did not become ready and was rolled back: MCP connection failed (unreachable): connection refused. " +
+        "Last stderr lines: Error: bad flag | usage: x",
       code: "mcp_server_not_ready",
     },
   ],
@@ -185,7 +186,8 @@ const PINNED: ReadonlyArray<readonly [HttpFailure, Operation, number, unknown]> 
     {
       success: false,
       error:
-        "MCP server group 'agent-1-mcp' not found; groups deployed before the DTMA last started are not kept, remove their servers through DELETE /mcp-servers/:name.",
+        "MCP server group 'agent-1-mcp' not found; groups deployed before the DTMA last started are not kept, " +
+        "remove their servers through DELETE /mcp-servers/:name.",
       code: "not_found",
     },
   ],

@@ -244,8 +244,10 @@ describe("OAuth credentials of MCP servers", () => {
           credentialInjectionMethod: "env_vars",
           baseConfigOverrideJson: { HostConfig: { PortBindings: { "9090/tcp": [{ HostPort: "19090" }] } } },
         },
-        "Invalid PortBindings: host port 19090 cannot be fixed with env_vars delivery: each token renewal starts a replacement container beside the running one, " +
-          "and both cannot hold one host port. Leave the host port unset (clients reach the server through the DTMA's endpoint), or deliver by mounted_secrets or runtime_api",
+        "Invalid PortBindings: host port 19090 cannot be fixed with env_vars delivery: " +
+          "each token renewal starts a replacement container beside the running one, " +
+          "and both cannot hold one host port. Leave the host port unset (clients reach the server through the DTMA's endpoint), " +
+          "or deliver by mounted_secrets or runtime_api",
       ],
     ]
     for (const [overrides, error] of cases) {
