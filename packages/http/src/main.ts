@@ -9,6 +9,7 @@ import * as Exit from "effect/Exit"
 import { CredentialDelivery, wipeLeftoverCredentials, type Instances, type McpServers } from "@dtma/domain"
 import { ConfigError, DEFAULT_HEARTBEAT_INTERVAL_MS, type Config } from "./composition/config.ts"
 import { adaptersModule } from "./composition/adaptersModule.ts"
+import { makeFileAgentAccess } from "./composition/agentAccess.ts"
 import { answerClientErrors } from "./server/answerClientErrors.ts"
 import { buildContainer, heartbeatEnabled, stopUseCases } from "./composition/container.ts"
 import { createApp } from "./server/createApp.ts"
@@ -91,7 +92,12 @@ const main = async (): Promise<void> => {
   if (config.generatedTokenFile !== null) {
     logger.warn({ path: config.generatedTokenFile }, "no inbound token configured: generated one; callers must present the token kept in this file")
   }
-  const container = buildContainer({ config, logger, infrastructure: adaptersModule(config) })
+  const agentAccess = await Effect.runPromiseExit(makeFileAgentAccess(config))
+  if (Exit.isFailure(agentAccess)) {
+    logger.fatal({ cause: Cause.pretty(agentAccess.cause) }, "cannot read the agent token keys or revocations in the state directory; not starting")
+    process.exit(1)
+  }
+  const container = buildContainer({ config, logger, infrastructure: adaptersModule(config, agentAccess.value) })
   await checkCredentialStore(config.credentials, logger)
   await reconcile(bound(container, Tokens.Instances), logger)
   const mcpServers = bound(container, Tokens.McpServers)

@@ -1,6 +1,22 @@
-import { ContainerEvents, ContainerLogs, ContainerRuntime, ControlPlane, CredentialDelivery, CredentialSource, HostMetrics, McpConnector } from "@dtma/domain"
+import * as Effect from "effect/Effect"
+import {
+  AgentAccess,
+  ContainerEvents,
+  ContainerLogs,
+  ContainerRuntime,
+  ControlPlane,
+  CredentialDelivery,
+  CredentialSource,
+  HostMetrics,
+  makeAgentAccess,
+  makeAgentRevocations,
+  McpConnector,
+} from "@dtma/domain"
 import { ContainerModule } from "inversify"
 import { FixedHostMetrics } from "./fakes/FixedHostMetrics.ts"
+import { InMemoryAccessTokens } from "./fakes/InMemoryAccessTokens.ts"
+import { InMemoryAgentTokenIssuer } from "./fakes/InMemoryAgentTokenIssuer.ts"
+import { InMemoryRevocationStore } from "./fakes/InMemoryRevocationStore.ts"
 import { InMemoryContainerEvents } from "./fakes/InMemoryContainerEvents.ts"
 import { InMemoryContainerLogs } from "./fakes/InMemoryContainerLogs.ts"
 import { InMemoryContainerRuntime } from "./fakes/InMemoryContainerRuntime.ts"
@@ -18,6 +34,26 @@ export interface Fakes {
   readonly events: InMemoryContainerEvents
   readonly credentialDelivery: InMemoryCredentialDelivery
   readonly credentialSource: InMemoryCredentialSource
+  /** Agent access over fakes: `tokens` mints and verifies, `issuer` is the built-in issuer, `revocations` persist in `revocationStore`. */
+  readonly agentAccess: FakeAgentAccess
+}
+
+/** Agent access over the fakes, with each part at hand. */
+export interface FakeAgentAccess {
+  readonly access: AgentAccess
+  readonly tokens: InMemoryAccessTokens
+  readonly issuer: InMemoryAgentTokenIssuer
+  readonly revocationStore: InMemoryRevocationStore
+}
+
+/** Agent access over fakes: a fake verifier that trusts the fake built-in issuer, revocations in memory. */
+export const fakeAgentAccess = (options: { readonly issuer?: string; readonly maxTtlSeconds?: number } = {}): FakeAgentAccess => {
+  const revocationStore = new InMemoryRevocationStore()
+  const maxTtlSeconds = options.maxTtlSeconds ?? 86_400
+  const revocations = Effect.runSync(makeAgentRevocations({ store: revocationStore, window: { maxTokenLifetimeMs: maxTtlSeconds * 1000, leewayMs: 30_000 } }))
+  const tokens = new InMemoryAccessTokens({ revocations })
+  const issuer = new InMemoryAgentTokenIssuer({ tokens, maxTtlSeconds, ...(options.issuer === undefined ? {} : { issuer: options.issuer }) })
+  return { access: makeAgentAccess({ tokens, issuer, revocations, externalIssuers: [] }), tokens, issuer, revocationStore }
 }
 
 /**
@@ -33,6 +69,7 @@ export const fakesModule = (fakes: Partial<Fakes> = {}): ContainerModule => {
   const events = fakes.events ?? new InMemoryContainerEvents()
   const credentialDelivery = fakes.credentialDelivery ?? new InMemoryCredentialDelivery()
   const credentialSource = fakes.credentialSource ?? new InMemoryCredentialSource()
+  const agentAccess = fakes.agentAccess ?? fakeAgentAccess()
   return new ContainerModule(({ bind }) => {
     bind<ContainerRuntime>(ContainerRuntime).toConstantValue(runtime)
     bind<ControlPlane>(ControlPlane).toConstantValue(controlPlane)
@@ -42,5 +79,6 @@ export const fakesModule = (fakes: Partial<Fakes> = {}): ContainerModule => {
     bind<ContainerEvents>(ContainerEvents).toConstantValue(events)
     bind<CredentialDelivery>(CredentialDelivery).toConstantValue(credentialDelivery)
     bind<CredentialSource>(CredentialSource).toConstantValue(credentialSource)
+    bind<AgentAccess>(AgentAccess).toConstantValue(agentAccess.access)
   })
 }

@@ -1,5 +1,6 @@
 import * as Effect from "effect/Effect"
 import {
+  AgentAccess,
   ContainerEvents,
   ContainerLogs,
   ContainerRuntime,
@@ -50,8 +51,10 @@ const standaloneCredentialSource: CredentialSource = {
  * transports, the Agentopia backend (a control plane that reports nowhere when no backend is
  * configured), the host's metrics. Nothing connects until first used.
  */
-export const adaptersModule = (config: Config): ContainerModule =>
+export const adaptersModule = (config: Config, agentAccess: AgentAccess): ContainerModule =>
   new ContainerModule(({ bind }) => {
+    // Built before the container (its key and revocation files are read at start): a constant here.
+    bind<AgentAccess>(AgentAccess).toConstantValue(agentAccess)
     bind<DockerOutputCapture>(Tokens.OutputCapture)
       .toResolvedValue(
         (logger: Logger) =>

@@ -1,5 +1,6 @@
 import * as Data from "effect/Data"
 import * as Redacted from "effect/Redacted"
+import { accessConfigOf, type AccessConfig } from "./accessConfig.ts"
 import { mcpConfigOf, type McpConfig } from "./mcpConfig.ts"
 import { tlsSettingsOf, type TlsSettings } from "./tlsSettings.ts"
 
@@ -35,6 +36,8 @@ export interface Config {
   readonly mcp: McpConfig
   /** The DTMA's own certificate and key (`DTMA_TLS_CERT_FILE`, `DTMA_TLS_KEY_FILE`): HTTPS when set; absent or null: plain HTTP. */
   readonly tls?: TlsSettings | null | undefined
+  /** Agents: token issuers, the resource identifier, origins and rate limits. */
+  readonly access: AccessConfig
 }
 
 /** A setting the DTMA cannot start with. The message names the setting, never its value. */
@@ -121,9 +124,13 @@ export const resolveSettings = (env: Readonly<Record<string, string | undefined>
   const scope = get("DTMA_SCOPE") ?? "true"
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(scope))
     throw new ConfigError({ problem: "DTMA_SCOPE must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit" })
+  const host = get("DTMA_HOST") ?? "0.0.0.0"
+  const tls = tlsSettingsOf(get, (problem) => {
+    throw new ConfigError({ problem })
+  })
   return {
     port,
-    host: get("DTMA_HOST") ?? "0.0.0.0",
+    host,
     stateDir: get("DTMA_STATE_DIR") ?? DEFAULT_STATE_DIR,
     logLevel: logLevel as LogLevel,
     apiBaseUrl: baseUrl === undefined ? null : baseUrl.replace(/\/+$/, ""),
@@ -137,11 +144,19 @@ export const resolveSettings = (env: Readonly<Record<string, string | undefined>
     mcp: mcpConfigOf(get, (problem) => {
       throw new ConfigError({ problem })
     }),
-    tls: tlsSettingsOf(get, (problem) => {
-      throw new ConfigError({ problem })
-    }),
+    tls,
+    access: accessConfigOf(
+      get,
+      (problem) => {
+        throw new ConfigError({ problem })
+      },
+      `${tls === null ? "http" : "https"}://${get("DTMA_PUBLIC_HOST") ?? defaultHostOf(host)}:${port}`,
+    ),
   }
 }
+
+// A wildcard listen address is nobody's name for the DTMA: loopback stands in until a public host is configured.
+const defaultHostOf = (host: string): string => (host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host)
 
 const credentialsConfigOf = (get: (key: string) => string | undefined): CredentialsConfig => {
   const root = get("DTMA_CREDENTIALS_DIR") ?? "/run/dtma"

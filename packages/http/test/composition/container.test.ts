@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { ContainerEvents, ContainerLogs, ContainerRuntime, ControlPlane, defaultRestartPolicy, HostMetrics, McpConnector } from "@dtma/domain"
 import { FETCH_BAD_PORTS, standaloneControlPlane } from "@dtma/adapters"
-import { fakesModule, InMemoryContainerRuntime, RecordingControlPlane } from "@dtma/testing"
+import { fakesModule, InMemoryContainerRuntime, RecordingControlPlane, fakeAgentAccess } from "@dtma/testing"
 import { Container } from "inversify"
 import { describe, expect, it } from "vitest"
 import { adaptersModule } from "../../src/composition/adaptersModule.ts"
@@ -67,7 +67,7 @@ describe("the composition root", () => {
 
 const loadAdapters = (config = testConfig()) => {
   const container = new Container({ defaultScope: "Singleton" })
-  container.load(configModule(config, capturingLogger().logger), adaptersModule(config))
+  container.load(configModule(config, capturingLogger().logger), adaptersModule(config, fakeAgentAccess().access))
   return container
 }
 

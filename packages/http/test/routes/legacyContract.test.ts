@@ -10,6 +10,7 @@ import { gzipSync } from "node:zlib"
 import fc from "fast-check"
 import { Effect } from "effect"
 import {
+  AgentAccess,
   ContainerEvents,
   ContainerLogs,
   ContainerRuntime,
@@ -34,6 +35,7 @@ import {
   failureOf,
   fakesModule,
   run,
+  fakeAgentAccess,
 } from "@dtma/testing"
 import { containerNameFor } from "@dtma/adapters"
 import { Container, ContainerModule } from "inversify"
@@ -662,9 +664,11 @@ const startBackend = async (answers: Array<number>, fallback = 204) => {
  */
 const composeWithRealBackend = (config: Config, runtime: InMemoryContainerRuntime) => {
   const adapters = new Container({ defaultScope: "Singleton" })
-  adapters.load(adaptersModule(config))
+  adapters.load(adaptersModule(config, fakeAgentAccess().access))
   const controlPlane = adapters.get<ControlPlane>(ControlPlane)
+  const agentAccess = adapters.get<AgentAccess>(AgentAccess)
   const infrastructure = new ContainerModule(({ bind }) => {
+    bind<AgentAccess>(AgentAccess).toConstantValue(agentAccess)
     bind<ContainerRuntime>(ContainerRuntime).toConstantValue(runtime)
     bind<ControlPlane>(ControlPlane).toConstantValue(controlPlane)
     bind<HostMetrics>(HostMetrics).toConstantValue(new FixedHostMetrics())

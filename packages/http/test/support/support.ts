@@ -4,6 +4,7 @@ import { Effect, Redacted } from "effect"
 import type { CreateOptions, InstanceSpec, McpServers } from "@dtma/domain"
 import {
   echoMcpServer,
+  fakeAgentAccess,
   fakesModule,
   InMemoryContainerEvents,
   InMemoryContainerLogs,
@@ -12,6 +13,7 @@ import {
   InMemoryCredentialSource,
   InMemoryMcpConnector,
   RecordingControlPlane,
+  type FakeAgentAccess,
   type InMemoryContainerRuntimeOptions,
   type McpServerFactory,
 } from "@dtma/testing"
@@ -34,6 +36,17 @@ export const OTHER_TOKEN = "second-inbound-token"
 export const OUTBOUND_TOKEN = "outbound-token-never-shown"
 export const NOW = new Date("2025-06-20T00:00:00.000Z")
 
+/** Agents as a DTMA at http://127.0.0.1:30000 with no external issuer sees them. */
+export const TEST_ACCESS: Config["access"] = {
+  resourceUrl: "http://127.0.0.1:30000",
+  publicHost: null,
+  issuers: [],
+  maxTokenTtlSeconds: 86_400,
+  allowedOrigins: [],
+  ratePerSecond: 1_000,
+  burst: 1_000,
+}
+
 export const testConfig = (overrides: Partial<Config> = {}): Config => ({
   port: 30000,
   host: "127.0.0.1",
@@ -48,6 +61,7 @@ export const testConfig = (overrides: Partial<Config> = {}): Config => ({
   scope: "true",
   credentials: { root: "/nonexistent/dtma-credentials", allowDisk: false, oauthPath: "get-mcp-oauth-credentials" },
   mcp: DEFAULT_MCP_CONFIG,
+  access: TEST_ACCESS,
   ...overrides,
 })
 
@@ -97,6 +111,8 @@ export interface TestApp {
   /** The backend's OAuth connections: `github-1` (github) and `slack-1` (slack) are connected. */
   readonly credentialSource: InMemoryCredentialSource
   readonly credentialDelivery: InMemoryCredentialDelivery
+  /** Agent access over fakes: `agentAccess.tokens.mint(…)` makes an agent token the app accepts. */
+  readonly agentAccess: FakeAgentAccess
   readonly logs: Array<string>
   /** fetch with the bearer token unless `headers.authorization` says otherwise. */
   api(path: string, init?: RequestInit): Promise<Response>
@@ -118,7 +134,8 @@ export const startTestApp = async (options: { readonly config?: Partial<Config>;
   credentialSource.connect("github-1", { provider: "github", scopes: ["repo"] })
   credentialSource.connect("slack-1", { provider: "slack", scopes: ["chat:write"] })
   const credentialDelivery = new InMemoryCredentialDelivery()
-  const infrastructure = fakesModule({ runtime, controlPlane, connector, logs: containerLogs, events, credentialSource, credentialDelivery })
+  const agentAccess = fakeAgentAccess()
+  const infrastructure = fakesModule({ runtime, controlPlane, connector, logs: containerLogs, events, credentialSource, credentialDelivery, agentAccess })
   const container = buildContainer({ config: testConfig(options.config), logger, infrastructure })
   const mcpServers = bound(container, Tokens.McpServers)
   const server = createApp(container, { now: () => NOW }).listen(0, "127.0.0.1")
@@ -137,6 +154,7 @@ export const startTestApp = async (options: { readonly config?: Partial<Config>;
     controlPlane,
     credentialSource,
     credentialDelivery,
+    agentAccess,
     logs: lines,
     api,
     json: (method, path, body) =>
