@@ -1,9 +1,20 @@
 import { createHash, timingSafeEqual } from "node:crypto"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import * as Redacted from "effect/Redacted"
-import type { Middleware } from "koa"
+import type { AgentAccess, AgentIdentity, TokenRefused } from "@dtma/domain"
+import type { Context, Middleware } from "koa"
+import { operatorOf, stateOf } from "./caller.ts"
+import { EdgeErrorCodes, isMcpEndpoint, refuseMcp } from "./mcpEndpoints.ts"
 
 export const UNAUTHORIZED_BODY = { error: "Unauthorized: Missing or invalid token format" } as const
 export const FORBIDDEN_BODY = { error: "Forbidden: Invalid token" } as const
+export const AGENT_TOKEN_NOT_ALLOWED = {
+  success: false,
+  error: "Forbidden: an agent token may only call the MCP endpoints (/mcp and /mcp-servers/:name/mcp); this route needs an operator key",
+  code: "agent_token_not_allowed",
+} as const
 
 const BEARER = /^Bearer +(\S+) *$/i
 
@@ -23,26 +34,109 @@ export const makeTokenCheck = (accepted: ReadonlyArray<Redacted.Redacted<string>
   }
 }
 
-/** Requires `Authorization: Bearer <token>` on every request that `isPublic` does not let through. */
-export const bearerAuth = (options: {
-  readonly tokens: ReadonlyArray<Redacted.Redacted<string>>
+/** Where the protected-resource metadata (RFC 9728) of the endpoint at `path` is: the well-known prefix before the resource's path. */
+export const resourceMetadataUrl = (resourceUrl: string, path: string): string => {
+  const resource = new URL(resourceUrl)
+  const endpoint = path.length > 1 ? path.replace(/\/+$/, "") : ""
+  return `${resource.origin}/.well-known/oauth-protected-resource${resource.pathname.replace(/\/+$/, "")}${endpoint}`
+}
+
+// A quoted-string of RFC 9110 holds neither `"` nor `\`, and a header no control character.
+const quotable = (text: string): string => text.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, "?")
+
+export interface AuthenticateOptions {
+  /** The operator keys. */
+  readonly operatorKeys: ReadonlyArray<Redacted.Redacted<string>>
+  readonly access: Pick<AgentAccess, "verify">
+  /** The DTMA's resource identifier, for `resource_metadata` in challenges. */
+  readonly resourceUrl: string
   readonly isPublic: (method: string, path: string) => boolean
-}): Middleware => {
-  const check = makeTokenCheck(options.tokens)
+}
+
+/**
+ * Tells who a request is from and refuses it when that caller may not make it (agent-access spec,
+ * "Access tokens" and "On MCP endpoints"). Public routes pass untouched. An operator key passes
+ * everywhere. An agent token passes only on the MCP endpoints, whose refusals are JSON-RPC errors
+ * with an RFC 6750 challenge; on any other route it gets `403 agent_token_not_allowed`, and the
+ * legacy 401 and 403 bodies stay for everything else. The caller is left in `ctx.state.caller`,
+ * for the layers after (grants, rate limits, audit) and for the audit of a refusal.
+ */
+export const authenticate = (options: AuthenticateOptions): Middleware => {
+  const isOperatorKey = makeTokenCheck(options.operatorKeys)
+  /** The agent, or why its token is refused; anything else (a defect) is thrown, for the error boundary. */
+  const verify = async (token: string): Promise<Result.Result<AgentIdentity, TokenRefused>> => {
+    const exit = await Effect.runPromiseExit(Effect.result(options.access.verify(Redacted.make(token))))
+    if (exit._tag === "Success") return exit.value
+    throw Cause.squash(exit.cause)
+  }
+
+  const challenge = (ctx: Context, error?: { readonly code: string; readonly description: string }): Record<string, string> => {
+    const metadata = `resource_metadata="${quotable(resourceMetadataUrl(options.resourceUrl, ctx.path))}"`
+    const params = error === undefined ? [metadata] : [`error="${error.code}"`, `error_description="${quotable(error.description)}"`, metadata]
+    return { "WWW-Authenticate": `Bearer ${params.join(", ")}` }
+  }
+
+  const onMcpEndpoint = async (ctx: Context, next: () => Promise<unknown>, presented: string | undefined): Promise<unknown> => {
+    if (presented === undefined) {
+      return refuseMcp(ctx, {
+        status: 401,
+        code: EdgeErrorCodes.Unauthorized,
+        error: "unauthorized",
+        message: "Unauthorized: this MCP endpoint needs an access token in Authorization: Bearer <token>",
+        headers: challenge(ctx),
+      })
+    }
+    if (isOperatorKey(presented)) {
+      stateOf(ctx).caller = operatorOf(presented)
+      return next()
+    }
+    const verified = await verify(presented)
+    if (Result.isSuccess(verified)) {
+      stateOf(ctx).caller = verified.success
+      return next()
+    }
+    const refused = verified.failure
+    if (refused.reason === "keys_unavailable") {
+      return refuseMcp(ctx, {
+        status: 503,
+        code: EdgeErrorCodes.Unavailable,
+        error: "temporarily_unavailable",
+        message: `The access token cannot be checked now: ${refused.detail}`,
+        headers: { "Retry-After": "5" },
+      })
+    }
+    const description = refused.message
+    return refuseMcp(ctx, {
+      status: 401,
+      code: EdgeErrorCodes.Unauthorized,
+      error: "invalid_token",
+      message: `Unauthorized: ${description}`,
+      headers: challenge(ctx, { code: "invalid_token", description }),
+    })
+  }
+
   return async (ctx, next) => {
     if (options.isPublic(ctx.method, ctx.path)) return next()
-    const match = BEARER.exec(ctx.get("authorization"))
-    if (match?.[1] === undefined) {
+    const presented = BEARER.exec(ctx.get("authorization"))?.[1]
+    if (isMcpEndpoint(ctx.path)) return onMcpEndpoint(ctx, next, presented)
+    if (presented === undefined) {
       ctx.status = 401
       ctx.set("WWW-Authenticate", "Bearer")
       ctx.body = UNAUTHORIZED_BODY
       return
     }
-    if (!check(match[1])) {
+    if (isOperatorKey(presented)) {
+      stateOf(ctx).caller = operatorOf(presented)
+      return next()
+    }
+    const verified = await verify(presented)
+    if (Result.isSuccess(verified)) {
+      stateOf(ctx).caller = verified.success
       ctx.status = 403
-      ctx.body = FORBIDDEN_BODY
+      ctx.body = AGENT_TOKEN_NOT_ALLOWED
       return
     }
-    return next()
+    ctx.status = 403
+    ctx.body = FORBIDDEN_BODY
   }
 }

@@ -204,12 +204,15 @@ describe("the auth matrix", () => {
 
   for (const endpoint of ENDPOINTS) {
     for (const auth of AUTH_CASES) {
+      // An unknown token is a legacy 403 on management routes, an invalid token (401) on the MCP endpoint.
       const expected = endpoint.public
         ? "never 401 or 403"
         : auth.header === undefined || auth.header === "Basic x"
           ? "401"
           : auth.header === "Bearer wrong"
-            ? "403"
+            ? endpoint.path === MCP_PROXY_PATH
+              ? "401"
+              : "403"
             : "neither 401 nor 403"
       it(`answers ${endpoint.method} ${endpoint.path} with ${auth.label}: ${expected}`, async () => {
         await ensureStanding(app)

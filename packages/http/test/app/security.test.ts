@@ -34,7 +34,9 @@ describe("who may call what", () => {
         expect([none.status, wrong.status, malformed.status], `${e.method} ${e.path}`).toEqual([200, 200, 200])
         continue
       }
-      expect([none.status, wrong.status, malformed.status], `${e.method} ${e.path}`).toEqual([401, 403, 401])
+      // On the MCP endpoint an unknown token is an invalid access token (401); elsewhere the legacy 403.
+      const wrongStatus = MCP_ENDPOINT.includes(e) ? 401 : 403
+      expect([none.status, wrong.status, malformed.status], `${e.method} ${e.path}`).toEqual([401, wrongStatus, 401])
     }
     // Nothing refused did anything: the one server is still there, running.
     expect(app.runtime.containerCount()).toBe(1)

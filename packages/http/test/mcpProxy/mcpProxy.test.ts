@@ -131,7 +131,7 @@ describe("the proxied MCP endpoint, refusing", () => {
     await Promise.all([holder.client.close(), other.client.close()])
   })
 
-  it("answers 401 without a token and 403 with a wrong one", async () => {
+  it("answers 401 with a challenge naming its resource metadata without a token, 401 invalid_token with a wrong one", async () => {
     app = await startProxyApp()
     const init = {
       jsonrpc: "2.0",
@@ -141,8 +141,17 @@ describe("the proxied MCP endpoint, refusing", () => {
     }
     const headers = mcpHeaders()
     const { authorization: _, ...anonymous } = headers
-    expect((await fetch(app.endpoint(), { method: "POST", headers: anonymous, body: JSON.stringify(init) })).status).toBe(401)
-    expect((await fetch(app.endpoint(), { method: "POST", headers: mcpHeaders(undefined, "not-a-token"), body: JSON.stringify(init) })).status).toBe(403)
+    const metadata = "http://127.0.0.1:30000/.well-known/oauth-protected-resource/mcp-servers/fixture/mcp"
+    const none = await fetch(app.endpoint(), { method: "POST", headers: anonymous, body: JSON.stringify(init) })
+    expect(none.status).toBe(401)
+    expect(none.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${metadata}"`)
+    expect(await none.json()).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32010, data: { error: "unauthorized" } } })
+    const wrong = await fetch(app.endpoint(), { method: "POST", headers: mcpHeaders(undefined, "not-a-token"), body: JSON.stringify(init) })
+    expect(wrong.status).toBe(401)
+    expect(wrong.headers.get("www-authenticate")).toMatch(
+      new RegExp(`^Bearer error="invalid_token", error_description="[^"]+", resource_metadata="${metadata}"$`),
+    )
+    expect(await wrong.json()).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32010, data: { error: "invalid_token" } } })
     expect((await fetch(app.endpoint(), { method: "POST", headers: mcpHeaders(undefined, OTHER_TOKEN), body: JSON.stringify(init) })).status).toBe(200)
   })
 

@@ -73,11 +73,11 @@ describe("request logging", () => {
         headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
       })
     expect((await call({})).status).toBe(200)
-    expect((await call({ authorization: "Bearer wrong" })).status).toBe(403)
+    expect((await call({ authorization: "Bearer wrong" })).status).toBe(401)
     const lines = app.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "request" && l.route === "/mcp-servers/:name/mcp")
     expect(lines.map((l) => [l.status, l.level])).toEqual([
       [200, "debug"],
-      [403, "info"],
+      [401, "info"],
     ])
   })
 
