@@ -1,8 +1,8 @@
 import { Router, type RouterMiddleware } from "@koa/router"
-import { CredentialSource, HostMetrics, makeMcpGroups } from "@dtma/domain"
+import { AgentAccess, CredentialSource, HostMetrics, makeMcpGroups } from "@dtma/domain"
 import type { Container } from "inversify"
 import Koa from "koa"
-import { bearerAuth } from "./auth.ts"
+import { authenticate } from "./auth.ts"
 import { makeDrainGate, registerShutdownHooks } from "./drainGate.ts"
 import { errorBoundary } from "./errorBoundary.ts"
 import { jsonBody } from "./jsonBody.ts"
@@ -10,6 +10,8 @@ import { makeMcpProxy } from "../mcpProxy/McpProxy.ts"
 import { mountMcpProxy } from "../mcpProxy/mountMcpProxy.ts"
 import { makeHttpMetrics } from "./metrics.ts"
 import { observeRequests } from "./observeRequests.ts"
+import { originGuard } from "./originGuard.ts"
+import { makeAgentRateLimits, rateLimitAgents } from "./rateLimitAgents.ts"
 import { openApiHandler } from "../responses/openapi.ts"
 import { fallback } from "../routes/fallback.ts"
 import type { HandlerDeps } from "../routes/HandlerDeps.ts"
@@ -38,7 +40,9 @@ export const createApp = (container: Container, options: { readonly now?: () => 
     logger: deps.logger,
     settings: { requestTimeoutMs, idleTimeoutMs, maxSessionsPerServer, maxSessions },
   })
-  const metrics = makeHttpMetrics({ instances: deps.instances, mcpSessions: proxy })
+  const { access } = deps.config
+  const rateLimits = makeAgentRateLimits({ perSecond: access.ratePerSecond, burst: access.burst })
+  const metrics = makeHttpMetrics({ instances: deps.instances, mcpSessions: proxy, agentRateLimits: rateLimits })
   const status = statusHandler(deps)
   const handlers: Record<RouteId, RouterMiddleware> = {
     health: (ctx) => {
@@ -69,8 +73,17 @@ export const createApp = (container: Container, options: { readonly now?: () => 
   app.use(gate.middleware)
   app.use(observeRequests({ logger: deps.logger, metrics, routeOf }))
   app.use(errorBoundary(deps.logger))
-  app.use(bearerAuth({ tokens: deps.config.inboundTokens, isPublic: isPublicRequest }))
+  app.use(originGuard({ allowedOrigins: access.allowedOrigins, publicHost: access.publicHost }))
+  app.use(
+    authenticate({
+      operatorKeys: deps.config.inboundTokens,
+      access: bound(container, AgentAccess),
+      resourceUrl: access.resourceUrl,
+      isPublic: isPublicRequest,
+    }),
+  )
   app.use(jsonBody())
+  app.use(rateLimitAgents(rateLimits))
   app.use(router.routes())
   app.use(fallback)
   return app

@@ -16,7 +16,11 @@ export interface HttpMetrics {
 }
 
 /** Prometheus metrics in a registry of their own (never the global one). */
-export const makeHttpMetrics = (options: { readonly instances: Instances; readonly mcpSessions?: { sessionStats(): McpSessionStats } }): HttpMetrics => {
+export const makeHttpMetrics = (options: {
+  readonly instances: Instances
+  readonly mcpSessions?: { sessionStats(): McpSessionStats }
+  readonly agentRateLimits?: { refused(): number }
+}): HttpMetrics => {
   const registry = new Registry()
   // Event-loop delay sampled every 100 ms, not prom-client's 10 ms: a hundred wake-ups a second were
   // half a percent of a core on an idle DTMA.
@@ -77,6 +81,19 @@ export const makeHttpMetrics = (options: { readonly instances: Instances; readon
     })
     registry.registerMetric(open)
     registry.registerMetric(refused)
+  }
+  const rateLimits = options.agentRateLimits
+  if (rateLimits !== undefined) {
+    const limited = new Counter({
+      name: "dtma_agent_requests_rate_limited_total",
+      help: "Requests of agents on the MCP endpoints refused with 429: over their rate (DTMA_AGENT_RATE_PER_S, DTMA_AGENT_BURST)",
+      registers: [],
+      collect() {
+        this.reset()
+        this.inc(rateLimits.refused())
+      },
+    })
+    registry.registerMetric(limited)
   }
   return {
     registry,
