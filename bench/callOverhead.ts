@@ -1,10 +1,10 @@
-import { deployStdio, EVERYTHING_IMAGE, removeServer, type BenchContext, type Table, type TargetCheck } from "./context.ts"
+import { agentTokenFor, deployStdio, EVERYTHING_IMAGE, removeServer, type BenchContext, type Table, type TargetCheck } from "./context.ts"
 import { closedLoop, type LoadResult } from "./lib/load.ts"
 import { connectWhenReady, directStdio, echoCall, streamableHttp, type Connected } from "./lib/mcpClients.ts"
 import { round } from "./lib/stats.ts"
 import { startSupergateway } from "./lib/supergateway.ts"
 
-export type CallPath = "direct" | "dtma" | "supergateway"
+export type CallPath = "direct" | "dtma" | "dtma-agent" | "supergateway"
 
 /** One path at one concurrency. */
 export interface CallRun extends LoadResult {
@@ -35,15 +35,15 @@ const setUp = async (ctx: BenchContext): Promise<ReadonlyArray<PathSetup>> => {
   const direct = await directStdio({ image: EVERYTHING_IMAGE, name: `${ctx.runId}-direct`, runId: ctx.runId })
   const name = `${ctx.runId}-echo`
   await deployStdio(ctx.dtma, name, EVERYTHING_IMAGE)
+  const agentToken = await agentTokenFor(ctx.dtma, name)
   const gateway = await startSupergateway({ name: `${ctx.runId}-supergateway`, runId: ctx.runId })
   const shared: Connected = { client: direct.client, close: async () => undefined }
+  const endpoint = `${ctx.dtma.url}/mcp-servers/${name}/mcp`
   return [
     { path: "direct", open: async (n) => Array.from({ length: n }, () => shared), close: () => direct.close() },
-    {
-      path: "dtma",
-      open: sessions(`${ctx.dtma.url}/mcp-servers/${name}/mcp`, { authorization: `Bearer ${ctx.dtma.token}` }),
-      close: () => removeServer(ctx.dtma, name),
-    },
+    { path: "dtma", open: sessions(endpoint, { authorization: `Bearer ${ctx.dtma.token}` }), close: async () => undefined },
+    // The same endpoint with an agent token: what verifying it, the grant check and the rate limit add.
+    { path: "dtma-agent", open: sessions(endpoint, { authorization: `Bearer ${agentToken}` }), close: () => removeServer(ctx.dtma, name) },
     { path: "supergateway", open: sessions(gateway.url), close: () => gateway.stop() },
   ]
 }
@@ -91,7 +91,8 @@ export const callOverheadTable = (r: CallOverheadResult): Table => ({
   }),
   notes: [
     "direct: the bench's own SDK client on a Docker attach stream of a container run with the DTMA's flags; N callers share that one connection.",
-    "dtma: N SDK clients (N sessions) on `/mcp-servers/:name/mcp`, sharing the DTMA's one upstream connection.",
+    "dtma: N SDK clients (N sessions) on `/mcp-servers/:name/mcp`, sharing the DTMA's one upstream connection, with the operator key.",
+    "dtma-agent: the same with an agent token from `POST /agent-tokens` granted the server (verified, grant-checked and rate-limited on every request).",
     "supergateway: N SDK clients on supergateway 4.0.0 `--stateful` in a container with the same server; it runs one server process per session.",
   ],
 })
@@ -101,8 +102,15 @@ export const callOverheadTargets = (r: CallOverheadResult): ReadonlyArray<Target
     const [direct, dtma, peer] = (["direct", "dtma", "supergateway"] as const).map((p) => find(r, p, n)?.latencyMs.p50 ?? Number.NaN)
     const over = (dtma ?? Number.NaN) - (direct ?? Number.NaN)
     const peerOver = (peer ?? Number.NaN) - (direct ?? Number.NaN)
+    const agent = find(r, "dtma-agent", n)?.latencyMs.p50 ?? Number.NaN
+    const authorization = agent - (dtma ?? Number.NaN)
     return [
       { target: `proxy p50 overhead ≤ 1 ms over direct, ${n} client${n === 1 ? "" : "s"}`, measured: `${round(over)} ms`, met: over <= 1 },
+      {
+        target: `agent token p50 cost < 0.05 ms over the operator key, ${n} client${n === 1 ? "" : "s"}`,
+        measured: `${round(authorization)} ms (${round(agent)} vs ${round(dtma ?? Number.NaN)} ms)`,
+        met: authorization < 0.05,
+      },
       {
         target: `proxy p50 overhead below supergateway's, ${n} client${n === 1 ? "" : "s"}`,
         measured: `${round(over)} ms vs ${round(peerOver)} ms`,

@@ -36,6 +36,14 @@ export const removeServer = async (dtma: BenchDtma, name: string): Promise<void>
   if (status !== 200) throw new Error(`removing ${name} answered ${status}: ${JSON.stringify(body).slice(0, 500)}`)
 }
 
+/** An agent token from the DTMA's built-in issuer, granted every tool of server `name`. */
+export const agentTokenFor = async (dtma: BenchDtma, name: string): Promise<string> => {
+  const { status, body } = await dtma.call("POST", "/agent-tokens", { agentId: "bench-agent", grants: [{ server: name }], ttlSeconds: 3600 })
+  const token = (body as { data?: { token?: unknown } } | null)?.data?.token
+  if (status !== 201 || typeof token !== "string") throw new Error(`minting an agent token answered ${status}: ${JSON.stringify(body).slice(0, 500)}`)
+  return token
+}
+
 /** A markdown table: a header row and rows of cells. */
 export interface Table {
   readonly title: string

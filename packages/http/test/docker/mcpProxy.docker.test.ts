@@ -112,6 +112,8 @@ describe("the proxied MCP endpoint of a real DTMA, in front of server-everything
       console.log(describeRuns(straight, viaDtma))
       expect(straight.passed.length).toBeGreaterThan(0)
       expect(straight.passed.filter((s) => !viaDtma.passed.includes(s))).toEqual([])
+      // The DTMA refuses a rebinding page's Host and Origin itself, whatever the server behind it does.
+      expect(viaDtma.passed).toContain("dns-rebinding-protection")
     } finally {
       await passThrough.close()
       direct.stop()
