@@ -1,6 +1,5 @@
-import { randomBytes } from "node:crypto"
-import { chmod, mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises"
-import { basename, dirname, join } from "node:path"
+import { chmod, mkdir, readFile, stat } from "node:fs/promises"
+import { replaceFileAtomically } from "../files/replaceFileAtomically.ts"
 
 const codeOf = (e: unknown): string | undefined => (typeof e === "object" && e !== null && "code" in e ? String(e.code) : undefined)
 
@@ -18,24 +17,7 @@ export const ensurePrivateDirectory = async (dir: string): Promise<void> => {
  * goes to a temporary file in the same directory, flushed to disk, then renamed over the old one.
  * A reader, or a restart after a crash, finds the old file or the new one, never a torn one.
  */
-export const writePrivateFile = async (path: string, content: string): Promise<void> => {
-  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`)
-  const handle = await open(temporary, "wx", 0o600)
-  try {
-    await handle.chmod(0o600)
-    await handle.writeFile(content, "utf8")
-    await handle.sync()
-  } catch (e) {
-    await handle.close()
-    await unlink(temporary).catch(() => undefined)
-    throw e
-  }
-  await handle.close()
-  await rename(temporary, path).catch(async (e: unknown) => {
-    await unlink(temporary).catch(() => undefined)
-    throw e
-  })
-}
+export const writePrivateFile = (path: string, content: string): Promise<void> => replaceFileAtomically(path, content, { mode: 0o600, sync: true })
 
 /** The file's text, or null when there is no file. Other errors are thrown. */
 export const readIfPresent = async (path: string): Promise<string | null> => {

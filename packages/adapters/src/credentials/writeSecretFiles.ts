@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto"
-import { chmod, chown, mkdir, open, readdir, rename, rm, unlink } from "node:fs/promises"
-import { basename, dirname, join } from "node:path"
+import { chmod, chown, mkdir, readdir, rm } from "node:fs/promises"
+import { join } from "node:path"
 import * as Redacted from "effect/Redacted"
+import { replaceFileAtomically } from "../files/replaceFileAtomically.ts"
 import { secretFilesOf, tokenDocumentOf, type ContainerOwner, type OAuthCredential } from "@dtma/domain"
 
 const FILES = ["access_token", "token.json"] as const
@@ -18,24 +18,8 @@ export const ownDirectory = async (dir: string, owner: ContainerOwner): Promise<
  * 0400 and owned by `owner`, which is then renamed over the old one. A reader opens the old file or
  * the new one, never a torn or empty one. (No fsync: the directory is on memory.)
  */
-export const replaceFile = async (path: string, content: string, owner: ContainerOwner): Promise<void> => {
-  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`)
-  const handle = await open(temporary, "wx", 0o400)
-  try {
-    await handle.chmod(0o400)
-    await handle.chown(owner.uid, owner.gid)
-    await handle.writeFile(content, "utf8")
-  } catch (e) {
-    await handle.close()
-    await unlink(temporary).catch(() => undefined)
-    throw e
-  }
-  await handle.close()
-  await rename(temporary, path).catch(async (e: unknown) => {
-    await unlink(temporary).catch(() => undefined)
-    throw e
-  })
-}
+export const replaceFile = (path: string, content: string, owner: ContainerOwner): Promise<void> =>
+  replaceFileAtomically(path, content, { mode: 0o400, owner, sync: false })
 
 /** Removes every entry of `dir` not in `keep` (stale connections, leftover temporary files). */
 const prune = async (dir: string, keep: ReadonlySet<string>): Promise<void> => {
