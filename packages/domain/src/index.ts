@@ -155,9 +155,18 @@ export {
   WILDCARD,
 } from "./access/grants.ts"
 export type { Grant, Grants, GrantTarget, NameRule, ServerAccess, ServerRef } from "./access/grants.ts"
-export { claimOfGrants, InvalidGrants, MAX_GRANTS, MAX_PATTERN_LENGTH, MAX_PATTERNS, MAX_SERVER_NAME_LENGTH, parseGrantsClaim } from "./access/grantsClaim.ts"
+export {
+  claimOfGrants,
+  InvalidGrants,
+  MAX_GRANTS,
+  MAX_PATTERN_LENGTH,
+  MAX_PATTERNS,
+  MAX_SERVER_NAME_LENGTH,
+  parseGrantsClaim,
+  serverNameProblem,
+} from "./access/grantsClaim.ts"
 export type { GrantClaim } from "./access/grantsClaim.ts"
-export { parseGrantsScope, scopeOfGrants } from "./access/grantsScope.ts"
+export { parseGrantsScope, scopeOfGrants, SERVER_SCOPE, TOOL_SCOPE } from "./access/grantsScope.ts"
 export { grantsOfClaims } from "./access/tokenGrants.ts"
 export { agentIdProblem, MAX_AGENT_ID_LENGTH, MAX_TOKEN_ID_LENGTH, tokenIdProblem } from "./access/AgentIdentity.ts"
 export type { AgentIdentity, CallerIdentity, OperatorIdentity } from "./access/AgentIdentity.ts"

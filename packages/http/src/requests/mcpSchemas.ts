@@ -5,7 +5,7 @@ import { mcpTransport, pullPolicy } from "./schemas.ts"
 // worked). Optional fields accept `null`, which JavaScript callers send for "not set".
 
 /** An object that refuses keys outside `shape` and `accepted`, naming the keys of `shape` (the ones applied). */
-const strict = <S extends z.ZodRawShape, A extends z.ZodRawShape = Record<never, never>>(shape: S, accepted?: A) => {
+export const strict = <S extends z.ZodRawShape, A extends z.ZodRawShape = Record<never, never>>(shape: S, accepted?: A) => {
   const takes = Object.keys(shape).join(", ")
   return z.strictObject({ ...shape, ...accepted } as S & A, {
     error: (issue) => (issue.code === "unrecognized_keys" ? `is not supported: the keys taken here are ${takes}` : undefined),

@@ -1,6 +1,9 @@
 import type {
   CredentialError,
   DeployError,
+  InvalidRevocation,
+  InvalidTokenRequest,
+  IssuerKeysFailed,
   ManageError,
   McpGroupExists,
   McpGroupNotFound,
@@ -10,6 +13,7 @@ import type {
   McpServerBusy,
   McpServerNotReady,
   McpServerUnavailable,
+  RevocationStoreFailed,
 } from "@dtma/domain"
 import { BODY_NAMES, type InvalidRequest } from "../requests/InvalidRequest.ts"
 import type { MissingRequiredFields } from "../requests/MissingRequiredFields.ts"
@@ -20,17 +24,22 @@ export interface Reply {
   readonly body: unknown
 }
 
-/** What an operation acts on: the legacy tool routes speak of tools, the MCP routes of MCP servers (or groups of them). */
-export type Subject = "tool" | "mcp_server" | "mcp_group"
+/**
+ * What an operation acts on: the legacy tool routes speak of tools, the MCP routes of MCP servers (or
+ * groups of them), the agent-access routes of agents and their tokens.
+ */
+export type Subject = "tool" | "mcp_server" | "mcp_group" | "agent" | "agent_token"
 
 /** What the caller asked for, so a failure can say what failed. */
 export type Operation =
   | {
-      readonly verb: "deploy" | "redeploy" | "remove" | "start" | "stop" | "restart" | "get" | "logs" | "refresh_oauth"
+      readonly verb: "deploy" | "redeploy" | "remove" | "start" | "stop" | "restart" | "get" | "logs" | "refresh_oauth" | "issue_token" | "revoke"
       readonly name: string
       readonly subject?: Subject
     }
   | { readonly verb: "list"; readonly subject?: Subject }
+  | { readonly verb: "list_keys"; readonly subject?: Subject }
+  | { readonly verb: "rotate_keys"; readonly subject?: Subject }
 
 /** Every expected failure an HTTP handler can meet. */
 export type HttpFailure =
@@ -47,11 +56,15 @@ export type HttpFailure =
   | McpGroupNotFound
   | CredentialError
   | NoOAuthConnections
+  | InvalidTokenRequest
+  | InvalidRevocation
+  | IssuerKeysFailed
+  | RevocationStoreFailed
 
 type Tag = HttpFailure["_tag"]
 type Row<T extends Tag> = (error: Extract<HttpFailure, { readonly _tag: T }>, operation: Operation) => Reply
 
-const VERB_PHRASES: Readonly<Record<Exclude<Operation["verb"], "list">, string>> = {
+const VERB_PHRASES: Readonly<Record<Exclude<Operation["verb"], "list" | "list_keys" | "rotate_keys">, string>> = {
   deploy: "deploy",
   remove: "remove",
   start: "start",
@@ -61,13 +74,23 @@ const VERB_PHRASES: Readonly<Record<Exclude<Operation["verb"], "list">, string>>
   get: "read",
   logs: "read the logs of",
   refresh_oauth: "refresh the OAuth credentials of",
+  issue_token: "issue a token for",
+  revoke: "revoke",
 }
 
-const SUBJECT_NAMES: Readonly<Record<Subject, string>> = { tool: "tool instance", mcp_server: "MCP server", mcp_group: "MCP server group" }
+const SUBJECT_NAMES: Readonly<Record<Subject, string>> = {
+  tool: "tool instance",
+  mcp_server: "MCP server",
+  mcp_group: "MCP server group",
+  agent: "agent",
+  agent_token: "agent token",
+}
 
 const failedTo = (operation: Operation): string => {
   const subject = operation.subject ?? "tool"
   if (operation.verb === "list") return subject === "tool" ? "Failed to list tool instances." : "Failed to list MCP servers."
+  if (operation.verb === "list_keys") return "Failed to list the agent token signing keys."
+  if (operation.verb === "rotate_keys") return "Failed to rotate the agent token signing key."
   const what = subject === "tool" && operation.verb === "deploy" ? "tool" : SUBJECT_NAMES[subject]
   return `Failed to ${VERB_PHRASES[operation.verb]} ${what} '${operation.name}'.`
 }
@@ -121,6 +144,16 @@ export const ERROR_TABLE: { readonly [T in Tag]: Row<T> } = {
     otherFailure(502, `${(operation.subject ?? "tool") === "tool" ? "tool_secrets" : "oauth"}_${e.reason}`)(e, operation),
   CredentialDeliveryFailed: (e, operation) => otherFailure(e.reason === "unsafe_name" ? 502 : 503, "credential_delivery_failed")(e, operation),
   NoOAuthConnections: (e) => ({ status: 409, body: { success: false, error: e.message, code: "no_oauth_connections" } }),
+  InvalidTokenRequest: (e) => ({ status: 400, body: { success: false, error: e.message, code: "invalid_request" } }),
+  InvalidRevocation: (e) => ({ status: 400, body: { success: false, error: e.message, code: "invalid_request" } }),
+  // The key file could not be written: nothing changed, the current key still signs.
+  IssuerKeysFailed: otherFailure(503, "signing_keys_failed"),
+  // The revocation holds in this process already; only its surviving a restart failed. Revoking again is safe.
+  RevocationStoreFailed: (e, operation) =>
+    otherFailure(503, "revocation_not_kept")(
+      { message: `${e.message}. The revocation holds until the DTMA restarts; revoke again once the state directory is writable.` },
+      operation,
+    ),
 }
 
 /** A defect: a bug, never an expected outcome. Legacy callers read `message` and `error` on a 500. */

@@ -4,6 +4,13 @@ import { ROUTES, type RouteSpec } from "../routes/routeTable.ts"
 import { errorBody } from "../requests/schemas.ts"
 import { DTMA_VERSION } from "../composition/version.ts"
 
+const PARAMETERS: Readonly<Record<string, string>> = {
+  name: "The instance name, URL-encoded once",
+  groupId: "The group id, URL-encoded once",
+  agentId: "The agent id (its tokens' sub), URL-encoded once",
+  tokenId: "The token id (its jti), URL-encoded once",
+}
+
 const openApiPath = (path: string): string => path.replace(/:([A-Za-z0-9_]+)/g, "{$1}")
 
 const operationOf = (route: RouteSpec) => {
@@ -11,7 +18,7 @@ const operationOf = (route: RouteSpec) => {
     name: m[1],
     in: "path",
     required: true,
-    description: m[1] === "name" ? "The instance name, URL-encoded once" : "The group id, URL-encoded once",
+    description: PARAMETERS[m[1] ?? ""] ?? "URL-encoded once",
     schema: { type: "string" },
   }))
   for (const q of route.query ?? []) params.push({ name: q.name, in: "query", required: false, description: q.description, schema: q.schema })

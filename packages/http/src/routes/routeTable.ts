@@ -1,5 +1,6 @@
 import type { z } from "zod"
 import { deployToolBody } from "../requests/schemas.ts"
+import { AGENT_ACCESS_ROUTES, type AgentAccessRouteId } from "./agentAccessRoutes.ts"
 import { MCP_ROUTES } from "./mcpRoutes.ts"
 import type { McpServerRouteId } from "./mcpServerHandlers.ts"
 
@@ -17,6 +18,7 @@ export type RouteId =
   | "mcpDiscovery"
   | "deployMcpGroup"
   | "removeMcpGroup"
+  | AgentAccessRouteId
 
 export interface QueryParam {
   readonly name: string
@@ -115,12 +117,22 @@ export const ROUTES: ReadonlyArray<RouteSpec> = [
   },
   { id: "stopTool", method: "POST", path: "/tools/:name/stop", summary: "Stop a tool instance", public: false, responses: manage("stop", "Stopped") },
   ...MCP_ROUTES,
+  ...AGENT_ACCESS_ROUTES,
 ]
 
 const trimSlash = (path: string): string => (path.length > 1 ? path.replace(/\/+$/, "") : path)
 
+/** A route path as a pattern over raw paths: a `:param` is one segment, as the router reads it. */
+const patternOf = (path: string): RegExp => {
+  const literal = path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+  return new RegExp(`^${literal.replace(/:[A-Za-z0-9_]+/g, "[^/]+")}$`)
+}
+
+const PUBLIC = ROUTES.filter((r) => r.public).map((r) => ({ method: r.method, pattern: patternOf(r.path) }))
+
 /** Whether a request may pass without a bearer token (HEAD counts as GET). */
 export const isPublicRequest = (method: string, path: string): boolean => {
   const asked = method === "HEAD" ? "GET" : method
-  return ROUTES.some((r) => r.public && r.method === asked && r.path === trimSlash(path))
+  const trimmed = trimSlash(path)
+  return PUBLIC.some((r) => r.method === asked && r.pattern.test(trimmed))
 }

@@ -16,6 +16,7 @@ import { openApiHandler } from "../responses/openapi.ts"
 import { fallback } from "../routes/fallback.ts"
 import type { HandlerDeps } from "../routes/HandlerDeps.ts"
 import { isPublicRequest, ROUTES, type RouteId } from "../routes/routeTable.ts"
+import { agentAccessHandlers } from "../routes/agentAccessHandlers.ts"
 import { discoveryHandler } from "../routes/discoveryHandler.ts"
 import { mcpGroupHandlers } from "../routes/mcpGroupHandlers.ts"
 import { mcpServerHandlers } from "../routes/mcpServerHandlers.ts"
@@ -41,6 +42,7 @@ export const createApp = (container: Container, options: { readonly now?: () => 
     settings: { requestTimeoutMs, idleTimeoutMs, maxSessionsPerServer, maxSessions },
   })
   const { access } = deps.config
+  const agentAccess = bound(container, AgentAccess)
   const rateLimits = makeAgentRateLimits({ perSecond: access.ratePerSecond, burst: access.burst })
   const metrics = makeHttpMetrics({ instances: deps.instances, mcpSessions: proxy, agentRateLimits: rateLimits })
   const status = statusHandler(deps)
@@ -57,6 +59,7 @@ export const createApp = (container: Container, options: { readonly now?: () => 
     ...mcpServerHandlers(deps),
     mcpDiscovery: discoveryHandler(deps),
     ...mcpGroupHandlers(deps, makeMcpGroups(deps.mcpServers)),
+    ...agentAccessHandlers(deps, agentAccess),
   }
   const router = new Router()
   for (const route of ROUTES) router.register(route.path, [route.method], handlers[route.id], { name: route.id })
@@ -77,7 +80,7 @@ export const createApp = (container: Container, options: { readonly now?: () => 
   app.use(
     authenticate({
       operatorKeys: deps.config.inboundTokens,
-      access: bound(container, AgentAccess),
+      access: agentAccess,
       resourceUrl: access.resourceUrl,
       isPublic: isPublicRequest,
     }),

@@ -23,8 +23,15 @@ const send = (method: string, path: string, headers: Record<string, string>, bod
   })
 
 describe("who may call what", () => {
-  it("refuses a request without a valid bearer token on every route but GET /health and GET /status, the MCP endpoint included", async () => {
-    expect(ENDPOINTS.filter((e) => e.public).map((e) => `${e.method} ${e.path}`)).toEqual(["GET /health", "GET /status"])
+  it("refuses a request without a valid bearer token on every route but /health, /status and the well-known documents, the MCP endpoint included", async () => {
+    expect(ENDPOINTS.filter((e) => e.public).map((e) => `${e.method} ${e.path}`)).toEqual([
+      "GET /health",
+      "GET /status",
+      "GET /.well-known/jwks.json",
+      "GET /.well-known/oauth-protected-resource",
+      "GET /.well-known/oauth-protected-resource/mcp",
+      "GET /.well-known/oauth-protected-resource/mcp-servers/:name/mcp",
+    ])
     for (const e of ENDPOINTS) {
       const body = e.method === "GET" ? undefined : "{}"
       const none = await send(e.method, e.path, {}, body)

@@ -57,4 +57,27 @@ describe("the README walk-through", () => {
     expect(output).toContain(`"message":"MCP server '${mcpName}' removed."`)
     expect(execFileSync("docker", ["ps", "-aq", "--filter", `label=dtma.name=${mcpName}`], { encoding: "utf8" }).trim()).toBe("")
   }, 120_000)
+
+  it("gives an agent a token that lists the granted server's tools, is refused the server it was not granted, and is revoked", async () => {
+    dtma ??= await startDtma({ token: null })
+    const mcpName = `agent-everything-${Date.now().toString(36)}`
+    const script = walkthrough("agent-walkthrough")
+      .replaceAll("http://127.0.0.1:30000", dtma.url)
+      .replaceAll("/var/lib/dtma", dtma.stateDir)
+      .replaceAll('everything"', `${mcpName}"`)
+      .replaceAll("/mcp-servers/everything", `/mcp-servers/${mcpName}`)
+    const output = execFileSync("bash", ["-euo", "pipefail", "-c", script], { encoding: "utf8", timeout: 90_000 })
+    expect(output).toContain(`"message":"MCP server '${mcpName}' deployed."`)
+    // tools/list, in the session the agent's token opened.
+    expect(output).toMatch(/^\{"jsonrpc":"2\.0","id":2,"result":\{"tools":\[\{"name":"echo"/m)
+    // The server it was not granted: 403 insufficient_scope.
+    expect(output).toMatch(/^HTTP\/1\.1 403 /m)
+    expect(output).toMatch(/^WWW-Authenticate: Bearer .*error="insufficient_scope"/im)
+    expect(output).toContain(`"message":"Agent 'agent-demo' revoked: its tokens issued up to now are refused."`)
+    // The same session's next request, once the agent is revoked.
+    expect(output).toContain("tools/list after the revocation: 401")
+    expect(output).toContain(`"message":"MCP server '${mcpName}' removed."`)
+    // No JWT in the DTMA's log: the token was in the answer that minted it only.
+    expect(dtma.output()).not.toMatch(/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/)
+  }, 120_000)
 })

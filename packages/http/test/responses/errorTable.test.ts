@@ -6,6 +6,9 @@ import {
   InstanceAlreadyExists,
   InstanceNotFound,
   InvalidInstanceSpec,
+  InvalidRevocation,
+  InvalidTokenRequest,
+  IssuerKeysFailed,
   McpGroupExists,
   McpGroupNotFound,
   McpConnectFailed,
@@ -16,6 +19,7 @@ import {
   NameTakenByUnmanagedContainer,
   NoOAuthConnections,
   PortConflict,
+  RevocationStoreFailed,
   RuntimeOperationFailed,
   RuntimeUnavailable,
 } from "@dtma/domain"
@@ -235,6 +239,42 @@ const PINNED: ReadonlyArray<readonly [HttpFailure, Operation, number, unknown]> 
     { verb: "list", subject: "mcp_server" },
     503,
     { success: false, message: "Failed to list MCP servers.", error: "The container runtime is unreachable: socket closed" },
+  ],
+  [
+    new InvalidTokenRequest({ field: "ttlSeconds", problem: "must be a whole number of seconds from 1 to 86400" }),
+    { verb: "issue_token", name: "agent-1", subject: "agent" },
+    400,
+    { success: false, error: "Invalid ttlSeconds: must be a whole number of seconds from 1 to 86400", code: "invalid_request" },
+  ],
+  [
+    new InvalidRevocation({ field: "tokenId", problem: "must be 1 to 256 characters" }),
+    { verb: "revoke", name: "t", subject: "agent_token" },
+    400,
+    { success: false, error: "Invalid tokenId: must be 1 to 256 characters", code: "invalid_request" },
+  ],
+  [
+    new IssuerKeysFailed({ reason: "unwritable", detail: "EACCES" }),
+    { verb: "rotate_keys" },
+    503,
+    {
+      success: false,
+      message: "Failed to rotate the agent token signing key.",
+      error: "The agent token signing keys could not be kept (unwritable): EACCES",
+      code: "signing_keys_failed",
+    },
+  ],
+  [
+    new RevocationStoreFailed({ reason: "unwritable", detail: "ENOSPC" }),
+    { verb: "revoke", name: "agent-1", subject: "agent" },
+    503,
+    {
+      success: false,
+      message: "Failed to revoke agent 'agent-1'.",
+      error:
+        "The agent token revocations could not be saved (unwritable): ENOSPC. " +
+        "The revocation holds until the DTMA restarts; revoke again once the state directory is writable.",
+      code: "revocation_not_kept",
+    },
   ],
 ]
 

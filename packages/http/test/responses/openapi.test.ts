@@ -3,6 +3,7 @@ import { z } from "zod"
 import { openApiDocument } from "../../src/responses/openapi.ts"
 import { ROUTES } from "../../src/routes/routeTable.ts"
 import { deployToolBody } from "../../src/requests/schemas.ts"
+import { issueAgentTokenBody } from "../../src/requests/agentAccessSchemas.ts"
 import { startTestApp } from "../support/support.ts"
 
 describe("the OpenAPI document", () => {
@@ -11,6 +12,40 @@ describe("the OpenAPI document", () => {
   it("carries, for POST /tools, exactly the JSON Schema of the schema the handler validates with", () => {
     expect(ROUTES.find((r) => r.id === "deployTool")?.body).toBe(deployToolBody)
     expect(doc.paths["/tools"]?.post?.requestBody?.content["application/json"].schema).toEqual(z.toJSONSchema(deployToolBody))
+  })
+
+  it("carries, for POST /agent-tokens, the JSON Schema the handler validates with: no other key, the grant items' fields", () => {
+    expect(ROUTES.find((r) => r.id === "issueAgentToken")?.body).toBe(issueAgentTokenBody)
+    const schema = doc.paths["/agent-tokens"]?.post?.requestBody?.content["application/json"].schema
+    expect(schema).toEqual(z.toJSONSchema(issueAgentTokenBody))
+    expect(schema).toMatchObject({
+      additionalProperties: false,
+      required: ["agentId", "grants"],
+      properties: { grants: { type: "array", items: { additionalProperties: false, properties: { server: {}, tools: {}, resources: {} } } } },
+    })
+  })
+
+  it("describes the agent-access routes: the operator's behind the bearer token, the well-known documents public", () => {
+    const security = (method: string, path: string) => doc.paths[path]?.[method]?.security
+    for (const [method, path] of [
+      ["post", "/agent-tokens"],
+      ["post", "/agent-tokens/keys/rotate"],
+      ["post", "/agents/{agentId}/revoke"],
+      ["delete", "/agent-tokens/{tokenId}"],
+    ] as const) {
+      expect([path, security(method, path)]).toEqual([path, [{ bearer: [] }]])
+    }
+    for (const path of [
+      "/.well-known/jwks.json",
+      "/.well-known/oauth-protected-resource",
+      "/.well-known/oauth-protected-resource/mcp",
+      "/.well-known/oauth-protected-resource/mcp-servers/{name}/mcp",
+    ]) {
+      expect([path, security("get", path)]).toEqual([path, []])
+    }
+    expect(doc.paths["/agents/{agentId}/revoke"]?.post?.parameters).toEqual([
+      { name: "agentId", in: "path", required: true, description: "The agent id (its tokens' sub), URL-encoded once", schema: { type: "string" } },
+    ])
   })
 
   it("describes every route of the table, with its statuses, and no other", () => {

@@ -1,7 +1,7 @@
 import { Redacted } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { makeTokenCheck } from "../../src/server/auth.ts"
-import { ROUTES } from "../../src/routes/routeTable.ts"
+import { isPublicRequest, ROUTES } from "../../src/routes/routeTable.ts"
 import { OTHER_TOKEN, startTestApp, TOKEN, type TestApp } from "../support/support.ts"
 
 let app: TestApp
@@ -17,8 +17,15 @@ const concrete = (path: string) => path.replace(":name", "tool-a")
 const authenticated = ROUTES.filter((r) => !r.public)
 
 describe("bearer authentication", () => {
-  it("guards every route but /health and /status, as the legacy contract says", () => {
-    expect(ROUTES.filter((r) => r.public).map((r) => `${r.method} ${r.path}`)).toEqual(["GET /health", "GET /status"])
+  it("guards every route but /health and /status, as the legacy contract says, and the agent-access spec's well-known documents", () => {
+    expect(ROUTES.filter((r) => r.public).map((r) => `${r.method} ${r.path}`)).toEqual([
+      "GET /health",
+      "GET /status",
+      "GET /.well-known/jwks.json",
+      "GET /.well-known/oauth-protected-resource",
+      "GET /.well-known/oauth-protected-resource/mcp",
+      "GET /.well-known/oauth-protected-resource/mcp-servers/:name/mcp",
+    ])
   })
 
   for (const route of authenticated) {
@@ -78,5 +85,33 @@ describe("the token check", () => {
 
   it("accepts nothing when no token is configured", () => {
     expect(makeTokenCheck([])("anything")).toBe(false)
+  })
+})
+
+describe("which requests are public", () => {
+  it("are the public routes' paths, a parameter standing for one segment, HEAD as GET, and nothing else", () => {
+    for (const [method, path] of [
+      ["GET", "/health"],
+      ["HEAD", "/status"],
+      ["GET", "/.well-known/jwks.json"],
+      ["GET", "/.well-known/oauth-protected-resource/"],
+      ["GET", "/.well-known/oauth-protected-resource/mcp"],
+      ["HEAD", "/.well-known/oauth-protected-resource/mcp-servers/mcp-a/mcp"],
+      ["GET", "/.well-known/oauth-protected-resource/mcp-servers/web%20search/mcp/"],
+    ] as const) {
+      expect([method, path, isPublicRequest(method, path)]).toEqual([method, path, true])
+    }
+    for (const [method, path] of [
+      ["POST", "/.well-known/oauth-protected-resource/mcp-servers/mcp-a/mcp"],
+      ["GET", "/.well-known/oauth-protected-resource/mcp-servers/mcp-a/mcp/logs"],
+      ["GET", "/.well-known/oauth-protected-resource/mcp-servers/a/b/mcp"],
+      ["GET", "/.well-known/oauth-protected-resource/mcp-servers//mcp"],
+      ["GET", "/.well-known/jwksXjson"],
+      ["GET", "/mcp-servers/mcp-a/mcp"],
+      ["GET", "/tools/status"],
+      ["POST", "/agent-tokens"],
+    ] as const) {
+      expect([method, path, isPublicRequest(method, path)]).toEqual([method, path, false])
+    }
   })
 })

@@ -1,7 +1,7 @@
 import { once } from "node:events"
 import type { AddressInfo } from "node:net"
 import { Effect, Redacted } from "effect"
-import type { CreateOptions, InstanceSpec, McpServers } from "@dtma/domain"
+import type { AgentAccess, CreateOptions, InstanceSpec, McpServers } from "@dtma/domain"
 import {
   echoMcpServer,
   fakeAgentAccess,
@@ -121,8 +121,18 @@ export interface TestApp {
   close(): Promise<void>
 }
 
+export interface TestAppOptions {
+  readonly config?: Partial<Config>
+  readonly runtime?: InMemoryContainerRuntime
+  /**
+   * Agent access to bind instead of the fakes' (the real one over a temporary state directory, say);
+   * `app.agentAccess` then holds fakes the app does not use.
+   */
+  readonly access?: AgentAccess
+}
+
 /** The app over the fakes, listening on 127.0.0.1 on a free port. */
-export const startTestApp = async (options: { readonly config?: Partial<Config>; readonly runtime?: InMemoryContainerRuntime } = {}): Promise<TestApp> => {
+export const startTestApp = async (options: TestAppOptions = {}): Promise<TestApp> => {
   const runtime =
     options.runtime ?? new McpServingRuntime({ images: [IMAGE, MCP_IMAGE, BROKEN_MCP_IMAGE], registry: ["dtma/pullable:1"], now: () => NOW.getTime() })
   const controlPlane = new RecordingControlPlane()
@@ -135,7 +145,17 @@ export const startTestApp = async (options: { readonly config?: Partial<Config>;
   credentialSource.connect("slack-1", { provider: "slack", scopes: ["chat:write"] })
   const credentialDelivery = new InMemoryCredentialDelivery()
   const agentAccess = fakeAgentAccess()
-  const infrastructure = fakesModule({ runtime, controlPlane, connector, logs: containerLogs, events, credentialSource, credentialDelivery, agentAccess })
+  const agentAccessBound = options.access === undefined ? agentAccess : { ...agentAccess, access: options.access }
+  const infrastructure = fakesModule({
+    runtime,
+    controlPlane,
+    connector,
+    logs: containerLogs,
+    events,
+    credentialSource,
+    credentialDelivery,
+    agentAccess: agentAccessBound,
+  })
   const container = buildContainer({ config: testConfig(options.config), logger, infrastructure })
   const mcpServers = bound(container, Tokens.McpServers)
   const server = createApp(container, { now: () => NOW }).listen(0, "127.0.0.1")
