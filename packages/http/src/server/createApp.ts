@@ -1,4 +1,5 @@
 import { Router, type RouterMiddleware } from "@koa/router"
+import type { Tracer } from "@opentelemetry/api"
 import { CredentialSource, HostMetrics, makeMcpGroups } from "@dtma/domain"
 import type { Container } from "inversify"
 import Koa from "koa"
@@ -10,6 +11,8 @@ import { makeMcpProxy } from "../mcpProxy/McpProxy.ts"
 import { mountMcpProxy } from "../mcpProxy/mountMcpProxy.ts"
 import { makeHttpMetrics } from "./metrics.ts"
 import { observeRequests } from "./observeRequests.ts"
+import { globalTracer } from "./traceContext.ts"
+import { traceRequests } from "./traceRequests.ts"
 import { openApiHandler } from "../responses/openapi.ts"
 import { fallback } from "../routes/fallback.ts"
 import type { HandlerDeps } from "../routes/HandlerDeps.ts"
@@ -21,8 +24,14 @@ import { statusHandler } from "../routes/statusHandler.ts"
 import { toolHandlers } from "../routes/toolHandlers.ts"
 import { bound, Tokens } from "../composition/tokens.ts"
 
+export interface AppOptions {
+  readonly now?: () => Date
+  /** Starts the request spans; default: the global tracer (the API's no-op one unless `startTracing` registered a provider). */
+  readonly tracer?: Tracer
+}
+
 /** The Koa application over the use cases bound in `container`. */
-export const createApp = (container: Container, options: { readonly now?: () => Date } = {}): Koa => {
+export const createApp = (container: Container, options: AppOptions = {}): Koa => {
   const deps: HandlerDeps = {
     instances: bound(container, Tokens.Instances),
     mcpServers: bound(container, Tokens.McpServers),
@@ -33,6 +42,7 @@ export const createApp = (container: Container, options: { readonly now?: () => 
     now: options.now ?? (() => new Date()),
   }
   const { requestTimeoutMs, sessionIdleTimeoutMs: idleTimeoutMs, maxSessionsPerServer, maxSessions } = deps.config.mcp
+  const tracer = options.tracer ?? globalTracer()
   const proxy = makeMcpProxy({
     mcpServers: deps.mcpServers,
     logger: deps.logger,
@@ -58,8 +68,11 @@ export const createApp = (container: Container, options: { readonly now?: () => 
   for (const route of ROUTES) router.register(route.path, [route.method], handlers[route.id], { name: route.id })
   mountMcpProxy(router, proxy)
 
-  const routeOf = (method: string, path: string): string =>
-    String(router.match(path, method).pathAndMethod.find((layer) => layer.methods.length > 0)?.path ?? "unmatched")
+  const matchedRoute = (method: string, path: string): string | null => {
+    const route = router.match(path, method).pathAndMethod.find((layer) => layer.methods.length > 0)?.path
+    return route === undefined ? null : String(route)
+  }
+  const routeOf = (method: string, path: string): string => matchedRoute(method, path) ?? "unmatched"
 
   const app = new Koa()
   const gate = makeDrainGate()
@@ -67,6 +80,7 @@ export const createApp = (container: Container, options: { readonly now?: () => 
   app.proxy = false
   app.on("error", (error: unknown) => deps.logger.error({ error: String(error) }, "koa error"))
   app.use(gate.middleware)
+  app.use(traceRequests({ tracer, routeOf: matchedRoute }))
   app.use(observeRequests({ logger: deps.logger, metrics, routeOf }))
   app.use(errorBoundary(deps.logger))
   app.use(bearerAuth({ tokens: deps.config.inboundTokens, isPublic: isPublicRequest }))

@@ -1,5 +1,6 @@
 import { once } from "node:events"
 import type { AddressInfo } from "node:net"
+import type { Tracer } from "@opentelemetry/api"
 import { Effect, Redacted } from "effect"
 import type { CreateOptions, InstanceSpec, McpServers } from "@dtma/domain"
 import {
@@ -106,7 +107,9 @@ export interface TestApp {
 }
 
 /** The app over the fakes, listening on 127.0.0.1 on a free port. */
-export const startTestApp = async (options: { readonly config?: Partial<Config>; readonly runtime?: InMemoryContainerRuntime } = {}): Promise<TestApp> => {
+export const startTestApp = async (
+  options: { readonly config?: Partial<Config>; readonly runtime?: InMemoryContainerRuntime; readonly tracer?: Tracer } = {},
+): Promise<TestApp> => {
   const runtime =
     options.runtime ?? new McpServingRuntime({ images: [IMAGE, MCP_IMAGE, BROKEN_MCP_IMAGE], registry: ["dtma/pullable:1"], now: () => NOW.getTime() })
   const controlPlane = new RecordingControlPlane()
@@ -121,7 +124,7 @@ export const startTestApp = async (options: { readonly config?: Partial<Config>;
   const infrastructure = fakesModule({ runtime, controlPlane, connector, logs: containerLogs, events, credentialSource, credentialDelivery })
   const container = buildContainer({ config: testConfig(options.config), logger, infrastructure })
   const mcpServers = bound(container, Tokens.McpServers)
-  const server = createApp(container, { now: () => NOW }).listen(0, "127.0.0.1")
+  const server = createApp(container, { now: () => NOW, tracer: options.tracer }).listen(0, "127.0.0.1")
   answerClientErrors(server)
   await once(server, "listening")
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
