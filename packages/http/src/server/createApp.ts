@@ -46,6 +46,7 @@ export const createApp = (container: Container, options: AppOptions = {}): Koa =
   const proxy = makeMcpProxy({
     mcpServers: deps.mcpServers,
     logger: deps.logger,
+    tracer,
     settings: { requestTimeoutMs, idleTimeoutMs, maxSessionsPerServer, maxSessions },
   })
   const metrics = makeHttpMetrics({ instances: deps.instances, mcpSessions: proxy })
