@@ -110,7 +110,7 @@ const main = async (): Promise<void> => {
       : readTlsMaterial(config.tls, (problem) => {
           throw new ConfigError({ problem })
         })
-  const tracing = startTracing(tracingSettings)
+  const tracing = await startTracing(tracingSettings)
   if (tracingSettings !== null) logger.info({ endpoint: endpointForLog(tracingSettings) }, "traces go to the OTLP endpoint")
   const app = createApp(container, { tracer: tracing.tracer })
   const server = listen(app, { port: config.port, host: config.host, tls })

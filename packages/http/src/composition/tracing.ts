@@ -1,10 +1,6 @@
-import { trace, type Tracer } from "@opentelemetry/api"
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
-import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources"
-import { BatchSpanProcessor, TracerProvider, type SpanExporter } from "@opentelemetry/sdk-trace"
-import { globalTracer, TRACER_NAME } from "../server/traceContext.ts"
+import type { Tracer } from "@opentelemetry/api"
+import { globalTracer } from "../server/traceContext.ts"
 import { ConfigError } from "./config.ts"
-import { DTMA_VERSION } from "./version.ts"
 
 /** Where spans go, from the standard OpenTelemetry variables; tracing is off without an endpoint. */
 export interface TracingSettings {
@@ -13,11 +9,6 @@ export interface TracingSettings {
   /** `OTEL_SERVICE_NAME`, else `dtma`. */
   readonly serviceName: string
 }
-
-/** How long shutdown waits for the last spans to go out: a collector that is down must not hold the exit. */
-const FLUSH_TIMEOUT_MS = 3_000
-/** Caller-supplied values (tool names, resource URIs, paths) are cut to this many characters in a span. */
-const MAX_ATTRIBUTE_LENGTH = 512
 
 // The OpenTelemetry specification reads an empty variable as an unset one.
 const valueOf = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
@@ -59,33 +50,15 @@ export interface Tracing {
 }
 
 /**
- * Tracing as `settings` say. Off (null): no provider is registered, and the tracer is the
- * OpenTelemetry API's no-op one (a span costs an object, nothing is recorded). On: a provider with a
- * batch processor (at most 2048 spans queued; more are dropped) and the OTLP/HTTP exporter (which also reads `OTEL_EXPORTER_OTLP_HEADERS`,
- * `…_TIMEOUT`, `…_COMPRESSION` and the certificate variables), registered as the global one.
- * `exporter` replaces the OTLP exporter (tests).
+ * Tracing as `settings` say. Off (null): no provider is registered and the SDK is not even loaded;
+ * the tracer is the OpenTelemetry API's no-op one (a span costs an object, nothing is recorded).
+ * On: the SDK with the OTLP/HTTP exporter (`otlpTracing.ts`), registered as the global provider.
  */
-export const startTracing = (settings: TracingSettings | null, options: { readonly exporter?: SpanExporter } = {}): Tracing => {
+export const startTracing = async (settings: TracingSettings | null): Promise<Tracing> => {
   if (settings === null) return { tracer: globalTracer(), enabled: false, shutdown: () => Promise.resolve() }
-  const exporter = options.exporter ?? new OTLPTraceExporter({ url: settings.endpoint })
-  const provider = new TracerProvider({
-    resource: defaultResource().merge(resourceFromAttributes({ "service.name": settings.serviceName, "service.version": DTMA_VERSION })),
-    spanLimits: { attributeValueLengthLimit: MAX_ATTRIBUTE_LENGTH },
-    spanProcessors: [new BatchSpanProcessor({ exporter })],
-  })
-  trace.setGlobalTracerProvider(provider)
-  let stopped: Promise<void> | undefined
-  const shutdown = (): Promise<void> => {
-    stopped ??= (async () => {
-      let timer: NodeJS.Timeout | undefined
-      const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, FLUSH_TIMEOUT_MS).unref()))
-      await Promise.race([provider.shutdown().catch(() => undefined), late])
-      clearTimeout(timer)
-      trace.disable()
-    })()
-    return stopped
-  }
-  return { tracer: provider.getTracer(TRACER_NAME, DTMA_VERSION), enabled: true, shutdown }
+  // Loaded only when on: the SDK and the exporter are some 5 MB of a DTMA that does not trace.
+  const { startOtlpTracing } = await import("./otlpTracing.ts")
+  return startOtlpTracing(settings)
 }
 
 /** Where spans go, for the start-up log line: the endpoint's origin and path, never credentials or a query. */

@@ -76,7 +76,7 @@ const otlpReceiver = async () => {
 
 describe("tracing", () => {
   it("registers no provider when off: spans are the API's no-op ones", async () => {
-    const tracing = startTracing(tracingSettingsOf({}))
+    const tracing = await startTracing(tracingSettingsOf({}))
     expect(tracing.enabled).toBe(false)
     for (const tracer of [tracing.tracer, trace.getTracer("any")]) {
       const span = tracer.startSpan("nothing")
@@ -90,7 +90,7 @@ describe("tracing", () => {
   it("sends spans to the OTLP endpoint when on, as dtma with its version, and flushes them at shutdown", async () => {
     const receiver = await otlpReceiver()
     try {
-      const tracing = startTracing(tracingSettingsOf({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }))
+      const tracing = await startTracing(tracingSettingsOf({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }))
       expect(tracing.enabled).toBe(true)
       const viaGlobal = trace.getTracer("any").startSpan("global")
       expect(viaGlobal.isRecording()).toBe(true)
