@@ -137,6 +137,25 @@ describe("the spans of proxied MCP requests", () => {
     expect(cancelled?.attributes["dtma.mcp.outcome"]).toBe("cancelled")
   })
 
+  it("ends the span of a request that timed out as a timeout, and that of one refused for a saturated server as refused", async () => {
+    const recorder = recordingTracer()
+    app = await startProxyApp({ requestTimeoutMs: 100, maxInFlight: 1, maxQueued: 0 }, { tracer: recorder.tracer })
+    const { post } = await session(app.endpoint())
+    const held = post(call(2, "hold", { tag: "h" }))
+    await eventually(() => expect(app.probe.held.has("h")).toBe(true))
+    expect((await post(call(3, "echo", { text: "no room" }))).status).toBe(429)
+    expect(await (await held).json()).toMatchObject({ id: 2, error: { code: -32001 } })
+    app.probe.release("h")
+
+    const spans = await spansOnceEnded(recorder.spans, 6)
+    const [timedOut] = named(spans, "tools/call hold")
+    expect(timedOut?.status.code).toBe(SpanStatusCode.ERROR)
+    expect(timedOut?.attributes).toMatchObject({ "dtma.mcp.outcome": "timeout", "error.type": "-32001" })
+    const [refused] = named(spans, "tools/call echo")
+    expect(refused?.status.code).toBe(SpanStatusCode.ERROR)
+    expect(refused?.attributes).toMatchObject({ "dtma.mcp.outcome": "refused", "error.type": "McpServerBusy", "rpc.response.status_code": "-32002" })
+  })
+
   it("keeps a tool's arguments, its result, error messages and the token out of every span", async () => {
     const recorder = recordingTracer()
     app = await startProxyApp({}, { tracer: recorder.tracer })
