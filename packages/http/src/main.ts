@@ -7,7 +7,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { CredentialDelivery, wipeLeftoverCredentials, type Instances, type McpServers } from "@dtma/domain"
-import { ConfigError, DEFAULT_HEARTBEAT_INTERVAL_MS, type Config } from "./composition/config.ts"
+import { ConfigError, DEFAULT_HEARTBEAT_INTERVAL_MS } from "./composition/config.ts"
 import { adaptersModule } from "./composition/adaptersModule.ts"
 import { makeFileAgentAccess } from "./composition/agentAccess.ts"
 import { answerClientErrors } from "./server/answerClientErrors.ts"
@@ -21,15 +21,16 @@ import { loadConfig } from "./composition/loadConfig.ts"
 import { createLogger, type Logger } from "./composition/logger.ts"
 import { bound, Tokens } from "./composition/tokens.ts"
 import { readTlsMaterial } from "./composition/tlsSettings.ts"
+import { endpointForLog, startTracing, tracingSettingsOf, type Tracing } from "./composition/tracing.ts"
 
 /** How long calls in flight get to finish after a shutdown signal. */
 const SHUTDOWN_GRACE_MS = 10_000
 /** How long ended connections then get to flush before they are cut. */
 const CLOSE_GRACE_MS = 1_000
 
-const loadConfigOrExit = (): Config => {
+const orExit = <A>(load: () => A): A => {
   try {
-    return loadConfig()
+    return load()
   } catch (error) {
     const message = error instanceof ConfigError ? error.message : `Configuration error: ${String(error)}`
     process.stderr.write(`${JSON.stringify({ level: "fatal", service: "dtma", msg: message })}\n`)
@@ -52,7 +53,8 @@ const adopt = async (mcpServers: McpServers, logger: Logger): Promise<void> => {
 
 /**
  * Refuses new requests (503) while calls in flight finish (bounded), then ends the MCP client
- * sessions (their event streams), closes the server, stops the heartbeat and MCP supervision.
+ * sessions (their event streams), closes the server, stops the heartbeat and MCP supervision, and
+ * sends the spans still queued (bounded).
  * Containers keep running, for the next DTMA to adopt.
  */
 const shutdown = async (options: {
@@ -60,10 +62,11 @@ const shutdown = async (options: {
   app: object
   loop: HeartbeatLoop | null
   container: Container
+  tracing: Tracing
   logger: Logger
   signal: string
 }): Promise<void> => {
-  const { server, app, loop, container, logger, signal } = options
+  const { server, app, loop, container, tracing, logger, signal } = options
   const hooks = shutdownHooksOf(app)
   logger.info(
     { signal, calls: hooks?.gate.inFlight() },
@@ -82,11 +85,13 @@ const shutdown = async (options: {
   clearInterval(idle)
   clearTimeout(force)
   await stopUseCases(container)
+  await tracing.shutdown()
   logger.info("stopped")
 }
 
 const main = async (): Promise<void> => {
-  const config = loadConfigOrExit()
+  const config = orExit(loadConfig)
+  const tracingSettings = orExit(() => tracingSettingsOf(process.env))
   const logger = createLogger({ level: config.logLevel })
   for (const warning of config.warnings) logger.warn(warning)
   if (config.generatedTokenFile !== null) {
@@ -111,7 +116,9 @@ const main = async (): Promise<void> => {
       : readTlsMaterial(config.tls, (problem) => {
           throw new ConfigError({ problem })
         })
-  const app = createApp(container)
+  const tracing = await startTracing(tracingSettings)
+  if (tracingSettings !== null) logger.info({ endpoint: endpointForLog(tracingSettings) }, "traces go to the OTLP endpoint")
+  const app = createApp(container, { tracer: tracing.tracer })
   const server = listen(app, { port: config.port, host: config.host, tls })
   answerClientErrors(server)
   await once(server, "listening")
@@ -127,7 +134,7 @@ const main = async (): Promise<void> => {
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) return
     stopping = true
-    shutdown({ server, app, loop, container, logger, signal }).then(
+    shutdown({ server, app, loop, container, tracing, logger, signal }).then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error({ error: String(error) }, "shutdown failed")

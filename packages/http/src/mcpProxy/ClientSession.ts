@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto"
 import type { ServerResponse } from "node:http"
+import type { Context as TraceContext, Tracer } from "@opentelemetry/api"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { ErrorCodes, isRequest, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from "@dtma/domain"
@@ -10,10 +11,13 @@ import { jsonRpcError, type ProxyFailure, type ProxyReply } from "./proxyErrorTa
 import type { HubMember, ServerHub } from "./ServerHub.ts"
 import type { McpProxySettings } from "./settings.ts"
 import { SECOND_STREAM, SSE_HEADERS, SSE_KEEPALIVE, SSE_KEEPALIVE_MS } from "./streamableHttp.ts"
+import { traceMcpRequest } from "./traceMcpRequest.ts"
 
 export interface ClientSessionDeps {
   readonly hub: ServerHub
   readonly settings: McpProxySettings
+  /** Starts the span of each request (the API's no-op tracer when tracing is off). */
+  readonly tracer: Tracer
   /** Called once when the session ends. */
   readonly onEnd: (session: ClientSession, reason: string) => void
 }
@@ -70,9 +74,10 @@ export class ClientSession implements HubMember {
    * is in flight in the session (or earlier in the POST) is answered with an Invalid Request error,
    * and the one in flight goes on. Then its notifications are delivered, and the answer opens: an
    * event stream when a request asked for progress (or is `initialize`), else one JSON body; a
-   * bodiless 202 for a POST without requests.
+   * bodiless 202 for a POST without requests. Each request's span is a child of `trace` (the POST's
+   * own span), unless the request names its own parent.
    */
-  post(res: ServerResponse, posted: PostedMessages): PostOutcome {
+  post(res: ServerResponse, posted: PostedMessages, trace: TraceContext): PostOutcome {
     this.#touch()
     const requests = posted.messages.filter(isRequest)
     if (requests.length === 0) {
@@ -88,7 +93,7 @@ export class ClientSession implements HubMember {
         answer.settle(i, duplicateId(request.id))
         continue
       }
-      const call = this.#start(request, answer, i)
+      const call = this.#start({ request, answer, slot: i, trace })
       if ("refused" in call) {
         for (const s of started) s.cancel()
         return call
@@ -151,10 +156,15 @@ export class ClientSession implements HubMember {
     this.#deps.onEnd(this, reason)
   }
 
-  #start(request: JsonRpcRequest, answer: PostAnswer, slot: number): Call | { readonly refused: ProxyFailure } {
+  #start(options: { request: JsonRpcRequest; answer: PostAnswer; slot: number; trace: TraceContext }): Call | { readonly refused: ProxyFailure } {
+    const { request, answer, slot } = options
+    const { hub, settings, tracer } = this.#deps
+    // `traced.traceId` is the trace of this request, for its audit record.
+    const traced = traceMcpRequest(tracer, { parent: options.trace, request, server: this.name, sessionId: this.id })
     const call: Call = { cancel: () => settle(null) }
     const settle = (response: JsonRpcResponse | null): void => {
       if (this.#calls.get(request.id) !== call) return
+      traced.end(response)
       this.#calls.delete(request.id)
       answer.settle(slot, response)
       if (this.#calls.size > 0) return
@@ -162,9 +172,9 @@ export class ClientSession implements HubMember {
       else this.#quiet()
     }
     this.#calls.set(request.id, call)
-    const { hub, settings } = this.#deps
-    const outcome = answerRequest({ sessionId: this.id, request, hub, settings, progress: (n) => answer.progress(n), settle })
+    const outcome = answerRequest({ sessionId: this.id, request: traced.request, hub, settings, progress: (n) => answer.progress(n), settle })
     if (typeof outcome !== "function") {
+      traced.end(outcome)
       if (this.#calls.get(request.id) === call) this.#calls.delete(request.id)
       return { refused: outcome }
     }

@@ -1,6 +1,9 @@
+import { ROOT_CONTEXT, type Tracer } from "@opentelemetry/api"
 import { ErrorCodes, InstanceNotFound, isRequest, type JsonRpcId, type JsonRpcRequest, type McpServerGone, type McpServers } from "@dtma/domain"
 import type { Context } from "koa"
 import type { Logger } from "../composition/logger.ts"
+import { requestStateOf } from "../server/requestState.ts"
+import { globalTracer } from "../server/traceContext.ts"
 import { ClientSession, type PostOutcome } from "./ClientSession.ts"
 import { readPosted, type PostedMessages } from "./postedMessages.ts"
 import { jsonRpcError, replyForFailure, type ProxyReply } from "./proxyErrorTable.ts"
@@ -22,6 +25,8 @@ export interface McpProxyDeps {
   readonly mcpServers: McpServers
   readonly logger: Logger
   readonly settings?: Partial<McpProxySettings>
+  /** Starts the MCP request spans; default: the global tracer (a no-op one unless tracing is on). */
+  readonly tracer?: Tracer
 }
 
 /** What `/metrics` reports of the proxy's client sessions. */
@@ -75,6 +80,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
   const refused = { per_server: 0, total: 0 }
   const hubs = new Map<string, ServerHub>()
   const { logger, mcpServers } = deps
+  const tracer = deps.tracer ?? globalTracer()
 
   const hubFor = (name: string): ServerHub => {
     const hub = hubs.get(name) ?? new ServerHub({ name, mcpServers, timeoutMs: settings.requestTimeoutMs })
@@ -108,6 +114,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     const session: ClientSession = new ClientSession({
       hub: hubFor(name),
       settings,
+      tracer,
       onEnd: (_, reason) => {
         if (!sessions.delete(session.id) && !session.retiring) return
         logger.info({ server: name, reason, sessions: sessions.size }, "MCP proxy session ended")
@@ -147,7 +154,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
 
   /** Serves a POST on its session: a refusal is rendered by Koa, anything else written on the response by the session. */
   const post = (ctx: Context, session: ClientSession, posted: PostedMessages): PostOutcome => {
-    const outcome = session.post(ctx.res, posted)
+    const outcome = session.post(ctx.res, posted, requestStateOf(ctx).traceContext ?? ROOT_CONTEXT)
     if ("refused" in outcome) reply(ctx, replyForFailure(outcome.refused, requestIds(posted), posted.batch))
     else ctx.respond = false
     return outcome

@@ -5,7 +5,8 @@ import * as Result from "effect/Result"
 import * as Redacted from "effect/Redacted"
 import type { AgentAccess, AgentIdentity, TokenRefused } from "@dtma/domain"
 import type { Context, Middleware } from "koa"
-import { operatorOf, stateOf } from "./caller.ts"
+import { operatorOf } from "./caller.ts"
+import { requestStateOf } from "./requestState.ts"
 import { EdgeErrorCodes, isMcpEndpoint, refuseMcp } from "./mcpEndpoints.ts"
 
 export const UNAUTHORIZED_BODY = { error: "Unauthorized: Missing or invalid token format" } as const
@@ -87,12 +88,12 @@ export const authenticate = (options: AuthenticateOptions): Middleware => {
       })
     }
     if (isOperatorKey(presented)) {
-      stateOf(ctx).caller = operatorOf(presented)
+      requestStateOf(ctx).caller = operatorOf(presented)
       return next()
     }
     const verified = await verify(presented)
     if (Result.isSuccess(verified)) {
-      stateOf(ctx).caller = verified.success
+      requestStateOf(ctx).caller = verified.success
       return next()
     }
     const refused = verified.failure
@@ -126,12 +127,12 @@ export const authenticate = (options: AuthenticateOptions): Middleware => {
       return
     }
     if (isOperatorKey(presented)) {
-      stateOf(ctx).caller = operatorOf(presented)
+      requestStateOf(ctx).caller = operatorOf(presented)
       return next()
     }
     const verified = await verify(presented)
     if (Result.isSuccess(verified)) {
-      stateOf(ctx).caller = verified.success
+      requestStateOf(ctx).caller = verified.success
       ctx.status = 403
       ctx.body = AGENT_TOKEN_NOT_ALLOWED
       return

@@ -1,4 +1,5 @@
 import { Router, type RouterMiddleware } from "@koa/router"
+import type { Tracer } from "@opentelemetry/api"
 import { AgentAccess, CredentialSource, HostMetrics, makeMcpGroups } from "@dtma/domain"
 import type { Container } from "inversify"
 import Koa from "koa"
@@ -12,6 +13,8 @@ import { makeHttpMetrics } from "./metrics.ts"
 import { observeRequests } from "./observeRequests.ts"
 import { originGuard } from "./originGuard.ts"
 import { makeAgentRateLimits, rateLimitAgents } from "./rateLimitAgents.ts"
+import { globalTracer } from "./traceContext.ts"
+import { traceRequests } from "./traceRequests.ts"
 import { openApiHandler } from "../responses/openapi.ts"
 import { fallback } from "../routes/fallback.ts"
 import type { HandlerDeps } from "../routes/HandlerDeps.ts"
@@ -24,8 +27,14 @@ import { statusHandler } from "../routes/statusHandler.ts"
 import { toolHandlers } from "../routes/toolHandlers.ts"
 import { bound, Tokens } from "../composition/tokens.ts"
 
+export interface AppOptions {
+  readonly now?: () => Date
+  /** Starts the request spans; default: the global tracer (the API's no-op one unless `startTracing` registered a provider). */
+  readonly tracer?: Tracer
+}
+
 /** The Koa application over the use cases bound in `container`. */
-export const createApp = (container: Container, options: { readonly now?: () => Date } = {}): Koa => {
+export const createApp = (container: Container, options: AppOptions = {}): Koa => {
   const deps: HandlerDeps = {
     instances: bound(container, Tokens.Instances),
     mcpServers: bound(container, Tokens.McpServers),
@@ -36,9 +45,11 @@ export const createApp = (container: Container, options: { readonly now?: () => 
     now: options.now ?? (() => new Date()),
   }
   const { requestTimeoutMs, sessionIdleTimeoutMs: idleTimeoutMs, maxSessionsPerServer, maxSessions } = deps.config.mcp
+  const tracer = options.tracer ?? globalTracer()
   const proxy = makeMcpProxy({
     mcpServers: deps.mcpServers,
     logger: deps.logger,
+    tracer,
     settings: { requestTimeoutMs, idleTimeoutMs, maxSessionsPerServer, maxSessions },
   })
   const { access } = deps.config
@@ -65,8 +76,11 @@ export const createApp = (container: Container, options: { readonly now?: () => 
   for (const route of ROUTES) router.register(route.path, [route.method], handlers[route.id], { name: route.id })
   mountMcpProxy(router, proxy)
 
-  const routeOf = (method: string, path: string): string =>
-    String(router.match(path, method).pathAndMethod.find((layer) => layer.methods.length > 0)?.path ?? "unmatched")
+  const matchedRoute = (method: string, path: string): string | null => {
+    const route = router.match(path, method).pathAndMethod.find((layer) => layer.methods.length > 0)?.path
+    return route === undefined ? null : String(route)
+  }
+  const routeOf = (method: string, path: string): string => matchedRoute(method, path) ?? "unmatched"
 
   const app = new Koa()
   const gate = makeDrainGate()
@@ -74,6 +88,7 @@ export const createApp = (container: Container, options: { readonly now?: () => 
   app.proxy = false
   app.on("error", (error: unknown) => deps.logger.error({ error: String(error) }, "koa error"))
   app.use(gate.middleware)
+  app.use(traceRequests({ tracer, routeOf: matchedRoute }))
   app.use(observeRequests({ logger: deps.logger, metrics, routeOf }))
   app.use(errorBoundary(deps.logger))
   app.use(originGuard({ allowedOrigins: access.allowedOrigins, publicHost: access.publicHost }))

@@ -1,6 +1,6 @@
 import { fullBucket, isBucketFull, takeFromBucket, type Bucket, type Rate } from "@dtma/domain"
 import type { Middleware } from "koa"
-import { stateOf } from "./caller.ts"
+import { requestStateOf } from "./requestState.ts"
 import { EdgeErrorCodes, isMcpEndpoint, refuseMcp } from "./mcpEndpoints.ts"
 
 /** Agents whose buckets are kept before full ones are forgotten (a full bucket is the same as none). */
@@ -45,7 +45,7 @@ const costOf = (method: string, body: unknown): number => (method === "POST" && 
 export const rateLimitAgents =
   (limits: AgentRateLimits): Middleware =>
   async (ctx, next) => {
-    const caller = stateOf(ctx).caller
+    const caller = requestStateOf(ctx).caller
     if (caller?.kind !== "agent" || !isMcpEndpoint(ctx.path)) return next()
     const waitMs = limits.take(caller.sub, costOf(ctx.method, ctx.request.body))
     if (waitMs === 0) return next()

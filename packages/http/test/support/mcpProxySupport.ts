@@ -1,3 +1,4 @@
+import type { Tracer } from "@opentelemetry/api"
 import { Effect } from "effect"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
@@ -19,6 +20,8 @@ export class ServerProbe {
   readonly waiting = new Set<string>()
   /** Calls of the `hold` tool, by tag, until `release`d. */
   readonly held = new Map<string, () => void>()
+  /** The `_meta` of every `echo` call, as the server received it. */
+  readonly echoMeta: Array<Record<string, unknown> | undefined> = []
   connections = 0
 
   release(tag: string): void {
@@ -39,7 +42,10 @@ export const fixtureServer = (probe: ServerProbe) => (): McpServer => {
     { name: "fixture", version: "3.1.4" },
     { capabilities: { logging: {}, resources: { subscribe: true } }, instructions: "Use the echo tool." },
   )
-  server.registerTool("echo", { description: "Answers its text.", inputSchema: { text: z.string() } }, ({ text }) => ({ content: [{ type: "text", text }] }))
+  server.registerTool("echo", { description: "Answers its text.", inputSchema: { text: z.string() } }, ({ text }, extra) => {
+    probe.echoMeta.push(extra._meta)
+    return { content: [{ type: "text", text }] }
+  })
   server.registerTool("add", { description: "Adds two numbers.", inputSchema: { a: z.number(), b: z.number() } }, ({ a, b }) => ({
     content: [{ type: "text", text: String(a + b) }],
   }))
@@ -147,13 +153,17 @@ export interface ProxyApp extends TestApp {
   endpoint(name?: string): string
 }
 
-/** The DTMA over the fakes with the fixture server deployed as `fixture` (stdio). */
-export const startProxyApp = async (mcp: Partial<McpConfig> = {}): Promise<ProxyApp> => {
+/** The DTMA over the fakes with the fixture server deployed as `fixture` (stdio); its spans go to `tracer`, when given. */
+export const startProxyApp = async (mcp: Partial<McpConfig> = {}, options: { readonly tracer?: Tracer } = {}): Promise<ProxyApp> => {
   const probe = new ServerProbe()
   const runtime = new McpServingRuntime({ images: [PROXY_IMAGE] })
   runtime.servers.set(PROXY_IMAGE, fixtureServer(probe))
   // Pings would take the single slot of the saturation tests: push them out of the way.
-  const app = await startTestApp({ runtime, config: { mcp: { ...DEFAULT_MCP_CONFIG, pingBaseMs: 600_000, pingMaxMs: 600_000, ...mcp } } })
+  const app = await startTestApp({
+    runtime,
+    tracer: options.tracer,
+    config: { mcp: { ...DEFAULT_MCP_CONFIG, pingBaseMs: 600_000, pingMaxMs: 600_000, ...mcp } },
+  })
   await Effect.runPromise(
     app.mcpServers.deploy({
       name: "fixture",

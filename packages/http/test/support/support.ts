@@ -1,5 +1,6 @@
 import { once } from "node:events"
 import type { AddressInfo } from "node:net"
+import type { Tracer } from "@opentelemetry/api"
 import { Effect, Redacted } from "effect"
 import type { AgentAccess, CreateOptions, InstanceSpec, McpServers } from "@dtma/domain"
 import {
@@ -129,6 +130,8 @@ export interface TestAppOptions {
    * `app.agentAccess` then holds fakes the app does not use.
    */
   readonly access?: AgentAccess
+  /** The tracer the app records spans with (the global one, a no-op, by default). */
+  readonly tracer?: Tracer
 }
 
 /** The app over the fakes, listening on 127.0.0.1 on a free port. */
@@ -158,7 +161,7 @@ export const startTestApp = async (options: TestAppOptions = {}): Promise<TestAp
   })
   const container = buildContainer({ config: testConfig(options.config), logger, infrastructure })
   const mcpServers = bound(container, Tokens.McpServers)
-  const server = createApp(container, { now: () => NOW }).listen(0, "127.0.0.1")
+  const server = createApp(container, { now: () => NOW, tracer: options.tracer }).listen(0, "127.0.0.1")
   answerClientErrors(server)
   await once(server, "listening")
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`

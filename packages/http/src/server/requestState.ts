@@ -1,0 +1,29 @@
+import type { Context as TraceContext } from "@opentelemetry/api"
+import type { CallerIdentity } from "@dtma/domain"
+import type { Context } from "koa"
+
+/**
+ * What the middlewares leave on `ctx.state` for the handlers and middlewares after them: the one
+ * place its fields are declared. Additive: a middleware adds its own fields and documents who sets
+ * and who reads them; no field is renamed or repurposed.
+ */
+export interface RequestState {
+  /**
+   * Who the request is from, set by `authenticate` once its credential is recognised (also on a
+   * request it then refuses, such as an agent token on a management route, for the audit); absent
+   * on public routes and when no credential was recognised. Read by the grants, the rate limits and
+   * the audit.
+   */
+  caller?: CallerIdentity
+  /**
+   * The trace the request belongs to (32 hex digits), set by `traceRequests` first thing: the
+   * request's own server span when tracing is on, the caller's `traceparent` when tracing is off;
+   * absent when neither. The audit record of a management operation carries it.
+   */
+  traceId?: string
+  /** The OpenTelemetry context of the request's server span (set by `traceRequests`): the parent of the MCP request spans. */
+  traceContext?: TraceContext
+}
+
+/** `ctx.state`, typed. */
+export const requestStateOf = (ctx: Pick<Context, "state">): RequestState => ctx.state as RequestState
