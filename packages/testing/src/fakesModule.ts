@@ -1,6 +1,17 @@
-import { ContainerEvents, ContainerLogs, ContainerRuntime, ControlPlane, CredentialDelivery, CredentialSource, HostMetrics, McpConnector } from "@dtma/domain"
+import {
+  AuditLog,
+  ContainerEvents,
+  ContainerLogs,
+  ContainerRuntime,
+  ControlPlane,
+  CredentialDelivery,
+  CredentialSource,
+  HostMetrics,
+  McpConnector,
+} from "@dtma/domain"
 import { ContainerModule } from "inversify"
 import { FixedHostMetrics } from "./fakes/FixedHostMetrics.ts"
+import { InMemoryAuditLog } from "./fakes/InMemoryAuditLog.ts"
 import { InMemoryContainerEvents } from "./fakes/InMemoryContainerEvents.ts"
 import { InMemoryContainerLogs } from "./fakes/InMemoryContainerLogs.ts"
 import { InMemoryContainerRuntime } from "./fakes/InMemoryContainerRuntime.ts"
@@ -18,6 +29,7 @@ export interface Fakes {
   readonly events: InMemoryContainerEvents
   readonly credentialDelivery: InMemoryCredentialDelivery
   readonly credentialSource: InMemoryCredentialSource
+  readonly auditLog: InMemoryAuditLog
 }
 
 /**
@@ -33,6 +45,7 @@ export const fakesModule = (fakes: Partial<Fakes> = {}): ContainerModule => {
   const events = fakes.events ?? new InMemoryContainerEvents()
   const credentialDelivery = fakes.credentialDelivery ?? new InMemoryCredentialDelivery()
   const credentialSource = fakes.credentialSource ?? new InMemoryCredentialSource()
+  const auditLog = fakes.auditLog ?? new InMemoryAuditLog()
   return new ContainerModule(({ bind }) => {
     bind<ContainerRuntime>(ContainerRuntime).toConstantValue(runtime)
     bind<ControlPlane>(ControlPlane).toConstantValue(controlPlane)
@@ -42,5 +55,6 @@ export const fakesModule = (fakes: Partial<Fakes> = {}): ContainerModule => {
     bind<ContainerEvents>(ContainerEvents).toConstantValue(events)
     bind<CredentialDelivery>(CredentialDelivery).toConstantValue(credentialDelivery)
     bind<CredentialSource>(CredentialSource).toConstantValue(credentialSource)
+    bind<AuditLog>(AuditLog).toConstantValue(auditLog)
   })
 }
