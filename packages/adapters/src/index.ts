@@ -36,3 +36,5 @@ export { makeFileRevocationStore, REVOCATIONS_FILE } from "./access/FileRevocati
 export type { FileRevocationStoreOptions } from "./access/FileRevocationStore.ts"
 export { DEFAULT_AUDIT_FILES, DEFAULT_AUDIT_LOG, DEFAULT_AUDIT_MAX_BYTES, makeFileAuditLog } from "./audit/FileAuditLog.ts"
 export type { FileAuditLog, FileAuditLogOptions, FileAuditLogStats } from "./audit/FileAuditLog.ts"
+export { DEFAULT_AUDIT_PATH, makeAgentopiaAuditShipping } from "./agentopia/AgentopiaAuditShipping.ts"
+export type { AgentopiaAuditShipping, AgentopiaAuditShippingOptions, AuditDropReason, AuditShippingStats } from "./agentopia/AgentopiaAuditShipping.ts"
