@@ -1,5 +1,6 @@
 import * as Data from "effect/Data"
 import * as Redacted from "effect/Redacted"
+import { auditConfigOf, type AuditConfig } from "./auditConfig.ts"
 import { mcpConfigOf, type McpConfig } from "./mcpConfig.ts"
 import { tlsSettingsOf, type TlsSettings } from "./tlsSettings.ts"
 
@@ -33,6 +34,8 @@ export interface Config {
   readonly credentials: CredentialsConfig
   /** How MCP servers are supervised (`DTMA_MCP_*`). */
   readonly mcp: McpConfig
+  /** Where the audit is kept and copied (`DTMA_AUDIT_*`). */
+  readonly audit: AuditConfig
   /** The DTMA's own certificate and key (`DTMA_TLS_CERT_FILE`, `DTMA_TLS_KEY_FILE`): HTTPS when set; absent or null: plain HTTP. */
   readonly tls?: TlsSettings | null | undefined
 }
@@ -138,6 +141,9 @@ export const resolveSettings = (env: Readonly<Record<string, string | undefined>
       throw new ConfigError({ problem })
     }),
     tls: tlsSettingsOf(get, (problem) => {
+      throw new ConfigError({ problem })
+    }),
+    audit: auditConfigOf(get, (problem) => {
       throw new ConfigError({ problem })
     }),
   }

@@ -1,4 +1,5 @@
 import type {
+  AuditLogUnreadable,
   CredentialError,
   DeployError,
   ManageError,
@@ -21,7 +22,7 @@ export interface Reply {
 }
 
 /** What an operation acts on: the legacy tool routes speak of tools, the MCP routes of MCP servers (or groups of them). */
-export type Subject = "tool" | "mcp_server" | "mcp_group"
+export type Subject = "tool" | "mcp_server" | "mcp_group" | "audit"
 
 /** What the caller asked for, so a failure can say what failed. */
 export type Operation =
@@ -47,6 +48,7 @@ export type HttpFailure =
   | McpGroupNotFound
   | CredentialError
   | NoOAuthConnections
+  | AuditLogUnreadable
 
 type Tag = HttpFailure["_tag"]
 type Row<T extends Tag> = (error: Extract<HttpFailure, { readonly _tag: T }>, operation: Operation) => Reply
@@ -63,11 +65,18 @@ const VERB_PHRASES: Readonly<Record<Exclude<Operation["verb"], "list">, string>>
   refresh_oauth: "refresh the OAuth credentials of",
 }
 
-const SUBJECT_NAMES: Readonly<Record<Subject, string>> = { tool: "tool instance", mcp_server: "MCP server", mcp_group: "MCP server group" }
+const SUBJECT_NAMES: Readonly<Record<Subject, string>> = {
+  tool: "tool instance",
+  mcp_server: "MCP server",
+  mcp_group: "MCP server group",
+  audit: "audit log",
+}
 
 const failedTo = (operation: Operation): string => {
   const subject = operation.subject ?? "tool"
-  if (operation.verb === "list") return subject === "tool" ? "Failed to list tool instances." : "Failed to list MCP servers."
+  if (operation.verb === "list") {
+    return subject === "tool" ? "Failed to list tool instances." : subject === "audit" ? "Failed to read the audit log." : "Failed to list MCP servers."
+  }
   const what = subject === "tool" && operation.verb === "deploy" ? "tool" : SUBJECT_NAMES[subject]
   return `Failed to ${VERB_PHRASES[operation.verb]} ${what} '${operation.name}'.`
 }
@@ -121,6 +130,7 @@ export const ERROR_TABLE: { readonly [T in Tag]: Row<T> } = {
     otherFailure(502, `${(operation.subject ?? "tool") === "tool" ? "tool_secrets" : "oauth"}_${e.reason}`)(e, operation),
   CredentialDeliveryFailed: (e, operation) => otherFailure(e.reason === "unsafe_name" ? 502 : 503, "credential_delivery_failed")(e, operation),
   NoOAuthConnections: (e) => ({ status: 409, body: { success: false, error: e.message, code: "no_oauth_connections" } }),
+  AuditLogUnreadable: otherFailure(503, "audit_unreadable"),
 }
 
 /** A defect: a bug, never an expected outcome. Legacy callers read `message` and `error` on a 500. */

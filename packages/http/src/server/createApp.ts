@@ -1,8 +1,9 @@
 import { Router, type RouterMiddleware } from "@koa/router"
-import { CredentialSource, HostMetrics, makeMcpGroups } from "@dtma/domain"
+import { AuditLog, CredentialSource, HostMetrics, makeMcpGroups } from "@dtma/domain"
 import type { Container } from "inversify"
 import Koa from "koa"
-import { bearerAuth } from "./auth.ts"
+import { auditRequests } from "./auditRequests.ts"
+import { bearerAuth, makeTokenCheck } from "./auth.ts"
 import { makeDrainGate, registerShutdownHooks } from "./drainGate.ts"
 import { errorBoundary } from "./errorBoundary.ts"
 import { jsonBody } from "./jsonBody.ts"
@@ -14,20 +15,25 @@ import { openApiHandler } from "../responses/openapi.ts"
 import { fallback } from "../routes/fallback.ts"
 import type { HandlerDeps } from "../routes/HandlerDeps.ts"
 import { isPublicRequest, ROUTES, type RouteId } from "../routes/routeTable.ts"
+import { auditHandler } from "../routes/auditHandler.ts"
 import { discoveryHandler } from "../routes/discoveryHandler.ts"
 import { mcpGroupHandlers } from "../routes/mcpGroupHandlers.ts"
 import { mcpServerHandlers } from "../routes/mcpServerHandlers.ts"
 import { statusHandler } from "../routes/statusHandler.ts"
 import { toolHandlers } from "../routes/toolHandlers.ts"
 import { bound, Tokens } from "../composition/tokens.ts"
+import { auditTrailOf } from "../composition/auditTrail.ts"
 
 /** The Koa application over the use cases bound in `container`. */
 export const createApp = (container: Container, options: { readonly now?: () => Date } = {}): Koa => {
+  // Every request recorded goes through here: counted by outcome (for /metrics), then kept.
+  const audit = auditTrailOf(bound(container, AuditLog), container.isBound(Tokens.AuditDelivery) ? bound(container, Tokens.AuditDelivery) : null)
   const deps: HandlerDeps = {
     instances: bound(container, Tokens.Instances),
     mcpServers: bound(container, Tokens.McpServers),
     hostMetrics: bound(container, HostMetrics),
     credentialSource: bound(container, CredentialSource),
+    auditLog: audit,
     config: bound(container, Tokens.Config),
     logger: bound(container, Tokens.Logger),
     now: options.now ?? (() => new Date()),
@@ -38,7 +44,7 @@ export const createApp = (container: Container, options: { readonly now?: () => 
     logger: deps.logger,
     settings: { requestTimeoutMs, idleTimeoutMs, maxSessionsPerServer, maxSessions },
   })
-  const metrics = makeHttpMetrics({ instances: deps.instances, mcpSessions: proxy })
+  const metrics = makeHttpMetrics({ instances: deps.instances, mcpSessions: proxy, audit })
   const status = statusHandler(deps)
   const handlers: Record<RouteId, RouterMiddleware> = {
     health: (ctx) => {
@@ -53,6 +59,7 @@ export const createApp = (container: Container, options: { readonly now?: () => 
     ...mcpServerHandlers(deps),
     mcpDiscovery: discoveryHandler(deps),
     ...mcpGroupHandlers(deps, makeMcpGroups(deps.mcpServers)),
+    audit: auditHandler(deps),
   }
   const router = new Router()
   for (const route of ROUTES) router.register(route.path, [route.method], handlers[route.id], { name: route.id })
@@ -60,6 +67,10 @@ export const createApp = (container: Container, options: { readonly now?: () => 
 
   const routeOf = (method: string, path: string): string =>
     String(router.match(path, method).pathAndMethod.find((layer) => layer.methods.length > 0)?.path ?? "unmatched")
+  const matchRoute = (method: string, path: string) => {
+    const layer = router.match(path, method).pathAndMethod.find((l) => l.methods.length > 0)
+    return layer === undefined ? { route: "unmatched", params: {} } : { route: String(layer.path), params: layer.params(path, layer.captures(path)) }
+  }
 
   const app = new Koa()
   const gate = makeDrainGate()
@@ -68,6 +79,7 @@ export const createApp = (container: Container, options: { readonly now?: () => 
   app.on("error", (error: unknown) => deps.logger.error({ error: String(error) }, "koa error"))
   app.use(gate.middleware)
   app.use(observeRequests({ logger: deps.logger, metrics, routeOf }))
+  app.use(auditRequests({ audit, matchRoute, isPublic: isPublicRequest, isOperatorKey: makeTokenCheck(deps.config.inboundTokens), logger: deps.logger }))
   app.use(errorBoundary(deps.logger))
   app.use(bearerAuth({ tokens: deps.config.inboundTokens, isPublic: isPublicRequest }))
   app.use(jsonBody())

@@ -1,5 +1,6 @@
 import { Effect } from "effect"
 import {
+  AuditLogUnreadable,
   CredentialDeliveryFailed,
   CredentialFetchFailed,
   ImageUnavailable,
@@ -235,6 +236,17 @@ const PINNED: ReadonlyArray<readonly [HttpFailure, Operation, number, unknown]> 
     { verb: "list", subject: "mcp_server" },
     503,
     { success: false, message: "Failed to list MCP servers.", error: "The container runtime is unreachable: socket closed" },
+  ],
+  [
+    new AuditLogUnreadable({ detail: "EACCES on open /var/log/dtma/audit.jsonl" }),
+    { verb: "list", subject: "audit" },
+    503,
+    {
+      success: false,
+      message: "Failed to read the audit log.",
+      error: "The audit log could not be read: EACCES on open /var/log/dtma/audit.jsonl",
+      code: "audit_unreadable",
+    },
   ],
 ]
 

@@ -10,6 +10,7 @@ import { gzipSync } from "node:zlib"
 import fc from "fast-check"
 import { Effect } from "effect"
 import {
+  AuditLog,
   ContainerEvents,
   ContainerLogs,
   ContainerRuntime,
@@ -23,6 +24,7 @@ import {
 } from "@dtma/domain"
 import {
   FixedHostMetrics,
+  InMemoryAuditLog,
   InMemoryContainerEvents,
   InMemoryCredentialDelivery,
   InMemoryCredentialSource,
@@ -673,6 +675,7 @@ const composeWithRealBackend = (config: Config, runtime: InMemoryContainerRuntim
     bind<ContainerEvents>(ContainerEvents).toConstantValue(new InMemoryContainerEvents())
     bind<CredentialSource>(CredentialSource).toConstantValue(new InMemoryCredentialSource())
     bind<CredentialDelivery>(CredentialDelivery).toConstantValue(new InMemoryCredentialDelivery())
+    bind<AuditLog>(AuditLog).toConstantValue(new InMemoryAuditLog())
   })
   return buildContainer({ config, logger: capturingLogger().logger, infrastructure })
 }

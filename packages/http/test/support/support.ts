@@ -5,6 +5,7 @@ import type { CreateOptions, InstanceSpec, McpServers } from "@dtma/domain"
 import {
   echoMcpServer,
   fakesModule,
+  InMemoryAuditLog,
   InMemoryContainerEvents,
   InMemoryContainerLogs,
   InMemoryContainerRuntime,
@@ -21,6 +22,7 @@ import { createApp } from "../../src/server/createApp.ts"
 import { createLogger, type Logger } from "../../src/composition/logger.ts"
 import { answerClientErrors } from "../../src/server/answerClientErrors.ts"
 import { DEFAULT_MCP_CONFIG } from "../../src/composition/mcpConfig.ts"
+import { DEFAULT_AUDIT_CONFIG } from "../../src/composition/auditConfig.ts"
 import { bound, Tokens } from "../../src/composition/tokens.ts"
 
 export const IMAGE = "dtma/example-http:1"
@@ -48,6 +50,7 @@ export const testConfig = (overrides: Partial<Config> = {}): Config => ({
   scope: "true",
   credentials: { root: "/nonexistent/dtma-credentials", allowDisk: false, oauthPath: "get-mcp-oauth-credentials" },
   mcp: DEFAULT_MCP_CONFIG,
+  audit: DEFAULT_AUDIT_CONFIG,
   ...overrides,
 })
 
@@ -97,6 +100,8 @@ export interface TestApp {
   /** The backend's OAuth connections: `github-1` (github) and `slack-1` (slack) are connected. */
   readonly credentialSource: InMemoryCredentialSource
   readonly credentialDelivery: InMemoryCredentialDelivery
+  /** Every audit record the app wrote. */
+  readonly auditLog: InMemoryAuditLog
   readonly logs: Array<string>
   /** fetch with the bearer token unless `headers.authorization` says otherwise. */
   api(path: string, init?: RequestInit): Promise<Response>
@@ -106,7 +111,9 @@ export interface TestApp {
 }
 
 /** The app over the fakes, listening on 127.0.0.1 on a free port. */
-export const startTestApp = async (options: { readonly config?: Partial<Config>; readonly runtime?: InMemoryContainerRuntime } = {}): Promise<TestApp> => {
+export const startTestApp = async (
+  options: { readonly config?: Partial<Config>; readonly runtime?: InMemoryContainerRuntime; readonly auditLog?: InMemoryAuditLog } = {},
+): Promise<TestApp> => {
   const runtime =
     options.runtime ?? new McpServingRuntime({ images: [IMAGE, MCP_IMAGE, BROKEN_MCP_IMAGE], registry: ["dtma/pullable:1"], now: () => NOW.getTime() })
   const controlPlane = new RecordingControlPlane()
@@ -118,7 +125,8 @@ export const startTestApp = async (options: { readonly config?: Partial<Config>;
   credentialSource.connect("github-1", { provider: "github", scopes: ["repo"] })
   credentialSource.connect("slack-1", { provider: "slack", scopes: ["chat:write"] })
   const credentialDelivery = new InMemoryCredentialDelivery()
-  const infrastructure = fakesModule({ runtime, controlPlane, connector, logs: containerLogs, events, credentialSource, credentialDelivery })
+  const auditLog = options.auditLog ?? new InMemoryAuditLog()
+  const infrastructure = fakesModule({ runtime, controlPlane, connector, logs: containerLogs, events, credentialSource, credentialDelivery, auditLog })
   const container = buildContainer({ config: testConfig(options.config), logger, infrastructure })
   const mcpServers = bound(container, Tokens.McpServers)
   const server = createApp(container, { now: () => NOW }).listen(0, "127.0.0.1")
@@ -137,6 +145,7 @@ export const startTestApp = async (options: { readonly config?: Partial<Config>;
     controlPlane,
     credentialSource,
     credentialDelivery,
+    auditLog,
     logs: lines,
     api,
     json: (method, path, body) =>
