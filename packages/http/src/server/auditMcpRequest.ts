@@ -1,4 +1,4 @@
-import { auditRecordOf, ErrorCodes, type AuditOutcome, type AuditRecord, type CallerIdentity } from "@dtma/domain"
+import { auditRecordOf, ErrorCodes, type AuditCaller, type AuditOutcome, type AuditRecord, type CallerIdentity } from "@dtma/domain"
 
 /** The MCP endpoints' route patterns, as their records name them. */
 export type McpEndpointRoute = "/mcp-servers/:name/mcp" | "/mcp"
@@ -11,7 +11,7 @@ export interface McpRequestAudit {
   /** The server addressed (for `/mcp`, the one the request went to); null when none. */
   readonly server: string | null
   /** Who: the verified agent or operator; null for no or a refused credential (anonymous). */
-  readonly caller: CallerIdentity | null
+  readonly caller: CallerIdentity | AuditCaller | null
   /**
    * The JSON-RPC request as received, or null when the body was not one. Only its `method` and the
    * name of what it asks for (a tool's or prompt's `name`, a resource's `uri`) are read; its

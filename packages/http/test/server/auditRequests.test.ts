@@ -7,14 +7,7 @@ import Koa from "koa"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { auditRequests, errorCodeOf, outcomeOfStatus } from "../../src/server/auditRequests.ts"
 import { operatorFingerprintOf, stateOf } from "../../src/server/caller.ts"
-import { capturingLogger, deployBody, OTHER_TOKEN, startTestApp, TOKEN, type TestApp } from "../support/support.ts"
-
-/** The records once `n` of them are there (a record is written when its answer has gone out, just after the client has it). */
-export const auditRecords = async (log: InMemoryAuditLog, n: number): Promise<ReadonlyArray<AuditRecord>> => {
-  const until = Date.now() + 3_000
-  while (log.records.length < n && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 5))
-  return log.records
-}
+import { auditRecords, capturingLogger, deployBody, OTHER_TOKEN, startTestApp, TOKEN, type TestApp } from "../support/support.ts"
 
 describe("auditing management requests", () => {
   let app: TestApp

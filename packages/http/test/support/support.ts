@@ -1,7 +1,7 @@
 import { once } from "node:events"
 import type { AddressInfo } from "node:net"
 import { Effect, Redacted } from "effect"
-import type { CreateOptions, InstanceSpec, McpServers } from "@dtma/domain"
+import type { AuditRecord, CreateOptions, InstanceSpec, McpServers } from "@dtma/domain"
 import {
   echoMcpServer,
   fakesModule,
@@ -53,6 +53,13 @@ export const testConfig = (overrides: Partial<Config> = {}): Config => ({
   audit: DEFAULT_AUDIT_CONFIG,
   ...overrides,
 })
+
+/** The audit's records once there are `n` (a record is written when its answer has gone out, just after the client has it). */
+export const auditRecords = async (log: InMemoryAuditLog, n: number): Promise<ReadonlyArray<AuditRecord>> => {
+  const until = Date.now() + 3_000
+  while (log.records.length < n && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 5))
+  return log.records
+}
 
 /** A logger whose JSON lines land in `lines`. */
 export const capturingLogger = (): { readonly logger: Logger; readonly lines: Array<string> } => {
