@@ -48,6 +48,7 @@ export const startBenchDtma = async (options: StartOptions): Promise<BenchDtma> 
       DTMA_STATE_DIR: stateDir,
       DTMA_SCOPE: options.scope,
       DTMA_CONFIG_FILE: join(stateDir, "absent.conf"),
+      DTMA_AUDIT_LOG: join(stateDir, "audit.jsonl"),
       LOG_LEVEL: "info",
       ...options.env,
     },
