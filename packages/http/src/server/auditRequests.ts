@@ -73,7 +73,7 @@ export const auditRequests = (options: AuditRequestsOptions): Middleware => {
     return presented !== undefined && options.isOperatorKey(presented) ? operatorOf(presented) : null
   }
   return async (ctx, next) => {
-    if (options.isPublic(ctx.method, ctx.path) || MCP_ENDPOINT_PATH.test(ctx.path)) return next()
+    if (MCP_ENDPOINT_PATH.test(ctx.path) || options.isPublic(ctx.method, ctx.path)) return next()
     const started = process.hrtime.bigint()
     ctx.res.once("close", () => {
       try {
