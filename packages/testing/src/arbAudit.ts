@@ -30,7 +30,8 @@ export const arbAuditRecordInput: fc.Arbitrary<AuditRecordInput> = fc.record({
   route: fc.constantFrom("/mcp-servers/:name/mcp", "/mcp", "/mcp-servers", "/mcp-servers/:name/start", "/tools/:name", "unmatched"),
   server: fc.option(fc.constantFrom(...SERVERS), { nil: null }),
   method: fc.option(fc.constantFrom("tools/call", "tools/list", "resources/read", "initialize", "POST", "GET", "DELETE"), { nil: null }),
-  name: fc.option(fc.oneof(fc.stringMatching(/^[a-z_]{1,20}$/), fc.webUrl()), { nil: null }),
+  // A resource URI of a few schemes (not fc.webUrl(), which takes seconds to build).
+  name: fc.option(fc.oneof(fc.stringMatching(/^[a-z_]{1,20}$/), fc.stringMatching(/^(file|memo|https):\/\/[a-z]{1,8}(\/[a-z0-9]{1,8}){0,3}$/)), { nil: null }),
   outcome: fc.constantFrom(...AUDIT_OUTCOMES),
   errorCode: fc.option(fc.oneof(fc.constantFrom("not_found", "insufficient_scope", "404"), fc.integer({ min: -32800, max: -32000 })), { nil: null }),
   durationMs: fc.double({ min: 0, max: 120_000, noNaN: true }),

@@ -89,14 +89,17 @@ describe("FileAuditLog", () => {
 
   it(
     "answers a record at once without touching the disk, and writes it a moment later",
-    withLog({ flushDelayMs: 30 }, async (log, path) => {
+    withLog({ flushDelayMs: 1_000 }, async (log, path) => {
+      const started = Date.now()
       await run(log.record(at(1)))
       expect(log.stats()).toEqual({ buffered: 1, dropped: 0 })
       expect(await linesOf(path)).toEqual([])
-      await new Promise((resolve) => setTimeout(resolve, 150))
+      while ((await linesOf(path)).length === 0 && Date.now() - started < 10_000) await new Promise((resolve) => setTimeout(resolve, 20))
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_000)
       expect(await linesOf(path)).toEqual([at(1)])
       expect(log.stats()).toEqual({ buffered: 0, dropped: 0 })
     }),
+    15_000,
   )
 
   it(
