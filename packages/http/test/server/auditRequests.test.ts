@@ -158,14 +158,17 @@ describe("auditRequests", () => {
 
   it("records a request whose caller went away before the answer as cancelled", async () => {
     let release: () => void = () => undefined
+    let arrived: () => void = () => undefined
+    const handling = new Promise<void>((resolve) => (arrived = resolve))
     const { log, server, port } = await serve(async (ctx) => {
+      arrived()
       await new Promise<void>((resolve) => (release = resolve))
       ctx.body = { ok: true }
     })
     const req = httpRequest({ host: "127.0.0.1", port, path: "/things/thing-1" })
     req.on("error", () => undefined)
     req.end()
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await handling
     req.destroy()
     const [record] = await auditRecords(log, 1)
     expect(record).toMatchObject({ outcome: "cancelled", errorCode: null, responseBytes: 0 })
