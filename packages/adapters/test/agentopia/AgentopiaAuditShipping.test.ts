@@ -117,7 +117,7 @@ describe("AgentopiaAuditShipping", () => {
     const b = await backend((_req, res) => res.writeHead(200).end())
     const { recordAll } = await ship(b.port, { batchSize: 3, intervalMs: 60_000 })
     await recordAll(records(3))
-    await eventually(() => expect(b.delivered()).toHaveLength(3), 2_000)
+    await eventually(() => expect(b.delivered()).toHaveLength(3))
   })
 
   it("keeps records while the backend is down, refusing connections then answering 503, and then delivers every one once, in order", async () => {
