@@ -48,6 +48,7 @@ export const startBenchDtma = async (options: StartOptions): Promise<BenchDtma> 
       DTMA_STATE_DIR: stateDir,
       DTMA_SCOPE: options.scope,
       DTMA_CONFIG_FILE: join(stateDir, "absent.conf"),
+      DTMA_AUDIT_LOG: join(stateDir, "audit.jsonl"),
       LOG_LEVEL: "info",
       // The bench's agent calls hundreds of times a second: the limiter still runs, but never refuses.
       DTMA_AGENT_RATE_PER_S: "100000",

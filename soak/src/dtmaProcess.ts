@@ -60,6 +60,7 @@ export const startDtma = async (settings: DtmaSettings, log?: WriteStream): Prom
       DTMA_STATE_DIR: settings.stateDir,
       DTMA_SCOPE: settings.scope,
       DTMA_CONFIG_FILE: join(settings.stateDir, "absent.conf"),
+      DTMA_AUDIT_LOG: join(settings.stateDir, "audit.jsonl"),
       DTMA_CREDENTIALS_DIR: settings.credentialsDir,
       AGENTOPIA_API_BASE_URL: settings.backendUrl,
       DTMA_BEARER_TOKEN: settings.outboundToken,

@@ -34,3 +34,7 @@ export { makeFileAgentTokenIssuer, SIGNING_KEYS_FILE } from "./access/FileAgentT
 export type { FileAgentTokenIssuerOptions } from "./access/FileAgentTokenIssuer.ts"
 export { makeFileRevocationStore, REVOCATIONS_FILE } from "./access/FileRevocationStore.ts"
 export type { FileRevocationStoreOptions } from "./access/FileRevocationStore.ts"
+export { DEFAULT_AUDIT_FILES, DEFAULT_AUDIT_LOG, DEFAULT_AUDIT_MAX_BYTES, makeFileAuditLog } from "./audit/FileAuditLog.ts"
+export type { FileAuditLog, FileAuditLogOptions, FileAuditLogStats } from "./audit/FileAuditLog.ts"
+export { DEFAULT_AUDIT_PATH, makeAgentopiaAuditShipping } from "./agentopia/AgentopiaAuditShipping.ts"
+export type { AgentopiaAuditShipping, AgentopiaAuditShippingOptions, AuditDropReason, AuditShippingStats } from "./agentopia/AgentopiaAuditShipping.ts"

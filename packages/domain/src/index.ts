@@ -33,7 +33,7 @@ export type {
   PullPolicy,
   RefreshStrategy,
 } from "./ManagedInstance.ts"
-export { validateInstanceName } from "./instanceName.ts"
+export { instanceNameProblem, validateInstanceName } from "./instanceName.ts"
 export { IllegalTransition, lifecycleOf, toolboxStatusOf, transition } from "./lifecycle.ts"
 export type { LifecycleEvent, LifecycleEventTag, LifecycleState, ToolboxStatus } from "./lifecycle.ts"
 export { makeKeyedLock } from "./keyedLock.ts"
@@ -191,3 +191,21 @@ export { wipeLeftoverCredentials } from "./usecases/credentialLeftovers.ts"
 export { repeatHeartbeats } from "./usecases/Heartbeat.ts"
 export { token } from "./Token.ts"
 export type { Token } from "./Token.ts"
+export {
+  AUDIT_OUTCOMES,
+  auditCallerOf,
+  auditRecordOf,
+  MAX_AUDIT_AGENT_ID_LENGTH,
+  MAX_AUDIT_METHOD_LENGTH,
+  MAX_AUDIT_NAME_LENGTH,
+  MAX_AUDIT_ROUTE_LENGTH,
+  MAX_AUDIT_TOKEN_ID_LENGTH,
+  NOT_A_FINGERPRINT,
+  OPERATOR_FINGERPRINT,
+  parseAuditRecord,
+} from "./audit/AuditRecord.ts"
+export type { AuditCaller, AuditOutcome, AuditRecord, AuditRecordInput } from "./audit/AuditRecord.ts"
+export { answerAuditQuery, CLOCK_STEP_ALLOWANCE_MS, limitOf, matchesAuditQuery, MAX_AUDIT_QUERY_LIMIT, olderThanAsked } from "./audit/auditQuery.ts"
+export type { AuditQuery } from "./audit/auditQuery.ts"
+export { AuditLog, AuditLogUnreadable } from "./ports/AuditLog.ts"
+export type { AuditSink } from "./ports/AuditLog.ts"

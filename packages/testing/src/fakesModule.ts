@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import {
   AgentAccess,
+  AuditLog,
   ContainerEvents,
   ContainerLogs,
   ContainerRuntime,
@@ -17,6 +18,7 @@ import { FixedHostMetrics } from "./fakes/FixedHostMetrics.ts"
 import { InMemoryAccessTokens } from "./fakes/InMemoryAccessTokens.ts"
 import { InMemoryAgentTokenIssuer } from "./fakes/InMemoryAgentTokenIssuer.ts"
 import { InMemoryRevocationStore } from "./fakes/InMemoryRevocationStore.ts"
+import { InMemoryAuditLog } from "./fakes/InMemoryAuditLog.ts"
 import { InMemoryContainerEvents } from "./fakes/InMemoryContainerEvents.ts"
 import { InMemoryContainerLogs } from "./fakes/InMemoryContainerLogs.ts"
 import { InMemoryContainerRuntime } from "./fakes/InMemoryContainerRuntime.ts"
@@ -36,6 +38,7 @@ export interface Fakes {
   readonly credentialSource: InMemoryCredentialSource
   /** Agent access over fakes: `tokens` mints and verifies, `issuer` is the built-in issuer, `revocations` persist in `revocationStore`. */
   readonly agentAccess: FakeAgentAccess
+  readonly auditLog: InMemoryAuditLog
 }
 
 /** Agent access over the fakes, with each part at hand. */
@@ -70,6 +73,7 @@ export const fakesModule = (fakes: Partial<Fakes> = {}): ContainerModule => {
   const credentialDelivery = fakes.credentialDelivery ?? new InMemoryCredentialDelivery()
   const credentialSource = fakes.credentialSource ?? new InMemoryCredentialSource()
   const agentAccess = fakes.agentAccess ?? fakeAgentAccess()
+  const auditLog = fakes.auditLog ?? new InMemoryAuditLog()
   return new ContainerModule(({ bind }) => {
     bind<ContainerRuntime>(ContainerRuntime).toConstantValue(runtime)
     bind<ControlPlane>(ControlPlane).toConstantValue(controlPlane)
@@ -80,5 +84,6 @@ export const fakesModule = (fakes: Partial<Fakes> = {}): ContainerModule => {
     bind<CredentialDelivery>(CredentialDelivery).toConstantValue(credentialDelivery)
     bind<CredentialSource>(CredentialSource).toConstantValue(credentialSource)
     bind<AgentAccess>(AgentAccess).toConstantValue(agentAccess.access)
+    bind<AuditLog>(AuditLog).toConstantValue(auditLog)
   })
 }

@@ -1,6 +1,8 @@
 import * as Effect from "effect/Effect"
+import * as Scope from "effect/Scope"
 import {
   AgentAccess,
+  AuditLog,
   ContainerEvents,
   ContainerLogs,
   ContainerRuntime,
@@ -10,20 +12,26 @@ import {
   CredentialSource,
   HostMetrics,
   McpConnector,
+  token,
 } from "@dtma/domain"
 import {
   dockerContainerEventsFromEnv,
   dockerContainerRuntimeFromEnv,
   dockerOutputCaptureFromEnv,
+  makeAgentopiaAuditShipping,
   makeAgentopiaControlPlane,
   makeAgentopiaCredentialSource,
+  makeFileAuditLog,
   makeTmpfsCredentialDelivery,
   makeOsHostMetrics,
   sdkMcpConnectorFromEnv,
   standaloneControlPlane,
+  type AgentopiaAuditShipping,
   type DockerOutputCapture,
+  type FileAuditLog,
 } from "@dtma/adapters"
 import { ContainerModule } from "inversify"
+import type { AuditDelivery } from "./auditTrail.ts"
 import type { Config } from "./config.ts"
 import type { Logger } from "./logger.ts"
 import { Tokens } from "./tokens.ts"
@@ -44,6 +52,55 @@ const noBackend = (): CredentialFetchFailed =>
 const standaloneCredentialSource: CredentialSource = {
   fetchOAuth: () => Effect.fail(noBackend()),
   fetchToolSecrets: () => Effect.fail(noBackend()),
+}
+
+/** The audit's two destinations: the file, and the backend copy when a backend is configured. */
+interface AuditParts {
+  readonly file: FileAuditLog
+  readonly shipping: AgentopiaAuditShipping | null
+}
+const AuditParts = token<AuditParts>("dtma/AuditParts")
+
+/** Calls `report` at most once a minute: a full disk or a backend down would otherwise warn on every attempt. */
+const atMostOnceAMinute = <A>(report: (a: A) => void): ((a: A) => void) => {
+  let last = Number.NEGATIVE_INFINITY
+  return (a) => {
+    const now = Date.now()
+    if (now - last < 60_000) return
+    last = now
+    report(a)
+  }
+}
+
+/** Both audit destinations, living in the use cases' lifetime: closing it writes what is buffered and makes a last delivery. */
+const auditPartsOf = (config: Config, lifetime: Scope.Scope, logger: Logger): AuditParts => {
+  const file = makeFileAuditLog({
+    path: config.audit.path,
+    maxBytes: config.audit.maxBytes,
+    files: config.audit.files,
+    onProblem: atMostOnceAMinute((problem) =>
+      logger.warn({ ...problem, path: config.audit.path }, "audit file problem (records not written are counted in /metrics)"),
+    ),
+  })
+  Effect.runSync(
+    Scope.addFinalizer(
+      lifetime,
+      Effect.promise(() => file.flush()),
+    ),
+  )
+  const shipping =
+    config.apiBaseUrl === null || config.outboundToken === null
+      ? null
+      : Effect.runSync(
+          makeAgentopiaAuditShipping({
+            baseUrl: config.apiBaseUrl,
+            token: config.outboundToken,
+            timeoutMs: BACKEND_TIMEOUT_MS,
+            path: config.audit.backendPath,
+            onProblem: atMostOnceAMinute((problem) => logger.warn(problem, "audit records not delivered to the backend")),
+          }).pipe(Scope.provide(lifetime)),
+        )
+  return { file, shipping }
 }
 
 /**
@@ -117,6 +174,24 @@ export const adaptersModule = (config: Config, agentAccess: AgentAccess): Contai
               retryBaseMs: 500,
             })
           : standaloneCredentialSource,
+      )
+      .inSingletonScope()
+    bind<AuditParts>(AuditParts)
+      .toResolvedValue((lifetime: Scope.Scope, logger: Logger) => auditPartsOf(config, lifetime, logger), [Tokens.Lifetime, Tokens.Logger])
+      .inSingletonScope()
+    bind<AuditLog>(AuditLog)
+      .toResolvedValue(
+        ({ file, shipping }: AuditParts): AuditLog => ({
+          record: (record) => (shipping === null ? file.record(record) : Effect.andThen(file.record(record), shipping.record(record))),
+          query: (query) => file.query(query),
+        }),
+        [AuditParts],
+      )
+      .inSingletonScope()
+    bind<AuditDelivery>(Tokens.AuditDelivery)
+      .toResolvedValue(
+        ({ file, shipping }: AuditParts): AuditDelivery => ({ stats: () => ({ logDropped: file.stats().dropped, shipping: shipping?.stats() ?? null }) }),
+        [AuditParts],
       )
       .inSingletonScope()
     bind<CredentialDelivery>(CredentialDelivery)

@@ -1,6 +1,7 @@
 import * as Data from "effect/Data"
 import * as Redacted from "effect/Redacted"
 import { accessConfigOf, type AccessConfig } from "./accessConfig.ts"
+import { auditConfigOf, type AuditConfig } from "./auditConfig.ts"
 import { mcpConfigOf, type McpConfig } from "./mcpConfig.ts"
 import { tlsSettingsOf, type TlsSettings } from "./tlsSettings.ts"
 
@@ -34,6 +35,8 @@ export interface Config {
   readonly credentials: CredentialsConfig
   /** How MCP servers are supervised (`DTMA_MCP_*`). */
   readonly mcp: McpConfig
+  /** Where the audit is kept and copied (`DTMA_AUDIT_*`). */
+  readonly audit: AuditConfig
   /** The DTMA's own certificate and key (`DTMA_TLS_CERT_FILE`, `DTMA_TLS_KEY_FILE`): HTTPS when set; absent or null: plain HTTP. */
   readonly tls?: TlsSettings | null | undefined
   /** Agents: token issuers, the resource identifier, origins and rate limits. */
@@ -152,6 +155,9 @@ export const resolveSettings = (env: Readonly<Record<string, string | undefined>
       },
       `${tls === null ? "http" : "https"}://${get("DTMA_PUBLIC_HOST") ?? defaultHostOf(host)}:${port}`,
     ),
+    audit: auditConfigOf(get, (problem) => {
+      throw new ConfigError({ problem })
+    }),
   }
 }
 

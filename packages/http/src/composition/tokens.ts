@@ -3,6 +3,7 @@ import type { DockerOutputCapture } from "@dtma/adapters"
 import { token, type Heartbeat, type Instances, type McpServers, type Token } from "@dtma/domain"
 import type { Container } from "inversify"
 import type { Config } from "./config.ts"
+import type { AuditDelivery } from "./auditTrail.ts"
 import type { Logger } from "./logger.ts"
 
 /**
@@ -20,6 +21,8 @@ export const Tokens = {
   Lifetime: token<Scope.Closeable>("dtma/Lifetime"),
   /** The adapters' Docker output capture, shared by the runtime (which follows) and the logs (which read). */
   OutputCapture: token<DockerOutputCapture>("dtma/OutputCapture"),
+  /** How the audit file and its backend copy are doing (bound with the real adapters only). */
+  AuditDelivery: token<AuditDelivery>("dtma/AuditDelivery"),
 } as const
 
 /** What is bound to `key`, typed by the token. */

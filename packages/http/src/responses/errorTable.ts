@@ -1,4 +1,5 @@
 import type {
+  AuditLogUnreadable,
   CredentialError,
   DeployError,
   InvalidRevocation,
@@ -26,9 +27,9 @@ export interface Reply {
 
 /**
  * What an operation acts on: the legacy tool routes speak of tools, the MCP routes of MCP servers (or
- * groups of them), the agent-access routes of agents and their tokens.
+ * groups of them), the agent-access routes of agents and their tokens, `GET /audit` of the audit log.
  */
-export type Subject = "tool" | "mcp_server" | "mcp_group" | "agent" | "agent_token"
+export type Subject = "tool" | "mcp_server" | "mcp_group" | "agent" | "agent_token" | "audit"
 
 /** What the caller asked for, so a failure can say what failed. */
 export type Operation =
@@ -60,6 +61,7 @@ export type HttpFailure =
   | InvalidRevocation
   | IssuerKeysFailed
   | RevocationStoreFailed
+  | AuditLogUnreadable
 
 type Tag = HttpFailure["_tag"]
 type Row<T extends Tag> = (error: Extract<HttpFailure, { readonly _tag: T }>, operation: Operation) => Reply
@@ -84,11 +86,14 @@ const SUBJECT_NAMES: Readonly<Record<Subject, string>> = {
   mcp_group: "MCP server group",
   agent: "agent",
   agent_token: "agent token",
+  audit: "audit log",
 }
 
 const failedTo = (operation: Operation): string => {
   const subject = operation.subject ?? "tool"
-  if (operation.verb === "list") return subject === "tool" ? "Failed to list tool instances." : "Failed to list MCP servers."
+  if (operation.verb === "list") {
+    return subject === "tool" ? "Failed to list tool instances." : subject === "audit" ? "Failed to read the audit log." : "Failed to list MCP servers."
+  }
   if (operation.verb === "list_keys") return "Failed to list the agent token signing keys."
   if (operation.verb === "rotate_keys") return "Failed to rotate the agent token signing key."
   const what = subject === "tool" && operation.verb === "deploy" ? "tool" : SUBJECT_NAMES[subject]
@@ -154,6 +159,7 @@ export const ERROR_TABLE: { readonly [T in Tag]: Row<T> } = {
       { message: `${e.message}. The revocation holds until the DTMA restarts; revoke again once the state directory is writable.` },
       operation,
     ),
+  AuditLogUnreadable: otherFailure(503, "audit_unreadable"),
 }
 
 /** A defect: a bug, never an expected outcome. Legacy callers read `message` and `error` on a 500. */

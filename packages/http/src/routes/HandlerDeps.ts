@@ -1,5 +1,5 @@
 import * as Effect from "effect/Effect"
-import type { CredentialSource, HostMetrics, Instances, McpServers, McpServerView, OAuthConnectionView } from "@dtma/domain"
+import type { AuditLog, CredentialSource, HostMetrics, Instances, McpServers, McpServerView, OAuthConnectionView } from "@dtma/domain"
 import type { Context } from "koa"
 import type { Config } from "../composition/config.ts"
 import type { Reply } from "../responses/errorTable.ts"
@@ -12,6 +12,8 @@ export interface HandlerDeps {
   readonly hostMetrics: HostMetrics
   /** The backend, for a standard tool's secrets (legacy `get-agent-tool-credentials`). */
   readonly credentialSource: CredentialSource
+  /** Read by `GET /audit`; the requests themselves are recorded by the `auditRequests` middleware. */
+  readonly auditLog: AuditLog
   readonly config: Config
   readonly logger: Logger
   readonly now: () => Date

@@ -19,6 +19,7 @@ export type RouteId =
   | "deployMcpGroup"
   | "removeMcpGroup"
   | AgentAccessRouteId
+  | "audit"
 
 export interface QueryParam {
   readonly name: string
@@ -118,6 +119,30 @@ export const ROUTES: ReadonlyArray<RouteSpec> = [
   { id: "stopTool", method: "POST", path: "/tools/:name/stop", summary: "Stop a tool instance", public: false, responses: manage("stop", "Stopped") },
   ...MCP_ROUTES,
   ...AGENT_ACCESS_ROUTES,
+  {
+    id: "audit",
+    method: "GET",
+    path: "/audit",
+    summary: "The newest audit records, newest first: one per MCP request (refusals included) and per management request",
+    description:
+      "Each record: time, caller ({kind, sub, jti} for an agent, {kind, fingerprint} for an operator key, {kind: anonymous}), route, server, method, " +
+      "name, outcome (ok, error, denied, rate_limited, cancelled, timeout), errorCode, durationMs, requestBytes, responseBytes, sessionId, traceId. " +
+      "Never an argument, a result or a token. The answer is {success: true, data: {records: [...]}}.",
+    public: false,
+    query: [
+      { name: "agentId", description: "Only this agent's requests", schema: { type: "string", minLength: 1, maxLength: 128 } },
+      { name: "server", description: "Only requests that addressed this instance", schema: { type: "string", minLength: 1, maxLength: 200 } },
+      { name: "since", description: "Only records answered at or after this time (ISO 8601, with a zone)", schema: { type: "string", format: "date-time" } },
+      { name: "limit", description: "How many records at most", schema: { type: "integer", minimum: 1, maximum: 1000, default: 100 } },
+    ],
+    responses: {
+      200: "The records",
+      400: "An unknown parameter, one given twice, since not an ISO 8601 date and time, or limit outside 1..1000",
+      401: "Missing or malformed Authorization header",
+      403: "Unknown token",
+      503: "The audit log could not be read",
+    },
+  },
 ]
 
 const trimSlash = (path: string): string => (path.length > 1 ? path.replace(/\/+$/, "") : path)

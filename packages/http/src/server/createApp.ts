@@ -1,8 +1,9 @@
 import { Router, type RouterMiddleware } from "@koa/router"
 import type { Tracer } from "@opentelemetry/api"
-import { AgentAccess, CredentialSource, HostMetrics, makeMcpGroups } from "@dtma/domain"
+import { AgentAccess, AuditLog, CredentialSource, HostMetrics, makeMcpGroups } from "@dtma/domain"
 import type { Container } from "inversify"
 import Koa from "koa"
+import { auditRequests } from "./auditRequests.ts"
 import { authenticate } from "./auth.ts"
 import { makeDrainGate, registerShutdownHooks } from "./drainGate.ts"
 import { errorBoundary } from "./errorBoundary.ts"
@@ -20,12 +21,14 @@ import { fallback } from "../routes/fallback.ts"
 import type { HandlerDeps } from "../routes/HandlerDeps.ts"
 import { isPublicRequest, ROUTES, type RouteId } from "../routes/routeTable.ts"
 import { agentAccessHandlers } from "../routes/agentAccessHandlers.ts"
+import { auditHandler } from "../routes/auditHandler.ts"
 import { discoveryHandler } from "../routes/discoveryHandler.ts"
 import { mcpGroupHandlers } from "../routes/mcpGroupHandlers.ts"
 import { mcpServerHandlers } from "../routes/mcpServerHandlers.ts"
 import { statusHandler } from "../routes/statusHandler.ts"
 import { toolHandlers } from "../routes/toolHandlers.ts"
 import { bound, Tokens } from "../composition/tokens.ts"
+import { auditTrailOf } from "../composition/auditTrail.ts"
 
 export interface AppOptions {
   readonly now?: () => Date
@@ -35,11 +38,14 @@ export interface AppOptions {
 
 /** The Koa application over the use cases bound in `container`. */
 export const createApp = (container: Container, options: AppOptions = {}): Koa => {
+  // Every request recorded goes through here: counted by outcome (for /metrics), then kept.
+  const audit = auditTrailOf(bound(container, AuditLog), container.isBound(Tokens.AuditDelivery) ? bound(container, Tokens.AuditDelivery) : null)
   const deps: HandlerDeps = {
     instances: bound(container, Tokens.Instances),
     mcpServers: bound(container, Tokens.McpServers),
     hostMetrics: bound(container, HostMetrics),
     credentialSource: bound(container, CredentialSource),
+    auditLog: audit,
     config: bound(container, Tokens.Config),
     logger: bound(container, Tokens.Logger),
     now: options.now ?? (() => new Date()),
@@ -55,7 +61,7 @@ export const createApp = (container: Container, options: AppOptions = {}): Koa =
   const { access } = deps.config
   const agentAccess = bound(container, AgentAccess)
   const rateLimits = makeAgentRateLimits({ perSecond: access.ratePerSecond, burst: access.burst })
-  const metrics = makeHttpMetrics({ instances: deps.instances, mcpSessions: proxy, agentRateLimits: rateLimits })
+  const metrics = makeHttpMetrics({ instances: deps.instances, mcpSessions: proxy, agentRateLimits: rateLimits, audit })
   const status = statusHandler(deps)
   const handlers: Record<RouteId, RouterMiddleware> = {
     health: (ctx) => {
@@ -71,15 +77,17 @@ export const createApp = (container: Container, options: AppOptions = {}): Koa =
     mcpDiscovery: discoveryHandler(deps),
     ...mcpGroupHandlers(deps, makeMcpGroups(deps.mcpServers)),
     ...agentAccessHandlers(deps, agentAccess),
+    audit: auditHandler(deps),
   }
   const router = new Router()
   for (const route of ROUTES) router.register(route.path, [route.method], handlers[route.id], { name: route.id })
   mountMcpProxy(router, proxy)
 
-  const matchedRoute = (method: string, path: string): string | null => {
-    const route = router.match(path, method).pathAndMethod.find((layer) => layer.methods.length > 0)?.path
-    return route === undefined ? null : String(route)
+  const matchRoute = (method: string, path: string) => {
+    const layer = router.match(path, method).pathAndMethod.find((l) => l.methods.length > 0)
+    return layer === undefined ? null : { route: String(layer.path), params: layer.params(path, layer.captures(path)) }
   }
+  const matchedRoute = (method: string, path: string): string | null => matchRoute(method, path)?.route ?? null
   const routeOf = (method: string, path: string): string => matchedRoute(method, path) ?? "unmatched"
 
   const app = new Koa()
@@ -90,6 +98,14 @@ export const createApp = (container: Container, options: AppOptions = {}): Koa =
   app.use(gate.middleware)
   app.use(traceRequests({ tracer, routeOf: matchedRoute }))
   app.use(observeRequests({ logger: deps.logger, metrics, routeOf }))
+  app.use(
+    auditRequests({
+      audit,
+      matchRoute: (method, path) => matchRoute(method, path) ?? { route: "unmatched", params: {} },
+      isPublic: isPublicRequest,
+      logger: deps.logger,
+    }),
+  )
   app.use(errorBoundary(deps.logger))
   app.use(originGuard({ allowedOrigins: access.allowedOrigins, publicHost: access.publicHost }))
   app.use(

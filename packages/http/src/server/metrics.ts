@@ -4,6 +4,7 @@ import type { ContainerState, Instances } from "@dtma/domain"
 import type { Middleware } from "koa"
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client"
 import type { McpSessionStats } from "../mcpProxy/McpProxy.ts"
+import type { AuditFigures } from "../composition/auditTrail.ts"
 
 const STATES: ReadonlyArray<ContainerState> = ["created", "running", "paused", "restarting", "removing", "exited", "dead"]
 
@@ -20,6 +21,7 @@ export const makeHttpMetrics = (options: {
   readonly instances: Instances
   readonly mcpSessions?: { sessionStats(): McpSessionStats }
   readonly agentRateLimits?: { refused(): number }
+  readonly audit?: { figures(): AuditFigures }
 }): HttpMetrics => {
   const registry = new Registry()
   // Event-loop delay sampled every 100 ms, not prom-client's 10 ms: a hundred wake-ups a second were
@@ -95,6 +97,7 @@ export const makeHttpMetrics = (options: {
     })
     registry.registerMetric(limited)
   }
+  if (options.audit !== undefined) registerAuditMetrics(registry, options.audit)
   return {
     registry,
     observe: ({ method, route, status, seconds }) => {
@@ -107,4 +110,45 @@ export const makeHttpMetrics = (options: {
       ctx.body = await registry.metrics()
     },
   }
+}
+
+/** The audit's counters, read from its figures at scrape time. */
+const registerAuditMetrics = (registry: Registry, audit: { figures(): AuditFigures }): void => {
+  const counter = (name: string, help: string, labelNames: ReadonlyArray<string>, fill: (metric: Counter, figures: AuditFigures) => void) =>
+    registry.registerMetric(
+      new Counter({
+        name,
+        help,
+        labelNames: [...labelNames],
+        registers: [],
+        collect() {
+          this.reset()
+          fill(this, audit.figures())
+        },
+      }),
+    )
+  counter("dtma_audit_records_total", "Audit records taken, by outcome", ["outcome"], (metric, f) => {
+    for (const [outcome, n] of Object.entries(f.records)) metric.inc({ outcome }, n)
+  })
+  counter("dtma_audit_log_dropped_total", "Audit records the audit file never got (a full buffer or a failed write)", [], (metric, f) =>
+    metric.inc(f.logDropped),
+  )
+  counter(
+    "dtma_audit_shipping_dropped_total",
+    "Audit records not copied to the backend, by reason: queue_full (the oldest, while it was down) or rejected (a 4xx)",
+    ["reason"],
+    (metric, f) => {
+      for (const [reason, n] of Object.entries(f.shippingDropped)) metric.inc({ reason }, n)
+    },
+  )
+  registry.registerMetric(
+    new Gauge({
+      name: "dtma_audit_shipping_queue",
+      help: "Audit records waiting to be copied to the backend",
+      registers: [],
+      collect() {
+        this.set(audit.figures().shippingQueued)
+      },
+    }),
+  )
 }

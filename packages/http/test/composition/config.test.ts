@@ -93,6 +93,27 @@ describe("resolving settings", () => {
     expect(() => resolveSettings({ DTMA_HEARTBEAT_INTERVAL_MS: "1m" }, EMPTY_FILE)).toThrow(/DTMA_HEARTBEAT_INTERVAL_MS/)
   })
 
+  it("keeps the audit in /var/log/dtma/audit.jsonl, rotated past 50 MiB, 5 files kept, copied to dtma-audit, unless DTMA_AUDIT_* say otherwise", () => {
+    expect(resolveSettings({}, EMPTY_FILE).audit).toEqual({ path: "/var/log/dtma/audit.jsonl", maxBytes: 52_428_800, files: 5, backendPath: "dtma-audit" })
+    const s = resolveSettings(
+      { DTMA_AUDIT_LOG: "/srv/audit/dtma.jsonl", DTMA_AUDIT_LOG_MAX_BYTES: "1048576" },
+      parseConfigFile("DTMA_AUDIT_LOG_FILES=10\nDTMA_AUDIT_PATH=/audit/ingest"),
+    )
+    expect(s.audit).toEqual({ path: "/srv/audit/dtma.jsonl", maxBytes: 1_048_576, files: 10, backendPath: "audit/ingest" })
+  })
+
+  it.each([
+    [{ DTMA_AUDIT_LOG: "relative/audit.jsonl" }, "DTMA_AUDIT_LOG must be an absolute file path"],
+    [{ DTMA_AUDIT_LOG: "/var/log/../etc/audit" }, "DTMA_AUDIT_LOG must be an absolute file path"],
+    [{ DTMA_AUDIT_LOG: "/var/log/dtma/" }, "DTMA_AUDIT_LOG must be an absolute file path"],
+    [{ DTMA_AUDIT_LOG_MAX_BYTES: "100" }, "DTMA_AUDIT_LOG_MAX_BYTES must be a whole number between 4096 and 1099511627776"],
+    [{ DTMA_AUDIT_LOG_MAX_BYTES: "50MB" }, "DTMA_AUDIT_LOG_MAX_BYTES must be a whole number"],
+    [{ DTMA_AUDIT_LOG_FILES: "0" }, "DTMA_AUDIT_LOG_FILES must be a whole number between 1 and 100"],
+    [{ DTMA_AUDIT_PATH: "dtma audit?x=1" }, "DTMA_AUDIT_PATH must be a URL path"],
+  ])("refuses the audit setting %j, naming it", (env, problem) => {
+    expect(() => resolveSettings(env, EMPTY_FILE)).toThrow(problem)
+  })
+
   it("holds secrets as redacted values", () => {
     const s = resolveSettings({ DTMA_BEARER_TOKEN: "bearer-secret" }, EMPTY_FILE)
     expect(JSON.stringify(s)).not.toContain("bearer-secret")

@@ -1,5 +1,21 @@
-import { Effect } from "effect"
-import { ContainerEvents, ContainerLogs, ContainerRuntime, ControlPlane, defaultRestartPolicy, HostMetrics, McpConnector } from "@dtma/domain"
+import { once } from "node:events"
+import { mkdtemp, readFile, rm } from "node:fs/promises"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, Redacted } from "effect"
+import {
+  AuditLog,
+  auditRecordOf,
+  ContainerEvents,
+  ContainerLogs,
+  ContainerRuntime,
+  ControlPlane,
+  defaultRestartPolicy,
+  HostMetrics,
+  McpConnector,
+} from "@dtma/domain"
 import { FETCH_BAD_PORTS, standaloneControlPlane } from "@dtma/adapters"
 import { fakesModule, InMemoryContainerRuntime, RecordingControlPlane, fakeAgentAccess } from "@dtma/testing"
 import { Container } from "inversify"
@@ -80,5 +96,58 @@ describe("the real adapters module", () => {
 
   it("binds a control plane that reports nowhere when no backend URL is set", () => {
     expect(loadAdapters(testConfig({ apiBaseUrl: null })).get(ControlPlane)).toBe(standaloneControlPlane)
+  })
+})
+
+describe("the audit in the real composition", () => {
+  it("keeps records in the DTMA_AUDIT_LOG file and copies them to the backend, both done when the DTMA stops", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "dtma-audit-composition-"))
+    const received: Array<{ url: string | undefined; body: { records: ReadonlyArray<unknown> } }> = []
+    const backend = createServer((req, res) => {
+      let text = ""
+      req.on("data", (c: Buffer) => (text += c.toString()))
+      req.on("end", () => {
+        received.push({ url: req.url, body: JSON.parse(text) })
+        res.writeHead(204).end()
+      })
+    })
+    backend.listen(0, "127.0.0.1")
+    await once(backend, "listening")
+    try {
+      const config = testConfig({
+        apiBaseUrl: `http://127.0.0.1:${(backend.address() as AddressInfo).port}/functions/v1`,
+        outboundToken: Redacted.make("outbound"),
+        audit: { path: join(dir, "audit", "audit.jsonl"), maxBytes: 1_000_000, files: 2, backendPath: "dtma-audit" },
+      })
+      const container = buildContainer({ config, logger: capturingLogger().logger, infrastructure: adaptersModule(config, fakeAgentAccess().access) })
+      const record = auditRecordOf({ time: 1_780_000_000_000, route: "/mcp-servers", method: "GET", outcome: "ok" })
+      const log = bound(container, AuditLog)
+      await Effect.runPromise(log.record(record))
+      expect(await Effect.runPromise(log.query({ limit: 10 }))).toEqual([record])
+      expect(bound(container, Tokens.AuditDelivery).stats()).toEqual({
+        logDropped: 0,
+        shipping: { queued: 1, delivered: 0, dropped: { queue_full: 0, rejected: 0 } },
+      })
+      await stopUseCases(container)
+      expect(JSON.parse(await readFile(config.audit.path, "utf8"))).toEqual(record)
+      expect(received).toEqual([{ url: "/functions/v1/dtma-audit", body: { records: [record] } }])
+    } finally {
+      backend.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("keeps the file only, when no backend is configured", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "dtma-audit-composition-"))
+    try {
+      const config = testConfig({ apiBaseUrl: null, audit: { path: join(dir, "audit.jsonl"), maxBytes: 1_000_000, files: 2, backendPath: "dtma-audit" } })
+      const container = buildContainer({ config, logger: capturingLogger().logger, infrastructure: adaptersModule(config, fakeAgentAccess().access) })
+      await Effect.runPromise(bound(container, AuditLog).record(auditRecordOf({ time: 1, route: "/tools", outcome: "ok" })))
+      expect(bound(container, Tokens.AuditDelivery).stats()).toEqual({ logDropped: 0, shipping: null })
+      await stopUseCases(container)
+      expect((await readFile(config.audit.path, "utf8")).split("\n")).toHaveLength(2)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -1,5 +1,6 @@
 import { Effect } from "effect"
 import {
+  AuditLogUnreadable,
   CredentialDeliveryFailed,
   CredentialFetchFailed,
   ImageUnavailable,
@@ -274,6 +275,17 @@ const PINNED: ReadonlyArray<readonly [HttpFailure, Operation, number, unknown]> 
         "The agent token revocations could not be saved (unwritable): ENOSPC. " +
         "The revocation holds until the DTMA restarts; revoke again once the state directory is writable.",
       code: "revocation_not_kept",
+    },
+  ],
+  [
+    new AuditLogUnreadable({ detail: "EACCES on open /var/log/dtma/audit.jsonl" }),
+    { verb: "list", subject: "audit" },
+    503,
+    {
+      success: false,
+      message: "Failed to read the audit log.",
+      error: "The audit log could not be read: EACCES on open /var/log/dtma/audit.jsonl",
+      code: "audit_unreadable",
     },
   ],
 ]

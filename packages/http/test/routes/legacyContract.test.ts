@@ -11,6 +11,7 @@ import fc from "fast-check"
 import { Effect } from "effect"
 import {
   AgentAccess,
+  AuditLog,
   ContainerEvents,
   ContainerLogs,
   ContainerRuntime,
@@ -24,6 +25,7 @@ import {
 } from "@dtma/domain"
 import {
   FixedHostMetrics,
+  InMemoryAuditLog,
   InMemoryContainerEvents,
   InMemoryCredentialDelivery,
   InMemoryCredentialSource,
@@ -677,6 +679,7 @@ const composeWithRealBackend = (config: Config, runtime: InMemoryContainerRuntim
     bind<ContainerEvents>(ContainerEvents).toConstantValue(new InMemoryContainerEvents())
     bind<CredentialSource>(CredentialSource).toConstantValue(new InMemoryCredentialSource())
     bind<CredentialDelivery>(CredentialDelivery).toConstantValue(new InMemoryCredentialDelivery())
+    bind<AuditLog>(AuditLog).toConstantValue(new InMemoryAuditLog())
   })
   return buildContainer({ config, logger: capturingLogger().logger, infrastructure })
 }

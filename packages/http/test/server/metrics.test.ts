@@ -1,5 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { deployBody, mcpBody, startTestApp, type TestApp } from "../support/support.ts"
+import { makeInstances } from "@dtma/domain"
+import { InMemoryContainerRuntime } from "@dtma/testing"
+import { makeHttpMetrics } from "../../src/server/metrics.ts"
+import { auditRecords, deployBody, mcpBody, startTestApp, type TestApp } from "../support/support.ts"
 
 let app: TestApp
 beforeEach(async () => {
@@ -42,6 +45,38 @@ describe("GET /metrics", () => {
     const res = await app.api("/metrics")
     expect(res.status).toBe(200)
     expect(await res.text()).toContain("dtma_container_runtime_up 0")
+  })
+
+  it("counts audit records by outcome", async () => {
+    await app.json("POST", "/tools", deployBody())
+    await app.api("/tools/ghost/stop", { method: "POST" })
+    await fetch(`${app.base}/tools/ghost/stop`, { method: "POST" })
+    await fetch(`${app.base}/mcp-servers`, { headers: { authorization: "Bearer wrong" } })
+    await auditRecords(app.auditLog, 4)
+    const text = await (await app.api("/metrics")).text()
+    expect(text).toContain('dtma_audit_records_total{outcome="ok"} 1')
+    expect(text).toContain('dtma_audit_records_total{outcome="error"} 1')
+    expect(text).toContain('dtma_audit_records_total{outcome="denied"} 2')
+    expect(text).toContain('dtma_audit_records_total{outcome="rate_limited"} 0')
+  })
+
+  it("reports what the audit file and the backend copy dropped, by reason, and the copy's queue", async () => {
+    const instances = makeInstances({
+      runtime: new InMemoryContainerRuntime(),
+      settings: { reservedHostPorts: [], uncallableHostPorts: [], stopGraceSeconds: 1, bounds: { maxMemoryBytes: 1, maxNanoCpus: 1, maxPidsLimit: 1 } },
+    })
+    const figures = {
+      records: { ok: 7, error: 1, denied: 0, rate_limited: 0, cancelled: 0, timeout: 0 },
+      logDropped: 3,
+      shippingQueued: 42,
+      shippingDropped: { queue_full: 5, rejected: 200 },
+    }
+    const text = await makeHttpMetrics({ instances, audit: { figures: () => figures } }).registry.metrics()
+    expect(text).toContain("dtma_audit_log_dropped_total 3")
+    expect(text).toContain('dtma_audit_shipping_dropped_total{reason="queue_full"} 5')
+    expect(text).toContain('dtma_audit_shipping_dropped_total{reason="rejected"} 200')
+    expect(text).toContain("dtma_audit_shipping_queue 42")
+    expect(text).toContain('dtma_audit_records_total{outcome="ok"} 7')
   })
 
   it("includes the default process metrics", async () => {

@@ -86,6 +86,8 @@ export const startDtma = async (options: StartOptions = {}): Promise<DtmaProcess
       // what it finds there for servers it does not have, so two must never share one.
       DTMA_CREDENTIALS_DIR: `/dev/shm/dtma-${scope.replace(/[^A-Za-z0-9]/g, "").slice(-12)}`,
       DTMA_CONFIG_FILE: join(stateDir, "absent.conf"),
+      // The run's own audit file, not the machine's /var/log/dtma.
+      DTMA_AUDIT_LOG: join(stateDir, "audit.jsonl"),
       LOG_LEVEL: "info",
       ...options.env,
     },

@@ -2,11 +2,12 @@ import { once } from "node:events"
 import type { AddressInfo } from "node:net"
 import type { Tracer } from "@opentelemetry/api"
 import { Effect, Redacted } from "effect"
-import type { AgentAccess, CreateOptions, InstanceSpec, McpServers } from "@dtma/domain"
+import type { AgentAccess, AuditRecord, CreateOptions, InstanceSpec, McpServers } from "@dtma/domain"
 import {
   echoMcpServer,
   fakeAgentAccess,
   fakesModule,
+  InMemoryAuditLog,
   InMemoryContainerEvents,
   InMemoryContainerLogs,
   InMemoryContainerRuntime,
@@ -24,6 +25,7 @@ import { createApp } from "../../src/server/createApp.ts"
 import { createLogger, type Logger } from "../../src/composition/logger.ts"
 import { answerClientErrors } from "../../src/server/answerClientErrors.ts"
 import { DEFAULT_MCP_CONFIG } from "../../src/composition/mcpConfig.ts"
+import { DEFAULT_AUDIT_CONFIG } from "../../src/composition/auditConfig.ts"
 import { bound, Tokens } from "../../src/composition/tokens.ts"
 
 export const IMAGE = "dtma/example-http:1"
@@ -63,8 +65,16 @@ export const testConfig = (overrides: Partial<Config> = {}): Config => ({
   credentials: { root: "/nonexistent/dtma-credentials", allowDisk: false, oauthPath: "get-mcp-oauth-credentials" },
   mcp: DEFAULT_MCP_CONFIG,
   access: TEST_ACCESS,
+  audit: DEFAULT_AUDIT_CONFIG,
   ...overrides,
 })
+
+/** The audit's records once there are `n` (a record is written when its answer has gone out, just after the client has it). */
+export const auditRecords = async (log: InMemoryAuditLog, n: number): Promise<ReadonlyArray<AuditRecord>> => {
+  const until = Date.now() + 3_000
+  while (log.records.length < n && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 5))
+  return log.records
+}
 
 /** A logger whose JSON lines land in `lines`. */
 export const capturingLogger = (): { readonly logger: Logger; readonly lines: Array<string> } => {
@@ -114,6 +124,8 @@ export interface TestApp {
   readonly credentialDelivery: InMemoryCredentialDelivery
   /** Agent access over fakes: `agentAccess.tokens.mint(…)` makes an agent token the app accepts. */
   readonly agentAccess: FakeAgentAccess
+  /** Every audit record the app wrote. */
+  readonly auditLog: InMemoryAuditLog
   readonly logs: Array<string>
   /** fetch with the bearer token unless `headers.authorization` says otherwise. */
   api(path: string, init?: RequestInit): Promise<Response>
@@ -132,6 +144,7 @@ export interface TestAppOptions {
   readonly access?: AgentAccess
   /** The tracer the app records spans with (the global one, a no-op, by default). */
   readonly tracer?: Tracer
+  readonly auditLog?: InMemoryAuditLog
 }
 
 /** The app over the fakes, listening on 127.0.0.1 on a free port. */
@@ -149,6 +162,7 @@ export const startTestApp = async (options: TestAppOptions = {}): Promise<TestAp
   const credentialDelivery = new InMemoryCredentialDelivery()
   const agentAccess = fakeAgentAccess()
   const agentAccessBound = options.access === undefined ? agentAccess : { ...agentAccess, access: options.access }
+  const auditLog = options.auditLog ?? new InMemoryAuditLog()
   const infrastructure = fakesModule({
     runtime,
     controlPlane,
@@ -158,6 +172,7 @@ export const startTestApp = async (options: TestAppOptions = {}): Promise<TestAp
     credentialSource,
     credentialDelivery,
     agentAccess: agentAccessBound,
+    auditLog,
   })
   const container = buildContainer({ config: testConfig(options.config), logger, infrastructure })
   const mcpServers = bound(container, Tokens.McpServers)
@@ -178,6 +193,7 @@ export const startTestApp = async (options: TestAppOptions = {}): Promise<TestAp
     credentialSource,
     credentialDelivery,
     agentAccess,
+    auditLog,
     logs: lines,
     api,
     json: (method, path, body) =>
