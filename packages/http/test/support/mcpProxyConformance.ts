@@ -8,7 +8,7 @@ import { join } from "node:path"
 import { freePort } from "./dtmaProcess.ts"
 
 export const EVERYTHING_IMAGE = "dtma/mcp-everything:2026.8.31"
-const CONFORMANCE_BIN = join(import.meta.dirname, "..", "node_modules", ".bin", "conformance")
+const CONFORMANCE_BIN = join(import.meta.dirname, "..", "..", "node_modules", ".bin", "conformance")
 
 /** server-everything in its own Streamable HTTP mode, published on a loopback port. */
 export interface DirectServer {
@@ -80,10 +80,13 @@ const SUMMARY_LINE = /^([✓✗]) ([\w/-]+): (\d+) passed, (\d+) failed/u
 /** Runs the official server conformance suite (active scenarios) against `url`. */
 export const runConformance = async (url: string): Promise<ConformanceRun> => {
   const outputDir = mkdtempSync(join(tmpdir(), "dtma-conformance-"))
+  // The CLI exits non-zero when a scenario fails, so its error is kept only to explain an output with no summary.
+  let failure = ""
   const output = await new Promise<string>((resolve) => {
-    execFile(CONFORMANCE_BIN, ["server", "--url", url, "-o", outputDir], { timeout: 600_000, maxBuffer: 16 * 1024 * 1024 }, (_error, stdout, stderr) =>
-      resolve(`${stdout}${stderr}`),
-    )
+    execFile(CONFORMANCE_BIN, ["server", "--url", url, "-o", outputDir], { timeout: 600_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      failure = error === null ? "" : String(error)
+      resolve(`${stdout}${stderr}`)
+    })
   })
   const passed: Array<string> = []
   const failed: Array<string> = []
@@ -92,7 +95,7 @@ export const runConformance = async (url: string): Promise<ConformanceRun> => {
     if (match === null) continue
     ;(match[1] === "✓" ? passed : failed).push(match[2]!)
   }
-  if (passed.length + failed.length === 0) throw new Error(`no conformance summary in:\n${output}`)
+  if (passed.length + failed.length === 0) throw new Error(`no conformance summary (${failure || "the CLI failed silently"}) in:\n${output}`)
   return { passed, failed, output }
 }
 
