@@ -7,6 +7,7 @@ import { makeDrainGate, registerShutdownHooks } from "./drainGate.ts"
 import { errorBoundary } from "./errorBoundary.ts"
 import { jsonBody } from "./jsonBody.ts"
 import { makeMcpProxy } from "../mcpProxy/McpProxy.ts"
+import type { ProxyTimers } from "../mcpProxy/timers.ts"
 import { mountMcpProxy } from "../mcpProxy/mountMcpProxy.ts"
 import { makeHttpMetrics } from "./metrics.ts"
 import { observeRequests } from "./observeRequests.ts"
@@ -21,10 +22,11 @@ import { mcpGroupHandlers } from "../routes/mcpGroupHandlers.ts"
 import { mcpServerHandlers } from "../routes/mcpServerHandlers.ts"
 import { statusHandler } from "../routes/statusHandler.ts"
 import { toolHandlers } from "../routes/toolHandlers.ts"
+import { TOKEN_LEEWAY_SECONDS } from "../composition/agentAccess.ts"
 import { bound, Tokens } from "../composition/tokens.ts"
 
 /** The Koa application over the use cases bound in `container`. */
-export const createApp = (container: Container, options: { readonly now?: () => Date } = {}): Koa => {
+export const createApp = (container: Container, options: { readonly now?: () => Date; readonly proxyTimers?: ProxyTimers } = {}): Koa => {
   const deps: HandlerDeps = {
     instances: bound(container, Tokens.Instances),
     mcpServers: bound(container, Tokens.McpServers),
@@ -35,12 +37,16 @@ export const createApp = (container: Container, options: { readonly now?: () => 
     now: options.now ?? (() => new Date()),
   }
   const { requestTimeoutMs, sessionIdleTimeoutMs: idleTimeoutMs, maxSessionsPerServer, maxSessions } = deps.config.mcp
+  const { access } = deps.config
+  const agentAccess = bound(container, AgentAccess)
   const proxy = makeMcpProxy({
     mcpServers: deps.mcpServers,
     logger: deps.logger,
-    settings: { requestTimeoutMs, idleTimeoutMs, maxSessionsPerServer, maxSessions },
+    access: agentAccess,
+    resourceUrl: access.resourceUrl,
+    settings: { requestTimeoutMs, idleTimeoutMs, maxSessionsPerServer, maxSessions, tokenLeewayMs: TOKEN_LEEWAY_SECONDS * 1000 },
+    ...(options.proxyTimers === undefined ? {} : { timers: options.proxyTimers }),
   })
-  const { access } = deps.config
   const rateLimits = makeAgentRateLimits({ perSecond: access.ratePerSecond, burst: access.burst })
   const metrics = makeHttpMetrics({ instances: deps.instances, mcpSessions: proxy, agentRateLimits: rateLimits })
   const status = statusHandler(deps)
@@ -77,7 +83,7 @@ export const createApp = (container: Container, options: { readonly now?: () => 
   app.use(
     authenticate({
       operatorKeys: deps.config.inboundTokens,
-      access: bound(container, AgentAccess),
+      access: agentAccess,
       resourceUrl: access.resourceUrl,
       isPublic: isPublicRequest,
     }),

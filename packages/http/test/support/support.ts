@@ -22,6 +22,7 @@ import { buildContainer, stopUseCases } from "../../src/composition/container.ts
 import { createApp } from "../../src/server/createApp.ts"
 import { createLogger, type Logger } from "../../src/composition/logger.ts"
 import { answerClientErrors } from "../../src/server/answerClientErrors.ts"
+import type { ProxyTimers } from "../../src/mcpProxy/timers.ts"
 import { DEFAULT_MCP_CONFIG } from "../../src/composition/mcpConfig.ts"
 import { bound, Tokens } from "../../src/composition/tokens.ts"
 
@@ -121,8 +122,15 @@ export interface TestApp {
   close(): Promise<void>
 }
 
+export interface TestAppOptions {
+  readonly config?: Partial<Config>
+  readonly runtime?: InMemoryContainerRuntime
+  /** The MCP proxy's clock for token expiry (default real time). */
+  readonly proxyTimers?: ProxyTimers
+}
+
 /** The app over the fakes, listening on 127.0.0.1 on a free port. */
-export const startTestApp = async (options: { readonly config?: Partial<Config>; readonly runtime?: InMemoryContainerRuntime } = {}): Promise<TestApp> => {
+export const startTestApp = async (options: TestAppOptions = {}): Promise<TestApp> => {
   const runtime =
     options.runtime ?? new McpServingRuntime({ images: [IMAGE, MCP_IMAGE, BROKEN_MCP_IMAGE], registry: ["dtma/pullable:1"], now: () => NOW.getTime() })
   const controlPlane = new RecordingControlPlane()
@@ -138,7 +146,10 @@ export const startTestApp = async (options: { readonly config?: Partial<Config>;
   const infrastructure = fakesModule({ runtime, controlPlane, connector, logs: containerLogs, events, credentialSource, credentialDelivery, agentAccess })
   const container = buildContainer({ config: testConfig(options.config), logger, infrastructure })
   const mcpServers = bound(container, Tokens.McpServers)
-  const server = createApp(container, { now: () => NOW }).listen(0, "127.0.0.1")
+  const server = createApp(container, { now: () => NOW, ...(options.proxyTimers === undefined ? {} : { proxyTimers: options.proxyTimers }) }).listen(
+    0,
+    "127.0.0.1",
+  )
   answerClientErrors(server)
   await once(server, "listening")
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
