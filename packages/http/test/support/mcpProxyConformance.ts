@@ -8,7 +8,7 @@ import { join } from "node:path"
 import { freePort } from "./dtmaProcess.ts"
 
 export const EVERYTHING_IMAGE = "dtma/mcp-everything:2026.8.31"
-const CONFORMANCE_BIN = join(import.meta.dirname, "..", "node_modules", ".bin", "conformance")
+const CONFORMANCE_BIN = join(import.meta.dirname, "..", "..", "node_modules", ".bin", "conformance")
 
 /** server-everything in its own Streamable HTTP mode, published on a loopback port. */
 export interface DirectServer {
