@@ -48,7 +48,8 @@ describe("an agent on the proxied endpoint of a server no grant of its names", (
     for (const refusal of before) {
       expect(refusal.status).toBe(403)
       expect(refusal.challenge).toBe(
-        'Bearer error="insufficient_scope", scope="dtma:server:late", resource_metadata="http://127.0.0.1:30000/.well-known/oauth-protected-resource/mcp-servers/late/mcp"',
+        'Bearer error="insufficient_scope", scope="dtma:server:late", ' +
+          'resource_metadata="http://127.0.0.1:30000/.well-known/oauth-protected-resource/mcp-servers/late/mcp"',
       )
       expect(JSON.parse(refusal.body)).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32011, data: { error: "insufficient_scope" } } })
     }

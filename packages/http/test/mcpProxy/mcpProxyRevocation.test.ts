@@ -97,7 +97,7 @@ describe("revoking a token", () => {
 })
 
 describe("the expiry of the token that last authorized a session", () => {
-  it("ends the session's streams at the moment verification starts refusing it (exp + leeway, fake time), and the session goes on with a newer token", async () => {
+  it("ends the session's streams the moment verification starts refusing it (exp + leeway, in fake time); a newer token goes on with the session", async () => {
     const timers = new ManualTimers()
     app = await startGrantsApp({ proxyTimers: timers })
     const token = await app.mint(ALL)
