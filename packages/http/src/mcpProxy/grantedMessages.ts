@@ -13,8 +13,17 @@ const sdkMessage = (code: number, message: string): string => `MCP error ${code}
 
 const failure = (request: JsonRpcRequest, code: number, message: string): JsonRpcResponse => ({ jsonrpc: "2.0", id: request.id, error: { code, message } })
 
-const notFound = (request: JsonRpcRequest, what: string): JsonRpcResponse =>
-  failure(request, ErrorCodes.InvalidParams, sdkMessage(ErrorCodes.InvalidParams, `${what} not found`))
+// McpServer looks names up in plain objects, so a name `Object.prototype` holds (`constructor`,
+// `toString`, `__proto__`, …) is found there even when it registered none: such a tool or prompt
+// is answered as disabled, and such a resource as one with nothing to complete. So it is here.
+const inherited = (name: string): boolean => name in Object.prototype
+
+/** What McpServer says of a tool, prompt, resource or template it does not have. */
+const absent = (what: string, name: string): string => sdkMessage(ErrorCodes.InvalidParams, `${what} ${name} ${inherited(name) ? "disabled" : "not found"}`)
+
+const notFound = (request: JsonRpcRequest, what: string, name: string): JsonRpcResponse => failure(request, ErrorCodes.InvalidParams, absent(what, name))
+
+const NOTHING_TO_COMPLETE = { completion: { values: [], hasMore: false } }
 
 const methodNotFound = (request: JsonRpcRequest): JsonRpcResponse => failure(request, ErrorCodes.MethodNotFound, "Method not found")
 
@@ -34,7 +43,7 @@ const stringAt = (value: unknown, key: string): string | null => {
 /** `resources/read` of a uri the server does not have: the SDK parses it first (a bad one is a TypeError, so an internal error). */
 const noSuchResource = (request: JsonRpcRequest, uri: string): JsonRpcResponse => {
   try {
-    return notFound(request, `Resource ${new URL(uri).href}`)
+    return notFound(request, "Resource", new URL(uri).href)
   } catch {
     return failure(request, ErrorCodes.InternalError, "Invalid URL")
   }
@@ -46,15 +55,14 @@ const toolCall = (request: JsonRpcRequest, access: ServerAccess, capabilities: C
   if (ruleAllows(access.tools, name)) return null
   if (!has(capabilities, "tools")) return methodNotFound(request)
   // McpServer answers a tool it lacks with a tool error (a result), not a JSON-RPC error.
-  const text = sdkMessage(ErrorCodes.InvalidParams, `Tool ${name} not found`)
-  return { jsonrpc: "2.0", id: request.id, result: { content: [{ type: "text", text }], isError: true } }
+  return { jsonrpc: "2.0", id: request.id, result: { content: [{ type: "text", text: absent("Tool", name) }], isError: true } }
 }
 
 const promptGet = (request: JsonRpcRequest, access: ServerAccess, capabilities: Capabilities): JsonRpcResponse | null => {
   const name = stringAt(request.params, "name")
   if (name === null) return invalidParams(request, "the name of a prompt (a string)")
   if (ruleAllows(access.prompts, name)) return null
-  return has(capabilities, "prompts") ? notFound(request, `Prompt ${name}`) : methodNotFound(request)
+  return has(capabilities, "prompts") ? notFound(request, "Prompt", name) : methodNotFound(request)
 }
 
 const resourceRequest = (request: JsonRpcRequest, access: ServerAccess, capabilities: Capabilities): JsonRpcResponse | null => {
@@ -74,7 +82,9 @@ const completion = (request: JsonRpcRequest, access: ServerAccess, capabilities:
   if (prompt === null && template === null) return invalidParams(request, 'a ref: {"type":"ref/prompt","name"} or {"type":"ref/resource","uri"}')
   if (prompt !== null ? ruleAllows(access.prompts, prompt) : access.resources) return null
   if (!has(capabilities, "completions")) return methodNotFound(request)
-  return prompt !== null ? notFound(request, `Prompt ${prompt}`) : notFound(request, `Resource template ${template}`)
+  if (prompt !== null) return notFound(request, "Prompt", prompt)
+  const uri = template as string
+  return inherited(uri) ? { jsonrpc: "2.0", id: request.id, result: NOTHING_TO_COMPLETE } : notFound(request, "Resource template", uri)
 }
 
 /** Requests that use the server as a whole, or something only their sender can name (a task it started). */

@@ -25,26 +25,30 @@ const arbPatterns = fc.record({
 const accessOf = (p: Patterns): ServerAccess => accessTo([{ target: { server: "s" }, ...p }], { name: "s", accountToolInstanceId: null })!
 const NOTHING = accessOf({ tools: [], prompts: [], resources: false })
 
+/** Names `Object.prototype` holds: McpServer finds them in its plain-object registries. */
+const arbInheritedName = fc.constantFrom("constructor", "toString", "valueOf", "__proto__", "hasOwnProperty")
+const arbName = fc.oneof({ weight: 9, arbitrary: arbItemName }, { weight: 1, arbitrary: arbInheritedName })
 const arbUri = fc.oneof(
   fc.webUrl(),
   arbItemName.map((n) => `test://${n}`),
   fc.constantFrom("not a url", "", "test://items/{id}"),
+  arbInheritedName,
   fc.string({ maxLength: 12 }),
 )
 const argument = { name: "who", value: "" }
 
 /** A request naming one tool, prompt, resource or template, and whether patterns allow it (the oracle, read off the patterns). */
 const arbNaming = fc.oneof(
-  arbItemName.map((name) => ({
+  arbName.map((name) => ({
     method: "tools/call",
     params: { name, arguments: {} },
     allowed: (p: Patterns) => p.tools.some((t) => patternMatches(t, name)),
   })),
-  arbItemName.map((name) => ({ method: "prompts/get", params: { name }, allowed: (p: Patterns) => p.prompts.some((t) => patternMatches(t, name)) })),
+  arbName.map((name) => ({ method: "prompts/get", params: { name }, allowed: (p: Patterns) => p.prompts.some((t) => patternMatches(t, name)) })),
   fc
     .tuple(fc.constantFrom("resources/read", "resources/subscribe", "resources/unsubscribe"), arbUri)
     .map(([method, uri]) => ({ method, params: { uri }, allowed: (p: Patterns) => p.resources })),
-  arbItemName.map((name) => ({
+  arbName.map((name) => ({
     method: "completion/complete",
     params: { ref: { type: "ref/prompt", name }, argument },
     allowed: (p: Patterns) => p.prompts.some((t) => patternMatches(t, name)),
