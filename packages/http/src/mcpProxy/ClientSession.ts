@@ -3,14 +3,27 @@ import type { ServerResponse } from "node:http"
 import type { Context as TraceContext, Tracer } from "@opentelemetry/api"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { ErrorCodes, isRequest, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from "@dtma/domain"
+import {
+  ErrorCodes,
+  isRequest,
+  type CallerIdentity,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  type Revocation,
+} from "@dtma/domain"
 import { answerRequest } from "./answerRequest.ts"
 import { PostAnswer } from "./PostAnswer.ts"
 import type { PostedMessages } from "./postedMessages.ts"
 import { jsonRpcError, type ProxyFailure, type ProxyReply } from "./proxyErrorTable.ts"
+import { EVERYTHING, type Authorized, type RequestAccess } from "./requestAccess.ts"
 import type { HubMember, ServerHub } from "./ServerHub.ts"
+import { SessionAuthority } from "./SessionAuthority.ts"
 import type { McpProxySettings } from "./settings.ts"
 import { SECOND_STREAM, SSE_HEADERS, SSE_KEEPALIVE, SSE_KEEPALIVE_MS } from "./streamableHttp.ts"
+import type { ProxyTimers } from "./timers.ts"
 import { traceMcpRequest } from "./traceMcpRequest.ts"
 
 export interface ClientSessionDeps {
@@ -18,6 +31,9 @@ export interface ClientSessionDeps {
   readonly settings: McpProxySettings
   /** Starts the span of each request (the API's no-op tracer when tracing is off). */
   readonly tracer: Tracer
+  /** Who opens the session: it belongs to them. */
+  readonly opener: CallerIdentity
+  readonly timers: ProxyTimers
   /** Called once when the session ends. */
   readonly onEnd: (session: ClientSession, reason: string) => void
 }
@@ -38,12 +54,14 @@ const wantsProgress = (request: JsonRpcRequest): boolean => (request.params?.["_
 /**
  * One client of the proxied endpoint (one `Mcp-Session-Id`): its requests in flight, keyed by the
  * client's ids, and its notification stream (GET). The DTMA answers `initialize` and `ping` itself
- * and forwards the rest to the server's shared upstream session (`answerRequest`).
+ * and forwards the rest to the server's shared upstream session (`answerRequest`), within what each
+ * request's caller may reach. It belongs to whoever opened it (`SessionAuthority`).
  */
 export class ClientSession implements HubMember {
   readonly id = randomUUID()
   readonly name: string
   readonly #deps: ClientSessionDeps
+  readonly #authority: SessionAuthority
   readonly #calls = new Map<JsonRpcId, Call>()
   /** The notification stream, while the client holds it open. */
   #stream: ServerResponse | null = null
@@ -57,6 +75,17 @@ export class ClientSession implements HubMember {
   constructor(deps: ClientSessionDeps) {
     this.name = deps.hub.name
     this.#deps = deps
+    this.#authority = new SessionAuthority({ opener: deps.opener, timers: deps.timers, leewayMs: deps.settings.tokenLeewayMs, onExpired: () => this.#expire() })
+  }
+
+  /** Whether `caller` may use the session: its owner may, anyone else is told it does not exist. */
+  admits(caller: CallerIdentity): boolean {
+    return this.#authority.admits(caller)
+  }
+
+  /** Whether a revocation takes the session's authority away: then it must end at once. */
+  revokedBy(revocation: Revocation): boolean {
+    return this.#authority.revokedBy(revocation)
   }
 
   /** The session is open: the server's notifications reach it from now on. */
@@ -77,11 +106,12 @@ export class ClientSession implements HubMember {
    * bodiless 202 for a POST without requests. Each request's span is a child of `trace` (the POST's
    * own span), unless the request names its own parent.
    */
-  post(res: ServerResponse, posted: PostedMessages, trace: TraceContext): PostOutcome {
+  post(res: ServerResponse, posted: PostedMessages, authorized: Authorized, trace: TraceContext): PostOutcome {
     this.#touch()
+    this.#authority.authorize(authorized.caller, authorized.access)
     const requests = posted.messages.filter(isRequest)
     if (requests.length === 0) {
-      for (const message of posted.messages) this.#receive(message)
+      for (const message of posted.messages) this.#receive(message, authorized.access)
       res.writeHead(202).end()
       return { sent: undefined }
     }
@@ -93,7 +123,7 @@ export class ClientSession implements HubMember {
         answer.settle(i, duplicateId(request.id))
         continue
       }
-      const call = this.#start({ request, answer, slot: i, trace })
+      const call = this.#start(request, { answer, slot: i, access: authorized.access, trace })
       if ("refused" in call) {
         for (const s of started) s.cancel()
         return call
@@ -102,13 +132,14 @@ export class ClientSession implements HubMember {
       answer.started()
       stream ||= request.method === "initialize" || wantsProgress(request)
     }
-    if (requests.length < posted.messages.length) for (const message of posted.messages) if (!isRequest(message)) this.#receive(message)
+    if (requests.length < posted.messages.length) for (const message of posted.messages) if (!isRequest(message)) this.#receive(message, authorized.access)
     return { sent: answer.open(stream) }
   }
 
   /** Opens the session's notification stream on `res`; a second one while it is open is refused (409). */
-  listen(res: ServerResponse): ProxyReply | null {
+  listen(res: ServerResponse, authorized: Authorized): ProxyReply | null {
     this.#touch()
+    this.#authority.authorize(authorized.caller, authorized.access)
     if (this.#stream !== null) return SECOND_STREAM
     res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": this.id })
     res.flushHeaders()
@@ -123,8 +154,9 @@ export class ClientSession implements HubMember {
     return null
   }
 
-  /** A server notification, as an event of the notification stream; dropped while the client holds none open. */
-  notify(event: string): void {
+  /** A server notification, as an event of the notification stream; dropped while the client holds none open, or may not hear it. */
+  notify(event: string, notification: JsonRpcNotification): void {
+    if (!this.#authority.mayReceive(notification)) return
     const stream = this.#stream
     if (stream !== null && !stream.destroyed) stream.write(event)
   }
@@ -150,17 +182,34 @@ export class ClientSession implements HubMember {
     if (this.#ended) return
     this.#ended = true
     clearTimeout(this.#idle)
+    this.#authority.stop()
     for (const call of this.#calls.values()) call.cancel()
     this.#stream?.end()
     this.#deps.hub.leave(this)
     this.#deps.onEnd(this, reason)
   }
 
-  #start(options: { request: JsonRpcRequest; answer: PostAnswer; slot: number; trace: TraceContext }): Call | { readonly refused: ProxyFailure } {
-    const { request, answer, slot } = options
+  /**
+   * The token that last authorized the session expired: its requests in flight are cancelled and its
+   * notification stream closes. The session stays, for its owner to go on with a newer token.
+   */
+  #expire(): void {
+    for (const call of this.#calls.values()) call.cancel()
+    // Forgotten now, not when it has closed: a GET with a newer token may open the next one at once.
+    const stream = this.#stream
+    this.#stream = null
+    stream?.end()
+    this.#quiet()
+  }
+
+  #start(
+    request: JsonRpcRequest,
+    place: { answer: PostAnswer; slot: number; access: RequestAccess; trace: TraceContext },
+  ): Call | { readonly refused: ProxyFailure } {
+    const { answer, slot, access } = place
     const { hub, settings, tracer } = this.#deps
     // `traced.traceId` is the trace of this request, for its audit record.
-    const traced = traceMcpRequest(tracer, { parent: options.trace, request, server: this.name, sessionId: this.id })
+    const traced = traceMcpRequest(tracer, { parent: place.trace, request, server: this.name, sessionId: this.id })
     const call: Call = { cancel: () => settle(null) }
     const settle = (response: JsonRpcResponse | null): void => {
       if (this.#calls.get(request.id) !== call) return
@@ -172,7 +221,7 @@ export class ClientSession implements HubMember {
       else this.#quiet()
     }
     this.#calls.set(request.id, call)
-    const outcome = answerRequest({ sessionId: this.id, request: traced.request, hub, settings, progress: (n) => answer.progress(n), settle })
+    const outcome = answerRequest({ sessionId: this.id, request: traced.request, hub, settings, access, progress: (n) => answer.progress(n), settle })
     if (typeof outcome !== "function") {
       traced.end(outcome)
       if (this.#calls.get(request.id) === call) this.#calls.delete(request.id)
@@ -185,7 +234,7 @@ export class ClientSession implements HubMember {
     return call
   }
 
-  #receive(message: JsonRpcMessage): void {
+  #receive(message: JsonRpcMessage, access: RequestAccess): void {
     // Responses: the proxy sends clients no requests, so there is nothing to match them to.
     if (!("method" in message) || message.method === "notifications/initialized") return
     if (message.method === "notifications/cancelled") {
@@ -193,6 +242,8 @@ export class ClientSession implements HubMember {
       if (typeof id === "string" || typeof id === "number") this.#calls.get(id)?.cancel()
       return
     }
+    // No grant names a notification: of an agent's messages, only the requests its grants allow reach the server.
+    if (access !== EVERYTHING) return
     const upstream = this.#deps.hub.session()
     if (Exit.isSuccess(upstream)) Effect.runFork(upstream.value.notify(message).pipe(Effect.ignore))
   }

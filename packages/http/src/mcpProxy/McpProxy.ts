@@ -1,12 +1,26 @@
 import { ROOT_CONTEXT, type Tracer } from "@opentelemetry/api"
-import { ErrorCodes, InstanceNotFound, isRequest, type JsonRpcId, type JsonRpcRequest, type McpServerGone, type McpServers } from "@dtma/domain"
+import {
+  ErrorCodes,
+  InstanceNotFound,
+  isRequest,
+  type AgentAccess,
+  type CallerIdentity,
+  type JsonRpcId,
+  type JsonRpcRequest,
+  type McpServerGone,
+  type McpServers,
+  type Revocation,
+} from "@dtma/domain"
 import type { Context } from "koa"
 import type { Logger } from "../composition/logger.ts"
 import { requestStateOf } from "../server/requestState.ts"
 import { globalTracer } from "../server/traceContext.ts"
 import { ClientSession, type PostOutcome } from "./ClientSession.ts"
+import { initializeProblem } from "./initializeProblem.ts"
 import { readPosted, type PostedMessages } from "./postedMessages.ts"
 import { jsonRpcError, replyForFailure, type ProxyReply } from "./proxyErrorTable.ts"
+import { refuseUngrantedServer } from "./refuseUngrantedServer.ts"
+import { requestAccessOf, serverRefOf, type Authorized } from "./requestAccess.ts"
 import { ServerHub } from "./ServerHub.ts"
 import { SessionLimitReached } from "./SessionLimitReached.ts"
 import { DEFAULT_PROXY_SETTINGS, type McpProxySettings } from "./settings.ts"
@@ -20,13 +34,20 @@ import {
   SESSION_REQUIRED,
   versionProblem,
 } from "./streamableHttp.ts"
+import { realTimers, type ProxyTimers } from "./timers.ts"
 
 export interface McpProxyDeps {
   readonly mcpServers: McpServers
   readonly logger: Logger
+  /** Revocations end the sessions they take the authority of. */
+  readonly access: Pick<AgentAccess, "onRevoked">
+  /** The DTMA's resource identifier, for `resource_metadata` in a refusal. */
+  readonly resourceUrl: string
   readonly settings?: Partial<McpProxySettings>
   /** Starts the MCP request spans; default: the global tracer (a no-op one unless tracing is on). */
   readonly tracer?: Tracer
+  /** Default: real time. */
+  readonly timers?: ProxyTimers
 }
 
 /** What `/metrics` reports of the proxy's client sessions. */
@@ -39,7 +60,10 @@ export interface McpSessionStats {
 
 /** The Streamable HTTP MCP endpoint in front of every managed MCP server. */
 export interface McpProxy {
-  /** Serves one HTTP request (POST, GET or DELETE) to the endpoint of server `name`. */
+  /**
+   * Serves one HTTP request (POST, GET or DELETE) to the endpoint of server `name`, from the caller
+   * authentication left in `ctx.state` (an agent only within its grants).
+   */
   handle(ctx: Context, name: string): Promise<void>
   /** Open client sessions, of one server or of all. */
   sessionCount(name?: string): number
@@ -54,29 +78,19 @@ const requestIdsOf = (body: unknown): ReadonlyArray<JsonRpcId> =>
     typeof m === "object" && m !== null && typeof m.method === "string" && (typeof m.id === "string" || typeof m.id === "number") ? [m.id] : [],
   )
 
-const requestIds = (posted: PostedMessages): ReadonlyArray<JsonRpcId> => posted.messages.flatMap((m) => (isRequest(m) ? [m.id] : []))
-
-const isObject = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === "object" && value !== null && !Array.isArray(value)
-
-const INITIALIZE_PARAMS =
-  "Invalid params: initialize takes protocolVersion (a string), capabilities (an object) and clientInfo (an object with a name and a version)"
-
-/** What is wrong with the params of an `initialize`, as a client must send them; null when nothing. */
-const initializeProblem = (request: JsonRpcRequest): string | null => {
-  const params = request.params
-  const info = params?.["clientInfo"]
-  const ok =
-    typeof params?.["protocolVersion"] === "string" &&
-    isObject(params["capabilities"]) &&
-    isObject(info) &&
-    typeof info["name"] === "string" &&
-    typeof info["version"] === "string"
-  return ok ? null : INITIALIZE_PARAMS
+/** A request to the endpoint of server `name`, and what its caller may reach there. */
+interface Addressed {
+  readonly name: string
+  readonly authorized: Authorized
 }
+
+const requestIds = (posted: PostedMessages): ReadonlyArray<JsonRpcId> => posted.messages.flatMap((m) => (isRequest(m) ? [m.id] : []))
 
 export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
   const settings: McpProxySettings = { ...DEFAULT_PROXY_SETTINGS, ...deps.settings }
   const sessions = new Map<string, ClientSession>()
+  /** Every session not yet ended, retiring ones included (they are out of `sessions`). */
+  const live = new Set<ClientSession>()
   const refused = { per_server: 0, total: 0 }
   const hubs = new Map<string, ServerHub>()
   const { logger, mcpServers } = deps
@@ -110,12 +124,15 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     return limit
   }
 
-  const newSession = (name: string): ClientSession => {
+  const newSession = (name: string, opener: CallerIdentity): ClientSession => {
     const session: ClientSession = new ClientSession({
       hub: hubFor(name),
       settings,
       tracer,
+      opener,
+      timers: deps.timers ?? realTimers,
       onEnd: (_, reason) => {
+        live.delete(session)
         if (!sessions.delete(session.id) && !session.retiring) return
         logger.info({ server: name, reason, sessions: sessions.size }, "MCP proxy session ended")
       },
@@ -137,24 +154,34 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     }
   })
 
+  // A revoked agent's sessions end at once (agent-access spec, "Revocation"): its streams close,
+  // its calls in flight are cancelled, and its next request finds no session.
+  const unsubscribeRevoked = deps.access.onRevoked((revocation: Revocation) => {
+    const why = revocation.kind === "agent" ? "the agent's access was revoked" : "the access token was revoked"
+    for (const session of live) if (session.revokedBy(revocation)) session.end(why)
+  })
+
   const reply = (ctx: Context, r: ProxyReply): void => {
     ctx.status = r.status
     ctx.set(r.headers)
     ctx.body = r.body
   }
 
-  /** The session a request names in `Mcp-Session-Id`, or the refusal: none named (400), unknown here (404), an unsupported protocol version (400). */
-  const sessionOf = (ctx: Context, name: string): ClientSession | ProxyReply => {
+  /**
+   * The session a request names in `Mcp-Session-Id`, or the refusal: none named (400), unknown here
+   * or another caller's (404, the same answer), an unsupported protocol version (400).
+   */
+  const sessionOf = (ctx: Context, to: Addressed): ClientSession | ProxyReply => {
     const id = ctx.get("mcp-session-id")
     if (id === "") return SESSION_REQUIRED
     const session = sessions.get(id)
-    if (session?.name !== name) return SESSION_NOT_FOUND
+    if (session?.name !== to.name || !session.admits(to.authorized.caller)) return SESSION_NOT_FOUND
     return versionProblem(ctx.headers, settings.supportedProtocolVersions) ?? session
   }
 
   /** Serves a POST on its session: a refusal is rendered by Koa, anything else written on the response by the session. */
-  const post = (ctx: Context, session: ClientSession, posted: PostedMessages): PostOutcome => {
-    const outcome = session.post(ctx.res, posted, requestStateOf(ctx).traceContext ?? ROOT_CONTEXT)
+  const post = (ctx: Context, session: ClientSession, posted: PostedMessages, authorized: Authorized): PostOutcome => {
+    const outcome = session.post(ctx.res, posted, authorized, requestStateOf(ctx).traceContext ?? ROOT_CONTEXT)
     if ("refused" in outcome) reply(ctx, replyForFailure(outcome.refused, requestIds(posted), posted.batch))
     else ctx.respond = false
     return outcome
@@ -162,45 +189,46 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
 
   const sentOf = (outcome: PostOutcome): Promise<void> | undefined => ("sent" in outcome ? outcome.sent : undefined)
 
-  /** An `initialize` without a session: a new session, if the bounds admit it and the server can answer. */
-  const initialize = (ctx: Context, name: string, posted: PostedMessages, request: JsonRpcRequest): Promise<void> | undefined => {
+  /** An `initialize` without a session: a new session of its caller, if the bounds admit it and the server can answer. */
+  const initialize = (ctx: Context, to: Addressed, posted: PostedMessages, request: JsonRpcRequest): Promise<void> | undefined => {
     if (posted.messages.length > 1) return void reply(ctx, ONE_INITIALIZE)
     const problem = initializeProblem(request)
     if (problem !== null) return void reply(ctx, { status: 400, headers: {}, body: jsonRpcError(request.id, ErrorCodes.InvalidParams, problem) })
-    const limit = admit(name)
+    const limit = admit(to.name)
     if (limit !== null) return void reply(ctx, replyForFailure(limit, [request.id], posted.batch))
-    const session = newSession(name)
-    const outcome = post(ctx, session, posted)
+    const session = newSession(to.name, to.authorized.caller)
+    const outcome = post(ctx, session, posted, to.authorized)
     if ("refused" in outcome) return undefined
     sessions.set(session.id, session)
+    live.add(session)
     session.join()
-    logger.info({ server: name, sessions: sessions.size }, "MCP proxy session opened")
+    logger.info({ server: to.name, sessions: sessions.size }, "MCP proxy session opened")
     return outcome.sent
   }
 
-  const handlePost = (ctx: Context, name: string): Promise<void> | undefined => {
+  const handlePost = (ctx: Context, to: Addressed): Promise<void> | undefined => {
     const refusedHeaders = postHeadersProblem(ctx.headers)
     if (refusedHeaders !== null) return void reply(ctx, refusedHeaders)
     const posted = readPosted(ctx.request.body)
     if ("invalid" in posted) return void reply(ctx, { status: 400, headers: {}, body: jsonRpcError(null, ErrorCodes.InvalidRequest, posted.invalid) })
     const init = posted.messages.find((m): m is JsonRpcRequest => isRequest(m) && m.method === "initialize")
-    if (ctx.get("mcp-session-id") === "" && init !== undefined) return initialize(ctx, name, posted, init)
-    const session = sessionOf(ctx, name)
+    if (ctx.get("mcp-session-id") === "" && init !== undefined) return initialize(ctx, to, posted, init)
+    const session = sessionOf(ctx, to)
     if (!(session instanceof ClientSession)) return void reply(ctx, session)
     if (init !== undefined) return void reply(ctx, ALREADY_INITIALIZED)
-    return sentOf(post(ctx, session, posted))
+    return sentOf(post(ctx, session, posted, to.authorized))
   }
 
-  const handleGet = (ctx: Context, name: string): void => {
-    const session = getHeadersProblem(ctx.headers) ?? sessionOf(ctx, name)
+  const handleGet = (ctx: Context, to: Addressed): void => {
+    const session = getHeadersProblem(ctx.headers) ?? sessionOf(ctx, to)
     if (!(session instanceof ClientSession)) return reply(ctx, session)
-    const conflict = session.listen(ctx.res)
+    const conflict = session.listen(ctx.res, to.authorized)
     if (conflict !== null) return reply(ctx, conflict)
     ctx.respond = false
   }
 
-  const handleDelete = (ctx: Context, name: string): void => {
-    const session = sessionOf(ctx, name)
+  const handleDelete = (ctx: Context, to: Addressed): void => {
+    const session = sessionOf(ctx, to)
     if (!(session instanceof ClientSession)) return reply(ctx, session)
     session.end("closed by the client")
     ctx.respond = false
@@ -208,17 +236,23 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
   }
 
   const handle: McpProxy["handle"] = async (ctx, name) => {
+    const caller = requestStateOf(ctx).caller
+    if (caller === undefined) throw new Error("The MCP proxy was reached by a request authentication did not see (no caller in ctx.state)")
+    // Before anything else, so that the refusal says nothing of whether the server exists.
+    const access = requestAccessOf(caller, serverRefOf(mcpServers, name))
+    if (access === null) return refuseUngrantedServer(ctx, name, deps.resourceUrl)
     if (!mcpServers.isMcpServer(name)) {
       const body: unknown = ctx.request.body
       return reply(ctx, replyForFailure(new InstanceNotFound({ name }), requestIdsOf(body), Array.isArray(body)))
     }
+    const to: Addressed = { name, authorized: { caller, access } }
     switch (ctx.method) {
       case "POST":
-        return handlePost(ctx, name)
+        return handlePost(ctx, to)
       case "GET":
-        return handleGet(ctx, name)
+        return handleGet(ctx, to)
       case "DELETE":
-        return handleDelete(ctx, name)
+        return handleDelete(ctx, to)
       default:
         return reply(ctx, METHOD_NOT_ALLOWED)
     }
@@ -234,6 +268,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     },
     close: () => {
       unsubscribeGone()
+      unsubscribeRevoked()
       for (const session of sessions.values()) session.end("the DTMA is shutting down")
     },
   }

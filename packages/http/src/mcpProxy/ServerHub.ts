@@ -7,8 +7,8 @@ import { sseEvent } from "./streamableHttp.ts"
 /** A client session as the hub sees it: where server notifications go. */
 export interface HubMember {
   readonly id: string
-  /** A server notification, already an event of an event stream (serialised once for every member). */
-  notify(event: string): void
+  /** A server notification, and the same already as an event of an event stream (serialised once for every member). */
+  notify(event: string, notification: JsonRpcNotification): void
 }
 
 const LIST_CHANGED = /^notifications\/[a-z_]+\/list_changed$/
@@ -85,10 +85,10 @@ export class ServerHub {
       const uri = notification.params?.["uri"]
       const subscribers = typeof uri === "string" ? this.subscriptions.subscribers(uri) : []
       const event = subscribers.length === 0 ? "" : sseEvent(notification)
-      for (const id of subscribers) this.#members.get(id)?.notify(event)
+      for (const id of subscribers) this.#members.get(id)?.notify(event, notification)
     } else if (notification.method === "notifications/message" || LIST_CHANGED.test(notification.method)) {
       const event = sseEvent(notification)
-      for (const member of this.#members.values()) member.notify(event)
+      for (const member of this.#members.values()) member.notify(event, notification)
     }
   }
 }

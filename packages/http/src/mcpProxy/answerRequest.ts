@@ -12,8 +12,11 @@ import {
   type McpServerBusy,
   type UpstreamSession,
 } from "@dtma/domain"
+import { grantedListResult } from "./grantedLists.ts"
+import { ungrantedAnswer } from "./grantedMessages.ts"
 import { initializeResult } from "./protocolVersion.ts"
 import type { ProxyFailure } from "./proxyErrorTable.ts"
+import { EVERYTHING, type RequestAccess } from "./requestAccess.ts"
 import type { ServerHub } from "./ServerHub.ts"
 import type { McpProxySettings } from "./settings.ts"
 
@@ -22,6 +25,8 @@ export interface AnswerContext {
   readonly request: JsonRpcRequest
   readonly hub: ServerHub
   readonly settings: McpProxySettings
+  /** What the request may reach on the server: what it may not is answered here, as if it did not exist, and lists show only the rest. */
+  readonly access: RequestAccess
   /** A progress notification of the request, under the client's own token. */
   readonly progress: (notification: JsonRpcNotification) => void
   /** The request's one answer; null when it was interrupted before it had one. */
@@ -42,6 +47,10 @@ const answered = (c: AnswerContext, result: Readonly<Record<string, unknown>>): 
   return NOTHING_TO_STOP
 }
 
+/** What the client sees of a success: a list as the request's access shows it, anything else as it is. */
+const shown = (c: AnswerContext, response: JsonRpcResponse): JsonRpcResponse =>
+  c.access === EVERYTHING || !("result" in response) ? response : { ...response, result: grantedListResult(c.request.method, response.result, c.access) }
+
 /**
  * Forwards the request upstream as a fiber that `Stop` interrupts (the domain then cancels it
  * upstream). A saturated server refuses at once, synchronously: that is returned, not answered.
@@ -50,7 +59,7 @@ const forward = (c: AnswerContext, upstream: UpstreamSession, settled?: (ok: boo
   const fiber = Effect.runFork(upstream.forward(c.sessionId, c.request, { timeoutMs: c.settings.requestTimeoutMs, onProgress: c.progress }))
   const finish = (exit: Exit.Exit<JsonRpcResponse, McpServerBusy | McpConnectFailed>): void => {
     settled?.(Exit.isSuccess(exit) && !("error" in exit.value))
-    if (Exit.isSuccess(exit)) return c.settle(exit.value)
+    if (Exit.isSuccess(exit)) return c.settle(shown(c, exit.value))
     const error = errorOf(exit.cause)
     if (error !== null) c.settle(failure(c.request.id, error._tag === "McpServerBusy" ? ErrorCodes.ServerBusy : ErrorCodes.ConnectionClosed, error.message))
     else c.settle(Cause.hasInterruptsOnly(exit.cause) ? null : failure(c.request.id, ErrorCodes.InternalError, "Internal error in the DTMA"))
@@ -69,8 +78,9 @@ const forward = (c: AnswerContext, upstream: UpstreamSession, settled?: (ok: boo
 const uriOf = (request: JsonRpcRequest): string => String(request.params?.["uri"] ?? "")
 
 /**
- * Answers one client request: `initialize` and `ping` locally, resource (un)subscriptions shared
- * per uri, everything else forwarded. Returns why it is refused, or how to stop it once under way.
+ * Answers one client request: `initialize` and `ping` locally, what its access does not reach
+ * locally as if it did not exist (`ungrantedAnswer`), resource (un)subscriptions shared per uri,
+ * everything else forwarded. Returns why it is refused, or how to stop it once under way.
  */
 export const answerRequest = (c: AnswerContext): ProxyFailure | Stop => {
   const { request, hub } = c
@@ -79,6 +89,11 @@ export const answerRequest = (c: AnswerContext): ProxyFailure | Stop => {
   if (Exit.isFailure(upstream)) return errorOf(upstream.cause) ?? new InstanceNotFound({ name: hub.name })
   const session = upstream.value
   hub.carrySubscriptionsTo(session)
+  const ungranted = c.access === EVERYTHING ? null : ungrantedAnswer(request, c.access, session.hello.capabilities)
+  if (ungranted !== null) {
+    c.settle(ungranted)
+    return NOTHING_TO_STOP
+  }
   switch (request.method) {
     case "initialize":
       return answered(c, initializeResult(session.hello, request.params?.["protocolVersion"], c.settings.supportedProtocolVersions))

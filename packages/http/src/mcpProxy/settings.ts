@@ -11,6 +11,8 @@ export interface McpProxySettings {
   readonly maxSessions: number
   /** Protocol versions a client may negotiate with the proxy. */
   readonly supportedProtocolVersions: ReadonlyArray<string>
+  /** How long after `exp` the verifier still accepts an agent's token: a session it authorized holds its streams that long. */
+  readonly tokenLeewayMs: number
 }
 
 export const DEFAULT_PROXY_SETTINGS: McpProxySettings = {
@@ -19,4 +21,5 @@ export const DEFAULT_PROXY_SETTINGS: McpProxySettings = {
   maxSessionsPerServer: 256,
   maxSessions: 2048,
   supportedProtocolVersions: SUPPORTED_PROTOCOL_VERSIONS,
+  tokenLeewayMs: 30_000,
 }

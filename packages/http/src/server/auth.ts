@@ -42,8 +42,8 @@ export const resourceMetadataUrl = (resourceUrl: string, path: string): string =
   return `${resource.origin}/.well-known/oauth-protected-resource${resource.pathname.replace(/\/+$/, "")}${endpoint}`
 }
 
-// A quoted-string of RFC 9110 holds neither `"` nor `\`, and a header no control character.
-const quotable = (text: string): string => text.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, "?")
+/** Text as it may stand in a quoted-string of RFC 9110 (neither `"` nor `\`) in a header (no control character). */
+export const quotable = (text: string): string => text.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, "?")
 
 export interface AuthenticateOptions {
   /** The operator keys. */

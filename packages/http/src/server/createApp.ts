@@ -9,6 +9,7 @@ import { makeDrainGate, registerShutdownHooks } from "./drainGate.ts"
 import { errorBoundary } from "./errorBoundary.ts"
 import { jsonBody } from "./jsonBody.ts"
 import { makeMcpProxy } from "../mcpProxy/McpProxy.ts"
+import type { ProxyTimers } from "../mcpProxy/timers.ts"
 import { mountMcpProxy } from "../mcpProxy/mountMcpProxy.ts"
 import { makeHttpMetrics } from "./metrics.ts"
 import { observeRequests } from "./observeRequests.ts"
@@ -27,6 +28,7 @@ import { mcpGroupHandlers } from "../routes/mcpGroupHandlers.ts"
 import { mcpServerHandlers } from "../routes/mcpServerHandlers.ts"
 import { statusHandler } from "../routes/statusHandler.ts"
 import { toolHandlers } from "../routes/toolHandlers.ts"
+import { TOKEN_LEEWAY_SECONDS } from "../composition/agentAccess.ts"
 import { bound, Tokens } from "../composition/tokens.ts"
 import { auditTrailOf } from "../composition/auditTrail.ts"
 
@@ -34,6 +36,8 @@ export interface AppOptions {
   readonly now?: () => Date
   /** Starts the request spans; default: the global tracer (the API's no-op one unless `startTracing` registered a provider). */
   readonly tracer?: Tracer
+  /** The MCP proxy's clock for token expiry; default: real time. */
+  readonly proxyTimers?: ProxyTimers
 }
 
 /** The Koa application over the use cases bound in `container`. */
@@ -52,14 +56,17 @@ export const createApp = (container: Container, options: AppOptions = {}): Koa =
   }
   const { requestTimeoutMs, sessionIdleTimeoutMs: idleTimeoutMs, maxSessionsPerServer, maxSessions } = deps.config.mcp
   const tracer = options.tracer ?? globalTracer()
+  const { access } = deps.config
+  const agentAccess = bound(container, AgentAccess)
   const proxy = makeMcpProxy({
     mcpServers: deps.mcpServers,
     logger: deps.logger,
     tracer,
-    settings: { requestTimeoutMs, idleTimeoutMs, maxSessionsPerServer, maxSessions },
+    access: agentAccess,
+    resourceUrl: access.resourceUrl,
+    settings: { requestTimeoutMs, idleTimeoutMs, maxSessionsPerServer, maxSessions, tokenLeewayMs: TOKEN_LEEWAY_SECONDS * 1000 },
+    ...(options.proxyTimers === undefined ? {} : { timers: options.proxyTimers }),
   })
-  const { access } = deps.config
-  const agentAccess = bound(container, AgentAccess)
   const rateLimits = makeAgentRateLimits({ perSecond: access.ratePerSecond, burst: access.burst })
   const metrics = makeHttpMetrics({ instances: deps.instances, mcpSessions: proxy, agentRateLimits: rateLimits, audit })
   const status = statusHandler(deps)

@@ -1,9 +1,14 @@
 import { execFileSync } from "node:child_process"
+import { generateKeyPairSync, sign } from "node:crypto"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { ResourceListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
-import { startDtma, type DtmaProcess } from "../support/dtmaProcess.ts"
+import { freePort, startDtma, type DtmaProcess } from "../support/dtmaProcess.ts"
+import { ask, openSession } from "../support/grantsSupport.ts"
 import { bearerPassThrough, describeRuns, EVERYTHING_IMAGE, runConformance, startEverythingHttp } from "../support/mcpProxyConformance.ts"
 import { eventually, proxyClient, type ProxyClient } from "../support/mcpProxySupport.ts"
 
@@ -11,6 +16,18 @@ const run = `px${Date.now().toString(36)}`
 const NAME = `${run}-everything`
 const textOf = (result: unknown): string => (result as { content: Array<{ text: string }> }).content[0]?.text ?? ""
 const byName = <T extends { name: string }>(items: ReadonlyArray<T>) => [...items].sort((a, b) => a.name.localeCompare(b.name))
+
+/** An identity provider of the test's own: Ed25519 tokens, its public key in a JWKS file the DTMA is told of. */
+const ISSUER = "https://agents.test.example"
+const keys = generateKeyPairSync("ed25519")
+const jwksFile = join(mkdtempSync(join(tmpdir(), "dtma-jwks-")), "jwks.json")
+writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...keys.publicKey.export({ format: "jwk" }), kid: "px-1", alg: "EdDSA", use: "sig" }] }))
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url")
+const agentToken = (audience: string, claims: Record<string, unknown>): string => {
+  const now = Math.floor(Date.now() / 1000)
+  const input = `${b64({ alg: "EdDSA", kid: "px-1", typ: "JWT" })}.${b64({ iss: ISSUER, aud: audience, iat: now, exp: now + 600, ...claims })}`
+  return `${input}.${sign(null, Buffer.from(input), keys.privateKey).toString("base64url")}`
+}
 
 const directStdioClient = async (): Promise<Client> => {
   const client = new Client({ name: "direct", version: "1.0.0" })
@@ -22,15 +39,24 @@ describe("the proxied MCP endpoint of a real DTMA, in front of server-everything
   let dtma: DtmaProcess
   let endpoint: string
   const clients: Array<ProxyClient> = []
-  const connect = async () => {
-    const c = await proxyClient(endpoint, dtma.token!)
+  const connectAs = async (token: string) => {
+    const c = await proxyClient(endpoint, token)
     clients.push(c)
     return c
   }
+  const connect = () => connectAs(dtma.token!)
 
   beforeAll(async () => {
     // 1000 calls at once: room for them all (32 in flight, the rest queued) instead of 429s.
-    dtma = await startDtma({ env: { DTMA_MCP_MAX_QUEUED: "2000" } })
+    const port = await freePort()
+    dtma = await startDtma({
+      port,
+      env: {
+        DTMA_MCP_MAX_QUEUED: "2000",
+        DTMA_RESOURCE_URL: `http://127.0.0.1:${port}`,
+        DTMA_AGENT_TOKEN_ISSUERS: JSON.stringify([{ issuer: ISSUER, jwksFile }]),
+      },
+    })
     const deployed = await dtma.call("POST", "/mcp-servers", {
       dockerImageUrl: EVERYTHING_IMAGE,
       instanceNameOnToolbox: NAME,
@@ -101,6 +127,46 @@ describe("the proxied MCP endpoint of a real DTMA, in front of server-everything
     for (const [c, texts] of answers.entries()) for (const [m, text] of texts.entries()) if (text === `Echo: client ${c} message ${m}`) correct++
     console.log(`20 sessions × 50 echo calls through one stdio server: ${correct}/1000 answered correctly, to the right client, in ${ms} ms`)
     expect(correct).toBe(1000)
+  })
+
+  it("answers an agent what its grants leave out exactly as server-everything answers what it does not have, and lists only what they grant", async () => {
+    const grants = [{ server: NAME, tools: ["echo"], prompts: ["simple-prompt"], resources: false }]
+    const agent = agentToken(dtma.url, { sub: "agent-px", jti: `${run}-1`, grants })
+    const { client } = await connectAs(agent)
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["echo"])
+    expect((await client.listPrompts()).prompts.map((p) => p.name)).toEqual(["simple-prompt"])
+    expect((await client.listResources()).resources).toEqual([])
+    expect(textOf(await client.callTool({ name: "echo", arguments: { message: "granted" } }))).toBe("Echo: granted")
+
+    const agentSession = await openSession(endpoint, agent)
+    const operatorSession = await openSession(endpoint, dtma.token!)
+    const cases: ReadonlyArray<readonly [string, (name: string) => Record<string, unknown>, string, string]> = [
+      ["tools/call", (name) => ({ name, arguments: { a: 1, b: 2 } }), "get-sum", "no-such-tool"],
+      ["prompts/get", (name) => ({ name, arguments: { city: "Paris" } }), "args-prompt", "no-such-prompt"],
+      ["resources/read", (uri) => ({ uri }), "demo://resource/static/document/architecture.md", "demo://resource/static/document/no-such.md"],
+      ["resources/read", (uri) => ({ uri }), "demo://resource/dynamic/text/1", "demo://no-such/1"],
+      ["resources/subscribe", (uri) => ({ uri }), "demo://resource/static/document/architecture.md", "demo://no-such/2"],
+      ["resources/unsubscribe", (uri) => ({ uri }), "demo://resource/static/document/architecture.md", "demo://no-such/2"],
+      [
+        "completion/complete",
+        (name) => ({ ref: { type: "ref/prompt", name }, argument: { name: "department", value: "E" } }),
+        "completable-prompt",
+        "no-such-prompt",
+      ],
+      [
+        "completion/complete",
+        (uri) => ({ ref: { type: "ref/resource", uri }, argument: { name: "resourceId", value: "1" } }),
+        "demo://resource/dynamic/text/{resourceId}",
+        "demo://no-such/{resourceId}",
+      ],
+    ]
+    for (const [method, params, present, absent] of cases) {
+      const missing = await ask(endpoint, operatorSession, dtma.token!, method, params(absent))
+      // What the DTMA answers itself for a name the agent may not use equals what server-everything answers for a name it does not have.
+      expect([method, await ask(endpoint, agentSession, agent, method, params(absent))]).toEqual([method, missing])
+      const ungranted = JSON.stringify(await ask(endpoint, agentSession, agent, method, params(present))).replaceAll(present, "<name>")
+      expect([method, ungranted]).toEqual([method, JSON.stringify(missing).replaceAll(absent, "<name>")])
+    }
   })
 
   it("passes every conformance scenario through the DTMA that server-everything passes directly", async () => {

@@ -5,21 +5,28 @@ import { Effect } from "effect"
 import Koa from "koa"
 import { afterEach, describe, expect, it } from "vitest"
 import { LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
+import { operatorOf } from "../../src/server/caller.ts"
+import { requestStateOf } from "../../src/server/requestState.ts"
 import { jsonBody } from "../../src/server/jsonBody.ts"
 import { makeMcpProxy } from "../../src/mcpProxy/McpProxy.ts"
 import { mountMcpProxy } from "../../src/mcpProxy/mountMcpProxy.ts"
 import type { McpProxySettings } from "../../src/mcpProxy/settings.ts"
 import { eventually, mcpHeaders, proxyClient, sseMessages, startProxyApp, type ProxyApp, type ProxyClient } from "../support/mcpProxySupport.ts"
-import { capturingLogger } from "../support/support.ts"
+import { capturingLogger, TEST_ACCESS, TOKEN } from "../support/support.ts"
 
 const initialize = (protocolVersion: string) =>
   JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion, capabilities: {}, clientInfo: { name: "raw", version: "1" } } })
 
-/** The proxy alone on a Koa app, with settings the DTMA's configuration does not expose. */
+/** The proxy alone on a Koa app (every request the operator's), with settings the DTMA's configuration does not expose. */
 const bareProxy = async (app: ProxyApp, settings: Partial<McpProxySettings>) => {
   const router = new Router()
-  const proxy = mountMcpProxy(router, makeMcpProxy({ mcpServers: app.mcpServers, logger: capturingLogger().logger, settings }))
+  const deps = { mcpServers: app.mcpServers, logger: capturingLogger().logger, access: app.agentAccess.access, resourceUrl: TEST_ACCESS.resourceUrl, settings }
+  const proxy = mountMcpProxy(router, makeMcpProxy(deps))
   const koa = new Koa()
+  koa.use((ctx, next) => {
+    requestStateOf(ctx).caller = operatorOf(TOKEN)
+    return next()
+  })
   koa.use(jsonBody())
   koa.use(router.routes())
   const server = koa.listen(0, "127.0.0.1")

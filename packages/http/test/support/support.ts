@@ -24,6 +24,7 @@ import { buildContainer, stopUseCases } from "../../src/composition/container.ts
 import { createApp } from "../../src/server/createApp.ts"
 import { createLogger, type Logger } from "../../src/composition/logger.ts"
 import { answerClientErrors } from "../../src/server/answerClientErrors.ts"
+import type { ProxyTimers } from "../../src/mcpProxy/timers.ts"
 import { DEFAULT_MCP_CONFIG } from "../../src/composition/mcpConfig.ts"
 import { DEFAULT_AUDIT_CONFIG } from "../../src/composition/auditConfig.ts"
 import { bound, Tokens } from "../../src/composition/tokens.ts"
@@ -145,6 +146,8 @@ export interface TestAppOptions {
   /** The tracer the app records spans with (the global one, a no-op, by default). */
   readonly tracer?: Tracer
   readonly auditLog?: InMemoryAuditLog
+  /** The MCP proxy's clock for token expiry (default real time). */
+  readonly proxyTimers?: ProxyTimers
 }
 
 /** The app over the fakes, listening on 127.0.0.1 on a free port. */
@@ -176,7 +179,11 @@ export const startTestApp = async (options: TestAppOptions = {}): Promise<TestAp
   })
   const container = buildContainer({ config: testConfig(options.config), logger, infrastructure })
   const mcpServers = bound(container, Tokens.McpServers)
-  const server = createApp(container, { now: () => NOW, tracer: options.tracer }).listen(0, "127.0.0.1")
+  const server = createApp(container, {
+    now: () => NOW,
+    ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
+    ...(options.proxyTimers === undefined ? {} : { proxyTimers: options.proxyTimers }),
+  }).listen(0, "127.0.0.1")
   answerClientErrors(server)
   await once(server, "listening")
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`

@@ -1,0 +1,64 @@
+import type { CallerIdentity, JsonRpcNotification, Revocation } from "@dtma/domain"
+import { mayReceive } from "./grantedMessages.ts"
+import { EVERYTHING, type RequestAccess } from "./requestAccess.ts"
+import { owns, revokes, sessionOwnerOf, type SessionOwner, type SessionTokens } from "./sessionOwner.ts"
+import type { ProxyTimers } from "./timers.ts"
+
+export interface SessionAuthorityOptions {
+  /** The caller who opens the session: its owner. */
+  readonly opener: CallerIdentity
+  readonly timers: ProxyTimers
+  /** How long after `exp` the verifier still accepts a token. */
+  readonly leewayMs: number
+  /** The token that last authorized the session is no longer accepted: what it holds open must end. */
+  readonly onExpired: () => void
+}
+
+/**
+ * Who a client session belongs to and what last authorized it. Every request on the session
+ * authorizes it anew with its own token: that token's grants decide which server notifications
+ * the session hears, and its expiry (`exp` + the verifier's leeway, the moment verification starts
+ * refusing it) ends what the session holds open, unless a newer token came first.
+ */
+export class SessionAuthority {
+  readonly #owner: SessionOwner
+  readonly #options: SessionAuthorityOptions
+  #access: RequestAccess = EVERYTHING
+  #tokens: { sub: string; issuedAt: number; jtis: Set<string> } | null = null
+  #cancelExpiry: () => void = () => undefined
+
+  constructor(options: SessionAuthorityOptions) {
+    this.#owner = sessionOwnerOf(options.opener)
+    this.#options = options
+  }
+
+  /** Whether `caller` may use the session at all; anyone else is told it does not exist. */
+  admits(caller: CallerIdentity): boolean {
+    return owns(this.#owner, caller)
+  }
+
+  /** A request of the session's owner, under `caller`'s token, may reach `access`. */
+  authorize(caller: CallerIdentity, access: RequestAccess): void {
+    this.#access = access
+    if (caller.kind !== "agent") return
+    const jtis = this.#tokens?.jtis ?? new Set<string>()
+    if (caller.jti !== null) jtis.add(caller.jti)
+    this.#tokens = { sub: caller.sub, issuedAt: caller.issuedAt, jtis }
+    this.#cancelExpiry()
+    this.#cancelExpiry = this.#options.timers.at(caller.expiresAt + this.#options.leewayMs, this.#options.onExpired)
+  }
+
+  revokedBy(revocation: Revocation): boolean {
+    const tokens: SessionTokens | null = this.#tokens
+    return tokens !== null && revokes(revocation, tokens)
+  }
+
+  mayReceive(notification: JsonRpcNotification): boolean {
+    return mayReceive(notification, this.#access)
+  }
+
+  /** The session ended: no expiry to wait for. */
+  stop(): void {
+    this.#cancelExpiry()
+  }
+}

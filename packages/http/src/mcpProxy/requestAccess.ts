@@ -1,0 +1,28 @@
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { accessTo, type CallerIdentity, type McpServers, type ServerAccess, type ServerRef } from "@dtma/domain"
+
+/** An operator's reach: every tool, prompt and resource, lists and answers passed through untouched. */
+export const EVERYTHING = "everything"
+
+/** What one request may reach on its server: everything (an operator), or what its agent's grants allow there. */
+export type RequestAccess = typeof EVERYTHING | ServerAccess
+
+/** Who a request is from, and what it may reach. */
+export interface Authorized {
+  readonly caller: CallerIdentity
+  readonly access: RequestAccess
+}
+
+/**
+ * The server as grants name it. A name nothing serves has no `accountToolInstanceId`, so only a
+ * grant by that very name can name it: a refusal then reads the same whether the server exists or not.
+ */
+export const serverRefOf = (mcpServers: Pick<McpServers, "get">, name: string): ServerRef => {
+  const view = Effect.runSyncExit(mcpServers.get(name))
+  return { name, accountToolInstanceId: Exit.isSuccess(view) ? view.value.accountToolInstanceId : null }
+}
+
+/** What `caller` may reach on `server`; null when it is an agent no grant of whose names the server. */
+export const requestAccessOf = (caller: CallerIdentity, server: ServerRef): RequestAccess | null =>
+  caller.kind === "operator" ? EVERYTHING : accessTo(caller.grants, server)
