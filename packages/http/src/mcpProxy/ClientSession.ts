@@ -14,7 +14,9 @@ import {
   type JsonRpcResponse,
   type Revocation,
 } from "@dtma/domain"
+import { outcomeOfJsonRpcError } from "../server/auditMcpRequest.ts"
 import { answerRequest } from "./answerRequest.ts"
+import type { CallEnd, CallTally } from "./callTally.ts"
 import { PostAnswer } from "./PostAnswer.ts"
 import type { PostedMessages } from "./postedMessages.ts"
 import { jsonRpcError, type ProxyFailure, type ProxyReply } from "./proxyErrorTable.ts"
@@ -48,6 +50,24 @@ interface Call {
 
 const duplicateId = (id: JsonRpcId): JsonRpcResponse =>
   jsonRpcError(id, ErrorCodes.InvalidRequest, `Invalid Request: id ${JSON.stringify(id)} is already in use by a request in flight in this session`)
+
+/** How a request ended, from its answer: `denied` when the DTMA answered for what the request's access does not reach. */
+const callEndOf = (response: JsonRpcResponse | null, denied: boolean, responseBytes: number): CallEnd => {
+  if (response === null) return { outcome: "cancelled", errorCode: null, responseBytes }
+  if (denied) return { outcome: "denied", errorCode: "insufficient_scope", responseBytes }
+  if ("error" in response) return { outcome: outcomeOfJsonRpcError(response.error.code), errorCode: response.error.code, responseBytes }
+  // A tool's own failure is a result (`isError`), not a JSON-RPC error: the call still failed.
+  const toolFailed = (response.result as { isError?: unknown } | undefined)?.isError === true
+  return toolFailed ? { outcome: "error", errorCode: "tool_error", responseBytes } : { outcome: "ok", errorCode: null, responseBytes }
+}
+
+/** One POST's messages as the session takes them: who sent them, in which trace, and where their ends are counted. */
+export interface PostContext {
+  readonly authorized: Authorized
+  /** The POST's own span: each request's span is its child, unless the request names its own parent. */
+  readonly trace: TraceContext
+  readonly tally: CallTally
+}
 
 const wantsProgress = (request: JsonRpcRequest): boolean => (request.params?.["_meta"] as { progressToken?: unknown } | undefined)?.progressToken !== undefined
 
@@ -103,10 +123,11 @@ export class ClientSession implements HubMember {
    * is in flight in the session (or earlier in the POST) is answered with an Invalid Request error,
    * and the one in flight goes on. Then its notifications are delivered, and the answer opens: an
    * event stream when a request asked for progress (or is `initialize`), else one JSON body; a
-   * bodiless 202 for a POST without requests. Each request's span is a child of `trace` (the POST's
-   * own span), unless the request names its own parent.
+   * bodiless 202 for a POST without requests. Each request taken on, repeats included, is counted
+   * in the context's tally once it has ended.
    */
-  post(res: ServerResponse, posted: PostedMessages, authorized: Authorized, trace: TraceContext): PostOutcome {
+  post(res: ServerResponse, posted: PostedMessages, context: PostContext): PostOutcome {
+    const { authorized } = context
     this.#touch()
     this.#authority.authorize(authorized.caller, authorized.access)
     const requests = posted.messages.filter(isRequest)
@@ -120,10 +141,12 @@ export class ClientSession implements HubMember {
     let stream = false
     for (const [i, request] of requests.entries()) {
       if (this.#calls.has(request.id)) {
-        answer.settle(i, duplicateId(request.id))
+        const ended = context.tally.begin({ request, sessionId: this.id, traceId: null })
+        const refusal = duplicateId(request.id)
+        ended(callEndOf(refusal, false, answer.settle(i, refusal)))
         continue
       }
-      const call = this.#start(request, { answer, slot: i, access: authorized.access, trace })
+      const call = this.#start(request, { answer, slot: i, access: authorized.access, trace: context.trace, tally: context.tally })
       if ("refused" in call) {
         for (const s of started) s.cancel()
         return call
@@ -204,18 +227,19 @@ export class ClientSession implements HubMember {
 
   #start(
     request: JsonRpcRequest,
-    place: { answer: PostAnswer; slot: number; access: RequestAccess; trace: TraceContext },
+    place: { answer: PostAnswer; slot: number; access: RequestAccess; trace: TraceContext; tally: CallTally },
   ): Call | { readonly refused: ProxyFailure } {
     const { answer, slot, access } = place
     const { hub, settings, tracer } = this.#deps
     // `traced.traceId` is the trace of this request, for its audit record.
     const traced = traceMcpRequest(tracer, { parent: place.trace, request, server: this.name, sessionId: this.id })
+    const ended = place.tally.begin({ request, sessionId: this.id, traceId: traced.traceId ?? null })
     const call: Call = { cancel: () => settle(null) }
-    const settle = (response: JsonRpcResponse | null): void => {
+    const settle = (response: JsonRpcResponse | null, denied?: "denied"): void => {
       if (this.#calls.get(request.id) !== call) return
       traced.end(response)
       this.#calls.delete(request.id)
-      answer.settle(slot, response)
+      ended(callEndOf(response, denied !== undefined, answer.settle(slot, response)))
       if (this.#calls.size > 0) return
       if (this.#retiring !== null) this.end(this.#retiring)
       else this.#quiet()

@@ -15,6 +15,7 @@ import type { Context } from "koa"
 import type { Logger } from "../composition/logger.ts"
 import { requestStateOf } from "../server/requestState.ts"
 import { globalTracer } from "../server/traceContext.ts"
+import { NO_TALLY } from "./callTally.ts"
 import { ClientSession, type PostOutcome } from "./ClientSession.ts"
 import { initializeProblem } from "./initializeProblem.ts"
 import { readPosted, type PostedMessages } from "./postedMessages.ts"
@@ -181,9 +182,14 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
 
   /** Serves a POST on its session: a refusal is rendered by Koa, anything else written on the response by the session. */
   const post = (ctx: Context, session: ClientSession, posted: PostedMessages, authorized: Authorized): PostOutcome => {
-    const outcome = session.post(ctx.res, posted, authorized, requestStateOf(ctx).traceContext ?? ROOT_CONTEXT)
-    if ("refused" in outcome) reply(ctx, replyForFailure(outcome.refused, requestIds(posted), posted.batch))
-    else ctx.respond = false
+    const state = requestStateOf(ctx)
+    const tally = state.mcpCalls ?? NO_TALLY
+    const outcome = session.post(ctx.res, posted, { authorized, trace: state.traceContext ?? ROOT_CONTEXT, tally })
+    if ("refused" in outcome) {
+      // Refused as a whole: the POST's own record says so, not its requests'.
+      tally.abandon()
+      reply(ctx, replyForFailure(outcome.refused, requestIds(posted), posted.batch))
+    } else ctx.respond = false
     return outcome
   }
 

@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http"
 import type { JsonRpcNotification, JsonRpcResponse } from "@dtma/domain"
-import { SSE_HEADERS, SSE_KEEPALIVE, SSE_KEEPALIVE_MS, sseEvent } from "./streamableHttp.ts"
+import { SSE_HEADERS, SSE_KEEPALIVE, SSE_KEEPALIVE_MS, sseEvent, sseEventOfJson } from "./streamableHttp.ts"
 
 export interface PostAnswerOptions {
   readonly res: ServerResponse
@@ -11,8 +11,8 @@ export interface PostAnswerOptions {
   readonly requests: number
 }
 
-/** A slot: pending, an answer (or refusal), or nothing (the request was cancelled). */
-type Slot = JsonRpcResponse | null | undefined
+/** A slot: pending, an answer (or refusal) serialised, or nothing (the request was cancelled). */
+type Slot = string | null | undefined
 
 /**
  * The HTTP answer to the requests of one POST. Answers fill their slots as they come; `open` picks
@@ -41,13 +41,18 @@ export class PostAnswer {
     this.#started++
   }
 
-  /** Fills slot `i` with its answer, a refusal, or nothing when the request was cancelled; once. */
-  settle(i: number, answer: JsonRpcResponse | null): void {
-    if (this.#slots[i] !== undefined) return
-    this.#slots[i] = answer
+  /**
+   * Fills slot `i` with its answer, a refusal, or nothing when the request was cancelled; once.
+   * Returns the bytes of the answer as it is written (serialised here, once).
+   */
+  settle(i: number, answer: JsonRpcResponse | null): number {
+    if (this.#slots[i] !== undefined) return 0
+    const json = answer === null ? null : JSON.stringify(answer)
+    this.#slots[i] = json
     this.#pending--
-    if (this.#mode === "stream" && answer !== null) this.#write(sseEvent(answer))
+    if (this.#mode === "stream" && json !== null) this.#write(sseEventOfJson(json))
     if (this.#pending === 0 && this.#mode !== "closed") this.#finish()
+    return json === null ? 0 : Buffer.byteLength(json)
   }
 
   /** A progress notification of one of its requests: an event of the stream (only a stream has them). */
@@ -66,7 +71,7 @@ export class PostAnswer {
       res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": sessionId })
       const settled = this.#slots
         .filter((s) => s != null)
-        .map(sseEvent)
+        .map(sseEventOfJson)
         .join("")
       // Answered already (initialize, ping): head, events and end in one go.
       if (this.#pending === 0) return void res.end(settled)
@@ -97,7 +102,7 @@ export class PostAnswer {
       // Every request was cancelled before it was answered: nothing to say.
       if (answers.length === 0) res.writeHead(202).end()
       else {
-        const json = JSON.stringify(batch ? answers : answers[0])
+        const json = batch ? `[${answers.join(",")}]` : (answers[0] as string)
         const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(json), "mcp-session-id": sessionId }
         res.writeHead(this.#started === 0 ? 400 : 200, headers).end(json)
       }

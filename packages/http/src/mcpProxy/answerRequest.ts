@@ -29,8 +29,11 @@ export interface AnswerContext {
   readonly access: RequestAccess
   /** A progress notification of the request, under the client's own token. */
   readonly progress: (notification: JsonRpcNotification) => void
-  /** The request's one answer; null when it was interrupted before it had one. */
-  readonly settle: (response: JsonRpcResponse | null) => void
+  /**
+   * The request's one answer; null when it was interrupted before it had one. `denied`: the DTMA
+   * answered in the server's place, for what the request's access does not reach.
+   */
+  readonly settle: (response: JsonRpcResponse | null, denied?: "denied") => void
 }
 
 /** Stops a request under way (the domain cancels it upstream); nothing is answered after. */
@@ -91,7 +94,7 @@ export const answerRequest = (c: AnswerContext): ProxyFailure | Stop => {
   hub.carrySubscriptionsTo(session)
   const ungranted = c.access === EVERYTHING ? null : ungrantedAnswer(request, c.access, session.hello.capabilities)
   if (ungranted !== null) {
-    c.settle(ungranted)
+    c.settle(ungranted, "denied")
     return NOTHING_TO_STOP
   }
   switch (request.method) {

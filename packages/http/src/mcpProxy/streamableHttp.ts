@@ -15,7 +15,10 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = {
 }
 
 /** One JSON-RPC message as one event: serialised once, written once. No event ids: the DTMA does not resume streams. */
-export const sseEvent = (message: unknown): string => `event: message\ndata: ${JSON.stringify(message)}\n\n`
+export const sseEvent = (message: unknown): string => sseEventOfJson(JSON.stringify(message))
+
+/** The event of a message serialised already. */
+export const sseEventOfJson = (json: string): string => `event: message\ndata: ${json}\n\n`
 
 /** A comment line, so that idle timeouts between client and DTMA do not cut a quiet stream. */
 export const SSE_KEEPALIVE = ": keepalive\n\n"

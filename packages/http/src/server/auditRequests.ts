@@ -27,14 +27,16 @@ export const errorCodeOf = (status: number, body: unknown): string | null => {
 /** The request's trace id: the one tracing set, else the caller's `traceparent` (which tracing continues), else none. */
 export const traceIdOf = (ctx: Context): string | null => requestStateOf(ctx).traceId ?? TRACEPARENT.exec(ctx.get("traceparent"))?.[1] ?? null
 
-const requestBytesOf = (ctx: Context): number => {
+/** The bytes of the request's body, as received. */
+export const requestBytesOf = (ctx: Context): number => {
   const length = ctx.request.length
   if (length !== undefined) return length
   const raw: unknown = (ctx.request as { rawBody?: unknown }).rawBody
   return typeof raw === "string" ? Buffer.byteLength(raw) : 0
 }
 
-const responseBytesOf = (ctx: Context): number => {
+/** The bytes of the answer's body, when it said its length. */
+export const responseBytesOf = (ctx: Context): number => {
   const length = Number(ctx.res.getHeader("content-length"))
   return Number.isSafeInteger(length) && length > 0 ? length : 0
 }
@@ -51,7 +53,7 @@ export interface AuditRequestsOptions {
 /**
  * One audit record per management request, once its answer is sent (or the caller went away:
  * `cancelled`): every request but the public routes' (`/health`, `/status`: reads anyone may make,
- * not operations) and the MCP endpoints' (audited per JSON-RPC request where they are served).
+ * not operations) and the MCP endpoints' (`auditMcpEndpoints` records those, per JSON-RPC request).
  * Refused requests are recorded too, their caller anonymous when no credential was recognised. The
  * record holds the route pattern, the HTTP method, the instance the path names, the status's
  * outcome and code, sizes and time; never a header, the query, the body or the answer.

@@ -31,6 +31,7 @@ import { toolHandlers } from "../routes/toolHandlers.ts"
 import { TOKEN_LEEWAY_SECONDS } from "../composition/agentAccess.ts"
 import { bound, Tokens } from "../composition/tokens.ts"
 import { auditTrailOf } from "../composition/auditTrail.ts"
+import { auditMcpEndpoints } from "./auditMcpEndpoints.ts"
 
 export interface AppOptions {
   readonly now?: () => Date
@@ -113,6 +114,7 @@ export const createApp = (container: Container, options: AppOptions = {}): Koa =
       logger: deps.logger,
     }),
   )
+  app.use(auditMcpEndpoints({ audit, logger: deps.logger }))
   app.use(errorBoundary(deps.logger))
   app.use(originGuard({ allowedOrigins: access.allowedOrigins, publicHost: access.publicHost }))
   app.use(

@@ -1,6 +1,7 @@
 import type { Context as TraceContext } from "@opentelemetry/api"
 import type { CallerIdentity } from "@dtma/domain"
 import type { Context } from "koa"
+import type { CallTally } from "../mcpProxy/callTally.ts"
 
 /**
  * What the middlewares leave on `ctx.state` for the handlers and middlewares after them: the one
@@ -23,6 +24,11 @@ export interface RequestState {
   traceId?: string
   /** The OpenTelemetry context of the request's server span (set by `traceRequests`): the parent of the MCP request spans. */
   traceContext?: TraceContext
+  /**
+   * On an MCP endpoint, set by `auditMcpEndpoints` first thing: where the proxy counts each
+   * JSON-RPC request it takes on, for one audit record each.
+   */
+  mcpCalls?: CallTally
 }
 
 /** `ctx.state`, typed. */

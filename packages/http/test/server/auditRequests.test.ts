@@ -74,7 +74,7 @@ describe("auditing management requests", () => {
     expect(await one(request)).toMatchObject(expected)
   })
 
-  it("writes none for GET /health, GET and HEAD /status, nor for the MCP endpoints, whose requests the endpoint records itself", async () => {
+  it("writes none for GET /health, GET and HEAD /status, and one for each MCP endpoint request, the endpoint's own", async () => {
     await app.api("/health")
     await fetch(`${app.base}/status`)
     await fetch(`${app.base}/status`, { method: "HEAD" })
@@ -82,9 +82,10 @@ describe("auditing management requests", () => {
     await fetch(`${app.base}/mcp-servers/ghost/mcp`, { method: "POST" })
     await app.api("/mcp", { method: "POST" })
     await app.api("/metrics")
-    const records = await auditRecords(app.auditLog, 1)
+    const records = await auditRecords(app.auditLog, 4)
     await new Promise((resolve) => setTimeout(resolve, 50))
-    expect(records.map((r) => r.route)).toEqual(["/metrics"])
+    // The MCP endpoints' three are `auditMcpEndpoints`' records, not this middleware's.
+    expect(records.map((r) => r.route).sort()).toEqual(["/mcp", "/mcp-servers/:name/mcp", "/mcp-servers/:name/mcp", "/metrics"])
   })
 
   it("names the operator by a fingerprint of the key presented, one per key, never the key", async () => {
