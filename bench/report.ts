@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
-import { callOverheadTable, callOverheadTargets, type CallOverheadResult } from "./callOverhead.ts"
+import { authorizationTable, callOverheadTable, callOverheadTargets, type CallOverheadResult } from "./callOverhead.ts"
 import { coldStartTable, coldStartTargets, type ColdStartResult } from "./coldStart.ts"
 import type { Table, TargetCheck } from "./context.ts"
 import { densityTable, densityTargets, type DensityRun } from "./density.ts"
@@ -57,7 +57,7 @@ export const renderReport = (r: BenchResults): string => {
   const m = r.machine
   const tables: Array<Table> = [
     ...(r.coldStart === null ? [] : [coldStartTable(r.coldStart)]),
-    ...(r.callOverhead === null ? [] : [callOverheadTable(r.callOverhead)]),
+    ...(r.callOverhead === null ? [] : [callOverheadTable(r.callOverhead), authorizationTable(r.callOverhead)]),
     ...(r.discovery === null ? [] : [discoveryTable(r.discovery, r.discoveryPollers)]),
     ...(r.density === null ? [] : [densityTable(r.density)]),
     ...(r.refresh === null ? [] : [refreshTable(r.refresh)]),

@@ -90,7 +90,7 @@ try {
   const refresh = wanted("refresh") ? await attempt("refresh", () => measureRefresh(ctx)) : null
   const profileFile = join(root, "bench", "results", `${stamp}-dtma.cpuprofile`)
   const profile = wanted("profile") ? await attempt("profile", () => measureProfile(ctx, profileFile)) : null
-  const errors = [...(callOverhead?.runs ?? []), ...discovery].filter((r) => r.errors > 0)
+  const errors = [...(callOverhead?.runs ?? []), ...(callOverhead?.authorization ?? []).flatMap((x) => [x.a, x.b]), ...discovery].filter((r) => r.errors > 0)
   for (const r of errors) failures.push(`${r.errors} wrong or failed answers, first: ${r.firstError}`)
   results = {
     command: `pnpm bench${args.length === 0 ? "" : ` ${args.join(" ")}`}`,

@@ -14,42 +14,93 @@ export interface LoadResult {
   readonly firstError: string | null
 }
 
-/**
- * Runs every client in a closed loop (each starts its next operation when the last is answered):
- * `warmupMs` unmeasured, then `durationMs` measured. An operation that throws counts as an error;
- * the loop goes on.
- */
-export const closedLoop = async (
-  clients: ReadonlyArray<Operation>,
-  options: { readonly warmupMs: number; readonly durationMs: number },
-): Promise<LoadResult> => {
+interface Samples {
+  readonly latencies: Array<number>
+  errors: number
+  firstError: string | null
+}
+
+/** The closed loop itself: the latencies of operations that started and ended in the measured window. */
+const runLoop = async (clients: ReadonlyArray<Operation>, options: { readonly warmupMs: number; readonly durationMs: number }): Promise<Samples> => {
   const start = performance.now()
   const measureFrom = start + options.warmupMs
   const measureTo = measureFrom + options.durationMs
-  const latencies: Array<number> = []
-  let errors = 0
-  let firstError: string | null = null
+  const samples: Samples = { latencies: [], errors: 0, firstError: null }
   const loop = async (operation: Operation, client: number): Promise<void> => {
     for (let i = 0; performance.now() < measureTo; i++) {
       const t0 = performance.now()
       try {
         await operation(client * 1_000_000 + i)
       } catch (error) {
-        errors++
-        firstError ??= String(error)
+        samples.errors++
+        samples.firstError ??= String(error)
         continue
       }
       const t1 = performance.now()
-      if (t0 >= measureFrom && t1 <= measureTo) latencies.push(t1 - t0)
+      if (t0 >= measureFrom && t1 <= measureTo) samples.latencies.push(t1 - t0)
     }
   }
   await Promise.all(clients.map((operation, i) => loop(operation, i)))
+  return samples
+}
+
+const resultOf = (clients: number, samples: Samples, durationMs: number): LoadResult => ({
+  clients,
+  latencyMs: summarize(samples.latencies),
+  perSecond: samples.latencies.length / (durationMs / 1000),
+  errors: samples.errors,
+  firstError: samples.firstError,
+})
+
+/**
+ * Runs every client in a closed loop (each starts its next operation when the last is answered):
+ * `warmupMs` unmeasured, then `durationMs` measured. An operation that throws counts as an error;
+ * the loop goes on.
+ */
+export const closedLoop = async (clients: ReadonlyArray<Operation>, options: { readonly warmupMs: number; readonly durationMs: number }): Promise<LoadResult> =>
+  resultOf(clients.length, await runLoop(clients, options), options.durationMs)
+
+/** Two ways of doing the same operations, measured in turns. */
+export interface Alternated {
+  readonly a: LoadResult
+  readonly b: LoadResult
+  readonly rounds: number
+  /** The median over rounds of (b's p50 − a's p50) within the round, in ms. */
+  readonly medianRoundDifferenceMs: number
+}
+
+/**
+ * Measures arms `a` and `b` (as many clients each) in turns: after one warm-up of each, `rounds`
+ * rounds of `segmentMs` of one then of the other (which goes first alternates), latencies pooled
+ * per arm. A drift of the machine (load, a collection, Docker) falls on both alike, so a difference
+ * far smaller than the run-to-run spread of sequential runs can be seen.
+ */
+export const alternating = async (
+  arms: { readonly a: ReadonlyArray<Operation>; readonly b: ReadonlyArray<Operation> },
+  options: { readonly warmupMs: number; readonly segmentMs: number; readonly rounds: number },
+): Promise<Alternated> => {
+  await runLoop(arms.a, { warmupMs: options.warmupMs, durationMs: 0 })
+  await runLoop(arms.b, { warmupMs: options.warmupMs, durationMs: 0 })
+  const pooled = { a: { latencies: [], errors: 0, firstError: null } as Samples, b: { latencies: [], errors: 0, firstError: null } as Samples }
+  const differences: Array<number> = []
+  for (let round = 0; round < options.rounds; round++) {
+    const order = round % 2 === 0 ? (["a", "b"] as const) : (["b", "a"] as const)
+    const p50 = { a: Number.NaN, b: Number.NaN }
+    for (const arm of order) {
+      const samples = await runLoop(arms[arm], { warmupMs: 0, durationMs: options.segmentMs })
+      p50[arm] = summarize(samples.latencies).p50
+      pooled[arm].latencies.push(...samples.latencies)
+      pooled[arm].errors += samples.errors
+      pooled[arm].firstError ??= samples.firstError
+    }
+    differences.push(p50.b - p50.a)
+  }
+  const measuredMs = options.segmentMs * options.rounds
   return {
-    clients: clients.length,
-    latencyMs: summarize(latencies),
-    perSecond: latencies.length / (options.durationMs / 1000),
-    errors,
-    firstError,
+    a: resultOf(arms.a.length, pooled.a, measuredMs),
+    b: resultOf(arms.b.length, pooled.b, measuredMs),
+    rounds: options.rounds,
+    medianRoundDifferenceMs: summarize(differences).p50,
   }
 }
 
