@@ -2,13 +2,7 @@ import * as Effect from "effect/Effect"
 import type { McpServerView } from "../mcp/McpServerView.ts"
 import type { DeployRequest } from "./deployRequest.ts"
 import type { Instances } from "./Instances.ts"
-import type { McpServers } from "./McpServers.ts"
-
-/** How a start went: it did something, or the instance was already up. */
-export interface Started<A> {
-  readonly outcome: "started" | "already_running"
-  readonly value: A
-}
+import type { McpServers, Started } from "./McpServers.ts"
 
 /**
  * Starts an MCP server unless it is already running and answering: starting one that is would
