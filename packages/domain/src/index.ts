@@ -173,7 +173,7 @@ export { AgentTokenIssuer, InvalidTokenRequest, IssuerKeysFailed } from "./ports
 export type { IssuedToken, IssuerKeysProblem, JsonWebKeySet, PublicJsonWebKey, TokenRequest } from "./ports/AgentTokenIssuer.ts"
 export { makeMcpGroups } from "./usecases/McpGroups.ts"
 export type { McpGroups } from "./usecases/McpGroups.ts"
-export { startMcpServer, toolOperations } from "./usecases/ToolOperations.ts"
+export { toolOperations } from "./usecases/ToolOperations.ts"
 export { wipeLeftoverCredentials } from "./usecases/credentialLeftovers.ts"
 export { repeatHeartbeats } from "./usecases/Heartbeat.ts"
 export { token } from "./Token.ts"
