@@ -234,10 +234,12 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
         }),
       ) as Effect.Effect<McpServerView, DeployError | InstanceNotFound | McpServerNotReady | CredentialError>
 
-    const find = (name: string): Effect.Effect<SupervisedServer, InstanceNotFound> => {
-      const server = mailboxes.get(name)?.server
-      return server == null ? Effect.fail(new InstanceNotFound({ name })) : Effect.succeed(server)
-    }
+    // Read when the effect runs, not when it is built: an effect built early must not act on a stale read.
+    const find = (name: string): Effect.Effect<SupervisedServer, InstanceNotFound> =>
+      Effect.suspend(() => {
+        const server = mailboxes.get(name)?.server
+        return server == null ? Effect.fail(new InstanceNotFound({ name })) : Effect.succeed(server)
+      })
 
     // An env_vars server's new tokens reach it only in a new container: the zero-downtime redeploy.
     const renewEnv: EnvRenewal = (name) =>
