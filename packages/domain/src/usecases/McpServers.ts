@@ -36,6 +36,12 @@ export interface McpServerGone {
 export const sameImage = (previous: ManagedContainer, next: ManagedContainer): boolean =>
   previous.imageId != null && next.imageId != null ? previous.imageId === next.imageId : previous.image === next.image
 
+/** How a start went: it did something, or the instance was already up. */
+export interface Started<A> {
+  readonly outcome: "started" | "already_running"
+  readonly value: A
+}
+
 export interface McpServers {
   /** Deploys and answers once the server is initialized and its capabilities listed, or rolls back. */
   deploy(request: DeployRequest): Effect.Effect<McpServerView, DeployError | McpServerNotReady | CredentialError>
@@ -44,6 +50,12 @@ export interface McpServers {
   /** Replaces a server's container (a new image, say) with zero downtime. */
   redeploy(request: DeployRequest): Effect.Effect<McpServerView, DeployError | InstanceNotFound | McpServerNotReady | CredentialError>
   start(name: string): Effect.Effect<McpServerView, StartError | McpServerNotReady>
+  /**
+   * Starts the server unless it is running and answering: starting one that is would reconnect it
+   * and cut off every session using it. Decided in the name's turn, after every request before it:
+   * a start sent while a deploy or a stop is under way waits for it, then looks.
+   */
+  startUnlessServing(name: string): Effect.Effect<Started<McpServerView>, StartError | McpServerNotReady>
   stop(name: string): Effect.Effect<McpServerView, ManageError>
   restart(name: string): Effect.Effect<McpServerView, StartError | McpServerNotReady>
   /** Drains in-flight calls (bounded), removes the container and forgets the server. */
@@ -222,10 +234,12 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
         }),
       ) as Effect.Effect<McpServerView, DeployError | InstanceNotFound | McpServerNotReady | CredentialError>
 
-    const find = (name: string): Effect.Effect<SupervisedServer, InstanceNotFound> => {
-      const server = mailboxes.get(name)?.server
-      return server == null ? Effect.fail(new InstanceNotFound({ name })) : Effect.succeed(server)
-    }
+    // Read when the effect runs, not when it is built: an effect built early must not act on a stale read.
+    const find = (name: string): Effect.Effect<SupervisedServer, InstanceNotFound> =>
+      Effect.suspend(() => {
+        const server = mailboxes.get(name)?.server
+        return server == null ? Effect.fail(new InstanceNotFound({ name })) : Effect.succeed(server)
+      })
 
     // An env_vars server's new tokens reach it only in a new container: the zero-downtime redeploy.
     const renewEnv: EnvRenewal = (name) =>
@@ -237,6 +251,24 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
     const start = (name: string, restart: boolean) =>
       command(name, { _tag: "StartRequested", restart }) as Effect.Effect<McpServerView, StartError | McpServerNotReady>
     const stop = (name: string) => command(name, { _tag: "StopRequested" }) as Effect.Effect<McpServerView, ManageError>
+
+    const serving = (server: SupervisedServer): boolean => {
+      const health = healthOf(server.state)
+      return server.container.state === "running" && (health === "healthy" || health === "degraded")
+    }
+    const startUnlessServing: McpServers["startUnlessServing"] = (name) =>
+      Effect.suspend(() => {
+        let outcome: Started<McpServerView>["outcome"] = "started"
+        const work = (box: Mailbox) =>
+          serverIn(box).pipe(
+            Effect.flatMap((server) => {
+              if (!serving(server)) return apply(box, { _tag: "StartRequested", restart: false })
+              outcome = "already_running"
+              return Effect.void
+            }),
+          )
+        return request(name, work).pipe(Effect.map((view) => ({ outcome, value: view as McpServerView })))
+      }) as Effect.Effect<Started<McpServerView>, StartError | McpServerNotReady>
 
     const remove: McpServers["remove"] = (name) =>
       request(name, (box) =>
@@ -291,6 +323,7 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
       redeploy,
       adopt,
       start: (name) => start(name, false),
+      startUnlessServing,
       stop,
       restart: (name) => stop(name).pipe(Effect.andThen(start(name, true))),
       remove,

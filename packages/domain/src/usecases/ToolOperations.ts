@@ -1,29 +1,7 @@
 import * as Effect from "effect/Effect"
-import type { McpServerView } from "../mcp/McpServerView.ts"
 import type { DeployRequest } from "./deployRequest.ts"
 import type { Instances } from "./Instances.ts"
 import type { McpServers } from "./McpServers.ts"
-
-/** How a start went: it did something, or the instance was already up. */
-export interface Started<A> {
-  readonly outcome: "started" | "already_running"
-  readonly value: A
-}
-
-/**
- * Starts an MCP server unless it is already running and answering: starting one that is would
- * reconnect it and cut off every session using it.
- */
-export const startMcpServer = (mcpServers: McpServers, name: string) =>
-  mcpServers
-    .get(name)
-    .pipe(
-      Effect.flatMap((v) =>
-        v.containerState === "running" && (v.healthStatus === "healthy" || v.healthStatus === "degraded")
-          ? Effect.succeed<Started<McpServerView>>({ outcome: "already_running", value: v })
-          : mcpServers.start(name).pipe(Effect.map((view): Started<McpServerView> => ({ outcome: "started", value: view }))),
-      ),
-    )
 
 /**
  * The legacy tool routes' operations. MCP servers share the tools' namespace; for them these go
@@ -60,7 +38,7 @@ export const toolOperations = (instances: Instances, mcpServers: McpServers) => 
     start: (name: string) =>
       route(
         name,
-        startMcpServer(mcpServers, name).pipe(Effect.map(({ outcome, value }) => ({ outcome, state: value.containerState }))),
+        mcpServers.startUnlessServing(name).pipe(Effect.map(({ outcome, value }) => ({ outcome, state: value.containerState }))),
         instances.start(name).pipe(Effect.map(({ outcome, container }) => ({ outcome, state: container.state }))),
       ),
     stop: (name: string) => route(name, mcpServers.stop(name).pipe(Effect.map((v) => v.containerState)), instances.stop(name).pipe(Effect.map((c) => c.state))),

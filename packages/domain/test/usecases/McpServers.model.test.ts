@@ -104,6 +104,19 @@ const operate = (name: string, operation: "start" | "stop" | "restart") =>
     server.circuitOpen = false
   })
 
+/** A start that leaves a serving server alone: its crashes are not forgotten, its connection is kept. */
+const startUnlessServing = (name: string) =>
+  command(`startUnlessServing(${name})`, async (model, real) => {
+    const connects = real.d.connector.connects.length
+    const exit = await real.d.vt.run(Effect.exit(real.mcp.startUnlessServing(name)))
+    const server = model.servers.get(name)
+    if (server === undefined) return void expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toContain("InstanceNotFound")
+    const serving = server.running && !server.circuitOpen
+    expect(Exit.isSuccess(exit) && exit.value.outcome).toBe(serving ? "already_running" : "started")
+    if (serving) return void expect(real.d.connector.connects).toHaveLength(connects)
+    Object.assign(server, { running: true, crashes: [], circuitOpen: false })
+  })
+
 const redeploy = (name: string, image: string) =>
   command(`redeploy(${name}, ${image})`, async (model, real) => {
     const result = await outcome(real, real.mcp.redeploy(request({ name, image })))
@@ -152,6 +165,7 @@ describe("MCP servers, model-based", () => {
       arbName.map(breakConnection),
       fc.tuple(arbName, fc.constantFrom("start", "stop", "restart") as fc.Arbitrary<"start" | "stop" | "restart">).map(([n, o]) => operate(n, o)),
       fc.tuple(arbName, fc.constantFrom("start", "restart") as fc.Arbitrary<"start" | "restart">).map(([n, o]) => operate(n, o)),
+      arbName.map(startUnlessServing),
       fc.tuple(arbName, fc.constantFrom(GOOD, SILENT)).map(([n, i]) => redeploy(n, i)),
       arbName.map(remove),
       fc.constantFrom(1_000, 1_000, 1_000, 61_000).map(tick),

@@ -17,6 +17,17 @@ const setUp = async (options: Parameters<typeof droplet>[0] = {}) => {
   return (await d.start()).mcp
 }
 
+describe("reading an MCP server", () => {
+  it("reads it when the effect runs, not when it was built: an effect made before the deploy finds the server after it", async () => {
+    const mcp = await setUp()
+    const get = mcp.get("echo-server")
+    const session = mcp.session("echo-server")
+    await d.vt.run(mcp.deploy(request()))
+    expect(await d.vt.run(get)).toMatchObject({ instanceName: "echo-server", healthStatus: "healthy" })
+    expect((await d.vt.run(session)).isOpen()).toBe(true)
+  })
+})
+
 describe("deploying an MCP server", () => {
   it("answers once it is initialized and listed, healthy, with its tools discovered", async () => {
     const mcp = await setUp()

@@ -1,6 +1,6 @@
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import { startMcpServer, type McpServerView } from "@dtma/domain"
+import type { McpServerView } from "@dtma/domain"
 import type { RouterMiddleware } from "@koa/router"
 import type { Context } from "koa"
 import { fieldOf } from "../requests/deployRequestOf.ts"
@@ -92,7 +92,7 @@ export const mcpServerHandlers = (deps: HandlerDeps): Record<McpServerRouteId, R
     ),
     startMcpServer: async (ctx) => {
       const name = nameParam(ctx.params)
-      await run(ctx, startMcpServer(mcpServers, name), { verb: "start", name }, ({ outcome, value }) =>
+      await run(ctx, mcpServers.startUnlessServing(name), { verb: "start", name }, ({ outcome, value }) =>
         ok(
           detailOf(value, originOf(ctx, deps.config)),
           outcome === "already_running" ? `MCP server '${name}' is already running.` : `MCP server '${name}' started.`,

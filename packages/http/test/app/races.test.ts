@@ -1,8 +1,10 @@
+import { setTimeout as delay } from "node:timers/promises"
+import { Effect } from "effect"
 import fc from "fast-check"
 import { afterAll, afterEach, describe, expect, it } from "vitest"
 import { observe, observedApp, runWaves, settle, type StormCount, type Wave } from "../support/raceChecks.ts"
 import { sendToApp, startJitteryApp, VERBS } from "../support/raceSupport.ts"
-import { deployBody, mcpBody, type TestApp } from "../support/support.ts"
+import { deployBody, MCP_IMAGE, McpServingRuntime, mcpBody, NOW, startTestApp, type TestApp } from "../support/support.ts"
 
 let app: TestApp | undefined
 afterEach(async () => {
@@ -28,6 +30,40 @@ describe("50 concurrent deploys of one name over HTTP", () => {
     expect(statuses.filter((s) => s === 201)).toHaveLength(1)
     expect(statuses.filter((s) => s === 409)).toHaveLength(49)
     expect(app.runtime.containerCount()).toBe(1)
+  })
+})
+
+/**
+ * The MCP-serving fakes, slow to list containers (60 ms) and to start one (80 ms): a deploy stays
+ * under way, its container created but its server not yet supervised, while other operations look.
+ */
+class SlowRuntime extends McpServingRuntime {
+  constructor() {
+    super({ images: [MCP_IMAGE], now: () => NOW.getTime() })
+  }
+  override list() {
+    return Effect.sleep(60).pipe(Effect.andThen(super.list()))
+  }
+  override start(containerId: string) {
+    return Effect.sleep(80).pipe(Effect.andThen(super.start(containerId)))
+  }
+}
+
+// Found by a storm (seed 270832693): a legacy start looked for the server while its deploy was under
+// way, found none supervised, and started the container behind the supervisor's back after the stop.
+describe("a legacy start sent after a stop while the name's deploy is under way", () => {
+  it("takes effect after the stop, through supervision: the server ends running and the API shows one view of it", async () => {
+    const runtime = new SlowRuntime()
+    app = await startTestApp({ runtime })
+    const test = app
+    const deployed = sendToApp(test, "deploy", "east")
+    while (runtime.containerCount() === 0) await delay(1)
+    const stopped = sendToApp(test, "toolStop", "east")
+    await delay(30)
+    const started = sendToApp(test, "toolStart", "east")
+    expect(await Promise.all([deployed, stopped, started])).toEqual([201, 200, 200])
+    await settle()
+    expect(await observe(observedApp(test), ["east"])).toEqual(new Map([["east", "running"]]))
   })
 })
 
