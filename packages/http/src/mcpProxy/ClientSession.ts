@@ -15,6 +15,7 @@ import {
   type Revocation,
 } from "@dtma/domain"
 import { outcomeOfJsonRpcError } from "../server/auditMcpRequest.ts"
+import { EdgeErrorCodes } from "../server/mcpEndpoints.ts"
 import { answerRequest } from "./answerRequest.ts"
 import type { CallEnd, CallTally } from "./callTally.ts"
 import { PostAnswer } from "./PostAnswer.ts"
@@ -43,18 +44,34 @@ export interface ClientSessionDeps {
 /** How a POST was taken: refused before anything was sent, or answered on its response. */
 export type PostOutcome = { readonly refused: ProxyFailure } | { readonly sent: Promise<void> | undefined }
 
-/** A request of the session under way: `cancel` answers nothing more and stops it. */
+/**
+ * A request of the session under way: `cancel` stops it, answering nothing more, or — when its
+ * caller's token was revoked or expired — a JSON-RPC error saying so, for the client to stop waiting.
+ */
 interface Call {
-  cancel: () => void
+  cancel: (cut?: TokenCut) => void
 }
+
+/** Why a session's calls in flight are cut: the token that authorized them is no longer accepted. */
+export type TokenCut = "revoked" | "expired"
+
+const cutAnswer = (id: JsonRpcId, cut: TokenCut): JsonRpcResponse => ({
+  jsonrpc: "2.0",
+  id,
+  error: {
+    code: EdgeErrorCodes.Unauthorized,
+    message: `Unauthorized: the access token ${cut === "revoked" ? "was revoked" : "expired"}; the request was cancelled`,
+    data: { error: "invalid_token" },
+  },
+})
 
 const duplicateId = (id: JsonRpcId): JsonRpcResponse =>
   jsonRpcError(id, ErrorCodes.InvalidRequest, `Invalid Request: id ${JSON.stringify(id)} is already in use by a request in flight in this session`)
 
-/** How a request ended, from its answer: `denied` when the DTMA answered for what the request's access does not reach. */
-const callEndOf = (response: JsonRpcResponse | null, denied: boolean, responseBytes: number): CallEnd => {
+/** How a request ended, from its answer; `deniedFor`: the DTMA refused it in the server's place, for that reason. */
+const callEndOf = (response: JsonRpcResponse | null, deniedFor: string | undefined, responseBytes: number): CallEnd => {
   if (response === null) return { outcome: "cancelled", errorCode: null, responseBytes }
-  if (denied) return { outcome: "denied", errorCode: "insufficient_scope", responseBytes }
+  if (deniedFor !== undefined) return { outcome: "denied", errorCode: deniedFor, responseBytes }
   if ("error" in response) return { outcome: outcomeOfJsonRpcError(response.error.code), errorCode: response.error.code, responseBytes }
   // A tool's own failure is a result (`isError`), not a JSON-RPC error: the call still failed.
   const toolFailed = (response.result as { isError?: unknown } | undefined)?.isError === true
@@ -143,7 +160,7 @@ export class ClientSession implements HubMember {
       if (this.#calls.has(request.id)) {
         const ended = context.tally.begin({ request, sessionId: this.id, traceId: null })
         const refusal = duplicateId(request.id)
-        ended(callEndOf(refusal, false, answer.settle(i, refusal)))
+        ended(callEndOf(refusal, undefined, answer.settle(i, refusal)))
         continue
       }
       const call = this.#start(request, { answer, slot: i, access: authorized.access, trace: context.trace, tally: context.tally })
@@ -200,24 +217,28 @@ export class ClientSession implements HubMember {
     if (this.#calls.size === 0) this.end(reason)
   }
 
-  /** Ends the session: requests in flight are cancelled upstream (their POSTs answered with nothing), subscriptions dropped. */
-  end(reason: string): void {
+  /**
+   * Ends the session: requests in flight are cancelled upstream (their POSTs answered with nothing,
+   * or, when a revocation `cut` them, with an error saying so), subscriptions dropped.
+   */
+  end(reason: string, cut?: TokenCut): void {
     if (this.#ended) return
     this.#ended = true
     clearTimeout(this.#idle)
     this.#authority.stop()
-    for (const call of this.#calls.values()) call.cancel()
+    for (const call of this.#calls.values()) call.cancel(cut)
     this.#stream?.end()
     this.#deps.hub.leave(this)
     this.#deps.onEnd(this, reason)
   }
 
   /**
-   * The token that last authorized the session expired: its requests in flight are cancelled and its
-   * notification stream closes. The session stays, for its owner to go on with a newer token.
+   * The token that last authorized the session expired: its requests in flight are cancelled (each
+   * answered with an error saying so) and its notification stream closes. The session stays, for its
+   * owner to go on with a newer token.
    */
   #expire(): void {
-    for (const call of this.#calls.values()) call.cancel()
+    for (const call of this.#calls.values()) call.cancel("expired")
     // Forgotten now, not when it has closed: a GET with a newer token may open the next one at once.
     const stream = this.#stream
     this.#stream = null
@@ -235,11 +256,11 @@ export class ClientSession implements HubMember {
     const traced = traceMcpRequest(tracer, { parent: place.trace, request, server: this.name, sessionId: this.id })
     const ended = place.tally.begin({ request, sessionId: this.id, traceId: traced.traceId ?? null })
     const call: Call = { cancel: () => settle(null) }
-    const settle = (response: JsonRpcResponse | null, denied?: "denied"): void => {
+    const settle = (response: JsonRpcResponse | null, deniedFor?: string): void => {
       if (this.#calls.get(request.id) !== call) return
       traced.end(response)
       this.#calls.delete(request.id)
-      ended(callEndOf(response, denied !== undefined, answer.settle(slot, response)))
+      ended(callEndOf(response, deniedFor, answer.settle(slot, response)))
       if (this.#calls.size > 0) return
       if (this.#retiring !== null) this.end(this.#retiring)
       else this.#quiet()
@@ -251,8 +272,9 @@ export class ClientSession implements HubMember {
       if (this.#calls.get(request.id) === call) this.#calls.delete(request.id)
       return { refused: outcome }
     }
-    call.cancel = () => {
-      settle(null)
+    call.cancel = (cut) => {
+      if (cut === undefined) settle(null)
+      else settle(cutAnswer(request.id, cut), "invalid_token")
       outcome()
     }
     return call

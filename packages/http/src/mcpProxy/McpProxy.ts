@@ -156,10 +156,11 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
   })
 
   // A revoked agent's sessions end at once (agent-access spec, "Revocation"): its streams close,
-  // its calls in flight are cancelled, and its next request finds no session.
+  // its calls in flight are cancelled (each answered with an error saying why, so that its client
+  // stops waiting), and its next request finds no session.
   const unsubscribeRevoked = deps.access.onRevoked((revocation: Revocation) => {
     const why = revocation.kind === "agent" ? "the agent's access was revoked" : "the access token was revoked"
-    for (const session of live) if (session.revokedBy(revocation)) session.end(why)
+    for (const session of live) if (session.revokedBy(revocation)) session.end(why, "revoked")
   })
 
   const reply = (ctx: Context, r: ProxyReply): void => {

@@ -30,10 +30,10 @@ export interface AnswerContext {
   /** A progress notification of the request, under the client's own token. */
   readonly progress: (notification: JsonRpcNotification) => void
   /**
-   * The request's one answer; null when it was interrupted before it had one. `denied`: the DTMA
-   * answered in the server's place, for what the request's access does not reach.
+   * The request's one answer; null when it was interrupted before it had one. `deniedFor`: the DTMA
+   * answered in the server's place, refusing the caller for this reason (a machine code).
    */
-  readonly settle: (response: JsonRpcResponse | null, denied?: "denied") => void
+  readonly settle: (response: JsonRpcResponse | null, deniedFor?: string) => void
 }
 
 /** Stops a request under way (the domain cancels it upstream); nothing is answered after. */
@@ -94,7 +94,7 @@ export const answerRequest = (c: AnswerContext): ProxyFailure | Stop => {
   hub.carrySubscriptionsTo(session)
   const ungranted = c.access === EVERYTHING ? null : ungrantedAnswer(request, c.access, session.hello.capabilities)
   if (ungranted !== null) {
-    c.settle(ungranted, "denied")
+    c.settle(ungranted, "insufficient_scope")
     return NOTHING_TO_STOP
   }
   switch (request.method) {

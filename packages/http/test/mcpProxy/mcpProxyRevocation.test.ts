@@ -27,6 +27,13 @@ const LEEWAY_MS = 30_000
 /** A call that waits until released or cancelled, answered on an event stream (it asks for progress). */
 const hold = (tag: string) => ({ jsonrpc: "2.0", id: tag, method: "tools/call", params: { name: "hold", arguments: { tag }, _meta: { progressToken: tag } } })
 
+/** The answer of a call cut because its token `was revoked` or `expired`. */
+const cutAnswer = (id: string, why: string) => ({
+  jsonrpc: "2.0",
+  id,
+  error: { code: -32010, message: `Unauthorized: the access token ${why}; the request was cancelled`, data: { error: "invalid_token" } },
+})
+
 /** The fixture's open client sessions, as /metrics counts them. */
 const openSessions = async (): Promise<number> => {
   const text = await (await app.api("/metrics")).text()
@@ -51,7 +58,7 @@ const initializeWith = async (token: string) => {
 }
 
 describe("revoking an agent", () => {
-  it("ends its sessions before the revocation answers: their streams end, their calls are cancelled, the next request finds no session", async () => {
+  it("ends its sessions before the revocation answers: streams end, calls are cancelled and answered so, the next request finds no session", async () => {
     app = await startGrantsApp()
     const token = await app.mint(ALL)
     const revoked = await busySession(token, "revoked")
@@ -63,7 +70,8 @@ describe("revoking an agent", () => {
     // Counted right after the revocation answered: the cut is made by then, no time allowed.
     expect(await openSessions()).toBe(2)
     await Promise.all(revoked.streams.map((s) => s.ended))
-    expect(revoked.streams[1]!.messages).toEqual([])
+    // The call in flight is answered, so its client stops waiting: the token was revoked.
+    expect(revoked.streams[1]!.messages).toEqual([cutAnswer("revoked", "was revoked")])
     await expect.poll(() => app.probe.cancelled, { timeout: 5_000 }).toEqual(["revoked"])
     expect(await allStillOpen([...bystander.streams, ...operator.streams])).toEqual(["still open", "still open", "still open", "still open"])
 
@@ -109,6 +117,7 @@ describe("the expiry of the token that last authorized a session", () => {
     expect(await allStillOpen(agent.streams)).toEqual(["still open", "still open"])
     timers.advanceTo(deadline)
     await Promise.all(agent.streams.map((s) => s.ended))
+    expect(agent.streams[1]!.messages).toEqual([cutAnswer("expiring", "expired")])
     await expect.poll(() => app.probe.cancelled, { timeout: 5_000 }).toEqual(["expiring"])
     expect(await allStillOpen(operator.streams)).toEqual(["still open", "still open"])
     expect(await openSessions()).toBe(2)
