@@ -26,6 +26,8 @@ export class SessionAuthority {
   #access: RequestAccess = EVERYTHING
   #tokens: { sub: string; issuedAt: number; jtis: Set<string> } | null = null
   #cancelExpiry: () => void = () => undefined
+  /** When the armed expiry fires; null when none is armed. */
+  #expiresAt: number | null = null
 
   constructor(options: SessionAuthorityOptions) {
     this.#owner = sessionOwnerOf(options.opener)
@@ -44,8 +46,15 @@ export class SessionAuthority {
     const jtis = this.#tokens?.jtis ?? new Set<string>()
     if (caller.jti !== null) jtis.add(caller.jti)
     this.#tokens = { sub: caller.sub, issuedAt: caller.issuedAt, jtis }
+    const expiresAt = caller.expiresAt + this.#options.leewayMs
+    // The same token again (the usual case): its expiry is armed already.
+    if (expiresAt === this.#expiresAt) return
     this.#cancelExpiry()
-    this.#cancelExpiry = this.#options.timers.at(caller.expiresAt + this.#options.leewayMs, this.#options.onExpired)
+    this.#expiresAt = expiresAt
+    this.#cancelExpiry = this.#options.timers.at(expiresAt, () => {
+      this.#expiresAt = null
+      this.#options.onExpired()
+    })
   }
 
   revokedBy(revocation: Revocation): boolean {
@@ -60,5 +69,6 @@ export class SessionAuthority {
   /** The session ended: no expiry to wait for. */
   stop(): void {
     this.#cancelExpiry()
+    this.#expiresAt = null
   }
 }

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import * as Result from "effect/Result"
 import * as Redacted from "effect/Redacted"
 import type { AgentAccess, AgentIdentity, TokenRefused } from "@dtma/domain"
@@ -64,11 +65,28 @@ export interface AuthenticateOptions {
  */
 export const authenticate = (options: AuthenticateOptions): Middleware => {
   const isOperatorKey = makeTokenCheck(options.operatorKeys)
-  /** The agent, or why its token is refused; anything else (a defect) is thrown, for the error boundary. */
-  const verify = async (token: string): Promise<Result.Result<AgentIdentity, TokenRefused>> => {
-    const exit = await Effect.runPromiseExit(Effect.result(options.access.verify(Redacted.make(token))))
-    if (exit._tag === "Success") return exit.value
-    throw Cause.squash(exit.cause)
+  /**
+   * The agent, or why its token is refused; anything else (a defect) is thrown, for the error
+   * boundary. A token verified before is answered from the cache without waiting for a turn of the
+   * event loop: the fiber has ended by the time it is polled (on every agent request, so it counts).
+   */
+  const verify = (token: string): Result.Result<AgentIdentity, TokenRefused> | Promise<Result.Result<AgentIdentity, TokenRefused>> => {
+    const settled = (exit: Exit.Exit<Result.Result<AgentIdentity, TokenRefused>>) => {
+      if (exit._tag === "Success") return exit.value
+      throw Cause.squash(exit.cause)
+    }
+    const fiber = Effect.runFork(Effect.result(options.access.verify(Redacted.make(token))))
+    const now = fiber.pollUnsafe()
+    if (now !== undefined) return settled(now)
+    return new Promise((resolve, reject) =>
+      fiber.addObserver((exit) => {
+        try {
+          resolve(settled(exit))
+        } catch (defect) {
+          reject(defect)
+        }
+      }),
+    )
   }
 
   const challenge = (ctx: Context, error?: { readonly code: string; readonly description: string }): Record<string, string> => {
