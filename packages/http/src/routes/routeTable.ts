@@ -147,10 +147,10 @@ export const ROUTES: ReadonlyArray<RouteSpec> = [
 
 const trimSlash = (path: string): string => (path.length > 1 ? path.replace(/\/+$/, "") : path)
 
-/** A route path as a pattern over raw paths: a `:param` is one segment, as the router reads it. */
+/** A route path as a pattern over raw paths, as the router reads it: a `:param` is one segment, letter case does not count. */
 const patternOf = (path: string): RegExp => {
   const literal = path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
-  return new RegExp(`^${literal.replace(/:[A-Za-z0-9_]+/g, "[^/]+")}$`)
+  return new RegExp(`^${literal.replace(/:[A-Za-z0-9_]+/g, "[^/]+")}$`, "i")
 }
 
 const PUBLIC = ROUTES.filter((r) => r.public).map((r) => ({ method: r.method, pattern: patternOf(r.path) }))

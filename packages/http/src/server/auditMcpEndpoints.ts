@@ -8,7 +8,8 @@ import { errorCodeOf, outcomeOfStatus, requestBytesOf, responseBytesOf, traceIdO
 import { isMcpEndpoint } from "./mcpEndpoints.ts"
 import { requestStateOf } from "./requestState.ts"
 
-const SERVER_ENDPOINT = /^\/mcp-servers\/([^/]+)\/mcp\/?$/
+// In any letter case, as the router matches it (see `MCP_ENDPOINT_PATH`).
+const SERVER_ENDPOINT = /^\/mcp-servers\/([^/]+)\/mcp\/?$/i
 
 /** The route pattern of an MCP endpoint's path, and the server it names (`/mcp` names none). */
 const endpointOf = (path: string): { readonly route: McpEndpointRoute; readonly server: string | null } => {

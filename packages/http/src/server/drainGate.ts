@@ -1,4 +1,5 @@
 import type { Context, Middleware } from "koa"
+import { isMcpEndpoint } from "./mcpEndpoints.ts"
 
 /** Lets calls in flight finish at shutdown while refusing new ones. */
 export interface DrainGate {
@@ -13,7 +14,6 @@ export interface DrainGate {
   readonly inFlight: () => number
 }
 
-const MCP_ENDPOINT = /^\/mcp-servers\/[^/]+\/mcp\/?$/
 const SHUTTING_DOWN = "The DTMA is shutting down; retry shortly."
 
 /** A client's GET that opens an event stream to listen on: it stays open until closed; it is not a call. */
@@ -24,7 +24,7 @@ const refuse = (ctx: Context): void => {
   ctx.set("retry-after", "1")
   ctx.set("connection", "close")
   // The MCP endpoint answers in JSON-RPC, like its other refusals; the rest of the API as usual.
-  ctx.body = MCP_ENDPOINT.test(ctx.path)
+  ctx.body = isMcpEndpoint(ctx.path)
     ? { jsonrpc: "2.0", id: null, error: { code: -32000, message: SHUTTING_DOWN } }
     : { success: false, message: SHUTTING_DOWN, error: SHUTTING_DOWN, code: "shutting_down" }
 }

@@ -1,7 +1,11 @@
 import type { Context } from "koa"
 
-/** The MCP endpoints: `/mcp` (the agent endpoint) and `/mcp-servers/:name/mcp`, with or without a final slash. */
-export const MCP_ENDPOINT_PATH = /^\/mcp(?:-servers\/[^/]+\/mcp)?\/?$/
+/**
+ * The MCP endpoints: `/mcp` (the agent endpoint) and `/mcp-servers/:name/mcp`, as the router matches
+ * them: with or without a final slash, and in any letter case (`/MCP-Servers/x/Mcp` is served by the
+ * MCP proxy too, so it must get the same Origin check, token rules and audit).
+ */
+export const MCP_ENDPOINT_PATH = /^\/mcp(?:-servers\/[^/]+\/mcp)?\/?$/i
 
 export const isMcpEndpoint = (path: string): boolean => MCP_ENDPOINT_PATH.test(path)
 

@@ -149,6 +149,33 @@ describe("the Origin and Host checks on the MCP endpoints", () => {
   })
 })
 
+describe("the MCP endpoint spelled in other letter cases", () => {
+  it("is the MCP endpoint all the same, as the router serves it: JSON-RPC refusals, its Origin check, agents within their grants, its audit", async () => {
+    await start()
+    // The router matches paths case-insensitively: this path is mcp-a's MCP endpoint.
+    const path = "/MCP-Servers/mcp-a/Mcp"
+    const before = app.auditLog.records.length
+    const anonymous = await post({}, INIT, path)
+    expect(anonymous.status).toBe(401)
+    expect(await anonymous.json()).toMatchObject({ jsonrpc: "2.0", id: null, error: { data: { error: "unauthorized" } } })
+    const metadata = `/.well-known/oauth-protected-resource${path}`
+    expect(anonymous.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${TEST_ACCESS.resourceUrl}${metadata}"`)
+    // What the challenge names, a client without a token can read.
+    expect((await fetch(`${app.base}${metadata}`)).status).toBe(200)
+    expect((await post(bearer(await mint()), INIT, path)).status).toBe(200)
+    const foreign = await post({ ...bearer(TOKEN), origin: "http://evil.example.com" }, INIT, path)
+    expect(foreign.status).toBe(403)
+    expect(await foreign.json()).toMatchObject({ jsonrpc: "2.0", id: null, error: { data: { error: "forbidden_origin" } } })
+
+    await expect.poll(() => app.auditLog.records.length).toBe(before + 3)
+    expect(app.auditLog.records.slice(before).map((r) => [r.route, r.server, r.caller.kind, r.method, r.outcome, r.errorCode])).toEqual([
+      ["/mcp-servers/:name/mcp", "mcp-a", "anonymous", "POST", "denied", "unauthorized"],
+      ["/mcp-servers/:name/mcp", "mcp-a", "agent", "initialize", "ok", null],
+      ["/mcp-servers/:name/mcp", "mcp-a", "anonymous", "POST", "denied", "forbidden_origin"],
+    ])
+  })
+})
+
 describe("the per-agent rate limit", () => {
   it("answers 429 with Retry-After and a JSON-RPC error over the burst, per agent, counted in /metrics; operators are not limited", async () => {
     await start({ ratePerSecond: 0.5, burst: 3 })
