@@ -1,11 +1,9 @@
-import { once } from "node:events"
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
 import { trace } from "@opentelemetry/api"
 import { describe, expect, it } from "vitest"
 import { ConfigError } from "../../src/composition/config.ts"
 import { endpointForLog, startTracing, tracingSettingsOf } from "../../src/composition/tracing.ts"
 import { DTMA_VERSION } from "../../src/composition/version.ts"
+import { otlpReceiver } from "../support/otlpReceiver.ts"
 
 describe("the tracing settings", () => {
   it.each([
@@ -52,27 +50,6 @@ describe("the tracing settings", () => {
     expect(endpointForLog({ endpoint: "https://user:secret@otel.example/v1/traces?key=secret", serviceName: "dtma" })).toBe("https://otel.example/v1/traces")
   })
 })
-
-/** A loopback OTLP/HTTP receiver: counts the spans (and keeps the resources) of each `POST /v1/traces`. */
-const otlpReceiver = async () => {
-  const received: Array<{ resource: unknown; spans: Array<{ name: string }> }> = []
-  const server = createServer((req, res) => {
-    const chunks: Array<Buffer> = []
-    req.on("data", (chunk: Buffer) => chunks.push(chunk))
-    req.on("end", () => {
-      if (req.method === "POST" && req.url === "/v1/traces") {
-        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
-          resourceSpans: Array<{ resource: unknown; scopeSpans: Array<{ spans: Array<{ name: string }> }> }>
-        }
-        for (const r of body.resourceSpans) received.push({ resource: r.resource, spans: r.scopeSpans.flatMap((s) => s.spans) })
-      }
-      res.writeHead(200, { "content-type": "application/json" }).end("{}")
-    })
-  })
-  server.listen(0, "127.0.0.1")
-  await once(server, "listening")
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received, close: () => server.close() }
-}
 
 describe("tracing", () => {
   it("registers no provider when off: spans are the API's no-op ones", async () => {

@@ -13,6 +13,16 @@ const walkthrough = (marker = "walkthrough"): string => {
   return section
 }
 
+/** Runs an MCP walk-through against `dtma` with the server under `mcpName` (never a newcomer's own `everything`). */
+const runMcpWalkthrough = (marker: string, dtma: DtmaProcess, mcpName: string): string => {
+  const script = walkthrough(marker)
+    .replaceAll("http://127.0.0.1:30000", dtma.url)
+    .replaceAll("/var/lib/dtma", dtma.stateDir)
+    .replaceAll('everything"', `${mcpName}"`)
+    .replaceAll("/mcp-servers/everything", `/mcp-servers/${mcpName}`)
+  return execFileSync("bash", ["-euo", "pipefail", "-c", script], { encoding: "utf8", timeout: 90_000 })
+}
+
 describe("the README walk-through", () => {
   let dtma: DtmaProcess | undefined
   const name = `hello-tool-${Date.now().toString(36)}`
@@ -45,12 +55,7 @@ describe("the README walk-through", () => {
   it("deploys an MCP server, shows what it offers and removes it", async () => {
     dtma ??= await startDtma({ token: null })
     const mcpName = `everything-${Date.now().toString(36)}`
-    const script = walkthrough("mcp-walkthrough")
-      .replaceAll("http://127.0.0.1:30000", dtma.url)
-      .replaceAll("/var/lib/dtma", dtma.stateDir)
-      .replaceAll('everything"', `${mcpName}"`)
-      .replaceAll("/mcp-servers/everything", `/mcp-servers/${mcpName}`)
-    const output = execFileSync("bash", ["-euo", "pipefail", "-c", script], { encoding: "utf8", timeout: 90_000 })
+    const output = runMcpWalkthrough("mcp-walkthrough", dtma, mcpName)
     expect(output).toContain(`"message":"MCP server '${mcpName}' deployed."`)
     expect(output).toContain('"healthStatus":"healthy"')
     expect(output).toContain('"name":"echo"')
@@ -61,12 +66,7 @@ describe("the README walk-through", () => {
   it("gives an agent a token that lists the granted server's tools, is refused the server it was not granted, and is revoked", async () => {
     dtma ??= await startDtma({ token: null })
     const mcpName = `agent-everything-${Date.now().toString(36)}`
-    const script = walkthrough("agent-walkthrough")
-      .replaceAll("http://127.0.0.1:30000", dtma.url)
-      .replaceAll("/var/lib/dtma", dtma.stateDir)
-      .replaceAll('everything"', `${mcpName}"`)
-      .replaceAll("/mcp-servers/everything", `/mcp-servers/${mcpName}`)
-    const output = execFileSync("bash", ["-euo", "pipefail", "-c", script], { encoding: "utf8", timeout: 90_000 })
+    const output = runMcpWalkthrough("agent-walkthrough", dtma, mcpName)
     expect(output).toContain(`"message":"MCP server '${mcpName}' deployed."`)
     // tools/list, in the session the agent's token opened.
     expect(output).toMatch(/^\{"jsonrpc":"2\.0","id":2,"result":\{"tools":\[\{"name":"echo"/m)
