@@ -1,6 +1,6 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { accessTo, type CallerIdentity, type McpServers, type ServerAccess, type ServerRef } from "@dtma/domain"
+import { accessTo, type CallerIdentity, type Grants, type McpServers, type ServerAccess, type ServerRef } from "@dtma/domain"
 
 /** An operator's reach: every tool, prompt and resource, lists and answers passed through untouched. */
 export const EVERYTHING = "everything"
@@ -23,6 +23,21 @@ export const serverRefOf = (mcpServers: Pick<McpServers, "get">, name: string): 
   return { name, accountToolInstanceId: Exit.isSuccess(view) ? view.value.accountToolInstanceId : null }
 }
 
+// A verified token's identity, grants included, is the same object on each of its requests (the
+// verifier caches it): what those grants allow on a server is worked out once, not per request.
+const resolved = new WeakMap<Grants, Map<string, ServerAccess | null>>()
+
+const accessOnce = (grants: Grants, server: ServerRef): ServerAccess | null => {
+  const byServer = resolved.get(grants) ?? new Map<string, ServerAccess | null>()
+  resolved.set(grants, byServer)
+  const key = JSON.stringify([server.name, server.accountToolInstanceId])
+  const known = byServer.get(key)
+  if (known !== undefined) return known
+  const access = accessTo(grants, server)
+  byServer.set(key, access)
+  return access
+}
+
 /** What `caller` may reach on `server`; null when it is an agent no grant of whose names the server. */
 export const requestAccessOf = (caller: CallerIdentity, server: ServerRef): RequestAccess | null =>
-  caller.kind === "operator" ? EVERYTHING : accessTo(caller.grants, server)
+  caller.kind === "operator" ? EVERYTHING : accessOnce(caller.grants, server)
