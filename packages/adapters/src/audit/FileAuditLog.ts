@@ -76,7 +76,7 @@ export const makeFileAuditLog = (options: FileAuditLogOptions): FileAuditLog => 
     let pieceLines = 0
     let written = 0
     const appendPiece = async (): Promise<void> => {
-      if (piece !== "") await appendAuditText(options.path, piece)
+      if (piece !== "") appendAuditText(options.path, piece)
       written += pieceLines
       size = (size ?? 0) + pieceBytes
       piece = ""

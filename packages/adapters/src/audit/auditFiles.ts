@@ -1,3 +1,4 @@
+import { closeSync, fchmodSync, fstatSync, openSync, writeSync } from "node:fs"
 import { chmod, mkdir, open, rename } from "node:fs/promises"
 import { dirname } from "node:path"
 
@@ -47,15 +48,20 @@ export const endOf = async (path: string): Promise<{ readonly size: number; read
 /**
  * Appends `text` to the file, creating it 0640; a file that lets its group write or others in is
  * narrowed to 0640 (a narrower mode the operator set is kept).
+ *
+ * Synchronous on purpose: one batch every 200 ms or so, a few syscalls into the page cache. Done
+ * through the promise API, each batch took four trips through libuv's thread pool, and under load
+ * (the stderr flood test: 8 MiB/s of output and 400 calls/s) the DTMA's peak RSS grew by 146 MiB
+ * instead of 83 MiB without them.
  */
-export const appendAuditText = async (path: string, text: string): Promise<void> => {
-  const handle = await open(path, "a", AUDIT_FILE_MODE)
+export const appendAuditText = (path: string, text: string): void => {
+  const fd = openSync(path, "a", AUDIT_FILE_MODE)
   try {
-    const { size, mode } = await handle.stat()
-    if (size === 0 || (mode & 0o137) !== 0) await handle.chmod(AUDIT_FILE_MODE)
-    await handle.write(text)
+    const { size, mode } = fstatSync(fd)
+    if (size === 0 || (mode & 0o137) !== 0) fchmodSync(fd, AUDIT_FILE_MODE)
+    writeSync(fd, text)
   } finally {
-    await handle.close()
+    closeSync(fd)
   }
 }
 
