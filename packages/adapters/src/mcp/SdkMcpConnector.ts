@@ -9,6 +9,7 @@ import { dockerApiOf, type DockerApi } from "../docker/DockerApi.ts"
 import { AttachStdioTransport, StdioFramingError } from "./AttachStdioTransport.ts"
 import { awaitHttpReady } from "./awaitHttpReady.ts"
 import { attachFailure, httpSendFailure, withDeadline } from "./connectFailures.ts"
+import { makeRequestStreams } from "./requestStreams.ts"
 import { makeResumeGuard } from "./resumeGuard.ts"
 import { channelOf, type TransportChannelOptions } from "./transportChannel.ts"
 import { problemReporter, type TransportProblem } from "./transportProblems.ts"
@@ -52,10 +53,14 @@ export const makeSdkMcpConnector = (options: SdkMcpConnectorOptions): McpConnect
       case "websocket":
         return { transport: new WebSocketClientTransport(url), channel: {} }
       default: {
-        const guard = makeResumeGuard()
+        const streams = makeRequestStreams()
+        const guard = makeResumeGuard(streams.fetch)
         const transport = new StreamableHTTPClientTransport(url, { fetch: guard.fetch })
         const beforeClose = () => withDeadline(transport.terminateSession(), Date.now() + closeTimeoutMs).then(() => undefined)
-        return { transport, channel: { beforeClose, sendFailure: httpSendFailure, sendOptions: guard.sendOptions, saw: guard.saw } }
+        return {
+          transport,
+          channel: { beforeClose, sendFailure: httpSendFailure, sendOptions: guard.sendOptions, saw: guard.saw, unmark: streams.unmark },
+        }
       }
     }
   }

@@ -1,8 +1,18 @@
 /* oxlint-disable unicorn/prefer-add-event-listener -- the SDK's Transport has callback properties, not events */
 import * as Effect from "effect/Effect"
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js"
-import { McpConnectFailed, isRequest, isResponse, type ConnectProblem, type JsonRpcId, type JsonRpcMessage, type McpChannel } from "@dtma/domain"
+import {
+  McpConnectFailed,
+  isRequest,
+  isResponse,
+  type ConnectProblem,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type McpChannel,
+  type MessageContext,
+} from "@dtma/domain"
 import { toDomainMessage, toSdkMessage } from "./jsonRpcMessages.ts"
+import type { Unmarked } from "./requestStreams.ts"
 
 /** How a failed `send` is reported, and whether the channel is done for. */
 export interface SendFailure {
@@ -29,6 +39,11 @@ export interface TransportChannelOptions {
   readonly sendOptions?: (message: JsonRpcMessage) => TransportSendOptions | undefined
   /** Sees each message the transport delivers, before the receiver. */
   readonly saw?: (message: JsonRpcMessage) => void
+  /**
+   * For a transport with an event stream per request (`RequestStreams`): each message delivered
+   * without the mark saying which request's stream carried it. The channel then separates requests.
+   */
+  readonly unmark?: (message: JsonRpcMessage) => Unmarked
 }
 
 const detailOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
@@ -40,8 +55,8 @@ const detailOf = (error: unknown): string => (error instanceof Error ? error.mes
  * transport (HTTP transports must send it as a header on every later request).
  */
 export const channelOf = (transport: Transport, options: TransportChannelOptions = {}): McpChannel => {
-  let receiver: ((message: JsonRpcMessage) => void) | null = null
-  const early: Array<JsonRpcMessage> = []
+  let receiver: ((message: JsonRpcMessage, context: MessageContext) => void) | null = null
+  const early: Array<readonly [JsonRpcMessage, MessageContext]> = []
   let closeHandler: ((reason: string) => void) | null = null
   let closedBecause: string | null = null
   let closing: string | null = null
@@ -67,14 +82,16 @@ export const channelOf = (transport: Transport, options: TransportChannelOptions
   }
 
   transport.onmessage = (sdkMessage) => {
-    const message = toDomainMessage(sdkMessage)
+    const delivered = toDomainMessage(sdkMessage)
+    const { message, relatedRequestId } = options.unmark?.(delivered) ?? { message: delivered }
+    const context: MessageContext = relatedRequestId === undefined ? {} : { relatedRequestId }
     options.saw?.(message)
     if (isResponse(message) && initializeIds.delete(message.id ?? "")) {
       const version = "result" in message ? message.result["protocolVersion"] : undefined
       if (typeof version === "string") transport.setProtocolVersion?.(version)
     }
-    if (receiver === null) early.push(message)
-    else receiver(message)
+    if (receiver === null) early.push([message, context])
+    else receiver(message, context)
   }
   transport.onclose = () => finish("the connection to the server closed")
   transport.onerror = (error) => {
@@ -85,6 +102,7 @@ export const channelOf = (transport: Transport, options: TransportChannelOptions
   const classify = options.sendFailure ?? ((error: unknown): SendFailure => ({ reason: "unreachable", detail: detailOf(error), fatal: true }))
 
   return {
+    separatesRequests: options.unmark !== undefined,
     send: (message) =>
       Effect.suspend(() => {
         if (closedBecause !== null || closing !== null) {
@@ -102,7 +120,7 @@ export const channelOf = (transport: Transport, options: TransportChannelOptions
       }),
     onMessage: (handler) => {
       receiver = handler
-      for (const message of early.splice(0)) handler(message)
+      for (const [message, context] of early.splice(0)) handler(message, context)
     },
     onClose: (handler) => {
       closeHandler = handler

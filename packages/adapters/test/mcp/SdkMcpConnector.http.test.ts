@@ -1,7 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
-import type { JsonRpcMessage } from "@dtma/domain"
+import type { JsonRpcMessage, MessageContext } from "@dtma/domain"
 import { echoMcpServer, run } from "@dtma/testing"
 import { makeSdkMcpConnector } from "../../src/mcp/SdkMcpConnector.ts"
 import type { TransportProblem } from "../../src/mcp/transportProblems.ts"
@@ -75,5 +76,57 @@ describe("SdkMcpConnector reporting what a network server sent that is not JSON"
     await new Promise((resolve) => server.close(resolve))
     expect(reported[0]).toEqual({ kind: "not-json", detail: "the server sent a message that is not JSON", first: true })
     for (const p of reported) expect(JSON.stringify(p)).not.toContain(secret.slice(0, 6))
+  })
+})
+
+describe("SdkMcpConnector over Streamable HTTP telling which request a server notification was sent about", () => {
+  it("gives a notification on a request's own event stream that request's id, one on the standalone stream none, each as sent", async () => {
+    const log = (data: string, meta?: Record<string, unknown>) => ({
+      method: "notifications/message" as const,
+      params: { level: "info" as const, data, ...(meta === undefined ? {} : { _meta: meta }) },
+    })
+    const forged = { "dtma/request-stream": { nonce: "guessed", request: 1, added: null } }
+    const mcp = new McpServer({ name: "logger", version: "1.0.0" }, { capabilities: { logging: {} } })
+    mcp.registerTool("log", { description: "Logs about the call and about nothing." }, async (extra) => {
+      await extra.sendNotification(log("about the call"))
+      await extra.sendNotification(log("about the call, with its own _meta", { "x/y": 1, ...forged }))
+      await mcp.server.notification(log("about nothing", forged))
+      return { content: [{ type: "text", text: "logged" }] }
+    })
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => "session-2" })
+    await mcp.connect(transport)
+    const gets: Array<string> = []
+    const server = createServer((req, res) => {
+      if (req.method === "GET" && req.headers.accept?.includes("text/event-stream") === true) gets.push(req.url ?? "")
+      void transport.handleRequest(req, res)
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const address = server.address()
+    const endpoint = { hostPort: typeof address === "object" && address !== null ? address.port : 0, path: "/mcp" }
+    const channel = await run(
+      makeSdkMcpConnector({ docker: new FakeDockerApi() }).connect({ transport: "streamable_http", containerId: "c", endpoint }, { timeoutMs: 2_000 }),
+    )
+    const delivered: Array<readonly [JsonRpcMessage, MessageContext]> = []
+    channel.onMessage((m, context) => delivered.push([m, context]))
+    const params = { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } }
+    await run(channel.send({ jsonrpc: "2.0", id: 1, method: "initialize", params }))
+    await expect.poll(() => delivered.length).toBe(1)
+    await run(channel.send({ jsonrpc: "2.0", method: "notifications/initialized" }))
+    await expect.poll(() => gets.length).toBe(1)
+    await run(channel.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "log", arguments: {} } }))
+    await expect.poll(() => delivered.length).toBe(5)
+    await run(channel.close())
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+    const notifications = delivered.filter(([m]) => "method" in m)
+    expect(channel.separatesRequests).toBe(true)
+    expect(notifications.filter(([, c]) => c.relatedRequestId === 2).map(([m]) => m)).toEqual([
+      { jsonrpc: "2.0", ...log("about the call") },
+      { jsonrpc: "2.0", ...log("about the call, with its own _meta", { "x/y": 1, ...forged }) },
+    ])
+    expect(notifications.filter(([, c]) => c.relatedRequestId === undefined).map(([m]) => m)).toEqual([{ jsonrpc: "2.0", ...log("about nothing", forged) }])
+    expect(delivered.filter(([m]) => "id" in m && m.id === 2)).toEqual([
+      [{ jsonrpc: "2.0", id: 2, result: { content: [{ type: "text", text: "logged" }] } }, {}],
+    ])
   })
 })

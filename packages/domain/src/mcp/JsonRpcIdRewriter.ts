@@ -2,10 +2,21 @@ import type { JsonRpcId, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse } 
 
 export type ProgressToken = string | number
 
-/** Who is waiting for an upstream answer, and where its progress goes. */
+/** Who is waiting for an upstream answer, and where its progress and log messages go. */
 export interface Waiter {
   readonly onResponse: (response: JsonRpcResponse) => void
   readonly onProgress?: ((notification: JsonRpcNotification) => void) | undefined
+  /** A `notifications/message` the server sent about the request; without it, such messages belong to nobody. */
+  readonly onLogMessage?: ((notification: JsonRpcNotification) => void) | undefined
+}
+
+/**
+ * Where a server notification came from: the request whose own stream carried it (`relatedId`), when
+ * the transport tells (`separated`); else nothing but that it came on the one shared stream.
+ */
+export interface NotificationOrigin {
+  readonly separated: boolean
+  readonly relatedId?: JsonRpcId | undefined
 }
 
 interface Pending {
@@ -23,6 +34,9 @@ const progressTokenOf = (params: JsonRpcRequest["params"]): ProgressToken | null
 }
 
 /** Ids each router may hand out before the next router's range begins. */
+// Abandoned requests remembered as possibly still running; past that, none is ever taken for the only one in flight.
+const MAX_UNFINISHED = 1_024
+
 const ID_RANGE = 1_000_000_000
 let routersMade = 0
 
@@ -40,6 +54,9 @@ export class JsonRpcIdRewriter {
   private nextId = (routersMade++ % 9_000_000) * ID_RANGE + 1
   private readonly pending = new Map<number, Pending>()
   private readonly byToken = new Map<string, number>()
+  /** Requests abandoned and never answered: the server may still be working on them (and logging). */
+  private readonly unfinished = new Set<number>()
+  private unfinishedOverflowed = false
 
   get size(): number {
     return this.pending.size
@@ -61,7 +78,11 @@ export class JsonRpcIdRewriter {
   inbound(response: JsonRpcResponse): boolean {
     const id = typeof response.id === "number" ? response.id : Number.NaN
     const entry = this.pending.get(id)
-    if (entry === undefined) return false
+    if (entry === undefined) {
+      // A late answer to an abandoned request: the server is done with it.
+      this.unfinished.delete(id)
+      return false
+    }
     this.forget(id, entry)
     entry.waiter.onResponse({ ...response, id: entry.clientId })
     return true
@@ -77,11 +98,35 @@ export class JsonRpcIdRewriter {
     return true
   }
 
-  /** Stops waiting for upstream request `id`; returns the cancellation to send upstream, if it was pending. */
+  /**
+   * Delivers a server's `notifications/message` to the request it was sent about: the one whose
+   * stream carried it, over a transport that tells; over one shared stream, the one request in
+   * flight when exactly one is and no request abandoned unanswered may still be running. False when
+   * it cannot be attributed, or its request's sender takes no log messages.
+   */
+  logMessage(notification: JsonRpcNotification, origin: NotificationOrigin): boolean {
+    const entry = this.attributed(origin)
+    if (entry?.waiter.onLogMessage === undefined) return false
+    entry.waiter.onLogMessage(notification)
+    return true
+  }
+
+  private attributed(origin: NotificationOrigin): Pending | undefined {
+    if (origin.separated) return typeof origin.relatedId === "number" ? this.pending.get(origin.relatedId) : undefined
+    if (this.pending.size !== 1 || this.unfinished.size > 0 || this.unfinishedOverflowed) return undefined
+    return this.pending.values().next().value
+  }
+
+  /**
+   * Stops waiting for upstream request `id`; returns the cancellation to send upstream, if it was
+   * pending. The server may go on with it (a cancellation is a request, not a guarantee) until it answers.
+   */
   abandon(id: number, reason: string): JsonRpcNotification | null {
     const entry = this.pending.get(id)
     if (entry === undefined) return null
     this.forget(id, entry)
+    if (this.unfinished.size < MAX_UNFINISHED) this.unfinished.add(id)
+    else this.unfinishedOverflowed = true
     return { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason } }
   }
 
@@ -90,6 +135,7 @@ export class JsonRpcIdRewriter {
     const entries = [...this.pending]
     this.pending.clear()
     this.byToken.clear()
+    this.unfinished.clear()
     for (const [, entry] of entries) entry.waiter.onResponse({ jsonrpc: "2.0", id: entry.clientId, error })
   }
 

@@ -42,6 +42,12 @@ export interface UpstreamOptions {
 export interface RequestOptions {
   readonly timeoutMs: number
   readonly onProgress?: ((notification: JsonRpcNotification) => void) | undefined
+  /**
+   * A log message (`notifications/message`) the server sent about this request: one its own stream
+   * carried (Streamable HTTP), or, over one shared stream (stdio, WebSocket, SSE), one sent while it
+   * was the only request in flight and no cancelled request might still be running.
+   */
+  readonly onLogMessage?: ((notification: JsonRpcNotification) => void) | undefined
 }
 
 /** One initialized MCP connection that many client sessions share. */
@@ -60,7 +66,10 @@ export interface UpstreamSession {
   ): Effect.Effect<Readonly<Record<string, unknown>>, McpRequestFailed | McpServerBusy | McpConnectFailed>
   /** Forwards a client notification (not a cancellation: interrupt the `forward` instead). */
   notify(notification: JsonRpcNotification): Effect.Effect<void, McpConnectFailed>
-  /** Server notifications that belong to no request (list_changed, resources/updated, logging). */
+  /**
+   * Server notifications that belong to no request: list_changed, resources/updated, and log
+   * messages that cannot be attributed to a request whose sender takes them (`onLogMessage`).
+   */
   subscribe(listener: (notification: JsonRpcNotification) => void): () => void
   /** Requests being answered or waiting for a slot. */
   readonly load: () => number
@@ -125,7 +134,7 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
     const gate = makeGate(options)
     const isOpen = () => !Deferred.isDoneUnsafe(closed)
 
-    channel.onMessage((message) => {
+    channel.onMessage((message, context) => {
       if (isResponse(message)) ids.inbound(message)
       else if (isRequest(message)) {
         // The DTMA declares no client capabilities, so a server may only ping it.
@@ -137,6 +146,8 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
         )
       } else if (isNotification(message)) {
         if (message.method === "notifications/progress" && ids.progress(message)) return
+        const origin = { separated: channel.separatesRequests, relatedId: context.relatedRequestId }
+        if (message.method === "notifications/message" && ids.logMessage(message, origin)) return
         for (const listener of listeners) listener(message)
       }
     })
@@ -155,11 +166,11 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
       scope,
     )
 
-    const exchange = (sessionId: string, request: JsonRpcRequest, onProgress: RequestOptions["onProgress"]) =>
+    const exchange = (sessionId: string, request: JsonRpcRequest, { onProgress, onLogMessage }: RequestOptions) =>
       Effect.suspend(() => {
         if (!isOpen()) return Effect.fail(new McpConnectFailed({ reason: "closed", detail: `${options.name} is disconnected` }))
         const answer = Deferred.makeUnsafe<JsonRpcResponse>()
-        const upstream = ids.outbound(sessionId, request, { onResponse: (r) => Deferred.doneUnsafe(answer, Effect.succeed(r)), onProgress })
+        const upstream = ids.outbound(sessionId, request, { onResponse: (r) => Deferred.doneUnsafe(answer, Effect.succeed(r)), onProgress, onLogMessage })
         const id = upstream.id as number
         return channel.send(upstream).pipe(
           Effect.tapError(() => Effect.sync(() => ids.abandon(id, "send failed"))),
@@ -171,14 +182,14 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
         )
       })
 
-    const forward: UpstreamSession["forward"] = (sessionId, request, { timeoutMs, onProgress }) =>
+    const forward: UpstreamSession["forward"] = (sessionId, request, requestOptions) =>
       Effect.acquireUseRelease(
         gate.acquire,
         () =>
-          exchange(sessionId, request, onProgress).pipe(
+          exchange(sessionId, request, requestOptions).pipe(
             Effect.timeoutOrElse({
-              duration: timeoutMs,
-              orElse: () => Effect.succeed(errorResponse(request, ErrorCodes.RequestTimeout, `Request timed out after ${timeoutMs} ms`)),
+              duration: requestOptions.timeoutMs,
+              orElse: () => Effect.succeed(errorResponse(request, ErrorCodes.RequestTimeout, `Request timed out after ${requestOptions.timeoutMs} ms`)),
             }),
           ),
         () => gate.release,

@@ -1,6 +1,6 @@
 import type * as Effect from "effect/Effect"
 import type { McpConnectFailed } from "../mcp/mcpErrors.ts"
-import type { JsonRpcMessage } from "../mcp/jsonrpc.ts"
+import type { JsonRpcId, JsonRpcMessage } from "../mcp/jsonrpc.ts"
 import type { McpTransport } from "../ManagedInstance.ts"
 import { token, type Token } from "../Token.ts"
 
@@ -19,15 +19,34 @@ export interface McpTarget {
   readonly endpoint: McpEndpoint | null
 }
 
+/** What the transport knows of a server message besides the message. */
+export interface MessageContext {
+  /**
+   * The request whose own stream carried the message (Streamable HTTP: the event stream answering
+   * that request's POST); absent when the message came on no request's stream, or the transport
+   * cannot tell (`McpChannel.separatesRequests` is false).
+   */
+  readonly relatedRequestId?: JsonRpcId
+}
+
 /**
  * One raw JSON-RPC connection to a server. Messages pass unchanged, in order; the connector does
  * no MCP handshake of its own.
  */
 export interface McpChannel {
+  /**
+   * Whether the transport carries each request's messages on a stream of its own (Streamable HTTP):
+   * then a server notification sent about a request comes with `relatedRequestId`, and one without
+   * it was sent about none. False where everything shares one stream (stdio, WebSocket, SSE).
+   */
+  readonly separatesRequests: boolean
   /** Sends one message; fails `McpConnectFailed` with reason `closed` once the channel is closed. */
   send(message: JsonRpcMessage): Effect.Effect<void, McpConnectFailed>
-  /** The one receiver of every message from the server; set before the first `send`. */
-  onMessage(handler: (message: JsonRpcMessage) => void): void
+  /**
+   * The one receiver of every message from the server, with what the transport knows of it; set
+   * before the first `send`. Only notifications come with a `relatedRequestId`.
+   */
+  onMessage(handler: (message: JsonRpcMessage, context: MessageContext) => void): void
   /** Called once when the channel closes for any reason (server exit, network, `close`). */
   onClose(handler: (reason: string) => void): void
   /** Closes the channel; idempotent. For stdio it ends the attach stream, not the container's stdin. */

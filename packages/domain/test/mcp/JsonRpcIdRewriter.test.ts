@@ -106,3 +106,77 @@ describe("JsonRpcIdRewriter", () => {
     expect(answered).toEqual([])
   })
 })
+
+/** What happens on one connection, in any order: requests go out, are answered, abandoned, answered late; log messages come. */
+type Step =
+  | { readonly kind: "send"; readonly listens: boolean }
+  | { readonly kind: "answer" | "abandon" | "late-answer"; readonly pick: number }
+  | { readonly kind: "log"; readonly related: number | null; readonly pick: number }
+
+const arbStep: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ kind: fc.constant("send" as const), listens: fc.boolean() }),
+  fc.record({ kind: fc.constantFrom("answer" as const, "abandon" as const, "late-answer" as const), pick: fc.nat() }),
+  fc.record({ kind: fc.constant("log" as const), related: fc.option(fc.nat(), { nil: null }), pick: fc.nat() }),
+)
+
+const LOG: JsonRpcNotification = { jsonrpc: "2.0", method: "notifications/message", params: { level: "info", data: "x" } }
+
+describe("JsonRpcIdRewriter attributing a server's log messages", () => {
+  it.each([true, false])("gives each to the request it was sent about, and only when that is certain (transport separates requests: %s)", (separated) => {
+    fc.assert(
+      fc.property(fc.array(arbStep, { maxLength: 60 }), (steps) => {
+        const router = new JsonRpcIdRewriter()
+        // The model: requests pending (upstream id → listens), and abandoned ones the server never answered.
+        const pending = new Map<number, boolean>()
+        const unfinished = new Set<number>()
+        const got: Array<number> = []
+        const pickOf = <A>(items: ReadonlyArray<A>, pick: number): A | undefined => items[pick % Math.max(items.length, 1)]
+        for (const step of steps) {
+          if (step.kind === "send") {
+            const waiter = { onResponse: () => undefined, ...(step.listens ? { onLogMessage: () => void got.push(upstream.id as number) } : {}) }
+            const upstream = router.outbound("s", { jsonrpc: "2.0", id: 1, method: "tools/call" }, waiter)
+            pending.set(upstream.id as number, step.listens)
+          } else if (step.kind === "answer" || step.kind === "abandon") {
+            const id = pickOf([...pending.keys()], step.pick)
+            if (id === undefined) continue
+            pending.delete(id)
+            if (step.kind === "answer") router.inbound({ jsonrpc: "2.0", id, result: {} })
+            else {
+              router.abandon(id, "cancelled")
+              unfinished.add(id)
+            }
+          } else if (step.kind === "late-answer") {
+            const id = pickOf([...unfinished], step.pick)
+            if (id === undefined) continue
+            unfinished.delete(id)
+            expect(router.inbound({ jsonrpc: "2.0", id, result: {} })).toBe(false)
+          } else if (step.kind === "log") {
+            // A related id names a pending request, or one the router never knew or no longer waits for.
+            const named = step.related === null ? undefined : (pickOf([...pending.keys(), ...unfinished, -1], step.related) ?? -1)
+            const sole = pending.size === 1 && unfinished.size === 0 ? [...pending.keys()][0] : undefined
+            const owner = separated ? named : sole
+            const expected = owner !== undefined && pending.get(owner) === true ? owner : null
+            const before = got.length
+            expect(router.logMessage(LOG, { separated, relatedId: named })).toBe(expected !== null)
+            expect(got.slice(before)).toEqual(expected === null ? [] : [expected])
+          }
+        }
+      }),
+    )
+  })
+
+  it("takes no log message for the only request in flight once more requests were abandoned unanswered than it remembers", () => {
+    const router = new JsonRpcIdRewriter()
+    const abandoned = Array.from({ length: 1_025 }, (_, i) => {
+      const upstream = router.outbound("s", { jsonrpc: "2.0", id: i, method: "tools/call" }, { onResponse: () => undefined })
+      router.abandon(upstream.id as number, "cancelled")
+      return upstream.id as number
+    })
+    // The server answers all but the last late: that one may still be running.
+    for (const id of abandoned.slice(0, -1)) router.inbound({ jsonrpc: "2.0", id, result: {} })
+    const got: Array<JsonRpcNotification> = []
+    router.outbound("s", { jsonrpc: "2.0", id: "y", method: "tools/call" }, { onResponse: () => undefined, onLogMessage: (n) => void got.push(n) })
+    expect(router.logMessage(LOG, { separated: false })).toBe(false)
+    expect(got).toEqual([])
+  })
+})

@@ -147,4 +147,54 @@ describe("an upstream MCP session", () => {
       error: { code: -32601 },
     })
   })
+
+  it("gives a log message to the request whose own stream carried it, and one that came on no request's stream to subscribers", async () => {
+    const log = (data: string) => notification("notifications/message", { level: "info", data })
+    const channel = scriptedChannel(
+      (r, c) => {
+        if (r.method === "initialize") return initializeResult
+        c.emit(log(`about ${String(r.params?.["n"])}`), { relatedRequestId: r.id })
+        c.emit(log("about nothing"))
+        return {}
+      },
+      { separatesRequests: true },
+    )
+    const session = await open(channel)
+    const unattributed: Array<unknown> = []
+    session.subscribe((n) => unattributed.push(n.params?.["data"]))
+    const got = { A: [] as Array<unknown>, B: [] as Array<unknown> }
+    await Promise.all(
+      (["A", "B"] as const).map((who) =>
+        vt.run(session.forward(who, call(1, "tools/call", { n: who }), { timeoutMs: 1000, onLogMessage: (n) => void got[who].push(n.params?.["data"]) })),
+      ),
+    )
+    expect(got).toEqual({ A: ["about A"], B: ["about B"] })
+    expect(unattributed).toEqual(["about nothing", "about nothing"])
+  })
+
+  it("on one shared stream gives a log message to the only request in flight, to subscribers while two are or a cancelled one may run", async () => {
+    const channel = server(() => "never")
+    const session = await open(channel)
+    const unattributed: Array<unknown> = []
+    session.subscribe((n) => unattributed.push(n.params?.["data"]))
+    const got: Array<unknown> = []
+    const logs = (data: string) => {
+      channel.emit(notification("notifications/message", { level: "info", data }))
+      return settle()
+    }
+    const forward = (id: number) =>
+      vt.run(Effect.forkScoped(session.forward("A", call(id), { timeoutMs: 10_000, onLogMessage: (n) => void got.push(n.params?.["data"]) })))
+    const first = await forward(1)
+    await settle()
+    await logs("one in flight")
+    const second = await forward(2)
+    await settle()
+    await logs("two in flight")
+    await vt.run(Fiber.interrupt(first))
+    await logs("one in flight, one cancelled")
+    await vt.run(Fiber.interrupt(second))
+    await logs("none in flight")
+    expect(got).toEqual(["one in flight"])
+    expect(unattributed).toEqual(["two in flight", "one in flight, one cancelled", "none in flight"])
+  })
 })

@@ -1,26 +1,33 @@
 import { Effect } from "effect"
-import { McpConnectFailed, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type McpChannel } from "../../src/index.ts"
+import { McpConnectFailed, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type McpChannel, type MessageContext } from "../../src/index.ts"
 
 export type Reply = Readonly<Record<string, unknown>> | { readonly error: { code: number; message: string } } | "never"
 
 export interface ScriptedChannel extends McpChannel {
   /** Everything the DTMA sent, in order. */
   readonly received: Array<JsonRpcMessage>
-  /** The server sends `message` (asynchronously, as a real connection would). */
-  emit(message: JsonRpcMessage): void
+  /** The server sends `message` (asynchronously, as a real connection would), on the stream `context` says. */
+  emit(message: JsonRpcMessage, context?: MessageContext): void
   /** The connection drops. */
   drop(reason: string): void
 }
 
-/** A server played by a script: each request's reply is computed (or withheld) by `answer`. */
-export const scriptedChannel = (answer: (request: JsonRpcRequest, channel: ScriptedChannel) => Reply): ScriptedChannel => {
-  let onMessage: (m: JsonRpcMessage) => void = () => undefined
+/**
+ * A server played by a script: each request's reply is computed (or withheld) by `answer`. Over
+ * `separatesRequests` it plays a transport with a stream per request (Streamable HTTP).
+ */
+export const scriptedChannel = (
+  answer: (request: JsonRpcRequest, channel: ScriptedChannel) => Reply,
+  options: { readonly separatesRequests?: boolean } = {},
+): ScriptedChannel => {
+  let onMessage: (m: JsonRpcMessage, context: MessageContext) => void = () => undefined
   let onClose: (reason: string) => void = () => undefined
   let closed = false
   const received: Array<JsonRpcMessage> = []
   const channel: ScriptedChannel = {
+    separatesRequests: options.separatesRequests ?? false,
     received,
-    emit: (m: JsonRpcMessage) => queueMicrotask(() => onMessage(m)),
+    emit: (m: JsonRpcMessage, context: MessageContext = {}) => queueMicrotask(() => onMessage(m, context)),
     drop: (reason: string) => {
       if (closed) return
       closed = true
@@ -41,7 +48,7 @@ export const scriptedChannel = (answer: (request: JsonRpcRequest, channel: Scrip
         }
         return Effect.void
       }),
-    onMessage: (h: (m: JsonRpcMessage) => void) => void (onMessage = h),
+    onMessage: (h: (m: JsonRpcMessage, context: MessageContext) => void) => void (onMessage = h),
     onClose: (h: (r: string) => void) => void (onClose = h),
     close: () => Effect.sync(() => channel.drop("closed by the DTMA")),
   }

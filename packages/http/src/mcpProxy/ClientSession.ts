@@ -17,6 +17,7 @@ import {
 import { outcomeOfJsonRpcError } from "../server/auditMcpRequest.ts"
 import { EdgeErrorCodes } from "../server/mcpEndpoints.ts"
 import { answerRequest } from "./answerRequest.ts"
+import { passesLevel, type LogLevel } from "./logLevels.ts"
 import type { CallEnd, CallTally } from "./callTally.ts"
 import { PostAnswer } from "./PostAnswer.ts"
 import type { PostedMessages } from "./postedMessages.ts"
@@ -25,7 +26,7 @@ import { EVERYTHING, type Authorized, type RequestAccess } from "./requestAccess
 import type { HubMember, ServerHub } from "./ServerHub.ts"
 import { SessionAuthority } from "./SessionAuthority.ts"
 import type { McpProxySettings } from "./settings.ts"
-import { SECOND_STREAM, SSE_HEADERS, SSE_KEEPALIVE, SSE_KEEPALIVE_MS } from "./streamableHttp.ts"
+import { SECOND_STREAM, SSE_HEADERS, SSE_KEEPALIVE, SSE_KEEPALIVE_MS, sseEvent } from "./streamableHttp.ts"
 import type { ProxyTimers } from "./timers.ts"
 import { traceMcpRequest } from "./traceMcpRequest.ts"
 
@@ -102,6 +103,8 @@ export class ClientSession implements HubMember {
   readonly #calls = new Map<JsonRpcId, Call>()
   /** The notification stream, while the client holds it open. */
   #stream: ServerResponse | null = null
+  /** The least severe log message the client wants (its own `logging/setLevel`, for an agent); null: every one. */
+  #logLevel: LogLevel | null = null
   #ended = false
   /** Why the session ends once its requests in flight are answered; null while it serves. */
   #retiring: string | null = null
@@ -196,9 +199,21 @@ export class ClientSession implements HubMember {
 
   /** A server notification, as an event of the notification stream; dropped while the client holds none open, or may not hear it. */
   notify(event: string, notification: JsonRpcNotification): void {
-    if (!this.#authority.mayReceive(notification)) return
+    if (this.#authority.mayReceive(notification)) this.#toStream(event)
+  }
+
+  #toStream(event: string): void {
     const stream = this.#stream
     if (stream !== null && !stream.destroyed) stream.write(event)
+  }
+
+  /**
+   * A log message the server sent about one of the session's requests: on that request's event
+   * stream when its answer is one (MCP: a server may send a request's notifications there), else on
+   * the notification stream; dropped below the session's level, or while the client holds neither.
+   */
+  #logMessage(answer: PostAnswer, notification: JsonRpcNotification): void {
+    if (passesLevel(notification, this.#logLevel) && !answer.notify(notification)) this.#toStream(sseEvent(notification))
   }
 
   /** The client was heard from: the idle timeout counts from now. */
@@ -266,7 +281,17 @@ export class ClientSession implements HubMember {
       else this.#quiet()
     }
     this.#calls.set(request.id, call)
-    const outcome = answerRequest({ sessionId: this.id, request: traced.request, hub, settings, access, progress: (n) => answer.progress(n), settle })
+    const outcome = answerRequest({
+      sessionId: this.id,
+      request: traced.request,
+      hub,
+      settings,
+      access,
+      progress: (n) => void answer.notify(n),
+      logMessage: (n) => this.#logMessage(answer, n),
+      setLogLevel: (level) => void (this.#logLevel = level),
+      settle,
+    })
     if (typeof outcome !== "function") {
       traced.end(outcome)
       if (this.#calls.get(request.id) === call) this.#calls.delete(request.id)

@@ -98,7 +98,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
   const tracer = deps.tracer ?? globalTracer()
 
   const hubFor = (name: string): ServerHub => {
-    const hub = hubs.get(name) ?? new ServerHub({ name, mcpServers, timeoutMs: settings.requestTimeoutMs })
+    const hub = hubs.get(name) ?? new ServerHub({ name, mcpServers, timeoutMs: settings.requestTimeoutMs, logger })
     hubs.set(name, hub)
     return hub
   }

@@ -55,9 +55,14 @@ export class PostAnswer {
     return json === null ? 0 : Buffer.byteLength(json)
   }
 
-  /** A progress notification of one of its requests: an event of the stream (only a stream has them). */
-  progress(notification: JsonRpcNotification): void {
-    if (this.#mode === "stream") this.#write(sseEvent(notification))
+  /**
+   * A notification about one of its requests (its progress, its log messages): an event of the
+   * stream. False when the answer is no stream (one JSON body has no room for it).
+   */
+  notify(notification: JsonRpcNotification): boolean {
+    if (this.#mode !== "stream") return false
+    this.#write(sseEvent(notification))
+    return true
   }
 
   /**

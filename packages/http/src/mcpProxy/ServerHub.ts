@@ -1,6 +1,8 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type { InstanceNotFound, JsonRpcNotification, McpServers, McpServerUnavailable, UpstreamSession } from "@dtma/domain"
+import type { Logger } from "../composition/logger.ts"
+import { levelOf } from "./logLevels.ts"
 import { ResourceSubscriptions } from "./ResourceSubscriptions.ts"
 import { sseEvent } from "./streamableHttp.ts"
 
@@ -14,24 +16,29 @@ export interface HubMember {
 const LIST_CHANGED = /^notifications\/[a-z_]+\/list_changed$/
 
 /**
- * The client sessions of one MCP server: it routes the server's own notifications (list changes and
- * log messages to every session, resource updates to the sessions subscribed to that resource) and
- * keeps the upstream subscribed to each resource some session wants.
+ * The client sessions of one MCP server: it routes the server's own notifications (list changes to
+ * every session, resource updates to the sessions subscribed to that resource) and keeps the
+ * upstream subscribed to each resource some session wants. A log message comes here only when no
+ * request can be told as the one it was sent about (those go to their request's session): it goes
+ * to no session, since any other could be another agent's, and is noted in the DTMA's log at debug
+ * with its level and size, never its content (a server can log anything it holds).
  */
 export class ServerHub {
   readonly name: string
   readonly subscriptions = new ResourceSubscriptions()
   readonly #mcpServers: McpServers
   readonly #timeoutMs: number
+  readonly #logger: Pick<Logger, "debug">
   readonly #members = new Map<string, HubMember>()
   #unsubscribe: (() => void) | null = null
   #upstream: UpstreamSession | null = null
   #retired = false
 
-  constructor(options: { readonly name: string; readonly mcpServers: McpServers; readonly timeoutMs: number }) {
+  constructor(options: { readonly name: string; readonly mcpServers: McpServers; readonly timeoutMs: number; readonly logger: Pick<Logger, "debug"> }) {
     this.name = options.name
     this.#mcpServers = options.mcpServers
     this.#timeoutMs = options.timeoutMs
+    this.#logger = options.logger
   }
 
   join(member: HubMember): void {
@@ -86,7 +93,10 @@ export class ServerHub {
       const subscribers = typeof uri === "string" ? this.subscriptions.subscribers(uri) : []
       const event = subscribers.length === 0 ? "" : sseEvent(notification)
       for (const id of subscribers) this.#members.get(id)?.notify(event, notification)
-    } else if (notification.method === "notifications/message" || LIST_CHANGED.test(notification.method)) {
+    } else if (notification.method === "notifications/message") {
+      const dataBytes = Buffer.byteLength(JSON.stringify(notification.params?.["data"] ?? null))
+      this.#logger.debug({ server: this.name, logLevel: levelOf(notification) ?? "unknown", dataBytes }, "MCP server log message kept from every client")
+    } else if (LIST_CHANGED.test(notification.method)) {
       const event = sseEvent(notification)
       for (const member of this.#members.values()) member.notify(event, notification)
     }

@@ -14,6 +14,7 @@ import {
 } from "@dtma/domain"
 import { grantedListResult } from "./grantedLists.ts"
 import { ungrantedAnswer } from "./grantedMessages.ts"
+import { setLevelLocally, type LogLevel } from "./logLevels.ts"
 import { initializeResult } from "./protocolVersion.ts"
 import type { ProxyFailure } from "./proxyErrorTable.ts"
 import { EVERYTHING, type RequestAccess } from "./requestAccess.ts"
@@ -29,6 +30,10 @@ export interface AnswerContext {
   readonly access: RequestAccess
   /** A progress notification of the request, under the client's own token. */
   readonly progress: (notification: JsonRpcNotification) => void
+  /** A log message the server sent about the request (see `RequestOptions.onLogMessage`). */
+  readonly logMessage: (notification: JsonRpcNotification) => void
+  /** The session's own `logging/setLevel`, answered here for an agent: its log messages below `level` are not sent to it. */
+  readonly setLogLevel: (level: LogLevel) => void
   /**
    * The request's one answer; null when it was interrupted before it had one. `deniedFor`: the DTMA
    * answered in the server's place, refusing the caller for this reason (a machine code).
@@ -59,7 +64,9 @@ const shown = (c: AnswerContext, response: JsonRpcResponse): JsonRpcResponse =>
  * upstream). A saturated server refuses at once, synchronously: that is returned, not answered.
  */
 const forward = (c: AnswerContext, upstream: UpstreamSession, settled?: (ok: boolean) => void): ProxyFailure | Stop => {
-  const fiber = Effect.runFork(upstream.forward(c.sessionId, c.request, { timeoutMs: c.settings.requestTimeoutMs, onProgress: c.progress }))
+  const fiber = Effect.runFork(
+    upstream.forward(c.sessionId, c.request, { timeoutMs: c.settings.requestTimeoutMs, onProgress: c.progress, onLogMessage: c.logMessage }),
+  )
   const finish = (exit: Exit.Exit<JsonRpcResponse, McpServerBusy | McpConnectFailed>): void => {
     settled?.(Exit.isSuccess(exit) && !("error" in exit.value))
     if (Exit.isSuccess(exit)) return c.settle(shown(c, exit.value))
@@ -82,8 +89,9 @@ const uriOf = (request: JsonRpcRequest): string => String(request.params?.["uri"
 
 /**
  * Answers one client request: `initialize` and `ping` locally, what its access does not reach
- * locally as if it did not exist (`ungrantedAnswer`), resource (un)subscriptions shared per uri,
- * everything else forwarded. Returns why it is refused, or how to stop it once under way.
+ * locally as if it did not exist (`ungrantedAnswer`), an agent's `logging/setLevel` locally (the
+ * level upstream is the shared connection's: only the operator sets it), resource (un)subscriptions
+ * shared per uri, everything else forwarded. Returns why it is refused, or how to stop it once under way.
  */
 export const answerRequest = (c: AnswerContext): ProxyFailure | Stop => {
   const { request, hub } = c
@@ -106,6 +114,13 @@ export const answerRequest = (c: AnswerContext): ProxyFailure | Stop => {
       return forward(c, session, (subscribed) => {
         if (!subscribed) hub.subscriptions.remove(uri, c.sessionId)
       })
+    }
+    case "logging/setLevel": {
+      if (c.access === EVERYTHING) return forward(c, session)
+      const { answer, level } = setLevelLocally(request, session.hello.capabilities)
+      if (level !== null) c.setLogLevel(level)
+      c.settle(answer)
+      return NOTHING_TO_STOP
     }
     case "resources/unsubscribe":
       // Not the last subscriber (or not subscribed at all): the upstream stays subscribed.

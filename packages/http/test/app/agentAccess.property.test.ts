@@ -16,6 +16,7 @@ import {
 import {
   byName,
   FORWARDED,
+  reachesServer,
   keyOf,
   metadataOf,
   OPENING,
@@ -205,7 +206,7 @@ describe("agent access on the MCP endpoints, against the spec's model", () => {
           else expect((got["result"] as Record<string, unknown>)[LISTS.get(ask.method)!.field]).toEqual(items)
           expect(succeeded(got)).toBe(success)
         })
-        if (allowed && FORWARDED.has(ask.method)) forwarded.push(keyOf(ask.method, ask.params))
+        if (allowed && reachesServer(who.caller, ask.method)) forwarded.push(keyOf(ask.method, ask.params))
         const error = got["error"] as { code: number } | undefined
         outcomes.push({
           method: ask.method,

@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import type { Grants } from "@dtma/domain"
+import { DEFAULT_MCP_CONFIG } from "../../src/composition/mcpConfig.ts"
 import { mcpHeaders, proxyClient } from "../support/mcpProxySupport.ts"
 import { answerOf, ask, FIXTURE_ATI, GRANTS_IMAGE, INITIALIZE, listen, openSession, postIn, startGrantsApp, type GrantsApp } from "../support/grantsSupport.ts"
 import { TOKEN } from "../support/support.ts"
@@ -134,14 +135,16 @@ describe("an agent inside a session of a server its grants name", () => {
   })
 
   it("hears a resource's updates only while the token that last authorized its session grants resources", async () => {
-    app = await startGrantsApp()
+    // Pings out of the way: one in flight beside the session's own log call would hide whose its message is.
+    app = await startGrantsApp({ config: { mcp: { ...DEFAULT_MCP_CONFIG, pingBaseMs: 600_000, pingMaxMs: 600_000 } } })
     const all = await app.mint(ALL_BY_ATI)
     const some = await app.mint(SOME)
     const session = await openSession(app.endpoint(), all)
     expect(await ask(app.endpoint(), session, all, "resources/subscribe", { uri: "test://open" })).toMatchObject({ result: {} })
     const operator = await openSession(app.endpoint(), TOKEN)
     const touch = () => ask(app.endpoint(), operator, TOKEN, "tools/call", { name: "touch", arguments: { uri: "test://open" } })
-    const log = (text: string) => ask(app.endpoint(), operator, TOKEN, "tools/call", { name: "log", arguments: { text } })
+    // The session's own call: its log message comes to the session's stream, after what came before.
+    const log = (text: string) => ask(app.endpoint(), session, some, "tools/call", { name: "log", arguments: { text } })
 
     const narrowed = await listen(app.endpoint(), session, some)
     expect(narrowed.status).toBe(200)

@@ -132,13 +132,15 @@ describe("client sessions of the proxied MCP endpoint", () => {
     expect(app.probe.unsubscribed).toEqual(["test://a"])
   })
 
-  it("sends the server's log messages to every session", async () => {
+  it("sends a log message the server wrote during a request only to the session that made the request", async () => {
     app = await startProxyApp()
     const [a, b] = [await connect(), await connect()]
-    const logs: Array<unknown> = []
-    for (const c of [a, b]) c.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params.data))
-    await a.client.callTool({ name: "log", arguments: { text: "hello all" } })
-    await eventually(() => expect(logs).toEqual(["hello all", "hello all"]))
+    const logs = { a: [] as Array<unknown>, b: [] as Array<unknown> }
+    a.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.a.push(n.params.data))
+    b.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.b.push(n.params.data))
+    await a.client.callTool({ name: "log", arguments: { text: "from a" } })
+    await b.client.callTool({ name: "log", arguments: { text: "from b" } })
+    await eventually(() => expect(logs).toEqual({ a: ["from a"], b: ["from b"] }))
   })
 
   it("answers a request that outlasts the timeout with a JSON-RPC RequestTimeout error and cancels it upstream", async () => {

@@ -46,6 +46,10 @@ export const FORWARDED: ReadonlySet<string> = new Set([
   "no/such/method",
   ...LISTS.keys(),
 ])
+/** Whether a caller's request of `method` reaches the server: an agent's `logging/setLevel` is the DTMA's to answer (the level is the shared connection's). */
+export const reachesServer = (caller: { readonly kind: string }, method: string): boolean =>
+  FORWARDED.has(method) && !(caller.kind === "agent" && method === "logging/setLevel")
+
 /** Subscriptions are shared per uri among a server's sessions: whether one reaches the server depends on the others. */
 export const SHARED: ReadonlySet<string> = new Set(["resources/subscribe", "resources/unsubscribe"])
 

@@ -2,10 +2,11 @@
 import { Effect, Redacted } from "effect"
 import { completable } from "@modelcontextprotocol/sdk/server/completable.js"
 import { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js"
-import { ListToolsRequestSchema, SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js"
+import { ListToolsRequestSchema, SubscribeRequestSchema, UnsubscribeRequestSchema, type ServerNotification } from "@modelcontextprotocol/sdk/types.js"
 import { expect } from "vitest"
 import { z } from "zod"
 import type { AgentIdentity, Grants } from "@dtma/domain"
+import type { Config } from "../../src/composition/config.ts"
 import type { ProxyTimers } from "../../src/mcpProxy/timers.ts"
 import { mcpHeaders, sseMessages } from "./mcpProxySupport.ts"
 import { McpServingRuntime, startTestApp, type TestApp } from "./support.ts"
@@ -33,6 +34,14 @@ export class GrantsProbe {
 
 const TOOLS_PAGE = 3
 
+const LOG_LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"] as const
+
+/** What a tool of the fixture gets of its request. */
+interface ToolExtra {
+  readonly signal: AbortSignal
+  readonly sendNotification: (notification: ServerNotification) => Promise<void>
+}
+
 /**
  * A real SDK server with tools, prompts, resources and a template, some of which an agent is not
  * granted in the tests. `secrets: false` makes its twin: the same server without the `secret` tool,
@@ -42,10 +51,10 @@ const TOOLS_PAGE = 3
 export const grantsFixture = (probe: GrantsProbe, options: { readonly secrets: boolean }) => (): McpServer => {
   const server = new McpServer({ name: "grants-fixture", version: "1.0.0" }, { capabilities: { logging: {}, resources: { subscribe: true } } })
   const tools: Array<string> = []
-  const tool = (name: string, shape: z.ZodRawShape, run: (args: Record<string, unknown>, signal: AbortSignal) => Promise<string> | string) => {
+  const tool = (name: string, shape: z.ZodRawShape, run: (args: Record<string, unknown>, extra: ToolExtra) => Promise<string> | string) => {
     tools.push(name)
     server.registerTool(name, { description: name, inputSchema: shape }, async (args: Record<string, unknown>, extra) => ({
-      content: [{ type: "text" as const, text: await run(args, extra.signal) }],
+      content: [{ type: "text" as const, text: await run(args, extra) }],
     }))
   }
   tool("echo", { text: z.string() }, ({ text }) => String(text))
@@ -53,14 +62,17 @@ export const grantsFixture = (probe: GrantsProbe, options: { readonly secrets: b
     await server.server.sendResourceUpdated({ uri: String(uri) })
     return "touched"
   })
-  tool("log", { text: z.string() }, async ({ text }) => {
-    await server.sendLoggingMessage({ level: "info", data: text })
+  // A log message about the call (sent as the call's own, where the transport keeps calls apart), or `aside` about nothing.
+  tool("log", { text: z.string(), level: z.enum(LOG_LEVELS).optional(), aside: z.boolean().optional() }, async ({ text, level, aside }, extra) => {
+    const params = { level: (level ?? "info") as (typeof LOG_LEVELS)[number], data: text }
+    if (aside === true) await server.server.notification({ method: "notifications/message", params })
+    else await extra.sendNotification({ method: "notifications/message", params })
     return "logged"
   })
   tool(
     "hold",
     { tag: z.string() },
-    ({ tag }, signal) =>
+    ({ tag }, { signal }) =>
       new Promise((resolve) => {
         probe.held.set(String(tag), () => resolve(`released ${String(tag)}`))
         signal.addEventListener("abort", () => {
@@ -141,7 +153,7 @@ export interface GrantsApp extends TestApp {
 }
 
 /** The DTMA over the fakes with `fixture` (the grants fixture, account tool instance `ati-fixture`) and `twin` (its twin) deployed. */
-export const startGrantsApp = async (options: { readonly proxyTimers?: ProxyTimers } = {}): Promise<GrantsApp> => {
+export const startGrantsApp = async (options: { readonly proxyTimers?: ProxyTimers; readonly config?: Partial<Config> } = {}): Promise<GrantsApp> => {
   const probe = new GrantsProbe()
   const twinProbe = new GrantsProbe()
   const runtime = new McpServingRuntime({ images: [GRANTS_IMAGE, TWIN_IMAGE] })

@@ -4,7 +4,7 @@ import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
 import { z } from "zod"
-import { McpConnectFailed, type JsonRpcMessage, type McpChannel, type McpConnector, type McpTarget } from "@dtma/domain"
+import { McpConnectFailed, type JsonRpcMessage, type McpChannel, type McpConnector, type McpTarget, type MessageContext } from "@dtma/domain"
 
 /** Makes a fresh server for one connection (an `McpServer` serves one transport at a time). */
 export type McpServerFactory = () => McpServer
@@ -23,7 +23,9 @@ const wire = <A>(message: unknown): A => JSON.parse(JSON.stringify(message)) as 
  * A stateful stand-in for `SdkMcpConnector`: targets are looked up by container id in a registry
  * of in-process MCP servers (linked by the SDK's `InMemoryTransport`), with the real adapter's
  * observable behaviour: no handshake, `onClose` once, `closed` sends, and `unreachable`/`timeout`
- * failures within the time allowed. Each connection gets a fresh server from the factory.
+ * failures within the time allowed. Each connection gets a fresh server from the factory. To a
+ * `streamable_http` target it separates requests as that transport does: a notification the server
+ * sends about a request (the SDK's `relatedRequestId`) comes with that request's id.
  */
 export class InMemoryMcpConnector implements McpConnector {
   readonly #servers = new Map<string, McpServerFactory>()
@@ -76,26 +78,39 @@ export class InMemoryMcpConnector implements McpConnector {
     return Effect.suspend(() => {
       this.connects.push(target)
       const delay = this.#delays.get(target.containerId) ?? 0
-      if (delay < options.timeoutMs) return Effect.sleep(delay).pipe(Effect.andThen(() => this.#reach(target.containerId)))
+      if (delay < options.timeoutMs) return Effect.sleep(delay).pipe(Effect.andThen(() => this.#reach(target)))
       const late = new McpConnectFailed({ reason: "timeout", detail: `${target.containerId} did not accept a connection in time` })
       return Effect.sleep(options.timeoutMs).pipe(Effect.andThen(Effect.fail(late)))
     })
   }
 
-  #reach(containerId: string): Effect.Effect<McpChannel, McpConnectFailed> {
+  #reach(target: McpTarget): Effect.Effect<McpChannel, McpConnectFailed> {
+    const { containerId } = target
     const factory = this.#servers.get(containerId)
     if (factory === undefined || this.#unreachable.has(containerId)) {
       return Effect.fail(new McpConnectFailed({ reason: "unreachable", detail: `nothing serves MCP for ${containerId}` }))
     }
-    return Effect.promise(() => this.#open(containerId, factory))
+    return Effect.promise(() => this.#open(containerId, factory, target.transport === "streamable_http"))
   }
 
-  async #open(containerId: string, factory: McpServerFactory): Promise<McpChannel> {
+  async #open(containerId: string, factory: McpServerFactory, separatesRequests: boolean): Promise<McpChannel> {
     const [client, serverSide] = InMemoryTransport.createLinkedPair()
     const server = factory()
+    // The in-memory pair delivers within `send`: what the server's send says of a message is known as the client side receives it.
+    let related: MessageContext = {}
+    const serverSend = serverSide.send.bind(serverSide)
+    serverSide.send = async (message, options) => {
+      const id = options?.relatedRequestId
+      related = separatesRequests && id !== undefined && "method" in message && !("id" in message) ? { relatedRequestId: id } : {}
+      try {
+        await serverSend(message, options)
+      } finally {
+        related = {}
+      }
+    }
     await server.connect(serverSide)
-    let receiver: ((m: JsonRpcMessage) => void) | null = null
-    const early: Array<JsonRpcMessage> = []
+    let receiver: ((m: JsonRpcMessage, context: MessageContext) => void) | null = null
+    const early: Array<readonly [JsonRpcMessage, MessageContext]> = []
     let closeHandler: ((reason: string) => void) | null = null
     let closedBecause: string | null = null
     let ending: string | null = null
@@ -110,8 +125,9 @@ export class InMemoryMcpConnector implements McpConnector {
     live.add(end)
     client.onmessage = (message) => {
       const m = wire<JsonRpcMessage>(message)
-      if (receiver === null) early.push(m)
-      else receiver(m)
+      const context = related
+      if (receiver === null) early.push([m, context])
+      else receiver(m, context)
     }
     client.onclose = () => {
       if (closedBecause !== null) return
@@ -121,6 +137,7 @@ export class InMemoryMcpConnector implements McpConnector {
     }
     await client.start()
     return {
+      separatesRequests,
       send: (message) =>
         closedBecause !== null || ending !== null
           ? Effect.fail(new McpConnectFailed({ reason: "closed", detail: closedBecause ?? ending ?? "" }))
@@ -133,7 +150,7 @@ export class InMemoryMcpConnector implements McpConnector {
             }),
       onMessage: (handler) => {
         receiver = handler
-        for (const m of early.splice(0)) handler(m)
+        for (const [m, context] of early.splice(0)) handler(m, context)
       },
       onClose: (handler) => {
         closeHandler = handler

@@ -1,5 +1,6 @@
-import { describe, expect, it } from "vitest"
-import type { McpTarget } from "@dtma/domain"
+import { describe, expect, it, vi } from "vitest"
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
+import type { McpTarget, MessageContext } from "@dtma/domain"
 import { failureOf, InMemoryMcpConnector, mcpConnectorContract, run } from "../../src/index.ts"
 
 const target = (containerId: string): McpTarget => ({ transport: "stdio", containerId, endpoint: null })
@@ -42,5 +43,39 @@ describe("InMemoryMcpConnector's faults", () => {
     expect(reasons).toEqual(["exit code 1"])
     expect(connector.openChannels("c")).toBe(0)
     expect(await failureOf(channel.send({ jsonrpc: "2.0", method: "notifications/initialized" }))).toMatchObject({ reason: "closed" })
+  })
+})
+
+describe("InMemoryMcpConnector's streams", () => {
+  const logging = () => {
+    const server = new McpServer({ name: "logger", version: "1.0.0" }, { capabilities: { logging: {} } })
+    server.registerTool("log", { description: "Logs about the call and about nothing." }, async (extra) => {
+      await extra.sendNotification({ method: "notifications/message", params: { level: "info", data: "about the call" } })
+      await server.sendLoggingMessage({ level: "info", data: "about nothing" })
+      return { content: [] }
+    })
+    return server
+  }
+
+  it.each([
+    ["streamable_http", true],
+    ["stdio", false],
+  ] as const)("over %s separate requests: %s, telling for each notification the request it was sent about where they do", async (transport, separates) => {
+    const connector = new InMemoryMcpConnector()
+    connector.register("logger", logging)
+    const channel = await run(connector.connect({ transport, containerId: "logger", endpoint: null }, { timeoutMs: 100 }))
+    const seen: Array<readonly [unknown, MessageContext]> = []
+    channel.onMessage((m, context) => void ("method" in m && seen.push([m.params?.["data"], context])))
+    const params = { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } }
+    await run(channel.send({ jsonrpc: "2.0", id: 1, method: "initialize", params }))
+    await run(channel.send({ jsonrpc: "2.0", method: "notifications/initialized" }))
+    await run(channel.send({ jsonrpc: "2.0", id: "call", method: "tools/call", params: { name: "log", arguments: {} } }))
+    await vi.waitFor(() => expect(seen).toHaveLength(2))
+    expect(channel.separatesRequests).toBe(separates)
+    expect(seen).toEqual([
+      ["about the call", separates ? { relatedRequestId: "call" } : {}],
+      ["about nothing", {}],
+    ])
+    await run(channel.close())
   })
 })
