@@ -92,8 +92,8 @@ export type {
   StepSettings,
   SupervisedServer,
 } from "./mcp/serverStateMachine.ts"
-export { offerChanged, offerOf } from "./mcp/serverOffer.ts"
-export type { ServerOffer } from "./mcp/serverOffer.ts"
+export { listingChanged, listingOf } from "./mcp/serverListing.ts"
+export type { ServerListing } from "./mcp/serverListing.ts"
 export { decideRestart, defaultRestartPolicy, nextPingDelay, recentCrashes } from "./mcp/restartPolicy.ts"
 export type { RestartDecision, RestartPolicy } from "./mcp/restartPolicy.ts"
 export { viewOf } from "./mcp/McpServerView.ts"

@@ -313,10 +313,10 @@ describe("the servers whose client sessions must end", () => {
   })
 })
 
-describe("the servers whose offer changed", () => {
+describe("the servers whose listing changed", () => {
   const watching = (mcp: McpServers) => {
     const told: Array<string> = []
-    mcp.subscribeOffers(
+    mcp.subscribeListings(
       (name) => void told.push(`${name} ${mcp.isMcpServer(name) && Exit.isSuccess(Effect.runSyncExit(mcp.session(name))) ? "serving" : "not serving"}`),
     )
     return told
@@ -342,7 +342,7 @@ describe("the servers whose offer changed", () => {
     const mcp = await setUp({ servers: { "mcp/echo:1": () => (server = echoMcpServer()) } })
     await d.vt.run(mcp.deploy(request()))
     const tools: Array<number | undefined> = []
-    mcp.subscribeOffers((name) => void tools.push(Effect.runSync(mcp.get(name)).capabilities?.tools.length))
+    mcp.subscribeListings((name) => void tools.push(Effect.runSync(mcp.get(name)).capabilities?.tools.length))
     server?.registerTool("added", { description: "new" }, () => ({ content: [] }))
     await d.until(mcp, "echo-server", (v) => v.capabilities?.tools.length === 2)
     expect(tools).toEqual([2])
@@ -360,10 +360,10 @@ describe("the servers whose offer changed", () => {
   it("are told to a listener only until it unsubscribes, and a listener that throws stops neither the others nor supervision", async () => {
     const mcp = await setUp()
     const told: Array<string> = []
-    mcp.subscribeOffers(() => {
+    mcp.subscribeListings(() => {
       throw new Error("a listener's bug")
     })
-    const unsubscribe = mcp.subscribeOffers((name) => void told.push(name))
+    const unsubscribe = mcp.subscribeListings((name) => void told.push(name))
     await d.vt.run(mcp.deploy(request()))
     unsubscribe()
     await d.vt.run(mcp.remove("echo-server"))

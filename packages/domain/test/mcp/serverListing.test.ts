@@ -2,7 +2,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import type { ManagedContainer } from "../../src/ManagedInstance.ts"
 import type { CapabilitySnapshot } from "../../src/mcp/discovery.ts"
-import { offerChanged, offerOf, type ServerOffer } from "../../src/mcp/serverOffer.ts"
+import { listingChanged, listingOf, type ServerListing } from "../../src/mcp/serverListing.ts"
 import type { ServerState, SupervisedServer } from "../../src/mcp/serverStateMachine.ts"
 
 const container: ManagedContainer = {
@@ -46,7 +46,7 @@ const server = (state: ServerState, hash: string | null = "h1"): SupervisedServe
   discoveredAt: 0,
 })
 
-describe("what a server offers", () => {
+describe("how a server stands for a client of many servers", () => {
   it.each<[string, ServerState, boolean]>([
     ["ready", { _tag: "Ready", connection: 1, consecutiveOk: 0 }, true],
     ["degraded (late pings, still connected)", { _tag: "Degraded", connection: 1, failedPings: 1 }, true],
@@ -57,26 +57,26 @@ describe("what a server offers", () => {
     ["stopping", { _tag: "Stopping" }, false],
     ["stopped", { _tag: "Stopped" }, false],
   ])("%s: takes calls is %s", (_, state, serving) => {
-    expect(offerOf(server(state))).toEqual({ serving, lists: "h1", accountToolInstanceId: "ati-1" })
+    expect(listingOf(server(state))).toEqual({ serving, lists: "h1", accountToolInstanceId: "ati-1" })
   })
 
   it("is nothing without a server, and lists nothing known before the first discovery", () => {
-    expect(offerOf(null)).toBeNull()
-    expect(offerOf(server({ _tag: "Starting", why: "deploy", failures: 0 }, null))?.lists).toBeNull()
+    expect(listingOf(null)).toBeNull()
+    expect(listingOf(server({ _tag: "Starting", why: "deploy", failures: 0 }, null))?.lists).toBeNull()
   })
 })
 
-const arbOffer: fc.Arbitrary<ServerOffer | null> = fc.option(
+const arbListing: fc.Arbitrary<ServerListing | null> = fc.option(
   fc.record({ serving: fc.boolean(), lists: fc.option(fc.constantFrom("h1", "h2")), accountToolInstanceId: fc.option(fc.constantFrom("a", "b")) }),
 )
 
-describe("whether an offer changed", () => {
+describe("whether a listing changed", () => {
   it("is false exactly when both are absent or every field is equal, and the same read either way", () => {
     fc.assert(
-      fc.property(arbOffer, arbOffer, (a, b) => {
+      fc.property(arbListing, arbListing, (a, b) => {
         const equal = a === null || b === null ? a === b : a.serving === b.serving && a.lists === b.lists && a.accountToolInstanceId === b.accountToolInstanceId
-        expect(offerChanged(a, b)).toBe(!equal)
-        expect(offerChanged(b, a)).toBe(offerChanged(a, b))
+        expect(listingChanged(a, b)).toBe(!equal)
+        expect(listingChanged(b, a)).toBe(listingChanged(a, b))
       }),
     )
   })
