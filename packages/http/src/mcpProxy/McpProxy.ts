@@ -4,7 +4,6 @@ import {
   InstanceNotFound,
   isRequest,
   type AgentAccess,
-  type CallerIdentity,
   type JsonRpcId,
   type JsonRpcRequest,
   type McpServerGone,
@@ -17,12 +16,14 @@ import { requestStateOf } from "../server/requestState.ts"
 import { globalTracer } from "../server/traceContext.ts"
 import { NO_TALLY } from "./callTally.ts"
 import { ClientSession, type PostOutcome } from "./ClientSession.ts"
+import { hubReach } from "./hubReach.ts"
 import { initializeProblem } from "./initializeProblem.ts"
 import { readPosted, type PostedMessages } from "./postedMessages.ts"
 import { jsonRpcError, replyForFailure, type ProxyReply } from "./proxyErrorTable.ts"
 import { refuseUngrantedServer } from "./refuseUngrantedServer.ts"
 import { requestAccessOf, serverRefOf, type Authorized } from "./requestAccess.ts"
 import { ServerHub } from "./ServerHub.ts"
+import type { SessionReach } from "./SessionReach.ts"
 import { SessionLimitReached } from "./SessionLimitReached.ts"
 import { DEFAULT_PROXY_SETTINGS, type McpProxySettings } from "./settings.ts"
 import {
@@ -79,10 +80,11 @@ const requestIdsOf = (body: unknown): ReadonlyArray<JsonRpcId> =>
     typeof m === "object" && m !== null && typeof m.method === "string" && (typeof m.id === "string" || typeof m.id === "number") ? [m.id] : [],
   )
 
-/** A request to the endpoint of server `name`, and what its caller may reach there. */
+/** A request to the endpoint of server `name`, what its caller may reach there, and what a new session of it reaches. */
 interface Addressed {
   readonly name: string
   readonly authorized: Authorized
+  readonly reach: () => SessionReach
 }
 
 const requestIds = (posted: PostedMessages): ReadonlyArray<JsonRpcId> => posted.messages.flatMap((m) => (isRequest(m) ? [m.id] : []))
@@ -125,12 +127,13 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     return limit
   }
 
-  const newSession = (name: string, opener: CallerIdentity): ClientSession => {
+  const newSession = (to: Addressed): ClientSession => {
+    const { name } = to
     const session: ClientSession = new ClientSession({
-      hub: hubFor(name),
+      reach: to.reach(),
       settings,
       tracer,
-      opener,
+      opener: to.authorized,
       timers: deps.timers ?? realTimers,
       onEnd: (_, reason) => {
         live.delete(session)
@@ -203,7 +206,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     if (problem !== null) return void reply(ctx, { status: 400, headers: {}, body: jsonRpcError(request.id, ErrorCodes.InvalidParams, problem) })
     const limit = admit(to.name)
     if (limit !== null) return void reply(ctx, replyForFailure(limit, [request.id], posted.batch))
-    const session = newSession(to.name, to.authorized.caller)
+    const session = newSession(to)
     const outcome = post(ctx, session, posted, to.authorized)
     if ("refused" in outcome) return undefined
     sessions.set(session.id, session)
@@ -252,7 +255,10 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
       const body: unknown = ctx.request.body
       return reply(ctx, replyForFailure(new InstanceNotFound({ name }), requestIdsOf(body), Array.isArray(body)))
     }
-    const to: Addressed = { name, authorized: { caller, access } }
+    return serve(ctx, { name, authorized: { caller, access }, reach: () => hubReach(hubFor(name), settings) })
+  }
+
+  const serve = (ctx: Context, to: Addressed): Promise<void> | void => {
     switch (ctx.method) {
       case "POST":
         return handlePost(ctx, to)
