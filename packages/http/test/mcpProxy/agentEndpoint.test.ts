@@ -137,7 +137,7 @@ describe("the lists of /mcp", () => {
 })
 
 describe("a server of /mcp that stops, fails or goes", () => {
-  it("leaves the lists with list_changed; a call to it is an error naming it and its state while the other servers answer; it comes back with list_changed", async () => {
+  it("leaves the lists with list_changed; a call to it is an error naming it and its state, the others answer; it comes back with list_changed", async () => {
     app = await startAgentApp()
     const { client, heard } = await app.client(await app.mint(PARTS_OF_TWO))
     await Effect.runPromise(app.mcpServers.stop("tools"))
@@ -204,7 +204,7 @@ describe("a server of /mcp that stops, fails or goes", () => {
 })
 
 describe("notifications on /mcp", () => {
-  it("carries a subscribed resource's updates under the URI the client subscribed with, and the log messages of the servers it reaches; its end unsubscribes", async () => {
+  it("carries a resource's updates under the URI subscribed with, and the servers' log messages; the session's end unsubscribes", async () => {
     app = await startAgentApp()
     const { client, transport, heard } = await app.client(TOKEN)
     await client.subscribeResource({ uri: "dtma://fixture/test://open" })
