@@ -92,9 +92,16 @@ export type {
   StepSettings,
   SupervisedServer,
 } from "./mcp/serverStateMachine.ts"
+export { listingChanged, listingOf } from "./mcp/serverListing.ts"
+export type { ServerListing } from "./mcp/serverListing.ts"
 export { decideRestart, defaultRestartPolicy, nextPingDelay, recentCrashes } from "./mcp/restartPolicy.ts"
 export type { RestartDecision, RestartPolicy } from "./mcp/restartPolicy.ts"
 export { viewOf } from "./mcp/McpServerView.ts"
+export { LISTED_NAME, listedNameOf, MAX_LISTED_NAME_LENGTH, mayKeepUri, unwrapUri, uriSegmentOf, wrappedUriOf } from "./mcp/aggregateNames.ts"
+export { aggregateCatalog, routeResource, UnroutableResource } from "./mcp/aggregateCatalog.ts"
+export type { AggregateCatalog, GrantedServer, ItemRoute, ResourceRoute, ResourceServer, ServerOffer } from "./mcp/aggregateCatalog.ts"
+export { InvalidCursor, pageOf } from "./mcp/listPage.ts"
+export type { ListPage } from "./mcp/listPage.ts"
 export type { McpServerView } from "./mcp/McpServerView.ts"
 export { DEFAULT_MCP_PORT, endpointOf } from "./usecases/serverConnection.ts"
 export { makeMcpServers, sameImage } from "./usecases/McpServers.ts"

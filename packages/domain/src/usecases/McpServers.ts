@@ -8,6 +8,7 @@ import type { ManagedContainer } from "../ManagedInstance.ts"
 import type { JsonRpcNotification } from "../mcp/jsonrpc.ts"
 import { McpServerUnavailable, type McpServerNotReady } from "../mcp/mcpErrors.ts"
 import { viewOf, type McpServerView } from "../mcp/McpServerView.ts"
+import { listingChanged, listingOf, type ServerListing } from "../mcp/serverListing.ts"
 import { firstStep, healthOf, type ServerEvent, type SupervisedServer } from "../mcp/serverStateMachine.ts"
 import type { UpstreamSession } from "../mcp/UpstreamSession.ts"
 import type { ContainerEvent, ContainerEvents } from "../ports/ContainerEvents.ts"
@@ -75,6 +76,14 @@ export interface McpServers {
    * Never for a stop, start, restart, crash, a redeploy of the same image, or when supervision ends.
    */
   subscribeGone(listener: (gone: McpServerGone) => void): () => void
+  /**
+   * Calls `listener` with a server's name each time how it stands for clients of many servers (`serverListing.ts`) changes, until
+   * the returned function is called: it is deployed or adopted, starts or stops taking calls (a live
+   * connection or none: crashed, stopped, reconnecting, redeploying to a server that is not ready),
+   * its discovered lists change, or it is removed. Told once per change, after the change is in
+   * `list()`, `get()` and `session()`, and before the operator's request that made it is answered.
+   */
+  subscribeListings(listener: (name: string) => void): () => void
   logs(name: string, lines: number): Effect.Effect<ReadonlyArray<LogLine>, InstanceNotFound | RuntimeFailure>
   /** The server's OAuth connections: states and expiry, never a token. */
   oauth(name: string): Effect.Effect<ReadonlyArray<OAuthConnectionView>, InstanceNotFound>
@@ -113,6 +122,23 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
     const mailboxes = new Map<string, Mailbox>()
     const listeners = new Map<string, Set<(n: JsonRpcNotification) => void>>()
     const goneListeners = new Set<(gone: McpServerGone) => void>()
+    const listingListeners = new Set<(name: string) => void>()
+    /** The listing each name last announced, so that a change is told once. */
+    const announced = new Map<string, ServerListing>()
+
+    const announceListing = (box: Mailbox): void => {
+      const after = listingOf(box.server)
+      if (!listingChanged(announced.get(box.name) ?? null, after)) return
+      if (after === null) announced.delete(box.name)
+      else announced.set(box.name, after)
+      for (const listener of listingListeners) {
+        try {
+          listener(box.name)
+        } catch {
+          // A listener's bug must not stop the name's mailbox: the server goes on being supervised.
+        }
+      }
+    }
 
     const credentials = deps.credentials === undefined ? undefined : yield* deps.credentials((name) => renewEnv(name))
     const flow = makeMcpCredentialFlow({ instances, runtime, credentials })
@@ -147,8 +173,11 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
           if (message._tag === "Event") yield* apply(box, message.event).pipe(Effect.catchCause(() => Effect.void))
           else {
             const exit = yield* Effect.exit(message.work)
+            // Told before the request is answered: a client that deployed and then lists sees the new listing.
+            announceListing(box)
             message.done(Exit.isFailure(exit) ? (exit as Exit.Exit<never, unknown>) : Exit.succeed(box.server === null ? null : viewOf(box.server)))
           }
+          announceListing(box)
           // Ending is synchronous with the check, so no request can slip in between.
           if (box.server === null && Queue.sizeUnsafe(box.inbox) === 0) {
             Queue.shutdownUnsafe(box.inbox)
@@ -351,6 +380,10 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
       subscribeGone: (listener) => {
         goneListeners.add(listener)
         return () => void goneListeners.delete(listener)
+      },
+      subscribeListings: (listener) => {
+        listingListeners.add(listener)
+        return () => void listingListeners.delete(listener)
       },
       logs: (name, lines) =>
         find(name).pipe(

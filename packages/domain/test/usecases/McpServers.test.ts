@@ -1,4 +1,4 @@
-import { Effect, Redacted } from "effect"
+import { Effect, Exit, Redacted } from "effect"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { afterEach, describe, expect, it } from "vitest"
 import { echoMcpServer, type McpServerFactory } from "@dtma/testing"
@@ -310,6 +310,66 @@ describe("the servers whose client sessions must end", () => {
     unsubscribe()
     await d.vt.run(mcp.remove("echo-server"))
     expect(gone).toEqual([])
+  })
+})
+
+describe("the servers whose listing changed", () => {
+  const watching = (mcp: McpServers) => {
+    const told: Array<string> = []
+    mcp.subscribeListings(
+      (name) => void told.push(`${name} ${mcp.isMcpServer(name) && Exit.isSuccess(Effect.runSyncExit(mcp.session(name))) ? "serving" : "not serving"}`),
+    )
+    return told
+  }
+
+  it("are told once per change: deployed, crashed, back, stopped, started and removed, each seen already by session()", async () => {
+    const mcp = await setUp()
+    const told = watching(mcp)
+    await d.vt.run(mcp.deploy(request()))
+    expect(told).toEqual(["echo-server serving"])
+    await d.crash(mcp, "echo-server")
+    await d.until(mcp, "echo-server", (v) => v.healthStatus === "healthy" && v.restartCount === 1)
+    expect(told).toEqual(["echo-server serving", "echo-server not serving", "echo-server serving"])
+    await d.vt.run(mcp.stop("echo-server"))
+    await d.vt.run(mcp.start("echo-server"))
+    await d.vt.run(mcp.remove("echo-server"))
+    expect(told.slice(3)).toEqual(["echo-server not serving", "echo-server serving", "echo-server not serving"])
+    expect(told).toHaveLength(6)
+  })
+
+  it("are told when a server's lists change, once discovery has the new ones", async () => {
+    let server: McpServer | undefined
+    const mcp = await setUp({ servers: { "mcp/echo:1": () => (server = echoMcpServer()) } })
+    await d.vt.run(mcp.deploy(request()))
+    const tools: Array<number | undefined> = []
+    mcp.subscribeListings((name) => void tools.push(Effect.runSync(mcp.get(name)).capabilities?.tools.length))
+    server?.registerTool("added", { description: "new" }, () => ({ content: [] }))
+    await d.until(mcp, "echo-server", (v) => v.capabilities?.tools.length === 2)
+    expect(tools).toEqual([2])
+  })
+
+  it("are not told when nothing a client sees changed: a ping, a redeploy of the same server", async () => {
+    const mcp = await setUp()
+    await d.vt.run(mcp.deploy(request()))
+    const told = watching(mcp)
+    await d.until(mcp, "echo-server", (v) => v.pingLatencyMs !== null)
+    await d.vt.run(mcp.redeploy(request()))
+    expect(told).toEqual([])
+  })
+
+  it("are told to a listener only until it unsubscribes, and a listener that throws stops neither the others nor supervision", async () => {
+    const mcp = await setUp()
+    const told: Array<string> = []
+    mcp.subscribeListings(() => {
+      throw new Error("a listener's bug")
+    })
+    const unsubscribe = mcp.subscribeListings((name) => void told.push(name))
+    await d.vt.run(mcp.deploy(request()))
+    unsubscribe()
+    await d.vt.run(mcp.remove("echo-server"))
+    await d.vt.run(mcp.deploy(request()))
+    expect(told).toEqual(["echo-server"])
+    expect(await d.vt.run(callEcho(mcp, "echo-server", "still"))).toMatchObject({ result: { content: [{ text: "still" }] } })
   })
 })
 

@@ -55,7 +55,16 @@ export const MCP_PROTOCOL_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26", 
 
 export const useCaseSettingsOf = (config: Config): UseCaseSettings => {
   // The resource bounds limit what a deploy may ask for; the proxy's settings go to the proxy; the rest tunes supervision.
-  const { maxMemoryBytes, maxNanoCpus, maxPids, maxSessionsPerServer: _, maxSessions: __, sessionIdleTimeoutMs: ___, ...supervision } = config.mcp
+  const {
+    maxMemoryBytes,
+    maxNanoCpus,
+    maxPids,
+    maxSessionsPerServer: _,
+    maxSessions: __,
+    sessionIdleTimeoutMs: ___,
+    listPageSize: ____,
+    ...supervision
+  } = config.mcp
   return {
     instances: {
       reservedHostPorts: [config.port],

@@ -9,7 +9,7 @@ export type McpSupervisionConfig = Pick<
 
 /**
  * MCP supervision settings, the most memory, CPU and processes one instance may ask for in its
- * overrides, and the bounds on the proxied endpoint's client sessions.
+ * overrides, the bounds on the proxied endpoint's client sessions, and the page size of the agent endpoint's lists.
  */
 export interface McpConfig extends McpSupervisionConfig {
   readonly maxMemoryBytes: number
@@ -18,6 +18,8 @@ export interface McpConfig extends McpSupervisionConfig {
   readonly maxSessionsPerServer: number
   readonly maxSessions: number
   readonly sessionIdleTimeoutMs: number
+  /** Items in one page of a list on the agent endpoint `/mcp`. */
+  readonly listPageSize: number
 }
 
 export const DEFAULT_MCP_CONFIG: McpConfig = {
@@ -36,6 +38,7 @@ export const DEFAULT_MCP_CONFIG: McpConfig = {
   maxSessionsPerServer: DEFAULT_PROXY_SETTINGS.maxSessionsPerServer,
   maxSessions: DEFAULT_PROXY_SETTINGS.maxSessions,
   sessionIdleTimeoutMs: DEFAULT_PROXY_SETTINGS.idleTimeoutMs,
+  listPageSize: DEFAULT_PROXY_SETTINGS.listPageSize,
 }
 
 /** The environment variable for each setting, and the smallest value it takes. */
@@ -55,6 +58,7 @@ export const MCP_ENV: { readonly [K in keyof McpConfig]: { readonly name: string
   maxSessionsPerServer: { name: "DTMA_MCP_MAX_SESSIONS_PER_SERVER", min: 1, max: 1_000_000 },
   maxSessions: { name: "DTMA_MCP_MAX_SESSIONS", min: 1, max: 1_000_000 },
   sessionIdleTimeoutMs: { name: "DTMA_MCP_SESSION_IDLE_TIMEOUT_MS", min: 1_000 },
+  listPageSize: { name: "DTMA_MCP_LIST_PAGE_SIZE", min: 1, max: 100_000 },
 }
 
 const MAX = 86_400_000

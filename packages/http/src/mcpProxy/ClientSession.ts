@@ -1,8 +1,6 @@
 import { randomUUID } from "node:crypto"
 import type { ServerResponse } from "node:http"
 import type { Context as TraceContext, Tracer } from "@opentelemetry/api"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import {
   ErrorCodes,
   isRequest,
@@ -16,27 +14,27 @@ import {
 } from "@dtma/domain"
 import { outcomeOfJsonRpcError } from "../server/auditMcpRequest.ts"
 import { EdgeErrorCodes } from "../server/mcpEndpoints.ts"
-import { answerRequest } from "./answerRequest.ts"
 import { passesLevel, type LogLevel } from "./logLevels.ts"
 import type { CallEnd, CallTally } from "./callTally.ts"
 import { PostAnswer } from "./PostAnswer.ts"
 import type { PostedMessages } from "./postedMessages.ts"
 import { jsonRpcError, type ProxyFailure, type ProxyReply } from "./proxyErrorTable.ts"
-import { EVERYTHING, type Authorized, type RequestAccess } from "./requestAccess.ts"
-import type { HubMember, ServerHub } from "./ServerHub.ts"
+import type { Authorized } from "./requestAccess.ts"
 import { SessionAuthority } from "./SessionAuthority.ts"
+import type { ReachMember, SessionReach } from "./SessionReach.ts"
 import type { McpProxySettings } from "./settings.ts"
 import { SECOND_STREAM, SSE_HEADERS, SSE_KEEPALIVE, SSE_KEEPALIVE_MS, sseEvent } from "./streamableHttp.ts"
 import type { ProxyTimers } from "./timers.ts"
 import { traceMcpRequest } from "./traceMcpRequest.ts"
 
 export interface ClientSessionDeps {
-  readonly hub: ServerHub
+  /** Where its requests go and whose notifications it hears: one server, or every server its caller's grants name. */
+  readonly reach: SessionReach
   readonly settings: McpProxySettings
   /** Starts the span of each request (the API's no-op tracer when tracing is off). */
   readonly tracer: Tracer
-  /** Who opens the session: it belongs to them. */
-  readonly opener: CallerIdentity
+  /** Who opens the session (it belongs to them), and what the opening request may reach. */
+  readonly opener: Authorized
   readonly timers: ProxyTimers
   /** Called once when the session ends. */
   readonly onEnd: (session: ClientSession, reason: string) => void
@@ -90,12 +88,13 @@ export interface PostContext {
 const wantsProgress = (request: JsonRpcRequest): boolean => (request.params?.["_meta"] as { progressToken?: unknown } | undefined)?.progressToken !== undefined
 
 /**
- * One client of the proxied endpoint (one `Mcp-Session-Id`): its requests in flight, keyed by the
- * client's ids, and its notification stream (GET). The DTMA answers `initialize` and `ping` itself
- * and forwards the rest to the server's shared upstream session (`answerRequest`), within what each
- * request's caller may reach. It belongs to whoever opened it (`SessionAuthority`).
+ * One client of an MCP endpoint (one `Mcp-Session-Id`): its requests in flight, keyed by the
+ * client's ids, and its notification stream (GET). Its reach routes each request: one server's
+ * (`hubReach`: the DTMA answers `initialize` and `ping` itself and forwards the rest to the server's
+ * shared upstream session) or the agent endpoint's (`AgentEndpoint`), within what each request's
+ * caller may reach. It belongs to whoever opened it (`SessionAuthority`).
  */
-export class ClientSession implements HubMember {
+export class ClientSession implements ReachMember {
   readonly id = randomUUID()
   readonly name: string
   readonly #deps: ClientSessionDeps
@@ -113,7 +112,7 @@ export class ClientSession implements HubMember {
   #lastSeen = Date.now()
 
   constructor(deps: ClientSessionDeps) {
-    this.name = deps.hub.name
+    this.name = deps.reach.name
     this.#deps = deps
     this.#authority = new SessionAuthority({ opener: deps.opener, timers: deps.timers, leewayMs: deps.settings.tokenLeewayMs, onExpired: () => this.#expire() })
   }
@@ -128,9 +127,14 @@ export class ClientSession implements HubMember {
     return this.#authority.revokedBy(revocation)
   }
 
+  /** The caller of the session's last request, and what it could reach. */
+  authorized(): Authorized {
+    return this.#authority.current
+  }
+
   /** The session is open: the server's notifications reach it from now on. */
   join(): void {
-    this.#deps.hub.join(this)
+    this.#deps.reach.join(this)
   }
 
   get retiring(): boolean {
@@ -149,10 +153,10 @@ export class ClientSession implements HubMember {
   post(res: ServerResponse, posted: PostedMessages, context: PostContext): PostOutcome {
     const { authorized } = context
     this.#touch()
-    this.#authority.authorize(authorized.caller, authorized.access)
+    this.#authority.authorize(authorized)
     const requests = posted.messages.filter(isRequest)
     if (requests.length === 0) {
-      for (const message of posted.messages) this.#receive(message, authorized.access)
+      for (const message of posted.messages) this.#receive(message, authorized)
       res.writeHead(202).end()
       return { sent: undefined }
     }
@@ -161,12 +165,12 @@ export class ClientSession implements HubMember {
     let stream = false
     for (const [i, request] of requests.entries()) {
       if (this.#calls.has(request.id)) {
-        const ended = context.tally.begin({ request, sessionId: this.id, traceId: null })
+        const ended = context.tally.begin({ request, server: this.#deps.reach.server, sessionId: this.id, traceId: null })
         const refusal = duplicateId(request.id)
         ended(callEndOf(refusal, undefined, answer.settle(i, refusal)))
         continue
       }
-      const call = this.#start(request, { answer, slot: i, access: authorized.access, trace: context.trace, tally: context.tally })
+      const call = this.#start(request, { answer, slot: i, authorized, trace: context.trace, tally: context.tally })
       if ("refused" in call) {
         for (const s of started) s.cancel()
         return call
@@ -175,14 +179,14 @@ export class ClientSession implements HubMember {
       answer.started()
       stream ||= request.method === "initialize" || wantsProgress(request)
     }
-    if (requests.length < posted.messages.length) for (const message of posted.messages) if (!isRequest(message)) this.#receive(message, authorized.access)
+    if (requests.length < posted.messages.length) for (const message of posted.messages) if (!isRequest(message)) this.#receive(message, authorized)
     return { sent: answer.open(stream) }
   }
 
   /** Opens the session's notification stream on `res`; a second one while it is open is refused (409). */
   listen(res: ServerResponse, authorized: Authorized): ProxyReply | null {
     this.#touch()
-    this.#authority.authorize(authorized.caller, authorized.access)
+    this.#authority.authorize(authorized)
     if (this.#stream !== null) return SECOND_STREAM
     res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": this.id })
     res.flushHeaders()
@@ -199,7 +203,7 @@ export class ClientSession implements HubMember {
 
   /** A server notification, as an event of the notification stream; dropped while the client holds none open, or may not hear it. */
   notify(event: string, notification: JsonRpcNotification): void {
-    if (this.#authority.mayReceive(notification)) this.#toStream(event)
+    if (this.#deps.reach.mayReceive(notification, this.#authority.current)) this.#toStream(event)
   }
 
   #toStream(event: string): void {
@@ -243,7 +247,7 @@ export class ClientSession implements HubMember {
     this.#authority.stop()
     for (const call of this.#calls.values()) call.cancel(cut)
     this.#stream?.end()
-    this.#deps.hub.leave(this)
+    this.#deps.reach.leave(this)
     this.#deps.onEnd(this, reason)
   }
 
@@ -263,13 +267,14 @@ export class ClientSession implements HubMember {
 
   #start(
     request: JsonRpcRequest,
-    place: { answer: PostAnswer; slot: number; access: RequestAccess; trace: TraceContext; tally: CallTally },
+    place: { answer: PostAnswer; slot: number; authorized: Authorized; trace: TraceContext; tally: CallTally },
   ): Call | { readonly refused: ProxyFailure } {
-    const { answer, slot, access } = place
-    const { hub, settings, tracer } = this.#deps
+    const { answer, slot } = place
+    const { reach, tracer } = this.#deps
+    const routed = reach.route(request, place.authorized, this)
     // `traced.traceId` is the trace of this request, for its audit record.
-    const traced = traceMcpRequest(tracer, { parent: place.trace, request, server: this.name, sessionId: this.id })
-    const ended = place.tally.begin({ request, sessionId: this.id, traceId: traced.traceId ?? null })
+    const traced = traceMcpRequest(tracer, { parent: place.trace, request: routed.request, server: routed.server, sessionId: this.id })
+    const ended = place.tally.begin({ request: routed.request, server: routed.server, sessionId: this.id, traceId: traced.traceId ?? null })
     const call: Call = { cancel: () => settle(null) }
     const settle = (response: JsonRpcResponse | null, deniedFor?: string): void => {
       if (this.#calls.get(request.id) !== call) return
@@ -281,12 +286,8 @@ export class ClientSession implements HubMember {
       else this.#quiet()
     }
     this.#calls.set(request.id, call)
-    const outcome = answerRequest({
+    const outcome = routed.answer(traced.request, {
       sessionId: this.id,
-      request: traced.request,
-      hub,
-      settings,
-      access,
       progress: (n) => void answer.notify(n),
       logMessage: (n) => this.#logMessage(answer, n),
       setLogLevel: (level) => void (this.#logLevel = level),
@@ -305,7 +306,7 @@ export class ClientSession implements HubMember {
     return call
   }
 
-  #receive(message: JsonRpcMessage, access: RequestAccess): void {
+  #receive(message: JsonRpcMessage, authorized: Authorized): void {
     // Responses: the proxy sends clients no requests, so there is nothing to match them to.
     if (!("method" in message) || message.method === "notifications/initialized") return
     if (message.method === "notifications/cancelled") {
@@ -313,10 +314,7 @@ export class ClientSession implements HubMember {
       if (typeof id === "string" || typeof id === "number") this.#calls.get(id)?.cancel()
       return
     }
-    // No grant names a notification: of an agent's messages, only the requests its grants allow reach the server.
-    if (access !== EVERYTHING) return
-    const upstream = this.#deps.hub.session()
-    if (Exit.isSuccess(upstream)) Effect.runFork(upstream.value.notify(message).pipe(Effect.ignore))
+    this.#deps.reach.receive(message, authorized)
   }
 
   /** Nothing in flight and no stream open: the session is forgotten after the idle timeout, unless heard from. */

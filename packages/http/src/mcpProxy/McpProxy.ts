@@ -4,7 +4,6 @@ import {
   InstanceNotFound,
   isRequest,
   type AgentAccess,
-  type CallerIdentity,
   type JsonRpcId,
   type JsonRpcRequest,
   type McpServerGone,
@@ -16,13 +15,16 @@ import type { Logger } from "../composition/logger.ts"
 import { requestStateOf } from "../server/requestState.ts"
 import { globalTracer } from "../server/traceContext.ts"
 import { NO_TALLY } from "./callTally.ts"
+import { AGENT_ENDPOINT, makeAgentEndpoint } from "./AgentEndpoint.ts"
 import { ClientSession, type PostOutcome } from "./ClientSession.ts"
+import { hubReach } from "./hubReach.ts"
 import { initializeProblem } from "./initializeProblem.ts"
 import { readPosted, type PostedMessages } from "./postedMessages.ts"
 import { jsonRpcError, replyForFailure, type ProxyReply } from "./proxyErrorTable.ts"
 import { refuseUngrantedServer } from "./refuseUngrantedServer.ts"
-import { requestAccessOf, serverRefOf, type Authorized } from "./requestAccess.ts"
+import { EACH_SERVER, requestAccessOf, serverRefOf, type Authorized } from "./requestAccess.ts"
 import { ServerHub } from "./ServerHub.ts"
+import type { SessionReach } from "./SessionReach.ts"
 import { SessionLimitReached } from "./SessionLimitReached.ts"
 import { DEFAULT_PROXY_SETTINGS, type McpProxySettings } from "./settings.ts"
 import {
@@ -53,20 +55,25 @@ export interface McpProxyDeps {
 
 /** What `/metrics` reports of the proxy's client sessions. */
 export interface McpSessionStats {
-  /** Open client sessions by server name (servers with none are left out). */
+  /** Open client sessions by server name, the agent endpoint's under `/mcp` (servers with none are left out). */
   readonly open: ReadonlyMap<string, number>
   /** New sessions refused since start, by the bound they would have passed. */
   readonly refused: Readonly<Record<SessionLimitReached["scope"], number>>
 }
 
-/** The Streamable HTTP MCP endpoint in front of every managed MCP server. */
+/** The Streamable HTTP MCP endpoints: one in front of every managed MCP server, and the agent endpoint over them all. */
 export interface McpProxy {
   /**
    * Serves one HTTP request (POST, GET or DELETE) to the endpoint of server `name`, from the caller
    * authentication left in `ctx.state` (an agent only within its grants).
    */
   handle(ctx: Context, name: string): Promise<void>
-  /** Open client sessions, of one server or of all. */
+  /**
+   * Serves one HTTP request (POST, GET or DELETE) to the agent endpoint `/mcp`: every server the
+   * caller's grants name (the operator: every server) as one, within those grants.
+   */
+  handleAgentEndpoint(ctx: Context): Promise<void>
+  /** Open client sessions, of one server (or `/mcp`) or of all. */
   sessionCount(name?: string): number
   sessionStats(): McpSessionStats
   /** Ends every client session (at shutdown). */
@@ -79,10 +86,11 @@ const requestIdsOf = (body: unknown): ReadonlyArray<JsonRpcId> =>
     typeof m === "object" && m !== null && typeof m.method === "string" && (typeof m.id === "string" || typeof m.id === "number") ? [m.id] : [],
   )
 
-/** A request to the endpoint of server `name`, and what its caller may reach there. */
+/** A request to the endpoint of server `name` (or `/mcp`), what its caller may reach there, and what a new session of it reaches. */
 interface Addressed {
   readonly name: string
   readonly authorized: Authorized
+  readonly reach: () => SessionReach
 }
 
 const requestIds = (posted: PostedMessages): ReadonlyArray<JsonRpcId> => posted.messages.flatMap((m) => (isRequest(m) ? [m.id] : []))
@@ -102,6 +110,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     hubs.set(name, hub)
     return hub
   }
+  const agentEndpoint = makeAgentEndpoint({ mcpServers, hubFor, settings })
 
   const countOf = (name?: string): number => {
     if (name === undefined) return sessions.size
@@ -110,10 +119,10 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     return n
   }
 
-  /** Refuses a new session of `name` that would pass a bound. */
+  /** Refuses a new session of `name` that would pass a bound; the agent endpoint's are bounded by the total only. */
   const admit = (name: string): SessionLimitReached | null => {
     const limit =
-      countOf(name) >= settings.maxSessionsPerServer
+      name !== AGENT_ENDPOINT && countOf(name) >= settings.maxSessionsPerServer
         ? new SessionLimitReached({ name, limit: settings.maxSessionsPerServer, scope: "per_server" })
         : sessions.size >= settings.maxSessions
           ? new SessionLimitReached({ name, limit: settings.maxSessions, scope: "total" })
@@ -125,12 +134,13 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     return limit
   }
 
-  const newSession = (name: string, opener: CallerIdentity): ClientSession => {
+  const newSession = (to: Addressed): ClientSession => {
+    const { name } = to
     const session: ClientSession = new ClientSession({
-      hub: hubFor(name),
+      reach: to.reach(),
       settings,
       tracer,
-      opener,
+      opener: to.authorized,
       timers: deps.timers ?? realTimers,
       onEnd: (_, reason) => {
         live.delete(session)
@@ -153,6 +163,8 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
       sessions.delete(session.id)
       session.retire(why)
     }
+    // The agent endpoint's sessions go on: only that server's part of them ends.
+    agentEndpoint.serverGone(name)
   })
 
   // A revoked agent's sessions end at once (agent-access spec, "Revocation"): its streams close,
@@ -203,7 +215,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     if (problem !== null) return void reply(ctx, { status: 400, headers: {}, body: jsonRpcError(request.id, ErrorCodes.InvalidParams, problem) })
     const limit = admit(to.name)
     if (limit !== null) return void reply(ctx, replyForFailure(limit, [request.id], posted.batch))
-    const session = newSession(to.name, to.authorized.caller)
+    const session = newSession(to)
     const outcome = post(ctx, session, posted, to.authorized)
     if ("refused" in outcome) return undefined
     sessions.set(session.id, session)
@@ -252,7 +264,16 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
       const body: unknown = ctx.request.body
       return reply(ctx, replyForFailure(new InstanceNotFound({ name }), requestIdsOf(body), Array.isArray(body)))
     }
-    const to: Addressed = { name, authorized: { caller, access } }
+    return serve(ctx, { name, authorized: { caller, access }, reach: () => hubReach(hubFor(name), settings) })
+  }
+
+  const handleAgentEndpoint: McpProxy["handleAgentEndpoint"] = async (ctx) => {
+    const caller = requestStateOf(ctx).caller
+    if (caller === undefined) throw new Error("The agent endpoint was reached by a request authentication did not see (no caller in ctx.state)")
+    return serve(ctx, { name: AGENT_ENDPOINT, authorized: { caller, access: EACH_SERVER }, reach: () => agentEndpoint })
+  }
+
+  const serve = (ctx: Context, to: Addressed): Promise<void> | void => {
     switch (ctx.method) {
       case "POST":
         return handlePost(ctx, to)
@@ -267,6 +288,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
 
   return {
     handle,
+    handleAgentEndpoint,
     sessionCount: countOf,
     sessionStats: () => {
       const open = new Map<string, number>()
@@ -276,6 +298,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     close: () => {
       unsubscribeGone()
       unsubscribeRevoked()
+      agentEndpoint.close()
       for (const session of sessions.values()) session.end("the DTMA is shutting down")
     },
   }

@@ -1,12 +1,11 @@
-import type { CallerIdentity, JsonRpcNotification, Revocation } from "@dtma/domain"
-import { mayReceive } from "./grantedMessages.ts"
-import { EVERYTHING, type RequestAccess } from "./requestAccess.ts"
+import type { CallerIdentity, Revocation } from "@dtma/domain"
+import type { Authorized } from "./requestAccess.ts"
 import { owns, revokes, sessionOwnerOf, type SessionOwner, type SessionTokens } from "./sessionOwner.ts"
 import type { ProxyTimers } from "./timers.ts"
 
 export interface SessionAuthorityOptions {
-  /** The caller who opens the session: its owner. */
-  readonly opener: CallerIdentity
+  /** The caller who opens the session (its owner), and what the opening request may reach. */
+  readonly opener: Authorized
   readonly timers: ProxyTimers
   /** How long after `exp` the verifier still accepts a token. */
   readonly leewayMs: number
@@ -17,20 +16,22 @@ export interface SessionAuthorityOptions {
 /**
  * Who a client session belongs to and what last authorized it. Every request on the session
  * authorizes it anew with its own token: that token's grants decide which server notifications
- * the session hears, and its expiry (`exp` + the verifier's leeway, the moment verification starts
- * refusing it) ends what the session holds open, unless a newer token came first.
+ * the session hears (`current`, for the session's reach to judge), and its expiry (`exp` + the
+ * verifier's leeway, the moment verification starts refusing it) ends what the session holds open,
+ * unless a newer token came first.
  */
 export class SessionAuthority {
   readonly #owner: SessionOwner
   readonly #options: SessionAuthorityOptions
-  #access: RequestAccess = EVERYTHING
+  #current: Authorized
   #tokens: { sub: string; issuedAt: number; jtis: Set<string> } | null = null
   #cancelExpiry: () => void = () => undefined
   /** When the armed expiry fires; null when none is armed. */
   #expiresAt: number | null = null
 
   constructor(options: SessionAuthorityOptions) {
-    this.#owner = sessionOwnerOf(options.opener)
+    this.#owner = sessionOwnerOf(options.opener.caller)
+    this.#current = options.opener
     this.#options = options
   }
 
@@ -39,9 +40,15 @@ export class SessionAuthority {
     return owns(this.#owner, caller)
   }
 
-  /** A request of the session's owner, under `caller`'s token, may reach `access`. */
-  authorize(caller: CallerIdentity, access: RequestAccess): void {
-    this.#access = access
+  /** The caller of the session's last request, and what it could reach. */
+  get current(): Authorized {
+    return this.#current
+  }
+
+  /** A request of the session's owner, under its caller's token, may reach what `authorized` says. */
+  authorize(authorized: Authorized): void {
+    this.#current = authorized
+    const { caller } = authorized
     if (caller.kind !== "agent") return
     const jtis = this.#tokens?.jtis ?? new Set<string>()
     if (caller.jti !== null) jtis.add(caller.jti)
@@ -60,10 +67,6 @@ export class SessionAuthority {
   revokedBy(revocation: Revocation): boolean {
     const tokens: SessionTokens | null = this.#tokens
     return tokens !== null && revokes(revocation, tokens)
-  }
-
-  mayReceive(notification: JsonRpcNotification): boolean {
-    return mayReceive(notification, this.#access)
   }
 
   /** The session ended: no expiry to wait for. */

@@ -5,7 +5,6 @@ import * as Option from "effect/Option"
 import {
   ErrorCodes,
   InstanceNotFound,
-  type JsonRpcNotification,
   type JsonRpcRequest,
   type JsonRpcResponse,
   type McpConnectFailed,
@@ -19,32 +18,21 @@ import { initializeResult } from "./protocolVersion.ts"
 import type { ProxyFailure } from "./proxyErrorTable.ts"
 import { EVERYTHING, type RequestAccess } from "./requestAccess.ts"
 import type { ServerHub } from "./ServerHub.ts"
+import type { Answering } from "./SessionReach.ts"
 import type { McpProxySettings } from "./settings.ts"
 
-export interface AnswerContext {
-  readonly sessionId: string
+export interface AnswerContext extends Answering {
   readonly request: JsonRpcRequest
   readonly hub: ServerHub
   readonly settings: McpProxySettings
   /** What the request may reach on the server: what it may not is answered here, as if it did not exist, and lists show only the rest. */
   readonly access: RequestAccess
-  /** A progress notification of the request, under the client's own token. */
-  readonly progress: (notification: JsonRpcNotification) => void
-  /** A log message the server sent about the request (see `RequestOptions.onLogMessage`). */
-  readonly logMessage: (notification: JsonRpcNotification) => void
-  /** The session's own `logging/setLevel`, answered here for an agent: its log messages below `level` are not sent to it. */
-  readonly setLogLevel: (level: LogLevel) => void
-  /**
-   * The request's one answer; null when it was interrupted before it had one. `deniedFor`: the DTMA
-   * answered in the server's place, refusing the caller for this reason (a machine code).
-   */
-  readonly settle: (response: JsonRpcResponse | null, deniedFor?: string) => void
 }
 
 /** Stops a request under way (the domain cancels it upstream); nothing is answered after. */
 export type Stop = () => void
 
-const NOTHING_TO_STOP: Stop = () => undefined
+export const NOTHING_TO_STOP: Stop = () => undefined
 
 const failure = (id: JsonRpcRequest["id"], code: number, message: string): JsonRpcResponse => ({ jsonrpc: "2.0", id, error: { code, message } })
 

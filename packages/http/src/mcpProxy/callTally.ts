@@ -15,7 +15,13 @@ export interface CallEnd {
  * `abandon`ed: then the HTTP request's own record says how it ended.
  */
 export interface CallTally {
-  begin(call: { readonly request: JsonRpcRequest; readonly sessionId: string; readonly traceId: string | null }): (end: CallEnd) => void
+  /** `request`: as it went to `server` (the server's own names); `server`: null when the DTMA answered it alone, naming none. */
+  begin(call: {
+    readonly request: JsonRpcRequest
+    readonly server: string | null
+    readonly sessionId: string
+    readonly traceId: string | null
+  }): (end: CallEnd) => void
   abandon(): void
 }
 

@@ -8,11 +8,31 @@ export const EVERYTHING = "everything"
 /** What one request may reach on its server: everything (an operator), or what its agent's grants allow there. */
 export type RequestAccess = typeof EVERYTHING | ServerAccess
 
+/**
+ * On the agent endpoint `/mcp`: what a request may reach is worked out for the server it goes to,
+ * from its caller's grants (`requestAccessOf`), not once for the endpoint.
+ */
+export const EACH_SERVER = "each server"
+
+/** What a request may reach on its endpoint: on one server's, `RequestAccess`; on `/mcp`, `EACH_SERVER`. */
+export type EndpointAccess = RequestAccess | typeof EACH_SERVER
+
 /** Who a request is from, and what it may reach. */
 export interface Authorized {
   readonly caller: CallerIdentity
-  readonly access: RequestAccess
+  readonly access: EndpointAccess
 }
+
+const NO_NAMES = { exact: new Set<string>(), prefixes: [] }
+
+/** What no grant allows: nothing at all. */
+export const NOTHING: ServerAccess = { tools: NO_NAMES, prompts: NO_NAMES, resources: false }
+
+/**
+ * What a request may reach on the one server of its endpoint. `EACH_SERVER` belongs to `/mcp`, whose
+ * requests never come here; should one, it reaches nothing (fails closed).
+ */
+export const serverAccessOf = (authorized: Authorized): RequestAccess => (authorized.access === EACH_SERVER ? NOTHING : authorized.access)
 
 /**
  * The server as grants name it. A name nothing serves has no `accountToolInstanceId`, so only a

@@ -13,6 +13,8 @@ export interface McpProxySettings {
   readonly supportedProtocolVersions: ReadonlyArray<string>
   /** How long after `exp` the verifier still accepts an agent's token: a session it authorized holds its streams that long. */
   readonly tokenLeewayMs: number
+  /** Items in one page of a list on the agent endpoint `/mcp` (its lists are answered from memory). */
+  readonly listPageSize: number
 }
 
 export const DEFAULT_PROXY_SETTINGS: McpProxySettings = {
@@ -22,4 +24,5 @@ export const DEFAULT_PROXY_SETTINGS: McpProxySettings = {
   maxSessions: 2048,
   supportedProtocolVersions: SUPPORTED_PROTOCOL_VERSIONS,
   tokenLeewayMs: 30_000,
+  listPageSize: 1000,
 }

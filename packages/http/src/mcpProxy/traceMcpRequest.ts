@@ -86,7 +86,7 @@ const finish = (span: Span, outcome: JsonRpcResponse | null | ProxyFailure): voi
 /**
  * Starts the span of one MCP request through the proxy: `<method> <tool or prompt>` (the MCP
  * semantic conventions' name), kind server, with `mcp.method.name`, `mcp.session.id`,
- * `jsonrpc.request.id`, `dtma.mcp.server` and the tool, prompt or resource — never arguments,
+ * `jsonrpc.request.id`, `dtma.mcp.server` (the server it goes to, when one) and the tool, prompt or resource — never arguments,
  * results or error messages. Its parent is the request's own `_meta.traceparent` when it has one
  * (a batch may carry several traces; the HTTP request's span is then a link), else the HTTP
  * request's span (`parent`). Not recording (tracing off), it costs a span object, and passes on
@@ -94,7 +94,7 @@ const finish = (span: Span, outcome: JsonRpcResponse | null | ProxyFailure): voi
  */
 export const traceMcpRequest = (
   tracer: Tracer,
-  options: { readonly parent: Context; readonly request: JsonRpcRequest; readonly server: string; readonly sessionId: string },
+  options: { readonly parent: Context; readonly request: JsonRpcRequest; readonly server: string | null; readonly sessionId: string },
 ): McpRequestTrace => {
   const { parent, request } = options
   const meta = metaOf(request)
@@ -109,7 +109,7 @@ export const traceMcpRequest = (
       "mcp.method.name": request.method,
       "mcp.session.id": options.sessionId,
       "jsonrpc.request.id": String(request.id),
-      "dtma.mcp.server": options.server,
+      ...(options.server === null ? {} : { "dtma.mcp.server": options.server }),
       ...target.attributes,
     })
   }

@@ -24,6 +24,7 @@ const endpointOf = (path: string): { readonly route: McpEndpointRoute; readonly 
 
 interface Call {
   readonly request: JsonRpcRequest
+  readonly server: string | null
   readonly sessionId: string
   readonly traceId: string | null
   readonly started: bigint
@@ -37,8 +38,8 @@ class RequestCalls implements CallTally {
   calls: Array<Call> = []
   #closed = false
 
-  begin: CallTally["begin"] = ({ request, sessionId, traceId }) => {
-    const call: Call = { request, sessionId, traceId, started: process.hrtime.bigint(), end: null }
+  begin: CallTally["begin"] = ({ request, server, sessionId, traceId }) => {
+    const call: Call = { request, server, sessionId, traceId, started: process.hrtime.bigint(), end: null }
     if (!this.#closed) this.calls.push(call)
     return (end) => {
       if (call.end === null && !this.#closed) call.end = { ...end, durationMs: millisSince(call.started) }
@@ -79,7 +80,8 @@ export interface AuditMcpEndpointsOptions {
 /**
  * The audit of the MCP endpoints (agent-access spec, "Audit"), once each answer is done: one record
  * per JSON-RPC request the proxy took on (its method, what it named, how it ended: `denied` for
- * what the caller's grants do not reach, answered as if absent), and one record for an HTTP request
+ * what the caller's grants do not reach, answered as if absent; on `/mcp`, the server it went to and
+ * the name it has there), and one record for an HTTP request
  * that carried none the proxy took on (refused at the edge, refused as a whole, a GET stream, a
  * DELETE, notifications only). Never a header, an argument, a result or a token.
  */
@@ -96,7 +98,8 @@ export const auditMcpEndpoints = (options: AuditMcpEndpointsOptions): Middleware
         auditMcpRequest({
           time,
           route,
-          server,
+          // On `/mcp`, the server the request went to; on a server's endpoint, that server.
+          server: route === "/mcp" ? call.server : server,
           caller,
           request: call.request,
           outcome: call.end?.outcome ?? "cancelled",

@@ -12,7 +12,7 @@ beforeEach(async () => {
 afterEach(() => app.close())
 
 const concrete = (path: string) => path.replace(":name", "standing").replace(":groupId", "no-such-group")
-const MCP_ENDPOINT = ["GET", "POST", "DELETE"].map((method) => ({ method, path: "/mcp-servers/:name/mcp", public: false }))
+const MCP_ENDPOINT = ["/mcp-servers/:name/mcp", "/mcp"].flatMap((path) => ["GET", "POST", "DELETE"].map((method) => ({ method, path, public: false })))
 const ENDPOINTS = [...ROUTES.map((r) => ({ method: r.method, path: r.path, public: r.public })), ...MCP_ENDPOINT]
 
 const send = (method: string, path: string, headers: Record<string, string>, body?: string) =>

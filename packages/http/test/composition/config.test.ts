@@ -65,6 +65,12 @@ describe("resolving settings", () => {
     expect(s.mcp).toEqual({ ...DEFAULT_MCP_CONFIG, startTimeoutMs: 5000, maxInFlight: 4, pingBaseMs: 1000 })
   })
 
+  it("pages the agent endpoint's lists 1000 items at a time, unless DTMA_MCP_LIST_PAGE_SIZE says otherwise (1 to 100000)", () => {
+    expect(resolveSettings({}, EMPTY_FILE).mcp.listPageSize).toBe(1000)
+    expect(resolveSettings({ DTMA_MCP_LIST_PAGE_SIZE: "50" }, EMPTY_FILE).mcp.listPageSize).toBe(50)
+    expect(() => resolveSettings({ DTMA_MCP_LIST_PAGE_SIZE: "0" }, EMPTY_FILE)).toThrow(/DTMA_MCP_LIST_PAGE_SIZE must be a whole number between 1 and 100000/)
+  })
+
   it("bounds client sessions of the MCP endpoint at 256 per server and 2048 in all, idle ones kept 5 minutes, unless DTMA_MCP_* settings say otherwise", () => {
     expect(resolveSettings({}, EMPTY_FILE).mcp).toMatchObject({ maxSessionsPerServer: 256, maxSessions: 2048, sessionIdleTimeoutMs: 300_000 })
     const s = resolveSettings(
