@@ -13,7 +13,7 @@ import {
 } from "@dtma/domain"
 import { grantedListResult } from "./grantedLists.ts"
 import { ungrantedAnswer } from "./grantedMessages.ts"
-import { setLevelLocally, type LogLevel } from "./logLevels.ts"
+import { setLevelLocally } from "./logLevels.ts"
 import { initializeResult } from "./protocolVersion.ts"
 import type { ProxyFailure } from "./proxyErrorTable.ts"
 import { EVERYTHING, type RequestAccess } from "./requestAccess.ts"
