@@ -1,7 +1,7 @@
 import * as Data from "effect/Data"
 import * as Result from "effect/Result"
 import { ruleAllows, type ServerAccess } from "../access/grants.ts"
-import { listedNameOf, mayKeepUri, unwrapUri, uriSegmentOf, wrappedUriOf } from "./aggregateNames.ts"
+import { mayKeepUri, unwrapUri, uriSegmentOf, wrappedUriOf } from "./aggregateNames.ts"
 import type { CapabilitySnapshot } from "./discovery.ts"
 
 /**
@@ -186,10 +186,11 @@ const instructionsOf = (servers: ReadonlyArray<GrantedServer>): string | null =>
  */
 export const aggregateCatalog = (
   servers: ReadonlyArray<GrantedServer>,
-  options: { readonly nameOf?: (server: string, name: string) => string } = {},
+  /** `nameOf`: the listed name of a server's tool or prompt (`listedNames(sha256)`). */
+  options: { readonly nameOf: (server: string, name: string) => string },
 ): AggregateCatalog => {
   const sorted = [...servers].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-  const nameOf = options.nameOf ?? listedNameOf
+  const { nameOf } = options
   const tools = namedItems(sorted, "tools", nameOf)
   const prompts = namedItems(sorted, "prompts", nameOf)
   const resources = resourceItems(sorted)

@@ -1,4 +1,8 @@
-import { sha256 } from "./sha256.ts"
+/**
+ * SHA-256 of some bytes. The domain has no platform crypto: the edge hands it in (Node's
+ * `createHash("sha256")`), rather than the domain carrying a hand-written one.
+ */
+export type Sha256 = (bytes: Uint8Array) => Uint8Array
 
 /**
  * The names and URIs an agent sees on `/mcp`, where many servers are listed as one.
@@ -49,19 +53,21 @@ const pairBytes = (server: string, name: string): Uint8Array => {
 }
 
 /** `_`, a digit and 11 base-32 digits (58 bits) of the pair's SHA-256; the leading digit makes ordinary names unlikely to look hashed. */
-const suffixOf = (server: string, name: string): string => {
+const suffixOf = (sha256: Sha256, server: string, name: string): string => {
   const digest = sha256(pairBytes(server, name))
   const rest = digest.slice(1, 8).reduce((n, byte) => (n << 8n) | BigInt(byte), 0n) >> 1n
   return `_${digest[0]! % 10}${rest.toString(32).padStart(SUFFIX_LENGTH - 1, "0")}`
 }
 
-/** The name a tool or prompt of `server` is listed under on `/mcp`; always matches {@link LISTED_NAME}. */
-export const listedNameOf = (server: string, name: string): string => {
-  const plain = `${server}__${name}`
-  if (isPlainServer(server) && SAFE.test(name) && plain.length <= MAX_LISTED_NAME_LENGTH && !HASHED_ENDING.test(plain)) return plain
-  const readable = plain.replace(UNSAFE, "_").slice(0, MAX_LISTED_NAME_LENGTH - SUFFIX_LENGTH - 1)
-  return readable + suffixOf(server, name)
-}
+/** The name a tool or prompt of `server` is listed under on `/mcp`, hashing with `sha256`; always matches {@link LISTED_NAME}. */
+export const listedNames =
+  (sha256: Sha256) =>
+  (server: string, name: string): string => {
+    const plain = `${server}__${name}`
+    if (isPlainServer(server) && SAFE.test(name) && plain.length <= MAX_LISTED_NAME_LENGTH && !HASHED_ENDING.test(plain)) return plain
+    const readable = plain.replace(UNSAFE, "_").slice(0, MAX_LISTED_NAME_LENGTH - SUFFIX_LENGTH - 1)
+    return readable + suffixOf(sha256, server, name)
+  }
 
 const WRAPPED_SCHEME = "dtma://"
 const RESERVED_SCHEME = /^dtma:/i

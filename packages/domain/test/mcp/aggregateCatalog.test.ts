@@ -1,10 +1,17 @@
+import { createHash } from "node:crypto"
 import fc from "fast-check"
 import * as Result from "effect/Result"
 import { describe, expect, it } from "vitest"
 import { accessTo, ruleAllows } from "../../src/access/grants.ts"
 import { aggregateCatalog, routeResource, type AggregateCatalog, type GrantedServer } from "../../src/mcp/aggregateCatalog.ts"
-import { listedNameOf, mayKeepUri, wrappedUriOf } from "../../src/mcp/aggregateNames.ts"
+import { listedNames, mayKeepUri, wrappedUriOf } from "../../src/mcp/aggregateNames.ts"
 import { arbGrantedServers } from "./arbAggregate.ts"
+
+// The edge hashes with Node's crypto; so do the tests.
+const listedNameOf = listedNames((bytes) => createHash("sha256").update(bytes).digest())
+/** The catalog as the edge builds it (names hashed with SHA-256); `nameOf` may be replaced. */
+const catalogOf = (servers: Parameters<typeof aggregateCatalog>[0], options: Partial<Parameters<typeof aggregateCatalog>[1]> = {}) =>
+  aggregateCatalog(servers, { nameOf: listedNameOf, ...options })
 
 type Entry = Readonly<Record<string, unknown>>
 const meta = (item: Entry) => item["_meta"] as Record<string, unknown>
@@ -25,7 +32,7 @@ describe("the aggregate catalog", () => {
   it("lists exactly the granted tools and prompts of available servers, renamed, and routes each back to its origin", () => {
     fc.assert(
       fc.property(arbGrantedServers, (servers) => {
-        const catalog = aggregateCatalog(servers)
+        const catalog = catalogOf(servers)
         expect(catalog.collisions).toEqual([])
         for (const kind of ["tools", "prompts"] as const) {
           const routes = kind === "tools" ? catalog.toolRoutes : catalog.promptRoutes
@@ -48,7 +55,7 @@ describe("the aggregate catalog", () => {
   it("hides an unavailable server's items but still routes its granted ones, marked unavailable", () => {
     fc.assert(
       fc.property(arbGrantedServers, (servers) => {
-        const catalog = aggregateCatalog(servers)
+        const catalog = catalogOf(servers)
         const down = new Set(servers.filter((s) => !s.available).map((s) => s.name))
         const listed = [...catalog.tools, ...catalog.prompts, ...catalog.resources, ...catalog.resourceTemplates]
         expect(listed.filter((i) => down.has(meta(i)["dtma/server"] as string))).toEqual([])
@@ -66,9 +73,9 @@ describe("the aggregate catalog", () => {
   it("lists a server's tools under the same names whatever other servers are granted", () => {
     fc.assert(
       fc.property(arbGrantedServers, (servers) => {
-        const together = aggregateCatalog(servers)
+        const together = catalogOf(servers)
         for (const s of servers) {
-          const alone = aggregateCatalog([s])
+          const alone = catalogOf([s])
           expect(namesOf(together.tools.filter((t) => meta(t)["dtma/server"] === s.name))).toEqual(namesOf(alone.tools))
         }
       }),
@@ -79,7 +86,7 @@ describe("the aggregate catalog", () => {
   it("lists resources only where resources are granted, keeps a URI one server alone offers, and routes every listed URI back", () => {
     fc.assert(
       fc.property(arbGrantedServers, (servers) => {
-        const catalog = aggregateCatalog(servers)
+        const catalog = catalogOf(servers)
         const readable = servers.filter(mayRead)
         const offering = (uri: string) => readable.filter((s) => (s.offer?.resources ?? []).some((r) => r["uri"] === uri)).length
         expect(catalog.resources.length).toBe(new Set(catalog.resources.map((r) => r["uri"])).size)
@@ -100,7 +107,7 @@ describe("the aggregate catalog", () => {
   it("wraps every resource template so that its expansions route to its server as the server's own template would expand", () => {
     fc.assert(
       fc.property(arbGrantedServers, (servers) => {
-        const catalog = aggregateCatalog(servers)
+        const catalog = catalogOf(servers)
         const expected = servers.filter((s) => s.available && mayRead(s)).flatMap((s) => s.offer?.resourceTemplates ?? [])
         expect(catalog.resourceTemplates.length).toBe(expected.length)
         for (const item of catalog.resourceTemplates) {
@@ -114,7 +121,7 @@ describe("the aggregate catalog", () => {
   })
 
   it("routes an unlisted URI to the one server whose template or list holds it, and says which servers when several do", () => {
-    const catalog = aggregateCatalog([
+    const catalog = catalogOf([
       server("docs", { resourceTemplates: [{ uriTemplate: "file:///docs/{name}", name: "doc" }], resources: [{ uri: "file:///shared", name: "s" }] }),
       server("fs", { resourceTemplates: [{ uriTemplate: "file:///{path}", name: "file" }], resources: [{ uri: "file:///shared", name: "s" }] }),
       server("mem", { resourceTemplates: [{ uriTemplate: "memory://{id}", name: "entity" }] }),
@@ -131,24 +138,24 @@ describe("the aggregate catalog", () => {
     expect(Result.isFailure(ambiguous) && ambiguous.failure.message).toContain("dtma://<server>/<uri>")
     expect(Result.isFailure(routeResource(catalog, "other://x"))).toBe(true)
     expect(Result.isFailure(routeResource(catalog, "dtma://nobody/x"))).toBe(true)
-    const single = aggregateCatalog([server("only", { resources: [{ uri: "a://1" }] })])
+    const single = catalogOf([server("only", { resources: [{ uri: "a://1" }] })])
     expect(routed(single, "b://2")).toEqual({ server: "only", uri: "b://2", available: true })
   })
 
   it("joins the servers' instructions, each under its server's name", () => {
-    const catalog = aggregateCatalog([server("b", { instructions: "Use b." }), server("a", { instructions: "Use a.\nCarefully." }), server("c", {})])
+    const catalog = catalogOf([server("b", { instructions: "Use b." }), server("a", { instructions: "Use a.\nCarefully." }), server("c", {})])
     expect(catalog.instructions).toBe("## a\nUse a.\nCarefully.\n\n## b\nUse b.")
-    expect(aggregateCatalog([server("c", {})]).instructions).toBeNull()
+    expect(catalogOf([server("c", {})]).instructions).toBeNull()
   })
 
   it("lists an item a server lists twice once, and keeps the item's own fields and _meta", () => {
     const tool = { name: "echo", inputSchema: { type: "object" }, _meta: { "vendor/x": 1 } }
-    const catalog = aggregateCatalog([server("s", { tools: [tool, tool] })])
+    const catalog = catalogOf([server("s", { tools: [tool, tool] })])
     expect(catalog.tools).toEqual([{ ...tool, name: "s__echo", _meta: { "vendor/x": 1, "dtma/server": "s", "dtma/name": "echo" } }])
   })
 
   it("lists and routes neither of two items that arrive at one name, and reports the name", () => {
-    const catalog = aggregateCatalog([server("a", { tools: [{ name: "x" }, { name: "y" }] }), server("b", { tools: [{ name: "x" }] })], {
+    const catalog = catalogOf([server("a", { tools: [{ name: "x" }, { name: "y" }] }), server("b", { tools: [{ name: "x" }] })], {
       nameOf: (s, n) => (n === "x" ? "same" : `${s}__${n}`),
     })
     expect(catalog.collisions).toEqual(["same"])
@@ -158,7 +165,7 @@ describe("the aggregate catalog", () => {
 
   it("filters by the grants' patterns: a tool no pattern names is neither listed nor routed", () => {
     const access = accessTo([{ target: { server: "s" }, tools: ["read_*"], prompts: [], resources: false }], { name: "s", accountToolInstanceId: null })!
-    const catalog = aggregateCatalog([
+    const catalog = catalogOf([
       server("s", { tools: [{ name: "read_graph" }, { name: "delete_all" }], prompts: [{ name: "p" }], resources: [{ uri: "x://1" }] }, access),
     ])
     expect(namesOf(catalog.tools)).toEqual(["s__read_graph"])

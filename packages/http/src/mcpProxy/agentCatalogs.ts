@@ -1,7 +1,11 @@
+import { createHash } from "node:crypto"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { aggregateCatalog, type AggregateCatalog, type CallerIdentity, type GrantedServer, type McpServers, type ServerRef } from "@dtma/domain"
+import { aggregateCatalog, listedNames, type AggregateCatalog, type CallerIdentity, type GrantedServer, type McpServers, type ServerRef } from "@dtma/domain"
 import { EVERYTHING, requestAccessOf, type RequestAccess } from "./requestAccess.ts"
+
+/** How `/mcp` lists a server's tool or prompt: `<server>__<name>`, hashed with SHA-256 when that would lose or confuse anything. */
+const nameOf = listedNames((bytes) => createHash("sha256").update(bytes).digest())
 
 /** The lists a `list_changed` names: tools, prompts, and resources with their templates. */
 export type ChangeKind = "tools" | "prompts" | "resources"
@@ -59,7 +63,7 @@ export const makeAgentCatalogs = (mcpServers: McpServers): AgentCatalogs => {
   const cached = (key: object, accessOf: (ref: ServerRef) => RequestAccess | null): AggregateCatalog => {
     const known = cache.get(key)
     if (known?.version === version) return known.catalog
-    const catalog = aggregateCatalog(grantedServers(accessOf))
+    const catalog = aggregateCatalog(grantedServers(accessOf), { nameOf })
     cache.set(key, { version, catalog })
     return catalog
   }
