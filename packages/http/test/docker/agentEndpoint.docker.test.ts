@@ -1,25 +1,31 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startDtma, type DtmaProcess } from "../support/dtmaProcess.ts"
 import { containersNamed, docker, removeContainersNamed, textOf } from "../support/mcpClient.ts"
+import { runInspector } from "../support/mcpInspector.ts"
 import { eventually } from "../support/mcpProxySupport.ts"
 
 // Issue 14 on a real engine: one agent endpoint in front of three real servers (server-everything
-// over stdio and over Streamable HTTP, server-memory over stdio), the official SDK client, and a
-// server killed under load.
+// over stdio and over Streamable HTTP, server-memory over WebSocket), the official SDK client, the
+// MCP Inspector CLI, and a server killed under load.
 
 const EVERYTHING = "dtma/mcp-everything:2026.8.31"
-const MEMORY = "dtma/mcp-memory:2026.8.31"
+const WEBSOCKET = "dtma/mcp-websocket:4.0.0"
 const run = `ae${Date.now().toString(36)}`
 const STDIO = `${run}-everything`
-const MEM = `${run}-memory`
 const HTTP = `${run}-http`
-const SERVERS = [STDIO, MEM, HTTP]
+const WS = `${run}-websocket`
+const SERVERS = [STDIO, HTTP, WS]
 const A_TOOLS = ["echo", "get-sum", "trigger-long-running-operation"]
 
 let dtma: DtmaProcess
 const clients: Array<Client> = []
+/** The Inspector's HOME: it keeps a catalog there. */
+const inspectorHome = mkdtempSync(join(tmpdir(), "inspector-home-"))
 /** Each server's tools as the operator's own endpoint lists them. */
 const own: Record<string, ReadonlyArray<string>> = {}
 
@@ -63,13 +69,13 @@ beforeAll(async () => {
   }
   await Promise.all([
     deploy(STDIO, { dockerImageUrl: EVERYTHING, mcpTransportType: "stdio" }),
-    deploy(MEM, { dockerImageUrl: MEMORY, mcpTransportType: "stdio" }),
     deploy(HTTP, {
       dockerImageUrl: EVERYTHING,
       mcpTransportType: "streamable_http",
       mcpPort: 3001,
       baseConfigOverrideJson: { Cmd: ["streamableHttp"], Env: ["PORT=3001"] },
     }),
+    deploy(WS, { dockerImageUrl: WEBSOCKET, mcpTransportType: "websocket", mcpPort: 8000, mcpEndpointPath: "/message" }),
   ])
   for (const name of SERVERS) own[name] = await toolNames((await connect(`/mcp-servers/${name}/mcp`, dtma.token!)).client)
 }, 300_000)
@@ -79,11 +85,12 @@ afterAll(async () => {
   await Promise.all(SERVERS.map((name) => dtma?.call("DELETE", `/mcp-servers/${name}`)))
   await dtma?.kill("SIGTERM")
   await removeContainersNamed(SERVERS)
+  rmSync(inspectorHome, { recursive: true, force: true })
 })
 
 describe("the agent endpoint on a real DTMA in front of three real servers", () => {
   it("shows an agent exactly the union of its grants under <server>__<name>, calls each server, with progress; another agent sees only its own", async () => {
-    const token = await mint("agent-a", [{ server: STDIO, tools: A_TOOLS, prompts: [], resources: false }, { server: MEM }, { server: HTTP, tools: ["echo"] }])
+    const token = await mint("agent-a", [{ server: STDIO, tools: A_TOOLS, prompts: [], resources: false }, { server: HTTP, tools: ["echo"] }, { server: WS }])
     const { client } = await connect("/mcp", token)
     expect(await toolNames(client)).toEqual([
       ...listed(
@@ -91,21 +98,35 @@ describe("the agent endpoint on a real DTMA in front of three real servers", () 
         own[STDIO]!.filter((t) => A_TOOLS.includes(t)),
       ),
       ...listed(HTTP, ["echo"]),
-      ...listed(MEM, own[MEM]!),
+      ...listed(WS, own[WS]!),
     ])
     expect(textOf(await client.callTool({ name: `${STDIO}__echo`, arguments: { message: "one" } }))).toBe("Echo: one")
     expect(textOf(await client.callTool({ name: `${HTTP}__echo`, arguments: { message: "two" } }))).toBe("Echo: two")
     expect(textOf(await client.callTool({ name: `${STDIO}__get-sum`, arguments: { a: 2, b: 40 } }))).toContain("42")
-    await client.callTool({ name: `${MEM}__create_entities`, arguments: { entities: [{ name: run, entityType: "e2e", observations: ["seen"] }] } })
-    expect(JSON.stringify(await client.callTool({ name: `${MEM}__search_nodes`, arguments: { query: run } }))).toContain("seen")
+    await client.callTool({ name: `${WS}__create_entities`, arguments: { entities: [{ name: run, entityType: "e2e", observations: ["seen"] }] } })
+    expect(JSON.stringify(await client.callTool({ name: `${WS}__search_nodes`, arguments: { query: run } }))).toContain("seen")
     const progress: Array<number> = []
     await client.callTool({ name: `${STDIO}__trigger-long-running-operation`, arguments: { duration: 1, steps: 3 } }, undefined, {
       onprogress: (p) => progress.push(p.progress),
     })
     expect(progress).toEqual([1, 2, 3])
 
-    const other = await connect("/mcp", await mint("agent-b", [{ server: MEM, tools: ["read_graph"], prompts: [], resources: false }]))
-    expect(await toolNames(other.client)).toEqual([`${MEM}__read_graph`])
+    const other = await connect("/mcp", await mint("agent-b", [{ server: WS, tools: ["read_graph"], prompts: [], resources: false }]))
+    expect(await toolNames(other.client)).toEqual([`${WS}__read_graph`])
+  })
+
+  it("lists exactly an agent's union under <server>__<name> to the MCP Inspector CLI on /mcp", async () => {
+    const token = await mint("agent-inspector", [
+      { server: STDIO, tools: ["echo"] },
+      { server: HTTP, tools: ["get-sum"] },
+      { server: WS, tools: ["read_graph"] },
+    ])
+    const listing = await runInspector(
+      [`${dtma.url}/mcp`, "--transport", "http", "--header", `Authorization: Bearer ${token}`, "--format", "json", "--method", "tools/list"],
+      { home: inspectorHome, secrets: [token, dtma.token!] },
+    )
+    expect(listing.failure).toBeNull()
+    expect(JSON.parse(listing.stdout).result.tools.map((t: { name: string }) => t.name)).toEqual([`${STDIO}__echo`, `${HTTP}__get-sum`, `${WS}__read_graph`])
   })
 
   it("keeps answering every call to the other servers when one is killed; list_changed drops its tools, and brings them back when it is", async () => {
@@ -137,7 +158,7 @@ describe("the agent endpoint on a real DTMA in front of three real servers", () 
         (result, n) => textOf(result) === `Echo: ${n}`,
       ),
       loop(
-        () => client.callTool({ name: `${MEM}__read_graph`, arguments: {} }),
+        () => client.callTool({ name: `${WS}__read_graph`, arguments: {} }),
         (result) => (result as { isError?: boolean }).isError !== true,
       ),
     ]

@@ -13,13 +13,19 @@ const walkthrough = (marker = "walkthrough"): string => {
   return section
 }
 
-/** Runs an MCP walk-through against `dtma` with the server under `mcpName` (never a newcomer's own `everything`). */
-const runMcpWalkthrough = (marker: string, dtma: DtmaProcess, mcpName: string): string => {
+/**
+ * Runs an MCP walk-through against `dtma` with the server under `mcpName` (never a newcomer's own
+ * `everything`; its tools as `/mcp` names them too), and a `memory` server, when there is one, under `memoryName`.
+ */
+const runMcpWalkthrough = (marker: string, dtma: DtmaProcess, mcpName: string, memoryName = "memory"): string => {
   const script = walkthrough(marker)
     .replaceAll("http://127.0.0.1:30000", dtma.url)
     .replaceAll("/var/lib/dtma", dtma.stateDir)
     .replaceAll('everything"', `${mcpName}"`)
     .replaceAll("/mcp-servers/everything", `/mcp-servers/${mcpName}`)
+    .replaceAll('"everything__', `"${mcpName}__`)
+    .replaceAll('"memory"', `"${memoryName}"`)
+    .replaceAll("/mcp-servers/memory", `/mcp-servers/${memoryName}`)
   return execFileSync("bash", ["-euo", "pipefail", "-c", script], { encoding: "utf8", timeout: 90_000 })
 }
 
@@ -79,5 +85,23 @@ describe("the README walk-through", () => {
     expect(output).toContain(`"message":"MCP server '${mcpName}' removed."`)
     // No JWT in the DTMA's log: the token was in the answer that minted it only.
     expect(dtma.output()).not.toMatch(/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/)
+  }, 120_000)
+
+  it("serves one token's grants on two servers through /mcp under prefixed names, calls one, and removes both", async () => {
+    dtma ??= await startDtma({ token: null })
+    const stamp = Date.now().toString(36)
+    const [mcpName, memoryName] = [`one-everything-${stamp}`, `one-memory-${stamp}`]
+    const output = runMcpWalkthrough("mcp-agent-walkthrough", dtma, mcpName, memoryName)
+    expect(output).toContain(`"message":"MCP server '${mcpName}' deployed."`)
+    expect(output).toContain(`"message":"MCP server '${memoryName}' deployed."`)
+    const listing = /^\{"jsonrpc":"2\.0","id":2,.*$/m.exec(output)?.[0]
+    expect(listing).toBeDefined()
+    const names = (JSON.parse(listing!).result.tools as ReadonlyArray<{ name: string }>).map((t) => t.name)
+    expect(names).toEqual([`${mcpName}__echo`, `${mcpName}__get-sum`, `${memoryName}__read_graph`])
+    expect(output).toMatch(/^\{"jsonrpc":"2\.0","id":3,"result":\{"content":\[\{"type":"text","text":"Echo: hi"/m)
+    expect(output).toContain(`"message":"MCP server '${mcpName}' removed."`)
+    expect(output).toContain(`"message":"MCP server '${memoryName}' removed."`)
+    for (const server of [mcpName, memoryName])
+      expect(execFileSync("docker", ["ps", "-aq", "--filter", `label=dtma.name=${server}`], { encoding: "utf8" }).trim()).toBe("")
   }, 120_000)
 })
