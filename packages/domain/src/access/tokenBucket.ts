@@ -36,10 +36,16 @@ export const refillBucket = (bucket: Bucket, rate: Rate, now: number): Bucket =>
  */
 export const takeFromBucket = (bucket: Bucket, rate: Rate, now: number, cost = 1): Taken => {
   const current = refillBucket(bucket, rate, now)
-  const needed = Math.min(cost, rate.burst)
-  if (current.tokens >= needed) return { allowed: true, bucket: { tokens: current.tokens - needed, at: current.at } }
-  return { allowed: false, bucket: current, retryAfterMs: Math.ceil(((needed - current.tokens) * 1000) / rate.perSecond) }
+  // Refills are floating-point sums: a bucket refilled to exactly the cost may hold a hair more or
+  // less than it. Within `SLACK` of the cost counts as holding it, and the wait is reckoned so.
+  const charged = Math.min(cost, rate.burst)
+  const shortBy = charged - SLACK - current.tokens
+  if (shortBy <= 0) return { allowed: true, bucket: { tokens: Math.max(0, current.tokens - charged), at: current.at } }
+  return { allowed: false, bucket: current, retryAfterMs: Math.ceil((shortBy * 1000) / rate.perSecond) }
 }
+
+/** A billionth of a token: far above floating-point error, far below anything a rate can refill in a millisecond. */
+const SLACK = 1e-9
 
 /** Whether the bucket is full again at `now`, so forgetting it changes nothing. */
 export const isBucketFull = (bucket: Bucket, rate: Rate, now: number): boolean => refillBucket(bucket, rate, now).tokens >= rate.burst
