@@ -6,7 +6,7 @@ import { dockerApiOf, type DockerApi } from "../../src/docker/DockerApi.ts"
 import { dockerContainerEventsFromEnv, makeDockerContainerEvents } from "../../src/docker/DockerContainerEvents.ts"
 import { makeDockerContainerRuntime } from "../../src/docker/DockerContainerRuntime.ts"
 import { eventContainerSpec } from "./eventContainerSpec.ts"
-import { docker, mcpSpec, removeAll, runPrefix, runtime } from "../mcp/mcpContainers.ts"
+import { docker, mcpSpec, removeAll, removeScopes, runPrefix, runtime } from "../mcp/mcpContainers.ts"
 
 const RUN = runPrefix("events")
 
@@ -62,7 +62,8 @@ containerEventsContract(
       breakFeed: async () => feed.cut(),
       restoreFeed: async () => feed.mend(),
       patienceMs: 20_000,
-      cleanup: () => removeAll(scope),
+      // The contract names its containers itself: find them by scope, not by name.
+      cleanup: () => removeScopes(scope, `${scope}-other`),
     }
   },
   { timeoutMs: 60_000 },

@@ -4,6 +4,7 @@ import { Redacted } from "effect"
 import type { InstanceSpec, McpSettings, McpTarget, McpTransport } from "@dtma/domain"
 import { run } from "@dtma/testing"
 import { dockerContainerRuntimeFromEnv } from "../../src/docker/DockerContainerRuntime.ts"
+import { managedFilter } from "../../src/docker/labels.ts"
 
 /** Built by scripts/build-images.sh. */
 export const EVERYTHING = "dtma/mcp-everything:2026.8.31"
@@ -26,6 +27,15 @@ export const runPrefix = (what: string) => `dtma-test-${what}-${Math.random().to
 export const removeAll = async (prefix: string): Promise<void> => {
   const mine = await docker.listContainers({ all: true, filters: { name: [prefix] } })
   await Promise.all(mine.map((c) => docker.getContainer(c.Id).remove({ force: true })))
+}
+
+/** Removes every container of the DTMA scopes given (`dtma.managed=<scope>`), whatever their names. */
+export const removeScopes = async (...scopes: ReadonlyArray<string>): Promise<void> => {
+  // The engine ANDs label filters: one query per scope.
+  for (const scope of scopes) {
+    const mine = await docker.listContainers({ all: true, filters: { label: [managedFilter(scope)] } })
+    await Promise.all(mine.map((c) => docker.getContainer(c.Id).remove({ force: true })))
+  }
 }
 
 export const mcpSpec = (prefix: string, transport: McpTransport, suffix: string = transport): InstanceSpec => {
