@@ -2,6 +2,7 @@ import { Effect, Redacted } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { ROUTES } from "../../src/routes/routeTable.ts"
 import { mcpBody, startTestApp, TOKEN, type TestApp } from "../support/support.ts"
+import { PUBLIC_ROUTES } from "../support/publicRoutes.ts"
 
 let app: TestApp
 beforeEach(async () => {
@@ -24,14 +25,7 @@ const send = (method: string, path: string, headers: Record<string, string>, bod
 
 describe("who may call what", () => {
   it("refuses a request without a valid bearer token on every route but /health, /status and the well-known documents, the MCP endpoint included", async () => {
-    expect(ENDPOINTS.filter((e) => e.public).map((e) => `${e.method} ${e.path}`)).toEqual([
-      "GET /health",
-      "GET /status",
-      "GET /.well-known/jwks.json",
-      "GET /.well-known/oauth-protected-resource",
-      "GET /.well-known/oauth-protected-resource/mcp",
-      "GET /.well-known/oauth-protected-resource/mcp-servers/:name/mcp",
-    ])
+    expect(ENDPOINTS.filter((e) => e.public).map((e) => `${e.method} ${e.path}`)).toEqual(PUBLIC_ROUTES)
     for (const e of ENDPOINTS) {
       const body = e.method === "GET" ? undefined : "{}"
       const none = await send(e.method, e.path, {}, body)

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { makeTokenCheck } from "../../src/server/auth.ts"
 import { isPublicRequest, ROUTES } from "../../src/routes/routeTable.ts"
 import { OTHER_TOKEN, startTestApp, TOKEN, type TestApp } from "../support/support.ts"
+import { PUBLIC_ROUTES } from "../support/publicRoutes.ts"
 
 let app: TestApp
 beforeEach(async () => {
@@ -18,14 +19,7 @@ const authenticated = ROUTES.filter((r) => !r.public)
 
 describe("bearer authentication", () => {
   it("guards every route but /health and /status, as the legacy contract says, and the agent-access spec's well-known documents", () => {
-    expect(ROUTES.filter((r) => r.public).map((r) => `${r.method} ${r.path}`)).toEqual([
-      "GET /health",
-      "GET /status",
-      "GET /.well-known/jwks.json",
-      "GET /.well-known/oauth-protected-resource",
-      "GET /.well-known/oauth-protected-resource/mcp",
-      "GET /.well-known/oauth-protected-resource/mcp-servers/:name/mcp",
-    ])
+    expect(ROUTES.filter((r) => r.public).map((r) => `${r.method} ${r.path}`)).toEqual(PUBLIC_ROUTES)
   })
 
   for (const route of authenticated) {
