@@ -13,6 +13,7 @@ const results: BenchResults = {
   load: { start: { at: "", one: 0.5, five: 0.4, fifteen: 0.3 }, end: null },
   coldStart: null,
   callOverhead: null,
+  agentEndpoint: null,
   discovery: null,
   discoveryPollers: 32,
   density: null,
