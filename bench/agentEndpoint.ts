@@ -35,7 +35,7 @@ export interface AgentEndpointResult {
   readonly tool: string
   readonly warmupMs: number
   readonly calls: ReadonlyArray<AgentCallRun>
-  readonly list: AgentListRun
+  readonly list: ReadonlyArray<AgentListRun>
 }
 
 /** The agent endpoint's call cost is measured at these client counts (the issue's 1 and 8). */
@@ -49,7 +49,7 @@ const sessions = (url: string, token: string, n: number): Promise<ReadonlyArray<
 const closeAll = (clients: ReadonlyArray<Connected>) => Promise.all(clients.map((c) => c.close()))
 
 /** server-everything's `echo` on its own endpoint and as `<server>__echo` on `/mcp`, with one agent token granted only it. */
-const measureCalls = async (ctx: BenchContext, segmentMs: number): Promise<ReadonlyArray<AgentCallRun>> => {
+export const measureAgentCalls = async (ctx: BenchContext, segmentMs: number): Promise<ReadonlyArray<AgentCallRun>> => {
   const name = `${ctx.runId}-agent`
   await deployStdio(ctx.dtma, name, EVERYTHING_IMAGE)
   const runs: Array<AgentCallRun> = []
@@ -62,7 +62,8 @@ const measureCalls = async (ctx: BenchContext, segmentMs: number): Promise<Reado
       await closeAll([...own, ...joint])
       runs.push({ clients: n, segmentMs, ...result })
       ctx.log(
-        `agent endpoint: /mcp-servers/:name/mcp vs /mcp × ${n}, ${result.rounds} rounds: p50 ${round(result.a.latencyMs.p50)} vs ${round(result.b.latencyMs.p50)} ms, ` +
+        `agent endpoint: /mcp-servers/:name/mcp vs /mcp × ${n}, ${result.rounds} rounds: ` +
+          `p50 ${round(result.a.latencyMs.p50)} vs ${round(result.b.latencyMs.p50)} ms, ` +
           `median round difference ${round(result.medianRoundDifferenceMs)} ms, ${result.a.errors + result.b.errors} errors`,
       )
     }
@@ -90,19 +91,30 @@ const checkListing = async (url: string, token: string, names: ReadonlyArray<str
   }
 }
 
-/** `tools/list` on `/mcp` over `servers` × 50 tools under concurrent sessions, in turns with `ping` on the same sessions. */
-const measureList = async (ctx: BenchContext, segmentMs: number): Promise<AgentListRun> => {
-  await buildImage({
-    tag: MANY_TOOLS_IMAGE,
-    context: join(import.meta.dirname, "..", "images", "mcp-misbehaving"),
-    dockerfile: "Dockerfile",
-    files: ["server.mjs"],
-  })
+/** The list's sessions at one concurrency: `tools/list` in turns with `ping`. */
+const listInTurns = async (ctx: BenchContext, options: { url: string; token: string; clients: number; segmentMs: number }) => {
+  const agent = new Agent({ keepAlive: true, maxSockets: options.clients })
+  const open = await Promise.all(Array.from({ length: options.clients }, () => openRawSession(agent, options.url, options.token)))
+  try {
+    const pings = await Promise.all(open.map((s) => checkedRequest(s, "ping")))
+    const lists = await Promise.all(open.map((s) => checkedRequest(s, "tools/list")))
+    const arms = { a: pings.map((p) => p.operation), b: lists.map((l) => l.operation) }
+    const result = await alternating(arms, { warmupMs: ctx.plan.callWarmupMs, segmentMs: options.segmentMs, rounds: rounds(ctx, options.segmentMs) })
+    return { bodyBytes: lists[0]?.bytes ?? 0, result }
+  } finally {
+    await Promise.all(open.map((s) => s.close()))
+    agent.destroy()
+  }
+}
+
+/** `tools/list` on `/mcp` over `servers` × 50 tools at each concurrency, in turns with `ping` on the same sessions. */
+export const measureAgentList = async (ctx: BenchContext, segmentMs: number): Promise<ReadonlyArray<AgentListRun>> => {
+  const context = join(import.meta.dirname, "..", "images", "mcp-misbehaving")
+  await buildImage({ tag: MANY_TOOLS_IMAGE, context, dockerfile: "Dockerfile", files: ["server.mjs"] })
   const servers = ctx.plan.agentListServers
-  const clients = ctx.plan.agentListClients
   const names = Array.from({ length: servers }, (_, i) => `${ctx.runId}-list${i + 1}`)
   const deployed: Array<string> = []
-  const agent = new Agent({ keepAlive: true, maxSockets: clients })
+  const runs: Array<AgentListRun> = []
   try {
     await mapLimit(names, ctx.plan.deployConcurrency, async (name) => {
       const { status, body } = await deployManyTools(ctx.dtma, name)
@@ -112,24 +124,18 @@ const measureList = async (ctx: BenchContext, segmentMs: number): Promise<AgentL
     const token = await agentTokenForServers(ctx.dtma, names)
     const url = `${ctx.dtma.url}/mcp`
     await checkListing(url, token, names)
-    const open = await Promise.all(Array.from({ length: clients }, () => openRawSession(agent, url, token)))
-    try {
-      const pings = await Promise.all(open.map((s) => checkedRequest(s, "ping")))
-      const lists = await Promise.all(open.map((s) => checkedRequest(s, "tools/list")))
-      const arms = { a: pings.map((p) => p.operation), b: lists.map((l) => l.operation) }
-      const result = await alternating(arms, { warmupMs: ctx.plan.callWarmupMs, segmentMs, rounds: rounds(ctx, segmentMs) })
-      const bodyBytes = lists[0]?.bytes ?? 0
+    for (const clients of ctx.plan.agentListClients) {
+      const { bodyBytes, result } = await listInTurns(ctx, { url, token, clients, segmentMs })
+      const { a: ping, b: list } = result
       ctx.log(
         `agent endpoint: tools/list at ${servers} × ${TOOLS_PER_SERVER} tools (${bodyBytes} bytes) × ${clients} clients: ` +
-          `p50 ${round(result.b.latencyMs.p50)} ms, p99 ${round(result.b.latencyMs.p99)} ms, ${Math.round(result.b.perSecond)}/s; ` +
-          `ping p50 ${round(result.a.latencyMs.p50)} ms, p99 ${round(result.a.latencyMs.p99)} ms; ${result.a.errors + result.b.errors} errors`,
+          `p50 ${round(list.latencyMs.p50)} ms, p99 ${round(list.latencyMs.p99)} ms, ${Math.round(list.perSecond)}/s; ` +
+          `ping p50 ${round(ping.latencyMs.p50)} ms, p99 ${round(ping.latencyMs.p99)} ms; ${ping.errors + list.errors} errors`,
       )
-      return { servers, toolsPerServer: TOOLS_PER_SERVER, clients, segmentMs, bodyBytes, ...result }
-    } finally {
-      await Promise.all(open.map((s) => s.close()))
+      runs.push({ servers, toolsPerServer: TOOLS_PER_SERVER, clients, segmentMs, bodyBytes, ...result })
     }
+    return runs
   } finally {
-    agent.destroy()
     await mapLimit(deployed, ctx.plan.deployConcurrency, (name) => removeServer(ctx.dtma, name))
   }
 }
@@ -137,8 +143,8 @@ const measureList = async (ctx: BenchContext, segmentMs: number): Promise<AgentL
 /** Both figures of the agent endpoint; its servers are removed afterwards (discovery counts what is deployed). */
 export const measureAgentEndpoint = async (ctx: BenchContext): Promise<AgentEndpointResult> => {
   const segmentMs = ctx.plan.quick ? 250 : 1_000
-  const calls = await measureCalls(ctx, segmentMs)
-  const list = await measureList(ctx, segmentMs)
+  const calls = await measureAgentCalls(ctx, segmentMs)
+  const list = await measureAgentList(ctx, segmentMs)
   return { tool: "echo", warmupMs: ctx.plan.callWarmupMs, calls, list }
 }
 
@@ -175,36 +181,60 @@ export const agentCallTable = (r: AgentEndpointResult): Table => ({
   notes: [
     "N SDK sessions on the server's own endpoint calling `echo` and N on `/mcp` calling `<server>__echo`, all with one agent token granted the server; " +
       "the two take turns (which goes first alternates) after a warm-up each, so the machine's drift falls on both. Every answer is checked.",
-    "On `/mcp` a call is looked up in the token's catalog (kept from memory per grants), renamed, and sent through the same hub as on the server's own endpoint.",
+    "On `/mcp` a call is looked up in the token's catalog (kept from memory per grants), renamed, " +
+      "and sent through the same hub as on the server's own endpoint.",
   ],
 })
 
-export const agentListTable = (r: AgentListRun): Table => ({
-  title:
-    `The agent endpoint: \`tools/list\` on \`/mcp\` at ${r.servers} servers × ${r.toolsPerServer} tools (${r.bodyBytes} bytes an answer), ` +
-    `${plural(r.clients, "client")}, in turns with \`ping\``,
-  header: ["request", "rounds", "p50 ms", "p99 ms", "requests/s", "errors"],
-  rows: (
-    [
-      ["`tools/list`", r.b],
-      ["`ping` (the floor: the same sessions, no list)", r.a],
-    ] as const
-  ).map(([label, x]) => [
-    label,
-    `${r.rounds} × ${r.segmentMs / 1000} s each`,
-    `${round(x.latencyMs.p50)}`,
-    `${round(x.latencyMs.p99)}`,
-    `${Math.round(x.perSecond)}`,
-    String(x.errors),
-  ]),
-  notes: [
-    "Closed-loop sessions on keep-alive node:http sockets (no SDK: 32 clients parsing the list would take the DTMA's cores); one agent token granted every server. " +
-      "Each answer must carry its request's id and the first answer's length; the first listing is checked in full with the SDK.",
-    "`ping` on the same sessions is answered by `/mcp` itself: its latency is what the HTTP path, the token and the session cost under the same load, without the list.",
-  ],
-})
+export const agentListTable = (runs: ReadonlyArray<AgentListRun>): Table => {
+  const first = runs[0]
+  const shape = first === undefined ? "" : ` at ${first.servers} servers × ${first.toolsPerServer} tools (${first.bodyBytes} bytes an answer)`
+  return {
+    title: `The agent endpoint: \`tools/list\` on \`/mcp\`${shape}, in turns with \`ping\` on the same sessions`,
+    header: ["clients", "request", "rounds", "p50 ms", "p99 ms", "requests/s", "errors"],
+    rows: runs.flatMap((r) =>
+      (
+        [
+          ["`tools/list`", r.b],
+          ["`ping`", r.a],
+        ] as const
+      ).map(([label, x]) => [
+        String(r.clients),
+        label,
+        `${r.rounds} × ${r.segmentMs / 1000} s each`,
+        `${round(x.latencyMs.p50)}`,
+        `${round(x.latencyMs.p99)}`,
+        `${Math.round(x.perSecond)}`,
+        String(x.errors),
+      ]),
+    ),
+    notes: [
+      "Closed-loop sessions on keep-alive node:http sockets, one agent token granted every server. No SDK: 32 clients parsing the list " +
+        "would take the DTMA's cores. Each answer must carry its request's id and the first answer's length; " +
+        "the first listing is checked in full with the SDK.",
+      "`ping` is answered by `/mcp` itself on the same sessions: what the HTTP path, the token and the session cost under the same load, without the list.",
+    ],
+  }
+}
 
 export const agentEndpointTables = (r: AgentEndpointResult): ReadonlyArray<Table> => [agentCallTable(r), agentListTable(r.list)]
+
+const LIST_TARGET_CLIENTS = 32
+const LIST_TARGET_SERVERS = 10
+
+const listTarget = (runs: ReadonlyArray<AgentListRun>): ReadonlyArray<TargetCheck> => {
+  const busiest = runs.reduce<AgentListRun | undefined>((most, r) => (most === undefined || r.clients > most.clients ? r : most), undefined)
+  if (busiest === undefined) return []
+  const { servers, clients } = busiest
+  const quick = servers !== LIST_TARGET_SERVERS || clients !== LIST_TARGET_CLIENTS ? " (a quick run)" : ""
+  return [
+    {
+      target: `/mcp tools/list p99 ≤ 5 ms at ${servers} servers × ${busiest.toolsPerServer} tools, ${plural(clients, "client")}${quick}`,
+      measured: `${round(busiest.b.latencyMs.p99)} ms (p50 ${round(busiest.b.latencyMs.p50)} ms; ping p99 ${round(busiest.a.latencyMs.p99)} ms)`,
+      met: busiest.b.latencyMs.p99 <= 5,
+    },
+  ]
+}
 
 export const agentEndpointTargets = (r: AgentEndpointResult): ReadonlyArray<TargetCheck> => [
   ...r.calls.map((x) => {
@@ -215,14 +245,8 @@ export const agentEndpointTargets = (r: AgentEndpointResult): ReadonlyArray<Targ
       met: cost <= 0.1,
     }
   }),
-  {
-    target:
-      `/mcp tools/list p99 ≤ 5 ms at ${r.list.servers === 10 ? "10" : `${r.list.servers} (not 10: a quick run)`} servers × ${r.list.toolsPerServer} tools, ` +
-      plural(r.list.clients, "client"),
-    measured: `${round(r.list.b.latencyMs.p99)} ms (p50 ${round(r.list.b.latencyMs.p50)} ms; ping p99 ${round(r.list.a.latencyMs.p99)} ms)`,
-    met: r.list.b.latencyMs.p99 <= 5,
-  },
+  ...listTarget(r.list),
 ]
 
 /** Every answer of the figure, for the run's check of wrong or failed answers. */
-export const agentEndpointLoads = (r: AgentEndpointResult) => [...r.calls.flatMap((x) => [x.a, x.b]), r.list.a, r.list.b]
+export const agentEndpointLoads = (r: AgentEndpointResult) => [...r.calls, ...r.list].flatMap((x) => [x.a, x.b])

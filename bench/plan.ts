@@ -21,7 +21,7 @@ export interface Plan {
   readonly deployConcurrency: number
   /** Servers of `MCP_TOOL_COUNT=50` tools that `/mcp` lists together, and the sessions listing them at once. */
   readonly agentListServers: number
-  readonly agentListClients: number
+  readonly agentListClients: ReadonlyArray<number>
   /** The CPU-profiled proxied-call run (`--profile`). */
   readonly profileClients: ReadonlyArray<number>
   readonly profileDurationMs: number
@@ -42,7 +42,7 @@ export const FULL_PLAN: Plan = {
   idleWindowMs: 30_000,
   deployConcurrency: 4,
   agentListServers: 10,
-  agentListClients: 32,
+  agentListClients: [1, 32],
   profileClients: [1, 8],
   profileDurationMs: 8_000,
 }
@@ -63,7 +63,7 @@ export const QUICK_PLAN: Plan = {
   idleWindowMs: 2_000,
   deployConcurrency: 2,
   agentListServers: 2,
-  agentListClients: 8,
+  agentListClients: [1, 8],
   profileClients: [1],
   profileDurationMs: 1_000,
 }
