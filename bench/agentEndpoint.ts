@@ -5,6 +5,7 @@ import type { BenchDtma } from "./lib/dtma.ts"
 import { buildImage } from "./lib/docker.ts"
 import { alternating, mapLimit, type Alternated } from "./lib/load.ts"
 import { connectWhenReady, echoCall, streamableHttp, type Connected } from "./lib/mcpClients.ts"
+import { cpuSeconds } from "./lib/proc.ts"
 import { checkedRequest, openRawSession } from "./lib/rawMcp.ts"
 import { round } from "./lib/stats.ts"
 
@@ -43,6 +44,26 @@ const CALL_CLIENTS: ReadonlyArray<number> = [1, 8]
 
 const rounds = (ctx: BenchContext, segmentMs: number) => Math.max(2, Math.round(ctx.plan.callDurationMs / segmentMs))
 
+/** The turns of a figure: warm-up, rounds, and the DTMA's CPU time over each arm's segments. */
+const turnsOf = (ctx: BenchContext, segmentMs: number) => ({
+  warmupMs: ctx.plan.callWarmupMs,
+  segmentMs,
+  rounds: rounds(ctx, segmentMs),
+  probe: () => {
+    const from = cpuSeconds(ctx.dtma.pid)
+    return () => cpuSeconds(ctx.dtma.pid) - from
+  },
+})
+
+/** Microseconds for the report, "–" when not measured. */
+const us = (value: number): string => (Number.isFinite(value) ? `${Math.round(value)}` : "–")
+
+/** The DTMA's CPU per answered call of each arm, in µs (its CPU time is read in clock ticks: 10 ms, summed over the segments). */
+export const cpuPerCallUs = (x: Alternated): { readonly a: number; readonly b: number } => {
+  const per = (seconds: number | undefined, calls: number) => (seconds === undefined || calls === 0 ? Number.NaN : (seconds * 1e6) / calls)
+  return { a: per(x.probed?.a, x.a.latencyMs.n), b: per(x.probed?.b, x.b.latencyMs.n) }
+}
+
 const sessions = (url: string, token: string, n: number): Promise<ReadonlyArray<Connected>> =>
   Promise.all(Array.from({ length: n }, () => connectWhenReady(() => streamableHttp(url, { authorization: `Bearer ${token}` }), 30_000)))
 
@@ -58,13 +79,14 @@ export const measureAgentCalls = async (ctx: BenchContext, segmentMs: number): P
     for (const n of CALL_CLIENTS) {
       const [own, joint] = await Promise.all([sessions(`${ctx.dtma.url}/mcp-servers/${name}/mcp`, token, n), sessions(`${ctx.dtma.url}/mcp`, token, n)])
       const arms = { a: own.map((c) => echoCall(c.client)), b: joint.map((c) => echoCall(c.client, `${name}__echo`)) }
-      const result = await alternating(arms, { warmupMs: ctx.plan.callWarmupMs, segmentMs, rounds: rounds(ctx, segmentMs) })
+      const result = await alternating(arms, turnsOf(ctx, segmentMs))
       await closeAll([...own, ...joint])
       runs.push({ clients: n, segmentMs, ...result })
       ctx.log(
         `agent endpoint: /mcp-servers/:name/mcp vs /mcp × ${n}, ${result.rounds} rounds: ` +
           `p50 ${round(result.a.latencyMs.p50)} vs ${round(result.b.latencyMs.p50)} ms, ` +
-          `median round difference ${round(result.medianRoundDifferenceMs)} ms, ${result.a.errors + result.b.errors} errors`,
+          `median round difference ${round(result.medianRoundDifferenceMs)} ms, ` +
+          `DTMA CPU per call ${Math.round(cpuPerCallUs(result).a)} vs ${Math.round(cpuPerCallUs(result).b)} µs, ${result.a.errors + result.b.errors} errors`,
       )
     }
   } finally {
@@ -99,7 +121,7 @@ const listInTurns = async (ctx: BenchContext, options: { url: string; token: str
     const pings = await Promise.all(open.map((s) => checkedRequest(s, "ping")))
     const lists = await Promise.all(open.map((s) => checkedRequest(s, "tools/list")))
     const arms = { a: pings.map((p) => p.operation), b: lists.map((l) => l.operation) }
-    const result = await alternating(arms, { warmupMs: ctx.plan.callWarmupMs, segmentMs: options.segmentMs, rounds: rounds(ctx, options.segmentMs) })
+    const result = await alternating(arms, turnsOf(ctx, options.segmentMs))
     return { bodyBytes: lists[0]?.bytes ?? 0, result }
   } finally {
     await Promise.all(open.map((s) => s.close()))
@@ -130,7 +152,8 @@ export const measureAgentList = async (ctx: BenchContext, segmentMs: number): Pr
       ctx.log(
         `agent endpoint: tools/list at ${servers} × ${TOOLS_PER_SERVER} tools (${bodyBytes} bytes) × ${clients} clients: ` +
           `p50 ${round(list.latencyMs.p50)} ms, p99 ${round(list.latencyMs.p99)} ms, ${Math.round(list.perSecond)}/s; ` +
-          `ping p50 ${round(ping.latencyMs.p50)} ms, p99 ${round(ping.latencyMs.p99)} ms; ${ping.errors + list.errors} errors`,
+          `ping p50 ${round(ping.latencyMs.p50)} ms, p99 ${round(ping.latencyMs.p99)} ms; ` +
+          `DTMA CPU ${Math.round(cpuPerCallUs(result).b)} vs ${Math.round(cpuPerCallUs(result).a)} µs; ${ping.errors + list.errors} errors`,
       )
       runs.push({ servers, toolsPerServer: TOOLS_PER_SERVER, clients, segmentMs, bodyBytes, ...result })
     }
@@ -163,6 +186,7 @@ export const agentCallTable = (r: AgentEndpointResult): Table => ({
     "/mcp p99 ms",
     "own endpoint calls/s",
     "/mcp calls/s",
+    "DTMA CPU per call µs, own / /mcp",
     "errors",
   ],
   rows: r.calls.map((x) => [
@@ -176,6 +200,7 @@ export const agentCallTable = (r: AgentEndpointResult): Table => ({
     `${round(x.b.latencyMs.p99)}`,
     `${Math.round(x.a.perSecond)}`,
     `${Math.round(x.b.perSecond)}`,
+    `${us(cpuPerCallUs(x).a)} / ${us(cpuPerCallUs(x).b)}`,
     String(x.a.errors + x.b.errors),
   ]),
   notes: [
@@ -191,20 +216,21 @@ export const agentListTable = (runs: ReadonlyArray<AgentListRun>): Table => {
   const shape = first === undefined ? "" : ` at ${first.servers} servers × ${first.toolsPerServer} tools (${first.bodyBytes} bytes an answer)`
   return {
     title: `The agent endpoint: \`tools/list\` on \`/mcp\`${shape}, in turns with \`ping\` on the same sessions`,
-    header: ["clients", "request", "rounds", "p50 ms", "p99 ms", "requests/s", "errors"],
+    header: ["clients", "request", "rounds", "p50 ms", "p99 ms", "requests/s", "DTMA CPU per request µs", "errors"],
     rows: runs.flatMap((r) =>
       (
         [
-          ["`tools/list`", r.b],
-          ["`ping`", r.a],
+          ["`tools/list`", r.b, cpuPerCallUs(r).b],
+          ["`ping`", r.a, cpuPerCallUs(r).a],
         ] as const
-      ).map(([label, x]) => [
+      ).map(([label, x, cpu]) => [
         String(r.clients),
         label,
         `${r.rounds} × ${r.segmentMs / 1000} s each`,
         `${round(x.latencyMs.p50)}`,
         `${round(x.latencyMs.p99)}`,
         `${Math.round(x.perSecond)}`,
+        us(cpu),
         String(x.errors),
       ]),
     ),

@@ -63,6 +63,7 @@ describe("the agent endpoint's part of the report", () => {
     bodyBytes: 179_175,
     a: load(clients, 1, 2),
     b: load(clients, 2, p99),
+    probed: { a: 0.05, b: 0.1 },
   })
   const agentEndpoint: AgentEndpointResult = {
     tool: "echo",
@@ -86,7 +87,8 @@ describe("the agent endpoint's part of the report", () => {
   it("renders both tables", () => {
     const report = renderReport({ ...results, agentEndpoint })
     expect(report).toContain("`tools/list` on `/mcp` at 10 servers × 50 tools (179175 bytes an answer)")
-    expect(report).toContain("| 32 | `tools/list` | 8 × 1 s each | 2 | 40 |")
-    expect(report).toContain("| 8 | 8 × 1 s each | 9 | 9.2 | 0.2 |")
+    expect(report).toContain("| 32 | `tools/list` | 8 × 1 s each | 2 | 40 | 500 | 1000 | 0 |")
+    expect(report).toContain("| 32 | `ping` | 8 × 1 s each | 1 | 2 | 1000 | 500 | 0 |")
+    expect(report).toMatch(/\| 8 \| 8 × 1 s each \| 9 \| 9.2 \| 0.2 \| .* \| – \/ – \| 0 \|/)
   })
 })
