@@ -37,8 +37,12 @@ export const removeServer = async (dtma: BenchDtma, name: string): Promise<void>
 }
 
 /** An agent token from the DTMA's built-in issuer, granted every tool of server `name`. */
-export const agentTokenFor = async (dtma: BenchDtma, name: string): Promise<string> => {
-  const { status, body } = await dtma.call("POST", "/agent-tokens", { agentId: "bench-agent", grants: [{ server: name }], ttlSeconds: 3600 })
+export const agentTokenFor = (dtma: BenchDtma, name: string): Promise<string> => agentTokenForServers(dtma, [name])
+
+/** An agent token from the DTMA's built-in issuer, granted every tool of each server of `names`. */
+export const agentTokenForServers = async (dtma: BenchDtma, names: ReadonlyArray<string>): Promise<string> => {
+  const grants = names.map((server) => ({ server }))
+  const { status, body } = await dtma.call("POST", "/agent-tokens", { agentId: "bench-agent", grants, ttlSeconds: 3600 })
   const token = (body as { data?: { token?: unknown } } | null)?.data?.token
   if (status !== 201 || typeof token !== "string") throw new Error(`minting an agent token answered ${status}: ${JSON.stringify(body).slice(0, 500)}`)
   return token

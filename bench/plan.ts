@@ -19,6 +19,9 @@ export interface Plan {
   readonly idleWindowMs: number
   /** Deploys in flight at once while the fleet grows. */
   readonly deployConcurrency: number
+  /** Servers of `MCP_TOOL_COUNT=50` tools that `/mcp` lists together, and the sessions listing them at once. */
+  readonly agentListServers: number
+  readonly agentListClients: ReadonlyArray<number>
   /** The CPU-profiled proxied-call run (`--profile`). */
   readonly profileClients: ReadonlyArray<number>
   readonly profileDurationMs: number
@@ -38,6 +41,8 @@ export const FULL_PLAN: Plan = {
   idleSettleMs: 10_000,
   idleWindowMs: 30_000,
   deployConcurrency: 4,
+  agentListServers: 10,
+  agentListClients: [1, 32],
   profileClients: [1, 8],
   profileDurationMs: 8_000,
 }
@@ -57,6 +62,8 @@ export const QUICK_PLAN: Plan = {
   idleSettleMs: 500,
   idleWindowMs: 2_000,
   deployConcurrency: 2,
+  agentListServers: 2,
+  agentListClients: [1, 8],
   profileClients: [1],
   profileDurationMs: 1_000,
 }

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { agentEndpointTables, agentEndpointTargets, type AgentEndpointResult } from "./agentEndpoint.ts"
 import { authorizationTable, callOverheadTable, callOverheadTargets, type CallOverheadResult } from "./callOverhead.ts"
 import { coldStartTable, coldStartTargets, type ColdStartResult } from "./coldStart.ts"
 import type { Table, TargetCheck } from "./context.ts"
@@ -19,6 +20,8 @@ export interface BenchResults {
   readonly load: { readonly start: LoadAverage; readonly end: LoadAverage | null }
   readonly coldStart: ColdStartResult | null
   readonly callOverhead: CallOverheadResult | null
+  /** `/mcp` against a server's own endpoint, and `tools/list` of a large catalog on `/mcp`. */
+  readonly agentEndpoint: AgentEndpointResult | null
   readonly discovery: ReadonlyArray<DiscoveryRun> | null
   readonly discoveryPollers: number
   readonly density: ReadonlyArray<DensityRun> | null
@@ -32,6 +35,7 @@ export interface BenchResults {
 export const targetsOf = (r: BenchResults): ReadonlyArray<TargetCheck> => [
   ...(r.coldStart === null ? [] : coldStartTargets(r.coldStart)),
   ...(r.callOverhead === null ? [] : callOverheadTargets(r.callOverhead)),
+  ...(r.agentEndpoint === null ? [] : agentEndpointTargets(r.agentEndpoint)),
   ...(r.discovery === null ? [] : discoveryTargets(r.discovery)),
   ...(r.density === null ? [] : densityTargets(r.density)),
   ...(r.refresh === null ? [] : refreshTargets(r.refresh)),
@@ -58,6 +62,7 @@ export const renderReport = (r: BenchResults): string => {
   const tables: Array<Table> = [
     ...(r.coldStart === null ? [] : [coldStartTable(r.coldStart)]),
     ...(r.callOverhead === null ? [] : [callOverheadTable(r.callOverhead), authorizationTable(r.callOverhead)]),
+    ...(r.agentEndpoint === null ? [] : agentEndpointTables(r.agentEndpoint)),
     ...(r.discovery === null ? [] : [discoveryTable(r.discovery, r.discoveryPollers)]),
     ...(r.density === null ? [] : [densityTable(r.density)]),
     ...(r.refresh === null ? [] : [refreshTable(r.refresh)]),

@@ -1,10 +1,11 @@
 // `pnpm bench`: every figure in one run, written to bench/results/<timestamp>.{json,md} and, for a
 // full run, into docs/performance.md. `pnpm bench --quick`: a small run for CI (no timing checks).
-// Options: --quick, --only=<figure,...> (coldStart, callOverhead, discovery, density, refresh, profile),
+// Options: --quick, --only=<figure,...> (coldStart, callOverhead, agentEndpoint, discovery, density, refresh, profile),
 // --no-profile, --no-docs. Exits 1 if a figure failed or any call/poll got a wrong answer.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { agentEndpointLoads, measureAgentEndpoint } from "./agentEndpoint.ts"
 import { measureCallOverhead } from "./callOverhead.ts"
 import { measureColdStart } from "./coldStart.ts"
 import { MEMORY_IMAGE, type BenchContext } from "./context.ts"
@@ -21,7 +22,7 @@ import { measureProfile } from "./profile.ts"
 import { measureRefresh } from "./refresh.ts"
 import { renderReport, updateDocs, type BenchResults } from "./report.ts"
 
-const FIGURES = ["coldStart", "callOverhead", "discovery", "density", "refresh", "profile"] as const
+const FIGURES = ["coldStart", "callOverhead", "agentEndpoint", "discovery", "density", "refresh", "profile"] as const
 type Figure = (typeof FIGURES)[number]
 
 const args = process.argv.slice(2)
@@ -69,6 +70,7 @@ try {
   const ctx: BenchContext = { runId, runDir, plan, dtma, log }
   const coldStart = wanted("coldStart") ? await attempt("cold start", () => measureColdStart(ctx)) : null
   const callOverhead = wanted("callOverhead") ? await attempt("call overhead", () => measureCallOverhead(ctx)) : null
+  const agentEndpoint = wanted("agentEndpoint") ? await attempt("agent endpoint", () => measureAgentEndpoint(ctx)) : null
   const discovery: Array<DiscoveryRun> = []
   const density: Array<DensityRun> = []
   if (wanted("discovery") || wanted("density")) {
@@ -90,7 +92,12 @@ try {
   const refresh = wanted("refresh") ? await attempt("refresh", () => measureRefresh(ctx)) : null
   const profileFile = join(root, "bench", "results", `${stamp}-dtma.cpuprofile`)
   const profile = wanted("profile") ? await attempt("profile", () => measureProfile(ctx, profileFile)) : null
-  const errors = [...(callOverhead?.runs ?? []), ...(callOverhead?.authorization ?? []).flatMap((x) => [x.a, x.b]), ...discovery].filter((r) => r.errors > 0)
+  const errors = [
+    ...(callOverhead?.runs ?? []),
+    ...(callOverhead?.authorization ?? []).flatMap((x) => [x.a, x.b]),
+    ...(agentEndpoint === null ? [] : agentEndpointLoads(agentEndpoint)),
+    ...discovery,
+  ].filter((r) => r.errors > 0)
   for (const r of errors) failures.push(`${r.errors} wrong or failed answers, first: ${r.firstError}`)
   results = {
     command: `pnpm bench${args.length === 0 ? "" : ` ${args.join(" ")}`}`,
@@ -101,6 +108,7 @@ try {
     load: { start: loadStart, end: loadAverage() },
     coldStart,
     callOverhead,
+    agentEndpoint,
     discovery: wanted("discovery") ? discovery : null,
     discoveryPollers: plan.discoveryPollers,
     density: wanted("density") ? density : null,

@@ -65,10 +65,18 @@ export const removeLabelled = async (label: string): Promise<number> => {
 export const containerIds = async (label: string): Promise<ReadonlyArray<string>> =>
   (await docker.listContainers({ filters: { label: [label] } })).map((c) => c.Id)
 
-/** Builds `tag` from a Dockerfile with the legacy builder (engine 20.10 has no buildx); layers are cached. */
-export const buildImage = async (options: { readonly tag: string; readonly context: string; readonly dockerfile: string }): Promise<void> => {
+/**
+ * Builds `tag` from a Dockerfile with the legacy builder (engine 20.10 has no buildx); layers are
+ * cached. The build context holds the Dockerfile and `files` (paths in `context`).
+ */
+export const buildImage = async (options: {
+  readonly tag: string
+  readonly context: string
+  readonly dockerfile: string
+  readonly files?: ReadonlyArray<string>
+}): Promise<void> => {
   const stream = await docker.buildImage(
-    { context: options.context, src: [options.dockerfile] },
+    { context: options.context, src: [options.dockerfile, ...(options.files ?? [])] },
     { t: options.tag, dockerfile: options.dockerfile, forcerm: true },
   )
   const result = await new Promise<ReadonlyArray<{ error?: string }>>((resolve, reject) =>

@@ -67,27 +67,33 @@ export interface Alternated {
   readonly rounds: number
   /** The median over rounds of (b's p50 − a's p50) within the round, in ms. */
   readonly medianRoundDifferenceMs: number
+  /** What `probe` measured over each arm's segments, summed (absent without a probe). */
+  readonly probed?: { readonly a: number; readonly b: number }
 }
 
 /**
  * Measures arms `a` and `b` (as many clients each) in turns: after one warm-up of each, `rounds`
  * rounds of `segmentMs` of one then of the other (which goes first alternates), latencies pooled
  * per arm. A drift of the machine (load, a collection, Docker) falls on both alike, so a difference
- * far smaller than the run-to-run spread of sequential runs can be seen.
+ * far smaller than the run-to-run spread of sequential runs can be seen. `probe`, when given, is
+ * started before each measured segment and read after it (e.g. the server's CPU time), summed per arm.
  */
 export const alternating = async (
   arms: { readonly a: ReadonlyArray<Operation>; readonly b: ReadonlyArray<Operation> },
-  options: { readonly warmupMs: number; readonly segmentMs: number; readonly rounds: number },
+  options: { readonly warmupMs: number; readonly segmentMs: number; readonly rounds: number; readonly probe?: () => () => number },
 ): Promise<Alternated> => {
   await runLoop(arms.a, { warmupMs: options.warmupMs, durationMs: 0 })
   await runLoop(arms.b, { warmupMs: options.warmupMs, durationMs: 0 })
   const pooled = { a: { latencies: [], errors: 0, firstError: null } as Samples, b: { latencies: [], errors: 0, firstError: null } as Samples }
   const differences: Array<number> = []
+  const probed = { a: 0, b: 0 }
   for (let round = 0; round < options.rounds; round++) {
     const order = round % 2 === 0 ? (["a", "b"] as const) : (["b", "a"] as const)
     const p50 = { a: Number.NaN, b: Number.NaN }
     for (const arm of order) {
+      const read = options.probe?.()
       const samples = await runLoop(arms[arm], { warmupMs: 0, durationMs: options.segmentMs })
+      probed[arm] += read?.() ?? 0
       p50[arm] = summarize(samples.latencies).p50
       pooled[arm].latencies.push(...samples.latencies)
       pooled[arm].errors += samples.errors
@@ -101,6 +107,7 @@ export const alternating = async (
     b: resultOf(arms.b.length, pooled.b, measuredMs),
     rounds: options.rounds,
     medianRoundDifferenceMs: summarize(differences).p50,
+    ...(options.probe === undefined ? {} : { probed }),
   }
 }
 

@@ -63,14 +63,14 @@ export const streamableHttp = async (url: string, headers: Readonly<Record<strin
 }
 
 /**
- * server-everything's `echo` with a distinct message per call; the answer is checked, so a wrong
- * or mixed-up answer counts as an error.
+ * server-everything's `echo` (under `tool`, its name on `/mcp`) with a distinct message per call;
+ * the answer is checked, so a wrong or mixed-up answer counts as an error.
  */
 export const echoCall =
-  (client: Client): Operation =>
+  (client: Client, tool = "echo"): Operation =>
   async (sequence) => {
     const message = `bench ${sequence}`
-    const result = await client.callTool({ name: "echo", arguments: { message } })
+    const result = await client.callTool({ name: tool, arguments: { message } })
     const text = (result.content as ReadonlyArray<{ text?: string }> | undefined)?.[0]?.text ?? ""
     if (!text.endsWith(message)) throw new Error(`echo answered '${text}' to '${message}'`)
   }

@@ -9,7 +9,9 @@ describe("measuring two arms in turns", () => {
       await new Promise((resolve) => setTimeout(resolve, 1))
       if (fails) throw new Error(`${name} failed`)
     }
-    const result = await alternating({ a: [arm("a", false)], b: [arm("b", true), arm("b", false)] }, { warmupMs: 5, segmentMs: 20, rounds: 4 })
+    let started = 0
+    const probe = () => (started++, () => 1)
+    const result = await alternating({ a: [arm("a", false)], b: [arm("b", true), arm("b", false)] }, { warmupMs: 5, segmentMs: 20, rounds: 4, probe })
 
     // Warm-ups, then rounds: a b | b a | a b | b a.
     expect(ran).toEqual(["a", "b", "a", "b", "a", "b", "a"])
@@ -20,5 +22,8 @@ describe("measuring two arms in turns", () => {
     expect(result.b.errors).toBeGreaterThan(0)
     expect(result.b.firstError).toBe("Error: b failed")
     expect(Number.isFinite(result.medianRoundDifferenceMs)).toBe(true)
+    // Probed around each measured segment (not the warm-ups), summed per arm.
+    expect(started).toBe(8)
+    expect(result.probed).toEqual({ a: 4, b: 4 })
   })
 })

@@ -2,7 +2,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { DOCS_END, DOCS_START, renderReport, renderTable, updateDocs, type BenchResults } from "../report.ts"
+import type { AgentEndpointResult } from "../agentEndpoint.ts"
+import type { LoadResult } from "../lib/load.ts"
+import { DOCS_END, DOCS_START, renderReport, renderTable, targetsOf, updateDocs, type BenchResults } from "../report.ts"
 
 const results: BenchResults = {
   command: "pnpm bench",
@@ -13,6 +15,7 @@ const results: BenchResults = {
   load: { start: { at: "", one: 0.5, five: 0.4, fifteen: 0.3 }, end: null },
   coldStart: null,
   callOverhead: null,
+  agentEndpoint: null,
   discovery: null,
   discoveryPollers: 32,
   density: null,
@@ -40,5 +43,52 @@ describe("the bench report", () => {
     writeFileSync(file, readFileSync(file, "utf8").replace("Method.", "Method, edited."))
     updateDocs(file, "third")
     expect(readFileSync(file, "utf8")).toBe(`# Performance\n\nMethod, edited.\n\n${DOCS_START}\nthird\n${DOCS_END}\n`)
+  })
+})
+
+describe("the agent endpoint's part of the report", () => {
+  const load = (clients: number, p50: number, p99: number): LoadResult => ({
+    clients,
+    latencyMs: { n: 100, p50, p99, min: p50, max: p99, mean: p50 },
+    perSecond: 1000 / p50,
+    errors: 0,
+    firstError: null,
+  })
+  const turns = { rounds: 8, segmentMs: 1000, medianRoundDifferenceMs: 0.01 }
+  const list = (clients: number, p99: number) => ({
+    ...turns,
+    servers: 10,
+    toolsPerServer: 50,
+    clients,
+    bodyBytes: 179_175,
+    a: load(clients, 1, 2),
+    b: load(clients, 2, p99),
+    probed: { a: 0.05, b: 0.1 },
+  })
+  const agentEndpoint: AgentEndpointResult = {
+    tool: "echo",
+    warmupMs: 2000,
+    calls: [
+      { ...turns, clients: 1, a: load(1, 2, 5), b: load(1, 2.05, 5) },
+      { ...turns, clients: 8, a: load(8, 9, 30), b: load(8, 9.2, 30) },
+    ],
+    list: [list(1, 3), list(32, 40)],
+  }
+
+  it("holds /mcp to 0.1 ms p50 over the server's own endpoint at each client count, and tools/list to 5 ms p99 at the most clients", () => {
+    const targets = targetsOf({ ...results, agentEndpoint }).map((t) => [t.target, t.met])
+    expect(targets).toEqual([
+      ["/mcp p50 within 0.1 ms of the server's own endpoint, 1 client", true],
+      ["/mcp p50 within 0.1 ms of the server's own endpoint, 8 clients", false],
+      ["/mcp tools/list p99 ≤ 5 ms at 10 servers × 50 tools, 32 clients", false],
+    ])
+  })
+
+  it("renders both tables", () => {
+    const report = renderReport({ ...results, agentEndpoint })
+    expect(report).toContain("`tools/list` on `/mcp` at 10 servers × 50 tools (179175 bytes an answer)")
+    expect(report).toContain("| 32 | `tools/list` | 8 × 1 s each | 2 | 40 | 500 | 1000 | 0 |")
+    expect(report).toContain("| 32 | `ping` | 8 × 1 s each | 1 | 2 | 1000 | 500 | 0 |")
+    expect(report).toMatch(/\| 8 \| 8 × 1 s each \| 9 \| 9.2 \| 0.2 \| .* \| – \/ – \| 0 \|/)
   })
 })

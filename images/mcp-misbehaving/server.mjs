@@ -11,6 +11,8 @@
 //   no-initialize             reads requests and answers none, not even `initialize`; it says so on stderr
 //
 // Every mode logs one line to stderr at start ("mcp-misbehaving <mode> started").
+// Env MCP_TOOL_COUNT (1–10000, default 1): how many tools it lists, `echo` and then `tool-2` … `tool-<n>`,
+// each echoing like `echo` (a large catalog, for benchmarks of lists).
 import process from "node:process"
 
 const MIB = 1024 * 1024
@@ -43,6 +45,20 @@ const ECHO = {
   description: "Echoes back the input",
   inputSchema: { type: "object", properties: { message: { type: "string" } }, required: ["message"] },
 }
+const toolCount = Math.min(10_000, Math.max(1, number(process.env.MCP_TOOL_COUNT, 1)))
+const TOOLS = [
+  ECHO,
+  ...Array.from({ length: toolCount - 1 }, (_, i) => ({
+    name: `tool-${i + 2}`,
+    description: `Tool ${i + 2} of ${toolCount}: echoes back the input, like echo`,
+    inputSchema: {
+      type: "object",
+      properties: { message: { type: "string", description: "The text to echo back" }, repeat: { type: "integer", minimum: 1, maximum: 10 } },
+      required: ["message"],
+    },
+  })),
+]
+const TOOL_NAMES = new Set(TOOLS.map((t) => t.name))
 
 const hugeAnswer = (id) => {
   const bytes = number(arg1, 64 * MIB)
@@ -74,10 +90,10 @@ const handle = (message) => {
     case "ping":
       return reply(id, {})
     case "tools/list":
-      return reply(id, { tools: [ECHO] })
+      return reply(id, { tools: TOOLS })
     case "tools/call":
       if (mode === "huge-line") return hugeAnswer(id)
-      if (params?.name !== "echo") return fail(id, -32602, `unknown tool: ${params?.name}`)
+      if (!TOOL_NAMES.has(params?.name)) return fail(id, -32602, `unknown tool: ${params?.name}`)
       return reply(id, { content: [{ type: "text", text: `Echo: ${params?.arguments?.message ?? ""}` }] })
     default:
       return fail(id, -32601, `method not found: ${method}`)

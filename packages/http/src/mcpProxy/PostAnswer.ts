@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http"
 import type { JsonRpcNotification, JsonRpcResponse } from "@dtma/domain"
-import { SSE_HEADERS, SSE_KEEPALIVE, SSE_KEEPALIVE_MS, sseEvent, sseEventOfJson } from "./streamableHttp.ts"
+import { byteLengthOf, jsonChunksOf, type JsonChunks } from "./serialisedAnswers.ts"
+import { SSE_HEADERS, SSE_KEEPALIVE, SSE_KEEPALIVE_MS, sseEvent } from "./streamableHttp.ts"
 
 export interface PostAnswerOptions {
   readonly res: ServerResponse
@@ -12,7 +13,27 @@ export interface PostAnswerOptions {
 }
 
 /** A slot: pending, an answer (or refusal) serialised, or nothing (the request was cancelled). */
-type Slot = string | null | undefined
+type Slot = JsonChunks | null | undefined
+
+/** An answer as one event of a stream. */
+const eventOf = (json: JsonChunks): JsonChunks => ["event: message\ndata: ", ...json, "\n\n"]
+
+/**
+ * Writes `chunks` on `res` (and ends it when `end`): text alone as one string, as before; with bytes
+ * among them (an answer encoded once, `serialisedAnswers`), each in turn, corked into one write.
+ */
+const writeChunks = (res: ServerResponse, chunks: JsonChunks, end: boolean): void => {
+  if (chunks.every((c) => typeof c === "string")) {
+    const text = chunks.join("")
+    if (end) res.end(text)
+    else res.write(text)
+    return
+  }
+  res.cork()
+  for (const chunk of chunks) res.write(chunk)
+  if (end) res.end()
+  res.uncork()
+}
 
 /**
  * The HTTP answer to the requests of one POST. Answers fill their slots as they come; `open` picks
@@ -43,16 +64,16 @@ export class PostAnswer {
 
   /**
    * Fills slot `i` with its answer, a refusal, or nothing when the request was cancelled; once.
-   * Returns the bytes of the answer as it is written (serialised here, once).
+   * Returns the bytes of the answer as it is written (serialised here, once, unless it was already: `serialisedAnswers`).
    */
   settle(i: number, answer: JsonRpcResponse | null): number {
     if (this.#slots[i] !== undefined) return 0
-    const json = answer === null ? null : JSON.stringify(answer)
+    const json = answer === null ? null : jsonChunksOf(answer)
     this.#slots[i] = json
     this.#pending--
-    if (this.#mode === "stream" && json !== null) this.#write(sseEventOfJson(json))
+    if (this.#mode === "stream" && json !== null) this.#write(eventOf(json))
     if (this.#pending === 0 && this.#mode !== "closed") this.#finish()
-    return json === null ? 0 : Buffer.byteLength(json)
+    return json === null ? 0 : byteLengthOf(json)
   }
 
   /**
@@ -74,14 +95,11 @@ export class PostAnswer {
     if (stream && this.#started > 0) {
       this.#mode = "stream"
       res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": sessionId })
-      const settled = this.#slots
-        .filter((s) => s != null)
-        .map(sseEventOfJson)
-        .join("")
+      const settled = this.#slots.filter((s) => s != null).flatMap(eventOf)
       // Answered already (initialize, ping): head, events and end in one go.
-      if (this.#pending === 0) return void res.end(settled)
-      if (settled === "") res.flushHeaders()
-      else res.write(settled)
+      if (this.#pending === 0) return void writeChunks(res, settled, true)
+      if (settled.length === 0) res.flushHeaders()
+      else writeChunks(res, settled, false)
       this.#keepAlive = setInterval(() => this.#write(SSE_KEEPALIVE), SSE_KEEPALIVE_MS).unref()
       return undefined
     }
@@ -90,9 +108,11 @@ export class PostAnswer {
     return new Promise((resolve) => (this.#written = resolve))
   }
 
-  #write(chunk: string): void {
+  #write(chunks: string | JsonChunks): void {
     const { res } = this.#options
-    if (!res.writableEnded && !res.destroyed) res.write(chunk)
+    if (res.writableEnded || res.destroyed) return
+    if (typeof chunks === "string") res.write(chunks)
+    else writeChunks(res, chunks, false)
   }
 
   #finish(): void {
@@ -107,9 +127,10 @@ export class PostAnswer {
       // Every request was cancelled before it was answered: nothing to say.
       if (answers.length === 0) res.writeHead(202).end()
       else {
-        const json = batch ? `[${answers.join(",")}]` : (answers[0] as string)
-        const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(json), "mcp-session-id": sessionId }
-        res.writeHead(this.#started === 0 ? 400 : 200, headers).end(json)
+        const json = batch ? ["[", ...answers.flatMap((a, i) => (i === 0 ? a : [",", ...a])), "]"] : (answers[0] as JsonChunks)
+        const headers = { "content-type": "application/json", "content-length": byteLengthOf(json), "mcp-session-id": sessionId }
+        res.writeHead(this.#started === 0 ? 400 : 200, headers)
+        writeChunks(res, json, true)
       }
     }
     this.#written?.()

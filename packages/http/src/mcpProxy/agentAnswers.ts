@@ -5,6 +5,7 @@ import { ungrantedAnswer } from "./grantedMessages.ts"
 import { negotiatedVersion } from "./protocolVersion.ts"
 import { PROXY_ERROR_TABLE, type ProxyFailure } from "./proxyErrorTable.ts"
 import { NOTHING } from "./requestAccess.ts"
+import { serialised } from "./serialisedAnswers.ts"
 
 // What the agent endpoint `/mcp` answers itself: its handshake, its lists (from memory), and the
 // errors of requests it cannot route.
@@ -33,8 +34,11 @@ export const agentInitializeResult = (asked: unknown, supported: ReadonlyArray<s
   ...(instructions === null ? {} : { instructions }),
 })
 
+/** A field of the catalog (and of a list's answer) holding the items of a list. */
+type ListField = "tools" | "prompts" | "resources" | "resourceTemplates"
+
 /** The list methods, and the field of the catalog (and of the answer) holding their items. */
-export const LIST_FIELDS: ReadonlyMap<string, "tools" | "prompts" | "resources" | "resourceTemplates"> = new Map([
+export const LIST_FIELDS: ReadonlyMap<string, ListField> = new Map([
   ["tools/list", "tools"],
   ["prompts/list", "prompts"],
   ["resources/list", "resources"],
@@ -47,15 +51,45 @@ const failure = (request: JsonRpcRequest, code: number, message: string, data?: 
   error: { code, message, ...(data === undefined ? {} : { data }) },
 })
 
-/** One page of a list from the catalog; a cursor this endpoint did not give is Invalid Params. */
+/** A list page's result and its JSON text, encoded. */
+interface Page {
+  readonly result: Result
+  readonly json: Uint8Array
+}
+
+/**
+ * The pages of each catalog answered so far, serialised, by method, cursor and page size. A catalog
+ * is replaced, not changed, when the servers change, so its pages stay true while it lives. At most
+ * `PAGES_PER_CATALOG` are kept: a client may pass any index as a cursor, not only those handed out.
+ */
+const pages = new WeakMap<AggregateCatalog, Map<string, Page>>()
+const PAGES_PER_CATALOG = 64
+
+const pageFor = (catalog: AggregateCatalog, field: ListField, cursor: string | undefined, size: number) => {
+  const key = `${field} ${size} ${cursor ?? ""}`
+  const known = pages.get(catalog) ?? new Map<string, Page>()
+  const found = known.get(key)
+  if (found !== undefined) return Result.succeed(found)
+  return Result.map(pageOf(catalog[field], cursor, size), ({ items, nextCursor }) => {
+    const result = nextCursor === undefined ? { [field]: items } : { [field]: items, nextCursor }
+    const page = { result, json: Buffer.from(JSON.stringify(result)) }
+    if (known.size < PAGES_PER_CATALOG) pages.set(catalog, known.set(key, page))
+    return page
+  })
+}
+
+/**
+ * One page of a list from the catalog; a cursor this endpoint did not give is Invalid Params. The
+ * page is serialised and encoded once per catalog: each answer carries those bytes, only the id is new.
+ */
 export const listAnswer = (request: JsonRpcRequest, catalog: AggregateCatalog, pageSize: number): JsonRpcResponse => {
   const field = LIST_FIELDS.get(request.method)!
   const cursor = request.params?.["cursor"]
   if (cursor !== undefined && typeof cursor !== "string") return failure(request, ErrorCodes.InvalidParams, "Invalid params: cursor must be a string")
-  const page = pageOf(catalog[field], cursor, pageSize)
+  const page = pageFor(catalog, field, cursor, pageSize)
   if (Result.isFailure(page)) return failure(request, ErrorCodes.InvalidParams, `Invalid params: ${page.failure.message}`)
-  const { items, nextCursor } = page.success
-  return { jsonrpc: "2.0", id: request.id, result: nextCursor === undefined ? { [field]: items } : { [field]: items, nextCursor } }
+  const { result, json } = page.success
+  return serialised({ jsonrpc: "2.0", id: request.id, result }, [`{"jsonrpc":"2.0","id":${JSON.stringify(request.id)},"result":`, json, "}"])
 }
 
 /**

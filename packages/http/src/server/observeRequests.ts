@@ -2,8 +2,8 @@ import type { Middleware } from "koa"
 import type { Logger } from "../composition/logger.ts"
 import type { HttpMetrics } from "./metrics.ts"
 
-/** The proxied MCP endpoint's route: one request per tool call, so its lines are debug, not info. */
-const CALL_ROUTE = /\/mcp-servers\/[^/]+\/mcp$/
+/** The MCP endpoints' routes, a server's own and the agent endpoint `/mcp`: one request per tool call, so their lines are debug, not info. */
+const CALL_ROUTE = /^(\/mcp-servers\/[^/]+)?\/mcp$/
 
 /**
  * One log line and one metrics sample per request: method, route pattern, status and duration.

@@ -3,8 +3,18 @@ import { createServer, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { InstanceNotFound, McpServerBusy, McpServerUnavailable, type JsonRpcNotification, type JsonRpcResponse } from "@dtma/domain"
+import {
+  InstanceNotFound,
+  McpServerBusy,
+  McpServerUnavailable,
+  type AggregateCatalog,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from "@dtma/domain"
+import { listAnswer } from "../../src/mcpProxy/agentAnswers.ts"
 import { PostAnswer } from "../../src/mcpProxy/PostAnswer.ts"
+import { jsonChunksOf } from "../../src/mcpProxy/serialisedAnswers.ts"
 import { negotiatedVersion } from "../../src/mcpProxy/protocolVersion.ts"
 import { PROXY_ERROR_TABLE, replyForFailure } from "../../src/mcpProxy/proxyErrorTable.ts"
 import { ResourceSubscriptions } from "../../src/mcpProxy/ResourceSubscriptions.ts"
@@ -202,5 +212,110 @@ describe("the refusals of Streamable HTTP exchanges", () => {
     ["a client accepting JSON only", "application/json", 406],
   ])("check a GET from %s", (_, accept, status) => {
     expect(statusOf(getHeadersProblem({ accept }))).toBe(status)
+  })
+})
+
+describe("the lists of /mcp, answered from memory", () => {
+  const catalogOf = (tools: ReadonlyArray<Readonly<Record<string, unknown>>>): AggregateCatalog => ({
+    tools,
+    prompts: [],
+    resources: [],
+    resourceTemplates: [],
+    instructions: null,
+    toolRoutes: new Map(),
+    promptRoutes: new Map(),
+    resourceRoutes: new Map(),
+    resourceServers: new Map(),
+    collisions: [],
+  })
+  const list = (id: string | number, cursor?: string): JsonRpcRequest => ({
+    jsonrpc: "2.0",
+    id,
+    method: "tools/list",
+    ...(cursor === undefined ? {} : { params: { cursor } }),
+  })
+  /** The text PostAnswer writes for an answer. */
+  const jsonOf = (answer: JsonRpcResponse) => Buffer.concat(jsonChunksOf(answer).map((c) => Buffer.from(c))).toString("utf8")
+  /** A tool that counts how often it is serialised. */
+  const counted = (name: string, count: { n: number }) => ({ name, toJSON: () => (count.n++, { name }) })
+
+  it("serialise a page once for every request and session asking for it, each answer under its own id", async () => {
+    const count = { n: 0 }
+    const catalog = catalogOf([counted("a__one", count), counted("b__two", count)])
+    const written: Array<string> = []
+    for (const id of [1, "two", 3]) {
+      const server = await answering((res) => {
+        const answer = new PostAnswer({ res, sessionId: `s-${id}`, batch: false, requests: 1 })
+        answer.started()
+        answer.settle(0, listAnswer(list(id), catalog, 1000))
+        void answer.open(false)
+      })
+      written.push(await (await fetch(server.url)).text())
+      await server.close()
+    }
+    // Each of the two tools once, for the three answers.
+    expect(count.n).toBe(2)
+    expect(written.map((t) => JSON.parse(t))).toEqual(
+      [1, "two", 3].map((id) => ({ jsonrpc: "2.0", id, result: { tools: [{ name: "a__one" }, { name: "b__two" }] } })),
+    )
+  })
+
+  it("write a page in a batch and in an event stream as any answer, with the body's length in bytes", async () => {
+    const catalog = catalogOf([{ name: "a__é", description: "ünïcode" }])
+    const page = { jsonrpc: "2.0", id: 1, result: { tools: [{ name: "a__é", description: "ünïcode" }] } }
+    const other: JsonRpcResponse = { jsonrpc: "2.0", id: 2, result: {} }
+    for (const stream of [false, true]) {
+      const server = await answering((res) => {
+        const answer = new PostAnswer({ res, sessionId: "s-1", batch: true, requests: 2 })
+        answer.started()
+        answer.started()
+        answer.settle(0, listAnswer(list(1), catalog, 1000))
+        void answer.open(stream)
+        answer.settle(1, other)
+      })
+      const res = await fetch(server.url)
+      const bytes = Buffer.from(await res.arrayBuffer())
+      if (stream) expect(bytes.toString("utf8")).toBe(`event: message\ndata: ${JSON.stringify(page)}\n\nevent: message\ndata: ${JSON.stringify(other)}\n\n`)
+      else {
+        expect(Number(res.headers.get("content-length"))).toBe(bytes.length)
+        expect(JSON.parse(bytes.toString("utf8"))).toEqual([page, other])
+      }
+      await server.close()
+    }
+  })
+
+  it("answer each page as the catalog lists it, whatever the items, the page size, the cursor and the id", () => {
+    const json = fc.jsonValue({ maxDepth: 2 })
+    fc.assert(
+      fc.property(
+        fc.array(fc.dictionary(fc.string({ maxLength: 8 }), json, { maxKeys: 4 }), { maxLength: 12 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.nat({ max: 14 }),
+        fc.oneof(fc.integer(), fc.string({ maxLength: 6 })),
+        (tools, size, start, id) => {
+          const catalog = catalogOf(tools)
+          const cursor = start === 0 ? undefined : `p${start.toString(36)}`
+          for (const asked of [id, `again-${id}`]) {
+            const end = start + size
+            const expected = {
+              tools: JSON.parse(JSON.stringify(tools.slice(start, end))),
+              ...(end < tools.length ? { nextCursor: `p${end.toString(36)}` } : {}),
+            }
+            const answer = listAnswer(list(asked, cursor), catalog, size)
+            // What PostAnswer writes: the text it was given, the same as serialising the answer.
+            expect(jsonOf(answer)).toBe(JSON.stringify(answer))
+            expect(JSON.parse(jsonOf(answer))).toEqual({ jsonrpc: "2.0", id: asked, result: expected })
+          }
+        },
+      ),
+    )
+  })
+
+  it("keep at most 64 serialised pages of a catalog, whatever cursors clients make up", () => {
+    const count = { n: 0 }
+    const catalog = catalogOf(Array.from({ length: 100 }, (_, i) => counted(`t${i}`, count)))
+    const ask = (i: number) => jsonOf(listAnswer(list(i, i === 0 ? undefined : `p${i.toString(36)}`), catalog, 1))
+    for (let round = 0; round < 2; round++) for (let i = 0; i < 100; i++) ask(i)
+    expect(count.n).toBe(100 + 36)
   })
 })

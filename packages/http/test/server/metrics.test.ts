@@ -93,7 +93,10 @@ describe("request logging", () => {
     expect(app.logs.join("\n")).not.toContain("body-secret")
   })
 
-  it("logs a proxied MCP call at debug, and one that failed at info", async () => {
+  it.each([
+    ["/mcp-servers/mcp-a/mcp", "/mcp-servers/:name/mcp"],
+    ["/mcp", "/mcp"],
+  ])("logs an MCP request on %s at debug, and one that failed at info", async (path, route) => {
     expect((await app.json("POST", "/mcp-servers", mcpBody())).status).toBe(201)
     const init = {
       jsonrpc: "2.0",
@@ -102,14 +105,14 @@ describe("request logging", () => {
       params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
     }
     const call = (headers: Record<string, string>) =>
-      app.api("/mcp-servers/mcp-a/mcp", {
+      app.api(path, {
         method: "POST",
         body: JSON.stringify(init),
         headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
       })
     expect((await call({})).status).toBe(200)
     expect((await call({ authorization: "Bearer wrong" })).status).toBe(401)
-    const lines = app.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "request" && l.route === "/mcp-servers/:name/mcp")
+    const lines = app.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "request" && l.route === route)
     expect(lines.map((l) => [l.status, l.level])).toEqual([
       [200, "debug"],
       [401, "info"],
