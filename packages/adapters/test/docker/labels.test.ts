@@ -6,6 +6,7 @@ const arbMcp = fc.record({
   transport: fc.constantFrom("stdio" as const, "sse" as const, "websocket" as const, "streamable_http" as const),
   endpointPath: fc.option(fc.string(), { nil: null }),
   port: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: null }),
+  isolation: fc.constantFrom("shared" as const, "per_agent" as const),
 })
 
 const arbOAuth = fc.record(
@@ -58,6 +59,7 @@ const arbInstanceLabels: fc.Arbitrary<InstanceLabels> = fc.record({
   envNames: fc.array(fc.string()),
   oauth: fc.option(arbOAuth, { nil: null }),
   recipe: fc.option(arbRecipe, { nil: null }),
+  isolatedFor: fc.option(fc.record({ server: fc.string({ minLength: 1 }), agent: fc.string({ minLength: 1 }) }), { nil: null }),
 })
 
 const valid = encodeLabels({
@@ -69,6 +71,7 @@ const valid = encodeLabels({
   envNames: ["API_KEY"],
   oauth: null,
   recipe: null,
+  isolatedFor: null,
 })
 
 describe("instance labels", () => {
@@ -156,6 +159,7 @@ describe("instance labels", () => {
       envNames: [],
       oauth: null,
       recipe: null,
+      isolatedFor: null,
     })
     expect(labels).toEqual({
       "dtma.managed": "true",
