@@ -171,7 +171,17 @@ describe("instance labels", () => {
       "dtma.mcp": "null",
       "dtma.oauth": "null",
       "dtma.recipe": "null",
+      "dtma.isolated-server": "",
+      "dtma.isolated-agent": "",
     })
+  })
+
+  it("name an agent's own instance of a per_agent server by its server and agent, and read a container of an earlier version as no agent's", () => {
+    const labels = encodeLabels({ ...decodeLabels(valid)!, name: "memory/agent-7", isolatedFor: { server: "memory", agent: "agent-7" } })
+    expect(labels).toMatchObject({ "dtma.isolated-server": "memory", "dtma.isolated-agent": "agent-7" })
+    expect(decodeLabels(labels)?.isolatedFor).toEqual({ server: "memory", agent: "agent-7" })
+    const { [LABEL.isolatedServer]: _, [LABEL.isolatedAgent]: __, ...earlier } = valid
+    expect(decodeLabels(earlier)?.isolatedFor).toBeNull()
   })
 
   it("read a container of an earlier version, which has no OAuth label, as having no OAuth connections", () => {

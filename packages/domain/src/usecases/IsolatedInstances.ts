@@ -126,11 +126,13 @@ export const makeIsolatedInstances = (deps: IsolatedInstancesDeps) => {
       const parent = parentOf(server)
       if (parent === null) return yield* new InstanceNotFound({ name: server })
       if (agent === null || isolationOf(parent) !== "per_agent") return server
+      // An operator's stop holds for every agent's instance; a server restarting after a crash holds for none.
+      const health = healthOf(parent.state)
+      if (health === "stopped" || health === "stopping") return yield* new McpServerUnavailable({ name: server, health, detail: parent.lastError })
       const now = yield* Clock.currentTimeMillis
       const pool = poolOf(server)
       let entry = pool.get(agent)
       if (entry === undefined) {
-        if (!serving(parent)) return yield* new McpServerUnavailable({ name: server, health: healthOf(parent.state), detail: parent.lastError })
         if (pool.size >= deps.max) return yield* new IsolatedInstanceLimit({ name: server, limit: deps.max })
         entry = { agent, name: isolatedInstanceName({ server, agent }), createdAt: now, lastUsedAt: now }
         pool.set(agent, entry)
