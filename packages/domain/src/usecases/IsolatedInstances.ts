@@ -23,6 +23,9 @@ export const serving = (server: SupervisedServer): boolean => {
   return server.container.state === "running" && (health === "healthy" || health === "degraded")
 }
 
+/** An agent's instance its next call starts: stopped with its server, or given up on after crashes (an agent's call is its operator's start). */
+const needsStart = (server: SupervisedServer): boolean => server.state._tag === "Stopped" || server.state._tag === "CircuitOpen"
+
 /** The request an agent's instance is created from: its server's, under the instance's own name. */
 export const isolatedRequestOf = (base: DeployRequest, isolatedFor: IsolatedFor): DeployRequest => ({
   ...base,
@@ -140,12 +143,10 @@ export const makeIsolatedInstances = (deps: IsolatedInstancesDeps) => {
       entry.lastUsedAt = now
       const { name } = entry
       const current = mailboxes.get(name)?.server ?? null
-      if (current !== null && !leaving.has(name) && healthOf(current.state) !== "stopped") return name
+      if (current !== null && !leaving.has(name) && !needsStart(current)) return name
       const made = entry
       const work = (box: Mailbox) =>
-        box.server !== null && healthOf(box.server.state) === "stopped"
-          ? interpreter.apply(box, { _tag: "StartRequested", restart: false })
-          : create(box, made, server)
+        box.server !== null && needsStart(box.server) ? interpreter.apply(box, { _tag: "StartRequested", restart: false }) : create(box, made, server)
       yield* request(name, work).pipe(
         Effect.catch((e) => {
           // A creation that failed leaves no entry behind: the next call tries again.

@@ -7,6 +7,9 @@ import type { McpServerGone, McpServers, McpServersSettings } from "../../src/in
 import { droplet, request } from "./mcpDroplet.ts"
 import { testSupervision } from "./testSupervision.ts"
 
+/** Lets the `hold` tool answer. */
+let release: () => void = () => undefined
+
 /** A server that keeps what it is told, per process: what `server-memory` keeps in its graph. */
 const notesServer: McpServerFactory = () => {
   const server = new McpServer({ name: "notes", version: "1.0.0" })
@@ -16,6 +19,10 @@ const notesServer: McpServerFactory = () => {
     return { content: [{ type: "text", text: "ok" }] }
   })
   server.registerTool("recall", {}, () => ({ content: [{ type: "text", text: notes.join(",") }] }))
+  server.registerTool("hold", {}, async () => {
+    await new Promise<void>((resolve) => (release = resolve))
+    return { content: [{ type: "text", text: "released" }] }
+  })
   return server
 }
 
@@ -108,6 +115,26 @@ describe("a per_agent MCP server", () => {
     expect(await d.vt.run(callAs(mcp, "agent-a", "recall"))).toBe("")
     const [second] = await containersOf("memory")
     expect(second?.containerId).not.toBe(first?.containerId)
+  })
+
+  it("keeps an instance with a call in flight however long it takes, and removes it once idle after", async () => {
+    const mcp = await setUp({ requestTimeoutMs: 60_000 })
+    await d.vt.run(mcp.deploy(perAgent()))
+    const name = await d.vt.run(mcp.instanceFor("memory", "agent-a"))
+    const held = d.vt.run(
+      mcp
+        .session(name)
+        .pipe(
+          Effect.flatMap((s) =>
+            s.forward("client", { jsonrpc: "2.0", id: 9, method: "tools/call", params: { name: "hold", arguments: {} } }, { timeoutMs: 60_000 }),
+          ),
+        ),
+    )
+    await d.vt.advance(IDLE_MS * 5)
+    expect(await containersOf("memory")).toHaveLength(1)
+    release()
+    expect(await held).toMatchObject({ result: { content: [{ text: "released" }] } })
+    await d.vt.until(async () => (await containersOf("memory")).length === 0, { stepMs: 100, limitMs: 3_000 })
   })
 
   it("refuses an agent's instance past the server's most, naming the server and the limit, until one goes idle", async () => {
