@@ -1,5 +1,5 @@
 import { Effect, Exit } from "effect"
-import { fc, test } from "@fast-check/vitest"
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { buildInstanceSpec, instanceNameProblem, isolatedInstanceName, validateInstanceName } from "../src/index.ts"
 
@@ -18,14 +18,20 @@ describe("instance names", () => {
 })
 
 describe("the instance name of an agent's own instance of a per_agent server", () => {
-  test.prop([fc.string({ minLength: 1, maxLength: 200 }), fc.string({ minLength: 1, maxLength: 128 }), fc.string({ maxLength: 300 })])(
-    "is never a name a caller may give, whatever the server, the agent and the caller's name",
-    (server, agent, callers) => {
-      fc.pre(instanceNameProblem(callers) === null)
-      expect(isolatedInstanceName({ server, agent })).not.toBe(callers)
-      expect(instanceNameProblem(isolatedInstanceName({ server, agent }))).not.toBeNull()
-    },
-  )
+  it("is never a name a caller may give, whatever the server, the agent and the caller's name", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 200 }),
+        fc.string({ minLength: 1, maxLength: 128 }),
+        fc.string({ maxLength: 300 }),
+        (server, agent, callers) => {
+          fc.pre(instanceNameProblem(callers) === null)
+          expect(isolatedInstanceName({ server, agent })).not.toBe(callers)
+          expect(instanceNameProblem(isolatedInstanceName({ server, agent }))).not.toBeNull()
+        },
+      ),
+    )
+  })
 
   it("is taken for an agent's instance only under its own name, with a server's valid name and a token's agent id", () => {
     const base = { accountToolInstanceId: null, image: "mcp/notes:1", env: [], ports: [], mcp: { transport: "stdio", endpointPath: null, port: null } } as const
