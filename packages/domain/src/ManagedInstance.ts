@@ -47,10 +47,25 @@ export interface PublishedPort {
   readonly hostPort: number | null
 }
 
+/**
+ * Whom a server's upstream serves: `shared`, one for every session (the default); `per_agent`, each
+ * agent its own (a container of its own for stdio, a connection of its own for network transports).
+ */
+export type Isolation = "shared" | "per_agent"
+
 export interface McpSettings {
   readonly transport: McpTransport
   readonly endpointPath: string | null
   readonly port: number | null
+  /** Absent: `shared`. */
+  readonly isolation?: Isolation | undefined
+}
+
+/** The server and the agent an instance of a `per_agent` server is for (kept with its container: never a secret). */
+export interface IsolatedFor {
+  readonly server: string
+  /** The agent's id (its token's `sub`). */
+  readonly agent: string
 }
 
 /** What a caller may set beyond image, command, env and ports, within the operator's bounds. */
@@ -97,6 +112,8 @@ export interface InstanceSpec {
   readonly oauth?: OAuthBinding | null | undefined
   /** Host directories the DTMA delivers credentials in, bind-mounted read-only. */
   readonly mounts?: ReadonlyArray<DeliveryMount> | undefined
+  /** Set on an agent's own instance of a `per_agent` server; absent or null for any other. */
+  readonly isolatedFor?: IsolatedFor | null | undefined
 }
 
 /** A container the DTMA manages, as the runtime reports it. */
@@ -124,4 +141,6 @@ export interface ManagedContainer {
   readonly oauth?: OAuthBinding | null | undefined
   /** How it was deployed; absent or null when not known (a container of an earlier version). */
   readonly recipe?: DeployRecipe | null | undefined
+  /** Set on an agent's own instance of a `per_agent` server; absent or null for any other. */
+  readonly isolatedFor?: IsolatedFor | null | undefined
 }

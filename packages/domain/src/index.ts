@@ -24,6 +24,8 @@ export type {
   EnvVar,
   InstanceKind,
   InstanceSpec,
+  IsolatedFor,
+  Isolation,
   ManagedContainer,
   McpSettings,
   McpTransport,
@@ -33,7 +35,7 @@ export type {
   PullPolicy,
   RefreshStrategy,
 } from "./ManagedInstance.ts"
-export { instanceNameProblem, validateInstanceName } from "./instanceName.ts"
+export { instanceNameProblem, isolatedInstanceName, validateInstanceName } from "./instanceName.ts"
 export { IllegalTransition, lifecycleOf, toolboxStatusOf, transition } from "./lifecycle.ts"
 export type { LifecycleEvent, LifecycleEventTag, LifecycleState, ToolboxStatus } from "./lifecycle.ts"
 export { makeKeyedLock } from "./keyedLock.ts"
@@ -72,7 +74,7 @@ export type {
   JsonRpcResponse,
   JsonRpcSuccess,
 } from "./mcp/jsonrpc.ts"
-export { McpServerNotReady, McpServerUnavailable } from "./mcp/mcpErrors.ts"
+export { IsolatedInstanceLimit, McpServerNotReady, McpServerUnavailable } from "./mcp/mcpErrors.ts"
 export { JsonRpcIdRewriter } from "./mcp/JsonRpcIdRewriter.ts"
 export type { ProgressToken, Waiter } from "./mcp/JsonRpcIdRewriter.ts"
 export { openUpstreamSession } from "./mcp/UpstreamSession.ts"
@@ -103,11 +105,12 @@ export { aggregateCatalog, routeResource, UnroutableResource } from "./mcp/aggre
 export type { AggregateCatalog, GrantedServer, ItemRoute, ResourceRoute, ResourceServer, ServerOffer } from "./mcp/aggregateCatalog.ts"
 export { InvalidCursor, pageOf } from "./mcp/listPage.ts"
 export type { ListPage } from "./mcp/listPage.ts"
-export type { McpServerView } from "./mcp/McpServerView.ts"
+export type { IsolatedInstanceView, McpServerView } from "./mcp/McpServerView.ts"
 export { DEFAULT_MCP_PORT, endpointOf } from "./usecases/serverConnection.ts"
 export { makeMcpServers, sameImage } from "./usecases/McpServers.ts"
 export type { McpServerGone, McpServers, McpServersDeps, Started } from "./usecases/McpServers.ts"
 export type { McpServersSettings } from "./usecases/mcpServersSettings.ts"
+export { DEFAULT_ISOLATED_IDLE_MS, DEFAULT_ISOLATED_MAX } from "./usecases/mcpServersSettings.ts"
 export { MASK, maskerOf, maskSecrets, secretFragmentsOf, secretValuesOf, SHORTEST_SECRET } from "./redaction.ts"
 export { CredentialFetchFailed, CredentialSource } from "./ports/CredentialSource.ts"
 export type { CredentialProblem, CredentialRequest, OAuthCredential } from "./ports/CredentialSource.ts"

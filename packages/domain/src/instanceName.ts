@@ -21,3 +21,9 @@ export const validateInstanceName = (name: string): Effect.Effect<string, Invali
   const problem = instanceNameProblem(name)
   return problem === null ? Effect.succeed(name) : Effect.fail(new InvalidInstanceSpec({ field: "name", problem }))
 }
+
+/**
+ * The instance name of an agent's own instance of a `per_agent` server. It holds a `/`, which no
+ * caller's name may (`instanceNameProblem`), so it never collides with a name a caller chose.
+ */
+export const isolatedInstanceName = (isolated: { readonly server: string; readonly agent: string }): string => `${isolated.server}/${isolated.agent}`

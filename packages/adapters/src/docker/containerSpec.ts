@@ -113,6 +113,7 @@ export const toCreateBody = (spec: InstanceSpec, scope: string = DEFAULT_SCOPE):
           envNames: spec.env.map((e) => e.name),
           oauth: spec.oauth ?? null,
           recipe: recipeOf(spec),
+          isolatedFor: spec.isolatedFor ?? null,
         },
         scope,
       ),

@@ -1,4 +1,14 @@
-import type { ContainerOverrides, DeployRecipe, InstanceKind, McpSettings, McpTransport, OAuthBinding, PortRequest, PullPolicy } from "@dtma/domain"
+import type {
+  ContainerOverrides,
+  DeployRecipe,
+  InstanceKind,
+  IsolatedFor,
+  McpSettings,
+  McpTransport,
+  OAuthBinding,
+  PortRequest,
+  PullPolicy,
+} from "@dtma/domain"
 
 /** What a managed container carries in its labels: everything `list` rebuilds, no secret values. */
 export interface InstanceLabels {
@@ -13,6 +23,8 @@ export interface InstanceLabels {
   readonly oauth: OAuthBinding | null
   /** How it was deployed (command, ports, pull policy, overrides; no environment value); null when unknown. */
   readonly recipe: DeployRecipe | null
+  /** An agent's instance of a `per_agent` server: the server's name and the agent's id; null for any other. */
+  readonly isolatedFor: IsolatedFor | null
 }
 
 export const LABEL = {
@@ -29,6 +41,10 @@ export const LABEL = {
   oauth: "dtma.oauth",
   /** JSON of the deploy recipe; absent on containers of earlier versions. */
   recipe: "dtma.recipe",
+  /** The parent server of an agent's instance of a `per_agent` server; empty for any other. */
+  isolatedServer: "dtma.isolated-server",
+  /** The agent (its token's `sub`) an instance of a `per_agent` server is for; empty for any other. */
+  isolatedAgent: "dtma.isolated-agent",
 } as const
 
 /**
@@ -57,6 +73,8 @@ export const encodeLabels = (labels: InstanceLabels, scope: string = DEFAULT_SCO
   [LABEL.mcp]: JSON.stringify(labels.mcp),
   [LABEL.oauth]: JSON.stringify(labels.oauth),
   [LABEL.recipe]: JSON.stringify(labels.recipe),
+  [LABEL.isolatedServer]: labels.isolatedFor?.server ?? "",
+  [LABEL.isolatedAgent]: labels.isolatedFor?.agent ?? "",
 })
 
 const parseJson = (text: string | undefined): unknown => {
@@ -79,8 +97,10 @@ const decodeMcp = (value: unknown): McpSettings | null | undefined => {
   const port: unknown = Reflect.get(value, "port")
   const path = endpointPath === null ? null : typeof endpointPath === "string" ? endpointPath : undefined
   const number = port === null ? null : typeof port === "number" && Number.isInteger(port) ? port : undefined
+  const isolation: unknown = Reflect.get(value, "isolation")
   if (!isTransport(transport) || path === undefined || number === undefined) return undefined
-  return { transport, endpointPath: path, port: number }
+  if (isolation !== undefined && isolation !== "shared" && isolation !== "per_agent") return undefined
+  return { transport, endpointPath: path, port: number, ...(isolation === undefined ? {} : { isolation }) }
 }
 
 const METHODS: ReadonlyArray<unknown> = ["mounted_secrets", "runtime_api", "env_vars"]
@@ -178,5 +198,9 @@ export const decodeLabels = (labels: Readonly<Record<string, string>> | null | u
   const recipe = decodeRecipe(parseJson(labels[LABEL.recipe])) ?? null
   if (name === undefined || accountToolInstanceId === undefined || image === undefined || !isKind(kind)) return null
   if (!isStringArray(envNames) || mcp === undefined || oauth === undefined) return null
-  return { name, accountToolInstanceId: accountToolInstanceId === "" ? null : accountToolInstanceId, kind, image, mcp, envNames, oauth, recipe }
+  const isolatedServer = labels[LABEL.isolatedServer] ?? ""
+  const isolatedAgent = labels[LABEL.isolatedAgent] ?? ""
+  // Absent on containers of earlier versions: no agent's instance.
+  const isolatedFor = isolatedServer === "" || isolatedAgent === "" ? null : { server: isolatedServer, agent: isolatedAgent }
+  return { name, accountToolInstanceId: accountToolInstanceId === "" ? null : accountToolInstanceId, kind, image, mcp, envNames, oauth, recipe, isolatedFor }
 }

@@ -66,6 +66,7 @@ export const toManagedContainer = (json: ContainerJson, scope: string = DEFAULT_
     mcp: labels.mcp,
     oauth: labels.oauth,
     recipe: labels.recipe,
+    isolatedFor: labels.isolatedFor,
   }
 }
 

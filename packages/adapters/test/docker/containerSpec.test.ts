@@ -149,6 +149,7 @@ describe("the container create body", () => {
           envNames: s.env.map((e) => e.name),
           oauth: null,
           recipe: { command: s.command, ports: s.ports, pullPolicy: s.pullPolicy, overrides: null },
+          isolatedFor: null,
         })
       }),
     )

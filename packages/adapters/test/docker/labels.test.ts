@@ -6,6 +6,7 @@ const arbMcp = fc.record({
   transport: fc.constantFrom("stdio" as const, "sse" as const, "websocket" as const, "streamable_http" as const),
   endpointPath: fc.option(fc.string(), { nil: null }),
   port: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: null }),
+  isolation: fc.constantFrom("shared" as const, "per_agent" as const),
 })
 
 const arbOAuth = fc.record(
@@ -58,6 +59,7 @@ const arbInstanceLabels: fc.Arbitrary<InstanceLabels> = fc.record({
   envNames: fc.array(fc.string()),
   oauth: fc.option(arbOAuth, { nil: null }),
   recipe: fc.option(arbRecipe, { nil: null }),
+  isolatedFor: fc.option(fc.record({ server: fc.string({ minLength: 1 }), agent: fc.string({ minLength: 1 }) }), { nil: null }),
 })
 
 const valid = encodeLabels({
@@ -69,6 +71,7 @@ const valid = encodeLabels({
   envNames: ["API_KEY"],
   oauth: null,
   recipe: null,
+  isolatedFor: null,
 })
 
 describe("instance labels", () => {
@@ -156,6 +159,7 @@ describe("instance labels", () => {
       envNames: [],
       oauth: null,
       recipe: null,
+      isolatedFor: null,
     })
     expect(labels).toEqual({
       "dtma.managed": "true",
@@ -167,7 +171,17 @@ describe("instance labels", () => {
       "dtma.mcp": "null",
       "dtma.oauth": "null",
       "dtma.recipe": "null",
+      "dtma.isolated-server": "",
+      "dtma.isolated-agent": "",
     })
+  })
+
+  it("name an agent's own instance of a per_agent server by its server and agent, and read a container of an earlier version as no agent's", () => {
+    const labels = encodeLabels({ ...decodeLabels(valid)!, name: "memory/agent-7", isolatedFor: { server: "memory", agent: "agent-7" } })
+    expect(labels).toMatchObject({ "dtma.isolated-server": "memory", "dtma.isolated-agent": "agent-7" })
+    expect(decodeLabels(labels)?.isolatedFor).toEqual({ server: "memory", agent: "agent-7" })
+    const { [LABEL.isolatedServer]: _, [LABEL.isolatedAgent]: __, ...earlier } = valid
+    expect(decodeLabels(earlier)?.isolatedFor).toBeNull()
   })
 
   it("read a container of an earlier version, which has no OAuth label, as having no OAuth connections", () => {

@@ -12,6 +12,7 @@ const labels = encodeLabels({
   envNames: ["API_KEY"],
   oauth: null,
   recipe: null,
+  isolatedFor: null,
 })
 const requested = { "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] }
 
@@ -47,6 +48,7 @@ describe("the status of an inspected container", () => {
       mcp: { transport: "sse", endpointPath: "/sse", port: 8080 },
       oauth: null,
       recipe: null,
+      isolatedFor: null,
     })
   })
 

@@ -54,3 +54,16 @@ export class McpServerUnavailable extends Data.TaggedError("McpServerUnavailable
     return `MCP server '${this.name}' is ${this.health} and cannot take calls now${this.detail ? `: ${this.detail}` : ""}.`
   }
 }
+
+/** A `per_agent` server already runs its most instances: one more agent gets none until one goes idle. */
+export class IsolatedInstanceLimit extends Data.TaggedError("IsolatedInstanceLimit")<{
+  readonly name: string
+  readonly limit: number
+}> {
+  override get message(): string {
+    return (
+      `MCP server '${this.name}' runs one instance per agent and already runs ${this.limit}, its most; ` +
+      "no instance can be started for this agent until another agent's goes idle. Retry later."
+    )
+  }
+}

@@ -70,20 +70,24 @@ export const makeHeartbeat = (deps: {
   const report = () =>
     Effect.all({ containers: runtime.list(), system: metrics.sample() }).pipe(
       Effect.flatMap(({ containers, system }) =>
-        Effect.forEach(containers, (c) => {
-          const server = deps.mcpServers?.list().find((v) => v.containerId === c.containerId)
-          if (server === undefined) return Effect.succeed(toolStatusOf(c))
-          const oauth = deps.mcpServers?.oauth?.(server.instanceName).pipe(Effect.orElseSucceed(() => [])) ?? Effect.succeed([])
-          return Effect.map(oauth, (connections) =>
-            toolStatusOf(c, {
-              transport: server.transportType,
-              health: server.healthStatus,
-              ...(connections.length === 0
-                ? {}
-                : { oauth: connections.map(({ connectionId, provider, status, expiresAt }) => ({ connectionId, provider, status, expiresAt })) }),
-            }),
-          )
-        }).pipe(Effect.map((tools) => ({ dtmaVersion: settings.dtmaVersion, system, tools: tools.flatMap((t) => (t === null ? [] : [t])) }))),
+        // An agent's own instance of a `per_agent` server is its server's part, not an instance of the toolbox.
+        Effect.forEach(
+          containers.filter((c) => c.isolatedFor == null),
+          (c) => {
+            const server = deps.mcpServers?.list().find((v) => v.containerId === c.containerId)
+            if (server === undefined) return Effect.succeed(toolStatusOf(c))
+            const oauth = deps.mcpServers?.oauth?.(server.instanceName).pipe(Effect.orElseSucceed(() => [])) ?? Effect.succeed([])
+            return Effect.map(oauth, (connections) =>
+              toolStatusOf(c, {
+                transport: server.transportType,
+                health: server.healthStatus,
+                ...(connections.length === 0
+                  ? {}
+                  : { oauth: connections.map(({ connectionId, provider, status, expiresAt }) => ({ connectionId, provider, status, expiresAt })) }),
+              }),
+            )
+          },
+        ).pipe(Effect.map((tools) => ({ dtmaVersion: settings.dtmaVersion, system, tools: tools.flatMap((t) => (t === null ? [] : [t])) }))),
       ),
     )
   const send = () =>

@@ -55,8 +55,10 @@ export interface Instances {
   start(name: string): Effect.Effect<StartOutcome, StartError>
   stop(name: string): Effect.Effect<ManagedContainer, ManageError>
   remove(name: string): Effect.Effect<void, ManageError>
-  /** Every managed instance, sorted by name. */
+  /** Every managed instance but the agents' own instances of `per_agent` servers, sorted by name. */
   list(): Effect.Effect<ReadonlyArray<ManagedContainer>, RuntimeFailure>
+  /** The agents' own instances of `per_agent` servers (their containers), sorted by name. */
+  listIsolated(): Effect.Effect<ReadonlyArray<ManagedContainer>, RuntimeFailure>
   find(name: string): Effect.Effect<ManagedContainer, ManageError>
   /** Rebuilds the managed set after a restart: removes duplicates and half-deployed containers. */
   reconcile(): Effect.Effect<ReconcileReport, RuntimeFailure>
@@ -164,7 +166,10 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
       }),
     )
 
-  const list = () => runtime.list().pipe(Effect.map((all) => [...all].sort((a, b) => a.name.localeCompare(b.name))))
+  const sorted = (isolated: boolean) => () =>
+    runtime.list().pipe(Effect.map((all) => all.filter((c) => (c.isolatedFor != null) === isolated).sort((a, b) => a.name.localeCompare(b.name))))
+  const list = sorted(false)
+  const listIsolated = sorted(true)
 
   const reconcile = (): Effect.Effect<ReconcileReport, RuntimeFailure> =>
     Effect.gen(function* () {
@@ -191,5 +196,5 @@ export const makeInstances = (deps: { readonly runtime: ContainerRuntime; readon
       return { adopted: adopted.sort(), removed }
     })
 
-  return { deploy, deployReplacement, start, stop, remove, list, find, reconcile }
+  return { deploy, deployReplacement, start, stop, remove, list, listIsolated, find, reconcile }
 }

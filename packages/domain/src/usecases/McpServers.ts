@@ -4,9 +4,9 @@ import * as FiberSet from "effect/FiberSet"
 import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import { InstanceAlreadyExists, InstanceNotFound, InvalidInstanceSpec, type NoOAuthConnections } from "../errors.ts"
-import type { ManagedContainer } from "../ManagedInstance.ts"
+import type { Isolation, ManagedContainer } from "../ManagedInstance.ts"
 import type { JsonRpcNotification } from "../mcp/jsonrpc.ts"
-import { McpServerUnavailable, type McpServerNotReady } from "../mcp/mcpErrors.ts"
+import { McpServerUnavailable, type IsolatedInstanceLimit, type McpServerNotReady } from "../mcp/mcpErrors.ts"
 import { viewOf, type McpServerView } from "../mcp/McpServerView.ts"
 import { listingChanged, listingOf, type ServerListing } from "../mcp/serverListing.ts"
 import { firstStep, healthOf, type ServerEvent, type SupervisedServer } from "../mcp/serverStateMachine.ts"
@@ -18,7 +18,8 @@ import type { McpConnector } from "../ports/McpConnector.ts"
 import type { DeployRequest } from "./deployRequest.ts"
 import type { DeployError, Instances, ManageError, StartError } from "./Instances.ts"
 import { makeMcpCredentialFlow, type CredentialError } from "./mcpCredentials.ts"
-import type { McpServersSettings } from "./mcpServersSettings.ts"
+import { isolationOf, makeIsolatedInstances, serving } from "./IsolatedInstances.ts"
+import { DEFAULT_ISOLATED_IDLE_MS, DEFAULT_ISOLATED_MAX, type McpServersSettings } from "./mcpServersSettings.ts"
 import { makeInterpreter, type Mailbox, type Message } from "./serverInterpreter.ts"
 import { makeServerOutput } from "./serverOutput.ts"
 import type { EnvRenewal, OAuthConnectionView, ServerCredentials } from "./ServerCredentials.ts"
@@ -64,8 +65,22 @@ export interface McpServers {
   isMcpServer(name: string): boolean
   list(): ReadonlyArray<McpServerView>
   get(name: string): Effect.Effect<McpServerView, InstanceNotFound>
-  /** The live session for proxied calls. */
+  /**
+   * The live session for proxied calls, of a server or of an agent's own instance of one (under the
+   * name `instanceFor` gave).
+   */
   session(name: string): Effect.Effect<UpstreamSession, InstanceNotFound | McpServerUnavailable>
+  /**
+   * The name whose session serves `agentId` on server `name`: the server's own when it is `shared`
+   * or the caller is no agent (null: the operator, who gets a `per_agent` server's base instance);
+   * for an agent on a `per_agent` server, its own instance, created on its first call (the call
+   * waits until it is ready; concurrent first calls share one creation), started again if stopped,
+   * and marked used now. Refused when the server is not serving (its state is named) or already
+   * runs its most instances. Completes at once when the instance is there.
+   */
+  /** Whom server `name`'s upstream serves, looked up synchronously; null when no server has the name. */
+  isolationOf(name: string): Isolation | null
+  instanceFor(name: string, agentId: string | null): Effect.Effect<string, InstanceNotFound | McpServerUnavailable | IsolatedInstanceLimit>
   /** Server notifications for `name`, across reconnections, until the returned function is called. */
   subscribe(name: string, listener: (notification: JsonRpcNotification) => void): () => void
   /**
@@ -84,7 +99,8 @@ export interface McpServers {
    * `list()`, `get()` and `session()`, and before the operator's request that made it is answered.
    */
   subscribeListings(listener: (name: string) => void): () => void
-  logs(name: string, lines: number): Effect.Effect<ReadonlyArray<LogLine>, InstanceNotFound | RuntimeFailure>
+  /** The server's output; with `agentId`, that of the agent's own instance of a `per_agent` server. */
+  logs(name: string, lines: number, agentId?: string): Effect.Effect<ReadonlyArray<LogLine>, InstanceNotFound | RuntimeFailure>
   /** The server's OAuth connections: states and expiry, never a token. */
   oauth(name: string): Effect.Effect<ReadonlyArray<OAuthConnectionView>, InstanceNotFound>
   /** Fetches the server's tokens now and delivers them before answering. */
@@ -127,6 +143,8 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
     const announced = new Map<string, ServerListing>()
 
     const announceListing = (box: Mailbox): void => {
+      // An agent's own instance is no server of the list (its name holds a '/', which no listed one can).
+      if (box.name.includes("/")) return
       const after = listingOf(box.server)
       if (!listingChanged(announced.get(box.name) ?? null, after)) return
       if (after === null) announced.delete(box.name)
@@ -150,7 +168,7 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
         return server == null ? Effect.succeed([]) : flow.tokenValues(server.container)
       },
     })
-    const { offer, begin, apply, run, open, drain, sessionOf } = makeInterpreter({
+    const interpreter = makeInterpreter({
       instances,
       runtime,
       connector,
@@ -160,10 +178,12 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
       notify: (name, n) => {
         for (const listener of listeners.get(name) ?? []) listener(n)
       },
-      announce: (name, reason) => {
-        for (const listener of goneListeners) listener({ name, reason })
-      },
+      announce: (name, reason) => announce(name, reason),
     })
+    const { offer, begin, apply, run, open, drain, sessionOf } = interpreter
+    const announce = (name: string, reason: McpServerGone["reason"]) => {
+      for (const listener of goneListeners) listener({ name, reason })
+    }
 
     /** Works through the name's messages; ends once the name has no server and nothing waits. */
     const serve = (box: Mailbox) =>
@@ -175,7 +195,7 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
             const exit = yield* Effect.exit(message.work)
             // Told before the request is answered: a client that deployed and then lists sees the new listing.
             announceListing(box)
-            message.done(Exit.isFailure(exit) ? (exit as Exit.Exit<never, unknown>) : Exit.succeed(box.server === null ? null : viewOf(box.server)))
+            message.done(Exit.isFailure(exit) ? (exit as Exit.Exit<never, unknown>) : Exit.succeed(box.server === null ? null : viewWith(box.server)))
           }
           announceListing(box)
           // Ending is synchronous with the check, so no request can slip in between.
@@ -223,6 +243,22 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
         ),
       )
 
+    const isolated = makeIsolatedInstances({
+      mailboxes,
+      request,
+      interpreter,
+      flow,
+      instances,
+      idleMs: settings.isolatedIdleMs ?? DEFAULT_ISOLATED_IDLE_MS,
+      max: settings.isolatedMax ?? DEFAULT_ISOLATED_MAX,
+      announce,
+    })
+    yield* isolated.startReaper(root)
+
+    /** The view of a server, with its agents' instances when it is `per_agent`. */
+    const viewWith = (server: SupervisedServer): McpServerView =>
+      isolationOf(server) === "per_agent" ? { ...viewOf(server), instances: isolated.viewsOf(server.name) } : viewOf(server)
+
     /** The server under `box`, for an operator's request that needs one. */
     const serverIn = (box: Mailbox): Effect.Effect<SupervisedServer, InstanceNotFound> =>
       box.server === null ? Effect.fail(new InstanceNotFound({ name: box.name })) : Effect.succeed(box.server)
@@ -260,15 +296,26 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
           const sameServer = sameImage(server.container, opened.container)
           yield* apply(box, { _tag: "Replaced", connection: opened.connection, container: opened.container, snapshot: opened.snapshot, sameServer })
           yield* flow.track(opened.container, deployRequest)
+          // The agents' instances ran what was replaced: they go, with their sessions; each agent's next call makes a new one.
+          if ((yield* isolated.removeAll(deployRequest.name)) > 0) announce(deployRequest.name, "replaced")
         }),
       ) as Effect.Effect<McpServerView, DeployError | InstanceNotFound | McpServerNotReady | CredentialError>
 
     // Read when the effect runs, not when it is built: an effect built early must not act on a stale read.
-    const find = (name: string): Effect.Effect<SupervisedServer, InstanceNotFound> =>
+    /** A server or an agent's own instance of one. */
+    const findAny = (name: string): Effect.Effect<SupervisedServer, InstanceNotFound> =>
       Effect.suspend(() => {
         const server = mailboxes.get(name)?.server
         return server == null ? Effect.fail(new InstanceNotFound({ name })) : Effect.succeed(server)
       })
+    /** A server as callers name it: never an agent's own instance. */
+    const find = (name: string): Effect.Effect<SupervisedServer, InstanceNotFound> =>
+      findAny(name).pipe(
+        Effect.filterOrFail(
+          (server) => server.container.isolatedFor == null,
+          () => new InstanceNotFound({ name }),
+        ),
+      )
 
     // An env_vars server's new tokens reach it only in a new container: the zero-downtime redeploy.
     const renewEnv: EnvRenewal = (name) =>
@@ -279,12 +326,17 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
 
     const start = (name: string, restart: boolean) =>
       command(name, { _tag: "StartRequested", restart }) as Effect.Effect<McpServerView, StartError | McpServerNotReady>
-    const stop = (name: string) => command(name, { _tag: "StopRequested" }) as Effect.Effect<McpServerView, ManageError>
-
-    const serving = (server: SupervisedServer): boolean => {
-      const health = healthOf(server.state)
-      return server.container.state === "running" && (health === "healthy" || health === "degraded")
-    }
+    // The agents' instances stop with their server; each starts again on its agent's next call.
+    const stop = (name: string) =>
+      (command(name, { _tag: "StopRequested" }) as Effect.Effect<McpServerView, ManageError>).pipe(
+        Effect.tap(() => isolated.stopAll(name)),
+        Effect.flatMap((view) =>
+          find(name).pipe(
+            Effect.map(viewWith),
+            Effect.orElseSucceed(() => view),
+          ),
+        ),
+      )
     const startUnlessServing: McpServers["startUnlessServing"] = (name) =>
       Effect.suspend(() => {
         let outcome: Started<McpServerView>["outcome"] = "started"
@@ -302,6 +354,8 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
     const remove: McpServers["remove"] = (name) =>
       request(name, (box) =>
         Effect.gen(function* () {
+          // The agents' instances go first: no container of the server is left behind.
+          yield* isolated.removeAll(name)
           if (box.server !== null) {
             // Drain: calls in flight finish (bounded) before the container goes.
             const live = sessionOf(box)
@@ -330,6 +384,8 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
             ).pipe(Effect.ignore),
           { concurrency: 4, discard: true },
         )
+        // After their servers: an agent's instance is adopted only under a `per_agent` server.
+        yield* isolated.adopt
         return found.map((c) => c.name)
       })
 
@@ -356,14 +412,19 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
       stop,
       restart: (name) => stop(name).pipe(Effect.andThen(start(name, true))),
       remove,
-      isMcpServer: (name) => mailboxes.get(name)?.server != null,
+      isMcpServer: (name) => mailboxes.get(name)?.server?.container.isolatedFor == null && mailboxes.get(name)?.server != null,
       list: () =>
         [...mailboxes.values()]
-          .flatMap((box) => (box.server === null ? [] : [viewOf(box.server)]))
+          .flatMap((box) => (box.server === null || box.server.container.isolatedFor != null ? [] : [viewWith(box.server)]))
           .sort((a, b) => a.instanceName.localeCompare(b.instanceName)),
-      get: (name) => find(name).pipe(Effect.map(viewOf)),
+      get: (name) => find(name).pipe(Effect.map(viewWith)),
+      instanceFor: isolated.instanceFor,
+      isolationOf: (name) => {
+        const server = mailboxes.get(name)?.server
+        return server == null || server.container.isolatedFor != null ? null : isolationOf(server)
+      },
       session: (name) =>
-        find(name).pipe(
+        findAny(name).pipe(
           Effect.flatMap((server) => {
             const session = sessionOf(mailboxes.get(name)!)
             return session !== undefined && session.isOpen()
@@ -385,8 +446,13 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
         listingListeners.add(listener)
         return () => void listingListeners.delete(listener)
       },
-      logs: (name, lines) =>
+      logs: (name, lines, agentId) =>
         find(name).pipe(
+          Effect.flatMap((server) => {
+            if (agentId === undefined) return Effect.succeed(server)
+            const own = isolated.nameOf(name, agentId)
+            return own === null ? Effect.fail(new InstanceNotFound({ name: `${name} (agent ${agentId})` })) : findAny(own)
+          }),
           Effect.flatMap((server) =>
             output.maskedLogs(server.container, lines).pipe(Effect.catchTag("ContainerNotFound", () => Effect.fail(new InstanceNotFound({ name })))),
           ),

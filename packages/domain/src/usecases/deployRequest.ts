@@ -3,11 +3,13 @@ import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import { formatContainerUser, mcpServerUser, parseContainerUser, rootProblemOf } from "../containerUser.ts"
 import { InvalidInstanceSpec, PortConflict, type SpecField } from "../errors.ts"
-import { validateInstanceName } from "../instanceName.ts"
+import { agentIdProblem } from "../access/AgentIdentity.ts"
+import { isolatedInstanceName, validateInstanceName } from "../instanceName.ts"
 import { isSafeSegment } from "../credentials/layout.ts"
 import type {
   ContainerOverrides,
   DeployRecipe,
+  IsolatedFor,
   EnvVar,
   InstanceKind,
   InstanceSpec,
@@ -37,6 +39,8 @@ export interface DeployRequest {
   readonly oauth?: OAuthBinding | null | undefined
   /** The DTMA's own credential directories (never a caller's). */
   readonly mounts?: ReadonlyArray<DeliveryMount> | undefined
+  /** The DTMA's own: an agent's instance of a `per_agent` server (never a caller's); `name` is then `isolatedInstanceName`. */
+  readonly isolatedFor?: IsolatedFor | null | undefined
 }
 
 /** The fewest seconds between `periodic` refreshes: more often would only load the backend. */
@@ -168,7 +172,7 @@ export interface DeployRules {
 export const buildInstanceSpec = (request: DeployRequest, rules: DeployRules): Effect.Effect<InstanceSpec, InvalidInstanceSpec | PortConflict> =>
   Effect.gen(function* () {
     const { reservedHostPorts, bounds = DEFAULT_RESOURCE_BOUNDS, uncallableHostPorts = [] } = rules
-    const name = yield* validateInstanceName(request.name)
+    const name = request.isolatedFor == null ? yield* validateInstanceName(request.name) : yield* isolatedNameOf(request.name, request.isolatedFor)
     if (request.image.length > 512 || !IMAGE_REF.test(request.image)) {
       return yield* invalid("image", `'${request.image.slice(0, 100)}' is not a valid image reference`)
     }
@@ -227,7 +231,18 @@ export const buildInstanceSpec = (request: DeployRequest, rules: DeployRules): E
       ...(overrides === undefined ? {} : { overrides }),
       oauth,
       ...(request.mounts === undefined ? {} : { mounts: request.mounts }),
+      ...(request.isolatedFor == null ? {} : { isolatedFor: request.isolatedFor }),
     }
+  })
+
+/** The name of an agent's instance, checked: its server's name is a caller's, its agent id a token's, and the name is made of both. */
+const isolatedNameOf = (name: string, isolated: IsolatedFor): Effect.Effect<string, InvalidInstanceSpec> =>
+  Effect.gen(function* () {
+    yield* validateInstanceName(isolated.server)
+    const problem = agentIdProblem(isolated.agent)
+    if (problem !== null) return yield* invalid("name", `the agent id ${problem}`)
+    if (name !== isolatedInstanceName(isolated)) return yield* invalid("name", "is not the name of the agent's instance of its server")
+    return name
   })
 
 /** Overrides that set nothing are no overrides. */

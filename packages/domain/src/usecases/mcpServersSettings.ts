@@ -18,4 +18,11 @@ export interface McpServersSettings {
   readonly maxQueued: number
   /** How long removal waits for in-flight calls to finish. */
   readonly drainTimeoutMs: number
+  /** How long an agent's instance of a `per_agent` server stays without a call before it is removed; default 15 minutes. */
+  readonly isolatedIdleMs?: number | undefined
+  /** The most agents' instances one `per_agent` server runs at once; default 20. */
+  readonly isolatedMax?: number | undefined
 }
+
+export const DEFAULT_ISOLATED_IDLE_MS = 15 * 60_000
+export const DEFAULT_ISOLATED_MAX = 20

@@ -43,6 +43,11 @@ export interface Mailbox {
   readonly inbox: Queue.Queue<Message>
   server: SupervisedServer | null
   life: Life | null
+  /**
+   * Its server is an agent's own connection to another server's container (a `per_agent` network
+   * server): the container is that server's, so it is never started, stopped or removed from here.
+   */
+  borrowsContainer?: boolean | undefined
 }
 
 export interface InterpreterContext {
@@ -118,15 +123,28 @@ export const makeInterpreter = (ctx: InterpreterContext) => {
       }),
     )
 
-  const startContainer = (server: SupervisedServer) =>
-    server.state._tag === "Starting" && server.state.why === "start"
-      ? instances.start(server.name).pipe(Effect.map((o) => o.container))
-      : runtime.start(server.container.containerId).pipe(
-          Effect.catchTags({
-            HostPortUnavailable: (e) => Effect.fail(new PortConflict({ hostPort: e.hostPort, heldBy: "host" })),
-            ContainerNotFound: (e) => Effect.fail(new RuntimeOperationFailed({ operation: "start", detail: `container ${e.containerId} disappeared` })),
-          }),
-        )
+  /** A borrowed container is started by its own server: this one only looks whether it runs. */
+  const borrowedRunning = (server: SupervisedServer) =>
+    runtime.get(server.container.containerId).pipe(
+      Effect.mapError((e) => new RuntimeOperationFailed({ operation: "start", detail: e.message })),
+      Effect.flatMap((c) =>
+        c.state === "running"
+          ? Effect.succeed({ ...c, name: server.name, isolatedFor: server.container.isolatedFor })
+          : Effect.fail(new RuntimeOperationFailed({ operation: "start", detail: "the server's container is not running" })),
+      ),
+    )
+
+  const startContainer = (server: SupervisedServer, borrowed: boolean) =>
+    borrowed
+      ? borrowedRunning(server)
+      : server.state._tag === "Starting" && server.state.why === "start"
+        ? instances.start(server.name).pipe(Effect.map((o) => o.container))
+        : runtime.start(server.container.containerId).pipe(
+            Effect.catchTags({
+              HostPortUnavailable: (e) => Effect.fail(new PortConflict({ hostPort: e.hostPort, heldBy: "host" })),
+              ContainerNotFound: (e) => Effect.fail(new RuntimeOperationFailed({ operation: "start", detail: `container ${e.containerId} disappeared` })),
+            }),
+          )
 
   /** Runs one command; one that has an outcome applies it as the next event. */
   const run = (box: Mailbox, command: ServerCommand): Effect.Effect<void, unknown> =>
@@ -138,7 +156,7 @@ export const makeInterpreter = (ctx: InterpreterContext) => {
         case "StartContainer":
           return outcome(
             box,
-            startContainer(server),
+            startContainer(server, box.borrowsContainer === true),
             (c) => ({ _tag: "ContainerStarted", container: c }),
             (e) => ({ _tag: "StartFailed", reason: e.message }),
           )
@@ -150,6 +168,7 @@ export const makeInterpreter = (ctx: InterpreterContext) => {
             (e) => ({ _tag: "ConnectFailed", reason: e.detail }),
           )
         case "StopContainer":
+          if (box.borrowsContainer === true) return apply(box, { _tag: "ContainerStopped", container })
           return outcome(
             box,
             instances.stop(name),
@@ -160,7 +179,8 @@ export const makeInterpreter = (ctx: InterpreterContext) => {
           return runtime.get(container.containerId).pipe(
             Effect.matchEffect({
               onFailure: (e) => apply(box, { _tag: "InspectFailed", reason: e.message }),
-              onSuccess: (c) => apply(box, { _tag: "ContainerSeen", container: c }),
+              onSuccess: (c) =>
+                apply(box, { _tag: "ContainerSeen", container: box.borrowsContainer === true ? { ...c, name, isolatedFor: container.isolatedFor } : c }),
             }),
           )
         case "CloseConnection": {
@@ -180,7 +200,7 @@ export const makeInterpreter = (ctx: InterpreterContext) => {
           return session === undefined ? Effect.void : drain(session)
         }
         case "RemoveContainer":
-          return runtime.remove(command.containerId).pipe(Effect.ignore)
+          return box.borrowsContainer === true ? Effect.void : runtime.remove(command.containerId).pipe(Effect.ignore)
         case "Ping": {
           const session = life.sessions.get(command.connection)
           if (session === undefined) return Effect.void

@@ -63,6 +63,8 @@ export const useCaseSettingsOf = (config: Config): UseCaseSettings => {
     maxSessions: __,
     sessionIdleTimeoutMs: ___,
     listPageSize: ____,
+    isolatedIdleS,
+    isolatedMax,
     ...supervision
   } = config.mcp
   return {
@@ -81,6 +83,8 @@ export const useCaseSettingsOf = (config: Config): UseCaseSettings => {
       supportedProtocolVersions: MCP_PROTOCOL_VERSIONS,
       restartPolicy: defaultRestartPolicy,
       ...supervision,
+      isolatedIdleMs: isolatedIdleS * 1000,
+      isolatedMax,
     },
     credentials: { onExpiry: defaultRenewalPolicy, retry: defaultRetryPolicy, idleRecheckMs: 60_000 },
   }

@@ -1,4 +1,4 @@
-import type { McpServersSettings } from "@dtma/domain"
+import { DEFAULT_ISOLATED_IDLE_MS, DEFAULT_ISOLATED_MAX, type McpServersSettings } from "@dtma/domain"
 import { DEFAULT_PROXY_SETTINGS } from "../mcpProxy/settings.ts"
 
 /** The supervision settings an operator may tune through the environment (documented on the domain's type). */
@@ -20,6 +20,10 @@ export interface McpConfig extends McpSupervisionConfig {
   readonly sessionIdleTimeoutMs: number
   /** Items in one page of a list on the agent endpoint `/mcp`. */
   readonly listPageSize: number
+  /** Seconds an agent's own instance of a `per_agent` server stays without a call before it is removed. */
+  readonly isolatedIdleS: number
+  /** The most agents' instances one `per_agent` server runs at once. */
+  readonly isolatedMax: number
 }
 
 export const DEFAULT_MCP_CONFIG: McpConfig = {
@@ -39,6 +43,8 @@ export const DEFAULT_MCP_CONFIG: McpConfig = {
   maxSessions: DEFAULT_PROXY_SETTINGS.maxSessions,
   sessionIdleTimeoutMs: DEFAULT_PROXY_SETTINGS.idleTimeoutMs,
   listPageSize: DEFAULT_PROXY_SETTINGS.listPageSize,
+  isolatedIdleS: DEFAULT_ISOLATED_IDLE_MS / 1000,
+  isolatedMax: DEFAULT_ISOLATED_MAX,
 }
 
 /** The environment variable for each setting, and the smallest value it takes. */
@@ -59,6 +65,8 @@ export const MCP_ENV: { readonly [K in keyof McpConfig]: { readonly name: string
   maxSessions: { name: "DTMA_MCP_MAX_SESSIONS", min: 1, max: 1_000_000 },
   sessionIdleTimeoutMs: { name: "DTMA_MCP_SESSION_IDLE_TIMEOUT_MS", min: 1_000 },
   listPageSize: { name: "DTMA_MCP_LIST_PAGE_SIZE", min: 1, max: 100_000 },
+  isolatedIdleS: { name: "DTMA_ISOLATED_IDLE_S", min: 1, max: 7 * 86_400 },
+  isolatedMax: { name: "DTMA_ISOLATED_MAX", min: 1, max: 10_000 },
 }
 
 const MAX = 86_400_000

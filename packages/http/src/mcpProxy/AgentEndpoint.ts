@@ -12,6 +12,7 @@ import { absentAnswer, agentInitializeResult, invalidParams, LIST_FIELDS, listAn
 import { makeAgentCatalogs } from "./agentCatalogs.ts"
 import { AgentMembers, subscriptionKey, type Member } from "./agentMembers.ts"
 import { answerRequest, NOTHING_TO_STOP } from "./answerRequest.ts"
+import { answerIsolated } from "./isolatedReach.ts"
 import { NOTHING, requestAccessOf, serverRefOf } from "./requestAccess.ts"
 import type { ServerHub } from "./ServerHub.ts"
 import type { ReachMember, Routed, SessionReach } from "./SessionReach.ts"
@@ -81,6 +82,13 @@ export const makeAgentEndpoint = (deps: AgentEndpointDeps): AgentEndpoint => {
 
   const answered = (request: JsonRpcRequest, result: Readonly<Record<string, unknown>>): Routed => local(request, { jsonrpc: "2.0", id: request.id, result })
 
+  /** The server's hub, which the session joins (if it is still open). */
+  const joined = (member: Member | undefined, server: string): ServerHub => {
+    const hub = deps.hubFor(server)
+    if (member !== undefined) members.joinHub(member, server, hub)
+    return hub
+  }
+
   /** Forwards a request renamed for `server` through its hub; what the server cannot take is answered here, naming it. */
   const forward = (
     request: JsonRpcRequest,
@@ -91,10 +99,24 @@ export const makeAgentEndpoint = (deps: AgentEndpointDeps): AgentEndpoint => {
     request,
     answer: (routed, answering) => {
       const member = members.get(answering.sessionId)
-      if (member !== undefined) members.joinHub(member, target.server)
       const access = accessOn(target.caller, target.server) ?? NOTHING
       const settle = after === undefined ? answering.settle : (r: JsonRpcResponse | null, d?: string) => answering.settle(after(r, member), d)
-      const outcome = answerRequest({ ...answering, settle, request: routed, hub: deps.hubFor(target.server), settings, access })
+      const { caller, server } = target
+      const outcome =
+        caller.kind === "agent" && mcpServers.isolationOf(server) === "per_agent"
+          ? // The agent's own instance of the server, through its own hub (`isolatedReach.ts`).
+            answerIsolated({
+              mcpServers,
+              server,
+              agent: caller.sub,
+              hubFor: deps.hubFor,
+              request: routed,
+              settle,
+              onHub: (hub) => void (member === undefined ? undefined : members.joinHub(member, server, hub)),
+              answer: (hub) => answerRequest({ ...answering, settle, request: routed, hub, settings, access }),
+              failureAnswer: (failure) => unavailableAnswer(routed, server, failure),
+            })
+          : answerRequest({ ...answering, settle, request: routed, hub: joined(member, server), settings, access })
       if (typeof outcome === "function") return outcome
       answering.settle(unavailableAnswer(routed, target.server, outcome))
       return NOTHING_TO_STOP

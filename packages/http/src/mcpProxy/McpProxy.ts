@@ -18,6 +18,7 @@ import { NO_TALLY } from "./callTally.ts"
 import { AGENT_ENDPOINT, makeAgentEndpoint } from "./AgentEndpoint.ts"
 import { ClientSession, type PostOutcome } from "./ClientSession.ts"
 import { hubReach } from "./hubReach.ts"
+import { isolatedReach } from "./isolatedReach.ts"
 import { initializeProblem } from "./initializeProblem.ts"
 import { readPosted, type PostedMessages } from "./postedMessages.ts"
 import { jsonRpcError, replyForFailure, type ProxyReply } from "./proxyErrorTable.ts"
@@ -264,7 +265,12 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
       const body: unknown = ctx.request.body
       return reply(ctx, replyForFailure(new InstanceNotFound({ name }), requestIdsOf(body), Array.isArray(body)))
     }
-    return serve(ctx, { name, authorized: { caller, access }, reach: () => hubReach(hubFor(name), settings) })
+    // An agent on a `per_agent` server reaches its own instance; the operator, the server's base instance.
+    const reach = (): SessionReach =>
+      caller.kind === "agent" && mcpServers.isolationOf(name) === "per_agent"
+        ? isolatedReach({ mcpServers, server: name, agent: caller.sub, hubFor, settings })
+        : hubReach(hubFor(name), settings)
+    return serve(ctx, { name, authorized: { caller, access }, reach })
   }
 
   const handleAgentEndpoint: McpProxy["handleAgentEndpoint"] = async (ctx) => {

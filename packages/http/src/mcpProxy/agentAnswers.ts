@@ -116,6 +116,8 @@ const stateOf = (cause: ProxyFailure): string => {
       return "busy"
     case "SessionLimitReached":
       return "saturated"
+    case "IsolatedInstanceLimit":
+      return "at_instance_limit"
   }
 }
 

@@ -12,7 +12,7 @@ export interface Member {
   shown: AggregateCatalog
   /** Listed names and URIs of servers removed since it was shown them (`tool <name>`, …), to the server. */
   readonly departed: Map<string, string>
-  /** The hubs of the servers it reaches, with its place in each. */
+  /** The hubs of the servers it reaches (an agent's own instance's, for a `per_agent` server), with its place in each, by server. */
   readonly hubs: Map<string, { readonly hub: ServerHub; readonly port: HubMember }>
   /** The URI the client subscribed with, by server and the server's own URI (`subscriptionKey`). */
   readonly subscribed: Map<string, string>
@@ -74,10 +74,15 @@ export class AgentMembers {
     for (const { hub, port } of member.hubs.values()) hub.leave(port)
   }
 
-  /** Makes the member one of the server's hub, so that its log messages and resource updates reach it. */
-  joinHub(member: Member, server: string): void {
-    if (member.hubs.has(server)) return
-    const hub = this.#deps.hubFor(server)
+  /**
+   * Makes the member one of the server's hub (`hub`: the hub of the agent's own instance of a
+   * `per_agent` server, which replaces the one joined before), so that its log messages and resource
+   * updates reach it.
+   */
+  joinHub(member: Member, server: string, hub: ServerHub = this.#deps.hubFor(server)): void {
+    const before = member.hubs.get(server)
+    if (before?.hub === hub) return
+    before?.hub.leave(before.port)
     const port: HubMember = { id: member.session.id, notify: (event, n) => this.#deliver(member, server, event, n) }
     hub.join(port)
     member.hubs.set(server, { hub, port })
@@ -106,7 +111,8 @@ export class AgentMembers {
   }
 
   #joinHubs(member: Member): void {
-    for (const server of this.#deps.catalogs.serversOf(member.shown)) this.joinHub(member, server)
+    // A hub joined already stays: for a `per_agent` server it is the agent's own instance's.
+    for (const server of this.#deps.catalogs.serversOf(member.shown)) if (!member.hubs.has(server)) this.joinHub(member, server)
   }
 
   /** Where a server's notification goes in one session: list changes are the endpoint's own, the rest within the session's grants there. */

@@ -1,8 +1,8 @@
-import { ErrorCodes, type InstanceNotFound, type JsonRpcId, type McpServerBusy, type McpServerUnavailable } from "@dtma/domain"
+import { ErrorCodes, type InstanceNotFound, type IsolatedInstanceLimit, type JsonRpcId, type McpServerBusy, type McpServerUnavailable } from "@dtma/domain"
 import type { SessionLimitReached } from "./SessionLimitReached.ts"
 
 /** Why the proxy refuses a request before any of it reaches the server. */
-export type ProxyFailure = InstanceNotFound | McpServerUnavailable | McpServerBusy | SessionLimitReached
+export type ProxyFailure = InstanceNotFound | McpServerUnavailable | McpServerBusy | SessionLimitReached | IsolatedInstanceLimit
 
 interface Row {
   readonly status: number
@@ -18,6 +18,8 @@ export const PROXY_ERROR_TABLE: { readonly [T in ProxyFailure["_tag"]]: Row } = 
   McpServerBusy: { status: 429, code: ErrorCodes.ServerBusy, retryAfterS: 1 },
   // Sessions come free as clients end them or go idle: seconds, not a moment.
   SessionLimitReached: { status: 429, code: ErrorCodes.ServerBusy, retryAfterS: 5 },
+  // An instance comes free once another agent's goes idle: minutes, not a moment.
+  IsolatedInstanceLimit: { status: 429, code: ErrorCodes.ServerBusy, retryAfterS: 30 },
 }
 
 const messageOf = (failure: ProxyFailure): string =>

@@ -86,7 +86,9 @@ export const mcpDeployRequestOf = (raw: unknown): Result.Result<DeployRequest, M
     return Result.fail(new InvalidRequest({ path: "refreshIntervalSeconds", problem: "is required with refreshStrategy periodic" }))
   }
   const override = data.baseConfigOverrideJson ?? {}
-  const mcp = mcpSettingsFor(data.mcpTransportType, data.mcpEndpointPath, data.mcpPort == null ? null : Number(data.mcpPort))
+  const target = mcpSettingsFor(data.mcpTransportType, data.mcpEndpointPath, data.mcpPort == null ? null : Number(data.mcpPort))
+  // `shared` is stored as it always was: no isolation named.
+  const mcp = data.isolation === "per_agent" ? { ...target, isolation: data.isolation } : target
   const overrides = overridesOf(override)
   return requestFrom(data, override, { mcp, command: override.Cmd ?? null, oauth: oauthBindingOf(data), ...(overrides === undefined ? {} : { overrides }) })
 }

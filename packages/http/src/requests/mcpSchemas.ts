@@ -108,6 +108,10 @@ export const deployMcpServerBody = strict({
   refreshIntervalSeconds: z.number().int().positive().nullish().describe("With refreshStrategy periodic"),
   baseConfigOverrideJson: mcpServerOverride.nullish(),
   imagePullPolicy: pullPolicy.nullish().describe("Default if_not_present"),
+  isolation: z
+    .enum(["shared", "per_agent"], { error: 'must be "shared" or "per_agent"' })
+    .nullish()
+    .describe("shared (default): one upstream for every session; per_agent: each agent its own (a container for stdio, a connection otherwise)"),
 })
 
 export type DeployMcpServerBody = z.infer<typeof deployMcpServerBody>
@@ -122,4 +126,5 @@ export const logsQuery = z.object({
     .transform(Number)
     .pipe(z.number().min(1, { error: "must be a whole number between 1 and 5000" }).max(5000, { error: "must be a whole number between 1 and 5000" }))
     .optional(),
+  agent: z.string().min(1).max(128).optional().describe("A per_agent server's instance for this agent (its token's sub)"),
 })

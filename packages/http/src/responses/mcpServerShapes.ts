@@ -40,6 +40,8 @@ export const summaryOf = (v: McpServerView, origin: string) => ({
   containerState: v.containerState,
   lastHealthCheck: v.lastHealthCheck,
   restartCount: v.restartCount,
+  isolation: v.isolation,
+  instances: v.instances.length,
 })
 
 /** `GET /mcp-servers/:name`: everything the DTMA tracks about one server, never a secret. */
@@ -67,6 +69,9 @@ export const detailOf = (v: McpServerView, origin: string, oauth: ReadonlyArray<
         },
   oauth,
   credentials: credentialsOf(v),
+  isolation: v.isolation,
+  // A per_agent server's agents' own instances (the fields above are its base instance's).
+  instances: v.instances,
 })
 
 /** One server of `GET /mcp-servers/discovery`: the full capability snapshot, as last fetched. */

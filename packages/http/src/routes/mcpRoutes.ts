@@ -123,8 +123,17 @@ export const MCP_ROUTES: ReadonlyArray<RouteSpec> = [
     path: "/mcp-servers/:name/logs",
     summary: "The server's stderr (and stdout for network transports), oldest line first",
     public: false,
-    query: [{ name: "tail", description: "How many of the last lines", schema: { type: "integer", minimum: 1, maximum: 5000, default: 200 } }],
-    responses: { 200: "The lines", 400: "tail is not a whole number between 1 and 5000", ...AUTH, 404: "No such MCP server", ...RUNTIME },
+    query: [
+      { name: "tail", description: "How many of the last lines", schema: { type: "integer", minimum: 1, maximum: 5000, default: 200 } },
+      { name: "agent", description: "A per_agent server's instance for this agent id (its token's sub)", schema: { type: "string", maxLength: 128 } },
+    ],
+    responses: {
+      200: "The lines",
+      400: "tail is not a whole number between 1 and 5000, or agent is empty or too long",
+      ...AUTH,
+      404: "No such MCP server, or the agent has no instance of it now",
+      ...RUNTIME,
+    },
   },
   {
     id: "deployMcpGroup",

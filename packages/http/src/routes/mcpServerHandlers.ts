@@ -27,10 +27,10 @@ export type McpServerRouteId =
 
 const DEFAULT_TAIL = 200
 
-/** `?tail=`: 1 to 5000 lines, 200 when absent. */
-export const tailOf = (query: Readonly<Record<string, unknown>>): Result.Result<number, InvalidRequest> => {
+/** `?tail=`: 1 to 5000 lines, 200 when absent; `?agent=`: a `per_agent` server's instance for that agent. */
+export const logsOptionsOf = (query: Readonly<Record<string, unknown>>): Result.Result<{ tail: number; agent: string | undefined }, InvalidRequest> => {
   const parsed = logsQuery.safeParse(query)
-  if (parsed.success) return Result.succeed(parsed.data.tail ?? DEFAULT_TAIL)
+  if (parsed.success) return Result.succeed({ tail: parsed.data.tail ?? DEFAULT_TAIL, agent: parsed.data.agent })
   const issue = parsed.error.issues[0]
   return Result.fail(new InvalidRequest({ path: fieldOf(issue?.path ?? ["tail"]), problem: issue?.message ?? "is invalid" }))
 }
@@ -134,7 +134,7 @@ export const mcpServerHandlers = (deps: HandlerDeps): Record<McpServerRouteId, R
     },
     mcpServerLogs: async (ctx) => {
       const name = nameParam(ctx.params)
-      const logs = Effect.fromResult(tailOf(ctx.query)).pipe(Effect.flatMap((tail) => mcpServers.logs(name, tail)))
+      const logs = Effect.fromResult(logsOptionsOf(ctx.query)).pipe(Effect.flatMap(({ tail, agent }) => mcpServers.logs(name, tail, agent)))
       await run(ctx, logs, { verb: "logs", name }, (lines) => ok({ instanceName: name, lines: lines.map((l) => ({ stream: l.stream, text: l.text })) }))
     },
   }

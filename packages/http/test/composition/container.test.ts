@@ -65,6 +65,8 @@ describe("the composition root", () => {
         maxInFlight: 32,
         maxQueued: 256,
         drainTimeoutMs: 10_000,
+        isolatedIdleMs: 900_000,
+        isolatedMax: 20,
       },
       credentials: {
         onExpiry: { _tag: "on_expiry", lifetimeShare: 0.8, marginMs: 300_000, jitterShare: 0.1, minimumBeforeExpiryMs: 30_000 },

@@ -79,6 +79,7 @@ describe("the proxy's refusals", () => {
       McpServerUnavailable: { status: 503, code: -32000, retryAfterS: 1 },
       McpServerBusy: { status: 429, code: -32002, retryAfterS: 1 },
       SessionLimitReached: { status: 429, code: -32002, retryAfterS: 5 },
+      IsolatedInstanceLimit: { status: 429, code: -32002, retryAfterS: 30 },
     })
   })
 

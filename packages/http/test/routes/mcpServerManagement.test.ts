@@ -39,6 +39,8 @@ describe("GET /mcp-servers and /mcp-servers/:name", () => {
             // The deploy's initialize and listing were a health check.
             lastHealthCheck: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
             restartCount: 0,
+            isolation: "shared",
+            instances: 0,
           },
         ],
       },
@@ -68,6 +70,8 @@ describe("GET /mcp-servers and /mcp-servers/:name", () => {
       },
       oauth: [],
       credentials: null,
+      isolation: "shared",
+      instances: [],
     })
   })
 

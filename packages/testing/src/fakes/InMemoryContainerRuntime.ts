@@ -142,6 +142,7 @@ export class InMemoryContainerRuntime implements ContainerRuntime {
       mcp: c.spec.mcp,
       oauth: c.spec.oauth ?? null,
       recipe: recipeOf(c.spec),
+      isolatedFor: c.spec.isolatedFor ?? null,
     }
   }
 

@@ -1,0 +1,141 @@
+import { Effect } from "effect"
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
+import { afterEach, describe, expect, it } from "vitest"
+import { z } from "zod"
+import type { Grants } from "@dtma/domain"
+import { DEFAULT_MCP_CONFIG } from "../../src/composition/mcpConfig.ts"
+import { ask, INITIALIZE, openSession } from "../support/grantsSupport.ts"
+import { mcpHeaders } from "../support/mcpProxySupport.ts"
+import { mcpBody, McpServingRuntime, startTestApp, TOKEN, type TestApp } from "../support/support.ts"
+
+const NOTES = "dtma/notes-fixture:1"
+
+/** Keeps what it is told, per process: what `server-memory` keeps in its graph. */
+const notesServer = () => {
+  const server = new McpServer({ name: "notes", version: "1.0.0" })
+  const notes: Array<string> = []
+  server.registerTool("remember", { inputSchema: { text: z.string() } }, ({ text }) => {
+    notes.push(text)
+    return { content: [{ type: "text", text: "ok" }] }
+  })
+  server.registerTool("recall", {}, () => ({ content: [{ type: "text", text: notes.join(",") }] }))
+  return server
+}
+
+let app: TestApp & { mint(sub: string): Promise<string> }
+afterEach(() => app.close())
+
+const start = async (isolation: "shared" | "per_agent" = "per_agent") => {
+  const runtime = new McpServingRuntime({ images: [NOTES] })
+  runtime.servers.set(NOTES, notesServer)
+  const started = await startTestApp({ runtime, config: { mcp: { ...DEFAULT_MCP_CONFIG, isolatedMax: 2 } } })
+  const mcp = { transport: "stdio", endpointPath: null, port: null, ...(isolation === "per_agent" ? { isolation } : {}) } as const
+  await Effect.runPromise(started.mcpServers.deploy({ name: "memory", accountToolInstanceId: "ati-memory", image: NOTES, env: [], ports: [], mcp }))
+  const grants: Grants = [{ target: { server: "memory" }, tools: ["*"], prompts: ["*"], resources: true }]
+  app = { ...started, mint: (sub) => Effect.runPromise(started.agentAccess.tokens.mint({ sub, grants, ttlSeconds: 900 })) }
+}
+
+const endpoint = () => `${app.base}/mcp-servers/memory/mcp`
+const agentEndpoint = () => `${app.base}/mcp`
+
+const textOf = (answer: Record<string, unknown>): string => (answer["result"] as { content: Array<{ text: string }> }).content[0]!.text
+
+const call = async (url: string, session: string, token: string, name: string, args: Record<string, unknown> = {}) =>
+  textOf(await ask(url, session, token, "tools/call", { name, arguments: args }))
+
+describe("an agent on a per_agent server", () => {
+  it("reaches an instance of its own through the server's endpoint and through /mcp; the operator reaches the base instance", async () => {
+    await start()
+    const [a, b] = [await app.mint("agent-a"), await app.mint("agent-b")]
+    const sa = await openSession(endpoint(), a)
+    const sb = await openSession(agentEndpoint(), b)
+    await call(endpoint(), sa, a, "remember", { text: "a's" })
+    await call(agentEndpoint(), sb, b, "memory__remember", { text: "b's" })
+    expect(await call(endpoint(), sa, a, "recall")).toBe("a's")
+    expect(await call(agentEndpoint(), sb, b, "memory__recall")).toBe("b's")
+    // Agent a on /mcp reaches the same instance as on the server's endpoint.
+    const sa2 = await openSession(agentEndpoint(), a)
+    expect(await call(agentEndpoint(), sa2, a, "memory__recall")).toBe("a's")
+    const so = await openSession(endpoint(), TOKEN)
+    expect(await call(endpoint(), so, TOKEN, "recall")).toBe("")
+    expect(app.runtime.containerCount()).toBe(3)
+
+    const detail: { data: { isolation: string; instances: Array<{ agentId: string; healthStatus: string }> } } = await fetch(`${app.base}/mcp-servers/memory`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    }).then((r) => r.json() as never)
+    expect(detail.data.isolation).toBe("per_agent")
+    expect(detail.data.instances.map((i: { agentId: string; healthStatus: string }) => [i.agentId, i.healthStatus])).toEqual([
+      ["agent-a", "healthy"],
+      ["agent-b", "healthy"],
+    ])
+    const listed: { data: { servers: Array<{ instanceName: string; instances: number }> } } = await fetch(`${app.base}/mcp-servers`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    }).then((r) => r.json() as never)
+    expect(listed.data.servers.map((s: { instanceName: string; instances: number }) => [s.instanceName, s.instances])).toEqual([["memory", 2]])
+  })
+
+  it("past the server's most instances, is refused with a JSON-RPC error naming the server and the limit, audited as rate limited", async () => {
+    await start()
+    await openSession(endpoint(), await app.mint("agent-a"))
+    await openSession(endpoint(), await app.mint("agent-b"))
+    const c = await app.mint("agent-c")
+    const refused = await fetch(endpoint(), { method: "POST", headers: mcpHeaders(undefined, c), body: JSON.stringify(INITIALIZE) })
+    expect(refused.status).toBe(429)
+    const body = (await refused.json()) as { error: { message: string } }
+    expect(body).toMatchObject({ jsonrpc: "2.0", id: 0, error: { code: expect.any(Number) } })
+    expect(body.error.message).toContain("'memory'")
+    expect(body.error.message).toContain("already runs 2")
+
+    // On /mcp the refusal is that request's alone, naming the server.
+    const sc = await openSession(agentEndpoint(), c)
+    const answer = await ask(agentEndpoint(), sc, c, "tools/call", { name: "memory__recall", arguments: {} })
+    expect(answer["error"]).toMatchObject({ data: { server: "memory", state: "at_instance_limit" } })
+    expect(JSON.stringify(answer)).toContain("already runs 2")
+    await expect
+      .poll(() =>
+        app.auditLog.records.filter((r) => r.caller.kind === "agent" && r.caller.sub === "agent-c" && r.server === "memory").map((r) => [r.method, r.outcome]),
+      )
+      .toEqual([
+        ["initialize", "rate_limited"],
+        ["tools/call", "rate_limited"],
+      ])
+  })
+})
+
+describe("an agent on a shared server", () => {
+  it("shares its one instance with every agent, as before", async () => {
+    await start("shared")
+    const [a, b] = [await app.mint("agent-a"), await app.mint("agent-b")]
+    const sa = await openSession(endpoint(), a)
+    const sb = await openSession(agentEndpoint(), b)
+    await call(endpoint(), sa, a, "remember", { text: "shared" })
+    expect(await call(agentEndpoint(), sb, b, "memory__recall")).toBe("shared")
+    expect(app.runtime.containerCount()).toBe(1)
+  })
+})
+
+describe("deploying with isolation", () => {
+  it("refuses an isolation that is neither shared nor per_agent with a 400 naming the field", async () => {
+    await start()
+    const res = await fetch(`${app.base}/mcp-servers`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify(mcpBody({ instanceNameOnToolbox: "other", isolation: "per_user" })),
+    })
+    expect(res.status).toBe(400)
+    const body = (await res.json()) as { error: string }
+    expect(body.error).toContain("isolation")
+    expect(body.error).toContain('"shared" or "per_agent"')
+  })
+
+  it("deploys a per_agent server, shown as such", async () => {
+    await start()
+    const res = await fetch(`${app.base}/mcp-servers`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify(mcpBody({ dockerImageUrl: NOTES, instanceNameOnToolbox: "other", isolation: "per_agent" })),
+    })
+    expect(res.status).toBe(201)
+    expect(Effect.runSync(app.mcpServers.get("other"))).toMatchObject({ isolation: "per_agent", instances: [] })
+  })
+})
