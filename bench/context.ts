@@ -26,8 +26,8 @@ export const stdioDeploy = (name: string, image: string) => ({
 })
 
 /** Deploys a stdio server through the DTMA; throws unless it answers 201. */
-export const deployStdio = async (dtma: BenchDtma, name: string, image: string): Promise<void> => {
-  const { status, body } = await dtma.call("POST", "/mcp-servers", stdioDeploy(name, image))
+export const deployStdio = async (dtma: BenchDtma, name: string, image: string, isolation: "shared" | "per_agent" = "shared"): Promise<void> => {
+  const { status, body } = await dtma.call("POST", "/mcp-servers", { ...stdioDeploy(name, image), isolation })
   if (status !== 201) throw new Error(`deploying ${name} (${image}) answered ${status}: ${JSON.stringify(body).slice(0, 500)}`)
 }
 
@@ -37,12 +37,12 @@ export const removeServer = async (dtma: BenchDtma, name: string): Promise<void>
 }
 
 /** An agent token from the DTMA's built-in issuer, granted every tool of server `name`. */
-export const agentTokenFor = (dtma: BenchDtma, name: string): Promise<string> => agentTokenForServers(dtma, [name])
+export const agentTokenFor = (dtma: BenchDtma, name: string, agentId?: string): Promise<string> => agentTokenForServers(dtma, [name], agentId)
 
 /** An agent token from the DTMA's built-in issuer, granted every tool of each server of `names`. */
-export const agentTokenForServers = async (dtma: BenchDtma, names: ReadonlyArray<string>): Promise<string> => {
+export const agentTokenForServers = async (dtma: BenchDtma, names: ReadonlyArray<string>, agentId = "bench-agent"): Promise<string> => {
   const grants = names.map((server) => ({ server }))
-  const { status, body } = await dtma.call("POST", "/agent-tokens", { agentId: "bench-agent", grants, ttlSeconds: 3600 })
+  const { status, body } = await dtma.call("POST", "/agent-tokens", { agentId, grants, ttlSeconds: 3600 })
   const token = (body as { data?: { token?: unknown } } | null)?.data?.token
   if (status !== 201 || typeof token !== "string") throw new Error(`minting an agent token answered ${status}: ${JSON.stringify(body).slice(0, 500)}`)
   return token
