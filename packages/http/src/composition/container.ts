@@ -63,6 +63,7 @@ export const useCaseSettingsOf = (config: Config): UseCaseSettings => {
     maxSessions: __,
     sessionIdleTimeoutMs: ___,
     listPageSize: ____,
+    serverRequestTimeoutMs: _____,
     ...supervision
   } = config.mcp
   return {
