@@ -42,6 +42,9 @@ const wav = () => {
 }
 const WAV = wav()
 
+/** What the first argument of `test_prompt_with_arguments` completes to. */
+const CITIES = ["paris", "park", "party", "test", "testing"]
+
 const text = (value) => ({ type: "text", text: value })
 const failed = (message) => ({ isError: true, content: [text(message)] })
 const LEVELS = LoggingLevelSchema.options
@@ -68,6 +71,12 @@ export const fixtureServer = () => {
   const ask = async (extra, capability, request, schema) => {
     if (server.server.getClientCapabilities()?.[capability] === undefined) return { refused: `the client did not declare the ${capability} capability` }
     return { answer: await extra.sendRequest(request, schema) }
+  }
+  /** Elicits `requestedSchema` from the calling client and answers what it said, prefixed with `said`. */
+  const elicit = async (extra, { message, requestedSchema, said }) => {
+    const { answer, refused } = await ask(extra, "elicitation", { method: "elicitation/create", params: { message, requestedSchema } }, ElicitResultSchema)
+    if (refused !== undefined) return failed(`Cannot elicit: ${refused}`)
+    return { content: [text(`${said}: action=${answer.action}, content=${JSON.stringify(answer.content ?? {})}`)] }
   }
 
   const tools = new Map()
@@ -106,9 +115,11 @@ export const fixtureServer = () => {
   tool("test_reconnection", { description: "Closes its event stream before answering, so the client resumes it (Streamable HTTP)" }, async (extra) => {
     extra.closeSSEStream?.()
     await sleep(200)
-    return { content: [text(extra.closeSSEStream === undefined ? "Answered (this transport cannot close a call's stream)" : "Answered after the stream closed")] }
+    const how = extra.closeSSEStream === undefined ? "this transport cannot close a call's stream" : "after the stream closed"
+    return { content: [text(`Answered (${how})`)] }
   })
-  tool("test_sampling", { description: "Asks the client for an LLM completion of the prompt", inputSchema: z.object({ prompt: z.string() }) }, async ({ prompt }, extra) => {
+  const sampling = { description: "Asks the client for an LLM completion of the prompt", inputSchema: z.object({ prompt: z.string() }) }
+  tool("test_sampling", sampling, async ({ prompt }, extra) => {
     const { answer, refused } = await ask(
       extra,
       "sampling",
@@ -118,17 +129,16 @@ export const fixtureServer = () => {
     if (refused !== undefined) return failed(`Cannot sample: ${refused}`)
     return { content: [text(`LLM response: ${answer.content.type === "text" ? answer.content.text : JSON.stringify(answer.content)}`)] }
   })
-  tool("test_elicitation", { description: "Asks the user for a username and an email", inputSchema: z.object({ message: z.string() }) }, async ({ message }, extra) => {
+  const elicitation = { description: "Asks the user for a username and an email", inputSchema: z.object({ message: z.string() }) }
+  tool("test_elicitation", elicitation, ({ message }, extra) => {
     const requestedSchema = {
       type: "object",
       properties: { username: { type: "string", description: "User's response" }, email: { type: "string", description: "User's email address" } },
       required: ["username", "email"],
     }
-    const { answer, refused } = await ask(extra, "elicitation", { method: "elicitation/create", params: { message, requestedSchema } }, ElicitResultSchema)
-    if (refused !== undefined) return failed(`Cannot elicit: ${refused}`)
-    return { content: [text(`User response: action=${answer.action}, content=${JSON.stringify(answer.content ?? {})}`)] }
+    return elicit(extra, { message, requestedSchema, said: "User response" })
   })
-  tool("test_elicitation_sep1034_defaults", { description: "Elicits fields of every primitive type, each with a default (SEP-1034)" }, async (extra) => {
+  tool("test_elicitation_sep1034_defaults", { description: "Elicits fields of every primitive type, each with a default (SEP-1034)" }, (extra) => {
     const requestedSchema = {
       type: "object",
       properties: {
@@ -139,11 +149,9 @@ export const fixtureServer = () => {
         verified: { type: "boolean", description: "Verification status", default: true },
       },
     }
-    const { answer, refused } = await ask(extra, "elicitation", { method: "elicitation/create", params: { message: "Confirm or change the defaults", requestedSchema } }, ElicitResultSchema)
-    if (refused !== undefined) return failed(`Cannot elicit: ${refused}`)
-    return { content: [text(`Elicitation completed: action=${answer.action}, content=${JSON.stringify(answer.content ?? {})}`)] }
+    return elicit(extra, { message: "Confirm or change the defaults", requestedSchema, said: "Elicitation completed" })
   })
-  tool("test_elicitation_sep1330_enums", { description: "Elicits the five enum forms of SEP-1330" }, async (extra) => {
+  tool("test_elicitation_sep1330_enums", { description: "Elicits the five enum forms of SEP-1330" }, (extra) => {
     const requestedSchema = {
       type: "object",
       properties: {
@@ -170,15 +178,16 @@ export const fixtureServer = () => {
         },
       },
     }
-    const { answer, refused } = await ask(extra, "elicitation", { method: "elicitation/create", params: { message: "Pick from each list", requestedSchema } }, ElicitResultSchema)
-    if (refused !== undefined) return failed(`Cannot elicit: ${refused}`)
-    return { content: [text(`Elicitation completed: action=${answer.action}, content=${JSON.stringify(answer.content ?? {})}`)] }
+    return elicit(extra, { message: "Pick from each list", requestedSchema, said: "Elicitation completed" })
   })
   const address = z.object({ street: z.string(), city: z.string() }).meta({ id: "address" })
   tool(
     "json_schema_2020_12_tool",
-    { description: "Takes a name and an address; its input schema uses $defs and forbids other properties", inputSchema: z.object({ name: z.string(), address }).strict() },
-    ({ name, address: where }) => ({ content: [text(`${name}${where === undefined ? "" : `, ${where.street}, ${where.city}`}`)] }),
+    {
+      description: "Takes a name and an address; its input schema uses $defs and forbids other properties",
+      inputSchema: z.object({ name: z.string(), address }).strict(),
+    },
+    ({ name, address: where }) => ({ content: [text(`${name}, ${where.street}, ${where.city}`)] }),
   )
   // MCP 2025-11-25 makes JSON Schema 2020-12 the default dialect (SEP-1613); McpServer 1.x lists draft-07,
   // so the list is the fixture's own: the same tools, their schemas converted for 2020-12.
@@ -202,7 +211,9 @@ export const fixtureServer = () => {
     "template-data",
     new ResourceTemplate("test://template/{id}/data", { list: undefined }),
     { description: "Data for an id", mimeType: "application/json" },
-    (uri, { id }) => ({ contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify({ id, templateTest: true, data: `Data for ID: ${id}` }) }] }),
+    (uri, { id }) => ({
+      contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify({ id, templateTest: true, data: `Data for ID: ${id}` }) }],
+    }),
   )
   server.registerResource("watched-resource", "test://watched-resource", { description: "A resource to subscribe to", mimeType: "text/plain" }, (uri) => ({
     contents: [{ uri: uri.href, mimeType: "text/plain", text: "Watched resource content" }],
@@ -225,7 +236,7 @@ export const fixtureServer = () => {
     {
       description: "A prompt with two arguments (the first completes)",
       argsSchema: {
-        arg1: completable(z.string().describe("First test argument"), (value) => ["paris", "park", "party", "test", "testing"].filter((v) => v.startsWith(value))),
+        arg1: completable(z.string().describe("First test argument"), (value) => CITIES.filter((v) => v.startsWith(value))),
         arg2: z.string().describe("Second test argument"),
       },
     },
