@@ -14,10 +14,10 @@ export const DIRECT = "direct (HTTP)"
 /**
  * Deploys the conformance fixture on `dtma` over Streamable HTTP and over stdio and runs the suite
  * against it directly and through the DTMA: each deployment's own endpoint (operator key), and `/mcp`
- * under an agent token granted the HTTP deployment, twice — once calling the names `/mcp` lists
- * (`<server>__<name>`, mapped by the pass-through), once with the bare names the scenarios hard-code,
- * which `/mcp` does not know (so that column is not compared; it shows which scenarios name a tool
- * or prompt). Removes what it deployed.
+ * under an agent token granted one deployment, calling the names `/mcp` lists (`<server>__<name>`,
+ * mapped by the pass-through). Once more on `/mcp` with the bare names the scenarios hard-code, which
+ * `/mcp` does not know: that column is not compared; it shows which scenarios name a tool or prompt.
+ * Removes what it deployed.
  */
 export const compareConformance = async (dtma: DtmaProcess, label: string): Promise<ConformanceComparison> => {
   const http = `${label}-http`
@@ -37,9 +37,12 @@ export const compareConformance = async (dtma: DtmaProcess, label: string): Prom
       deploy(http, { mcpTransportType: "streamable_http", mcpPort: 3001, baseConfigOverrideJson: { Cmd: ["http"] } }),
       deploy(stdio, { mcpTransportType: "stdio" }),
     ])
-    const minted = await dtma.call("POST", "/agent-tokens", { agentId: `${label}-agent`, grants: [{ server: http }], ttlSeconds: 1800 })
-    if (minted.status !== 201) throw new Error(`minting an agent token answered ${minted.status}: ${JSON.stringify(minted.body)}`)
-    const agent: string = minted.body.data.token
+    const agentOf = async (server: string): Promise<string> => {
+      const minted = await dtma.call("POST", "/agent-tokens", { agentId: `${label}-agent-${server}`, grants: [{ server }], ttlSeconds: 1800 })
+      if (minted.status !== 201) throw new Error(`minting an agent token answered ${minted.status}: ${JSON.stringify(minted.body)}`)
+      return minted.body.data.token
+    }
+    const [httpAgent, stdioAgent] = [await agentOf(http), await agentOf(stdio)]
     const direct = await startFixtureHttp(label)
     closers.push(() => direct.stop())
     const through = async (path: string, token: string, names: { readonly server: string } | null = null) => {
@@ -51,8 +54,9 @@ export const compareConformance = async (dtma: DtmaProcess, label: string): Prom
       [DIRECT, direct.url, true],
       ["/mcp-servers/:name/mcp (HTTP)", await through(`/mcp-servers/${http}/mcp`, dtma.token!), true],
       ["/mcp-servers/:name/mcp (stdio)", await through(`/mcp-servers/${stdio}/mcp`, dtma.token!), true],
-      ["/mcp (agent, listed names)", await through("/mcp", agent, { server: http }), true],
-      ["/mcp (agent, bare names)", await through("/mcp", agent), false],
+      ["/mcp (HTTP, listed names)", await through("/mcp", httpAgent, { server: http }), true],
+      ["/mcp (stdio, listed names)", await through("/mcp", stdioAgent, { server: stdio }), true],
+      ["/mcp (HTTP, bare names)", await through("/mcp", httpAgent), false],
     ]
     const scenarios = await listedScenarios()
     const columns = []
