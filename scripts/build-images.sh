@@ -38,6 +38,7 @@ IMAGES=(
   "mcp-websocket dtma/mcp-websocket:4.0.0"
   "mcp-misbehaving dtma/mcp-misbehaving:1"
   "mcp-credentials dtma/mcp-credentials:1"
+  "mcp-conformance dtma/mcp-conformance:1"
 )
 
 log() { tc_log "$@"; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The official MCP conformance suite against server-everything directly and through the DTMA's
-# proxied endpoint (`/mcp-servers/<name>/mcp`); prints both lists of passed scenarios and fails
-# when the DTMA misses one the direct server passes. Needs the machine set up (scripts/setup.sh).
+# The official MCP conformance suite (every server scenario `conformance list` names) against the
+# project's own fixture server directly and through the DTMA (per-server endpoint over Streamable HTTP
+# and stdio, and /mcp); prints the lists side by side and fails on a difference. Needs the machine set
+# up (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

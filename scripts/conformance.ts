@@ -1,35 +1,22 @@
-// Runs the official MCP server conformance suite (@modelcontextprotocol/conformance, active
-// scenarios) against server-everything twice: directly in its own Streamable HTTP mode, and through
-// a DTMA's proxied endpoint for the same image deployed over stdio. Prints both lists of passed
-// scenarios; exits 1 when the DTMA misses a scenario the direct server passes.
+// Runs every server scenario of the official MCP conformance suite (@modelcontextprotocol/conformance,
+// `conformance list`) against the project's own fixture server (images/mcp-conformance): directly over
+// Streamable HTTP, and through a DTMA — each deployment's own endpoint (the fixture deployed over
+// Streamable HTTP and over stdio) and `/mcp` under an agent token. Prints the lists side by side;
+// exits 1 when the fixture misses a scenario directly, or a compared way through the DTMA passes a
+// different list than the direct one.
+import { compareConformance } from "../packages/http/test/support/conformanceComparison.ts"
 import { startDtma } from "../packages/http/test/support/dtmaProcess.ts"
-import { bearerPassThrough, describeRuns, EVERYTHING_IMAGE, runConformance, startEverythingHttp } from "../packages/http/test/support/mcpProxyConformance.ts"
+import { describeColumns } from "../packages/http/test/support/mcpProxyConformance.ts"
 
-const name = `conformance-${Date.now().toString(36)}`
-const dtma = await startDtma()
-const direct = await startEverythingHttp(name)
-let missed = 1
+const dtma = await startDtma({ env: { DTMA_AGENT_RATE_PER_S: "10000", DTMA_AGENT_BURST: "10000" } })
+let status = 1
 try {
-  const deployed = await dtma.call("POST", "/mcp-servers", {
-    dockerImageUrl: EVERYTHING_IMAGE,
-    instanceNameOnToolbox: name,
-    accountToolInstanceId: name,
-    mcpTransportType: "stdio",
-  })
-  if (deployed.status !== 201) throw new Error(`deploying ${EVERYTHING_IMAGE} failed: ${deployed.status} ${JSON.stringify(deployed.body)}`)
-  const passThrough = await bearerPassThrough(`${dtma.url}/mcp-servers/${name}/mcp`, dtma.token ?? "")
-  try {
-    const straight = await runConformance(direct.url)
-    const viaDtma = await runConformance(passThrough.url)
-    console.log(`server-everything (${EVERYTHING_IMAGE}) directly at ${direct.url}, and over stdio behind the DTMA:`)
-    console.log(describeRuns(straight, viaDtma))
-    missed = straight.passed.filter((s) => !viaDtma.passed.includes(s)).length
-  } finally {
-    await passThrough.close()
-  }
+  const { scenarios, columns } = await compareConformance(dtma, `conformance-${Date.now().toString(36)}`)
+  console.log(describeColumns(scenarios, columns))
+  const [direct, ...through] = columns
+  const same = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) => a.length === b.length && a.every((s) => b.includes(s))
+  status = direct !== undefined && same(direct.run.passed, scenarios) && through.every((c) => !c.compared || same(c.run.passed, direct.run.passed)) ? 0 : 1
 } finally {
-  await dtma.call("DELETE", `/mcp-servers/${name}`)
   await dtma.kill("SIGTERM")
-  direct.stop()
 }
-process.exit(missed === 0 ? 0 : 1)
+process.exit(status)

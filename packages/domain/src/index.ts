@@ -77,8 +77,16 @@ export type {
 export { IsolatedInstanceLimit, McpServerNotReady, McpServerUnavailable } from "./mcp/mcpErrors.ts"
 export { JsonRpcIdRewriter } from "./mcp/JsonRpcIdRewriter.ts"
 export type { ProgressToken, Waiter } from "./mcp/JsonRpcIdRewriter.ts"
-export { openUpstreamSession } from "./mcp/UpstreamSession.ts"
-export type { RequestOptions, ServerHello, UpstreamOptions, UpstreamSession } from "./mcp/UpstreamSession.ts"
+export { openUpstreamSession, RELAYED_CLIENT_CAPABILITIES } from "./mcp/UpstreamSession.ts"
+export type {
+  RequestOptions,
+  ServerHello,
+  ServerRequest,
+  ServerRequestAnswer,
+  ServerRequestRelay,
+  UpstreamOptions,
+  UpstreamSession,
+} from "./mcp/UpstreamSession.ts"
 export { contentHash, discover, listsChangedBy } from "./mcp/discovery.ts"
 export type { CapabilitySnapshot, ListKind } from "./mcp/discovery.ts"
 export { connectionOf, firstStep, healthOf, step, UNHEALTHY_AFTER_FAILED_PINGS } from "./mcp/serverStateMachine.ts"

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto"
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js"
 import { createParser, type EventSourceMessage } from "eventsource-parser"
-import { isNotification, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification } from "@dtma/domain"
+import { isNotification, isRequest, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest } from "@dtma/domain"
 
 /** A message as delivered, and the request whose own event stream carried it, if one did. */
 export interface Unmarked {
@@ -9,9 +9,9 @@ export interface Unmarked {
   readonly relatedRequestId?: JsonRpcId
 }
 
-/** Hooks that tell which request's event stream carried each notification of a Streamable HTTP client transport. */
+/** Hooks that tell which request's event stream carried each notification and server request of a Streamable HTTP client transport. */
 export interface RequestStreams {
-  /** The transport's `fetch`: marks each notification a request's own event stream carries with that request's id. */
+  /** The transport's `fetch`: marks each notification and request a request's own event stream carries with that request's id. */
   readonly fetch: FetchLike
   /** The message without its mark, and the request it was marked with; a message nobody marked is returned as it is. */
   readonly unmark: (message: JsonRpcMessage) => Unmarked
@@ -45,14 +45,14 @@ const requestIdOf = (body: unknown): JsonRpcId | undefined => {
 
 const isEventStream = (response: Response): boolean => response.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase() === "text/event-stream"
 
-/** A JSON-RPC notification whose params, if any, are an object with an object `_meta`, if any: where a mark fits. */
+/** A JSON-RPC notification or request whose params, if any, are an object with an object `_meta`, if any: where a mark fits. */
 const markable = (value: unknown): value is Record<string, unknown> => {
-  if (!isObject(value) || typeof value["method"] !== "string" || "id" in value) return false
+  if (!isObject(value) || typeof value["method"] !== "string") return false
   const params = value["params"]
   return params === undefined || (isObject(params) && (params["_meta"] === undefined || isObject(params["_meta"])))
 }
 
-/** `data` with the mark added when it is a JSON-RPC notification; anything else as it is. */
+/** `data` with the mark added when it is a JSON-RPC notification or request; anything else as it is. */
 const markedData = (data: string, mark: (notification: Record<string, unknown>) => Record<string, unknown>): string => {
   let value: unknown
   try {
@@ -71,7 +71,7 @@ const frame = (event: EventSourceMessage, data: string): string => {
   return `${text}\n`
 }
 
-/** Re-frames an event stream, marking the notifications of its `message` events with `mark`. */
+/** Re-frames an event stream, marking the notifications and requests of its `message` events with `mark`. */
 const marking = (mark: (notification: Record<string, unknown>) => Record<string, unknown>): TransformStream<string, string> => {
   let out: TransformStreamDefaultController<string> | null = null
   const parser = createParser({
@@ -88,10 +88,11 @@ const marking = (mark: (notification: Record<string, unknown>) => Record<string,
  * The SDK's Streamable HTTP client transport (1.32) hands every message to one `onmessage`, whether
  * it came on a request's own event stream (a POST's answer) or on the standalone GET stream, and
  * says nothing of which. The server says it by the stream it picks: a notification it sends about a
- * request (a log message of that request, its progress) goes on that request's stream.
+ * request (a log message of that request, its progress), or a request (sampling, elicitation), goes
+ * on that request's stream.
  *
  * `fetch` re-frames the event stream answering each POST of a request, event by event, adding to
- * each notification's `_meta` a mark with that request's id and a nonce of this connection; the
+ * each notification's and request's `_meta` a mark with that request's id and a nonce of this connection; the
  * channel reads the mark and takes it away with `unmark`, so the message is delivered as the server
  * sent it. A mark without the nonce (a server cannot know it) is the server's own `_meta`, left alone.
  */
@@ -108,7 +109,7 @@ export const makeRequestStreams = (baseFetch?: FetchLike): RequestStreams => {
     }
 
   const unmark = (message: JsonRpcMessage): Unmarked => {
-    if (!isNotification(message)) return { message }
+    if (!isNotification(message) && !isRequest(message)) return { message }
     const meta = message.params?.["_meta"]
     const mark = isObject(meta) ? meta[MARK] : undefined
     if (!isObject(mark) || mark["nonce"] !== nonce) return { message }
@@ -117,7 +118,9 @@ export const makeRequestStreams = (baseFetch?: FetchLike): RequestStreams => {
     const { _meta: _withMark, ...restParams } = message.params as Record<string, unknown>
     const priorMeta = "prior" in mark ? { ...restMeta, [MARK]: mark["prior"] } : restMeta
     const params = added === "_meta" ? restParams : { ...restParams, _meta: priorMeta }
-    const unmarked: JsonRpcNotification = added === "params" ? { jsonrpc: "2.0", method: message.method } : { jsonrpc: "2.0", method: message.method, params }
+    const id = isRequest(message) ? { id: message.id } : {}
+    const unmarked: JsonRpcNotification | JsonRpcRequest =
+      added === "params" ? { jsonrpc: "2.0", ...id, method: message.method } : { jsonrpc: "2.0", ...id, method: message.method, params }
     return { message: unmarked, relatedRequestId: request }
   }
 

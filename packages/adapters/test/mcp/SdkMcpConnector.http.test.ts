@@ -2,6 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
+import { ElicitResultSchema } from "@modelcontextprotocol/sdk/types.js"
 import type { JsonRpcMessage, MessageContext } from "@dtma/domain"
 import { echoMcpServer, run } from "@dtma/testing"
 import { makeSdkMcpConnector } from "../../src/mcp/SdkMcpConnector.ts"
@@ -128,5 +129,43 @@ describe("SdkMcpConnector over Streamable HTTP telling which request a server no
     expect(delivered.filter(([m]) => "id" in m && m.id === 2)).toEqual([
       [{ jsonrpc: "2.0", id: 2, result: { content: [{ type: "text", text: "logged" }] } }, {}],
     ])
+  })
+
+  it("gives a server request on a request's own event stream that request's id, and takes the answer back to the server", async () => {
+    const mcp = new McpServer({ name: "asker", version: "1.0.0" })
+    mcp.registerTool("ask", { description: "Elicits a name." }, async (extra) => {
+      const answer = await extra.sendRequest(
+        { method: "elicitation/create", params: { message: "Your name?", requestedSchema: { type: "object", properties: { name: { type: "string" } } } } },
+        ElicitResultSchema,
+      )
+      return { content: [{ type: "text", text: `hello ${String(answer.content?.["name"])}` }] }
+    })
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => "session-3" })
+    await mcp.connect(transport)
+    const server = createServer((req, res) => void transport.handleRequest(req, res))
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const address = server.address()
+    const endpoint = { hostPort: typeof address === "object" && address !== null ? address.port : 0, path: "/mcp" }
+    const channel = await run(
+      makeSdkMcpConnector({ docker: new FakeDockerApi() }).connect({ transport: "streamable_http", containerId: "c", endpoint }, { timeoutMs: 2_000 }),
+    )
+    const delivered: Array<readonly [JsonRpcMessage, MessageContext]> = []
+    channel.onMessage((m, context) => delivered.push([m, context]))
+    const params = { protocolVersion: "2025-11-25", capabilities: { elicitation: { form: {} } }, clientInfo: { name: "t", version: "1" } }
+    await run(channel.send({ jsonrpc: "2.0", id: 1, method: "initialize", params }))
+    await expect.poll(() => delivered.length).toBe(1)
+    await run(channel.send({ jsonrpc: "2.0", method: "notifications/initialized" }))
+    await run(channel.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "ask", arguments: {} } }))
+    await expect.poll(() => delivered.length).toBe(2)
+    const [asked, context] = delivered[1]!
+    expect(asked).toMatchObject({ jsonrpc: "2.0", method: "elicitation/create", params: { message: "Your name?" } })
+    expect(JSON.stringify(asked)).not.toContain("dtma/request-stream")
+    expect(context).toEqual({ relatedRequestId: 2 })
+    await run(channel.send({ jsonrpc: "2.0", id: (asked as { id: number }).id, result: { action: "accept", content: { name: "Ada" } } }))
+    await expect.poll(() => delivered.length).toBe(3)
+    expect(delivered[2]![0]).toEqual({ jsonrpc: "2.0", id: 2, result: { content: [{ type: "text", text: "hello Ada" }] } })
+    await run(channel.close())
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
   })
 })

@@ -22,6 +22,10 @@ const arbNotification = fc
   .record({ method: fc.constantFrom("notifications/message", "notifications/progress", "notifications/tools/list_changed"), params: arbParams })
   .map(({ method, params }) => JSON.stringify(params === undefined ? { jsonrpc: "2.0", method } : { jsonrpc: "2.0", method, params }))
 
+const arbServerRequest = fc
+  .record({ id: fc.oneof(fc.nat(), fc.string()), method: fc.constantFrom("sampling/createMessage", "elicitation/create", "roots/list"), params: arbParams })
+  .map(({ id, method, params }) => JSON.stringify(params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params }))
+
 // No carriage return: SSE ends a line at one, so data cannot hold it.
 const arbText = fc
   .string({ unit: fc.oneof(fc.constantFrom("\n", " ", ":", "é", "😀"), fc.string({ minLength: 1, maxLength: 1 })) })
@@ -29,6 +33,7 @@ const arbText = fc
 
 const arbData = fc.oneof(
   arbNotification,
+  arbServerRequest,
   fc.constant(JSON.stringify({ jsonrpc: "2.0", id: 7, result: {} })),
   fc.constant(JSON.stringify({ jsonrpc: "2.0", id: 8, method: "ping" })),
   fc.constant(JSON.stringify({ jsonrpc: "2.0", method: "notifications/message", params: ["not", "an", "object"] })),
@@ -86,14 +91,14 @@ const parsed = (data: string): unknown => {
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value)
 
-/** A notification whose params, if any, are an object: what a request's stream marks. */
+/** A notification or request whose params, if any, are an object: what a request's stream marks. */
 const markable = (message: unknown): boolean =>
-  isObject(message) && typeof message["method"] === "string" && !("id" in message) && (message["params"] === undefined || isObject(message["params"]))
+  isObject(message) && typeof message["method"] === "string" && (message["params"] === undefined || isObject(message["params"]))
 
 const POST = (body: unknown) => ({ method: "POST", body: JSON.stringify(body) })
 
 describe("the event streams of a Streamable HTTP client's requests", () => {
-  it("carry every event as it came, each notification marked with the request whose stream it is; unmarked, it is as sent", async () => {
+  it("carry every event as it came, each notification and server request marked with the request whose stream it is; unmarked, it is as sent", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(arbEvent, { maxLength: 12 }),

@@ -8,6 +8,11 @@ export interface Waiter {
   readonly onProgress?: ((notification: JsonRpcNotification) => void) | undefined
   /** A `notifications/message` the server sent about the request; without it, such messages belong to nobody. */
   readonly onLogMessage?: ((notification: JsonRpcNotification) => void) | undefined
+  /**
+   * A request the server sent about the request (sampling, elicitation, roots), under the server's
+   * own id; without it, nobody is there to answer such requests.
+   */
+  readonly onServerRequest?: ((request: JsonRpcRequest) => void) | undefined
 }
 
 /**
@@ -109,6 +114,22 @@ export class JsonRpcIdRewriter {
     if (entry?.waiter.onLogMessage === undefined) return false
     entry.waiter.onLogMessage(notification)
     return true
+  }
+
+  /**
+   * Hands a request the server sent (not `ping`) to the sender of the request it was sent about,
+   * found as `logMessage` finds it. Returns null when handed over, else why nobody can answer it.
+   */
+  serverRequest(request: JsonRpcRequest, origin: NotificationOrigin): string | null {
+    const entry = this.attributed(origin)
+    if (entry === undefined) {
+      return origin.separated
+        ? `the DTMA relays ${request.method} only on the event stream of the client request it is about`
+        : `the DTMA relays ${request.method} only while exactly one client request is in flight on this connection, to its client`
+    }
+    if (entry.waiter.onServerRequest === undefined) return `it came about the DTMA's own request, and the DTMA has nothing to answer ${request.method} with`
+    entry.waiter.onServerRequest(request)
+    return null
   }
 
   private attributed(origin: NotificationOrigin): Pending | undefined {

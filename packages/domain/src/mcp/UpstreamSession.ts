@@ -9,6 +9,8 @@ import {
   isNotification,
   isRequest,
   isResponse,
+  type JsonRpcErrorObject,
+  type JsonRpcId,
   type JsonRpcMessage,
   type JsonRpcNotification,
   type JsonRpcRequest,
@@ -39,6 +41,34 @@ export interface UpstreamOptions {
   readonly maxQueued: number
 }
 
+/**
+ * The client capabilities the DTMA declares to every server: what it can relay to the client whose
+ * request a server request is about (the union of what its clients may have; the connection is
+ * opened before any of them). Not URL-mode elicitation (its completion notification is about no
+ * request) nor `roots.listChanged` (each client has its own roots).
+ */
+export const RELAYED_CLIENT_CAPABILITIES: Readonly<Record<string, unknown>> = { sampling: {}, elicitation: { form: {} }, roots: {} }
+
+/** A request a server sends its client (sampling, elicitation, roots), without the server's id. */
+export interface ServerRequest {
+  readonly method: string
+  readonly params?: Readonly<Record<string, unknown>> | undefined
+}
+
+/** What goes back to the server: the client's result, or a JSON-RPC error saying why there is none. */
+export type ServerRequestAnswer = { readonly result: Readonly<Record<string, unknown>> } | { readonly error: JsonRpcErrorObject }
+
+/** Who answers the requests a server sends about a forwarded request. */
+export interface ServerRequestRelay {
+  /**
+   * Asks the client of the forwarded request; its answer goes back to the server under the server's
+   * id. Interrupted when the forwarded request ends, the server cancels its request, or time is up.
+   */
+  readonly ask: (request: ServerRequest) => Effect.Effect<ServerRequestAnswer>
+  /** How long the client may take to answer; past that the server gets a RequestTimeout error. */
+  readonly timeoutMs: number
+}
+
 export interface RequestOptions {
   readonly timeoutMs: number
   readonly onProgress?: ((notification: JsonRpcNotification) => void) | undefined
@@ -48,6 +78,11 @@ export interface RequestOptions {
    * was the only request in flight and no cancelled request might still be running.
    */
   readonly onLogMessage?: ((notification: JsonRpcNotification) => void) | undefined
+  /**
+   * Answers the requests the server sends about this request (attributed as log messages are). Without
+   * it, or when a server request cannot be attributed, the server gets a MethodNotFound error saying why.
+   */
+  readonly serverRequests?: ServerRequestRelay | undefined
 }
 
 /** One initialized MCP connection that many client sessions share. */
@@ -85,6 +120,17 @@ const errorResponse = (request: JsonRpcRequest, code: number, message: string): 
   id: request.id,
   error: { code, message },
 })
+
+/** A server request asked of a client, until it is answered. */
+interface Ask {
+  readonly request: JsonRpcRequest
+  readonly relay: ServerRequestRelay
+  /** Done once the forwarded request it is about has ended. */
+  readonly ended: Deferred.Deferred<void>
+}
+
+const answerTo = (id: JsonRpcId, answer: ServerRequestAnswer): JsonRpcResponse =>
+  "result" in answer ? { jsonrpc: "2.0", id, result: answer.result } : { jsonrpc: "2.0", id, error: answer.error }
 
 /** Admits `maxInFlight` requests at once and queues `maxQueued` more; the rest are refused at once. */
 const makeGate = (options: UpstreamOptions) => {
@@ -131,26 +177,61 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
     const closed = yield* Deferred.make<string>()
     // Answers to the server's own requests, written by one fiber (the channel's callbacks cannot run effects).
     const answers = yield* Queue.unbounded<JsonRpcMessage>()
+    // Server requests handed to the client they are about, and, by the server's id, how to withdraw each while it is asked.
+    const asks = yield* Queue.unbounded<Ask>()
+    const asked = new Map<JsonRpcId, Deferred.Deferred<void>>()
     const gate = makeGate(options)
     const isOpen = () => !Deferred.isDoneUnsafe(closed)
 
     channel.onMessage((message, context) => {
+      const origin = { separated: channel.separatesRequests, relatedId: context.relatedRequestId }
       if (isResponse(message)) ids.inbound(message)
       else if (isRequest(message)) {
-        // The DTMA declares no client capabilities, so a server may only ping it.
-        Queue.offerUnsafe(
-          answers,
-          message.method === "ping"
-            ? { jsonrpc: "2.0", id: message.id, result: {} }
-            : errorResponse(message, ErrorCodes.MethodNotFound, `the DTMA does not serve ${message.method}`),
-        )
+        if (message.method === "ping") return Queue.offerUnsafe(answers, { jsonrpc: "2.0", id: message.id, result: {} })
+        const unanswerable = ids.serverRequest(message, origin)
+        if (unanswerable !== null)
+          Queue.offerUnsafe(answers, errorResponse(message, ErrorCodes.MethodNotFound, `${message.method} was not relayed: ${unanswerable}`))
       } else if (isNotification(message)) {
         if (message.method === "notifications/progress" && ids.progress(message)) return
-        const origin = { separated: channel.separatesRequests, relatedId: context.relatedRequestId }
         if (message.method === "notifications/message" && ids.logMessage(message, origin)) return
+        if (message.method === "notifications/cancelled" && withdraw(message)) return
         for (const listener of listeners) listener(message)
       }
     })
+
+    /** The server cancels a request of its own that a client is being asked: the asking stops, nothing is answered. */
+    const withdraw = (cancellation: JsonRpcNotification): boolean => {
+      const id = cancellation.params?.["requestId"]
+      const ask = typeof id === "string" || typeof id === "number" ? asked.get(id) : undefined
+      return ask !== undefined && Deferred.doneUnsafe(ask, Effect.void)
+    }
+
+    /**
+     * Asks the client and sends its answer to the server, under the server's id; or an error when
+     * the client takes too long or its request ends first; nothing when the server withdrew it.
+     */
+    const relayAsk = ({ request, relay, ended }: Ask) =>
+      Effect.suspend(() => {
+        const withdrawn = Deferred.makeUnsafe<void>()
+        asked.set(request.id, withdrawn)
+        const { method, params } = request
+        const failed = (code: number, message: string): ServerRequestAnswer => ({ error: { code, message } })
+        return Effect.raceAll([
+          relay.ask(params === undefined ? { method } : { method, params }).pipe(
+            Effect.timeoutOrElse({
+              duration: relay.timeoutMs,
+              orElse: () => Effect.succeed(failed(ErrorCodes.RequestTimeout, `the client did not answer ${method} within ${relay.timeoutMs} ms`)),
+            }),
+          ),
+          Deferred.await(ended).pipe(
+            Effect.as(failed(ErrorCodes.InvalidRequest, `the client request ${method} was sent about ended before its client answered`)),
+          ),
+          Deferred.await(withdrawn).pipe(Effect.as(null)),
+        ]).pipe(
+          Effect.flatMap((answer) => (answer === null ? Effect.void : channel.send(answerTo(request.id, answer)).pipe(Effect.ignore))),
+          Effect.ensuring(Effect.sync(() => asked.delete(request.id))),
+        )
+      })
     channel.onClose((reason) => {
       if (!Deferred.doneUnsafe(closed, Effect.succeed(reason))) return
       ids.failAll({ code: ErrorCodes.ConnectionClosed, message: `Connection closed: ${reason}` })
@@ -165,12 +246,20 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
       ),
       scope,
     )
+    yield* Effect.forkIn(Effect.forever(Queue.take(asks).pipe(Effect.flatMap((ask) => Effect.forkIn(relayAsk(ask), scope)))), scope)
 
-    const exchange = (sessionId: string, request: JsonRpcRequest, { onProgress, onLogMessage }: RequestOptions) =>
+    const exchange = (sessionId: string, request: JsonRpcRequest, { onProgress, onLogMessage, serverRequests }: RequestOptions) =>
       Effect.suspend(() => {
         if (!isOpen()) return Effect.fail(new McpConnectFailed({ reason: "closed", detail: `${options.name} is disconnected` }))
         const answer = Deferred.makeUnsafe<JsonRpcResponse>()
-        const upstream = ids.outbound(sessionId, request, { onResponse: (r) => Deferred.doneUnsafe(answer, Effect.succeed(r)), onProgress, onLogMessage })
+        const ended = Deferred.makeUnsafe<void>()
+        const onServerRequest = serverRequests && ((r: JsonRpcRequest) => void Queue.offerUnsafe(asks, { request: r, relay: serverRequests, ended }))
+        const upstream = ids.outbound(sessionId, request, {
+          onResponse: (r) => Deferred.doneUnsafe(answer, Effect.succeed(r)),
+          onProgress,
+          onLogMessage,
+          onServerRequest,
+        })
         const id = upstream.id as number
         return channel.send(upstream).pipe(
           Effect.tapError(() => Effect.sync(() => ids.abandon(id, "send failed"))),
@@ -179,6 +268,7 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
             const cancel = ids.abandon(id, "The client cancelled the request or it timed out")
             return cancel === null ? Effect.void : channel.send(cancel).pipe(Effect.ignore)
           }),
+          Effect.ensuring(Effect.sync(() => Deferred.doneUnsafe(ended, Effect.void))),
         )
       })
 
@@ -219,7 +309,7 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
 
     const handshake = call(
       "initialize",
-      { protocolVersion: options.protocolVersion, capabilities: {}, clientInfo: options.clientInfo },
+      { protocolVersion: options.protocolVersion, capabilities: RELAYED_CLIENT_CAPABILITIES, clientInfo: options.clientInfo },
       options.initializeTimeoutMs,
     ).pipe(
       Effect.catchTags({

@@ -36,15 +36,15 @@ export interface MessageContext {
 export interface McpChannel {
   /**
    * Whether the transport carries each request's messages on a stream of its own (Streamable HTTP):
-   * then a server notification sent about a request comes with `relatedRequestId`, and one without
-   * it was sent about none. False where everything shares one stream (stdio, WebSocket, SSE).
+   * then a server notification or request sent about a request comes with `relatedRequestId`, and
+   * one without it was sent about none. False where everything shares one stream (stdio, WebSocket, SSE).
    */
   readonly separatesRequests: boolean
   /** Sends one message; fails `McpConnectFailed` with reason `closed` once the channel is closed. */
   send(message: JsonRpcMessage): Effect.Effect<void, McpConnectFailed>
   /**
    * The one receiver of every message from the server, with what the transport knows of it; set
-   * before the first `send`. Only notifications come with a `relatedRequestId`.
+   * before the first `send`. Only notifications and server requests come with a `relatedRequestId`.
    */
   onMessage(handler: (message: JsonRpcMessage, context: MessageContext) => void): void
   /** Called once when the channel closes for any reason (server exit, network, `close`). */

@@ -1,7 +1,7 @@
 import { Effect, Exit, Fiber } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { openUpstreamSession, type UpstreamOptions } from "../../src/mcp/UpstreamSession.ts"
-import type { JsonRpcNotification, JsonRpcRequest } from "../../src/index.ts"
+import type { JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, ServerRequest, ServerRequestAnswer, ServerRequestRelay } from "../../src/index.ts"
 import { settle, virtualTime, type VirtualTime } from "@dtma/testing"
 import { initializeResult, notification, scriptedChannel, type Reply, type ScriptedChannel } from "./scriptedChannel.ts"
 
@@ -17,6 +17,10 @@ const options: UpstreamOptions = {
 
 const server = (script: (r: JsonRpcRequest, c: ScriptedChannel) => Reply = () => ({})) =>
   scriptedChannel((request, channel) => (request.method === "initialize" ? initializeResult : script(request, channel)))
+
+const ONLY_ONE_IN_FLIGHT =
+  "sampling/createMessage was not relayed: " +
+  "the DTMA relays sampling/createMessage only while exactly one client request is in flight on this connection, to its client"
 
 const call = (id: number | string, method = "tools/call", params: Record<string, unknown> = {}): JsonRpcRequest => ({ jsonrpc: "2.0", id, method, params })
 
@@ -134,7 +138,14 @@ describe("an upstream MCP session", () => {
     expect(seen).toEqual(["notifications/tools/list_changed"])
     expect(channel.received.slice(-2)).toEqual([
       { jsonrpc: "2.0", id: "srv-1", result: {} },
-      { jsonrpc: "2.0", id: "srv-2", error: { code: -32601, message: "the DTMA does not serve sampling/createMessage" } },
+      {
+        jsonrpc: "2.0",
+        id: "srv-2",
+        error: {
+          code: -32601,
+          message: ONLY_ONE_IN_FLIGHT,
+        },
+      },
     ])
   })
 
@@ -196,5 +207,177 @@ describe("an upstream MCP session", () => {
     await logs("none in flight")
     expect(got).toEqual(["one in flight"])
     expect(unattributed).toEqual(["two in flight", "one in flight, one cancelled", "none in flight"])
+  })
+
+  describe("requests the server sends about a forwarded request", () => {
+    const sampling = (id: string, text: string): JsonRpcRequest => ({
+      jsonrpc: "2.0",
+      id,
+      method: "sampling/createMessage",
+      params: { messages: [{ role: "user", content: { type: "text", text } }], maxTokens: 10 },
+    })
+    const answersTo = (channel: ScriptedChannel, id: string): Array<JsonRpcMessage> => channel.received.filter((m) => !("method" in m) && m.id === id)
+    /** A client that answers each server request with `reply`, after `answered` resolves; what it was asked, and which askings were interrupted. */
+    const client = (reply: (request: ServerRequest) => ServerRequestAnswer, timeoutMs = 1_000) => {
+      const asked: Array<ServerRequest> = []
+      const interrupted: Array<string> = []
+      let release: () => void = () => undefined
+      const answered = new Promise<void>((resolve) => (release = resolve))
+      const relay: ServerRequestRelay = {
+        timeoutMs,
+        ask: (request) =>
+          Effect.suspend(() => {
+            asked.push(request)
+            return Effect.promise(() => answered).pipe(
+              Effect.as(reply(request)),
+              Effect.onInterrupt(() => Effect.sync(() => void interrupted.push(request.method))),
+            )
+          }),
+      }
+      return { relay, asked, interrupted, release: () => release() }
+    }
+
+    it("declares in initialize the client capabilities it relays", async () => {
+      const channel = server()
+      await open(channel)
+      expect(channel.received[0]).toMatchObject({ method: "initialize", params: { capabilities: { sampling: {}, elicitation: { form: {} }, roots: {} } } })
+    })
+
+    it("asks the client whose request's own stream carried it, and answers the server under its own id", async () => {
+      const channel = scriptedChannel(
+        (r, c) => {
+          if (r.method === "initialize") return initializeResult
+          if (r.method === "tools/call") c.emit(sampling(`srv-${String(r.params?.["n"])}`, `for ${String(r.params?.["n"])}`), { relatedRequestId: r.id })
+          return "never"
+        },
+        { separatesRequests: true },
+      )
+      const session = await open(channel)
+      const clients = {
+        A: client((r) => ({ result: { text: `A answers ${JSON.stringify(r.params?.["messages"])}` } })),
+        B: client(() => ({ result: { text: "B" } })),
+      }
+      const calls = await Promise.all(
+        (["A", "B"] as const).map((who) =>
+          vt.run(Effect.forkScoped(session.forward(who, call(1, "tools/call", { n: who }), { timeoutMs: 10_000, serverRequests: clients[who].relay }))),
+        ),
+      )
+      await settle()
+      clients.A.release()
+      clients.B.release()
+      await settle()
+      expect(clients.A.asked.map((r) => r.params?.["messages"])).toEqual([[{ role: "user", content: { type: "text", text: "for A" } }]])
+      expect(clients.B.asked.map((r) => r.params?.["messages"])).toEqual([[{ role: "user", content: { type: "text", text: "for B" } }]])
+      expect(answersTo(channel, "srv-A")).toEqual([{ jsonrpc: "2.0", id: "srv-A", result: { text: expect.stringContaining("A answers") } }])
+      expect(answersTo(channel, "srv-B")).toEqual([{ jsonrpc: "2.0", id: "srv-B", result: { text: "B" } }])
+      for (const f of calls) await vt.run(Fiber.interrupt(f))
+    })
+
+    it("refuses one that came on no request's stream of a transport with a stream per request, asking nobody", async () => {
+      const channel = scriptedChannel((r) => (r.method === "initialize" ? initializeResult : "never"), { separatesRequests: true })
+      const session = await open(channel)
+      const only = client(() => ({ result: {} }))
+      const fiber = await vt.run(Effect.forkScoped(session.forward("A", call(1), { timeoutMs: 10_000, serverRequests: only.relay })))
+      await settle()
+      channel.emit(sampling("srv-1", "unrelated"))
+      await settle()
+      expect(only.asked).toEqual([])
+      expect(answersTo(channel, "srv-1")).toEqual([
+        {
+          jsonrpc: "2.0",
+          id: "srv-1",
+          error: { code: -32601, message: expect.stringContaining("only on the event stream of the client request it is about") },
+        },
+      ])
+      await vt.run(Fiber.interrupt(fiber))
+    })
+
+    it("over one shared stream asks the client of the only request in flight, and nobody while two are", async () => {
+      const channel = server(() => "never")
+      const session = await open(channel)
+      const first = client(() => ({ result: { from: "first" } }))
+      const second = client(() => ({ result: { from: "second" } }))
+      first.release()
+      second.release()
+      const one = await vt.run(Effect.forkScoped(session.forward("A", call(1), { timeoutMs: 10_000, serverRequests: first.relay })))
+      await settle()
+      channel.emit(sampling("srv-1", "while one"))
+      await settle()
+      const two = await vt.run(Effect.forkScoped(session.forward("B", call(2), { timeoutMs: 10_000, serverRequests: second.relay })))
+      await settle()
+      channel.emit(sampling("srv-2", "while two"))
+      await settle()
+      expect(answersTo(channel, "srv-1")).toEqual([{ jsonrpc: "2.0", id: "srv-1", result: { from: "first" } }])
+      expect(answersTo(channel, "srv-2")).toEqual([{ jsonrpc: "2.0", id: "srv-2", error: { code: -32601, message: expect.stringContaining("exactly one") } }])
+      expect([first.asked.length, second.asked.length]).toEqual([1, 0])
+      await vt.run(Fiber.interrupt(one))
+      await vt.run(Fiber.interrupt(two))
+    })
+
+    it("refuses one about the DTMA's own request, which has nobody to ask", async () => {
+      const channel = server((r, c) => {
+        c.emit(sampling("srv-own", "during discovery"))
+        return r.method === "tools/list" ? { tools: [] } : {}
+      })
+      const session = await open(channel)
+      await vt.run(session.call("tools/list", {}, 1000))
+      await settle()
+      expect(answersTo(channel, "srv-own")).toEqual([
+        { jsonrpc: "2.0", id: "srv-own", error: { code: -32601, message: expect.stringContaining("the DTMA's own request") } },
+      ])
+    })
+
+    it("answers the server RequestTimeout when the client does not answer in time, and stops asking", async () => {
+      const channel = server((r, c) => {
+        c.emit(sampling("srv-1", "slow"))
+        return "never"
+      })
+      const session = await open(channel)
+      const slow = client(() => ({ result: {} }), 500)
+      const fiber = await vt.run(Effect.forkScoped(session.forward("A", call(1), { timeoutMs: 10_000, serverRequests: slow.relay })))
+      await settle()
+      await vt.advance(500)
+      expect(answersTo(channel, "srv-1")).toEqual([
+        { jsonrpc: "2.0", id: "srv-1", error: { code: -32001, message: "the client did not answer sampling/createMessage within 500 ms" } },
+      ])
+      expect(slow.interrupted).toEqual(["sampling/createMessage"])
+      await vt.run(Fiber.interrupt(fiber))
+    })
+
+    it("stops asking and answers the server an error when the client request ends first", async () => {
+      const channel = server((r, c) => {
+        c.emit(sampling("srv-1", "then cancelled"))
+        return "never"
+      })
+      const session = await open(channel)
+      const pending = client(() => ({ result: {} }))
+      const fiber = await vt.run(Effect.forkScoped(session.forward("A", call(1), { timeoutMs: 10_000, serverRequests: pending.relay })))
+      await settle()
+      await vt.run(Fiber.interrupt(fiber))
+      await settle()
+      expect(pending.interrupted).toEqual(["sampling/createMessage"])
+      expect(answersTo(channel, "srv-1")).toEqual([
+        { jsonrpc: "2.0", id: "srv-1", error: { code: -32600, message: expect.stringContaining("ended before its client answered") } },
+      ])
+    })
+
+    it("stops asking when the server cancels its request, and answers it nothing", async () => {
+      const channel = server((r, c) => {
+        c.emit(sampling("srv-1", "withdrawn"))
+        return "never"
+      })
+      const session = await open(channel)
+      const seen: Array<string> = []
+      session.subscribe((n) => seen.push(n.method))
+      const pending = client(() => ({ result: {} }))
+      const fiber = await vt.run(Effect.forkScoped(session.forward("A", call(1), { timeoutMs: 10_000, serverRequests: pending.relay })))
+      await settle()
+      channel.emit(notification("notifications/cancelled", { requestId: "srv-1", reason: "no longer needed" }))
+      await settle()
+      expect(pending.interrupted).toEqual(["sampling/createMessage"])
+      expect(answersTo(channel, "srv-1")).toEqual([])
+      expect(seen).toEqual([])
+      await vt.run(Fiber.interrupt(fiber))
+    })
   })
 })

@@ -65,6 +65,7 @@ export const useCaseSettingsOf = (config: Config): UseCaseSettings => {
     listPageSize: ____,
     isolatedIdleS,
     isolatedMax,
+    serverRequestTimeoutMs: _____,
     ...supervision
   } = config.mcp
   return {

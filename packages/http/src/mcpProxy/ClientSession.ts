@@ -4,6 +4,7 @@ import type { Context as TraceContext, Tracer } from "@opentelemetry/api"
 import {
   ErrorCodes,
   isRequest,
+  isResponse,
   type CallerIdentity,
   type JsonRpcId,
   type JsonRpcMessage,
@@ -16,6 +17,7 @@ import { outcomeOfJsonRpcError } from "../server/auditMcpRequest.ts"
 import { EdgeErrorCodes } from "../server/mcpEndpoints.ts"
 import { passesLevel, type LogLevel } from "./logLevels.ts"
 import type { CallEnd, CallTally } from "./callTally.ts"
+import { ClientAsks } from "./ClientAsks.ts"
 import { PostAnswer } from "./PostAnswer.ts"
 import type { PostedMessages } from "./postedMessages.ts"
 import { jsonRpcError, type ProxyFailure, type ProxyReply } from "./proxyErrorTable.ts"
@@ -40,8 +42,11 @@ export interface ClientSessionDeps {
   readonly onEnd: (session: ClientSession, reason: string) => void
 }
 
-/** How a POST was taken: refused before anything was sent, or answered on its response. */
-export type PostOutcome = { readonly refused: ProxyFailure } | { readonly sent: Promise<void> | undefined }
+/**
+ * How a POST was taken: refused before anything was sent (a failure of the server's, or a reply to
+ * render for what the client got wrong), or answered on its response.
+ */
+export type PostOutcome = { readonly refused: ProxyFailure } | { readonly rejected: ProxyReply } | { readonly sent: Promise<void> | undefined }
 
 /**
  * A request of the session under way: `cancel` stops it, answering nothing more, or — when its
@@ -61,6 +66,21 @@ const cutAnswer = (id: JsonRpcId, cut: TokenCut): JsonRpcResponse => ({
     code: EdgeErrorCodes.Unauthorized,
     message: `Unauthorized: the access token ${cut === "revoked" ? "was revoked" : "expired"}; the request was cancelled`,
     data: { error: "invalid_token" },
+  },
+})
+
+/** A POSTed response that answers no request the DTMA sent the session: refused with the whole POST (and audited so). */
+const strayResponse = (id: JsonRpcId | null): ProxyReply => ({
+  status: 400,
+  headers: {},
+  body: {
+    jsonrpc: "2.0",
+    id: null,
+    error: {
+      code: ErrorCodes.InvalidRequest,
+      message: `Invalid Request: the response with id ${JSON.stringify(id)} answers no request the DTMA sent this session (it is over, or was never sent here)`,
+      data: { error: "unexpected_response" },
+    },
   },
 })
 
@@ -102,6 +122,10 @@ export class ClientSession implements ReachMember {
   readonly #calls = new Map<JsonRpcId, Call>()
   /** The notification stream, while the client holds it open. */
   #stream: ServerResponse | null = null
+  /** What the client declared it can do in its `initialize`: what servers may ask it. */
+  #capabilities: Readonly<Record<string, unknown>> = {}
+  /** What servers asked the client about its requests, until it answers. */
+  readonly #asks = new ClientAsks()
   /** The least severe log message the client wants (its own `logging/setLevel`, for an agent); null: every one. */
   #logLevel: LogLevel | null = null
   #ended = false
@@ -154,6 +178,9 @@ export class ClientSession implements ReachMember {
     const { authorized } = context
     this.#touch()
     this.#authority.authorize(authorized)
+    // Answers are taken only for what the DTMA asked this very session: another session's, or a late one, refuses the POST.
+    const stray = posted.messages.find((m): m is JsonRpcResponse => isResponse(m) && !this.#asks.expects(m))
+    if (stray !== undefined) return { rejected: strayResponse(stray.id) }
     const requests = posted.messages.filter(isRequest)
     if (requests.length === 0) {
       for (const message of posted.messages) this.#receive(message, authorized)
@@ -286,8 +313,13 @@ export class ClientSession implements ReachMember {
       else this.#quiet()
     }
     this.#calls.set(request.id, call)
+    if (request.method === "initialize") {
+      const declared = request.params?.["capabilities"]
+      this.#capabilities = typeof declared === "object" && declared !== null && !Array.isArray(declared) ? (declared as Record<string, unknown>) : {}
+    }
     const outcome = routed.answer(traced.request, {
       sessionId: this.id,
+      serverRequests: { timeoutMs: this.#deps.settings.serverRequestTimeoutMs, ask: (r) => this.#asks.ask(answer, this.#capabilities, r) },
       progress: (n) => void answer.notify(n),
       logMessage: (n) => this.#logMessage(answer, n),
       setLogLevel: (level) => void (this.#logLevel = level),
@@ -307,7 +339,8 @@ export class ClientSession implements ReachMember {
   }
 
   #receive(message: JsonRpcMessage, authorized: Authorized): void {
-    // Responses: the proxy sends clients no requests, so there is nothing to match them to.
+    // Responses answer what servers asked (checked in `post`); nothing else is there to match them to.
+    if (isResponse(message)) return void this.#asks.answer(message)
     if (!("method" in message) || message.method === "notifications/initialized") return
     if (message.method === "notifications/cancelled") {
       const id = message.params?.["requestId"]

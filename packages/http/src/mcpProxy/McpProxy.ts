@@ -203,6 +203,9 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
       // Refused as a whole: the POST's own record says so, not its requests'.
       tally.abandon()
       reply(ctx, replyForFailure(outcome.refused, requestIds(posted), posted.batch))
+    } else if ("rejected" in outcome) {
+      tally.abandon()
+      reply(ctx, outcome.rejected)
     } else ctx.respond = false
     return outcome
   }
@@ -218,7 +221,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     if (limit !== null) return void reply(ctx, replyForFailure(limit, [request.id], posted.batch))
     const session = newSession(to)
     const outcome = post(ctx, session, posted, to.authorized)
-    if ("refused" in outcome) return undefined
+    if (!("sent" in outcome)) return undefined
     sessions.set(session.id, session)
     live.add(session)
     session.join()

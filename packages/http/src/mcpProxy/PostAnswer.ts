@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http"
-import type { JsonRpcNotification, JsonRpcResponse } from "@dtma/domain"
+import type { JsonRpcNotification, JsonRpcRequest, JsonRpcResponse } from "@dtma/domain"
 import { byteLengthOf, jsonChunksOf, type JsonChunks } from "./serialisedAnswers.ts"
 import { SSE_HEADERS, SSE_KEEPALIVE, SSE_KEEPALIVE_MS, sseEvent } from "./streamableHttp.ts"
 
@@ -87,25 +87,53 @@ export class PostAnswer {
   }
 
   /**
+   * A request the DTMA sends the client about one of its requests (a server's sampling, elicitation,
+   * roots), or its cancellation: an event of the stream. An answer still to be one JSON body becomes
+   * an event stream for it, while nothing is written; false once the answer is done.
+   */
+  send(message: JsonRpcRequest | JsonRpcNotification): boolean {
+    const { res } = this.#options
+    if (this.#mode === "json" && this.#pending > 0 && !res.headersSent) this.#stream()
+    if (this.#mode !== "stream" || res.writableEnded || res.destroyed) return false
+    res.write(sseEvent(message))
+    return true
+  }
+
+  /**
    * Starts answering: an event stream when something besides the answers may come (`stream`), else
    * one JSON body. Resolves once the head is written (a stream) or the whole body (JSON).
    */
   open(stream: boolean): Promise<void> | undefined {
     const { res, sessionId } = this.#options
     if (stream && this.#started > 0) {
-      this.#mode = "stream"
-      res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": sessionId })
-      const settled = this.#slots.filter((s) => s != null).flatMap(eventOf)
       // Answered already (initialize, ping): head, events and end in one go.
-      if (this.#pending === 0) return void writeChunks(res, settled, true)
-      if (settled.length === 0) res.flushHeaders()
-      else writeChunks(res, settled, false)
-      this.#keepAlive = setInterval(() => this.#write(SSE_KEEPALIVE), SSE_KEEPALIVE_MS).unref()
-      return undefined
+      if (this.#pending === 0) {
+        this.#mode = "stream"
+        res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": sessionId })
+        return void writeChunks(res, this.#settledEvents(), true)
+      }
+      return void this.#stream()
     }
     this.#mode = "json"
     if (this.#pending === 0) return void this.#finish()
     return new Promise((resolve) => (this.#written = resolve))
+  }
+
+  #settledEvents(): JsonChunks {
+    return this.#slots.filter((s) => s != null).flatMap(eventOf)
+  }
+
+  /** Opens the event stream (the head and what is answered already), kept alive until the last answer. */
+  #stream(): void {
+    const { res, sessionId } = this.#options
+    this.#mode = "stream"
+    res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": sessionId })
+    const settled = this.#settledEvents()
+    if (settled.length === 0) res.flushHeaders()
+    else writeChunks(res, settled, false)
+    this.#keepAlive = setInterval(() => this.#write(SSE_KEEPALIVE), SSE_KEEPALIVE_MS).unref()
+    // A JSON answer awaited until written: its head is written now.
+    this.#written?.()
   }
 
   #write(chunks: string | JsonChunks): void {

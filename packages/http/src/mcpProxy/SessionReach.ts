@@ -1,4 +1,4 @@
-import type { JsonRpcNotification, JsonRpcRequest, JsonRpcResponse } from "@dtma/domain"
+import type { JsonRpcNotification, JsonRpcRequest, JsonRpcResponse, ServerRequestRelay } from "@dtma/domain"
 import type { Stop } from "./answerRequest.ts"
 import type { ProxyFailure } from "./proxyErrorTable.ts"
 import type { LogLevel } from "./logLevels.ts"
@@ -18,6 +18,11 @@ export interface Answering {
   readonly progress: (notification: JsonRpcNotification) => void
   /** A log message the server sent about the request (see `RequestOptions.onLogMessage`). */
   readonly logMessage: (notification: JsonRpcNotification) => void
+  /**
+   * Asks the request's client what the server asks about it (sampling, elicitation, roots), on the
+   * request's own answer; refused when the client did not declare the capability it needs.
+   */
+  readonly serverRequests: ServerRequestRelay
   /** The session's own `logging/setLevel`, answered here for an agent: its log messages below `level` are not sent to it. */
   readonly setLogLevel: (level: LogLevel) => void
   /**

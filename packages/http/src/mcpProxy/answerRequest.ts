@@ -53,7 +53,12 @@ const shown = (c: AnswerContext, response: JsonRpcResponse): JsonRpcResponse =>
  */
 const forward = (c: AnswerContext, upstream: UpstreamSession, settled?: (ok: boolean) => void): ProxyFailure | Stop => {
   const fiber = Effect.runFork(
-    upstream.forward(c.sessionId, c.request, { timeoutMs: c.settings.requestTimeoutMs, onProgress: c.progress, onLogMessage: c.logMessage }),
+    upstream.forward(c.sessionId, c.request, {
+      timeoutMs: c.settings.requestTimeoutMs,
+      onProgress: c.progress,
+      onLogMessage: c.logMessage,
+      serverRequests: c.serverRequests,
+    }),
   )
   const finish = (exit: Exit.Exit<JsonRpcResponse, McpServerBusy | McpConnectFailed>): void => {
     settled?.(Exit.isSuccess(exit) && !("error" in exit.value))

@@ -3,6 +3,8 @@ import { SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js"
 export interface McpProxySettings {
   /** How long a forwarded request may take before the client gets a RequestTimeout error. */
   readonly requestTimeoutMs: number
+  /** How long a client may take to answer what a server asks it about its request (sampling, elicitation, roots); past that the server gets an error. */
+  readonly serverRequestTimeoutMs: number
   /** A session with no open HTTP exchange and no request in flight for this long is forgotten. */
   readonly idleTimeoutMs: number
   /** Client sessions one server may have; an initialize past it is refused with 429. */
@@ -19,6 +21,7 @@ export interface McpProxySettings {
 
 export const DEFAULT_PROXY_SETTINGS: McpProxySettings = {
   requestTimeoutMs: 60_000,
+  serverRequestTimeoutMs: 60_000,
   idleTimeoutMs: 5 * 60_000,
   maxSessionsPerServer: 256,
   maxSessions: 2048,

@@ -55,7 +55,7 @@ export const createApp = (container: Container, options: AppOptions = {}): Koa =
     logger: bound(container, Tokens.Logger),
     now: options.now ?? (() => new Date()),
   }
-  const { requestTimeoutMs, sessionIdleTimeoutMs: idleTimeoutMs, maxSessionsPerServer, maxSessions, listPageSize } = deps.config.mcp
+  const { requestTimeoutMs, serverRequestTimeoutMs, sessionIdleTimeoutMs: idleTimeoutMs, maxSessionsPerServer, maxSessions, listPageSize } = deps.config.mcp
   const tracer = options.tracer ?? globalTracer()
   const { access } = deps.config
   const agentAccess = bound(container, AgentAccess)
@@ -65,7 +65,15 @@ export const createApp = (container: Container, options: AppOptions = {}): Koa =
     tracer,
     access: agentAccess,
     resourceUrl: access.resourceUrl,
-    settings: { requestTimeoutMs, idleTimeoutMs, maxSessionsPerServer, maxSessions, listPageSize, tokenLeewayMs: TOKEN_LEEWAY_SECONDS * 1000 },
+    settings: {
+      requestTimeoutMs,
+      serverRequestTimeoutMs,
+      idleTimeoutMs,
+      maxSessionsPerServer,
+      maxSessions,
+      listPageSize,
+      tokenLeewayMs: TOKEN_LEEWAY_SECONDS * 1000,
+    },
     ...(options.proxyTimers === undefined ? {} : { timers: options.proxyTimers }),
   })
   const rateLimits = makeAgentRateLimits({ perSecond: access.ratePerSecond, burst: access.burst })

@@ -9,9 +9,9 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { ResourceListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
 import { freePort, startDtma, type DtmaProcess } from "../support/dtmaProcess.ts"
 import { ask, openSession } from "../support/grantsSupport.ts"
-import { bearerPassThrough, describeRuns, EVERYTHING_IMAGE, runConformance, startEverythingHttp } from "../support/mcpProxyConformance.ts"
 import { eventually, proxyClient, type ProxyClient } from "../support/mcpProxySupport.ts"
 
+const EVERYTHING_IMAGE = "dtma/mcp-everything:2026.8.31"
 const run = `px${Date.now().toString(36)}`
 const NAME = `${run}-everything`
 const textOf = (result: unknown): string => (result as { content: Array<{ text: string }> }).content[0]?.text ?? ""
@@ -168,21 +168,4 @@ describe("the proxied MCP endpoint of a real DTMA, in front of server-everything
       expect([method, ungranted]).toEqual([method, JSON.stringify(missing).replaceAll(absent, "<name>")])
     }
   })
-
-  it("passes every conformance scenario through the DTMA that server-everything passes directly", async () => {
-    const direct = await startEverythingHttp(run)
-    const passThrough = await bearerPassThrough(endpoint, dtma.token!)
-    try {
-      const straight = await runConformance(direct.url)
-      const viaDtma = await runConformance(passThrough.url)
-      console.log(describeRuns(straight, viaDtma))
-      expect(straight.passed.length).toBeGreaterThan(0)
-      expect(straight.passed.filter((s) => !viaDtma.passed.includes(s))).toEqual([])
-      // The DTMA refuses a rebinding page's Host and Origin itself, whatever the server behind it does.
-      expect(viaDtma.passed).toContain("dns-rebinding-protection")
-    } finally {
-      await passThrough.close()
-      direct.stop()
-    }
-  }, 300_000)
 })

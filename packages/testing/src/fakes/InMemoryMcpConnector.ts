@@ -24,8 +24,8 @@ const wire = <A>(message: unknown): A => JSON.parse(JSON.stringify(message)) as 
  * of in-process MCP servers (linked by the SDK's `InMemoryTransport`), with the real adapter's
  * observable behaviour: no handshake, `onClose` once, `closed` sends, and `unreachable`/`timeout`
  * failures within the time allowed. Each connection gets a fresh server from the factory. To a
- * `streamable_http` target it separates requests as that transport does: a notification the server
- * sends about a request (the SDK's `relatedRequestId`) comes with that request's id.
+ * `streamable_http` target it separates requests as that transport does: a notification or request
+ * the server sends about a request (the SDK's `relatedRequestId`) comes with that request's id.
  */
 export class InMemoryMcpConnector implements McpConnector {
   readonly #servers = new Map<string, McpServerFactory>()
@@ -101,7 +101,7 @@ export class InMemoryMcpConnector implements McpConnector {
     const serverSend = serverSide.send.bind(serverSide)
     serverSide.send = async (message, options) => {
       const id = options?.relatedRequestId
-      related = separatesRequests && id !== undefined && "method" in message && !("id" in message) ? { relatedRequestId: id } : {}
+      related = separatesRequests && id !== undefined && "method" in message ? { relatedRequestId: id } : {}
       try {
         await serverSend(message, options)
       } finally {
