@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { ResourceListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
+import { RELAYED_CLIENT_CAPABILITIES } from "@dtma/domain"
 import { freePort, startDtma, type DtmaProcess } from "../support/dtmaProcess.ts"
 import { ask, openSession } from "../support/grantsSupport.ts"
 import { eventually, proxyClient, type ProxyClient } from "../support/mcpProxySupport.ts"
@@ -29,8 +30,12 @@ const agentToken = (audience: string, claims: Record<string, unknown>): string =
   return `${input}.${sign(null, Buffer.from(input), keys.privateKey).toString("base64url")}`
 }
 
+/**
+ * A direct client declaring what the DTMA's upstream session declares (the capabilities it relays to
+ * its clients): the server then lists what it lists the DTMA, the tools that ask a client included.
+ */
 const directStdioClient = async (): Promise<Client> => {
-  const client = new Client({ name: "direct", version: "1.0.0" })
+  const client = new Client({ name: "direct", version: "1.0.0" }, { capabilities: RELAYED_CLIENT_CAPABILITIES })
   await client.connect(new StdioClientTransport({ command: "docker", args: ["run", "-i", "--init", "--rm", "--label", `dtma.test=${run}`, EVERYTHING_IMAGE] }))
   return client
 }
