@@ -59,6 +59,11 @@ export class JsonRpcIdRewriter {
   private nextId = (routersMade++ % 9_000_000) * ID_RANGE + 1
   private readonly pending = new Map<number, Pending>()
   private readonly byToken = new Map<string, number>()
+  /**
+   * Pings pending (the DTMA checking the server): answered at once, and a server asks nothing about
+   * one, so over one shared stream they never make another request's messages unattributable.
+   */
+  private readonly pings = new Set<number>()
   /** Requests abandoned and never answered: the server may still be working on them (and logging). */
   private readonly unfinished = new Set<number>()
   private unfinishedOverflowed = false
@@ -72,6 +77,7 @@ export class JsonRpcIdRewriter {
     const id = this.nextId++
     const clientToken = progressTokenOf(request.params)
     this.pending.set(id, { sessionId, clientId: request.id, clientToken, waiter })
+    if (request.method === "ping") this.pings.add(id)
     if (clientToken === null) return { ...request, id }
     const upstreamToken = `dtma-${id}`
     this.byToken.set(upstreamToken, id)
@@ -106,7 +112,7 @@ export class JsonRpcIdRewriter {
   /**
    * Delivers a server's `notifications/message` to the request it was sent about: the one whose
    * stream carried it, over a transport that tells; over one shared stream, the one request in
-   * flight when exactly one is and no request abandoned unanswered may still be running. False when
+   * flight (pings aside) when exactly one is and no request abandoned unanswered may still be running. False when
    * it cannot be attributed, or its request's sender takes no log messages.
    */
   logMessage(notification: JsonRpcNotification, origin: NotificationOrigin): boolean {
@@ -134,8 +140,9 @@ export class JsonRpcIdRewriter {
 
   private attributed(origin: NotificationOrigin): Pending | undefined {
     if (origin.separated) return typeof origin.relatedId === "number" ? this.pending.get(origin.relatedId) : undefined
-    if (this.pending.size !== 1 || this.unfinished.size > 0 || this.unfinishedOverflowed) return undefined
-    return this.pending.values().next().value
+    if (this.pending.size - this.pings.size !== 1 || this.unfinished.size > 0 || this.unfinishedOverflowed) return undefined
+    for (const [id, entry] of this.pending) if (!this.pings.has(id)) return entry
+    return undefined
   }
 
   /**
@@ -145,9 +152,11 @@ export class JsonRpcIdRewriter {
   abandon(id: number, reason: string): JsonRpcNotification | null {
     const entry = this.pending.get(id)
     if (entry === undefined) return null
+    // A ping left unanswered is not remembered as possibly running: a server does nothing about one.
+    const running = !this.pings.has(id)
     this.forget(id, entry)
-    if (this.unfinished.size < MAX_UNFINISHED) this.unfinished.add(id)
-    else this.unfinishedOverflowed = true
+    if (running && this.unfinished.size < MAX_UNFINISHED) this.unfinished.add(id)
+    else if (running) this.unfinishedOverflowed = true
     return { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason } }
   }
 
@@ -156,12 +165,14 @@ export class JsonRpcIdRewriter {
     const entries = [...this.pending]
     this.pending.clear()
     this.byToken.clear()
+    this.pings.clear()
     this.unfinished.clear()
     for (const [, entry] of entries) entry.waiter.onResponse({ jsonrpc: "2.0", id: entry.clientId, error })
   }
 
   private forget(id: number, entry: Pending): void {
     this.pending.delete(id)
+    this.pings.delete(id)
     if (entry.clientToken !== null) this.byToken.delete(`dtma-${id}`)
   }
 }

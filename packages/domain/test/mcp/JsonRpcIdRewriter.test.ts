@@ -109,12 +109,13 @@ describe("JsonRpcIdRewriter", () => {
 
 /** What happens on one connection, in any order: requests go out, are answered, abandoned, answered late; log messages come. */
 type Step =
-  | { readonly kind: "send"; readonly listens: boolean }
+  | { readonly kind: "send"; readonly listens: boolean; readonly ping: boolean }
   | { readonly kind: "answer" | "abandon" | "late-answer"; readonly pick: number }
   | { readonly kind: "log"; readonly related: number | null; readonly pick: number }
 
 const arbStep: fc.Arbitrary<Step> = fc.oneof(
-  fc.record({ kind: fc.constant("send" as const), listens: fc.boolean() }),
+  // A `ping` (the DTMA checking the server) is answered at once and makes the server ask nothing: it never stands in the way.
+  fc.record({ kind: fc.constant("send" as const), listens: fc.boolean(), ping: fc.boolean() }),
   fc.record({ kind: fc.constantFrom("answer" as const, "abandon" as const, "late-answer" as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant("log" as const), related: fc.option(fc.nat(), { nil: null }), pick: fc.nat() }),
 )
@@ -126,16 +127,18 @@ describe("JsonRpcIdRewriter attributing a server's log messages", () => {
     fc.assert(
       fc.property(fc.array(arbStep, { maxLength: 60 }), (steps) => {
         const router = new JsonRpcIdRewriter()
-        // The model: requests pending (upstream id → listens), and abandoned ones the server never answered.
+        // The model: requests pending (upstream id → listens), and abandoned ones the server never answered; pings apart.
         const pending = new Map<number, boolean>()
         const unfinished = new Set<number>()
+        const pings = new Set<number>()
         const got: Array<number> = []
         const pickOf = <A>(items: ReadonlyArray<A>, pick: number): A | undefined => items[pick % Math.max(items.length, 1)]
         for (const step of steps) {
           if (step.kind === "send") {
             const waiter = { onResponse: () => undefined, ...(step.listens ? { onLogMessage: () => void got.push(upstream.id as number) } : {}) }
-            const upstream = router.outbound("s", { jsonrpc: "2.0", id: 1, method: "tools/call" }, waiter)
+            const upstream = router.outbound("s", { jsonrpc: "2.0", id: 1, method: step.ping ? "ping" : "tools/call" }, waiter)
             pending.set(upstream.id as number, step.listens)
+            if (step.ping) pings.add(upstream.id as number)
           } else if (step.kind === "answer" || step.kind === "abandon") {
             const id = pickOf([...pending.keys()], step.pick)
             if (id === undefined) continue
@@ -143,7 +146,7 @@ describe("JsonRpcIdRewriter attributing a server's log messages", () => {
             if (step.kind === "answer") router.inbound({ jsonrpc: "2.0", id, result: {} })
             else {
               router.abandon(id, "cancelled")
-              unfinished.add(id)
+              if (!pings.has(id)) unfinished.add(id)
             }
           } else if (step.kind === "late-answer") {
             const id = pickOf([...unfinished], step.pick)
@@ -153,7 +156,8 @@ describe("JsonRpcIdRewriter attributing a server's log messages", () => {
           } else if (step.kind === "log") {
             // A related id names a pending request, or one the router never knew or no longer waits for.
             const named = step.related === null ? undefined : (pickOf([...pending.keys(), ...unfinished, -1], step.related) ?? -1)
-            const sole = pending.size === 1 && unfinished.size === 0 ? [...pending.keys()][0] : undefined
+            const calls = [...pending.keys()].filter((id) => !pings.has(id))
+            const sole = calls.length === 1 && unfinished.size === 0 ? calls[0] : undefined
             const owner = separated ? named : sole
             const expected = owner !== undefined && pending.get(owner) === true ? owner : null
             const before = got.length
