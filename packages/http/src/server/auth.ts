@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from "node:crypto"
+import { hash, timingSafeEqual } from "node:crypto"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
@@ -20,7 +20,8 @@ export const AGENT_TOKEN_NOT_ALLOWED = {
 
 const BEARER = /^Bearer +(\S+) *$/i
 
-const digest = (text: string): Buffer => createHash("sha256").update(text, "utf8").digest()
+// One-shot (no Hash object): it runs on every request.
+const digest = (text: string): Buffer => hash("sha256", text, "buffer")
 
 /**
  * Whether `presented` is one of `accepted`, in time that depends on neither: both sides are hashed
