@@ -1,6 +1,7 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import { decodeJwt, jwtVerify, type CryptoKey, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose"
 import {
   agentIdProblem,
@@ -33,7 +34,7 @@ export interface JoseAccessTokensOptions {
   readonly audience: string
   readonly issuers: ReadonlyArray<TrustedIssuer>
   /** Checked on every call, cached or not (an `AgentRevocations` fits). */
-  readonly revocations: { readonly isRevoked: (token: RevocationSubject) => Effect.Effect<boolean> }
+  readonly revocations: { readonly isRevoked: (token: RevocationSubject) => boolean }
   /** Default 30. */
   readonly leewaySeconds?: number
   /** Longest `exp - iat` accepted (`DTMA_AGENT_TOKEN_MAX_TTL_S`), default 86400: what lets revocations be forgotten. */
@@ -57,6 +58,9 @@ export interface JoseAccessTokens extends AccessTokens {
 }
 
 const refuse = (reason: TokenRefused["reason"], detail: string) => Effect.fail(new TokenRefused({ reason, detail }))
+
+const EXPIRED = "the token has expired"
+const REVOKED = "the token or its agent has been revoked"
 
 /**
  * Verifies agent tokens with jose. Decisions beyond the spec's table:
@@ -151,28 +155,35 @@ export const makeJoseAccessTokens = (options: JoseAccessTokensOptions): JoseAcce
     })
 
   const unlessRevoked = (identity: AgentIdentity): Effect.Effect<AgentIdentity, TokenRefused> =>
-    Effect.flatMap(options.revocations.isRevoked(identity), (revoked) =>
-      revoked ? refuse("revoked", "the token or its agent has been revoked") : Effect.succeed(identity),
-    )
+    Effect.suspend(() => (options.revocations.isRevoked(identity) ? refuse("revoked", REVOKED) : Effect.succeed(identity)))
 
-  // The warm path (a cached token) is on every MCP request: plain flatMaps, no generator.
+  /** The answer for a token held in the cache, by its digest; undefined when it is not held. */
+  const known = (digest: string, now: number): Result.Result<AgentIdentity, TokenRefused> | undefined => {
+    const cached = cache.get(digest, now)
+    if (cached === undefined) return undefined
+    if (cached === "expired") return Result.fail(new TokenRefused({ reason: "expired", detail: EXPIRED }))
+    cacheHits += 1
+    return options.revocations.isRevoked(cached) ? Result.fail(new TokenRefused({ reason: "revoked", detail: REVOKED })) : Result.succeed(cached)
+  }
+
+  // The warm path (a cached token) is on every MCP request: `verifyKnown` answers it without an effect.
   return {
     verify: (redacted) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const token = Redacted.value(redacted)
         if (token.length > maxLength) return refuse("malformed", `the token is longer than ${maxLength} characters`)
         const digest = digestOf(token)
-        const cached = cache.get(digest, now)
-        if (cached === "expired") return refuse("expired", "the token has expired")
-        if (cached !== undefined) {
-          cacheHits += 1
-          return unlessRevoked(cached)
-        }
+        const answer = known(digest, now)
+        if (answer !== undefined) return Effect.fromResult(answer)
         return verifyCold(token, now).pipe(
           Effect.tap((identity) => Effect.sync(() => cache.set(digest, identity, identity.expiresAt + leeway * 1000))),
           Effect.flatMap(unlessRevoked),
         )
       }),
+    verifyKnown: (redacted, now) => {
+      const token = Redacted.value(redacted)
+      return token.length > maxLength ? undefined : known(digestOf(token), now)
+    },
     stats: () => ({ signatureChecks, cacheHits, cached: cache.size }),
   }
 }

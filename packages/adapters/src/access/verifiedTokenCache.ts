@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import type { AgentIdentity } from "@dtma/domain"
 
-/** The cache key of a token: its SHA-256, so that the cache never holds a token. */
-export const digestOf = (token: string): string => createHash("sha256").update(token).digest("base64url")
+/** The cache key of a token: its SHA-256, so that the cache never holds a token (one-shot: half the cost of a Hash object). */
+export const digestOf = (token: string): string => hash("sha256", token, "base64url")
 
 /**
  * Identities of tokens whose signature and claims were checked, by digest, each until its token

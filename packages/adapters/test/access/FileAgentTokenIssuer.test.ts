@@ -12,7 +12,7 @@ import { makeJoseAccessTokens, trustedIssuerOf } from "../../src/access/JoseAcce
 import { AUDIENCE, claimsAt, ISSUER, jwksOf, makeKey, sign } from "./tokenKit.ts"
 
 const BUILT_IN = "https://dtma.example.test:30000"
-const notRevoked = { isRevoked: () => Effect.succeed(false) }
+const notRevoked = { isRevoked: () => false }
 const kidOf = (token: string) => decodeProtectedHeader(token).kid ?? "none"
 
 const startIssuer = (time: VirtualTime, path: string, maxTtlSeconds = 86_400) =>

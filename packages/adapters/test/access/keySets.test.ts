@@ -3,7 +3,6 @@ import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest"
 import type { JsonWebKeySet } from "@dtma/domain"
@@ -11,7 +10,7 @@ import { virtualTime, type VirtualTime } from "@dtma/testing"
 import { makeJoseAccessTokens, type TrustedIssuer } from "../../src/access/JoseAccessTokens.ts"
 import { AUDIENCE, claimsAt, ISSUER, jwksOf, makeKey, sign, type TestKey } from "./tokenKit.ts"
 
-const notRevoked = { isRevoked: () => Effect.succeed(false) }
+const notRevoked = { isRevoked: () => false }
 
 let k1: TestKey
 let k2: TestKey

@@ -23,7 +23,7 @@ for (const alg of ["EdDSA", "ES256", "RS256"] as const satisfies ReadonlyArray<A
   const tokens = makeJoseAccessTokens({
     audience: AUDIENCE,
     issuers: [{ issuer: ISSUER, keys: { jwks: () => Effect.succeed(jwksOf(key)) } }],
-    revocations: { isRevoked: () => Effect.succeed(false) },
+    revocations: { isRevoked: () => false },
     cacheMaxEntries: COLD + 10,
   })
   const minted = await Promise.all(Array.from({ length: COLD }, (_, i) => sign(key, claimsAt(Date.now(), { jti: `tok-${i}`, grants })).then(Redacted.make)))

@@ -12,6 +12,8 @@ export interface AgentAccess {
   readonly issuers: ReadonlyArray<string>
   /** The agent a bearer token speaks for (see `AccessTokens.verify`). */
   verify(token: Parameters<AccessTokens["verify"]>[0]): Effect.Effect<AgentIdentity, TokenRefused>
+  /** `verify`'s answer when the token was verified before and is still held; undefined when not (see `AccessTokens.verifyKnown`). */
+  verifyKnown: AccessTokens["verifyKnown"]
   /** A token signed by the built-in issuer; its value appears only in this answer. */
   issue(request: TokenRequest): Effect.Effect<IssuedToken, InvalidTokenRequest>
   /** The built-in issuer's public keys. */
@@ -36,6 +38,7 @@ export const makeAgentAccess = (deps: {
 }): AgentAccess => ({
   issuers: [deps.issuer.issuer, ...deps.externalIssuers],
   verify: (t) => deps.tokens.verify(t),
+  verifyKnown: (t, now) => deps.tokens.verifyKnown(t, now),
   issue: (request) => deps.issuer.issue(request),
   jwks: () => deps.issuer.jwks(),
   rotate: () => deps.issuer.rotate(),

@@ -41,8 +41,11 @@ export interface AgentRevocations {
   revokeAgent(agentId: string): Effect.Effect<Revocation, InvalidRevocation | RevocationStoreFailed>
   /** Refuses one token by its id, as `revokeAgent` does for an agent. Idempotent. */
   revokeToken(tokenId: string): Effect.Effect<Revocation, InvalidRevocation | RevocationStoreFailed>
-  /** Whether a verified token has been revoked. Cheap: map lookups, no I/O. */
-  isRevoked(token: RevocationSubject): Effect.Effect<boolean>
+  /**
+   * Whether a verified token has been revoked, by the revocations in memory: map lookups, no I/O,
+   * answered synchronously (the verifier asks on every request, cached tokens included).
+   */
+  isRevoked(token: RevocationSubject): boolean
   /** Calls `listener` after each revocation; returns the unsubscribe. A throwing listener is ignored. */
   onRevoked(listener: (revocation: Revocation) => void): () => void
 }
@@ -92,7 +95,7 @@ export const makeAgentRevocations = (deps: AgentRevocationsDeps): Effect.Effect<
         if (problem !== null) return Effect.fail(new InvalidRevocation({ field: "tokenId", problem }))
         return apply((now) => ({ next: (r) => revokeToken(r, tokenId, now), told: { kind: "token", tokenId, revokedAt: now } }))
       },
-      isRevoked: (token) => Effect.sync(() => isRevoked(current, token)),
+      isRevoked: (token) => isRevoked(current, token),
       onRevoked: (listener) => {
         listeners.add(listener)
         return () => void listeners.delete(listener)

@@ -1,6 +1,7 @@
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
+import type * as Result from "effect/Result"
 import type { AgentIdentity } from "../access/AgentIdentity.ts"
 import { token, type Token } from "../Token.ts"
 
@@ -48,6 +49,13 @@ export interface AccessTokens {
    * of it, never the token), but expiry and revocation are checked on every call.
    */
   verify(token: Redacted.Redacted<string>): Effect.Effect<AgentIdentity, TokenRefused>
+  /**
+   * What `verify` answers at `now` (unix ms) when that needs no verifying: the token was verified
+   * before and is still held in memory; its expiry and the revocations are checked as `verify`
+   * checks them. Undefined when it is not held: only `verify` can tell then. Synchronous, with no
+   * effect to run: the edge asks it on every agent request before anything else.
+   */
+  verifyKnown(token: Redacted.Redacted<string>, now: number): Result.Result<AgentIdentity, TokenRefused> | undefined
 }
 
 export const AccessTokens: Token<AccessTokens> = token("dtma/AccessTokens")

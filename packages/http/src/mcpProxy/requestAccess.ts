@@ -43,18 +43,31 @@ export const serverRefOf = (mcpServers: Pick<McpServers, "get">, name: string): 
   return { name, accountToolInstanceId: Exit.isSuccess(view) ? view.value.accountToolInstanceId : null }
 }
 
+/** Servers whose access is kept per grants: an agent naming ever more servers (most of which none serves) cannot grow it further. */
+export const MAX_SERVERS_PER_GRANTS = 256
+
+/** What grants allow, by server name, then by account tool instance id. */
+type Resolved = Map<string, Map<string | null, ServerAccess | null>>
+
 // A verified token's identity, grants included, is the same object on each of its requests (the
 // verifier caches it): what those grants allow on a server is worked out once, not per request.
-const resolved = new WeakMap<Grants, Map<string, ServerAccess | null>>()
+const resolved = new WeakMap<Grants, { readonly byName: Resolved; size: number }>()
 
 const accessOnce = (grants: Grants, server: ServerRef): ServerAccess | null => {
-  const byServer = resolved.get(grants) ?? new Map<string, ServerAccess | null>()
-  resolved.set(grants, byServer)
-  const key = JSON.stringify([server.name, server.accountToolInstanceId])
-  const known = byServer.get(key)
+  let memo = resolved.get(grants)
+  if (memo === undefined) {
+    memo = { byName: new Map(), size: 0 }
+    resolved.set(grants, memo)
+  }
+  const instance = server.accountToolInstanceId
+  const known = memo.byName.get(server.name)?.get(instance)
   if (known !== undefined) return known
   const access = accessTo(grants, server)
-  byServer.set(key, access)
+  if (memo.size < MAX_SERVERS_PER_GRANTS) {
+    const byInstance = memo.byName.get(server.name) ?? new Map<string | null, ServerAccess | null>()
+    memo.byName.set(server.name, byInstance.set(instance, access))
+    memo.size++
+  }
   return access
 }
 

@@ -78,6 +78,17 @@ describe("agent tokens at the edge", () => {
     }
   })
 
+  it("refuse a token accepted before, answered from memory since, on its first request after its agent is revoked", async () => {
+    await start()
+    const token = await mint()
+    expect((await post(bearer(token))).status).toBe(200)
+    expect((await post(bearer(token))).status).toBe(200)
+    await Effect.runPromise(app.agentAccess.access.revokeAgent("agent-1"))
+    const res = await post(bearer(token))
+    expect(res.status).toBe(401)
+    expect(res.headers.get("www-authenticate")).toContain("The access token is refused (revoked)")
+  })
+
   it("answer 503 with Retry-After when the token's issuer keys cannot be fetched: the token may be fine", async () => {
     await start()
     const res = await post(bearer(app.agentAccess.tokens.refusing("keys_unavailable")))

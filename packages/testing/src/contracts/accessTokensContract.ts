@@ -1,4 +1,5 @@
 import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import { describe, expect, it } from "vitest"
 import type { AccessTokens, AgentRevocations, Grants } from "@dtma/domain"
 import type { VirtualTime } from "../virtualTime.ts"
@@ -71,6 +72,34 @@ export const accessTokensContract = (label: string, setup: () => Promise<AccessT
         expect(await refusal(s, token)).toMatchObject({ reason: "revoked" })
         await s.time.advance(1_000)
         expect((await verify(s, await s.mint({ sub: "agent-1", grants, ttlSeconds: 600, jti: "tok-2" }))).jti).toBe("tok-2")
+      }),
+    )
+
+    it(
+      "knows a token only once it has accepted it, and then answers it as it does when verifying",
+      withSubject(async (s) => {
+        const token = await s.mint({ sub: "agent-1", grants, ttlSeconds: 600, jti: "tok-1" })
+        expect(s.tokens.verifyKnown(Redacted.make(token), s.time.now())).toBeUndefined()
+        expect(s.tokens.verifyKnown(Redacted.make("not-a-token-at-all"), s.time.now())).toBeUndefined()
+        const verified = await verify(s, token)
+        expect(s.tokens.verifyKnown(Redacted.make(token), s.time.now())).toEqual(Result.succeed(verified))
+      }),
+    )
+
+    it(
+      "refuses a known token as expired 30 s after it expires, and as revoked once its agent or itself is revoked",
+      withSubject(async (s) => {
+        const token = await s.mint({ sub: "agent-1", grants, ttlSeconds: 60, jti: "tok-1" })
+        const other = await s.mint({ sub: "agent-2", grants, ttlSeconds: 600, jti: "tok-2" })
+        await verify(s, token)
+        await verify(s, other)
+        const known = (t: string, now = s.time.now()) => s.tokens.verifyKnown(Redacted.make(t), now)
+        const expiresAt = Math.floor(s.time.now() / 1000) * 1000 + 60_000
+        expect(known(token, expiresAt + 30_000 - 1)).toMatchObject({ _tag: "Success" })
+        expect(known(token, expiresAt + 30_000)).toMatchObject({ _tag: "Failure", failure: { _tag: "TokenRefused", reason: "expired" } })
+        await s.time.run(s.revocations.revokeToken("tok-2"))
+        expect(known(other)).toMatchObject({ _tag: "Failure", failure: { reason: "revoked" } })
+        expect(await refusal(s, other)).toMatchObject({ reason: "revoked" })
       }),
     )
 

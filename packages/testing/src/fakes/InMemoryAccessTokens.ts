@@ -1,11 +1,12 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import { TokenRefused, type AccessTokens, type AgentIdentity, type Grants, type JsonWebKeySet, type RevocationSubject, type TokenProblem } from "@dtma/domain"
 
 export interface InMemoryAccessTokensOptions {
   /** Checked on every verification, as the real verifier does (an `AgentRevocations` fits). Default: nothing revoked. */
-  readonly revocations?: { readonly isRevoked: (token: RevocationSubject) => Effect.Effect<boolean> }
+  readonly revocations?: { readonly isRevoked: (token: RevocationSubject) => boolean }
   /** Default 30. */
   readonly leewaySeconds?: number
 }
@@ -33,7 +34,8 @@ interface Minted {
  * standing for the identity it was minted with. It refuses as the real one does: a token it never
  * minted as `malformed`, past `exp` + leeway as `expired`, a revoked one as `revoked`, one whose key
  * its trusted issuer no longer publishes as `unknown_key`, and `refusing(reason)` mints a token
- * refused for that reason (wrong audience, tampered, …).
+ * refused for that reason (wrong audience, tampered, …). Like the real one, it knows a token
+ * (`verifyKnown`) once `verify` has accepted it, until it expires.
  */
 export class InMemoryAccessTokens implements AccessTokens {
   readonly #minted = new Map<string, Minted>()
@@ -41,6 +43,8 @@ export class InMemoryAccessTokens implements AccessTokens {
   readonly #issuers = new Map<string, () => Effect.Effect<JsonWebKeySet>>()
   readonly #revocations: InMemoryAccessTokensOptions["revocations"]
   readonly #leewayMs: number
+  /** Tokens `verify` accepted: what `verifyKnown` answers for. */
+  readonly #known = new Set<string>()
   #count = 0
   /** Every verification asked for, successful or not. */
   verifications = 0
@@ -97,8 +101,21 @@ export class InMemoryAccessTokens implements AccessTokens {
       const keys = this.#issuers.get(minted.identity.issuer)
       if (keys !== undefined && !(yield* keys()).keys.some((k) => k.kid === minted.kid)) return yield* refuse("unknown_key")
       if ((yield* Clock.currentTimeMillis) >= minted.identity.expiresAt + this.#leewayMs) return yield* refuse("expired")
-      if (this.#revocations !== undefined && (yield* this.#revocations.isRevoked(minted.identity))) return yield* refuse("revoked")
+      if (this.#revocations?.isRevoked(minted.identity) === true) return yield* refuse("revoked")
+      this.#known.add(token)
       return minted.identity
     })
+  }
+
+  verifyKnown(redacted: Redacted.Redacted<string>, now: number): Result.Result<AgentIdentity, TokenRefused> | undefined {
+    const token = Redacted.value(redacted)
+    const identity = this.#known.has(token) ? this.#minted.get(token)?.identity : undefined
+    if (identity === undefined) return undefined
+    const refuse = (reason: TokenProblem) => Result.fail(new TokenRefused({ reason, detail: `refused by the fake (${reason})` }))
+    if (now >= identity.expiresAt + this.#leewayMs) {
+      this.#known.delete(token)
+      return refuse("expired")
+    }
+    return this.#revocations?.isRevoked(identity) === true ? refuse("revoked") : Result.succeed(identity)
   }
 }
