@@ -4,7 +4,8 @@ import { SSE_HEADERS, SSE_KEEPALIVE, SSE_KEEPALIVE_MS, sseEvent, sseEventOfJson 
 
 export interface PostAnswerOptions {
   readonly res: ServerResponse
-  readonly sessionId: string
+  /** Named in each head; null for a 2026-07-28 request, which has no session. */
+  readonly sessionId: string | null
   /** The POST was a batch: one JSON body answers with an array. */
   readonly batch: boolean
   /** The requests it carried, each with a slot for its answer, in the order posted. */
@@ -83,12 +84,12 @@ export class PostAnswer {
    * one JSON body. Resolves once the head is written (a stream) or the whole body (JSON).
    */
   open(stream: boolean): Promise<void> | undefined {
-    const { res, sessionId } = this.#options
+    const { res } = this.#options
     if (stream && this.#started > 0) {
       // Answered already (initialize, ping): head, events and end in one go.
       if (this.#pending === 0) {
         this.#mode = "stream"
-        res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": sessionId })
+        res.writeHead(200, this.#head(SSE_HEADERS))
         return void res.end(this.#settledEvents())
       }
       return void this.#stream()
@@ -96,6 +97,11 @@ export class PostAnswer {
     this.#mode = "json"
     if (this.#pending === 0) return void this.#finish()
     return new Promise((resolve) => (this.#written = resolve))
+  }
+
+  #head(headers: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+    const { sessionId } = this.#options
+    return sessionId === null ? headers : { ...headers, "mcp-session-id": sessionId }
   }
 
   #settledEvents(): string {
@@ -107,9 +113,9 @@ export class PostAnswer {
 
   /** Opens the event stream (the head and what is answered already), kept alive until the last answer. */
   #stream(): void {
-    const { res, sessionId } = this.#options
+    const { res } = this.#options
     this.#mode = "stream"
-    res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": sessionId })
+    res.writeHead(200, this.#head(SSE_HEADERS))
     const settled = this.#settledEvents()
     if (settled === "") res.flushHeaders()
     else res.write(settled)
@@ -124,7 +130,7 @@ export class PostAnswer {
   }
 
   #finish(): void {
-    const { res, sessionId, batch } = this.#options
+    const { res, batch } = this.#options
     clearInterval(this.#keepAlive)
     if (this.#mode === "stream") {
       if (!res.writableEnded) res.end()
@@ -136,7 +142,7 @@ export class PostAnswer {
       if (answers.length === 0) res.writeHead(202).end()
       else {
         const json = batch ? `[${answers.join(",")}]` : (answers[0] as string)
-        const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(json), "mcp-session-id": sessionId }
+        const headers = this.#head({ "content-type": "application/json", "content-length": String(Buffer.byteLength(json)) })
         res.writeHead(this.#started === 0 ? 400 : 200, headers).end(json)
       }
     }

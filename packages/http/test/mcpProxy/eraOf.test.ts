@@ -20,7 +20,10 @@ const METHODS = [
   "completion/complete",
 ]
 
-/** How a header value goes on the wire: plain when it is visible ASCII with no edge spaces and no sentinel look, else base64 (streamable-http.mdx, "Value Encoding"). */
+/**
+ * How a header value goes on the wire: plain when it is visible ASCII with no edge spaces and no
+ * sentinel look, else base64 (streamable-http.mdx, "Value Encoding").
+ */
 const encoded = (value: string, force = false): string =>
   !force && /^[\x21-\x7E](?:[\x20-\x7E]*[\x21-\x7E])?$/.test(value) && !/^=\?base64\?.*\?=$/.test(value)
     ? value
@@ -164,7 +167,7 @@ describe("eraOf", () => {
       }
   })
 
-  it("refuses a modern-version request without the envelope with -32602, an initialize naming a modern version with -32020, and a batch with a modern message with -32600", () => {
+  it("refuses a modern-version request with no envelope (-32602), an initialize naming a modern version (-32020), a batch of modern ones (-32600)", () => {
     const headers = { "mcp-protocol-version": MODERN, "mcp-method": "tools/list" }
     const bare: JsonRpcMessage = { jsonrpc: "2.0", id: 3, method: "tools/list", params: {} }
     expect(refusalOf(eraOf({ httpMethod: "POST", headers, body: bare }, VERSIONS))).toEqual({ status: 400, code: -32602 })
