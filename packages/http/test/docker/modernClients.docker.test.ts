@@ -25,7 +25,7 @@ beforeAll(async () => {
     accountToolInstanceId: `ati-${name}`,
     mcpTransportType: "stdio",
   })
-  expect(res.status, JSON.stringify(res.body)).toBe(201)
+  if (res.status !== 201) throw new Error(`deploying ${EVERYTHING}: ${res.status} ${JSON.stringify(res.body)}`)
 }, 120_000)
 
 afterAll(async () => {
@@ -53,7 +53,7 @@ const modernClient = async (url: string) => {
 describe.each([
   ["the server's endpoint", () => `${dtma.url}/mcp-servers/${name}/mcp`, ""],
   ["/mcp", () => `${dtma.url}/mcp`, `${name}__`],
-])("a 2026-07-28 client on %s of a real DTMA, in front of a 2025-era stdio server", (_, urlOf, prefix) => {
+])("a 2026-07-28 client on %s of a real DTMA, in front of a 2025-era stdio server", (_where, urlOf, prefix) => {
   it("lists and calls tools, reads a resource, and hears list_changed through subscriptions/listen, while a 2025-era client on the same URL is unaffected", async () => {
     const url = urlOf()
     const legacy = await proxyClient(url, dtma.token!)
