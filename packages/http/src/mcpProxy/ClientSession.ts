@@ -331,8 +331,10 @@ export class ClientSession implements ReachMember {
         ? listenRoute({ request, authorized: place.authorized, member: this, reach, modern, answer, opened: (l) => void (this.#listening = l) })
         : reach.route(request, place.authorized, this)
     // `traced.traceId` is the trace of this request, for its audit record.
-    const traced = traceMcpRequest(tracer, { parent: place.trace, request: routed.request, server: routed.server, sessionId: this.id })
-    const ended = place.tally.begin({ request: routed.request, server: routed.server, sessionId: this.id, traceId: traced.traceId ?? null })
+    // A modern request has no session to name.
+    const sessionId = modern === undefined ? this.id : null
+    const traced = traceMcpRequest(tracer, { parent: place.trace, request: routed.request, server: routed.server, sessionId })
+    const ended = place.tally.begin({ request: routed.request, server: routed.server, sessionId, traceId: traced.traceId ?? null })
     const call: Call = { cancel: () => settle(null) }
     const settle = (answered: JsonRpcResponse | null, deniedFor?: string): void => {
       if (this.#calls.get(request.id) !== call) return

@@ -1,9 +1,11 @@
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client"
+import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import type { Grants } from "@dtma/domain"
 import { answerOf, openSession, postIn, readStream, startGrantsApp, type GrantsApp } from "../support/grantsSupport.ts"
+import { DEFAULT_MCP_CONFIG } from "../../src/composition/mcpConfig.ts"
 import { mcpHeaders, proxyClient, sseMessages } from "../support/mcpProxySupport.ts"
-import { TOKEN } from "../support/support.ts"
+import { auditRecords, TOKEN } from "../support/support.ts"
 
 let app: GrantsApp
 const clients: Array<{ close(): Promise<void> }> = []
@@ -161,6 +163,59 @@ describe("a 2026-07-28 client (the v2 SDK, pinned)", () => {
     expect(asked.map((m) => m["method"] ?? m["id"])).toEqual(["notifications/message", 1])
     const above = await sseMessages(await post(app.endpoint("fixture"), log({ "io.modelcontextprotocol/logLevel": "error" })))
     expect(above.map((m) => m["method"] ?? m["id"])).toEqual([1])
+  })
+})
+
+describe("a 2026-07-28 request of an agent, on the machinery of 2025-era sessions", () => {
+  it("is audited as one call of its own, naming the server and the name it asked for, with no session", async () => {
+    app = await startGrantsApp()
+    const token = await app.mint(ECHO_ONLY, { sub: "modern-agent" })
+    const before = app.auditLog.records.length
+    await answerOf(await post(app.endpoint("fixture"), modern("tools/call", { name: "echo", arguments: { text: "x" } }), token))
+    await answerOf(await post(app.endpoint("fixture"), modern("tools/call", { name: "secret", arguments: {} }), token))
+    const records = (await auditRecords(app.auditLog, before + 2)).slice(before)
+    expect(records).toEqual([
+      expect.objectContaining({
+        caller: expect.objectContaining({ sub: "modern-agent" }),
+        server: "fixture",
+        method: "tools/call",
+        name: "echo",
+        outcome: "ok",
+      }),
+      expect.objectContaining({ method: "tools/call", name: "secret", outcome: "denied", errorCode: "insufficient_scope" }),
+    ])
+    expect(records.map((r) => r.sessionId)).toEqual([null, null])
+  })
+
+  it("is cut when its agent is revoked: a call in flight is answered so and cancelled upstream, a listen ends with the same answer", async () => {
+    app = await startGrantsApp()
+    const token = await app.mint(ALL)
+    const call = readStream(
+      await post(app.endpoint("fixture"), modern("tools/call", { name: "hold", arguments: { tag: "r" } }, { meta: { progressToken: 1 } }), token),
+    )
+    const listen = readStream(
+      await post(app.endpoint("fixture"), modern("subscriptions/listen", { notifications: { toolsListChanged: true } }, { id: 2 }), token),
+    )
+    await expect.poll(() => app.probe.held.has("r")).toBe(true)
+    await expect.poll(() => listen.messages.length).toBe(1)
+    await Effect.runPromise(app.agentAccess.access.revokeAgent("agent-1"))
+    await Promise.all([call.ended, listen.ended])
+    expect(call.messages).toEqual([expect.objectContaining({ id: 1, error: expect.objectContaining({ data: { error: "invalid_token" } }) })])
+    expect(listen.messages[1]).toEqual(expect.objectContaining({ id: 2, error: expect.objectContaining({ data: { error: "invalid_token" } }) }))
+    await expect.poll(() => app.probe.cancelled).toEqual(["r"])
+    const after = await post(app.endpoint("fixture"), modern("tools/list"), token)
+    expect(after.status).toBe(401)
+  })
+
+  it("is refused as a whole when the server is saturated, in a code the revision keeps (not -32002)", async () => {
+    app = await startGrantsApp({ config: { mcp: { ...DEFAULT_MCP_CONFIG, maxInFlight: 1, maxQueued: 0, pingBaseMs: 600_000, pingMaxMs: 600_000 } } })
+    const held = post(app.endpoint("fixture"), modern("tools/call", { name: "hold", arguments: { tag: "b" } }))
+    await expect.poll(() => app.probe.held.has("b")).toBe(true)
+    const busy = await post(app.endpoint("fixture"), modern("tools/call", { name: "echo", arguments: { text: "x" } }, { id: 9 }))
+    expect(busy.status).toBe(429)
+    expect(((await busy.json()) as { error: { code: number; data: unknown } }).error).toMatchObject({ code: -32603, data: { state: "busy" } })
+    app.probe.held.get("b")?.()
+    await held
   })
 })
 
