@@ -94,7 +94,8 @@ export const askModernClient = (): Effect.Effect<ServerRequestAnswer> =>
     error: {
       code: ErrorCodes.MethodNotFound,
       message:
-        "the client speaks MCP 2026-07-28, where a server's requests reach it only inside its call's result (input_required), which the DTMA does not relay yet",
+        "the client speaks MCP 2026-07-28, where a server's requests reach it only inside its call's result (input_required), " +
+        "which the DTMA does not relay yet",
     },
   })
 

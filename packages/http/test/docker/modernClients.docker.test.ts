@@ -54,7 +54,7 @@ describe.each([
   ["the server's endpoint", () => `${dtma.url}/mcp-servers/${name}/mcp`, ""],
   ["/mcp", () => `${dtma.url}/mcp`, `${name}__`],
 ])("a 2026-07-28 client on %s of a real DTMA, in front of a 2025-era stdio server", (_where, urlOf, prefix) => {
-  it("lists and calls tools, reads a resource, and hears list_changed through subscriptions/listen, while a 2025-era client on the same URL is unaffected", async () => {
+  it("lists and calls tools, reads a resource, hears list_changed through subscriptions/listen; a 2025-era client on the URL is unaffected", async () => {
     const url = urlOf()
     const legacy = await proxyClient(url, dtma.token!)
     legacyClients.push(legacy)

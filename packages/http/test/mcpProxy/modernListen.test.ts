@@ -44,7 +44,7 @@ const rawListen = async (url: string, notifications: Record<string, unknown>, to
   )
 
 describe("subscriptions/listen", () => {
-  it("on a server's endpoint: acknowledged first, then that server's tool list changes and the updates of the resources asked for, tagged with its id", async () => {
+  it("on a server's endpoint: acknowledged first, then the server's tool list changes and updates of the resources asked for, tagged with its id", async () => {
     app = await startAgentApp()
     const url = `${app.base}/mcp-servers/tools/mcp`
     const stream = await rawListen(url, { toolsListChanged: true, promptsListChanged: true, resourceSubscriptions: ["test://a"] })
