@@ -8,11 +8,21 @@ import {
   type JsonRpcResponse,
   type McpServers,
 } from "@dtma/domain"
-import { absentAnswer, agentInitializeResult, invalidParams, LIST_FIELDS, listAnswer, methodNotFound, unavailableAnswer } from "./agentAnswers.ts"
+import {
+  absentAnswer,
+  AGENT_CAPABILITIES,
+  agentInitializeResult,
+  invalidParams,
+  LIST_FIELDS,
+  listAnswer,
+  methodNotFound,
+  unavailableAnswer,
+} from "./agentAnswers.ts"
 import { makeAgentCatalogs } from "./agentCatalogs.ts"
 import { AgentMembers, subscriptionKey, type Member } from "./agentMembers.ts"
 import { answerRequest, NOTHING_TO_STOP } from "./answerRequest.ts"
 import { answerIsolated } from "./isolatedReach.ts"
+import { discoverResult } from "./modernExchange.ts"
 import { NOTHING, requestAccessOf, serverRefOf } from "./requestAccess.ts"
 import type { ServerHub } from "./ServerHub.ts"
 import type { ReachMember, Routed, SessionReach } from "./SessionReach.ts"
@@ -56,7 +66,7 @@ const relabelled = (response: JsonRpcResponse | null, serverUri: string, listedU
 
 /**
  * The agent endpoint `/mcp` as a session's reach: every server its caller's grants name, as one
- * server. It answers itself `initialize` (the DTMA's own), `ping`, `logging/setLevel` (taken, not
+ * server. It answers itself `initialize` and `server/discover` (the DTMA's own), `ping`, `logging/setLevel` (taken, not
  * passed on: a shared server's level is every client's) and the lists (from memory: `agentCatalogs`);
  * calls, gets, reads, subscriptions and completions go, renamed back, to the server that owns them
  * through that server's hub, as on its own endpoint (`answerRequest`). A server that cannot take a
@@ -199,6 +209,8 @@ export const makeAgentEndpoint = (deps: AgentEndpointDeps): AgentEndpoint => {
           request,
           agentInitializeResult(request.params?.["protocolVersion"], settings.supportedProtocolVersions, catalogs.of(caller).instructions),
         )
+      case "server/discover":
+        return answered(request, discoverResult({ capabilities: AGENT_CAPABILITIES, instructions: catalogs.of(caller).instructions }, settings))
       case "ping":
       case "logging/setLevel":
         return answered(request, {})

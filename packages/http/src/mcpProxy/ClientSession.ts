@@ -18,6 +18,8 @@ import { EdgeErrorCodes } from "../server/mcpEndpoints.ts"
 import { passesLevel, type LogLevel } from "./logLevels.ts"
 import type { CallEnd, CallTally } from "./callTally.ts"
 import { ClientAsks } from "./ClientAsks.ts"
+import { askModernClient, modernResponse, type ModernCall } from "./modernExchange.ts"
+import { listenRoute, type ModernListen } from "./ModernListen.ts"
 import { PostAnswer } from "./PostAnswer.ts"
 import type { PostedMessages } from "./postedMessages.ts"
 import { jsonRpcError, type ProxyFailure, type ProxyReply } from "./proxyErrorTable.ts"
@@ -40,6 +42,11 @@ export interface ClientSessionDeps {
   readonly timers: ProxyTimers
   /** Called once when the session ends. */
   readonly onEnd: (session: ClientSession, reason: string) => void
+  /**
+   * The session is one 2026-07-28 request's (no `Mcp-Session-Id`, gone once its request ends): its
+   * envelope and how its results are stamped.
+   */
+  readonly modern?: ModernCall | undefined
 }
 
 /**
@@ -128,6 +135,8 @@ export class ClientSession implements ReachMember {
   readonly #asks = new ClientAsks()
   /** The least severe log message the client wants (its own `logging/setLevel`, for an agent); null: every one. */
   #logLevel: LogLevel | null = null
+  /** The `subscriptions/listen` of a modern session, while open. */
+  #listening: ModernListen | null = null
   #ended = false
   /** Why the session ends once its requests in flight are answered; null while it serves. */
   #retiring: string | null = null
@@ -165,6 +174,11 @@ export class ClientSession implements ReachMember {
     return this.#retiring !== null
   }
 
+  /** Whether the session is one 2026-07-28 request's: it has no id a client may name. */
+  get modern(): boolean {
+    return this.#deps.modern !== undefined
+  }
+
   /**
    * Answers the messages of one POST on `res`. Its requests start first, all or none: a refusal
    * (the server is saturated or unavailable) is returned and nothing is written. A request whose id
@@ -187,7 +201,8 @@ export class ClientSession implements ReachMember {
       res.writeHead(202).end()
       return { sent: undefined }
     }
-    const answer = new PostAnswer({ res, sessionId: this.id, batch: posted.batch, requests: requests.length })
+    const { modern } = this.#deps
+    const answer = new PostAnswer({ res, sessionId: modern === undefined ? this.id : null, batch: posted.batch, requests: requests.length })
     const started: Array<Call> = []
     let stream = false
     for (const [i, request] of requests.entries()) {
@@ -204,7 +219,11 @@ export class ClientSession implements ReachMember {
       }
       started.push(call)
       answer.started()
-      stream ||= request.method === "initialize" || wantsProgress(request)
+      // A modern request's log messages, when it asks for them, come on its own answer: an event stream.
+      stream ||=
+        request.method === "initialize" ||
+        wantsProgress(request) ||
+        (modern !== undefined && (modern.envelope.logLevel !== null || request.method === "subscriptions/listen"))
     }
     if (requests.length < posted.messages.length) for (const message of posted.messages) if (!isRequest(message)) this.#receive(message, authorized)
     return { sent: answer.open(stream) }
@@ -230,7 +249,9 @@ export class ClientSession implements ReachMember {
 
   /** A server notification, as an event of the notification stream; dropped while the client holds none open, or may not hear it. */
   notify(event: string, notification: JsonRpcNotification): void {
-    if (this.#deps.reach.mayReceive(notification, this.#authority.current)) this.#toStream(event)
+    if (!this.#deps.reach.mayReceive(notification, this.#authority.current)) return
+    if (this.#listening !== null) this.#listening.deliver(notification)
+    else this.#toStream(event)
   }
 
   #toStream(event: string): void {
@@ -244,6 +265,10 @@ export class ClientSession implements ReachMember {
    * the notification stream; dropped below the session's level, or while the client holds neither.
    */
   #logMessage(answer: PostAnswer, notification: JsonRpcNotification): void {
+    const { modern } = this.#deps
+    // A modern request hears log messages only when it asked, at its own level, on its own answer (logging.mdx, "Per-request log level").
+    if (modern !== undefined)
+      return void (modern.envelope.logLevel !== null && passesLevel(notification, modern.envelope.logLevel) && answer.notify(notification))
     if (passesLevel(notification, this.#logLevel) && !answer.notify(notification)) this.#toStream(sseEvent(notification))
   }
 
@@ -260,6 +285,7 @@ export class ClientSession implements ReachMember {
     if (this.#ended || this.#retiring !== null) return
     this.#retiring = reason
     this.#stream?.end()
+    this.#listening?.close()
     if (this.#calls.size === 0) this.end(reason)
   }
 
@@ -270,6 +296,8 @@ export class ClientSession implements ReachMember {
   end(reason: string, cut?: TokenCut): void {
     if (this.#ended) return
     this.#ended = true
+    // A listen ended by the DTMA (shutdown, say) ends gracefully: its response says so (subscriptions.mdx, "Graceful Closure").
+    if (cut === undefined) this.#listening?.close()
     clearTimeout(this.#idle)
     this.#authority.stop()
     for (const call of this.#calls.values()) call.cancel(cut)
@@ -297,19 +325,26 @@ export class ClientSession implements ReachMember {
     place: { answer: PostAnswer; slot: number; authorized: Authorized; trace: TraceContext; tally: CallTally },
   ): Call | { readonly refused: ProxyFailure } {
     const { answer, slot } = place
-    const { reach, tracer } = this.#deps
-    const routed = reach.route(request, place.authorized, this)
+    const { reach, tracer, modern } = this.#deps
+    const routed =
+      modern !== undefined && request.method === "subscriptions/listen"
+        ? listenRoute({ request, authorized: place.authorized, member: this, reach, modern, answer, opened: (l) => void (this.#listening = l) })
+        : reach.route(request, place.authorized, this)
     // `traced.traceId` is the trace of this request, for its audit record.
-    const traced = traceMcpRequest(tracer, { parent: place.trace, request: routed.request, server: routed.server, sessionId: this.id })
-    const ended = place.tally.begin({ request: routed.request, server: routed.server, sessionId: this.id, traceId: traced.traceId ?? null })
+    // A modern request has no session to name.
+    const sessionId = modern === undefined ? this.id : null
+    const traced = traceMcpRequest(tracer, { parent: place.trace, request: routed.request, server: routed.server, sessionId })
+    const ended = place.tally.begin({ request: routed.request, server: routed.server, sessionId, traceId: traced.traceId ?? null })
     const call: Call = { cancel: () => settle(null) }
-    const settle = (response: JsonRpcResponse | null, deniedFor?: string): void => {
+    const settle = (answered: JsonRpcResponse | null, deniedFor?: string): void => {
       if (this.#calls.get(request.id) !== call) return
+      const response = modern === undefined || answered === null ? answered : modernResponse(request.method, answered, modern)
       traced.end(response)
       this.#calls.delete(request.id)
       ended(callEndOf(response, deniedFor, answer.settle(slot, response)))
       if (this.#calls.size > 0) return
       if (this.#retiring !== null) this.end(this.#retiring)
+      else if (modern !== undefined) this.end("its request ended")
       else this.#quiet()
     }
     this.#calls.set(request.id, call)
@@ -319,7 +354,10 @@ export class ClientSession implements ReachMember {
     }
     const outcome = routed.answer(traced.request, {
       sessionId: this.id,
-      serverRequests: { timeoutMs: this.#deps.settings.serverRequestTimeoutMs, ask: (r) => this.#asks.ask(answer, this.#capabilities, r) },
+      serverRequests: {
+        timeoutMs: this.#deps.settings.serverRequestTimeoutMs,
+        ask: (r) => (modern === undefined ? this.#asks.ask(answer, this.#capabilities, r) : askModernClient()),
+      },
       progress: (n) => void answer.notify(n),
       logMessage: (n) => this.#logMessage(answer, n),
       setLogLevel: (level) => void (this.#logLevel = level),

@@ -14,7 +14,12 @@ import type { Context } from "koa"
 import type { Logger } from "../composition/logger.ts"
 import { requestStateOf } from "../server/requestState.ts"
 import { globalTracer } from "../server/traceContext.ts"
+import * as Exit from "effect/Exit"
 import { NO_TALLY } from "./callTally.ts"
+import { AGENT_SERVER_INFO } from "./agentAnswers.ts"
+import { eraOf, type Era } from "./eraOf.ts"
+import { MODERN_METHODS, modernReply, withoutEnvelope, type ModernCall } from "./modernExchange.ts"
+import type { ListChanges } from "./ModernListen.ts"
 import { AGENT_ENDPOINT, makeAgentEndpoint } from "./AgentEndpoint.ts"
 import { ClientSession, type PostOutcome } from "./ClientSession.ts"
 import { hubReach } from "./hubReach.ts"
@@ -92,6 +97,10 @@ interface Addressed {
   readonly name: string
   readonly authorized: Authorized
   readonly reach: () => SessionReach
+  /** Who answers, as a modern request's results name it (`_meta` serverInfo). */
+  readonly serverInfo: () => unknown
+  /** Which lists announce their changes, for a modern listen. */
+  readonly listChanges: () => ListChanges
 }
 
 const requestIds = (posted: PostedMessages): ReadonlyArray<JsonRpcId> => posted.messages.flatMap((m) => (isRequest(m) ? [m.id] : []))
@@ -105,6 +114,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
   const hubs = new Map<string, ServerHub>()
   const { logger, mcpServers } = deps
   const tracer = deps.tracer ?? globalTracer()
+  const versions = { modern: settings.modernProtocolVersions, legacy: settings.supportedProtocolVersions }
 
   const hubFor = (name: string): ServerHub => {
     const hub = hubs.get(name) ?? new ServerHub({ name, mcpServers, timeoutMs: settings.requestTimeoutMs, logger })
@@ -135,7 +145,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     return limit
   }
 
-  const newSession = (to: Addressed): ClientSession => {
+  const newSession = (to: Addressed, modern?: ModernCall): ClientSession => {
     const { name } = to
     const session: ClientSession = new ClientSession({
       reach: to.reach(),
@@ -143,6 +153,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
       tracer,
       opener: to.authorized,
       timers: deps.timers ?? realTimers,
+      modern,
       onEnd: (_, reason) => {
         live.delete(session)
         if (!sessions.delete(session.id) && !session.retiring) return
@@ -190,19 +201,23 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     const id = ctx.get("mcp-session-id")
     if (id === "") return SESSION_REQUIRED
     const session = sessions.get(id)
-    if (session?.name !== to.name || !session.admits(to.authorized.caller)) return SESSION_NOT_FOUND
+    if (session?.name !== to.name || session.modern || !session.admits(to.authorized.caller)) return SESSION_NOT_FOUND
     return versionProblem(ctx.headers, settings.supportedProtocolVersions) ?? session
   }
 
-  /** Serves a POST on its session: a refusal is rendered by Koa, anything else written on the response by the session. */
-  const post = (ctx: Context, session: ClientSession, posted: PostedMessages, authorized: Authorized): PostOutcome => {
+  /**
+   * Serves a POST on its session: a refusal is rendered by Koa, anything else written on the response
+   * by the session. `modern`: the one request's method, when it is a 2026-07-28 one (its refusal in that revision's codes).
+   */
+  const post = (ctx: Context, session: ClientSession, posted: PostedMessages, authorized: Authorized, modern?: string): PostOutcome => {
     const state = requestStateOf(ctx)
     const tally = state.mcpCalls ?? NO_TALLY
     const outcome = session.post(ctx.res, posted, { authorized, trace: state.traceContext ?? ROOT_CONTEXT, tally })
     if ("refused" in outcome) {
       // Refused as a whole: the POST's own record says so, not its requests'.
       tally.abandon()
-      reply(ctx, replyForFailure(outcome.refused, requestIds(posted), posted.batch))
+      const refusal = replyForFailure(outcome.refused, requestIds(posted), posted.batch)
+      reply(ctx, modern === undefined ? refusal : modernReply(modern, refusal))
     } else if ("rejected" in outcome) {
       tally.abandon()
       reply(ctx, outcome.rejected)
@@ -229,11 +244,46 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     return outcome.sent
   }
 
+  /**
+   * A 2026-07-28 request: no session, its own answer. It is served by a session of its own (never
+   * named, gone once the request ends) on the same path as a 2025-era client's requests — grants,
+   * audit, rate limits, revocation and traces alike — without its envelope, which the server does
+   * not know. Closing its answer cancels it.
+   */
+  const serveModern = (ctx: Context, to: Addressed, era: Extract<Era, { era: "modern" }>): Promise<void> | undefined => {
+    const { message, envelope } = era
+    // 2026-07-28 defines no client notification over HTTP: taken, and nothing done with it.
+    if (!isRequest(message) || envelope === null) {
+      ctx.respond = false
+      return void ctx.res.writeHead(202).end()
+    }
+    if (!MODERN_METHODS.has(message.method)) {
+      const problem = `Method not found: ${message.method} is not a method of MCP ${envelope.protocolVersion} the DTMA serves`
+      return void reply(ctx, { status: 404, headers: {}, body: jsonRpcError(message.id, ErrorCodes.MethodNotFound, problem) })
+    }
+    const listen = message.method === "subscriptions/listen"
+    // A listen stays open as a 2025-era session's GET stream does: it counts as a session.
+    const limit = listen ? admit(to.name) : null
+    if (limit !== null) return void reply(ctx, modernReply(message.method, replyForFailure(limit, [message.id])))
+    const session = newSession(to, { envelope, serverInfo: to.serverInfo, listChanges: to.listChanges })
+    live.add(session)
+    if (listen) sessions.set(session.id, session)
+    const outcome = post(ctx, session, { messages: [withoutEnvelope(message)], batch: false }, to.authorized, message.method)
+    if (!("sent" in outcome)) return void session.end("refused")
+    ctx.res.once("close", () => {
+      if (!ctx.res.writableFinished) session.end("the client closed its stream")
+    })
+    return outcome.sent
+  }
+
   const handlePost = (ctx: Context, to: Addressed): Promise<void> | undefined => {
     const refusedHeaders = postHeadersProblem(ctx.headers)
     if (refusedHeaders !== null) return void reply(ctx, refusedHeaders)
     const posted = readPosted(ctx.request.body)
     if ("invalid" in posted) return void reply(ctx, { status: 400, headers: {}, body: jsonRpcError(null, ErrorCodes.InvalidRequest, posted.invalid) })
+    const era = eraOf({ httpMethod: "POST", headers: ctx.headers, body: posted.batch ? posted.messages : posted.messages[0] }, versions)
+    if (era.era === "refused") return void reply(ctx, era.reply)
+    if (era.era === "modern") return serveModern(ctx, to, era)
     const init = posted.messages.find((m): m is JsonRpcRequest => isRequest(m) && m.method === "initialize")
     if (ctx.get("mcp-session-id") === "" && init !== undefined) return initialize(ctx, to, posted, init)
     const session = sessionOf(ctx, to)
@@ -242,8 +292,14 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     return sentOf(post(ctx, session, posted, to.authorized))
   }
 
+  /** A GET or DELETE naming a modern version: 405 (a 2026-07-28 client has no stream to open, no session to end). */
+  const modernBodiless = (ctx: Context): ProxyReply | null => {
+    const era = eraOf({ httpMethod: ctx.method, headers: ctx.headers }, versions)
+    return era.era === "refused" ? era.reply : null
+  }
+
   const handleGet = (ctx: Context, to: Addressed): void => {
-    const session = getHeadersProblem(ctx.headers) ?? sessionOf(ctx, to)
+    const session = modernBodiless(ctx) ?? getHeadersProblem(ctx.headers) ?? sessionOf(ctx, to)
     if (!(session instanceof ClientSession)) return reply(ctx, session)
     const conflict = session.listen(ctx.res, to.authorized)
     if (conflict !== null) return reply(ctx, conflict)
@@ -251,7 +307,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
   }
 
   const handleDelete = (ctx: Context, to: Addressed): void => {
-    const session = sessionOf(ctx, to)
+    const session = modernBodiless(ctx) ?? sessionOf(ctx, to)
     if (!(session instanceof ClientSession)) return reply(ctx, session)
     session.end("closed by the client")
     ctx.respond = false
@@ -273,13 +329,31 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
       caller.kind === "agent" && mcpServers.isolationOf(name) === "per_agent"
         ? isolatedReach({ mcpServers, server: name, agent: caller.sub, hubFor, settings })
         : hubReach(hubFor(name), settings)
-    return serve(ctx, { name, authorized: { caller, access }, reach })
+    // What the server said it is (its base instance's initialize, the same for every instance).
+    const hello = () => {
+      const upstream = hubFor(name).session()
+      return Exit.isSuccess(upstream) ? upstream.value.hello : null
+    }
+    const serverInfo = () => hello()?.serverInfo ?? { name, version: "unknown" }
+    const listChanges = () => {
+      const capabilities = hello()?.capabilities ?? {}
+      const announces = (list: string) => (capabilities[list] as { listChanged?: unknown } | undefined)?.listChanged === true
+      return { tools: announces("tools"), prompts: announces("prompts"), resources: announces("resources") }
+    }
+    return serve(ctx, { name, authorized: { caller, access }, reach, serverInfo, listChanges })
   }
 
   const handleAgentEndpoint: McpProxy["handleAgentEndpoint"] = async (ctx) => {
     const caller = requestStateOf(ctx).caller
     if (caller === undefined) throw new Error("The agent endpoint was reached by a request authentication did not see (no caller in ctx.state)")
-    return serve(ctx, { name: AGENT_ENDPOINT, authorized: { caller, access: EACH_SERVER }, reach: () => agentEndpoint })
+    return serve(ctx, {
+      name: AGENT_ENDPOINT,
+      authorized: { caller, access: EACH_SERVER },
+      reach: () => agentEndpoint,
+      serverInfo: () => AGENT_SERVER_INFO,
+      // Every list of `/mcp` changes as servers come and go.
+      listChanges: () => ({ tools: true, prompts: true, resources: true }),
+    })
   }
 
   const serve = (ctx: Context, to: Addressed): Promise<void> | void => {

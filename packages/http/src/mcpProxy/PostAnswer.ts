@@ -5,7 +5,8 @@ import { SSE_HEADERS, SSE_KEEPALIVE, SSE_KEEPALIVE_MS, sseEvent } from "./stream
 
 export interface PostAnswerOptions {
   readonly res: ServerResponse
-  readonly sessionId: string
+  /** Named in each head; null for a 2026-07-28 request, which has no session. */
+  readonly sessionId: string | null
   /** The POST was a batch: one JSON body answers with an array. */
   readonly batch: boolean
   /** The requests it carried, each with a slot for its answer, in the order posted. */
@@ -104,12 +105,12 @@ export class PostAnswer {
    * one JSON body. Resolves once the head is written (a stream) or the whole body (JSON).
    */
   open(stream: boolean): Promise<void> | undefined {
-    const { res, sessionId } = this.#options
+    const { res } = this.#options
     if (stream && this.#started > 0) {
       // Answered already (initialize, ping): head, events and end in one go.
       if (this.#pending === 0) {
         this.#mode = "stream"
-        res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": sessionId })
+        res.writeHead(200, this.#head(SSE_HEADERS))
         return void writeChunks(res, this.#settledEvents(), true)
       }
       return void this.#stream()
@@ -119,15 +120,20 @@ export class PostAnswer {
     return new Promise((resolve) => (this.#written = resolve))
   }
 
+  #head(headers: Readonly<Record<string, string | number>>): Readonly<Record<string, string | number>> {
+    const { sessionId } = this.#options
+    return sessionId === null ? headers : { ...headers, "mcp-session-id": sessionId }
+  }
+
   #settledEvents(): JsonChunks {
     return this.#slots.filter((s) => s != null).flatMap(eventOf)
   }
 
   /** Opens the event stream (the head and what is answered already), kept alive until the last answer. */
   #stream(): void {
-    const { res, sessionId } = this.#options
+    const { res } = this.#options
     this.#mode = "stream"
-    res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": sessionId })
+    res.writeHead(200, this.#head(SSE_HEADERS))
     const settled = this.#settledEvents()
     if (settled.length === 0) res.flushHeaders()
     else writeChunks(res, settled, false)
@@ -144,7 +150,7 @@ export class PostAnswer {
   }
 
   #finish(): void {
-    const { res, sessionId, batch } = this.#options
+    const { res, batch } = this.#options
     clearInterval(this.#keepAlive)
     if (this.#mode === "stream") {
       if (!res.writableEnded) res.end()
@@ -156,7 +162,7 @@ export class PostAnswer {
       if (answers.length === 0) res.writeHead(202).end()
       else {
         const json = batch ? ["[", ...answers.flatMap((a, i) => (i === 0 ? a : [",", ...a])), "]"] : (answers[0] as JsonChunks)
-        const headers = { "content-type": "application/json", "content-length": byteLengthOf(json), "mcp-session-id": sessionId }
+        const headers = this.#head({ "content-type": "application/json", "content-length": byteLengthOf(json) })
         res.writeHead(this.#started === 0 ? 400 : 200, headers)
         writeChunks(res, json, true)
       }

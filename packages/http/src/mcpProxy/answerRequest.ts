@@ -14,6 +14,7 @@ import {
 import { grantedListResult } from "./grantedLists.ts"
 import { ungrantedAnswer } from "./grantedMessages.ts"
 import { setLevelLocally } from "./logLevels.ts"
+import { discoverResult } from "./modernExchange.ts"
 import { initializeResult } from "./protocolVersion.ts"
 import type { ProxyFailure } from "./proxyErrorTable.ts"
 import { EVERYTHING, type RequestAccess } from "./requestAccess.ts"
@@ -81,7 +82,7 @@ const forward = (c: AnswerContext, upstream: UpstreamSession, settled?: (ok: boo
 const uriOf = (request: JsonRpcRequest): string => String(request.params?.["uri"] ?? "")
 
 /**
- * Answers one client request: `initialize` and `ping` locally, what its access does not reach
+ * Answers one client request: `initialize`, `server/discover` and `ping` locally, what its access does not reach
  * locally as if it did not exist (`ungrantedAnswer`), an agent's `logging/setLevel` locally (the
  * level upstream is the shared connection's: only the operator sets it), resource (un)subscriptions
  * shared per uri, everything else forwarded. Returns why it is refused, or how to stop it once under way.
@@ -101,6 +102,8 @@ export const answerRequest = (c: AnswerContext): ProxyFailure | Stop => {
   switch (request.method) {
     case "initialize":
       return answered(c, initializeResult(session.hello, request.params?.["protocolVersion"], c.settings.supportedProtocolVersions))
+    case "server/discover":
+      return answered(c, discoverResult(session.hello, c.settings))
     case "resources/subscribe": {
       const uri = uriOf(request)
       if (!hub.subscriptions.add(uri, c.sessionId)) return answered(c, {})

@@ -19,7 +19,8 @@ export interface CallTally {
   begin(call: {
     readonly request: JsonRpcRequest
     readonly server: string | null
-    readonly sessionId: string
+    /** Null for a 2026-07-28 request: it has no session. */
+    readonly sessionId: string | null
     readonly traceId: string | null
   }): (end: CallEnd) => void
   abandon(): void

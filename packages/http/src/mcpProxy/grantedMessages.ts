@@ -88,7 +88,16 @@ const completion = (request: JsonRpcRequest, access: ServerAccess, capabilities:
 }
 
 /** Requests that use the server as a whole, or something only their sender can name (a task it started). */
-const ANY_GRANT = new Set(["initialize", "ping", "tools/list", "prompts/list", "resources/list", "resources/templates/list", "logging/setLevel"])
+const ANY_GRANT = new Set([
+  "initialize",
+  "server/discover",
+  "ping",
+  "tools/list",
+  "prompts/list",
+  "resources/list",
+  "resources/templates/list",
+  "logging/setLevel",
+])
 const TASK_OF_ITS_OWN = new Set(["tasks/get", "tasks/result", "tasks/cancel"])
 
 /**

@@ -11,8 +11,10 @@ export interface McpProxySettings {
   readonly maxSessionsPerServer: number
   /** Client sessions of all servers together; an initialize past it is refused with 429. */
   readonly maxSessions: number
-  /** Protocol versions a client may negotiate with the proxy. */
+  /** Protocol versions a client may negotiate with the proxy in `initialize` (2025-era). */
   readonly supportedProtocolVersions: ReadonlyArray<string>
+  /** Protocol revisions a client may name in each request's `_meta` (2026-07-28 and later), newest first. */
+  readonly modernProtocolVersions: ReadonlyArray<string>
   /** How long after `exp` the verifier still accepts an agent's token: a session it authorized holds its streams that long. */
   readonly tokenLeewayMs: number
   /** Items in one page of a list on the agent endpoint `/mcp` (its lists are answered from memory). */
@@ -26,6 +28,7 @@ export const DEFAULT_PROXY_SETTINGS: McpProxySettings = {
   maxSessionsPerServer: 256,
   maxSessions: 2048,
   supportedProtocolVersions: SUPPORTED_PROTOCOL_VERSIONS,
+  modernProtocolVersions: ["2026-07-28"],
   tokenLeewayMs: 30_000,
   listPageSize: 1000,
 }

@@ -94,7 +94,7 @@ const finish = (span: Span, outcome: JsonRpcResponse | null | ProxyFailure): voi
  */
 export const traceMcpRequest = (
   tracer: Tracer,
-  options: { readonly parent: Context; readonly request: JsonRpcRequest; readonly server: string | null; readonly sessionId: string },
+  options: { readonly parent: Context; readonly request: JsonRpcRequest; readonly server: string | null; readonly sessionId: string | null },
 ): McpRequestTrace => {
   const { parent, request } = options
   const meta = metaOf(request)
@@ -107,7 +107,7 @@ export const traceMcpRequest = (
   if (span.isRecording()) {
     span.setAttributes({
       "mcp.method.name": request.method,
-      "mcp.session.id": options.sessionId,
+      ...(options.sessionId === null ? {} : { "mcp.session.id": options.sessionId }),
       "jsonrpc.request.id": String(request.id),
       ...(options.server === null ? {} : { "dtma.mcp.server": options.server }),
       ...target.attributes,

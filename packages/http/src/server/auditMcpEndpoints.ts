@@ -25,7 +25,7 @@ const endpointOf = (path: string): { readonly route: McpEndpointRoute; readonly 
 interface Call {
   readonly request: JsonRpcRequest
   readonly server: string | null
-  readonly sessionId: string
+  readonly sessionId: string | null
   readonly traceId: string | null
   readonly started: bigint
   end: (CallEnd & { readonly durationMs: number }) | null

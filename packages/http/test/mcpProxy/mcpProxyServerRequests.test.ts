@@ -107,6 +107,31 @@ describe.each(["local", "remote"])("a server (%s) asking the client whose call i
   })
 })
 
+describe.each(["local", "remote"])("a server (%s) asking about a 2026-07-28 client's call", (server) => {
+  it("is answered MethodNotFound, asking nobody, even when the call declares the capability: the MRTR bridge does not carry it yet", async () => {
+    await startApp()
+    const meta = {
+      "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+      "io.modelcontextprotocol/clientCapabilities": { elicitation: { form: {} } },
+    }
+    const res = await fetch(endpoint(server), {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-protocol-version": "2026-07-28",
+        "mcp-method": "tools/call",
+        "mcp-name": "ask",
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "ask", arguments: ELICIT, _meta: meta } }),
+    })
+    const answer = (await res.json()) as { result: { content: Array<{ text: string }>; resultType: string } }
+    expect(answer.result.resultType).toBe("complete")
+    expect(answer.result.content[0]!.text).toMatch(/^refused -32601 .*2026-07-28.*input_required.*does not relay yet/)
+  })
+})
+
 describe("a server asking over Streamable HTTP", () => {
   it("reaches, for calls at the same time, each call's own client", async () => {
     await startApp()

@@ -73,6 +73,26 @@ describe("the spans of proxied MCP requests", () => {
     expect(named(spans, "initialize")).toHaveLength(1)
   })
 
+  it("gives a 2026-07-28 request its span too, naming no session, and passes it on in _meta.traceparent without the envelope", async () => {
+    const recorder = recordingTracer()
+    app = await startProxyApp({}, { tracer: recorder.tracer })
+    const envelope = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} }
+    const res = await fetch(app.endpoint(), {
+      method: "POST",
+      headers: { ...mcpHeaders(), "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "echo" },
+      body: JSON.stringify(call(2, "echo", { text: "hello" }, { ...envelope, traceparent: traceparent(META_TRACE, META_SPAN) })),
+    })
+    expect(await res.json()).toMatchObject({ id: 2, result: { resultType: "complete", content: [{ text: "hello" }] } })
+    const spans = await spansOnceEnded(recorder.spans, 2)
+    const [tool] = named(spans, "tools/call echo")
+    expect(tool?.spanContext().traceId).toBe(META_TRACE)
+    expect(tool?.attributes).not.toHaveProperty("mcp.session.id")
+    expect(tool?.attributes).toMatchObject({ "mcp.method.name": "tools/call", "dtma.mcp.server": "fixture" })
+    const meta = app.probe.echoMeta.at(-1)
+    expect(Object.keys(meta ?? {})).toEqual(["traceparent"])
+    expect(String(meta?.["traceparent"])).toContain(tool!.spanContext().spanId)
+  })
+
   it("passes the DTMA's span on to the server in _meta.traceparent, continuing the POST's traceparent header and keeping the rest of _meta", async () => {
     const recorder = recordingTracer()
     app = await startProxyApp({}, { tracer: recorder.tracer })

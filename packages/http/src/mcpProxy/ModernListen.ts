@@ -1,0 +1,160 @@
+import { ErrorCodes, type JsonRpcId, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "@dtma/domain"
+import { NOTHING_TO_STOP, type Stop } from "./answerRequest.ts"
+import { SUBSCRIPTION_ID_KEY } from "./eraOf.ts"
+import type { ModernCall } from "./modernExchange.ts"
+import { jsonRpcError } from "./proxyErrorTable.ts"
+import type { Authorized } from "./requestAccess.ts"
+import type { ReachMember, Routed, SessionReach } from "./SessionReach.ts"
+
+// `subscriptions/listen` (MCP 2026-07-28, basic/patterns/subscriptions.mdx): a modern client's
+// stream of list changes and resource updates, on the answer to its own request.
+
+/** What a listen asks for (its `notifications` filter). */
+export interface ListenFilter {
+  readonly toolsListChanged?: boolean
+  readonly promptsListChanged?: boolean
+  readonly resourcesListChanged?: boolean
+  readonly resourceSubscriptions?: ReadonlyArray<string>
+}
+
+/** Which list changes the server behind the endpoint announces at all. */
+export interface ListChanges {
+  readonly tools: boolean
+  readonly prompts: boolean
+  readonly resources: boolean
+}
+
+const LISTS = [
+  ["toolsListChanged", "tools", "notifications/tools/list_changed"],
+  ["promptsListChanged", "prompts", "notifications/prompts/list_changed"],
+  ["resourcesListChanged", "resources", "notifications/resources/list_changed"],
+] as const
+
+const isObject = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === "object" && value !== null && !Array.isArray(value)
+
+/** The filter of a listen's params, or what is wrong with it. */
+export const listenFilterOf = (params: Readonly<Record<string, unknown>> | undefined): ListenFilter | { readonly invalid: string } => {
+  const filter = params?.["notifications"] ?? {}
+  if (!isObject(filter)) return { invalid: "notifications must be an object" }
+  for (const [key] of LISTS) if (filter[key] !== undefined && typeof filter[key] !== "boolean") return { invalid: `notifications.${key} must be a boolean` }
+  const uris = filter["resourceSubscriptions"]
+  if (uris !== undefined && !(Array.isArray(uris) && uris.every((u) => typeof u === "string")))
+    return { invalid: "notifications.resourceSubscriptions must be an array of strings" }
+  return filter as ListenFilter
+}
+
+/** Where a listen writes: its answer's event stream, and its one response. */
+export interface ListenOutput {
+  /** An event of the listen's stream; false when it cannot be written. */
+  readonly notify: (notification: JsonRpcNotification) => boolean
+  readonly settle: (response: JsonRpcResponse) => void
+}
+
+/**
+ * One open listen: nothing is sent before its acknowledgement, then only what its filter asked
+ * for and was honoured, each notification tagged with the listen's id.
+ */
+export class ModernListen {
+  readonly #id: JsonRpcId
+  readonly #output: ListenOutput
+  #honoured: ListenFilter | null = null
+  #uris: ReadonlySet<string> = new Set()
+
+  constructor(id: JsonRpcId, output: ListenOutput) {
+    this.#id = id
+    this.#output = output
+  }
+
+  #tagged(method: string, params: Readonly<Record<string, unknown>> = {}): JsonRpcNotification {
+    const meta = isObject(params["_meta"]) ? params["_meta"] : {}
+    return { jsonrpc: "2.0", method, params: { ...params, _meta: { ...meta, [SUBSCRIPTION_ID_KEY]: this.#id } } }
+  }
+
+  /** Sends the acknowledgement: what of `asked` is honoured (the lists the server announces, the resources it subscribed). */
+  acknowledge(asked: ListenFilter, lists: ListChanges, subscribed: ReadonlyArray<string>): void {
+    const honoured: Record<string, unknown> = {}
+    for (const [key, list] of LISTS) if (asked[key] === true && lists[list]) honoured[key] = true
+    if (asked.resourceSubscriptions !== undefined) honoured["resourceSubscriptions"] = subscribed
+    this.#honoured = honoured
+    this.#uris = new Set(subscribed)
+    this.#output.notify(this.#tagged("notifications/subscriptions/acknowledged", { notifications: honoured }))
+  }
+
+  /** A server notification: passed on when the listen is acknowledged and asked for it. */
+  deliver(notification: JsonRpcNotification): void {
+    const honoured = this.#honoured
+    if (honoured === null) return
+    const list = LISTS.find(([, , method]) => method === notification.method)
+    const wanted =
+      list !== undefined
+        ? honoured[list[0]] === true
+        : notification.method === "notifications/resources/updated" && this.#uris.has(String(notification.params?.["uri"]))
+    if (wanted) this.#output.notify(this.#tagged(notification.method, notification.params))
+  }
+
+  /** Ends the listen gracefully: its response, then the stream closes. */
+  close(): void {
+    this.#output.settle({ jsonrpc: "2.0", id: this.#id, result: { _meta: { [SUBSCRIPTION_ID_KEY]: this.#id } } })
+  }
+}
+
+export interface ListenRouteOptions {
+  readonly request: JsonRpcRequest
+  readonly authorized: Authorized
+  /** The listen's session, as its reach knows it. */
+  readonly member: ReachMember
+  readonly reach: SessionReach
+  readonly modern: ModernCall
+  /** The listen's answer, an event stream. */
+  readonly answer: { notify(notification: JsonRpcNotification): boolean }
+  /** The listen is open: the session hands it the server notifications that reach it. */
+  readonly opened: (listen: ModernListen) => void
+}
+
+/**
+ * A modern `subscriptions/listen`, answered by its session: the session joins its reach (list
+ * changes and the updates of what it subscribes to reach it from now on), subscribes each resource
+ * asked for as a `resources/subscribe` of its caller's would be (within the same grants, shared
+ * upstream per URI, and — for what the caller may not see — taken as a server takes a subscription
+ * to what it does not have), then acknowledges what is honoured. Its answer stays open until the
+ * client closes it or the DTMA ends it.
+ */
+export const listenRoute = (options: ListenRouteOptions): Routed => {
+  const { request, authorized, member, reach, modern, answer } = options
+  return {
+    server: reach.server,
+    request,
+    answer: (routed, answering) => {
+      const filter = listenFilterOf(routed.params)
+      if ("invalid" in filter) {
+        answering.settle(jsonRpcError(routed.id, ErrorCodes.InvalidParams, `Invalid params: ${filter.invalid}`))
+        return NOTHING_TO_STOP
+      }
+      const listen = new ModernListen(routed.id, { notify: (n) => answer.notify(n), settle: answering.settle })
+      options.opened(listen)
+      reach.join(member)
+      const uris = filter.resourceSubscriptions ?? []
+      const stops: Array<Stop> = []
+      const subscribed = uris.map(
+        (uri, i) =>
+          new Promise<boolean>((resolve) => {
+            const subscribe: JsonRpcRequest = { jsonrpc: "2.0", id: `${String(routed.id)}/subscribe-${i}`, method: "resources/subscribe", params: { uri } }
+            const route = reach.route(subscribe, authorized, member)
+            const outcome = route.answer(route.request, { ...answering, settle: (response) => resolve(response !== null && "result" in response) })
+            if (typeof outcome === "function") stops.push(outcome)
+            else resolve(false)
+          }),
+      )
+      void Promise.all(subscribed).then((ok) =>
+        listen.acknowledge(
+          filter,
+          modern.listChanges(),
+          uris.filter((_, i) => ok[i]),
+        ),
+      )
+      return () => {
+        for (const stop of stops) stop()
+      }
+    },
+  }
+}

@@ -1,0 +1,114 @@
+import * as Effect from "effect/Effect"
+import { ErrorCodes, type JsonRpcRequest, type JsonRpcResponse, type ServerRequestAnswer } from "@dtma/domain"
+import { SERVER_INFO_KEY, type Envelope } from "./eraOf.ts"
+import type { ListChanges } from "./ModernListen.ts"
+import type { ProxyReply } from "./proxyErrorTable.ts"
+import type { McpProxySettings } from "./settings.ts"
+
+// A 2026-07-28 request served in front of a 2025-era server: what changes on the way in (the
+// envelope stays at the edge) and on the way back (results stamped, codes the revision retired
+// translated). The rest of the path is the 2025-era one: grants, audit, rate limits, traces.
+
+/** What a modern client may ask the DTMA; anything else is answered 404 with -32601 (streamable-http.mdx, "Protocol Version Header"). */
+export const MODERN_METHODS: ReadonlySet<string> = new Set([
+  "server/discover",
+  "subscriptions/listen",
+  "tools/list",
+  "tools/call",
+  "prompts/list",
+  "prompts/get",
+  "resources/list",
+  "resources/templates/list",
+  "resources/read",
+  "completion/complete",
+])
+
+/** Results that carry caching hints (server/utilities/caching.mdx, "Cacheable Results"). */
+const CACHEABLE: ReadonlySet<string> = new Set([
+  "server/discover",
+  "tools/list",
+  "prompts/list",
+  "resources/list",
+  "resources/templates/list",
+  "resources/read",
+])
+
+/** The per-request fields of the envelope, which a 2025-era server does not know: kept at the edge. */
+const ENVELOPE_PREFIX = "io.modelcontextprotocol/"
+
+/** What a modern request's session serves it with. */
+export interface ModernCall {
+  readonly envelope: Envelope
+  /** The `serverInfo` its results carry: the upstream's own on a server's endpoint, the DTMA's on `/mcp`. */
+  readonly serverInfo: () => unknown
+  /** Which lists announce their changes there, for a listen's acknowledgement. */
+  readonly listChanges: () => ListChanges
+}
+
+const isObject = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === "object" && value !== null && !Array.isArray(value)
+
+/** The request as a 2025-era server takes it: the envelope's keys out of `_meta` (a progress token, a trace context stay). */
+export const withoutEnvelope = (request: JsonRpcRequest): JsonRpcRequest => {
+  const meta = request.params?.["_meta"]
+  if (!isObject(meta)) return request
+  const kept = Object.fromEntries(Object.entries(meta).filter(([key]) => !key.startsWith(ENVELOPE_PREFIX)))
+  const { _meta: _, ...params } = request.params!
+  return { ...request, params: Object.keys(kept).length === 0 ? params : { ...params, _meta: kept } }
+}
+
+/**
+ * An error as a modern client reads it. `-32002` is retired by 2026-07-28 (basic/index.mdx, "Error
+ * Codes"): a 2025-era server's resource not found becomes `-32602`; the DTMA's own "server busy"
+ * (it answers `-32002` to 2025-era clients) becomes `-32603`, its `data` saying `busy`.
+ */
+export const modernError = (method: string, error: { readonly code: number; readonly message: string; readonly data?: unknown }) => {
+  if (error.code !== ErrorCodes.ServerBusy) return error
+  const data = isObject(error.data) ? error.data : {}
+  const busy = data["state"] === "busy" || data["state"] === "saturated" || method !== "resources/read"
+  return busy ? { ...error, code: ErrorCodes.InternalError, data: { state: "busy", ...data } } : { ...error, code: ErrorCodes.InvalidParams }
+}
+
+/**
+ * A response as a modern client reads it: a result marked complete, naming the server, and — for
+ * the cacheable methods — stale at once and private: every answer of a DTMA endpoint is worked
+ * out within its caller's grants (an agent's lists are filtered; the operator's are not, on the
+ * same URL), so no cache may hand one caller's answer to another.
+ */
+export const modernResponse = (method: string, response: JsonRpcResponse, call: ModernCall): JsonRpcResponse => {
+  if ("error" in response) return { ...response, error: modernError(method, response.error) }
+  const result = response.result
+  const meta = { ...(isObject(result["_meta"]) ? result["_meta"] : {}), [SERVER_INFO_KEY]: call.serverInfo() }
+  const cache = CACHEABLE.has(method) ? { ttlMs: 0, cacheScope: "private" } : {}
+  return { ...response, result: { ...result, resultType: "complete", ...cache, _meta: meta } }
+}
+
+/** A refusal of the whole request (busy, unavailable) in the codes a modern client reads. */
+export const modernReply = (method: string, reply: ProxyReply): ProxyReply => {
+  const body = reply.body as { error?: { code: number; message: string } } | undefined
+  return body?.error === undefined ? reply : { ...reply, body: { ...body, error: modernError(method, body.error) } }
+}
+
+/** What the DTMA answers a server that asks a modern client something, until the MRTR bridge carries it as `input_required`. */
+export const askModernClient = (): Effect.Effect<ServerRequestAnswer> =>
+  Effect.succeed({
+    error: {
+      code: ErrorCodes.MethodNotFound,
+      message:
+        "the client speaks MCP 2026-07-28, where a server's requests reach it only inside its call's result (input_required), " +
+        "which the DTMA does not relay yet",
+    },
+  })
+
+/** The capabilities a 2025-era server declared, as a modern client reads them: tasks are not part of 2026-07-28. */
+const modernCapabilities = (capabilities: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> =>
+  Object.fromEntries(Object.entries(capabilities).filter(([key]) => key !== "tasks"))
+
+/** The answer to `server/discover` (server/discover.mdx): the revisions the DTMA serves, what the server declared, its instructions. */
+export const discoverResult = (
+  hello: { readonly capabilities: Readonly<Record<string, unknown>>; readonly instructions: string | null },
+  settings: Pick<McpProxySettings, "modernProtocolVersions" | "supportedProtocolVersions">,
+): Readonly<Record<string, unknown>> => ({
+  supportedVersions: [...settings.modernProtocolVersions, ...settings.supportedProtocolVersions],
+  capabilities: modernCapabilities(hello.capabilities),
+  ...(hello.instructions === null ? {} : { instructions: hello.instructions }),
+})
