@@ -47,6 +47,11 @@ export interface McpServers {
   /** Drains in-flight calls (bounded), removes the container and forgets the server. */
   remove(name: string): Effect.Effect<void, ManageError>
   isMcpServer(name: string): boolean
+  /**
+   * Whether `name` is supervised now: a server, or an agent's own instance of a `per_agent` one
+   * (which `isMcpServer` denies). What was delivered to a name it denies is nobody's (`wipeLeftoverCredentials`).
+   */
+  supervises(name: string): boolean
   list(): ReadonlyArray<McpServerView>
   get(name: string): Effect.Effect<McpServerView, InstanceNotFound>
   /**
@@ -167,6 +172,7 @@ export const makeMcpServers = (deps: McpServersDeps): Effect.Effect<McpServers, 
       remove: operations.remove,
       adopt: adoption.adopt,
       isMcpServer: lookups.isMcpServer,
+      supervises: lookups.supervises,
       list: lookups.list,
       get: lookups.get,
       instanceFor: isolated.instanceFor,

@@ -58,6 +58,7 @@ export const makeServerLookups = (deps: ServerLookupsDeps) => {
     findAny,
     viewWith,
     isMcpServer: (name: string): boolean => listed(name) !== null,
+    supervises: (name: string): boolean => supervised(name) !== null,
     list: (): ReadonlyArray<McpServerView> =>
       [...mailboxes.values()]
         .flatMap((box) => (box.server === null || box.server.container.isolatedFor != null ? [] : [viewWith(box.server)]))
