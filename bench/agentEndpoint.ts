@@ -3,6 +3,7 @@ import { join } from "node:path"
 import { agentTokenForServers, deployStdio, EVERYTHING_IMAGE, removeServer, stdioDeploy, type BenchContext, type Table, type TargetCheck } from "./context.ts"
 import type { BenchDtma } from "./lib/dtma.ts"
 import { buildImage } from "./lib/docker.ts"
+import { inTurnsCells, inTurnsHeader } from "./lib/inTurnsColumns.ts"
 import { alternating, mapLimit, type Alternated } from "./lib/load.ts"
 import { connectWhenReady, echoCall, streamableHttp, type Connected } from "./lib/mcpClients.ts"
 import { cpuSeconds } from "./lib/proc.ts"
@@ -175,29 +176,9 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
 
 export const agentCallTable = (r: AgentEndpointResult): Table => ({
   title: `The agent endpoint: server-everything \`${r.tool}\` on \`/mcp-servers/:name/mcp\` and on \`/mcp\`, same agent token, in turns`,
-  header: [
-    "clients",
-    "rounds",
-    "own endpoint p50 ms",
-    "/mcp p50 ms",
-    "/mcp − own p50 ms",
-    "median round difference ms",
-    "own endpoint p99 ms",
-    "/mcp p99 ms",
-    "own endpoint calls/s",
-    "/mcp calls/s",
-    "DTMA CPU per call µs, own / /mcp",
-    "errors",
-  ],
+  header: [...inTurnsHeader("own endpoint", "/mcp"), "own endpoint calls/s", "/mcp calls/s", "DTMA CPU per call µs, own / /mcp", "errors"],
   rows: r.calls.map((x) => [
-    String(x.clients),
-    `${x.rounds} × ${x.segmentMs / 1000} s each`,
-    `${round(x.a.latencyMs.p50)}`,
-    `${round(x.b.latencyMs.p50)}`,
-    `${round(x.b.latencyMs.p50 - x.a.latencyMs.p50)}`,
-    `${round(x.medianRoundDifferenceMs)}`,
-    `${round(x.a.latencyMs.p99)}`,
-    `${round(x.b.latencyMs.p99)}`,
+    ...inTurnsCells(x),
     `${Math.round(x.a.perSecond)}`,
     `${Math.round(x.b.perSecond)}`,
     `${us(cpuPerCallUs(x).a)} / ${us(cpuPerCallUs(x).b)}`,

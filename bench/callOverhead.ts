@@ -1,4 +1,5 @@
 import { agentTokenFor, deployStdio, EVERYTHING_IMAGE, removeServer, type BenchContext, type Table, type TargetCheck } from "./context.ts"
+import { inTurnsCells, inTurnsHeader } from "./lib/inTurnsColumns.ts"
 import { alternating, closedLoop, type Alternated, type LoadResult } from "./lib/load.ts"
 import { connectWhenReady, directStdio, echoCall, streamableHttp, type Connected } from "./lib/mcpClients.ts"
 import { round } from "./lib/stats.ts"
@@ -126,28 +127,8 @@ export const callOverheadTable = (r: CallOverheadResult): Table => ({
 /** The operator key against an agent token, measured in turns. */
 export const authorizationTable = (r: CallOverheadResult): Table => ({
   title: "The cost of agent authorization: the same calls with the operator key and with an agent token, in turns",
-  header: [
-    "clients",
-    "rounds",
-    "operator p50 ms",
-    "agent p50 ms",
-    "agent − operator p50 ms",
-    "median round difference ms",
-    "operator p99 ms",
-    "agent p99 ms",
-    "errors",
-  ],
-  rows: r.authorization.map((x) => [
-    String(x.clients),
-    `${x.rounds} × ${x.segmentMs / 1000} s each`,
-    `${round(x.a.latencyMs.p50)}`,
-    `${round(x.b.latencyMs.p50)}`,
-    `${round(x.b.latencyMs.p50 - x.a.latencyMs.p50)}`,
-    `${round(x.medianRoundDifferenceMs)}`,
-    `${round(x.a.latencyMs.p99)}`,
-    `${round(x.b.latencyMs.p99)}`,
-    String(x.a.errors + x.b.errors),
-  ]),
+  header: [...inTurnsHeader("operator", "agent"), "errors"],
+  rows: r.authorization.map((x) => [...inTurnsCells(x), String(x.a.errors + x.b.errors)]),
   notes: [
     "N SDK clients with the operator key and N with an agent token from `POST /agent-tokens` granted the server, on the same `/mcp-servers/:name/mcp`; " +
       "the two take turns (which goes first alternates), so the machine's drift falls on both.",

@@ -107,7 +107,7 @@ const main = async (): Promise<void> => {
   await reconcile(bound(container, Tokens.Instances), logger)
   const mcpServers = bound(container, Tokens.McpServers)
   await adopt(mcpServers, logger)
-  const wiped = await Effect.runPromise(wipeLeftoverCredentials(bound(container, CredentialDelivery), (name) => mcpServers.isMcpServer(name)))
+  const wiped = await Effect.runPromise(wipeLeftoverCredentials(bound(container, CredentialDelivery), (name) => mcpServers.supervises(name)))
   if (wiped.length > 0) logger.info({ wiped }, "wiped credentials of servers that are gone")
 
   const tls =

@@ -65,8 +65,14 @@ export interface IsolatedInstancesDeps {
 export const makeIsolatedInstances = (deps: IsolatedInstancesDeps) => {
   const { mailboxes, request, interpreter, flow, instances } = deps
   const pools = new Map<string, Map<string, Entry>>()
-  /** Names of instances being removed: a call then waits for a new one rather than use the leaving one. */
-  const leaving = new Set<string>()
+  /**
+   * Instances decided to go whose container or credentials may still be there, by name → server: a
+   * call waits for a new one rather than use a leaving one, each counts against its server's most,
+   * and one whose removal failed (the runtime did not answer) is removed again at each reap.
+   */
+  const leaving = new Map<string, string>()
+  /** Names whose removal is queued or under way now. */
+  const removing = new Set<string>()
 
   const parentOf = (server: string): SupervisedServer | null => {
     const found = mailboxes.get(server)?.server ?? null
@@ -86,6 +92,8 @@ export const makeIsolatedInstances = (deps: IsolatedInstancesDeps) => {
       if (parent === null || isolationOf(parent) !== "per_agent" || pools.get(server)?.get(entry.agent) !== entry) {
         return yield* new InstanceNotFound({ name: server })
       }
+      // What a removal that failed left under the name goes first: no two containers of one instance.
+      if (leaving.has(box.name)) yield* removeWork(box)
       const isolatedFor = { server, agent: entry.agent }
       if ((parent.container.mcp?.transport ?? "stdio") !== "stdio") {
         box.borrowsContainer = true
@@ -99,9 +107,13 @@ export const makeIsolatedInstances = (deps: IsolatedInstancesDeps) => {
       yield* flow.track(container, plain)
     })
 
-  /** Removes one instance: calls in flight finish (bounded), its container goes (unless borrowed), its credentials are wiped. */
-  const removeWork = (box: Mailbox) =>
-    Effect.gen(function* () {
+  /**
+   * Removes one instance, in its mailbox: calls in flight finish (bounded), its credentials are
+   * wiped (even when its container cannot go now), its container goes (unless borrowed). It stops
+   * `leaving` only once its container is gone.
+   */
+  function removeWork(box: Mailbox) {
+    return Effect.gen(function* () {
       const borrowed = box.borrowsContainer === true
       if (box.server !== null) {
         const live = interpreter.sessionOf(box)
@@ -110,14 +122,30 @@ export const makeIsolatedInstances = (deps: IsolatedInstancesDeps) => {
         yield* interpreter.run(box, { _tag: "Forget" })
       }
       if (!borrowed) yield* instances.remove(box.name).pipe(Effect.catchTag("InstanceNotFound", () => Effect.void))
-      yield* flow.release(box.name)
-    })
+      leaving.delete(box.name)
+    }).pipe(Effect.ensuring(flow.release(box.name)))
+  }
 
+  /** Marks instances of `server` as leaving, at once: no call takes them from here on. */
+  const markLeaving = (server: string, names: Iterable<string>): void => {
+    for (const name of names) leaving.set(name, server)
+  }
+
+  /** Removes a leaving instance (once at a time); a failure keeps it leaving, for the next reap. */
   const removeInstance = (name: string) =>
     Effect.suspend(() => {
-      leaving.add(name)
-      return request(name, removeWork).pipe(Effect.ignore, Effect.ensuring(Effect.sync(() => leaving.delete(name))))
+      if (removing.has(name)) return Effect.void
+      removing.add(name)
+      return request(name, removeWork).pipe(Effect.ignore, Effect.ensuring(Effect.sync(() => removing.delete(name))))
     })
+
+  /** How many instances `server` holds: its pool's, and those leaving that no pool entry names again. */
+  const heldBy = (server: string, pool: ReadonlyMap<string, Entry>): number => {
+    const pooled = new Set([...pool.values()].map((e) => e.name))
+    let held = pool.size
+    for (const [name, of] of leaving) if (of === server && !pooled.has(name)) held++
+    return held
+  }
 
   /**
    * The name whose session serves `agent` on `server`: the server's own when it is shared (or the
@@ -136,7 +164,7 @@ export const makeIsolatedInstances = (deps: IsolatedInstancesDeps) => {
       const pool = poolOf(server)
       let entry = pool.get(agent)
       if (entry === undefined) {
-        if (pool.size >= deps.max) return yield* new IsolatedInstanceLimit({ name: server, limit: deps.max })
+        if (heldBy(server, pool) >= deps.max) return yield* new IsolatedInstanceLimit({ name: server, limit: deps.max })
         entry = { agent, name: isolatedInstanceName({ server, agent }), createdAt: now, lastUsedAt: now }
         pool.set(agent, entry)
       }
@@ -176,6 +204,7 @@ export const makeIsolatedInstances = (deps: IsolatedInstancesDeps) => {
       const known = [...(pool?.values() ?? [])].map((e) => e.name)
       const found = (yield* instances.listIsolated()).filter((c) => c.isolatedFor?.server === server).map((c) => c.name)
       const names = [...new Set([...known, ...found])]
+      markLeaving(server, names)
       yield* Effect.forEach(names, removeInstance, { concurrency: 4, discard: true })
       return names.length
     })
@@ -188,20 +217,19 @@ export const makeIsolatedInstances = (deps: IsolatedInstancesDeps) => {
       { concurrency: 4, discard: true },
     )
 
-  /** Removes the instances unused for the idle time with no call in flight. */
+  /** Removes the instances unused for the idle time with no call in flight, and again those whose removal failed. */
   const reapIdle = Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis
-    const idle: Array<string> = []
-    for (const pool of pools.values()) {
+    for (const [server, pool] of pools) {
       for (const [agent, entry] of pool) {
         const box = mailboxes.get(entry.name)
         const busy = box === undefined ? false : (interpreter.sessionOf(box)?.load() ?? 0) > 0
         if (busy || now - entry.lastUsedAt < deps.idleMs) continue
         pool.delete(agent)
-        idle.push(entry.name)
+        markLeaving(server, [entry.name])
       }
     }
-    yield* Effect.forEach(idle, removeInstance, { concurrency: 4, discard: true })
+    yield* Effect.forEach([...leaving.keys()], removeInstance, { concurrency: 4, discard: true })
   })
 
   /** How often idle instances are looked for: a fraction of the idle time, within 250 ms and 30 s. */
@@ -224,7 +252,8 @@ export const makeIsolatedInstances = (deps: IsolatedInstancesDeps) => {
         const isolatedFor = c.isolatedFor!
         const parent = parentOf(isolatedFor.server)
         if (parent === null || isolationOf(parent) !== "per_agent" || c.name !== isolatedInstanceName(isolatedFor)) {
-          return instances.remove(c.name).pipe(Effect.ignore)
+          markLeaving(isolatedFor.server, [c.name])
+          return removeInstance(c.name)
         }
         const pool = poolOf(isolatedFor.server)
         if (pool.has(isolatedFor.agent)) return Effect.void

@@ -1,8 +1,6 @@
 import { Effect } from "effect"
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { afterEach, describe, expect, it } from "vitest"
-import { z } from "zod"
-import { echoMcpServer, type McpServerFactory } from "@dtma/testing"
+import { echoMcpServer, notesMcpServerWith } from "@dtma/testing"
 import type { McpServerGone, McpServers, McpServersSettings } from "../../src/index.ts"
 import { droplet, request } from "./mcpDroplet.ts"
 import { testSupervision } from "./testSupervision.ts"
@@ -10,21 +8,8 @@ import { testSupervision } from "./testSupervision.ts"
 /** Lets the `hold` tool answer. */
 let release: () => void = () => undefined
 
-/** A server that keeps what it is told, per process: what `server-memory` keeps in its graph. */
-const notesServer: McpServerFactory = () => {
-  const server = new McpServer({ name: "notes", version: "1.0.0" })
-  const notes: Array<string> = []
-  server.registerTool("remember", { inputSchema: { text: z.string() } }, ({ text }) => {
-    notes.push(text)
-    return { content: [{ type: "text", text: "ok" }] }
-  })
-  server.registerTool("recall", {}, () => ({ content: [{ type: "text", text: notes.join(",") }] }))
-  server.registerTool("hold", {}, async () => {
-    await new Promise<void>((resolve) => (release = resolve))
-    return { content: [{ type: "text", text: "released" }] }
-  })
-  return server
-}
+/** Keeps what it is told per process; its `hold` answers once released. */
+const notesServer = notesMcpServerWith({ hold: () => new Promise<void>((resolve) => (release = resolve)) })
 
 let d: ReturnType<typeof droplet>
 afterEach(async () => {

@@ -1,10 +1,24 @@
 import { Effect, Exit, Redacted, Scope } from "effect"
-import { makeInstances, makeMcpServers, type DeployRequest, type McpServers, type McpServersSettings, type McpServerView } from "../../src/index.ts"
+import {
+  defaultRenewalPolicy,
+  defaultRetryPolicy,
+  makeCredentialCache,
+  makeInstances,
+  makeMcpServers,
+  makeServerCredentials,
+  type DeployRequest,
+  type EnvRenewal,
+  type McpServers,
+  type McpServersSettings,
+  type McpServerView,
+} from "../../src/index.ts"
 import {
   echoMcpServer,
   InMemoryContainerEvents,
   InMemoryContainerLogs,
   InMemoryContainerRuntime,
+  InMemoryCredentialDelivery,
+  InMemoryCredentialSource,
   InMemoryMcpConnector,
   virtualTime,
   type McpServerFactory,
@@ -17,7 +31,14 @@ import { testSupervision } from "./testSupervision.ts"
  * container runs (unless `refusing`), and a crash is what Docker shows — the process gone, its
  * connections closed, a `die` event.
  */
-export const droplet = (options: { readonly servers?: Record<string, McpServerFactory>; readonly settings?: McpServersSettings } = {}) => {
+export const droplet = (
+  options: {
+    readonly servers?: Record<string, McpServerFactory>
+    readonly settings?: McpServersSettings
+    /** OAuth tokens from an in-memory backend, delivered in memory: connection `gh` (github) is there. */
+    readonly credentials?: boolean
+  } = {},
+) => {
   const servers = options.servers ?? { "mcp/echo:1": echoMcpServer }
   const settings = options.settings ?? testSupervision()
   const vt: VirtualTime = virtualTime()
@@ -41,11 +62,24 @@ export const droplet = (options: { readonly servers?: Record<string, McpServerFa
       ),
   })
   const instances = makeInstances({ runtime, settings: { reservedHostPorts: [30000], stopGraceSeconds: 1 } })
+  const source = new InMemoryCredentialSource({ lifetimeMs: 3_600_000 })
+  source.connect("gh", { provider: "github", scopes: [] })
+  const delivery = new InMemoryCredentialDelivery()
+  const credentials =
+    options.credentials === true
+      ? (onEnvRenewal: EnvRenewal) =>
+          makeServerCredentials({
+            cache: makeCredentialCache({ source }),
+            delivery,
+            settings: { onExpiry: defaultRenewalPolicy, retry: defaultRetryPolicy, idleRecheckMs: 60_000 },
+            onEnvRenewal,
+          })
+      : undefined
 
   /** A DTMA's MCP supervision over the droplet, living until `stopped` (or the end of the test). */
   const start = async (): Promise<{ readonly mcp: McpServers; readonly stop: () => Promise<void> }> => {
     const scope = Scope.makeUnsafe()
-    const mcp = await vt.run(makeMcpServers({ instances, runtime, connector: serving, logs, events, settings }).pipe(Scope.provide(scope)))
+    const mcp = await vt.run(makeMcpServers({ instances, runtime, connector: serving, logs, events, settings, credentials }).pipe(Scope.provide(scope)))
     return { mcp, stop: () => vt.run(Scope.close(scope, Exit.void)) }
   }
 
@@ -62,7 +96,7 @@ export const droplet = (options: { readonly servers?: Record<string, McpServerFa
   const until = (mcp: McpServers, name: string, expected: (view: McpServerView) => boolean, limitMs = 10_000) =>
     vt.until(async () => expected(await vt.run(mcp.get(name))), { limitMs })
 
-  return { vt, runtime, connector, logs, events, instances, refusing, start, crash, until }
+  return { vt, runtime, connector, logs, events, instances, refusing, start, crash, until, source, delivery }
 }
 
 export const request = (overrides: Partial<DeployRequest> = {}): DeployRequest => ({

@@ -1,8 +1,7 @@
 import { Effect } from "effect"
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { afterEach, describe, expect, it } from "vitest"
-import { z } from "zod"
 import type { Grants } from "@dtma/domain"
+import { notesMcpServer } from "@dtma/testing"
 import { DEFAULT_MCP_CONFIG } from "../../src/composition/mcpConfig.ts"
 import { ask, INITIALIZE, openSession } from "../support/grantsSupport.ts"
 import { mcpHeaders } from "../support/mcpProxySupport.ts"
@@ -10,24 +9,12 @@ import { mcpBody, McpServingRuntime, startTestApp, TOKEN, type TestApp } from ".
 
 const NOTES = "dtma/notes-fixture:1"
 
-/** Keeps what it is told, per process: what `server-memory` keeps in its graph. */
-const notesServer = () => {
-  const server = new McpServer({ name: "notes", version: "1.0.0" })
-  const notes: Array<string> = []
-  server.registerTool("remember", { inputSchema: { text: z.string() } }, ({ text }) => {
-    notes.push(text)
-    return { content: [{ type: "text", text: "ok" }] }
-  })
-  server.registerTool("recall", {}, () => ({ content: [{ type: "text", text: notes.join(",") }] }))
-  return server
-}
-
 let app: TestApp & { mint(sub: string): Promise<string> }
 afterEach(() => app.close())
 
 const start = async (isolation: "shared" | "per_agent" = "per_agent") => {
   const runtime = new McpServingRuntime({ images: [NOTES] })
-  runtime.servers.set(NOTES, notesServer)
+  runtime.servers.set(NOTES, notesMcpServer)
   const started = await startTestApp({ runtime, config: { mcp: { ...DEFAULT_MCP_CONFIG, isolatedMax: 2 } } })
   const mcp = { transport: "stdio", endpointPath: null, port: null, ...(isolation === "per_agent" ? { isolation } : {}) } as const
   await Effect.runPromise(started.mcpServers.deploy({ name: "memory", accountToolInstanceId: "ati-memory", image: NOTES, env: [], ports: [], mcp }))
