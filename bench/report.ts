@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { agentEndpointTables, agentEndpointTargets, type AgentEndpointResult } from "./agentEndpoint.ts"
+import { erasTable, type ErasResult } from "./eras.ts"
 import { authorizationTable, callOverheadTable, callOverheadTargets, type CallOverheadResult } from "./callOverhead.ts"
 import { coldStartTable, coldStartTargets, type ColdStartResult } from "./coldStart.ts"
 import type { Table, TargetCheck } from "./context.ts"
@@ -22,6 +23,7 @@ export interface BenchResults {
   readonly callOverhead: CallOverheadResult | null
   /** `/mcp` against a server's own endpoint, and `tools/list` of a large catalog on `/mcp`. */
   readonly agentEndpoint: AgentEndpointResult | null
+  readonly eras: ErasResult | null
   readonly discovery: ReadonlyArray<DiscoveryRun> | null
   readonly discoveryPollers: number
   readonly density: ReadonlyArray<DensityRun> | null
@@ -63,6 +65,7 @@ export const renderReport = (r: BenchResults): string => {
     ...(r.coldStart === null ? [] : [coldStartTable(r.coldStart)]),
     ...(r.callOverhead === null ? [] : [callOverheadTable(r.callOverhead), authorizationTable(r.callOverhead)]),
     ...(r.agentEndpoint === null ? [] : agentEndpointTables(r.agentEndpoint)),
+    ...(r.eras === null ? [] : [erasTable(r.eras)]),
     ...(r.discovery === null ? [] : [discoveryTable(r.discovery, r.discoveryPollers)]),
     ...(r.density === null ? [] : [densityTable(r.density)]),
     ...(r.refresh === null ? [] : [refreshTable(r.refresh)]),

@@ -1,6 +1,6 @@
 // `pnpm bench`: every figure in one run, written to bench/results/<timestamp>.{json,md} and, for a
 // full run, into docs/performance.md. `pnpm bench --quick`: a small run for CI (no timing checks).
-// Options: --quick, --only=<figure,...> (coldStart, callOverhead, agentEndpoint, discovery, density, refresh, profile),
+// Options: --quick, --only=<figure,...> (coldStart, callOverhead, agentEndpoint, eras, discovery, density, refresh, profile),
 // --no-profile, --no-docs. Exits 1 if a figure failed or any call/poll got a wrong answer.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -8,6 +8,7 @@ import { join } from "node:path"
 import { agentEndpointLoads, measureAgentEndpoint } from "./agentEndpoint.ts"
 import { measureCallOverhead } from "./callOverhead.ts"
 import { measureColdStart } from "./coldStart.ts"
+import { erasLoads, measureEras } from "./eras.ts"
 import { MEMORY_IMAGE, type BenchContext } from "./context.ts"
 import { measureDensity, type DensityRun } from "./density.ts"
 import { measureDiscovery, type DiscoveryRun } from "./discovery.ts"
@@ -22,7 +23,7 @@ import { measureProfile } from "./profile.ts"
 import { measureRefresh } from "./refresh.ts"
 import { renderReport, updateDocs, type BenchResults } from "./report.ts"
 
-const FIGURES = ["coldStart", "callOverhead", "agentEndpoint", "discovery", "density", "refresh", "profile"] as const
+const FIGURES = ["coldStart", "callOverhead", "agentEndpoint", "eras", "discovery", "density", "refresh", "profile"] as const
 type Figure = (typeof FIGURES)[number]
 
 const args = process.argv.slice(2)
@@ -71,6 +72,7 @@ try {
   const coldStart = wanted("coldStart") ? await attempt("cold start", () => measureColdStart(ctx)) : null
   const callOverhead = wanted("callOverhead") ? await attempt("call overhead", () => measureCallOverhead(ctx)) : null
   const agentEndpoint = wanted("agentEndpoint") ? await attempt("agent endpoint", () => measureAgentEndpoint(ctx)) : null
+  const eras = wanted("eras") ? await attempt("both protocol eras", () => measureEras(ctx)) : null
   const discovery: Array<DiscoveryRun> = []
   const density: Array<DensityRun> = []
   if (wanted("discovery") || wanted("density")) {
@@ -96,6 +98,7 @@ try {
     ...(callOverhead?.runs ?? []),
     ...(callOverhead?.authorization ?? []).flatMap((x) => [x.a, x.b]),
     ...(agentEndpoint === null ? [] : agentEndpointLoads(agentEndpoint)),
+    ...(eras === null ? [] : erasLoads(eras)),
     ...discovery,
   ].filter((r) => r.errors > 0)
   for (const r of errors) failures.push(`${r.errors} wrong or failed answers, first: ${r.firstError}`)
@@ -109,6 +112,7 @@ try {
     coldStart,
     callOverhead,
     agentEndpoint,
+    eras,
     discovery: wanted("discovery") ? discovery : null,
     discoveryPollers: plan.discoveryPollers,
     density: wanted("density") ? density : null,

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import type { AgentEndpointResult } from "../agentEndpoint.ts"
+import type { ErasResult } from "../eras.ts"
 import type { LoadResult } from "../lib/load.ts"
 import { DOCS_END, DOCS_START, renderReport, renderTable, targetsOf, updateDocs, type BenchResults } from "../report.ts"
 
@@ -16,6 +17,7 @@ const results: BenchResults = {
   coldStart: null,
   callOverhead: null,
   agentEndpoint: null,
+  eras: null,
   discovery: null,
   discoveryPollers: 32,
   density: null,
@@ -90,5 +92,25 @@ describe("the agent endpoint's part of the report", () => {
     expect(report).toContain("| 32 | `tools/list` | 8 × 1 s each | 2 | 40 | 500 | 1000 | 0 |")
     expect(report).toContain("| 32 | `ping` | 8 × 1 s each | 1 | 2 | 1000 | 500 | 0 |")
     expect(report).toMatch(/\| 8 \| 8 × 1 s each \| 9 \| 9.2 \| 0.2 \| .* \| – \/ – \| 0 \|/)
+  })
+})
+
+describe("the two protocol eras' part of the report", () => {
+  const load = (p50: number, n: number): LoadResult => ({
+    clients: 1,
+    latencyMs: { n, p50, p99: 2 * p50, min: p50, max: 2 * p50, mean: p50 },
+    perSecond: 1000 / p50,
+    errors: 0,
+    firstError: null,
+  })
+
+  it("sets a 2025-era session's call beside a 2026-07-28 client's, with the DTMA's CPU per call of each", () => {
+    const eras: ErasResult = {
+      tool: "echo",
+      runs: [{ clients: 8, rounds: 8, segmentMs: 1000, medianRoundDifferenceMs: 0.2, a: load(4, 1000), b: load(4.5, 500), probed: { a: 0.5, b: 0.4 } }],
+    }
+    const report = renderReport({ ...results, eras })
+    expect(report).toContain("a 2025-era session against a 2026-07-28 client, in turns")
+    expect(report).toMatch(/\| 8 \| 8 × 1 s each \| 4 \| 4.5 \| 0.5 \| 0.2 \| 8 \| 9 \| 250 \| 222 \| 500 \/ 800 \| 0 \|/)
   })
 })

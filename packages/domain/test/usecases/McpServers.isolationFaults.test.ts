@@ -36,7 +36,7 @@ const perAgent = (oauth: OAuthBinding | null = null) =>
 const containersOf = async (server: string) => (await d.vt.run(d.instances.listIsolated())).filter((c) => c.isolatedFor?.server === server)
 
 describe("a per_agent MCP server's instances, against faults", () => {
-  it("delivers each agent's instance its server's tokens under its own name, wipes them when it is reaped, and keeps an adopted one's at start-up", async () => {
+  it("gives each agent's instance its server's tokens under its own name, wipes them when it is reaped, keeps an adopted one's at start-up", async () => {
     const first = await setUp()
     await d.vt.run(first.mcp.deploy(perAgent(GITHUB)))
     await d.vt.run(first.mcp.instanceFor("memory", "agent-a"))
