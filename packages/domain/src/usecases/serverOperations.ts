@@ -33,7 +33,7 @@ export interface ServerOperationsDeps {
   readonly instances: Instances
   readonly runtime: ContainerRuntime
   readonly flow: McpCredentialFlow
-  readonly isolated: Pick<IsolatedInstances, "removeAll" | "stopAll">
+  readonly isolated: Pick<IsolatedInstances, "removeAll" | "closingWhile" | "stopAll">
   readonly announce: (name: string, reason: McpServerGone["reason"]) => void
   /** A server as callers name it (never an agent's own instance), read when the effect runs. */
   readonly find: (name: string) => Effect.Effect<SupervisedServer, InstanceNotFound>
@@ -130,19 +130,24 @@ export const makeServerOperations = (deps: ServerOperationsDeps) => {
 
   const remove = (name: string) =>
     request(name, (box) =>
-      Effect.gen(function* () {
-        // The agents' instances go first: no container of the server is left behind.
-        yield* isolated.removeAll(name)
-        if (box.server !== null) {
-          // Drain: calls in flight finish (bounded) before the container goes.
-          const live = sessionOf(box)
-          if (live !== undefined) yield* drain(live)
-          yield* run(box, { _tag: "CancelTimers" })
-          yield* run(box, { _tag: "Forget" })
-        }
-        yield* instances.remove(name)
-        yield* flow.release(name)
-      }),
+      isolated.closingWhile(
+        name,
+        Effect.gen(function* () {
+          // The agents' instances go first (no new one is made from here on): no container of the server is left behind.
+          yield* isolated.removeAll(name)
+          if (box.server !== null) {
+            // Drain: calls in flight finish (bounded) before the container goes.
+            const live = sessionOf(box)
+            if (live !== undefined) yield* drain(live)
+            yield* run(box, { _tag: "CancelTimers" })
+            yield* run(box, { _tag: "Forget" })
+          }
+          // And again: whatever a call that raced the removal's start made goes too.
+          yield* isolated.removeAll(name)
+          yield* instances.remove(name)
+          yield* flow.release(name)
+        }),
+      ),
     ).pipe(Effect.asVoid) as Effect.Effect<void, ManageError>
 
   return {
