@@ -7,7 +7,7 @@ import { firstStep, type ServerEvent, type SupervisedServer } from "../mcp/serve
 import type { ContainerRuntime } from "../ports/ContainerRuntime.ts"
 import type { DeployRequest } from "./deployRequest.ts"
 import type { DeployError, Instances, ManageError, StartError } from "./Instances.ts"
-import { serving, type IsolatedInstances } from "./IsolatedInstances.ts"
+import { isolationOf, serving, type IsolatedInstances } from "./IsolatedInstances.ts"
 import type { CredentialError, McpCredentialFlow } from "./mcpCredentials.ts"
 import type { Interpreter, Mailbox } from "./serverInterpreter.ts"
 import type { McpServerGone } from "./serverListeners.ts"
@@ -84,7 +84,8 @@ export const makeServerOperations = (deps: ServerOperationsDeps) => {
         const server = yield* serverIn(box)
         const fresh = yield* instances.deployReplacement(yield* flow.readied(deployRequest))
         const opened = yield* open(box, fresh).pipe(Effect.tapError(() => runtime.remove(fresh.containerId).pipe(Effect.ignore)))
-        const sameServer = sameImage(server.container, opened.container)
+        // A session chose its upstream (the base instance or the agent's own) by the isolation it opened under: a new isolation ends it.
+        const sameServer = sameImage(server.container, opened.container) && isolationOf(server) === isolationOf({ ...server, container: opened.container })
         yield* apply(box, { _tag: "Replaced", connection: opened.connection, container: opened.container, snapshot: opened.snapshot, sameServer })
         yield* flow.track(opened.container, deployRequest)
         // The agents' instances ran what was replaced: they go, with their sessions; each agent's next call makes a new one.

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import type { Grants } from "@dtma/domain"
 import { notesMcpServer } from "@dtma/testing"
 import { DEFAULT_MCP_CONFIG } from "../../src/composition/mcpConfig.ts"
-import { ask, INITIALIZE, openSession } from "../support/grantsSupport.ts"
+import { ask, INITIALIZE, openSession, postIn } from "../support/grantsSupport.ts"
 import { mcpHeaders } from "../support/mcpProxySupport.ts"
 import { mcpBody, McpServingRuntime, startTestApp, TOKEN, type TestApp } from "../support/support.ts"
 
@@ -12,12 +12,23 @@ const NOTES = "dtma/notes-fixture:1"
 let app: TestApp & { mint(sub: string): Promise<string> }
 afterEach(() => app.close())
 
-const start = async (isolation: "shared" | "per_agent" = "per_agent") => {
+type Isolation = "shared" | "per_agent"
+
+/** The request deploying `memory` (stdio, `NOTES`) with `isolation`. */
+const memory = (isolation: Isolation) => ({
+  name: "memory",
+  accountToolInstanceId: "ati-memory",
+  image: NOTES,
+  env: [],
+  ports: [],
+  mcp: { transport: "stdio", endpointPath: null, port: null, ...(isolation === "per_agent" ? { isolation } : {}) } as const,
+})
+
+const start = async (isolation: Isolation = "per_agent") => {
   const runtime = new McpServingRuntime({ images: [NOTES] })
   runtime.servers.set(NOTES, notesMcpServer)
   const started = await startTestApp({ runtime, config: { mcp: { ...DEFAULT_MCP_CONFIG, isolatedMax: 2 } } })
-  const mcp = { transport: "stdio", endpointPath: null, port: null, ...(isolation === "per_agent" ? { isolation } : {}) } as const
-  await Effect.runPromise(started.mcpServers.deploy({ name: "memory", accountToolInstanceId: "ati-memory", image: NOTES, env: [], ports: [], mcp }))
+  await Effect.runPromise(started.mcpServers.deploy(memory(isolation)))
   const grants: Grants = [{ target: { server: "memory" }, tools: ["*"], prompts: ["*"], resources: true }]
   app = { ...started, mint: (sub) => Effect.runPromise(started.agentAccess.tokens.mint({ sub, grants, ttlSeconds: 900 })) }
 }
@@ -98,6 +109,26 @@ describe("an agent on a shared server", () => {
     await call(endpoint(), sa, a, "remember", { text: "shared" })
     expect(await call(agentEndpoint(), sb, b, "memory__recall")).toBe("shared")
     expect(app.runtime.containerCount()).toBe(1)
+  })
+})
+
+describe("a redeploy changing a server's isolation, the same image", () => {
+  it.each([
+    ["shared", "per_agent"],
+    ["per_agent", "shared"],
+  ] as const)("from %s to %s ends an agent's open sessions: its next session reaches what the new isolation gives it", async (from, to) => {
+    await start(from)
+    const [a, b] = [await app.mint("agent-a"), await app.mint("agent-b")]
+    const before = await openSession(endpoint(), a)
+    await call(endpoint(), before, a, "remember", { text: "a's" })
+    await Effect.runPromise(app.mcpServers.redeploy(memory(to)))
+    const stale = await postIn(endpoint(), before, a, { jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "recall", arguments: {} } })
+    expect(stale.status).toBe(404)
+    await call(endpoint(), await openSession(endpoint(), b), b, "remember", { text: "b's" })
+    const after = await openSession(endpoint(), a)
+    // per_agent: an instance of its own, which b never wrote to; shared: the one instance, which b wrote to.
+    expect(await call(endpoint(), after, a, "recall")).toBe(to === "per_agent" ? "" : "b's")
+    expect(Effect.runSync(app.mcpServers.get("memory")).instances.map((i) => i.agentId)).toEqual(to === "per_agent" ? ["agent-a", "agent-b"] : [])
   })
 })
 
