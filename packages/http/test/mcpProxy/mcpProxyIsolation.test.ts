@@ -4,12 +4,12 @@ import type { Grants } from "@dtma/domain"
 import { notesMcpServer } from "@dtma/testing"
 import { DEFAULT_MCP_CONFIG } from "../../src/composition/mcpConfig.ts"
 import { ask, INITIALIZE, openSession, postIn } from "../support/grantsSupport.ts"
-import { mcpHeaders } from "../support/mcpProxySupport.ts"
+import { eventually, mcpHeaders } from "../support/mcpProxySupport.ts"
 import { mcpBody, McpServingRuntime, startTestApp, TOKEN, type TestApp } from "../support/support.ts"
 
 const NOTES = "dtma/notes-fixture:1"
 
-let app: TestApp & { mint(sub: string): Promise<string> }
+let app: TestApp & { mint(sub: string): Promise<string>; serving: McpServingRuntime }
 afterEach(() => app.close())
 
 type Isolation = "shared" | "per_agent"
@@ -30,7 +30,7 @@ const start = async (isolation: Isolation = "per_agent") => {
   const started = await startTestApp({ runtime, config: { mcp: { ...DEFAULT_MCP_CONFIG, isolatedMax: 2 } } })
   await Effect.runPromise(started.mcpServers.deploy(memory(isolation)))
   const grants: Grants = [{ target: { server: "memory" }, tools: ["*"], prompts: ["*"], resources: true }]
-  app = { ...started, mint: (sub) => Effect.runPromise(started.agentAccess.tokens.mint({ sub, grants, ttlSeconds: 900 })) }
+  app = { ...started, serving: runtime, mint: (sub) => Effect.runPromise(started.agentAccess.tokens.mint({ sub, grants, ttlSeconds: 900 })) }
 }
 
 const endpoint = () => `${app.base}/mcp-servers/memory/mcp`
@@ -97,6 +97,28 @@ describe("an agent on a per_agent server", () => {
         ["initialize", "rate_limited"],
         ["tools/call", "rate_limited"],
       ])
+  })
+})
+
+describe("an agent whose instance cannot start", () => {
+  it("is told the server and its state, never what the instance printed; the operator's log has it", async () => {
+    await start()
+    const STDERR = "fatal: registry.internal:5000 refused credentials for robot$ci"
+    // Containers made from now on print that and never serve: the agents' instances, not the running base.
+    app.serving.servers.delete(NOTES)
+    app.serving.stderr.set(NOTES, STDERR)
+    const a = await app.mint("agent-a")
+    const refused = await fetch(endpoint(), { method: "POST", headers: mcpHeaders(undefined, a), body: JSON.stringify(INITIALIZE) })
+    const onEndpoint = await refused.text()
+    const sa = await openSession(agentEndpoint(), a)
+    const onAgentEndpoint = await ask(agentEndpoint(), sa, a, "tools/call", { name: "memory__recall", arguments: {} })
+    expect(onAgentEndpoint["error"]).toMatchObject({ data: { server: "memory", state: "starting" } })
+    for (const told of [onEndpoint, JSON.stringify(onAgentEndpoint)]) {
+      expect(told).toContain("'memory'")
+      expect(told).not.toContain("registry.internal")
+      expect(told).not.toContain("memory/agent-a")
+    }
+    await eventually(() => expect(app.logs.filter((l) => l.includes("registry.internal") && l.includes("agent-a"))).not.toEqual([]))
   })
 })
 
