@@ -86,13 +86,17 @@ export const answerIsolated = (deps: IsolatedDeps, c: IsolatedAnswer): ProxyFail
 /**
  * What a session of an agent on a `per_agent` server's endpoint reaches: the agent's own instance of
  * it, through that instance's hub, joined on the session's first request (the instance may not exist
- * before) and again whenever a new instance serves the agent (the last one went idle).
+ * before) — or, for a session that opens without one (a 2026-07-28 `subscriptions/listen`), when it
+ * joins — and again whenever a new instance serves the agent (the last one went idle).
  */
 export const isolatedReach = (deps: IsolatedDeps & { readonly server: string; readonly agent: string }): SessionReach => {
   const { server, agent } = deps
   let joined: { readonly hub: ServerHub; readonly member: ReachMember } | null = null
+  /** The session routed a request: that request joins the instance, or says why there is none. */
+  let asked = false
+  let left = false
   const join = (hub: ServerHub, member: ReachMember): void => {
-    if (joined?.hub === hub) return
+    if (left || joined?.hub === hub) return
     joined?.hub.leave(joined.member)
     hub.join(member)
     joined = { hub, member }
@@ -103,8 +107,9 @@ export const isolatedReach = (deps: IsolatedDeps & { readonly server: string; re
     route: (request, authorized, member) => ({
       server,
       request,
-      answer: (routed, answering) =>
-        answerIsolated(deps, {
+      answer: (routed, answering) => {
+        asked = true
+        return answerIsolated(deps, {
           ...answering,
           request: routed,
           access: serverAccessOf(authorized),
@@ -112,10 +117,20 @@ export const isolatedReach = (deps: IsolatedDeps & { readonly server: string; re
           agent,
           onHub: (hub) => join(hub, member),
           failureAnswer: (failure) => replyForFailure(failure, [routed.id]).body as JsonRpcResponse,
-        }),
+        })
+      },
     }),
-    join: () => undefined,
+    // A session that has not asked anything yet (a 2026-07-28 listen) joins the agent's instance as a
+    // first call would: made if it has none (or not at all, past the server's most: then it hears nothing).
+    join: (member) => {
+      if (asked || joined !== null) return
+      const fiber = Effect.runFork(deps.mcpServers.instanceFor(server, agent))
+      fiber.addObserver((exit) => {
+        if (Exit.isSuccess(exit)) join(deps.hubFor(exit.value), member)
+      })
+    },
     leave: () => {
+      left = true
       joined?.hub.leave(joined.member)
       joined = null
     },
