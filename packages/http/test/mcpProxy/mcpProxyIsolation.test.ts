@@ -134,23 +134,32 @@ describe("an agent on a shared server", () => {
   })
 })
 
+/**
+ * Redeploys `memory` from `from` to `to` (the same image) with a session of agent a open, then b writes
+ * in a new session: what a's open session answers (its HTTP status), what a new one of a's recalls,
+ * and the agents' instances.
+ */
+const switchIsolation = async (from: Isolation, to: Isolation) => {
+  await start(from)
+  const [a, b] = [await app.mint("agent-a"), await app.mint("agent-b")]
+  const before = await openSession(endpoint(), a)
+  await call(endpoint(), before, a, "remember", { text: "a's" })
+  await Effect.runPromise(app.mcpServers.redeploy(memory(to)))
+  const stale = await postIn(endpoint(), before, a, { jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "recall", arguments: {} } })
+  await call(endpoint(), await openSession(endpoint(), b), b, "remember", { text: "b's" })
+  const recalled = await call(endpoint(), await openSession(endpoint(), a), a, "recall")
+  return { stale: stale.status, recalled, instances: Effect.runSync(app.mcpServers.get("memory")).instances.map((i) => i.agentId) }
+}
+
 describe("a redeploy changing a server's isolation, the same image", () => {
-  it.each([
-    ["shared", "per_agent"],
-    ["per_agent", "shared"],
-  ] as const)("from %s to %s ends an agent's open sessions: its next session reaches what the new isolation gives it", async (from, to) => {
-    await start(from)
-    const [a, b] = [await app.mint("agent-a"), await app.mint("agent-b")]
-    const before = await openSession(endpoint(), a)
-    await call(endpoint(), before, a, "remember", { text: "a's" })
-    await Effect.runPromise(app.mcpServers.redeploy(memory(to)))
-    const stale = await postIn(endpoint(), before, a, { jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "recall", arguments: {} } })
-    expect(stale.status).toBe(404)
-    await call(endpoint(), await openSession(endpoint(), b), b, "remember", { text: "b's" })
-    const after = await openSession(endpoint(), a)
-    // per_agent: an instance of its own, which b never wrote to; shared: the one instance, which b wrote to.
-    expect(await call(endpoint(), after, a, "recall")).toBe(to === "per_agent" ? "" : "b's")
-    expect(Effect.runSync(app.mcpServers.get("memory")).instances.map((i) => i.agentId)).toEqual(to === "per_agent" ? ["agent-a", "agent-b"] : [])
+  it("from shared to per_agent ends an agent's open sessions: its next session reaches what the new isolation gives it", async () => {
+    // An instance of its own, which b never wrote to.
+    expect(await switchIsolation("shared", "per_agent")).toEqual({ stale: 404, recalled: "", instances: ["agent-a", "agent-b"] })
+  })
+
+  it("from per_agent to shared ends an agent's open sessions: its next session reaches what the new isolation gives it", async () => {
+    // The one instance, which b wrote to.
+    expect(await switchIsolation("per_agent", "shared")).toEqual({ stale: 404, recalled: "b's", instances: [] })
   })
 })
 
