@@ -121,7 +121,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     hubs.set(name, hub)
     return hub
   }
-  const agentEndpoint = makeAgentEndpoint({ mcpServers, hubFor, settings })
+  const agentEndpoint = makeAgentEndpoint({ mcpServers, hubFor, settings, logger })
 
   const countOf = (name?: string): number => {
     if (name === undefined) return sessions.size
@@ -327,7 +327,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     // An agent on a `per_agent` server reaches its own instance; the operator, the server's base instance.
     const reach = (): SessionReach =>
       caller.kind === "agent" && mcpServers.isolationOf(name) === "per_agent"
-        ? isolatedReach({ mcpServers, server: name, agent: caller.sub, hubFor, settings })
+        ? isolatedReach({ mcpServers, server: name, agent: caller.sub, hubFor, settings, logger })
         : hubReach(hubFor(name), settings)
     // What the server said it is (its base instance's initialize, the same for every instance).
     const hello = () => {
