@@ -5,6 +5,7 @@ import type { ModernCall } from "./modernExchange.ts"
 import { jsonRpcError } from "./proxyErrorTable.ts"
 import type { Authorized } from "./requestAccess.ts"
 import type { ReachMember, Routed, SessionReach } from "./SessionReach.ts"
+import { isObject } from "./isObject.ts"
 
 // `subscriptions/listen` (MCP 2026-07-28, basic/patterns/subscriptions.mdx): a modern client's
 // stream of list changes and resource updates, on the answer to its own request.
@@ -29,8 +30,6 @@ const LISTS = [
   ["promptsListChanged", "prompts", "notifications/prompts/list_changed"],
   ["resourcesListChanged", "resources", "notifications/resources/list_changed"],
 ] as const
-
-const isObject = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === "object" && value !== null && !Array.isArray(value)
 
 /** The filter of a listen's params, or what is wrong with it. */
 export const listenFilterOf = (params: Readonly<Record<string, unknown>> | undefined): ListenFilter | { readonly invalid: string } => {
