@@ -202,7 +202,10 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     if (id === "") return SESSION_REQUIRED
     const session = sessions.get(id)
     if (session?.name !== to.name || session.modern || !session.admits(to.authorized.caller)) return SESSION_NOT_FOUND
-    return versionProblem(ctx.headers, settings.supportedProtocolVersions) ?? session
+    const problem = versionProblem(ctx.headers, settings.supportedProtocolVersions)
+    if (problem !== null) return problem
+    requestStateOf(ctx).mcpSessionId = session.id
+    return session
   }
 
   /**
