@@ -82,7 +82,7 @@ export interface McpProxy {
   /** Open client sessions, of one server (or `/mcp`) or of all. */
   sessionCount(name?: string): number
   sessionStats(): McpSessionStats
-  /** Ends every client session (at shutdown). */
+  /** Ends every client session (at shutdown): their calls in flight are cancelled upstream, 2026-07-28 clients' included. */
   close(): void
 }
 
@@ -385,7 +385,8 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
       unsubscribeGone()
       unsubscribeRevoked()
       agentEndpoint.close()
-      for (const session of sessions.values()) session.end("the DTMA is shutting down")
+      // Every session not yet ended: a 2026-07-28 call's (in `live` only) and a retiring one's, not only those a client may name.
+      for (const session of live) session.end("the DTMA is shutting down")
     },
   }
 }
