@@ -19,7 +19,7 @@ import { NO_TALLY } from "./callTally.ts"
 import { AGENT_SERVER_INFO } from "./agentAnswers.ts"
 import { eraOf, type Era } from "./eraOf.ts"
 import { MODERN_METHODS, modernReply, withoutEnvelope, type ModernCall } from "./modernExchange.ts"
-import type { ListChanges } from "./ModernListen.ts"
+import { listenFilterOf, type ListChanges } from "./ModernListen.ts"
 import { AGENT_ENDPOINT, makeAgentEndpoint } from "./AgentEndpoint.ts"
 import { ClientSession, type PostOutcome } from "./ClientSession.ts"
 import { hubReach } from "./hubReach.ts"
@@ -265,6 +265,9 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
       return void reply(ctx, { status: 404, headers: {}, body: jsonRpcError(message.id, ErrorCodes.MethodNotFound, problem) })
     }
     const listen = message.method === "subscriptions/listen"
+    const filter = listen ? listenFilterOf(message.params) : null
+    if (filter !== null && "invalid" in filter)
+      return void reply(ctx, { status: 400, headers: {}, body: jsonRpcError(message.id, ErrorCodes.InvalidParams, `Invalid params: ${filter.invalid}`) })
     // A listen stays open as a 2025-era session's GET stream does: it counts as a session.
     const limit = listen ? admit(to.name) : null
     if (limit !== null) return void reply(ctx, modernReply(message.method, replyForFailure(limit, [message.id])))

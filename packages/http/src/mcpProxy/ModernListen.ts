@@ -31,6 +31,12 @@ const LISTS = [
   ["resourcesListChanged", "resources", "notifications/resources/list_changed"],
 ] as const
 
+/**
+ * The most resources one listen may subscribe to: each is a `resources/subscribe` upstream, which
+ * the rate limits charge and the audit records as a 2025-era client's own would be.
+ */
+export const MAX_LISTEN_RESOURCES = 100
+
 /** The filter of a listen's params, or what is wrong with it. */
 export const listenFilterOf = (params: Readonly<Record<string, unknown>> | undefined): ListenFilter | { readonly invalid: string } => {
   const filter = params?.["notifications"] ?? {}
@@ -39,6 +45,8 @@ export const listenFilterOf = (params: Readonly<Record<string, unknown>> | undef
   const uris = filter["resourceSubscriptions"]
   if (uris !== undefined && !(Array.isArray(uris) && uris.every((u) => typeof u === "string")))
     return { invalid: "notifications.resourceSubscriptions must be an array of strings" }
+  if (uris !== undefined && uris.length > MAX_LISTEN_RESOURCES)
+    return { invalid: `notifications.resourceSubscriptions names ${uris.length} resources; a listen may subscribe to at most ${MAX_LISTEN_RESOURCES}` }
   return filter as ListenFilter
 }
 

@@ -147,4 +147,29 @@ describe("subscriptions/listen", () => {
     abort.abort()
     await eventually(() => expect(app.probe.seen.filter((m) => m.method === "resources/unsubscribe").map((m) => m.params?.["uri"])).toEqual(["test://open"]))
   })
+
+  it("refuses a listen asking for more than 100 resources with 400 and -32602 saying the limit, subscribing none", async () => {
+    app = await startAgentApp()
+    const url = `${app.base}/mcp-servers/tools/mcp`
+    const many = Array.from({ length: 101 }, (_, i) => `test://r${i}`)
+    const refused = await fetch(url, {
+      method: "POST",
+      headers: { ...mcpHeaders(), "mcp-protocol-version": MODERN, "mcp-method": "subscriptions/listen" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 3,
+        method: "subscriptions/listen",
+        params: {
+          notifications: { resourceSubscriptions: many },
+          _meta: { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {} },
+        },
+      }),
+    })
+    expect(refused.status).toBe(400)
+    expect(await refused.json()).toMatchObject({ jsonrpc: "2.0", id: 3, error: { code: -32602, message: expect.stringContaining("at most 100") } })
+    expect(app.toolsProbe.subscribed).toEqual([])
+    const hundred = await rawListen(url, { resourceSubscriptions: many.slice(0, 100) })
+    await eventually(() => expect(hundred.messages[0]).toBeDefined())
+    expect(app.toolsProbe.subscribed).toHaveLength(100)
+  })
 })
