@@ -172,4 +172,36 @@ describe("subscriptions/listen", () => {
     await eventually(() => expect(hundred.messages[0]).toBeDefined())
     expect(app.toolsProbe.subscribed).toHaveLength(100)
   })
+
+  it("audits each resource it subscribes to as a resources/subscribe of its own, named by its URI without the query", async () => {
+    app = await startAgentApp()
+    const token = await app.mint([{ target: { server: "tools" }, tools: [], prompts: [], resources: true }], { sub: "listener" })
+    const before = app.auditLog.records.length
+    const abort = new AbortController()
+    const res = await fetch(`${app.base}/mcp-servers/tools/mcp`, {
+      method: "POST",
+      signal: abort.signal,
+      headers: { ...mcpHeaders(undefined, token), "mcp-protocol-version": MODERN, "mcp-method": "subscriptions/listen" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 5,
+        method: "subscriptions/listen",
+        params: {
+          notifications: { resourceSubscriptions: ["test://a?key=sk-in-query", "test://b"] },
+          _meta: { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {} },
+        },
+      }),
+    })
+    const stream = readStream(res)
+    await eventually(() => expect(stream.messages[0]).toBeDefined())
+    abort.abort()
+    await eventually(() => expect(app.auditLog.records.length).toBe(before + 3))
+    const records = app.auditLog.records.slice(before)
+    expect(records.map((r) => [r.caller.kind === "agent" ? r.caller.sub : null, r.server, r.method, r.name, r.outcome, r.sessionId])).toEqual([
+      ["listener", "tools", "subscriptions/listen", null, "cancelled", null],
+      ["listener", "tools", "resources/subscribe", "test://a", "ok", null],
+      ["listener", "tools", "resources/subscribe", "test://b", "ok", null],
+    ])
+    expect(JSON.stringify(records)).not.toContain("sk-in-query")
+  })
 })
