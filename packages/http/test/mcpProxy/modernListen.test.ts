@@ -166,6 +166,63 @@ describe("subscriptions/listen", () => {
     expect(heardA.messages).toHaveLength(2)
     expect(Effect.runSync(app.mcpServers.get("mine")).instances.map((i) => i.agentId)).toEqual(["agent-a", "agent-b"])
   })
+
+  it("refuses a listen asking for more than 100 resources with 400 and -32602 saying the limit, subscribing none", async () => {
+    app = await startAgentApp()
+    const url = `${app.base}/mcp-servers/tools/mcp`
+    const many = Array.from({ length: 101 }, (_, i) => `test://r${i}`)
+    const refused = await fetch(url, {
+      method: "POST",
+      headers: { ...mcpHeaders(), "mcp-protocol-version": MODERN, "mcp-method": "subscriptions/listen" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 3,
+        method: "subscriptions/listen",
+        params: {
+          notifications: { resourceSubscriptions: many },
+          _meta: { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {} },
+        },
+      }),
+    })
+    expect(refused.status).toBe(400)
+    expect(await refused.json()).toMatchObject({ jsonrpc: "2.0", id: 3, error: { code: -32602, message: expect.stringContaining("at most 100") } })
+    expect(app.toolsProbe.subscribed).toEqual([])
+    const hundred = await rawListen(url, { resourceSubscriptions: many.slice(0, 100) })
+    await eventually(() => expect(hundred.messages[0]).toBeDefined())
+    expect(app.toolsProbe.subscribed).toHaveLength(100)
+  })
+
+  it("audits each resource it subscribes to as a resources/subscribe of its own, named by its URI without the query", async () => {
+    app = await startAgentApp()
+    const token = await app.mint([{ target: { server: "tools" }, tools: [], prompts: [], resources: true }], { sub: "listener" })
+    const before = app.auditLog.records.length
+    const abort = new AbortController()
+    const res = await fetch(`${app.base}/mcp-servers/tools/mcp`, {
+      method: "POST",
+      signal: abort.signal,
+      headers: { ...mcpHeaders(undefined, token), "mcp-protocol-version": MODERN, "mcp-method": "subscriptions/listen" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 5,
+        method: "subscriptions/listen",
+        params: {
+          notifications: { resourceSubscriptions: ["test://a?key=sk-in-query", "test://b"] },
+          _meta: { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {} },
+        },
+      }),
+    })
+    const stream = readStream(res)
+    await eventually(() => expect(stream.messages[0]).toBeDefined())
+    abort.abort()
+    await eventually(() => expect(app.auditLog.records.length).toBe(before + 3))
+    const records = app.auditLog.records.slice(before)
+    expect(records.map((r) => [r.caller.kind === "agent" ? r.caller.sub : null, r.server, r.method, r.name, r.outcome, r.sessionId])).toEqual([
+      ["listener", "tools", "subscriptions/listen", null, "cancelled", null],
+      ["listener", "tools", "resources/subscribe", "test://a", "ok", null],
+      ["listener", "tools", "resources/subscribe", "test://b", "ok", null],
+    ])
+    expect(JSON.stringify(records)).not.toContain("sk-in-query")
+  })
 })
 
 describe("a 2026-07-28 tools/call on a per_agent server", () => {
