@@ -7,7 +7,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["packages/*/test/**/*.test.ts", "soak/test/**/*.test.ts", "bench/test/**/*.test.ts"],
+          include: ["packages/*/test/**/*.test.ts", "soak/test/**/*.test.ts", "bench/test/**/*.test.ts", "scripts/test/**/*.test.ts"],
           exclude: ["packages/*/test/**/*.docker.test.ts"],
         },
       },

@@ -1,8 +1,12 @@
 #!/usr/bin/env node
-// Prints one "<project>: N passed, N failed" line per vitest JSON report and a total line;
+// Prints one "<project>: N passed, N failed" line per vitest JSON report, then each failed test (file,
+// title, the first line of its error) so the end of a CI log says what failed, and a total line;
 // exits non-zero when a report is missing, a test failed, or a project ran no test.
 import { existsSync, readFileSync } from "node:fs"
-import { basename } from "node:path"
+import { basename, relative } from "node:path"
+
+/** The first non-empty line of the first message, cut to 300 characters. */
+const firstLine = (messages) => (String(messages?.[0] ?? "").split("\n").find((l) => l.trim() !== "") ?? "(no message)").slice(0, 300)
 
 let passed = 0
 let failed = 0
@@ -21,6 +25,12 @@ for (const file of process.argv.slice(2)) {
   const f = (report.numFailedTests ?? 0) + brokenFiles
   const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0)
   console.log(`${project}: ${p} passed, ${f} failed${skipped ? `, ${skipped} skipped` : ""}`)
+  for (const file of report.testResults ?? []) {
+    const where = relative(process.cwd(), file.name)
+    const failures = (file.assertionResults ?? []).filter((a) => a.status === "failed")
+    for (const a of failures) console.log(`  ✗ ${where} > ${a.fullName ?? a.title}\n      ${firstLine(a.failureMessages)}`)
+    if (file.status === "failed" && failures.length === 0) console.log(`  ✗ ${where} (did not run)\n      ${firstLine([file.message])}`)
+  }
   if (p === 0) broken = true
   passed += p
   failed += f
