@@ -2,8 +2,10 @@
 // chaos soak. The first argument picks the behaviour:
 //
 //   ok                        a well-behaved server with one tool, `echo` ({message}) → "Echo: <message>"
-//   flood-stderr [bytesPerS]  as `ok`, and writes text lines to stderr without pause, at bytesPerS
-//                             (default 8 MiB/s), from the moment it starts
+//   flood-stderr [bytesPerS] [on-signal]
+//                             as `ok`, and writes text lines to stderr without pause, at bytesPerS
+//                             (default 8 MiB/s), from the moment it starts; with `on-signal`, from the
+//                             first SIGUSR2 (`docker kill -s USR2`) on, so a test can measure before it
 //   huge-line [bytes] [unterminated]
 //                             as `ok` until a tools/call: its answer to every tools/call is one stdout
 //                             line of `bytes` (default 64 MiB), a valid JSON-RPC response; with
@@ -118,7 +120,7 @@ process.stdin.on("data", (chunk) => {
 // Stdin closed: the attachment is gone for good (a server with `StdinOnce`); stop like a real server.
 process.stdin.on("end", () => void queue.then(() => process.exit(0)))
 
-if (mode === "flood-stderr") {
+const flood = () => {
   const perSecond = number(arg1, 8 * MIB)
   const line = `mcp-misbehaving flood-stderr: ${"y".repeat(1000)}\n`
   const TICK_MS = 10
@@ -138,5 +140,11 @@ if (mode === "flood-stderr") {
     }
   }, TICK_MS)
 }
+if (mode === "flood-stderr" && arg2 === "on-signal") {
+  process.once("SIGUSR2", () => {
+    process.stderr.write("mcp-misbehaving flood-stderr: SIGUSR2, flooding from now on\n")
+    flood()
+  })
+} else if (mode === "flood-stderr") flood()
 
 for (const signal of ["SIGTERM", "SIGINT"]) process.on(signal, () => process.exit(0))

@@ -15,12 +15,26 @@ export const containersNamed = async (name: string): Promise<ReadonlyArray<{ id:
     .filter(Boolean)
     .map((line) => ({ id: line.slice(0, line.indexOf(" ")), state: line.slice(line.indexOf(" ") + 1) }))
 
-/** `docker rm -f` every container labelled with one of `names`. */
+/**
+ * `docker rm -f` every container labelled with one of `names`, trying again when the engine fails a
+ * removal (a busy engine sometimes does); throws, saying which are left and why, if any still is.
+ */
 export const removeContainersNamed = async (names: Iterable<string>): Promise<void> => {
+  const left: Array<string> = []
   for (const name of names) {
-    const ids = (await containersNamed(name)).map((c) => c.id)
-    if (ids.length > 0) await docker("rm", "-f", ...ids).catch(() => undefined)
+    let problem = ""
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const ids = (await containersNamed(name)).map((c) => c.id)
+      if (ids.length === 0) break
+      problem = await docker("rm", "-f", ...ids).then(
+        () => "",
+        (e: unknown) => String((e as { stderr?: string }).stderr ?? e).trim(),
+      )
+      if (problem !== "") await sleep(1_000)
+    }
+    if ((await containersNamed(name)).length > 0) left.push(`${name} (${problem || "still listed after removal"})`)
   }
+  if (left.length > 0) throw new Error(`containers left behind: ${left.join("; ")}`)
 }
 
 /** An official SDK client of a DTMA's proxied endpoint, authenticated with the bearer token. */
