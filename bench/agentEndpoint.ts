@@ -3,7 +3,7 @@ import { join } from "node:path"
 import { agentTokenForServers, deployStdio, EVERYTHING_IMAGE, removeServer, stdioDeploy, type BenchContext, type Table, type TargetCheck } from "./context.ts"
 import type { BenchDtma } from "./lib/dtma.ts"
 import { buildImage } from "./lib/docker.ts"
-import { inTurnsCells, inTurnsHeader } from "./lib/inTurnsColumns.ts"
+import { cpuPerCallUs, inTurnsCells, inTurnsHeader, inTurnsRateCells, inTurnsRateHeader, us } from "./lib/inTurnsColumns.ts"
 import { alternating, mapLimit, type Alternated } from "./lib/load.ts"
 import { connectWhenReady, echoCall, streamableHttp, type Connected } from "./lib/mcpClients.ts"
 import { cpuSeconds } from "./lib/proc.ts"
@@ -55,15 +55,6 @@ const turnsOf = (ctx: BenchContext, segmentMs: number) => ({
     return () => cpuSeconds(ctx.dtma.pid) - from
   },
 })
-
-/** Microseconds for the report, "–" when not measured. */
-const us = (value: number): string => (Number.isFinite(value) ? `${Math.round(value)}` : "–")
-
-/** The DTMA's CPU per answered call of each arm, in µs (its CPU time is read in clock ticks: 10 ms, summed over the segments). */
-export const cpuPerCallUs = (x: Alternated): { readonly a: number; readonly b: number } => {
-  const per = (seconds: number | undefined, calls: number) => (seconds === undefined || calls === 0 ? Number.NaN : (seconds * 1e6) / calls)
-  return { a: per(x.probed?.a, x.a.latencyMs.n), b: per(x.probed?.b, x.b.latencyMs.n) }
-}
 
 const sessions = (url: string, token: string, n: number): Promise<ReadonlyArray<Connected>> =>
   Promise.all(Array.from({ length: n }, () => connectWhenReady(() => streamableHttp(url, { authorization: `Bearer ${token}` }), 30_000)))
@@ -176,14 +167,8 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
 
 export const agentCallTable = (r: AgentEndpointResult): Table => ({
   title: `The agent endpoint: server-everything \`${r.tool}\` on \`/mcp-servers/:name/mcp\` and on \`/mcp\`, same agent token, in turns`,
-  header: [...inTurnsHeader("own endpoint", "/mcp"), "own endpoint calls/s", "/mcp calls/s", "DTMA CPU per call µs, own / /mcp", "errors"],
-  rows: r.calls.map((x) => [
-    ...inTurnsCells(x),
-    `${Math.round(x.a.perSecond)}`,
-    `${Math.round(x.b.perSecond)}`,
-    `${us(cpuPerCallUs(x).a)} / ${us(cpuPerCallUs(x).b)}`,
-    String(x.a.errors + x.b.errors),
-  ]),
+  header: [...inTurnsHeader("own endpoint", "/mcp"), ...inTurnsRateHeader("own endpoint", "/mcp")],
+  rows: r.calls.map((x) => [...inTurnsCells(x), ...inTurnsRateCells(x)]),
   notes: [
     "N SDK sessions on the server's own endpoint calling `echo` and N on `/mcp` calling `<server>__echo`, all with one agent token granted the server; " +
       "the two take turns (which goes first alternates) after a warm-up each, so the machine's drift falls on both. Every answer is checked.",

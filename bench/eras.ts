@@ -1,7 +1,6 @@
 import { Agent, request } from "node:http"
-import { cpuPerCallUs } from "./agentEndpoint.ts"
 import { agentTokenFor, deployStdio, EVERYTHING_IMAGE, removeServer, type BenchContext, type Table } from "./context.ts"
-import { inTurnsCells, inTurnsHeader, type InTurnsRun } from "./lib/inTurnsColumns.ts"
+import { inTurnsCells, inTurnsHeader, inTurnsRateCells, inTurnsRateHeader, type InTurnsRun } from "./lib/inTurnsColumns.ts"
 import { alternating, type Operation } from "./lib/load.ts"
 import { cpuSeconds } from "./lib/proc.ts"
 import { openRawSession } from "./lib/rawMcp.ts"
@@ -120,19 +119,10 @@ export const measureEras = async (ctx: BenchContext): Promise<ErasResult> => {
   return { tool: "echo", runs }
 }
 
-/** Microseconds for the report, "–" when not measured. */
-const us = (value: number): string => (Number.isFinite(value) ? `${Math.round(value)}` : "–")
-
 export const erasTable = (r: ErasResult): Table => ({
   title: `Both protocol eras: server-everything \`${r.tool}\` through \`/mcp-servers/:name/mcp\`, a 2025-era session against a 2026-07-28 client, in turns`,
-  header: [...inTurnsHeader("2025-era", "2026-07-28"), "2025-era calls/s", "2026-07-28 calls/s", "DTMA CPU per call µs, 2025 / 2026", "errors"],
-  rows: r.runs.map((x) => [
-    ...inTurnsCells(x),
-    `${Math.round(x.a.perSecond)}`,
-    `${Math.round(x.b.perSecond)}`,
-    `${us(cpuPerCallUs(x).a)} / ${us(cpuPerCallUs(x).b)}`,
-    String(x.a.errors + x.b.errors),
-  ]),
+  header: [...inTurnsHeader("2025-era", "2026-07-28"), ...inTurnsRateHeader("2025-era", "2026-07-28")],
+  rows: r.runs.map((x) => [...inTurnsCells(x), ...inTurnsRateCells(x)]),
   notes: [
     "Bare node:http clients on keep-alive sockets, one agent token granted the server. A 2025-era client initializes a session once and " +
       "posts each call in it; a 2026-07-28 client posts each call alone, with its protocol version and capabilities in `_meta` and the " +

@@ -33,3 +33,23 @@ export const inTurnsCells = (x: InTurnsRun): Array<string> => [
   `${round(x.a.latencyMs.p99)}`,
   `${round(x.b.latencyMs.p99)}`,
 ]
+
+/** Microseconds for the report, "–" when not measured. */
+export const us = (value: number): string => (Number.isFinite(value) ? `${Math.round(value)}` : "–")
+
+/** The DTMA's CPU per answered call of each arm, in µs (its CPU time is read in clock ticks: 10 ms, summed over the segments). */
+export const cpuPerCallUs = (x: Alternated): { readonly a: number; readonly b: number } => {
+  const per = (seconds: number | undefined, calls: number) => (seconds === undefined || calls === 0 ? Number.NaN : (seconds * 1e6) / calls)
+  return { a: per(x.probed?.a, x.a.latencyMs.n), b: per(x.probed?.b, x.b.latencyMs.n) }
+}
+
+/** The header of the columns an A/B table of in-turns runs closes with: each arm's calls/s, the DTMA's CPU per call of each, errors. */
+export const inTurnsRateHeader = (a: string, b: string): Array<string> => [`${a} calls/s`, `${b} calls/s`, `DTMA CPU per call µs, ${a} / ${b}`, "errors"]
+
+/** The cells of `inTurnsRateHeader`'s columns for one run. */
+export const inTurnsRateCells = (x: InTurnsRun): Array<string> => [
+  `${Math.round(x.a.perSecond)}`,
+  `${Math.round(x.b.perSecond)}`,
+  `${us(cpuPerCallUs(x).a)} / ${us(cpuPerCallUs(x).b)}`,
+  String(x.a.errors + x.b.errors),
+]

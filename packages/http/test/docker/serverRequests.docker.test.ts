@@ -4,7 +4,7 @@ import { CreateMessageRequestSchema, ElicitRequestSchema } from "@modelcontextpr
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startDtma, type DtmaProcess } from "../support/dtmaProcess.ts"
 import { docker } from "../support/mcpClient.ts"
-import { CONFORMANCE_IMAGE } from "../support/mcpProxyConformance.ts"
+import { deployFixture, FIXTURE_OVER_HTTP, FIXTURE_OVER_STDIO } from "../support/conformanceComparison.ts"
 
 // Issue 15, item 1, on a real engine: a server's elicitation and sampling requests reach the client
 // whose call they are about, for 20 clients at once, on a `per_agent` stdio server (one instance per
@@ -58,19 +58,7 @@ const textOf = (result: unknown): string => ((result as { content: Array<{ text?
 
 beforeAll(async () => {
   dtma = await startDtma({ env: { DTMA_AGENT_RATE_PER_S: "10000", DTMA_AGENT_BURST: "10000", DTMA_ISOLATED_MAX: String(CLIENTS + 2) } })
-  const deploy = async (name: string, body: Record<string, unknown>) => {
-    const res = await dtma.call("POST", "/mcp-servers", {
-      dockerImageUrl: CONFORMANCE_IMAGE,
-      instanceNameOnToolbox: name,
-      accountToolInstanceId: `ati-${name}`,
-      ...body,
-    })
-    if (res.status !== 201) throw new Error(`deploying ${name} answered ${res.status}: ${JSON.stringify(res.body)}`)
-  }
-  await Promise.all([
-    deploy(STDIO, { mcpTransportType: "stdio", isolation: "per_agent" }),
-    deploy(HTTP, { mcpTransportType: "streamable_http", mcpPort: 3001, baseConfigOverrideJson: { Cmd: ["http"] } }),
-  ])
+  await Promise.all([deployFixture(dtma, STDIO, { ...FIXTURE_OVER_STDIO, isolation: "per_agent" }), deployFixture(dtma, HTTP, FIXTURE_OVER_HTTP)])
 }, 300_000)
 
 afterAll(async () => {

@@ -11,6 +11,21 @@ export interface ConformanceComparison {
 
 export const DIRECT = "direct (HTTP)"
 
+/** How the fixture is deployed to serve Streamable HTTP (its `http` command, port 3001) or stdio (its default). */
+export const FIXTURE_OVER_HTTP = { mcpTransportType: "streamable_http", mcpPort: 3001, baseConfigOverrideJson: { Cmd: ["http"] } } as const
+export const FIXTURE_OVER_STDIO = { mcpTransportType: "stdio" } as const
+
+/** Deploys the conformance fixture on `dtma` as `name`, with the rest of the body from `body`; throws unless it answers 201. */
+export const deployFixture = async (dtma: DtmaProcess, name: string, body: Readonly<Record<string, unknown>>): Promise<void> => {
+  const res = await dtma.call("POST", "/mcp-servers", {
+    dockerImageUrl: CONFORMANCE_IMAGE,
+    instanceNameOnToolbox: name,
+    accountToolInstanceId: `ati-${name}`,
+    ...body,
+  })
+  if (res.status !== 201) throw new Error(`deploying ${CONFORMANCE_IMAGE} as ${name} answered ${res.status}: ${JSON.stringify(res.body)}`)
+}
+
 /**
  * Deploys the conformance fixture on `dtma` over Streamable HTTP and over stdio and runs the suite
  * against it directly and through the DTMA: each deployment's own endpoint (operator key), and `/mcp`
@@ -22,21 +37,9 @@ export const DIRECT = "direct (HTTP)"
 export const compareConformance = async (dtma: DtmaProcess, label: string): Promise<ConformanceComparison> => {
   const http = `${label}-http`
   const stdio = `${label}-stdio`
-  const deploy = async (name: string, body: Record<string, unknown>) => {
-    const res = await dtma.call("POST", "/mcp-servers", {
-      dockerImageUrl: CONFORMANCE_IMAGE,
-      instanceNameOnToolbox: name,
-      accountToolInstanceId: `ati-${name}`,
-      ...body,
-    })
-    if (res.status !== 201) throw new Error(`deploying ${CONFORMANCE_IMAGE} as ${name} answered ${res.status}: ${JSON.stringify(res.body)}`)
-  }
   const closers: Array<() => unknown> = [() => dtma.call("DELETE", `/mcp-servers/${http}`), () => dtma.call("DELETE", `/mcp-servers/${stdio}`)]
   try {
-    await Promise.all([
-      deploy(http, { mcpTransportType: "streamable_http", mcpPort: 3001, baseConfigOverrideJson: { Cmd: ["http"] } }),
-      deploy(stdio, { mcpTransportType: "stdio" }),
-    ])
+    await Promise.all([deployFixture(dtma, http, FIXTURE_OVER_HTTP), deployFixture(dtma, stdio, FIXTURE_OVER_STDIO)])
     const agentOf = async (server: string): Promise<string> => {
       const minted = await dtma.call("POST", "/agent-tokens", { agentId: `${label}-agent-${server}`, grants: [{ server }], ttlSeconds: 1800 })
       if (minted.status !== 201) throw new Error(`minting an agent token answered ${minted.status}: ${JSON.stringify(minted.body)}`)
