@@ -84,8 +84,9 @@ describe("a server that writes too much, on a real engine", () => {
     const bystander = await startBystander(dtma, other)
     const victimLoop = echoLoop(await client(victim), "to the flooding server")
 
-    // The calls run for a while before the flood: V8 sizes its heap to their garbage (100–180 MiB of
-    // RSS on this machine, settling at that), so the memory measured from here on is the flood's.
+    // The calls run for a while before the flood, so V8 has sized its heap to their garbage before the
+    // memory is measured: what grows from here on is the flood's (about 150 MiB of RSS at its peak on
+    // this machine, Node's read buffers of 8 MiB/s not yet collected; the heap keeps none of it).
     const reads: Array<number> = []
     /** Reads the server's view (healthy) and its last 100 log lines, timing both. */
     const readBoth = async (): Promise<ReadonlyArray<{ text: string }>> => {
