@@ -6,7 +6,12 @@ import { existsSync, readFileSync } from "node:fs"
 import { basename, relative } from "node:path"
 
 /** The first non-empty line of the first message, cut to 300 characters. */
-const firstLine = (messages) => (String(messages?.[0] ?? "").split("\n").find((l) => l.trim() !== "") ?? "(no message)").slice(0, 300)
+const firstLine = (messages) =>
+  (
+    String(messages?.[0] ?? "")
+      .split("\n")
+      .find((l) => l.trim() !== "") ?? "(no message)"
+  ).slice(0, 300)
 
 let passed = 0
 let failed = 0
@@ -25,11 +30,11 @@ for (const file of process.argv.slice(2)) {
   const f = (report.numFailedTests ?? 0) + brokenFiles
   const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0)
   console.log(`${project}: ${p} passed, ${f} failed${skipped ? `, ${skipped} skipped` : ""}`)
-  for (const file of report.testResults ?? []) {
-    const where = relative(process.cwd(), file.name)
-    const failures = (file.assertionResults ?? []).filter((a) => a.status === "failed")
+  for (const result of report.testResults ?? []) {
+    const where = relative(process.cwd(), result.name)
+    const failures = (result.assertionResults ?? []).filter((a) => a.status === "failed")
     for (const a of failures) console.log(`  ✗ ${where} > ${a.fullName ?? a.title}\n      ${firstLine(a.failureMessages)}`)
-    if (file.status === "failed" && failures.length === 0) console.log(`  ✗ ${where} (did not run)\n      ${firstLine([file.message])}`)
+    if (result.status === "failed" && failures.length === 0) console.log(`  ✗ ${where} (did not run)\n      ${firstLine([result.message])}`)
   }
   if (p === 0) broken = true
   passed += p

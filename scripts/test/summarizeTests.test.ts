@@ -38,16 +38,27 @@ describe("the CI summary of test reports", () => {
             status: "failed",
             assertionResults: [
               { status: "passed", fullName: "floods fine" },
-              { status: "failed", fullName: "a flood > keeps memory bounded", failureMessages: ["\nAssertionError: expected 158 to be less than 146\n    at x.ts:1"] },
+              {
+                status: "failed",
+                fullName: "a flood > keeps memory bounded",
+                failureMessages: ["\nAssertionError: expected 158 to be less than 146\n    at x.ts:1"],
+              },
             ],
           },
-          { name: join(process.cwd(), "packages/http/test/docker/gone.docker.test.ts"), status: "failed", message: "Error: Cannot find module 'x'", assertionResults: [] },
+          {
+            name: join(process.cwd(), "packages/http/test/docker/gone.docker.test.ts"),
+            status: "failed",
+            message: "Error: Cannot find module 'x'",
+            assertionResults: [],
+          },
         ],
       },
     })
     expect(code).toBe(1)
     expect(out).toContain("docker: 2 passed, 2 failed")
-    expect(out).toContain("✗ packages/http/test/docker/flood.docker.test.ts > a flood > keeps memory bounded\n      AssertionError: expected 158 to be less than 146\n")
+    expect(out).toContain(
+      "✗ packages/http/test/docker/flood.docker.test.ts > a flood > keeps memory bounded\n      AssertionError: expected 158 to be less than 146\n",
+    )
     expect(out).toContain("✗ packages/http/test/docker/gone.docker.test.ts (did not run)\n      Error: Cannot find module 'x'\n")
     expect(out).not.toContain("floods fine")
   })
