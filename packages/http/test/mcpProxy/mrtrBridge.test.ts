@@ -198,13 +198,17 @@ describe.each(["local", "remote"])("a server (%s) asking a 2026-07-28 client abo
     expect(refusal(replayed.answer)).toEqual([-32602, "used"])
   })
 
-  it("ends a held call once its lifetime is over, the server's request answered with an error; its state is refused as expired", async () => {
+  it("ends a held call once its lifetime is over, the server's request answered with an error; its state is refused as expired; the server asks again after", async () => {
     await startApp({ mrtrTtlMs: 200 })
     const args = { requests: [ELICIT] }
     const first = await held({ url: endpoint(server), args })
     await expect.poll(() => outcomes).toEqual(["elicitation/create", expect.stringMatching(/^refused -32001 .*did not answer within 200 ms/)])
     const late = await call({ url: endpoint(server), id: 2, args, retry: { inputResponses: { r1: NAMED("ada") }, requestState: first.requestState } })
     expect(late.answer.error).toMatchObject({ code: -32602, data: { reason: "expired" } })
+    // The server ended that call itself: nothing is left running there, so its next request is put to its client again.
+    const next = await held({ url: endpoint(server), id: 3, args })
+    const done = await call({ url: endpoint(server), id: 4, args, retry: { inputResponses: { r1: NAMED("ada") }, requestState: next.requestState } })
+    expect(textOf(done.answer.result)).toContain('"name":"ada"')
   })
 })
 
