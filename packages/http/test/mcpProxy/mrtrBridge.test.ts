@@ -198,7 +198,7 @@ describe.each(["local", "remote"])("a server (%s) asking a 2026-07-28 client abo
     expect(refusal(replayed.answer)).toEqual([-32602, "used"])
   })
 
-  it("ends a held call once its lifetime is over, the server's request answered with an error; its state is refused as expired; the server asks again after", async () => {
+  it("ends a held call when its lifetime is over (the server hears an error), refuses its state as expired, and lets the server ask again", async () => {
     await startApp({ mrtrTtlMs: 200 })
     const args = { requests: [ELICIT] }
     const first = await held({ url: endpoint(server), args })
