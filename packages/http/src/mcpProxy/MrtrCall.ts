@@ -85,7 +85,10 @@ export class MrtrCall {
     this.#stop = stop
   }
 
-  /** `answering` with the server's answer, progress, log messages and requests going through the call (`timeoutMs`: how long a server request may wait for input). */
+  /**
+   * `answering` with the server's answer, progress, log messages and requests going through the call
+   * (`timeoutMs`: how long a server request may wait for the client's input).
+   */
   answering(answering: Answering, timeoutMs: number): Answering {
     return {
       ...answering,
