@@ -375,7 +375,7 @@ export class ClientSession implements ReachMember {
             answering,
             finish,
             timers: this.#deps.timers,
-            askTimeoutMs: this.#deps.settings.requestTimeoutMs,
+            callTimeoutMs: this.#deps.settings.requestTimeoutMs,
           })
     const outcome = routed.answer(traced.request, bridged.answering)
     if (typeof outcome === "function") bridged.call?.started(outcome)

@@ -73,7 +73,8 @@ export class HeldCalls implements Holder {
     if (this.#byHandle.size >= maxTotal)
       return { full: `the DTMA holds ${this.#byHandle.size} calls waiting for their clients' input, its most; the call was cancelled: retry later` }
     const handle = randomBytes(16).toString("hex")
-    const exp = timers.now() + ttlMs
+    // Never past the call's own timeout: expiring first, the call ends as the server ends it, not cancelled mid-way.
+    const exp = Math.min(timers.now() + ttlMs, call.deadline)
     const disarm = timers.at(exp, () => {
       if (this.#byHandle.get(handle)?.call === call) this.#expire(call)
     })

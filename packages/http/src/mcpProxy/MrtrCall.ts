@@ -60,6 +60,8 @@ const isObject = (value: unknown): value is Readonly<Record<string, unknown>> =>
  */
 export class MrtrCall {
   readonly binding: RequestBinding
+  /** When it must be over, held or not (Unix ms): its forward's own timeout, less a grace for the server to end it. */
+  readonly deadline: number
   readonly #holder: Holder
   readonly #timers: ProxyTimers
   readonly #asks = new Map<string, Ask>()
@@ -73,8 +75,15 @@ export class MrtrCall {
   #expired = false
   #done = false
 
-  constructor(options: { readonly binding: RequestBinding; readonly front: Front; readonly holder: Holder; readonly timers: ProxyTimers }) {
+  constructor(options: {
+    readonly binding: RequestBinding
+    readonly front: Front
+    readonly holder: Holder
+    readonly timers: ProxyTimers
+    readonly deadline: number
+  }) {
     this.binding = options.binding
+    this.deadline = options.deadline
     this.#front = options.front
     this.#holder = options.holder
     this.#timers = options.timers

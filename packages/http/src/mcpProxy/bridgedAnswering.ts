@@ -1,4 +1,5 @@
 import type { CallerIdentity, JsonRpcRequest, JsonRpcResponse } from "@dtma/domain"
+import { EXPIRY_GRACE_MS } from "./HeldCalls.ts"
 import { askModernClient, inputRequiredResponse, isRetry, MRTR_METHODS, type ModernCall } from "./modernExchange.ts"
 import { MrtrCall, type Front } from "./MrtrCall.ts"
 import { principalOf } from "./requestStateSeal.ts"
@@ -17,8 +18,8 @@ export interface BridgedRequest {
   /** The session's answer as it is, not stamped: for `input_required`. */
   readonly finish: (response: JsonRpcResponse) => void
   readonly timers: ProxyTimers
-  /** How long a server request may wait for the client's input (the call's own timeout bounds it anyway). */
-  readonly askTimeoutMs: number
+  /** The call's own timeout (`requestTimeoutMs`): how long a server request may wait for the client's input, and past which no state lives. */
+  readonly callTimeoutMs: number
 }
 
 /**
@@ -45,6 +46,7 @@ export const bridgedAnswering = (b: BridgedRequest): { readonly answering: Answe
     const retry = { requestState: request.params?.["requestState"], inputResponses: request.params?.["inputResponses"] }
     return { answering: { ...answering, resume: () => modern.held.resume(retry, binding, front) }, call: null }
   }
-  const call = new MrtrCall({ binding, front, holder: modern.held, timers: b.timers })
-  return { answering: call.answering(answering, b.askTimeoutMs), call }
+  const deadline = b.timers.now() + b.callTimeoutMs - EXPIRY_GRACE_MS
+  const call = new MrtrCall({ binding, front, holder: modern.held, timers: b.timers, deadline })
+  return { answering: call.answering(answering, b.callTimeoutMs), call }
 }

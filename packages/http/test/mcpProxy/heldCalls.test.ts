@@ -46,10 +46,10 @@ const setup = (limits: { perPrincipal?: number; total?: number } = {}) => {
     maxTotal: limits.total ?? 3,
   })
   /** A call of `caller`'s under way upstream, whose server asks one thing; how it was stopped and what the server heard. */
-  const asking = (caller: CallerIdentity, params: Record<string, unknown> = {}) => {
+  const asking = (caller: CallerIdentity, params: Record<string, unknown> = {}, deadline = timers.now() + 10 * 60_000) => {
     const binding: RequestBinding = { principal: "", place: "s s", method: "tools/call", params }
     const { front, answers } = frontOf(caller)
-    const call = new MrtrCall({ binding: { ...binding, principal: principalFor(caller) }, front, holder: held, timers })
+    const call = new MrtrCall({ binding: { ...binding, principal: principalFor(caller) }, front, holder: held, timers, deadline })
     const upstream = { stopped: 0, heard: [] as Array<ServerRequestAnswer> }
     call.started(() => void upstream.stopped++)
     const answering = call.answering(noAnswering, 5000)
@@ -108,6 +108,16 @@ describe("HeldCalls", () => {
     timers.advanceTo(timers.now() + EXPIRY_GRACE_MS)
     expect(first.upstream.stopped).toBe(1)
     expect(asking(agent("a")).answers[0]).toMatchObject({ resultType: "input_required" })
+  })
+
+  it("ends a held call by its own deadline (its forward's timeout less the grace) when that comes before its lifetime", async () => {
+    const { timers, held, asking } = setup()
+    const { upstream } = asking(agent("a"), {}, timers.now() + GATHER_MS + 300)
+    timers.advanceTo(timers.now() + 299)
+    expect(held.size).toBe(1)
+    timers.advanceTo(timers.now() + 1)
+    expect(held.size).toBe(0)
+    await expect.poll(() => upstream.heard).toEqual([{ error: expect.objectContaining({ code: -32001 }) }])
   })
 
   it("leaves a call the server ends within the grace after its lifetime uncancelled", () => {
