@@ -5,6 +5,7 @@ import type { HeldCalls } from "./HeldCalls.ts"
 import type { ListChanges } from "./ModernListen.ts"
 import type { ProxyReply } from "./proxyErrorTable.ts"
 import type { McpProxySettings } from "./settings.ts"
+import { isObject } from "./isObject.ts"
 
 // A 2026-07-28 request served in front of a 2025-era server: what changes on the way in (the
 // envelope stays at the edge) and on the way back (results stamped, codes the revision retired
@@ -53,8 +54,6 @@ export interface ModernCall {
 
 /** Whether `request` retries an MRTR request: it echoes a `requestState` (mrtr.mdx, "Client Requirements"). */
 export const isRetry = (request: JsonRpcRequest): boolean => MRTR_METHODS.has(request.method) && request.params?.["requestState"] !== undefined
-
-const isObject = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === "object" && value !== null && !Array.isArray(value)
 
 /** The request as a 2025-era server takes it: the envelope's keys out of `_meta` (a progress token, a trace context stay). */
 export const withoutEnvelope = (request: JsonRpcRequest): JsonRpcRequest => {
