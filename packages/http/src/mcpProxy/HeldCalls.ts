@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto"
 import { ErrorCodes, type CallerIdentity, type JsonRpcResponse, type Revocation } from "@dtma/domain"
 import { NOTHING_TO_STOP, type Stop } from "./answerRequest.ts"
 import type { Front, Holder, MrtrCall } from "./MrtrCall.ts"
+import { isObject } from "./isObject.ts"
 import { principalOf, type RequestBinding, type RequestStateSeal } from "./requestStateSeal.ts"
 import { revokes, type SessionTokens } from "./sessionOwner.ts"
 import type { ProxyTimers } from "./timers.ts"
@@ -34,8 +35,6 @@ const invalid = (front: Front, why: string, reason: string): JsonRpcResponse => 
   id: front.id,
   error: { code: ErrorCodes.InvalidParams, message: `Invalid params: requestState is not valid: ${why}`, data: { reason } },
 })
-
-const isObject = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === "object" && value !== null && !Array.isArray(value)
 
 /** What a retry carries: the state echoed, and the client's input. */
 export interface Retry {

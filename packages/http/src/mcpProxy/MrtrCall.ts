@@ -10,6 +10,7 @@ import {
 } from "@dtma/domain"
 import { NOTHING_TO_STOP, type Stop } from "./answerRequest.ts"
 import { missingCapability } from "./ClientAsks.ts"
+import { isObject } from "./isObject.ts"
 import type { RequestBinding } from "./requestStateSeal.ts"
 import type { Answering } from "./SessionReach.ts"
 import type { ProxyTimers } from "./timers.ts"
@@ -46,8 +47,6 @@ interface Ask {
 
 /** Server requests that come within this long of the first are put to the client in one `input_required` answer. */
 export const GATHER_MS = 20
-
-const isObject = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === "object" && value !== null && !Array.isArray(value)
 
 /**
  * One 2026-07-28 client's `tools/call`, `prompts/get` or `resources/read` forwarded to a 2025-era
