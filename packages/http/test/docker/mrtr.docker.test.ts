@@ -1,7 +1,7 @@
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startDtma, type DtmaProcess } from "../support/dtmaProcess.ts"
-import { removeContainersNamed } from "../support/mcpClient.ts"
+import { containersOfServer, removeContainers } from "../support/mcpClient.ts"
 import { CONFORMANCE_IMAGE } from "../support/mcpProxyConformance.ts"
 
 // Issue 15, item 3, on a real engine: the MRTR bridge. A 2026-07-28 client (the v2 SDK's, pinned)
@@ -30,10 +30,16 @@ beforeAll(async () => {
   if (res.status !== 201) throw new Error(`deploying ${CONFORMANCE_IMAGE}: ${res.status} ${JSON.stringify(res.body)}`)
 }, 180_000)
 
+// Each test's agent has a container of its own, named `<server>/<agent>` (dtma.name) and labelled
+// dtma.isolated-server: removing the server through the DTMA removes them; whatever a failed run
+// leaves is removed by those labels, and the file fails if anything of the server remains.
 afterAll(async () => {
   for (const c of opened) await c.close().catch(() => undefined)
-  await dtma?.kill("SIGKILL")
-  await removeContainersNamed([name])
+  await dtma?.call("DELETE", `/mcp-servers/${name}`).catch(() => undefined)
+  await dtma?.kill("SIGTERM")
+  await removeContainers(await containersOfServer(name))
+  const left = await containersOfServer(name)
+  if (left.length > 0) throw new Error(`the run left containers of ${name} behind: ${left.join(", ")}`)
 })
 
 let agents = 0

@@ -15,12 +15,24 @@ export const containersNamed = async (name: string): Promise<ReadonlyArray<{ id:
     .filter(Boolean)
     .map((line) => ({ id: line.slice(0, line.indexOf(" ")), state: line.slice(line.indexOf(" ") + 1) }))
 
+/** `docker rm -f` the containers `ids`, at most four to a call (a quirk of the engine the Docker suite runs on). */
+export const removeContainers = async (ids: ReadonlyArray<string>): Promise<void> => {
+  for (let i = 0; i < ids.length; i += 4) await docker("rm", "-f", ...ids.slice(i, i + 4)).catch(() => undefined)
+}
+
 /** `docker rm -f` every container labelled with one of `names`. */
 export const removeContainersNamed = async (names: Iterable<string>): Promise<void> => {
-  for (const name of names) {
-    const ids = (await containersNamed(name)).map((c) => c.id)
-    if (ids.length > 0) await docker("rm", "-f", ...ids).catch(() => undefined)
-  }
+  for (const name of names) await removeContainers((await containersNamed(name)).map((c) => c.id))
+}
+
+/**
+ * Every container (running or not) of server `server`: its own (`dtma.name`) and, for a `per_agent`
+ * server, its agents' instances, whose `dtma.name` is `<server>/<agent>` and which only
+ * `dtma.isolated-server` names the server of.
+ */
+export const containersOfServer = async (server: string): Promise<ReadonlyArray<string>> => {
+  const ids = async (label: string) => (await docker("ps", "-aq", "--no-trunc", "--filter", `label=${label}=${server}`)).split("\n").filter(Boolean)
+  return [...new Set([...(await ids("dtma.name")), ...(await ids("dtma.isolated-server"))])]
 }
 
 /** An official SDK client of a DTMA's proxied endpoint, authenticated with the bearer token. */
