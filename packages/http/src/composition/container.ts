@@ -66,6 +66,7 @@ export const useCaseSettingsOf = (config: Config): UseCaseSettings => {
     isolatedIdleS,
     isolatedMax,
     serverRequestTimeoutMs: _____,
+    mrtrTtlMs: ______,
     ...supervision
   } = config.mcp
   return {

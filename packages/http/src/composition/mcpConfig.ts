@@ -20,6 +20,8 @@ export interface McpConfig extends McpSupervisionConfig {
   readonly sessionIdleTimeoutMs: number
   /** How long a client may take to answer a server's sampling, elicitation or roots request about its call. */
   readonly serverRequestTimeoutMs: number
+  /** How long a 2026-07-28 client's call answered `input_required` (MRTR) waits for the client's retry. */
+  readonly mrtrTtlMs: number
   /** Items in one page of a list on the agent endpoint `/mcp`. */
   readonly listPageSize: number
   /** Seconds an agent's own instance of a `per_agent` server stays without a call before it is removed. */
@@ -45,6 +47,7 @@ export const DEFAULT_MCP_CONFIG: McpConfig = {
   maxSessions: DEFAULT_PROXY_SETTINGS.maxSessions,
   sessionIdleTimeoutMs: DEFAULT_PROXY_SETTINGS.idleTimeoutMs,
   serverRequestTimeoutMs: DEFAULT_PROXY_SETTINGS.serverRequestTimeoutMs,
+  mrtrTtlMs: DEFAULT_PROXY_SETTINGS.mrtrTtlMs,
   listPageSize: DEFAULT_PROXY_SETTINGS.listPageSize,
   isolatedIdleS: DEFAULT_ISOLATED_IDLE_MS / 1000,
   isolatedMax: DEFAULT_ISOLATED_MAX,
@@ -68,6 +71,7 @@ export const MCP_ENV: { readonly [K in keyof McpConfig]: { readonly name: string
   maxSessions: { name: "DTMA_MCP_MAX_SESSIONS", min: 1, max: 1_000_000 },
   sessionIdleTimeoutMs: { name: "DTMA_MCP_SESSION_IDLE_TIMEOUT_MS", min: 1_000 },
   serverRequestTimeoutMs: { name: "DTMA_MCP_SERVER_REQUEST_TIMEOUT_MS", min: 100 },
+  mrtrTtlMs: { name: "DTMA_MCP_MRTR_TTL_MS", min: 100 },
   listPageSize: { name: "DTMA_MCP_LIST_PAGE_SIZE", min: 1, max: 100_000 },
   isolatedIdleS: { name: "DTMA_ISOLATED_IDLE_S", min: 1, max: 7 * 86_400 },
   isolatedMax: { name: "DTMA_ISOLATED_MAX", min: 1, max: 10_000 },

@@ -19,12 +19,12 @@ export interface AskChannel {
 const refused = (message: string): ServerRequestAnswer => ({ error: { code: ErrorCodes.MethodNotFound, message } })
 
 /**
- * Why a client that declared `capabilities` in its `initialize` cannot be asked `request`, or null.
+ * Why a client that declared `capabilities` (`where`: in its `initialize`, by default) cannot be asked `request`, or null.
  * Form elicitation needs `elicitation` (empty, as 2025-06-18 declares it, or with `form`), URL
  * elicitation `elicitation.url`, sampling `sampling`, roots `roots`; nothing else is relayed.
  */
-export const missingCapability = (capabilities: Readonly<Record<string, unknown>>, request: ServerRequest): string | null => {
-  const lacks = (capability: string) => `the client did not declare the ${capability} capability in its initialize`
+export const missingCapability = (capabilities: Readonly<Record<string, unknown>>, request: ServerRequest, where = "in its initialize"): string | null => {
+  const lacks = (capability: string) => `the client did not declare the ${capability} capability ${where}`
   switch (request.method) {
     case "sampling/createMessage":
       return isObject(capabilities["sampling"]) ? null : lacks("sampling")

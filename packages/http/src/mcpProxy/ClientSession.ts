@@ -17,14 +17,15 @@ import { EdgeErrorCodes } from "../server/mcpEndpoints.ts"
 import { passesLevel, type LogLevel } from "./logLevels.ts"
 import { callEndOf, type CallTally } from "./callTally.ts"
 import { ClientAsks } from "./ClientAsks.ts"
-import { askModernClient, modernResponse, type ModernCall } from "./modernExchange.ts"
+import { bridgedAnswering } from "./bridgedAnswering.ts"
+import { modernResponse, type ModernCall } from "./modernExchange.ts"
 import { listenRoute, type ModernListen } from "./ModernListen.ts"
 import { PostAnswer } from "./PostAnswer.ts"
 import type { PostedMessages } from "./postedMessages.ts"
 import { jsonRpcError, type ProxyFailure, type ProxyReply } from "./proxyErrorTable.ts"
 import type { Authorized } from "./requestAccess.ts"
 import { SessionAuthority } from "./SessionAuthority.ts"
-import type { ReachMember, SessionReach } from "./SessionReach.ts"
+import type { Answering, ReachMember, SessionReach } from "./SessionReach.ts"
 import type { McpProxySettings } from "./settings.ts"
 import { SECOND_STREAM, SSE_HEADERS, SSE_KEEPALIVE, SSE_KEEPALIVE_MS, sseEvent } from "./streamableHttp.ts"
 import type { ProxyTimers } from "./timers.ts"
@@ -334,9 +335,8 @@ export class ClientSession implements ReachMember {
     const traced = traceMcpRequest(tracer, { parent: place.trace, request: routed.request, server: routed.server, sessionId })
     const ended = place.tally.begin({ request: routed.request, server: routed.server, sessionId, traceId: traced.traceId ?? null })
     const call: Call = { cancel: () => settle(null) }
-    const settle = (answered: JsonRpcResponse | null, deniedFor?: string): void => {
+    const finish = (response: JsonRpcResponse | null, deniedFor?: string): void => {
       if (this.#calls.get(request.id) !== call) return
-      const response = modern === undefined || answered === null ? answered : modernResponse(request.method, answered, modern)
       traced.end(response)
       this.#calls.delete(request.id)
       ended(callEndOf(response, deniedFor, answer.settle(slot, response)))
@@ -345,22 +345,38 @@ export class ClientSession implements ReachMember {
       else if (modern !== undefined) this.end("its request ended")
       else this.#quiet()
     }
+    const settle = (answered: JsonRpcResponse | null, deniedFor?: string): void =>
+      finish(modern === undefined || answered === null ? answered : modernResponse(request.method, answered, modern), deniedFor)
     this.#calls.set(request.id, call)
     if (request.method === "initialize") {
       const declared = request.params?.["capabilities"]
       this.#capabilities = typeof declared === "object" && declared !== null && !Array.isArray(declared) ? (declared as Record<string, unknown>) : {}
     }
-    const outcome = routed.answer(traced.request, {
+    const answering: Answering = {
       sessionId: this.id,
-      serverRequests: {
-        timeoutMs: this.#deps.settings.serverRequestTimeoutMs,
-        ask: (r) => (modern === undefined ? this.#asks.ask(answer, this.#capabilities, r) : askModernClient()),
-      },
+      serverRequests: { timeoutMs: this.#deps.settings.serverRequestTimeoutMs, ask: (r) => this.#asks.ask(answer, this.#capabilities, r) },
       progress: (n) => void answer.notify(n),
       logMessage: (n) => this.#logMessage(answer, n),
       setLogLevel: (level) => void (this.#logLevel = level),
       settle,
-    })
+    }
+    // A modern request's server requests go through the MRTR bridge (`input_required`), never on its answer's stream.
+    const bridged =
+      modern === undefined
+        ? { answering, call: null }
+        : bridgedAnswering({
+            request,
+            modern,
+            endpoint: reach.name,
+            server: routed.server,
+            caller: place.authorized.caller,
+            answering,
+            finish,
+            timers: this.#deps.timers,
+            callTimeoutMs: this.#deps.settings.requestTimeoutMs,
+          })
+    const outcome = routed.answer(traced.request, bridged.answering)
+    if (typeof outcome === "function") bridged.call?.started(outcome)
     if (typeof outcome !== "function") {
       traced.end(outcome)
       if (this.#calls.get(request.id) === call) this.#calls.delete(request.id)

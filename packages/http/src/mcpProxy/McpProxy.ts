@@ -26,7 +26,9 @@ import { hubReach } from "./hubReach.ts"
 import { isolatedReach } from "./isolatedReach.ts"
 import { initializeProblem } from "./initializeProblem.ts"
 import { readPosted, type PostedMessages } from "./postedMessages.ts"
+import { HeldCalls } from "./HeldCalls.ts"
 import { jsonRpcError, replyForFailure, type ProxyReply } from "./proxyErrorTable.ts"
+import { RequestStateSeal } from "./requestStateSeal.ts"
 import { refuseUngrantedServer } from "./refuseUngrantedServer.ts"
 import { EACH_SERVER, requestAccessOf, serverRefOf, type Authorized } from "./requestAccess.ts"
 import { ServerHub } from "./ServerHub.ts"
@@ -115,6 +117,15 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
   const { logger, mcpServers } = deps
   const tracer = deps.tracer ?? globalTracer()
   const versions = { modern: settings.modernProtocolVersions, legacy: settings.supportedProtocolVersions }
+  const timers = deps.timers ?? realTimers
+  // Calls of 2026-07-28 clients waiting for their input (MRTR), under a key of this process's.
+  const held = new HeldCalls({
+    seal: new RequestStateSeal(),
+    timers,
+    ttlMs: settings.mrtrTtlMs,
+    maxPerPrincipal: settings.maxHeldCallsPerCaller,
+    maxTotal: settings.maxHeldCalls,
+  })
 
   const hubFor = (name: string): ServerHub => {
     const hub = hubs.get(name) ?? new ServerHub({ name, mcpServers, timeoutMs: settings.requestTimeoutMs, logger })
@@ -152,7 +163,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
       settings,
       tracer,
       opener: to.authorized,
-      timers: deps.timers ?? realTimers,
+      timers,
       modern,
       onEnd: (_, reason) => {
         live.delete(session)
@@ -185,6 +196,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
   const unsubscribeRevoked = deps.access.onRevoked((revocation: Revocation) => {
     const why = revocation.kind === "agent" ? "the agent's access was revoked" : "the access token was revoked"
     for (const session of live) if (session.revokedBy(revocation)) session.end(why, "revoked")
+    held.revoke(revocation)
   })
 
   const reply = (ctx: Context, r: ProxyReply): void => {
@@ -271,7 +283,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     // A listen stays open as a 2025-era session's GET stream does: it counts as a session.
     const limit = listen ? admit(to.name) : null
     if (limit !== null) return void reply(ctx, modernReply(message.method, replyForFailure(limit, [message.id])))
-    const session = newSession(to, { envelope, serverInfo: to.serverInfo, listChanges: to.listChanges })
+    const session = newSession(to, { envelope, serverInfo: to.serverInfo, listChanges: to.listChanges, held })
     live.add(session)
     if (listen) sessions.set(session.id, session)
     const outcome = post(ctx, session, { messages: [withoutEnvelope(message)], batch: false }, to.authorized, message.method)
@@ -388,6 +400,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
       unsubscribeGone()
       unsubscribeRevoked()
       agentEndpoint.close()
+      held.close()
       // Every session not yet ended: a 2026-07-28 call's (in `live` only) and a retiring one's, not only those a client may name.
       for (const session of live) session.end("the DTMA is shutting down")
     },

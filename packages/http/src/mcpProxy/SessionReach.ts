@@ -30,6 +30,11 @@ export interface Answering {
    * answered in the server's place, refusing the caller for this reason (a machine code).
    */
   readonly settle: (response: JsonRpcResponse | null, deniedFor?: string) => void
+  /**
+   * The request is a 2026-07-28 client's retry (MRTR): where it would be forwarded, it takes over the
+   * call the DTMA holds for it instead (`HeldCalls.resume`). Grants and routing apply as to any request.
+   */
+  readonly resume?: (() => Stop) | undefined
 }
 
 /** One request, routed: the server it goes to, the request as that server knows it, and how it is answered. */

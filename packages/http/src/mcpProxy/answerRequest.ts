@@ -122,6 +122,6 @@ export const answerRequest = (c: AnswerContext): ProxyFailure | Stop => {
       // Not the last subscriber (or not subscribed at all): the upstream stays subscribed.
       return hub.subscriptions.remove(uriOf(request), c.sessionId) ? forward(c, session) : answered(c, {})
     default:
-      return forward(c, session)
+      return c.resume === undefined ? forward(c, session) : c.resume()
   }
 }

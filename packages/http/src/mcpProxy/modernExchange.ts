@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
-import { ErrorCodes, type JsonRpcRequest, type JsonRpcResponse, type ServerRequestAnswer } from "@dtma/domain"
+import { ErrorCodes, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse, type ServerRequestAnswer } from "@dtma/domain"
 import { SERVER_INFO_KEY, type Envelope } from "./eraOf.ts"
+import type { HeldCalls } from "./HeldCalls.ts"
 import type { ListChanges } from "./ModernListen.ts"
 import type { ProxyReply } from "./proxyErrorTable.ts"
 import type { McpProxySettings } from "./settings.ts"
@@ -24,6 +25,9 @@ export const MODERN_METHODS: ReadonlySet<string> = new Set([
   "completion/complete",
 ])
 
+/** The requests a server may answer `input_required` (mrtr.mdx, "Supported Requests"): the MRTR bridge carries a server's requests only on these. */
+export const MRTR_METHODS: ReadonlySet<string> = new Set(["tools/call", "prompts/get", "resources/read"])
+
 /** Results that carry caching hints (server/utilities/caching.mdx, "Cacheable Results"). */
 const CACHEABLE: ReadonlySet<string> = new Set([
   "server/discover",
@@ -44,7 +48,12 @@ export interface ModernCall {
   readonly serverInfo: () => unknown
   /** Which lists announce their changes there, for a listen's acknowledgement. */
   readonly listChanges: () => ListChanges
+  /** Where a call waits for its client's input (MRTR) between the client's requests. */
+  readonly held: HeldCalls
 }
+
+/** Whether `request` retries an MRTR request: it echoes a `requestState` (mrtr.mdx, "Client Requirements"). */
+export const isRetry = (request: JsonRpcRequest): boolean => MRTR_METHODS.has(request.method) && request.params?.["requestState"] !== undefined
 
 /** The request as a 2025-era server takes it: the envelope's keys out of `_meta` (a progress token, a trace context stay). */
 export const withoutEnvelope = (request: JsonRpcRequest): JsonRpcRequest => {
@@ -73,7 +82,7 @@ export const modernError = (method: string, error: { readonly code: number; read
  * out within its caller's grants (an agent's lists are filtered; the operator's are not, on the
  * same URL), so no cache may hand one caller's answer to another.
  */
-export const modernResponse = (method: string, response: JsonRpcResponse, call: ModernCall): JsonRpcResponse => {
+export const modernResponse = (method: string, response: JsonRpcResponse, call: Pick<ModernCall, "serverInfo">): JsonRpcResponse => {
   if ("error" in response) return { ...response, error: modernError(method, response.error) }
   const result = response.result
   const meta = { ...(isObject(result["_meta"]) ? result["_meta"] : {}), [SERVER_INFO_KEY]: call.serverInfo() }
@@ -81,20 +90,27 @@ export const modernResponse = (method: string, response: JsonRpcResponse, call: 
   return { ...response, result: { ...result, resultType: "complete", ...cache, _meta: meta } }
 }
 
+/** An `input_required` answer of the MRTR bridge's, naming the server as every result does; no caching hints (caching.mdx). */
+export const inputRequiredResponse = (id: JsonRpcId, result: Readonly<Record<string, unknown>>, call: Pick<ModernCall, "serverInfo">): JsonRpcResponse => ({
+  jsonrpc: "2.0",
+  id,
+  result: { ...result, _meta: { [SERVER_INFO_KEY]: call.serverInfo() } },
+})
+
 /** A refusal of the whole request (busy, unavailable) in the codes a modern client reads. */
 export const modernReply = (method: string, reply: ProxyReply): ProxyReply => {
   const body = reply.body as { error?: { code: number; message: string } } | undefined
   return body?.error === undefined ? reply : { ...reply, body: { ...body, error: modernError(method, body.error) } }
 }
 
-/** What the DTMA answers a server that asks a modern client something, until the MRTR bridge carries it as `input_required`. */
-export const askModernClient = (): Effect.Effect<ServerRequestAnswer> =>
+/** What the DTMA answers a server that asks a modern client something about a request MRTR does not cover (a list, a completion). */
+export const askModernClient = (method: string): Effect.Effect<ServerRequestAnswer> =>
   Effect.succeed({
     error: {
       code: ErrorCodes.MethodNotFound,
       message:
-        "the client speaks MCP 2026-07-28, where a server's requests reach it only inside its call's result (input_required), " +
-        "which the DTMA does not relay yet",
+        "the client speaks MCP 2026-07-28, where a server's requests reach it only inside the result of tools/call, prompts/get or resources/read " +
+        `(input_required), not of ${method}`,
     },
   })
 

@@ -19,6 +19,12 @@ export interface McpProxySettings {
   readonly tokenLeewayMs: number
   /** Items in one page of a list on the agent endpoint `/mcp` (its lists are answered from memory). */
   readonly listPageSize: number
+  /** How long a 2026-07-28 client's call answered `input_required` (MRTR) waits for its retry before it is cancelled upstream. */
+  readonly mrtrTtlMs: number
+  /** Calls waiting for their client's input one caller (an agent, or the operator) may have at once; past it the call is refused. */
+  readonly maxHeldCallsPerCaller: number
+  /** Calls waiting for their clients' input, of everyone together. */
+  readonly maxHeldCalls: number
 }
 
 export const DEFAULT_PROXY_SETTINGS: McpProxySettings = {
@@ -31,4 +37,8 @@ export const DEFAULT_PROXY_SETTINGS: McpProxySettings = {
   modernProtocolVersions: ["2026-07-28"],
   tokenLeewayMs: 30_000,
   listPageSize: 1000,
+  mrtrTtlMs: 60_000,
+  // A held call keeps its server's request slot (DTMA_MCP_MAX_IN_FLIGHT) taken, which bounds it first.
+  maxHeldCallsPerCaller: 64,
+  maxHeldCalls: 1024,
 }

@@ -55,7 +55,15 @@ export const createApp = (container: Container, options: AppOptions = {}): Koa =
     logger: bound(container, Tokens.Logger),
     now: options.now ?? (() => new Date()),
   }
-  const { requestTimeoutMs, serverRequestTimeoutMs, sessionIdleTimeoutMs: idleTimeoutMs, maxSessionsPerServer, maxSessions, listPageSize } = deps.config.mcp
+  const {
+    requestTimeoutMs,
+    serverRequestTimeoutMs,
+    mrtrTtlMs,
+    sessionIdleTimeoutMs: idleTimeoutMs,
+    maxSessionsPerServer,
+    maxSessions,
+    listPageSize,
+  } = deps.config.mcp
   const tracer = options.tracer ?? globalTracer()
   const { access } = deps.config
   const agentAccess = bound(container, AgentAccess)
@@ -68,6 +76,7 @@ export const createApp = (container: Container, options: AppOptions = {}): Koa =
     settings: {
       requestTimeoutMs,
       serverRequestTimeoutMs,
+      mrtrTtlMs,
       idleTimeoutMs,
       maxSessionsPerServer,
       maxSessions,

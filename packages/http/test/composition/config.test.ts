@@ -71,6 +71,12 @@ describe("resolving settings", () => {
     expect(() => resolveSettings({ DTMA_MCP_LIST_PAGE_SIZE: "0" }, EMPTY_FILE)).toThrow(/DTMA_MCP_LIST_PAGE_SIZE must be a whole number between 1 and 100000/)
   })
 
+  it("holds a 2026-07-28 client's call waiting for its input 60 s, unless DTMA_MCP_MRTR_TTL_MS says otherwise (from 100 ms)", () => {
+    expect(resolveSettings({}, EMPTY_FILE).mcp.mrtrTtlMs).toBe(60_000)
+    expect(resolveSettings({ DTMA_MCP_MRTR_TTL_MS: "5000" }, EMPTY_FILE).mcp.mrtrTtlMs).toBe(5000)
+    expect(() => resolveSettings({ DTMA_MCP_MRTR_TTL_MS: "50" }, EMPTY_FILE)).toThrow(/DTMA_MCP_MRTR_TTL_MS must be a whole number between 100 and/)
+  })
+
   it("bounds client sessions of the MCP endpoint at 256 per server and 2048 in all, idle ones kept 5 minutes, unless DTMA_MCP_* settings say otherwise", () => {
     expect(resolveSettings({}, EMPTY_FILE).mcp).toMatchObject({ maxSessionsPerServer: 256, maxSessions: 2048, sessionIdleTimeoutMs: 300_000 })
     const s = resolveSettings(

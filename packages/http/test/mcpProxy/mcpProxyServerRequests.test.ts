@@ -108,7 +108,7 @@ describe.each(["local", "remote"])("a server (%s) asking the client whose call i
 })
 
 describe.each(["local", "remote"])("a server (%s) asking about a 2026-07-28 client's call", (server) => {
-  it("is answered MethodNotFound, asking nobody, even when the call declares the capability: the MRTR bridge does not carry it yet", async () => {
+  it("is not put on the call's stream: the client gets it inside its call's result, input_required (the MRTR bridge, mrtrBridge.test.ts)", async () => {
     await startApp()
     const meta = {
       "io.modelcontextprotocol/protocolVersion": "2026-07-28",
@@ -126,9 +126,9 @@ describe.each(["local", "remote"])("a server (%s) asking about a 2026-07-28 clie
       },
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "ask", arguments: ELICIT, _meta: meta } }),
     })
-    const answer = (await res.json()) as { result: { content: Array<{ text: string }>; resultType: string } }
-    expect(answer.result.resultType).toBe("complete")
-    expect(answer.result.content[0]!.text).toMatch(/^refused -32601 .*2026-07-28.*input_required.*does not relay yet/)
+    expect(res.headers.get("content-type")).toBe("application/json")
+    const answer = (await res.json()) as { result: Record<string, unknown> }
+    expect(answer.result).toMatchObject({ resultType: "input_required", inputRequests: { r1: ELICIT }, requestState: expect.any(String) })
   })
 })
 

@@ -16,6 +16,21 @@ export const containersNamed = async (name: string): Promise<ReadonlyArray<{ id:
     .map((line) => ({ id: line.slice(0, line.indexOf(" ")), state: line.slice(line.indexOf(" ") + 1) }))
 
 /**
+ * `docker rm -f` the containers `ids`, at most four to a call (a quirk of the engine the Docker suite
+ * runs on): what the engine said when a call failed, or "".
+ */
+export const removeContainers = async (ids: ReadonlyArray<string>): Promise<string> => {
+  let problem = ""
+  for (let i = 0; i < ids.length; i += 4) {
+    problem = await docker("rm", "-f", ...ids.slice(i, i + 4)).then(
+      () => problem,
+      (e: unknown) => String((e as { stderr?: string }).stderr ?? e).trim(),
+    )
+  }
+  return problem
+}
+
+/**
  * `docker rm -f` every container labelled with one of `names`, trying again when the engine fails a
  * removal (a busy engine sometimes does); throws, saying which are left and why, if any still is.
  */
@@ -26,15 +41,22 @@ export const removeContainersNamed = async (names: Iterable<string>): Promise<vo
     for (let attempt = 0; attempt < 3; attempt++) {
       const ids = (await containersNamed(name)).map((c) => c.id)
       if (ids.length === 0) break
-      problem = await docker("rm", "-f", ...ids).then(
-        () => "",
-        (e: unknown) => String((e as { stderr?: string }).stderr ?? e).trim(),
-      )
+      problem = await removeContainers(ids)
       if (problem !== "") await sleep(1_000)
     }
     if ((await containersNamed(name)).length > 0) left.push(`${name} (${problem || "still listed after removal"})`)
   }
   if (left.length > 0) throw new Error(`containers left behind: ${left.join("; ")}`)
+}
+
+/**
+ * Every container (running or not) of server `server`: its own (`dtma.name`) and, for a `per_agent`
+ * server, its agents' instances, whose `dtma.name` is `<server>/<agent>` and which only
+ * `dtma.isolated-server` names the server of.
+ */
+export const containersOfServer = async (server: string): Promise<ReadonlyArray<string>> => {
+  const ids = async (label: string) => (await docker("ps", "-aq", "--no-trunc", "--filter", `label=${label}=${server}`)).split("\n").filter(Boolean)
+  return [...new Set([...(await ids("dtma.name")), ...(await ids("dtma.isolated-server"))])]
 }
 
 /** An official SDK client of a DTMA's proxied endpoint, authenticated with the bearer token. */
