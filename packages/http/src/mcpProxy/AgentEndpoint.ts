@@ -40,7 +40,20 @@ export interface AgentEndpointDeps extends IsolatedDeps {
 export interface AgentEndpoint extends SessionReach {
   /** A server was removed or replaced: its hub is retired, its part of each session ends (the sessions go on). */
   serverGone(name: string): void
+  /** The tool `caller` is listed under `name`, as listed (its `inputSchema` the server's); null when its catalog lists none. */
+  toolOf(caller: CallerIdentity, name: string): Readonly<Record<string, unknown>> | null
   close(): void
+}
+
+/** Each catalog's tools by listed name, worked out once per catalog (a catalog is replaced, never changed). */
+const toolIndexes = new WeakMap<AggregateCatalog, ReadonlyMap<unknown, Readonly<Record<string, unknown>>>>()
+
+const toolIndexOf = (catalog: AggregateCatalog): ReadonlyMap<unknown, Readonly<Record<string, unknown>>> => {
+  const known = toolIndexes.get(catalog)
+  if (known !== undefined) return known
+  const index = new Map(catalog.tools.map((tool) => [tool["name"], tool] as const))
+  toolIndexes.set(catalog, index)
+  return index
 }
 
 const stringAt = (value: unknown, key: string): string | null => {
@@ -239,6 +252,7 @@ export const makeAgentEndpoint = (deps: AgentEndpointDeps): AgentEndpoint => {
     // Server notifications are judged per server on their way in (`deliver`); list changes are the endpoint's own.
     mayReceive: () => true,
     serverGone: (name) => members.serverGone(name),
+    toolOf: (caller, name) => toolIndexOf(catalogs.of(caller)).get(name) ?? null,
     close: () => unsubscribe(),
   }
 }

@@ -9,17 +9,20 @@ import {
   type McpServerGone,
   type McpServers,
   type Revocation,
+  ruleAllows,
 } from "@dtma/domain"
 import type { Context } from "koa"
 import type { Logger } from "../composition/logger.ts"
 import { requestStateOf } from "../server/requestState.ts"
 import { globalTracer } from "../server/traceContext.ts"
+import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { NO_TALLY } from "./callTally.ts"
 import { AGENT_SERVER_INFO } from "./agentAnswers.ts"
 import { eraOf, type Era } from "./eraOf.ts"
 import { MODERN_METHODS, modernReply, withoutEnvelope, type ModernCall } from "./modernExchange.ts"
 import { listenFilterOf, type ListChanges } from "./ModernListen.ts"
+import { toolCallHeadersRefusal } from "./paramHeaders.ts"
 import { AGENT_ENDPOINT, makeAgentEndpoint } from "./AgentEndpoint.ts"
 import { ClientSession, type PostOutcome } from "./ClientSession.ts"
 import { hubReach } from "./hubReach.ts"
@@ -30,7 +33,7 @@ import { HeldCalls } from "./HeldCalls.ts"
 import { jsonRpcError, replyForFailure, type ProxyReply } from "./proxyErrorTable.ts"
 import { RequestStateSeal } from "./requestStateSeal.ts"
 import { refuseUngrantedServer } from "./refuseUngrantedServer.ts"
-import { EACH_SERVER, requestAccessOf, serverRefOf, type Authorized } from "./requestAccess.ts"
+import { EACH_SERVER, EVERYTHING, requestAccessOf, serverRefOf, type Authorized } from "./requestAccess.ts"
 import { ServerHub } from "./ServerHub.ts"
 import type { SessionReach } from "./SessionReach.ts"
 import { SessionLimitReached } from "./SessionLimitReached.ts"
@@ -103,6 +106,8 @@ interface Addressed {
   readonly serverInfo: () => unknown
   /** Which lists announce their changes, for a modern listen. */
   readonly listChanges: () => ListChanges
+  /** The tool the caller is listed under `name` (its `x-mcp-header` annotations checked on a modern call); null when it is listed none. */
+  readonly tool: (name: string) => unknown
 }
 
 const requestIds = (posted: PostedMessages): ReadonlyArray<JsonRpcId> => posted.messages.flatMap((m) => (isRequest(m) ? [m.id] : []))
@@ -263,7 +268,9 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
    * A 2026-07-28 request: no session, its own answer. It is served by a session of its own (never
    * named, gone once the request ends) on the same path as a 2025-era client's requests — grants,
    * audit, rate limits, revocation and traces alike — without its envelope, which the server does
-   * not know. Closing its answer cancels it.
+   * not know. Closing its answer cancels it. A `tools/call`'s `Mcp-Param-{Name}` headers are first
+   * checked against its arguments, by the called tool's `x-mcp-header` annotations as the endpoint
+   * lists it to the caller (`paramHeaders.ts`); they go no further (the server speaks 2025-era MCP).
    */
   const serveModern = (ctx: Context, to: Addressed, era: Extract<Era, { era: "modern" }>): Promise<void> | undefined => {
     const { message, envelope } = era
@@ -276,6 +283,9 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
       const problem = `Method not found: ${message.method} is not a method of MCP ${envelope.protocolVersion} the DTMA serves`
       return void reply(ctx, { status: 404, headers: {}, body: jsonRpcError(message.id, ErrorCodes.MethodNotFound, problem) })
     }
+    const called = message.method === "tools/call" ? message.params?.["name"] : undefined
+    const mismatch = typeof called === "string" ? toolCallHeadersRefusal(to.tool(called), message, ctx.headers) : null
+    if (mismatch !== null) return void reply(ctx, mismatch)
     const listen = message.method === "subscriptions/listen"
     const filter = listen ? listenFilterOf(message.params) : null
     if (filter !== null && "invalid" in filter)
@@ -358,7 +368,13 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
       const announces = (list: string) => (capabilities[list] as { listChanged?: unknown } | undefined)?.listChanged === true
       return { tools: announces("tools"), prompts: announces("prompts"), resources: announces("resources") }
     }
-    return serve(ctx, { name, authorized: { caller, access }, reach, serverInfo, listChanges })
+    // What discovery found (the base instance's, as for every instance), within the caller's grants.
+    const tool = (called: string) => {
+      if (access !== EVERYTHING && !ruleAllows(access.tools, called)) return null
+      const view = Effect.runSyncExit(mcpServers.get(name))
+      return Exit.isSuccess(view) ? (view.value.capabilities?.tools.find((t) => t["name"] === called) ?? null) : null
+    }
+    return serve(ctx, { name, authorized: { caller, access }, reach, serverInfo, listChanges, tool })
   }
 
   const handleAgentEndpoint: McpProxy["handleAgentEndpoint"] = async (ctx) => {
@@ -371,6 +387,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
       serverInfo: () => AGENT_SERVER_INFO,
       // Every list of `/mcp` changes as servers come and go.
       listChanges: () => ({ tools: true, prompts: true, resources: true }),
+      tool: (called) => agentEndpoint.toolOf(caller, called),
     })
   }
 

@@ -107,6 +107,9 @@ export const decodeHeaderValue = (value: string): string | null => {
 
 const mismatch = (id: JsonRpcRequest["id"] | null, what: string): Era => refused(400, id, ModernErrorCodes.HeaderMismatch, `Header mismatch: ${what}`)
 
+/** The refusal of a request whose headers disagree with its body: 400 with `-32020` (streamable-http.mdx, "Server Validation"). */
+export const headerMismatch = (id: JsonRpcRequest["id"] | null, what: string): ProxyReply => (mismatch(id, what) as Extract<Era, { era: "refused" }>).reply
+
 /** The standard headers of a modern request against its body: the first that is missing or disagrees, or null. */
 const headersProblem = (request: JsonRpcRequest, headers: IncomingHttpHeaders, claimed: string): string | null => {
   const version = header(headers, "mcp-protocol-version")

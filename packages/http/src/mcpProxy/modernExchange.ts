@@ -6,6 +6,7 @@ import type { ListChanges } from "./ModernListen.ts"
 import type { ProxyReply } from "./proxyErrorTable.ts"
 import type { McpProxySettings } from "./settings.ts"
 import { isObject } from "./isObject.ts"
+import { modernListable } from "./paramHeaders.ts"
 
 // A 2026-07-28 request served in front of a 2025-era server: what changes on the way in (the
 // envelope stays at the edge) and on the way back (results stamped, codes the revision retired
@@ -80,14 +81,17 @@ export const modernError = (method: string, error: { readonly code: number; read
  * A response as a modern client reads it: a result marked complete, naming the server, and — for
  * the cacheable methods — stale at once and private: every answer of a DTMA endpoint is worked
  * out within its caller's grants (an agent's lists are filtered; the operator's are not, on the
- * same URL), so no cache may hand one caller's answer to another.
+ * same URL), so no cache may hand one caller's answer to another. A `tools/list` leaves out the
+ * tools whose `x-mcp-header` annotations are invalid, as a 2026-07-28 client MUST (server/tools.mdx,
+ * "x-mcp-header"); a 2025-era client is listed them as the server lists them.
  */
 export const modernResponse = (method: string, response: JsonRpcResponse, call: Pick<ModernCall, "serverInfo">): JsonRpcResponse => {
   if ("error" in response) return { ...response, error: modernError(method, response.error) }
   const result = response.result
   const meta = { ...(isObject(result["_meta"]) ? result["_meta"] : {}), [SERVER_INFO_KEY]: call.serverInfo() }
   const cache = CACHEABLE.has(method) ? { ttlMs: 0, cacheScope: "private" } : {}
-  return { ...response, result: { ...result, resultType: "complete", ...cache, _meta: meta } }
+  const tools = method === "tools/list" && Array.isArray(result["tools"]) ? { tools: (result["tools"] as ReadonlyArray<unknown>).filter(modernListable) } : {}
+  return { ...response, result: { ...result, ...tools, resultType: "complete", ...cache, _meta: meta } }
 }
 
 /** An `input_required` answer of the MRTR bridge's, naming the server as every result does; no caching hints (caching.mdx). */

@@ -47,10 +47,14 @@ interface ToolExtra {
  * granted in the tests. `secrets: false` makes its twin: the same server without the `secret` tool,
  * the `private` prompt, the `test://secret` resource and the `test://items/{id}` template, to ask
  * what a server answers for what it does not have. Its tools are listed three to a page.
+ * `annotated: true` adds `locate`, whose arguments `region` and `where.zone` carry `x-mcp-header`
+ * annotations (`Region`, `Zone`), and `broken`, whose annotation sits where none may (under `items`).
  */
-export const grantsFixture = (probe: GrantsProbe, options: { readonly secrets: boolean }) => (): McpServer => {
+export const grantsFixture = (probe: GrantsProbe, options: { readonly secrets: boolean; readonly annotated?: boolean }) => (): McpServer => {
   const server = new McpServer({ name: "grants-fixture", version: "1.0.0" }, { capabilities: { logging: {}, resources: { subscribe: true } } })
   const tools: Array<string> = []
+  /** The `inputSchema` a tool is listed with, where it is not a bare object. */
+  const schemas = new Map<string, Readonly<Record<string, unknown>>>()
   const tool = (name: string, shape: z.ZodRawShape, run: (args: Record<string, unknown>, extra: ToolExtra) => Promise<string> | string) => {
     tools.push(name)
     server.registerTool(name, { description: name, inputSchema: shape }, async (args: Record<string, unknown>, extra) => ({
@@ -85,6 +89,22 @@ export const grantsFixture = (probe: GrantsProbe, options: { readonly secrets: b
   tool("search_a", {}, () => "a")
   tool("search_b", {}, () => "b")
   if (options.secrets) tool("secret", {}, () => "the secret")
+  if (options.annotated === true) {
+    const where = z.object({ zone: z.number().int() }).optional()
+    tool("locate", { region: z.string().nullable().optional(), where, query: z.string().optional() }, ({ region, where: w }) => {
+      return `${String(region)} ${String((w as { zone?: number } | undefined)?.zone)}`
+    })
+    schemas.set("locate", {
+      type: "object",
+      properties: {
+        region: { type: "string", "x-mcp-header": "Region" },
+        where: { type: "object", properties: { zone: { type: "integer", "x-mcp-header": "Zone" } } },
+        query: { type: "string" },
+      },
+    })
+    tool("broken", { tags: z.array(z.string()).optional() }, () => "broken")
+    schemas.set("broken", { type: "object", properties: { tags: { type: "array", items: { type: "string", "x-mcp-header": "Tag" } } } })
+  }
   const names = (value: string) => ["ann", "bob"].filter((n) => n.startsWith(value))
   server.registerPrompt("greet", { argsSchema: { who: completable(z.string(), names) } }, ({ who }) => ({
     messages: [{ role: "user", content: { type: "text", text: `hello ${who}` } }],
@@ -100,7 +120,9 @@ export const grantsFixture = (probe: GrantsProbe, options: { readonly secrets: b
   }
   server.server.setRequestHandler(ListToolsRequestSchema, ({ params }) => {
     const start = Number(params?.cursor ?? 0)
-    const page = tools.slice(start, start + TOOLS_PAGE).map((name) => ({ name, description: name, inputSchema: { type: "object" as const } }))
+    const page = tools
+      .slice(start, start + TOOLS_PAGE)
+      .map((name) => ({ name, description: name, inputSchema: { type: "object" as const, ...schemas.get(name) } }))
     return start + TOOLS_PAGE < tools.length ? { tools: page, nextCursor: String(start + TOOLS_PAGE) } : { tools: page }
   })
   server.server.setRequestHandler(SubscribeRequestSchema, () => ({}))
@@ -152,14 +174,20 @@ export interface GrantsApp extends TestApp {
   identityOf(token: string): Promise<AgentIdentity>
 }
 
-/** The DTMA over the fakes with `fixture` (the grants fixture, account tool instance `ati-fixture`) and `twin` (its twin) deployed. */
-export const startGrantsApp = async (options: { readonly proxyTimers?: ProxyTimers; readonly config?: Partial<Config> } = {}): Promise<GrantsApp> => {
+/**
+ * The DTMA over the fakes with `fixture` (the grants fixture, account tool instance `ati-fixture`) and `twin` (its twin) deployed.
+ * `annotatedTools`: the fixture has the tools whose arguments carry `x-mcp-header` annotations (see `grantsFixture`).
+ */
+export const startGrantsApp = async (
+  options: { readonly proxyTimers?: ProxyTimers; readonly config?: Partial<Config>; readonly annotatedTools?: boolean } = {},
+): Promise<GrantsApp> => {
   const probe = new GrantsProbe()
   const twinProbe = new GrantsProbe()
   const runtime = new McpServingRuntime({ images: [GRANTS_IMAGE, TWIN_IMAGE] })
-  runtime.servers.set(GRANTS_IMAGE, grantsFixture(probe, { secrets: true }))
+  const { annotatedTools, ...appOptions } = options
+  runtime.servers.set(GRANTS_IMAGE, grantsFixture(probe, { secrets: true, annotated: annotatedTools === true }))
   runtime.servers.set(TWIN_IMAGE, grantsFixture(twinProbe, { secrets: false }))
-  const app = await startTestApp({ runtime, ...options })
+  const app = await startTestApp({ runtime, ...appOptions })
   for (const [name, image, ati] of [
     ["fixture", GRANTS_IMAGE, FIXTURE_ATI],
     ["twin", TWIN_IMAGE, null],
