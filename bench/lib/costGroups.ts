@@ -24,24 +24,24 @@ export type CostGroup =
   | "other"
 
 const WRITES = new Set(["writev", "writeUtf8String", "writeBuffer", "writeLatin1String", "writeAsciiString", "writeUcs2String"])
+const WRITERS = /\/adapters\/src\/mcp\/|\/http\/src\/mcpProxy\/|node_modules\/(koa|pino|sonic-boom)\//
 const JSON_NATIVES = new Set(["parse", "stringify"])
+
+/** A script of any of `names` (space-separated packages). */
+const packages = (names: string): RegExp => new RegExp(`node_modules/(${names.split(" ").join("|")})/`)
 
 // Script rules, first match wins: a dependency by its package, our code by its file.
 const RULES: ReadonlyArray<readonly [RegExp, CostGroup]> = [
-  [
-    /node_modules\/(koa|koa-compose|@koa\/router|delegates|on-finished|statuses|parseurl|accepts|type-is|content-type|mime-types|vary|http-errors|encodeurl|escape-html|fresh|cookies|content-disposition|destroy|only|negotiator|path-to-regexp)\//,
-    "Koa middleware chain",
-  ],
+  [packages("koa koa-compose @koa/router delegates on-finished statuses parseurl accepts type-is content-type mime-types vary"), "Koa middleware chain"],
+  [packages("http-errors encodeurl escape-html fresh cookies content-disposition destroy only negotiator path-to-regexp"), "Koa middleware chain"],
   [/node_modules\/@opentelemetry\/|\/server\/trace(Requests|Context)\.ts|\/mcpProxy\/traceMcpRequest\.ts/, "OTel"],
   [
     /\/server\/(auth|caller|originGuard|rateLimitAgents)\.ts|\/domain\/src\/access\/|\/adapters\/src\/access\/|node_modules\/jose\//,
     "auth (origin, token, rate limit)",
   ],
   [/\/server\/audit\w*\.ts|\/mcpProxy\/callTally\.ts|\/domain\/src\/audit\/|\/adapters\/src\/audit\/|\/composition\/auditTrail\.ts/, "audit"],
-  [
-    /node_modules\/(pino|pino-std-serializers|sonic-boom|thread-stream|prom-client|tdigest|bintrees)\/|\/server\/(observeRequests|metrics)\.ts|\/composition\/logger\.ts/,
-    "logging and metrics",
-  ],
+  [packages("pino pino-std-serializers sonic-boom thread-stream prom-client tdigest bintrees"), "logging and metrics"],
+  [/\/server\/(observeRequests|metrics)\.ts|\/composition\/logger\.ts/, "logging and metrics"],
   [
     /node_modules\/(@koa\/bodyparser|co-body|raw-body|inflation|@hapi\/bourne|iconv-lite|bytes|unpipe)\/|\/server\/(jsonBody|forbiddenBodyKey)\.ts/,
     "body parsing",
@@ -70,7 +70,9 @@ export const costGroupOf = (stack: ReadonlyArray<Frame>): CostGroup => {
   if (leaf === undefined) return "other"
   if (leaf.functionName === "(garbage collector)") return "garbage collector"
   if (leaf.url === "" && WRITES.has(leaf.functionName)) {
-    return stack.some((f) => /\/adapters\/src\/mcp\//.test(f.url)) ? "writes: upstream" : "writes: the answer"
+    // The nearest writer decides: an answer is often written inside the upstream's read callback.
+    const writer = stack.find((f) => WRITERS.test(f.url))
+    return writer !== undefined && /\/adapters\/src\/mcp\//.test(writer.url) ? "writes: upstream" : "writes: the answer"
   }
   if (leaf.url === "" && JSON_NATIVES.has(leaf.functionName)) return "JSON parse/stringify"
   for (const frame of stack) {

@@ -14,6 +14,7 @@ const auth = frame("isOperatorKey", "file:///work/packages/http/src/server/auth.
 describe("the cost group of a profile sample", () => {
   it.each([
     ["an answer's write", [frame("writev"), socket, postAnswer, koa], "writes: the answer"],
+    ["an answer written inside the upstream's read callback", [frame("writev"), socket, postAnswer, effect, upstream, attach], "writes: the answer"],
     ["a write to the attach stream", [frame("writeUtf8String"), socket, attach, effect, upstream], "writes: upstream"],
     ["JSON.stringify called by the proxy", [frame("stringify"), postAnswer, koa], "JSON parse/stringify"],
     ["a token digest", [frame("digest", "node:internal/crypto/hash"), auth, koa], "auth (origin, token, rate limit)"],
