@@ -82,7 +82,7 @@ export type ServerEvent =
   | { readonly _tag: "StopRequested" }
   | { readonly _tag: "ContainerStopped"; readonly container: ManagedContainer }
   | { readonly _tag: "StopFailed"; readonly reason: string }
-  /** A redeploy's new container is ready; `sameServer`: it runs the same image (clients may stay). */
+  /** A redeploy's new container is ready; `sameServer`: it runs the same image under the same isolation (clients may stay). */
   | {
       readonly _tag: "Replaced"
       readonly connection: number

@@ -73,6 +73,9 @@ export const makeIsolatedInstances = (deps: IsolatedInstancesDeps) => {
   const leaving = new Map<string, string>()
   /** Names whose removal is queued or under way now. */
   const removing = new Set<string>()
+  /** Servers being removed: no agent's instance of theirs is made from their removal's start. */
+  const closing = new Set<string>()
+  const closingError = (server: string) => new McpServerUnavailable({ name: server, health: "stopping", detail: null })
 
   const parentOf = (server: string): SupervisedServer | null => {
     const found = mailboxes.get(server)?.server ?? null
@@ -92,6 +95,7 @@ export const makeIsolatedInstances = (deps: IsolatedInstancesDeps) => {
       if (parent === null || isolationOf(parent) !== "per_agent" || pools.get(server)?.get(entry.agent) !== entry) {
         return yield* new InstanceNotFound({ name: server })
       }
+      if (closing.has(server)) return yield* closingError(server)
       // What a removal that failed left under the name goes first: no two containers of one instance.
       if (leaving.has(box.name)) yield* removeWork(box)
       const isolatedFor = { server, agent: entry.agent }
@@ -157,6 +161,7 @@ export const makeIsolatedInstances = (deps: IsolatedInstancesDeps) => {
       const parent = parentOf(server)
       if (parent === null) return yield* new InstanceNotFound({ name: server })
       if (agent === null || isolationOf(parent) !== "per_agent") return server
+      if (closing.has(server)) return yield* closingError(server)
       // An operator's stop holds for every agent's instance; a server restarting after a crash holds for none.
       const health = healthOf(parent.state)
       if (health === "stopped" || health === "stopping") return yield* new McpServerUnavailable({ name: server, health, detail: parent.lastError })
@@ -180,7 +185,7 @@ export const makeIsolatedInstances = (deps: IsolatedInstancesDeps) => {
           // A creation that failed leaves no entry behind: the next call tries again.
           if (pools.get(server)?.get(agent) === made && mailboxes.get(name)?.server == null) pools.get(server)?.delete(agent)
           return Effect.fail(
-            e instanceof InstanceNotFound
+            e instanceof InstanceNotFound || e instanceof McpServerUnavailable
               ? e
               : new McpServerUnavailable({
                   name: server,
@@ -207,6 +212,16 @@ export const makeIsolatedInstances = (deps: IsolatedInstancesDeps) => {
       markLeaving(server, names)
       yield* Effect.forEach(names, removeInstance, { concurrency: 4, discard: true })
       return names.length
+    })
+
+  /**
+   * Runs `removal` (the server's) with the server closing: an agent's call that races it is refused
+   * as unavailable instead of making an instance that would outlive the server.
+   */
+  const closingWhile = <A, E, R>(server: string, removal: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.suspend(() => {
+      closing.add(server)
+      return removal.pipe(Effect.ensuring(Effect.sync(() => closing.delete(server))))
     })
 
   /** Stops every instance of `server` (its stop): each starts again on its agent's next call. */
@@ -296,7 +311,7 @@ export const makeIsolatedInstances = (deps: IsolatedInstancesDeps) => {
   /** The name of `agent`'s instance of `server`, if it has one now. */
   const nameOf = (server: string, agent: string): string | null => pools.get(server)?.get(agent)?.name ?? null
 
-  return { instanceFor, removeAll, stopAll, startReaper, adopt, viewsOf, nameOf, reapEveryMs, announce: deps.announce }
+  return { instanceFor, removeAll, closingWhile, stopAll, startReaper, adopt, viewsOf, nameOf, reapEveryMs, announce: deps.announce }
 }
 
 export type IsolatedInstances = ReturnType<typeof makeIsolatedInstances>

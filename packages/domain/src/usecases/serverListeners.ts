@@ -5,7 +5,7 @@ import type { Mailbox } from "./serverInterpreter.ts"
 /** A server whose client sessions must end: what they were opened on is no longer there. */
 export interface McpServerGone {
   readonly name: string
-  /** `removed`: no server has the name any more; `replaced`: a redeploy put a different image under it. */
+  /** `removed`: no server has the name any more; `replaced`: a redeploy put a different image (or isolation) under it. */
   readonly reason: "removed" | "replaced"
 }
 

@@ -7,7 +7,7 @@ import { firstStep, type ServerEvent, type SupervisedServer } from "../mcp/serve
 import type { ContainerRuntime } from "../ports/ContainerRuntime.ts"
 import type { DeployRequest } from "./deployRequest.ts"
 import type { DeployError, Instances, ManageError, StartError } from "./Instances.ts"
-import { serving, type IsolatedInstances } from "./IsolatedInstances.ts"
+import { isolationOf, serving, type IsolatedInstances } from "./IsolatedInstances.ts"
 import type { CredentialError, McpCredentialFlow } from "./mcpCredentials.ts"
 import type { Interpreter, Mailbox } from "./serverInterpreter.ts"
 import type { McpServerGone } from "./serverListeners.ts"
@@ -33,7 +33,7 @@ export interface ServerOperationsDeps {
   readonly instances: Instances
   readonly runtime: ContainerRuntime
   readonly flow: McpCredentialFlow
-  readonly isolated: Pick<IsolatedInstances, "removeAll" | "stopAll">
+  readonly isolated: Pick<IsolatedInstances, "removeAll" | "closingWhile" | "stopAll">
   readonly announce: (name: string, reason: McpServerGone["reason"]) => void
   /** A server as callers name it (never an agent's own instance), read when the effect runs. */
   readonly find: (name: string) => Effect.Effect<SupervisedServer, InstanceNotFound>
@@ -84,7 +84,8 @@ export const makeServerOperations = (deps: ServerOperationsDeps) => {
         const server = yield* serverIn(box)
         const fresh = yield* instances.deployReplacement(yield* flow.readied(deployRequest))
         const opened = yield* open(box, fresh).pipe(Effect.tapError(() => runtime.remove(fresh.containerId).pipe(Effect.ignore)))
-        const sameServer = sameImage(server.container, opened.container)
+        // A session chose its upstream (the base instance or the agent's own) by the isolation it opened under: a new isolation ends it.
+        const sameServer = sameImage(server.container, opened.container) && isolationOf(server) === isolationOf({ ...server, container: opened.container })
         yield* apply(box, { _tag: "Replaced", connection: opened.connection, container: opened.container, snapshot: opened.snapshot, sameServer })
         yield* flow.track(opened.container, deployRequest)
         // The agents' instances ran what was replaced: they go, with their sessions; each agent's next call makes a new one.
@@ -130,19 +131,24 @@ export const makeServerOperations = (deps: ServerOperationsDeps) => {
 
   const remove = (name: string) =>
     request(name, (box) =>
-      Effect.gen(function* () {
-        // The agents' instances go first: no container of the server is left behind.
-        yield* isolated.removeAll(name)
-        if (box.server !== null) {
-          // Drain: calls in flight finish (bounded) before the container goes.
-          const live = sessionOf(box)
-          if (live !== undefined) yield* drain(live)
-          yield* run(box, { _tag: "CancelTimers" })
-          yield* run(box, { _tag: "Forget" })
-        }
-        yield* instances.remove(name)
-        yield* flow.release(name)
-      }),
+      isolated.closingWhile(
+        name,
+        Effect.gen(function* () {
+          // The agents' instances go first (no new one is made from here on): no container of the server is left behind.
+          yield* isolated.removeAll(name)
+          if (box.server !== null) {
+            // Drain: calls in flight finish (bounded) before the container goes.
+            const live = sessionOf(box)
+            if (live !== undefined) yield* drain(live)
+            yield* run(box, { _tag: "CancelTimers" })
+            yield* run(box, { _tag: "Forget" })
+          }
+          // And again: whatever a call that raced the removal's start made goes too.
+          yield* isolated.removeAll(name)
+          yield* instances.remove(name)
+          yield* flow.release(name)
+        }),
+      ),
     ).pipe(Effect.asVoid) as Effect.Effect<void, ManageError>
 
   return {

@@ -150,6 +150,34 @@ describe("a per_agent MCP server", () => {
     expect(await d.vt.failure(mcp.instanceFor("memory", "agent-a"))).toMatchObject({ _tag: "InstanceNotFound", name: "memory" })
   })
 
+  it("refuses an agent's first call while it is being removed, and leaves no container of its own behind", async () => {
+    const mcp = await setUp({ requestTimeoutMs: 60_000, drainTimeoutMs: 5_000 })
+    await d.vt.run(mcp.deploy(perAgent()))
+    // The operator's call in flight keeps the removal draining the base instance.
+    const held = d.vt.run(
+      mcp
+        .session("memory")
+        .pipe(
+          Effect.flatMap((s) =>
+            s.forward("client", { jsonrpc: "2.0", id: 9, method: "tools/call", params: { name: "hold", arguments: {} } }, { timeoutMs: 60_000 }),
+          ),
+        ),
+    )
+    await d.vt.advance(0)
+    let removed = false
+    const removal = d.vt.run(mcp.remove("memory")).then(() => void (removed = true))
+    await d.vt.advance(100)
+    const raced = await d.vt.run(Effect.exit(mcp.instanceFor("memory", "agent-b")))
+    expect(raced._tag).toBe("Failure")
+    expect(JSON.stringify(raced)).toContain("McpServerUnavailable")
+    release()
+    await d.vt.until(() => removed, { stepMs: 100, limitMs: 10_000 })
+    await Promise.all([held, removal])
+    await d.vt.advance(IDLE_MS)
+    expect(await containersOf("memory")).toEqual([])
+    expect(d.runtime.containerCount()).toBe(0)
+  })
+
   it("replaces its agents' instances on a redeploy, ending their sessions: each agent's next call runs the new image", async () => {
     const mcp = await setUp()
     const gone: Array<McpServerGone> = []

@@ -21,21 +21,19 @@ import {
 import { makeAgentCatalogs } from "./agentCatalogs.ts"
 import { AgentMembers, subscriptionKey, type Member } from "./agentMembers.ts"
 import { answerRequest, NOTHING_TO_STOP } from "./answerRequest.ts"
-import { answerIsolated } from "./isolatedReach.ts"
+import { answerIsolated, type IsolatedDeps } from "./isolatedReach.ts"
 import { discoverResult } from "./modernExchange.ts"
 import { NOTHING, requestAccessOf, serverRefOf } from "./requestAccess.ts"
 import type { ServerHub } from "./ServerHub.ts"
 import type { ReachMember, Routed, SessionReach } from "./SessionReach.ts"
-import type { McpProxySettings } from "./settings.ts"
 
 /** What the agent endpoint's sessions are counted under; no server can have the name (it holds a `/`). */
 export const AGENT_ENDPOINT = "/mcp"
 
-export interface AgentEndpointDeps {
+export interface AgentEndpointDeps extends IsolatedDeps {
   readonly mcpServers: McpServers
   /** The hub of a server: the proxy's own, shared with the sessions of the server's endpoint. */
   readonly hubFor: (name: string) => ServerHub
-  readonly settings: McpProxySettings
 }
 
 /** The reach of the sessions of `/mcp`, and what the proxy tells it. */
@@ -115,15 +113,14 @@ export const makeAgentEndpoint = (deps: AgentEndpointDeps): AgentEndpoint => {
       const outcome =
         caller.kind === "agent" && mcpServers.isolationOf(server) === "per_agent"
           ? // The agent's own instance of the server, through its own hub (`isolatedReach.ts`).
-            answerIsolated({
-              mcpServers,
+            answerIsolated(deps, {
+              ...answering,
+              settle,
+              request: routed,
+              access,
               server,
               agent: caller.sub,
-              hubFor: deps.hubFor,
-              request: routed,
-              settle,
               onHub: (hub) => void (member === undefined ? undefined : members.joinHub(member, server, hub)),
-              answer: (hub) => answerRequest({ ...answering, settle, request: routed, hub, settings, access }),
               failureAnswer: (failure) => unavailableAnswer(routed, server, failure),
             })
           : answerRequest({ ...answering, settle, request: routed, hub: joined(member, server), settings, access })

@@ -8,14 +8,13 @@ import {
   type ServerRequest,
   type ServerRequestAnswer,
 } from "@dtma/domain"
+import { isObject } from "./isObject.ts"
 
 /** Where a request to the client goes: the event stream answering the client request it is about. */
 export interface AskChannel {
   /** Writes `message` to the client; false when it cannot be written any more. */
   send(message: JsonRpcRequest | JsonRpcNotification): boolean
 }
-
-const isObject = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === "object" && value !== null && !Array.isArray(value)
 
 const refused = (message: string): ServerRequestAnswer => ({ error: { code: ErrorCodes.MethodNotFound, message } })
 

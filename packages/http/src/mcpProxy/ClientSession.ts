@@ -13,10 +13,9 @@ import {
   type JsonRpcResponse,
   type Revocation,
 } from "@dtma/domain"
-import { outcomeOfJsonRpcError } from "../server/auditMcpRequest.ts"
 import { EdgeErrorCodes } from "../server/mcpEndpoints.ts"
 import { passesLevel, type LogLevel } from "./logLevels.ts"
-import type { CallEnd, CallTally } from "./callTally.ts"
+import { callEndOf, type CallTally } from "./callTally.ts"
 import { ClientAsks } from "./ClientAsks.ts"
 import { askModernClient, modernResponse, type ModernCall } from "./modernExchange.ts"
 import { listenRoute, type ModernListen } from "./ModernListen.ts"
@@ -93,16 +92,6 @@ const strayResponse = (id: JsonRpcId | null): ProxyReply => ({
 
 const duplicateId = (id: JsonRpcId): JsonRpcResponse =>
   jsonRpcError(id, ErrorCodes.InvalidRequest, `Invalid Request: id ${JSON.stringify(id)} is already in use by a request in flight in this session`)
-
-/** How a request ended, from its answer; `deniedFor`: the DTMA refused it in the server's place, for that reason. */
-const callEndOf = (response: JsonRpcResponse | null, deniedFor: string | undefined, responseBytes: number): CallEnd => {
-  if (response === null) return { outcome: "cancelled", errorCode: null, responseBytes }
-  if (deniedFor !== undefined) return { outcome: "denied", errorCode: deniedFor, responseBytes }
-  if ("error" in response) return { outcome: outcomeOfJsonRpcError(response.error.code), errorCode: response.error.code, responseBytes }
-  // A tool's own failure is a result (`isError`), not a JSON-RPC error: the call still failed.
-  const toolFailed = (response.result as { isError?: unknown } | undefined)?.isError === true
-  return toolFailed ? { outcome: "error", errorCode: "tool_error", responseBytes } : { outcome: "ok", errorCode: null, responseBytes }
-}
 
 /** One POST's messages as the session takes them: who sent them, in which trace, and where their ends are counted. */
 export interface PostContext {
@@ -328,7 +317,16 @@ export class ClientSession implements ReachMember {
     const { reach, tracer, modern } = this.#deps
     const routed =
       modern !== undefined && request.method === "subscriptions/listen"
-        ? listenRoute({ request, authorized: place.authorized, member: this, reach, modern, answer, opened: (l) => void (this.#listening = l) })
+        ? listenRoute({
+            request,
+            authorized: place.authorized,
+            member: this,
+            reach,
+            modern,
+            answer,
+            opened: (l) => void (this.#listening = l),
+            upstream: { tally: place.tally, tracer, trace: place.trace },
+          })
         : reach.route(request, place.authorized, this)
     // `traced.traceId` is the trace of this request, for its audit record.
     // A modern request has no session to name.

@@ -19,7 +19,7 @@ import { NO_TALLY } from "./callTally.ts"
 import { AGENT_SERVER_INFO } from "./agentAnswers.ts"
 import { eraOf, type Era } from "./eraOf.ts"
 import { MODERN_METHODS, modernReply, withoutEnvelope, type ModernCall } from "./modernExchange.ts"
-import type { ListChanges } from "./ModernListen.ts"
+import { listenFilterOf, type ListChanges } from "./ModernListen.ts"
 import { AGENT_ENDPOINT, makeAgentEndpoint } from "./AgentEndpoint.ts"
 import { ClientSession, type PostOutcome } from "./ClientSession.ts"
 import { hubReach } from "./hubReach.ts"
@@ -82,7 +82,7 @@ export interface McpProxy {
   /** Open client sessions, of one server (or `/mcp`) or of all. */
   sessionCount(name?: string): number
   sessionStats(): McpSessionStats
-  /** Ends every client session (at shutdown). */
+  /** Ends every client session (at shutdown): their calls in flight are cancelled upstream, 2026-07-28 clients' included. */
   close(): void
 }
 
@@ -121,7 +121,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     hubs.set(name, hub)
     return hub
   }
-  const agentEndpoint = makeAgentEndpoint({ mcpServers, hubFor, settings })
+  const agentEndpoint = makeAgentEndpoint({ mcpServers, hubFor, settings, logger })
 
   const countOf = (name?: string): number => {
     if (name === undefined) return sessions.size
@@ -202,7 +202,10 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     if (id === "") return SESSION_REQUIRED
     const session = sessions.get(id)
     if (session?.name !== to.name || session.modern || !session.admits(to.authorized.caller)) return SESSION_NOT_FOUND
-    return versionProblem(ctx.headers, settings.supportedProtocolVersions) ?? session
+    const problem = versionProblem(ctx.headers, settings.supportedProtocolVersions)
+    if (problem !== null) return problem
+    requestStateOf(ctx).mcpSessionId = session.id
+    return session
   }
 
   /**
@@ -262,6 +265,9 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
       return void reply(ctx, { status: 404, headers: {}, body: jsonRpcError(message.id, ErrorCodes.MethodNotFound, problem) })
     }
     const listen = message.method === "subscriptions/listen"
+    const filter = listen ? listenFilterOf(message.params) : null
+    if (filter !== null && "invalid" in filter)
+      return void reply(ctx, { status: 400, headers: {}, body: jsonRpcError(message.id, ErrorCodes.InvalidParams, `Invalid params: ${filter.invalid}`) })
     // A listen stays open as a 2025-era session's GET stream does: it counts as a session.
     const limit = listen ? admit(to.name) : null
     if (limit !== null) return void reply(ctx, modernReply(message.method, replyForFailure(limit, [message.id])))
@@ -327,7 +333,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     // An agent on a `per_agent` server reaches its own instance; the operator, the server's base instance.
     const reach = (): SessionReach =>
       caller.kind === "agent" && mcpServers.isolationOf(name) === "per_agent"
-        ? isolatedReach({ mcpServers, server: name, agent: caller.sub, hubFor, settings })
+        ? isolatedReach({ mcpServers, server: name, agent: caller.sub, hubFor, settings, logger })
         : hubReach(hubFor(name), settings)
     // What the server said it is (its base instance's initialize, the same for every instance).
     const hello = () => {
@@ -382,7 +388,8 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
       unsubscribeGone()
       unsubscribeRevoked()
       agentEndpoint.close()
-      for (const session of sessions.values()) session.end("the DTMA is shutting down")
+      // Every session not yet ended: a 2026-07-28 call's (in `live` only) and a retiring one's, not only those a client may name.
+      for (const session of live) session.end("the DTMA is shutting down")
     },
   }
 }

@@ -1,10 +1,14 @@
+import type { Context as TraceContext, Tracer } from "@opentelemetry/api"
 import { ErrorCodes, type JsonRpcId, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "@dtma/domain"
 import { NOTHING_TO_STOP, type Stop } from "./answerRequest.ts"
 import { SUBSCRIPTION_ID_KEY } from "./eraOf.ts"
 import type { ModernCall } from "./modernExchange.ts"
-import { jsonRpcError } from "./proxyErrorTable.ts"
+import { jsonRpcError, PROXY_ERROR_TABLE } from "./proxyErrorTable.ts"
 import type { Authorized } from "./requestAccess.ts"
-import type { ReachMember, Routed, SessionReach } from "./SessionReach.ts"
+import type { Answering, ReachMember, Routed, SessionReach } from "./SessionReach.ts"
+import { callEndOf, type CallTally } from "./callTally.ts"
+import { traceMcpRequest } from "./traceMcpRequest.ts"
+import { isObject } from "./isObject.ts"
 
 // `subscriptions/listen` (MCP 2026-07-28, basic/patterns/subscriptions.mdx): a modern client's
 // stream of list changes and resource updates, on the answer to its own request.
@@ -30,7 +34,11 @@ const LISTS = [
   ["resourcesListChanged", "resources", "notifications/resources/list_changed"],
 ] as const
 
-const isObject = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === "object" && value !== null && !Array.isArray(value)
+/**
+ * The most resources one listen may subscribe to: each is a `resources/subscribe` upstream, which
+ * the rate limits charge and the audit records as a 2025-era client's own would be.
+ */
+export const MAX_LISTEN_RESOURCES = 100
 
 /** The filter of a listen's params, or what is wrong with it. */
 export const listenFilterOf = (params: Readonly<Record<string, unknown>> | undefined): ListenFilter | { readonly invalid: string } => {
@@ -40,6 +48,8 @@ export const listenFilterOf = (params: Readonly<Record<string, unknown>> | undef
   const uris = filter["resourceSubscriptions"]
   if (uris !== undefined && !(Array.isArray(uris) && uris.every((u) => typeof u === "string")))
     return { invalid: "notifications.resourceSubscriptions must be an array of strings" }
+  if (uris !== undefined && uris.length > MAX_LISTEN_RESOURCES)
+    return { invalid: `notifications.resourceSubscriptions names ${uris.length} resources; a listen may subscribe to at most ${MAX_LISTEN_RESOURCES}` }
   return filter as ListenFilter
 }
 
@@ -98,6 +108,15 @@ export class ModernListen {
   }
 }
 
+/** Where a listen's upstream subscriptions are accounted for, as a 2025-era client's `resources/subscribe` is. */
+export interface UpstreamAccounting {
+  /** Each subscription is one call of the listen's POST, for its audit record. */
+  readonly tally: CallTally
+  readonly tracer: Tracer
+  /** The POST's span: the parent of each subscription's span. */
+  readonly trace: TraceContext
+}
+
 export interface ListenRouteOptions {
   readonly request: JsonRpcRequest
   readonly authorized: Authorized
@@ -109,7 +128,36 @@ export interface ListenRouteOptions {
   readonly answer: { notify(notification: JsonRpcNotification): boolean }
   /** The listen is open: the session hands it the server notifications that reach it. */
   readonly opened: (listen: ModernListen) => void
+  readonly upstream: UpstreamAccounting
 }
+
+/**
+ * Subscribes one resource of a listen as a 2025-era client's `resources/subscribe` is served: routed
+ * within its caller's grants, with a span and an audit record of its own. Resolves whether it was taken.
+ */
+const subscribe = (options: ListenRouteOptions, answering: Answering, uri: string, id: JsonRpcId, stops: Array<Stop>): Promise<boolean> =>
+  new Promise((resolve) => {
+    const { tally, tracer, trace } = options.upstream
+    const route = options.reach.route({ jsonrpc: "2.0", id, method: "resources/subscribe", params: { uri } }, options.authorized, options.member)
+    const traced = traceMcpRequest(tracer, { parent: trace, request: route.request, server: route.server, sessionId: null })
+    const ended = tally.begin({ request: route.request, server: route.server, sessionId: null, traceId: traced.traceId ?? null })
+    let settled = false
+    const settle = (response: JsonRpcResponse | null, deniedFor?: string): void => {
+      if (settled) return
+      settled = true
+      traced.end(response)
+      ended(callEndOf(response, deniedFor, 0))
+      resolve(response !== null && "result" in response)
+    }
+    const outcome = route.answer(traced.request, { ...answering, settle })
+    if (typeof outcome === "function")
+      return void stops.push(() => {
+        outcome()
+        settle(null)
+      })
+    traced.end(outcome)
+    settle(jsonRpcError(id, PROXY_ERROR_TABLE[outcome._tag].code, outcome._tag))
+  })
 
 /**
  * A modern `subscriptions/listen`, answered by its session: the session joins its reach (list
@@ -120,7 +168,7 @@ export interface ListenRouteOptions {
  * client closes it or the DTMA ends it.
  */
 export const listenRoute = (options: ListenRouteOptions): Routed => {
-  const { request, authorized, member, reach, modern, answer } = options
+  const { request, member, reach, modern, answer } = options
   return {
     server: reach.server,
     request,
@@ -135,16 +183,7 @@ export const listenRoute = (options: ListenRouteOptions): Routed => {
       reach.join(member)
       const uris = filter.resourceSubscriptions ?? []
       const stops: Array<Stop> = []
-      const subscribed = uris.map(
-        (uri, i) =>
-          new Promise<boolean>((resolve) => {
-            const subscribe: JsonRpcRequest = { jsonrpc: "2.0", id: `${String(routed.id)}/subscribe-${i}`, method: "resources/subscribe", params: { uri } }
-            const route = reach.route(subscribe, authorized, member)
-            const outcome = route.answer(route.request, { ...answering, settle: (response) => resolve(response !== null && "result" in response) })
-            if (typeof outcome === "function") stops.push(outcome)
-            else resolve(false)
-          }),
-      )
+      const subscribed = uris.map((uri, i) => subscribe(options, answering, uri, `${String(routed.id)}/subscribe-${i}`, stops))
       void Promise.all(subscribed).then((ok) =>
         listen.acknowledge(
           filter,

@@ -1,4 +1,5 @@
-import type { AuditOutcome, JsonRpcRequest } from "@dtma/domain"
+import type { AuditOutcome, JsonRpcRequest, JsonRpcResponse } from "@dtma/domain"
+import { outcomeOfJsonRpcError } from "../server/auditMcpRequest.ts"
 
 /** How one JSON-RPC request the proxy took on ended, for its audit record. */
 export interface CallEnd {
@@ -28,3 +29,13 @@ export interface CallTally {
 
 /** For a request nobody audits (the proxy's unit tests, say). */
 export const NO_TALLY: CallTally = { begin: () => () => undefined, abandon: () => undefined }
+
+/** How a request ended, from its answer; `deniedFor`: the DTMA refused it in the server's place, for that reason. */
+export const callEndOf = (response: JsonRpcResponse | null, deniedFor: string | undefined, responseBytes: number): CallEnd => {
+  if (response === null) return { outcome: "cancelled", errorCode: null, responseBytes }
+  if (deniedFor !== undefined) return { outcome: "denied", errorCode: deniedFor, responseBytes }
+  if ("error" in response) return { outcome: outcomeOfJsonRpcError(response.error.code), errorCode: response.error.code, responseBytes }
+  // A tool's own failure is a result (`isError`), not a JSON-RPC error: the call still failed.
+  const toolFailed = (response.result as { isError?: unknown } | undefined)?.isError === true
+  return toolFailed ? { outcome: "error", errorCode: "tool_error", responseBytes } : { outcome: "ok", errorCode: null, responseBytes }
+}

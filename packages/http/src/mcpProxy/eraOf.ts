@@ -2,6 +2,8 @@ import type { IncomingHttpHeaders } from "node:http"
 import { ErrorCodes, isRequest, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest } from "@dtma/domain"
 import { LOG_LEVELS, type LogLevel } from "./logLevels.ts"
 import type { ProxyReply } from "./proxyErrorTable.ts"
+import { REFUSED } from "./streamableHttp.ts"
+import { isObject } from "./isObject.ts"
 
 // Which protocol era an HTTP request to a DTMA MCP endpoint speaks (MCP 2026-07-28,
 // basic/versioning.mdx, "A dual-era server selects its behavior from how the client opens"): a
@@ -52,11 +54,7 @@ export const NAME_SOURCE: Readonly<Record<string, "name" | "uri">> = { "tools/ca
 
 /** The first modern revision: a version header naming it or a later date is modern. */
 const FIRST_MODERN = "2026-07-28"
-/** The code the SDK transports answer a refused exchange with (a 405 among them). */
-const REFUSED = -32000
 const isModernVersion = (version: string): boolean => /^\d{4}-\d{2}-\d{2}$/.test(version) && version >= FIRST_MODERN
-
-const isObject = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === "object" && value !== null && !Array.isArray(value)
 
 const refused = (status: number, id: JsonRpcRequest["id"] | null, code: number, message: string, data?: unknown): Era => ({
   era: "refused",

@@ -1,6 +1,5 @@
 import type { JsonRpcRequest } from "@dtma/domain"
-
-const isObject = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === "object" && value !== null && !Array.isArray(value)
+import { isObject } from "./isObject.ts"
 
 const INITIALIZE_PARAMS =
   "Invalid params: initialize takes protocolVersion (a string), capabilities (an object) and clientInfo (an object with a name and a version)"

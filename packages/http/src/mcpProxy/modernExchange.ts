@@ -4,6 +4,7 @@ import { SERVER_INFO_KEY, type Envelope } from "./eraOf.ts"
 import type { ListChanges } from "./ModernListen.ts"
 import type { ProxyReply } from "./proxyErrorTable.ts"
 import type { McpProxySettings } from "./settings.ts"
+import { isObject } from "./isObject.ts"
 
 // A 2026-07-28 request served in front of a 2025-era server: what changes on the way in (the
 // envelope stays at the edge) and on the way back (results stamped, codes the revision retired
@@ -44,8 +45,6 @@ export interface ModernCall {
   /** Which lists announce their changes there, for a listen's acknowledgement. */
   readonly listChanges: () => ListChanges
 }
-
-const isObject = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === "object" && value !== null && !Array.isArray(value)
 
 /** The request as a 2025-era server takes it: the envelope's keys out of `_meta` (a progress token, a trace context stay). */
 export const withoutEnvelope = (request: JsonRpcRequest): JsonRpcRequest => {

@@ -24,8 +24,9 @@ export const sseEventOfJson = (json: string): string => `event: message\ndata: $
 export const SSE_KEEPALIVE = ": keepalive\n\n"
 export const SSE_KEEPALIVE_MS = 15_000
 
-/** The codes the SDK's transport used for a refused exchange and for an unknown session. */
-const REFUSED = -32000
+/** The code the SDK's transports answer a refused exchange with (a 405 among them). */
+export const REFUSED = -32000
+/** The code the SDK's transport used for an unknown session. */
 const UNKNOWN_SESSION = -32001
 
 const refusal = (status: number, code: number, message: string, headers: Readonly<Record<string, string>> = {}): ProxyReply => ({

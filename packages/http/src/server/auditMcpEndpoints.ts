@@ -118,7 +118,7 @@ export const auditMcpEndpoints = (options: AuditMcpEndpointsOptions): Middleware
     const body: unknown = ctx.request.body
     const message = objectOf(body)
     // A session the answer names, or one the request named and was served on (a stream, a DELETE); never one merely claimed.
-    const session = res.getHeader("mcp-session-id") ?? (outcome === "ok" ? ctx.get("mcp-session-id") : "")
+    const session = res.getHeader("mcp-session-id") ?? (outcome === "ok" ? requestStateOf(ctx).mcpSessionId : undefined)
     return [
       auditMcpRequest({
         time,

@@ -1,9 +1,14 @@
 import type { Middleware } from "koa"
 import type { Logger } from "../composition/logger.ts"
+import { AGENT_ENDPOINT_PATH, MCP_PROXY_PATH } from "../mcpProxy/mountMcpProxy.ts"
 import type { HttpMetrics } from "./metrics.ts"
 
-/** The MCP endpoints' routes, a server's own and the agent endpoint `/mcp`: one request per tool call, so their lines are debug, not info. */
-const CALL_ROUTE = /^(\/mcp-servers\/[^/]+)?\/mcp$/
+/**
+ * The MCP endpoints' routes, a server's own and the agent endpoint `/mcp`: one request per tool call,
+ * so their lines are debug, not info. Route patterns as registered, which the router reports for
+ * every path it serves them at (any letter case, a final slash, a percent-encoded name).
+ */
+const CALL_ROUTES: ReadonlySet<string> = new Set([MCP_PROXY_PATH, AGENT_ENDPOINT_PATH])
 
 /**
  * One log line and one metrics sample per request: method, route pattern, status and duration.
@@ -26,7 +31,7 @@ export const observeRequests =
       const route = options.routeOf(ctx.method, ctx.path)
       options.metrics.observe({ method: ctx.method, route, status: ctx.status, seconds })
       const fields = { method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 1e6) / 1e3 }
-      if (ctx.status < 400 && CALL_ROUTE.test(route)) options.logger.debug(fields, "request")
+      if (ctx.status < 400 && CALL_ROUTES.has(route)) options.logger.debug(fields, "request")
       else options.logger.info(fields, "request")
     }
   }

@@ -2,6 +2,8 @@ import { fullBucket, isBucketFull, takeFromBucket, type Bucket, type Rate } from
 import type { Middleware } from "koa"
 import { requestStateOf } from "./requestState.ts"
 import { EdgeErrorCodes, isMcpEndpoint, refuseMcp } from "./mcpEndpoints.ts"
+import { isObject } from "../mcpProxy/isObject.ts"
+import { listenFilterOf } from "../mcpProxy/ModernListen.ts"
 
 /** Agents whose buckets are kept before full ones are forgotten (a full bucket is the same as none). */
 const SWEEP_AT = 10_000
@@ -34,8 +36,24 @@ export const makeAgentRateLimits = (rate: Rate, now: () => number = Date.now): A
   }
 }
 
-/** A POST's cost is the number of JSON-RPC messages it carries: a batch does not buy a hundred calls for one. */
-const costOf = (method: string, body: unknown): number => (method === "POST" && Array.isArray(body) ? Math.max(1, body.length) : 1)
+/**
+ * The resources a 2026-07-28 `subscriptions/listen` subscribes to, each a `resources/subscribe`
+ * upstream; none when it is refused for its filter (asking too many, say), so that it gets its 400.
+ */
+const listenSubscriptionsOf = (body: unknown): number => {
+  if (!isObject(body) || body["method"] !== "subscriptions/listen") return 0
+  const filter = listenFilterOf(isObject(body["params"]) ? body["params"] : undefined)
+  return "invalid" in filter ? 0 : (filter.resourceSubscriptions?.length ?? 0)
+}
+
+/**
+ * A POST's cost is the number of JSON-RPC messages it carries, and a listen's one more for each
+ * resource it subscribes to: neither a batch nor a listen buys a hundred calls for one.
+ */
+const costOf = (method: string, body: unknown): number => {
+  if (method !== "POST") return 1
+  return Array.isArray(body) ? Math.max(1, body.length) : 1 + listenSubscriptionsOf(body)
+}
 
 /**
  * Limits each agent's requests on the MCP endpoints (agent-access spec, "Rate limits"): over its

@@ -29,6 +29,12 @@ export interface RequestState {
    * JSON-RPC request it takes on, for one audit record each.
    */
   mcpCalls?: CallTally
+  /**
+   * The client session an MCP endpoint's request was served on, set by the MCP proxy once it has
+   * found the session the request's `Mcp-Session-Id` names and its caller may use; absent when none
+   * was checked (a 2026-07-28 request has none, whatever header it carries). Read by the audit.
+   */
+  mcpSessionId?: string
 }
 
 /** `ctx.state`, typed. */

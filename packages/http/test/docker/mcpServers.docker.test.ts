@@ -5,6 +5,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { RELAYED_CLIENT_CAPABILITIES } from "@dtma/domain"
 import { startDtma, type DtmaProcess } from "../support/dtmaProcess.ts"
 import { echo, mcpClient } from "../support/mcpClient.ts"
 
@@ -12,13 +13,16 @@ const EVERYTHING = "dtma/mcp-everything:2026.8.31"
 const WEBSOCKET = "dtma/mcp-websocket:4.0.0"
 const run = `mcp${Date.now().toString(36)}`
 
-// What the two servers list, captured once from them directly; each test also asks a server itself.
+// What the two servers list, captured once from them directly by a client declaring what the DTMA's
+// upstream session declares (sampling, elicitation, roots: it relays them to its clients), which
+// server-everything answers with the three tools that ask a client; each test also asks a server itself.
 const EVERYTHING_TOOLS = [
   "echo",
   "get-annotated-message",
   "get-env",
   "get-resource-links",
   "get-resource-reference",
+  "get-roots-list",
   "get-structured-content",
   "get-sum",
   "get-tiny-image",
@@ -26,7 +30,9 @@ const EVERYTHING_TOOLS = [
   "simulate-research-query",
   "toggle-simulated-logging",
   "toggle-subscriber-updates",
+  "trigger-elicitation-request",
   "trigger-long-running-operation",
+  "trigger-sampling-request",
 ]
 const MEMORY_TOOLS = [
   "add_observations",
@@ -46,9 +52,9 @@ const containersOfRun = (): ReadonlyArray<string> =>
     .filter((line) => line.includes(run))
     .map((line) => line.slice(0, line.indexOf(" ")))
 
-/** The tool names a server lists to an SDK client of its own (every page). */
+/** The tool names a server lists to an SDK client of its own declaring what the DTMA's upstream session declares (every page). */
 const listedDirectly = async (transport: Transport): Promise<ReadonlyArray<string>> => {
-  const client = new Client({ name: "dtma-docker-test", version: "1" })
+  const client = new Client({ name: "dtma-docker-test", version: "1" }, { capabilities: RELAYED_CLIENT_CAPABILITIES })
   await client.connect(transport, { timeout: 30_000 })
   try {
     const names: Array<string> = []

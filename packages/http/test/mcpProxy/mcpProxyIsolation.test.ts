@@ -3,23 +3,34 @@ import { afterEach, describe, expect, it } from "vitest"
 import type { Grants } from "@dtma/domain"
 import { notesMcpServer } from "@dtma/testing"
 import { DEFAULT_MCP_CONFIG } from "../../src/composition/mcpConfig.ts"
-import { ask, INITIALIZE, openSession } from "../support/grantsSupport.ts"
-import { mcpHeaders } from "../support/mcpProxySupport.ts"
+import { ask, INITIALIZE, openSession, postIn } from "../support/grantsSupport.ts"
+import { eventually, mcpHeaders } from "../support/mcpProxySupport.ts"
 import { mcpBody, McpServingRuntime, startTestApp, TOKEN, type TestApp } from "../support/support.ts"
 
 const NOTES = "dtma/notes-fixture:1"
 
-let app: TestApp & { mint(sub: string): Promise<string> }
+let app: TestApp & { mint(sub: string): Promise<string>; serving: McpServingRuntime }
 afterEach(() => app.close())
 
-const start = async (isolation: "shared" | "per_agent" = "per_agent") => {
+type Isolation = "shared" | "per_agent"
+
+/** The request deploying `memory` (stdio, `NOTES`) with `isolation`. */
+const memory = (isolation: Isolation) => ({
+  name: "memory",
+  accountToolInstanceId: "ati-memory",
+  image: NOTES,
+  env: [],
+  ports: [],
+  mcp: { transport: "stdio", endpointPath: null, port: null, ...(isolation === "per_agent" ? { isolation } : {}) } as const,
+})
+
+const start = async (isolation: Isolation = "per_agent") => {
   const runtime = new McpServingRuntime({ images: [NOTES] })
   runtime.servers.set(NOTES, notesMcpServer)
   const started = await startTestApp({ runtime, config: { mcp: { ...DEFAULT_MCP_CONFIG, isolatedMax: 2 } } })
-  const mcp = { transport: "stdio", endpointPath: null, port: null, ...(isolation === "per_agent" ? { isolation } : {}) } as const
-  await Effect.runPromise(started.mcpServers.deploy({ name: "memory", accountToolInstanceId: "ati-memory", image: NOTES, env: [], ports: [], mcp }))
+  await Effect.runPromise(started.mcpServers.deploy(memory(isolation)))
   const grants: Grants = [{ target: { server: "memory" }, tools: ["*"], prompts: ["*"], resources: true }]
-  app = { ...started, mint: (sub) => Effect.runPromise(started.agentAccess.tokens.mint({ sub, grants, ttlSeconds: 900 })) }
+  app = { ...started, serving: runtime, mint: (sub) => Effect.runPromise(started.agentAccess.tokens.mint({ sub, grants, ttlSeconds: 900 })) }
 }
 
 const endpoint = () => `${app.base}/mcp-servers/memory/mcp`
@@ -89,6 +100,28 @@ describe("an agent on a per_agent server", () => {
   })
 })
 
+describe("an agent whose instance cannot start", () => {
+  it("is told the server and its state, never what the instance printed; the operator's log has it", async () => {
+    await start()
+    const STDERR = "fatal: registry.internal:5000 refused credentials for robot$ci"
+    // Containers made from now on print that and never serve: the agents' instances, not the running base.
+    app.serving.servers.delete(NOTES)
+    app.serving.stderr.set(NOTES, STDERR)
+    const a = await app.mint("agent-a")
+    const refused = await fetch(endpoint(), { method: "POST", headers: mcpHeaders(undefined, a), body: JSON.stringify(INITIALIZE) })
+    const onEndpoint = await refused.text()
+    const sa = await openSession(agentEndpoint(), a)
+    const onAgentEndpoint = await ask(agentEndpoint(), sa, a, "tools/call", { name: "memory__recall", arguments: {} })
+    expect(onAgentEndpoint["error"]).toMatchObject({ data: { server: "memory", state: "starting" } })
+    for (const told of [onEndpoint, JSON.stringify(onAgentEndpoint)]) {
+      expect(told).toContain("'memory'")
+      expect(told).not.toContain("registry.internal")
+      expect(told).not.toContain("memory/agent-a")
+    }
+    await eventually(() => expect(app.logs.filter((l) => l.includes("registry.internal") && l.includes("agent-a"))).not.toEqual([]))
+  })
+})
+
 describe("an agent on a shared server", () => {
   it("shares its one instance with every agent, as before", async () => {
     await start("shared")
@@ -98,6 +131,35 @@ describe("an agent on a shared server", () => {
     await call(endpoint(), sa, a, "remember", { text: "shared" })
     expect(await call(agentEndpoint(), sb, b, "memory__recall")).toBe("shared")
     expect(app.runtime.containerCount()).toBe(1)
+  })
+})
+
+/**
+ * Redeploys `memory` from `from` to `to` (the same image) with a session of agent a open, then b writes
+ * in a new session: what a's open session answers (its HTTP status), what a new one of a's recalls,
+ * and the agents' instances.
+ */
+const switchIsolation = async (from: Isolation, to: Isolation) => {
+  await start(from)
+  const [a, b] = [await app.mint("agent-a"), await app.mint("agent-b")]
+  const before = await openSession(endpoint(), a)
+  await call(endpoint(), before, a, "remember", { text: "a's" })
+  await Effect.runPromise(app.mcpServers.redeploy(memory(to)))
+  const stale = await postIn(endpoint(), before, a, { jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "recall", arguments: {} } })
+  await call(endpoint(), await openSession(endpoint(), b), b, "remember", { text: "b's" })
+  const recalled = await call(endpoint(), await openSession(endpoint(), a), a, "recall")
+  return { stale: stale.status, recalled, instances: Effect.runSync(app.mcpServers.get("memory")).instances.map((i) => i.agentId) }
+}
+
+describe("a redeploy changing a server's isolation, the same image", () => {
+  it("from shared to per_agent ends an agent's open sessions: its next session reaches what the new isolation gives it", async () => {
+    // An instance of its own, which b never wrote to.
+    expect(await switchIsolation("shared", "per_agent")).toEqual({ stale: 404, recalled: "", instances: ["agent-a", "agent-b"] })
+  })
+
+  it("from per_agent to shared ends an agent's open sessions: its next session reaches what the new isolation gives it", async () => {
+    // The one instance, which b wrote to.
+    expect(await switchIsolation("per_agent", "shared")).toEqual({ stale: 404, recalled: "b's", instances: [] })
   })
 })
 

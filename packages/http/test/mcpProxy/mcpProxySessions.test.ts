@@ -202,6 +202,34 @@ describe("client sessions of the proxied MCP endpoint", () => {
     await bare.close()
   })
 
+  it("cancels upstream at shutdown the calls in flight of 2025-era sessions and of 2026-07-28 clients alike", async () => {
+    app = await startProxyApp()
+    const bare = await bareProxy(app, {})
+    const legacy = await proxyClient(bare.url)
+    await legacy.streamOpen
+    void legacy.client.callTool({ name: "wait", arguments: { tag: "legacy" } }).catch(() => undefined)
+    const modern = fetch(bare.url, {
+      method: "POST",
+      headers: { ...mcpHeaders(), "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "wait" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: {
+          name: "wait",
+          arguments: { tag: "modern" },
+          _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} },
+        },
+      }),
+    }).catch(() => undefined)
+    await eventually(() => expect([...app.probe.waiting].sort()).toEqual(["legacy", "modern"]))
+    bare.proxy.close()
+    await eventually(() => expect([...app.probe.cancelled].sort()).toEqual(["legacy", "modern"]))
+    await legacy.client.close()
+    await bare.close()
+    await modern
+  })
+
   it("subscribes a restarted server again to the resources its client sessions still want", async () => {
     app = await startProxyApp()
     const a = await connect()

@@ -93,6 +93,34 @@ describe("the spans of proxied MCP requests", () => {
     expect(String(meta?.["traceparent"])).toContain(tool!.spanContext().spanId)
   })
 
+  it("gives each resource a 2026-07-28 listen subscribes to a resources/subscribe span, a child of the listen's POST", async () => {
+    const recorder = recordingTracer()
+    app = await startProxyApp({}, { tracer: recorder.tracer })
+    const abort = new AbortController()
+    const res = await fetch(app.endpoint(), {
+      method: "POST",
+      signal: abort.signal,
+      headers: { ...mcpHeaders(), "mcp-protocol-version": "2026-07-28", "mcp-method": "subscriptions/listen" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 4,
+        method: "subscriptions/listen",
+        params: {
+          notifications: { resourceSubscriptions: ["test://a"] },
+          _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} },
+        },
+      }),
+    })
+    expect(res.status).toBe(200)
+    await eventually(() => expect(app.probe.subscribed).toEqual(["test://a"]))
+    abort.abort()
+    const spans = await spansOnceEnded(recorder.spans, 3)
+    const [subscribe] = named(spans, "resources/subscribe")
+    expect(subscribe?.attributes).toMatchObject({ "mcp.method.name": "resources/subscribe", "mcp.resource.uri": "test://a", "dtma.mcp.server": "fixture" })
+    expect(subscribe?.attributes).not.toHaveProperty("mcp.session.id")
+    expect(postSpanOf(spans, subscribe)).toBeDefined()
+  })
+
   it("passes the DTMA's span on to the server in _meta.traceparent, continuing the POST's traceparent header and keeping the rest of _meta", async () => {
     const recorder = recordingTracer()
     app = await startProxyApp({}, { tracer: recorder.tracer })

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import type { Grants } from "@dtma/domain"
 import { startAgentApp, type AgentApp } from "../support/agentEndpointSupport.ts"
 import { readStream } from "../support/grantsSupport.ts"
-import { eventually, mcpHeaders } from "../support/mcpProxySupport.ts"
+import { eventually, mcpHeaders, PROXY_IMAGE } from "../support/mcpProxySupport.ts"
 import { TOKEN } from "../support/support.ts"
 
 let app: AgentApp
@@ -147,4 +147,112 @@ describe("subscriptions/listen", () => {
     abort.abort()
     await eventually(() => expect(app.probe.seen.filter((m) => m.method === "resources/unsubscribe").map((m) => m.params?.["uri"])).toEqual(["test://open"]))
   })
+
+  it("on a per_agent server's endpoint: an agent hears the list changes of its own instance, never another agent's", async () => {
+    app = await startAgentApp()
+    await perAgentTools()
+    const [a, b] = [await app.mint(MINE, { sub: "agent-a" }), await app.mint(MINE, { sub: "agent-b" })]
+    const url = `${app.base}/mcp-servers/mine/mcp`
+    const [heardA, heardB] = [await rawListen(url, { toolsListChanged: true }, a), await rawListen(url, { toolsListChanged: true }, b)]
+    await eventually(() => expect([heardA.messages.length, heardB.messages.length]).toEqual([1, 1]))
+    expect(heardA.messages[0]).toMatchObject({ params: { notifications: { toolsListChanged: true } } })
+    const { client } = await modernClient(url, a)
+    await client.callTool({ name: "add-tool", arguments: {} })
+    await eventually(() => expect(heardA.messages).toHaveLength(2))
+    expect(heardA.messages[1]).toEqual({ jsonrpc: "2.0", method: "notifications/tools/list_changed", params: { _meta: { [SUBSCRIPTION]: 7 } } })
+    const { client: clientB } = await modernClient(url, b)
+    await clientB.callTool({ name: "add-tool", arguments: {} })
+    await eventually(() => expect(heardB.messages).toHaveLength(2))
+    expect(heardA.messages).toHaveLength(2)
+    expect(Effect.runSync(app.mcpServers.get("mine")).instances.map((i) => i.agentId)).toEqual(["agent-a", "agent-b"])
+  })
+
+  it("refuses a listen asking for more than 100 resources with 400 and -32602 saying the limit, subscribing none", async () => {
+    app = await startAgentApp()
+    const url = `${app.base}/mcp-servers/tools/mcp`
+    const many = Array.from({ length: 101 }, (_, i) => `test://r${i}`)
+    const refused = await fetch(url, {
+      method: "POST",
+      headers: { ...mcpHeaders(), "mcp-protocol-version": MODERN, "mcp-method": "subscriptions/listen" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 3,
+        method: "subscriptions/listen",
+        params: {
+          notifications: { resourceSubscriptions: many },
+          _meta: { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {} },
+        },
+      }),
+    })
+    expect(refused.status).toBe(400)
+    expect(await refused.json()).toMatchObject({ jsonrpc: "2.0", id: 3, error: { code: -32602, message: expect.stringContaining("at most 100") } })
+    expect(app.toolsProbe.subscribed).toEqual([])
+    const hundred = await rawListen(url, { resourceSubscriptions: many.slice(0, 100) })
+    await eventually(() => expect(hundred.messages[0]).toBeDefined())
+    expect(app.toolsProbe.subscribed).toHaveLength(100)
+  })
+
+  it("audits each resource it subscribes to as a resources/subscribe of its own, named by its URI without the query", async () => {
+    app = await startAgentApp()
+    const token = await app.mint([{ target: { server: "tools" }, tools: [], prompts: [], resources: true }], { sub: "listener" })
+    const before = app.auditLog.records.length
+    const abort = new AbortController()
+    const res = await fetch(`${app.base}/mcp-servers/tools/mcp`, {
+      method: "POST",
+      signal: abort.signal,
+      headers: { ...mcpHeaders(undefined, token), "mcp-protocol-version": MODERN, "mcp-method": "subscriptions/listen" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 5,
+        method: "subscriptions/listen",
+        params: {
+          notifications: { resourceSubscriptions: ["test://a?key=sk-in-query", "test://b"] },
+          _meta: { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {} },
+        },
+      }),
+    })
+    const stream = readStream(res)
+    await eventually(() => expect(stream.messages[0]).toBeDefined())
+    abort.abort()
+    await eventually(() => expect(app.auditLog.records.length).toBe(before + 3))
+    const records = app.auditLog.records.slice(before)
+    expect(records.map((r) => [r.caller.kind === "agent" ? r.caller.sub : null, r.server, r.method, r.name, r.outcome, r.sessionId])).toEqual([
+      ["listener", "tools", "subscriptions/listen", null, "cancelled", null],
+      ["listener", "tools", "resources/subscribe", "test://a", "ok", null],
+      ["listener", "tools", "resources/subscribe", "test://b", "ok", null],
+    ])
+    expect(JSON.stringify(records)).not.toContain("sk-in-query")
+  })
 })
+
+describe("a 2026-07-28 tools/call on a per_agent server", () => {
+  it("reaches the calling agent's own instance, on the server's endpoint and on /mcp", async () => {
+    app = await startAgentApp()
+    await perAgentTools()
+    const [a, b] = [await app.mint(MINE, { sub: "agent-a" }), await app.mint(MINE, { sub: "agent-b" })]
+    const textOf = (r: unknown) => (r as { content: Array<{ text: string }> }).content[0]?.text
+    const { client: onEndpoint } = await modernClient(`${app.base}/mcp-servers/mine/mcp`, a)
+    const { client: onAgentEndpoint } = await modernClient(app.agentEndpoint, a)
+    const { client: other } = await modernClient(`${app.base}/mcp-servers/mine/mcp`, b)
+    // `add-tool` names the tools its instance added so far: each agent counts its own.
+    expect(textOf(await onEndpoint.callTool({ name: "add-tool", arguments: {} }))).toBe("extra-1")
+    expect(textOf(await onAgentEndpoint.callTool({ name: "mine__add-tool", arguments: {} }))).toBe("extra-2")
+    expect(textOf(await other.callTool({ name: "add-tool", arguments: {} }))).toBe("extra-1")
+    expect(Effect.runSync(app.mcpServers.get("mine")).instances.map((i) => i.agentId)).toEqual(["agent-a", "agent-b"])
+  })
+})
+
+const MINE: Grants = [{ target: { server: "mine" }, tools: ["*"], prompts: [], resources: false }]
+
+/** The proxy fixture as `mine`, one instance per agent. */
+const perAgentTools = () =>
+  Effect.runPromise(
+    app.mcpServers.deploy({
+      name: "mine",
+      accountToolInstanceId: null,
+      image: PROXY_IMAGE,
+      env: [],
+      ports: [],
+      mcp: { transport: "stdio", endpointPath: null, port: null, isolation: "per_agent" },
+    }),
+  )

@@ -212,4 +212,37 @@ describe("the per-agent rate limit", () => {
     expect((await post(bearer(token), [ping(1), ping(2), ping(3)])).status).not.toBe(429)
     expect((await post(bearer(token), ping(4))).status).toBe(429)
   })
+
+  it("charges a 2026-07-28 listen one more for each resource it subscribes to, and refuses one asking too many with 400, not 429", async () => {
+    await start({ ratePerSecond: 0.5, burst: 3 })
+    const token = await mint()
+    const listen = (uris: ReadonlyArray<string>, signal?: AbortSignal) =>
+      fetch(`${app.base}/mcp-servers/mcp-a/mcp`, {
+        method: "POST",
+        ...(signal === undefined ? {} : { signal }),
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "mcp-protocol-version": "2026-07-28",
+          "mcp-method": "subscriptions/listen",
+          ...bearer(token),
+        },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "subscriptions/listen",
+          params: {
+            notifications: { resourceSubscriptions: uris },
+            _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} },
+          },
+        }),
+      })
+    const tooMany = await listen(Array.from({ length: 101 }, (_, i) => `test://r${i}`))
+    expect(tooMany.status).toBe(400)
+    expect(await tooMany.json()).toMatchObject({ error: { code: -32602 } })
+    const abort = new AbortController()
+    expect((await listen(["test://a"], abort.signal)).status).toBe(200)
+    abort.abort()
+    expect((await post(bearer(token), { jsonrpc: "2.0", id: 2, method: "ping" })).status).toBe(429)
+  })
 })

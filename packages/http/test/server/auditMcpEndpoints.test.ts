@@ -138,4 +138,23 @@ describe("the audit of an MCP endpoint", () => {
     ])
     expect(await answerOf(await postIn(app.endpoint(), session, TOKEN, call(1, "echo")))).toMatchObject({ error: {} })
   })
+
+  it("records no session for a 2026-07-28 notification, whatever Mcp-Session-Id it claims (another session's included)", async () => {
+    app = await startGrantsApp()
+    const theirs = await openSession(app.endpoint(), TOKEN)
+    const token = await app.mint(SOME, { sub: "agent-7" })
+    for (const claimed of [theirs, "made-up-session"]) {
+      const note = await fetch(app.endpoint(), {
+        method: "POST",
+        headers: { ...mcpHeaders(claimed, token), "mcp-protocol-version": "2026-07-28", "mcp-method": "notifications/cancelled" },
+        body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 1 } }),
+      })
+      expect(note.status).toBe(202)
+    }
+    const records = await recordsAfter(1, 2)
+    expect(records.map((r) => [r.caller.kind, r.method, r.outcome, r.sessionId])).toEqual([
+      ["agent", "notifications/cancelled", "ok", null],
+      ["agent", "notifications/cancelled", "ok", null],
+    ])
+  })
 })

@@ -96,6 +96,10 @@ describe("request logging", () => {
   it.each([
     ["/mcp-servers/mcp-a/mcp", "/mcp-servers/:name/mcp"],
     ["/mcp", "/mcp"],
+    // As the router serves the endpoints (SECURITY.md G11): any letter case, a final slash, a percent-encoded name.
+    ["/MCP-Servers/mcp-a/Mcp/", "/mcp-servers/:name/mcp"],
+    ["/mcp-servers/mcp%2Da/mcp", "/mcp-servers/:name/mcp"],
+    ["/Mcp/", "/mcp"],
   ])("logs an MCP request on %s at debug, and one that failed at info", async (path, route) => {
     expect((await app.json("POST", "/mcp-servers", mcpBody())).status).toBe(201)
     const init = {
