@@ -32,8 +32,8 @@ export const perfSamplesOf = (text: string): ReadonlyArray<PerfSample> => {
   return samples
 }
 
-/** A write's JS frames in node: perf's leaf is the kernel's, so the write is told by these. */
-const NODE_WRITES = new Set(["writeGeneric", "writevGeneric"])
+/** A socket write's JS frames in node (the outer one when V8 inlined the inner): perf's leaf is the kernel's, so the write is told by these. */
+const NODE_WRITES = new Set(["writeGeneric", "writevGeneric", "Socket._writeGeneric"])
 
 /**
  * The cost group of a perf sample: a V8 worker thread's (the optimising compilers, the concurrent

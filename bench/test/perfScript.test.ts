@@ -8,6 +8,12 @@ const SCRIPT = `MainThread 14338 36095.382636:     333444 cpu-clock:
 \t    7f42b68040d0 JS:+'Socket._writeGeneric node:net:1293:42+0x10 (/tmp/perf-1.map)
 \t    7f42b68040e0 JS:+'#flush file:///w/packages/adapters/src/mcp/AttachStdioTransport.ts:104:9+0x10 (/tmp/perf-1.map)
 
+MainThread 14338 36095.382700:     333444 cpu-clock: 
+\t          d21dc4 tcp_sendmsg+0x24 ([kernel.kallsyms])
+\t    7f42b68040d0 JS:*'Socket._writeGeneric node:net:1293:42+0x10 (/tmp/perf-1.map)
+\t    7f42b68040d8 JS:*'_flushOutput node:_http_outgoing:1319:55+0x10 (/tmp/perf-1.map)
+\t    7f42b68040e0 JS:+'#finish file:///w/packages/http/src/mcpProxy/PostAnswer.ts:152:10+0x10 (/tmp/perf-1.map)
+
 MainThread 14338 36095.382969:     333444 cpu-clock: 
 \t    7f42b6804100 JS:*'get length /w/node_modules/.pnpm/koa@3.3.0/node_modules/koa/lib/request.js:403:14+0x10 (/tmp/perf-1.map)
 \t    7f42b6804200 JS:+ file:///w/packages/http/src/server/McpEndpointsFirst.ts:22:12+0x10 (/tmp/perf-1.map)
@@ -25,8 +31,8 @@ describe("a perf script sample", () => {
 
   it("goes to the write its syscall is under, to Koa, or to V8's worker threads", () => {
     const samples = perfSamplesOf(SCRIPT)
-    expect(samples.map((s) => s.thread)).toEqual(["MainThread", "MainThread", "V8Worker"])
+    expect(samples.map((s) => s.thread)).toEqual(["MainThread", "MainThread", "MainThread", "V8Worker"])
     expect(samples[0]?.stack[0]).toEqual({ functionName: "unix_stream_sendmsg", url: "" })
-    expect(samples.map(perfGroupOf)).toEqual(["writes: upstream", "Koa middleware chain", "V8 worker threads (compiler, GC)"])
+    expect(samples.map(perfGroupOf)).toEqual(["writes: upstream", "writes: the answer", "Koa middleware chain", "V8 worker threads (compiler, GC)"])
   })
 })
