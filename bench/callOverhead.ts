@@ -1,7 +1,8 @@
 import { agentTokenFor, deployStdio, EVERYTHING_IMAGE, removeServer, type BenchContext, type Table, type TargetCheck } from "./context.ts"
 import { inTurnsCells, inTurnsHeader } from "./lib/inTurnsColumns.ts"
-import { alternating, closedLoop, type Alternated, type LoadResult } from "./lib/load.ts"
+import { alternating, closedLoop, type Alternated, type LoadResult, type Probe } from "./lib/load.ts"
 import { connectWhenReady, directStdio, echoCall, streamableHttp, type Connected } from "./lib/mcpClients.ts"
+import { cpuSeconds } from "./lib/proc.ts"
 import { round } from "./lib/stats.ts"
 import { startSupergateway } from "./lib/supergateway.ts"
 
@@ -10,6 +11,8 @@ export type CallPath = "direct" | "dtma" | "supergateway"
 /** One path at one concurrency. */
 export interface CallRun extends LoadResult {
   readonly path: CallPath
+  /** On the DTMA's path: its CPU time (user + system) over the measured window ÷ the calls answered in it, µs. */
+  readonly dtmaCpuUsPerCall?: number
 }
 
 /** The operator key (`a`) and an agent token (`b`) on the same endpoint, measured in turns. */
@@ -57,6 +60,20 @@ const setUp = async (ctx: BenchContext) => {
   return { paths, operator, agent: sessions(endpoint, { authorization: `Bearer ${agentToken}` }) }
 }
 
+/** The DTMA's CPU time (user + system, from /proc) from when the probe starts to when it is read, in seconds. */
+const dtmaCpu =
+  (ctx: BenchContext): Probe =>
+  () => {
+    const from = cpuSeconds(ctx.dtma.pid)
+    return () => cpuSeconds(ctx.dtma.pid) - from
+  }
+
+/** CPU seconds over the window ÷ calls answered in it, in µs (the CPU time is counted in 10 ms clock ticks: read it over seconds of calls). */
+const cpuUsPerCall = (x: LoadResult): number => (x.probed === undefined || x.latencyMs.n === 0 ? Number.NaN : (x.probed * 1e6) / x.latencyMs.n)
+
+/** Microseconds for the report, "–" when not measured. */
+const us = (value: number | undefined): string => (value !== undefined && Number.isFinite(value) ? `${Math.round(value)}` : "–")
+
 /** The agent token's cost is measured at these client counts (the issue's 1 and 8). */
 const AUTHORIZATION_CLIENTS: ReadonlyArray<number> = [1, 8]
 
@@ -72,15 +89,17 @@ export const measureCallOverhead = async (ctx: BenchContext): Promise<CallOverhe
     for (const n of ctx.plan.callClients) {
       for (const setup of paths) {
         const clients = await setup.open(n)
+        const onDtma = setup.path === "dtma"
         const result = await closedLoop(
           clients.map((c) => echoCall(c.client)),
-          { warmupMs: ctx.plan.callWarmupMs, durationMs: ctx.plan.callDurationMs },
+          { warmupMs: ctx.plan.callWarmupMs, durationMs: ctx.plan.callDurationMs, ...(onDtma ? { probe: dtmaCpu(ctx) } : {}) },
         )
         await Promise.all(clients.map((c) => c.close()))
-        runs.push({ path: setup.path, ...result })
+        const cpu = onDtma ? { dtmaCpuUsPerCall: cpuUsPerCall(result) } : {}
+        runs.push({ path: setup.path, ...result, ...cpu })
         ctx.log(
           `calls: ${setup.path} × ${n}: p50 ${round(result.latencyMs.p50)} ms, p99 ${round(result.latencyMs.p99)} ms, ` +
-            `${Math.round(result.perSecond)}/s, ${result.errors} errors`,
+            `${Math.round(result.perSecond)}/s, ${result.errors} errors${onDtma ? `, DTMA CPU ${us(cpu.dtmaCpuUsPerCall)} µs a call` : ""}`,
         )
       }
     }
@@ -111,15 +130,19 @@ export const callOverheadTable = (r: CallOverheadResult): Table => ({
   title:
     `Call overhead: server-everything \`${r.tool}\`, distinct arguments per call ` +
     `(${r.warmupMs / 1000} s warm-up, ${r.durationMs / 1000} s measured per row)`,
-  header: ["clients", "path", "p50 ms", "p99 ms", "calls/s", "p50 over direct ms", "errors"],
+  header: ["clients", "path", "p50 ms", "p99 ms", "calls/s", "p50 over direct ms", "% of direct calls/s", "DTMA CPU per call µs", "errors"],
   rows: r.runs.map((x) => {
     const direct = find(r, "direct", x.clients)
     const over = direct === undefined || x.path === "direct" ? "–" : `${round(x.latencyMs.p50 - direct.latencyMs.p50)}`
-    return [String(x.clients), x.path, `${round(x.latencyMs.p50)}`, `${round(x.latencyMs.p99)}`, `${Math.round(x.perSecond)}`, over, String(x.errors)]
+    const share = direct === undefined || x.path === "direct" ? "–" : `${Math.round((x.perSecond / direct.perSecond) * 100)}`
+    const cells = [`${round(x.latencyMs.p50)}`, `${round(x.latencyMs.p99)}`, `${Math.round(x.perSecond)}`, over, share, us(x.dtmaCpuUsPerCall)]
+    return [String(x.clients), x.path, ...cells, String(x.errors)]
   }),
   notes: [
     "direct: the bench's own SDK client on a Docker attach stream of a container run with the DTMA's flags; N callers share that one connection.",
     "dtma: N SDK clients (N sessions) on `/mcp-servers/:name/mcp`, sharing the DTMA's one upstream connection, with the operator key.",
+    "DTMA CPU per call: the DTMA process's utime + stime (/proc/<pid>/stat) over the measured window ÷ the calls answered in it, " +
+      "the cost the DTMA itself controls.",
     "supergateway: N SDK clients on supergateway 4.0.0 `--stateful` in a container with the same server; it runs one server process per session.",
   ],
 })
@@ -146,6 +169,9 @@ const authorizationTarget = (x: AuthorizationRun): TargetCheck => {
   }
 }
 
+/** Issue 16's throughput targets: the DTMA's calls/s as a share of the direct path's, by clients (twice the 2026-12-01 shares). */
+const SHARE_OF_DIRECT: Readonly<Record<number, number>> = { 8: 32, 32: 42 }
+
 export const callOverheadTargets = (r: CallOverheadResult): ReadonlyArray<TargetCheck> =>
   [...new Set(r.runs.map((x) => x.clients))].flatMap((n) => {
     const [direct, dtma, peer] = (["direct", "dtma", "supergateway"] as const).map((p) => find(r, p, n)?.latencyMs.p50 ?? Number.NaN)
@@ -153,8 +179,21 @@ export const callOverheadTargets = (r: CallOverheadResult): ReadonlyArray<Target
     const peerOver = (peer ?? Number.NaN) - (direct ?? Number.NaN)
     const ab = r.authorization.find((x) => x.clients === n)
     const authorization = ab === undefined ? [] : [authorizationTarget(ab)]
+    const share = SHARE_OF_DIRECT[n]
+    const rate = (p: CallPath) => find(r, p, n)?.perSecond ?? Number.NaN
+    const shareTarget =
+      share === undefined
+        ? []
+        : [
+            {
+              target: `calls/s through the DTMA ≥ ${share}% of direct, ${n} clients`,
+              measured: `${Math.round((rate("dtma") / rate("direct")) * 100)}% (${Math.round(rate("dtma"))} vs ${Math.round(rate("direct"))}/s)`,
+              met: rate("dtma") / rate("direct") >= share / 100,
+            },
+          ]
     return [
       { target: `proxy p50 overhead ≤ 1 ms over direct, ${n} client${n === 1 ? "" : "s"}`, measured: `${round(over)} ms`, met: over <= 1 },
+      ...shareTarget,
       ...authorization,
       {
         target: `proxy p50 overhead below supergateway's, ${n} client${n === 1 ? "" : "s"}`,

@@ -2,9 +2,10 @@
 // busy machine weighs on both alike: `node bench/compare.ts <a> <b> [rounds]`, where each side is a
 // checkout's directory (its packages/http/src/main.ts runs; the checkout needs its node_modules)
 // and may end in `+KEY=value,...` for environment, e.g. `. .+LOG_LEVEL=warn`. Prints, per concurrency
-// and side, the median over rounds of p50 latency, calls/s and the DTMA's CPU per call.
+// and side, the median over rounds of p50 latency, calls/s and the DTMA's CPU per call (its utime +
+// stime over each 2.5 s measured window ÷ the calls answered in it, µs), and the load averages.
 import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { loadavg, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { deployStdio, EVERYTHING_IMAGE } from "./context.ts"
 import { cleanUp, cleanUpOnSignals } from "./lib/cleanup.ts"
@@ -19,6 +20,11 @@ const rounds = Number(roundsArg ?? 5)
 const levels = [1, 8, 32]
 const runId = `cmp${Date.now().toString(36)}`
 const runDir = mkdtempSync(join(tmpdir(), `dtma-${runId}-`))
+const loadNow = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" / ")
+const loadAtStart = loadNow()
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? Number.NaN
 
 const sideOf = (spec: string, label: string) => {
@@ -46,28 +52,28 @@ try {
     for (const n of levels) {
       for (const side of sides) {
         const clients = await Promise.all(Array.from({ length: n }, () => streamableHttp(side.url, { authorization: `Bearer ${side.dtma.token}` })))
-        await closedLoop(
-          clients.map((c) => echoCall(c.client)),
-          { warmupMs: 0, durationMs: 500 },
-        )
-        const cpu0 = cpuSeconds(side.dtma.pid)
+        const probe = () => {
+          const from = cpuSeconds(side.dtma.pid)
+          return () => cpuSeconds(side.dtma.pid) - from
+        }
         const result = await closedLoop(
           clients.map((c) => echoCall(c.client)),
-          { warmupMs: 0, durationMs: 2_500 },
+          { warmupMs: 500, durationMs: 2_500, probe },
         )
-        const cpuMs = ((cpuSeconds(side.dtma.pid) - cpu0) * 1000) / Math.max(1, result.latencyMs.n)
+        const cpuUs = ((result.probed ?? Number.NaN) * 1e6) / Math.max(1, result.latencyMs.n)
         await Promise.all(clients.map((c) => c.close()))
         const s = samples.get(`${n}\t${side.label}`) ?? { p50: [], rate: [], cpu: [] }
         s.p50.push(result.latencyMs.p50)
         s.rate.push(result.perSecond)
-        s.cpu.push(cpuMs)
+        s.cpu.push(cpuUs)
         samples.set(`${n}\t${side.label}`, s)
       }
     }
     console.error(`compare: round ${round + 1}/${rounds}`)
   }
-  console.log("clients\tside\tp50 ms\tcalls/s\tDTMA CPU ms/call")
-  for (const [key, s] of samples) console.log(`${key}\t${median(s.p50).toFixed(3)}\t${Math.round(median(s.rate))}\t${median(s.cpu).toFixed(3)}`)
+  console.log(`load average (1 / 5 / 15 min): ${loadAtStart} at the start, ${loadNow()} at the end`)
+  console.log("clients\tside\tp50 ms\tcalls/s\tDTMA CPU µs/call")
+  for (const [key, s] of samples) console.log(`${key}\t${median(s.p50).toFixed(3)}\t${Math.round(median(s.rate))}\t${Math.round(median(s.cpu))}`)
 } finally {
   await cleanUp()
   rmSync(runDir, { recursive: true, force: true })

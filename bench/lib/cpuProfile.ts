@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs"
+import { costGroupOf, type CostGroup } from "./costGroups.ts"
 
 interface ProfileNode {
   readonly id: number
@@ -103,4 +104,38 @@ export const summarizeProfile = (file: string, options: { readonly window?: Prof
     topSelf: top(bySelf, busy, topN, (frame, selfMs, share) => ({ frame, selfMs, share })),
     topTotal: top(byTotal, busy, topN, (frame, totalMs, share) => ({ frame, totalMs, share })),
   }
+}
+
+/** Sampled busy time by `costGroupOf` the sample's stack, in ms, heaviest first (idle left out). */
+export const costByGroup = (
+  file: string,
+  options: { readonly window?: ProfileWindow } = {},
+): ReadonlyArray<{ readonly group: CostGroup; readonly ms: number }> => {
+  const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const parent = new Map<number, number>()
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  const groupOfNode = new Map<number, CostGroup | null>()
+  const groupOf = (id: number): CostGroup | null => {
+    const known = groupOfNode.get(id)
+    if (known !== undefined) return known
+    const stack: Array<ProfileNode["callFrame"]> = []
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const frame = byId.get(at)
+      if (frame !== undefined && frame.callFrame.functionName !== "(root)") stack.push(frame.callFrame)
+    }
+    const group = stack[0]?.functionName === "(idle)" ? null : costGroupOf(stack)
+    groupOfNode.set(id, group)
+    return group
+  }
+  const us = new Map<CostGroup, number>()
+  let sampledAt = profile.startTime
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0
+    sampledAt += delta
+    if (options.window !== undefined && (sampledAt < options.window.fromUs || sampledAt > options.window.toUs)) return
+    const group = groupOf(id)
+    if (group !== null) us.set(group, (us.get(group) ?? 0) + delta)
+  })
+  return [...us].sort((a, b) => b[1] - a[1]).map(([group, total]) => ({ group, ms: total / 1000 }))
 }

@@ -12,20 +12,56 @@ export interface LoadResult {
   readonly perSecond: number
   readonly errors: number
   readonly firstError: string | null
+  /** What the probe measured over the measured window (absent without a probe). */
+  readonly probed?: number
+}
+
+/** Started when a measured window opens, read when it closes: e.g. the server's CPU time over the window. */
+export type Probe = () => () => number
+
+interface LoopOptions {
+  readonly warmupMs: number
+  readonly durationMs: number
+  readonly probe?: Probe
 }
 
 interface Samples {
   readonly latencies: Array<number>
   errors: number
   firstError: string | null
+  probed?: number
+}
+
+/**
+ * Runs `probe` from `fromMs` to `toMs` from now, on timers (the clients keep running across both
+ * ends); `finish` reads it then if the loop ended first.
+ */
+const probeWindow = (probe: Probe | undefined, fromMs: number, toMs: number) => {
+  if (probe === undefined) return { finish: (): number | undefined => undefined }
+  let read: (() => number) | undefined
+  let probed: number | undefined
+  const opens = setTimeout(() => {
+    read = probe()
+  }, fromMs)
+  const closes = setTimeout(() => {
+    probed = read?.()
+  }, toMs)
+  return {
+    finish: (): number | undefined => {
+      clearTimeout(opens)
+      clearTimeout(closes)
+      return probed ?? read?.()
+    },
+  }
 }
 
 /** The closed loop itself: the latencies of operations that started and ended in the measured window. */
-const runLoop = async (clients: ReadonlyArray<Operation>, options: { readonly warmupMs: number; readonly durationMs: number }): Promise<Samples> => {
+const runLoop = async (clients: ReadonlyArray<Operation>, options: LoopOptions): Promise<Samples> => {
   const start = performance.now()
   const measureFrom = start + options.warmupMs
   const measureTo = measureFrom + options.durationMs
   const samples: Samples = { latencies: [], errors: 0, firstError: null }
+  const probing = probeWindow(options.probe, options.warmupMs, options.warmupMs + options.durationMs)
   const loop = async (operation: Operation, client: number): Promise<void> => {
     for (let i = 0; performance.now() < measureTo; i++) {
       const t0 = performance.now()
@@ -41,6 +77,8 @@ const runLoop = async (clients: ReadonlyArray<Operation>, options: { readonly wa
     }
   }
   await Promise.all(clients.map((operation, i) => loop(operation, i)))
+  const probed = probing.finish()
+  if (probed !== undefined) samples.probed = probed
   return samples
 }
 
@@ -50,14 +88,16 @@ const resultOf = (clients: number, samples: Samples, durationMs: number): LoadRe
   perSecond: samples.latencies.length / (durationMs / 1000),
   errors: samples.errors,
   firstError: samples.firstError,
+  ...(samples.probed === undefined ? {} : { probed: samples.probed }),
 })
 
 /**
  * Runs every client in a closed loop (each starts its next operation when the last is answered):
  * `warmupMs` unmeasured, then `durationMs` measured. An operation that throws counts as an error;
- * the loop goes on.
+ * the loop goes on. `probe`, when given, is started when the measured window opens and read when it
+ * closes (`probed`).
  */
-export const closedLoop = async (clients: ReadonlyArray<Operation>, options: { readonly warmupMs: number; readonly durationMs: number }): Promise<LoadResult> =>
+export const closedLoop = async (clients: ReadonlyArray<Operation>, options: LoopOptions): Promise<LoadResult> =>
   resultOf(clients.length, await runLoop(clients, options), options.durationMs)
 
 /** Two ways of doing the same operations, measured in turns. */
@@ -80,7 +120,7 @@ export interface Alternated {
  */
 export const alternating = async (
   arms: { readonly a: ReadonlyArray<Operation>; readonly b: ReadonlyArray<Operation> },
-  options: { readonly warmupMs: number; readonly segmentMs: number; readonly rounds: number; readonly probe?: () => () => number },
+  options: { readonly warmupMs: number; readonly segmentMs: number; readonly rounds: number; readonly probe?: Probe },
 ): Promise<Alternated> => {
   await runLoop(arms.a, { warmupMs: options.warmupMs, durationMs: 0 })
   await runLoop(arms.b, { warmupMs: options.warmupMs, durationMs: 0 })

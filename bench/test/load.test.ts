@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { alternating } from "../lib/load.ts"
+import { alternating, closedLoop } from "../lib/load.ts"
 
 describe("measuring two arms in turns", () => {
   it("runs them in rounds whose first arm alternates, pooling each arm's samples and errors", async () => {
@@ -25,5 +25,39 @@ describe("measuring two arms in turns", () => {
     // Probed around each measured segment (not the warm-ups), summed per arm.
     expect(started).toBe(8)
     expect(result.probed).toEqual({ a: 4, b: 4 })
+  })
+})
+
+describe("a closed loop with a probe", () => {
+  it("starts the probe when the measured window opens and reads it when the window closes", async () => {
+    const events: Array<string> = []
+    let sequence = 0
+    const operation = async () => {
+      sequence++
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+    const probe = () => {
+      events.push(`open after ${sequence}`)
+      const from = sequence
+      return () => {
+        events.push("read")
+        return sequence - from
+      }
+    }
+    const result = await closedLoop([operation], { warmupMs: 20, durationMs: 40, probe })
+
+    expect(events).toHaveLength(2)
+    expect(events[1]).toBe("read")
+    // Opened after the warm-up's operations, not before them.
+    expect(Number(/open after (\d+)/.exec(events[0] ?? "")?.[1])).toBeGreaterThan(0)
+    // What ran between the two ends: about the measured calls, never the warm-up's.
+    expect(result.probed).toBeGreaterThanOrEqual(result.latencyMs.n)
+    expect(result.probed).toBeLessThanOrEqual(result.latencyMs.n + 2)
+  })
+
+  it("leaves the result unprobed without a probe", async () => {
+    const result = await closedLoop([async () => undefined], { warmupMs: 0, durationMs: 5 })
+
+    expect(result.probed).toBeUndefined()
   })
 })

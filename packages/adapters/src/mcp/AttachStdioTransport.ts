@@ -49,7 +49,9 @@ export class AttachStdioTransport implements Transport {
   readonly #lines
   #started = false
   #closed = false
-  #corked = false
+  /** The lines sent in this turn of the event loop, not yet written, and who waits for each. */
+  #batch = ""
+  #waiting: Array<{ readonly resolve: () => void; readonly reject: (error: Error) => void }> = []
 
   constructor(stream: Duplex, options: AttachStdioTransportOptions = {}) {
     this.#stream = stream
@@ -74,15 +76,19 @@ export class AttachStdioTransport implements Transport {
 
   send(message: JSONRPCMessage): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("the attach stream is closed"))
-    this.#coalesce()
     return new Promise((resolve, reject) => {
-      this.#stream.write(serializeMessage(message), (error) => (error ? reject(error) : resolve()))
+      const line = serializeMessage(message)
+      if (this.#waiting.length === 0) setImmediate(() => this.#flush())
+      this.#batch += line
+      this.#waiting.push({ resolve, reject })
     })
   }
 
   async close(): Promise<void> {
     const stream = this.#stream
     this.#finish()
+    // What was sent before the close goes first.
+    this.#flush()
     if (stream.destroyed || stream.writableEnded) return
     // Let queued writes reach the container, then drop the connection: ending only the write side
     // would leave Docker holding the attachment open.
@@ -94,17 +100,22 @@ export class AttachStdioTransport implements Transport {
   }
 
   /**
-   * Holds the messages sent in this turn of the event loop and writes them together right after it:
-   * one write, one wake-up of the Docker daemon and of the server, for all the requests of clients
-   * that asked at the same time (every write wakes processes; on a small machine that is what costs).
+   * Writes the lines sent in this turn of the event loop, right after it, as one string in one
+   * write, in the order sent: one wake-up of the Docker daemon and of the server for all the
+   * requests of clients that asked at the same time (every write wakes processes; on a small
+   * machine that is what costs), and one entry in the stream's buffer rather than one per message.
    */
-  #coalesce(): void {
-    if (this.#corked) return
-    this.#corked = true
-    this.#stream.cork()
-    setImmediate(() => {
-      this.#corked = false
-      this.#stream.uncork()
+  #flush(): void {
+    const waiting = this.#waiting
+    if (waiting.length === 0) return
+    const text = this.#batch
+    this.#batch = ""
+    this.#waiting = []
+    this.#stream.write(text, (error) => {
+      for (const w of waiting) {
+        if (error) w.reject(error)
+        else w.resolve()
+      }
     })
   }
 

@@ -1,4 +1,3 @@
-import { deserializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js"
 import { JSONRPCMessageSchema, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
 import type { JsonRpcMessage } from "@dtma/domain"
 
@@ -31,16 +30,40 @@ export const toSdkMessage = (m: JsonRpcMessage): JSONRPCMessage => {
   return wire as JSONRPCMessage
 }
 
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value)
+
 /**
- * Parses one line of newline-delimited JSON-RPC with the SDK's `deserializeMessage`, also accepting
- * an error answer with a null id (valid JSON-RPC, which the SDK's schema refuses). Throws on a bad line.
+ * A result answer the SDK's schema takes as it is: exactly `jsonrpc` "2.0", an `id` (a string or a
+ * safe integer) and a `result` object with neither `_meta` (which the schema checks) nor an own
+ * `__proto__` key (which its copy would not keep as one). Nearly every line a server writes.
+ */
+const isPlainResult = (value: unknown): value is JSONRPCMessage => {
+  if (!isRecord(value) || value["jsonrpc"] !== "2.0") return false
+  const { id, result } = value
+  let keys = 0
+  for (const _ in value) keys++
+  return (
+    keys === 3 &&
+    (typeof id === "string" || Number.isSafeInteger(id)) &&
+    isRecord(result) &&
+    !Object.hasOwn(result, "_meta") &&
+    !Object.hasOwn(result, "__proto__")
+  )
+}
+
+/**
+ * Parses one line of newline-delimited JSON-RPC as the SDK's `deserializeMessage` does, with one
+ * `JSON.parse`: a plain result answer (`isPlainResult`) as it is, anything else through the SDK's
+ * schema, also accepting an error answer with a null id (valid JSON-RPC, which the SDK's schema
+ * refuses). Throws on a bad line: a SyntaxError when it is not JSON.
  */
 export const parseMessageLine = (line: string): JSONRPCMessage => {
+  const value: unknown = JSON.parse(line)
+  if (isPlainResult(value)) return value
   try {
-    return deserializeMessage(line)
+    return JSONRPCMessageSchema.parse(value)
   } catch (error) {
-    const value: unknown = JSON.parse(line)
-    if (typeof value !== "object" || value === null || !("error" in value) || !("id" in value) || value.id !== null) throw error
+    if (!isRecord(value) || !("error" in value) || !("id" in value) || value["id"] !== null) throw error
     const { id: _null, ...rest } = value
     return JSONRPCMessageSchema.parse(rest)
   }

@@ -1,5 +1,6 @@
 /* oxlint-disable unicorn/prefer-add-event-listener -- the SDK's Transport has callback properties, not events */
 import { Duplex, duplexPair } from "node:stream"
+import fc from "fast-check"
 import { afterEach, describe, expect, it } from "vitest"
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
 import { encodeFrame } from "../../src/docker/multiplexedStream.ts"
@@ -66,6 +67,77 @@ describe("the stdio transport over a Docker attach stream", () => {
     await transport.send({ ...ping, id: 3 })
     expect(writes).toEqual([`${JSON.stringify(ping)}\n${JSON.stringify({ ...ping, id: 2 })}\n`, `${JSON.stringify({ ...ping, id: 3 })}\n`])
     stream.destroy()
+  })
+
+  it("writes every message sent, over any turns, whole and in the order sent, each send settled once its line is written", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(fc.string({ maxLength: 300 }), { maxLength: 6 }), { maxLength: 6 }),
+        fc.integer({ min: 1, max: 64 }),
+        async (turns, highWaterMark) => {
+          // A slow container: each write is taken a turn later, and the stream's buffer is small.
+          const lines: Array<string> = []
+          let pending = ""
+          const stream = new Duplex({
+            read: () => undefined,
+            highWaterMark,
+            write: (chunk: Buffer, _encoding, done) => {
+              pending += chunk.toString("utf8")
+              setImmediate(() => {
+                const cut = pending.lastIndexOf("\n")
+                lines.push(
+                  ...pending
+                    .slice(0, cut + 1)
+                    .split("\n")
+                    .slice(0, -1),
+                )
+                pending = pending.slice(cut + 1)
+                done()
+              })
+            },
+          })
+          const transport = new AttachStdioTransport(stream)
+          await transport.start()
+          const sent: Array<Promise<void>> = []
+          let id = 0
+          for (const turn of turns) {
+            for (const text of turn) {
+              const message = { jsonrpc: "2.0" as const, id: ++id, method: "echo", params: { text } }
+              const line = JSON.stringify(message)
+              sent.push(transport.send(message).then(() => expect(lines).toContain(line)))
+            }
+            await new Promise((resolve) => setImmediate(resolve))
+          }
+          await Promise.all(sent)
+          expect(lines.map((l) => (JSON.parse(l) as { id: number }).id)).toEqual(Array.from({ length: id }, (_, i) => i + 1))
+          expect(lines).toEqual(turns.flat().map((text, i) => JSON.stringify({ jsonrpc: "2.0", id: i + 1, method: "echo", params: { text } })))
+          stream.destroy()
+        },
+      ),
+      { numRuns: 60 },
+    )
+  })
+
+  it("writes what was sent before a close, in order, before it ends its side", async () => {
+    const { transport, container, stdin } = await attached()
+    let ended = false
+    container.on("end", () => (ended = true))
+    const sent = [transport.send(ping), transport.send({ ...ping, id: 2 })]
+    await transport.close()
+    await Promise.all(sent)
+    await expect.poll(() => ended).toBe(true)
+    expect(stdin.join("")).toBe(`${JSON.stringify(ping)}\n${JSON.stringify({ ...ping, id: 2 })}\n`)
+  })
+
+  it("rejects the sends of a turn whose write fails, and sends after it fail as closed", async () => {
+    const stream = new Duplex({ read: () => undefined, write: (_chunk, _encoding, done) => done(new Error("EPIPE: the daemon went away")) })
+    stream.on("error", () => undefined)
+    const transport = new AttachStdioTransport(stream)
+    transport.onerror = () => undefined
+    await transport.start()
+    const results = await Promise.allSettled([transport.send(ping), transport.send({ ...ping, id: 2 })])
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"])
+    await expect(transport.send(ping)).rejects.toThrow("closed")
   })
 
   it("reports a bad line and a line over the bound, skips them, and keeps reading", async () => {

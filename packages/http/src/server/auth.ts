@@ -4,9 +4,8 @@ import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Result from "effect/Result"
 import * as Redacted from "effect/Redacted"
-import type { AgentAccess, AgentIdentity, TokenRefused } from "@dtma/domain"
+import type { AgentAccess, AgentIdentity, OperatorIdentity, TokenRefused } from "@dtma/domain"
 import type { Context, Middleware } from "koa"
-import { operatorOf } from "./caller.ts"
 import { requestStateOf } from "./requestState.ts"
 import { EdgeErrorCodes, isMcpEndpoint, refuseMcp } from "./mcpEndpoints.ts"
 
@@ -24,17 +23,29 @@ const BEARER = /^Bearer +(\S+) *$/i
 const digest = (text: string): Buffer => hash("sha256", text, "buffer")
 
 /**
- * Whether `presented` is one of `accepted`, in time that depends on neither: both sides are hashed
- * to equal lengths and every accepted token is compared.
+ * The operator whose key `presented` is, or null when it is none of `accepted`, in time that depends
+ * on neither: both sides are hashed to equal lengths and every accepted key is compared. The
+ * operator (its fingerprint, the first 12 hex digits of the key's SHA-256: `operatorFingerprintOf`)
+ * is worked out once per key, not per request.
  */
-export const makeTokenCheck = (accepted: ReadonlyArray<Redacted.Redacted<string>>): ((presented: string) => boolean) => {
-  const digests = accepted.map((t) => digest(Redacted.value(t)))
+export const makeOperatorCheck = (accepted: ReadonlyArray<Redacted.Redacted<string>>): ((presented: string) => OperatorIdentity | null) => {
+  const keys = accepted.map((t) => {
+    const sha = digest(Redacted.value(t))
+    const operator: OperatorIdentity = { kind: "operator", fingerprint: sha.toString("hex", 0, 6) }
+    return { sha, operator }
+  })
   return (presented) => {
     const candidate = digest(presented)
-    let matched = false
-    for (const d of digests) matched = timingSafeEqual(candidate, d) || matched
+    let matched: OperatorIdentity | null = null
+    for (const key of keys) if (timingSafeEqual(candidate, key.sha)) matched = key.operator
     return matched
   }
+}
+
+/** Whether `presented` is one of `accepted`, in time that depends on neither (`makeOperatorCheck`). */
+export const makeTokenCheck = (accepted: ReadonlyArray<Redacted.Redacted<string>>): ((presented: string) => boolean) => {
+  const operatorOf = makeOperatorCheck(accepted)
+  return (presented) => operatorOf(presented) !== null
 }
 
 /** Where the protected-resource metadata (RFC 9728) of the endpoint at `path` is: the well-known prefix before the resource's path. */
@@ -67,7 +78,7 @@ export interface AuthenticateOptions {
  * for the layers after (grants, rate limits, audit) and for the audit of a refusal.
  */
 export const authenticate = (options: AuthenticateOptions): Middleware => {
-  const isOperatorKey = makeTokenCheck(options.operatorKeys)
+  const operatorOf = makeOperatorCheck(options.operatorKeys)
   const clock = options.now ?? Date.now
   /**
    * The agent, or why its token is refused; anything else (a defect) is thrown, for the error
@@ -113,8 +124,9 @@ export const authenticate = (options: AuthenticateOptions): Middleware => {
         headers: challenge(ctx),
       })
     }
-    if (isOperatorKey(presented)) {
-      requestStateOf(ctx).caller = operatorOf(presented)
+    const operator = operatorOf(presented)
+    if (operator !== null) {
+      requestStateOf(ctx).caller = operator
       return next()
     }
     const pending = verify(presented)
@@ -153,8 +165,9 @@ export const authenticate = (options: AuthenticateOptions): Middleware => {
       ctx.body = UNAUTHORIZED_BODY
       return
     }
-    if (isOperatorKey(presented)) {
-      requestStateOf(ctx).caller = operatorOf(presented)
+    const operator = operatorOf(presented)
+    if (operator !== null) {
+      requestStateOf(ctx).caller = operator
       return next()
     }
     const verified = await verify(presented)

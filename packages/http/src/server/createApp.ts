@@ -9,8 +9,10 @@ import { makeDrainGate, registerShutdownHooks } from "./drainGate.ts"
 import { errorBoundary } from "./errorBoundary.ts"
 import { jsonBody } from "./jsonBody.ts"
 import { makeMcpProxy } from "../mcpProxy/McpProxy.ts"
+import { McpEndpointsFirst } from "./McpEndpointsFirst.ts"
+import { mcpEndpointRequestOf } from "./mcpEndpointRequest.ts"
 import type { ProxyTimers } from "../mcpProxy/timers.ts"
-import { mountMcpProxy } from "../mcpProxy/mountMcpProxy.ts"
+import { mountMcpProxy, serveMcpEndpoints } from "../mcpProxy/mountMcpProxy.ts"
 import { makeHttpMetrics } from "./metrics.ts"
 import { observeRequests } from "./observeRequests.ts"
 import { originGuard } from "./originGuard.ts"
@@ -115,11 +117,39 @@ export const createApp = (container: Container, options: AppOptions = {}): Koa =
   const matchedRoute = (method: string, path: string): string | null => matchRoute(method, path)?.route ?? null
   const routeOf = (method: string, path: string): string => matchedRoute(method, path) ?? "unmatched"
 
-  const app = new Koa()
   const gate = makeDrainGate()
+  const logError = (error: unknown) => deps.logger.error({ error: String(error) }, "koa error")
+  // Built once, shared by both chains: the gate counts every call, the rate limits every request.
+  const guardOrigin = originGuard({ allowedOrigins: access.allowedOrigins, publicHost: access.publicHost })
+  const auth = authenticate({ operatorKeys: deps.config.inboundTokens, access: agentAccess, resourceUrl: access.resourceUrl, isPublic: isPublicRequest })
+  const body = jsonBody()
+  const limit = rateLimitAgents(rateLimits)
+  const boundary = errorBoundary(deps.logger)
+  const auditMcp = auditMcpEndpoints({ audit, logger: deps.logger })
+
+  // The MCP endpoints' own chain: what the full one below runs for them, without the router.
+  const endpoints = new Koa()
+  endpoints.proxy = false
+  endpoints.on("error", logError)
+  const endpointRouteOf = (method: string, path: string) => mcpEndpointRequestOf(method, path)?.route ?? matchedRoute(method, path)
+  for (const middleware of [
+    gate.middleware,
+    traceRequests({ tracer, routeOf: endpointRouteOf }),
+    observeRequests({ logger: deps.logger, metrics, routeOf: (method, path) => endpointRouteOf(method, path) ?? "unmatched" }),
+    auditMcp,
+    boundary,
+    guardOrigin,
+    auth,
+    body,
+    limit,
+    serveMcpEndpoints(proxy),
+  ])
+    endpoints.use(middleware)
+
+  const app = new McpEndpointsFirst(endpoints)
   registerShutdownHooks(app, { gate, closeSessions: () => proxy.close() })
   app.proxy = false
-  app.on("error", (error: unknown) => deps.logger.error({ error: String(error) }, "koa error"))
+  app.on("error", logError)
   app.use(gate.middleware)
   app.use(traceRequests({ tracer, routeOf: matchedRoute }))
   app.use(observeRequests({ logger: deps.logger, metrics, routeOf }))
@@ -131,19 +161,12 @@ export const createApp = (container: Container, options: AppOptions = {}): Koa =
       logger: deps.logger,
     }),
   )
-  app.use(auditMcpEndpoints({ audit, logger: deps.logger }))
-  app.use(errorBoundary(deps.logger))
-  app.use(originGuard({ allowedOrigins: access.allowedOrigins, publicHost: access.publicHost }))
-  app.use(
-    authenticate({
-      operatorKeys: deps.config.inboundTokens,
-      access: agentAccess,
-      resourceUrl: access.resourceUrl,
-      isPublic: isPublicRequest,
-    }),
-  )
-  app.use(jsonBody())
-  app.use(rateLimitAgents(rateLimits))
+  app.use(auditMcp)
+  app.use(boundary)
+  app.use(guardOrigin)
+  app.use(auth)
+  app.use(body)
+  app.use(limit)
   app.use(router.routes())
   app.use(fallback)
   return app

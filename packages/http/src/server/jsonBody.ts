@@ -1,6 +1,7 @@
 import { bodyParser } from "@koa/bodyparser"
-import type { Middleware } from "koa"
+import type { Context, Middleware } from "koa"
 import { forbiddenKeyOf } from "./forbiddenBodyKey.ts"
+import { plainJsonLengthOf, readPlainJson } from "./plainJsonBody.ts"
 
 export const JSON_LIMIT = "1mb"
 const JSON_TYPES = ["application/json", "application/*+json"]
@@ -23,10 +24,18 @@ const prototypeKeyIn = (error: Error): Error => {
   }
 }
 
+const isJsonType = (ctx: Context): boolean => {
+  const type = ctx.get("content-type")
+  // The type every MCP client sends, told without parsing the header; anything else as Koa reads it.
+  return type === "application/json" || ctx.request.is(JSON_TYPES) !== false
+}
+
 /**
  * JSON bodies only, at most 1 MB: a body of another type is a 415 here; malformed and oversized
  * bodies, and bodies with a `__proto__` or `constructor.prototype` key, are thrown (400/413) for
- * the error boundary to answer. An empty body parses as `{}`.
+ * the error boundary to answer. An empty body parses as `{}`. A plain body (a Content-Length within
+ * the limit, no Content-Encoding: every MCP call) is read and parsed once here (`plainJsonBody.ts`),
+ * with the same answers; any other goes through @koa/bodyparser.
  */
 export const jsonBody = (): Middleware => {
   const parse = bodyParser({
@@ -40,10 +49,17 @@ export const jsonBody = (): Middleware => {
   })
   return async (ctx, next) => {
     if (!PARSED_METHODS.includes(ctx.method)) return next()
-    if (hasBody(ctx.request.length, ctx.get("transfer-encoding")) && ctx.request.is(JSON_TYPES) === false) {
+    if (hasBody(ctx.request.length, ctx.get("transfer-encoding")) && !isJsonType(ctx)) {
       ctx.status = 415
       ctx.body = { success: false, error: "Unsupported Media Type: send the body as application/json", code: "unsupported_media_type" }
       return
+    }
+    const length = ctx.request.body === undefined && !ctx.req.closed ? plainJsonLengthOf(ctx.req.headers) : null
+    if (length !== null) {
+      const { parsed, raw } = await readPlainJson(ctx.req, length)
+      ctx.request.body = parsed
+      ;(ctx.request as { rawBody?: string }).rawBody = raw
+      return next()
     }
     return parse(ctx, () => {
       const forbidden = forbiddenKeyOf(ctx.request.body)

@@ -1,6 +1,7 @@
 import { Redacted } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { makeTokenCheck } from "../../src/server/auth.ts"
+import { makeOperatorCheck, makeTokenCheck } from "../../src/server/auth.ts"
+import { operatorFingerprintOf } from "../../src/server/caller.ts"
 import { isPublicRequest, ROUTES } from "../../src/routes/routeTable.ts"
 import { OTHER_TOKEN, startTestApp, TOKEN, type TestApp } from "../support/support.ts"
 import { PUBLIC_ROUTES } from "../support/publicRoutes.ts"
@@ -79,6 +80,14 @@ describe("the token check", () => {
 
   it("accepts nothing when no token is configured", () => {
     expect(makeTokenCheck([])("anything")).toBe(false)
+  })
+
+  it("names the operator of each key by that key's fingerprint, and no one for any other token", () => {
+    const operatorOf = makeOperatorCheck([Redacted.make("alpha"), Redacted.make("beta-longer-token")])
+
+    expect(operatorOf("alpha")).toEqual({ kind: "operator", fingerprint: operatorFingerprintOf("alpha") })
+    expect(operatorOf("beta-longer-token")).toEqual({ kind: "operator", fingerprint: operatorFingerprintOf("beta-longer-token") })
+    for (const wrong of ["", "alph", "ALPHA", "beta-longer-token "]) expect(operatorOf(wrong)).toBeNull()
   })
 })
 
