@@ -93,7 +93,7 @@ describe("a 2026-07-28 tools/call of a tool with x-mcp-header annotations", () =
     expect(calledLocate()).toHaveLength(6)
   })
 
-  it("is refused with 400 and -32020 on both endpoints, naming the header but not its value, when a header is missing, differs, has no argument, or is badly encoded", async () => {
+  it("gets 400 and -32020 on both endpoints for a header missing, different, without argument or badly encoded, naming it, not its value", async () => {
     app = await startGrantsApp({ annotatedTools: true })
     const args = { region: "eu-secret-1", where: { zone: 7 } }
     const cases: ReadonlyArray<{ params: Record<string, string>; says: string }> = [
