@@ -79,7 +79,7 @@ export const modernHello = (discovered: Fields, legacyVersion: string): ServerHe
 
 /**
  * A modern server's answer as a 2025-era requester reads it: the 2026-07-28 result fields
- * (`resultType`, caching hints) dropped, and an `input_required` result — a question the DTMA cannot
+ * (`resultType`, caching hints, `serverInfo` in `_meta`) dropped, and an `input_required` result — a question the DTMA cannot
  * put to a 2025-era client yet — turned into an error saying so.
  */
 export const legacyResponse = (method: string, response: JsonRpcResponse): JsonRpcResponse => {
@@ -89,5 +89,8 @@ export const legacyResponse = (method: string, response: JsonRpcResponse): JsonR
     const message = `the server asked for input to ${method} (2026-07-28 input_required), which the DTMA does not relay to a 2025-era client`
     return { jsonrpc: "2.0", id: response.id, error: { code: ErrorCodes.InternalError, message } }
   }
-  return { ...response, result }
+  const meta = isObject(result["_meta"]) ? Object.fromEntries(Object.entries(result["_meta"]).filter(([key]) => key !== SERVER_INFO_KEY)) : undefined
+  if (meta === undefined) return { ...response, result }
+  const { _meta: _, ...rest } = result
+  return { ...response, result: Object.keys(meta).length === 0 ? rest : { ...rest, _meta: meta } }
 }

@@ -49,8 +49,10 @@ const legacyHello = (result: Readonly<Record<string, unknown>>, options: Upstrea
  */
 const probeModern = (deps: HandshakeDeps, options: UpstreamOptions, refusal: InitializeFailure): Effect.Effect<ServerHello, McpConnectFailed> =>
   Effect.suspend(() => {
-    deps.speakModern(dtmaEnvelope(options.clientInfo))
-    return deps.call("server/discover", {}, options.initializeTimeoutMs).pipe(
+    const envelope = dtmaEnvelope(options.clientInfo)
+    deps.speakModern(envelope)
+    // Sent with its envelope, so its answer comes back whole (the server's name is in its `_meta`).
+    return deps.call("server/discover", { _meta: envelope }, options.initializeTimeoutMs).pipe(
       Effect.map((discovered) => modernHello(discovered, options.protocolVersion)),
       Effect.orElseSucceed(() => null),
       Effect.flatMap((hello) => {

@@ -47,6 +47,17 @@ describe("a modern server's answers for 2025-era requesters", () => {
     )
   })
 
+  it("drops the server's name from _meta and keeps the rest", () => {
+    const result = { content: [], _meta: { "io.modelcontextprotocol/serverInfo": { name: "m" }, progressToken: 1 } }
+    expect(legacyResponse("tools/call", { jsonrpc: "2.0", id: 1, result })).toEqual({
+      jsonrpc: "2.0",
+      id: 1,
+      result: { content: [], _meta: { progressToken: 1 } },
+    })
+    const only = { content: [], _meta: { "io.modelcontextprotocol/serverInfo": { name: "m" } } }
+    expect(legacyResponse("tools/call", { jsonrpc: "2.0", id: 1, result: only })).toEqual({ jsonrpc: "2.0", id: 1, result: { content: [] } })
+  })
+
   it("keeps an error as it is", () => {
     const error = { jsonrpc: "2.0" as const, id: 1, error: { code: -32602, message: "Tool nope not found" } }
     expect(legacyResponse("tools/call", error)).toBe(error)
