@@ -360,6 +360,7 @@ export class ClientSession implements ReachMember {
       logMessage: (n) => this.#logMessage(answer, n),
       setLogLevel: (level) => void (this.#logLevel = level),
       settle,
+      envelope: modern?.wire,
     })
     if (typeof outcome !== "function") {
       traced.end(outcome)

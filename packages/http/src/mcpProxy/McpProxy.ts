@@ -18,7 +18,7 @@ import * as Exit from "effect/Exit"
 import { NO_TALLY } from "./callTally.ts"
 import { AGENT_SERVER_INFO } from "./agentAnswers.ts"
 import { eraOf, type Era } from "./eraOf.ts"
-import { MODERN_METHODS, modernReply, withoutEnvelope, type ModernCall } from "./modernExchange.ts"
+import { envelopeOf, MODERN_METHODS, modernReply, withoutEnvelope, type ModernCall } from "./modernExchange.ts"
 import { listenFilterOf, type ListChanges } from "./ModernListen.ts"
 import { AGENT_ENDPOINT, makeAgentEndpoint } from "./AgentEndpoint.ts"
 import { ClientSession, type PostOutcome } from "./ClientSession.ts"
@@ -271,7 +271,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     // A listen stays open as a 2025-era session's GET stream does: it counts as a session.
     const limit = listen ? admit(to.name) : null
     if (limit !== null) return void reply(ctx, modernReply(message.method, replyForFailure(limit, [message.id])))
-    const session = newSession(to, { envelope, serverInfo: to.serverInfo, listChanges: to.listChanges })
+    const session = newSession(to, { envelope, serverInfo: to.serverInfo, listChanges: to.listChanges, wire: envelopeOf(message) })
     live.add(session)
     if (listen) sessions.set(session.id, session)
     const outcome = post(ctx, session, { messages: [withoutEnvelope(message)], batch: false }, to.authorized, message.method)

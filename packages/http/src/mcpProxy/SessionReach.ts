@@ -30,6 +30,11 @@ export interface Answering {
    * answered in the server's place, refusing the caller for this reason (a machine code).
    */
   readonly settle: (response: JsonRpcResponse | null, deniedFor?: string) => void
+  /**
+   * A 2026-07-28 request's own envelope (its `io.modelcontextprotocol/*` `_meta` keys, as it came):
+   * kept from a 2025-era server, passed through to a server that speaks 2026-07-28 itself.
+   */
+  readonly envelope?: Readonly<Record<string, unknown>> | undefined
 }
 
 /** One request, routed: the server it goes to, the request as that server knows it, and how it is answered. */

@@ -5,6 +5,8 @@ import * as Option from "effect/Option"
 import {
   ErrorCodes,
   InstanceNotFound,
+  isModernHello,
+  withEnvelope,
   type JsonRpcRequest,
   type JsonRpcResponse,
   type McpConnectFailed,
@@ -53,8 +55,10 @@ const shown = (c: AnswerContext, response: JsonRpcResponse): JsonRpcResponse =>
  * upstream). A saturated server refuses at once, synchronously: that is returned, not answered.
  */
 const forward = (c: AnswerContext, upstream: UpstreamSession, settled?: (ok: boolean) => void): ProxyFailure | Stop => {
+  // A 2026-07-28 client's request goes to a 2026-07-28 server with its own envelope (its capabilities, log level, name).
+  const request = c.envelope !== undefined && isModernHello(upstream.hello) ? withEnvelope(c.request, c.envelope) : c.request
   const fiber = Effect.runFork(
-    upstream.forward(c.sessionId, c.request, {
+    upstream.forward(c.sessionId, request, {
       timeoutMs: c.settings.requestTimeoutMs,
       onProgress: c.progress,
       onLogMessage: c.logMessage,

@@ -44,6 +44,14 @@ export interface ModernCall {
   readonly serverInfo: () => unknown
   /** Which lists announce their changes there, for a listen's acknowledgement. */
   readonly listChanges: () => ListChanges
+  /** The request's envelope as it came (`envelopeOf`), for a server that speaks 2026-07-28. */
+  readonly wire?: Readonly<Record<string, unknown>>
+}
+
+/** The envelope's keys of a request's `_meta`, as they came. */
+export const envelopeOf = (request: JsonRpcRequest): Readonly<Record<string, unknown>> => {
+  const meta = request.params?.["_meta"]
+  return isObject(meta) ? Object.fromEntries(Object.entries(meta).filter(([key]) => key.startsWith(ENVELOPE_PREFIX))) : {}
 }
 
 /** The request as a 2025-era server takes it: the envelope's keys out of `_meta` (a progress token, a trace context stay). */
@@ -68,7 +76,8 @@ export const modernError = (method: string, error: { readonly code: number; read
 }
 
 /**
- * A response as a modern client reads it: a result marked complete, naming the server, and — for
+ * A response as a modern client reads it: a result marked complete (a 2026-07-28 server's own
+ * `resultType`, `input_required` say, is kept), naming the server, and — for a complete result of
  * the cacheable methods — stale at once and private: every answer of a DTMA endpoint is worked
  * out within its caller's grants (an agent's lists are filtered; the operator's are not, on the
  * same URL), so no cache may hand one caller's answer to another.
@@ -77,8 +86,9 @@ export const modernResponse = (method: string, response: JsonRpcResponse, call: 
   if ("error" in response) return { ...response, error: modernError(method, response.error) }
   const result = response.result
   const meta = { ...(isObject(result["_meta"]) ? result["_meta"] : {}), [SERVER_INFO_KEY]: call.serverInfo() }
-  const cache = CACHEABLE.has(method) ? { ttlMs: 0, cacheScope: "private" } : {}
-  return { ...response, result: { ...result, resultType: "complete", ...cache, _meta: meta } }
+  const resultType = typeof result["resultType"] === "string" ? result["resultType"] : "complete"
+  const cache = CACHEABLE.has(method) && resultType === "complete" ? { ttlMs: 0, cacheScope: "private" } : {}
+  return { ...response, result: { ...result, resultType, ...cache, _meta: meta } }
 }
 
 /** A refusal of the whole request (busy, unavailable) in the codes a modern client reads. */
