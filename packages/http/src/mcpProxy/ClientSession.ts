@@ -17,7 +17,7 @@ import { EdgeErrorCodes } from "../server/mcpEndpoints.ts"
 import { passesLevel, type LogLevel } from "./logLevels.ts"
 import { callEndOf, type CallTally } from "./callTally.ts"
 import { ClientAsks } from "./ClientAsks.ts"
-import { askModernClient, modernResponse, type ModernCall } from "./modernExchange.ts"
+import { askModernClient, modernResponse, stateOwnerOf, type ModernCall } from "./modernExchange.ts"
 import { listenRoute, type ModernListen } from "./ModernListen.ts"
 import { PostAnswer } from "./PostAnswer.ts"
 import type { PostedMessages } from "./postedMessages.ts"
@@ -361,6 +361,7 @@ export class ClientSession implements ReachMember {
       setLogLevel: (level) => void (this.#logLevel = level),
       settle,
       envelope: modern?.wire,
+      stateOwner: stateOwnerOf(place.authorized.caller),
     })
     if (typeof outcome !== "function") {
       traced.end(outcome)

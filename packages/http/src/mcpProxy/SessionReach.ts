@@ -35,6 +35,8 @@ export interface Answering {
    * kept from a 2025-era server, passed through to a server that speaks 2026-07-28 itself.
    */
   readonly envelope?: Readonly<Record<string, unknown>> | undefined
+  /** Whom a 2026-07-28 server's `requestState` handed on with its answer is sealed to (`requestStateSeal.ts`): its caller. */
+  readonly stateOwner?: string | undefined
 }
 
 /** One request, routed: the server it goes to, the request as that server knows it, and how it is answered. */

@@ -6,7 +6,6 @@ import {
   ErrorCodes,
   InstanceNotFound,
   isModernHello,
-  withEnvelope,
   type JsonRpcRequest,
   type JsonRpcResponse,
   type McpConnectFailed,
@@ -17,6 +16,7 @@ import { grantedListResult } from "./grantedLists.ts"
 import { ungrantedAnswer } from "./grantedMessages.ts"
 import { setLevelLocally } from "./logLevels.ts"
 import { discoverResult } from "./modernExchange.ts"
+import { passedThrough, sealedAnswer, stateBinding } from "./modernPassThrough.ts"
 import { initializeResult } from "./protocolVersion.ts"
 import type { ProxyFailure } from "./proxyErrorTable.ts"
 import { EVERYTHING, type RequestAccess } from "./requestAccess.ts"
@@ -56,9 +56,15 @@ const shown = (c: AnswerContext, response: JsonRpcResponse): JsonRpcResponse =>
  */
 const forward = (c: AnswerContext, upstream: UpstreamSession, settled?: (ok: boolean) => void): ProxyFailure | Stop => {
   // A 2026-07-28 client's request goes to a 2026-07-28 server with its own envelope (its capabilities, log level, name).
-  const request = c.envelope !== undefined && isModernHello(upstream.hello) ? withEnvelope(c.request, c.envelope) : c.request
+  const binding = c.envelope !== undefined && isModernHello(upstream.hello) ? stateBinding(c.hub.name, c.stateOwner ?? "") : null
+  const passed = binding === null ? { request: c.request } : passedThrough(c.request, c.envelope!, binding)
+  if ("refused" in passed) {
+    settled?.(false)
+    c.settle(passed.refused)
+    return NOTHING_TO_STOP
+  }
   const fiber = Effect.runFork(
-    upstream.forward(c.sessionId, request, {
+    upstream.forward(c.sessionId, passed.request, {
       timeoutMs: c.settings.requestTimeoutMs,
       onProgress: c.progress,
       onLogMessage: c.logMessage,
@@ -67,7 +73,7 @@ const forward = (c: AnswerContext, upstream: UpstreamSession, settled?: (ok: boo
   )
   const finish = (exit: Exit.Exit<JsonRpcResponse, McpServerBusy | McpConnectFailed>): void => {
     settled?.(Exit.isSuccess(exit) && !("error" in exit.value))
-    if (Exit.isSuccess(exit)) return c.settle(shown(c, exit.value))
+    if (Exit.isSuccess(exit)) return c.settle(shown(c, binding === null ? exit.value : sealedAnswer(exit.value, binding)))
     const error = errorOf(exit.cause)
     if (error !== null) c.settle(failure(c.request.id, error._tag === "McpServerBusy" ? ErrorCodes.ServerBusy : ErrorCodes.ConnectionClosed, error.message))
     else c.settle(Cause.hasInterruptsOnly(exit.cause) ? null : failure(c.request.id, ErrorCodes.InternalError, "Internal error in the DTMA"))

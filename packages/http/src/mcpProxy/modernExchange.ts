@@ -1,5 +1,5 @@
 import * as Effect from "effect/Effect"
-import { ErrorCodes, type JsonRpcRequest, type JsonRpcResponse, type ServerRequestAnswer } from "@dtma/domain"
+import { ErrorCodes, type CallerIdentity, type JsonRpcRequest, type JsonRpcResponse, type ServerRequestAnswer } from "@dtma/domain"
 import { SERVER_INFO_KEY, type Envelope } from "./eraOf.ts"
 import type { ListChanges } from "./ModernListen.ts"
 import type { ProxyReply } from "./proxyErrorTable.ts"
@@ -47,6 +47,9 @@ export interface ModernCall {
   /** The request's envelope as it came (`envelopeOf`), for a server that speaks 2026-07-28. */
   readonly wire?: Readonly<Record<string, unknown>>
 }
+
+/** Whom a `requestState` is sealed to: an agent by its issuer and id, the operator as one. */
+export const stateOwnerOf = (caller: CallerIdentity): string => (caller.kind === "agent" ? `agent ${caller.issuer} ${caller.sub}` : "operator")
 
 /** The envelope's keys of a request's `_meta`, as they came. */
 export const envelopeOf = (request: JsonRpcRequest): Readonly<Record<string, unknown>> => {

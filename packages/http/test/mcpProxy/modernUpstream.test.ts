@@ -30,16 +30,17 @@ const start = async () => {
   })
   app = await startTestApp({ runtime })
   const mcp = { transport: "stdio", endpointPath: null, port: null } as const
-  await Effect.runPromise(app.mcpServers.deploy({ name: "modern", accountToolInstanceId: null, image: MODERN_IMAGE, env: [], ports: [], mcp }))
+  for (const name of ["modern", "other"])
+    await Effect.runPromise(app.mcpServers.deploy({ name, accountToolInstanceId: null, image: MODERN_IMAGE, env: [], ports: [], mcp }))
   return `${app.base}/mcp-servers/modern/mcp`
 }
 
 const received = () => served.flatMap((s) => s.received)
 
-const modernPost = (url: string, id: number, params: Record<string, unknown>) =>
+const modernPost = (url: string, id: number, params: Record<string, unknown>, token: string = TOKEN) =>
   fetch(url, {
     method: "POST",
-    headers: { ...mcpHeaders(), "mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": String(params["name"]) },
+    headers: { ...mcpHeaders(undefined, token), "mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": String(params["name"]) },
     body: JSON.stringify({
       jsonrpc: "2.0",
       id,
@@ -87,8 +88,11 @@ describe("a server that speaks only 2026-07-28, behind the DTMA", () => {
     const asked = await modernPost(url, 1, { name: "greet", arguments: {} })
     expect(asked.status).toBe(200)
     const first = (await asked.json()) as { result: Record<string, unknown> }
-    expect(first.result).toMatchObject({ resultType: "input_required", requestState: "greet-1", inputRequests: { name: { method: "elicitation/create" } } })
+    expect(first.result).toMatchObject({ resultType: "input_required", inputRequests: { name: { method: "elicitation/create" } } })
     expect(first.result).not.toHaveProperty("ttlMs")
+    // Sealed by the DTMA to this server and caller: the client does not see the server's own state.
+    expect(first.result["requestState"]).toEqual(expect.any(String))
+    expect(first.result["requestState"]).not.toContain("greet-1")
     const retry = await modernPost(url, 2, {
       name: "greet",
       arguments: {},
@@ -96,5 +100,36 @@ describe("a server that speaks only 2026-07-28, behind the DTMA", () => {
       requestState: first.result["requestState"],
     })
     expect(await retry.json()).toMatchObject({ id: 2, result: { resultType: "complete", content: [{ type: "text", text: "hello Ada" }] } })
+  })
+
+  it("refuses a requestState replayed at another server, or not sealed by the DTMA, without sending it on", async () => {
+    const url = await start()
+    const asked = (await (await modernPost(url, 1, { name: "greet", arguments: {} })).json()) as { result: Record<string, unknown> }
+    const retry = { name: "greet", arguments: {}, inputResponses: { name: { action: "accept", content: { name: "Ada" } } } }
+    const before = received().filter((r) => r.method === "tools/call").length
+    for (const [target, requestState] of [
+      [`${app.base}/mcp-servers/other/mcp`, asked.result["requestState"]],
+      [url, "greet-1"],
+      [url, 42],
+    ] as const) {
+      const refused = await modernPost(target, 2, { ...retry, requestState })
+      expect(await refused.json()).toMatchObject({ id: 2, error: { code: -32602, message: expect.stringContaining("requestState") } })
+    }
+    expect(received().filter((r) => r.method === "tools/call").length).toBe(before)
+  })
+
+  it("refuses the operator's requestState to an agent", async () => {
+    const url = await start()
+    const grants = [{ target: { server: "modern" }, tools: ["*"], prompts: [], resources: false }] as const
+    const agent = await Effect.runPromise(app.agentAccess.tokens.mint({ sub: "agent-1", grants: [...grants], ttlSeconds: 900 }))
+    const asked = (await (await modernPost(url, 1, { name: "greet", arguments: {} })).json()) as { result: Record<string, unknown> }
+    const retry = {
+      name: "greet",
+      arguments: {},
+      inputResponses: { name: { action: "accept", content: { name: "Ada" } } },
+      requestState: asked.result["requestState"],
+    }
+    expect(await (await modernPost(url, 2, retry, agent)).json()).toMatchObject({ id: 2, error: { code: -32602 } })
+    expect(await (await modernPost(url, 3, retry)).json()).toMatchObject({ id: 3, result: { content: [{ text: "hello Ada" }] } })
   })
 })
