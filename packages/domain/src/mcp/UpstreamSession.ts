@@ -37,6 +37,8 @@ export interface UpstreamOptions {
   readonly protocolVersion: string
   readonly supportedProtocolVersions: ReadonlyArray<string>
   readonly initializeTimeoutMs: number
+  /** How long a server that refused `initialize` has to answer the `server/discover` probe; default `initializeTimeoutMs`. */
+  readonly probeTimeoutMs?: number
   /** Requests sent upstream at once; more wait. */
   readonly maxInFlight: number
   /** Requests allowed to wait for a slot; past that, callers get `McpServerBusy` at once. */

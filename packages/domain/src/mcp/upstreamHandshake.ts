@@ -52,7 +52,7 @@ const probeModern = (deps: HandshakeDeps, options: UpstreamOptions, refusal: Ini
     const envelope = dtmaEnvelope(options.clientInfo)
     deps.speakModern(envelope)
     // Sent with its envelope, so its answer comes back whole (the server's name is in its `_meta`).
-    return deps.call("server/discover", { _meta: envelope }, options.initializeTimeoutMs).pipe(
+    return deps.call("server/discover", { _meta: envelope }, options.probeTimeoutMs ?? options.initializeTimeoutMs).pipe(
       Effect.map((discovered) => modernHello(discovered, options.protocolVersion)),
       Effect.orElseSucceed(() => null),
       Effect.flatMap((hello) => {

@@ -118,6 +118,14 @@ describe("an upstream session to a server that speaks only 2026-07-28", () => {
     expect(methods(channel)).toEqual(["initialize", "server/discover"])
   })
 
+  it("gives a server that refused initialize and stays silent on server/discover only the probe's time, then fails with the refusal", async () => {
+    const channel = scriptedChannel((r) => (r.method === "initialize" ? { error: { code: -32603, message: "no API key" } } : "never"))
+    const opening = vt.failure(openUpstreamSession(channel, { ...options, initializeTimeoutMs: 1_000, probeTimeoutMs: 50 }))
+    await vt.advance(50)
+    const error = await opening
+    expect(error.message).toContain("no API key")
+  })
+
   it("does not probe a server that never answers initialize", async () => {
     const channel = scriptedChannel(() => "never")
     const opening = vt.failure(openUpstreamSession(channel, { ...options, initializeTimeoutMs: 50 }))
