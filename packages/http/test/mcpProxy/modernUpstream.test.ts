@@ -132,4 +132,16 @@ describe("a server that speaks only 2026-07-28, behind the DTMA", () => {
     expect(await (await modernPost(url, 2, retry, agent)).json()).toMatchObject({ id: 2, error: { code: -32602 } })
     expect(await (await modernPost(url, 3, retry)).json()).toMatchObject({ id: 3, result: { content: [{ text: "hello Ada" }] } })
   })
+
+  it("carries input_required and its retry through /mcp, under the server's prefixed tool name", async () => {
+    await start()
+    const url = `${app.base}/mcp`
+    const asked = (await (await modernPost(url, 1, { name: "modern__greet", arguments: {} })).json()) as { result: Record<string, unknown> }
+    expect(asked.result).toMatchObject({ resultType: "input_required", inputRequests: { name: { method: "elicitation/create" } } })
+    const retry = { name: "modern__greet", arguments: {}, inputResponses: { name: { action: "accept", content: { name: "Bo" } } } }
+    const answered = await modernPost(url, 2, { ...retry, requestState: asked.result["requestState"] })
+    expect(await answered.json()).toMatchObject({ id: 2, result: { content: [{ type: "text", text: "hello Bo" }] } })
+    const elsewhere = await modernPost(url, 3, { ...retry, name: "other__greet", requestState: asked.result["requestState"] })
+    expect(await elsewhere.json()).toMatchObject({ id: 3, error: { code: -32602 } })
+  })
 })
