@@ -78,6 +78,7 @@ export { IsolatedInstanceLimit, McpServerNotReady, McpServerUnavailable } from "
 export { JsonRpcIdRewriter } from "./mcp/JsonRpcIdRewriter.ts"
 export type { ProgressToken, Waiter } from "./mcp/JsonRpcIdRewriter.ts"
 export { openUpstreamSession, RELAYED_CLIENT_CAPABILITIES } from "./mcp/UpstreamSession.ts"
+export { hasEnvelope, isModernHello, MODERN_PROTOCOL_VERSION, withEnvelope } from "./mcp/modernUpstream.ts"
 export type {
   RequestOptions,
   ServerHello,

@@ -9,6 +9,7 @@ import { dockerApiOf, type DockerApi } from "../docker/DockerApi.ts"
 import { AttachStdioTransport, StdioFramingError } from "./AttachStdioTransport.ts"
 import { awaitHttpReady } from "./awaitHttpReady.ts"
 import { attachFailure, httpSendFailure, withDeadline } from "./connectFailures.ts"
+import { modernHeaders } from "./modernHeaders.ts"
 import { makeRequestStreams } from "./requestStreams.ts"
 import { makeResumeGuard } from "./resumeGuard.ts"
 import { channelOf, type TransportChannelOptions } from "./transportChannel.ts"
@@ -55,7 +56,7 @@ export const makeSdkMcpConnector = (options: SdkMcpConnectorOptions): McpConnect
       default: {
         const streams = makeRequestStreams()
         const guard = makeResumeGuard(streams.fetch)
-        const transport = new StreamableHTTPClientTransport(url, { fetch: guard.fetch })
+        const transport = new StreamableHTTPClientTransport(url, { fetch: modernHeaders(guard.fetch) })
         const beforeClose = () => withDeadline(transport.terminateSession(), Date.now() + closeTimeoutMs).then(() => undefined)
         return {
           transport,

@@ -18,6 +18,8 @@ import {
 } from "./jsonrpc.ts"
 import { McpConnectFailed, McpRequestFailed, McpServerBusy } from "./mcpErrors.ts"
 import { JsonRpcIdRewriter } from "./JsonRpcIdRewriter.ts"
+import { hasEnvelope, legacyResponse, REMOVED_NOTIFICATIONS, withEnvelope } from "./modernUpstream.ts"
+import { handshake } from "./upstreamHandshake.ts"
 
 /** What the server said about itself in `initialize`. */
 export interface ServerHello {
@@ -35,6 +37,8 @@ export interface UpstreamOptions {
   readonly protocolVersion: string
   readonly supportedProtocolVersions: ReadonlyArray<string>
   readonly initializeTimeoutMs: number
+  /** How long a server that refused `initialize` has to answer the `server/discover` probe; default `initializeTimeoutMs`. */
+  readonly probeTimeoutMs?: number
   /** Requests sent upstream at once; more wait. */
   readonly maxInFlight: number
   /** Requests allowed to wait for a slot; past that, callers get `McpServerBusy` at once. */
@@ -166,7 +170,9 @@ const makeGate = (options: UpstreamOptions) => {
 }
 
 /**
- * Performs the MCP handshake over `channel` and returns the shared session. The session lives in a
+ * Performs the MCP handshake over `channel` (`upstreamHandshake.ts`: `initialize`, or — for a server
+ * that refuses it and answers `server/discover` — the 2026-07-28 wire, with the DTMA's envelope on what
+ * has none and 2025-era answers for 2025-era requests) and returns the shared session. The session lives in a
  * scope of its own, forked from the caller's: closing either closes the channel.
  */
 export const openUpstreamSession = (channel: McpChannel, options: UpstreamOptions): Effect.Effect<UpstreamSession, McpConnectFailed, Scope.Scope> =>
@@ -182,6 +188,9 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
     const asked = new Map<JsonRpcId, Deferred.Deferred<void>>()
     const gate = makeGate(options)
     const isOpen = () => !Deferred.isDoneUnsafe(closed)
+    // The DTMA's envelope once the server turned out to speak 2026-07-28 only; null on the 2025-era wire.
+    let envelope: Readonly<Record<string, unknown>> | null = null
+    const send = (message: JsonRpcMessage) => channel.send(envelope === null ? message : withEnvelope(message, envelope))
 
     channel.onMessage((message, context) => {
       const origin = { separated: channel.separatesRequests, relatedId: context.relatedRequestId }
@@ -261,12 +270,15 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
           onServerRequest,
         })
         const id = upstream.id as number
-        return channel.send(upstream).pipe(
+        // A 2025-era request to a 2026-07-28 server goes with the DTMA's envelope, and its answer comes back translated.
+        const translated = envelope !== null && !hasEnvelope(request)
+        return send(upstream).pipe(
           Effect.tapError(() => Effect.sync(() => ids.abandon(id, "send failed"))),
           Effect.andThen(Deferred.await(answer)),
+          Effect.map((response) => (translated ? legacyResponse(request.method, response) : response)),
           Effect.onInterrupt(() => {
             const cancel = ids.abandon(id, "The client cancelled the request or it timed out")
-            return cancel === null ? Effect.void : channel.send(cancel).pipe(Effect.ignore)
+            return cancel === null ? Effect.void : send(cancel).pipe(Effect.ignore)
           }),
           Effect.ensuring(Effect.sync(() => Deferred.doneUnsafe(ended, Effect.void))),
         )
@@ -296,7 +308,7 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
     const session: Omit<UpstreamSession, "hello"> = {
       forward,
       call,
-      notify: (notification) => channel.send(notification),
+      notify: (notification) => (envelope !== null && REMOVED_NOTIFICATIONS.has(notification.method) ? Effect.void : send(notification)),
       subscribe: (listener) => {
         listeners.add(listener)
         return () => void listeners.delete(listener)
@@ -307,34 +319,15 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
       close: () => Scope.close(scope, Exit.void),
     }
 
-    const handshake = call(
-      "initialize",
-      { protocolVersion: options.protocolVersion, capabilities: RELAYED_CLIENT_CAPABILITIES, clientInfo: options.clientInfo },
-      options.initializeTimeoutMs,
-    ).pipe(
-      Effect.catchTags({
-        McpRequestFailed: (e) => Effect.fail(new McpConnectFailed({ reason: "protocol", detail: e.message })),
-        McpServerBusy: (e) => Effect.fail(new McpConnectFailed({ reason: "protocol", detail: e.message })),
-      }),
-      Effect.flatMap((result) => {
-        const version = String(result["protocolVersion"] ?? "")
-        if (!options.supportedProtocolVersions.includes(version)) {
-          return Effect.fail(
-            new McpConnectFailed({ reason: "protocol", detail: `the server answered protocol version '${version}', which the DTMA does not support` }),
-          )
-        }
-        const info = (result["serverInfo"] ?? {}) as ServerHello["serverInfo"]
-        const hello: ServerHello = {
-          protocolVersion: version,
-          capabilities: (result["capabilities"] ?? {}) as ServerHello["capabilities"],
-          serverInfo: { ...info, name: String(info.name ?? "unknown"), version: String(info.version ?? "unknown") },
-          instructions: typeof result["instructions"] === "string" ? result["instructions"] : null,
-          result,
-        }
-        return channel.send({ jsonrpc: "2.0", method: "notifications/initialized" }).pipe(Effect.as({ ...session, hello }))
-      }),
-    )
-    return yield* handshake.pipe(
+    const opening = handshake(
+      {
+        call,
+        send: (n) => channel.send(n),
+        speakModern: (e) => void (envelope = e),
+      },
+      options,
+    ).pipe(Effect.map((hello) => ({ ...session, hello })))
+    return yield* opening.pipe(
       Effect.flatMap((s) =>
         isOpen() ? Effect.succeed(s) : Effect.fail(new McpConnectFailed({ reason: "closed", detail: `${options.name} closed right after initialize` })),
       ),

@@ -58,6 +58,8 @@ export const openConnection = (
       protocolVersion: settings.protocolVersion,
       supportedProtocolVersions: settings.supportedProtocolVersions,
       initializeTimeoutMs: settings.startTimeoutMs,
+      // A server that refused initialize is probed for 2026-07-28 no longer than a health check waits.
+      probeTimeoutMs: Math.min(settings.pingTimeoutMs, settings.startTimeoutMs),
       maxInFlight: settings.maxInFlight,
       maxQueued: settings.maxQueued,
     }).pipe(Effect.mapError((e) => notReady(e.message)))

@@ -13,6 +13,7 @@ import { discover, listsChangedBy } from "../mcp/discovery.ts"
 import type { JsonRpcNotification } from "../mcp/jsonrpc.ts"
 import type { McpServerNotReady } from "../mcp/mcpErrors.ts"
 import type { McpServerView } from "../mcp/McpServerView.ts"
+import { healthMethodOf } from "../mcp/modernUpstream.ts"
 import { connectionOf, healthOf, step, type ServerCommand, type ServerEvent, type Step, type SupervisedServer } from "../mcp/serverStateMachine.ts"
 import type { UpstreamSession } from "../mcp/UpstreamSession.ts"
 import type { ContainerRuntime } from "../ports/ContainerRuntime.ts"
@@ -207,7 +208,7 @@ export const makeInterpreter = (ctx: InterpreterContext) => {
           const ping = Effect.gen(function* () {
             yield* Effect.sleep(command.afterMs)
             const started = yield* Clock.currentTimeMillis
-            const ok = yield* session.call("ping", {}, settings.pingTimeoutMs).pipe(
+            const ok = yield* session.call(healthMethodOf(session.hello), {}, settings.pingTimeoutMs).pipe(
               Effect.as(true),
               Effect.orElseSucceed(() => false),
             )

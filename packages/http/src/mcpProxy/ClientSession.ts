@@ -19,6 +19,7 @@ import { callEndOf, type CallTally } from "./callTally.ts"
 import { ClientAsks } from "./ClientAsks.ts"
 import { bridgedAnswering } from "./bridgedAnswering.ts"
 import { modernResponse, type ModernCall } from "./modernExchange.ts"
+import { principalOf } from "./requestStateSeal.ts"
 import { listenRoute, type ModernListen } from "./ModernListen.ts"
 import { PostAnswer } from "./PostAnswer.ts"
 import type { PostedMessages } from "./postedMessages.ts"
@@ -359,6 +360,8 @@ export class ClientSession implements ReachMember {
       logMessage: (n) => this.#logMessage(answer, n),
       setLogLevel: (level) => void (this.#logLevel = level),
       settle,
+      envelope: modern?.wire,
+      stateOwner: principalOf(place.authorized.caller),
     }
     // A modern request's server requests go through the MRTR bridge (`input_required`), never on its answer's stream.
     const bridged =

@@ -3,12 +3,13 @@ import { ErrorCodes, type CallerIdentity, type JsonRpcResponse, type Revocation 
 import { NOTHING_TO_STOP, type Stop } from "./answerRequest.ts"
 import type { Front, Holder, MrtrCall } from "./MrtrCall.ts"
 import { isObject } from "./isObject.ts"
-import { principalOf, type RequestBinding, type RequestStateSeal } from "./requestStateSeal.ts"
+import type { HeldCallSeal, RequestBinding } from "./heldCallState.ts"
+import { principalOf } from "./requestStateSeal.ts"
 import { revokes, type SessionTokens } from "./sessionOwner.ts"
 import type { ProxyTimers } from "./timers.ts"
 
 export interface HeldCallsOptions {
-  readonly seal: RequestStateSeal
+  readonly seal: HeldCallSeal
   readonly timers: ProxyTimers
   /** How long a held call waits for its client's retry; then it is cancelled upstream. */
   readonly ttlMs: number

@@ -20,7 +20,7 @@ import * as Exit from "effect/Exit"
 import { NO_TALLY } from "./callTally.ts"
 import { AGENT_SERVER_INFO } from "./agentAnswers.ts"
 import { eraOf, type Era } from "./eraOf.ts"
-import { MODERN_METHODS, modernReply, withoutEnvelope, type ModernCall } from "./modernExchange.ts"
+import { envelopeOf, MODERN_METHODS, modernReply, withoutEnvelope, type ModernCall } from "./modernExchange.ts"
 import { listenFilterOf, type ListChanges } from "./ModernListen.ts"
 import { toolCallHeadersRefusal } from "./paramHeaders.ts"
 import { AGENT_ENDPOINT, makeAgentEndpoint } from "./AgentEndpoint.ts"
@@ -31,7 +31,7 @@ import { initializeProblem } from "./initializeProblem.ts"
 import { readPosted, type PostedMessages } from "./postedMessages.ts"
 import { HeldCalls } from "./HeldCalls.ts"
 import { jsonRpcError, replyForFailure, type ProxyReply } from "./proxyErrorTable.ts"
-import { RequestStateSeal } from "./requestStateSeal.ts"
+import { HeldCallSeal } from "./heldCallState.ts"
 import { refuseUngrantedServer } from "./refuseUngrantedServer.ts"
 import { EACH_SERVER, EVERYTHING, requestAccessOf, serverRefOf, type Authorized } from "./requestAccess.ts"
 import { ServerHub } from "./ServerHub.ts"
@@ -125,7 +125,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
   const timers = deps.timers ?? realTimers
   // Calls of 2026-07-28 clients waiting for their input (MRTR), under a key of this process's.
   const held = new HeldCalls({
-    seal: new RequestStateSeal(),
+    seal: new HeldCallSeal(),
     timers,
     ttlMs: settings.mrtrTtlMs,
     maxPerPrincipal: settings.maxHeldCallsPerCaller,
@@ -293,7 +293,7 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
     // A listen stays open as a 2025-era session's GET stream does: it counts as a session.
     const limit = listen ? admit(to.name) : null
     if (limit !== null) return void reply(ctx, modernReply(message.method, replyForFailure(limit, [message.id])))
-    const session = newSession(to, { envelope, serverInfo: to.serverInfo, listChanges: to.listChanges, held })
+    const session = newSession(to, { envelope, serverInfo: to.serverInfo, listChanges: to.listChanges, held, wire: envelopeOf(message) })
     live.add(session)
     if (listen) sessions.set(session.id, session)
     const outcome = post(ctx, session, { messages: [withoutEnvelope(message)], batch: false }, to.authorized, message.method)

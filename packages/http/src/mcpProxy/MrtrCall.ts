@@ -11,7 +11,7 @@ import {
 import { NOTHING_TO_STOP, type Stop } from "./answerRequest.ts"
 import { missingCapability } from "./ClientAsks.ts"
 import { isObject } from "./isObject.ts"
-import type { RequestBinding } from "./requestStateSeal.ts"
+import type { RequestBinding } from "./heldCallState.ts"
 import type { Answering } from "./SessionReach.ts"
 import type { ProxyTimers } from "./timers.ts"
 

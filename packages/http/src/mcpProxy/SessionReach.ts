@@ -31,10 +31,19 @@ export interface Answering {
    */
   readonly settle: (response: JsonRpcResponse | null, deniedFor?: string) => void
   /**
-   * The request is a 2026-07-28 client's retry (MRTR): where it would be forwarded, it takes over the
-   * call the DTMA holds for it instead (`HeldCalls.resume`). Grants and routing apply as to any request.
+   * The request is a 2026-07-28 client's retry (MRTR): where it would be forwarded to a 2025-era server,
+   * it takes over the call the DTMA holds for it instead (`HeldCalls.resume`); a server that speaks
+   * 2026-07-28 itself gets the retry, its own state unsealed (`modernPassThrough.ts`). Grants and
+   * routing apply as to any request.
    */
   readonly resume?: (() => Stop) | undefined
+  /**
+   * A 2026-07-28 request's own envelope (its `io.modelcontextprotocol/*` `_meta` keys, as it came):
+   * kept from a 2025-era server, passed through to a server that speaks 2026-07-28 itself.
+   */
+  readonly envelope?: Readonly<Record<string, unknown>> | undefined
+  /** Whom a 2026-07-28 server's `requestState` handed on with its answer is sealed to (`requestStateSeal.ts`): its caller. */
+  readonly stateOwner?: string | undefined
 }
 
 /** One request, routed: the server it goes to, the request as that server knows it, and how it is answered. */

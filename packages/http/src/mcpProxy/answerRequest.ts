@@ -5,6 +5,7 @@ import * as Option from "effect/Option"
 import {
   ErrorCodes,
   InstanceNotFound,
+  isModernHello,
   type JsonRpcRequest,
   type JsonRpcResponse,
   type McpConnectFailed,
@@ -15,6 +16,7 @@ import { grantedListResult } from "./grantedLists.ts"
 import { ungrantedAnswer } from "./grantedMessages.ts"
 import { setLevelLocally } from "./logLevels.ts"
 import { discoverResult } from "./modernExchange.ts"
+import { passedThrough, sealedAnswer, stateBinding } from "./modernPassThrough.ts"
 import { initializeResult } from "./protocolVersion.ts"
 import type { ProxyFailure } from "./proxyErrorTable.ts"
 import { EVERYTHING, type RequestAccess } from "./requestAccess.ts"
@@ -53,8 +55,16 @@ const shown = (c: AnswerContext, response: JsonRpcResponse): JsonRpcResponse =>
  * upstream). A saturated server refuses at once, synchronously: that is returned, not answered.
  */
 const forward = (c: AnswerContext, upstream: UpstreamSession, settled?: (ok: boolean) => void): ProxyFailure | Stop => {
+  // A 2026-07-28 client's request goes to a 2026-07-28 server with its own envelope (its capabilities, log level, name).
+  const binding = c.envelope !== undefined && isModernHello(upstream.hello) ? stateBinding(c.hub.name, c.stateOwner ?? "") : null
+  const passed = binding === null ? { request: c.request } : passedThrough(c.request, c.envelope!, binding)
+  if ("refused" in passed) {
+    settled?.(false)
+    c.settle(passed.refused)
+    return NOTHING_TO_STOP
+  }
   const fiber = Effect.runFork(
-    upstream.forward(c.sessionId, c.request, {
+    upstream.forward(c.sessionId, passed.request, {
       timeoutMs: c.settings.requestTimeoutMs,
       onProgress: c.progress,
       onLogMessage: c.logMessage,
@@ -63,7 +73,7 @@ const forward = (c: AnswerContext, upstream: UpstreamSession, settled?: (ok: boo
   )
   const finish = (exit: Exit.Exit<JsonRpcResponse, McpServerBusy | McpConnectFailed>): void => {
     settled?.(Exit.isSuccess(exit) && !("error" in exit.value))
-    if (Exit.isSuccess(exit)) return c.settle(shown(c, exit.value))
+    if (Exit.isSuccess(exit)) return c.settle(shown(c, binding === null ? exit.value : sealedAnswer(exit.value, binding)))
     const error = errorOf(exit.cause)
     if (error !== null) c.settle(failure(c.request.id, error._tag === "McpServerBusy" ? ErrorCodes.ServerBusy : ErrorCodes.ConnectionClosed, error.message))
     else c.settle(Cause.hasInterruptsOnly(exit.cause) ? null : failure(c.request.id, ErrorCodes.InternalError, "Internal error in the DTMA"))
@@ -122,6 +132,7 @@ export const answerRequest = (c: AnswerContext): ProxyFailure | Stop => {
       // Not the last subscriber (or not subscribed at all): the upstream stays subscribed.
       return hub.subscriptions.remove(uriOf(request), c.sessionId) ? forward(c, session) : answered(c, {})
     default:
-      return c.resume === undefined ? forward(c, session) : c.resume()
+      // A retry resumes the call the MRTR bridge holds for a 2025-era server; a 2026-07-28 server takes its retry itself.
+      return c.resume === undefined || isModernHello(session.hello) ? forward(c, session) : c.resume()
   }
 }

@@ -51,6 +51,14 @@ export interface ModernCall {
   readonly listChanges: () => ListChanges
   /** Where a call waits for its client's input (MRTR) between the client's requests. */
   readonly held: HeldCalls
+  /** The request's envelope as it came (`envelopeOf`), for a server that speaks 2026-07-28. */
+  readonly wire?: Readonly<Record<string, unknown>>
+}
+
+/** The envelope's keys of a request's `_meta`, as they came. */
+export const envelopeOf = (request: JsonRpcRequest): Readonly<Record<string, unknown>> => {
+  const meta = request.params?.["_meta"]
+  return isObject(meta) ? Object.fromEntries(Object.entries(meta).filter(([key]) => key.startsWith(ENVELOPE_PREFIX))) : {}
 }
 
 /** Whether `request` retries an MRTR request: it echoes a `requestState` (mrtr.mdx, "Client Requirements"). */
@@ -78,7 +86,8 @@ export const modernError = (method: string, error: { readonly code: number; read
 }
 
 /**
- * A response as a modern client reads it: a result marked complete, naming the server, and — for
+ * A response as a modern client reads it: a result marked complete (a 2026-07-28 server's own
+ * `resultType`, `input_required` say, is kept), naming the server, and — for a complete result of
  * the cacheable methods — stale at once and private: every answer of a DTMA endpoint is worked
  * out within its caller's grants (an agent's lists are filtered; the operator's are not, on the
  * same URL), so no cache may hand one caller's answer to another. A `tools/list` leaves out the
@@ -89,9 +98,10 @@ export const modernResponse = (method: string, response: JsonRpcResponse, call: 
   if ("error" in response) return { ...response, error: modernError(method, response.error) }
   const result = response.result
   const meta = { ...(isObject(result["_meta"]) ? result["_meta"] : {}), [SERVER_INFO_KEY]: call.serverInfo() }
-  const cache = CACHEABLE.has(method) ? { ttlMs: 0, cacheScope: "private" } : {}
+  const resultType = typeof result["resultType"] === "string" ? result["resultType"] : "complete"
+  const cache = CACHEABLE.has(method) && resultType === "complete" ? { ttlMs: 0, cacheScope: "private" } : {}
   const tools = method === "tools/list" && Array.isArray(result["tools"]) ? { tools: (result["tools"] as ReadonlyArray<unknown>).filter(modernListable) } : {}
-  return { ...response, result: { ...result, ...tools, resultType: "complete", ...cache, _meta: meta } }
+  return { ...response, result: { ...result, ...tools, resultType, ...cache, _meta: meta } }
 }
 
 /** An `input_required` answer of the MRTR bridge's, naming the server as every result does; no caching hints (caching.mdx). */

@@ -1,147 +1,53 @@
-import { createCipheriv, createDecipheriv, hash, randomBytes } from "node:crypto"
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto"
 
-// The `requestState` the DTMA hands a 2026-07-28 client when a 2025-era server asks it something
-// mid-call (MRTR, basic/patterns/mrtr.mdx). The client must echo it byte for byte, and it is
-// attacker input (Server Requirements 4–5): it is sealed with AES-256-GCM under a key of this
-// process's (a held call does not outlive the process anyway), its payload binding the principal,
-// the originating request (endpoint, server, method, a digest of its params) and an expiry, with
-// the principal again as associated data. Encrypted, not only signed: a client learns nothing of the
-// DTMA's handles. Single use is the held-call table's (`HeldCalls`): the seal alone cannot give it.
-
-/** What a sealed state is about: who asked, where, and which request. */
-export interface RequestBinding {
-  /** The principal: an agent (issuer and agent id) or the operator (`principalOf`). */
-  readonly principal: string
-  /** The endpoint (a server's name or `/mcp`) and the server the request went to. */
-  readonly place: string
-  readonly method: string
-  /** The request's params as the client sent them; `_meta`, `inputResponses` and `requestState` do not count. */
-  readonly params: Readonly<Record<string, unknown>> | undefined
-}
-
-/** What a sealed state carries besides its binding. */
-export interface Sealed {
-  /** The held call's handle in the table (random, 128 bits, hex). */
-  readonly handle: string
-  /** When it stops being accepted (Unix ms). */
-  readonly exp: number
-}
-
-/** Why a state is refused; `expired` names the held call, for the table to cancel it. */
-export type Opened =
-  | { readonly ok: Sealed }
-  | { readonly refused: "invalid" }
-  | { readonly refused: "mismatch" }
-  | { readonly refused: "expired"; readonly handle: string }
-
-/** The payload's plaintext, short keys: the state travels in every retry. */
-interface Payload {
-  readonly v: 1
-  readonly h: string
-  readonly a: string
-  readonly p: string
-  readonly m: string
-  readonly d: string
-  readonly e: number
-}
+// The one sealing core of the `requestState`s the DTMA hands its 2026-07-28 clients (mrtr.mdx): the
+// state is attacker input that comes back on a retry, so it travels encrypted and authenticated
+// (AES-256-GCM) under a key of the process's, bound to whom and what it is about by associated data.
+// Two kinds use it: the MRTR bridge's held-call state (`heldCallState.ts`: a handle and the request
+// it was issued for, bound to the caller) and a 2026-07-28 server's own state on its way through
+// (`modernPassThrough.ts`: bound to the server instance and the caller). Each has a seal of its own.
 
 const NONCE_BYTES = 12
 const TAG_BYTES = 16
-/** A state longer than this is no state of the DTMA's: not even decoded. */
-const MAX_STATE_CHARS = 4096
 
-/** JSON with object keys sorted at every level: the same params give the same digest however the client orders them. */
-const canonical = (value: unknown): string => {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`
-  if (typeof value === "object" && value !== null) {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`
-  }
-  return JSON.stringify(value) ?? "null"
+export interface RequestStateSeal {
+  /** `state` encrypted and authenticated under `binding` (who and where), as base64url. */
+  seal(state: string, binding: string): string
+  /** The state `sealed` holds when it was sealed under `binding`; null for anything else (altered, another binding, not a seal). */
+  open(sealed: string, binding: string): string | null
 }
 
-const RETRY_FIELDS: ReadonlySet<string> = new Set(["_meta", "inputResponses", "requestState"])
-
-/** SHA-256 (base64url) of the params that make the request what it is: a retry's own fields and `_meta` left out. */
-export const paramsDigest = (params: Readonly<Record<string, unknown>> | undefined): string =>
-  hash("sha256", canonical(Object.fromEntries(Object.entries(params ?? {}).filter(([k]) => !RETRY_FIELDS.has(k)))), "base64url")
+/** AES-256-GCM under `key`, 32 bytes (a random one per process by default: held states do not outlive the process that sealed them). */
+export const makeRequestStateSeal = (key: Buffer = randomBytes(32)): RequestStateSeal => {
+  if (key.length !== 32) throw new Error("A requestState key is 32 bytes")
+  return {
+    seal: (state, binding) => {
+      const nonce = randomBytes(NONCE_BYTES)
+      const cipher = createCipheriv("aes-256-gcm", key, nonce, { authTagLength: TAG_BYTES })
+      cipher.setAAD(Buffer.from(binding, "utf8"))
+      const body = Buffer.concat([cipher.update(state, "utf8"), cipher.final()])
+      return Buffer.concat([nonce, body, cipher.getAuthTag()]).toString("base64url")
+    },
+    open: (sealed, binding) => {
+      if (!/^[A-Za-z0-9_-]*$/.test(sealed)) return null
+      const bytes = Buffer.from(sealed, "base64url")
+      // Only the one spelling the DTMA wrote: a change in a last character's spare bits is a change too.
+      if (bytes.length < NONCE_BYTES + TAG_BYTES || bytes.toString("base64url") !== sealed) return null
+      try {
+        const decipher = createDecipheriv("aes-256-gcm", key, bytes.subarray(0, NONCE_BYTES), { authTagLength: TAG_BYTES })
+        decipher.setAAD(Buffer.from(binding, "utf8"))
+        decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES))
+        return Buffer.concat([decipher.update(bytes.subarray(NONCE_BYTES, bytes.length - TAG_BYTES)), decipher.final()]).toString("utf8")
+      } catch {
+        return null
+      }
+    },
+  }
+}
 
 /** The principal a state is bound to: the operator (any of its keys), or one agent of one issuer. */
 export const principalOf = (caller: { readonly kind: "operator" } | { readonly kind: "agent"; readonly issuer: string; readonly sub: string }): string =>
   caller.kind === "operator" ? "operator" : `agent ${JSON.stringify([caller.issuer, caller.sub])}`
 
-const isPayload = (value: unknown): value is Payload => {
-  const p = value as Partial<Payload> | null
-  return (
-    typeof p === "object" &&
-    p !== null &&
-    p.v === 1 &&
-    typeof p.h === "string" &&
-    typeof p.a === "string" &&
-    typeof p.p === "string" &&
-    typeof p.m === "string" &&
-    typeof p.d === "string" &&
-    typeof p.e === "number"
-  )
-}
-
-/** Seals and opens the `requestState`s of one DTMA process. */
-export class RequestStateSeal {
-  readonly #key: Buffer
-
-  /** `key`: 32 bytes; default a fresh random one (states of an earlier process are then refused). */
-  constructor(key: Buffer = randomBytes(32)) {
-    if (key.length !== 32) throw new Error("A requestState key is 32 bytes")
-    this.#key = key
-  }
-
-  /** `base64url(nonce ‖ ciphertext ‖ tag)` of the binding and `sealed`, the principal as associated data. */
-  seal(binding: RequestBinding, sealed: Sealed): string {
-    const payload: Payload = {
-      v: 1,
-      h: sealed.handle,
-      a: binding.principal,
-      p: binding.place,
-      m: binding.method,
-      d: paramsDigest(binding.params),
-      e: sealed.exp,
-    }
-    const nonce = randomBytes(NONCE_BYTES)
-    const cipher = createCipheriv("aes-256-gcm", this.#key, nonce, { authTagLength: TAG_BYTES })
-    cipher.setAAD(Buffer.from(binding.principal, "utf8"))
-    const body = Buffer.concat([cipher.update(JSON.stringify(payload), "utf8"), cipher.final()])
-    return Buffer.concat([nonce, body, cipher.getAuthTag()]).toString("base64url")
-  }
-
-  /**
-   * Opens `state` presented by `binding.principal` on the request `binding` at `now`: refused when it
-   * is no state this process sealed for that principal (tampered, forged, another's, another
-   * process's), when it was sealed for another request, or once it expired.
-   */
-  open(state: string, binding: RequestBinding, now: number): Opened {
-    const payload = this.#decrypt(state, binding.principal)
-    if (payload === null || payload.a !== binding.principal) return { refused: "invalid" }
-    if (payload.p !== binding.place || payload.m !== binding.method || payload.d !== paramsDigest(binding.params)) return { refused: "mismatch" }
-    if (now >= payload.e) return { refused: "expired", handle: payload.h }
-    return { ok: { handle: payload.h, exp: payload.e } }
-  }
-
-  #decrypt(state: string, principal: string): Payload | null {
-    if (state.length > MAX_STATE_CHARS || !/^[A-Za-z0-9_-]+$/.test(state)) return null
-    const bytes = Buffer.from(state, "base64url")
-    // Only the one spelling the DTMA wrote: a change in a last character's spare bits is a change too.
-    if (bytes.length <= NONCE_BYTES + TAG_BYTES || bytes.toString("base64url") !== state) return null
-    try {
-      const decipher = createDecipheriv("aes-256-gcm", this.#key, bytes.subarray(0, NONCE_BYTES), { authTagLength: TAG_BYTES })
-      decipher.setAAD(Buffer.from(principal, "utf8"))
-      decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES))
-      const plain = Buffer.concat([decipher.update(bytes.subarray(NONCE_BYTES, bytes.length - TAG_BYTES)), decipher.final()])
-      const payload: unknown = JSON.parse(plain.toString("utf8"))
-      return isPayload(payload) ? payload : null
-    } catch {
-      return null
-    }
-  }
-}
+/** The process's seal of the states 2026-07-28 servers hand on through it (`modernPassThrough.ts`). */
+export const REQUEST_STATE_SEAL: RequestStateSeal = makeRequestStateSeal()

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest"
 import type { CallerIdentity, JsonRpcResponse, ServerRequestAnswer } from "@dtma/domain"
 import { EXPIRY_GRACE_MS, HeldCalls } from "../../src/mcpProxy/HeldCalls.ts"
 import { GATHER_MS, MrtrCall, type Front } from "../../src/mcpProxy/MrtrCall.ts"
-import { RequestStateSeal, type RequestBinding } from "../../src/mcpProxy/requestStateSeal.ts"
+import { HeldCallSeal, type RequestBinding } from "../../src/mcpProxy/heldCallState.ts"
 import type { Answering } from "../../src/mcpProxy/SessionReach.ts"
 import { ManualTimers } from "../support/grantsSupport.ts"
 
@@ -39,7 +39,7 @@ const frontOf = (caller: CallerIdentity, id = 1) => {
 const setup = (limits: { perPrincipal?: number; total?: number } = {}) => {
   const timers = new ManualTimers()
   const held = new HeldCalls({
-    seal: new RequestStateSeal(),
+    seal: new HeldCallSeal(),
     timers,
     ttlMs: 1000,
     maxPerPrincipal: limits.perPrincipal ?? 2,

@@ -15,7 +15,7 @@ import {
 import { listAnswer } from "../../src/mcpProxy/agentAnswers.ts"
 import { PostAnswer } from "../../src/mcpProxy/PostAnswer.ts"
 import { jsonChunksOf } from "../../src/mcpProxy/serialisedAnswers.ts"
-import { negotiatedVersion } from "../../src/mcpProxy/protocolVersion.ts"
+import { initializeResult, negotiatedVersion } from "../../src/mcpProxy/protocolVersion.ts"
 import { PROXY_ERROR_TABLE, replyForFailure } from "../../src/mcpProxy/proxyErrorTable.ts"
 import { ResourceSubscriptions } from "../../src/mcpProxy/ResourceSubscriptions.ts"
 import { getHeadersProblem, postHeadersProblem, versionProblem } from "../../src/mcpProxy/streamableHttp.ts"
@@ -69,6 +69,13 @@ describe("protocol version negotiation", () => {
     [42, "2025-03-26", "2025-03-26"],
   ])("a client asking for %s of a server speaking %s gets %s", (asked, upstream, answered) => {
     expect(negotiatedVersion(asked, upstream, supported)).toBe(answered)
+  })
+
+  it("gives a 2025-era client of a server that speaks only 2026-07-28 a 2025-era version, never 2026-07-28", () => {
+    const result = { protocolVersion: "2025-11-25", capabilities: {}, serverInfo: { name: "m", version: "1" } }
+    const hello = { protocolVersion: "2026-07-28", capabilities: {}, serverInfo: { name: "m", version: "1" }, instructions: null, result }
+    expect(initializeResult(hello, "2099-01-01", supported)).toMatchObject({ protocolVersion: "2025-11-25", serverInfo: { name: "m" } })
+    expect(initializeResult(hello, "2025-06-18", supported)).toMatchObject({ protocolVersion: "2025-06-18" })
   })
 })
 

@@ -2,15 +2,22 @@
 import * as Effect from "effect/Effect"
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
 import { z } from "zod"
 import { McpConnectFailed, type JsonRpcMessage, type McpChannel, type McpConnector, type McpTarget, type MessageContext } from "@dtma/domain"
 
+/** What serves one connection: an SDK `McpServer` (2025-era), or a `ModernMcpServer` (2026-07-28 only). */
+export interface ServesMcp {
+  connect(transport: Transport): Promise<void>
+  close(): Promise<void>
+}
+
 /** Makes a fresh server for one connection (an `McpServer` serves one transport at a time). */
-export type McpServerFactory = () => McpServer
+export type McpServerFactory = () => ServesMcp
 
 /** A small real MCP server: one tool, `echo`, that answers its `text`. */
-export const echoMcpServer: McpServerFactory = () => {
+export const echoMcpServer = (): McpServer => {
   const server = new McpServer({ name: "dtma-echo", version: "1.0.0" })
   server.registerTool("echo", { description: "Answers its text.", inputSchema: { text: z.string() } }, ({ text }) => ({ content: [{ type: "text", text }] }))
   return server

@@ -1,0 +1,90 @@
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from "node:http"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { createMcpHandler, McpServer } from "@modelcontextprotocol/server"
+import { Effect } from "effect"
+import * as z from "zod"
+import { discover, openUpstreamSession } from "@dtma/domain"
+import { run } from "@dtma/testing"
+import { makeSdkMcpConnector } from "../../src/mcp/SdkMcpConnector.ts"
+import { FakeDockerApi } from "../docker/FakeDockerApi.ts"
+
+// A server that speaks only 2026-07-28, served by the v2 SDK (`createMcpHandler`, `legacy: "reject"`)
+// on a real HTTP port: the DTMA's Streamable HTTP connector and upstream session against it.
+
+const modernServer = () => {
+  const server = new McpServer({ name: "v2-modern", version: "2.3.1" }, { capabilities: { tools: {} } })
+  server.registerTool("échо", { description: "echo", inputSchema: z.object({ text: z.string() }) }, async ({ text }) => ({ content: [{ type: "text", text }] }))
+  return server
+}
+
+const bodyOf = async (req: IncomingMessage): Promise<string> => {
+  const chunks: Array<Buffer> = []
+  for await (const chunk of req) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString("utf8")
+}
+
+describe("SdkMcpConnector and the upstream session, to a 2026-07-28-only server over Streamable HTTP", () => {
+  const seen: Array<{ method: string; headers: IncomingHttpHeaders; status: number }> = []
+  const handler = createMcpHandler(modernServer, { legacy: "reject" })
+  let server: Server
+  let port = 0
+  beforeAll(async () => {
+    server = createServer(async (req, res) => {
+      const body = req.method === "POST" ? await bodyOf(req) : undefined
+      const headers = Object.entries(req.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)] as [string, string]]))
+      const response = await handler.fetch(new Request(`http://127.0.0.1${req.url}`, { method: req.method ?? "GET", headers, body: body ?? null }))
+      seen.push({ method: req.method ?? "", headers: req.headers, status: response.status })
+      res.writeHead(response.status, Object.fromEntries(response.headers))
+      res.end(Buffer.from(await response.arrayBuffer()))
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const address = server.address()
+    port = typeof address === "object" && address !== null ? address.port : 0
+  })
+  afterAll(async () => {
+    await handler.close?.()
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+
+  const options = {
+    name: "v2",
+    clientInfo: { name: "dtma", version: "0.1.0" },
+    protocolVersion: "2025-11-25",
+    supportedProtocolVersions: ["2025-11-25"],
+    initializeTimeoutMs: 2_000,
+    maxInFlight: 4,
+    maxQueued: 4,
+  }
+
+  it("opens it on the 2026-07-28 wire, lists its tools and calls one, with the headers the revision requires", async () => {
+    const result = await run(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const channel = yield* makeSdkMcpConnector({ docker: new FakeDockerApi() }).connect(
+            { transport: "streamable_http", containerId: "c", endpoint: { hostPort: port, path: "/mcp" } },
+            { timeoutMs: 2_000 },
+          )
+          const session = yield* openUpstreamSession(channel, options)
+          const snapshot = yield* discover(session, { timeoutMs: 2_000, now: "2026-12-02T00:00:00.000Z" })
+          const call = { jsonrpc: "2.0" as const, id: 5, method: "tools/call", params: { name: "échо", arguments: { text: "hi" } } }
+          const echoed = yield* session.forward("s", call, { timeoutMs: 2_000 })
+          const missing = yield* session.forward("s", { ...call, id: 6, params: { name: "nope", arguments: {} } }, { timeoutMs: 2_000 })
+          const health = yield* session.call("server/discover", {}, 2_000)
+          return { hello: session.hello, snapshot, echoed, missing, health, open: session.isOpen() }
+        }),
+      ),
+    )
+    expect(result.hello).toMatchObject({ protocolVersion: "2026-07-28", serverInfo: { name: "v2-modern", version: "2.3.1" } })
+    expect(result.snapshot.tools.map((t) => t["name"])).toEqual(["échо"])
+    expect(result.echoed).toEqual({ jsonrpc: "2.0", id: 5, result: { content: [{ type: "text", text: "hi" }] } })
+    expect(result.missing).toMatchObject({ id: 6, error: { code: -32602 } })
+    expect(result.health).toMatchObject({ supportedVersions: ["2026-07-28"] })
+    expect(result.open).toBe(true)
+    const posts = seen.filter((s) => s.method === "POST")
+    expect(posts[0]).toMatchObject({ status: 400 })
+    const call = posts.find((p) => p.headers["mcp-method"] === "tools/call")
+    expect(call?.headers).toMatchObject({ "mcp-protocol-version": "2026-07-28", "mcp-name": `=?base64?${Buffer.from("échо").toString("base64")}?=` })
+    expect(posts.slice(1).every((p) => p.headers["mcp-session-id"] === undefined && p.headers["mcp-protocol-version"] === "2026-07-28")).toBe(true)
+  })
+})

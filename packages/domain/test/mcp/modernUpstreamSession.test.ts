@@ -1,0 +1,145 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { openUpstreamSession, type UpstreamOptions } from "../../src/mcp/UpstreamSession.ts"
+import type { JsonRpcMessage, JsonRpcRequest } from "../../src/index.ts"
+import { healthMethodOf } from "../../src/mcp/modernUpstream.ts"
+import { virtualTime, type VirtualTime } from "@dtma/testing"
+import { initializeResult, scriptedChannel, type Reply, type ScriptedChannel } from "./scriptedChannel.ts"
+
+// A server that speaks only MCP 2026-07-28 (basic/versioning.mdx): it refuses `initialize` and
+// answers `server/discover`; every request must carry the envelope.
+
+const options: UpstreamOptions = {
+  name: "srv",
+  clientInfo: { name: "dtma", version: "0.1.0" },
+  protocolVersion: "2025-11-25",
+  supportedProtocolVersions: ["2025-11-25", "2025-06-18"],
+  initializeTimeoutMs: 1000,
+  maxInFlight: 2,
+  maxQueued: 1,
+}
+
+const PV = "io.modelcontextprotocol/protocolVersion"
+
+const discovered = {
+  supportedVersions: ["2026-07-28"],
+  capabilities: { tools: {} },
+  instructions: "use echo",
+  resultType: "complete",
+  ttlMs: 0,
+  cacheScope: "public",
+  _meta: { "io.modelcontextprotocol/serverInfo": { name: "modern", version: "2.0.0" } },
+}
+
+const UNSUPPORTED = { error: { code: -32022, message: "Unsupported protocol version: 2025-11-25" } }
+
+/** A modern-only server: `script` answers what comes after discovery; a request without the envelope is refused -32602. */
+const modernServer = (script: (r: JsonRpcRequest) => Reply = () => ({ resultType: "complete" })) =>
+  scriptedChannel((request) => {
+    if (request.method === "initialize") return UNSUPPORTED
+    const meta = request.params?.["_meta"] as Record<string, unknown> | undefined
+    if (meta?.[PV] !== "2026-07-28") return { error: { code: -32602, message: "missing _meta protocolVersion" } }
+    return request.method === "server/discover" ? discovered : script(request)
+  })
+
+const methods = (channel: ScriptedChannel) => channel.received.map((m: JsonRpcMessage) => ("method" in m ? m.method : "response"))
+const call = (id: number, method: string, params: Record<string, unknown> = {}): JsonRpcRequest => ({ jsonrpc: "2.0", id, method, params })
+
+let vt: VirtualTime
+beforeEach(() => {
+  vt = virtualTime()
+})
+afterEach(() => vt.close())
+const open = (channel: ScriptedChannel) => vt.run(openUpstreamSession(channel, options))
+
+describe("an upstream session to a server that speaks only 2026-07-28", () => {
+  it("probes server/discover once initialize is refused, and keeps what discovery said", async () => {
+    const channel = modernServer()
+    const session = await open(channel)
+    expect(session.hello).toMatchObject({
+      protocolVersion: "2026-07-28",
+      serverInfo: { name: "modern", version: "2.0.0" },
+      capabilities: { tools: {} },
+      instructions: "use echo",
+      result: { protocolVersion: "2025-11-25", serverInfo: { name: "modern", version: "2.0.0" } },
+    })
+    expect(methods(channel)).toEqual(["initialize", "server/discover"])
+    expect(channel.received[1]).toMatchObject({
+      params: { _meta: { [PV]: "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}, "io.modelcontextprotocol/clientInfo": options.clientInfo } },
+    })
+    expect(healthMethodOf(session.hello)).toBe("server/discover")
+  })
+
+  it("sends a 2025-era request with the DTMA's envelope and answers it without the 2026-07-28 result fields", async () => {
+    const channel = modernServer(() => ({ tools: [{ name: "echo" }], resultType: "complete", ttlMs: 5, cacheScope: "public" }))
+    const session = await open(channel)
+    const response = await vt.run(session.forward("s1", call(7, "tools/list"), { timeoutMs: 1000 }))
+    expect(response).toEqual({ jsonrpc: "2.0", id: 7, result: { tools: [{ name: "echo" }] } })
+    expect(channel.received.at(-1)).toMatchObject({ method: "tools/list", params: { _meta: { [PV]: "2026-07-28" } } })
+  })
+
+  it("tells a 2025-era requester that the server asked for input it cannot be asked", async () => {
+    const session = await open(modernServer(() => ({ resultType: "input_required", requestState: "opaque" })))
+    const response = await vt.run(session.forward("s1", call(8, "tools/call", { name: "ask" }), { timeoutMs: 1000 }))
+    expect(response).toMatchObject({ id: 8, error: { code: -32603 } })
+    expect("error" in response && response.error.message).toContain("input_required")
+  })
+
+  it("passes a 2026-07-28 request through with its own envelope, and its answer untouched", async () => {
+    const channel = modernServer(() => ({ resultType: "input_required", inputRequests: { r1: { method: "elicitation/create" } }, requestState: "s" }))
+    const session = await open(channel)
+    const envelope = { [PV]: "2026-07-28", "io.modelcontextprotocol/clientCapabilities": { elicitation: {} }, "io.modelcontextprotocol/logLevel": "info" }
+    const response = await vt.run(session.forward("s1", call(9, "tools/call", { name: "ask", _meta: envelope }), { timeoutMs: 1000 }))
+    expect(response).toEqual({
+      jsonrpc: "2.0",
+      id: 9,
+      result: { resultType: "input_required", inputRequests: { r1: { method: "elicitation/create" } }, requestState: "s" },
+    })
+    expect(channel.received.at(-1)).toMatchObject({ params: { name: "ask", _meta: envelope } })
+  })
+
+  it("lists through the DTMA's own calls, as discovery does", async () => {
+    const session = await open(modernServer(() => ({ prompts: [], resultType: "complete", ttlMs: 0, cacheScope: "private" })))
+    expect(await vt.run(session.call("prompts/list", {}, 1000))).toEqual({ prompts: [] })
+    expect(await vt.run(session.call("server/discover", {}, 1000))).toMatchObject({ supportedVersions: ["2026-07-28"] })
+  })
+
+  it("sends no notification the revision removed", async () => {
+    const channel = modernServer()
+    const session = await open(channel)
+    await vt.run(session.notify({ jsonrpc: "2.0", method: "notifications/roots/list_changed" }))
+    expect(methods(channel)).toEqual(["initialize", "server/discover"])
+  })
+
+  it("fails with the refusal of initialize when the server does not answer server/discover with 2026-07-28", async () => {
+    const channel = scriptedChannel((r) => (r.method === "initialize" ? { error: { code: -32603, message: "broken" } } : { supportedVersions: ["2099-01-01"] }))
+    const error = await vt.failure(openUpstreamSession(channel, options))
+    expect(error).toMatchObject({ _tag: "McpConnectFailed", reason: "protocol" })
+    expect(error.message).toContain("broken")
+    expect(methods(channel)).toEqual(["initialize", "server/discover"])
+  })
+
+  it("gives a server that refused initialize and stays silent on server/discover only the probe's time, then fails with the refusal", async () => {
+    const channel = scriptedChannel((r) => (r.method === "initialize" ? { error: { code: -32603, message: "no API key" } } : "never"))
+    const opening = vt.failure(openUpstreamSession(channel, { ...options, initializeTimeoutMs: 1_000, probeTimeoutMs: 50 }))
+    await vt.advance(50)
+    const error = await opening
+    expect(error.message).toContain("no API key")
+  })
+
+  it("does not probe a server that never answers initialize", async () => {
+    const channel = scriptedChannel(() => "never")
+    const opening = vt.failure(openUpstreamSession(channel, { ...options, initializeTimeoutMs: 50 }))
+    await vt.advance(50)
+    expect((await opening).message).toContain("timed out")
+    expect(methods(channel)).not.toContain("server/discover")
+  })
+
+  it("keeps a server that answers initialize on the 2025-era wire, without a probe", async () => {
+    const channel = scriptedChannel((r) => (r.method === "initialize" ? initializeResult : {}))
+    const session = await open(channel)
+    await vt.run(session.forward("s1", call(3, "tools/list"), { timeoutMs: 1000 }))
+    expect(methods(channel)).toEqual(["initialize", "notifications/initialized", "tools/list"])
+    expect(channel.received.at(-1)).toEqual({ jsonrpc: "2.0", id: expect.any(Number), method: "tools/list", params: {} })
+    expect(healthMethodOf(session.hello)).toBe("ping")
+  })
+})

@@ -1,0 +1,147 @@
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client"
+import { Effect } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import { ModernMcpServer } from "@dtma/testing"
+import { mcpHeaders, proxyClient } from "../support/mcpProxySupport.ts"
+import { McpServingRuntime, startTestApp, TOKEN, type TestApp } from "../support/support.ts"
+
+// A server that speaks only MCP 2026-07-28 behind the DTMA: 2025-era clients are translated onto
+// it, 2026-07-28 clients' requests pass through with their envelope, input_required included.
+
+const MODERN_IMAGE = "mcp/modern:1"
+const MODERN = "2026-07-28"
+const PV = "io.modelcontextprotocol/protocolVersion"
+
+let app: TestApp
+let served: Array<ModernMcpServer>
+const clients: Array<{ close(): Promise<void> }> = []
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close().catch(() => undefined)
+  await app.close()
+})
+
+const start = async () => {
+  served = []
+  const runtime = new McpServingRuntime({ images: [MODERN_IMAGE] })
+  runtime.servers.set(MODERN_IMAGE, () => {
+    const server = new ModernMcpServer()
+    served.push(server)
+    return server
+  })
+  app = await startTestApp({ runtime })
+  const mcp = { transport: "stdio", endpointPath: null, port: null } as const
+  for (const name of ["modern", "other"])
+    await Effect.runPromise(app.mcpServers.deploy({ name, accountToolInstanceId: null, image: MODERN_IMAGE, env: [], ports: [], mcp }))
+  return `${app.base}/mcp-servers/modern/mcp`
+}
+
+const received = () => served.flatMap((s) => s.received)
+
+const modernPost = (url: string, id: number, params: Record<string, unknown>, token: string = TOKEN) =>
+  fetch(url, {
+    method: "POST",
+    headers: { ...mcpHeaders(undefined, token), "mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": String(params["name"]) },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id,
+      method: "tools/call",
+      params: { ...params, _meta: { [PV]: MODERN, "io.modelcontextprotocol/clientCapabilities": { elicitation: { form: {} } } } },
+    }),
+  })
+
+describe("a server that speaks only 2026-07-28, behind the DTMA", () => {
+  it("serves a 2025-era client: initialize from its discovery, tools listed and called; a question it asks is an error", async () => {
+    const url = await start()
+    const { client } = await proxyClient(url)
+    clients.push(client)
+    expect(client.getServerVersion()).toMatchObject({ name: "dtma-modern", version: "2.0.0" })
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["echo", "greet"])
+    expect(await client.callTool({ name: "echo", arguments: { text: "hi" } })).toEqual({ content: [{ type: "text", text: "hi" }] })
+    await expect(client.callTool({ name: "greet", arguments: {} })).rejects.toThrow(/input_required/)
+    expect(
+      received()
+        .filter((r) => r.method !== "initialize")
+        .every((r) => (r.params["_meta"] as Record<string, unknown> | undefined)?.[PV] === MODERN),
+    ).toBe(true)
+  })
+
+  it("serves a 2025-era client on /mcp, the agent endpoint, under the server's prefixed names", async () => {
+    await start()
+    const { client } = await proxyClient(`${app.base}/mcp`)
+    clients.push(client)
+    const echo = (await client.listTools()).tools.map((t) => t.name).find((n) => n.endsWith("echo"))!
+    expect(await client.callTool({ name: echo, arguments: { text: "there" } })).toMatchObject({ content: [{ type: "text", text: "there" }] })
+  })
+
+  it("passes a 2026-07-28 client's request through with the client's own envelope", async () => {
+    const url = await start()
+    const client = new ModernClient({ name: "modern-test", version: "1.0.0" }, { versionNegotiation: { mode: { pin: MODERN } } })
+    await client.connect(new ModernTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }))
+    clients.push(client)
+    expect(await client.callTool({ name: "echo", arguments: { text: "hi" } })).toMatchObject({ content: [{ type: "text", text: "hi" }] })
+    const call = received().find((r) => r.method === "tools/call")!
+    expect(call.params["_meta"]).toMatchObject({ [PV]: MODERN, "io.modelcontextprotocol/clientInfo": { name: "modern-test", version: "1.0.0" } })
+  })
+
+  it("hands a 2026-07-28 client the server's input_required, and its retry the server's answer", async () => {
+    const url = await start()
+    const asked = await modernPost(url, 1, { name: "greet", arguments: {} })
+    expect(asked.status).toBe(200)
+    const first = (await asked.json()) as { result: Record<string, unknown> }
+    expect(first.result).toMatchObject({ resultType: "input_required", inputRequests: { name: { method: "elicitation/create" } } })
+    expect(first.result).not.toHaveProperty("ttlMs")
+    // Sealed by the DTMA to this server and caller: the client does not see the server's own state.
+    expect(first.result["requestState"]).toEqual(expect.any(String))
+    expect(first.result["requestState"]).not.toContain("greet-1")
+    const retry = await modernPost(url, 2, {
+      name: "greet",
+      arguments: {},
+      inputResponses: { name: { action: "accept", content: { name: "Ada" } } },
+      requestState: first.result["requestState"],
+    })
+    expect(await retry.json()).toMatchObject({ id: 2, result: { resultType: "complete", content: [{ type: "text", text: "hello Ada" }] } })
+  })
+
+  it("refuses a requestState replayed at another server, or not sealed by the DTMA, without sending it on", async () => {
+    const url = await start()
+    const asked = (await (await modernPost(url, 1, { name: "greet", arguments: {} })).json()) as { result: Record<string, unknown> }
+    const retry = { name: "greet", arguments: {}, inputResponses: { name: { action: "accept", content: { name: "Ada" } } } }
+    const before = received().filter((r) => r.method === "tools/call").length
+    for (const [target, requestState] of [
+      [`${app.base}/mcp-servers/other/mcp`, asked.result["requestState"]],
+      [url, "greet-1"],
+      [url, 42],
+    ] as const) {
+      const refused = await modernPost(target, 2, { ...retry, requestState })
+      expect(await refused.json()).toMatchObject({ id: 2, error: { code: -32602, message: expect.stringContaining("requestState") } })
+    }
+    expect(received().filter((r) => r.method === "tools/call").length).toBe(before)
+  })
+
+  it("refuses the operator's requestState to an agent", async () => {
+    const url = await start()
+    const grants = [{ target: { server: "modern" }, tools: ["*"], prompts: [], resources: false }] as const
+    const agent = await Effect.runPromise(app.agentAccess.tokens.mint({ sub: "agent-1", grants: [...grants], ttlSeconds: 900 }))
+    const asked = (await (await modernPost(url, 1, { name: "greet", arguments: {} })).json()) as { result: Record<string, unknown> }
+    const retry = {
+      name: "greet",
+      arguments: {},
+      inputResponses: { name: { action: "accept", content: { name: "Ada" } } },
+      requestState: asked.result["requestState"],
+    }
+    expect(await (await modernPost(url, 2, retry, agent)).json()).toMatchObject({ id: 2, error: { code: -32602 } })
+    expect(await (await modernPost(url, 3, retry)).json()).toMatchObject({ id: 3, result: { content: [{ text: "hello Ada" }] } })
+  })
+
+  it("carries input_required and its retry through /mcp, under the server's prefixed tool name", async () => {
+    await start()
+    const url = `${app.base}/mcp`
+    const asked = (await (await modernPost(url, 1, { name: "modern__greet", arguments: {} })).json()) as { result: Record<string, unknown> }
+    expect(asked.result).toMatchObject({ resultType: "input_required", inputRequests: { name: { method: "elicitation/create" } } })
+    const retry = { name: "modern__greet", arguments: {}, inputResponses: { name: { action: "accept", content: { name: "Bo" } } } }
+    const answered = await modernPost(url, 2, { ...retry, requestState: asked.result["requestState"] })
+    expect(await answered.json()).toMatchObject({ id: 2, result: { content: [{ type: "text", text: "hello Bo" }] } })
+    const elsewhere = await modernPost(url, 3, { ...retry, name: "other__greet", requestState: asked.result["requestState"] })
+    expect(await elsewhere.json()).toMatchObject({ id: 3, error: { code: -32602 } })
+  })
+})

@@ -1,0 +1,87 @@
+/* oxlint-disable unicorn/prefer-add-event-listener -- the SDK's Transport has callback properties, not events */
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
+
+const PV = "io.modelcontextprotocol/protocolVersion"
+const SERVER_INFO = { "io.modelcontextprotocol/serverInfo": { name: "dtma-modern", version: "2.0.0" } }
+
+type Fields = Record<string, unknown>
+
+/** A request as the modern server received it. */
+export interface ModernReceived {
+  readonly method: string
+  readonly params: Fields
+}
+
+/**
+ * A hand-written server that speaks only MCP 2026-07-28 (basic/versioning.mdx), served over an SDK
+ * `Transport` as `InMemoryMcpConnector` serves its servers: it refuses `initialize` (`-32022`, naming
+ * the revision it speaks), answers `server/discover`, and refuses any request without the
+ * per-request envelope (`-32602`) and `ping` (`-32601`: gone in 2026-07-28). Two tools: `echo`
+ * answers its `text`; `greet` asks for a `name` (`input_required`, an elicitation and a
+ * `requestState`) and greets it once the retry carries the answer. `received` keeps every request.
+ */
+export class ModernMcpServer {
+  readonly received: Array<ModernReceived> = []
+  #transport: Transport | null = null
+
+  async connect(transport: Transport): Promise<void> {
+    this.#transport = transport
+    transport.onmessage = (message) => void this.#handle(message as Fields)
+    await transport.start()
+  }
+
+  async close(): Promise<void> {
+    await this.#transport?.close()
+  }
+
+  #handle(message: Fields): Promise<void> | undefined {
+    if (typeof message["method"] !== "string" || !("id" in message)) return undefined
+    const method = message["method"]
+    const params = (message["params"] ?? {}) as Fields
+    this.received.push({ method, params })
+    const id = message["id"] as string | number
+    const answer = this.#answer(method, params)
+    const reply = "error" in answer ? { jsonrpc: "2.0", id, error: answer["error"] } : { jsonrpc: "2.0", id, result: answer["result"] }
+    return this.#transport?.send(reply as JSONRPCMessage)
+  }
+
+  #answer(method: string, params: Fields): Fields {
+    const error = (code: number, message: string, data?: unknown) => ({ error: data === undefined ? { code, message } : { code, message, data } })
+    const complete = (result: Fields, cached = false) => ({
+      result: { ...result, resultType: "complete", ...(cached ? { ttlMs: 60_000, cacheScope: "public" } : {}), _meta: SERVER_INFO },
+    })
+    if (method === "initialize") return error(-32022, "Unsupported protocol version", { supported: ["2026-07-28"], requested: params["protocolVersion"] })
+    const meta = (params["_meta"] ?? {}) as Fields
+    if (meta[PV] !== "2026-07-28") return error(-32602, `missing or unsupported _meta ${PV}`)
+    switch (method) {
+      case "server/discover":
+        return complete({ supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, instructions: "Modern only." }, true)
+      case "tools/list":
+        return complete({ tools: TOOLS }, true)
+      case "tools/call":
+        return this.#call(params, complete, error)
+      default:
+        return error(-32601, `Method not found: ${method}`)
+    }
+  }
+
+  #call(params: Fields, complete: (r: Fields) => Fields, error: (code: number, message: string) => Fields): Fields {
+    const args = (params["arguments"] ?? {}) as Fields
+    if (params["name"] === "echo") return complete({ content: [{ type: "text", text: String(args["text"] ?? "") }] })
+    if (params["name"] !== "greet") return error(-32602, `Unknown tool: ${String(params["name"])}`)
+    const answered = ((params["inputResponses"] ?? {}) as Fields)["name"] as { content?: { name?: string } } | undefined
+    if (params["requestState"] === "greet-1" && answered?.content?.name !== undefined)
+      return complete({ content: [{ type: "text", text: `hello ${answered.content.name}` }] })
+    const ask = {
+      method: "elicitation/create",
+      params: { mode: "form", message: "Your name?", requestedSchema: { type: "object", properties: { name: { type: "string" } } } },
+    }
+    return { result: { resultType: "input_required", inputRequests: { name: ask }, requestState: "greet-1" } }
+  }
+}
+
+const TOOLS = [
+  { name: "echo", description: "Answers its text.", inputSchema: { type: "object", properties: { text: { type: "string" } }, required: ["text"] } },
+  { name: "greet", description: "Asks a name, then greets it.", inputSchema: { type: "object", properties: {} } },
+]
