@@ -5,17 +5,10 @@ import type { InstanceSpec } from "@dtma/domain"
 import { containerLogsContract, failureOf, run } from "@dtma/testing"
 import { makeDockerContainerRuntime } from "../../src/docker/DockerContainerRuntime.ts"
 import { makeDockerOutputCapture, type DockerOutputCaptureOptions } from "../../src/docker/DockerOutputCapture.ts"
-import { FakeDockerApi } from "./FakeDockerApi.ts"
+import { createBody, FakeDockerApi } from "./FakeDockerApi.ts"
 
 const signal = new AbortController().signal
-const body = {
-  name: "srv",
-  Image: "img",
-  Env: [],
-  Labels: {},
-  ExposedPorts: {},
-  HostConfig: { PortBindings: {}, RestartPolicy: { Name: "no" as const }, Init: true },
-}
+const body = createBody
 
 const rig = async (options: DockerOutputCaptureOptions = {}) => {
   const docker = new FakeDockerApi()

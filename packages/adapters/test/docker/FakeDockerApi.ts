@@ -313,3 +313,13 @@ export class FakeDockerApi implements DockerApi {
     return this.answer(signal, () => this.events.connect(request, signal))
   }
 }
+
+/** A container to create on the fake, named `srv`, of image `img` (add it to `images` first), as the runtime would send it. */
+export const createBody = {
+  name: "srv",
+  Image: "img",
+  Env: [],
+  Labels: {},
+  ExposedPorts: {},
+  HostConfig: { PortBindings: {}, RestartPolicy: { Name: "no" as const }, Init: true },
+}

@@ -7,6 +7,7 @@ import { discover, openUpstreamSession } from "@dtma/domain"
 import { run } from "@dtma/testing"
 import { makeSdkMcpConnector } from "../../src/mcp/SdkMcpConnector.ts"
 import { FakeDockerApi } from "../docker/FakeDockerApi.ts"
+import { v2UpstreamOptions } from "./upstreamOptions.ts"
 
 // A server that speaks only 2026-07-28, served by the v2 SDK (`createMcpHandler`, `legacy: "reject"`)
 // on a real HTTP port: the DTMA's Streamable HTTP connector and upstream session against it.
@@ -47,15 +48,7 @@ describe("SdkMcpConnector and the upstream session, to a 2026-07-28-only server 
     await new Promise((resolve) => server.close(resolve))
   })
 
-  const options = {
-    name: "v2",
-    clientInfo: { name: "dtma", version: "0.1.0" },
-    protocolVersion: "2025-11-25",
-    supportedProtocolVersions: ["2025-11-25"],
-    initializeTimeoutMs: 2_000,
-    maxInFlight: 4,
-    maxQueued: 4,
-  }
+  const options = v2UpstreamOptions
 
   it("opens it on the 2026-07-28 wire, lists its tools and calls one, with the headers the revision requires", async () => {
     const result = await run(

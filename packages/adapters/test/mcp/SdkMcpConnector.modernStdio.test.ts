@@ -7,7 +7,8 @@ import { discover, openUpstreamSession, type JsonRpcMessage } from "@dtma/domain
 import { run } from "@dtma/testing"
 import { encodeFrame } from "../../src/docker/multiplexedStream.ts"
 import { makeSdkMcpConnector } from "../../src/mcp/SdkMcpConnector.ts"
-import { FakeDockerApi } from "../docker/FakeDockerApi.ts"
+import { createBody, FakeDockerApi } from "../docker/FakeDockerApi.ts"
+import { v2UpstreamOptions } from "./upstreamOptions.ts"
 
 // The v2 SDK's stdio entry (`serveStdio`) behind a container's attach stream: with `legacy: "reject"`
 // it speaks only 2026-07-28 (it refuses `initialize` and stays open); by default it is dual-era.
@@ -37,14 +38,7 @@ const open = (legacy: "serve" | "reject", sent: Array<JsonRpcMessage>) =>
       const docker = new FakeDockerApi()
       docker.images.add("img")
       const signal = new AbortController().signal
-      const body = {
-        name: "srv",
-        Image: "img",
-        Env: [],
-        Labels: {},
-        ExposedPorts: {},
-        HostConfig: { PortBindings: {}, RestartPolicy: { Name: "no" as const }, Init: true },
-      }
+      const body = createBody
       const id = yield* Effect.promise(async () => {
         const created = await docker.createContainer(body, signal)
         await docker.startContainer(created, signal)
@@ -54,15 +48,7 @@ const open = (legacy: "serve" | "reject", sent: Array<JsonRpcMessage>) =>
       const channel = yield* makeSdkMcpConnector({ docker }).connect({ transport: "stdio", containerId: id, endpoint: null }, { timeoutMs: 2_000 })
       const send = channel.send.bind(channel)
       const recording = { ...channel, send: (m: JsonRpcMessage) => (sent.push(m), send(m)) }
-      const session = yield* openUpstreamSession(recording, {
-        name: "v2",
-        clientInfo: { name: "dtma", version: "0.1.0" },
-        protocolVersion: "2025-11-25",
-        supportedProtocolVersions: ["2025-11-25"],
-        initializeTimeoutMs: 2_000,
-        maxInFlight: 4,
-        maxQueued: 4,
-      })
+      const session = yield* openUpstreamSession(recording, v2UpstreamOptions)
       const snapshot = yield* discover(session, { timeoutMs: 2_000, now: "2026-12-02T00:00:00.000Z" })
       const call = yield* session.forward("s", { jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "echo", arguments: {} } }, { timeoutMs: 2_000 })
       return { hello: session.hello, tools: snapshot.tools.map((t) => t["name"]), call }

@@ -2,18 +2,11 @@ import { describe, expect, it } from "vitest"
 import { failureOf, mcpConnectorContract, run } from "@dtma/testing"
 import { encodeFrame } from "../../src/docker/multiplexedStream.ts"
 import { makeSdkMcpConnector } from "../../src/mcp/SdkMcpConnector.ts"
-import { FakeDockerApi } from "../docker/FakeDockerApi.ts"
+import { createBody, FakeDockerApi } from "../docker/FakeDockerApi.ts"
 import { stdioServerIn } from "./stdioServerIn.ts"
 
 const signal = new AbortController().signal
-const body = {
-  name: "srv",
-  Image: "img",
-  Env: [],
-  Labels: {},
-  ExposedPorts: {},
-  HostConfig: { PortBindings: {}, RestartPolicy: { Name: "no" as const }, Init: true },
-}
+const body = createBody
 
 /** A fake daemon with one running container whose attach streams are served by an in-process stdio server. */
 const daemonWithServer = async () => {

@@ -3,17 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { openUpstreamSession, type UpstreamOptions } from "../../src/mcp/UpstreamSession.ts"
 import type { JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, ServerRequest, ServerRequestAnswer, ServerRequestRelay } from "../../src/index.ts"
 import { settle, virtualTime, type VirtualTime } from "@dtma/testing"
-import { initializeResult, notification, scriptedChannel, type Reply, type ScriptedChannel } from "./scriptedChannel.ts"
-
-const options: UpstreamOptions = {
-  name: "srv",
-  clientInfo: { name: "dtma", version: "0.1.0" },
-  protocolVersion: "2025-11-25",
-  supportedProtocolVersions: ["2025-11-25", "2025-06-18"],
-  initializeTimeoutMs: 1000,
-  maxInFlight: 2,
-  maxQueued: 1,
-}
+import { initializeResult, notification, scriptedChannel, upstreamOptions as options, type Reply, type ScriptedChannel } from "./scriptedChannel.ts"
 
 const server = (script: (r: JsonRpcRequest, c: ScriptedChannel) => Reply = () => ({})) =>
   scriptedChannel((request, channel) => (request.method === "initialize" ? initializeResult : script(request, channel)))

@@ -1,22 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { openUpstreamSession, type UpstreamOptions } from "../../src/mcp/UpstreamSession.ts"
+import { openUpstreamSession } from "../../src/mcp/UpstreamSession.ts"
 import type { JsonRpcMessage, JsonRpcRequest } from "../../src/index.ts"
 import { healthMethodOf } from "../../src/mcp/modernUpstream.ts"
 import { virtualTime, type VirtualTime } from "@dtma/testing"
-import { initializeResult, scriptedChannel, type Reply, type ScriptedChannel } from "./scriptedChannel.ts"
+import { initializeResult, scriptedChannel, upstreamOptions as options, type Reply, type ScriptedChannel } from "./scriptedChannel.ts"
 
 // A server that speaks only MCP 2026-07-28 (basic/versioning.mdx): it refuses `initialize` and
 // answers `server/discover`; every request must carry the envelope.
-
-const options: UpstreamOptions = {
-  name: "srv",
-  clientInfo: { name: "dtma", version: "0.1.0" },
-  protocolVersion: "2025-11-25",
-  supportedProtocolVersions: ["2025-11-25", "2025-06-18"],
-  initializeTimeoutMs: 1000,
-  maxInFlight: 2,
-  maxQueued: 1,
-}
 
 const PV = "io.modelcontextprotocol/protocolVersion"
 

@@ -1,5 +1,13 @@
 import { Effect } from "effect"
-import { McpConnectFailed, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type McpChannel, type MessageContext } from "../../src/index.ts"
+import {
+  McpConnectFailed,
+  type JsonRpcMessage,
+  type UpstreamOptions,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type McpChannel,
+  type MessageContext,
+} from "../../src/index.ts"
 
 export type Reply = Readonly<Record<string, unknown>> | { readonly error: { code: number; message: string } } | "never"
 
@@ -62,3 +70,14 @@ export const initializeResult = {
 }
 
 export const notification = (method: string, params: Record<string, unknown> = {}): JsonRpcNotification => ({ jsonrpc: "2.0", method, params })
+
+/** The DTMA side of an upstream session in these tests: a 2025-11-25 client, two calls in flight, one queued. */
+export const upstreamOptions: UpstreamOptions = {
+  name: "srv",
+  clientInfo: { name: "dtma", version: "0.1.0" },
+  protocolVersion: "2025-11-25",
+  supportedProtocolVersions: ["2025-11-25", "2025-06-18"],
+  initializeTimeoutMs: 1000,
+  maxInFlight: 2,
+  maxQueued: 1,
+}

@@ -1,8 +1,7 @@
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
-import type { Grants } from "@dtma/domain"
-import { answerOf, openSession, postIn, readStream, startGrantsApp, type GrantsApp } from "../support/grantsSupport.ts"
+import { ALL, answerOf, ECHO_ONLY, MODERN, openSession, postIn, readStream, startGrantsApp, type GrantsApp } from "../support/grantsSupport.ts"
 import { DEFAULT_MCP_CONFIG } from "../../src/composition/mcpConfig.ts"
 import { mcpHeaders, proxyClient, sseMessages } from "../support/mcpProxySupport.ts"
 import { auditRecords, TOKEN } from "../support/support.ts"
@@ -13,10 +12,6 @@ afterEach(async () => {
   for (const c of clients.splice(0)) await c.close().catch(() => undefined)
   await app.close()
 })
-
-const MODERN = "2026-07-28"
-const ALL: Grants = [{ target: { server: "fixture" }, tools: ["*"], prompts: ["*"], resources: true }]
-const ECHO_ONLY: Grants = [{ target: { server: "fixture" }, tools: ["echo"], prompts: [], resources: false }]
 
 /** The v2 SDK's client with the 2026-07-28 revision pinned, on `url` under `token`. */
 const modernClient = async (url: string, token: string = TOKEN): Promise<ModernClient> => {

@@ -1,7 +1,6 @@
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client"
 import { afterEach, describe, expect, it } from "vitest"
-import type { Grants } from "@dtma/domain"
-import { answerOf, ask, openSession, startGrantsApp, type GrantsApp } from "../support/grantsSupport.ts"
+import { ALL, answerOf, ask, ECHO_ONLY, MODERN, openSession, startGrantsApp, type GrantsApp } from "../support/grantsSupport.ts"
 import { mcpHeaders } from "../support/mcpProxySupport.ts"
 import { TOKEN } from "../support/support.ts"
 
@@ -16,10 +15,6 @@ afterEach(async () => {
   for (const c of clients.splice(0)) await c.close().catch(() => undefined)
   await app.close()
 })
-
-const MODERN = "2026-07-28"
-const ALL: Grants = [{ target: { server: "fixture" }, tools: ["*"], prompts: ["*"], resources: true }]
-const ECHO_ONLY: Grants = [{ target: { server: "fixture" }, tools: ["echo"], prompts: [], resources: false }]
 
 /** A modern `tools/call` of `name` with `args`, and the headers given (the standard ones always right). */
 const call = (name: string, args: Record<string, unknown>, params: Record<string, string> = {}) => ({

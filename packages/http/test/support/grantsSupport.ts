@@ -15,6 +15,13 @@ export const GRANTS_IMAGE = "dtma/mcp-grants-fixture:1"
 export const TWIN_IMAGE = "dtma/mcp-grants-twin:1"
 export const FIXTURE_ATI = "ati-fixture"
 
+/** The 2026-07-28 revision, as modern clients pin it. */
+export const MODERN = "2026-07-28"
+/** Every tool, prompt and resource of the fixture server. */
+export const ALL: Grants = [{ target: { server: "fixture" }, tools: ["*"], prompts: ["*"], resources: true }]
+/** Only the fixture's `echo`. */
+export const ECHO_ONLY: Grants = [{ target: { server: "fixture" }, tools: ["echo"], prompts: [], resources: false }]
+
 /** Every request and notification a server received, across every connection the DTMA opened to it. */
 export class GrantsProbe {
   readonly seen: Array<{ readonly method: string; readonly params?: Readonly<Record<string, unknown>> }> = []
