@@ -1,6 +1,6 @@
 import type { RouterMiddleware } from "@koa/router"
 import * as Effect from "effect/Effect"
-import { discoveryEntryOf, discoveryTagOf, ifNoneMatchHits } from "../responses/mcpServerShapes.ts"
+import { discoveryEntryOf, ifNoneMatchHits, makeDiscoveryTags } from "../responses/mcpServerShapes.ts"
 import { oauthOfAll, originOf, type HandlerDeps } from "./HandlerDeps.ts"
 
 /** How long a built answer is served again while its tag holds: its timestamps are at most this old. */
@@ -10,10 +10,11 @@ const REUSE_MS = 1_000
  * `GET /mcp-servers/discovery`: what every server offers, from memory (no server is asked during
  * the request). An `If-None-Match` naming the current tag gets a bodiless 304. The serialised and
  * encoded body (hundreds of KB with many servers) is built once per tag and reused for up to a
- * second, so pollers do not each pay for it.
+ * second, so pollers do not each pay for it; the tag is hashed again only when what it covers changed.
  */
 export const discoveryHandler = (deps: HandlerDeps): RouterMiddleware => {
   let built: { readonly tag: string; readonly at: number; readonly body: Buffer } | null = null
+  const discoveryTagOf = makeDiscoveryTags()
   return async (ctx) => {
     const views = deps.mcpServers.list()
     const oauth = await Effect.runPromise(oauthOfAll(deps.mcpServers, views))
