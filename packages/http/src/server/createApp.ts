@@ -90,6 +90,7 @@ export const createApp = (container: Container, options: AppOptions = {}): Koa =
   const rateLimits = makeAgentRateLimits({ perSecond: access.ratePerSecond, burst: access.burst })
   const metrics = makeHttpMetrics({ instances: deps.instances, mcpSessions: proxy, agentRateLimits: rateLimits, audit })
   const status = statusHandler(deps)
+  const discovery = discoveryHandler(deps)
   const handlers: Record<RouteId, RouterMiddleware> = {
     health: (ctx) => {
       ctx.type = "text/plain"
@@ -101,7 +102,7 @@ export const createApp = (container: Container, options: AppOptions = {}): Koa =
     metrics: metrics.handler,
     ...toolHandlers(deps),
     ...mcpServerHandlers(deps),
-    mcpDiscovery: discoveryHandler(deps),
+    mcpDiscovery: discovery,
     ...mcpGroupHandlers(deps, makeMcpGroups(deps.mcpServers)),
     ...agentAccessHandlers(deps, agentAccess),
     audit: auditHandler(deps),
@@ -146,7 +147,26 @@ export const createApp = (container: Container, options: AppOptions = {}): Koa =
   ])
     endpoints.use(middleware)
 
-  const app = new McpEndpointsFirst(endpoints)
+  // Discovery polls' own chain: the full one's middleware for them, without the router (their route is known).
+  const discoveryRoute = ROUTES.find((r) => r.id === "mcpDiscovery")!.path
+  const discoveryPolls = new Koa()
+  discoveryPolls.proxy = false
+  discoveryPolls.on("error", logError)
+  for (const middleware of [
+    gate.middleware,
+    traceRequests({ tracer, routeOf: () => discoveryRoute }),
+    observeRequests({ logger: deps.logger, metrics, routeOf: () => discoveryRoute }),
+    auditRequests({ audit, matchRoute: () => ({ route: discoveryRoute, params: {} }), isPublic: isPublicRequest, logger: deps.logger }),
+    boundary,
+    guardOrigin,
+    auth,
+    body,
+    limit,
+    discovery,
+  ])
+    discoveryPolls.use(middleware)
+
+  const app = new McpEndpointsFirst(endpoints, discoveryPolls)
   registerShutdownHooks(app, { gate, closeSessions: () => proxy.close() })
   app.proxy = false
   app.on("error", logError)

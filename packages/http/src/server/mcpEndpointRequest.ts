@@ -7,7 +7,7 @@ export type McpEndpointRequest = { readonly route: "/mcp" } | { readonly route: 
 const SERVED_METHODS = new Set(["GET", "POST", "DELETE"])
 
 // Characters that make Koa's path (parseurl) fall back to `url.parse`, which may cut the path where this does not.
-const UNPLAIN = /[\t\n\f\r #\u00a0\ufeff]/
+export const UNPLAIN = /[\t\n\f\r #\u00a0\ufeff]/
 
 const SERVER_ENDPOINT = /^\/mcp-servers\/([^/]+)\/mcp\/?$/i
 
