@@ -11,7 +11,8 @@ export interface DiscoveryRun extends LoadResult {
   readonly bodyBytes: number
 }
 
-const get = (agent: Agent, url: URL, headers: Record<string, string>): Promise<{ status: number; etag: string; bytes: number }> =>
+/** One GET on `agent`: its status, ETag and body size. */
+export const get = (agent: Agent, url: URL, headers: Record<string, string>): Promise<{ status: number; etag: string; bytes: number }> =>
   new Promise((resolve, reject) => {
     const req = request(url, { agent, headers }, (res) => {
       let bytes = 0
