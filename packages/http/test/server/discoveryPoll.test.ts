@@ -1,15 +1,11 @@
-import { once } from "node:events"
-import { request, type Server } from "node:http"
-import type { AddressInfo } from "node:net"
-import { Router } from "@koa/router"
+import type { Server } from "node:http"
 import fc from "fast-check"
 import Koa from "koa"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { mountMcpProxy, type McpEndpointHandlers } from "../../src/mcpProxy/mountMcpProxy.ts"
-import { fallback } from "../../src/routes/fallback.ts"
-import { ROUTES } from "../../src/routes/routeTable.ts"
+import type { McpEndpointHandlers } from "../../src/mcpProxy/mountMcpProxy.ts"
 import { isDiscoveryPoll } from "../../src/server/discoveryPoll.ts"
 import { McpEndpointsFirst } from "../../src/server/McpEndpointsFirst.ts"
+import { answer, listening, routed } from "../support/routerAgainst.ts"
 
 // Discovery polls' own chain must take exactly the requests the router hands the discovery route:
 // checked against the router itself, over real HTTP.
@@ -22,37 +18,6 @@ const proxy: McpEndpointHandlers = {
     ctx.body = "proxy agent"
   },
 }
-
-const routed = (app: Koa): Koa => {
-  const router = new Router()
-  for (const route of ROUTES) router.register(route.path, [route.method], (ctx) => void (ctx.body = `route ${route.id}`), { name: route.id })
-  mountMcpProxy(router, proxy)
-  app.use(router.routes())
-  app.use(fallback)
-  return app
-}
-
-const listening = async (app: Koa): Promise<{ server: Server; port: number }> => {
-  const server = app.listen(0, "127.0.0.1")
-  await once(server, "listening")
-  return { server, port: (server.address() as AddressInfo).port }
-}
-
-const answer = (port: number, method: string, target: string): Promise<string> =>
-  new Promise((resolve) => {
-    try {
-      const req = request({ host: "127.0.0.1", port, method, path: target, headers: { connection: "close" } }, (res) => {
-        let body = ""
-        res.setEncoding("utf8")
-        res.on("data", (chunk: string) => (body += chunk))
-        res.on("end", () => resolve(`${res.statusCode} ${body}`))
-      })
-      req.on("error", () => resolve("refused"))
-      req.end()
-    } catch {
-      resolve("refused")
-    }
-  })
 
 const arbTarget = fc
   .tuple(
@@ -71,8 +36,8 @@ describe("discovery polls' own chain", () => {
   beforeAll(async () => {
     const discovery = new Koa()
     discovery.use((ctx) => void (ctx.body = "own chain discovery"))
-    split = await listening(routed(new McpEndpointsFirst(routed(new Koa()), discovery)))
-    plain = await listening(routed(new Koa()))
+    split = await listening(routed(new McpEndpointsFirst(routed(new Koa(), proxy), discovery), proxy))
+    plain = await listening(routed(new Koa(), proxy))
   })
 
   afterAll(() => {

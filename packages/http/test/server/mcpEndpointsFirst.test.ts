@@ -1,15 +1,11 @@
-import { once } from "node:events"
-import { request, type Server } from "node:http"
-import type { AddressInfo } from "node:net"
-import { Router } from "@koa/router"
+import type { Server } from "node:http"
 import fc from "fast-check"
 import Koa from "koa"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { mountMcpProxy, serveMcpEndpoints, type McpEndpointHandlers } from "../../src/mcpProxy/mountMcpProxy.ts"
+import { serveMcpEndpoints, type McpEndpointHandlers } from "../../src/mcpProxy/mountMcpProxy.ts"
 import { McpEndpointsFirst } from "../../src/server/McpEndpointsFirst.ts"
 import { mcpEndpointRequestOf } from "../../src/server/mcpEndpointRequest.ts"
-import { fallback } from "../../src/routes/fallback.ts"
-import { ROUTES } from "../../src/routes/routeTable.ts"
+import { answer, listening, routed } from "../support/routerAgainst.ts"
 
 // The MCP endpoints' own chain must take exactly the requests the router hands the proxy, with the
 // same server name: checked against the router itself, over real HTTP (a client would send these).
@@ -23,42 +19,6 @@ const labelled = (label: string): McpEndpointHandlers => ({
     ctx.body = `${label} agent`
   },
 })
-
-/** An app with the DTMA's routes (every management route answers its id) and the MCP routes of `proxy`. */
-const routed = (app: Koa, proxy: McpEndpointHandlers): Koa => {
-  const router = new Router()
-  for (const route of ROUTES)
-    router.register(route.path, [route.method], (ctx) => void (ctx.body = `route ${route.id}`), {
-      name: route.id,
-    })
-  mountMcpProxy(router, proxy)
-  app.use(router.routes())
-  app.use(fallback)
-  return app
-}
-
-const listening = async (app: Koa): Promise<{ server: Server; port: number }> => {
-  const server = app.listen(0, "127.0.0.1")
-  await once(server, "listening")
-  return { server, port: (server.address() as AddressInfo).port }
-}
-
-/** Status and body of `method` on `target`, sent as is; "refused" when the client or the server's parser refuses it. */
-const answer = (port: number, method: string, target: string): Promise<string> =>
-  new Promise((resolve) => {
-    try {
-      const req = request({ host: "127.0.0.1", port, method, path: target, headers: { connection: "close" } }, (res) => {
-        let body = ""
-        res.setEncoding("utf8")
-        res.on("data", (chunk: string) => (body += chunk))
-        res.on("end", () => resolve(`${res.statusCode} ${body}`))
-      })
-      req.on("error", () => resolve("refused"))
-      req.end()
-    } catch {
-      resolve("refused")
-    }
-  })
 
 const segment = fc
   .array(fc.constantFrom("a", "B", "x-1", ".", "..", "%2F", "%41", "%", "%E0%A4%A", "%zz", ":", "@", "~", "#", "?", "%20", "é", "\u00a0"), {
