@@ -30,7 +30,8 @@ describe("newDockerode", () => {
       const fromDockerode = createRequire(require.resolve("dockerode", { paths: [${JSON.stringify(join(import.meta.dirname, "..", ".."))}] }))
       const fromModem = createRequire(fromDockerode.resolve("docker-modem"))
       const agent = fromModem("./ssh")({ host: "docker.invalid" })
-      console.log(JSON.stringify({ agent: typeof agent.createConnection, ssh2: loaded("ssh2"), grpc: loaded("@grpc/grpc-js"), same: Dockerode === dockerodeClass() }))`)
+      const same = Dockerode === dockerodeClass()
+      console.log(JSON.stringify({ agent: typeof agent.createConnection, ssh2: loaded("ssh2"), grpc: loaded("@grpc/grpc-js"), same }))`)
     expect(seen).toEqual({ agent: "function", ssh2: true, grpc: false, same: true })
   })
 
