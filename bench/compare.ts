@@ -33,7 +33,8 @@ const sideOf = (spec: string, label: string) => {
     env
       .split(",")
       .filter(Boolean)
-      .map((kv) => kv.split("=") as [string, string]),
+      // Split at the first "=" only: a value may hold one (NODE_OPTIONS=--max-semi-space-size=8).
+      .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)] as const),
   )
   return { label, main: join(resolve(dir), "packages", "http", "src", "main.ts"), env: vars }
 }

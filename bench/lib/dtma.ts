@@ -2,6 +2,7 @@ import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { mkdirSync, openSync } from "node:fs"
 import { join } from "node:path"
+import { dtmaNodeFlags } from "../../packages/http/src/nodeFlags.ts"
 import { onCleanup } from "./cleanup.ts"
 import { removeLabelled } from "./docker.ts"
 import { freePort } from "./ports.ts"
@@ -39,7 +40,7 @@ export const startBenchDtma = async (options: StartOptions): Promise<BenchDtma> 
   mkdirSync(stateDir, { recursive: true })
   const logFile = join(options.runDir, `${options.scope}.log`)
   const log = openSync(logFile, "a")
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), options.main ?? MAIN], {
+  const child = spawn(process.execPath, [...dtmaNodeFlags(), ...(options.nodeFlags ?? []), options.main ?? MAIN], {
     env: {
       PATH: process.env["PATH"] ?? "",
       PORT: String(port),

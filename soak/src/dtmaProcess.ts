@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process"
+import { dtmaNodeFlags } from "../../packages/http/src/nodeFlags.ts"
 import { createWriteStream, type WriteStream } from "node:fs"
 import { createServer } from "node:net"
 import { join } from "node:path"
@@ -51,7 +52,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** Starts `packages/http/src/main.ts` with the settings and waits until `/health` answers. */
 export const startDtma = async (settings: DtmaSettings, log?: WriteStream): Promise<DtmaProcess> => {
   const out = log ?? createWriteStream(settings.logFile, { flags: "a" })
-  const child: ChildProcess = spawn(process.execPath, [MAIN], {
+  const child: ChildProcess = spawn(process.execPath, [...dtmaNodeFlags(), MAIN], {
     env: {
       PATH: process.env.PATH ?? "",
       PORT: String(settings.port),

@@ -1,4 +1,4 @@
-import Dockerode from "dockerode"
+import { newDockerode } from "./newDockerode.ts"
 import * as Effect from "effect/Effect"
 import type { ContainerEvents } from "@dtma/domain"
 import { containerEventOf, eventFilters, eventTimeNano } from "./containerEvent.ts"
@@ -135,4 +135,4 @@ export const makeDockerContainerEvents = (api: DockerApi, options: DockerContain
 
 /** Over the Docker daemon dockerode finds by default (`DOCKER_HOST`, else the local socket). */
 export const dockerContainerEventsFromEnv = (options: DockerContainerEventsOptions = {}): ContainerEvents =>
-  makeDockerContainerEvents(dockerApiOf(new Dockerode()), options)
+  makeDockerContainerEvents(dockerApiOf(newDockerode()), options)

@@ -1,4 +1,4 @@
-import Dockerode from "dockerode"
+import { newDockerode } from "./newDockerode.ts"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -296,4 +296,4 @@ export const makeDockerContainerRuntime = (api: DockerApi, options: DockerContai
 
 /** The runtime over the Docker daemon dockerode finds by default (`DOCKER_HOST`, else the local socket). */
 export const dockerContainerRuntimeFromEnv = (options: DockerContainerRuntimeOptions = {}): ContainerRuntime =>
-  makeDockerContainerRuntime(dockerApiOf(new Dockerode()), options)
+  makeDockerContainerRuntime(dockerApiOf(newDockerode()), options)

@@ -1,4 +1,4 @@
-import Dockerode from "dockerode"
+import { newDockerode } from "./newDockerode.ts"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { RuntimeUnavailable, type ContainerLogs, type ContainerNotFound, type LogLine, type RuntimeFailure } from "@dtma/domain"
@@ -202,4 +202,4 @@ export const makeDockerOutputCapture = (api: DockerApi, options: DockerOutputCap
 
 /** Over the Docker daemon dockerode finds by default (`DOCKER_HOST`, else the local socket). */
 export const dockerOutputCaptureFromEnv = (options: DockerOutputCaptureOptions = {}): DockerOutputCapture =>
-  makeDockerOutputCapture(dockerApiOf(new Dockerode()), options)
+  makeDockerOutputCapture(dockerApiOf(newDockerode()), options)

@@ -1,4 +1,4 @@
-import Dockerode from "dockerode"
+import { newDockerode } from "../docker/newDockerode.ts"
 import * as Effect from "effect/Effect"
 import { SSEClientTransport, SseError } from "@modelcontextprotocol/sdk/client/sse.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
@@ -116,4 +116,4 @@ export const makeSdkMcpConnector = (options: SdkMcpConnectorOptions): McpConnect
 
 /** Attaching through the Docker daemon dockerode finds by default (`DOCKER_HOST`, else the local socket). */
 export const sdkMcpConnectorFromEnv = (options: Omit<SdkMcpConnectorOptions, "docker"> = {}): McpConnector =>
-  makeSdkMcpConnector({ ...options, docker: dockerApiOf(new Dockerode()) })
+  makeSdkMcpConnector({ ...options, docker: dockerApiOf(newDockerode()) })
