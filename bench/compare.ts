@@ -5,14 +5,14 @@
 // and side, the median over rounds of p50 latency, calls/s and the DTMA's CPU per call (its utime +
 // stime over each 2.5 s measured window ÷ the calls answered in it, µs), and the load averages.
 import { mkdtempSync, rmSync } from "node:fs"
-import { loadavg, tmpdir } from "node:os"
+import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { deployStdio, EVERYTHING_IMAGE } from "./context.ts"
 import { cleanUp, cleanUpOnSignals } from "./lib/cleanup.ts"
 import { startBenchDtma, type BenchDtma } from "./lib/dtma.ts"
 import { closedLoop } from "./lib/load.ts"
 import { echoCall, streamableHttp } from "./lib/mcpClients.ts"
-import { cpuSeconds } from "./lib/proc.ts"
+import { cpuSeconds, loadNow } from "./lib/proc.ts"
 
 const [a, b, roundsArg] = process.argv.slice(2)
 if (a === undefined || b === undefined) throw new Error("usage: node bench/compare.ts <checkout>[+K=v,...] <checkout>[+K=v,...] [rounds]")
@@ -20,10 +20,6 @@ const rounds = Number(roundsArg ?? 5)
 const levels = [1, 8, 32]
 const runId = `cmp${Date.now().toString(36)}`
 const runDir = mkdtempSync(join(tmpdir(), `dtma-${runId}-`))
-const loadNow = () =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join(" / ")
 const loadAtStart = loadNow()
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? Number.NaN
 

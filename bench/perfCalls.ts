@@ -7,15 +7,16 @@
 // `--cpu-prof` (bench/profileCalls.ts), which charges a preempted DTMA's wait to the frame it was in,
 // perf samples only while the DTMA is on a CPU: kernel time (the syscalls of a write) is its own.
 import { spawn, spawnSync } from "node:child_process"
-import { mkdtempSync, readFileSync } from "node:fs"
-import { loadavg, tmpdir } from "node:os"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { deployStdio, EVERYTHING_IMAGE } from "./context.ts"
 import { cleanUp, cleanUpOnSignals } from "./lib/cleanup.ts"
-import { startBenchDtma } from "./lib/dtma.ts"
+import { startCheckoutDtma } from "./lib/dtma.ts"
 import { closedLoop } from "./lib/load.ts"
 import { echoCall, streamableHttp } from "./lib/mcpClients.ts"
 import { perfGroupOf, perfSamplesOf } from "./lib/perfScript.ts"
+import { cpuTimes, loadNow } from "./lib/proc.ts"
 
 const [checkout = ".", clientsArg, secondsArg, warmupArg] = process.argv.slice(2)
 const clients = Number(clientsArg ?? 8)
@@ -25,27 +26,11 @@ const warmupMs = Number(warmupArg ?? 10) * 1000
 const runId = `perf${Date.now().toString(36)}`
 const runDir = mkdtempSync(join(tmpdir(), `dtma-${runId}-`))
 const perfData = join(runDir, "perf.data")
-const load = () =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join(" / ")
-
-/** utime and stime of `pid`, in seconds. */
-const cpuOf = (pid: number): { user: number; system: number } => {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 }
-}
 
 cleanUpOnSignals()
 try {
-  const loadAtStart = load()
-  const dtma = await startBenchDtma({
-    runDir,
-    scope: `bench-${runId}`,
-    main: join(resolve(checkout), "packages", "http", "src", "main.ts"),
-    nodeFlags: ["--perf-basic-prof", "--interpreted-frames-native-stack"],
-  })
+  const loadAtStart = loadNow()
+  const dtma = await startCheckoutDtma({ runId, runDir }, checkout, ["--perf-basic-prof", "--interpreted-frames-native-stack"])
   const name = `${runId}-echo`
   await deployStdio(dtma, name, EVERYTHING_IMAGE)
   const sessions = await Promise.all(
@@ -56,9 +41,9 @@ try {
   const probe = () => {
     const perf = spawn("perf", ["record", "-e", "cpu-clock", "-F", "2999", "-g", "-o", perfData, "-p", String(dtma.pid)], { stdio: "ignore" })
     recorded = new Promise((done) => perf.once("exit", () => done()))
-    const from = cpuOf(dtma.pid)
+    const from = cpuTimes(dtma.pid)
     return () => {
-      const to = cpuOf(dtma.pid)
+      const to = cpuTimes(dtma.pid)
       perf.kill("SIGINT")
       used = { user: to.user - from.user, system: to.system - from.system }
       return used.user + used.system
@@ -72,7 +57,7 @@ try {
   await Promise.all(sessions.map((s) => s.close()))
   const calls = result.latencyMs.n
   console.log(`checkout ${resolve(checkout)}, ${clients} clients, ${seconds} s: ${calls} calls, ${Math.round(result.perSecond)}/s, ${result.errors} errors`)
-  console.log(`load average (1 / 5 / 15 min): ${loadAtStart} at the start, ${load()} at the end; perf data ${perfData}`)
+  console.log(`load average (1 / 5 / 15 min): ${loadAtStart} at the start, ${loadNow()} at the end; perf data ${perfData}`)
   console.log(`DTMA CPU per call (/proc): user ${Math.round((used.user * 1e6) / calls)} µs, system ${Math.round((used.system * 1e6) / calls)} µs`)
   const script = spawnSync("perf", ["script", "-i", perfData], { encoding: "utf8", maxBuffer: 1024 * 1024 * 1024 })
   const samples = perfSamplesOf(script.stdout)

@@ -5,39 +5,27 @@
 // heaviest frames, and the DTMA's CPU per call from /proc over the same window. The profiler slows
 // the DTMA (about twice): compare groups and shares, and read the /proc figure of an unprofiled run
 // (bench/compare.ts) for the cost itself.
-import { mkdirSync, mkdtempSync, readdirSync } from "node:fs"
-import { loadavg, tmpdir } from "node:os"
+import { readdirSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { deployStdio, EVERYTHING_IMAGE } from "./context.ts"
 import { cleanUp, cleanUpOnSignals } from "./lib/cleanup.ts"
 import { costByGroup, summarizeProfile } from "./lib/cpuProfile.ts"
-import { startBenchDtma } from "./lib/dtma.ts"
+import { scriptRun, startCheckoutDtma } from "./lib/dtma.ts"
 import { closedLoop } from "./lib/load.ts"
 import { echoCall, streamableHttp } from "./lib/mcpClients.ts"
-import { cpuSeconds } from "./lib/proc.ts"
+import { cpuSeconds, loadNow } from "./lib/proc.ts"
 
 const [checkout = ".", clientsArg, secondsArg] = process.argv.slice(2)
 const clients = Number(clientsArg ?? 8)
 const seconds = Number(secondsArg ?? 8)
-const runId = `prof${Date.now().toString(36)}`
-const runDir = mkdtempSync(join(tmpdir(), `dtma-${runId}-`))
-const profileDir = join(runDir, "cpu-profile")
-mkdirSync(profileDir)
+const run = scriptRun("prof")
+const { runId, profileDir } = run
 const nowUs = () => Number(process.hrtime.bigint() / 1000n)
-const load = () =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join(" / ")
 
 cleanUpOnSignals()
 try {
-  const loadAtStart = load()
-  const dtma = await startBenchDtma({
-    runDir,
-    scope: `bench-${runId}`,
-    main: join(resolve(checkout), "packages", "http", "src", "main.ts"),
-    nodeFlags: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`],
-  })
+  const loadAtStart = loadNow()
+  const dtma = await startCheckoutDtma(run, checkout, ["--cpu-prof", `--cpu-prof-dir=${profileDir}`])
   const name = `${runId}-echo`
   await deployStdio(dtma, name, EVERYTHING_IMAGE)
   const sessions = await Promise.all(
@@ -63,7 +51,7 @@ try {
   const groups = costByGroup(path, { window })
   const busy = groups.reduce((sum, g) => sum + g.ms, 0)
   console.log(`checkout ${resolve(checkout)}, ${clients} clients, ${seconds} s: ${calls} calls, ${Math.round(result.perSecond)}/s, ${result.errors} errors`)
-  console.log(`load average (1 / 5 / 15 min): ${loadAtStart} at the start, ${load()} at the end; profile ${path}`)
+  console.log(`load average (1 / 5 / 15 min): ${loadAtStart} at the start, ${loadNow()} at the end; profile ${path}`)
   console.log(`DTMA CPU per call (/proc, under the profiler): ${Math.round(((result.probed ?? Number.NaN) * 1e6) / calls)} µs`)
   console.log(`profiled busy per call: ${Math.round((busy * 1000) / calls)} µs`)
   console.log("group\tµs per call\tshare %")

@@ -4,41 +4,29 @@
 // `GET /mcp-servers/discovery` with the current `If-None-Match`, then for full bodies (1 s warm-up,
 // then `seconds` measured each), and prints each window's profile by package and its heaviest frames
 // in µs per poll, beside the DTMA's CPU per poll from /proc. The profiler slows the DTMA: read shares.
-import { mkdirSync, mkdtempSync, readdirSync } from "node:fs"
-import { loadavg, tmpdir } from "node:os"
+import { readdirSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { MEMORY_IMAGE, type BenchContext } from "./context.ts"
 import { get } from "./discovery.ts"
 import { cleanUp, cleanUpOnSignals } from "./lib/cleanup.ts"
 import { summarizeProfile } from "./lib/cpuProfile.ts"
-import { startBenchDtma } from "./lib/dtma.ts"
+import { scriptRun, startCheckoutDtma } from "./lib/dtma.ts"
 import { makeFleet } from "./lib/fleet.ts"
 import { closedLoop, type LoadResult, type Operation } from "./lib/load.ts"
-import { cpuSeconds } from "./lib/proc.ts"
+import { cpuSeconds, loadNow } from "./lib/proc.ts"
 import { FULL_PLAN } from "./plan.ts"
 
 const [checkout = ".", serversArg, secondsArg] = process.argv.slice(2)
 const servers = Number(serversArg ?? 50)
 const seconds = Number(secondsArg ?? 5)
-const runId = `profd${Date.now().toString(36)}`
-const runDir = mkdtempSync(join(tmpdir(), `dtma-${runId}-`))
-const profileDir = join(runDir, "cpu-profile")
-mkdirSync(profileDir)
+const run = scriptRun("profd")
+const { runId, runDir, profileDir } = run
 const nowUs = () => Number(process.hrtime.bigint() / 1000n)
-const load = () =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join(" / ")
 
 cleanUpOnSignals()
 try {
-  const loadAtStart = load()
-  const dtma = await startBenchDtma({
-    runDir,
-    scope: `bench-${runId}`,
-    main: join(resolve(checkout), "packages", "http", "src", "main.ts"),
-    nodeFlags: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`],
-  })
+  const loadAtStart = loadNow()
+  const dtma = await startCheckoutDtma(run, checkout, ["--cpu-prof", `--cpu-prof-dir=${profileDir}`])
   const ctx: BenchContext = { runId, runDir, plan: FULL_PLAN, dtma, log: (line) => console.error(line) }
   await makeFleet(ctx, MEMORY_IMAGE).growTo(servers)
   const { Agent } = await import("node:http")
@@ -70,7 +58,7 @@ try {
   if (file === undefined) throw new Error(`the profiled DTMA wrote no profile in ${profileDir}`)
   const path = join(profileDir, file)
   console.log(
-    `checkout ${resolve(checkout)}, ${servers} servers, ${seconds} s a window; load ${loadAtStart} at the start, ${load()} at the end; profile ${path}`,
+    `checkout ${resolve(checkout)}, ${servers} servers, ${seconds} s a window; load ${loadAtStart} at the start, ${loadNow()} at the end; profile ${path}`,
   )
   for (const { label, fromUs, toUs, result } of windows) {
     const polls = result.latencyMs.n

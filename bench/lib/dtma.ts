@@ -1,7 +1,8 @@
 import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { mkdirSync, openSync } from "node:fs"
-import { join } from "node:path"
+import { mkdirSync, mkdtempSync, openSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve as resolvePath } from "node:path"
 import { dtmaNodeFlags } from "../../packages/http/src/nodeFlags.ts"
 import { onCleanup } from "./cleanup.ts"
 import { removeLabelled } from "./docker.ts"
@@ -106,3 +107,20 @@ export const startBenchDtma = async (options: StartOptions): Promise<BenchDtma> 
     stop,
   }
 }
+
+/** A profiling script's run: its id (`<prefix><time>`), a scratch directory, and a profile directory in it. */
+export const scriptRun = (prefix: string): { readonly runId: string; readonly runDir: string; readonly profileDir: string } => {
+  const runId = `${prefix}${Date.now().toString(36)}`
+  const runDir = mkdtempSync(join(tmpdir(), `dtma-${runId}-`))
+  const profileDir = join(runDir, "cpu-profile")
+  mkdirSync(profileDir)
+  return { runId, runDir, profileDir }
+}
+
+/** The DTMA of `checkout` (a directory holding this project), started for a script's run with extra `node` flags. */
+export const startCheckoutDtma = (
+  run: { readonly runId: string; readonly runDir: string },
+  checkout: string,
+  nodeFlags: ReadonlyArray<string>,
+): Promise<BenchDtma> =>
+  startBenchDtma({ runDir: run.runDir, scope: `bench-${run.runId}`, main: join(resolvePath(checkout), "packages", "http", "src", "main.ts"), nodeFlags })

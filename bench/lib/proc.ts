@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
+import { loadavg } from "node:os"
 
 const clockTicks = (() => {
   try {
@@ -9,13 +10,25 @@ const clockTicks = (() => {
   }
 })()
 
-/** CPU time (user + system) process `pid` has used, in seconds, from /proc/<pid>/stat. */
-export const cpuSeconds = (pid: number): number => {
+/** User and system CPU time process `pid` has used, in seconds, from /proc/<pid>/stat. */
+export const cpuTimes = (pid: number): { readonly user: number; readonly system: number } => {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
   // Fields after the command (which may hold spaces) start at field 3; utime and stime are 14 and 15.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks
+  return { user: Number(fields[11]) / clockTicks, system: Number(fields[12]) / clockTicks }
 }
+
+/** CPU time (user + system) process `pid` has used, in seconds. */
+export const cpuSeconds = (pid: number): number => {
+  const { user, system } = cpuTimes(pid)
+  return user + system
+}
+
+/** The load averages (1 / 5 / 15 min), for a script's report. */
+export const loadNow = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" / ")
 
 /** Resident memory of process `pid` (VmRSS), in bytes. */
 export const rssBytes = (pid: number): number => {
