@@ -50,12 +50,15 @@ interface Kept {
   bytes: number
   /** Per stream, whether dropping old output cut a line, so that the first line left is a fragment. */
   readonly cut: Record<LogLine["stream"], boolean>
+  /** Per stream, whether the newest kept byte is not a newline: a line is still being written. */
+  readonly unterminated: Record<LogLine["stream"], boolean>
   /** The attachment being made or held; null once it ended. */
   attached: Promise<void> | null
   readonly controller: AbortController
 }
 
 const NEWLINE = 0x0a
+const LINE_END = Buffer.from("\n")
 const COMPACT_AFTER = 1024
 
 /** Drops the oldest output until at most `max` bytes are kept, noting which streams were cut mid-line. */
@@ -80,7 +83,11 @@ const trim = (kept: Kept, max: number): void => {
   }
 }
 
-/** The kept lines, oldest first (a line counts from when its newline arrived), a cut first line of a stream left out. */
+/**
+ * The kept lines, oldest first, a cut first line of a stream left out. A line counts from when its
+ * newline arrived (or the attachment ended): a line still being written is not read, so that a secret
+ * split across two writes is never shown by halves, where masking cannot know it.
+ */
 const linesOf = (kept: Kept, maxLineBytes: number): ReadonlyArray<LogLine> => {
   const lines: Array<LogLine> = []
   const splitters: Record<LogLine["stream"], LineSplitter> = {
@@ -101,8 +108,6 @@ const linesOf = (kept: Kept, maxLineBytes: number): ReadonlyArray<LogLine> => {
     const piece = kept.pieces[i]
     if (piece !== undefined) collect(piece.stream, splitters[piece.stream].push(piece.payload))
   }
-  collect("stdout", splitters.stdout.end())
-  collect("stderr", splitters.stderr.end())
   return lines
 }
 
@@ -116,7 +121,15 @@ export const makeDockerOutputCapture = (api: DockerApi, options: DockerOutputCap
   const keptOf = (containerId: string): Kept => {
     let k = kept.get(containerId)
     if (k === undefined) {
-      k = { pieces: [], head: 0, bytes: 0, cut: { stdout: false, stderr: false }, attached: null, controller: new AbortController() }
+      k = {
+        pieces: [],
+        head: 0,
+        bytes: 0,
+        cut: { stdout: false, stderr: false },
+        unterminated: { stdout: false, stderr: false },
+        attached: null,
+        controller: new AbortController(),
+      }
       kept.set(containerId, k)
     }
     return k
@@ -131,6 +144,14 @@ export const makeDockerOutputCapture = (api: DockerApi, options: DockerOutputCap
     k.controller.signal.addEventListener("abort", onDrop, { once: true })
     const ended = () => {
       k.controller.signal.removeEventListener("abort", onDrop)
+      // What the container wrote last, without a newline, is all it wrote of that line: a line now.
+      for (const stream of ["stdout", "stderr"] as const) {
+        if (!k.unterminated[stream]) continue
+        k.unterminated[stream] = false
+        k.pieces.push({ stream, payload: LINE_END })
+        k.bytes += LINE_END.length
+      }
+      trim(k, maxBytes)
       if (kept.get(containerId) === k) k.attached = null
     }
     try {
@@ -145,8 +166,10 @@ export const makeDockerOutputCapture = (api: DockerApi, options: DockerOutputCap
           if (piece.stream !== "stdout" && piece.stream !== "stderr") continue
           // A view of Docker's chunk, not a copy: the kept pieces are the newest bytes, so they hold
           // at most one chunk beyond the bound alive, and a flood makes half the garbage.
+          if (piece.payload.length === 0) continue
           k.pieces.push({ stream: piece.stream, payload: piece.payload })
           k.bytes += piece.payload.length
+          k.unterminated[piece.stream] = piece.payload.at(-1) !== NEWLINE
         }
         trim(k, maxBytes)
       })

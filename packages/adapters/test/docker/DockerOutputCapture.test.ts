@@ -38,7 +38,7 @@ containerLogsContract("DockerOutputCapture over a fake Docker API", async () => 
 })
 
 describe("DockerOutputCapture over a fake Docker API", () => {
-  it("joins a line split across writes, reads an unterminated last line, and notes an overlong one", async () => {
+  it("joins a line split across writes, reads a line once its newline arrives, and notes an overlong one", async () => {
     const { docker, capture, id } = await rig({ maxLineBytes: 10 })
     await capture.follow(id, "all")
     for (const [stream, text] of [
@@ -46,12 +46,37 @@ describe("DockerOutputCapture over a fake Docker API", () => {
       ["stdout", "out\n"],
       ["stderr", "tial\n"],
       ["stderr", `${"x".repeat(20)}\n`],
-      ["stderr", "last"],
+      ["stderr", "la"],
     ] as const) {
       docker.write(id, stream, text)
     }
     await turn()
-    expect(await texts(capture, id)).toEqual(["stdout:out", "stderr:partial", "stderr:[line longer than 10 bytes left out]", "stderr:last"])
+    // "la" is a line still being written: not read yet.
+    expect(await texts(capture, id)).toEqual(["stdout:out", "stderr:partial", "stderr:[line longer than 10 bytes left out]"])
+    docker.write(id, "stderr", "st\nnext")
+    await turn()
+    expect((await texts(capture, id)).at(-1)).toBe("stderr:last")
+  })
+
+  it("never reads half a line, so a secret written in two pieces is not shown by halves; the last piece counts once the output ends", async () => {
+    const { docker, capture, id } = await rig()
+    await docker.startContainer(id, signal)
+    await capture.follow(id, "stderr")
+    docker.write(id, "stderr", "using token sk-live-01")
+    await turn()
+    expect(await texts(capture, id)).toEqual([])
+    docker.write(id, "stderr", "23456789\nbye")
+    await turn()
+    expect(await texts(capture, id)).toEqual(["stderr:using token sk-live-0123456789"])
+    // The container exits without a final newline: what it wrote last is a line, not joined to the next run's first.
+    await docker.stopContainer(id, 1, signal)
+    await turn()
+    expect(await texts(capture, id)).toEqual(["stderr:using token sk-live-0123456789", "stderr:bye"])
+    await docker.startContainer(id, signal)
+    await capture.follow(id, "stderr")
+    docker.write(id, "stderr", "again\n")
+    await turn()
+    expect((await texts(capture, id)).slice(-2)).toEqual(["stderr:bye", "stderr:again"])
   })
 
   it("keeps the newest output within its byte bound, leaving out a line the bound cut", async () => {
@@ -59,11 +84,11 @@ describe("DockerOutputCapture over a fake Docker API", () => {
     await capture.follow(id, "stderr")
     // 30 lines of 10 bytes: the bound keeps the last 10 whole ones.
     for (let i = 0; i < 30; i++) docker.write(id, "stderr", `line ${String(i).padStart(4, "0")}\n`)
-    // A 20-byte write: the two oldest kept lines go, whole.
+    // A 20-byte write: the two oldest kept lines go, whole ("abcd", no newline yet, is kept but not read).
     docker.write(id, "stderr", "fifteen-bytes..\nabcd")
     await turn()
     const kept = await texts(capture, id)
-    expect(kept).toEqual([...Array.from({ length: 8 }, (_, k) => `stderr:line ${String(k + 22).padStart(4, "0")}`), "stderr:fifteen-bytes..", "stderr:abcd"])
+    expect(kept).toEqual([...Array.from({ length: 8 }, (_, k) => `stderr:line ${String(k + 22).padStart(4, "0")}`), "stderr:fifteen-bytes.."])
     // One more byte: the oldest line loses its first byte and is left out, not shown cut.
     docker.write(id, "stderr", "e")
     await turn()
