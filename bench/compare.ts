@@ -32,14 +32,14 @@ const sideOf = (spec: string, label: string) => {
       // Split at the first "=" only: a value may hold one (NODE_OPTIONS=--max-semi-space-size=8).
       .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)] as const),
   )
-  return { label, main: join(resolve(dir), "packages", "http", "src", "main.ts"), env: vars }
+  return { label, checkout: resolve(dir), env: vars }
 }
 
 cleanUpOnSignals()
 try {
   const sides: Array<{ label: string; dtma: BenchDtma; url: string }> = []
   for (const side of [sideOf(a, `A ${a}`), sideOf(b, `B ${b}`)]) {
-    const dtma = await startBenchDtma({ runDir, scope: `bench-${runId}-${sides.length}`, main: side.main, env: side.env })
+    const dtma = await startBenchDtma({ runDir, scope: `bench-${runId}-${sides.length}`, checkout: side.checkout, env: side.env })
     const name = `${runId}-${sides.length}`
     await deployStdio(dtma, name, EVERYTHING_IMAGE)
     sides.push({ label: side.label, dtma, url: `${dtma.url}/mcp-servers/${name}/mcp` })

@@ -14,15 +14,17 @@ mkdir -p "$state_dir" && chmod 700 "$state_dir"
 export DTMA_STATE_DIR=$state_dir
 # V8 takes heap sizes only at start: the flags live in one file, read by the bench and the soak too.
 mapfile -t node_flags < packages/http/node-flags
+# The DTMA runs as JavaScript (packages/*/dist), without Node's type stripper in its memory.
+pnpm -s build
 
 if [ "${1:-}" = "--foreground" ]; then
-  exec node "${node_flags[@]}" packages/http/src/main.ts
+  exec node "${node_flags[@]}" --conditions=dtma-built packages/http/dist/main.js
 fi
 if [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
   echo "The DTMA is already running (pid $(cat "$pid_file")); stop it with: bash scripts/stop.sh" >&2
   exit 0
 fi
-nohup node "${node_flags[@]}" packages/http/src/main.ts >>"$log_file" 2>&1 &
+nohup node "${node_flags[@]}" --conditions=dtma-built packages/http/dist/main.js >>"$log_file" 2>&1 &
 echo $! >"$pid_file"
 for _ in $(seq 1 50); do
   if curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1; then

@@ -4,6 +4,12 @@ export interface Frame {
   readonly url: string
 }
 
+/**
+ * The script a URL names, the built DTMA's (`packages/<name>/dist/….js`) by its source
+ * (`packages/<name>/src/….ts`), as the rules below and the reports name them.
+ */
+export const sourceUrlOf = (url: string): string => url.replace(/(\/packages\/[^/]+\/)dist\/(.*)\.js$/, "$1src/$2.ts")
+
 /** Where a proxied call's CPU goes, in the words of issue 16. */
 export type CostGroup =
   | "Koa middleware chain"

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs"
-import { costGroupOf, type CostGroup } from "./costGroups.ts"
+import { costGroupOf, sourceUrlOf, type CostGroup } from "./costGroups.ts"
 
 interface ProfileNode {
   readonly id: number
@@ -14,6 +14,14 @@ interface CpuProfile {
   readonly samples: ReadonlyArray<number>
   readonly timeDeltas: ReadonlyArray<number>
 }
+
+/**
+ * A profile read from `file`, the built DTMA's scripts (`packages/<name>/dist/….js`) named by their
+ * sources (`packages/<name>/src/….ts`), as the cost groups and the reports name them; line numbers
+ * stay the built file's.
+ */
+const readProfile = (file: string): CpuProfile =>
+  JSON.parse(readFileSync(file, "utf8"), (key, value: unknown) => (key === "url" && typeof value === "string" ? sourceUrlOf(value) : value)) as CpuProfile
 
 /** Where a V8 CPU profile spent its time: by package (self time) and by function (self and total). */
 export interface ProfileSummary {
@@ -59,7 +67,7 @@ export interface ProfileWindow {
 
 export const summarizeProfile = (file: string, options: { readonly window?: ProfileWindow; readonly topN?: number } = {}): ProfileSummary => {
   const topN = options.topN ?? 25
-  const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile
+  const profile = readProfile(file)
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const parent = new Map<number, number>()
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
@@ -111,7 +119,7 @@ export const costByGroup = (
   file: string,
   options: { readonly window?: ProfileWindow } = {},
 ): ReadonlyArray<{ readonly group: CostGroup; readonly ms: number }> => {
-  const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile
+  const profile = readProfile(file)
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const parent = new Map<number, number>()
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)

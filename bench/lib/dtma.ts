@@ -3,14 +3,14 @@ import { randomBytes } from "node:crypto"
 import { mkdirSync, mkdtempSync, openSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve as resolvePath } from "node:path"
-import { dtmaNodeFlags } from "../../packages/http/src/nodeFlags.ts"
+import { dtmaLaunchArgs } from "../../packages/http/src/nodeFlags.ts"
 import { onCleanup } from "./cleanup.ts"
 import { removeLabelled } from "./docker.ts"
 import { freePort } from "./ports.ts"
 
-const MAIN = join(import.meta.dirname, "..", "..", "packages", "http", "src", "main.ts")
+const ROOT = join(import.meta.dirname, "..", "..")
 
-/** The DTMA under test: a real process of `packages/http/src/main.ts` with its own scope and state. */
+/** The DTMA under test: a real process of the built DTMA (as `scripts/start.sh` runs it) with its own scope and state. */
 export interface BenchDtma {
   readonly url: string
   readonly token: string
@@ -30,8 +30,8 @@ export interface StartOptions {
   readonly env?: Readonly<Record<string, string>>
   /** Extra `node` flags, e.g. `--cpu-prof`. */
   readonly nodeFlags?: ReadonlyArray<string>
-  /** The entry point to run; this checkout's `packages/http/src/main.ts` by default (another checkout's, to compare versions). */
-  readonly main?: string
+  /** The checkout whose DTMA to run (`dtmaLaunchArgs`); this one by default (another, to compare versions). */
+  readonly checkout?: string
 }
 
 export const startBenchDtma = async (options: StartOptions): Promise<BenchDtma> => {
@@ -41,7 +41,7 @@ export const startBenchDtma = async (options: StartOptions): Promise<BenchDtma> 
   mkdirSync(stateDir, { recursive: true })
   const logFile = join(options.runDir, `${options.scope}.log`)
   const log = openSync(logFile, "a")
-  const child = spawn(process.execPath, [...dtmaNodeFlags(), ...(options.nodeFlags ?? []), options.main ?? MAIN], {
+  const child = spawn(process.execPath, dtmaLaunchArgs(resolvePath(options.checkout ?? ROOT), options.nodeFlags), {
     env: {
       PATH: process.env["PATH"] ?? "",
       PORT: String(port),
@@ -122,5 +122,4 @@ export const startCheckoutDtma = (
   run: { readonly runId: string; readonly runDir: string },
   checkout: string,
   nodeFlags: ReadonlyArray<string>,
-): Promise<BenchDtma> =>
-  startBenchDtma({ runDir: run.runDir, scope: `bench-${run.runId}`, main: join(resolvePath(checkout), "packages", "http", "src", "main.ts"), nodeFlags })
+): Promise<BenchDtma> => startBenchDtma({ runDir: run.runDir, scope: `bench-${run.runId}`, checkout, nodeFlags })

@@ -1,4 +1,4 @@
-import { costGroupOf, type CostGroup, type Frame } from "./costGroups.ts"
+import { costGroupOf, sourceUrlOf, type CostGroup, type Frame } from "./costGroups.ts"
 
 /** One sample of `perf script`: the thread's name and its stack, leaf first. */
 export interface PerfSample {
@@ -9,7 +9,7 @@ export interface PerfSample {
 /** A frame of `perf script` as the cost groups read it: `--perf-basic-prof` names JS frames `JS:<tier>name url:line:col`. */
 export const frameOfPerf = (symbol: string): Frame => {
   const js = /^JS:[*+^~']*(.*) (\S+?)(?::\d+:\d+)?$/.exec(symbol)
-  if (js !== null) return { functionName: js[1] ?? "", url: js[2] ?? "" }
+  if (js !== null) return { functionName: js[1] ?? "", url: sourceUrlOf(js[2] ?? "") }
   return { functionName: symbol, url: "" }
 }
 

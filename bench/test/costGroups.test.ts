@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { costGroupOf, type Frame } from "../lib/costGroups.ts"
+import { costGroupOf, sourceUrlOf, type Frame } from "../lib/costGroups.ts"
 
 const PNPM = "file:///work/node_modules/.pnpm"
 const frame = (functionName: string, url = ""): Frame => ({ functionName, url })
@@ -27,5 +27,15 @@ describe("the cost group of a profile sample", () => {
     ["a collection", [frame("(garbage collector)")], "garbage collector"],
   ] as const)("puts %s in %s", (_, stack, group) => {
     expect(costGroupOf(stack)).toBe(group)
+  })
+})
+
+describe("a script of the built DTMA", () => {
+  it("is named by its source, so it falls in its source's group; dependencies' dist/ stays as it is", () => {
+    expect(sourceUrlOf("file:///work/packages/http/dist/mcpProxy/PostAnswer.js")).toBe(postAnswer.url)
+    expect(costGroupOf([frame("writev"), socket, frame("settle", sourceUrlOf("file:///work/packages/http/dist/mcpProxy/PostAnswer.js"))])).toBe(
+      "writes: the answer",
+    )
+    expect(sourceUrlOf(effect.url)).toBe(effect.url)
   })
 })

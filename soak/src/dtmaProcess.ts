@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process"
-import { dtmaNodeFlags } from "../../packages/http/src/nodeFlags.ts"
+import { dtmaLaunchArgs } from "../../packages/http/src/nodeFlags.ts"
 import { createWriteStream, type WriteStream } from "node:fs"
 import { createServer } from "node:net"
 import { join } from "node:path"
 
-const MAIN = join(import.meta.dirname, "..", "..", "packages", "http", "src", "main.ts")
+const ROOT = join(import.meta.dirname, "..", "..")
 
 /** Where and as whom a DTMA runs; the same settings restart "the same" DTMA after a SIGKILL. */
 export interface DtmaSettings {
@@ -49,10 +49,10 @@ export const freeLowPort = async (): Promise<number> => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** Starts `packages/http/src/main.ts` with the settings and waits until `/health` answers. */
+/** Starts the built DTMA (as `scripts/start.sh` runs it) with the settings and waits until `/health` answers. */
 export const startDtma = async (settings: DtmaSettings, log?: WriteStream): Promise<DtmaProcess> => {
   const out = log ?? createWriteStream(settings.logFile, { flags: "a" })
-  const child: ChildProcess = spawn(process.execPath, [...dtmaNodeFlags(), MAIN], {
+  const child: ChildProcess = spawn(process.execPath, dtmaLaunchArgs(ROOT), {
     env: {
       PATH: process.env.PATH ?? "",
       PORT: String(settings.port),

@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 
 /** `packages/http/node-flags`: one `node` flag a line, read by `scripts/start.sh`, the bench and the soak. */
@@ -15,3 +16,25 @@ export const dtmaNodeFlags = (): ReadonlyArray<string> =>
     .split("\n")
     .map((line) => line.trim())
     .filter((line) => line !== "")
+
+/** The export condition under which the workspace's packages resolve to their built JavaScript (`dist/`). */
+export const BUILT_CONDITION = "--conditions=dtma-built"
+
+const built = new Set<string>()
+
+/**
+ * `node`'s arguments to run the DTMA of the checkout at `root` as `scripts/start.sh` does: built
+ * first (`scripts/build.sh`, once per process and checkout), then its flags, `extraFlags`, the
+ * export condition and the built entry point. The sources run under type stripping too (`pnpm start`,
+ * the tests), but then the stripper stays in the process: about 30 MB more of an idle DTMA
+ * (docs/performance.md, issue 16). A checkout older than the build runs from its sources.
+ */
+export const dtmaLaunchArgs = (root: string, extraFlags: ReadonlyArray<string> = []): ReadonlyArray<string> => {
+  const build = join(root, "scripts", "build.sh")
+  if (!existsSync(build)) return [...dtmaNodeFlags(), ...extraFlags, join(root, "packages", "http", "src", "main.ts")]
+  if (!built.has(root)) {
+    execFileSync("bash", [build], { stdio: ["ignore", "ignore", "inherit"] })
+    built.add(root)
+  }
+  return [...dtmaNodeFlags(), ...extraFlags, BUILT_CONDITION, join(root, "packages", "http", "dist", "main.js")]
+}

@@ -1,8 +1,8 @@
 import { execFileSync } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { dtmaNodeFlags } from "../../src/nodeFlags.ts"
+import { BUILT_CONDITION, dtmaLaunchArgs, dtmaNodeFlags } from "../../src/nodeFlags.ts"
 
 const ROOT = join(import.meta.dirname, "..", "..", "..", "..")
 const read = (path: string) => readFileSync(join(ROOT, path), "utf8")
@@ -23,12 +23,31 @@ describe("the DTMA's node flags", () => {
     expect(youngGenerationMB(dtmaNodeFlags())).toBeLessThanOrEqual(16)
   })
 
-  it("are what scripts/start.sh, the bench and the soak start the DTMA with", () => {
-    const launches = read("scripts/start.sh").match(/node .*packages\/http\/src\/main\.ts/g) ?? []
+  it("are what scripts/start.sh, the bench and the soak start the built DTMA with", () => {
+    const start = read("scripts/start.sh")
+    const launches = start.match(/node .*main\.(ts|js)/g) ?? []
     expect(launches).toHaveLength(2)
-    for (const launch of launches) expect(launch).toBe('node "${node_flags[@]}" packages/http/src/main.ts')
-    expect(read("scripts/start.sh")).toContain("mapfile -t node_flags < packages/http/node-flags")
-    expect(read("bench/lib/dtma.ts")).toContain("spawn(process.execPath, [...dtmaNodeFlags(), ")
-    expect(read("soak/src/dtmaProcess.ts")).toContain("spawn(process.execPath, [...dtmaNodeFlags(), MAIN]")
+    for (const launch of launches) expect(launch).toBe('node "${node_flags[@]}" --conditions=dtma-built packages/http/dist/main.js')
+    expect(start).toContain("mapfile -t node_flags < packages/http/node-flags")
+    expect(start.indexOf("pnpm -s build")).toBeLessThan(start.indexOf(launches[0]!))
+    expect(read("bench/lib/dtma.ts")).toContain("spawn(process.execPath, dtmaLaunchArgs(")
+    expect(read("soak/src/dtmaProcess.ts")).toContain("spawn(process.execPath, dtmaLaunchArgs(ROOT)")
+    expect(dtmaLaunchArgs(ROOT, ["--cpu-prof"])).toEqual([...dtmaNodeFlags(), "--cpu-prof", BUILT_CONDITION, join(ROOT, "packages", "http", "dist", "main.js")])
+  })
+
+  it("build a DTMA that runs as JavaScript: its packages resolve to dist/ under the condition, and dist/ holds no TypeScript", () => {
+    dtmaLaunchArgs(ROOT)
+    const loaded = execFileSync(
+      process.execPath,
+      [
+        BUILT_CONDITION,
+        "--input-type=module",
+        "-e",
+        'const m = await import("@dtma/adapters"); console.log(import.meta.resolve("@dtma/domain"), typeof m.makeDockerOutputCapture)',
+      ],
+      { encoding: "utf8", cwd: join(ROOT, "packages", "http") },
+    )
+    expect(loaded).toBe(`file://${join(ROOT, "packages", "domain", "dist", "index.js")} function\n`)
+    for (const file of readdirSync(join(ROOT, "packages", "http", "dist"), { recursive: true, encoding: "utf8" })) expect(file).not.toMatch(/\.ts$/)
   })
 })
