@@ -7,7 +7,7 @@
 import { readdirSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { MEMORY_IMAGE, type BenchContext } from "./context.ts"
-import { get } from "./discovery.ts"
+import { DISCOVERY_REQUESTS, discoveryHeaders, get } from "./discovery.ts"
 import { cleanUp, cleanUpOnSignals } from "./lib/cleanup.ts"
 import { summarizeProfile } from "./lib/cpuProfile.ts"
 import { scriptRun, startCheckoutDtma } from "./lib/dtma.ts"
@@ -35,8 +35,8 @@ try {
   const auth = { authorization: `Bearer ${dtma.token}` }
   const first = await get(agent, url, auth)
   const windows: Array<{ label: string; fromUs: number; toUs: number; result: LoadResult }> = []
-  for (const ifNoneMatch of [true, false]) {
-    const headers = ifNoneMatch ? { ...auth, "if-none-match": first.etag } : auth
+  for (const kind of ["ifNoneMatch", "full", "gzip"] as const) {
+    const headers = discoveryHeaders(kind, auth, first.etag)
     const poll: Operation = async () => {
       await get(agent, url, headers)
     }
@@ -50,7 +50,7 @@ try {
       Array.from({ length: FULL_PLAN.discoveryPollers }, () => poll),
       { warmupMs: 1_000, durationMs: seconds * 1000, probe },
     )
-    windows.push({ label: ifNoneMatch ? "If-None-Match (304)" : "full body (200)", fromUs, toUs: nowUs(), result })
+    windows.push({ label: DISCOVERY_REQUESTS[kind].label, fromUs, toUs: nowUs(), result })
   }
   agent.destroy()
   await dtma.stop() // the profile is written when the process exits

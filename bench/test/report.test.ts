@@ -3,6 +3,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import type { AgentEndpointResult } from "../agentEndpoint.ts"
+import type { DiscoveryRun } from "../discovery.ts"
 import type { ErasResult } from "../eras.ts"
 import type { LoadResult } from "../lib/load.ts"
 import { DOCS_END, DOCS_START, renderReport, renderTable, targetsOf, updateDocs, type BenchResults } from "../report.ts"
@@ -112,5 +113,32 @@ describe("the two protocol eras' part of the report", () => {
     const report = renderReport({ ...results, eras })
     expect(report).toContain("a 2025-era session against a 2026-07-28 client, in turns")
     expect(report).toMatch(/\| 8 \| 8 × 1 s each \| 4 \| 4.5 \| 0.5 \| 0.2 \| 8 \| 9 \| 250 \| 222 \| 500 \/ 800 \| 0 \|/)
+  })
+})
+
+describe("the discovery figure", () => {
+  const run = (servers: number, request: DiscoveryRun["request"], p99: number): DiscoveryRun => ({
+    servers,
+    request,
+    bodyBytes: request === "ifNoneMatch" ? 0 : 1000,
+    cpuPerPollUs: 200,
+    clients: 32,
+    latencyMs: { n: 100, p50: 1, p99, min: 0.5, max: p99, mean: 1.2 },
+    perSecond: 1000,
+    errors: 0,
+    firstError: null,
+  })
+  const discovery = [run(10, "full", 50), run(50, "full", 29), run(50, "gzip", 31), run(50, "ifNoneMatch", 11)]
+
+  it("holds a 304 to 10 ms p99 and a full body, plain or gzipped, to 30 ms, at the largest fleet", () => {
+    expect(targetsOf({ ...results, discovery }).map((t) => [t.target, t.met])).toEqual([
+      ["discovery p99 ≤ 30 ms at 50 servers, full body → 200", true],
+      ["discovery p99 ≤ 30 ms at 50 servers, full body, `Accept-Encoding: gzip` → 200", false],
+      ["discovery p99 ≤ 10 ms at 50 servers, `If-None-Match` → 304", false],
+    ])
+  })
+
+  it("shows each way of asking with the DTMA's CPU per poll", () => {
+    expect(renderReport({ ...results, discovery })).toContain("| 50 | full body, `Accept-Encoding: gzip` → 200 | 1 | 31 | 1000 | 1000 | 200 | 0 |")
   })
 })

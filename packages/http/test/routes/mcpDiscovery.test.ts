@@ -1,6 +1,8 @@
+import { get, type IncomingHttpHeaders } from "node:http"
+import { gunzipSync } from "node:zlib"
 import { echoMcpServer, type McpServerFactory } from "@dtma/testing"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { MCP_IMAGE, McpServingRuntime, mcpBody, NOW, startTestApp, type TestApp } from "../support/support.ts"
+import { MCP_IMAGE, McpServingRuntime, mcpBody, NOW, startTestApp, TOKEN, type TestApp } from "../support/support.ts"
 
 /** Echo servers that count the requests they receive, whoever sends them. */
 const countingEcho =
@@ -111,5 +113,45 @@ describe("GET /mcp-servers/discovery", () => {
     const stale = await app.api("/mcp-servers/discovery", { headers: { "if-none-match": tags[0]! } })
     expect(stale.status).toBe(200)
     expect((await jsonOf(stale)).data.servers.map((s: { healthStatus: string }) => s.healthStatus)).toEqual(["stopped", "healthy"])
+  })
+})
+
+/** A GET of the discovery with `headers`, read raw (fetch would undo a content coding). */
+const rawGet = (url: string, headers: Record<string, string>): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> =>
+  new Promise((resolve, reject) => {
+    get(url, { headers }, (res) => {
+      const chunks: Array<Buffer> = []
+      res.on("data", (c: Buffer) => chunks.push(c))
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
+    }).on("error", reject)
+  })
+
+describe("GET /mcp-servers/discovery, compressed", () => {
+  it("is gzipped for a caller that accepts gzip, the same JSON as the plain answer, and plain for any other", async () => {
+    await app.json("POST", "/mcp-servers", mcpBody())
+    await app.json("POST", "/mcp-servers", mcpBody({ instanceNameOnToolbox: "mcp-b" }))
+    const url = `${app.base}/mcp-servers/discovery`
+    const authorization = `Bearer ${TOKEN}`
+    const plain = await rawGet(url, { authorization })
+    expect(plain.headers["content-encoding"]).toBeUndefined()
+    expect(plain.headers.vary).toMatch(/accept-encoding/i)
+    for (const accept of ["gzip", "gzip, deflate, br", "br;q=1, gzip;q=0.5"]) {
+      const zipped = await rawGet(url, { authorization, "accept-encoding": accept })
+      expect(zipped.status).toBe(200)
+      expect(zipped.headers["content-encoding"]).toBe("gzip")
+      expect(zipped.headers.etag).toBe(plain.headers.etag)
+      expect(Number(zipped.headers["content-length"])).toBe(zipped.body.length)
+      expect(zipped.body.length).toBeLessThan(plain.body.length)
+      expect(JSON.parse(gunzipSync(zipped.body).toString("utf8"))).toEqual(JSON.parse(plain.body.toString("utf8")))
+    }
+    for (const accept of ["identity", "gzip;q=0", "br", "deflate"]) {
+      const answer = await rawGet(url, { authorization, "accept-encoding": accept })
+      expect([accept, answer.headers["content-encoding"]]).toEqual([accept, undefined])
+      expect(JSON.parse(answer.body.toString("utf8")).data.servers).toHaveLength(2)
+    }
+    // What the backend's fetch does: asks for gzip and reads the JSON.
+    expect((await jsonOf(await app.api("/mcp-servers/discovery"))).data.servers).toHaveLength(2)
+    const notModified = await rawGet(url, { authorization, "accept-encoding": "gzip", "if-none-match": plain.headers.etag! })
+    expect([notModified.status, notModified.body.length]).toEqual([304, 0])
   })
 })
