@@ -6,7 +6,7 @@ import { buildImage } from "./lib/docker.ts"
 import { cpuPerCallUs, inTurnsCells, inTurnsHeader, inTurnsRateCells, inTurnsRateHeader, us } from "./lib/inTurnsColumns.ts"
 import { alternating, mapLimit, type Alternated } from "./lib/load.ts"
 import { connectWhenReady, echoCall, streamableHttp, type Connected } from "./lib/mcpClients.ts"
-import { cpuSeconds } from "./lib/proc.ts"
+import { cpuProbe } from "./lib/proc.ts"
 import { checkedRequest, openRawSession } from "./lib/rawMcp.ts"
 import { round } from "./lib/stats.ts"
 
@@ -50,10 +50,7 @@ const turnsOf = (ctx: BenchContext, segmentMs: number) => ({
   warmupMs: ctx.plan.callWarmupMs,
   segmentMs,
   rounds: rounds(ctx, segmentMs),
-  probe: () => {
-    const from = cpuSeconds(ctx.dtma.pid)
-    return () => cpuSeconds(ctx.dtma.pid) - from
-  },
+  probe: cpuProbe(ctx.dtma.pid),
 })
 
 const sessions = (url: string, token: string, n: number): Promise<ReadonlyArray<Connected>> =>

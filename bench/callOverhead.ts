@@ -1,8 +1,8 @@
 import { agentTokenFor, deployStdio, EVERYTHING_IMAGE, removeServer, type BenchContext, type Table, type TargetCheck } from "./context.ts"
-import { inTurnsCells, inTurnsHeader } from "./lib/inTurnsColumns.ts"
+import { inTurnsCells, inTurnsHeader, inTurnsRateCells, inTurnsRateHeader } from "./lib/inTurnsColumns.ts"
 import { alternating, closedLoop, type Alternated, type LoadResult, type Probe } from "./lib/load.ts"
 import { connectWhenReady, directStdio, echoCall, streamableHttp, type Connected } from "./lib/mcpClients.ts"
-import { cpuSeconds } from "./lib/proc.ts"
+import { cpuProbe } from "./lib/proc.ts"
 import { round } from "./lib/stats.ts"
 import { startSupergateway } from "./lib/supergateway.ts"
 
@@ -61,12 +61,7 @@ const setUp = async (ctx: BenchContext) => {
 }
 
 /** The DTMA's CPU time (user + system, from /proc) from when the probe starts to when it is read, in seconds. */
-const dtmaCpu =
-  (ctx: BenchContext): Probe =>
-  () => {
-    const from = cpuSeconds(ctx.dtma.pid)
-    return () => cpuSeconds(ctx.dtma.pid) - from
-  }
+const dtmaCpu = (ctx: BenchContext): Probe => cpuProbe(ctx.dtma.pid)
 
 /** CPU seconds over the window ÷ calls answered in it, in µs (the CPU time is counted in 10 ms clock ticks: read it over seconds of calls). */
 const cpuUsPerCall = (x: LoadResult): number => (x.probed === undefined || x.latencyMs.n === 0 ? Number.NaN : (x.probed * 1e6) / x.latencyMs.n)
@@ -110,7 +105,7 @@ export const measureCallOverhead = async (ctx: BenchContext): Promise<CallOverhe
       const [operators, agents] = await Promise.all([operator(n), agent(n)])
       const arms = { a: operators.map((c) => echoCall(c.client)), b: agents.map((c) => echoCall(c.client)) }
       const rounds = Math.max(2, Math.round(ctx.plan.callDurationMs / segmentMs))
-      const result = await alternating(arms, { warmupMs: ctx.plan.callWarmupMs, segmentMs, rounds })
+      const result = await alternating(arms, { warmupMs: ctx.plan.callWarmupMs, segmentMs, rounds, probe: dtmaCpu(ctx) })
       await Promise.all([...operators, ...agents].map((c) => c.close()))
       authorization.push({ clients: n, segmentMs, ...result })
       ctx.log(
@@ -150,8 +145,8 @@ export const callOverheadTable = (r: CallOverheadResult): Table => ({
 /** The operator key against an agent token, measured in turns. */
 export const authorizationTable = (r: CallOverheadResult): Table => ({
   title: "The cost of agent authorization: the same calls with the operator key and with an agent token, in turns",
-  header: [...inTurnsHeader("operator", "agent"), "errors"],
-  rows: r.authorization.map((x) => [...inTurnsCells(x), String(x.a.errors + x.b.errors)]),
+  header: [...inTurnsHeader("operator", "agent"), ...inTurnsRateHeader("operator", "agent")],
+  rows: r.authorization.map((x) => [...inTurnsCells(x), ...inTurnsRateCells(x)]),
   notes: [
     "N SDK clients with the operator key and N with an agent token from `POST /agent-tokens` granted the server, on the same `/mcp-servers/:name/mcp`; " +
       "the two take turns (which goes first alternates), so the machine's drift falls on both.",

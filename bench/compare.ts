@@ -12,7 +12,7 @@ import { cleanUp, cleanUpOnSignals } from "./lib/cleanup.ts"
 import { startBenchDtma, type BenchDtma } from "./lib/dtma.ts"
 import { closedLoop } from "./lib/load.ts"
 import { echoCall, streamableHttp } from "./lib/mcpClients.ts"
-import { cpuSeconds, loadNow } from "./lib/proc.ts"
+import { cpuProbe, loadNow } from "./lib/proc.ts"
 
 const [a, b, roundsArg] = process.argv.slice(2)
 if (a === undefined || b === undefined) throw new Error("usage: node bench/compare.ts <checkout>[+K=v,...] <checkout>[+K=v,...] [rounds]")
@@ -49,10 +49,7 @@ try {
     for (const n of levels) {
       for (const side of sides) {
         const clients = await Promise.all(Array.from({ length: n }, () => streamableHttp(side.url, { authorization: `Bearer ${side.dtma.token}` })))
-        const probe = () => {
-          const from = cpuSeconds(side.dtma.pid)
-          return () => cpuSeconds(side.dtma.pid) - from
-        }
+        const probe = cpuProbe(side.dtma.pid)
         const result = await closedLoop(
           clients.map((c) => echoCall(c.client)),
           { warmupMs: 500, durationMs: 2_500, probe },

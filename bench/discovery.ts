@@ -2,7 +2,7 @@ import { Agent, request } from "node:http"
 import { gunzipSync } from "node:zlib"
 import type { BenchContext, Table, TargetCheck } from "./context.ts"
 import { closedLoop, type LoadResult, type Operation } from "./lib/load.ts"
-import { cpuSeconds } from "./lib/proc.ts"
+import { cpuProbe } from "./lib/proc.ts"
 import { round } from "./lib/stats.ts"
 
 /** How a poller asks: for the full body plain, for it gzipped (as `fetch`, the backend's client, does), or only if it changed. */
@@ -86,10 +86,7 @@ export const measureDiscovery = async (ctx: BenchContext, servers: number): Prom
           throw new Error(`discovery answered ${status} ${encoding || "plain"}, ${expected.status} ${expected.encoding || "plain"} expected`)
         }
       }
-      const probe = () => {
-        const from = cpuSeconds(ctx.dtma.pid)
-        return () => cpuSeconds(ctx.dtma.pid) - from
-      }
+      const probe = cpuProbe(ctx.dtma.pid)
       const result = await closedLoop(
         Array.from({ length: ctx.plan.discoveryPollers }, () => poll),
         { warmupMs: ctx.plan.discoveryWarmupMs, durationMs: ctx.plan.discoveryDurationMs, probe },

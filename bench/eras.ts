@@ -2,7 +2,7 @@ import { Agent, request } from "node:http"
 import { agentTokenFor, deployStdio, EVERYTHING_IMAGE, removeServer, type BenchContext, type Table } from "./context.ts"
 import { inTurnsCells, inTurnsHeader, inTurnsRateCells, inTurnsRateHeader, type InTurnsRun } from "./lib/inTurnsColumns.ts"
 import { alternating, type Operation } from "./lib/load.ts"
-import { cpuSeconds } from "./lib/proc.ts"
+import { cpuProbe } from "./lib/proc.ts"
 import { openRawSession } from "./lib/rawMcp.ts"
 import { round } from "./lib/stats.ts"
 
@@ -98,10 +98,7 @@ export const measureEras = async (ctx: BenchContext): Promise<ErasResult> => {
             warmupMs: ctx.plan.callWarmupMs,
             segmentMs,
             rounds: Math.max(2, Math.round(ctx.plan.callDurationMs / segmentMs)),
-            probe: () => {
-              const from = cpuSeconds(ctx.dtma.pid)
-              return () => cpuSeconds(ctx.dtma.pid) - from
-            },
+            probe: cpuProbe(ctx.dtma.pid),
           },
         )
         runs.push({ clients: n, segmentMs, ...result })

@@ -5,6 +5,7 @@ import { summarizeProfile, type ProfileSummary } from "./lib/cpuProfile.ts"
 import { startBenchDtma } from "./lib/dtma.ts"
 import { closedLoop } from "./lib/load.ts"
 import { echoCall, streamableHttp } from "./lib/mcpClients.ts"
+import { nowUs } from "./lib/proc.ts"
 
 /** Where a DTMA spends its CPU while proxying `echo` calls, per concurrency. */
 export interface ProfileRun {
@@ -14,8 +15,6 @@ export interface ProfileRun {
   readonly busyMsPerCall: number
   readonly summary: ProfileSummary
 }
-
-const nowUs = () => Number(process.hrtime.bigint() / 1000n)
 
 /**
  * A second DTMA under `node --cpu-prof`, driven like the call-overhead figure; the profile is cut

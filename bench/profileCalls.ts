@@ -13,14 +13,13 @@ import { costByGroup, summarizeProfile } from "./lib/cpuProfile.ts"
 import { scriptRun, startCheckoutDtma } from "./lib/dtma.ts"
 import { closedLoop } from "./lib/load.ts"
 import { echoCall, streamableHttp } from "./lib/mcpClients.ts"
-import { cpuSeconds, loadNow } from "./lib/proc.ts"
+import { loadNow, windowedCpuProbe } from "./lib/proc.ts"
 
 const [checkout = ".", clientsArg, secondsArg] = process.argv.slice(2)
 const clients = Number(clientsArg ?? 8)
 const seconds = Number(secondsArg ?? 8)
 const run = scriptRun("prof")
 const { runId, profileDir } = run
-const nowUs = () => Number(process.hrtime.bigint() / 1000n)
 
 cleanUpOnSignals()
 try {
@@ -31,17 +30,12 @@ try {
   const sessions = await Promise.all(
     Array.from({ length: clients }, () => streamableHttp(`${dtma.url}/mcp-servers/${name}/mcp`, { authorization: `Bearer ${dtma.token}` })),
   )
-  let fromUs = 0
-  const probe = () => {
-    fromUs = nowUs()
-    const from = cpuSeconds(dtma.pid)
-    return () => cpuSeconds(dtma.pid) - from
-  }
+  const { probe, window: measured } = windowedCpuProbe(dtma.pid)
   const result = await closedLoop(
     sessions.map((s) => echoCall(s.client)),
     { warmupMs: 2_000, durationMs: seconds * 1000, probe },
   )
-  const window = { fromUs, toUs: nowUs() }
+  const window = measured()
   await Promise.all(sessions.map((s) => s.close()))
   await dtma.stop() // the profile is written when the process exits
   const file = readdirSync(profileDir).find((f) => f.endsWith(".cpuprofile"))

@@ -13,7 +13,7 @@ import { summarizeProfile } from "./lib/cpuProfile.ts"
 import { scriptRun, startCheckoutDtma } from "./lib/dtma.ts"
 import { makeFleet } from "./lib/fleet.ts"
 import { closedLoop, type LoadResult, type Operation } from "./lib/load.ts"
-import { cpuSeconds, loadNow } from "./lib/proc.ts"
+import { loadNow, windowedCpuProbe } from "./lib/proc.ts"
 import { FULL_PLAN } from "./plan.ts"
 
 const [checkout = ".", serversArg, secondsArg] = process.argv.slice(2)
@@ -21,7 +21,6 @@ const servers = Number(serversArg ?? 50)
 const seconds = Number(secondsArg ?? 5)
 const run = scriptRun("profd")
 const { runId, runDir, profileDir } = run
-const nowUs = () => Number(process.hrtime.bigint() / 1000n)
 
 cleanUpOnSignals()
 try {
@@ -40,17 +39,12 @@ try {
     const poll: Operation = async () => {
       await get(agent, url, headers)
     }
-    let fromUs = 0
-    const probe = () => {
-      fromUs = nowUs()
-      const from = cpuSeconds(dtma.pid)
-      return () => cpuSeconds(dtma.pid) - from
-    }
+    const { probe, window } = windowedCpuProbe(dtma.pid)
     const result = await closedLoop(
       Array.from({ length: FULL_PLAN.discoveryPollers }, () => poll),
       { warmupMs: 1_000, durationMs: seconds * 1000, probe },
     )
-    windows.push({ label: DISCOVERY_REQUESTS[kind].label, fromUs, toUs: nowUs(), result })
+    windows.push({ label: DISCOVERY_REQUESTS[kind].label, ...window(), result })
   }
   agent.destroy()
   await dtma.stop() // the profile is written when the process exits

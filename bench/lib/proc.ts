@@ -1,3 +1,4 @@
+import type { Probe } from "./load.ts"
 import { execFileSync } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { loadavg } from "node:os"
@@ -25,6 +26,38 @@ export const cpuSeconds = (pid: number): number => {
 }
 
 /** The load averages (1 / 5 / 15 min), for a script's report. */
+/** A probe of a process's CPU time (`cpuSeconds`) over a measured window, in seconds. */
+export const cpuProbe =
+  (pid: number): Probe =>
+  () => {
+    const from = cpuSeconds(pid)
+    return () => cpuSeconds(pid) - from
+  }
+
+/** The monotonic clock a V8 CPU profile's samples are timed by, in µs. */
+export const nowUs = (): number => Number(process.hrtime.bigint() / 1000n)
+
+/**
+ * `cpuProbe` over a run of closed-loop load, and the measured window it was opened and closed over
+ * (monotonic µs, for `summarizeProfile`): what the profiling scripts read their profile's window by.
+ */
+export const windowedCpuProbe = (pid: number): { readonly probe: Probe; readonly window: () => { readonly fromUs: number; readonly toUs: number } } => {
+  let fromUs = 0
+  let toUs = 0
+  const cpu = cpuProbe(pid)
+  return {
+    probe: () => {
+      fromUs = nowUs()
+      const read = cpu()
+      return () => {
+        toUs = nowUs()
+        return read()
+      }
+    },
+    window: () => ({ fromUs, toUs }),
+  }
+}
+
 export const loadNow = (): string =>
   loadavg()
     .map((x) => x.toFixed(2))
