@@ -2,6 +2,9 @@ import { deployMcpGroupBody } from "../requests/mcpGroupSchemas.ts"
 import { deployMcpServerBody } from "../requests/mcpSchemas.ts"
 import type { RouteSpec } from "./routeTable.ts"
 
+/** The discovery's route: polled, so it has a chain of its own (`isDiscoveryPoll`) and logs its successes at debug. */
+export const DISCOVERY_PATH = "/mcp-servers/discovery"
+
 const AUTH = { 401: "Missing or malformed Authorization header", 403: "Unknown token" } as const
 const RUNTIME = {
   502: "The container runtime failed, or the server did not become ready (the error has its stderr tail)",
@@ -52,9 +55,11 @@ export const MCP_ROUTES: ReadonlyArray<RouteSpec> = [
   {
     id: "mcpDiscovery",
     method: "GET",
-    path: "/mcp-servers/discovery",
+    path: DISCOVERY_PATH,
     summary: "What every MCP server offers, served from memory",
-    description: "Carries a weak ETag; a request whose If-None-Match names it gets 304 without a body. Cache-Control: no-cache.",
+    description:
+      "Carries a weak ETag; a request whose If-None-Match names it gets 304 without a body. Cache-Control: no-cache. " +
+      "Gzipped (Content-Encoding: gzip) for a request whose Accept-Encoding takes gzip.",
     public: false,
     responses: { 200: "Capabilities of every server", 304: "Unchanged since the ETag given", ...AUTH },
   },

@@ -21,6 +21,7 @@ import { globalTracer } from "./traceContext.ts"
 import { traceRequests } from "./traceRequests.ts"
 import { openApiHandler } from "../responses/openapi.ts"
 import { fallback } from "../routes/fallback.ts"
+import { DISCOVERY_PATH } from "../routes/mcpRoutes.ts"
 import type { HandlerDeps } from "../routes/HandlerDeps.ts"
 import { isPublicRequest, ROUTES, type RouteId } from "../routes/routeTable.ts"
 import { agentAccessHandlers } from "../routes/agentAccessHandlers.ts"
@@ -148,15 +149,14 @@ export const createApp = (container: Container, options: AppOptions = {}): Koa =
     endpoints.use(middleware)
 
   // Discovery polls' own chain: the full one's middleware for them, without the router (their route is known).
-  const discoveryRoute = ROUTES.find((r) => r.id === "mcpDiscovery")!.path
   const discoveryPolls = new Koa()
   discoveryPolls.proxy = false
   discoveryPolls.on("error", logError)
   for (const middleware of [
     gate.middleware,
-    traceRequests({ tracer, routeOf: () => discoveryRoute }),
-    observeRequests({ logger: deps.logger, metrics, routeOf: () => discoveryRoute }),
-    auditRequests({ audit, matchRoute: () => ({ route: discoveryRoute, params: {} }), isPublic: isPublicRequest, logger: deps.logger }),
+    traceRequests({ tracer, routeOf: () => DISCOVERY_PATH }),
+    observeRequests({ logger: deps.logger, metrics, routeOf: () => DISCOVERY_PATH }),
+    auditRequests({ audit, matchRoute: () => ({ route: DISCOVERY_PATH, params: {} }), isPublic: isPublicRequest, logger: deps.logger }),
     boundary,
     guardOrigin,
     auth,

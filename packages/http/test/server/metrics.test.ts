@@ -123,6 +123,18 @@ describe("request logging", () => {
     ])
   })
 
+  it("logs a discovery poll, answered or not modified, at debug, and a refused one at info", async () => {
+    const first = await app.api("/mcp-servers/discovery")
+    expect((await app.api("/mcp-servers/discovery", { headers: { "if-none-match": first.headers.get("etag")! } })).status).toBe(304)
+    expect((await app.api("/mcp-servers/discovery", { headers: { authorization: "Bearer wrong" } })).status).toBe(403)
+    const lines = app.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "request" && l.route === "/mcp-servers/discovery")
+    expect(lines.map((l) => [l.status, l.level])).toEqual([
+      [200, "debug"],
+      [304, "debug"],
+      [403, "info"],
+    ])
+  })
+
   it("logs unauthenticated requests under their route pattern", async () => {
     await fetch(`${app.base}/tools/some-name`, { method: "DELETE" })
     const line = app.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === "request")
