@@ -1,23 +1,27 @@
-// Where a DTMA's CPU goes per proxied call: `node bench/profileCalls.ts [checkout] [clients] [seconds]`
+// Where a DTMA's CPU goes per proxied call:
+// `node bench/profileCalls.ts [checkout] [clients] [seconds] [operator|agent|both]`
 // starts the checkout's DTMA (this one by default) under `node --cpu-prof`, has `clients` SDK
-// sessions call server-everything's `echo` (2 s warm-up, then `seconds` measured), and prints the
-// profile of the measured window by cost group (bench/lib/costGroups.ts) in µs per call, the
-// heaviest frames, and the DTMA's CPU per call from /proc over the same window. The profiler slows
-// the DTMA (about twice): compare groups and shares, and read the /proc figure of an unprofiled run
-// (bench/compare.ts) for the cost itself.
+// sessions call server-everything's `echo` (2 s warm-up, then `seconds` measured) with the operator
+// key, an agent token granted the server, or each in turn (`both`: what agent authorization costs),
+// and prints the profile of each measured window by cost group (bench/lib/costGroups.ts) in µs per
+// call, the heaviest frames, and the DTMA's CPU per call from /proc over the same window. The
+// profiler slows the DTMA (about twice): compare groups and shares, and read the /proc figure of an
+// unprofiled run (bench/compare.ts, the bench's authorization figure) for the cost itself.
 import { readdirSync } from "node:fs"
 import { join, resolve } from "node:path"
-import { deployStdio, EVERYTHING_IMAGE } from "./context.ts"
+import { agentTokenFor, deployStdio, EVERYTHING_IMAGE } from "./context.ts"
 import { cleanUp, cleanUpOnSignals } from "./lib/cleanup.ts"
-import { costByGroup, summarizeProfile } from "./lib/cpuProfile.ts"
+import { costByGroup, summarizeProfile, type ProfileWindow } from "./lib/cpuProfile.ts"
 import { scriptRun, startCheckoutDtma } from "./lib/dtma.ts"
-import { closedLoop } from "./lib/load.ts"
+import { closedLoop, type LoadResult } from "./lib/load.ts"
 import { echoCall, streamableHttp } from "./lib/mcpClients.ts"
 import { loadNow, windowedCpuProbe } from "./lib/proc.ts"
 
-const [checkout = ".", clientsArg, secondsArg] = process.argv.slice(2)
+const [checkout = ".", clientsArg, secondsArg, callersArg = "operator"] = process.argv.slice(2)
 const clients = Number(clientsArg ?? 8)
 const seconds = Number(secondsArg ?? 8)
+if (!["operator", "agent", "both"].includes(callersArg)) throw new Error(`callers: operator, agent or both, not ${callersArg}`)
+const callers = callersArg === "both" ? (["operator", "agent"] as const) : ([callersArg as "operator" | "agent"] as const)
 const run = scriptRun("prof")
 const { runId, profileDir } = run
 
@@ -27,31 +31,54 @@ try {
   const dtma = await startCheckoutDtma(run, checkout, ["--cpu-prof", `--cpu-prof-dir=${profileDir}`])
   const name = `${runId}-echo`
   await deployStdio(dtma, name, EVERYTHING_IMAGE)
-  const sessions = await Promise.all(
-    Array.from({ length: clients }, () => streamableHttp(`${dtma.url}/mcp-servers/${name}/mcp`, { authorization: `Bearer ${dtma.token}` })),
-  )
-  const { probe, window: measured } = windowedCpuProbe(dtma.pid)
-  const result = await closedLoop(
-    sessions.map((s) => echoCall(s.client)),
-    { warmupMs: 2_000, durationMs: seconds * 1000, probe },
-  )
-  const window = measured()
-  await Promise.all(sessions.map((s) => s.close()))
+  const tokens = { operator: dtma.token, agent: callers.includes("agent") ? await agentTokenFor(dtma, name) : "" }
+  const windows: Array<{ caller: string; window: ProfileWindow; result: LoadResult }> = []
+  for (const caller of callers) {
+    const sessions = await Promise.all(
+      Array.from({ length: clients }, () => streamableHttp(`${dtma.url}/mcp-servers/${name}/mcp`, { authorization: `Bearer ${tokens[caller]}` })),
+    )
+    const { probe, window } = windowedCpuProbe(dtma.pid)
+    const result = await closedLoop(
+      sessions.map((s) => echoCall(s.client)),
+      { warmupMs: 2_000, durationMs: seconds * 1000, probe },
+    )
+    windows.push({ caller, window: window(), result })
+    await Promise.all(sessions.map((s) => s.close()))
+  }
   await dtma.stop() // the profile is written when the process exits
   const file = readdirSync(profileDir).find((f) => f.endsWith(".cpuprofile"))
   if (file === undefined) throw new Error(`the profiled DTMA wrote no profile in ${profileDir}`)
   const path = join(profileDir, file)
-  const calls = result.latencyMs.n
-  const groups = costByGroup(path, { window })
-  const busy = groups.reduce((sum, g) => sum + g.ms, 0)
-  console.log(`checkout ${resolve(checkout)}, ${clients} clients, ${seconds} s: ${calls} calls, ${Math.round(result.perSecond)}/s, ${result.errors} errors`)
+  console.log(`checkout ${resolve(checkout)}, ${clients} clients, ${seconds} s a window`)
   console.log(`load average (1 / 5 / 15 min): ${loadAtStart} at the start, ${loadNow()} at the end; profile ${path}`)
-  console.log(`DTMA CPU per call (/proc, under the profiler): ${Math.round(((result.probed ?? Number.NaN) * 1e6) / calls)} µs`)
-  console.log(`profiled busy per call: ${Math.round((busy * 1000) / calls)} µs`)
-  console.log("group\tµs per call\tshare %")
-  for (const g of groups) console.log(`${g.group}\t${((g.ms * 1000) / calls).toFixed(1)}\t${((g.ms / busy) * 100).toFixed(1)}`)
-  console.log("\nheaviest frames (self)\tµs per call")
-  for (const f of summarizeProfile(path, { window, topN: 25 }).topSelf) console.log(`${f.frame}\t${((f.selfMs * 1000) / calls).toFixed(1)}`)
+  const perCall = windows.map(({ caller, window, result }) => {
+    const calls = result.latencyMs.n
+    const groups = new Map(costByGroup(path, { window }).map((g) => [g.group as string, (g.ms * 1000) / calls]))
+    const frames = new Map(summarizeProfile(path, { window, topN: 400 }).topSelf.map((f) => [f.frame, (f.selfMs * 1000) / calls]))
+    console.log(
+      `${caller}: ${calls} calls, ${Math.round(result.perSecond)}/s, ${result.errors} errors; ` +
+        `DTMA CPU per call (/proc, under the profiler) ${Math.round(((result.probed ?? Number.NaN) * 1e6) / calls)} µs, ` +
+        `profiled busy ${Math.round([...groups.values()].reduce((a, b) => a + b, 0))} µs`,
+    )
+    return { caller, groups, frames }
+  })
+  /** Rows of `key` → µs per call in each window, heaviest (or, for two windows, most changed) first. */
+  const table = (title: string, of: (w: (typeof perCall)[number]) => ReadonlyMap<string, number>, rows: number) => {
+    const keys = [...new Set(perCall.flatMap((w) => [...of(w).keys()]))]
+    const cells = (key: string) => perCall.map((w) => of(w).get(key) ?? 0)
+    const weight = (key: string) => {
+      const [a = 0, b = 0] = cells(key)
+      return perCall.length === 2 ? Math.abs(b - a) : a
+    }
+    console.log(`\n${title}\t${perCall.map((w) => `${w.caller} µs per call`).join("\t")}${perCall.length === 2 ? "\tdifference" : ""}`)
+    for (const key of keys.sort((x, y) => weight(y) - weight(x)).slice(0, rows)) {
+      const values = cells(key)
+      const difference = perCall.length === 2 ? `\t${((values[1] ?? 0) - (values[0] ?? 0)).toFixed(1)}` : ""
+      console.log(`${key}\t${values.map((v) => v.toFixed(1)).join("\t")}${difference}`)
+    }
+  }
+  table("group", (w) => w.groups, 30)
+  table("frame (self)", (w) => w.frames, 30)
 } finally {
   await cleanUp()
 }

@@ -11,8 +11,8 @@ export const NODE_FLAGS_FILE = join(import.meta.dirname, "..", "node-flags")
  * default V8 grows it to 64 MB during start-up and bursts and keeps those pages resident (an idle
  * DTMA: 163 MB RSS by default, 148 MB with 8, 135 MB with 2; see docs/performance.md, issue 16).
  */
-export const dtmaNodeFlags = (): ReadonlyArray<string> =>
-  readFileSync(NODE_FLAGS_FILE, "utf8")
+export const dtmaNodeFlags = (file: string = NODE_FLAGS_FILE): ReadonlyArray<string> =>
+  readFileSync(file, "utf8")
     .split("\n")
     .map((line) => line.trim())
     .filter((line) => line !== "")
@@ -24,17 +24,20 @@ const built = new Set<string>()
 
 /**
  * `node`'s arguments to run the DTMA of the checkout at `root` as `scripts/start.sh` does: built
- * first (`scripts/build.sh`, once per process and checkout), then its flags, `extraFlags`, the
+ * first (`scripts/build.sh`, once per process and checkout), then its flags (its own `node-flags`, or
+ * this checkout's when it has none), `extraFlags`, the
  * export condition and the built entry point. The sources run under type stripping too (`pnpm start`,
  * the tests), but then the stripper stays in the process: about 30 MB more of an idle DTMA
  * (docs/performance.md, issue 16). A checkout older than the build runs from its sources.
  */
 export const dtmaLaunchArgs = (root: string, extraFlags: ReadonlyArray<string> = []): ReadonlyArray<string> => {
   const build = join(root, "scripts", "build.sh")
-  if (!existsSync(build)) return [...dtmaNodeFlags(), ...extraFlags, join(root, "packages", "http", "src", "main.ts")]
+  const ownFlags = join(root, "packages", "http", "node-flags")
+  const flags = dtmaNodeFlags(existsSync(ownFlags) ? ownFlags : NODE_FLAGS_FILE)
+  if (!existsSync(build)) return [...flags, ...extraFlags, join(root, "packages", "http", "src", "main.ts")]
   if (!built.has(root)) {
     execFileSync("bash", [build], { stdio: ["ignore", "ignore", "inherit"] })
     built.add(root)
   }
-  return [...dtmaNodeFlags(), ...extraFlags, BUILT_CONDITION, join(root, "packages", "http", "dist", "main.js")]
+  return [...flags, ...extraFlags, BUILT_CONDITION, join(root, "packages", "http", "dist", "main.js")]
 }
