@@ -1,6 +1,6 @@
 // A/B of the proxied call path of two DTMA checkouts (or two settings of one), interleaved so that a
 // busy machine weighs on both alike: `node bench/compare.ts <a> <b> [rounds]`, where each side is a
-// checkout's directory (its packages/http/src/main.ts runs; the checkout needs its node_modules)
+// checkout's directory (its DTMA runs built, with its own node-flags: `dtmaLaunchArgs`; it needs its node_modules)
 // and may end in `+KEY=value,...` for environment, e.g. `. .+LOG_LEVEL=warn`. Prints, per concurrency
 // and side, the median over rounds of p50 latency, calls/s and the DTMA's CPU per call (its utime +
 // stime over each 2.5 s measured window ÷ the calls answered in it, µs), and the load averages.
