@@ -18,7 +18,8 @@ import {
 } from "./jsonrpc.ts"
 import { McpConnectFailed, McpRequestFailed, McpServerBusy } from "./mcpErrors.ts"
 import { JsonRpcIdRewriter } from "./JsonRpcIdRewriter.ts"
-import { hasEnvelope, legacyResponse, REMOVED_NOTIFICATIONS, withEnvelope } from "./modernUpstream.ts"
+import { answeredWithInput } from "./inputBridge.ts"
+import { envelopeDeclaring, hasEnvelope, REMOVED_NOTIFICATIONS, withEnvelope } from "./modernUpstream.ts"
 import { handshake } from "./upstreamHandshake.ts"
 
 /** What the server said about itself in `initialize`. */
@@ -71,6 +72,11 @@ export interface ServerRequestRelay {
   readonly ask: (request: ServerRequest) => Effect.Effect<ServerRequestAnswer>
   /** How long the client may take to answer; past that the server gets a RequestTimeout error. */
   readonly timeoutMs: number
+  /**
+   * What the client declared it can be asked (its `initialize` capabilities): a server that speaks
+   * only 2026-07-28 is told so in the request's envelope, and may then ask (`answeredWithInput`).
+   */
+  readonly capabilities?: Readonly<Record<string, unknown>> | undefined
 }
 
 export interface RequestOptions {
@@ -257,7 +263,13 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
     )
     yield* Effect.forkIn(Effect.forever(Queue.take(asks).pipe(Effect.flatMap((ask) => Effect.forkIn(relayAsk(ask), scope)))), scope)
 
-    const exchange = (sessionId: string, request: JsonRpcRequest, { onProgress, onLogMessage, serverRequests }: RequestOptions) =>
+    /** One request and its answer; `declared`, the envelope of a 2025-era client's request to a 2026-07-28 server. */
+    const roundTrip = (
+      sessionId: string,
+      request: JsonRpcRequest,
+      { onProgress, onLogMessage, serverRequests }: RequestOptions,
+      declared: Readonly<Record<string, unknown>> | null,
+    ) =>
       Effect.suspend(() => {
         if (!isOpen()) return Effect.fail(new McpConnectFailed({ reason: "closed", detail: `${options.name} is disconnected` }))
         const answer = Deferred.makeUnsafe<JsonRpcResponse>()
@@ -270,12 +282,9 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
           onServerRequest,
         })
         const id = upstream.id as number
-        // A 2025-era request to a 2026-07-28 server goes with the DTMA's envelope, and its answer comes back translated.
-        const translated = envelope !== null && !hasEnvelope(request)
-        return send(upstream).pipe(
+        return send(declared === null ? upstream : withEnvelope(upstream, declared)).pipe(
           Effect.tapError(() => Effect.sync(() => ids.abandon(id, "send failed"))),
           Effect.andThen(Deferred.await(answer)),
-          Effect.map((response) => (translated ? legacyResponse(request.method, response) : response)),
           Effect.onInterrupt(() => {
             const cancel = ids.abandon(id, "The client cancelled the request or it timed out")
             return cancel === null ? Effect.void : send(cancel).pipe(Effect.ignore)
@@ -283,6 +292,17 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
           Effect.ensuring(Effect.sync(() => Deferred.doneUnsafe(ended, Effect.void))),
         )
       })
+
+    /**
+     * A 2025-era request to a 2026-07-28 server goes with the DTMA's envelope, declaring what its
+     * client can be asked; the server's questions are put to that client, and the answer comes back
+     * translated (`answeredWithInput`). Any other request makes one round trip.
+     */
+    const exchange = (sessionId: string, request: JsonRpcRequest, requestOptions: RequestOptions) => {
+      if (envelope === null || hasEnvelope(request)) return roundTrip(sessionId, request, requestOptions, null)
+      const declared = envelopeDeclaring(envelope, requestOptions.serverRequests?.capabilities ?? {})
+      return answeredWithInput(request, requestOptions.serverRequests, (sent) => roundTrip(sessionId, sent, requestOptions, declared))
+    }
 
     const forward: UpstreamSession["forward"] = (sessionId, request, requestOptions) =>
       Effect.acquireUseRelease(

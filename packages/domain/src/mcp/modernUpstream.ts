@@ -1,4 +1,4 @@
-import { ErrorCodes, type JsonRpcMessage, type JsonRpcResponse } from "./jsonrpc.ts"
+import { ErrorCodes, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from "./jsonrpc.ts"
 import type { ServerHello } from "./UpstreamSession.ts"
 
 // A server that speaks MCP 2026-07-28 (basic/versioning.mdx): no `initialize`, no session, no
@@ -36,6 +36,50 @@ export const dtmaEnvelope = (clientInfo: { readonly name: string; readonly versi
   [CLIENT_CAPABILITIES_KEY]: {},
   [CLIENT_INFO_KEY]: clientInfo,
 })
+
+/** The kinds of request a server may put to a client, by the capability a client declares for each (mrtr.mdx, InputRequests). */
+const ASKABLE_CAPABILITIES = ["elicitation", "sampling", "roots"] as const
+
+/**
+ * The DTMA's envelope for a 2025-era client's request, declaring what that client said it can be
+ * asked (its `initialize` capabilities: elicitation, sampling, roots, nothing else), so that a
+ * server may put those questions to it (mrtr.mdx: never one the client did not declare).
+ */
+export const envelopeDeclaring = (envelope: Fields, capabilities: Fields): Fields => ({
+  ...envelope,
+  [CLIENT_CAPABILITIES_KEY]: Object.fromEntries(ASKABLE_CAPABILITIES.filter((c) => isObject(capabilities[c])).map((c) => [c, capabilities[c]])),
+})
+
+/** What a server asks before it can answer (mrtr.mdx, InputRequiredResult): its requests by key, and its state to echo. */
+export interface InputRequired {
+  readonly inputRequests: ReadonlyArray<readonly [string, { readonly method: string; readonly params?: Fields }]>
+  readonly requestState: string | undefined
+}
+
+/** The server's `input_required` result, or null for any other answer; "malformed" when it is one but breaks mrtr.mdx. */
+export const inputRequiredOf = (response: JsonRpcResponse): InputRequired | "malformed" | null => {
+  if (!("result" in response) || response.result["resultType"] !== "input_required") return null
+  const { inputRequests, requestState } = response.result
+  if (requestState !== undefined && typeof requestState !== "string") return "malformed"
+  if (inputRequests === undefined) return requestState === undefined ? "malformed" : { inputRequests: [], requestState }
+  if (!isObject(inputRequests)) return "malformed"
+  const asked: Array<readonly [string, { readonly method: string; readonly params?: Fields }]> = []
+  for (const [key, value] of Object.entries(inputRequests)) {
+    if (!isObject(value) || typeof value["method"] !== "string" || (value["params"] !== undefined && !isObject(value["params"]))) return "malformed"
+    asked.push([key, value["params"] === undefined ? { method: value["method"] } : { method: value["method"], params: value["params"] as Fields }])
+  }
+  return { inputRequests: asked, requestState }
+}
+
+/**
+ * `request` as a 2026-07-28 client retries it (mrtr.mdx): the same method and arguments, with the
+ * client's answers (null: the server asked nothing) and, when the server gave one, its state exactly
+ * as given; none of an earlier round's.
+ */
+export const retriedWith = (request: JsonRpcRequest, inputResponses: Fields | null, requestState: string | undefined): JsonRpcRequest => {
+  const { inputResponses: _answers, requestState: _state, ...params } = request.params ?? {}
+  return { ...request, params: { ...params, ...(inputResponses === null ? {} : { inputResponses }), ...(requestState === undefined ? {} : { requestState }) } }
+}
 
 /** Whether a request or notification carries the envelope already (a 2026-07-28 client's, passed through). */
 export const hasEnvelope = (message: JsonRpcMessage): boolean => {
@@ -79,14 +123,15 @@ export const modernHello = (discovered: Fields, legacyVersion: string): ServerHe
 
 /**
  * A modern server's answer as a 2025-era requester reads it: the 2026-07-28 result fields
- * (`resultType`, caching hints, `serverInfo` in `_meta`) dropped, and an `input_required` result — a question the DTMA cannot
- * put to a 2025-era client yet — turned into an error saying so.
+ * (`resultType`, caching hints, `serverInfo` in `_meta`) dropped, and an `input_required` result
+ * that was not answered (`answeredWithInput`: the request came with no client to ask) turned into an
+ * error saying so.
  */
 export const legacyResponse = (method: string, response: JsonRpcResponse): JsonRpcResponse => {
   if (!("result" in response)) return response
   const { resultType, ttlMs: _ttl, cacheScope: _scope, ...result } = response.result
   if (resultType === "input_required") {
-    const message = `the server asked for input to ${method} (2026-07-28 input_required), which the DTMA does not relay to a 2025-era client`
+    const message = `the server asked for input to ${method} (2026-07-28 input_required), and no client can be asked: the request came without a session`
     return { jsonrpc: "2.0", id: response.id, error: { code: ErrorCodes.InternalError, message } }
   }
   const meta = isObject(result["_meta"]) ? Object.fromEntries(Object.entries(result["_meta"]).filter(([key]) => key !== SERVER_INFO_KEY)) : undefined

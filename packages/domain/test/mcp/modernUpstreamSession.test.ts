@@ -2,6 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { openUpstreamSession } from "../../src/mcp/UpstreamSession.ts"
 import type { JsonRpcMessage, JsonRpcRequest } from "../../src/index.ts"
 import { healthMethodOf } from "../../src/mcp/modernUpstream.ts"
+import { MAX_INPUT_ROUNDS } from "../../src/mcp/inputBridge.ts"
+import type { ServerRequestAnswer } from "../../src/mcp/UpstreamSession.ts"
+import * as Effect from "effect/Effect"
 import { virtualTime, type VirtualTime } from "@dtma/testing"
 import { initializeResult, scriptedChannel, upstreamOptions as options, type Reply, type ScriptedChannel } from "./scriptedChannel.ts"
 
@@ -72,6 +75,99 @@ describe("an upstream session to a server that speaks only 2026-07-28", () => {
     const response = await vt.run(session.forward("s1", call(8, "tools/call", { name: "ask" }), { timeoutMs: 1000 }))
     expect(response).toMatchObject({ id: 8, error: { code: -32603 } })
     expect("error" in response && response.error.message).toContain("input_required")
+  })
+
+  describe("a 2025-era client's request the server asks input for (mrtr.mdx)", () => {
+    const CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
+    const elicit = { method: "elicitation/create", params: { mode: "form", message: "Your name?", requestedSchema: { type: "object" } } }
+    /** After `rounds` answers of only its state, asks a name and the client's roots in one round, then greets with both. */
+    const asking = (rounds = 0) =>
+      modernServer((request) => {
+        const params = request.params ?? {}
+        const answers = params["inputResponses"] as Record<string, { content?: { name?: string }; roots?: Array<unknown> }> | undefined
+        const state = String(params["requestState"] ?? "wait-0")
+        if (state === "asked" && answers?.["name"]?.content?.name !== undefined)
+          return {
+            resultType: "complete",
+            content: [{ type: "text", text: `hello ${answers["name"].content.name}, ${answers["roots"]?.roots?.length} roots` }],
+          }
+        const waited = Number(state.slice("wait-".length))
+        if (state.startsWith("wait-") && waited < rounds) return { resultType: "input_required", requestState: `wait-${waited + 1}` }
+        return { resultType: "input_required", inputRequests: { name: elicit, roots: { method: "roots/list" } }, requestState: "asked" }
+      })
+    const relay = (
+      answer: (r: { method: string }) => ServerRequestAnswer = (r) =>
+        r.method === "roots/list" ? { result: { roots: [{ uri: "file:///a" }] } } : { result: { action: "accept", content: { name: "Ada" } } },
+    ) => {
+      const asked: Array<{ method: string; params?: unknown }> = []
+      return {
+        asked,
+        serverRequests: {
+          timeoutMs: 500,
+          capabilities: { elicitation: { form: {} }, roots: {}, experimental: { x: {} } },
+          ask: (r: { method: string; params?: unknown }) => Effect.sync(() => (asked.push(r), answer(r))),
+        },
+      }
+    }
+
+    it("puts each question to the client, then retries with its answers and the server's state, and answers the result", async () => {
+      const channel = asking()
+      const session = await open(channel)
+      const { asked, serverRequests } = relay()
+      const response = await vt.run(session.forward("s1", call(10, "tools/call", { name: "greet", arguments: { a: 1 } }), { timeoutMs: 1000, serverRequests }))
+      expect(response).toEqual({ jsonrpc: "2.0", id: 10, result: { content: [{ type: "text", text: "hello Ada, 1 roots" }] } })
+      expect(asked).toEqual([elicit, { method: "roots/list" }])
+      const [first, retry] = channel.received.filter((m) => "method" in m && m.method === "tools/call") as Array<JsonRpcRequest>
+      // The client's declared capabilities the server may ask for, and no others, in both rounds' envelopes.
+      for (const sent of [first!, retry!]) expect(sent.params).toMatchObject({ _meta: { [CAPABILITIES]: { elicitation: { form: {} }, roots: {} } } })
+      expect(Object.keys((first!.params!["_meta"] as Record<string, Record<string, unknown>>)[CAPABILITIES]!)).toEqual(["elicitation", "roots"])
+      expect(retry!.params).toMatchObject({
+        name: "greet",
+        arguments: { a: 1 },
+        inputResponses: { name: { action: "accept", content: { name: "Ada" } }, roots: { roots: [{ uri: "file:///a" }] } },
+        requestState: "asked",
+      })
+      expect(retry!.id).not.toBe(first!.id)
+    })
+
+    it("retries with only the state when the server asks nothing, as often as it says, up to the bound", async () => {
+      const channel = asking(3)
+      const session = await open(channel)
+      const { serverRequests } = relay()
+      const answered = await vt.run(session.forward("s1", call(11, "tools/call", { name: "greet" }), { timeoutMs: 1000, serverRequests }))
+      expect(answered).toMatchObject({ id: 11, result: { content: [{ text: "hello Ada, 1 roots" }] } })
+      const sent = channel.received.filter((m) => "method" in m && m.method === "tools/call") as Array<JsonRpcRequest>
+      expect(sent.map((m) => [m.params?.["requestState"], m.params?.["inputResponses"] === undefined])).toEqual([
+        [undefined, true],
+        ["wait-1", true],
+        ["wait-2", true],
+        ["wait-3", true],
+        ["asked", false],
+      ])
+      const endless = await open(modernServer(() => ({ resultType: "input_required", requestState: "more" })))
+      const refused = await vt.run(endless.forward("s1", call(12, "tools/call", { name: "greet" }), { timeoutMs: 1000, serverRequests }))
+      expect(refused).toMatchObject({ id: 12, error: { code: -32603, message: expect.stringContaining(`after ${MAX_INPUT_ROUNDS} rounds`) } })
+    })
+
+    it("ends the request with the client's error when it cannot answer a question, and retries nothing", async () => {
+      const channel = asking()
+      const session = await open(channel)
+      const { serverRequests } = relay((r) =>
+        r.method === "roots/list" ? { error: { code: -32601, message: "roots are not offered" } } : { result: { action: "decline" } },
+      )
+      const response = await vt.run(session.forward("s1", call(13, "tools/call", { name: "greet" }), { timeoutMs: 1000, serverRequests }))
+      expect(response).toMatchObject({ id: 13, error: { code: -32601, message: expect.stringContaining("roots are not offered") } })
+      expect(channel.received.filter((m) => "method" in m && m.method === "tools/call")).toHaveLength(1)
+    })
+
+    it("answers an input_required that breaks the spec with an error, not a retry", async () => {
+      for (const result of [{ inputRequests: { a: { params: {} } } }, { requestState: 7 }, {}, { inputRequests: ["x"] }]) {
+        const channel = modernServer(() => ({ resultType: "input_required", ...result }))
+        const session = await open(channel)
+        const response = await vt.run(session.forward("s1", call(14, "tools/call", { name: "x" }), { timeoutMs: 1000, serverRequests: relay().serverRequests }))
+        expect(response).toMatchObject({ id: 14, error: { code: -32603, message: expect.stringContaining("without valid inputRequests") } })
+      }
+    })
   })
 
   it("passes a 2026-07-28 request through with its own envelope, and its answer untouched", async () => {

@@ -355,7 +355,11 @@ export class ClientSession implements ReachMember {
     }
     const answering: Answering = {
       sessionId: this.id,
-      serverRequests: { timeoutMs: this.#deps.settings.serverRequestTimeoutMs, ask: (r) => this.#asks.ask(answer, this.#capabilities, r) },
+      serverRequests: {
+        timeoutMs: this.#deps.settings.serverRequestTimeoutMs,
+        capabilities: this.#capabilities,
+        ask: (r) => this.#asks.ask(answer, this.#capabilities, r),
+      },
       progress: (n) => void answer.notify(n),
       logMessage: (n) => this.#logMessage(answer, n),
       setLogLevel: (level) => void (this.#logLevel = level),

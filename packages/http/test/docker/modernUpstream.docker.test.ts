@@ -7,7 +7,8 @@ import { MODERN_STDIO_SERVER } from "../support/modernStdioServer.ts"
 
 // A real DTMA in front of a real container whose stdio server speaks only 2026-07-28 (plain Node
 // in the base image, `support/modernStdioServer.ts`): deployed healthy, checked with
-// server/discover, served to a 2025-era client by translation and to a 2026-07-28 client as is.
+// server/discover, served to a 2025-era client by translation and to a 2026-07-28 client as is; its
+// questions (input_required) put to each as its era asks them.
 
 const BASE = "dtma/node-base:24"
 const name = `mup${Date.now().toString(36)}-modern`
@@ -36,7 +37,7 @@ describe("a real DTMA in front of a stdio server that speaks only 2026-07-28", (
     const view = await dtma.call("GET", `/mcp-servers/${name}`)
     expect(view.body.data).toMatchObject({
       healthStatus: "healthy",
-      capabilities: { protocolVersion: "2026-07-28", serverInfo: { name: "docker-modern", version: "1.0.0" }, counts: { tools: 1 } },
+      capabilities: { protocolVersion: "2026-07-28", serverInfo: { name: "docker-modern", version: "1.0.0" }, counts: { tools: 2 } },
     })
     // A health check answered: the server refuses ping, so only server/discover can have answered it.
     await eventually(async () => {
@@ -52,13 +53,21 @@ describe("a real DTMA in front of a stdio server that speaks only 2026-07-28", (
     "serves a 2025-era client and a 2026-07-28 client on %s",
     async (_where, urlOf, prefix) => {
       const url = urlOf()
-      const legacy = await proxyClient(url, dtma.token!)
-      const modern = new ModernClient({ name: "modern-docker", version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } })
+      const legacy = await proxyClient(url, dtma.token!, { elicit: () => ({ action: "accept", content: { name: "old-era" } }) })
+      const modern = new ModernClient(
+        { name: "modern-docker", version: "1.0.0" },
+        { versionNegotiation: { mode: { pin: "2026-07-28" } }, capabilities: { elicitation: { form: {} } } },
+      )
+      modern.setRequestHandler("elicitation/create", async () => ({ action: "accept", content: { name: "new-era" } }))
       await modern.connect(new ModernTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${dtma.token!}` } } }))
       try {
         expect((await legacy.client.listTools()).tools.map((t) => t.name)).toContain(`${prefix}echo`)
         expect(textOf(await legacy.client.callTool({ name: `${prefix}echo`, arguments: { text: "old" } }))).toBe("modern: old")
         expect(textOf(await modern.callTool({ name: `${prefix}echo`, arguments: { text: "new" } }))).toBe("modern: new")
+        // A question of the server's, to each client as its era asks: an elicitation on the 2025-era
+        // session, answered before the DTMA retries; input_required through to the 2026-07-28 client.
+        expect(textOf(await legacy.client.callTool({ name: `${prefix}greet`, arguments: {} }))).toBe("hello old-era")
+        expect(textOf(await modern.callTool({ name: `${prefix}greet`, arguments: {} }))).toBe("hello new-era")
       } finally {
         await legacy.client.close().catch(() => undefined)
         await modern.close().catch(() => undefined)

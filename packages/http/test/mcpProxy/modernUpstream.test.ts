@@ -50,19 +50,41 @@ const modernPost = (url: string, id: number, params: Record<string, unknown>, to
   })
 
 describe("a server that speaks only 2026-07-28, behind the DTMA", () => {
-  it("serves a 2025-era client: initialize from its discovery, tools listed and called; a question it asks is an error", async () => {
+  it("serves a 2025-era client: initialize from its discovery, tools listed and called; a question it cannot be asked is an error", async () => {
     const url = await start()
     const { client } = await proxyClient(url)
     clients.push(client)
     expect(client.getServerVersion()).toMatchObject({ name: "dtma-modern", version: "2.0.0" })
     expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["echo", "greet"])
     expect(await client.callTool({ name: "echo", arguments: { text: "hi" } })).toEqual({ content: [{ type: "text", text: "hi" }] })
-    await expect(client.callTool({ name: "greet", arguments: {} })).rejects.toThrow(/input_required/)
+    // The client declared no elicitation: the server's question is refused, the call fails saying so.
+    await expect(client.callTool({ name: "greet", arguments: {} })).rejects.toThrow(/elicitation\/create.*elicitation/)
     expect(
       received()
         .filter((r) => r.method !== "initialize")
         .every((r) => (r.params["_meta"] as Record<string, unknown> | undefined)?.[PV] === MODERN),
     ).toBe(true)
+  })
+
+  it.each([
+    ["the server's endpoint", "/mcp-servers/modern/mcp", ""],
+    ["/mcp", "/mcp", "modern__"],
+  ])("puts the server's question to a 2025-era client that can be asked, on %s, and answers the call with its answer", async (_where, path, prefix) => {
+    await start()
+    const asked: Array<unknown> = []
+    const { client } = await proxyClient(`${app.base}${path}`, TOKEN, {
+      elicit: (params) => (asked.push(params), { action: "accept", content: { name: "Ada" } }),
+    })
+    clients.push(client)
+    expect(await client.callTool({ name: `${prefix}greet`, arguments: {} })).toEqual({ content: [{ type: "text", text: "hello Ada" }] })
+    expect(asked).toEqual([{ mode: "form", message: "Your name?", requestedSchema: { type: "object", properties: { name: { type: "string" } } } }])
+    const calls = received().filter((r) => r.method === "tools/call")
+    expect(calls.map((r) => [r.params["requestState"], r.params["inputResponses"]])).toEqual([
+      [undefined, undefined],
+      ["greet-1", { name: { action: "accept", content: { name: "Ada" } } }],
+    ])
+    // Told what the client may be asked, in the envelope of both rounds.
+    for (const r of calls) expect((r.params["_meta"] as Record<string, unknown>)["io.modelcontextprotocol/clientCapabilities"]).toEqual({ elicitation: {} })
   })
 
   it("serves a 2025-era client on /mcp, the agent endpoint, under the server's prefixed names", async () => {

@@ -4,7 +4,13 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
-import { SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js"
+import {
+  ElicitRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+  type ElicitRequest,
+  type ElicitResult,
+} from "@modelcontextprotocol/sdk/types.js"
 import { z } from "zod"
 import type { McpConfig } from "../../src/composition/mcpConfig.ts"
 import { DEFAULT_MCP_CONFIG } from "../../src/composition/mcpConfig.ts"
@@ -127,8 +133,15 @@ export interface ProxyClient {
   readonly streamOpen: Promise<void>
 }
 
-/** An SDK client through the proxied endpoint at `url`. */
-export const proxyClient = async (url: string, token: string = TOKEN): Promise<ProxyClient> => {
+/**
+ * An SDK client through the proxied endpoint at `url`; with `elicit`, it declares elicitation and
+ * answers each elicitation it is asked with what `elicit` gives for the request's params.
+ */
+export const proxyClient = async (
+  url: string,
+  token: string = TOKEN,
+  options: { readonly elicit?: (params: ElicitRequest["params"]) => ElicitResult } = {},
+): Promise<ProxyClient> => {
   const requestIds: Array<unknown> = []
   let opened: () => void = () => {}
   const streamOpen = new Promise<void>((resolve) => (opened = resolve))
@@ -142,7 +155,9 @@ export const proxyClient = async (url: string, token: string = TOKEN): Promise<P
     return response
   }
   const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } }, fetch: recordingFetch })
-  const client = new Client({ name: "proxy-test", version: "1.0.0" })
+  const elicit = options.elicit
+  const client = new Client({ name: "proxy-test", version: "1.0.0" }, elicit === undefined ? {} : { capabilities: { elicitation: {} } })
+  if (elicit !== undefined) client.setRequestHandler(ElicitRequestSchema, async (request) => elicit(request.params))
   await client.connect(transport)
   return { client, transport, requestIds, streamOpen }
 }

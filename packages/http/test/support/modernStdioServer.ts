@@ -1,13 +1,29 @@
 /**
  * A stdio MCP server that speaks only 2026-07-28, as plain Node with no package (run with
  * `node -e` in `dtma/node-base:24`): it refuses `initialize` with `-32022`, answers
- * `server/discover`, `tools/list` and `tools/call` (`echo`) when the request carries the envelope,
- * and `-32601` to anything else (`ping` included). It writes each method it gets to stderr.
+ * `server/discover`, `tools/list` and `tools/call` when the request carries the envelope, and
+ * `-32601` to anything else (`ping` included). Two tools: `echo`; `greet` asks the client's name
+ * (`input_required`: an elicitation, only of a client whose envelope declares elicitation, and a
+ * `requestState`), and greets the name its retry brings. It writes each method it gets to stderr.
  */
 export const MODERN_STDIO_SERVER = String.raw`
 const PV = "io.modelcontextprotocol/protocolVersion";
 const meta = { "io.modelcontextprotocol/serverInfo": { name: "docker-modern", version: "1.0.0" } };
-const tools = [{ name: "echo", description: "echo", inputSchema: { type: "object", properties: { text: { type: "string" } } } }];
+const tools = [
+  { name: "echo", description: "echo", inputSchema: { type: "object", properties: { text: { type: "string" } } } },
+  { name: "greet", description: "asks a name, then greets it", inputSchema: { type: "object", properties: {} } },
+];
+const nameSchema = { type: "object", properties: { name: { type: "string" } } };
+const ask = { method: "elicitation/create", params: { mode: "form", message: "Your name?", requestedSchema: nameSchema } };
+const greet = (p) => {
+  const name = ((p.inputResponses || {}).name || {}).content;
+  if (p.requestState === "greet-1" && name && typeof name.name === "string") {
+    return { result: { content: [{ type: "text", text: "hello " + name.name }], resultType: "complete", _meta: meta } };
+  }
+  const declared = p._meta["io.modelcontextprotocol/clientCapabilities"] || {};
+  if (!declared.elicitation) return { error: { code: -32602, message: "greet needs a client that can elicit" } };
+  return { result: { resultType: "input_required", inputRequests: { name: ask }, requestState: "greet-1", _meta: meta } };
+};
 const answer = (m) => {
   const p = m.params || {};
   if (m.method === "initialize") {
@@ -17,6 +33,7 @@ const answer = (m) => {
   const cached = { resultType: "complete", ttlMs: 0, cacheScope: "public", _meta: meta };
   if (m.method === "server/discover") return { result: { supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, ...cached } };
   if (m.method === "tools/list") return { result: { tools, ...cached } };
+  if (m.method === "tools/call" && p.name === "greet") return greet(p);
   if (m.method === "tools/call" && p.name === "echo") {
     return { result: { content: [{ type: "text", text: "modern: " + (p.arguments || {}).text }], resultType: "complete", _meta: meta } };
   }
