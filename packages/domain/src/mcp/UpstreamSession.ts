@@ -19,7 +19,16 @@ import {
 import { McpConnectFailed, McpRequestFailed, McpServerBusy } from "./mcpErrors.ts"
 import { JsonRpcIdRewriter } from "./JsonRpcIdRewriter.ts"
 import { answeredWithInput } from "./inputBridge.ts"
-import { envelopeDeclaring, hasEnvelope, REMOVED_NOTIFICATIONS, withEnvelope } from "./modernUpstream.ts"
+import {
+  envelopeDeclaring,
+  hasEnvelope,
+  isModernHello,
+  listChangesFilterOf,
+  LISTEN_ACKNOWLEDGED,
+  REMOVED_NOTIFICATIONS,
+  withEnvelope,
+  withoutSubscriptionId,
+} from "./modernUpstream.ts"
 import { handshake } from "./upstreamHandshake.ts"
 
 /** What the server said about itself in `initialize`. */
@@ -210,7 +219,10 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
         if (message.method === "notifications/progress" && ids.progress(message)) return
         if (message.method === "notifications/message" && ids.logMessage(message, origin)) return
         if (message.method === "notifications/cancelled" && withdraw(message)) return
-        for (const listener of listeners) listener(message)
+        // The DTMA's own listen stream (a modern server's list changes): its acknowledgment is for it alone.
+        if (message.method === LISTEN_ACKNOWLEDGED) return
+        const delivered = withoutSubscriptionId(message)
+        for (const listener of listeners) listener(delivered)
       }
     })
 
@@ -318,6 +330,20 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
       )
 
     let ownId = 0
+    /**
+     * A modern server sends its list changes only on a `subscriptions/listen` stream
+     * (subscriptions.mdx): the DTMA keeps one open for the session's life, outside the concurrency
+     * gate and with no timeout, for the changes the server's capabilities say it sends; they reach
+     * the listeners as a 2025-era server's `list_changed` does. It ends with the connection (or when
+     * the server ends it: then the lists refresh on the next connection, as before).
+     */
+    const listenForChanges = (hello: ServerHello) => {
+      const filter = isModernHello(hello) ? listChangesFilterOf(hello.capabilities) : null
+      if (filter === null) return Effect.void
+      const listen: JsonRpcRequest = { jsonrpc: "2.0", id: `dtma-listen-${++ownId}`, method: "subscriptions/listen", params: { notifications: filter } }
+      return Effect.forkIn(roundTrip("dtma", listen, { timeoutMs: 0 }, null).pipe(Effect.ignore), scope).pipe(Effect.asVoid)
+    }
+
     const call: UpstreamSession["call"] = (method, params, timeoutMs) =>
       forward("dtma", { jsonrpc: "2.0", id: `dtma-${++ownId}`, method, params }, { timeoutMs }).pipe(
         Effect.flatMap((response) =>
@@ -351,6 +377,7 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
       Effect.flatMap((s) =>
         isOpen() ? Effect.succeed(s) : Effect.fail(new McpConnectFailed({ reason: "closed", detail: `${options.name} closed right after initialize` })),
       ),
+      Effect.tap((s) => listenForChanges(s.hello)),
       Effect.onError(() => Scope.close(scope, Exit.void)),
     )
   })

@@ -1,4 +1,4 @@
-import { ErrorCodes, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from "./jsonrpc.ts"
+import { ErrorCodes, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "./jsonrpc.ts"
 import type { ServerHello } from "./UpstreamSession.ts"
 
 // A server that speaks MCP 2026-07-28 (basic/versioning.mdx): no `initialize`, no session, no
@@ -94,6 +94,38 @@ export const withEnvelope = <M extends JsonRpcMessage>(message: M, envelope: Fie
   const params = message.params ?? {}
   const meta = isObject(params["_meta"]) ? params["_meta"] : {}
   return { ...message, params: { ...params, _meta: { ...envelope, ...meta } } }
+}
+
+const SUBSCRIPTION_ID_KEY = "io.modelcontextprotocol/subscriptionId"
+
+/** The server's acknowledgment of a `subscriptions/listen` (subscriptions.mdx): for the listener only. */
+export const LISTEN_ACKNOWLEDGED = "notifications/subscriptions/acknowledged"
+
+/**
+ * What the DTMA listens for on a modern server (subscriptions.mdx, Notification Filter): the list
+ * changes its discovered capabilities say it sends (`listChanged`); null when it sends none.
+ */
+export const listChangesFilterOf = (capabilities: Fields): Fields | null => {
+  const sends = (kind: string) => isObject(capabilities[kind]) && capabilities[kind]["listChanged"] === true
+  const filter = Object.fromEntries(
+    [
+      ["tools", "toolsListChanged"],
+      ["prompts", "promptsListChanged"],
+      ["resources", "resourcesListChanged"],
+    ]
+      .filter(([kind]) => sends(kind!))
+      .map(([, field]) => [field, true]),
+  )
+  return Object.keys(filter).length === 0 ? null : filter
+}
+
+/** A notification of a listen stream as a 2025-era server sends it: without the stream's id in `_meta`. */
+export const withoutSubscriptionId = (notification: JsonRpcNotification): JsonRpcNotification => {
+  const meta = notification.params?.["_meta"]
+  if (!isObject(meta) || !(SUBSCRIPTION_ID_KEY in meta)) return notification
+  const { [SUBSCRIPTION_ID_KEY]: _id, ...rest } = meta
+  const { _meta: _, ...params } = notification.params ?? {}
+  return { ...notification, params: Object.keys(rest).length === 0 ? params : { ...params, _meta: rest } }
 }
 
 /** Notifications the 2026-07-28 revision removed (changelog): not sent to a modern server. */

@@ -229,3 +229,54 @@ describe("an upstream session to a server that speaks only 2026-07-28", () => {
     expect(healthMethodOf(session.hello)).toBe("ping")
   })
 })
+
+describe("the list changes of a server that speaks only 2026-07-28 (subscriptions.mdx)", () => {
+  const SUBSCRIPTION = "io.modelcontextprotocol/subscriptionId"
+  const settled = () => new Promise((resolve) => setTimeout(resolve, 5))
+  /** A modern server with `capabilities` that never ends a listen and answers anything else at once. */
+  const listening = (capabilities: Record<string, unknown>) =>
+    scriptedChannel((request) => {
+      if (request.method === "initialize") return UNSUPPORTED
+      if (request.method === "server/discover") return { ...discovered, capabilities }
+      return request.method === "subscriptions/listen" ? "never" : { resultType: "complete", tools: [] }
+    })
+  const listenOf = (channel: ScriptedChannel) =>
+    channel.received.find((m) => "method" in m && m.method === "subscriptions/listen") as JsonRpcRequest | undefined
+
+  it("keeps one listen open for the changes the server sends, outside the concurrency gate, and hands them on as a 2025-era server's", async () => {
+    const channel = listening({ tools: { listChanged: true }, prompts: { listChanged: true }, resources: { subscribe: true } })
+    // One call at a time: were the listen holding the slot, no call would ever go.
+    const session = await vt.run(openUpstreamSession(channel, { ...options, maxInFlight: 1 }))
+    await settled()
+    const listen = listenOf(channel)
+    expect(listen?.params).toEqual({
+      notifications: { toolsListChanged: true, promptsListChanged: true },
+      _meta: expect.objectContaining({ [PV]: "2026-07-28" }),
+    })
+    const heard: Array<unknown> = []
+    session.subscribe((n) => heard.push(n))
+    channel.emit({ jsonrpc: "2.0", method: "notifications/subscriptions/acknowledged", params: { _meta: { [SUBSCRIPTION]: listen!.id }, notifications: {} } })
+    channel.emit({ jsonrpc: "2.0", method: "notifications/tools/list_changed", params: { _meta: { [SUBSCRIPTION]: listen!.id } } })
+    channel.emit({ jsonrpc: "2.0", method: "notifications/prompts/list_changed", params: { _meta: { [SUBSCRIPTION]: listen!.id, other: 1 } } })
+    await settled()
+    expect(heard).toEqual([
+      { jsonrpc: "2.0", method: "notifications/tools/list_changed", params: {} },
+      { jsonrpc: "2.0", method: "notifications/prompts/list_changed", params: { _meta: { other: 1 } } },
+    ])
+    expect(session.load()).toBe(0)
+    expect(await vt.run(session.forward("s1", call(1, "tools/list"), { timeoutMs: 1000 }))).toMatchObject({ id: 1, result: { tools: [] } })
+  })
+
+  it("cancels its listen when the session closes, and opens none for a server that sends no list changes", async () => {
+    const channel = listening({ tools: { listChanged: true } })
+    const session = await open(channel)
+    await settled()
+    const listen = listenOf(channel)
+    await vt.run(session.close())
+    expect(channel.received.at(-1)).toMatchObject({ method: "notifications/cancelled", params: { requestId: listen!.id } })
+    const quiet = listening({ tools: {}, resources: { subscribe: true, listChanged: false } })
+    await open(quiet)
+    await settled()
+    expect(listenOf(quiet)).toBeUndefined()
+  })
+})

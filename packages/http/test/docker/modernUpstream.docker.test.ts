@@ -1,4 +1,5 @@
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client"
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startDtma, type DtmaProcess } from "../support/dtmaProcess.ts"
 import { removeContainersNamed, textOf } from "../support/mcpClient.ts"
@@ -37,7 +38,7 @@ describe("a real DTMA in front of a stdio server that speaks only 2026-07-28", (
     const view = await dtma.call("GET", `/mcp-servers/${name}`)
     expect(view.body.data).toMatchObject({
       healthStatus: "healthy",
-      capabilities: { protocolVersion: "2026-07-28", serverInfo: { name: "docker-modern", version: "1.0.0" }, counts: { tools: 2 } },
+      capabilities: { protocolVersion: "2026-07-28", serverInfo: { name: "docker-modern", version: "1.0.0" }, counts: { tools: 3 } },
     })
     // A health check answered: the server refuses ping, so only server/discover can have answered it.
     await eventually(async () => {
@@ -68,6 +69,14 @@ describe("a real DTMA in front of a stdio server that speaks only 2026-07-28", (
         // session, answered before the DTMA retries; input_required through to the 2026-07-28 client.
         expect(textOf(await legacy.client.callTool({ name: `${prefix}greet`, arguments: {} }))).toBe("hello old-era")
         expect(textOf(await modern.callTool({ name: `${prefix}greet`, arguments: {} }))).toBe("hello new-era")
+        // A tool the server adds: heard on the DTMA's listen upstream, told to the 2025-era client, listed and called.
+        let changes = 0
+        legacy.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changes++)
+        await legacy.streamOpen
+        const added = textOf(await legacy.client.callTool({ name: `${prefix}add_tool`, arguments: {} }))
+        await eventually(() => expect(changes).toBeGreaterThan(0), 10_000)
+        await eventually(async () => expect((await legacy.client.listTools()).tools.map((t) => t.name)).toContain(`${prefix}${added}`), 10_000)
+        expect(textOf(await legacy.client.callTool({ name: `${prefix}${added}`, arguments: { text: "grown" } }))).toBe("modern: grown")
       } finally {
         await legacy.client.close().catch(() => undefined)
         await modern.close().catch(() => undefined)

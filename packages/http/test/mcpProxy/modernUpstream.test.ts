@@ -2,7 +2,8 @@ import { Client as ModernClient, StreamableHTTPClientTransport as ModernTranspor
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { ModernMcpServer } from "@dtma/testing"
-import { mcpHeaders, proxyClient } from "../support/mcpProxySupport.ts"
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
+import { eventually, mcpHeaders, proxyClient } from "../support/mcpProxySupport.ts"
 import { McpServingRuntime, startTestApp, TOKEN, type TestApp } from "../support/support.ts"
 
 // A server that speaks only MCP 2026-07-28 behind the DTMA: 2025-era clients are translated onto
@@ -85,6 +86,28 @@ describe("a server that speaks only 2026-07-28, behind the DTMA", () => {
     ])
     // Told what the client may be asked, in the envelope of both rounds.
     for (const r of calls) expect((r.params["_meta"] as Record<string, unknown>)["io.modelcontextprotocol/clientCapabilities"]).toEqual({ elicitation: {} })
+  })
+
+  it.each([
+    ["the server's endpoint", "/mcp-servers/modern/mcp", ""],
+    ["/mcp", "/mcp", "modern__"],
+  ])("tells a 2025-era client on %s that the server's tools changed, heard on the DTMA's listen, and lists the new one", async (_where, path, prefix) => {
+    await start()
+    const { client, streamOpen } = await proxyClient(`${app.base}${path}`)
+    clients.push(client)
+    let changes = 0
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changes++)
+    await streamOpen
+    const modern = served[0]!
+    await eventually(() => expect(modern.received.filter((r) => r.method === "subscriptions/listen")).toHaveLength(1))
+    expect(modern.received.find((r) => r.method === "subscriptions/listen")?.params).toMatchObject({
+      notifications: { toolsListChanged: true },
+      _meta: { [PV]: MODERN },
+    })
+    await modern.addTool("added")
+    await eventually(() => expect(changes).toBe(1))
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain(`${prefix}added`)
+    expect(await client.callTool({ name: `${prefix}added`, arguments: { text: "new" } })).toEqual({ content: [{ type: "text", text: "new" }] })
   })
 
   it("serves a 2025-era client on /mcp, the agent endpoint, under the server's prefixed names", async () => {

@@ -19,11 +19,27 @@ export interface ModernReceived {
  * the revision it speaks), answers `server/discover`, and refuses any request without the
  * per-request envelope (`-32602`) and `ping` (`-32601`: gone in 2026-07-28). Two tools: `echo`
  * answers its `text`; `greet` asks for a `name` (`input_required`, an elicitation and a
- * `requestState`) and greets it once the retry carries the answer. `received` keeps every request.
+ * `requestState`) and greets it once the retry carries the answer. It sends tool list changes
+ * (`listChanged`) on a `subscriptions/listen` stream (subscriptions.mdx: acknowledged, then each
+ * change under the listen's id) when `addTool` adds one. `received` keeps every request.
  */
 export class ModernMcpServer {
   readonly received: Array<ModernReceived> = []
   #transport: Transport | null = null
+  #tools: Array<Fields> = [...TOOLS]
+  /** The ids of the listens open for tool list changes. */
+  #listening: Array<string | number> = []
+
+  /** Adds a tool that answers like `echo`, and tells every open listen that the tools changed. */
+  async addTool(name: string): Promise<void> {
+    this.#tools.push({ ...TOOLS[0], name })
+    for (const id of this.#listening) await this.#notify("notifications/tools/list_changed", id)
+  }
+
+  #notify(method: string, subscription: string | number, params: Fields = {}): Promise<void> | undefined {
+    const message = { jsonrpc: "2.0", method, params: { ...params, _meta: { "io.modelcontextprotocol/subscriptionId": subscription } } }
+    return this.#transport?.send(message as JSONRPCMessage)
+  }
 
   async connect(transport: Transport): Promise<void> {
     this.#transport = transport
@@ -41,9 +57,18 @@ export class ModernMcpServer {
     const params = (message["params"] ?? {}) as Fields
     this.received.push({ method, params })
     const id = message["id"] as string | number
+    if (method === "subscriptions/listen") return this.#listen(id, params)
     const answer = this.#answer(method, params)
     const reply = "error" in answer ? { jsonrpc: "2.0", id, error: answer["error"] } : { jsonrpc: "2.0", id, result: answer["result"] }
     return this.#transport?.send(reply as JSONRPCMessage)
+  }
+
+  /** Opens a listen: acknowledged with the part of the filter it honors (tool list changes); it stays open. */
+  #listen(id: string | number, params: Fields): Promise<void> | undefined {
+    const asked = (params["notifications"] ?? {}) as Fields
+    const honored = asked["toolsListChanged"] === true ? { toolsListChanged: true } : {}
+    if (asked["toolsListChanged"] === true) this.#listening.push(id)
+    return this.#notify("notifications/subscriptions/acknowledged", id, { notifications: honored })
   }
 
   #answer(method: string, params: Fields): Fields {
@@ -56,9 +81,9 @@ export class ModernMcpServer {
     if (meta[PV] !== "2026-07-28") return error(-32602, `missing or unsupported _meta ${PV}`)
     switch (method) {
       case "server/discover":
-        return complete({ supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, instructions: "Modern only." }, true)
+        return complete({ supportedVersions: ["2026-07-28"], capabilities: { tools: { listChanged: true } }, instructions: "Modern only." }, true)
       case "tools/list":
-        return complete({ tools: TOOLS }, true)
+        return complete({ tools: this.#tools }, true)
       case "tools/call":
         return this.#call(params, complete, error)
       default:
@@ -68,7 +93,8 @@ export class ModernMcpServer {
 
   #call(params: Fields, complete: (r: Fields) => Fields, error: (code: number, message: string) => Fields): Fields {
     const args = (params["arguments"] ?? {}) as Fields
-    if (params["name"] === "echo") return complete({ content: [{ type: "text", text: String(args["text"] ?? "") }] })
+    if (params["name"] !== "greet" && this.#tools.some((t) => t["name"] === params["name"]))
+      return complete({ content: [{ type: "text", text: String(args["text"] ?? "") }] })
     if (params["name"] !== "greet") return error(-32602, `Unknown tool: ${String(params["name"])}`)
     const answered = ((params["inputResponses"] ?? {}) as Fields)["name"] as { content?: { name?: string } } | undefined
     if (params["requestState"] === "greet-1" && answered?.content?.name !== undefined)
