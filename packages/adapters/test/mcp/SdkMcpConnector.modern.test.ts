@@ -12,10 +12,18 @@ import { v2UpstreamOptions } from "./upstreamOptions.ts"
 // A server that speaks only 2026-07-28, served by the v2 SDK (`createMcpHandler`, `legacy: "reject"`)
 // on a real HTTP port: the DTMA's Streamable HTTP connector and upstream session against it.
 
+/** The tools every instance of the server registers (the handler makes one per request): a test may add one. */
+const toolNames = ["échо"]
 const modernServer = () => {
-  const server = new McpServer({ name: "v2-modern", version: "2.3.1" }, { capabilities: { tools: {} } })
-  server.registerTool("échо", { description: "echo", inputSchema: z.object({ text: z.string() }) }, async ({ text }) => ({ content: [{ type: "text", text }] }))
+  const server = new McpServer({ name: "v2-modern", version: "2.3.1" }, { capabilities: { tools: { listChanged: true } } })
+  for (const name of toolNames)
+    server.registerTool(name, { description: "echo", inputSchema: z.object({ text: z.string() }) }, async ({ text }) => ({ content: [{ type: "text", text }] }))
   return server
+}
+
+/** Resolves once `check` holds, polling; fails after 3 s. */
+const until = async (check: () => boolean): Promise<void> => {
+  for (const started = Date.now(); !check(); await new Promise((r) => setTimeout(r, 10))) if (Date.now() - started > 3_000) throw new Error("timed out waiting")
 }
 
 const bodyOf = async (req: IncomingMessage): Promise<string> => {
@@ -36,7 +44,9 @@ describe("SdkMcpConnector and the upstream session, to a 2026-07-28-only server 
       const response = await handler.fetch(new Request(`http://127.0.0.1${req.url}`, { method: req.method ?? "GET", headers, body: body ?? null }))
       seen.push({ method: req.method ?? "", headers: req.headers, status: response.status })
       res.writeHead(response.status, Object.fromEntries(response.headers))
-      res.end(Buffer.from(await response.arrayBuffer()))
+      // Streamed: a subscriptions/listen answer is an SSE stream that stays open.
+      if (response.body !== null) for await (const chunk of response.body) res.write(chunk)
+      res.end()
     })
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
     const address = server.address()
@@ -79,5 +89,32 @@ describe("SdkMcpConnector and the upstream session, to a 2026-07-28-only server 
     const call = posts.find((p) => p.headers["mcp-method"] === "tools/call")
     expect(call?.headers).toMatchObject({ "mcp-protocol-version": "2026-07-28", "mcp-name": `=?base64?${Buffer.from("échо").toString("base64")}?=` })
     expect(posts.slice(1).every((p) => p.headers["mcp-session-id"] === undefined && p.headers["mcp-protocol-version"] === "2026-07-28")).toBe(true)
+  })
+
+  it("keeps a subscriptions/listen open for the tool list changes it announces, and hears them as list_changed", async () => {
+    const listens = () => seen.filter((s) => s.headers["mcp-method"] === "subscriptions/listen" && s.status === 200).length
+    const listensBefore = listens()
+    const heard = await run(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const channel = yield* makeSdkMcpConnector({ docker: new FakeDockerApi() }).connect(
+            { transport: "streamable_http", containerId: "c", endpoint: { hostPort: port, path: "/mcp" } },
+            { timeoutMs: 2_000 },
+          )
+          const session = yield* openUpstreamSession(channel, options)
+          const notes: Array<unknown> = []
+          session.subscribe((n) => notes.push(n))
+          // This session's own listen (the first test's, closed, counts too): changes published before it opens are not sent.
+          yield* Effect.promise(() => until(() => listens() > listensBefore))
+          toolNames.push("added")
+          handler.notify.toolsChanged()
+          yield* Effect.promise(() => until(() => notes.length > 0))
+          const snapshot = yield* discover(session, { timeoutMs: 2_000, now: "2026-12-02T00:00:00.000Z" })
+          return { notes, tools: snapshot.tools.map((t) => t["name"]) }
+        }),
+      ),
+    )
+    expect(heard.notes).toEqual([{ jsonrpc: "2.0", method: "notifications/tools/list_changed", params: {} }])
+    expect(heard.tools).toEqual(["échо", "added"])
   })
 })
