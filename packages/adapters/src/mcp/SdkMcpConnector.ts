@@ -4,12 +4,13 @@ import { SSEClientTransport, SseError } from "@modelcontextprotocol/sdk/client/s
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
-import { McpConnectFailed, type McpChannel, type McpConnector, type McpEndpoint, type McpTarget } from "@dtma/domain"
+import { McpConnectFailed, type JsonRpcMessage, type McpChannel, type McpConnector, type McpEndpoint, type McpTarget } from "@dtma/domain"
 import { dockerApiOf, type DockerApi } from "../docker/DockerApi.ts"
 import { AttachStdioTransport, StdioFramingError } from "./AttachStdioTransport.ts"
 import { awaitHttpReady } from "./awaitHttpReady.ts"
 import { attachFailure, httpSendFailure, withDeadline } from "./connectFailures.ts"
-import { modernHeaders } from "./modernHeaders.ts"
+import { encodeHeaderValue, modernHeaders } from "./modernHeaders.ts"
+import { makeToolParamHeaders } from "./toolParamHeaders.ts"
 import { makeRequestStreams } from "./requestStreams.ts"
 import { makeResumeGuard } from "./resumeGuard.ts"
 import { channelOf, type TransportChannelOptions } from "./transportChannel.ts"
@@ -56,11 +57,17 @@ export const makeSdkMcpConnector = (options: SdkMcpConnectorOptions): McpConnect
       default: {
         const streams = makeRequestStreams()
         const guard = makeResumeGuard(streams.fetch)
-        const transport = new StreamableHTTPClientTransport(url, { fetch: modernHeaders(guard.fetch) })
+        // A modern server's tools say which arguments its calls mirror in headers: learned from its listings as they pass.
+        const params = makeToolParamHeaders(encodeHeaderValue)
+        const transport = new StreamableHTTPClientTransport(url, { fetch: modernHeaders(guard.fetch, params.headersOf) })
         const beforeClose = () => withDeadline(transport.terminateSession(), Date.now() + closeTimeoutMs).then(() => undefined)
+        const saw = (message: JsonRpcMessage) => {
+          guard.saw(message)
+          params.saw(message)
+        }
         return {
           transport,
-          channel: { beforeClose, sendFailure: httpSendFailure, sendOptions: guard.sendOptions, saw: guard.saw, unmark: streams.unmark },
+          channel: { beforeClose, sendFailure: httpSendFailure, sendOptions: guard.sendOptions, sent: params.sent, saw, unmark: streams.unmark },
         }
       }
     }

@@ -6,6 +6,7 @@ import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js"
 // resources/read; no session. And what comes back: a modern server answers a JSON-RPC error with a
 // 4xx status (400 for -32602/-32020…, 404 for -32601), which the SDK transport would throw away as a
 // failed send; it is handed on as the answer it is. A POST without the envelope passes untouched.
+// The `Mcp-Param-{Name}` headers of a call come from the tool's listing (`makeToolParamHeaders`).
 
 const PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
 const NAME_SOURCE: Readonly<Record<string, string>> = { "tools/call": "name", "prompts/get": "name", "resources/read": "uri" }
@@ -16,6 +17,8 @@ interface ModernMessage {
   readonly version: string
   readonly method: string
   readonly name: string | undefined
+  /** A `tools/call`'s arguments, for its `Mcp-Param-{Name}` headers. */
+  readonly arguments: unknown
 }
 
 /** The one message a POST body carries when it has the 2026-07-28 envelope; null for anything else. */
@@ -33,12 +36,15 @@ export const modernMessageOf = (body: unknown): ModernMessage | null => {
   if (typeof version !== "string") return null
   const source = NAME_SOURCE[message["method"]]
   const name = source === undefined ? undefined : message["params"][source]
-  return { version, method: message["method"], name: typeof name === "string" ? name : undefined }
+  return { version, method: message["method"], name: typeof name === "string" ? name : undefined, arguments: message["params"]["arguments"] }
 }
 
-/** A header value as the spec carries it: as is when plain printable ASCII, else `=?base64?…?=` ("Value Encoding"). */
+/**
+ * A header value as the spec carries it: as is when plain printable ASCII, else `=?base64?…?=`
+ * ("Value Encoding"). An empty value is encoded too: an empty header is easily taken for none.
+ */
 export const encodeHeaderValue = (value: string): string => {
-  const plain = /^[\x20-\x7E]*$/.test(value) && value.trim() === value && !(value.startsWith("=?base64?") && value.endsWith("?="))
+  const plain = /^[\x20-\x7E]+$/.test(value) && value.trim() === value && !(value.startsWith("=?base64?") && value.endsWith("?="))
   return plain ? value : `=?base64?${Buffer.from(value, "utf8").toString("base64")}?=`
 }
 
@@ -58,9 +64,13 @@ const inBand = async (response: Response): Promise<Response> => {
   return new Response(text, { status: isError ? 200 : response.status, statusText: isError ? "OK" : response.statusText, headers: response.headers })
 }
 
-/** The transport's `fetch`: a POST of a 2026-07-28 message gets its headers, and its refusal comes back as an answer. */
+/**
+ * The transport's `fetch`: a POST of a 2026-07-28 message gets its headers — a `tools/call` also the
+ * `Mcp-Param-{Name}` headers `paramHeaders` gives for the tool and its arguments — and its refusal
+ * comes back as an answer.
+ */
 export const modernHeaders =
-  (base: FetchLike): FetchLike =>
+  (base: FetchLike, paramHeaders: (tool: string, args: unknown) => Readonly<Record<string, string>> = () => ({})): FetchLike =>
   async (url, init) => {
     const modern = init?.method === "POST" ? modernMessageOf(init.body) : null
     if (modern === null) return base(url, init)
@@ -68,6 +78,8 @@ export const modernHeaders =
     headers.set("mcp-protocol-version", modern.version)
     headers.set("mcp-method", modern.method)
     if (modern.name !== undefined) headers.set("mcp-name", encodeHeaderValue(modern.name))
+    if (modern.method === "tools/call" && modern.name !== undefined)
+      for (const [header, value] of Object.entries(paramHeaders(modern.name, modern.arguments))) headers.set(header, value)
     headers.delete("mcp-session-id")
     return inBand(await base(url, { ...init, headers }))
   }

@@ -39,6 +39,8 @@ export interface TransportChannelOptions {
   readonly sendOptions?: (message: JsonRpcMessage) => TransportSendOptions | undefined
   /** Sees each message the transport delivers, before the receiver. */
   readonly saw?: (message: JsonRpcMessage) => void
+  /** Sees each message the channel sends, before the transport does. */
+  readonly sent?: (message: JsonRpcMessage) => void
   /**
    * For a transport with an event stream per request (`RequestStreams`): each message delivered
    * without the mark saying which request's stream carried it. The channel then separates requests.
@@ -109,6 +111,7 @@ export const channelOf = (transport: Transport, options: TransportChannelOptions
           return Effect.fail(new McpConnectFailed({ reason: "closed", detail: closedBecause ?? closing ?? "" }))
         }
         if (isRequest(message) && message.method === "initialize") initializeIds.add(message.id)
+        options.sent?.(message)
         return Effect.tryPromise({
           try: () => transport.send(toSdkMessage(message), options.sendOptions?.(message)),
           catch: (error) => {

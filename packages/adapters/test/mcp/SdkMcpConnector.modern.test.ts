@@ -18,6 +18,11 @@ const modernServer = () => {
   const server = new McpServer({ name: "v2-modern", version: "2.3.1" }, { capabilities: { tools: { listChanged: true } } })
   for (const name of toolNames)
     server.registerTool(name, { description: "echo", inputSchema: z.object({ text: z.string() }) }, async ({ text }) => ({ content: [{ type: "text", text }] }))
+  // Its region is mirrored in an Mcp-Param-Region header, which the SDK's handler checks against the body.
+  const region = z.string().meta({ "x-mcp-header": "Region" })
+  server.registerTool("regional", { description: "region", inputSchema: z.object({ region }) }, async (args) => ({
+    content: [{ type: "text", text: `in ${args.region}` }],
+  }))
   return server
 }
 
@@ -79,7 +84,7 @@ describe("SdkMcpConnector and the upstream session, to a 2026-07-28-only server 
       ),
     )
     expect(result.hello).toMatchObject({ protocolVersion: "2026-07-28", serverInfo: { name: "v2-modern", version: "2.3.1" } })
-    expect(result.snapshot.tools.map((t) => t["name"])).toEqual(["échо"])
+    expect(result.snapshot.tools.map((t) => t["name"])).toEqual(["échо", "regional"])
     expect(result.echoed).toEqual({ jsonrpc: "2.0", id: 5, result: { content: [{ type: "text", text: "hi" }] } })
     expect(result.missing).toMatchObject({ id: 6, error: { code: -32602 } })
     expect(result.health).toMatchObject({ supportedVersions: ["2026-07-28"] })
@@ -115,6 +120,35 @@ describe("SdkMcpConnector and the upstream session, to a 2026-07-28-only server 
       ),
     )
     expect(heard.notes).toEqual([{ jsonrpc: "2.0", method: "notifications/tools/list_changed", params: {} }])
-    expect(heard.tools).toEqual(["échо", "added"])
+    expect(heard.tools).toEqual(["échо", "added", "regional"])
+  })
+
+  it("sends a call the Mcp-Param headers its tool's listing asks for, which the SDK's handler checks", async () => {
+    const answers = await run(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const channel = yield* makeSdkMcpConnector({ docker: new FakeDockerApi() }).connect(
+            { transport: "streamable_http", containerId: "c", endpoint: { hostPort: port, path: "/mcp" } },
+            { timeoutMs: 2_000 },
+          )
+          const session = yield* openUpstreamSession(channel, options)
+          const snapshot = yield* discover(session, { timeoutMs: 2_000, now: "2026-12-02T00:00:00.000Z" })
+          const call = (id: number, region: string) => ({
+            jsonrpc: "2.0" as const,
+            id,
+            method: "tools/call",
+            params: { name: "regional", arguments: { region } },
+          })
+          const plain = yield* session.forward("s", call(7, "eu-west1"), { timeoutMs: 2_000 })
+          const encoded = yield* session.forward("s", call(8, " Zürich "), { timeoutMs: 2_000 })
+          return { listed: snapshot.tools.find((t) => t["name"] === "regional"), plain, encoded }
+        }),
+      ),
+    )
+    expect(answers.listed).toMatchObject({ inputSchema: { properties: { region: { "x-mcp-header": "Region" } } } })
+    expect(answers.plain).toEqual({ jsonrpc: "2.0", id: 7, result: { content: [{ type: "text", text: "in eu-west1" }] } })
+    expect(answers.encoded).toEqual({ jsonrpc: "2.0", id: 8, result: { content: [{ type: "text", text: "in  Zürich " }] } })
+    const regional = seen.filter((s) => s.headers["mcp-name"] === "regional")
+    expect(regional.map((s) => s.headers["mcp-param-region"])).toEqual(["eu-west1", `=?base64?${Buffer.from(" Zürich ").toString("base64")}?=`])
   })
 })

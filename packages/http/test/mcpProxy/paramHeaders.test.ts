@@ -1,7 +1,8 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import type { JsonRpcRequest } from "@dtma/domain"
-import { modernListable, paramHeadersOf, type ParamHeaders, paramHeadersProblem, toolCallHeadersRefusal } from "../../src/mcpProxy/paramHeaders.ts"
+import { encodeHeaderValue, makeToolParamHeaders, paramHeadersOf, type ParamHeaders } from "@dtma/adapters"
+import { modernListable, paramHeadersProblem, toolCallHeadersRefusal } from "../../src/mcpProxy/paramHeaders.ts"
 import { encoded } from "../support/modernHeaders.ts"
 
 // The `Mcp-Param-{Name}` check of MCP 2026-07-28 (streamable-http.mdx, "Custom Headers from Tool
@@ -212,5 +213,40 @@ describe("the Mcp-Param header check", () => {
     expect(modernListable({ name: "t", inputSchema: prop({ "x-mcp-header": "Region" }) })).toBe(true)
     expect(modernListable({ name: "t", inputSchema: { type: "object", properties: { "x-mcp-header": { type: "string" } } } })).toBe(true)
     expect(modernListable({ name: "t" })).toBe(true)
+  })
+})
+
+describe("the Mcp-Param headers the DTMA sends a 2026-07-28 server over Streamable HTTP", () => {
+  /** The registry of a channel that saw `tools` listed. */
+  const listed = (tools: ReadonlyArray<unknown>) => {
+    const params = makeToolParamHeaders(encodeHeaderValue)
+    params.sent({ jsonrpc: "2.0", id: 3, method: "tools/list" })
+    params.saw({ jsonrpc: "2.0", id: 3, result: { tools } })
+    return params
+  }
+  const lowered = (headers: Readonly<Record<string, string>>) => Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]))
+
+  it("are exactly the ones a correct client builds for the call, learned from the tool's listing, and pass the DTMA's own check", () => {
+    fc.assert(
+      fc.property(arbCall, (call) => {
+        const sent = lowered(listed([{ name: "t", inputSchema: call.schema }]).headersOf("t", call.args))
+        expect(sent).toEqual(call.headers)
+        expect(codeOf(call.schema, call.args, sent)).toBeNull()
+      }),
+      { numRuns: 1000 },
+    )
+  })
+
+  it("are none for a tool not listed, one whose annotations are invalid, or a listing that was not asked for", () => {
+    const schema = { type: "object", properties: { region: { type: "string", "x-mcp-header": "Region" } } }
+    const params = listed([
+      { name: "ok", inputSchema: schema },
+      { name: "bad", inputSchema: { ...schema, items: { "x-mcp-header": "X", type: "string" } } },
+    ])
+    expect(params.headersOf("ok", { region: "eu" })).toEqual({ "Mcp-Param-Region": "eu" })
+    expect(params.headersOf("bad", { region: "eu" })).toEqual({})
+    expect(params.headersOf("other", { region: "eu" })).toEqual({})
+    params.saw({ jsonrpc: "2.0", id: 9, result: { tools: [{ name: "late", inputSchema: schema }] } })
+    expect(params.headersOf("late", { region: "eu" })).toEqual({})
   })
 })
