@@ -22,11 +22,16 @@ const BEARER = /^Bearer +(\S+) *$/i
 // One-shot (no Hash object): it runs on every request.
 const digest = (text: string): Buffer => hash("sha256", text, "buffer")
 
+/** A JSON Web Token's compact form: three base64url parts. An agent token has it; an operator key, as generated, does not. */
+const JWT_SHAPE = /^[\w-]+\.[\w-]*\.[\w-]*$/
+
 /**
  * The operator whose key `presented` is, or null when it is none of `accepted`, in time that depends
  * on neither: both sides are hashed to equal lengths and every accepted key is compared. The
  * operator (its fingerprint, the first 12 hex digits of the key's SHA-256: `operatorFingerprintOf`)
- * is worked out once per key, not per request.
+ * is worked out once per key, not per request. A token shaped as a JWT (an agent's) is no operator's
+ * when no key has that shape, and is not hashed: its shape is all that decides it, which its sender
+ * knows (what a timing tells is only that no key is shaped so).
  */
 export const makeOperatorCheck = (accepted: ReadonlyArray<Redacted.Redacted<string>>): ((presented: string) => OperatorIdentity | null) => {
   const keys = accepted.map((t) => {
@@ -34,7 +39,9 @@ export const makeOperatorCheck = (accepted: ReadonlyArray<Redacted.Redacted<stri
     const operator: OperatorIdentity = { kind: "operator", fingerprint: sha.toString("hex", 0, 6) }
     return { sha, operator }
   })
+  const anyKeyShapedAsJwt = accepted.some((t) => JWT_SHAPE.test(Redacted.value(t)))
   return (presented) => {
+    if (!anyKeyShapedAsJwt && JWT_SHAPE.test(presented)) return null
     const candidate = digest(presented)
     let matched: OperatorIdentity | null = null
     for (const key of keys) if (timingSafeEqual(candidate, key.sha)) matched = key.operator

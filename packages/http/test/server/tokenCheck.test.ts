@@ -39,4 +39,18 @@ describe("the bearer token comparison", () => {
       }
     }
   })
+
+  it("does not hash a token shaped as a JWT when no configured token is, and compares it as any other when one is", () => {
+    const jwt = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhZ2VudCJ9.c2lnbmF0dXJl"
+    expect(makeTokenCheck([Redacted.make("hex-operator-key")])(jwt)).toBe(false)
+    expect(compared).toHaveLength(0)
+    const shaped = makeTokenCheck([Redacted.make("hex-operator-key"), Redacted.make(jwt)])
+    expect(shaped(jwt)).toBe(true)
+    expect(shaped(`${jwt}x`)).toBe(false)
+    expect(compared).toHaveLength(4)
+    // Anything else is compared as before, whatever the keys look like.
+    compared.length = 0
+    expect(makeTokenCheck([Redacted.make("hex-operator-key")])("not.a-jwt.but dotted")).toBe(false)
+    expect(compared).toHaveLength(1)
+  })
 })
