@@ -19,11 +19,11 @@ import {
 import { McpConnectFailed, McpRequestFailed, McpServerBusy } from "./mcpErrors.ts"
 import { JsonRpcIdRewriter } from "./JsonRpcIdRewriter.ts"
 import { answeredWithInput } from "./inputBridge.ts"
+import { isSubscriptionRequest, makeModernListens } from "./modernListens.ts"
 import {
   envelopeDeclaring,
   hasEnvelope,
   isModernHello,
-  listChangesFilterOf,
   LISTEN_ACKNOWLEDGED,
   REMOVED_NOTIFICATIONS,
   withEnvelope,
@@ -305,13 +305,32 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
         )
       })
 
+    let ownId = 0
+    /**
+     * A modern server sends notifications only on `subscriptions/listen` streams: the DTMA's own
+     * (`makeModernListens`), outside the concurrency gate, with no timeout, in the connection's
+     * scope (they end with it, or when the server ends them).
+     */
+    const listens = makeModernListens({
+      listen: (filter) =>
+        roundTrip(
+          "dtma",
+          { jsonrpc: "2.0", id: `dtma-listen-${++ownId}`, method: "subscriptions/listen", params: { notifications: filter } },
+          { timeoutMs: 0 },
+          null,
+        ).pipe(Effect.ignore),
+      scope,
+    })
+
     /**
      * A 2025-era request to a 2026-07-28 server goes with the DTMA's envelope, declaring what its
      * client can be asked; the server's questions are put to that client, and the answer comes back
-     * translated (`answeredWithInput`). Any other request makes one round trip.
+     * translated (`answeredWithInput`); a resource subscription is a listen of the DTMA's. Any other
+     * request makes one round trip.
      */
     const exchange = (sessionId: string, request: JsonRpcRequest, requestOptions: RequestOptions) => {
       if (envelope === null || hasEnvelope(request)) return roundTrip(sessionId, request, requestOptions, null)
+      if (isSubscriptionRequest(request.method)) return listens.subscription(request)
       const declared = envelopeDeclaring(envelope, requestOptions.serverRequests?.capabilities ?? {})
       return answeredWithInput(request, requestOptions.serverRequests, (sent) => roundTrip(sessionId, sent, requestOptions, declared))
     }
@@ -328,21 +347,6 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
           ),
         () => gate.release,
       )
-
-    let ownId = 0
-    /**
-     * A modern server sends its list changes only on a `subscriptions/listen` stream
-     * (subscriptions.mdx): the DTMA keeps one open for the session's life, outside the concurrency
-     * gate and with no timeout, for the changes the server's capabilities say it sends; they reach
-     * the listeners as a 2025-era server's `list_changed` does. It ends with the connection (or when
-     * the server ends it: then the lists refresh on the next connection, as before).
-     */
-    const listenForChanges = (hello: ServerHello) => {
-      const filter = isModernHello(hello) ? listChangesFilterOf(hello.capabilities) : null
-      if (filter === null) return Effect.void
-      const listen: JsonRpcRequest = { jsonrpc: "2.0", id: `dtma-listen-${++ownId}`, method: "subscriptions/listen", params: { notifications: filter } }
-      return Effect.forkIn(roundTrip("dtma", listen, { timeoutMs: 0 }, null).pipe(Effect.ignore), scope).pipe(Effect.asVoid)
-    }
 
     const call: UpstreamSession["call"] = (method, params, timeoutMs) =>
       forward("dtma", { jsonrpc: "2.0", id: `dtma-${++ownId}`, method, params }, { timeoutMs }).pipe(
@@ -377,7 +381,7 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
       Effect.flatMap((s) =>
         isOpen() ? Effect.succeed(s) : Effect.fail(new McpConnectFailed({ reason: "closed", detail: `${options.name} closed right after initialize` })),
       ),
-      Effect.tap((s) => listenForChanges(s.hello)),
+      Effect.tap((s) => (isModernHello(s.hello) ? listens.forChanges(s.hello.capabilities) : Effect.void)),
       Effect.onError(() => Scope.close(scope, Exit.void)),
     )
   })

@@ -279,4 +279,24 @@ describe("the list changes of a server that speaks only 2026-07-28 (subscription
     await settled()
     expect(listenOf(quiet)).toBeUndefined()
   })
+
+  it("serves a 2025-era resources/subscribe by a listen of its own for that resource, once however often asked, and ends it on unsubscribe", async () => {
+    const channel = listening({ resources: { subscribe: true } })
+    const session = await open(channel)
+    const heard: Array<unknown> = []
+    session.subscribe((n) => heard.push(n))
+    const ask = (id: number, method: string, params: Record<string, unknown>) => vt.run(session.forward("s1", call(id, method, params), { timeoutMs: 1000 }))
+    expect(await ask(20, "resources/subscribe", { uri: "file:///a" })).toEqual({ jsonrpc: "2.0", id: 20, result: {} })
+    expect(await ask(21, "resources/subscribe", { uri: "file:///a" })).toEqual({ jsonrpc: "2.0", id: 21, result: {} })
+    await settled()
+    const listens = channel.received.filter((m) => "method" in m && m.method === "subscriptions/listen") as Array<JsonRpcRequest>
+    expect(listens.map((m) => m.params?.["notifications"])).toEqual([{ resourceSubscriptions: ["file:///a"] }])
+    expect(methods(channel)).not.toContain("resources/subscribe")
+    channel.emit({ jsonrpc: "2.0", method: "notifications/resources/updated", params: { uri: "file:///a", _meta: { [SUBSCRIPTION]: listens[0]!.id } } })
+    await settled()
+    expect(heard).toEqual([{ jsonrpc: "2.0", method: "notifications/resources/updated", params: { uri: "file:///a" } }])
+    expect(await ask(22, "resources/unsubscribe", { uri: "file:///a" })).toEqual({ jsonrpc: "2.0", id: 22, result: {} })
+    expect(channel.received.at(-1)).toMatchObject({ method: "notifications/cancelled", params: { requestId: listens[0]!.id } })
+    expect(await ask(23, "resources/subscribe", {})).toMatchObject({ id: 23, error: { code: -32602 } })
+  })
 })

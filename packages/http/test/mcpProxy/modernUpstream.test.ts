@@ -2,7 +2,7 @@ import { Client as ModernClient, StreamableHTTPClientTransport as ModernTranspor
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { ModernMcpServer } from "@dtma/testing"
-import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
+import { ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
 import { eventually, mcpHeaders, proxyClient } from "../support/mcpProxySupport.ts"
 import { McpServingRuntime, startTestApp, TOKEN, type TestApp } from "../support/support.ts"
 
@@ -108,6 +108,29 @@ describe("a server that speaks only 2026-07-28, behind the DTMA", () => {
     await eventually(() => expect(changes).toBe(1))
     expect((await client.listTools()).tools.map((t) => t.name)).toContain(`${prefix}added`)
     expect(await client.callTool({ name: `${prefix}added`, arguments: { text: "new" } })).toEqual({ content: [{ type: "text", text: "new" }] })
+  })
+
+  it("tells a 2025-era client subscribed to a resource when it changes, on the DTMA's listen for it, until it unsubscribes", async () => {
+    await start()
+    const { client, streamOpen } = await proxyClient(`${app.base}/mcp-servers/modern/mcp`)
+    clients.push(client)
+    const updates: Array<string> = []
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.push(n.params.uri))
+    await streamOpen
+    await client.subscribeResource({ uri: "memo://note" })
+    const modern = served[0]!
+    await eventually(() =>
+      expect(modern.received.filter((r) => r.method === "subscriptions/listen").map((r) => r.params["notifications"])).toContainEqual({
+        resourceSubscriptions: ["memo://note"],
+      }),
+    )
+    await modern.updateNote("second")
+    await eventually(() => expect(updates).toEqual(["memo://note"]))
+    expect(await client.readResource({ uri: "memo://note" })).toMatchObject({ contents: [{ uri: "memo://note", text: "second" }] })
+    await client.unsubscribeResource({ uri: "memo://note" })
+    await modern.updateNote("third")
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(updates).toEqual(["memo://note"])
   })
 
   it("serves a 2025-era client on /mcp, the agent endpoint, under the server's prefixed names", async () => {

@@ -21,14 +21,24 @@ export interface ModernReceived {
  * answers its `text`; `greet` asks for a `name` (`input_required`, an elicitation and a
  * `requestState`) and greets it once the retry carries the answer. It sends tool list changes
  * (`listChanged`) on a `subscriptions/listen` stream (subscriptions.mdx: acknowledged, then each
- * change under the listen's id) when `addTool` adds one. `received` keeps every request.
+ * change under the listen's id) when `addTool` adds one; one resource, `memo://note`, whose updates
+ * (`updateNote`) go to the listens subscribed to it. `received` keeps every request.
  */
 export class ModernMcpServer {
   readonly received: Array<ModernReceived> = []
   #transport: Transport | null = null
   #tools: Array<Fields> = [...TOOLS]
+  #note = "first"
   /** The ids of the listens open for tool list changes. */
   #listening: Array<string | number> = []
+  /** The ids of the listens open for the note's updates. */
+  #watching: Array<string | number> = []
+
+  /** Rewrites the one resource, `memo://note`, and tells every listen subscribed to it. */
+  async updateNote(text: string): Promise<void> {
+    this.#note = text
+    for (const id of this.#watching) await this.#notify("notifications/resources/updated", id, { uri: NOTE })
+  }
 
   /** Adds a tool that answers like `echo`, and tells every open listen that the tools changed. */
   async addTool(name: string): Promise<void> {
@@ -52,6 +62,13 @@ export class ModernMcpServer {
   }
 
   #handle(message: Fields): Promise<void> | undefined {
+    if (message["method"] === "notifications/cancelled") {
+      // A listen ends when its client cancels it (subscriptions.mdx, "Cancellation").
+      const ended = ((message["params"] ?? {}) as Fields)["requestId"]
+      this.#listening = this.#listening.filter((id) => id !== ended)
+      this.#watching = this.#watching.filter((id) => id !== ended)
+      return undefined
+    }
     if (typeof message["method"] !== "string" || !("id" in message)) return undefined
     const method = message["method"]
     const params = (message["params"] ?? {}) as Fields
@@ -66,8 +83,10 @@ export class ModernMcpServer {
   /** Opens a listen: acknowledged with the part of the filter it honors (tool list changes); it stays open. */
   #listen(id: string | number, params: Fields): Promise<void> | undefined {
     const asked = (params["notifications"] ?? {}) as Fields
-    const honored = asked["toolsListChanged"] === true ? { toolsListChanged: true } : {}
+    const watched = Array.isArray(asked["resourceSubscriptions"]) && asked["resourceSubscriptions"].includes(NOTE)
+    const honored = { ...(asked["toolsListChanged"] === true ? { toolsListChanged: true } : {}), ...(watched ? { resourceSubscriptions: [NOTE] } : {}) }
     if (asked["toolsListChanged"] === true) this.#listening.push(id)
+    if (watched) this.#watching.push(id)
     return this.#notify("notifications/subscriptions/acknowledged", id, { notifications: honored })
   }
 
@@ -81,9 +100,18 @@ export class ModernMcpServer {
     if (meta[PV] !== "2026-07-28") return error(-32602, `missing or unsupported _meta ${PV}`)
     switch (method) {
       case "server/discover":
-        return complete({ supportedVersions: ["2026-07-28"], capabilities: { tools: { listChanged: true } }, instructions: "Modern only." }, true)
+        return complete(
+          { supportedVersions: ["2026-07-28"], capabilities: { tools: { listChanged: true }, resources: { subscribe: true } }, instructions: "Modern only." },
+          true,
+        )
       case "tools/list":
         return complete({ tools: this.#tools }, true)
+      case "resources/list":
+        return complete({ resources: [{ uri: NOTE, name: "note" }] }, true)
+      case "resources/templates/list":
+        return complete({ resourceTemplates: [] }, true)
+      case "resources/read":
+        return params["uri"] === NOTE ? complete({ contents: [{ uri: NOTE, text: this.#note }] }) : error(-32602, `Unknown resource: ${String(params["uri"])}`)
       case "tools/call":
         return this.#call(params, complete, error)
       default:
@@ -106,6 +134,8 @@ export class ModernMcpServer {
     return { result: { resultType: "input_required", inputRequests: { name: ask }, requestState: "greet-1" } }
   }
 }
+
+const NOTE = "memo://note"
 
 const TOOLS = [
   { name: "echo", description: "Answers its text.", inputSchema: { type: "object", properties: { text: { type: "string" } }, required: ["text"] } },
