@@ -329,8 +329,9 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
      * request makes one round trip.
      */
     const exchange = (sessionId: string, request: JsonRpcRequest, requestOptions: RequestOptions) => {
+      // The revision has no resources/subscribe: whoever asks (a 2026-07-28 client's listen routes one too), a listen serves it.
+      if (envelope !== null && isSubscriptionRequest(request.method)) return listens.subscription(request)
       if (envelope === null || hasEnvelope(request)) return roundTrip(sessionId, request, requestOptions, null)
-      if (isSubscriptionRequest(request.method)) return listens.subscription(request)
       const declared = envelopeDeclaring(envelope, requestOptions.serverRequests?.capabilities ?? {})
       return answeredWithInput(request, requestOptions.serverRequests, (sent) => roundTrip(sessionId, sent, requestOptions, declared))
     }

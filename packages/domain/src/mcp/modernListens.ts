@@ -17,8 +17,9 @@ export interface ModernListensDeps {
  * The DTMA's own `subscriptions/listen` streams to a server that speaks only 2026-07-28
  * (subscriptions.mdx), which sends notifications on no other: one for the list changes its
  * capabilities announce, for the session's life, and one per resource a client subscribed to — the
- * 2025-era `resources/subscribe` and `resources/unsubscribe` the hub sends (once per resource for all
- * its clients) are answered here, the first by opening a listen for that resource, the second by
+ * `resources/subscribe` and `resources/unsubscribe` the hub sends (once per resource for all its
+ * clients, of either era: a 2026-07-28 client's listen subscribes so too), which the revision no
+ * longer has, are answered here, the first by opening a listen for that resource, the second by
  * ending it. What comes on them reaches the session's listeners as a 2025-era server's notifications.
  */
 export const makeModernListens = (deps: ModernListensDeps) => {

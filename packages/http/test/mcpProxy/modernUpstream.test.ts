@@ -3,6 +3,7 @@ import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { ModernMcpServer } from "@dtma/testing"
 import { ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
+import { readStream } from "../support/grantsSupport.ts"
 import { eventually, mcpHeaders, proxyClient } from "../support/mcpProxySupport.ts"
 import { McpServingRuntime, startTestApp, TOKEN, type TestApp } from "../support/support.ts"
 
@@ -131,6 +132,38 @@ describe("a server that speaks only 2026-07-28, behind the DTMA", () => {
     await modern.updateNote("third")
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(updates).toEqual(["memo://note"])
+  })
+
+  it("serves a 2026-07-28 client's own listen from the DTMA's listens upstream: the server's tool changes and the updates of its resource", async () => {
+    const url = await start()
+    const stream = readStream(
+      await fetch(url, {
+        method: "POST",
+        headers: { ...mcpHeaders(undefined, TOKEN), "mcp-protocol-version": MODERN, "mcp-method": "subscriptions/listen" },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 9,
+          method: "subscriptions/listen",
+          params: {
+            notifications: { toolsListChanged: true, resourceSubscriptions: ["memo://note"] },
+            _meta: { [PV]: MODERN, "io.modelcontextprotocol/clientCapabilities": {} },
+          },
+        }),
+      }),
+    )
+    await eventually(() => expect(stream.messages[0]).toMatchObject({ method: "notifications/subscriptions/acknowledged" }))
+    const modern = served[0]!
+    await eventually(() => expect(modern.received.filter((r) => r.method === "subscriptions/listen")).toHaveLength(2))
+    await modern.addTool("later")
+    await modern.updateNote("changed")
+    const SUBSCRIPTION = "io.modelcontextprotocol/subscriptionId"
+    await eventually(() => expect(stream.messages).toHaveLength(3))
+    expect(stream.messages.slice(1)).toEqual(
+      expect.arrayContaining([
+        { jsonrpc: "2.0", method: "notifications/tools/list_changed", params: { _meta: { [SUBSCRIPTION]: 9 } } },
+        { jsonrpc: "2.0", method: "notifications/resources/updated", params: { uri: "memo://note", _meta: { [SUBSCRIPTION]: 9 } } },
+      ]),
+    )
   })
 
   it("serves a 2025-era client on /mcp, the agent endpoint, under the server's prefixed names", async () => {
