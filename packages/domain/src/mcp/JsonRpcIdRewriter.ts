@@ -43,6 +43,9 @@ const progressTokenOf = (params: JsonRpcRequest["params"]): ProgressToken | null
 const MAX_UNFINISHED = 1_024
 
 const ID_RANGE = 1_000_000_000
+
+/** The methods of requests nothing is ever attributed to (`quiet`). */
+const QUIET_METHODS: ReadonlySet<string> = new Set(["ping", "subscriptions/listen"])
 let routersMade = 0
 
 /**
@@ -60,10 +63,12 @@ export class JsonRpcIdRewriter {
   private readonly pending = new Map<number, Pending>()
   private readonly byToken = new Map<string, number>()
   /**
-   * Pings pending (the DTMA checking the server): answered at once, and a server asks nothing about
-   * one, so over one shared stream they never make another request's messages unattributable.
+   * Requests pending that no log message or server request is ever about: pings (the DTMA checking
+   * the server, answered at once) and `subscriptions/listen` streams (a 2026-07-28 server's; logging.mdx:
+   * never a log message on one). Over one shared stream they never make another request's messages
+   * unattributable, and one left unanswered is not taken for a request still running.
    */
-  private readonly pings = new Set<number>()
+  private readonly quiet = new Set<number>()
   /** Requests abandoned and never answered: the server may still be working on them (and logging). */
   private readonly unfinished = new Set<number>()
   private unfinishedOverflowed = false
@@ -77,7 +82,7 @@ export class JsonRpcIdRewriter {
     const id = this.nextId++
     const clientToken = progressTokenOf(request.params)
     this.pending.set(id, { sessionId, clientId: request.id, clientToken, waiter })
-    if (request.method === "ping") this.pings.add(id)
+    if (QUIET_METHODS.has(request.method)) this.quiet.add(id)
     if (clientToken === null) return { ...request, id }
     const upstreamToken = `dtma-${id}`
     this.byToken.set(upstreamToken, id)
@@ -112,7 +117,7 @@ export class JsonRpcIdRewriter {
   /**
    * Delivers a server's `notifications/message` to the request it was sent about: the one whose
    * stream carried it, over a transport that tells; over one shared stream, the one request in
-   * flight (pings aside) when exactly one is and no request abandoned unanswered may still be running. False when
+   * flight (pings and listens aside) when exactly one is and no request abandoned unanswered may still be running. False when
    * it cannot be attributed, or its request's sender takes no log messages.
    */
   logMessage(notification: JsonRpcNotification, origin: NotificationOrigin): boolean {
@@ -140,8 +145,8 @@ export class JsonRpcIdRewriter {
 
   private attributed(origin: NotificationOrigin): Pending | undefined {
     if (origin.separated) return typeof origin.relatedId === "number" ? this.pending.get(origin.relatedId) : undefined
-    if (this.pending.size - this.pings.size !== 1 || this.unfinished.size > 0 || this.unfinishedOverflowed) return undefined
-    for (const [id, entry] of this.pending) if (!this.pings.has(id)) return entry
+    if (this.pending.size - this.quiet.size !== 1 || this.unfinished.size > 0 || this.unfinishedOverflowed) return undefined
+    for (const [id, entry] of this.pending) if (!this.quiet.has(id)) return entry
     return undefined
   }
 
@@ -152,8 +157,8 @@ export class JsonRpcIdRewriter {
   abandon(id: number, reason: string): JsonRpcNotification | null {
     const entry = this.pending.get(id)
     if (entry === undefined) return null
-    // A ping left unanswered is not remembered as possibly running: a server does nothing about one.
-    const running = !this.pings.has(id)
+    // A ping or a listen left unanswered is not remembered as possibly running: nothing comes about one.
+    const running = !this.quiet.has(id)
     this.forget(id, entry)
     if (running && this.unfinished.size < MAX_UNFINISHED) this.unfinished.add(id)
     else if (running) this.unfinishedOverflowed = true
@@ -165,14 +170,14 @@ export class JsonRpcIdRewriter {
     const entries = [...this.pending]
     this.pending.clear()
     this.byToken.clear()
-    this.pings.clear()
+    this.quiet.clear()
     this.unfinished.clear()
     for (const [, entry] of entries) entry.waiter.onResponse({ jsonrpc: "2.0", id: entry.clientId, error })
   }
 
   private forget(id: number, entry: Pending): void {
     this.pending.delete(id)
-    this.pings.delete(id)
+    this.quiet.delete(id)
     if (entry.clientToken !== null) this.byToken.delete(`dtma-${id}`)
   }
 }

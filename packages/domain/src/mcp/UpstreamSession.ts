@@ -102,6 +102,11 @@ export interface RequestOptions {
    * it, or when a server request cannot be attributed, the server gets a MethodNotFound error saying why.
    */
   readonly serverRequests?: ServerRequestRelay | undefined
+  /**
+   * The least severe log message the request's client wants (its `logging/setLevel`): a server that
+   * speaks only 2026-07-28 is told it in the request's envelope, and sends none without it.
+   */
+  readonly logLevel?: string | null | undefined
 }
 
 /** One initialized MCP connection that many client sessions share. */
@@ -332,7 +337,7 @@ export const openUpstreamSession = (channel: McpChannel, options: UpstreamOption
       // The revision has no resources/subscribe: whoever asks (a 2026-07-28 client's listen routes one too), a listen serves it.
       if (envelope !== null && isSubscriptionRequest(request.method)) return listens.subscription(request)
       if (envelope === null || hasEnvelope(request)) return roundTrip(sessionId, request, requestOptions, null)
-      const declared = envelopeDeclaring(envelope, requestOptions.serverRequests?.capabilities ?? {})
+      const declared = envelopeDeclaring(envelope, requestOptions.serverRequests?.capabilities ?? {}, requestOptions.logLevel ?? null)
       return answeredWithInput(request, requestOptions.serverRequests, (sent) => roundTrip(sessionId, sent, requestOptions, declared))
     }
 

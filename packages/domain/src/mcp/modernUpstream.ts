@@ -40,14 +40,18 @@ export const dtmaEnvelope = (clientInfo: { readonly name: string; readonly versi
 /** The kinds of request a server may put to a client, by the capability a client declares for each (mrtr.mdx, InputRequests). */
 const ASKABLE_CAPABILITIES = ["elicitation", "sampling", "roots"] as const
 
+const LOG_LEVEL_KEY = "io.modelcontextprotocol/logLevel"
+
 /**
  * The DTMA's envelope for a 2025-era client's request, declaring what that client said it can be
  * asked (its `initialize` capabilities: elicitation, sampling, roots, nothing else), so that a
- * server may put those questions to it (mrtr.mdx: never one the client did not declare).
+ * server may put those questions to it (mrtr.mdx: never one the client did not declare), and the log
+ * level it set, if any (logging.mdx: a server sends a request's log messages only when it names one).
  */
-export const envelopeDeclaring = (envelope: Fields, capabilities: Fields): Fields => ({
+export const envelopeDeclaring = (envelope: Fields, capabilities: Fields, logLevel: string | null = null): Fields => ({
   ...envelope,
   [CLIENT_CAPABILITIES_KEY]: Object.fromEntries(ASKABLE_CAPABILITIES.filter((c) => isObject(capabilities[c])).map((c) => [c, capabilities[c]])),
+  ...(logLevel === null ? {} : { [LOG_LEVEL_KEY]: logLevel }),
 })
 
 /** What a server asks before it can answer (mrtr.mdx, InputRequiredResult): its requests by key, and its state to echo. */

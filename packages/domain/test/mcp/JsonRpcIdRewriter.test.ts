@@ -109,13 +109,18 @@ describe("JsonRpcIdRewriter", () => {
 
 /** What happens on one connection, in any order: requests go out, are answered, abandoned, answered late; log messages come. */
 type Step =
-  | { readonly kind: "send"; readonly listens: boolean; readonly ping: boolean }
+  | { readonly kind: "send"; readonly listens: boolean; readonly quiet: "ping" | "subscriptions/listen" | null }
   | { readonly kind: "answer" | "abandon" | "late-answer"; readonly pick: number }
   | { readonly kind: "log"; readonly related: number | null; readonly pick: number }
 
 const arbStep: fc.Arbitrary<Step> = fc.oneof(
-  // A `ping` (the DTMA checking the server) is answered at once and makes the server ask nothing: it never stands in the way.
-  fc.record({ kind: fc.constant("send" as const), listens: fc.boolean(), ping: fc.boolean() }),
+  // A `ping` (the DTMA checking the server, answered at once) and a `subscriptions/listen` (a 2026-07-28 server's stream, on
+  // which no log message comes) make the server log or ask nothing: they never stand in the way.
+  fc.record({
+    kind: fc.constant("send" as const),
+    listens: fc.boolean(),
+    quiet: fc.constantFrom<"ping" | "subscriptions/listen" | null>(null, null, "ping", "subscriptions/listen"),
+  }),
   fc.record({ kind: fc.constantFrom("answer" as const, "abandon" as const, "late-answer" as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant("log" as const), related: fc.option(fc.nat(), { nil: null }), pick: fc.nat() }),
 )
@@ -127,7 +132,7 @@ describe("JsonRpcIdRewriter attributing a server's log messages", () => {
     fc.assert(
       fc.property(fc.array(arbStep, { maxLength: 60 }), (steps) => {
         const router = new JsonRpcIdRewriter()
-        // The model: requests pending (upstream id → listens), and abandoned ones the server never answered; pings apart.
+        // The model: requests pending (upstream id → listens), and abandoned ones the server never answered; pings and listens apart.
         const pending = new Map<number, boolean>()
         const unfinished = new Set<number>()
         const pings = new Set<number>()
@@ -136,9 +141,9 @@ describe("JsonRpcIdRewriter attributing a server's log messages", () => {
         for (const step of steps) {
           if (step.kind === "send") {
             const waiter = { onResponse: () => undefined, ...(step.listens ? { onLogMessage: () => void got.push(upstream.id as number) } : {}) }
-            const upstream = router.outbound("s", { jsonrpc: "2.0", id: 1, method: step.ping ? "ping" : "tools/call" }, waiter)
+            const upstream = router.outbound("s", { jsonrpc: "2.0", id: 1, method: step.quiet ?? "tools/call" }, waiter)
             pending.set(upstream.id as number, step.listens)
-            if (step.ping) pings.add(upstream.id as number)
+            if (step.quiet !== null) pings.add(upstream.id as number)
           } else if (step.kind === "answer" || step.kind === "abandon") {
             const id = pickOf([...pending.keys()], step.pick)
             if (id === undefined) continue

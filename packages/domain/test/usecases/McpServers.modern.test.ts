@@ -28,7 +28,7 @@ describe("an MCP server that speaks only 2026-07-28", () => {
     expect(view).toMatchObject({ healthStatus: "healthy" })
     expect(view.capabilities?.protocolVersion).toBe("2026-07-28")
     expect(view.capabilities?.serverInfo).toMatchObject({ name: "dtma-modern", version: "2.0.0" })
-    expect(view.capabilities?.tools.map((t) => t["name"])).toEqual(["echo", "greet"])
+    expect(view.capabilities?.tools.map((t) => t["name"])).toEqual(["echo", "greet", "log"])
     expect(await d.vt.run(callEcho(mcp, "echo-server", "hi"))).toEqual({ jsonrpc: "2.0", id: 1, result: { content: [{ type: "text", text: "hi" }] } })
   })
 

@@ -363,6 +363,7 @@ export class ClientSession implements ReachMember {
       progress: (n) => void answer.notify(n),
       logMessage: (n) => this.#logMessage(answer, n),
       setLogLevel: (level) => void (this.#logLevel = level),
+      logLevel: () => this.#logLevel,
       settle,
       envelope: modern?.wire,
       stateOwner: principalOf(place.authorized.caller),

@@ -25,6 +25,8 @@ export interface Answering {
   readonly serverRequests: ServerRequestRelay
   /** The session's own `logging/setLevel`, answered here for an agent: its log messages below `level` are not sent to it. */
   readonly setLogLevel: (level: LogLevel) => void
+  /** The level the session set (`setLogLevel`), if any: a server that speaks only 2026-07-28 is told it with each request. */
+  readonly logLevel?: (() => LogLevel | null) | undefined
   /**
    * The request's one answer; null when it was interrupted before it had one. `deniedFor`: the DTMA
    * answered in the server's place, refusing the caller for this reason (a machine code).

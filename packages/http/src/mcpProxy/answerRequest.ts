@@ -69,6 +69,7 @@ const forward = (c: AnswerContext, upstream: UpstreamSession, settled?: (ok: boo
       onProgress: c.progress,
       onLogMessage: c.logMessage,
       serverRequests: c.serverRequests,
+      logLevel: c.logLevel?.() ?? null,
     }),
   )
   const finish = (exit: Exit.Exit<JsonRpcResponse, McpServerBusy | McpConnectFailed>): void => {
@@ -94,7 +95,8 @@ const uriOf = (request: JsonRpcRequest): string => String(request.params?.["uri"
 /**
  * Answers one client request: `initialize`, `server/discover` and `ping` locally, what its access does not reach
  * locally as if it did not exist (`ungrantedAnswer`), an agent's `logging/setLevel` locally (the
- * level upstream is the shared connection's: only the operator sets it), resource (un)subscriptions
+ * level upstream is the shared connection's: only the operator sets it; to a server that speaks only
+ * 2026-07-28, everyone's, sent with each of its requests instead), resource (un)subscriptions
  * shared per uri, everything else forwarded. Returns why it is refused, or how to stop it once under way.
  */
 export const answerRequest = (c: AnswerContext): ProxyFailure | Stop => {
@@ -122,7 +124,8 @@ export const answerRequest = (c: AnswerContext): ProxyFailure | Stop => {
       })
     }
     case "logging/setLevel": {
-      if (c.access === EVERYTHING) return forward(c, session)
+      // A server that speaks only 2026-07-28 has no logging/setLevel: the level goes with each request.
+      if (c.access === EVERYTHING && !isModernHello(session.hello)) return forward(c, session)
       const { answer, level } = setLevelLocally(request, session.hello.capabilities)
       if (level !== null) c.setLogLevel(level)
       c.settle(answer)

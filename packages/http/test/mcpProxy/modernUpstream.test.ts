@@ -2,7 +2,7 @@ import { Client as ModernClient, StreamableHTTPClientTransport as ModernTranspor
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { ModernMcpServer } from "@dtma/testing"
-import { ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
+import { LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
 import { readStream } from "../support/grantsSupport.ts"
 import { eventually, mcpHeaders, proxyClient } from "../support/mcpProxySupport.ts"
 import { McpServingRuntime, startTestApp, TOKEN, type TestApp } from "../support/support.ts"
@@ -57,7 +57,7 @@ describe("a server that speaks only 2026-07-28, behind the DTMA", () => {
     const { client } = await proxyClient(url)
     clients.push(client)
     expect(client.getServerVersion()).toMatchObject({ name: "dtma-modern", version: "2.0.0" })
-    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["echo", "greet"])
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["echo", "greet", "log"])
     expect(await client.callTool({ name: "echo", arguments: { text: "hi" } })).toEqual({ content: [{ type: "text", text: "hi" }] })
     // The client declared no elicitation: the server's question is refused, the call fails saying so.
     await expect(client.callTool({ name: "greet", arguments: {} })).rejects.toThrow(/elicitation\/create.*elicitation/)
@@ -164,6 +164,25 @@ describe("a server that speaks only 2026-07-28, behind the DTMA", () => {
         { jsonrpc: "2.0", method: "notifications/resources/updated", params: { uri: "memo://note", _meta: { [SUBSCRIPTION]: 9 } } },
       ]),
     )
+  })
+
+  it("keeps a 2025-era client's logging/setLevel itself and tells the server the level with each request, which then logs to it", async () => {
+    await start()
+    const { client, streamOpen } = await proxyClient(`${app.base}/mcp-servers/modern/mcp`)
+    clients.push(client)
+    const logged: Array<unknown> = []
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logged.push(n.params))
+    await streamOpen
+    expect(await client.callTool({ name: "log", arguments: {} })).toEqual({ content: [{ type: "text", text: "done" }] })
+    expect(logged).toEqual([])
+    await client.setLoggingLevel("info")
+    expect(await client.callTool({ name: "log", arguments: {} })).toEqual({ content: [{ type: "text", text: "done" }] })
+    await eventually(() => expect(logged).toEqual([{ level: "warning", data: "logged at info or above" }]))
+    const levels = received()
+      .filter((r) => r.method === "tools/call")
+      .map((r) => (r.params["_meta"] as Record<string, unknown>)["io.modelcontextprotocol/logLevel"])
+    expect(levels).toEqual([undefined, "info"])
+    expect(received().map((r) => r.method)).not.toContain("logging/setLevel")
   })
 
   it("serves a 2025-era client on /mcp, the agent endpoint, under the server's prefixed names", async () => {

@@ -22,7 +22,8 @@ export interface ModernReceived {
  * `requestState`) and greets it once the retry carries the answer. It sends tool list changes
  * (`listChanged`) on a `subscriptions/listen` stream (subscriptions.mdx: acknowledged, then each
  * change under the listen's id) when `addTool` adds one; one resource, `memo://note`, whose updates
- * (`updateNote`) go to the listens subscribed to it. `received` keeps every request.
+ * (`updateNote`) go to the listens subscribed to it; `log` logs a warning first when the request's
+ * envelope names a log level (logging.mdx). `received` keeps every request.
  */
 export class ModernMcpServer {
   readonly received: Array<ModernReceived> = []
@@ -61,20 +62,24 @@ export class ModernMcpServer {
     await this.#transport?.close()
   }
 
-  #handle(message: Fields): Promise<void> | undefined {
+  async #handle(message: Fields): Promise<void> {
     if (message["method"] === "notifications/cancelled") {
       // A listen ends when its client cancels it (subscriptions.mdx, "Cancellation").
       const ended = ((message["params"] ?? {}) as Fields)["requestId"]
       this.#listening = this.#listening.filter((id) => id !== ended)
       this.#watching = this.#watching.filter((id) => id !== ended)
-      return undefined
+      return
     }
-    if (typeof message["method"] !== "string" || !("id" in message)) return undefined
+    if (typeof message["method"] !== "string" || !("id" in message)) return
     const method = message["method"]
     const params = (message["params"] ?? {}) as Fields
     this.received.push({ method, params })
     const id = message["id"] as string | number
     if (method === "subscriptions/listen") return this.#listen(id, params)
+    // `log` logs, before its answer, only for a request whose envelope names a level (logging.mdx).
+    const level = ((params["_meta"] ?? {}) as Fields)["io.modelcontextprotocol/logLevel"]
+    if (method === "tools/call" && params["name"] === "log" && typeof level === "string")
+      await this.#transport?.send({ jsonrpc: "2.0", method: "notifications/message", params: { level: "warning", data: `logged at ${level} or above` } })
     const answer = this.#answer(method, params)
     const reply = "error" in answer ? { jsonrpc: "2.0", id, error: answer["error"] } : { jsonrpc: "2.0", id, result: answer["result"] }
     return this.#transport?.send(reply as JSONRPCMessage)
@@ -101,7 +106,11 @@ export class ModernMcpServer {
     switch (method) {
       case "server/discover":
         return complete(
-          { supportedVersions: ["2026-07-28"], capabilities: { tools: { listChanged: true }, resources: { subscribe: true } }, instructions: "Modern only." },
+          {
+            supportedVersions: ["2026-07-28"],
+            capabilities: { tools: { listChanged: true }, resources: { subscribe: true }, logging: {} },
+            instructions: "Modern only.",
+          },
           true,
         )
       case "tools/list":
@@ -121,6 +130,7 @@ export class ModernMcpServer {
 
   #call(params: Fields, complete: (r: Fields) => Fields, error: (code: number, message: string) => Fields): Fields {
     const args = (params["arguments"] ?? {}) as Fields
+    if (params["name"] === "log") return complete({ content: [{ type: "text", text: "done" }] })
     if (params["name"] !== "greet" && this.#tools.some((t) => t["name"] === params["name"]))
       return complete({ content: [{ type: "text", text: String(args["text"] ?? "") }] })
     if (params["name"] !== "greet") return error(-32602, `Unknown tool: ${String(params["name"])}`)
@@ -140,4 +150,5 @@ const NOTE = "memo://note"
 const TOOLS = [
   { name: "echo", description: "Answers its text.", inputSchema: { type: "object", properties: { text: { type: "string" } }, required: ["text"] } },
   { name: "greet", description: "Asks a name, then greets it.", inputSchema: { type: "object", properties: {} } },
+  { name: "log", description: "Logs a warning, when asked for log messages, then answers.", inputSchema: { type: "object", properties: {} } },
 ]
