@@ -64,16 +64,17 @@ describe("SdkMcpConnector and the upstream session, to a 2026-07-28-only server 
   })
 
   const options = v2UpstreamOptions
+  /** An upstream session to the server, through the DTMA's Streamable HTTP connector. */
+  const connected = () =>
+    makeSdkMcpConnector({ docker: new FakeDockerApi() })
+      .connect({ transport: "streamable_http", containerId: "c", endpoint: { hostPort: port, path: "/mcp" } }, { timeoutMs: 2_000 })
+      .pipe(Effect.flatMap((channel) => openUpstreamSession(channel, options)))
 
   it("opens it on the 2026-07-28 wire, lists its tools and calls one, with the headers the revision requires", async () => {
     const result = await run(
       Effect.scoped(
         Effect.gen(function* () {
-          const channel = yield* makeSdkMcpConnector({ docker: new FakeDockerApi() }).connect(
-            { transport: "streamable_http", containerId: "c", endpoint: { hostPort: port, path: "/mcp" } },
-            { timeoutMs: 2_000 },
-          )
-          const session = yield* openUpstreamSession(channel, options)
+          const session = yield* connected()
           const snapshot = yield* discover(session, { timeoutMs: 2_000, now: "2026-12-02T00:00:00.000Z" })
           const call = { jsonrpc: "2.0" as const, id: 5, method: "tools/call", params: { name: "échо", arguments: { text: "hi" } } }
           const echoed = yield* session.forward("s", call, { timeoutMs: 2_000 })
@@ -102,11 +103,7 @@ describe("SdkMcpConnector and the upstream session, to a 2026-07-28-only server 
     const heard = await run(
       Effect.scoped(
         Effect.gen(function* () {
-          const channel = yield* makeSdkMcpConnector({ docker: new FakeDockerApi() }).connect(
-            { transport: "streamable_http", containerId: "c", endpoint: { hostPort: port, path: "/mcp" } },
-            { timeoutMs: 2_000 },
-          )
-          const session = yield* openUpstreamSession(channel, options)
+          const session = yield* connected()
           const notes: Array<unknown> = []
           session.subscribe((n) => notes.push(n))
           // This session's own listen (the first test's, closed, counts too): changes published before it opens are not sent.
@@ -127,11 +124,7 @@ describe("SdkMcpConnector and the upstream session, to a 2026-07-28-only server 
     const answers = await run(
       Effect.scoped(
         Effect.gen(function* () {
-          const channel = yield* makeSdkMcpConnector({ docker: new FakeDockerApi() }).connect(
-            { transport: "streamable_http", containerId: "c", endpoint: { hostPort: port, path: "/mcp" } },
-            { timeoutMs: 2_000 },
-          )
-          const session = yield* openUpstreamSession(channel, options)
+          const session = yield* connected()
           const snapshot = yield* discover(session, { timeoutMs: 2_000, now: "2026-12-02T00:00:00.000Z" })
           const call = (id: number, region: string) => ({
             jsonrpc: "2.0" as const,
