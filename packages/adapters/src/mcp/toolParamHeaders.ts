@@ -88,6 +88,8 @@ export const paramText = (value: unknown): string | undefined => {
   return String(value)
 }
 
+const MAX_LISTINGS_AWAITED = 64
+
 /** The name of the header that mirrors an annotated property. */
 export const paramHeaderName = (header: ParamHeader): string => `Mcp-Param-${header.name}`
 
@@ -103,7 +105,10 @@ export const makeToolParamHeaders = (encode: (value: string) => string) => {
   const byTool = new Map<string, ReadonlyArray<ParamHeader>>()
   return {
     sent: (message: JsonRpcMessage): void => {
-      if (isRequest(message) && message.method === "tools/list") lists.add(message.id)
+      if (!isRequest(message) || message.method !== "tools/list") return
+      lists.add(message.id)
+      // A listing never answered (abandoned, timed out) is forgotten once enough newer ones are waited for.
+      if (lists.size > MAX_LISTINGS_AWAITED) lists.delete(lists.values().next().value!)
     },
     saw: (message: JsonRpcMessage): void => {
       if (!isResponse(message) || message.id === null || !lists.delete(message.id) || !("result" in message)) return
