@@ -267,10 +267,12 @@ export const makeMcpProxy = (deps: McpProxyDeps): McpProxy => {
   /**
    * A 2026-07-28 request: no session, its own answer. It is served by a session of its own (never
    * named, gone once the request ends) on the same path as a 2025-era client's requests — grants,
-   * audit, rate limits, revocation and traces alike — without its envelope, which the server does
-   * not know. Closing its answer cancels it. A `tools/call`'s `Mcp-Param-{Name}` headers are first
-   * checked against its arguments, by the called tool's `x-mcp-header` annotations as the endpoint
-   * lists it to the caller (`paramHeaders.ts`); they go no further (the server speaks 2025-era MCP).
+   * audit, rate limits, revocation and traces alike — its envelope kept aside (`wire`): a 2025-era
+   * server never sees it, one that speaks 2026-07-28 gets it back (`answerRequest`). Closing its
+   * answer cancels it. A `tools/call`'s `Mcp-Param-{Name}` headers are first checked against its
+   * arguments, by the called tool's `x-mcp-header` annotations as the endpoint lists it to the caller
+   * (`paramHeaders.ts`); they go no further (toward a server that speaks 2026-07-28 over HTTP, the
+   * DTMA's connection sends its own, from the tool's listing: `toolParamHeaders.ts`).
    */
   const serveModern = (ctx: Context, to: Addressed, era: Extract<Era, { era: "modern" }>): Promise<void> | undefined => {
     const { message, envelope } = era
