@@ -2,7 +2,8 @@
 // `node bench/profileCalls.ts [checkout] [clients] [seconds] [operator|agent|both]`
 // starts the checkout's DTMA (this one by default) under `node --cpu-prof`, has `clients` SDK
 // sessions call server-everything's `echo` (2 s warm-up, then `seconds` measured) with the operator
-// key, an agent token granted the server, or each in turn (`both`: what agent authorization costs),
+// key, an agent token granted the server, or each in turn (`both`: what agent authorization costs;
+// two windows each),
 // and prints the profile of each measured window by cost group (bench/lib/costGroups.ts) in µs per
 // call, the heaviest frames, and the DTMA's CPU per call from /proc over the same window. The
 // profiler slows the DTMA (about twice): compare groups and shares, and read the /proc figure of an
@@ -21,7 +22,9 @@ const [checkout = ".", clientsArg, secondsArg, callersArg = "operator"] = proces
 const clients = Number(clientsArg ?? 8)
 const seconds = Number(secondsArg ?? 8)
 if (!["operator", "agent", "both"].includes(callersArg)) throw new Error(`callers: operator, agent or both, not ${callersArg}`)
-const callers = callersArg === "both" ? (["operator", "agent"] as const) : ([callersArg as "operator" | "agent"] as const)
+// `both`: four windows, operator, agent, agent, operator, each arm's summed, so that a drift of the
+// machine (or the DTMA's own warming up) over the run falls on both arms alike.
+const callers = callersArg === "both" ? (["operator", "agent", "agent", "operator"] as const) : ([callersArg as "operator" | "agent"] as const)
 const run = scriptRun("prof")
 const { runId, profileDir } = run
 
@@ -51,16 +54,36 @@ try {
   const path = join(profileDir, file)
   console.log(`checkout ${resolve(checkout)}, ${clients} clients, ${seconds} s a window`)
   console.log(`load average (1 / 5 / 15 min): ${loadAtStart} at the start, ${loadNow()} at the end; profile ${path}`)
-  const perCall = windows.map(({ caller, window, result }) => {
-    const calls = result.latencyMs.n
-    const groups = new Map(costByGroup(path, { window }).map((g) => [g.group as string, (g.ms * 1000) / calls]))
-    const frames = new Map(summarizeProfile(path, { window, topN: 400 }).topSelf.map((f) => [f.frame, (f.selfMs * 1000) / calls]))
+  /** Adds `ms` at each key of `entries` into `into`. */
+  const addInto = (into: Map<string, number>, entries: Iterable<readonly [string, number]>) => {
+    for (const [key, ms] of entries) into.set(key, (into.get(key) ?? 0) + ms)
+  }
+  const arms = new Map<string, { calls: number; seconds: number; errors: number; probed: number; groups: Map<string, number>; frames: Map<string, number> }>()
+  for (const { caller, window, result } of windows) {
+    const arm = arms.get(caller) ?? { calls: 0, seconds: 0, errors: 0, probed: 0, groups: new Map(), frames: new Map() }
+    arm.calls += result.latencyMs.n
+    arm.seconds += result.latencyMs.n / result.perSecond
+    arm.errors += result.errors
+    arm.probed += result.probed ?? Number.NaN
+    addInto(
+      arm.groups,
+      costByGroup(path, { window }).map((g) => [g.group, g.ms] as const),
+    )
+    addInto(
+      arm.frames,
+      summarizeProfile(path, { window, topN: 400 }).topSelf.map((f) => [f.frame, f.selfMs] as const),
+    )
+    arms.set(caller, arm)
+  }
+  const perCall = [...arms].map(([caller, arm]) => {
+    const perCallUs = (ms: Map<string, number>) => new Map([...ms].map(([key, v]) => [key, (v * 1000) / arm.calls]))
+    const groups = perCallUs(arm.groups)
     console.log(
-      `${caller}: ${calls} calls, ${Math.round(result.perSecond)}/s, ${result.errors} errors; ` +
-        `DTMA CPU per call (/proc, under the profiler) ${Math.round(((result.probed ?? Number.NaN) * 1e6) / calls)} µs, ` +
+      `${caller}: ${arm.calls} calls, ${Math.round(arm.calls / arm.seconds)}/s, ${arm.errors} errors; ` +
+        `DTMA CPU per call (/proc, under the profiler) ${Math.round((arm.probed * 1e6) / arm.calls)} µs, ` +
         `profiled busy ${Math.round([...groups.values()].reduce((a, b) => a + b, 0))} µs`,
     )
-    return { caller, groups, frames }
+    return { caller, groups, frames: perCallUs(arm.frames) }
   })
   /** Rows of `key` → µs per call in each window, heaviest (or, for two windows, most changed) first. */
   const table = (title: string, of: (w: (typeof perCall)[number]) => ReadonlyMap<string, number>, rows: number) => {

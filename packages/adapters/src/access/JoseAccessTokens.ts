@@ -15,7 +15,7 @@ import {
 } from "@dtma/domain"
 import { keySetOf, type KeySet, type KeySource } from "./keySets.ts"
 import { refusalOf } from "./tokenRefusal.ts"
-import { digestOf, makeVerifiedTokenCache } from "./verifiedTokenCache.ts"
+import { makeDigestMemo, makeVerifiedTokenCache } from "./verifiedTokenCache.ts"
 
 /** Only these: `none` and every HMAC algorithm are refused before any key is looked at. */
 export const ALLOWED_ALGORITHMS = ["EdDSA", "ES256", "RS256"] as const
@@ -80,6 +80,7 @@ export const makeJoseAccessTokens = (options: JoseAccessTokensOptions): JoseAcce
   const maxLifetime = options.maxTokenLifetimeSeconds ?? 86_400
   const maxLength = options.maxTokenLength ?? 8_192
   const cache = makeVerifiedTokenCache(options.cacheMaxEntries ?? 10_000)
+  const digestOf = makeDigestMemo()
   const keySets = new Map<string, KeySet>()
   for (const { issuer, keys } of options.issuers) {
     if (keySets.has(issuer)) throw new Error(`issuer ${issuer} is configured twice`)
@@ -172,7 +173,7 @@ export const makeJoseAccessTokens = (options: JoseAccessTokensOptions): JoseAcce
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const token = Redacted.value(redacted)
         if (token.length > maxLength) return refuse("malformed", `the token is longer than ${maxLength} characters`)
-        const digest = digestOf(token)
+        const digest = digestOf(redacted)
         const answer = known(digest, now)
         if (answer !== undefined) return Effect.fromResult(answer)
         return verifyCold(token, now).pipe(
@@ -180,10 +181,7 @@ export const makeJoseAccessTokens = (options: JoseAccessTokensOptions): JoseAcce
           Effect.flatMap(unlessRevoked),
         )
       }),
-    verifyKnown: (redacted, now) => {
-      const token = Redacted.value(redacted)
-      return token.length > maxLength ? undefined : known(digestOf(token), now)
-    },
+    verifyKnown: (redacted, now) => (Redacted.value(redacted).length > maxLength ? undefined : known(digestOf(redacted), now)),
     stats: () => ({ signatureChecks, cacheHits, cached: cache.size }),
   }
 }

@@ -195,6 +195,32 @@ describe("JoseAccessTokens", () => {
       expect(tokens.stats().signatureChecks).toBe(4)
     })
 
+    it("answers one Redacted presented again (a connection's token) as it answers the token: expiry, revocation and the bound still hold", async () => {
+      const tokens = verifier({ cacheMaxEntries: 1 })
+      const token = await sign(ed, claims({ exp: Math.floor(time.now() / 1000) + 100 }))
+      const held = Redacted.make(token)
+      await time.run(tokens.verify(held))
+      expect(tokens.verifyKnown(held, time.now())).toMatchObject({ _tag: "Success" })
+      expect(tokens.verifyKnown(Redacted.make(token), time.now())).toMatchObject({ _tag: "Success" })
+      // Forgotten past the bound: the same Redacted is not known, and is verified again.
+      await verify(tokens, await sign(ed, claims({ jti: "tok-2" })))
+      expect(tokens.verifyKnown(held, time.now())).toBeUndefined()
+      await time.run(tokens.verify(held))
+      expect(tokens.stats().signatureChecks).toBe(3)
+      await time.run(revocations.revokeToken("tok-1"))
+      expect(tokens.verifyKnown(held, time.now())).toMatchObject({ _tag: "Failure", failure: { reason: "revoked" } })
+      expect(await time.failure(tokens.verify(held))).toMatchObject({ reason: "revoked" })
+    })
+
+    it("refuses one Redacted presented again once its token expires", async () => {
+      const tokens = verifier()
+      const held = Redacted.make(await sign(ed, claims({ exp: Math.floor(time.now() / 1000) + 10 })))
+      await time.run(tokens.verify(held))
+      await time.advance(40_000)
+      expect(tokens.verifyKnown(held, time.now())).toMatchObject({ _tag: "Failure", failure: { reason: "expired" } })
+      expect(await time.failure(tokens.verify(held))).toMatchObject({ reason: "expired" })
+    })
+
     it("never caches a refusal", async () => {
       const tokens = verifier()
       const token = await sign(ed, claims({ aud: "https://other.test" }))

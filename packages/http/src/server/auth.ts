@@ -88,13 +88,26 @@ export const authenticate = (options: AuthenticateOptions): Middleware => {
   const operatorOf = makeOperatorCheck(options.operatorKeys)
   const clock = options.now ?? Date.now
   /**
+   * The token each connection presented last, made `Redacted` once: a client repeats its token on
+   * every request of a connection, and the verifier knows a `Redacted` it has seen (its digest is
+   * worked out once, not on every call). Held weakly, by the socket: gone with the connection.
+   */
+  const lastToken = new WeakMap<object, Redacted.Redacted<string>>()
+  const redactedFor = (connection: object, token: string): Redacted.Redacted<string> => {
+    const last = lastToken.get(connection)
+    if (last !== undefined && Redacted.value(last) === token) return last
+    const redacted = Redacted.make(token)
+    lastToken.set(connection, redacted)
+    return redacted
+  }
+  /**
    * The agent, or why its token is refused; anything else (a defect) is thrown, for the error
    * boundary. A token verified before (every agent request but its first) is answered by
    * `verifyKnown`, synchronously: no fiber, no effect, no turn of the event loop. Otherwise a
    * fiber runs `verify`, polled at once in case it needed nothing asynchronous.
    */
-  const verify = (token: string): Result.Result<AgentIdentity, TokenRefused> | Promise<Result.Result<AgentIdentity, TokenRefused>> => {
-    const redacted = Redacted.make(token)
+  const verify = (connection: object, token: string): Result.Result<AgentIdentity, TokenRefused> | Promise<Result.Result<AgentIdentity, TokenRefused>> => {
+    const redacted = redactedFor(connection, token)
     const known = options.access.verifyKnown(redacted, clock())
     if (known !== undefined) return known
     const settled = (exit: Exit.Exit<Result.Result<AgentIdentity, TokenRefused>>) => {
@@ -136,7 +149,7 @@ export const authenticate = (options: AuthenticateOptions): Middleware => {
       requestStateOf(ctx).caller = operator
       return next()
     }
-    const pending = verify(presented)
+    const pending = verify(ctx.req.socket, presented)
     const verified = pending instanceof Promise ? await pending : pending
     if (Result.isSuccess(verified)) {
       requestStateOf(ctx).caller = verified.success
@@ -177,7 +190,7 @@ export const authenticate = (options: AuthenticateOptions): Middleware => {
       requestStateOf(ctx).caller = operator
       return next()
     }
-    const verified = await verify(presented)
+    const verified = await verify(ctx.req.socket, presented)
     if (Result.isSuccess(verified)) {
       requestStateOf(ctx).caller = verified.success
       ctx.status = 403

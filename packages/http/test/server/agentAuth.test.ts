@@ -1,3 +1,4 @@
+import http from "node:http"
 import { Effect } from "effect"
 import type { Grants } from "@dtma/domain"
 import { afterEach, describe, expect, it } from "vitest"
@@ -87,6 +88,38 @@ describe("agent tokens at the edge", () => {
     const res = await post(bearer(token))
     expect(res.status).toBe(401)
     expect(res.headers.get("www-authenticate")).toContain("The access token is refused (revoked)")
+  })
+
+  it("are told apart on one connection: each request is its own token's, and a revocation holds on the connection that used it", async () => {
+    await start()
+    const connection = new http.Agent({ keepAlive: true, maxSockets: 1 })
+    const onConnection = (token: string) =>
+      new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+        const req = http.request(`${app.base}/mcp-servers/mcp-a/mcp`, {
+          method: "POST",
+          agent: connection,
+          headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...bearer(token) },
+        })
+        req.on("response", (res) => {
+          res.resume()
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }))
+        })
+        req.on("error", reject)
+        req.end(JSON.stringify(INIT))
+      })
+    try {
+      const first = await mint()
+      const other = await Effect.runPromise(
+        app.agentAccess.tokens.mint({ sub: "agent-2", grants: [{ target: { server: "mcp-b" }, tools: ["*"], prompts: ["*"], resources: true }] }),
+      )
+      expect(await onConnection(first)).toEqual({ status: 200, reused: false })
+      expect(await onConnection(other)).toEqual({ status: 403, reused: true })
+      expect(await onConnection(first)).toEqual({ status: 200, reused: true })
+      await Effect.runPromise(app.agentAccess.access.revokeAgent("agent-1"))
+      expect(await onConnection(first)).toEqual({ status: 401, reused: true })
+    } finally {
+      connection.destroy()
+    }
   })
 
   it("answer 503 with Retry-After when the token's issuer keys cannot be fetched: the token may be fine", async () => {
