@@ -38,6 +38,6 @@ export { DEFAULT_AUDIT_FILES, DEFAULT_AUDIT_LOG, DEFAULT_AUDIT_MAX_BYTES, makeFi
 export type { FileAuditLog, FileAuditLogOptions, FileAuditLogStats } from "./audit/FileAuditLog.ts"
 export { DEFAULT_AUDIT_PATH, makeAgentopiaAuditShipping } from "./agentopia/AgentopiaAuditShipping.ts"
 export type { AgentopiaAuditShipping, AgentopiaAuditShippingOptions, AuditDropReason, AuditShippingStats } from "./agentopia/AgentopiaAuditShipping.ts"
-export { makeToolParamHeaders, paramHeaderName, paramHeadersOf, paramText, valueAt } from "./mcp/toolParamHeaders.ts"
-export type { ParamHeader, ParamHeaders, ToolParamHeaders } from "./mcp/toolParamHeaders.ts"
+export { makeToolParamHeaders, paramHeadersOf, paramText, valueAt } from "./mcp/toolParamHeaders.ts"
+export type { ParamHeader, ParamHeaders } from "./mcp/toolParamHeaders.ts"
 export { encodeHeaderValue } from "./mcp/modernHeaders.ts"
