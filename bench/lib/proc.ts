@@ -69,6 +69,15 @@ export const rssBytes = (pid: number): number => {
   return Number(kb ?? Number.NaN) * 1024
 }
 
+/** Where a process's resident memory is (`/proc/<pid>/smaps_rollup`), in bytes: anonymous (heaps) and file-backed (code, libraries). */
+export const residentBytes = (pid: number): { readonly rss: number; readonly anonymous: number; readonly fileBacked: number } => {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8")
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB$`, "m").exec(rollup)?.[1] ?? Number.NaN) * 1024
+  const rss = kb("Rss")
+  const anonymous = kb("Anonymous")
+  return { rss, anonymous, fileBacked: rss - anonymous }
+}
+
 /** A container's memory from its cgroup: usage, the working set `docker stats` shows (usage − inactive file cache), and RSS. */
 export interface ContainerMemory {
   readonly usageBytes: number

@@ -16,6 +16,7 @@ import { createApp } from "./server/createApp.ts"
 import { shutdownHooksOf } from "./server/drainGate.ts"
 import { checkCredentialStore } from "./composition/credentialsStartup.ts"
 import { startHeartbeatLoop, type HeartbeatLoop } from "./composition/heartbeatLoop.ts"
+import { startIdleMemoryTrim } from "./composition/idleMemoryTrim.ts"
 import { listen } from "./composition/listen.ts"
 import { loadConfig } from "./composition/loadConfig.ts"
 import { createLogger, type Logger } from "./composition/logger.ts"
@@ -123,6 +124,7 @@ const main = async (): Promise<void> => {
   answerClientErrors(server)
   await once(server, "listening")
   logger.info({ host: config.host, port: config.port, https: tls !== null }, "DTMA listening")
+  startIdleMemoryTrim(logger)
 
   let loop: HeartbeatLoop | null = null
   if (heartbeatEnabled(config)) {
