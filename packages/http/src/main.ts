@@ -124,7 +124,7 @@ const main = async (): Promise<void> => {
   answerClientErrors(server)
   await once(server, "listening")
   logger.info({ host: config.host, port: config.port, https: tls !== null }, "DTMA listening")
-  startIdleMemoryTrim(logger)
+  startIdleMemoryTrim(logger, () => shutdownHooksOf(app)?.gate.begun() ?? 0)
 
   let loop: HeartbeatLoop | null = null
   if (heartbeatEnabled(config)) {

@@ -10,6 +10,8 @@ export interface IdleMemoryTrimOptions {
   readonly rss: () => number
   /** The share of the time since the last look the event loop was busy (0–1). */
   readonly busyShare: () => number
+  /** Calls begun since the start: idle means none begun since the last look (a deploy waiting on Docker leaves the loop idle). */
+  readonly callsBegun: () => number
   readonly logger: Pick<Logger, "info">
   /** How much RSS must have grown since the last trim (or the start) to try one; default 16 MB. */
   readonly growthBytes?: number
@@ -18,7 +20,7 @@ export interface IdleMemoryTrimOptions {
 }
 
 export interface IdleMemoryTrim {
-  /** One look: trims when RSS grew by `growthBytes` and the loop was idle since the last look. Whether it trimmed. */
+  /** One look: trims when RSS grew by `growthBytes` and the DTMA was idle since the last look. Whether it trimmed. */
   check(): boolean
 }
 
@@ -30,21 +32,24 @@ export interface IdleMemoryTrim {
  * (docs/performance.md, issue 16): 263 MB of RSS after the bench's load figures, of which V8's heap
  * was 60 MB and 110 MB were pooled pages; one such collection brought it to 134 MB.
  *
- * So, at each look, when RSS grew by `growthBytes` since the last trim (or the start) and the event
- * loop was idle since the last look, one memory-reducing collection (`gc` of flavour `last-resort`).
- * It stops the loop for its length (about 90 ms per 100 MB of heap here), which is why it waits for
- * idle; it runs once per such growth, whether it gave back anything or not (the new RSS is the next
+ * So, at each look, when RSS grew by `growthBytes` since the last trim (or the start) and the DTMA
+ * was idle since the last look (no call begun, the event loop busy under `idleBelow`), one
+ * memory-reducing collection (`gc` of flavour `last-resort`: two full collections). It stops the
+ * loop while it runs (100–300 ms at a 50 MB heap on two busy cores), which is why it waits for idle;
+ * it runs once per such growth, whether it gave back anything or not (the new RSS is the next
  * baseline), so memory the DTMA really holds costs one collection, not one per look.
  */
 export const makeIdleMemoryTrim = (options: IdleMemoryTrimOptions): IdleMemoryTrim => {
   const growth = options.growthBytes ?? 16 * MB
   const idleBelow = options.idleBelow ?? 0.05
   let baseline = options.rss()
+  let callsBegun = options.callsBegun()
   return {
     check: () => {
-      const busy = options.busyShare()
+      const idle = options.busyShare() < idleBelow && options.callsBegun() === callsBegun
+      callsBegun = options.callsBegun()
       const rss = options.rss()
-      if (rss - baseline < growth || busy >= idleBelow) {
+      if (rss - baseline < growth || !idle) {
         baseline = Math.min(baseline, rss)
         return false
       }
@@ -61,7 +66,11 @@ export const makeIdleMemoryTrim = (options: IdleMemoryTrimOptions): IdleMemoryTr
 }
 
 /** `makeIdleMemoryTrim` on this process, looking every `everyMs` (default 10 s), on a timer that keeps no process alive. */
-export const startIdleMemoryTrim = (logger: IdleMemoryTrimOptions["logger"] & Pick<Logger, "debug">, everyMs = 10_000): void => {
+export const startIdleMemoryTrim = (
+  logger: IdleMemoryTrimOptions["logger"] & Pick<Logger, "debug">,
+  callsBegun: IdleMemoryTrimOptions["callsBegun"],
+  everyMs = 10_000,
+): void => {
   const gc = globalThis.gc
   if (gc === undefined) {
     logger.debug("node runs without --expose-gc (scripts/start.sh sets it): memory a burst leaves behind is not given back when idle")
@@ -77,6 +86,7 @@ export const startIdleMemoryTrim = (logger: IdleMemoryTrimOptions["logger"] & Pi
       since = now
       return share
     },
+    callsBegun,
     logger,
   })
   setInterval(() => trim.check(), everyMs).unref()

@@ -12,6 +12,8 @@ export interface DrainGate {
   drain(timeoutMs: number): Promise<number>
   /** Calls (requests other than listening event streams) being answered. */
   readonly inFlight: () => number
+  /** Calls begun since the start (an idle DTMA begins none). */
+  readonly begun: () => number
 }
 
 const SHUTTING_DOWN = "The DTMA is shutting down; retry shortly."
@@ -32,12 +34,14 @@ const refuse = (ctx: Context): void => {
 export const makeDrainGate = (): DrainGate => {
   let draining = false
   let inFlight = 0
+  let begun = 0
   const waiting = new Set<() => void>()
 
   const middleware: Middleware = async (ctx, next) => {
     if (draining) return refuse(ctx)
     if (isListeningStream(ctx)) return next()
     inFlight++
+    begun++
     // `close` comes once the answer is sent or the connection is gone, also for handlers that write
     // to the response themselves (the MCP proxy).
     ctx.res.once("close", () => {
@@ -61,7 +65,7 @@ export const makeDrainGate = (): DrainGate => {
     })
   }
 
-  return { middleware, drain, inFlight: () => inFlight }
+  return { middleware, drain, inFlight: () => inFlight, begun: () => begun }
 }
 
 /** What a shutdown needs of an app: its gate, and how to end its MCP client sessions (their event streams). */

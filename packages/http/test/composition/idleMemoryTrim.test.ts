@@ -8,7 +8,7 @@ const MB = 1024 * 1024
 
 /** A process whose RSS and busy share the test sets; `collect` gives back `reclaimable` MB. */
 const setup = (startMB = 120) => {
-  const state = { rssMB: startMB, busy: 0, reclaimableMB: 0, collections: 0 }
+  const state = { rssMB: startMB, busy: 0, calls: 0, reclaimableMB: 0, collections: 0 }
   const { logger, lines } = capturingLogger()
   const trim = makeIdleMemoryTrim({
     collect: () => {
@@ -18,6 +18,7 @@ const setup = (startMB = 120) => {
     },
     rss: () => state.rssMB * MB,
     busyShare: () => state.busy,
+    callsBegun: () => state.calls,
     logger,
   })
   return { state, trim, lines }
@@ -36,6 +37,16 @@ describe("giving memory back when idle after a burst", () => {
     expect(trim.check()).toBe(true)
     expect(state).toMatchObject({ rssMB: 160, collections: 1 })
     expect(JSON.parse(lines.at(-1) ?? "{}")).toMatchObject({ rssBeforeMB: 260, rssAfterMB: 160, msg: "idle after a burst: gave memory back to the system" })
+  })
+
+  it("waits while calls begin, even when the loop is idle (a deploy waiting on Docker)", () => {
+    const { state, trim } = setup()
+    state.rssMB = 200
+    state.calls = 1
+    expect(trim.check()).toBe(false)
+    state.calls = 2
+    expect(trim.check()).toBe(false)
+    expect(trim.check()).toBe(true)
   })
 
   it("collects once per growth: memory the DTMA really holds costs one collection, not one per look", () => {

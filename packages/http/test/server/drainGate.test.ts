@@ -59,6 +59,8 @@ describe("the drain gate", () => {
     release()
     expect(await (await slow).json()).toEqual({ ok: "/slow" })
     expect(await draining).toBe(0)
+    // The call let in counts as begun; those refused while draining do not.
+    expect(gate.begun()).toBe(1)
   })
 
   it("does not wait for listening event streams, and gives up on calls after the timeout", async () => {
@@ -66,6 +68,7 @@ describe("the drain gate", () => {
     const stream = await fetch(`${url}/events`, { headers: { accept: "text/event-stream" } })
     expect(stream.status).toBe(200)
     expect(gate.inFlight()).toBe(0)
+    expect(gate.begun()).toBe(0)
     expect(await gate.drain(1_000)).toBe(0)
 
     const other = await served()
