@@ -104,7 +104,7 @@ export const measureCallOverhead = async (ctx: BenchContext): Promise<CallOverhe
     for (const n of AUTHORIZATION_CLIENTS) {
       const [operators, agents] = await Promise.all([operator(n), agent(n)])
       const arms = { a: operators.map((c) => echoCall(c.client)), b: agents.map((c) => echoCall(c.client)) }
-      const rounds = Math.max(2, Math.round(ctx.plan.callDurationMs / segmentMs))
+      const rounds = ctx.plan.authorizationRounds
       const result = await alternating(arms, { warmupMs: ctx.plan.callWarmupMs, segmentMs, rounds, probe: dtmaCpu(ctx) })
       await Promise.all([...operators, ...agents].map((c) => c.close()))
       authorization.push({ clients: n, segmentMs, ...result })

@@ -65,11 +65,14 @@ export const makeIdleMemoryTrim = (options: IdleMemoryTrimOptions): IdleMemoryTr
   }
 }
 
-/** `makeIdleMemoryTrim` on this process, looking every `everyMs` (default 10 s), on a timer that keeps no process alive. */
+/**
+ * `makeIdleMemoryTrim` on this process, looking every `everyMs` (default 5 s: memory is given back
+ * 5–10 s after a burst), on a timer that keeps no process alive.
+ */
 export const startIdleMemoryTrim = (
   logger: IdleMemoryTrimOptions["logger"] & Pick<Logger, "debug">,
   callsBegun: IdleMemoryTrimOptions["callsBegun"],
-  everyMs = 10_000,
+  everyMs = 5_000,
 ): void => {
   const gc = globalThis.gc
   if (gc === undefined) {
