@@ -71,9 +71,9 @@ describe("giving memory back when idle after a burst", () => {
 })
 
 describe("the DTMA's node flags", () => {
-  it("expose gc, and that collection gives back the pages a burst left (a real node with those flags)", () => {
+  it("expose gc and keep compiled code, and that collection gives back the pages a burst left (a real node with those flags)", () => {
     const flags = dtmaNodeFlags()
-    expect(flags).toContain("--expose-gc")
+    expect(flags).toEqual(expect.arrayContaining(["--expose-gc", "--no-flush-bytecode"]))
     // A burst of 32 lists alive at once, then idle: V8 keeps the pages; one memory-reducing collection gives them back.
     const script = `
       let live = []
