@@ -63,12 +63,6 @@ export const loadNow = (): string =>
     .map((x) => x.toFixed(2))
     .join(" / ")
 
-/** Resident memory of process `pid` (VmRSS), in bytes. */
-export const rssBytes = (pid: number): number => {
-  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]
-  return Number(kb ?? Number.NaN) * 1024
-}
-
 /** Where a process's resident memory is (`/proc/<pid>/smaps_rollup`), in bytes: anonymous (heaps) and file-backed (code, libraries). */
 export const residentBytes = (pid: number): { readonly rss: number; readonly anonymous: number; readonly fileBacked: number } => {
   const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8")

@@ -29,15 +29,17 @@ export interface IdleMemoryTrim {
  * grew into during a burst in a pool for reuse, and releases them only in a collection made to
  * reduce memory. Its memory reducer starts those only once it sees the allocation rate fall, which
  * it never sees in a process that went idle: no collection runs to sample the rate. Measured
- * (docs/performance.md, issue 16): 263 MB of RSS after the bench's load figures, of which V8's heap
- * was 60 MB and 110 MB were pooled pages; one such collection brought it to 134 MB.
+ * (docs/performance.md, issue 16): after the bench's load figures, 263 MB of RSS, of which V8's heap
+ * was 58 MB and its pooled pages 110 MB; with this, 123–125 MB.
  *
  * So, at each look, when RSS grew by `growthBytes` since the last trim (or the start) and the DTMA
  * was idle since the last look (no call begun, the event loop busy under `idleBelow`), one
  * memory-reducing collection (`gc` of flavour `last-resort`: two full collections). It stops the
  * loop while it runs (100–300 ms at a 50 MB heap on two busy cores), which is why it waits for idle;
  * it runs once per such growth, whether it gave back anything or not (the new RSS is the next
- * baseline), so memory the DTMA really holds costs one collection, not one per look.
+ * baseline), so memory the DTMA really holds costs one collection, not one per look. Such a
+ * collection also drops the bytecode of functions not running, unless `node` runs with
+ * `--no-flush-bytecode`, as `packages/http/node-flags` has it.
  */
 export const makeIdleMemoryTrim = (options: IdleMemoryTrimOptions): IdleMemoryTrim => {
   const growth = options.growthBytes ?? 16 * MB
@@ -46,8 +48,9 @@ export const makeIdleMemoryTrim = (options: IdleMemoryTrimOptions): IdleMemoryTr
   let callsBegun = options.callsBegun()
   return {
     check: () => {
-      const idle = options.busyShare() < idleBelow && options.callsBegun() === callsBegun
-      callsBegun = options.callsBegun()
+      const begun = options.callsBegun()
+      const idle = options.busyShare() < idleBelow && begun === callsBegun
+      callsBegun = begun
       const rss = options.rss()
       if (rss - baseline < growth || !idle) {
         baseline = Math.min(baseline, rss)
