@@ -1,29 +1,43 @@
-// A/B of the proxied call path of two DTMA checkouts (or two settings of one), interleaved so that a
-// busy machine weighs on both alike: `node bench/compare.ts <a> <b> [rounds]`, where each side is a
-// checkout's directory (its DTMA runs built, with its own node-flags: `dtmaLaunchArgs`; it needs its node_modules)
-// and may end in `+KEY=value,...` for environment, e.g. `. .+LOG_LEVEL=warn`. Prints, per concurrency
-// and side, the median over rounds of p50 latency, calls/s and the DTMA's CPU per call (its utime +
-// stime over each 2.5 s measured window ÷ the calls answered in it, µs), and the load averages.
+// A/B of the proxied call path of DTMA checkouts (or settings of one) and the references, interleaved
+// so that a busy machine weighs on every side alike: `node bench/compare.ts <side> <side> ... [rounds]`.
+// A side is a checkout's directory (its DTMA runs built, with its own node-flags: `dtmaLaunchArgs`; it
+// needs its node_modules), which may end in `+KEY=value,...` for environment, e.g. `. .+LOG_LEVEL=warn`;
+// or `floor`: bench/lib/floorProxy.ts, the least a proxy must do, in its own process; or `direct`: the
+// bench's client on the container's attach stream, no process between. Each side has its own
+// server-everything container. Prints, per concurrency and side, the median over rounds of p50
+// latency, calls/s and the proxy's CPU per call (its utime + stime over each 2.5 s measured window ÷
+// the calls answered in it, µs), and the load averages.
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { deployStdio, EVERYTHING_IMAGE } from "./context.ts"
-import { cleanUp, cleanUpOnSignals } from "./lib/cleanup.ts"
-import { startBenchDtma, type BenchDtma } from "./lib/dtma.ts"
+import { cleanUp, cleanUpOnSignals, onCleanup } from "./lib/cleanup.ts"
+import { startBenchDtma } from "./lib/dtma.ts"
 import { closedLoop } from "./lib/load.ts"
-import { echoCall, streamableHttp } from "./lib/mcpClients.ts"
+import { connectWhenReady, directStdio, echoCall, floorProxied, streamableHttp, type Connected } from "./lib/mcpClients.ts"
 import { cpuProbe, loadNow } from "./lib/proc.ts"
 
-const [a, b, roundsArg] = process.argv.slice(2)
-if (a === undefined || b === undefined) throw new Error("usage: node bench/compare.ts <checkout>[+K=v,...] <checkout>[+K=v,...] [rounds]")
-const rounds = Number(roundsArg ?? 5)
+const args = process.argv.slice(2)
+const specs = args.filter((x) => !/^\d+$/.test(x))
+if (specs.length < 2) throw new Error("usage: node bench/compare.ts <checkout>[+K=v,...] | floor | direct ... [rounds]")
+const rounds = Number(args.find((x) => /^\d+$/.test(x)) ?? 5)
 const levels = [1, 8, 32]
 const runId = `cmp${Date.now().toString(36)}`
 const runDir = mkdtempSync(join(tmpdir(), `dtma-${runId}-`))
 const loadAtStart = loadNow()
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? Number.NaN
 
-const sideOf = (spec: string, label: string) => {
+/** A path to a server-everything of its own: how to open `n` clients, and which process to charge. */
+interface Side {
+  readonly label: string
+  readonly pid?: number
+  open(n: number): Promise<ReadonlyArray<Connected>>
+}
+
+const sessions = (url: string, headers: Record<string, string>) => (n: number) =>
+  Promise.all(Array.from({ length: n }, () => connectWhenReady(() => streamableHttp(url, headers), 30_000)))
+
+const checkoutSide = async (spec: string, index: number): Promise<Side> => {
   const [dir = ".", env = ""] = spec.split("+")
   const vars = Object.fromEntries(
     env
@@ -32,27 +46,38 @@ const sideOf = (spec: string, label: string) => {
       // Split at the first "=" only: a value may hold one (NODE_OPTIONS=--max-semi-space-size=8).
       .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)] as const),
   )
-  return { label, checkout: resolve(dir), env: vars }
+  const dtma = await startBenchDtma({ runDir, scope: `bench-${runId}-${index}`, checkout: resolve(dir), env: vars })
+  const name = `${runId}-${index}`
+  await deployStdio(dtma, name, EVERYTHING_IMAGE)
+  return { label: spec, pid: dtma.pid, open: sessions(`${dtma.url}/mcp-servers/${name}/mcp`, { authorization: `Bearer ${dtma.token}` }) }
+}
+
+const floorSide = async (index: number): Promise<Side> => {
+  const floor = await floorProxied({ image: EVERYTHING_IMAGE, name: `${runId}-floor-${index}`, runId })
+  return { label: "floor", pid: floor.pid, open: sessions(floor.url, {}) }
+}
+
+const directSide = async (index: number): Promise<Side> => {
+  const direct = await directStdio({ image: EVERYTHING_IMAGE, name: `${runId}-direct-${index}`, runId })
+  onCleanup("the direct client", () => direct.close())
+  const shared: Connected = { client: direct.client, close: async () => undefined }
+  return { label: "direct", open: async (n) => Array.from({ length: n }, () => shared) }
 }
 
 cleanUpOnSignals()
 try {
-  const sides: Array<{ label: string; dtma: BenchDtma; url: string }> = []
-  for (const side of [sideOf(a, `A ${a}`), sideOf(b, `B ${b}`)]) {
-    const dtma = await startBenchDtma({ runDir, scope: `bench-${runId}-${sides.length}`, checkout: side.checkout, env: side.env })
-    const name = `${runId}-${sides.length}`
-    await deployStdio(dtma, name, EVERYTHING_IMAGE)
-    sides.push({ label: side.label, dtma, url: `${dtma.url}/mcp-servers/${name}/mcp` })
+  const sides: Array<Side> = []
+  for (const [index, spec] of specs.entries()) {
+    sides.push(await (spec === "floor" ? floorSide(index) : spec === "direct" ? directSide(index) : checkoutSide(spec, index)))
   }
   const samples = new Map<string, { p50: Array<number>; rate: Array<number>; cpu: Array<number> }>()
   for (let round = 0; round < rounds; round++) {
     for (const n of levels) {
       for (const side of sides) {
-        const clients = await Promise.all(Array.from({ length: n }, () => streamableHttp(side.url, { authorization: `Bearer ${side.dtma.token}` })))
-        const probe = cpuProbe(side.dtma.pid)
+        const clients = await side.open(n)
         const result = await closedLoop(
           clients.map((c) => echoCall(c.client)),
-          { warmupMs: 500, durationMs: 2_500, probe },
+          { warmupMs: 500, durationMs: 2_500, ...(side.pid === undefined ? {} : { probe: cpuProbe(side.pid) }) },
         )
         const cpuUs = ((result.probed ?? Number.NaN) * 1e6) / Math.max(1, result.latencyMs.n)
         await Promise.all(clients.map((c) => c.close()))
@@ -66,8 +91,11 @@ try {
     console.error(`compare: round ${round + 1}/${rounds}`)
   }
   console.log(`load average (1 / 5 / 15 min): ${loadAtStart} at the start, ${loadNow()} at the end`)
-  console.log("clients\tside\tp50 ms\tcalls/s\tDTMA CPU µs/call")
-  for (const [key, s] of samples) console.log(`${key}\t${median(s.p50).toFixed(3)}\t${Math.round(median(s.rate))}\t${Math.round(median(s.cpu))}`)
+  console.log("clients\tside\tp50 ms\tcalls/s\tCPU µs/call")
+  for (const [key, s] of samples) {
+    const cpu = median(s.cpu)
+    console.log(`${key}\t${median(s.p50).toFixed(3)}\t${Math.round(median(s.rate))}\t${Number.isNaN(cpu) ? "–" : Math.round(cpu)}`)
+  }
 } finally {
   await cleanUp()
   rmSync(runDir, { recursive: true, force: true })

@@ -1,3 +1,6 @@
+import { spawn } from "node:child_process"
+import { once } from "node:events"
+import { join } from "node:path"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
@@ -23,6 +26,42 @@ const connect = async (transport: Transport, timeoutMs = 60_000): Promise<Client
  * on its attach stream (no process between the client and Docker).
  */
 export const directStdio = async (options: { readonly image: string; readonly name: string; readonly runId: string }): Promise<Connected> => {
+  const { container, remove } = await stdioContainer(options)
+  const transport = await attachStdio(container.id)
+  await container.start()
+  const client = await connect(transport)
+  return {
+    client,
+    close: async () => {
+      await client.close()
+      await remove()
+    },
+  }
+}
+
+/**
+ * The floor of a proxied call: a container of `image` run as the DTMA runs a stdio server, behind
+ * bench/lib/floorProxy.ts (the least a proxy must do) in a process of its own; its Streamable HTTP
+ * endpoint's URL and that process's pid (whose CPU is the floor's).
+ */
+export const floorProxied = async (options: {
+  readonly image: string
+  readonly name: string
+  readonly runId: string
+}): Promise<{ readonly url: string; readonly pid: number; close(): Promise<void> }> => {
+  const { container, remove } = await stdioContainer(options)
+  const child = spawn(process.execPath, [join(import.meta.dirname, "floorProxy.ts"), container.id], { stdio: ["ignore", "pipe", "inherit"] })
+  const stop = async () => {
+    child.kill()
+    await remove()
+  }
+  onCleanup(`the floor proxy ${options.name}`, stop)
+  const [line] = (await once(child.stdout, "data")) as [Buffer]
+  return { url: `http://127.0.0.1:${line.toString("utf8").trim()}/mcp`, pid: child.pid ?? -1, close: stop }
+}
+
+/** A container of `image` created (not started) with the DTMA's stdio settings, and its removal (registered for clean-up). */
+const stdioContainer = async (options: { readonly image: string; readonly name: string; readonly runId: string }) => {
   const container = await docker.createContainer({
     name: options.name,
     Image: options.image,
@@ -37,16 +76,7 @@ export const directStdio = async (options: { readonly image: string; readonly na
   })
   const remove = () => container.remove({ force: true }).catch(() => undefined)
   onCleanup(`container ${options.name}`, remove)
-  const transport = await attachStdio(container.id)
-  await container.start()
-  const client = await connect(transport)
-  return {
-    client,
-    close: async () => {
-      await client.close()
-      await remove()
-    },
-  }
+  return { container, remove }
 }
 
 /** A client of a Streamable HTTP endpoint (the DTMA's, or supergateway's), one session each. */

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import type { AgentEndpointResult } from "../agentEndpoint.ts"
+import { callOverheadTargets, type CallOverheadResult, type CallPath, type CallRun } from "../callOverhead.ts"
 import type { DiscoveryRun } from "../discovery.ts"
 import type { ErasResult } from "../eras.ts"
 import type { LoadResult } from "../lib/load.ts"
@@ -140,5 +141,57 @@ describe("the discovery figure", () => {
 
   it("shows each way of asking with the DTMA's CPU per poll", () => {
     expect(renderReport({ ...results, discovery })).toContain("| 50 | full body, `Accept-Encoding: gzip` → 200 | 1 | 31 | 1000 | 1000 | 200 | 0 |")
+  })
+})
+
+describe("the call overhead's targets", () => {
+  const run = (path: CallPath, clients: number, p50: number, perSecond: number, proxyCpuUsPerCall?: number): CallRun => ({
+    path,
+    clients,
+    latencyMs: { n: perSecond * 8, p50, p99: p50 * 3, min: p50, max: p50 * 4, mean: p50 },
+    perSecond,
+    errors: 0,
+    firstError: null,
+    ...(proxyCpuUsPerCall === undefined ? {} : { proxyCpuUsPerCall }),
+  })
+  const overhead: CallOverheadResult = {
+    tool: "echo",
+    warmupMs: 2000,
+    durationMs: 8000,
+    runs: [
+      run("direct", 1, 0.6, 1500),
+      run("floor", 1, 2.1, 450, 400),
+      run("dtma", 1, 2.0, 420, 1000),
+      run("supergateway", 1, 4.5, 190),
+      run("direct", 8, 1.5, 4000),
+      run("floor", 8, 6, 1200, 220),
+      run("dtma", 8, 7, 1000, 140),
+      run("supergateway", 8, 13, 530),
+    ],
+    authorization: [],
+  }
+  const targets = callOverheadTargets(overhead)
+  const find = (text: string) => targets.find((t) => t.target.startsWith(text))
+
+  it("hold the DTMA to issue 16's one-client overhead, and say the floor proxy's beside it", () => {
+    expect(find("proxy p50 overhead ≤ 0.4 ms over direct, 1 client")).toEqual({
+      target: "proxy p50 overhead ≤ 0.4 ms over direct, 1 client",
+      measured: "1.4 ms (the floor proxy 1.5 ms)",
+      met: false,
+    })
+  })
+
+  it("hold its CPU per call to a quarter of the base's and its calls/s to a share of direct's, with the floor's", () => {
+    expect(find("DTMA CPU per call")).toEqual({
+      target: "DTMA CPU per call ≤ 151 µs (a quarter of 57fa4df's), 8 clients",
+      measured: "140 µs (the floor proxy 220 µs)",
+      met: true,
+    })
+    expect(find("calls/s through the DTMA")).toEqual({
+      target: "calls/s through the DTMA ≥ 32% of direct, 8 clients",
+      measured: "25% (1000 vs 4000/s; the floor proxy 30%)",
+      met: false,
+    })
+    expect(targets.filter((t) => t.target.includes("CPU per call") && t.target.includes("1 client"))).toEqual([])
   })
 })
