@@ -1,12 +1,16 @@
 // The floor of the closed-loop figures: a bare node:http server that answers what the DTMA answers
 // and does nothing else (no auth, audit, logging, proxying). `node bench/lib/floorServer.ts <port> <listBytes>`:
-// - `GET` with an `If-None-Match` naming its tag: a bodiless 304 (the discovery's), else a small JSON 200;
+// - `GET` with an `If-None-Match` naming its tag: a bodiless 304 (the discovery's), else a 200 with a small JSON,
+//   or with the bytes of the file `discoveryBody` when given (`node bench/lib/floorServer.ts <port> <listBytes> <file>`),
+//   gzipped once at start for a caller that accepts gzip, as the DTMA answers discovery;
 // - Streamable HTTP MCP on `POST`: `initialize` (a session id), `notifications/initialized` (202),
 //   `ping` (an empty result) and `tools/list` (a fixed body of about `listBytes`, serialised once:
 //   its id in front of the same bytes, as the DTMA writes a cached page); `DELETE` ends a session.
+import { readFileSync } from "node:fs"
 import { createServer } from "node:http"
+import { gzipSync } from "node:zlib"
 
-const [portArg = "0", listBytesArg = "179000"] = process.argv.slice(2)
+const [portArg = "0", listBytesArg = "179000", discoveryBodyFile] = process.argv.slice(2)
 const TAG = 'W/"0123456789abcdef"'
 const tool = (i: number) => ({
   name: `floor__tool-${i}`,
@@ -16,6 +20,8 @@ const tool = (i: number) => ({
 const tools: Array<ReturnType<typeof tool>> = []
 while (JSON.stringify(tools).length < Number(listBytesArg)) tools.push(tool(tools.length))
 const listTail = Buffer.from(`"result":${JSON.stringify({ tools })}}`)
+const discoveryBody = discoveryBodyFile === undefined ? Buffer.from('{"success":true,"data":{"servers":[]}}') : readFileSync(discoveryBodyFile)
+const discoveryGzipped = gzipSync(discoveryBody)
 
 const server = createServer((req, res) => {
   if (req.method === "GET") {
@@ -25,8 +31,16 @@ const server = createServer((req, res) => {
       res.end()
       return
     }
-    res.writeHead(200, { etag: TAG, "content-type": "application/json" })
-    res.end('{"success":true,"data":{"servers":[]}}')
+    const gzip = /\bgzip\b/.test(req.headers["accept-encoding"] ?? "")
+    const body = gzip ? discoveryGzipped : discoveryBody
+    res.writeHead(200, {
+      etag: TAG,
+      "content-type": "application/json",
+      "content-length": body.length,
+      vary: "Accept-Encoding",
+      ...(gzip ? { "content-encoding": "gzip" } : {}),
+    })
+    res.end(body)
     return
   }
   if (req.method === "DELETE") {

@@ -118,9 +118,10 @@ describe("the two protocol eras' part of the report", () => {
 })
 
 describe("the discovery figure", () => {
-  const run = (servers: number, request: DiscoveryRun["request"], p99: number): DiscoveryRun => ({
+  const run = (servers: number, request: DiscoveryRun["request"], p99: number, server: DiscoveryRun["server"] = "dtma"): DiscoveryRun => ({
     servers,
     request,
+    server,
     bodyBytes: request === "ifNoneMatch" ? 0 : 1000,
     cpuPerPollUs: 200,
     clients: 32,
@@ -140,7 +141,17 @@ describe("the discovery figure", () => {
   })
 
   it("shows each way of asking with the DTMA's CPU per poll", () => {
-    expect(renderReport({ ...results, discovery })).toContain("| 50 | full body, `Accept-Encoding: gzip` → 200 | 1 | 31 | 1000 | 1000 | 200 | 0 |")
+    expect(renderReport({ ...results, discovery })).toContain("| 50 | DTMA | full body, `Accept-Encoding: gzip` → 200 | 1 | 31 | 1000 | 1000 | 200 | 0 |")
+  })
+
+  it("says the floor server's p99 beside each target it was measured for, and holds only the DTMA to them", () => {
+    const withFloor = [...discovery, run(50, "gzip", 12, "floor"), run(50, "ifNoneMatch", 13, "floor")]
+    expect(targetsOf({ ...results, discovery: withFloor }).map((t) => [t.measured, t.met])).toEqual([
+      ["29 ms", true],
+      ["31 ms (the floor server 12 ms)", false],
+      ["11 ms (the floor server 13 ms)", false],
+    ])
+    expect(renderReport({ ...results, discovery: withFloor })).toContain("| 50 | floor | `If-None-Match` → 304 | 1 | 13 | 1000 | 0 | 200 | 0 |")
   })
 })
 
