@@ -53,16 +53,30 @@ export const makeServerLookups = (deps: ServerLookupsDeps) => {
   const viewWith = (server: SupervisedServer): McpServerView =>
     isolationOf(server) === "per_agent" ? { ...viewOf(server), instances: deps.isolated().viewsOf(server.name) } : viewOf(server)
 
+  // The last list and the servers it was made of: a server's state is replaced, never changed in
+  // place, so while every mailbox holds the same server the list is the same (discovery polls read
+  // it thousands of times a second). Not kept while a per_agent server is listed: its agents'
+  // instances change apart from it.
+  let last: { readonly servers: ReadonlyArray<SupervisedServer | null>; readonly views: ReadonlyArray<McpServerView> } | null = null
+
+  /** Every server callers name, viewed, in name order. */
+  const list = (): ReadonlyArray<McpServerView> => {
+    const servers = Array.from(mailboxes.values(), (box) => box.server)
+    if (last !== null && last.servers.length === servers.length && servers.every((server, i) => server === last?.servers[i])) return last.views
+    const views = servers
+      .flatMap((server) => (server === null || server.container.isolatedFor != null ? [] : [viewWith(server)]))
+      .sort((a, b) => a.instanceName.localeCompare(b.instanceName))
+    last = views.some((v) => v.isolation === "per_agent") ? null : { servers, views }
+    return views
+  }
+
   return {
     find,
     findAny,
     viewWith,
     isMcpServer: (name: string): boolean => listed(name) !== null,
     supervises: (name: string): boolean => supervised(name) !== null,
-    list: (): ReadonlyArray<McpServerView> =>
-      [...mailboxes.values()]
-        .flatMap((box) => (box.server === null || box.server.container.isolatedFor != null ? [] : [viewWith(box.server)]))
-        .sort((a, b) => a.instanceName.localeCompare(b.instanceName)),
+    list,
     get: (name: string) => find(name).pipe(Effect.map(viewWith)),
     isolationOf: (name: string): Isolation | null => {
       const server = listed(name)

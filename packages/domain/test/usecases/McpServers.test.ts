@@ -28,6 +28,27 @@ describe("reading an MCP server", () => {
   })
 })
 
+describe("listing MCP servers", () => {
+  it("gives the same list while no server changed, and a change in the next one", async () => {
+    const mcp = await setUp()
+    await d.vt.run(mcp.deploy(request({ name: "b-server" })))
+    await d.vt.run(mcp.deploy(request({ name: "a-server", accountToolInstanceId: "ati-2" })))
+    const first = mcp.list()
+    expect(first.map((v) => [v.instanceName, v.healthStatus])).toEqual([
+      ["a-server", "healthy"],
+      ["b-server", "healthy"],
+    ])
+    expect(mcp.list()).toBe(first)
+    await d.vt.run(mcp.stop("b-server"))
+    expect(mcp.list().map((v) => [v.instanceName, v.healthStatus])).toEqual([
+      ["a-server", "healthy"],
+      ["b-server", "stopped"],
+    ])
+    await d.vt.run(mcp.remove("a-server"))
+    expect(mcp.list().map((v) => v.instanceName)).toEqual(["b-server"])
+  })
+})
+
 describe("deploying an MCP server", () => {
   it("answers once it is initialized and listed, healthy, with its tools discovered", async () => {
     const mcp = await setUp()

@@ -114,17 +114,29 @@ export const discoveryTagOf = (
   oauth: ReadonlyMap<string, ReadonlyArray<OAuthConnectionView>> = new Map(),
 ): string => `W/"${contentHash(discoveryTagInputOf(views, origin, oauth))}"`
 
+/** The OAuth connections of a fleet with no OAuth server: one map, so that a tag can tell them unchanged. */
+export const NO_OAUTH: ReadonlyMap<string, ReadonlyArray<OAuthConnectionView>> = new Map()
+
 /**
  * `discoveryTagOf`, hashed again only when what it hashes differs from the last call's. The hash
  * (FNV-1a in BigInt, byte by byte) took about a millisecond at 50 servers, on every poll; the
- * comparison is one native `JSON.stringify` (equal text, equal values: every field is a string or null).
+ * comparison is one native `JSON.stringify` (equal text, equal values: every field is a string or null),
+ * skipped too when called with the very arrays and map of the last call (views and OAuth states are
+ * never changed in place: a change is a new array).
  */
 export const makeDiscoveryTags = (hash: (value: unknown) => string = contentHash) => {
-  let last: { readonly key: string; readonly tag: string } | null = null
-  return (views: ReadonlyArray<DiscoveryTagSource>, origin: string, oauth: ReadonlyMap<string, ReadonlyArray<OAuthConnectionView>> = new Map()): string => {
+  let last: {
+    readonly views: ReadonlyArray<DiscoveryTagSource>
+    readonly origin: string
+    readonly oauth: ReadonlyMap<string, ReadonlyArray<OAuthConnectionView>>
+    readonly key: string
+    readonly tag: string
+  } | null = null
+  return (views: ReadonlyArray<DiscoveryTagSource>, origin: string, oauth: ReadonlyMap<string, ReadonlyArray<OAuthConnectionView>> = NO_OAUTH): string => {
+    if (last !== null && last.views === views && last.origin === origin && last.oauth === oauth) return last.tag
     const input = discoveryTagInputOf(views, origin, oauth)
     const key = JSON.stringify(input)
-    if (last === null || last.key !== key) last = { key, tag: `W/"${hash(input)}"` }
+    last = { views, origin, oauth, key, tag: last === null || last.key !== key ? `W/"${hash(input)}"` : last.tag }
     return last.tag
   }
 }

@@ -2,7 +2,7 @@ import { promisify } from "node:util"
 import { gzip } from "node:zlib"
 import type { RouterMiddleware } from "@koa/router"
 import * as Effect from "effect/Effect"
-import { discoveryEntryOf, ifNoneMatchHits, makeDiscoveryTags } from "../responses/mcpServerShapes.ts"
+import { discoveryEntryOf, ifNoneMatchHits, makeDiscoveryTags, NO_OAUTH } from "../responses/mcpServerShapes.ts"
 import { oauthOfAll, originOf, type HandlerDeps } from "./HandlerDeps.ts"
 
 /** How long a built answer is served again while its tag holds: its timestamps are at most this old. */
@@ -31,7 +31,7 @@ export const discoveryHandler = (deps: HandlerDeps): RouterMiddleware => {
   const discoveryTagOf = makeDiscoveryTags()
   return async (ctx) => {
     const views = deps.mcpServers.list()
-    const oauth = await Effect.runPromise(oauthOfAll(deps.mcpServers, views))
+    const oauth = views.some((v) => v.oauth !== null) ? await Effect.runPromise(oauthOfAll(deps.mcpServers, views)) : NO_OAUTH
     const origin = originOf(ctx, deps.config)
     const tag = discoveryTagOf(views, origin, oauth)
     ctx.set("ETag", tag)

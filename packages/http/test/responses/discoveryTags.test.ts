@@ -31,7 +31,10 @@ describe("makeDiscoveryTags", () => {
     fc.assert(
       fc.property(fc.array(callArb, { minLength: 1, maxLength: 12 }), (calls) => {
         const tags = makeDiscoveryTags()
-        for (const { views, origin, oauth } of calls) expect(tags(views, origin, oauth)).toBe(discoveryTagOf(views, origin, oauth))
+        // Each call twice, then all of them again: the same arrays and maps come back, after others too.
+        for (const { views, origin, oauth } of [...calls.flatMap((c) => [c, c]), ...calls]) {
+          expect(tags(views, origin, oauth)).toBe(discoveryTagOf(views, origin, oauth))
+        }
       }),
     )
   })
