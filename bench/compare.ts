@@ -5,8 +5,10 @@
 // or `floor`: bench/lib/floorProxy.ts, the least a proxy must do, in its own process; or `direct`: the
 // bench's client on the container's attach stream, no process between. Each side has its own
 // server-everything container. Prints, per concurrency and side, the median over rounds of p50
-// latency, calls/s and the proxy's CPU per call (its utime + stime over each 2.5 s measured window ÷
-// the calls answered in it, µs), and the load averages.
+// latency, calls/s and CPU per call (CPU time over each 2.5 s measured window ÷ the calls answered in
+// it, µs) of the proxy's process, of the clients (this process) and of the whole machine (every
+// core's busy time, /proc/stat: the clients, the proxy, Docker, the server, the kernel), and the
+// load averages. With the machine's cores all busy, calls/s is its cores ÷ the machine's CPU per call.
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -15,7 +17,7 @@ import { cleanUp, cleanUpOnSignals, onCleanup } from "./lib/cleanup.ts"
 import { startBenchDtma } from "./lib/dtma.ts"
 import { closedLoop } from "./lib/load.ts"
 import { connectWhenReady, directStdio, echoCall, floorProxied, streamableHttp, type Connected } from "./lib/mcpClients.ts"
-import { cpuProbe, loadNow } from "./lib/proc.ts"
+import { cpuProbe, loadNow, machineCpuSeconds } from "./lib/proc.ts"
 
 const args = process.argv.slice(2)
 const specs = args.filter((x) => !/^\d+$/.test(x))
@@ -70,31 +72,45 @@ try {
   for (const [index, spec] of specs.entries()) {
     sides.push(await (spec === "floor" ? floorSide(index) : spec === "direct" ? directSide(index) : checkoutSide(spec, index)))
   }
-  const samples = new Map<string, { p50: Array<number>; rate: Array<number>; cpu: Array<number> }>()
+  const columns = ["p50 ms", "calls/s", "proxy CPU µs/call", "clients CPU µs/call", "machine CPU µs/call"] as const
+  const samples = new Map<string, Array<Array<number>>>()
   for (let round = 0; round < rounds; round++) {
     for (const n of levels) {
       for (const side of sides) {
         const clients = await side.open(n)
+        // The window's CPU: the proxy's (the probe's reading), the clients' and the machine's (kept aside).
+        let used = { clients: 0, machine: 0 }
+        const probe = () => {
+          const proxy = side.pid === undefined ? () => Number.NaN : cpuProbe(side.pid)()
+          const from = { clients: process.cpuUsage(), machine: machineCpuSeconds() }
+          return () => {
+            const clientsUs = process.cpuUsage(from.clients)
+            used = { clients: (clientsUs.user + clientsUs.system) / 1e6, machine: machineCpuSeconds() - from.machine }
+            return proxy()
+          }
+        }
         const result = await closedLoop(
           clients.map((c) => echoCall(c.client)),
-          { warmupMs: 500, durationMs: 2_500, ...(side.pid === undefined ? {} : { probe: cpuProbe(side.pid) }) },
+          { warmupMs: 500, durationMs: 2_500, probe },
         )
-        const cpuUs = ((result.probed ?? Number.NaN) * 1e6) / Math.max(1, result.latencyMs.n)
+        const perCall = (seconds: number) => (seconds * 1e6) / Math.max(1, result.latencyMs.n)
         await Promise.all(clients.map((c) => c.close()))
-        const s = samples.get(`${n}\t${side.label}`) ?? { p50: [], rate: [], cpu: [] }
-        s.p50.push(result.latencyMs.p50)
-        s.rate.push(result.perSecond)
-        s.cpu.push(cpuUs)
+        const s = samples.get(`${n}\t${side.label}`) ?? columns.map((): Array<number> => [])
+        const values = [result.latencyMs.p50, result.perSecond, perCall(result.probed ?? Number.NaN), perCall(used.clients), perCall(used.machine)]
+        for (const [i, value] of values.entries()) s[i]?.push(value)
         samples.set(`${n}\t${side.label}`, s)
       }
     }
     console.error(`compare: round ${round + 1}/${rounds}`)
   }
   console.log(`load average (1 / 5 / 15 min): ${loadAtStart} at the start, ${loadNow()} at the end`)
-  console.log("clients\tside\tp50 ms\tcalls/s\tCPU µs/call")
+  console.log(["clients", "side", ...columns].join("\t"))
   for (const [key, s] of samples) {
-    const cpu = median(s.cpu)
-    console.log(`${key}\t${median(s.p50).toFixed(3)}\t${Math.round(median(s.rate))}\t${Number.isNaN(cpu) ? "–" : Math.round(cpu)}`)
+    const cells = s.map((xs, i) => {
+      const m = median(xs)
+      return Number.isNaN(m) ? "–" : i === 0 ? m.toFixed(3) : String(Math.round(m))
+    })
+    console.log([key, ...cells].join("\t"))
   }
 } finally {
   await cleanUp()

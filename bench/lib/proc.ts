@@ -25,7 +25,15 @@ export const cpuSeconds = (pid: number): number => {
   return user + system
 }
 
-/** The load averages (1 / 5 / 15 min), for a script's report. */
+/**
+ * CPU time the whole machine has been busy (every core: user, nice, system, irq, softirq, steal;
+ * not idle or iowait), in seconds, from the first line of /proc/stat.
+ */
+export const machineCpuSeconds = (): number => {
+  const [, user, nice, system, , , irq, softirq, steal] = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).map(Number)
+  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / clockTicks
+}
+
 /** A probe of a process's CPU time (`cpuSeconds`) over a measured window, in seconds. */
 export const cpuProbe =
   (pid: number): Probe =>
@@ -58,6 +66,7 @@ export const windowedCpuProbe = (pid: number): { readonly probe: Probe; readonly
   }
 }
 
+/** The load averages (1 / 5 / 15 min), for a script's report. */
 export const loadNow = (): string =>
   loadavg()
     .map((x) => x.toFixed(2))
