@@ -5,7 +5,7 @@ import type { BenchDtma } from "./lib/dtma.ts"
 import { buildImage } from "./lib/docker.ts"
 import { cpuPerCallUs, inTurnsCells, inTurnsHeader, inTurnsRateCells, inTurnsRateHeader, us } from "./lib/inTurnsColumns.ts"
 import { alternating, mapLimit, type Alternated } from "./lib/load.ts"
-import { connectWhenReady, echoCall, streamableHttp, type Connected } from "./lib/mcpClients.ts"
+import { echoCall, httpSessions, type Connected } from "./lib/mcpClients.ts"
 import { cpuProbe } from "./lib/proc.ts"
 import { checkedRequest, openRawSession } from "./lib/rawMcp.ts"
 import { round } from "./lib/stats.ts"
@@ -53,8 +53,7 @@ const turnsOf = (ctx: BenchContext, segmentMs: number) => ({
   probe: cpuProbe(ctx.dtma.pid),
 })
 
-const sessions = (url: string, token: string, n: number): Promise<ReadonlyArray<Connected>> =>
-  Promise.all(Array.from({ length: n }, () => connectWhenReady(() => streamableHttp(url, { authorization: `Bearer ${token}` }), 30_000)))
+const sessions = (url: string, token: string, n: number): Promise<ReadonlyArray<Connected>> => httpSessions(url, { authorization: `Bearer ${token}` })(n)
 
 const closeAll = (clients: ReadonlyArray<Connected>) => Promise.all(clients.map((c) => c.close()))
 

@@ -1,7 +1,7 @@
 import { agentTokenFor, deployStdio, EVERYTHING_IMAGE, removeServer, type BenchContext, type Table, type TargetCheck } from "./context.ts"
 import { inTurnsCells, inTurnsHeader, inTurnsRateCells, inTurnsRateHeader } from "./lib/inTurnsColumns.ts"
 import { alternating, closedLoop, type Alternated, type LoadResult, type Probe } from "./lib/load.ts"
-import { connectWhenReady, directStdio, echoCall, floorProxied, streamableHttp, type Connected } from "./lib/mcpClients.ts"
+import { directStdio, echoCall, floorProxied, httpSessions, type Connected } from "./lib/mcpClients.ts"
 import { cpuProbe } from "./lib/proc.ts"
 import { round } from "./lib/stats.ts"
 import { startSupergateway } from "./lib/supergateway.ts"
@@ -39,11 +39,6 @@ interface PathSetup {
   close(): Promise<void>
 }
 
-const sessions =
-  (url: string, headers: Record<string, string> = {}) =>
-  (n: number) =>
-    Promise.all(Array.from({ length: n }, () => connectWhenReady(() => streamableHttp(url, headers), 30_000)))
-
 const setUp = async (ctx: BenchContext) => {
   const direct = await directStdio({ image: EVERYTHING_IMAGE, name: `${ctx.runId}-direct`, runId: ctx.runId })
   const floor = await floorProxied({ image: EVERYTHING_IMAGE, name: `${ctx.runId}-floor`, runId: ctx.runId })
@@ -53,15 +48,15 @@ const setUp = async (ctx: BenchContext) => {
   const gateway = await startSupergateway({ name: `${ctx.runId}-supergateway`, runId: ctx.runId })
   const shared: Connected = { client: direct.client, close: async () => undefined }
   const endpoint = `${ctx.dtma.url}/mcp-servers/${name}/mcp`
-  const operator = sessions(endpoint, { authorization: `Bearer ${ctx.dtma.token}` })
+  const operator = httpSessions(endpoint, { authorization: `Bearer ${ctx.dtma.token}` })
   const paths: ReadonlyArray<PathSetup> = [
     { path: "direct", open: async (n) => Array.from({ length: n }, () => shared), close: () => direct.close() },
-    { path: "floor", open: sessions(floor.url), pid: floor.pid, close: () => floor.close() },
+    { path: "floor", open: httpSessions(floor.url), pid: floor.pid, close: () => floor.close() },
     { path: "dtma", open: operator, pid: ctx.dtma.pid, close: () => removeServer(ctx.dtma, name) },
-    { path: "supergateway", open: sessions(gateway.url), close: () => gateway.stop() },
+    { path: "supergateway", open: httpSessions(gateway.url), close: () => gateway.stop() },
   ]
   // The same endpoint with an agent token: what verifying it, the grant check and the rate limit add.
-  return { paths, operator, agent: sessions(endpoint, { authorization: `Bearer ${agentToken}` }) }
+  return { paths, operator, agent: httpSessions(endpoint, { authorization: `Bearer ${agentToken}` }) }
 }
 
 /** The DTMA's CPU time (user + system, from /proc) from when the probe starts to when it is read, in seconds. */

@@ -16,7 +16,7 @@ import { deployStdio, EVERYTHING_IMAGE } from "./context.ts"
 import { cleanUp, cleanUpOnSignals, onCleanup } from "./lib/cleanup.ts"
 import { startBenchDtma } from "./lib/dtma.ts"
 import { closedLoop } from "./lib/load.ts"
-import { connectWhenReady, directStdio, echoCall, floorProxied, streamableHttp, type Connected } from "./lib/mcpClients.ts"
+import { directStdio, echoCall, floorProxied, httpSessions, type Connected } from "./lib/mcpClients.ts"
 import { cpuProbe, loadNow, machineCpuSeconds } from "./lib/proc.ts"
 
 const args = process.argv.slice(2)
@@ -36,9 +36,6 @@ interface Side {
   open(n: number): Promise<ReadonlyArray<Connected>>
 }
 
-const sessions = (url: string, headers: Record<string, string>) => (n: number) =>
-  Promise.all(Array.from({ length: n }, () => connectWhenReady(() => streamableHttp(url, headers), 30_000)))
-
 const checkoutSide = async (spec: string, index: number): Promise<Side> => {
   const [dir = ".", env = ""] = spec.split("+")
   const vars = Object.fromEntries(
@@ -51,12 +48,12 @@ const checkoutSide = async (spec: string, index: number): Promise<Side> => {
   const dtma = await startBenchDtma({ runDir, scope: `bench-${runId}-${index}`, checkout: resolve(dir), env: vars })
   const name = `${runId}-${index}`
   await deployStdio(dtma, name, EVERYTHING_IMAGE)
-  return { label: spec, pid: dtma.pid, open: sessions(`${dtma.url}/mcp-servers/${name}/mcp`, { authorization: `Bearer ${dtma.token}` }) }
+  return { label: spec, pid: dtma.pid, open: httpSessions(`${dtma.url}/mcp-servers/${name}/mcp`, { authorization: `Bearer ${dtma.token}` }) }
 }
 
 const floorSide = async (index: number): Promise<Side> => {
   const floor = await floorProxied({ image: EVERYTHING_IMAGE, name: `${runId}-floor-${index}`, runId })
-  return { label: "floor", pid: floor.pid, open: sessions(floor.url, {}) }
+  return { label: "floor", pid: floor.pid, open: httpSessions(floor.url, {}) }
 }
 
 const directSide = async (index: number): Promise<Side> => {

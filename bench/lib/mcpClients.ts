@@ -105,6 +105,12 @@ export const echoCall =
     if (!text.endsWith(message)) throw new Error(`echo answered '${text}' to '${message}'`)
   }
 
+/** Opens `n` sessions on a Streamable HTTP endpoint, each waiting until the endpoint answers (a server just deployed). */
+export const httpSessions =
+  (url: string, headers: Readonly<Record<string, string>> = {}) =>
+  (n: number): Promise<ReadonlyArray<Connected>> =>
+    Promise.all(Array.from({ length: n }, () => connectWhenReady(() => streamableHttp(url, headers), 30_000)))
+
 /** Waits until `open` connects (a server that has just started), up to `timeoutMs`. */
 export const connectWhenReady = async (open: () => Promise<Connected>, timeoutMs: number): Promise<Connected> => {
   const deadline = Date.now() + timeoutMs
