@@ -1,10 +1,9 @@
-import { spawn } from "node:child_process"
-import { once } from "node:events"
 import { writeFileSync } from "node:fs"
 import { Agent, request } from "node:http"
 import { join } from "node:path"
 import { gunzipSync } from "node:zlib"
 import type { BenchContext, Table, TargetCheck } from "./context.ts"
+import { startChildServer } from "./lib/childServer.ts"
 import { closedLoop, type LoadResult, type Operation } from "./lib/load.ts"
 import { cpuProbe } from "./lib/proc.ts"
 import { round } from "./lib/stats.ts"
@@ -77,13 +76,12 @@ export const measureDiscovery = async (ctx: BenchContext, servers: number): Prom
   const agent = new Agent({ keepAlive: true })
   writeFileSync(bodyFile, (await get(agent, url, auth)).body)
   agent.destroy()
-  const child = spawn(process.execPath, [join(import.meta.dirname, "lib", "floorServer.ts"), "0", "1", bodyFile], { stdio: ["ignore", "pipe", "inherit"] })
+  const floor = await startChildServer(join(import.meta.dirname, "lib", "floorServer.ts"), ["0", "1", bodyFile])
   try {
-    const [line] = (await once(child.stdout, "data")) as [Buffer]
-    const floorUrl = new URL(`http://127.0.0.1:${line.toString("utf8").trim()}/mcp-servers/discovery`)
-    return [...runs, ...(await pollThreeWays(ctx, { url: floorUrl, auth, pid: child.pid ?? -1, servers, server: "floor" }))]
+    const floorUrl = new URL(`http://127.0.0.1:${floor.port}/mcp-servers/discovery`)
+    return [...runs, ...(await pollThreeWays(ctx, { url: floorUrl, auth, pid: floor.pid, servers, server: "floor" }))]
   } finally {
-    child.kill()
+    floor.stop()
   }
 }
 

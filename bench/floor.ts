@@ -5,11 +5,10 @@
 // with a `tools/list` of the same size as the figure's, 10 × 50 tools), the same load code and the
 // same checks. What it measures no server on this machine can beat: the latency the clients'
 // own CPU and the kernel leave, and the server's CPU per request for nothing but HTTP.
-import { spawn } from "node:child_process"
-import { once } from "node:events"
 import { Agent } from "node:http"
 import { join } from "node:path"
 import { get } from "./discovery.ts"
+import { startChildServer } from "./lib/childServer.ts"
 import { alternating, closedLoop } from "./lib/load.ts"
 import { cpuProbe, loadNow } from "./lib/proc.ts"
 import { checkedRequest, openRawSession } from "./lib/rawMcp.ts"
@@ -19,10 +18,9 @@ const seconds = Number(process.argv[2] ?? 5)
 const CLIENTS = 32
 const LIST_BYTES = 179_000
 
-const child = spawn(process.execPath, [join(import.meta.dirname, "lib", "floorServer.ts"), "0", String(LIST_BYTES)], { stdio: ["ignore", "pipe", "inherit"] })
+const child = await startChildServer(join(import.meta.dirname, "lib", "floorServer.ts"), ["0", String(LIST_BYTES)])
 try {
-  const [line] = (await once(child.stdout, "data")) as [Buffer]
-  const url = `http://127.0.0.1:${line.toString("utf8").trim()}`
+  const url = `http://127.0.0.1:${child.port}`
   const perRequest = (probed: number | undefined, n: number) => (probed === undefined || n === 0 ? "–" : `${Math.round((probed * 1e6) / n)}`)
   console.log(`load average (1 / 5 / 15 min) at the start: ${loadNow()}`)
 
@@ -34,7 +32,7 @@ try {
   }
   const polls = await closedLoop(
     Array.from({ length: CLIENTS }, () => poll),
-    { warmupMs: 1_000, durationMs: seconds * 1000, probe: cpuProbe(child.pid ?? -1) },
+    { warmupMs: 1_000, durationMs: seconds * 1000, probe: cpuProbe(child.pid) },
   )
   pollers.destroy()
   console.log(
@@ -48,7 +46,7 @@ try {
   const lists = await Promise.all(sessions.map((s) => checkedRequest(s, "tools/list")))
   const turns = await alternating(
     { a: pings.map((p) => p.operation), b: lists.map((l) => l.operation) },
-    { warmupMs: 1_000, segmentMs: 1_000, rounds: Math.max(2, seconds), probe: cpuProbe(child.pid ?? -1) },
+    { warmupMs: 1_000, segmentMs: 1_000, rounds: Math.max(2, seconds), probe: cpuProbe(child.pid) },
   )
   await Promise.all(sessions.map((s) => s.close()))
   agent.destroy()
@@ -63,5 +61,5 @@ try {
   }
   console.log(`load average at the end: ${loadNow()}`)
 } finally {
-  child.kill()
+  child.stop()
 }

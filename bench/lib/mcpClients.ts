@@ -1,10 +1,9 @@
-import { spawn } from "node:child_process"
-import { once } from "node:events"
 import { join } from "node:path"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import { attachStdio } from "./attachTransport.ts"
+import { startChildServer } from "./childServer.ts"
 import { onCleanup } from "./cleanup.ts"
 import { BENCH_LABEL, docker, HARDENED_STDIO } from "./docker.ts"
 import type { Operation } from "./load.ts"
@@ -50,14 +49,12 @@ export const floorProxied = async (options: {
   readonly runId: string
 }): Promise<{ readonly url: string; readonly pid: number; close(): Promise<void> }> => {
   const { container, remove } = await stdioContainer(options)
-  const child = spawn(process.execPath, [join(import.meta.dirname, "floorProxy.ts"), container.id], { stdio: ["ignore", "pipe", "inherit"] })
-  const stop = async () => {
-    child.kill()
+  const proxy = await startChildServer(join(import.meta.dirname, "floorProxy.ts"), [container.id])
+  const close = async () => {
+    proxy.stop()
     await remove()
   }
-  onCleanup(`the floor proxy ${options.name}`, stop)
-  const [line] = (await once(child.stdout, "data")) as [Buffer]
-  return { url: `http://127.0.0.1:${line.toString("utf8").trim()}/mcp`, pid: child.pid ?? -1, close: stop }
+  return { url: `http://127.0.0.1:${proxy.port}/mcp`, pid: proxy.pid, close }
 }
 
 /** A container of `image` created (not started) with the DTMA's stdio settings, and its removal (registered for clean-up). */
